@@ -1,0 +1,199 @@
+/**
+ * Typed errors. Every error names where the problem is and carries a `hint`: what would be valid, or
+ * what to do next. The CLI prints `format()` and exits non-zero; nothing secret goes into a message.
+ */
+export abstract class KubestrapError extends Error {
+  abstract readonly kind: string;
+
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  /** Where the problem is, e.g. `config.properties:7 SERVICE_CIDR` or `node1 (10.0.0.11)`. */
+  abstract where(): string;
+
+  format(): string {
+    const where = this.where();
+    const head = where ? `${where}: ${this.message}` : this.message;
+    return this.hint ? `${head}\n  fix: ${this.hint}` : head;
+  }
+}
+
+/** A problem in a key=value properties file. */
+export class ConfigError extends KubestrapError {
+  readonly kind = 'config';
+
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly key: string | undefined,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
+    return this.key ? `${at} ${this.key}` : at;
+  }
+}
+
+/** A problem in an inventory YAML file, located by its YAML path (and line when known). */
+export class InventoryError extends KubestrapError {
+  readonly kind = 'inventory';
+
+  constructor(
+    readonly file: string,
+    readonly path: ReadonlyArray<string | number>,
+    readonly line: number | undefined,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
+    return this.path.length ? `${at} ${formatYamlPath(this.path)}` : at;
+  }
+}
+
+/** A problem in a template: an undefined variable, a syntax error, a flag the version rejects. */
+export class TemplateError extends KubestrapError {
+  readonly kind = 'template';
+
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly key: string | undefined,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
+    return this.key ? `${at} ${this.key}` : at;
+  }
+}
+
+/** Several input problems found in one pass: all are reported, nothing is touched. */
+export class InvalidInputError extends KubestrapError {
+  readonly kind = 'invalid-input';
+
+  constructor(readonly problems: ReadonlyArray<KubestrapError>) {
+    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the input; nothing was changed`);
+  }
+
+  where(): string {
+    return '';
+  }
+
+  override format(): string {
+    return [...this.problems.map((p) => p.format()), this.message].join('\n');
+  }
+}
+
+export type SshStage = 'connect' | 'auth' | 'hostkey' | 'exec' | 'sftp' | 'sudo';
+
+/** Reaching or talking to a host over SSH failed. */
+export class SshError extends KubestrapError {
+  readonly kind = 'ssh';
+
+  constructor(
+    readonly host: string,
+    readonly stage: SshStage,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return `${this.host} [${this.stage}]`;
+  }
+}
+
+/** A change on a host failed: which resource, which command, how it ended. */
+export class HostError extends KubestrapError {
+  readonly kind = 'host';
+
+  constructor(
+    readonly host: string,
+    message: string,
+    readonly details: {
+      resource?: string;
+      command?: string;
+      exitCode?: number;
+      stderrTail?: string;
+      journalTail?: string;
+    } = {},
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return this.details.resource ? `${this.host} ${this.details.resource}` : this.host;
+  }
+
+  override format(): string {
+    const lines = [super.format()];
+    const { command, exitCode, stderrTail, journalTail } = this.details;
+    if (command) lines.push(`  command: ${command}`);
+    if (exitCode !== undefined) lines.push(`  exit code: ${exitCode}`);
+    if (stderrTail) lines.push(indentBlock('stderr', stderrTail));
+    if (journalTail) lines.push(indentBlock('journal', journalTail));
+    return lines.join('\n');
+  }
+}
+
+/** Another run holds the cluster's lock. */
+export class LockError extends KubestrapError {
+  readonly kind = 'lock';
+
+  constructor(
+    readonly lockFile: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return this.lockFile;
+  }
+}
+
+/** A warning: reported, never fatal. */
+export interface Warning {
+  where: string;
+  message: string;
+  hint?: string;
+}
+
+export function formatWarning(w: Warning): string {
+  const head = w.where ? `warning: ${w.where}: ${w.message}` : `warning: ${w.message}`;
+  return w.hint ? `${head}\n  hint: ${w.hint}` : head;
+}
+
+export function formatYamlPath(path: ReadonlyArray<string | number>): string {
+  return path
+    .map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : i === 0 ? seg : `.${seg}`))
+    .join('');
+}
+
+function indentBlock(label: string, text: string): string {
+  const body = text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+  return `  ${label}:\n${body}`;
+}
