@@ -1,0 +1,89 @@
+import { constants } from 'node:os';
+import type { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
+import { SshError } from '../errors.js';
+
+/**
+ * One command on one session channel: collect output, feed stdin, enforce the timeout, and turn a
+ * dropped connection into a clear rejection rather than a promise that never settles.
+ */
+
+export interface ExecResult {
+  /** Exit status; 128 + signal number when the command was killed by a signal (like sh's `$?`). */
+  code: number;
+  /** Signal name (`SIGKILL`) when the command was killed by one. */
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecRequest {
+  command: string;
+  stdin?: string | Buffer;
+  timeoutMs: number;
+  /** Run with a pseudo-terminal (for sudo's requiretty); stderr then arrives merged into stdout. */
+  pty: boolean;
+  /** What to call the command in messages: its first line, never its full text. */
+  head: string;
+}
+
+// A pty with echo off and no CR/LF translation, so a password fed on stdin is never echoed back and
+// output reads as it would without a tty.
+const QUIET_PTY: PseudoTtyOptions = { term: 'dumb', modes: { ECHO: 0, ONLCR: 0 } };
+
+export function execOnce(client: Client, host: string, req: ExecRequest): Promise<ExecResult> {
+  return new Promise<ExecResult>((resolve, reject) => {
+    client.exec(req.command, req.pty ? { pty: QUIET_PTY } : {}, (err, channel) => {
+      if (err) {
+        reject(new SshError(host, 'exec', `cannot open a session for: ${req.head}: ${err.message}`, 'the connection may be lost or the server refuses more sessions (MaxSessions); re-run, and check the host'));
+        return;
+      }
+      collect(channel, host, req).then(resolve, reject);
+    });
+  });
+}
+
+function collect(channel: ClientChannel, host: string, req: ExecRequest): Promise<ExecResult> {
+  return new Promise<ExecResult>((resolve, reject) => {
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let exit: { code: number; signal?: string } | undefined;
+    let timedOut = false;
+
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // Ask sshd to kill the command, then drop the channel: the caller must not wait on a hung host.
+      channel.signal('KILL');
+      channel.close();
+      reject(new SshError(host, 'exec', `command timed out after ${formatMs(req.timeoutMs)}: ${req.head}`, 'find out why it hangs on the host (a lock, a prompt, the network), or allow it more time'));
+    }, req.timeoutMs);
+
+    channel.on('data', (d: Buffer) => stdout.push(d));
+    channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+    channel.on('exit', (code: number | null, signal?: string) => {
+      exit = code === null ? { code: 128 + signalNumber(signal), signal } : { code };
+    });
+    channel.on('close', () => {
+      clearTimeout(timer);
+      if (timedOut) return;
+      if (!exit) {
+        reject(new SshError(host, 'exec', `connection lost while running: ${req.head}`, 'the host may have rebooted, run out of memory or dropped off the network; check it and re-run'));
+        return;
+      }
+      const result: ExecResult = { code: exit.code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+      if (exit.signal) result.signal = exit.signal;
+      resolve(result);
+    });
+    // Always send EOF: a command that reads stdin must see its end, not wait for the timeout.
+    if (req.stdin !== undefined) channel.end(req.stdin);
+    else channel.end();
+  });
+}
+
+function signalNumber(signal: string | undefined): number {
+  const n = signal ? (constants.signals as Record<string, number | undefined>)[signal] : undefined;
+  return n ?? 127;
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}

@@ -1,0 +1,212 @@
+import type { Client } from 'ssh2';
+import { HostError, KubestrapError, SshError } from '../errors.js';
+import { execOnce, type ExecResult } from './exec.js';
+import { commandHead, type SshLogSink } from './log.js';
+import { putFile, type PutFileOptions } from './put-file.js';
+import { Semaphore } from './semaphore.js';
+import { SftpSession } from './sftp.js';
+import { interpretSudo, rootCommand, type Privilege } from './sudo.js';
+
+export interface RunOptions {
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+}
+
+export interface HostStats {
+  handshakes: number;
+  execs: number;
+  sftpOps: number;
+}
+
+export interface RemoteHost {
+  readonly name: string;
+  /** Runs a POSIX sh script as root: directly when the login user is root, else via sudo (-n, or -S with the password from the env var named by sudoPasswordEnv, fed on stdin, never echoed or logged). */
+  run(script: string, opts?: RunOptions): Promise<ExecResult>;
+  /** Atomic write (see put-file.ts); skipped when the remote sha256 already equals the content's. */
+  putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }>;
+  /** Round trips so far on this connection (each exec or SFTP request/response exchange counted once; the handshake counted separately) */
+  readonly stats: HostStats;
+  close(): Promise<void>;
+}
+
+/**
+ * OpenSSH's MaxSessions is 10 per connection. 8 exec channels plus the one long-lived SFTP channel
+ * stay under it with one to spare.
+ */
+export const MAX_EXEC_CHANNELS = 8;
+
+export interface HostSettings {
+  name: string;
+  user: string;
+  privilege: Privilege;
+  commandTimeoutMs: number;
+  log?: SshLogSink;
+  /** Secrets to scrub from any output or message we hand back (sudo and login passwords). */
+  secrets: readonly string[];
+}
+
+/** One persistent SSH connection to one host. */
+export class SshRemoteHost implements RemoteHost {
+  readonly name: string;
+  readonly stats: HostStats = { handshakes: 1, execs: 0, sftpOps: 0 };
+  private readonly channels = new Semaphore(MAX_EXEC_CHANNELS);
+  private sftpSession: Promise<SftpSession> | undefined;
+  private homeDir: Promise<string> | undefined;
+  /** Set once sudo has said "you must have a tty" (requiretty): every later command gets a pty. */
+  private needsPty = false;
+  private lost: string | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly client: Client,
+    private readonly settings: HostSettings,
+  ) {
+    this.name = settings.name;
+    client.on('error', (err: Error) => {
+      this.lost ??= err.message;
+    });
+    client.on('close', () => {
+      this.lost ??= this.closing ? 'closed by kubestrap' : 'connection closed by the host or the network';
+      this.sftpSession = undefined;
+      if (!this.closing) settings.log?.({ host: this.name, kind: 'closed', detail: this.lost });
+    });
+  }
+
+  async run(script: string, opts: RunOptions = {}): Promise<ExecResult> {
+    const head = commandHead(script);
+    const { privilege } = this.settings;
+    const cmd = rootCommand(this.name, script, privilege, opts.stdin);
+    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
+    if (privilege.kind === 'root') return this.exec(cmd.command, cmd.stdin, timeoutMs, head);
+    if (this.needsPty && opts.stdin !== undefined) {
+      throw new SshError(this.name, 'sudo', `cannot pass stdin on this host: its sudo requires a tty (requiretty), and a tty mangles stdin (${head})`, `remove "Defaults requiretty" from the host's sudoers, or upload the data with putFile`);
+    }
+    const first = await this.exec(cmd.command, cmd.stdin, timeoutMs, head);
+    const outcome = interpretSudo(this.name, this.settings.user, privilege, first);
+    if (outcome.kind === 'ran') return outcome.result;
+    if (outcome.kind === 'refused') throw outcome.error;
+    return this.retryWithPty(cmd.command, cmd.stdin, opts.stdin, timeoutMs, head);
+  }
+
+  /** requiretty (old EL sudoers): run once more with a pty, and keep using one for this host. */
+  private async retryWithPty(command: string, feed: string | Buffer | undefined, callerStdin: string | Buffer | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
+    if (callerStdin !== undefined) {
+      throw new SshError(this.name, 'sudo', `sudo on this host requires a tty (requiretty), which cannot carry stdin (${head})`, `remove "Defaults requiretty" from the host's sudoers (visudo), or upload the data with putFile`);
+    }
+    if (!this.needsPty) {
+      this.needsPty = true;
+      this.settings.log?.({ host: this.name, kind: 'sudo-tty', detail: 'sudo requires a tty (requiretty): using a pty for this host from now on' });
+    }
+    const again = await this.exec(command, feed, timeoutMs, head);
+    const outcome = interpretSudo(this.name, this.settings.user, this.settings.privilege, again);
+    if (outcome.kind === 'ran') return outcome.result;
+    if (outcome.kind === 'refused') throw outcome.error;
+    throw new SshError(this.name, 'sudo', 'sudo still asks for a tty although one was given', `remove "Defaults requiretty" from the host's sudoers (visudo)`);
+  }
+
+  async putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }> {
+    const started = Date.now();
+    const result = await putFile(
+      {
+        name: this.name,
+        isRoot: this.settings.privilege.kind === 'root',
+        run: (script) => this.run(script),
+        sftp: () => this.sftp(),
+        home: () => this.home(),
+      },
+      path,
+      content,
+      opts,
+    ).catch((err: unknown) => {
+      throw this.scrubError(err);
+    });
+    this.settings.log?.({ host: this.name, kind: 'put-file', command: path, durationMs: Date.now() - started, detail: result.written ? 'written' : 'unchanged' });
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.lost) return;
+    await new Promise<void>((resolve) => {
+      this.client.once('close', () => resolve());
+      this.client.end();
+    });
+  }
+
+  /** One exec round trip: queued behind the channel limit, counted, logged, scrubbed. */
+  private async exec(command: string, stdin: string | Buffer | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
+    this.assertAlive(head);
+    return this.channels.use(async () => {
+      this.assertAlive(head);
+      this.stats.execs++;
+      const started = Date.now();
+      try {
+        const req = { command, timeoutMs, pty: this.needsPty, head, ...(stdin === undefined ? {} : { stdin }) };
+        const res = this.scrubResult(await execOnce(this.client, this.name, req));
+        this.settings.log?.({ host: this.name, kind: 'exec', command: head, durationMs: Date.now() - started, exitCode: res.code });
+        return res;
+      } catch (err) {
+        const e = this.lost && !(err instanceof SshError && /timed out/.test(err.message)) ? this.lostError(head) : this.scrubError(err);
+        this.settings.log?.({ host: this.name, kind: 'exec', command: head, durationMs: Date.now() - started, detail: e instanceof Error ? e.message : String(e) });
+        throw e;
+      }
+    });
+  }
+
+  private assertAlive(head: string): void {
+    if (this.lost) throw this.lostError(head);
+  }
+
+  private lostError(head: string): SshError {
+    return new SshError(this.name, 'exec', `connection lost (${this.lost}) while running: ${head}`, 'the host may have rebooted, run out of memory or dropped off the network; check it and re-run');
+  }
+
+  private sftp(): Promise<SftpSession> {
+    this.assertAlive('SFTP');
+    if (!this.sftpSession) {
+      // Channel open, subsystem request and version exchange: counted as one, once per connection.
+      this.countSftp('SFTP session');
+      const onClose = () => {
+        this.sftpSession = undefined;
+      };
+      this.sftpSession = SftpSession.open(this.client, this.name, (what) => this.countSftp(what), onClose).catch((err: unknown) => {
+        this.sftpSession = undefined;
+        throw err;
+      });
+    }
+    return this.sftpSession;
+  }
+
+  private countSftp(what: string): void {
+    this.stats.sftpOps++;
+    this.settings.log?.({ host: this.name, kind: 'sftp', command: what });
+  }
+
+  private home(): Promise<string> {
+    this.homeDir ??= this.sftp().then((s) => s.realpath('.'));
+    return this.homeDir;
+  }
+
+  private scrub(text: string): string {
+    let out = text;
+    for (const secret of this.settings.secrets) if (secret) out = out.split(secret).join('********');
+    return out;
+  }
+
+  private scrubResult(res: ExecResult): ExecResult {
+    return { ...res, stdout: this.scrub(res.stdout), stderr: this.scrub(res.stderr) };
+  }
+
+  /** Errors can quote host output; make sure no secret rides along. */
+  private scrubError(err: unknown): unknown {
+    if (!(err instanceof KubestrapError)) return err;
+    const leaks = (s: string | undefined) => s !== undefined && this.settings.secrets.some((x) => x && s.includes(x));
+    if (!leaks(err.message) && !leaks(err.hint) && !(err instanceof HostError && leaks(err.details.stderrTail))) return err;
+    if (err instanceof SshError) return new SshError(err.host, err.stage, this.scrub(err.message), err.hint && this.scrub(err.hint));
+    if (err instanceof HostError) {
+      const d = err.details;
+      return new HostError(err.host, this.scrub(err.message), { ...d, ...(d.stderrTail === undefined ? {} : { stderrTail: this.scrub(d.stderrTail) }) }, err.hint && this.scrub(err.hint));
+    }
+    return err;
+  }
+}
