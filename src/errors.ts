@@ -16,6 +16,11 @@ export abstract class KubestrapError extends Error {
   /** Where the problem is, e.g. `config.properties:7 SERVICE_CIDR` or `node1 (10.0.0.11)`. */
   abstract where(): string;
 
+  /** File and line, when the problem sits in a file: used to report problems in reading order. */
+  position(): { file?: string; line?: number } {
+    return {};
+  }
+
   format(): string {
     const where = this.where();
     const head = where ? `${where}: ${this.message}` : this.message;
@@ -35,6 +40,10 @@ export class ConfigError extends KubestrapError {
     hint?: string,
   ) {
     super(message, hint);
+  }
+
+  override position(): { file?: string; line?: number } {
+    return { file: this.file, line: this.line };
   }
 
   where(): string {
@@ -57,6 +66,10 @@ export class InventoryError extends KubestrapError {
     super(message, hint);
   }
 
+  override position(): { file?: string; line?: number } {
+    return { file: this.file, line: this.line };
+  }
+
   where(): string {
     const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
     return this.path.length ? `${at} ${formatYamlPath(this.path)}` : at;
@@ -77,6 +90,10 @@ export class TemplateError extends KubestrapError {
     super(message, hint);
   }
 
+  override position(): { file?: string; line?: number } {
+    return { file: this.file, line: this.line };
+  }
+
   where(): string {
     const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
     return this.key ? `${at} ${this.key}` : at;
@@ -87,8 +104,15 @@ export class TemplateError extends KubestrapError {
 export class InvalidInputError extends KubestrapError {
   readonly kind = 'invalid-input';
 
-  constructor(readonly problems: ReadonlyArray<KubestrapError>) {
+  readonly problems: ReadonlyArray<KubestrapError>;
+
+  constructor(
+    problems: ReadonlyArray<KubestrapError>,
+    /** Warnings found on the way; shown with the problems, since the run stops here. */
+    readonly warnings: ReadonlyArray<Warning> = [],
+  ) {
     super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the input; nothing was changed`);
+    this.problems = sortByPosition(problems);
   }
 
   where(): string {
@@ -96,7 +120,7 @@ export class InvalidInputError extends KubestrapError {
   }
 
   override format(): string {
-    return [...this.problems.map((p) => p.format()), this.message].join('\n');
+    return [...this.problems.map((p) => p.format()), ...this.warnings.map(formatWarning), this.message].join('\n');
   }
 }
 
@@ -181,6 +205,19 @@ export interface Warning {
 export function formatWarning(w: Warning): string {
   const head = w.where ? `warning: ${w.where}: ${w.message}` : `warning: ${w.message}`;
   return w.hint ? `${head}\n  hint: ${w.hint}` : head;
+}
+
+/** Problems of one file in line order; files keep the order in which they were first reported. */
+function sortByPosition(problems: ReadonlyArray<KubestrapError>): KubestrapError[] {
+  const fileOrder = new Map<string, number>();
+  for (const p of problems) {
+    const file = p.position().file ?? '';
+    if (!fileOrder.has(file)) fileOrder.set(file, fileOrder.size);
+  }
+  return problems
+    .map((p, index) => ({ p, index, file: fileOrder.get(p.position().file ?? '')!, line: p.position().line ?? 0 }))
+    .sort((a, b) => a.file - b.file || a.line - b.line || a.index - b.index)
+    .map((e) => e.p);
 }
 
 export function formatYamlPath(path: ReadonlyArray<string | number>): string {

@@ -1,0 +1,77 @@
+import { Command } from 'commander';
+import { loadClusterSpec } from '../../config/cluster-spec.js';
+import { InvalidInputError, KubestrapError } from '../../errors.js';
+import { BUNDLED_UNITS } from '../../package-root.js';
+import { renderCluster } from '../../render/render-cluster.js';
+import { renderCompat } from '../../render/render-compat.js';
+import { writeOutputTree, type OutputFile } from '../../render/output-tree.js';
+import { formatTable, printWarnings, type CliIo } from '../io.js';
+
+interface RenderOptions {
+  inventory?: string;
+  config: string;
+  templates?: string;
+  out: string;
+  clean: boolean;
+}
+
+export function renderCommand(io: CliIo): Command {
+  return new Command('render')
+    .description(
+      'Write every file each host would get to OUT/<host>/<path on the host>, touching no host.\n' +
+        'Without -i it is a drop-in for gen-config.sh: --templates DIR --config FILE --out DIR.',
+    )
+    .option('-i, --inventory <file>', 'inventory YAML: render per host')
+    .option('-c, --config <file>', 'key=value properties', 'config.properties')
+    .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/ with -i)')
+    .option('-o, --out <dir>', 'output folder', 'target')
+    .option('--clean', 'remove files an earlier render left in the output folder', false)
+    .action((opts: RenderOptions) => (opts.inventory ? renderHosts(io, opts, opts.inventory) : renderGenConfig(io, opts)));
+}
+
+function renderHosts(io: CliIo, opts: RenderOptions, inventoryFile: string): void {
+  const spec = loadClusterSpec({ inventoryFile, configFile: opts.config });
+  printWarnings(io, spec.warnings);
+  const rendered = renderCluster(spec, opts.templates ?? BUNDLED_UNITS);
+  if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
+
+  const files: OutputFile[] = rendered.hosts.flatMap(({ host, files }) =>
+    files.map((f) => ({ rel: `${host.name}${f.path}`, content: f.content, mode: f.mode })),
+  );
+  const result = writeOutputTree(opts.out, files, [], { clean: opts.clean });
+  const rows = rendered.hosts.flatMap(({ host, files }) =>
+    files.map((f) => [host.name, f.path, f.mode.toString(8).padStart(4, '0'), String(Buffer.byteLength(f.content))]),
+  );
+  io.stdout.write(`${formatTable(['HOST', 'FILE', 'MODE', 'BYTES'], rows)}\n`);
+  reportWritten(io, opts.out, result.written, result.stale);
+}
+
+function renderGenConfig(io: CliIo, opts: RenderOptions): void {
+  if (!opts.templates) {
+    throw new UsageError('render needs -i INVENTORY (render for each host) or --templates DIR (gen-config.sh mode)');
+  }
+  const rendered = renderCompat(opts.templates, opts.config);
+  if (rendered.problems.length) throw new InvalidInputError(rendered.problems, rendered.warnings);
+  printWarnings(io, rendered.warnings);
+  const result = writeOutputTree(opts.out, rendered.files, rendered.dirs, { clean: opts.clean });
+  const rows = rendered.files.map((f) => [f.rel, String(f.content.length)]);
+  io.stdout.write(`${formatTable(['FILE', 'BYTES'], rows)}\n`);
+  reportWritten(io, opts.out, result.written, result.stale);
+}
+
+function reportWritten(io: CliIo, out: string, written: number, stale: string[]): void {
+  io.stdout.write(`${written} files written to ${out}/\n`);
+  if (stale.length) {
+    io.stderr.write(
+      `warning: ${out}/ also holds ${stale.length} file(s) this render did not produce (from an earlier render?): ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', ...' : ''}\n  hint: pass --clean to remove them\n`,
+    );
+  }
+}
+
+export class UsageError extends KubestrapError {
+  readonly kind = 'usage';
+
+  where(): string {
+    return '';
+  }
+}

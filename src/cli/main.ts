@@ -1,0 +1,41 @@
+import { Command, CommanderError } from 'commander';
+import { KubestrapError } from '../errors.js';
+import { renderCommand } from './commands/render.js';
+import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
+
+const VERSION = '0.1.0';
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('bootstrap')
+    .description('kubestrap: turn fresh Linux hosts into a Kubernetes cluster over SSH')
+    .version(VERSION)
+    .option('--debug', 'print stack traces with errors', false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .showHelpAfterError();
+  program.addCommand(renderCommand(io));
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns its exit code (the launcher sets process.exitCode). */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT_OK : EXIT_INVALID_INPUT;
+    }
+    printError(io, err, Boolean(program.opts().debug));
+    return err instanceof KubestrapError && isInputError(err) ? EXIT_INVALID_INPUT : EXIT_FAILED;
+  }
+}
+
+function isInputError(err: KubestrapError): boolean {
+  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output'].includes(err.kind);
+}

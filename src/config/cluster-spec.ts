@@ -1,0 +1,240 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, InvalidInputError, type KubestrapError, type Warning } from '../errors.js';
+import { insecureModeProblem, settingProblem } from '../render/kube-flags.js';
+import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
+import { checkPropertyValues, problemAt } from './config-checks.js';
+import type { JumpHost, Role } from './inventory-schema.js';
+import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inventory.js';
+import { HOST_DERIVED_KEYS } from './keys.js';
+import { parseVersion, type KubeVersion } from './kube-version.js';
+import { readProperties, type PropertiesFile } from './properties.js';
+import { cidrContains, parseCidr, splitList } from './validators.js';
+
+/** Ports kubestrap's templates give etcd; the etcd phase and the templates share them from here. */
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
+/** Values computed from the inventory; a properties file may not set them. */
+export const CLUSTER_DERIVED_KEYS = ['ETCD_INITIAL_CLUSTER', 'KUBE_APISERVER_URL'] as const;
+
+export interface HostSpec {
+  name: string;
+  /** Where SSH connects. */
+  address: string;
+  /** The address the cluster uses for this host (NODE_IP). */
+  nodeIp: string;
+  roles: Role[];
+  ssh: SshTarget;
+  /** Template variables for this host: cluster values, the host's overrides, NODE_IP and NODE_NAME. */
+  values: Record<string, string>;
+}
+
+export interface ClusterSpec {
+  name: string;
+  inventoryFile: string;
+  configFile: string;
+  stateDir: string;
+  knownHostsFile: string;
+  kubeVersion: KubeVersion;
+  /** Cluster-wide values with defaults and derived values filled in. */
+  values: Record<string, string>;
+  hosts: HostSpec[];
+  warnings: Warning[];
+}
+
+export interface ClusterSources {
+  inventoryFile: string;
+  configFile: string;
+}
+
+/** Reads and validates both inputs; throws InvalidInputError listing every problem found. */
+export function loadClusterSpec(sources: ClusterSources): ClusterSpec {
+  const problems: KubestrapError[] = [];
+  const warnings: Warning[] = [];
+
+  const inventory = loadInventory(sources.inventoryFile);
+  problems.push(...inventory.problems);
+  warnings.push(...inventory.warnings);
+
+  const props = readProperties(sources.configFile, problems);
+  if (!props) throw new InvalidInputError(problems, warnings);
+
+  const checked = checkPropertyValues(props, 'cluster');
+  problems.push(...checked.problems);
+  warnings.push(...checked.warnings);
+  if (!inventory.loaded || problems.length) throw new InvalidInputError(problems, warnings);
+
+  const spec = buildSpec(sources, inventory.loaded, props, checked.values, warnings);
+  const clusterProblems = checkAgainstInventory(props, spec);
+  if (clusterProblems.length) throw new InvalidInputError(clusterProblems, warnings);
+  return spec;
+}
+
+function buildSpec(
+  sources: ClusterSources,
+  loaded: LoadedInventory,
+  props: PropertiesFile,
+  fileValues: Record<string, string>,
+  warnings: Warning[],
+): ClusterSpec {
+  const inv = loaded.inventory;
+  const hosts = inv.hosts.map((h) => ({ ...h, nodeIp: h.internalAddress ?? h.address }));
+  const values = { ...fileValues };
+  const tls = values.SECURITY_MODE === 'tls';
+  const etcdHosts = hosts.filter((h) => h.roles.includes('etcd'));
+  const firstMaster = hosts.find((h) => h.roles.includes('master'))!;
+
+  if (values.MASTER_IP === '') values.MASTER_IP = firstMaster.nodeIp;
+  if (values.ETCD_ENDPOINTS === '') {
+    values.ETCD_ENDPOINTS = etcdHosts.map((h) => `${tls ? 'https' : 'http'}://${h.nodeIp}:${ETCD_CLIENT_PORT}`).join(',');
+  }
+  values.ETCD_INITIAL_CLUSTER = etcdHosts
+    .map((h) => `${h.name}=${tls ? 'https' : 'http'}://${h.nodeIp}:${ETCD_PEER_PORT}`)
+    .join(',');
+  values.KUBE_APISERVER_URL = `https://${values.MASTER_IP}:${values.KUBE_APISERVER_PORT}`;
+
+  if (props.entries.has('MASTER_IP') && !hosts.some((h) => h.roles.includes('master') && h.nodeIp === values.MASTER_IP)) {
+    warnings.push({
+      where: `${props.file}:${props.entries.get('MASTER_IP')!.line} MASTER_IP`,
+      message: `${values.MASTER_IP} is not the address of a master in the inventory`,
+      hint: 'fine for a load balancer in front of the masters; otherwise use a master\'s address or leave it empty',
+    });
+  }
+
+  const stateDir = inv.stateDir ? resolveInventoryPath(loaded, inv.stateDir) : join(loaded.baseDir, '.kubestrap', inv.cluster);
+  return {
+    name: inv.cluster,
+    inventoryFile: sources.inventoryFile,
+    configFile: sources.configFile,
+    stateDir,
+    knownHostsFile: inv.ssh?.knownHosts ? resolveInventoryPath(loaded, inv.ssh.knownHosts) : join(stateDir, 'known_hosts'),
+    kubeVersion: parseVersion(values.KUBE_VERSION!)!,
+    values,
+    hosts: hosts.map((h) => ({
+      name: h.name,
+      address: h.address,
+      nodeIp: h.nodeIp,
+      roles: [...h.roles],
+      ssh: sshTarget(loaded, h),
+      values: { ...values, ...h.properties, NODE_IP: h.nodeIp, NODE_NAME: h.name },
+    })),
+    warnings,
+  };
+}
+
+type InventoryHostWithIp = LoadedInventory['inventory']['hosts'][number] & { nodeIp: string };
+
+function sshTarget(loaded: LoadedInventory, host: InventoryHostWithIp): SshTarget {
+  const defaults = loaded.inventory.ssh ?? {};
+  const own = host.ssh ?? {};
+  const merged = { ...defaults, ...own };
+  const jump = own.jump ?? defaults.jump;
+  const user = merged.user ?? 'root';
+  return {
+    name: host.name,
+    address: host.address,
+    port: merged.port ?? 22,
+    user,
+    auth: sshAuth(loaded, merged),
+    ...(jump ? { jump: jumpEndpoint(loaded, jump, user) } : {}),
+    ...(merged.sudoPasswordEnv ? { sudoPasswordEnv: merged.sudoPasswordEnv } : {}),
+  };
+}
+
+function jumpEndpoint(loaded: LoadedInventory, jump: JumpHost, defaultUser: string): SshEndpoint {
+  return {
+    name: `jump ${jump.address}`,
+    address: jump.address,
+    port: jump.port ?? 22,
+    user: jump.user ?? defaultUser,
+    auth: sshAuth(loaded, jump),
+  };
+}
+
+/** Without any configured method, behave like OpenSSH: the agent if one runs, else the default keys. */
+function sshAuth(loaded: LoadedInventory, s: { keyFile?: string; passphraseEnv?: string; passwordEnv?: string; agent?: boolean }): SshAuth {
+  const auth: SshAuth = {};
+  if (s.keyFile) auth.keyFile = resolveInventoryPath(loaded, s.keyFile);
+  if (s.passphraseEnv) auth.passphraseEnv = s.passphraseEnv;
+  if (s.passwordEnv) auth.passwordEnv = s.passwordEnv;
+  if (s.agent !== undefined) auth.agent = s.agent;
+  if (!auth.keyFile && !auth.passwordEnv && auth.agent === undefined) {
+    if (process.env.SSH_AUTH_SOCK) auth.agent = true;
+    const defaultKey = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(homedir(), '.ssh', k)).find(existsSync);
+    if (defaultKey) auth.keyFile = defaultKey;
+  }
+  return auth;
+}
+
+function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): ConfigError[] {
+  const problems: ConfigError[] = [];
+  const { values } = spec;
+
+  for (const key of [...HOST_DERIVED_KEYS, ...CLUSTER_DERIVED_KEYS]) {
+    const entry = props.entries.get(key);
+    if (entry) {
+      problems.push(
+        new ConfigError(props.file, entry.line, key, 'is derived from the inventory and cannot be set here', `remove the line; ${derivedFrom(key)}`),
+      );
+    }
+  }
+  for (const key of ['SERVICE_CIDR', 'CLUSTER_CIDR'] as const) {
+    const cidr = parseCidr(values[key]!)!;
+    const inside = spec.hosts.find((h) => cidrContains(cidr, h.nodeIp));
+    if (inside) {
+      problems.push(
+        problemAt(props, key, `${values[key]} contains host ${inside.name}'s address ${inside.nodeIp}`, 'pick a range that does not overlap the hosts\' network'),
+      );
+    }
+  }
+  problems.push(...checkPodSubnets(props, spec));
+  problems.push(...checkEtcdScheme(props, values));
+
+  const version = spec.kubeVersion;
+  const insecure = values.SECURITY_MODE === 'insecure' ? insecureModeProblem(version) : undefined;
+  if (insecure) problems.push(problemAt(props, 'SECURITY_MODE', insecure.message, insecure.hint));
+  const proxyMode = settingProblem('KUBE_PROXY_MODE', values.KUBE_PROXY_MODE!, version);
+  if (proxyMode) problems.push(problemAt(props, 'KUBE_PROXY_MODE', proxyMode.message, proxyMode.hint));
+  return problems;
+}
+
+function derivedFrom(key: string): string {
+  switch (key) {
+    case 'NODE_IP':
+      return 'each host\'s address (or internalAddress) in the inventory is its NODE_IP';
+    case 'NODE_NAME':
+      return 'each host\'s name in the inventory is its NODE_NAME';
+    default:
+      return `${key} is computed from the inventory's hosts`;
+  }
+}
+
+function checkPodSubnets(props: PropertiesFile, spec: ClusterSpec): ConfigError[] {
+  const pods = parseCidr(spec.values.CLUSTER_CIDR!)!;
+  const mask = Number(spec.values.NODE_CIDR_MASK_SIZE);
+  if (mask <= pods.prefix) {
+    return [
+      problemAt(props, 'NODE_CIDR_MASK_SIZE', `/${mask} per node does not fit into CLUSTER_CIDR ${spec.values.CLUSTER_CIDR}`, `use a value larger than ${pods.prefix}, e.g. ${Math.min(pods.prefix + 8, 28)}`),
+    ];
+  }
+  const nodes = spec.hosts.filter((h) => h.roles.includes('master') || h.roles.includes('worker')).length;
+  const subnets = 2 ** (mask - pods.prefix);
+  if (subnets < nodes) {
+    return [
+      problemAt(props, 'CLUSTER_CIDR', `${spec.values.CLUSTER_CIDR} holds ${subnets} node subnets of /${mask}, but the inventory has ${nodes} nodes`, 'use a wider CLUSTER_CIDR or a larger NODE_CIDR_MASK_SIZE'),
+    ];
+  }
+  return [];
+}
+
+function checkEtcdScheme(props: PropertiesFile, values: Record<string, string>): ConfigError[] {
+  const want = values.SECURITY_MODE === 'tls' ? 'https:' : 'http:';
+  const wrong = splitList(values.ETCD_ENDPOINTS!).find((url) => new URL(url).protocol !== want);
+  if (!wrong || !props.entries.has('ETCD_ENDPOINTS')) return [];
+  return [
+    problemAt(props, 'ETCD_ENDPOINTS', `${wrong} does not use ${want.slice(0, -1)}, which SECURITY_MODE=${values.SECURITY_MODE} requires`, `write ${want}//... endpoints, or leave ETCD_ENDPOINTS empty to derive them from the inventory`),
+  ];
+}
+

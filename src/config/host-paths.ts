@@ -1,0 +1,20 @@
+/**
+ * Where kubestrap puts things on a host. Templates reach these as `paths.*`, and the phases that
+ * install certificates, data directories and units use the same constants, so a path is named once.
+ */
+export const HOST_PATHS = {
+  kubernetesDir: '/etc/kubernetes',
+  pkiDir: '/etc/kubernetes/pki',
+  etcdPkiDir: '/etc/kubernetes/pki/etcd',
+  etcdDataDir: '/var/lib/etcd',
+  kubeletDir: '/var/lib/kubelet',
+  kubeProxyDir: '/var/lib/kube-proxy',
+  auditLogDir: '/var/log/kubernetes',
+  systemdDir: '/etc/systemd/system',
+  cniConfDir: '/etc/cni/net.d',
+  cniBinDir: '/opt/cni/bin',
+  flannelRunDir: '/run/flannel',
+  stateFile: '/etc/kubestrap/state.json',
+} as const;
+
+export type HostPaths = typeof HOST_PATHS;

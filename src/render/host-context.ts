@@ -1,0 +1,34 @@
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import { HOST_PATHS } from '../config/host-paths.js';
+import { minorAtLeast, parseVersion } from '../config/kube-version.js';
+
+/**
+ * What a template sees for one host: every property as an UPPER_CASE string (as in gen-config.sh),
+ * plus a few lower-case helpers for what flat strings cannot say (lists of members, versions).
+ */
+export const HELPER_NAMES = ['host', 'cluster', 'paths', 'kube_at_least', 'etcd_at_least'] as const;
+
+interface HostRef {
+  name: string;
+  ip: string;
+}
+
+export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, unknown> {
+  const ref = (h: HostSpec): HostRef => ({ name: h.name, ip: h.nodeIp });
+  const withRole = (role: string) => spec.hosts.filter((h) => h.roles.includes(role as HostSpec['roles'][number])).map(ref);
+  const etcdVersion = parseVersion(host.values.ETCD_VERSION ?? '');
+  return {
+    ...host.values,
+    host: {
+      ...ref(host),
+      roles: host.roles,
+      etcd: host.roles.includes('etcd'),
+      master: host.roles.includes('master'),
+      worker: host.roles.includes('worker'),
+    },
+    cluster: { name: spec.name, hosts: spec.hosts.map(ref), etcd: withRole('etcd'), masters: withRole('master'), workers: withRole('worker') },
+    paths: HOST_PATHS,
+    kube_at_least: (v: string) => minorAtLeast(spec.kubeVersion, v),
+    etcd_at_least: (v: string) => (etcdVersion ? minorAtLeast(etcdVersion, v) : false),
+  };
+}

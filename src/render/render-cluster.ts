@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import { ROLES, type Role } from '../config/inventory-schema.js';
+import { ConfigError, TemplateError, type KubestrapError } from '../errors.js';
+import { HELPER_NAMES, hostContext } from './host-context.js';
+import { createEnvironment } from './nunjucks-env.js';
+import { renderTemplate, type TemplateSource } from './render-template.js';
+import { parseTemplateHeader, type TemplateHeader } from './template-header.js';
+import { readTemplateTree, type TemplateFile } from './template-tree.js';
+import { rejectedFlags } from './unit-guard.js';
+
+/**
+ * Product-mode rendering: `units/<roles>/<absolute path on the host>`. The first folder says which
+ * hosts get the file: `all`, a role (`etcd`, `master`, `worker`) or several joined by `+`
+ * (`master+worker`). Folders starting with `_` hold macros and partials and are not installed.
+ */
+export interface RenderedFile {
+  /** Absolute path on the host. */
+  path: string;
+  content: string;
+  mode: number;
+  owner: string;
+  group: string;
+  /** Services to restart when this file changes. */
+  restarts: string[];
+  /** The template it came from, relative to the template tree. */
+  template: string;
+}
+
+export interface RenderedHost {
+  host: HostSpec;
+  files: RenderedFile[];
+}
+
+type RoleSelector = 'all' | Role[];
+
+interface PlannedTemplate {
+  file: TemplateFile;
+  selector: RoleSelector;
+  installPath: string;
+  header: TemplateHeader;
+  source: TemplateSource;
+}
+
+export function renderCluster(spec: ClusterSpec, templatesDir: string): { hosts: RenderedHost[]; problems: KubestrapError[] } {
+  const { planned, problems } = planTemplates(templatesDir);
+  problems.push(...helperCollisions(spec));
+  if (problems.length) return { hosts: [], problems };
+
+  const env = createEnvironment(templatesDir);
+  const hosts = spec.hosts.map((host) => {
+    const context = hostContext(spec, host);
+    const files = new Map<string, RenderedFile>();
+    for (const template of planned.filter((t) => selects(t.selector, host.roles))) {
+      const result = renderTemplate(env, template.source, context);
+      if ('problems' in result) {
+        problems.push(...result.problems.filter((p) => !problems.some((q) => q.format() === p.format())));
+        continue;
+      }
+      problems.push(...guardUnit(template, result.content, spec, host));
+      const file = toRenderedFile(template, result.content);
+      const earlier = files.get(file.path);
+      if (earlier && earlier.content !== file.content) problems.push(conflict(file, earlier, host));
+      files.set(file.path, file);
+    }
+    return { host, files: [...files.values()] };
+  });
+  return problems.length ? { hosts: [], problems } : { hosts, problems };
+}
+
+/** Reads each template once and works out where it installs; problems here concern the tree itself. */
+function planTemplates(root: string): { planned: PlannedTemplate[]; problems: KubestrapError[] } {
+  const planned: PlannedTemplate[] = [];
+  const problems: KubestrapError[] = [];
+  for (const file of readTemplateTree(root).files) {
+    const [top = '', ...rest] = file.rel.split('/');
+    if (top.startsWith('_')) continue;
+    const selector = parseSelector(top);
+    if (rest.length === 0 || !selector) {
+      problems.push(
+        new TemplateError(
+          file.rel,
+          undefined,
+          undefined,
+          rest.length === 0 ? 'is not inside a role folder' : `"${top}" is not a role folder`,
+          `put templates under all/, ${ROLES.join('/, ')}/ or a combination such as master+worker/, followed by the path on the host`,
+        ),
+      );
+      continue;
+    }
+    try {
+      const split = parseTemplateHeader(readFileSync(file.source, 'utf8'), file.rel);
+      planned.push({
+        file,
+        selector,
+        installPath: posix.join('/', ...rest),
+        header: split.header,
+        source: { file: file.rel, body: split.body, lineOffset: split.lineOffset },
+      });
+    } catch (err) {
+      if (err instanceof TemplateError) problems.push(err);
+      else throw err;
+    }
+  }
+  return { planned, problems };
+}
+
+function parseSelector(folder: string): RoleSelector | undefined {
+  if (folder === 'all') return 'all';
+  const roles = folder.split('+');
+  return roles.every((r): r is Role => (ROLES as readonly string[]).includes(r)) ? roles : undefined;
+}
+
+function selects(selector: RoleSelector, roles: readonly Role[]): boolean {
+  return selector === 'all' || selector.some((r) => roles.includes(r));
+}
+
+function toRenderedFile(t: PlannedTemplate, content: string): RenderedFile {
+  const executable = (t.file.mode & 0o111) !== 0;
+  return {
+    path: t.installPath,
+    content,
+    mode: t.header.mode ?? (executable ? 0o755 : 0o644),
+    owner: t.header.owner ?? 'root',
+    group: t.header.group ?? 'root',
+    restarts: servicesRestartedBy(t.installPath, t.header),
+    template: t.file.rel,
+  };
+}
+
+/** A unit file restarts its own service; other files name theirs in the header. */
+function servicesRestartedBy(path: string, header: TemplateHeader): string[] {
+  const unit = /^\/etc\/systemd\/system\/([^/]+)\.service$/.exec(path);
+  const own = unit ? [unit[1]!] : [];
+  return [...new Set([...own, ...header.restarts])];
+}
+
+function guardUnit(t: PlannedTemplate, content: string, spec: ClusterSpec, host: HostSpec): TemplateError[] {
+  if (!t.installPath.endsWith('.service')) return [];
+  return rejectedFlags(content, spec.kubeVersion).map(
+    (r) =>
+      new TemplateError(
+        t.file.rel,
+        undefined,
+        r.flag,
+        r.status === 'removed'
+          ? `${r.component} ${spec.kubeVersion.tag} rejects ${r.flag} (removed in Kubernetes ${r.removedIn}); rendered for ${host.name} at line ${r.line}`
+          : `${r.flag} is deprecated since Kubernetes ${r.removedIn} and kubestrap does not emit it; rendered for ${host.name} at line ${r.line}`,
+        r.instead,
+      ),
+  );
+}
+
+/** Two role folders may install the same path on a host only with the same content. */
+function conflict(file: RenderedFile, earlier: RenderedFile, host: HostSpec): TemplateError {
+  return new TemplateError(
+    file.template,
+    undefined,
+    undefined,
+    `installs ${file.path} on ${host.name}, as ${earlier.template} does, with other content`,
+    'keep one template per path, or make both render the same content',
+  );
+}
+
+function helperCollisions(spec: ClusterSpec): ConfigError[] {
+  const keys = new Set(spec.hosts.flatMap((h) => Object.keys(h.values)));
+  return HELPER_NAMES.filter((name) => keys.has(name)).map(
+    (name) => new ConfigError(spec.configFile, undefined, name, `collides with the template helper "${name}"`, 'rename the property (properties are usually UPPER_CASE)'),
+  );
+}

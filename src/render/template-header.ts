@@ -1,0 +1,58 @@
+import { TemplateError } from '../errors.js';
+
+/**
+ * An optional first line of a template that says how its file is installed:
+ *   {# kubestrap: mode=0600 owner=root group=root restarts=kubelet,kube-proxy #}
+ * `restarts` names the services to restart when the file changes (a unit file restarts its own
+ * service without saying so).
+ */
+export interface TemplateHeader {
+  mode?: number;
+  owner?: string;
+  group?: string;
+  restarts: string[];
+}
+
+const HEADER = /^\{#-?\s*kubestrap:(.*?)-?#\}[ \t]*\r?\n?/;
+const FIELDS = ['mode', 'owner', 'group', 'restarts'] as const;
+
+export interface HeaderSplit {
+  header: TemplateHeader;
+  body: string;
+  /** Lines removed before `body`: add it to a line number in `body` to point into the file. */
+  lineOffset: number;
+}
+
+export function parseTemplateHeader(source: string, file: string): HeaderSplit {
+  const match = HEADER.exec(source);
+  if (!match) return { header: { restarts: [] }, body: source, lineOffset: 0 };
+  const header: TemplateHeader = { restarts: [] };
+  for (const field of match[1]!.trim().split(/\s+/).filter(Boolean)) {
+    const [name, value = ''] = field.split('=', 2) as [string, string?];
+    applyField(header, name, value, file);
+  }
+  return { header, body: source.slice(match[0].length), lineOffset: match[0].endsWith('\n') ? 1 : 0 };
+}
+
+function applyField(header: TemplateHeader, name: string, value: string, file: string): void {
+  switch (name) {
+    case 'mode':
+      if (!/^0?[0-7]{3,4}$/.test(value)) throw headerError(file, `mode "${value}" is not an octal file mode`, 'write e.g. mode=0600');
+      header.mode = parseInt(value, 8);
+      return;
+    case 'owner':
+    case 'group':
+      if (!/^[a-z_][a-z0-9_-]*$/.test(value)) throw headerError(file, `${name} "${value}" is not a user or group name`, `write e.g. ${name}=root`);
+      header[name] = value;
+      return;
+    case 'restarts':
+      header.restarts = value.split(',').filter(Boolean);
+      return;
+    default:
+      throw headerError(file, `unknown header field "${name}"`, `use ${FIELDS.join(', ')}`);
+  }
+}
+
+function headerError(file: string, message: string, hint: string): TemplateError {
+  return new TemplateError(file, 1, undefined, message, hint);
+}
