@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { stateFile } from './paths.js';
+import type { ProcRef } from './proc.js';
+
+export interface LabHost {
+  /** Hostname inside the host. */
+  name: string;
+  /** systemd-nspawn machine name: unique across labs, at most 12 characters (veth `vb-NAME` <= 15). */
+  machine: string;
+  address: string;
+}
+
+export interface LabInfo {
+  name: string;
+  bridge: string;
+  /** The bridge's own address: the hosts' only neighbour outside the lab, serving the apt repo. */
+  gateway: string;
+  subnet: string;
+  repoUrl: string;
+  sshKey: string;
+  knownHosts: string;
+  stateDir: string;
+  hosts: LabHost[];
+}
+
+export interface HostOptions {
+  /** Default true: firewalld enabled at boot, as on a fresh CentOS-like server. */
+  firewalld?: boolean;
+  /** Default true: a swap line in /etc/fstab, which kubelet preflight checks complain about. */
+  swapInFstab?: boolean;
+}
+
+export interface HostRecord extends LabHost {
+  octet: number;
+  options: Required<HostOptions>;
+  launcher?: ProcRef;
+  /** The link is cut (bridge port detached); kept across stop/start. */
+  cut: boolean;
+}
+
+export interface LabState extends Omit<LabInfo, 'hosts'> {
+  version: 1;
+  index: number;
+  port: number;
+  rootfs: string;
+  repoDir: string;
+  /** Per cgroup hierarchy, this lab's dir (hosts get a subdir each). */
+  cgroupRoots: string[];
+  server?: ProcRef;
+  hosts: HostRecord[];
+}
+
+export function readState(lab: string): LabState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(lab), 'utf8')) as LabState;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`lab state ${stateFile(lab)} is unreadable (${(e as Error).message}); run 'npm run lab -- down --name ${lab}' to clean up`);
+  }
+}
+
+/** Written via rename so that readers without the lock never see half a file. */
+export function writeState(state: LabState): void {
+  const file = stateFile(state.name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+export function toInfo(s: LabState): LabInfo {
+  return {
+    name: s.name,
+    bridge: s.bridge,
+    gateway: s.gateway,
+    subnet: s.subnet,
+    repoUrl: s.repoUrl,
+    sshKey: s.sshKey,
+    knownHosts: s.knownHosts,
+    stateDir: s.stateDir,
+    hosts: s.hosts.map(({ name, machine, address }) => ({ name, machine, address })),
+  };
+}
+
+export function findHost(s: LabState, name: string): HostRecord {
+  const h = s.hosts.find((x) => x.name === name || x.machine === name);
+  if (!h) throw new Error(`lab '${s.name}' has no host '${name}' (hosts: ${s.hosts.map((x) => x.name).join(', ') || 'none'})`);
+  return h;
+}
