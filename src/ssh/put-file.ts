@@ -80,6 +80,7 @@ function checkArgs(host: string, path: string, opts: PutFileOptions): void {
  */
 function probeScript(path: string, opts: PutFileOptions): string {
   const lines = [
+    `# kubestrap: inspect ${path}`,
     `f=${shq(path)}`,
     'if [ -f "$f" ]; then',
     '  set -- $(sha256sum < "$f"); echo "sha $1"',
@@ -215,11 +216,11 @@ async function resolveIds(host: PutFileHost, path: string, opts: PutFileOptions)
   idCache.set(host, cache);
   const hit = cache.get(key);
   if (hit) return hit;
-  const lines: string[] = [];
+  const lines: string[] = ['# kubestrap: resolve owner/group ids'];
   if (opts.owner !== undefined && !isNumeric(opts.owner)) lines.push(`echo "uid $(id -u ${shq(opts.owner)} 2>/dev/null)"`);
   if (opts.group !== undefined && !isNumeric(opts.group)) lines.push(`echo "gid $(getent group ${shq(opts.group)} | cut -d: -f3)"`);
   const probe: Probe = { sha256: null };
-  if (lines.length > 0) {
+  if (lines.length > 1) {
     const res = await host.run(lines.join('\n'));
     const parsed = parseProbe(res.stdout);
     if (parsed !== 'notfile') Object.assign(probe, { wantUid: parsed.wantUid, wantGid: parsed.wantGid });
@@ -255,6 +256,7 @@ export function installScript(staging: string, path: string, opts: PutFileOption
   const owner = opts.owner === undefined ? '' : opts.owner;
   const spec = opts.group === undefined ? owner : `${owner}:${opts.group}`;
   return [
+    `# kubestrap: install ${path}`,
     'set -e',
     `src=${shq(staging)}; dst=${shq(path)}; tmp=`,
     `trap 'rm -f "$src" \${tmp:+"$tmp"}' EXIT`,

@@ -143,11 +143,11 @@ export class SshRemoteHost implements RemoteHost {
       try {
         const req = { command, timeoutMs, pty: this.needsPty, head, ...(stdin === undefined ? {} : { stdin }) };
         const res = this.scrubResult(await execOnce(this.client, this.name, req));
-        this.settings.log?.({ host: this.name, kind: 'exec', command: head, durationMs: Date.now() - started, exitCode: res.code });
+        this.settings.log?.({ host: this.name, kind: 'exec', command: this.scrub(head), durationMs: Date.now() - started, exitCode: res.code });
         return res;
       } catch (err) {
         const e = this.lost && !(err instanceof SshError && /timed out/.test(err.message)) ? this.lostError(head) : this.scrubError(err);
-        this.settings.log?.({ host: this.name, kind: 'exec', command: head, durationMs: Date.now() - started, detail: e instanceof Error ? e.message : String(e) });
+        this.settings.log?.({ host: this.name, kind: 'exec', command: this.scrub(head), durationMs: Date.now() - started, detail: e instanceof Error ? e.message : String(e) });
         throw e;
       }
     });

@@ -52,7 +52,16 @@ afterEach(async () => {
 /** A pool that records its log events and is closed after the test. */
 export function pool(opts: Partial<SshOptions> & { knownHostsFile: string }): { pool: SshPool; events: SshLogEvent[] } {
   const events: SshLogEvent[] = [];
-  const p = new SshPool({ acceptNewHostKeys: false, connectAttempts: 1, ...opts, log: (e) => events.push(e) });
+  const also = opts.log;
+  const p = new SshPool({
+    acceptNewHostKeys: false,
+    connectAttempts: 1,
+    ...opts,
+    log: (e) => {
+      events.push(e);
+      also?.(e);
+    },
+  });
   pools.push(p);
   return { pool: p, events };
 }

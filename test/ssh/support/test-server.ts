@@ -27,6 +27,8 @@ export interface TestServerOptions {
   /** Host private keys (one per type the server offers). */
   hostKeys: string[];
   users: Record<string, TestUser>;
+  /** Default: a random free port. */
+  port?: number;
 }
 
 export interface TestServer {
@@ -108,7 +110,7 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     port,
