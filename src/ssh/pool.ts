@@ -76,6 +76,9 @@ export class SshPool {
     const params = this.params(target);
     if (target.jump) {
       const jump = target.jump;
+      // Connect the jump host first, with its own retries, so a dead jump host fails once with its
+      // own name instead of being retried again by every attempt of the target.
+      await this.jumpClient(jump);
       params.via = `${jump.name} (${jump.user}@${jump.address}:${jump.port})`;
       params.openSock = async () => tunnel(await this.jumpClient(jump), jump, target);
     }

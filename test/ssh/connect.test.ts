@@ -189,3 +189,61 @@ describe('retries', () => {
 async function startTestServerOnPort(port: number, publicKey: string): Promise<TestServer> {
   return startTestServer({ hostKeys: [hostKey.private], users: { root: { publicKey } }, port });
 }
+
+describe('jump host', () => {
+  it('reaches a target through a jump host, checking both host keys, sharing one jump connection', async () => {
+    const key = await clientKeyFile(dir);
+    const jumpKey = keyPair('ecdsa');
+    const jumpServer = await startTestServer({ hostKeys: [jumpKey.private], users: { hop: { publicKey: key.pair.public } } });
+    try {
+      server = await startTestServer({ hostKeys: [hostKey.private], users: { root: { publicKey: key.pair.public } } });
+      await writeFile(
+        knownHosts,
+        `${formatKnownHostsLine('127.0.0.1', server.port, hostKey.blob)}\n${formatKnownHostsLine('127.0.0.1', jumpServer.port, jumpKey.blob)}\n`,
+      );
+      const p = pool({ knownHostsFile: knownHosts }).pool;
+      const jump = { name: 'bastion', address: '127.0.0.1', port: jumpServer.port, user: 'hop', auth: { keyFile: key.file } };
+      const a = await p.connect(target(server.port, { name: 'a', jump, auth: { keyFile: key.file } }));
+      const b = await p.connect(target(server.port, { name: 'b', jump, auth: { keyFile: key.file } }));
+      expect((await a.run('echo via-jump')).stdout).toBe('via-jump\n');
+      expect((await b.run('echo b')).stdout).toBe('b\n');
+      expect(jumpServer.connections).toBe(1);
+      expect(jumpServer.tunnels).toBe(2);
+      expect(jumpServer.commands).toEqual([]);
+    } finally {
+      await jumpServer.stop();
+    }
+  });
+
+  it('checks the jump host key too, and names the jump host in the error', async () => {
+    const key = await clientKeyFile(dir);
+    const jumpServer = await startTestServer({ hostKeys: [keyPair('ed25519').private], users: { hop: { publicKey: key.pair.public } } });
+    try {
+      server = await serveWithKnownKey({ root: { publicKey: key.pair.public } });
+      const jump = { name: 'bastion', address: '127.0.0.1', port: jumpServer.port, user: 'hop', auth: { keyFile: key.file } };
+      const err = await failure(pool({ knownHostsFile: knownHosts }).pool.connect(target(server.port, { jump, auth: { keyFile: key.file } })));
+      expect(err.stage).toBe('hostkey');
+      expect(err.host).toBe('bastion');
+      expect(server.connections).toBe(0);
+    } finally {
+      await jumpServer.stop();
+    }
+  });
+
+  it('reports a target the jump host cannot reach as a connect error naming both', async () => {
+    const key = await clientKeyFile(dir);
+    const jumpKey = keyPair('ed25519');
+    const jumpServer = await startTestServer({ hostKeys: [jumpKey.private], users: { hop: { publicKey: key.pair.public } } });
+    try {
+      await writeFile(knownHosts, `${formatKnownHostsLine('127.0.0.1', jumpServer.port, jumpKey.blob)}\n`);
+      const port = await deadPort();
+      const jump = { name: 'bastion', address: '127.0.0.1', port: jumpServer.port, user: 'hop', auth: { keyFile: key.file } };
+      const err = await failure(pool({ knownHostsFile: knownHosts, connectAttempts: 2 }).pool.connect(target(port, { jump, auth: { keyFile: key.file } })));
+      expect(err.stage).toBe('connect');
+      expect(err.message).toContain(`jump host bastion cannot reach 127.0.0.1:${port}`);
+      expect(jumpServer.connections).toBe(1);
+    } finally {
+      await jumpServer.stop();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -41,6 +41,8 @@ export interface TestServer {
   commands: string[];
   /** Exec requests that came with a pty. */
   ptyExecs: number;
+  /** direct-tcpip channels opened through this server (it acts as a jump host). */
+  tunnels: number;
   /** Directory the commands run in (the users' home). */
   home: string;
   stop(): Promise<void>;
@@ -82,7 +84,7 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
   await writeFile(path.join(bin, 'sudo'), FAKE_SUDO);
   await chmod(path.join(bin, 'sudo'), 0o755);
 
-  const state = { connections: 0, authAttempts: 0, commands: [] as string[], ptyExecs: 0 };
+  const state = { connections: 0, authAttempts: 0, commands: [] as string[], ptyExecs: 0, tunnels: 0 };
   const clients = new Set<Connection>();
   const server = new ssh2.Server({ hostKeys: opts.hostKeys }, (client) => {
     state.connections++;
@@ -103,6 +105,17 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
       }
     });
     client.on('ready', () => {
+      // Port forwarding, as a jump host does it: open the TCP connection and splice it in.
+      client.on('tcpip', (accept, reject, info) => {
+        const sock = tcpConnect(info.destPort, info.destIP);
+        sock.once('connect', () => {
+          state.tunnels++;
+          const channel = accept();
+          channel.pipe(sock).pipe(channel);
+          channel.on('error', () => undefined);
+        });
+        sock.on('error', () => reject());
+      });
       client.on('session', (acceptSession) => {
         const session = acceptSession();
         handleSession(session, () => ({ user: user ?? {}, userName }), home, bin, state);
@@ -126,6 +139,9 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
     },
     get ptyExecs() {
       return state.ptyExecs;
+    },
+    get tunnels() {
+      return state.tunnels;
     },
     stop: () =>
       new Promise<void>((resolve) => {
