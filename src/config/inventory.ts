@@ -71,15 +71,16 @@ class InventoryChecker {
   run(): void {
     const { hosts } = this.loaded.inventory;
     this.checkUnique('name', hosts.map((h) => h.name), 'give every host its own name');
-    this.checkUnique(
+    const sameSsh = this.checkUnique(
       'address',
       hosts.map((h) => `${h.address}:${h.ssh?.port ?? this.loaded.inventory.ssh?.port ?? 22}`),
       'every host needs its own SSH address (or port)',
     );
     hosts.forEach((host, i) => this.checkHost(i));
+    // A host already reported for its SSH address needs no second error for the same NODE_IP.
     this.checkUnique(
       'internalAddress',
-      hosts.map((h) => h.internalAddress ?? h.address),
+      hosts.map((h, i) => (sameSsh.has(i) && !h.internalAddress ? `#${i}` : (h.internalAddress ?? h.address))),
       'two hosts cannot share a cluster address (NODE_IP)',
     );
     this.checkRoles();
@@ -91,17 +92,21 @@ class InventoryChecker {
     this.problems.push(new InventoryError(this.loaded.file, path, this.yaml.lineOf(path), message, hint));
   }
 
-  private checkUnique(field: 'name' | 'address' | 'internalAddress', values: string[], hint: string): void {
+  /** Reports each repeated value at its later occurrence; returns the indices reported. */
+  private checkUnique(field: 'name' | 'address' | 'internalAddress', values: string[], hint: string): Set<number> {
     const first = new Map<string, number>();
+    const repeated = new Set<number>();
     values.forEach((value, i) => {
       const earlier = first.get(value);
       if (earlier === undefined) {
         first.set(value, i);
         return;
       }
+      repeated.add(i);
       const shown = field === 'address' ? value.replace(/:22$/, '') : value;
       this.fail(['hosts', i, field], `"${shown}" is already used by hosts[${earlier}]`, hint);
     });
+    return repeated;
   }
 
   private checkHost(i: number): void {

@@ -52,12 +52,16 @@ export function renderTemplate(
   }
 }
 
-/** nunjucks reports "(file) [Line N, Column M]\n  message"; keep the position, drop the noise. */
+/**
+ * nunjucks puts the 1-based position on the error (`lineno`) and, once the template has seen it,
+ * also in the message as "(file) [Line N, Column M]\n  message"; keep the position, drop the noise.
+ */
 function nunjucksError(err: unknown, source: TemplateSource): TemplateError {
   const text = err instanceof Error ? err.message : String(err);
-  const position = /\[Line (\d+), Column (\d+)\]/.exec(text);
-  const detail = text.split('\n').slice(1).join(' ').trim() || text;
-  const line = position ? Number(position[1]) + source.lineOffset : undefined;
+  const lineno = (err as { lineno?: unknown }).lineno;
+  const position = typeof lineno === 'number' ? lineno : Number(/\[Line (\d+)/.exec(text)?.[1] ?? NaN);
+  const detail = text.startsWith('(') ? text.split('\n').slice(1).join(' ').trim() : text;
+  const line = Number.isNaN(position) ? undefined : position + source.lineOffset;
   const message = detail.replace(/^Error: /, '').replace('attempted to output null or undefined value', 'a value here is undefined');
   return new TemplateError(source.file, line, undefined, message, 'fix the template at that line');
 }

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { checkPropertyValues } from '../../src/config/config-checks.js';
+import { KNOWN_KEYS } from '../../src/config/keys.js';
+import { parseProperties } from '../../src/config/properties.js';
+
+function check(text: string, mode: 'compat' | 'cluster' = 'cluster') {
+  const { properties } = parseProperties(text, 'config.properties');
+  return checkPropertyValues(properties, mode);
+}
+
+const messages = (text: string, mode: 'compat' | 'cluster' = 'cluster') => check(text, mode).problems.map((p) => p.format());
+
+describe('checkPropertyValues', () => {
+  it('accepts the defaults of every known key', () => {
+    const { problems, values } = check('');
+    expect(problems).toEqual([]);
+    for (const [key, spec] of Object.entries(KNOWN_KEYS)) expect(values[key]).toBe(spec.default);
+  });
+
+  it.each([
+    ['MASTER_IP=10.0.0.256', 'MASTER_IP: "10.0.0.256" is not an IPv4 address', 'e.g. 192.168.1.102'],
+    ['MASTER_IP=node1', 'MASTER_IP: "node1" is not an IPv4 address', 'four decimal numbers'],
+    ['SERVICE_CIDR=10.68.0.0', 'SERVICE_CIDR: "10.68.0.0" is not an IPv4 network in CIDR form', 'address/prefix'],
+    ['SERVICE_CIDR=10.68.0.0/33', 'SERVICE_CIDR: "10.68.0.0/33" is not an IPv4 network in CIDR form', '10.68.0.0/16'],
+    ['SERVICE_CIDR=10.68.1.0/16', 'SERVICE_CIDR: "10.68.1.0/16" has host bits set', 'write the network address: 10.68.0.0/16'],
+    ['SERVICE_CIDR=10.0.0.0/8', 'SERVICE_CIDR: prefix /8 is out of range', 'between /12 and /28'],
+    ['NODE_PORT_RANGE=30000', 'NODE_PORT_RANGE: "30000" is not a port range', 'FIRST-LAST'],
+    ['NODE_PORT_RANGE=32767-30000', 'NODE_PORT_RANGE: 32767-30000 is not an increasing range', '30000-32767'],
+    ['NODE_PORT_RANGE=1-70000', 'NODE_PORT_RANGE: 1-70000 is not an increasing range', '65535'],
+    ['KUBE_APISERVER_PORT=0', 'KUBE_APISERVER_PORT: "0" is not a TCP port', '1 to 65535'],
+    ['KUBE_VERSION=v1.29.4', 'KUBE_VERSION: Kubernetes v1.29.4 is not supported: kubestrap has no flag set for it', 'v1.30.x to v1.33.x'],
+    ['KUBE_VERSION=latest', 'KUBE_VERSION: "latest" is not a version', 'v1.33'],
+    ['SECURITY_MODE=none', 'SECURITY_MODE: "none" is not one of the allowed values', 'tls, insecure'],
+    ['FLANNEL_BACKEND=udp', 'FLANNEL_BACKEND: "udp" is not one of the allowed values', 'vxlan'],
+    ['BIN_PATH=opt/kube', 'BIN_PATH: "opt/kube" is not an absolute path', '/opt/kube/bin'],
+    ['ETCD_ENDPOINTS=10.0.0.1:2379', 'ETCD_ENDPOINTS: "10.0.0.1:2379" is not an etcd client URL', 'https://'],
+    ['DOCKER_REGISTRY_MIRRORS=https://a.example,ftp://b', 'DOCKER_REGISTRY_MIRRORS: "ftp://b" is not an http(s) URL', 'https://'],
+    ['DOCKER_INSECURE_REGISTRIES=10.0.0.5:5000,bad/path', 'DOCKER_INSECURE_REGISTRIES: "bad/path" is not a registry address', 'host[:port]'],
+    ['EXTRA_SYSCTLS=vm.swappiness', 'EXTRA_SYSCTLS: "vm.swappiness" is not a sysctl assignment', 'key=value'],
+  ])('rejects %s naming file, line, key, bad value and what is valid', (line, message, hint) => {
+    const [problem] = check(`# header\n${line}\n`).problems;
+    expect(problem?.format()).toContain(`config.properties:2 ${message}`);
+    expect(problem?.hint).toContain(hint);
+  });
+
+  it('rejects overlapping service and pod networks', () => {
+    expect(messages('SERVICE_CIDR=10.68.0.0/16\nCLUSTER_CIDR=10.0.0.0/8\n')).toEqual([
+      'config.properties:2 CLUSTER_CIDR: SERVICE_CIDR 10.68.0.0/16 and CLUSTER_CIDR 10.0.0.0/8 overlap\n  fix: Service IPs and pod IPs must come from separate ranges, e.g. SERVICE_CIDR=10.68.0.0/16 and CLUSTER_CIDR=172.20.0.0/16',
+    ]);
+  });
+
+  it('points at the line that is set when the other network is a default', () => {
+    const [problem] = check('SERVICE_CIDR=172.20.0.0/20\n').problems;
+    expect(problem?.where()).toBe('config.properties:1 SERVICE_CIDR');
+  });
+
+  it.each([
+    ['10.69.0.2', 'is outside SERVICE_CIDR 10.68.0.0/16', 'e.g. 10.68.0.2'],
+    ['10.68.0.1', 'is the first address of 10.68.0.0/16, which the "kubernetes" Service takes', 'e.g. 10.68.0.2'],
+    ['10.68.0.0', 'is the network or broadcast address', 'e.g. 10.68.0.2'],
+    ['10.68.255.255', 'is the network or broadcast address', 'e.g. 10.68.0.2'],
+  ])('rejects CLUSTER_DNS_SVC_IP=%s', (ip, message, hint) => {
+    const [problem] = check(`SERVICE_CIDR=10.68.0.0/16\nCLUSTER_DNS_SVC_IP=${ip}\n`).problems;
+    expect(problem?.where()).toBe('config.properties:2 CLUSTER_DNS_SVC_IP');
+    expect(problem?.message).toContain(message);
+    expect(problem?.hint).toContain(hint);
+  });
+
+  it('passes unknown keys through, warning only when they look like a typo of a known key', () => {
+    const { values, warnings, problems } = check('FLANNEL_BACKNED=vxlan\nMY_OWN_SETTING=42\nbin_path=/x\n');
+    expect(problems).toEqual([]);
+    expect(values.MY_OWN_SETTING).toBe('42');
+    expect(values.FLANNEL_BACKNED).toBe('vxlan');
+    expect(warnings.map((w) => [w.where, w.hint])).toEqual([
+      ['config.properties:1 FLANNEL_BACKNED', 'did you mean FLANNEL_BACKEND?'],
+      ['config.properties:3 bin_path', 'did you mean BIN_PATH?'],
+    ]);
+  });
+
+  describe('compat mode (gen-config.sh drop-in)', () => {
+    it('checks only what the file sets, and only addresses, networks and ports', () => {
+      const { problems, values } = check('NODE_IP=192.168.1.102\nETCD_ENDPOINTS=http://192.168.1.102:2379\nKUBE_VERSION=v1.9.0\nBIN_PATH=~/bin\n', 'compat');
+      expect(problems).toEqual([]);
+      expect(values).toEqual({
+        NODE_IP: '192.168.1.102',
+        ETCD_ENDPOINTS: 'http://192.168.1.102:2379',
+        KUBE_VERSION: 'v1.9.0',
+        BIN_PATH: '~/bin',
+      });
+    });
+
+    it('still rejects a bad IP, CIDR, port range and the network cross-checks', () => {
+      expect(messages('NODE_IP=1.2.3\nSERVICE_CIDR=10.68.0.0/16\nCLUSTER_CIDR=10.68.0.0/24\nCLUSTER_DNS_SVC_IP=10.1.0.2\nNODE_PORT_RANGE=9-1\n', 'compat').map((m) => m.split('\n')[0])).toEqual([
+        'config.properties:1 NODE_IP: "1.2.3" is not an IPv4 address',
+        'config.properties:5 NODE_PORT_RANGE: 9-1 is not an increasing range of TCP ports',
+        'config.properties:3 CLUSTER_CIDR: SERVICE_CIDR 10.68.0.0/16 and CLUSTER_CIDR 10.68.0.0/24 overlap',
+        'config.properties:4 CLUSTER_DNS_SVC_IP: 10.1.0.2 is outside SERVICE_CIDR 10.68.0.0/16',
+      ]);
+    });
+  });
+});

@@ -1,0 +1,182 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SUPPORTED_KUBE_MINORS } from '../../src/config/kube-version.js';
+import { BUNDLED_UNITS } from '../../src/package-root.js';
+import { renderCluster, type RenderedHost } from '../../src/render/render-cluster.js';
+import { rejectedFlags } from '../../src/render/unit-guard.js';
+import { clusterFrom } from '../support/cluster.js';
+import { useTempDir, writeTree } from '../support/tmp.js';
+
+/** Flags removed upstream, by the unit of the binary that rejects them; none may ever be rendered. */
+const REMOVED_UPSTREAM: Record<string, string[]> = {
+  'kube-apiserver.service': ['--insecure-bind-address', '--insecure-port', '--admission-control=', '--kubelet-https', '--enable-swagger-ui'],
+  'kube-scheduler.service': ['--address=', '--port='],
+  'kube-controller-manager.service': ['--address=', '--port='],
+  'kubelet.service': ['--experimental-bootstrap-kubeconfig', '--allow-privileged', '--network-plugin', '--api-servers', '--pod-infra-container-image', '--container-runtime='],
+};
+const KLOG_REMOVED = ['--logtostderr', '--log-dir', '--alsologtostderr'];
+
+function fileOf(hosts: RenderedHost[], host: string, path: string) {
+  return hosts.find((h) => h.host.name === host)?.files.find((f) => f.path === path);
+}
+
+describe('renderCluster with the bundled units', () => {
+  const tmp = useTempDir();
+
+  it.each(SUPPORTED_KUBE_MINORS.map((minor) => `v1.${minor}.0`))('renders every host for %s with no flag the version rejects', (version) => {
+    const spec = clusterFrom(tmp(), `KUBE_VERSION=${version}\n`);
+    const { hosts, problems } = renderCluster(spec, BUNDLED_UNITS);
+    expect(problems.map((p) => p.format())).toEqual([]);
+    for (const { files } of hosts) {
+      for (const file of files) {
+        expect(file.content).not.toMatch(/\{\{|\}\}|\{%/);
+        const unit = file.path.split('/').at(-1)!;
+        for (const flag of [...(REMOVED_UPSTREAM[unit] ?? []), ...KLOG_REMOVED]) expect(file.content, `${file.path} ${flag}`).not.toContain(flag);
+        if (file.path.endsWith('.service')) expect(rejectedFlags(file.content, spec.kubeVersion)).toEqual([]);
+      }
+    }
+  });
+
+  it('gives each host the files of its roles only', () => {
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
+    const paths = (name: string) => hosts.find((h) => h.host.name === name)!.files.map((f) => f.path).sort();
+    expect(paths('e1')).toEqual(['/etc/modules-load.d/k8s.conf', '/etc/sysctl.d/k8s.conf', '/etc/systemd/system/etcd.service']);
+    expect(paths('m1')).toContain('/etc/systemd/system/kube-apiserver.service');
+    expect(paths('m1')).toContain('/etc/systemd/system/flanneld.service');
+    expect(paths('m1')).not.toContain('/etc/systemd/system/kubelet.service');
+    expect(paths('w1')).toEqual(expect.arrayContaining(['/etc/systemd/system/kubelet.service', '/etc/docker/daemon.json', '/etc/systemd/system/flanneld.service']));
+    expect(paths('w1')).not.toContain('/etc/systemd/system/etcd.service');
+  });
+
+  it('renders version-dependent settings by KUBE_VERSION', () => {
+    const old = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.30.14\n'), BUNDLED_UNITS).hosts;
+    const current = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.33.10\n'), BUNDLED_UNITS).hosts;
+    const kubelet = '/etc/kubernetes/kubelet-config.yaml';
+    expect(fileOf(old, 'w1', kubelet)!.content).not.toContain('failCgroupV1');
+    expect(fileOf(current, 'w1', kubelet)!.content).toContain('failCgroupV1: false');
+    expect(fileOf(old, 'w1', '/etc/containerd/config.toml')!.content).toContain('registry.k8s.io/pause:3.9"');
+    expect(fileOf(current, 'w1', '/etc/containerd/config.toml')!.content).toContain('registry.k8s.io/pause:3.10"');
+  });
+
+  it('fills per-host values and derived cluster values into the units', () => {
+    const { hosts } = renderCluster(clusterFrom(tmp(), 'BIN_PATH=/usr/local/kube\n'), BUNDLED_UNITS);
+    const etcd = fileOf(hosts, 'e1', '/etc/systemd/system/etcd.service')!.content;
+    expect(etcd).toContain('ExecStart=/usr/local/kube/etcd \\\n  --name=e1 \\');
+    expect(etcd).toContain('--initial-cluster=m1=https://10.0.0.11:2380,e1=https://10.0.0.13:2380');
+    expect(etcd).toContain('--listen-peer-urls=https://10.0.0.13:2380');
+    const apiserver = fileOf(hosts, 'm1', '/etc/systemd/system/kube-apiserver.service')!.content;
+    expect(apiserver).toContain('--etcd-servers=https://10.0.0.11:2379,https://10.0.0.13:2379');
+    expect(apiserver).toContain('--service-cluster-ip-range=10.68.0.0/16');
+  });
+
+  it('renders Docker and containerd registry settings as valid JSON/TOML values', () => {
+    const { hosts } = renderCluster(
+      clusterFrom(tmp(), 'DOCKER_REGISTRY_MIRRORS=https://m1.example,https://m2.example\nDOCKER_INSECURE_REGISTRIES=10.0.0.5:5000,10.1.0.0/16\n'),
+      BUNDLED_UNITS,
+    );
+    const daemon = JSON.parse(fileOf(hosts, 'w1', '/etc/docker/daemon.json')!.content);
+    expect(daemon).toMatchObject({
+      'registry-mirrors': ['https://m1.example', 'https://m2.example'],
+      'insecure-registries': ['10.0.0.5:5000', '10.1.0.0/16'],
+      'exec-opts': ['native.cgroupdriver=systemd'],
+      'live-restore': true,
+      'log-opts': { 'max-size': '100m', 'max-file': '3' },
+    });
+    const containerd = fileOf(hosts, 'w1', '/etc/containerd/config.toml')!.content;
+    expect(containerd).toContain('endpoint = ["https://m1.example","https://m2.example","https://registry-1.docker.io"]');
+    expect(containerd).toContain('registry.mirrors."10.0.0.5:5000"]');
+    expect(containerd).not.toContain('10.1.0.0/16');
+  });
+
+  it('renders extra sysctls and ipvs modules only when asked', () => {
+    const { hosts } = renderCluster(clusterFrom(tmp(), 'EXTRA_SYSCTLS=vm.swappiness=0\nKUBE_PROXY_MODE=ipvs\n'), BUNDLED_UNITS);
+    expect(fileOf(hosts, 'w1', '/etc/sysctl.d/k8s.conf')!.content).toContain('\nvm.swappiness=0\n');
+    expect(fileOf(hosts, 'w1', '/etc/modules-load.d/k8s.conf')!.content).toContain('\nip_vs\n');
+  });
+
+  it('installs kubeconfigs 0600 and names the services each file restarts', () => {
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
+    const kubeconfig = fileOf(hosts, 'w1', '/etc/kubernetes/kubelet.kubeconfig')!;
+    expect(kubeconfig.mode).toBe(0o600);
+    expect(kubeconfig.restarts).toEqual(['kubelet']);
+    expect(kubeconfig.content).toContain('server: https://10.0.0.11:6443');
+    expect(kubeconfig.content).toContain('client-certificate: /etc/kubernetes/pki/kubelet.pem');
+    expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.restarts).toEqual(['kubelet']);
+    expect(fileOf(hosts, 'w1', '/etc/docker/daemon.json')!.restarts).toEqual(['docker']);
+    expect(fileOf(hosts, 'w1', '/etc/sysctl.d/k8s.conf')!.restarts).toEqual([]);
+  });
+});
+
+describe('renderCluster with a custom template tree', () => {
+  const tmp = useTempDir();
+
+  function render(files: Record<string, string>, config = '') {
+    const dir = tmp();
+    writeTree(join(dir, 'tpl'), files);
+    return renderCluster(clusterFrom(dir, config), join(dir, 'tpl'));
+  }
+
+  it('reports every undefined variable with its file and line, and renders nothing', () => {
+    const { hosts, problems } = render({
+      'all/etc/a.conf': 'ok={{ BIN_PATH }}\nbad={{ NOT_SET }}\n{% if ALSO_NOT_SET %}x{% endif %}\n',
+      'worker/etc/b.conf': '{#- kubestrap: mode=0640 -#}\n\nbad={{BIN_PAHT}}\n',
+    });
+    expect(hosts).toEqual([]);
+    expect(problems.map((p) => p.where())).toEqual(['all/etc/a.conf:2 NOT_SET', 'all/etc/a.conf:3 ALSO_NOT_SET', 'worker/etc/b.conf:3 BIN_PAHT']);
+    expect(problems[2]!.hint).toContain('did you mean BIN_PATH?');
+  });
+
+  it('passes unknown properties from config.properties and host overrides to templates', () => {
+    const { hosts, problems } = render({ 'all/etc/note': '{{ MY_NOTE }} on {{ NODE_NAME }} ({{ host.ip }})\n' }, 'MY_NOTE=hello\n');
+    expect(problems).toEqual([]);
+    expect(fileOf(hosts, 'w1', '/etc/note')!.content).toBe('hello on w1 (10.0.0.12)\n');
+  });
+
+  it.each([
+    ['v1.33.10', '--insecure-bind-address=0.0.0.0', 'kube-apiserver v1.33.10 rejects --insecure-bind-address (removed in Kubernetes 1.24)'],
+    ['v1.30.0', '--logtostderr=true', 'kube-apiserver v1.30.0 rejects --logtostderr (removed in Kubernetes 1.26)'],
+    ['v1.33.10', '--cloud-provider=external', 'kube-apiserver v1.33.10 rejects --cloud-provider (removed in Kubernetes 1.33)'],
+    ['v1.30.0', '--admission-control=NamespaceLifecycle', '--admission-control is deprecated since Kubernetes 1.10'],
+  ])('refuses a unit that passes a flag %s rejects: %s', (version, flag, message) => {
+    const { problems } = render(
+      { 'master/etc/systemd/system/kube-apiserver.service': `[Service]\nExecStart={{ BIN_PATH }}/kube-apiserver \\\n  --secure-port=6443 \\\n  ${flag} \\\n  --v=2\n` },
+      `KUBE_VERSION=${version}\n`,
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.message).toContain(message);
+    expect(problems[0]!.message).toContain('rendered for m1 at line 4');
+  });
+
+  it('accepts --cloud-provider where the version still has it', () => {
+    const { problems } = render(
+      { 'master/etc/systemd/system/kube-apiserver.service': '[Service]\nExecStart=/bin/kube-apiserver --cloud-provider=external\n' },
+      'KUBE_VERSION=v1.32.0\n',
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('checks kubelet units against the kubelet table', () => {
+    const { problems } = render({ 'worker/etc/systemd/system/kubelet.service': '[Service]\nExecStart=/opt/kube/bin/kubelet --network-plugin=cni --container-runtime=remote\n' });
+    expect(problems.map((p) => p.key)).toEqual(['--network-plugin', '--container-runtime']);
+  });
+
+  it('refuses templates outside a role folder and unknown role folders', () => {
+    const { problems } = render({ 'README': 'x', 'nodes/etc/x': 'y', '_lib/m.njk': '{{ UNDEFINED }}' });
+    expect(problems.map((p) => p.format().split('\n')[0])).toEqual(['README: is not inside a role folder', 'nodes/etc/x: "nodes" is not a role folder']);
+  });
+
+  it('refuses two templates that install one path differently on one host', () => {
+    const { problems } = render({ 'master/etc/x.conf': 'a\n', 'etcd/etc/x.conf': 'b\n' });
+    expect(problems.map((p) => p.message)).toEqual(['installs /etc/x.conf on m1, as etcd/etc/x.conf does, with other content']);
+  });
+
+  it('refuses an unknown header field', () => {
+    const { problems } = render({ 'all/etc/x': '{# kubestrap: mode=0600 restart=x #}\n' });
+    expect(problems[0]!.format()).toBe('all/etc/x:1: unknown header field "restart"\n  fix: use mode, owner, group, restarts');
+  });
+
+  it('reports a template syntax error with its line (header lines counted)', () => {
+    const { problems } = render({ 'all/etc/x': '{# kubestrap: mode=0600 #}\nline2\n{% if %}\n' });
+    expect(problems[0]!.line).toBe(3);
+  });
+});
