@@ -26,7 +26,7 @@ export function repoHash(): string {
 
 export async function ensureRepo(rootfs: string, log: (msg: string) => void): Promise<string> {
   return cachedDir('repo', repoHash(), async (dir) => {
-    log(`building the lab apt repo in ${dir} (downloads about 130 MB, once per machine)`);
+    log(`building the lab apt repo in ${dir} (downloads about 110 MB, once per machine)`);
     await downloadDebs(rootfs, dir);
     await indexRepo(dir);
   });
