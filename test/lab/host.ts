@@ -5,7 +5,7 @@ import { createCgroups, hostCgroupDirs, pidsIn } from './cgroups.js';
 import { installBuiltinModules } from './modules.js';
 import { isMounted, unmountUnder } from './mounts.js';
 import { hostDir, LAB_SRC_DIR } from './paths.js';
-import { childrenOf, cmdline, innermostPid, isAlive, procRef, sleep, terminate, waitExit, type ProcRef } from './proc.js';
+import { allPids, childrenOf, cmdline, innermostPid, isAlive, procRef, sleep, terminate, waitExit, type ProcRef } from './proc.js';
 import { sh, shTry } from './run.js';
 import { makeHostKeys, sshArgs } from './ssh-material.js';
 import type { HostRecord, LabState } from './state.js';
@@ -125,15 +125,32 @@ export function bootHost(state: LabState, h: HostRecord): ProcRef {
   return procRef(child.pid);
 }
 
-function nspawnOf(launcher: ProcRef | undefined): ProcRef | undefined {
-  if (!isAlive(launcher)) return undefined;
-  const pid = childrenOf(launcher.pid).find((p) => cmdline(p)[0]?.endsWith('systemd-nspawn'));
-  return pid === undefined ? undefined : procRef(pid);
+/**
+ * The host's systemd-nspawn: the launcher's child, or, when the launcher was killed, the orphaned
+ * nspawn still running the guest (found by its machine name, which is unique to this lab).
+ */
+function nspawnOf(h: HostRecord): ProcRef | undefined {
+  const isOurs = (pid: number): boolean => {
+    const argv = cmdline(pid);
+    return argv[0] !== undefined && path.basename(argv[0]) === 'systemd-nspawn' && argv.includes(`--machine=${h.machine}`);
+  };
+  const pid = isAlive(h.launcher) ? childrenOf(h.launcher.pid).find(isOurs) : allPids().find(isOurs);
+  if (pid === undefined) return undefined;
+  try {
+    return procRef(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running means a launcher or an (orphaned) nspawn exists: booting a second one would share the disk. */
+export function isRunning(h: HostRecord): boolean {
+  return isAlive(h.launcher) || nspawnOf(h) !== undefined;
 }
 
 /** The guest's systemd, seen from the machine: the nspawn child that is PID 1 in its namespace. */
 export function guestInit(h: HostRecord): number | undefined {
-  const nspawn = nspawnOf(h.launcher);
+  const nspawn = nspawnOf(h);
   if (!nspawn) return undefined;
   return childrenOf(nspawn.pid).find((p) => innermostPid(p) === 1);
 }
@@ -143,7 +160,7 @@ export function guestInit(h: HostRecord): number | undefined {
  * Whatever survives (a guest whose nspawn was killed) is in the host's cgroups and is killed there.
  */
 export async function haltHost(state: LabState, h: HostRecord): Promise<void> {
-  const nspawn = nspawnOf(h.launcher);
+  const nspawn = nspawnOf(h);
   if (nspawn) await terminate([nspawn], 20_000);
   if (h.launcher) await terminate([h.launcher], 5_000);
   await killCgroupMembers(hostCgroupDirs(state.cgroupRoots, h.machine));

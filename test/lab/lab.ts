@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { candidateLabRoots, hostCgroupDirs, labCgroupRoots, removeCgroupTrees } from './cgroups.js';
 import {
-  bootHost, customiseHost, guestInit, haltHost, hostKnownHostsEntry, killCgroupMembers, mountOverlay, sshOk,
+  bootHost, customiseHost, guestInit, haltHost, hostKnownHostsEntry, isRunning, killCgroupMembers, mountOverlay, sshOk,
   unmountOverlay, waitSsh,
 } from './host.js';
 import { withLock } from './lock.js';
@@ -107,7 +107,7 @@ async function ensureInfrastructure(state: LabState): Promise<void> {
 }
 
 async function restartStoppedHosts(state: LabState): Promise<void> {
-  const stopped = state.hosts.filter((h) => !isAlive(h.launcher));
+  const stopped = state.hosts.filter((h) => !isRunning(h));
   for (const h of stopped) await startLocked(state, h, false);
   await Promise.all(stopped.map((h) => waitSsh(state, h)));
 }
@@ -187,7 +187,7 @@ function assertNothingMounted(dir: string): void {
 }
 
 async function startLocked(state: LabState, h: HostRecord, wait = true): Promise<void> {
-  if (isAlive(h.launcher)) return;
+  if (isRunning(h)) return;
   await mountOverlay(state, h);
   h.cut = false;
   h.launcher = bootHost(state, h);
