@@ -118,11 +118,19 @@ export async function removeCgroupTrees(roots: string[]): Promise<void> {
     if (attempt >= 30) throw new Error(`cgroups still busy: ${failed.slice(0, 3).join(', ')}; check '${failed[0]}/cgroup.procs' for processes`);
     await sleep(100);
   }
-  for (const root of roots) {
+  for (const parent of new Set(roots.map((r) => path.dirname(r)))) await removeIfUnused(parent);
+}
+
+/** The shared kubestrap-lab parent, once no lab uses it; a just-emptied memory cgroup stays busy briefly. */
+async function removeIfUnused(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 30; attempt++) {
     try {
-      fs.rmdirSync(path.dirname(root)); // the shared kubestrap-lab parent, once no lab uses it
-    } catch {
-      // other labs still there
+      if (fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) return; // another lab
+      fs.rmdirSync(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await sleep(100);
     }
   }
 }
