@@ -30,11 +30,25 @@ export interface ExecRequest {
 // output reads as it would without a tty.
 const QUIET_PTY: PseudoTtyOptions = { term: 'dumb', modes: { ECHO: 0, ONLCR: 0 } };
 
+// Session opens the server refused ("open failed"): the command never started, so trying again is safe.
+const refusedOpens = new WeakSet<SshError>();
+
+/**
+ * True when the server refused to open the session. sshd frees a finished session only after the
+ * channel close is fully processed, so a new open sent right after a close can briefly find
+ * MaxSessions still full; the caller retries after a short pause.
+ */
+export function isSessionRefused(err: unknown): boolean {
+  return err instanceof SshError && refusedOpens.has(err);
+}
+
 export function execOnce(client: Client, host: string, req: ExecRequest): Promise<ExecResult> {
   return new Promise<ExecResult>((resolve, reject) => {
     client.exec(req.command, req.pty ? { pty: QUIET_PTY } : {}, (err, channel) => {
       if (err) {
-        reject(new SshError(host, 'exec', `cannot open a session for: ${req.head}: ${err.message}`, 'the connection may be lost or the server refuses more sessions (MaxSessions); re-run, and check the host'));
+        const e = new SshError(host, 'exec', `cannot open a session for: ${req.head}: ${err.message}`, 'the connection may be lost or the server refuses more sessions (MaxSessions); re-run, and check the host');
+        if (/open failed|administratively prohibited/i.test(err.message)) refusedOpens.add(e);
+        reject(e);
         return;
       }
       collect(channel, host, req).then(resolve, reject);
@@ -51,8 +65,9 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
 
     const timer = setTimeout(() => {
       timedOut = true;
-      // Ask sshd to kill the command, then drop the channel: the caller must not wait on a hung host.
-      channel.signal('KILL');
+      // Ask sshd to kill the command (it signals the session's whole process group), then drop the
+      // channel: the caller must not wait on a hung host, and the host must not keep running it.
+      killRemote(channel);
       channel.close();
       reject(new SshError(host, 'exec', `command timed out after ${formatMs(req.timeoutMs)}: ${req.head}`, 'find out why it hangs on the host (a lock, a prompt, the network), or allow it more time'));
     }, req.timeoutMs);
@@ -77,6 +92,30 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
     if (req.stdin !== undefined) channel.end(req.stdin);
     else channel.end();
   });
+}
+
+/** The parts of ssh2's channel that `signal()` uses; see killRemote. */
+interface ChannelInternals {
+  outgoing?: { id: number; state: string };
+  _client?: { _protocol?: { signal(id: number, name: string): void } };
+}
+
+/**
+ * Sends SIGKILL to the remote command. ssh2's `channel.signal()` silently does nothing once stdin
+ * has been closed (it checks that the stream is still writable), but SSH allows a signal request
+ * after EOF, and we always send EOF at once. So send it through the protocol object, as
+ * `signal()` itself does; fall back to `signal()` should ssh2's internals ever change.
+ */
+function killRemote(channel: ClientChannel): void {
+  const c = channel as unknown as ChannelInternals;
+  const proto = c._client?._protocol;
+  const out = c.outgoing;
+  try {
+    if (proto && out && (out.state === 'open' || out.state === 'eof')) proto.signal(out.id, 'KILL');
+    else channel.signal('KILL');
+  } catch {
+    // Best effort: closing the channel below still frees the caller.
+  }
 }
 
 function signalNumber(signal: string | undefined): number {

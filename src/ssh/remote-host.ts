@@ -1,6 +1,6 @@
 import type { Client } from 'ssh2';
 import { HostError, KubestrapError, SshError } from '../errors.js';
-import { execOnce, type ExecResult } from './exec.js';
+import { execOnce, isSessionRefused, type ExecRequest, type ExecResult } from './exec.js';
 import { commandHead, type SshLogSink } from './log.js';
 import { putFile, type PutFileOptions } from './put-file.js';
 import { Semaphore } from './semaphore.js';
@@ -34,6 +34,9 @@ export interface RemoteHost {
  * stay under it with one to spare.
  */
 export const MAX_EXEC_CHANNELS = 8;
+
+/** Session opens refused by a full MaxSessions are retried this often (20 ms, 40 ms, ... 320 ms apart). */
+const OPEN_ATTEMPTS = 5;
 
 export interface HostSettings {
   name: string;
@@ -138,11 +141,10 @@ export class SshRemoteHost implements RemoteHost {
     this.assertAlive(head);
     return this.channels.use(async () => {
       this.assertAlive(head);
-      this.stats.execs++;
       const started = Date.now();
       try {
         const req = { command, timeoutMs, pty: this.needsPty, head, ...(stdin === undefined ? {} : { stdin }) };
-        const res = this.scrubResult(await execOnce(this.client, this.name, req));
+        const res = this.scrubResult(await this.execRetryingRefusedOpen(req));
         this.settings.log?.({ host: this.name, kind: 'exec', command: this.scrub(head), durationMs: Date.now() - started, exitCode: res.code });
         return res;
       } catch (err) {
@@ -151,6 +153,19 @@ export class SshRemoteHost implements RemoteHost {
         throw e;
       }
     });
+  }
+
+  /** Retries a session open that sshd refused while it was still freeing a just-closed one. */
+  private async execRetryingRefusedOpen(req: ExecRequest): Promise<ExecResult> {
+    for (let attempt = 1; ; attempt++) {
+      this.stats.execs++;
+      try {
+        return await execOnce(this.client, this.name, req);
+      } catch (err) {
+        if (!isSessionRefused(err) || attempt >= OPEN_ATTEMPTS || this.lost) throw err;
+        await new Promise((r) => setTimeout(r, 10 * 2 ** attempt));
+      }
+    }
   }
 
   private assertAlive(head: string): void {

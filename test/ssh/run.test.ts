@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SshError } from '../../src/errors.js';
 import { formatKnownHostsLine } from '../../src/ssh/known-hosts.js';
 import type { SshLogEvent } from '../../src/ssh/log.js';
@@ -97,6 +97,8 @@ describe('run as root', () => {
     expect(err.stage).toBe('exec');
     expect(err.host).toBe('node1');
     expect(err.message).toBe('command timed out after 300 ms: sleep 30');
+    // The host was told to kill it (even though stdin was already closed).
+    await vi.waitFor(() => expect(server.signals).toEqual(['KILL']), { timeout: 1000 });
     expect((await host.run('echo still-here')).stdout).toBe('still-here\n');
   });
 
@@ -196,7 +198,7 @@ describe('run as a sudo user', () => {
   });
 
   it('retries with a pty when sudo requires a tty, then keeps using one for that host', async () => {
-    const host = await connect('eluser', { eluser: { sudo: 'requiretty' } });
+    const host = await connect('eluser', { eluser: { sudo: 'nopasswd', requiretty: true } });
     const res = await host.run('echo tty-ok');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('tty-ok\n');
@@ -209,9 +211,10 @@ describe('run as a sudo user', () => {
   });
 
   it('with a password and requiretty: the password still goes on stdin and is not echoed', async () => {
-    const host = await connect('elpw', { elpw: { sudo: 'password', sudoPassword: SUDO_PW } }, { sudoPasswordEnv: 'KS_SUDO_PW' });
+    const host = await connect('elpw', { elpw: { sudo: 'password', sudoPassword: SUDO_PW, requiretty: true } }, { sudoPasswordEnv: 'KS_SUDO_PW' });
     const res = await host.run('echo fine');
     expect(res.stdout).toBe('fine\n');
+    expect(server.ptyExecs).toBe(1);
     expect(JSON.stringify(res)).not.toContain(SUDO_PW);
   });
 });

@@ -17,15 +17,23 @@ export interface KeyPair {
 }
 
 export function keyPair(type: 'ed25519' | 'ecdsa' | 'rsa', passphrase?: string): KeyPair {
+  // ssh2's ed25519 keygen strips leading zero bytes of the public key, so about 1 key in 256 comes
+  // out malformed (mscdex/ssh2#1390, #1513): generate until both halves parse.
+  for (;;) {
+    const k = generate(type, passphrase);
+    const priv = ssh2.utils.parseKey(k.private, passphrase);
+    const pub = ssh2.utils.parseKey(k.public);
+    if (priv instanceof Error || pub instanceof Error) continue;
+    const b64 = k.public.split(' ')[1] ?? '';
+    return { private: k.private, public: k.public, blob: Buffer.from(b64, 'base64') };
+  }
+}
+
+function generate(type: 'ed25519' | 'ecdsa' | 'rsa', passphrase: string | undefined): { private: string; public: string } {
   const enc: ssh2.utils.KeyPairOptions = passphrase ? { passphrase, cipher: 'aes256-ctr', rounds: 4 } : {};
-  const k =
-    type === 'ecdsa'
-      ? ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256, ...enc })
-      : type === 'rsa'
-        ? ssh2.utils.generateKeyPairSync('rsa', { bits: 2048, ...enc })
-        : ssh2.utils.generateKeyPairSync('ed25519', enc);
-  const b64 = k.public.split(' ')[1] ?? '';
-  return { private: k.private, public: k.public, blob: Buffer.from(b64, 'base64') };
+  if (type === 'ecdsa') return ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256, ...enc });
+  if (type === 'rsa') return ssh2.utils.generateKeyPairSync('rsa', { bits: 2048, ...enc });
+  return ssh2.utils.generateKeyPairSync('ed25519', enc);
 }
 
 export async function tempDir(prefix = 'ks-ssh-'): Promise<string> {

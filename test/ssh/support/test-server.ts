@@ -13,7 +13,7 @@ import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
  * the SFTP subsystem is the real OpenSSH sftp-server when it is installed.
  */
 
-export type SudoMode = 'nopasswd' | 'password' | 'requiretty' | 'denied';
+export type SudoMode = 'nopasswd' | 'password' | 'denied';
 
 export interface TestUser {
   password?: string;
@@ -21,6 +21,8 @@ export interface TestUser {
   publicKey?: string;
   sudo?: SudoMode;
   sudoPassword?: string;
+  /** sudoers `Defaults requiretty`: sudo refuses to run without a tty. */
+  requiretty?: boolean;
 }
 
 export interface TestServerOptions {
@@ -43,6 +45,8 @@ export interface TestServer {
   ptyExecs: number;
   /** direct-tcpip channels opened through this server (it acts as a jump host). */
   tunnels: number;
+  /** Signals delivered to commands (by name, e.g. KILL). */
+  signals: string[];
   /** Directory the commands run in (the users' home). */
   home: string;
   stop(): Promise<void>;
@@ -51,7 +55,7 @@ export interface TestServer {
 const SFTP_SERVER_PATHS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server'];
 export const sftpServerPath: string | undefined = SFTP_SERVER_PATHS.find((p) => existsSync(p));
 
-// A sudo stand-in with the behaviours we need to test: NOPASSWD, password on stdin (-S), requiretty, denied.
+// A sudo stand-in with the behaviours we need to test: NOPASSWD, password on stdin (-S), denied, and requiretty.
 const FAKE_SUDO = `#!/bin/sh
 stdin=
 while [ $# -gt 0 ]; do
@@ -62,12 +66,12 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+if [ -n "$FAKE_REQUIRETTY" ] && [ -z "$FAKE_TTY" ]; then
+  echo "sudo: sorry, you must have a tty to run sudo" >&2; exit 1
+fi
 case "$FAKE_SUDO" in
   nopasswd) exec "$@" ;;
   denied) echo "$USER is not in the sudoers file.  This incident will be reported." >&2; exit 1 ;;
-  requiretty)
-    if [ -z "$FAKE_TTY" ]; then echo "sudo: sorry, you must have a tty to run sudo" >&2; exit 1; fi
-    exec "$@" ;;
   password)
     if [ -z "$stdin" ]; then echo "sudo: a password is required" >&2; exit 1; fi
     IFS= read -r pw
@@ -84,9 +88,15 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
   await writeFile(path.join(bin, 'sudo'), FAKE_SUDO);
   await chmod(path.join(bin, 'sudo'), 0o755);
 
-  const state = { connections: 0, authAttempts: 0, commands: [] as string[], ptyExecs: 0, tunnels: 0 };
+  const state = { connections: 0, authAttempts: 0, commands: [] as string[], ptyExecs: 0, tunnels: 0, signals: [] as string[] };
   const clients = new Set<Connection>();
-  const server = new ssh2.Server({ hostKeys: opts.hostKeys }, (client) => {
+  // ssh2's server does not emit 'signal' once the client has sent EOF, but it logs every request:
+  // read the signal requests from its debug output.
+  const debug = (msg: string) => {
+    const m = /CHANNEL_REQUEST \(r:\d+, signal: (\w+)\)/.exec(msg);
+    if (m?.[1]) state.signals.push(m[1]);
+  };
+  const server = new ssh2.Server({ hostKeys: opts.hostKeys, debug }, (client) => {
     state.connections++;
     clients.add(client);
     client.on('close', () => clients.delete(client));
@@ -143,6 +153,9 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
     get tunnels() {
       return state.tunnels;
     },
+    get signals() {
+      return state.signals;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const c of clients) c.end();
@@ -169,7 +182,7 @@ function handleSession(
   who: () => { user: TestUser; userName: string },
   home: string,
   bin: string,
-  state: { commands: string[]; ptyExecs: number },
+  state: { commands: string[]; ptyExecs: number; signals: string[] },
 ): void {
   let pty = false;
   let kill: ((sig: NodeJS.Signals) => void) | undefined;
@@ -195,6 +208,7 @@ function handleSession(
         FAKE_SUDO: user.sudo ?? 'denied',
         FAKE_SUDO_PASSWORD: user.sudoPassword ?? '',
         ...(pty ? { FAKE_TTY: '1' } : {}),
+        ...(user.requiretty ? { FAKE_REQUIRETTY: '1' } : {}),
       },
     });
     kill = (sig) => child.kill(sig);
