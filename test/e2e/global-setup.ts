@@ -1,10 +1,11 @@
 import type { TestProject } from 'vitest/node';
 import { cachedBundle } from '../lab/bundle.js';
 import { labDown, labUp } from '../lab/index.js';
+import { takeLock, type HeldLock } from '../lab/lock.js';
 import './support/provided.js';
 
-/** The one lab the e2e suite shares; each test file adds and removes its own hosts on it. */
-export const E2E_LAB = 'e2e';
+/** The lab the e2e suite uses; each test file adds and removes its own hosts on it. */
+const E2E_LAB = 'e2e';
 
 /**
  * Why the lab cannot run here, or undefined if it can. The e2e suite needs Linux and root (bridges,
@@ -17,6 +18,17 @@ function unsupportedReason(): string | undefined {
   return undefined;
 }
 
+/**
+ * Several e2e runs may share a machine (developers, CI). The first holds the `e2e-run` lock for its
+ * whole run and owns the lab `e2e`: whatever is left of that lab is from a run that died, so it is
+ * taken down first. A run that finds the lock held uses a lab of its own, `e2e-<pid>`.
+ */
+async function pickLab(): Promise<{ name: string; lock?: HeldLock }> {
+  const lock = await takeLock('e2e-run', 0);
+  if (lock) return { name: E2E_LAB, lock };
+  return { name: `e2e-${process.pid}` };
+}
+
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const reason = unsupportedReason();
   if (reason) {
@@ -27,18 +39,23 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
   const log = (msg: string): void => console.log(`[e2e] ${msg}`);
-  // A previous run that crashed (or was killed) may have left the lab behind: start from nothing.
-  await labDown(E2E_LAB);
+  const { name, lock } = await pickLab();
+  if (!lock) log(`another e2e run holds lab '${E2E_LAB}'; this run uses lab '${name}'`);
+  const teardown = async (): Promise<void> => {
+    try {
+      await labDown(name);
+    } finally {
+      lock?.release();
+    }
+  };
   try {
-    const lab = await labUp({ name: E2E_LAB, hosts: 0, log });
-    const bundleDir = await cachedBundle({ log });
+    await labDown(name);
+    const lab = await labUp({ name, hosts: 0, log });
     project.provide('lab', lab);
-    project.provide('bundleDir', bundleDir);
+    project.provide('bundleDir', await cachedBundle({ log }));
   } catch (e) {
-    await labDown(E2E_LAB).catch(() => undefined);
+    await teardown().catch(() => undefined);
     throw e;
   }
-  return async () => {
-    await labDown(E2E_LAB);
-  };
+  return teardown;
 }

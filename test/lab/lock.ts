@@ -11,24 +11,39 @@ import { LOCK_DIR } from './paths.js';
  * (the pipe closes). So a crash can never leave a stale lock, which a PID-in-a-file lock cannot promise.
  */
 export async function withLock<T>(name: string, fn: () => Promise<T>, timeoutSec = 900): Promise<T> {
-  fs.mkdirSync(LOCK_DIR, { recursive: true });
-  const file = path.join(LOCK_DIR, `${name}.lock`);
-  const child = spawn('flock', ['-x', '-w', String(timeoutSec), file, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.once('data', () => resolve());
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      reject(new Error(`could not take lock ${file} within ${timeoutSec}s (flock exit ${code}): ${err.trim()}; another lab command is still running`)),
-    );
-  });
+  const held = await takeLock(name, timeoutSec);
+  if (!held) throw new Error(`could not take lock ${lockFile(name)} within ${timeoutSec}s; another lab command is still running`);
   try {
     return await fn();
   } finally {
-    child.removeAllListeners('exit');
-    child.stdin.end();
+    held.release();
   }
+}
+
+export interface HeldLock {
+  release(): void;
+}
+
+function lockFile(name: string): string {
+  return path.join(LOCK_DIR, `${name}.lock`);
+}
+
+/**
+ * Takes the lock, waiting up to `timeoutSec` (0: do not wait). Undefined when it is held elsewhere.
+ * The caller keeps it as long as it likes (e.g. a whole test run) and it still dies with the caller.
+ */
+export async function takeLock(name: string, timeoutSec: number): Promise<HeldLock | undefined> {
+  fs.mkdirSync(LOCK_DIR, { recursive: true });
+  const wait = timeoutSec > 0 ? ['-w', String(timeoutSec)] : ['-n'];
+  const child = spawn('flock', ['-x', ...wait, lockFile(name), 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  const got = await new Promise<boolean>((resolve, reject) => {
+    child.stdout.once('data', () => resolve(true));
+    child.once('error', reject);
+    child.once('exit', () => resolve(false));
+  });
+  if (!got) return undefined;
+  child.removeAllListeners('exit');
+  return { release: () => child.stdin.end() };
 }
