@@ -65,9 +65,8 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
 
     const timer = setTimeout(() => {
       timedOut = true;
-      // Ask sshd to kill the command (it signals the session's whole process group), then drop the
-      // channel: the caller must not wait on a hung host, and the host must not keep running it.
-      killRemote(channel);
+      // Drop the channel: the caller must not wait on a hung host. Closing does not stop the
+      // command; the `timeout` the launcher put around it does (see sudo.ts).
       channel.close();
       reject(new SshError(host, 'exec', `command timed out after ${formatMs(req.timeoutMs)}: ${req.head}`, 'find out why it hangs on the host (a lock, a prompt, the network), or allow it more time'));
     }, req.timeoutMs);
@@ -92,30 +91,6 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
     if (req.stdin !== undefined) channel.end(req.stdin);
     else channel.end();
   });
-}
-
-/** The parts of ssh2's channel that `signal()` uses; see killRemote. */
-interface ChannelInternals {
-  outgoing?: { id: number; state: string };
-  _client?: { _protocol?: { signal(id: number, name: string): void } };
-}
-
-/**
- * Sends SIGKILL to the remote command. ssh2's `channel.signal()` silently does nothing once stdin
- * has been closed (it checks that the stream is still writable), but SSH allows a signal request
- * after EOF, and we always send EOF at once. So send it through the protocol object, as
- * `signal()` itself does; fall back to `signal()` should ssh2's internals ever change.
- */
-function killRemote(channel: ClientChannel): void {
-  const c = channel as unknown as ChannelInternals;
-  const proto = c._client?._protocol;
-  const out = c.outgoing;
-  try {
-    if (proto && out && (out.state === 'open' || out.state === 'eof')) proto.signal(out.id, 'KILL');
-    else channel.signal('KILL');
-  } catch {
-    // Best effort: closing the channel below still frees the caller.
-  }
 }
 
 function signalNumber(signal: string | undefined): number {

@@ -78,8 +78,8 @@ export class SshRemoteHost implements RemoteHost {
   async run(script: string, opts: RunOptions = {}): Promise<ExecResult> {
     const head = commandHead(script);
     const { privilege } = this.settings;
-    const cmd = rootCommand(this.name, script, privilege, opts.stdin);
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
+    const cmd = rootCommand(this.name, script, privilege, opts.stdin, timeoutMs);
     if (privilege.kind === 'root') return this.exec(cmd.command, cmd.stdin, timeoutMs, head);
     if (this.needsPty && opts.stdin !== undefined) {
       throw new SshError(this.name, 'sudo', `cannot pass stdin on this host: its sudo requires a tty (requiretty), and a tty mangles stdin (${head})`, `remove "Defaults requiretty" from the host's sudoers, or upload the data with putFile`);

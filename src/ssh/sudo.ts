@@ -4,10 +4,18 @@ import { shq } from './quote.js';
 
 /**
  * Running a script as root: as is for a root login, else through sudo. The script always runs
- * under `sh -c` so it is POSIX sh whatever the user's login shell is.
+ * under `sh -c` so it is POSIX sh whatever the user's login shell is, and it travels as a
+ * positional argument (`sh -c LAUNCHER sh SCRIPT`) so it is quoted exactly once.
  *
- * To tell "sudo refused" from "the script failed", the wrapped script first prints a marker line
- * to stderr; no marker means sudo never started it. The marker is removed from the result.
+ * To tell "sudo refused" from "the script failed", the launcher first prints a marker line to
+ * stderr; no marker means sudo never started it. The marker is removed from the result.
+ *
+ * The launcher also puts the script under `timeout` on the host. When our client-side timeout
+ * fires we can only close the channel, and that does not stop the command: sshd refuses the SSH
+ * "signal" request for root sessions ("session signalling requires privilege separation"), a sudo
+ * user's signal cannot reach root's processes, and sshd keeps the session slot (MaxSessions)
+ * until the command exits. So the host kills the command's whole process group one second after
+ * our deadline. Hosts without `timeout` (not seen on any supported distro) run the script bare.
  */
 
 export type Privilege = { kind: 'root' } | { kind: 'sudo'; password?: string; passwordEnv?: string };
@@ -15,8 +23,8 @@ export type Privilege = { kind: 'root' } | { kind: 'sudo'; password?: string; pa
 export const SUDO_MARKER = '__kubestrap_sudo_ok__';
 
 /**
- * Linux caps one argument at 128 KiB (MAX_ARG_STRLEN) and `sh -c` takes the script as one argument;
- * refusing early beats the host's cryptic "Argument list too long".
+ * Linux caps one argument at 128 KiB (MAX_ARG_STRLEN) and the script is one argument; refusing
+ * early beats the host's cryptic "Argument list too long".
  */
 export const MAX_SCRIPT_BYTES = 120 * 1024;
 
@@ -25,19 +33,31 @@ export interface RootCommand {
   stdin?: string | Buffer;
 }
 
-export function rootCommand(host: string, script: string, priv: Privilege, stdin: string | Buffer | undefined): RootCommand {
+/** Whole seconds the host allows: our deadline plus one, so our own, clearer timeout error wins. */
+export function hostDeadlineSec(timeoutMs: number): number {
+  return Math.ceil(timeoutMs / 1000) + 1;
+}
+
+/** Runs "$1" as a POSIX sh script, under `timeout` when the host has it. */
+function launcher(timeoutMs: number): string {
+  const secs = hostDeadlineSec(timeoutMs);
+  return `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${secs} sh -c "$1"; else exec sh -c "$1"; fi`;
+}
+
+export function rootCommand(host: string, script: string, priv: Privilege, stdin: string | Buffer | undefined, timeoutMs: number): RootCommand {
   const size = Buffer.byteLength(script);
   if (size > MAX_SCRIPT_BYTES) {
     throw new SshError(host, 'exec', `script is ${size} bytes; one command may be at most ${MAX_SCRIPT_BYTES} bytes`, 'split the script, or upload it with putFile and run the file');
   }
-  if (priv.kind === 'root') return withStdin({ command: `sh -c ${shq(script)}` }, stdin);
-  const marked = `printf '%s\\n' ${SUDO_MARKER} >&2\n${script}`;
-  if (priv.password === undefined) return withStdin({ command: `sudo -n sh -c ${shq(marked)}` }, stdin);
+  const args = `sh ${shq(script)}`;
+  if (priv.kind === 'root') return withStdin({ command: `sh -c ${shq(launcher(timeoutMs))} ${args}` }, stdin);
+  const marked = shq(`printf '%s\\n' ${SUDO_MARKER} >&2; ${launcher(timeoutMs)}`);
+  if (priv.password === undefined) return withStdin({ command: `sudo -n sh -c ${marked} ${args}` }, stdin);
   if (stdin !== undefined) {
     throw new SshError(host, 'sudo', 'cannot pass stdin to a command when sudo needs a password (the password is fed on stdin)', 'give the user NOPASSWD sudo, log in as root, or upload the data with putFile and read the file');
   }
   // -S reads the password from stdin, -p '' keeps the prompt out of stderr.
-  return { command: `sudo -S -p '' sh -c ${shq(marked)}`, stdin: `${priv.password}\n` };
+  return { command: `sudo -S -p '' sh -c ${marked} ${args}`, stdin: `${priv.password}\n` };
 }
 
 function withStdin(cmd: RootCommand, stdin: string | Buffer | undefined): RootCommand {

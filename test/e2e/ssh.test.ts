@@ -114,8 +114,12 @@ describe.skipIf(!labAvailable())('SSH layer on real sshd', () => {
       const err = await host.run('sleep 47\n', { timeoutMs: 500 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SshError);
       expect((err as SshError).message).toBe('command timed out after 500 ms: sleep 47');
-      await new Promise((r) => setTimeout(r, 300));
-      expect((await lab.exec(0, 'pgrep -x sleep -a | grep -c "sleep 47" || true')).stdout.trim()).toBe('0');
+      // Closing the channel does not stop it (sshd refuses signals for root sessions); the host's
+      // own `timeout` kills it one second after the rounded-up deadline, i.e. 2 s after the start.
+      const alive = async () => (await lab.exec(0, 'pgrep -f "^sleep 47$" >/dev/null && echo yes || echo no')).stdout.trim();
+      expect(await alive()).toBe('yes');
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await alive()).toBe('no');
       expect((await host.run('echo alive')).stdout).toBe('alive\n');
     });
   });

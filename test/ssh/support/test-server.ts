@@ -9,7 +9,7 @@ import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
 
 /**
  * A real SSH server in the test process (ssh2's Server on 127.0.0.1, random port). Commands run
- * through the local /bin/sh, with a stand-in `sudo` first on PATH whose behaviour each user picks;
+ * through the local bash (as a login shell would run them), with a stand-in `sudo` first on PATH whose behaviour each user picks;
  * the SFTP subsystem is the real OpenSSH sftp-server when it is installed.
  */
 
@@ -45,12 +45,12 @@ export interface TestServer {
   ptyExecs: number;
   /** direct-tcpip channels opened through this server (it acts as a jump host). */
   tunnels: number;
-  /** Signals delivered to commands (by name, e.g. KILL). */
-  signals: string[];
   /** Directory the commands run in (the users' home). */
   home: string;
   stop(): Promise<void>;
 }
+
+const LOGIN_SHELL = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p)) ?? '/bin/sh';
 
 const SFTP_SERVER_PATHS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server'];
 export const sftpServerPath: string | undefined = SFTP_SERVER_PATHS.find((p) => existsSync(p));
@@ -88,15 +88,9 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
   await writeFile(path.join(bin, 'sudo'), FAKE_SUDO);
   await chmod(path.join(bin, 'sudo'), 0o755);
 
-  const state = { connections: 0, authAttempts: 0, commands: [] as string[], ptyExecs: 0, tunnels: 0, signals: [] as string[] };
+  const state = { connections: 0, authAttempts: 0, commands: [] as string[], ptyExecs: 0, tunnels: 0 };
   const clients = new Set<Connection>();
-  // ssh2's server does not emit 'signal' once the client has sent EOF, but it logs every request:
-  // read the signal requests from its debug output.
-  const debug = (msg: string) => {
-    const m = /CHANNEL_REQUEST \(r:\d+, signal: (\w+)\)/.exec(msg);
-    if (m?.[1]) state.signals.push(m[1]);
-  };
-  const server = new ssh2.Server({ hostKeys: opts.hostKeys, debug }, (client) => {
+  const server = new ssh2.Server({ hostKeys: opts.hostKeys }, (client) => {
     state.connections++;
     clients.add(client);
     client.on('close', () => clients.delete(client));
@@ -153,9 +147,6 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
     get tunnels() {
       return state.tunnels;
     },
-    get signals() {
-      return state.signals;
-    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const c of clients) c.end();
@@ -182,7 +173,7 @@ function handleSession(
   who: () => { user: TestUser; userName: string },
   home: string,
   bin: string,
-  state: { commands: string[]; ptyExecs: number; signals: string[] },
+  state: { commands: string[]; ptyExecs: number },
 ): void {
   let pty = false;
   let kill: ((sig: NodeJS.Signals) => void) | undefined;
@@ -199,7 +190,9 @@ function handleSession(
     state.commands.push(info.command);
     if (pty) state.ptyExecs++;
     const { user, userName } = who();
-    const child = spawn('/bin/sh', ['-c', info.command], {
+    // Like sshd: the login shell runs the command line (bash, as for root on most distros; it
+    // execs a lone command, so a signal death reaches the client as one).
+    const child = spawn(LOGIN_SHELL, ['-c', info.command], {
       cwd: home,
       env: {
         PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
