@@ -8,6 +8,12 @@ import { SshRemoteHost, type RemoteHost } from './remote-host.js';
 import type { Privilege } from './sudo.js';
 import { endpointKey, type SshEndpoint, type SshTarget } from './target.js';
 
+// The types the engine needs next to the pool (the API lists them here).
+export type { ExecResult } from './exec.js';
+export type { RemoteHost, RunOptions, HostStats } from './remote-host.js';
+export type { PutFileOptions } from './put-file.js';
+export type { SshLogEvent, SshLogKind } from './log.js';
+
 export interface SshOptions {
   /** kubestrap's own known_hosts for the cluster (OpenSSH format). */
   knownHostsFile: string;
@@ -149,7 +155,14 @@ function envValue(name: string | undefined): string | undefined {
 
 function endClient(client: Client): Promise<void> {
   return new Promise((resolve) => {
-    client.once('close', () => resolve());
+    const force = setTimeout(() => {
+      client.destroy();
+      resolve();
+    }, 2000);
+    client.once('close', () => {
+      clearTimeout(force);
+      resolve();
+    });
     client.end();
   });
 }

@@ -102,6 +102,18 @@ describe.skipIf(!labAvailable())('SSH layer on real sshd', () => {
       expect((await reader).stdout.trim()).toBe('0');
     });
 
+    it('latency: 10 sequential runs and 10 sequential unchanged-file probes', async () => {
+      const started = performance.now();
+      for (let i = 0; i < 10; i++) await host.run('true');
+      timings.push(`run('true') sequential average: ${((performance.now() - started) / 10).toFixed(1)} ms`);
+      const p0 = performance.now();
+      for (let i = 0; i < 10; i++) await host.putFile('/etc/kubestrap-test/same.conf', 'other\n', { mode: 0o644 });
+      timings.push(`putFile unchanged (probe) sequential average: ${((performance.now() - p0) / 10).toFixed(1)} ms`);
+      const p1 = performance.now();
+      for (let i = 0; i < 10; i++) await host.putFile('/etc/kubestrap-test/lat.conf', `v${i}\n`, { mode: 0o644, currentSha256: null });
+      timings.push(`putFile changed as root, currentSha256 given, sequential average: ${((performance.now() - p1) / 10).toFixed(1)} ms`);
+    });
+
     it('runs 20 commands in parallel without tripping MaxSessions', async () => {
       const before = host.stats.execs;
       const results = await timed('20 parallel runs of sleep 0.2', () => Promise.all(Array.from({ length: 20 }, (_, i) => host.run(`sleep 0.2; echo ${i}`))));
