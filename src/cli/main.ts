@@ -1,11 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { KubestrapError } from '../errors.js';
+import { convergeCommand } from './commands/converge.js';
 import { renderCommand } from './commands/render.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
 const VERSION = '0.1.0';
 
-function buildProgram(io: CliIo): Command {
+function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   const program = new Command('bootstrap')
     .description('kubestrap: turn fresh Linux hosts into a Kubernetes cluster over SSH')
     .version(VERSION)
@@ -17,16 +18,19 @@ function buildProgram(io: CliIo): Command {
     })
     .showHelpAfterError();
   program.addCommand(renderCommand(io));
+  program.addCommand(convergeCommand(io, 'plan', setExitCode));
+  program.addCommand(convergeCommand(io, 'apply', setExitCode));
   for (const command of program.commands) command.exitOverride();
   return program;
 }
 
 /** Runs the CLI and returns its exit code (the launcher sets process.exitCode). */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io);
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => (exitCode = code));
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT_OK;
+    return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT_OK : EXIT_INVALID_INPUT;
@@ -37,5 +41,5 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
 }
 
 function isInputError(err: KubestrapError): boolean {
-  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output'].includes(err.kind);
+  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output', 'lock'].includes(err.kind);
 }

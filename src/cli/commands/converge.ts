@@ -1,0 +1,122 @@
+import { Command, Option } from 'commander';
+import { loadClusterSpec } from '../../config/cluster-spec.js';
+import { InvalidInputError } from '../../errors.js';
+import { runSucceeded, type RunReport } from '../../engine/report.js';
+import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
+import { availablePhaseNames, PHASES, selectPhases } from '../../phases/index.js';
+import type { Phase } from '../../phases/phase.js';
+import { BUNDLED_UNITS } from '../../package-root.js';
+import { renderCluster } from '../../render/render-cluster.js';
+import { SshPool } from '../../ssh/pool.js';
+import { acquireLock } from '../../state/lock.js';
+import { RunLog } from '../../state/run-log.js';
+import { openStateDir } from '../../state/state-dir.js';
+import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
+import { ListrProgress } from '../output/progress-listr.js';
+import { plainProgress } from '../output/progress-plain.js';
+import { reportJson } from '../output/report-json.js';
+import { formatReport } from '../output/report-text.js';
+import { UsageError } from './render.js';
+
+type OutputMode = 'auto' | 'tty' | 'plain' | 'json';
+
+interface ConvergeOptions {
+  inventory: string;
+  config: string;
+  templates?: string;
+  phase?: string[];
+  concurrency: number;
+  acceptNewHostKeys: boolean;
+  output: OutputMode;
+  connectTimeout: number;
+}
+
+const DEFAULT_CONCURRENCY = 20;
+
+/** `plan` and `apply` share everything but the mode: same inputs, same probes, same diff. */
+export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: number) => void): Command {
+  const phases = availablePhaseNames().join(', ');
+  return new Command(mode)
+    .summary(mode === 'plan' ? 'show what apply would change on each host (touches nothing)' : 'bring every host to the desired state')
+    .description(
+      mode === 'plan'
+        ? 'Connect to every host, read its state, and print exactly what `apply` would change: file diffs, services to restart, packages to install. Changes nothing.'
+        : 'Connect to every host, read its state, and change only what differs; restart only the services whose inputs changed.',
+    )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('-c, --config <file>', 'key=value properties', 'config.properties')
+    .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/)')
+    .option('--phase <names...>', `only these phases (${phases})`)
+    .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(DEFAULT_CONCURRENCY).argParser(positiveInt))
+    .option('--accept-new-host-keys', 'record host keys seen for the first time instead of refusing them', false)
+    .addOption(new Option('--output <mode>', 'progress and report format').choices(['auto', 'tty', 'plain', 'json']).default('auto'))
+    .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout').default(10).argParser(positiveInt))
+    .action(async (opts: ConvergeOptions) => setExitCode(await converge(io, mode, opts)));
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`"${value}" is not a positive whole number`);
+  return n;
+}
+
+async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promise<number> {
+  const phases = choosePhases(opts.phase);
+  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  printWarnings(io, spec.warnings);
+  const rendered = renderCluster(spec, opts.templates ?? BUNDLED_UNITS);
+  if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
+
+  const state = openStateDir(spec.stateDir);
+  const lock = acquireLock(state.lockFile, `bootstrap ${mode}`);
+  const log = new RunLog(state.logsDir, mode);
+  const pool = new SshPool({
+    knownHostsFile: spec.knownHostsFile,
+    acceptNewHostKeys: opts.acceptNewHostKeys,
+    connectTimeoutMs: opts.connectTimeout * 1000,
+    log: (e) => log.write({ event: 'ssh', ...e }),
+  });
+  const view = progressView(io, opts.output, phases);
+  let report: RunReport;
+  try {
+    log.write({ event: 'start', mode, cluster: spec.name, phases: phases.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
+    report = await runPhases({
+      spec,
+      rendered: rendered.hosts,
+      phases,
+      mode,
+      connect: (target) => pool.connect(target),
+      concurrency: opts.concurrency,
+      ...(view.observer ? { observer: view.observer } : {}),
+      log: (e) => log.write(e),
+    });
+    log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
+  } finally {
+    await view.close();
+    await pool.closeAll();
+    lock.release();
+    log.close();
+  }
+  io.stdout.write(opts.output === 'json' ? reportJson(report) : formatReport(report));
+  if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
+  return runSucceeded(report) ? EXIT_OK : EXIT_FAILED;
+}
+
+function choosePhases(names: string[] | undefined): Phase[] {
+  const requested = names?.flatMap((n) => n.split(',')).filter(Boolean);
+  const unknown = requested?.filter((n) => !PHASES.some((p) => p.name === n)) ?? [];
+  if (unknown.length) {
+    throw new UsageError(`unknown phase ${unknown.join(', ')}`, `choose from: ${availablePhaseNames().join(', ')}`);
+  }
+  return selectPhases(requested);
+}
+
+function progressView(io: CliIo, output: OutputMode, phases: Phase[]): { observer?: RunObserver; close(): Promise<void> } {
+  const tty = output === 'tty' || (output === 'auto' && io.stdout === process.stdout && process.stdout.isTTY === true);
+  if (output === 'json') return { close: async () => undefined };
+  if (!tty) return { observer: plainProgress(io.stderr), close: async () => undefined };
+  const stages: Array<{ name: StageName; title: string }> = [{ name: 'connect', title: 'connect and read facts' }, ...phases.map((p) => ({ name: p.name, title: p.title }))];
+  const view = new ListrProgress(stages);
+  return { observer: view, close: () => view.close() };
+}
+

@@ -1,0 +1,86 @@
+import { Listr, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTaskWrapper } from 'listr2';
+import type { HostStatus, PhaseHostReport } from '../../engine/report.js';
+import type { RunObserver, StageName } from '../../engine/runner.js';
+
+type Row = ListrTaskWrapper<unknown, ListrDefaultRenderer, ListrSimpleRenderer>;
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+interface HostOutcome {
+  status: HostStatus;
+  report?: PhaseHostReport;
+}
+
+/**
+ * Live rows on a terminal: one group per stage, one row per host, updated as the engine reports.
+ * The engine does not know listr2; this view only listens.
+ */
+export class ListrProgress implements RunObserver {
+  private readonly stageHosts = new Map<StageName, Deferred<string[]>>();
+  private readonly outcomes = new Map<string, Deferred<HostOutcome>>();
+  private readonly listr: Listr<unknown, 'default', 'simple'>;
+  private readonly done: Promise<void>;
+
+  constructor(stages: readonly { name: StageName; title: string }[]) {
+    for (const s of stages) this.stageHosts.set(s.name, deferred());
+    this.listr = new Listr<unknown, 'default', 'simple'>(
+      stages.map((s) => ({ title: s.title, task: (_ctx: unknown, task: Row) => this.stageTask(s.name, task) })),
+      { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
+    );
+    this.done = this.listr.run().then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  stageStarted(stage: StageName, hosts: string[]): void {
+    for (const h of hosts) this.outcome(stage, h);
+    this.stageHosts.get(stage)?.resolve(hosts);
+  }
+
+  finished(stage: StageName, host: string, status: HostStatus, report?: PhaseHostReport): void {
+    this.outcome(stage, host).resolve({ status, ...(report ? { report } : {}) });
+  }
+
+  /** Waits for the view to draw its last state; stages that never ran show as skipped. */
+  async close(): Promise<void> {
+    for (const d of this.stageHosts.values()) d.resolve([]);
+    await this.done;
+  }
+
+  private outcome(stage: StageName, host: string): Deferred<HostOutcome> {
+    const key = `${stage}/${host}`;
+    let d = this.outcomes.get(key);
+    if (!d) this.outcomes.set(key, (d = deferred()));
+    return d;
+  }
+
+  private async stageTask(stage: StageName, task: Row) {
+    const hosts = await this.stageHosts.get(stage)!.promise;
+    if (hosts.length === 0) {
+      task.skip('no hosts');
+      return undefined;
+    }
+    return task.newListr(
+      hosts.map((host) => ({
+        title: host,
+        task: async (_ctx: unknown, row: Row) => {
+          const { status, report } = await this.outcome(stage, host).promise;
+          const count = report ? report.changes.length + report.restarts.length : 0;
+          row.title = `${host}: ${status}${status === 'changed' ? ` (${count})` : ''}`;
+          if (status === 'failed' || status === 'unreachable') throw new Error(`${host}: ${status}`);
+        },
+      })),
+      { concurrent: true, exitOnError: false },
+    );
+  }
+}

@@ -1,0 +1,45 @@
+import { HostError, type KubestrapError } from '../../errors.js';
+import type { Change } from '../../engine/change.js';
+import { runSucceeded, type RunReport } from '../../engine/report.js';
+import { changeLines } from './changes-text.js';
+
+/** The report for machines: stable field names, no ANSI, errors with their parts. */
+export function reportJson(report: RunReport): string {
+  return `${JSON.stringify(
+    {
+      mode: report.mode,
+      ok: runSucceeded(report),
+      durationMs: report.durationMs,
+      phases: report.phases,
+      hosts: report.hosts.map((h) => ({ host: h.host, address: h.address, status: h.status, error: errorJson(h.error), roundTrips: h.stats ?? null })),
+      results: report.results.map((r) => ({
+        phase: r.phase,
+        host: r.host,
+        status: r.status,
+        changes: r.changes.map(changeJson),
+        restarts: r.restarts,
+        notApplied: r.notApplied.map(changeJson),
+        text: changeLines(r, report.mode === 'plan'),
+        error: errorJson(r.error),
+        durationMs: r.durationMs,
+      })),
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+function changeJson(c: Change) {
+  return { resource: c.resourceId, summary: c.summary, detail: c.detail ?? [], warning: c.warning ?? null, restarts: c.restarts };
+}
+
+function errorJson(err: KubestrapError | undefined) {
+  if (!err) return null;
+  return {
+    kind: err.kind,
+    where: err.where(),
+    message: err.message,
+    hint: err.hint ?? null,
+    ...(err instanceof HostError ? { details: err.details } : {}),
+  };
+}

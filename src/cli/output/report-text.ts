@@ -1,0 +1,54 @@
+import { runSucceeded, type HostReport, type PhaseHostReport, type RunReport } from '../../engine/report.js';
+import { PHASES } from '../../phases/index.js';
+import { changeLines } from './changes-text.js';
+
+/**
+ * Plans and apply summaries for people: per phase, per host, what differs (or differed) and how it
+ * ended; failures with their command, exit code and output; a last line that counts.
+ */
+export function formatReport(report: RunReport): string {
+  const out: string[] = [];
+  for (const host of report.hosts.filter((h) => h.status === 'unreachable' || (h.status === 'failed' && !report.results.some((r) => r.host === h.host)))) {
+    out.push(`${host.host} (${host.address}): ${host.status}`, ...indent(host.error?.format() ?? ''));
+  }
+  for (const phase of report.phases) {
+    const results = report.results.filter((r) => r.phase === phase);
+    if (results.length === 0) continue;
+    out.push(`== ${phase}: ${PHASES.find((p) => p.name === phase)?.title ?? phase} ==`);
+    for (const r of results) out.push(...hostBlock(report, r));
+  }
+  out.push(totals(report));
+  return `${out.join('\n')}\n`;
+}
+
+function hostBlock(report: RunReport, r: PhaseHostReport): string[] {
+  const address = report.hosts.find((h) => h.host === r.host)?.address ?? '';
+  const head = `${r.host} (${address})`;
+  const count = r.changes.length + r.restarts.length;
+  if (r.status === 'ok') return [`${head}: ${report.mode === 'plan' ? 'no changes' : 'ok, nothing to change'}`];
+  if (r.status === 'failed') {
+    const lines = [`${head}: FAILED${r.changes.length ? ` after ${r.changes.length} change(s)` : ''}`, ...changeLines(r, report.mode === 'plan'), ...indent(r.error?.format() ?? '')];
+    if (r.notApplied.length) lines.push(`  not applied: ${r.notApplied.map((c) => c.summary).join('; ')}`);
+    return lines;
+  }
+  const verb = report.mode === 'plan' ? 'to change' : 'changed';
+  return [`${head}: ${count} ${verb}`, ...changeLines(r, report.mode === 'plan')];
+}
+
+function totals(report: RunReport): string {
+  const changes = report.results.reduce((n, r) => n + r.changes.length, 0);
+  const restarts = report.results.reduce((n, r) => n + r.restarts.length, 0);
+  const by = (status: HostReport['status']) => report.hosts.filter((h) => h.status === status).length;
+  const parts = [
+    `${changes} change(s) and ${restarts} restart(s) ${report.mode === 'plan' ? 'planned' : 'applied'} on ${by('changed')} host(s)`,
+    `${by('ok')} up to date`,
+  ];
+  if (by('failed')) parts.push(`${by('failed')} failed`);
+  if (by('unreachable')) parts.push(`${by('unreachable')} unreachable`);
+  const verdict = runSucceeded(report) ? '' : ' — FAILED';
+  return `${report.mode === 'plan' ? 'Plan' : 'Apply'}: ${parts.join(', ')} (${(report.durationMs / 1000).toFixed(1)} s)${verdict}`;
+}
+
+function indent(text: string): string[] {
+  return text ? text.split('\n').map((l) => `  ${l}`) : [];
+}

@@ -1,0 +1,142 @@
+import { HostError, KubestrapError } from '../errors.js';
+import type { RemoteHost } from '../ssh/remote-host.js';
+import { shq } from '../ssh/quote.js';
+import { batchScript, parseBatch } from './batch.js';
+import type { ApplyStep, Change } from './change.js';
+import type { Restart } from './handlers.js';
+import { JOURNAL_MARKER, startWithJournal } from './kinds/service.js';
+import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
+
+export interface ApplyOutcome {
+  /** Changes applied completely. */
+  applied: Change[];
+  restarted: string[];
+  /** The first failure; nothing after it ran. */
+  failure?: HostError;
+}
+
+/** One step and what it belongs to, for reporting. */
+interface Op {
+  step: ApplyStep;
+  change?: Change;
+  restart?: string;
+  /** Shown when the step fails. */
+  label: string;
+}
+
+/**
+ * Applies a host's changes in the phase's order, then restarts what their inputs require:
+ * prepare-stage changes, one `daemon-reload` if a unit file changed, service changes, restarts.
+ * Consecutive scripts travel in one command; files go over SFTP. The first failure stops the host.
+ */
+export async function applyChanges(host: RemoteHost, changes: readonly Change[], restarts: readonly Restart[]): Promise<ApplyOutcome> {
+  const ops = operations(changes, restarts);
+  const failed = await execute(host, ops);
+  const failedIndex = failed ? ops.indexOf(failed.op) : ops.length;
+  const done = ops.slice(0, failedIndex);
+  const applied = changes.filter((c) => {
+    const mine = ops.filter((o) => o.change === c);
+    return mine.length > 0 && mine.every((o) => done.includes(o));
+  });
+  const restarted = done.filter((o) => o.restart).map((o) => o.restart!);
+  return { applied, restarted, ...(failed ? { failure: failed.error } : {}) };
+}
+
+function operations(changes: readonly Change[], restarts: readonly Restart[]): Op[] {
+  const ops: Op[] = [];
+  const owed = [...new Set(changes.flatMap((c) => c.restarts))].filter((s) => restarts.some((r) => r.service === s));
+  if (owed.length) ops.push({ step: { type: 'script', script: recordPendingScript(owed) }, label: 'record pending restarts' });
+  const stepsOf = (stage: Change['stage']) =>
+    changes.filter((c) => c.stage === stage).flatMap((c) => c.steps.map((step) => ({ step, change: c, label: c.summary })));
+
+  ops.push(...stepsOf('prepare'));
+  if (changes.some((c) => c.reloadsSystemd)) ops.push({ step: { type: 'script', script: 'systemctl daemon-reload' }, label: 'reload systemd' });
+  ops.push(...stepsOf('services'));
+  for (const r of restarts) {
+    const script = r.managed ? startWithJournal('restart', r.service) : `systemctl try-restart ${shq(r.service)}`;
+    ops.push({ step: { type: 'script', script }, restart: r.service, label: `restart ${r.service}` });
+  }
+  if (restarts.length) {
+    ops.push({ step: { type: 'script', script: clearPendingScript(restarts.map((r) => r.service)) }, label: 'clear pending restarts' });
+  }
+  return ops;
+}
+
+/** Runs the ops, batching consecutive scripts; returns the op that failed, if any. */
+async function execute(host: RemoteHost, ops: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
+  let batch: Op[] = [];
+  const flush = async () => {
+    const failed = batch.length ? await runBatch(host, batch) : undefined;
+    batch = [];
+    return failed;
+  };
+  for (const op of ops) {
+    if (op.step.type === 'script') {
+      batch.push(op);
+      continue;
+    }
+    const failed = (await flush()) ?? (await put(host, op));
+    if (failed) return failed;
+  }
+  return flush();
+}
+
+async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
+  const scripts = batch.map((o) => (o.step as { script: string }).script);
+  let result;
+  try {
+    result = await host.run(batchScript(scripts));
+  } catch (err) {
+    return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
+  }
+  const steps = parseBatch(result.stdout);
+  for (const [i, op] of batch.entries()) {
+    const step = steps.find((s) => s.index === i);
+    if (step && step.exitCode === 0) continue;
+    const { output, journal } = splitJournal(step?.output ?? result.stderr);
+    const exitCode = step && step.exitCode >= 0 ? step.exitCode : result.code;
+    return {
+      op,
+      error: new HostError(
+        host.name,
+        `${op.label}: failed`,
+        {
+          resource: op.change?.resourceId ?? op.label,
+          command: scripts[i]!.split('\n')[0]!,
+          exitCode,
+          ...(output.trim() ? { stderrTail: tail(output) } : {}),
+          ...(journal ? { journalTail: journal } : {}),
+        },
+        op.change?.failureHint,
+      ),
+    };
+  }
+  return undefined;
+}
+
+async function put(host: RemoteHost, op: Op): Promise<{ op: Op; error: HostError } | undefined> {
+  const step = op.step as Extract<ApplyStep, { type: 'put' }>;
+  try {
+    await host.putFile(step.path, step.content, { mode: step.mode, owner: step.owner, group: step.group, currentSha256: step.currentSha256 });
+    return undefined;
+  } catch (err) {
+    return { op, error: asHostError(host.name, op, err) };
+  }
+}
+
+function asHostError(host: string, op: Op, err: unknown): HostError {
+  if (err instanceof HostError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = err instanceof KubestrapError ? err.hint : op.change?.failureHint;
+  return new HostError(host, `${op.label}: ${message}`, { resource: op.change?.resourceId ?? op.label }, hint);
+}
+
+function splitJournal(output: string): { output: string; journal?: string } {
+  const at = output.indexOf(JOURNAL_MARKER);
+  if (at < 0) return { output };
+  return { output: output.slice(0, at), journal: tail(output.slice(at + JOURNAL_MARKER.length)) };
+}
+
+function tail(text: string, lines = 15): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}

@@ -1,0 +1,34 @@
+/**
+ * Several scripts in one remote command. Each runs in its own subshell with its output captured, and
+ * its exit code is reported after a marker; the batch stops at the first failure, so later steps
+ * never run on top of a broken earlier one.
+ */
+const STEP = '@@kubestrap-step';
+const RC = '@@kubestrap-rc';
+
+export function batchScript(scripts: readonly string[]): string {
+  return scripts
+    .map((s, i) => `printf '\\n${STEP} ${i}\\n'\n(\n${s}\n) 2>&1 </dev/null\nks_rc=$?\nprintf '\\n${RC} %d\\n' "$ks_rc"\n[ "$ks_rc" -eq 0 ] || exit 0`)
+    .join('\n');
+}
+
+export interface StepResult {
+  index: number;
+  exitCode: number;
+  output: string;
+}
+
+/** Results of the steps that ran, in order; a step without an exit code was cut off. */
+export function parseBatch(stdout: string): StepResult[] {
+  return stdout
+    .split(`\n${STEP} `)
+    .slice(1)
+    .map((part) => {
+      const newline = part.indexOf('\n');
+      const index = Number(part.slice(0, newline < 0 ? undefined : newline));
+      const body = newline < 0 ? '' : part.slice(newline + 1);
+      const rcAt = body.lastIndexOf(`\n${RC} `);
+      const exitCode = rcAt < 0 ? -1 : Number(body.slice(rcAt + RC.length + 2).trim());
+      return { index, exitCode, output: rcAt < 0 ? body : body.slice(0, rcAt) };
+    });
+}

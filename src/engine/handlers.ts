@@ -1,0 +1,33 @@
+import type { Change } from './change.js';
+import type { Resource, ServiceResource } from './resource.js';
+
+/** A service restart the phase owes, and why. */
+export interface Restart {
+  service: string;
+  because: string[];
+  /** The phase manages the service (restart it); otherwise restart it only if it runs (try-restart). */
+  managed: boolean;
+}
+
+/**
+ * Which services restart after a phase's changes: those an applied file names, plus those an
+ * interrupted earlier run still owes, minus those this phase starts or stops anyway. Each restarts
+ * once, after all of its inputs are written, in the order the phase lists its services.
+ */
+export function planRestarts(resources: readonly Resource[], changes: readonly Change[], pending: readonly string[]): Restart[] {
+  const services = resources.filter((r): r is ServiceResource => r.kind === 'service');
+  const known = new Set([...services.map((s) => s.name), ...resources.flatMap((r) => (r.kind === 'file' ? r.restarts : []))]);
+  const reasons = new Map<string, string[]>();
+  const add = (service: string, reason: string) => reasons.set(service, [...(reasons.get(service) ?? []), reason]);
+  for (const c of changes) for (const s of c.restarts) add(s, c.file?.path ?? c.summary);
+  for (const s of pending) if (known.has(s)) add(s, 'an earlier run changed its inputs but did not finish restarting it');
+
+  const startedOrStopped = new Set(
+    changes.filter((c) => c.resource.kind === 'service' && /\b(start|stop)\b/.test(c.summary)).map((c) => (c.resource as ServiceResource).name),
+  );
+  const stopped = new Set(services.filter((s) => s.running === false).map((s) => s.name));
+  const order = [...services.map((s) => s.name), ...[...reasons.keys()].sort()];
+  return [...new Set(order)]
+    .filter((s) => reasons.has(s) && !startedOrStopped.has(s) && !stopped.has(s))
+    .map((service) => ({ service, because: reasons.get(service)!, managed: services.some((r) => r.name === service && r.running === true) }));
+}

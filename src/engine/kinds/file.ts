@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { shJoin, shq } from '../../ssh/quote.js';
+import { change, script } from '../change.js';
+import type { FileResource } from '../resource.js';
+import { octal, parseOwnership, type Kind } from './kind.js';
+
+export function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** systemd reads these only after `daemon-reload`. */
+export function isSystemdUnitPath(path: string): boolean {
+  return /^\/(etc|lib|usr\/lib)\/systemd\/system\//.test(path);
+}
+
+export const fileKind: Kind<FileResource> = {
+  probe: (r) => {
+    const f = shq(r.path);
+    return `if [ -f ${f} ] && [ ! -L ${f} ]; then stat -c '%a %U %G' ${f}; sha256sum < ${f} | cut -d' ' -f1; elif [ -e ${f} ] || [ -L ${f} ]; then echo other; else echo absent; fi`;
+  },
+  diff: (r, observed, id) => {
+    const [first, second] = observed.split('\n');
+    const desiredSha = sha256(r.content);
+    const size = Buffer.byteLength(r.content);
+    const unit = isSystemdUnitPath(r.path);
+    const common = { restarts: r.restarts, reloadsSystemd: unit };
+    const put = (currentSha256: string | null) => ({
+      type: 'put' as const,
+      path: r.path,
+      content: r.content,
+      mode: r.mode,
+      owner: r.owner,
+      group: r.group,
+      currentSha256,
+    });
+    const diff = (currentSha256: string | null) => ({ path: r.path, currentSha256, desired: r.content, secret: r.secret ?? false });
+
+    if (first === 'absent' || first === 'other') {
+      const what = first === 'absent' ? 'create' : 'replace (not a regular file)';
+      return change(r, id, `${what} ${r.path} (${octal(r.mode)} ${r.owner}:${r.group}, ${size} bytes)`, [put(null)], { ...common, file: diff(null) });
+    }
+    const current = parseOwnership(first);
+    const currentSha = (second ?? '').trim();
+    if (currentSha !== desiredSha) {
+      return change(r, id, `update ${r.path}`, [put(currentSha)], { ...common, file: diff(currentSha) });
+    }
+    if (!current || current.mode !== r.mode || current.owner !== r.owner || current.group !== r.group) {
+      const was = current ? `${octal(current.mode)} ${current.owner}:${current.group}` : 'unknown';
+      return change(r, id, `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})`, [
+        script(`${shJoin(['chown', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', octal(r.mode), r.path])}`),
+      ], common);
+    }
+    return undefined;
+  },
+};

@@ -1,0 +1,31 @@
+import { sha256 } from './file.js';
+import { change } from '../change.js';
+import type { HostsEntriesResource } from '../resource.js';
+import type { Kind } from './kind.js';
+
+const BEGIN = '# BEGIN kubestrap cluster hosts (managed: edits inside this block are overwritten)';
+const END = '# END kubestrap cluster hosts';
+
+/** /etc/hosts with our block replaced (or appended); everything outside the block is kept. */
+export function withHostsBlock(current: string, entries: HostsEntriesResource['entries']): string {
+  const block = [BEGIN, ...entries.map((e) => `${e.ip} ${e.names.join(' ')}`), END].join('\n');
+  const lines = current.split('\n');
+  const start = lines.indexOf(BEGIN);
+  const end = lines.indexOf(END, start);
+  if (start >= 0 && end > start) return [...lines.slice(0, start), block, ...lines.slice(end + 1)].join('\n');
+  const base = current === '' || current.endsWith('\n') ? current : `${current}\n`;
+  return `${base}${block}\n`;
+}
+
+export const hostsEntriesKind: Kind<HostsEntriesResource> = {
+  // A trailing marker keeps the file's last newline visible after the section is trimmed.
+  probe: () => "cat /etc/hosts; echo '@@end'",
+  diff: (r, observed, id) => {
+    const current = observed.replace(/@@end$/, '');
+    const desired = withHostsBlock(current, r.entries);
+    if (desired === current) return undefined;
+    return change(r, id, `/etc/hosts: ${r.entries.length} cluster host entr${r.entries.length === 1 ? 'y' : 'ies'}`, [
+      { type: 'put', path: '/etc/hosts', content: desired, mode: 0o644, owner: 'root', group: 'root', currentSha256: sha256(current) },
+    ], { file: { path: '/etc/hosts', currentSha256: sha256(current), desired, secret: false } });
+  },
+};

@@ -1,0 +1,15 @@
+import { change, script } from '../change.js';
+import type { PackageResource } from '../resource.js';
+import type { Kind } from './kind.js';
+
+export const packageKind: Kind<PackageResource> = {
+  probe: (r, ctx) => ctx.adapter.probePackages(r.names),
+  diff: (r, observed, id, ctx) => {
+    const installed = new Set(observed.split('\n').map((l) => l.trim().split(/\s+/)[0]));
+    const missing = r.names.filter((n) => !installed.has(n));
+    if (missing.length === 0) return undefined;
+    return change(r, id, `install package${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`, [script(ctx.adapter.installPackages(missing))], {
+      failureHint: 'check that the host reaches its package repositories (or a local mirror)',
+    });
+  },
+};

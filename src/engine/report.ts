@@ -1,0 +1,44 @@
+import type { KubestrapError } from '../errors.js';
+import type { PhaseName } from '../phases/phase.js';
+import type { HostStats } from '../ssh/remote-host.js';
+import type { Change } from './change.js';
+import type { Restart } from './handlers.js';
+
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
+
+/** One host in one phase: what differed, what was done, how it ended. */
+export interface PhaseHostReport {
+  phase: PhaseName;
+  host: string;
+  status: HostStatus;
+  /** plan: what would change; apply: what changed. */
+  changes: Change[];
+  /** plan: restarts that would happen; apply: restarts done. */
+  restarts: Restart[];
+  /** apply: changes the failure left undone. */
+  notApplied: Change[];
+  /** plan only: current content of changed text files, for diffs (null: no such file). */
+  currentContent: Map<string, string | null>;
+  error?: KubestrapError;
+  durationMs: number;
+}
+
+export interface HostReport {
+  host: string;
+  address: string;
+  status: HostStatus;
+  error?: KubestrapError;
+  stats?: HostStats;
+}
+
+export interface RunReport {
+  mode: 'plan' | 'apply';
+  phases: PhaseName[];
+  hosts: HostReport[];
+  results: PhaseHostReport[];
+  durationMs: number;
+}
+
+export function runSucceeded(report: RunReport): boolean {
+  return report.hosts.every((h) => h.status !== 'failed' && h.status !== 'unreachable');
+}

@@ -1,0 +1,126 @@
+/**
+ * The engine's vocabulary: what should be true on a host, as plain data. Phases return these; only
+ * the engine reads a host's state and changes it, which is what keeps `plan` truthful.
+ */
+export interface FileResource {
+  kind: 'file';
+  path: string;
+  content: string | Buffer;
+  mode: number;
+  owner: string;
+  group: string;
+  /** Services to restart when this file changes. */
+  restarts: string[];
+  /** Never show its content (private keys, tokens). */
+  secret?: boolean;
+}
+
+export interface DirectoryResource {
+  kind: 'directory';
+  path: string;
+  mode: number;
+  owner: string;
+  group: string;
+}
+
+export interface ServiceResource {
+  kind: 'service';
+  name: string;
+  enabled?: boolean;
+  running?: boolean;
+  /** A unit that is not installed satisfies the resource (e.g. a firewall that was never installed). */
+  ifPresent?: boolean;
+}
+
+export interface PackageResource {
+  kind: 'package';
+  /** Package names for the host's distribution (the OS adapter maps generic names). */
+  names: string[];
+}
+
+export interface SysctlResource {
+  kind: 'sysctl';
+  key: string;
+  value: string;
+}
+
+export interface KernelModuleResource {
+  kind: 'kernelModule';
+  name: string;
+}
+
+export interface FirewallOffResource {
+  kind: 'firewallOff';
+  /** Firewall services this OS family may run, e.g. firewalld, ufw. */
+  services: string[];
+}
+
+export interface SelinuxResource {
+  kind: 'selinux';
+  mode: 'permissive';
+}
+
+export interface SwapOffResource {
+  kind: 'swapOff';
+}
+
+export interface HostnameResource {
+  kind: 'hostname';
+  name: string;
+}
+
+export interface HostsEntriesResource {
+  kind: 'hostsEntries';
+  entries: Array<{ ip: string; names: string[] }>;
+}
+
+export interface CommandResource {
+  kind: 'command';
+  /** Stable name for reports and ids, e.g. `iptables-forward-accept`. */
+  name: string;
+  description: string;
+  /** Exits 0 when nothing needs doing; runs inside the batched probe, so it must only look. */
+  check: string;
+  run: string;
+}
+
+export type Resource =
+  | FileResource
+  | DirectoryResource
+  | ServiceResource
+  | PackageResource
+  | SysctlResource
+  | KernelModuleResource
+  | FirewallOffResource
+  | SelinuxResource
+  | SwapOffResource
+  | HostnameResource
+  | HostsEntriesResource
+  | CommandResource;
+
+export type ResourceKindName = Resource['kind'];
+
+/** A stable id: what the resource is about, so two resources about one thing collide visibly. */
+export function resourceId(r: Resource): string {
+  switch (r.kind) {
+    case 'file':
+    case 'directory':
+      return `${r.kind}:${r.path}`;
+    case 'service':
+      return `service:${r.name}`;
+    case 'package':
+      return `package:${r.names.join(',')}`;
+    case 'sysctl':
+      return `sysctl:${r.key}`;
+    case 'kernelModule':
+      return `module:${r.name}`;
+    case 'command':
+      return `command:${r.name}`;
+    case 'hostname':
+    case 'hostsEntries':
+    case 'selinux':
+    case 'swapOff':
+    case 'firewallOff':
+      return r.kind;
+  }
+}

@@ -1,0 +1,26 @@
+import { shJoin } from '../ssh/quote.js';
+import type { GenericPackage, OsAdapter } from './adapter.js';
+
+const NAMES: Record<GenericPackage, string[]> = {
+  iptables: ['iptables'],
+  conntrack: ['conntrack'],
+  socat: ['socat'],
+  ipset: ['ipset'],
+  ebtables: ['ebtables'],
+  curl: ['curl'],
+};
+
+/** Debian and Ubuntu: apt, ufw (or firewalld when someone installed it), no SELinux. */
+export const debianAdapter: OsAdapter = {
+  family: 'debian',
+  firewallServices: ['ufw', 'firewalld'],
+  managesSelinux: false,
+  packageNames: (generic) => NAMES[generic],
+  probePackages: (names) => `dpkg-query -W -f='\${Package} \${db:Status-Abbrev}\\n' ${shJoin(names)} 2>/dev/null | awk '$2 == "ii" {print $1, "ii"}'`,
+  installPackages: (names) => {
+    // Keep our config files if a package ships its own (we write them), never prompt, and refresh
+    // the package lists only when the first attempt cannot find something.
+    const install = `apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${shJoin(names)}`;
+    return `export DEBIAN_FRONTEND=noninteractive\n${install} || { apt-get update -q && ${install}; }`;
+  },
+};

@@ -1,0 +1,18 @@
+import type { PhaseName } from './phase.js';
+
+/**
+ * Which phase installs a rendered file, by its path on the host. A template tree may hold files of
+ * its own; those that match nothing here are installed with the OS preparation, before any
+ * component needs them.
+ */
+const OWNERS: ReadonlyArray<readonly [PhaseName, RegExp]> = [
+  ['runtime', /^\/etc\/(docker|containerd)\//],
+  ['etcd', /^\/etc\/systemd\/system\/etcd\.service$/],
+  ['control-plane', /^\/etc\/(systemd\/system\/kube-(apiserver|controller-manager|scheduler)\.service|kubernetes\/(admin|kube-controller-manager|kube-scheduler)\.kubeconfig)$/],
+  ['network', /^\/etc\/(systemd\/system\/flanneld\.service|kubernetes\/flannel-network\.json|cni\/)/],
+  ['workers', /^\/etc\/(systemd\/system\/(kubelet|kube-proxy)\.service|kubernetes\/(kubelet|kube-proxy)[-.])/],
+];
+
+export function phaseOfFile(path: string): PhaseName {
+  return OWNERS.find(([, pattern]) => pattern.test(path))?.[0] ?? 'os';
+}

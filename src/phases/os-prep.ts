@@ -1,0 +1,64 @@
+import type { HostSpec } from '../config/cluster-spec.js';
+import type { Resource } from '../engine/resource.js';
+import type { RenderedFile } from '../render/render-cluster.js';
+import { fileResource } from './file-resource.js';
+import type { Phase, PhaseContext } from './phase.js';
+
+const SYSCTL_DIR = '/etc/sysctl.d/';
+const MODULES_DIR = '/etc/modules-load.d/';
+
+/**
+ * What the seeds did by hand on every machine: firewall off (it cuts etcd's ports), SELinux
+ * permissive, swap off for the kubelet, bridge netfilter and overlay modules, forwarding sysctls,
+ * the FORWARD policy, the hostname and /etc/hosts entries for every member.
+ */
+export const osPhase: Phase = {
+  name: 'os',
+  title: 'OS preparation',
+  appliesTo: () => true,
+  resources: ({ spec, host, os, files }: PhaseContext): Resource[] => [
+    { kind: 'firewallOff', services: [...os.adapter.firewallServices] },
+    ...(os.adapter.managesSelinux ? [{ kind: 'selinux', mode: 'permissive' } as const] : []),
+    { kind: 'swapOff' },
+    { kind: 'package', names: os.adapter.packageNames('iptables') },
+    { kind: 'hostsEntries', entries: spec.hosts.map((h: HostSpec) => ({ ip: h.nodeIp, names: [h.name] })) },
+    ...files.map(fileResource),
+    ...modulesIn(files).map((name) => ({ kind: 'kernelModule', name }) as const),
+    ...sysctlsIn(files).map(([key, value]) => ({ kind: 'sysctl', key, value }) as const),
+    {
+      kind: 'command',
+      name: 'iptables-forward-accept',
+      description: 'iptables: set the FORWARD policy to ACCEPT (pod traffic crosses hosts)',
+      check: "iptables -S FORWARD | grep -qx -- '-P FORWARD ACCEPT'",
+      run: 'iptables -P FORWARD ACCEPT',
+    },
+    { kind: 'hostname', name: host.name },
+  ],
+};
+
+/** Module names of the rendered modules-load.d files, so a template tree decides what loads. */
+export function modulesIn(files: readonly RenderedFile[]): string[] {
+  return files
+    .filter((f) => f.path.startsWith(MODULES_DIR))
+    .flatMap((f) => settingLines(f.content))
+    .filter((line) => /^[\w-]+$/.test(line));
+}
+
+/** key = value pairs of the rendered sysctl.d files; the last file to set a key wins, as in sysctl --system. */
+export function sysctlsIn(files: readonly RenderedFile[]): Array<[string, string]> {
+  const settings = new Map<string, string>();
+  for (const f of files.filter((file) => file.path.startsWith(SYSCTL_DIR))) {
+    for (const line of settingLines(f.content)) {
+      const m = /^-?([\w./-]+)\s*=\s*(.*)$/.exec(line);
+      if (m) settings.set(m[1]!, m[2]!.trim());
+    }
+  }
+  return [...settings];
+}
+
+function settingLines(content: string): string[] {
+  return content
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith(';'));
+}
