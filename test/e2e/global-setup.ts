@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { cachedBundle } from '../lab/bundle.js';
 import { labDown, labUp } from '../lab/index.js';
 import { takeLock, type HeldLock } from '../lab/lock.js';
+import { STATE_ROOT } from '../lab/paths.js';
 import './support/provided.js';
 
 /** The lab the e2e suite uses; each test file adds and removes its own hosts on it. */
@@ -25,8 +27,18 @@ function unsupportedReason(): string | undefined {
  */
 async function pickLab(): Promise<{ name: string; lock?: HeldLock }> {
   const lock = await takeLock('e2e-run', 0);
-  if (lock) return { name: E2E_LAB, lock };
-  return { name: `e2e-${process.pid}` };
+  if (!lock) return { name: `e2e-${process.pid}` };
+  await downLabsOfDeadRuns();
+  return { name: E2E_LAB, lock };
+}
+
+/** `e2e-<pid>` labs whose run died without its teardown (a killed vitest). */
+async function downLabsOfDeadRuns(): Promise<void> {
+  if (!fs.existsSync(STATE_ROOT)) return;
+  for (const name of fs.readdirSync(STATE_ROOT)) {
+    const pid = /^e2e-(\d+)$/.exec(name)?.[1];
+    if (pid && !fs.existsSync(`/proc/${pid}`)) await labDown(name);
+  }
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {

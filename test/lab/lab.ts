@@ -99,11 +99,26 @@ function assertIndexUnused(name: string, index: number): void {
 }
 
 async function ensureInfrastructure(state: LabState): Promise<void> {
+  await refreshCgroupRoots(state);
   await createBridge(state);
   if (!isAlive(state.server)) {
     state.server = await startRepoServer({ root: state.repoDir, host: state.gateway, port: state.port, labDir: state.stateDir });
     writeState(state);
   }
+}
+
+/**
+ * The lab's cgroups hang below the creating process's own cgroups (memory: a per-session cgroup
+ * on these machines). When nothing runs, re-anchor them below ours, so a lab revived later (say
+ * after a reboot) never recreates cgroups under a session that is gone.
+ */
+async function refreshCgroupRoots(state: LabState): Promise<void> {
+  if (state.hosts.some(isRunning)) return;
+  const current = labCgroupRoots(state.name);
+  if (current.join() === state.cgroupRoots.join()) return;
+  await removeCgroupTrees(state.cgroupRoots.filter((d) => fs.existsSync(d)));
+  state.cgroupRoots = current;
+  writeState(state);
 }
 
 async function restartStoppedHosts(state: LabState): Promise<void> {
