@@ -93,6 +93,9 @@ async function connectOnce(params: ConnectParams, attempt: number): Promise<Clie
     };
     client.once('ready', () => {
       settled = true;
+      // Without TCP_NODELAY a command sent right after the previous one's close waits for the
+      // server's delayed ACK (40 ms on Linux): Nagle would cost every back-to-back exec 40 ms.
+      client.setNoDelay(true);
       log?.({ host: endpoint.name, kind: 'connected', durationMs: Date.now() - started, detail: tried.join(', ') });
       resolve(client);
     });
