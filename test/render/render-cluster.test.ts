@@ -157,7 +157,7 @@ describe('renderCluster with a custom template tree', () => {
 
   it('checks kubelet units against the kubelet table', () => {
     const { problems } = render({ 'worker/etc/systemd/system/kubelet.service': '[Service]\nExecStart=/opt/kube/bin/kubelet --network-plugin=cni --container-runtime=remote\n' });
-    expect(problems.map((p) => p.key)).toEqual(['--network-plugin', '--container-runtime']);
+    expect(problems.map((p) => p.where())).toEqual(['worker/etc/systemd/system/kubelet.service --network-plugin', 'worker/etc/systemd/system/kubelet.service --container-runtime']);
   });
 
   it('refuses templates outside a role folder and unknown role folders', () => {
@@ -177,6 +177,6 @@ describe('renderCluster with a custom template tree', () => {
 
   it('reports a template syntax error with its line (header lines counted)', () => {
     const { problems } = render({ 'all/etc/x': '{# kubestrap: mode=0600 #}\nline2\n{% if %}\n' });
-    expect(problems[0]!.line).toBe(3);
+    expect(problems[0]!.position().line).toBe(3);
   });
 });

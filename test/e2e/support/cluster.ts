@@ -1,0 +1,71 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { writeInventory, type InventoryOptions } from '../../lab/index.js';
+import { runCli, type CliRun } from '../../support/cli.js';
+import type { LabHosts } from './hosts.js';
+
+/** A run's JSON report, as `--output json` prints it. */
+export interface JsonReport {
+  ok: boolean;
+  hosts: Array<{ host: string; status: string; error: { kind: string; message: string; hint: string | null; where: string } | null; roundTrips: { handshakes: number; execs: number; sftpOps: number } | null }>;
+  results: Array<{
+    phase: string;
+    host: string;
+    status: string;
+    changes: Array<{ resource: string; summary: string }>;
+    restarts: Array<{ service: string }>;
+    text: string[];
+    error: { message: string; hint: string | null; details?: { stderrTail?: string; command?: string } } | null;
+  }>;
+}
+
+export interface LabCluster {
+  dir: string;
+  inventory: string;
+  config: string;
+  /** Runs the CLI with this cluster's inventory and config appended. */
+  cli(args: string[]): Promise<CliRun>;
+  /** Runs `plan` or `apply` with --output json and parses the report. */
+  json(command: 'plan' | 'apply', extra?: string[]): Promise<{ run: CliRun; report: JsonReport }>;
+  setProperty(key: string, value: string): void;
+}
+
+/**
+ * An inventory and a config.properties (the committed example) for the lab hosts of one test file,
+ * in a temp folder that also holds the cluster's local state.
+ */
+export function useLabCluster(hosts: LabHosts, opts: InventoryOptions = {}): LabCluster {
+  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-e2e-'));
+  const inventory = join(dir, 'inventory.yaml');
+  const config = join(dir, 'config.properties');
+  beforeAll(async () => {
+    await writeInventory({ ...hosts.lab, hosts: hosts.all() }, inventory, opts);
+    copyFileSync('config.example.properties', config);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cli = (args: string[]) => runCli([...args, '-i', inventory, '-c', config]);
+  return {
+    dir,
+    inventory,
+    config,
+    cli,
+    async json(command, extra = []) {
+      const run = await cli([command, '--output', 'json', ...extra]);
+      try {
+        return { run, report: JSON.parse(run.stdout) as JsonReport };
+      } catch {
+        throw new Error(`${command} printed no JSON report (exit ${run.code}):\n${run.stdout}${run.stderr}`);
+      }
+    },
+    setProperty(key, value) {
+      const lines = readFileSync(config, 'utf8').split('\n');
+      const at = lines.findIndex((l) => l.startsWith(`${key}=`));
+      if (at < 0) throw new Error(`${key} is not in ${config}`);
+      lines[at] = `${key}=${value}`;
+      writeFileSync(config, lines.join('\n'));
+    },
+  };
+}
