@@ -1,0 +1,71 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Change } from '../../src/engine/change.js';
+import { kindOf } from '../../src/engine/kinds/index.js';
+import type { KindContext } from '../../src/engine/kinds/kind.js';
+import { resourceId, type Resource } from '../../src/engine/resource.js';
+import { parseSections, sectionedScript } from '../../src/engine/sections.js';
+import { debianAdapter } from '../../src/os/debian.js';
+import { elAdapter } from '../../src/os/el.js';
+
+export const debianCtx: KindContext = { adapter: debianAdapter };
+export const elCtx: KindContext = { adapter: elAdapter('dnf') };
+
+/** Runs a POSIX sh script on this machine and returns its stdout (throws on a non-zero exit). */
+export function sh(script: string, env: NodeJS.ProcessEnv = process.env): string {
+  return execFileSync('sh', ['-c', script], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs a script and returns its exit code and output, whatever the exit code. */
+export function shRun(script: string, env: NodeJS.ProcessEnv = process.env): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', env });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The diff of `r` against a probe output, as the engine calls it. */
+export function diffOf<R extends Resource>(r: R, observed: string, ctx: KindContext = debianCtx): Change | undefined {
+  return kindOf(r).diff(r, observed, resourceId(r), ctx);
+}
+
+/**
+ * Runs the resource's real probe on this machine, framed in a sectioned script exactly as the
+ * engine frames it (stdin closed, stderr dropped), and returns the section the engine would diff.
+ * `edit` rewrites the snippet first, e.g. to point a hard-coded path at a temp file.
+ */
+export function observe(r: Resource, opts: { ctx?: KindContext; env?: NodeJS.ProcessEnv; edit?: (snippet: string) => string } = {}): string {
+  const ctx = opts.ctx ?? debianCtx;
+  const snippet = (opts.edit ?? ((s) => s))(kindOf(r).probe(r, ctx));
+  const sections = parseSections(sh(sectionedScript([['r0', snippet]]), opts.env));
+  const body = sections.get('r0');
+  if (body === undefined) throw new Error('probe section missing');
+  return body;
+}
+
+/** Script texts of a change's steps (puts show as `put <path>`). */
+export function stepTexts(c: Change | undefined): string[] {
+  return (c?.steps ?? []).map((s) => (s.type === 'script' ? s.script : `put ${s.path}`));
+}
+
+/**
+ * Fake commands (name → sh body) in `dir/bin`, and an environment whose PATH finds them first:
+ * probes of tools this machine lacks (systemctl without systemd, ufw) run for real against them.
+ */
+export function fakeTools(dir: string, tools: Record<string, string>): NodeJS.ProcessEnv {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  for (const [name, body] of Object.entries(tools)) {
+    const file = join(bin, name);
+    writeFileSync(file, `#!/bin/sh\n${body}\n`);
+    chmodSync(file, 0o755);
+  }
+  return { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+}
+
+/** A fake `systemctl show` that prints the given properties for each unit name (others: not-found). */
+export function fakeSystemctl(units: Record<string, { load: string; file: string; active: string }>): string {
+  const cases = Object.entries(units)
+    .map(([name, u]) => `  ${name}) printf 'LoadState=%s\\nUnitFileState=%s\\nActiveState=%s\\n' ${u.load} '${u.file}' ${u.active} ;;`)
+    .join('\n');
+  return `for unit; do :; done\ncase "$unit" in\n${cases}\n  *) printf 'LoadState=not-found\\nUnitFileState=\\nActiveState=inactive\\n' ;;\nesac`;
+}
