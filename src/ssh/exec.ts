@@ -44,7 +44,7 @@ export function isSessionRefused(err: unknown): boolean {
 
 export function execOnce(client: Client, host: string, req: ExecRequest): Promise<ExecResult> {
   return new Promise<ExecResult>((resolve, reject) => {
-    client.exec(req.command, req.pty ? { pty: QUIET_PTY } : {}, (err, channel) => {
+    const onOpened = (err: Error | undefined, channel: ClientChannel) => {
       if (err) {
         const e = new SshError(host, 'exec', `cannot open a session for: ${req.head}: ${err.message}`, 'the connection may be lost or the server refuses more sessions (MaxSessions); re-run, and check the host');
         if (/open failed|administratively prohibited/i.test(err.message)) refusedOpens.add(e);
@@ -52,7 +52,13 @@ export function execOnce(client: Client, host: string, req: ExecRequest): Promis
         return;
       }
       collect(channel, host, req).then(resolve, reject);
-    });
+    };
+    try {
+      client.exec(req.command, req.pty ? { pty: QUIET_PTY } : {}, onOpened);
+    } catch (err) {
+      // ssh2 throws "Not connected" at once when the socket is already gone.
+      reject(new SshError(host, 'exec', `connection lost (${(err as Error).message}) before running: ${req.head}`, 'the host may have rebooted or dropped off the network; check it and re-run'));
+    }
   });
 }
 

@@ -56,13 +56,19 @@ export class SshPool {
     this.hostKeys = new HostKeyPolicy(opts.knownHostsFile, opts.acceptNewHostKeys, this.log);
   }
 
+  /**
+   * The connection to this host (by target name), made on first use. A failed or lost connection
+   * is forgotten, so asking again after a host rebooted connects anew.
+   */
   connect(target: SshTarget): Promise<RemoteHost> {
     const existing = this.hosts.get(target.name);
     if (existing) return existing;
-    const made = this.open(target);
+    const forget = () => {
+      if (this.hosts.get(target.name) === made) this.hosts.delete(target.name);
+    };
+    const made = this.open(target, forget);
     this.hosts.set(target.name, made);
-    // A failed connect is forgotten, so a later call may try again.
-    made.catch(() => this.hosts.delete(target.name));
+    made.catch(forget);
     return made;
   }
 
@@ -75,7 +81,7 @@ export class SshPool {
     await Promise.all(jumps.map((j) => j.then(endClient, () => undefined)));
   }
 
-  private async open(target: SshTarget): Promise<SshRemoteHost> {
+  private async open(target: SshTarget, onClosed: () => void): Promise<SshRemoteHost> {
     // Read the sudo password first: a missing variable should stop us before we touch the network.
     const privilege = this.privilegeFor(target);
     const secrets = [privilege.kind === 'sudo' ? privilege.password : undefined, envValue(target.auth.passwordEnv)].filter((s): s is string => !!s);
@@ -95,6 +101,7 @@ export class SshPool {
       privilege,
       commandTimeoutMs: this.opts.commandTimeoutMs ?? 120_000,
       secrets,
+      onClosed,
       ...(this.log ? { log: this.log } : {}),
     });
   }
@@ -138,14 +145,15 @@ export class SshPool {
 
 /** A direct-tcpip channel from the jump host to the target: the target's SSH connection runs inside it. */
 function tunnel(jumpClient: Client, jump: SshEndpoint, target: SshTarget): Promise<Duplex> {
+  const fail = (why: string) =>
+    connectError(target.name, `jump host ${jump.name} cannot reach ${target.address}:${target.port}: ${why}`, `check that ${target.address}:${target.port} is reachable from ${jump.name} and that its sshd allows TCP forwarding (AllowTcpForwarding)`, true);
   return new Promise((resolve, reject) => {
-    jumpClient.forwardOut('127.0.0.1', 0, target.address, target.port, (err, channel) => {
-      if (err) {
-        reject(connectError(target.name, `jump host ${jump.name} cannot reach ${target.address}:${target.port}: ${err.message}`, `check that ${target.address}:${target.port} is reachable from ${jump.name} and that its sshd allows TCP forwarding (AllowTcpForwarding)`, true));
-        return;
-      }
-      resolve(channel);
-    });
+    try {
+      jumpClient.forwardOut('127.0.0.1', 0, target.address, target.port, (err, channel) => (err ? reject(fail(err.message)) : resolve(channel)));
+    } catch (err) {
+      // The jump connection died since it was pooled; the retry will make a new one.
+      reject(fail((err as Error).message));
+    }
   });
 }
 

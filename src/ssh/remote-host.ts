@@ -50,6 +50,8 @@ export interface HostSettings {
   log?: SshLogSink;
   /** Secrets to scrub from any output or message we hand back (sudo and login passwords). */
   secrets: readonly string[];
+  /** Called once when the connection ends for any reason (the pool forgets it then). */
+  onClosed?: () => void;
 }
 
 /** One persistent SSH connection to one host. */
@@ -76,6 +78,7 @@ export class SshRemoteHost implements RemoteHost {
       this.lost ??= this.closing ? 'closed by kubestrap' : 'connection closed by the host or the network';
       this.sftpSession = undefined;
       if (!this.closing) settings.log?.({ host: this.name, kind: 'closed', detail: this.lost });
+      settings.onClosed?.();
     });
   }
 

@@ -26,7 +26,7 @@ export class SftpSession {
   /** Opens the SFTP subsystem on a connection (counted once by the caller: channel, subsystem, version). */
   static open(client: Client, host: string, count: (what: string) => void, onClose: () => void): Promise<SftpSession> {
     return new Promise((resolve, reject) => {
-      client.sftp((err, sftp) => {
+      const onOpened = (err: Error | undefined, sftp: SFTPWrapper) => {
         if (err) {
           reject(new SshError(host, 'sftp', `cannot start SFTP: ${err.message}`, 'make sure the host\'s sshd has an sftp Subsystem line (it does by default)'));
           return;
@@ -35,7 +35,12 @@ export class SftpSession {
         // A broken session is dropped and reopened on next use; its pending requests fail on their own.
         sftp.on('error', onClose);
         resolve(new SftpSession(host, sftp, count));
-      });
+      };
+      try {
+        client.sftp(onOpened);
+      } catch (err) {
+        reject(new SshError(host, 'sftp', `cannot start SFTP, the connection is lost: ${(err as Error).message}`, 'the host may have rebooted or dropped off the network; check it and re-run'));
+      }
     });
   }
 

@@ -166,6 +166,21 @@ describe('retries', () => {
     expect(events.filter((e) => e.kind === 'retry').length).toBeGreaterThanOrEqual(1);
   });
 
+  it('after a lost connection, connect() again makes a new one (a host that rebooted)', async () => {
+    const key = await clientKeyFile(dir);
+    const s = await serveWithKnownKey({ root: { publicKey: key.pair.public } });
+    const { pool: p } = pool({ knownHostsFile: knownHosts });
+    const t = target(s.port, { auth: { keyFile: key.file } });
+    const first = await p.connect(t);
+    expect(await p.connect(t)).toBe(first);
+    await s.stop();
+    await expect(first.run('true')).rejects.toThrow(/connection lost/);
+    server = await startTestServerOnPort(s.port, key.pair.public);
+    const second = await p.connect(t);
+    expect(second).not.toBe(first);
+    expect((await second.run('echo back')).stdout).toBe('back\n');
+  });
+
   it('times out a host that accepts TCP but never speaks SSH, within connectTimeoutMs per attempt', async () => {
     const held = new Set<Socket>();
     const silent = createServer((sock) => held.add(sock));
