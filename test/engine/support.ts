@@ -36,7 +36,8 @@ export function diffOf<R extends Resource>(r: R, observed: string, ctx: KindCont
 export function observe(r: Resource, opts: { ctx?: KindContext; env?: NodeJS.ProcessEnv; edit?: (snippet: string) => string } = {}): string {
   const ctx = opts.ctx ?? debianCtx;
   const snippet = (opts.edit ?? ((s) => s))(kindOf(r).probe(r, ctx));
-  const sections = parseSections(sh(sectionedScript([['r0', snippet]]), opts.env));
+  // The engine ignores the probe command's exit code (the last check's); so does this.
+  const sections = parseSections(shRun(sectionedScript([['r0', snippet]]), opts.env).stdout);
   const body = sections.get('r0');
   if (body === undefined) throw new Error('probe section missing');
   return body;

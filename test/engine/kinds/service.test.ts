@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceResource } from '../../../src/engine/resource.js';
+import { JOURNAL_MARKER, startWithJournal } from '../../../src/engine/kinds/service.js';
+import { parseUnitState } from '../../../src/engine/kinds/unit-state.js';
+import { useTempDir } from '../../support/tmp.js';
+import { diffOf, fakeSystemctl, fakeTools, observe, shRun, stepTexts } from '../support.js';
+
+const state = (load: string, file: string, active: string) => `LoadState=${load} UnitFileState=${file} ActiveState=${active} `;
+
+function svc(over: Partial<ServiceResource> = {}): ServiceResource {
+  return { kind: 'service', name: 'kubelet', enabled: true, running: true, ...over };
+}
+
+describe('parseUnitState', () => {
+  it('reads loaded, masked, enabled and active from systemctl show', () => {
+    expect(parseUnitState(state('loaded', 'enabled', 'active'))).toEqual({ loaded: true, masked: false, enabled: true, active: true });
+    expect(parseUnitState(state('masked', 'masked', 'inactive'))).toEqual({ loaded: true, masked: true, enabled: false, active: false });
+    expect(parseUnitState('LoadState=not-found UnitFileState= ActiveState=inactive ')).toEqual({ loaded: false, masked: false, enabled: false, active: false });
+    expect(parseUnitState('')).toEqual({ loaded: false, masked: false, enabled: false, active: false });
+    expect(parseUnitState(state('loaded', 'static', 'activating')).enabled).toBe(true);
+    expect(parseUnitState(state('loaded', 'static', 'activating')).active).toBe(true);
+  });
+});
+
+describe('service kind', () => {
+  it('enables and starts a stopped, disabled service, starting it with its journal on failure', () => {
+    const c = diffOf(svc(), state('loaded', 'disabled', 'inactive'));
+    expect(c?.summary).toBe('enable and start kubelet');
+    expect(stepTexts(c)).toEqual(['systemctl enable kubelet', startWithJournal('start', 'kubelet')]);
+    expect(stepTexts(c)[1]).toContain(`echo '${JOURNAL_MARKER}'; journalctl -u kubelet -n 20`);
+    expect(c?.stage).toBe('services');
+  });
+
+  it('has nothing to do for an enabled running service, or a static one', () => {
+    expect(diffOf(svc(), state('loaded', 'enabled', 'active'))).toBeUndefined();
+    expect(diffOf(svc(), state('loaded', 'static', 'active'))).toBeUndefined();
+  });
+
+  it('only starts an enabled service that is not running, and only enables a running one', () => {
+    expect(stepTexts(diffOf(svc(), state('loaded', 'enabled', 'failed')))).toEqual([startWithJournal('start', 'kubelet')]);
+    expect(diffOf(svc(), state('loaded', 'disabled', 'active'))?.summary).toBe('enable kubelet');
+  });
+
+  it('unmasks a masked service before enabling it', () => {
+    const c = diffOf(svc(), state('masked', 'masked', 'inactive'));
+    expect(c?.summary).toBe('enable and start kubelet');
+    expect(stepTexts(c)[0]).toBe('systemctl unmask kubelet && systemctl enable kubelet');
+  });
+
+  it('disables and stops a service that must be off', () => {
+    const c = diffOf(svc({ name: 'firewalld', enabled: false, running: false }), state('loaded', 'enabled', 'active'));
+    expect(c?.summary).toBe('disable and stop firewalld');
+    expect(stepTexts(c)).toEqual(['systemctl disable firewalld', 'systemctl stop firewalld']);
+  });
+
+  it('leaves aspects the resource does not mention alone', () => {
+    expect(diffOf(svc({ enabled: undefined }), state('loaded', 'disabled', 'active'))).toBeUndefined();
+    expect(diffOf(svc({ running: undefined }), state('loaded', 'enabled', 'inactive'))).toBeUndefined();
+  });
+
+  it('accepts a missing unit only with ifPresent', () => {
+    const missing = 'LoadState=not-found UnitFileState= ActiveState=inactive ';
+    expect(diffOf(svc({ name: 'ufw', enabled: false, running: false, ifPresent: true }), missing)).toBeUndefined();
+    expect(diffOf(svc({ ifPresent: true }), missing)).toBeUndefined();
+    expect(diffOf(svc(), missing)?.summary).toBe('enable and start kubelet');
+  });
+
+  it('quotes odd unit names in its steps', () => {
+    expect(stepTexts(diffOf(svc({ name: 'my unit', running: false }), state('loaded', 'disabled', 'inactive')))).toEqual(["systemctl enable 'my unit'"]);
+  });
+
+  describe('real probe against a fake systemctl', () => {
+    const tmp = useTempDir();
+
+    it('prints one line that parses back into the unit state', () => {
+      const env = fakeTools(tmp(), { systemctl: fakeSystemctl({ kubelet: { load: 'loaded', file: 'disabled', active: 'active' } }) });
+      const observed = observe(svc(), { env });
+      expect(observed).toBe('LoadState=loaded UnitFileState=disabled ActiveState=active ');
+      expect(diffOf(svc(), observed)?.summary).toBe('enable kubelet');
+      expect(observe(svc({ name: 'containerd', ifPresent: true }), { env })).toBe('LoadState=not-found UnitFileState= ActiveState=inactive ');
+    });
+
+    it('start step prints the journal after the marker and keeps systemctl exit code', () => {
+      const env = fakeTools(tmp(), { systemctl: 'echo "Job for $2 failed" >&2; exit 5', journalctl: 'echo "kubelet: bad flag --foo"' });
+      const run = shRun(`(\n${startWithJournal('start', 'kubelet')}\n) 2>&1`, env);
+      expect(run.code).toBe(5);
+      expect(run.stdout).toBe(`Job for kubelet failed\n${JOURNAL_MARKER}\nkubelet: bad flag --foo\n`);
+    });
+  });
+});
