@@ -5,7 +5,7 @@ import { ROLES, type Role } from '../config/inventory-schema.js';
 import { ConfigError, TemplateError, type KubestrapError } from '../errors.js';
 import { HELPER_NAMES, hostContext } from './host-context.js';
 import { createEnvironment } from './nunjucks-env.js';
-import { renderTemplate, type TemplateSource } from './render-template.js';
+import { CompiledTemplate, type TemplateSource } from './render-template.js';
 import { parseTemplateHeader, type TemplateHeader } from './template-header.js';
 import { readTemplateTree, type TemplateFile } from './template-tree.js';
 import { rejectedFlags } from './unit-guard.js';
@@ -49,11 +49,12 @@ export function renderCluster(spec: ClusterSpec, templatesDir: string): { hosts:
   if (problems.length) return { hosts: [], problems };
 
   const env = createEnvironment(templatesDir);
+  const compiled = new Map(planned.map((t) => [t, new CompiledTemplate(env, t.source)]));
   const hosts = spec.hosts.map((host) => {
     const context = hostContext(spec, host);
     const files = new Map<string, RenderedFile>();
     for (const template of planned.filter((t) => selects(t.selector, host.roles))) {
-      const result = renderTemplate(env, template.source, context);
+      const result = compiled.get(template)!.render(context);
       if ('problems' in result) {
         problems.push(...result.problems.filter((p) => !problems.some((q) => q.format() === p.format())));
         continue;

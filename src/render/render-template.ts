@@ -2,7 +2,7 @@ import nunjucks from 'nunjucks';
 import { TemplateError } from '../errors.js';
 import { didYouMean } from '../config/suggest.js';
 import { NUNJUCKS_GLOBALS, NUNJUCKS_OPTIONS } from './nunjucks-env.js';
-import { findUndefinedVariables } from './undefined-variables.js';
+import { TemplateScan, type UndefinedUse } from './undefined-variables.js';
 
 export interface TemplateSource {
   /** Shown in errors: the template's path as the user knows it. */
@@ -13,43 +13,53 @@ export interface TemplateSource {
 }
 
 /**
- * Renders one template, or explains every reason it cannot: syntax errors and each undefined
- * variable with its line, before a single byte is produced.
+ * A template compiled once and rendered for many hosts. Compiling is most of a render's cost, and a
+ * cluster renders every template once per host.
  */
-export function renderTemplate(
-  env: nunjucks.Environment,
-  source: TemplateSource,
-  context: Record<string, unknown>,
-): { content: string } | { problems: TemplateError[] } {
-  const defined = new Set([...Object.keys(context), ...NUNJUCKS_GLOBALS]);
-  let missing;
-  try {
-    missing = findUndefinedVariables(source.body, defined, NUNJUCKS_OPTIONS);
-  } catch (err) {
-    return { problems: [nunjucksError(err, source)] };
+export class CompiledTemplate {
+  private compiled: nunjucks.Template | undefined;
+  private scan: TemplateScan | undefined;
+
+  constructor(
+    private readonly env: nunjucks.Environment,
+    readonly source: TemplateSource,
+  ) {}
+
+  /**
+   * Renders for one host, or explains every reason it cannot: syntax errors and each undefined
+   * variable with its line, before a single byte is produced.
+   */
+  render(context: Record<string, unknown>): { content: string } | { problems: TemplateError[] } {
+    const { source } = this;
+    const defined = new Set([...Object.keys(context), ...NUNJUCKS_GLOBALS]);
+    let missing;
+    try {
+      this.scan ??= new TemplateScan(source.body, NUNJUCKS_OPTIONS);
+      missing = this.scan.undefinedIn(defined);
+    } catch (err) {
+      return { problems: [nunjucksError(err, source)] };
+    }
+    if (missing.length) return { problems: missing.map((use) => undefinedProblem(source, use, Object.keys(context))) };
+    try {
+      this.compiled ??= new nunjucks.Template(source.body, this.env, source.file, true);
+      return { content: this.compiled.render(context) };
+    } catch (err) {
+      return { problems: [nunjucksError(err, source)] };
+    }
   }
-  if (missing.length) {
-    const candidates = Object.keys(context);
-    return {
-      problems: missing.map((use) => {
-        const guess = didYouMean(use.name, candidates);
-        return new TemplateError(
-          source.file,
-          use.line + source.lineOffset,
-          use.name,
-          `is not defined (column ${use.column})`,
-          guess
-            ? `did you mean ${guess}? Otherwise define ${use.name} in config.properties or in the host's properties`
-            : `define ${use.name} in config.properties or in the host's properties, or test it with "is defined"`,
-        );
-      }),
-    };
-  }
-  try {
-    return { content: new nunjucks.Template(source.body, env, source.file, true).render(context) };
-  } catch (err) {
-    return { problems: [nunjucksError(err, source)] };
-  }
+}
+
+function undefinedProblem(source: TemplateSource, use: UndefinedUse, candidates: string[]): TemplateError {
+  const guess = didYouMean(use.name, candidates);
+  return new TemplateError(
+    source.file,
+    use.line + source.lineOffset,
+    use.name,
+    `is not defined (column ${use.column})`,
+    guess
+      ? `did you mean ${guess}? Otherwise define ${use.name} in config.properties or in the host's properties`
+      : `define ${use.name} in config.properties or in the host's properties, or test it with "is defined"`,
+  );
 }
 
 /**

@@ -34,19 +34,30 @@ const parser = (nunjucks as unknown as { parser: Parser }).parser;
 const LENIENT_TESTS = new Set(['defined', 'undefined']);
 const LENIENT_FILTERS = new Set(['default', 'd']);
 
-export function findUndefinedVariables(
-  body: string,
-  defined: ReadonlySet<string>,
-  opts: nunjucks.ConfigureOptions,
-): UndefinedUse[] {
-  const root = parser.parse(body, undefined, opts);
-  const bound = new Set([...defined, ...templateBindings(root)]);
-  const found = new Map<string, UndefinedUse>();
-  walk(root, bound, (node) => {
-    const use = { name: String(node.value), line: node.lineno + 1, column: node.colno + 1 };
-    found.set(`${use.name}:${use.line}`, use);
-  });
-  return [...found.values()].sort((a, b) => a.line - b.line || a.column - b.column);
+/** A template parsed once, to be checked against the variables of each host it renders for. */
+export class TemplateScan {
+  private readonly root: AstNode;
+  private readonly bindings: string[];
+
+  /** Throws nunjucks' own error on a syntax error. */
+  constructor(body: string, opts: nunjucks.ConfigureOptions) {
+    this.root = parser.parse(body, undefined, opts);
+    this.bindings = templateBindings(this.root);
+  }
+
+  undefinedIn(defined: ReadonlySet<string>): UndefinedUse[] {
+    const bound = new Set([...defined, ...this.bindings]);
+    const found = new Map<string, UndefinedUse>();
+    walk(this.root, bound, (node) => {
+      const use = { name: String(node.value), line: node.lineno + 1, column: node.colno + 1 };
+      found.set(`${use.name}:${use.line}`, use);
+    });
+    return [...found.values()].sort((a, b) => a.line - b.line || a.column - b.column);
+  }
+}
+
+export function findUndefinedVariables(body: string, defined: ReadonlySet<string>, opts: nunjucks.ConfigureOptions): UndefinedUse[] {
+  return new TemplateScan(body, opts).undefinedIn(defined);
 }
 
 function isNode(value: unknown): value is AstNode {

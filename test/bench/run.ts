@@ -1,0 +1,96 @@
+/**
+ * `npm run bench [-- --hosts 3,9,20] [--keep]`: the numbers the design promises, measured on lab
+ * hosts with the built CLI exactly as an operator runs it (process start included).
+ *   - wall time of the first `apply --phase os` on fresh hosts (firewalld running, swap in fstab)
+ *   - wall time of a no-op re-run, and of a `plan`
+ *   - SSH round trips per host of the no-op run (handshakes, commands, SFTP requests)
+ * Prints figures; asserts nothing.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { addHosts, labDown, labUp, removeHosts, writeInventory } from '../lab/index.js';
+
+const LAB = 'bench';
+const CLI = join(process.cwd(), 'bin/bootstrap.js');
+
+interface Report {
+  ok: boolean;
+  durationMs: number;
+  hosts: Array<{ roundTrips: { handshakes: number; execs: number; sftpOps: number } | null }>;
+}
+
+function run(args: string[]): { seconds: number; report: Report } {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, [CLI, ...args, '--output', 'json'], { encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (result.status !== 0) throw new Error(`bootstrap ${args.join(' ')} exited ${result.status}:\n${result.stdout}${result.stderr}`);
+  return { seconds, report: JSON.parse(result.stdout) as Report };
+}
+
+function perHost(report: Report, field: 'handshakes' | 'execs' | 'sftpOps'): string {
+  const values = report.hosts.map((h) => h.roundTrips?.[field] ?? 0);
+  const [min, max] = [Math.min(...values), Math.max(...values)];
+  return min === max ? String(min) : `${min}-${max}`;
+}
+
+async function measure(count: number): Promise<string[]> {
+  const hosts = await addHosts(LAB, count);
+  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-bench-'));
+  try {
+    const lab = await labUp({ name: LAB });
+    await writeInventory({ ...lab, hosts }, join(dir, 'inventory.yaml'));
+    copyFileSync('config.example.properties', join(dir, 'config.properties'));
+    const args = (cmd: string, ...extra: string[]) => [cmd, '-i', join(dir, 'inventory.yaml'), '-c', join(dir, 'config.properties'), ...extra];
+
+    const first = run(args('apply', '--phase', 'os'));
+    const noop = run(args('apply', '--phase', 'os'));
+    const plan = run(args('plan'));
+    if (noop.report.hosts.length !== count) throw new Error('the no-op run did not report every host');
+    return [
+      String(count),
+      first.seconds.toFixed(2),
+      noop.seconds.toFixed(2),
+      (noop.report.durationMs / 1000).toFixed(2),
+      plan.seconds.toFixed(2),
+      perHost(noop.report, 'handshakes'),
+      perHost(noop.report, 'execs'),
+      perHost(noop.report, 'sftpOps'),
+    ];
+  } finally {
+    await removeHosts(LAB, hosts.map((h) => h.name));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function table(rows: string[][]): string {
+  const header = ['hosts', 'first apply os (s)', 'no-op apply (s)', 'no-op engine (s)', 'plan (s)', 'handshakes/host', 'commands/host', 'sftp/host'];
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) => r.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { hosts: { type: 'string', default: '3,9' }, keep: { type: 'boolean', default: false } } });
+  const counts = values.hosts.split(',').map(Number);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--hosts takes host counts such as 3,9,20`);
+  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  console.log(`bench: lab '${LAB}', ${process.env.CI ? 'CI' : 'local'} machine, ${counts.join(' / ')} fresh hosts`);
+  await labUp({ name: LAB, hosts: 0 });
+  const rows: string[][] = [];
+  try {
+    for (const count of counts) rows.push(await measure(count));
+  } finally {
+    if (!values.keep) await labDown(LAB);
+  }
+  console.log(table(rows));
+  console.log('first apply: fresh hosts, wall time of `node bin/bootstrap.js apply --phase os` incl. process start;');
+  console.log('no-op: the same command again; engine: the run inside the process (connect to report).');
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
