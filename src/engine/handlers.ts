@@ -22,8 +22,13 @@ export function planRestarts(resources: readonly Resource[], changes: readonly C
   for (const c of changes) for (const s of c.restarts) add(s, c.file?.path ?? c.summary);
   for (const s of pending) if (known.has(s)) add(s, 'an earlier run changed its inputs but did not finish restarting it');
 
+  // A service change's summary is `<actions> <name>`: look for start/stop in the actions only.
+  const actionsOf = (c: Change, name: string) => c.summary.slice(0, c.summary.length - name.length);
   const startedOrStopped = new Set(
-    changes.filter((c) => c.resource.kind === 'service' && /\b(start|stop)\b/.test(c.summary)).map((c) => (c.resource as ServiceResource).name),
+    changes
+      .filter((c): c is Change & { resource: ServiceResource } => c.resource.kind === 'service')
+      .filter((c) => /\b(start|stop)\b/.test(actionsOf(c, c.resource.name)))
+      .map((c) => c.resource.name),
   );
   const stopped = new Set(services.filter((s) => s.running === false).map((s) => s.name));
   const order = [...services.map((s) => s.name), ...[...reasons.keys()].sort()];

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import type { Change } from '../../src/engine/change.js';
+import { planRestarts } from '../../src/engine/handlers.js';
+import type { FileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
+import { diffOf } from './support.js';
+
+const file = (path: string, restarts: string[]): FileResource => ({ kind: 'file', path, content: 'x\n', mode: 0o644, owner: 'root', group: 'root', restarts });
+const service = (name: string, over: Partial<ServiceResource> = {}): ServiceResource => ({ kind: 'service', name, enabled: true, running: true, ...over });
+const RUNNING = 'LoadState=loaded UnitFileState=enabled ActiveState=active';
+const STOPPED = 'LoadState=loaded UnitFileState=enabled ActiveState=inactive';
+const DISABLED_RUNNING = 'LoadState=loaded UnitFileState=disabled ActiveState=active';
+
+/** Real changes: every file is absent, every service in the state given. */
+function changesOf(resources: Resource[], serviceStates: Record<string, string> = {}): Change[] {
+  return resources.flatMap((r) => {
+    const c = r.kind === 'file' ? diffOf(r, 'absent') : r.kind === 'service' ? diffOf(r, serviceStates[r.name] ?? RUNNING) : undefined;
+    return c ? [c] : [];
+  });
+}
+
+describe('planRestarts', () => {
+  it('restarts each service a changed file names once, with every file as a reason, in the phase service order', () => {
+    const resources: Resource[] = [
+      file('/etc/kubernetes/kubelet-config.yaml', ['kubelet']),
+      file('/etc/kubernetes/kube-proxy.kubeconfig', ['kube-proxy', 'kubelet']),
+      service('kube-proxy'),
+      service('kubelet'),
+    ];
+    expect(planRestarts(resources, changesOf(resources), [])).toEqual([
+      { service: 'kube-proxy', because: ['/etc/kubernetes/kube-proxy.kubeconfig'], managed: true },
+      { service: 'kubelet', because: ['/etc/kubernetes/kubelet-config.yaml', '/etc/kubernetes/kube-proxy.kubeconfig'], managed: true },
+    ]);
+  });
+
+  it('restarts nothing when nothing changed', () => {
+    const resources: Resource[] = [file('/etc/a', ['kubelet']), service('kubelet')];
+    expect(planRestarts(resources, [], [])).toEqual([]);
+  });
+
+  it('try-restarts a service the phase does not manage, or does not keep running, after those it does (by name)', () => {
+    const resources: Resource[] = [file('/etc/docker/daemon.json', ['docker', 'containerd']), file('/etc/a', ['kubelet']), service('kubelet', { running: undefined })];
+    expect(planRestarts(resources, changesOf(resources), []).map((r) => [r.service, r.managed])).toEqual([
+      ['kubelet', false],
+      ['containerd', false],
+      ['docker', false],
+    ]);
+  });
+
+  it('does not restart a service the same phase starts or stops anyway', () => {
+    const resources: Resource[] = [file('/etc/a', ['kubelet', 'kube-proxy', 'etcd']), service('kubelet'), service('kube-proxy'), service('etcd', { enabled: false, running: false })];
+    const changes = changesOf(resources, { kubelet: STOPPED, 'kube-proxy': RUNNING, etcd: RUNNING });
+    expect(changes.map((c) => c.summary)).toEqual(['create /etc/a (0644 root:root, 2 bytes)', 'start kubelet', 'disable and stop etcd']);
+    expect(planRestarts(resources, changes, []).map((r) => r.service)).toEqual(['kube-proxy']);
+  });
+
+  it('does restart a service the phase only enables', () => {
+    const resources: Resource[] = [file('/etc/a', ['kubelet']), service('kubelet')];
+    const changes = changesOf(resources, { kubelet: DISABLED_RUNNING });
+    expect(changes.map((c) => c.summary)).toEqual(['create /etc/a (0644 root:root, 2 bytes)', 'enable kubelet']);
+    expect(planRestarts(resources, changes, []).map((r) => r.service)).toEqual(['kubelet']);
+  });
+
+  it('reads start/stop from the action, not from a service name that contains the word', () => {
+    const resources: Resource[] = [file('/etc/a', ['stop-logger']), service('stop-logger')];
+    const changes = changesOf(resources, { 'stop-logger': DISABLED_RUNNING });
+    expect(changes[1]?.summary).toBe('enable stop-logger');
+    expect(planRestarts(resources, changes, []).map((r) => r.service)).toEqual(['stop-logger']);
+  });
+
+  it('restarts pending services the phase knows (as a service or a file input), even without changes', () => {
+    const resources: Resource[] = [file('/etc/docker/daemon.json', ['docker']), service('kubelet')];
+    expect(planRestarts(resources, [], ['docker', 'etcd', 'kubelet'])).toEqual([
+      { service: 'kubelet', because: ['an earlier run changed its inputs but did not finish restarting it'], managed: true },
+      { service: 'docker', because: ['an earlier run changed its inputs but did not finish restarting it'], managed: false },
+    ]);
+  });
+
+  it('adds the pending reason to a file reason, once per service', () => {
+    const resources: Resource[] = [file('/etc/a', ['kubelet']), service('kubelet')];
+    const [restart] = planRestarts(resources, changesOf(resources), ['kubelet']);
+    expect(restart?.because).toEqual(['/etc/a', 'an earlier run changed its inputs but did not finish restarting it']);
+  });
+
+  it('uses the summary as the reason for changes that are not files', () => {
+    const resources: Resource[] = [service('kubelet')];
+    const sysctl = diffOf({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }, '0\nwritable')!;
+    expect(planRestarts(resources, [{ ...sysctl, restarts: ['kubelet'] }], [])[0]?.because).toEqual(['sysctl net.ipv4.ip_forward: 0 → 1']);
+  });
+});
