@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { hostname, release } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { FACTS_SCRIPT, parseFacts } from '../../src/engine/facts.js';
+import { factsFor } from '../os/os-releases.js';
+import { shRun } from './support.js';
+
+describe('parseFacts', () => {
+  it.each([
+    ['centos7', { id: 'centos', idLike: ['rhel', 'fedora'], versionId: '7', prettyName: 'CentOS Linux 7 (Core)' }, 'yum'],
+    ['rocky93', { id: 'rocky', idLike: ['rhel', 'centos', 'fedora'], versionId: '9.3', prettyName: 'Rocky Linux 9.3 (Blue Onyx)' }, 'dnf'],
+    ['alma8', { id: 'almalinux', idLike: ['rhel', 'centos', 'fedora'], versionId: '8.9', prettyName: 'AlmaLinux 8.9 (Midnight Oncilla)' }, 'dnf'],
+    ['rhel9', { id: 'rhel', idLike: ['fedora'], versionId: '9.4', prettyName: 'Red Hat Enterprise Linux 9.4 (Plow)' }, 'dnf'],
+    ['debian12', { id: 'debian', idLike: [], versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' }, 'apt'],
+    ['ubuntu2204', { id: 'ubuntu', idLike: ['debian'], versionId: '22.04', prettyName: 'Ubuntu 22.04.4 LTS' }, 'apt'],
+    ['alpine', { id: 'alpine', idLike: [], versionId: '3.19.1', prettyName: 'Alpine Linux v3.19' }, undefined],
+    ['fedora40', { id: 'fedora', idLike: [], versionId: '40', prettyName: 'Fedora Linux 40 (Server Edition)' }, 'dnf'],
+    ['debianSid', { id: 'debian', idLike: [], versionId: '', prettyName: 'Debian GNU/Linux trixie/sid' }, 'apt'],
+  ] as const)('reads os-release of %s, quoted or not', (os, expected, manager) => {
+    const facts = factsFor(os);
+    expect(facts.os).toEqual(expected);
+    expect(facts.packageManager).toBe(manager);
+  });
+
+  it('strips prefix lengths from addresses and trims the other facts', () => {
+    const facts = factsFor('rocky93', { addresses: '127.0.0.1/8\n10.0.0.11/24\n192.168.1.5/32', machine: 'aarch64' });
+    expect(facts.addresses).toEqual(['127.0.0.1', '10.0.0.11', '192.168.1.5']);
+    expect(facts.machine).toBe('aarch64');
+    expect(facts.hostname).toBe('node1');
+    expect(facts.init).toBe('systemd');
+    expect(facts.kernel).toBe('5.14.0-362.8.1.el9_3.x86_64');
+  });
+
+  it('survives an empty reply', () => {
+    expect(parseFacts('')).toEqual({
+      os: { id: '', idLike: [], versionId: '', prettyName: 'unknown OS' },
+      machine: '',
+      kernel: '',
+      hostname: '',
+      init: '',
+      addresses: [],
+      packageManager: undefined,
+    });
+  });
+
+  it('falls back to ID when os-release has no PRETTY_NAME', () => {
+    const out = "\n@@kubestrap-section os-release\nID='arch'\nBUILD_ID=rolling\n";
+    expect(parseFacts(out).os).toEqual({ id: 'arch', idLike: [], versionId: '', prettyName: 'arch' });
+  });
+
+  it('FACTS_SCRIPT run for real on this machine reads its facts', () => {
+    const facts = parseFacts(shRun(FACTS_SCRIPT).stdout);
+    const osRelease = readFileSync('/etc/os-release', 'utf8');
+    expect(facts.os.id).toBe(/^ID=(.*)$/m.exec(osRelease)![1]!.replace(/"/g, ''));
+    expect(facts.os.id).toBe('debian');
+    expect(facts.machine).toBe('x86_64');
+    expect(facts.kernel).toBe(release());
+    expect(facts.hostname).toBe(hostname());
+    expect(facts.init).toBe(readFileSync('/proc/1/comm', 'utf8').trim());
+    expect(facts.addresses).toContain('127.0.0.1');
+    expect(facts.addresses.every((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a))).toBe(true);
+    expect(facts.packageManager).toBe('apt');
+  });
+});

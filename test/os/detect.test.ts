@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { HostError } from '../../src/errors.js';
+import { detectOs } from '../../src/os/detect.js';
+import { factsFor, type FakeHost, type OsName } from './os-releases.js';
+
+const SUPPORTED_HINT = 'kubestrap supports CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11-12, Ubuntu 20.04-24.04 on x86_64 or aarch64, with systemd';
+
+function refusal(os: OsName, host: FakeHost = {}): HostError {
+  try {
+    detectOs('node1', factsFor(os, host));
+  } catch (err) {
+    if (err instanceof HostError) return err;
+    throw err;
+  }
+  throw new Error(`${os} was accepted`);
+}
+
+describe('detectOs', () => {
+  it.each([
+    ['centos7', 'el', 'yum install -y -q socat'],
+    ['rocky93', 'el', 'dnf install -y -q socat'],
+    ['alma8', 'el', 'dnf install -y -q socat'],
+    ['rhel9', 'el', 'dnf install -y -q socat'],
+    ['debian12', 'debian', 'apt-get install'],
+    ['ubuntu2204', 'debian', 'apt-get install'],
+  ] as const)('manages %s with the %s adapter', (os, family, install) => {
+    const { adapter, arch } = detectOs('node1', factsFor(os));
+    expect(adapter.family).toBe(family);
+    expect(arch).toBe('amd64');
+    expect(adapter.installPackages(['socat'])).toContain(install);
+    expect(adapter.managesSelinux).toBe(family === 'el');
+  });
+
+  it('maps aarch64 to arm64', () => {
+    expect(detectOs('node1', factsFor('rocky93', { machine: 'aarch64' })).arch).toBe('arm64');
+  });
+
+  it('refuses other architectures, naming the machine and what is supported', () => {
+    const err = refusal('rocky93', { machine: 'ppc64le' });
+    expect(err.message).toBe('architecture ppc64le is not supported');
+    expect(err.where()).toBe('node1');
+    expect(err.hint).toBe(SUPPORTED_HINT);
+    expect(refusal('debian12', { machine: '' }).message).toBe('architecture unknown is not supported');
+  });
+
+  it('refuses a host whose PID 1 is not systemd', () => {
+    const err = refusal('debian12', { init: 'init' });
+    expect(err.message).toBe('PID 1 is init, not systemd');
+    expect(err.hint).toBe(SUPPORTED_HINT);
+  });
+
+  it.each([
+    ['alpine', 'Alpine Linux v3.19 is not supported'],
+    ['fedora40', 'Fedora Linux 40 (Server Edition) is not supported'],
+    ['debianSid', 'Debian GNU/Linux trixie/sid is not supported'],
+  ] as const)('refuses %s', (os, message) => {
+    const err = refusal(os);
+    expect(err).toBeInstanceOf(HostError);
+    expect(err.message).toBe(message);
+    expect(err.hint).toBe(SUPPORTED_HINT);
+  });
+
+  it('refuses an EL host without dnf or yum', () => {
+    expect(refusal('rhel9', { packageManager: '' }).message).toBe('Red Hat Enterprise Linux 9.4 (Plow) has neither dnf nor yum');
+  });
+
+  it('refuses an EL major it does not know', () => {
+    const facts = factsFor('rocky93');
+    expect(() => detectOs('node1', { ...facts, os: { ...facts.os, versionId: '10.0', prettyName: 'Rocky Linux 10.0' } })).toThrow('Rocky Linux 10.0 is not supported');
+    expect(() => detectOs('node1', { ...facts, os: { ...facts.os, id: 'amzn', idLike: ['centos', 'rhel', 'fedora'], versionId: '2', prettyName: 'Amazon Linux 2' } })).toThrow(
+      'Amazon Linux 2 is not supported',
+    );
+  });
+
+  it('refuses Debian 10 and Ubuntu 18.04', () => {
+    const debian = factsFor('debian12');
+    expect(() => detectOs('n', { ...debian, os: { ...debian.os, versionId: '10', prettyName: 'Debian GNU/Linux 10 (buster)' } })).toThrow('Debian GNU/Linux 10 (buster) is not supported');
+    const ubuntu = factsFor('ubuntu2204');
+    expect(() => detectOs('n', { ...ubuntu, os: { ...ubuntu.os, versionId: '18.04', prettyName: 'Ubuntu 18.04.6 LTS' } })).toThrow('Ubuntu 18.04.6 LTS is not supported');
+  });
+});
