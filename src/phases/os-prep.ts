@@ -38,8 +38,7 @@ export const osPhase: Phase = {
 
 /** Module names of the rendered modules-load.d files, so a template tree decides what loads. */
 export function modulesIn(files: readonly RenderedFile[]): string[] {
-  return files
-    .filter((f) => f.path.startsWith(MODULES_DIR))
+  return confFiles(files, MODULES_DIR)
     .flatMap((f) => settingLines(f.content))
     .filter((line) => /^[\w-]+$/.test(line));
 }
@@ -47,13 +46,20 @@ export function modulesIn(files: readonly RenderedFile[]): string[] {
 /** key = value pairs of the rendered sysctl.d files; the last file to set a key wins, as in sysctl --system. */
 export function sysctlsIn(files: readonly RenderedFile[]): Array<[string, string]> {
   const settings = new Map<string, string>();
-  for (const f of files.filter((file) => file.path.startsWith(SYSCTL_DIR))) {
+  for (const f of confFiles(files, SYSCTL_DIR)) {
     for (const line of settingLines(f.content)) {
       const m = /^-?([\w./-]+)\s*=\s*(.*)$/.exec(line);
       if (m) settings.set(m[1]!, m[2]!.trim());
     }
   }
   return [...settings];
+}
+
+/** The files of `dir` that systemd-sysctl, sysctl --system and systemd-modules-load read: `*.conf`, in name order. */
+function confFiles(files: readonly RenderedFile[], dir: string): RenderedFile[] {
+  return files
+    .filter((f) => f.path.startsWith(dir) && /^[^/]+\.conf$/.test(f.path.slice(dir.length)))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 function settingLines(content: string): string[] {
