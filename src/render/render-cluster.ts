@@ -22,7 +22,7 @@ export interface RenderedFile {
   mode: number;
   owner: string;
   group: string;
-  /** Services to restart when this file changes. */
+  /** Services to restart when this file changes, as its header names them (a unit file also restarts its own service). */
   restarts: string[];
   /** The template it came from, relative to the template tree. */
   template: string;
@@ -125,16 +125,9 @@ function toRenderedFile(t: PlannedTemplate, content: string): RenderedFile {
     mode: t.header.mode ?? (executable ? 0o755 : 0o644),
     owner: t.header.owner ?? 'root',
     group: t.header.group ?? 'root',
-    restarts: servicesRestartedBy(t.installPath, t.header),
+    restarts: t.header.restarts,
     template: t.file.rel,
   };
-}
-
-/** A unit file restarts its own service; other files name theirs in the header. */
-function servicesRestartedBy(path: string, header: TemplateHeader): string[] {
-  const unit = /^\/etc\/systemd\/system\/([^/]+)\.service$/.exec(path);
-  const own = unit ? [unit[1]!] : [];
-  return [...new Set([...own, ...header.restarts])];
 }
 
 function guardUnit(t: PlannedTemplate, content: string, spec: ClusterSpec, host: HostSpec): TemplateError[] {

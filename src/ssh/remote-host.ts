@@ -2,7 +2,7 @@ import type { Client } from 'ssh2';
 import { HostError, KubestrapError, SshError } from '../errors.js';
 import { execOnce, isSessionRefused, type ExecRequest, type ExecResult } from './exec.js';
 import { commandHead, type SshLogSink } from './log.js';
-import { putFile, type PutFileOptions } from './put-file.js';
+import { putFile, type PutFileHost, type PutFileOptions } from './put-file.js';
 import { Semaphore } from './semaphore.js';
 import { SftpSession } from './sftp.js';
 import { interpretSudo, rootCommand, type Privilege } from './sudo.js';
@@ -65,12 +65,21 @@ export class SshRemoteHost implements RemoteHost {
   private needsPty = false;
   private lost: string | undefined;
   private closing = false;
+  /** What putFile needs of this connection; one object, so putFile's per-host caches (owner ids) hit. */
+  private readonly putFileHost: PutFileHost;
 
   constructor(
     private readonly client: Client,
     private readonly settings: HostSettings,
   ) {
     this.name = settings.name;
+    this.putFileHost = {
+      name: settings.name,
+      isRoot: settings.privilege.kind === 'root',
+      run: (script) => this.run(script),
+      sftp: () => this.sftp(),
+      home: () => this.home(),
+    };
     client.on('error', (err: Error) => {
       this.lost ??= err.message;
     });
@@ -116,18 +125,7 @@ export class SshRemoteHost implements RemoteHost {
 
   async putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }> {
     const started = Date.now();
-    const result = await putFile(
-      {
-        name: this.name,
-        isRoot: this.settings.privilege.kind === 'root',
-        run: (script) => this.run(script),
-        sftp: () => this.sftp(),
-        home: () => this.home(),
-      },
-      path,
-      content,
-      opts,
-    ).catch((err: unknown) => {
+    const result = await putFile(this.putFileHost, path, content, opts).catch((err: unknown) => {
       throw this.scrubError(err);
     });
     this.settings.log?.({ host: this.name, kind: 'put-file', command: path, durationMs: Date.now() - started, detail: result.written ? 'written' : 'unchanged' });

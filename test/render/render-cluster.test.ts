@@ -101,7 +101,7 @@ describe('renderCluster with the bundled units', () => {
     expect(kubeconfig.restarts).toEqual(['kubelet']);
     expect(kubeconfig.content).toContain('server: https://10.0.0.11:6443');
     expect(kubeconfig.content).toContain('client-certificate: /etc/kubernetes/pki/kubelet.pem');
-    expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.restarts).toEqual(['kubelet']);
+    expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.restarts).toEqual([]);
     expect(fileOf(hosts, 'w1', '/etc/docker/daemon.json')!.restarts).toEqual(['docker']);
     expect(fileOf(hosts, 'w1', '/etc/sysctl.d/k8s.conf')!.restarts).toEqual([]);
   });

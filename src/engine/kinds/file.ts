@@ -13,6 +13,11 @@ export function isSystemdUnitPath(path: string): boolean {
   return /^\/(etc|lib|usr\/lib)\/systemd\/system\//.test(path);
 }
 
+/** A service's unit file or drop-in restarts that service when it changes, without saying so. */
+export function serviceOfUnitPath(path: string): string | undefined {
+  return /^\/(?:etc|lib|usr\/lib)\/systemd\/system\/([^/]+)\.service(?:\.d\/[^/]+\.conf)?$/.exec(path)?.[1];
+}
+
 export const fileKind: Kind<FileResource> = {
   probe: (r) => {
     const f = shq(r.path);
@@ -22,8 +27,8 @@ export const fileKind: Kind<FileResource> = {
     const [first, second] = observed.split('\n');
     const desiredSha = sha256(r.content);
     const size = Buffer.byteLength(r.content);
-    const unit = isSystemdUnitPath(r.path);
-    const common = { restarts: r.restarts, reloadsSystemd: unit };
+    const own = serviceOfUnitPath(r.path);
+    const common = { restarts: [...new Set([...(own ? [own] : []), ...r.restarts])], reloadsSystemd: isSystemdUnitPath(r.path) };
     const put = (currentSha256: string | null) => ({
       type: 'put' as const,
       path: r.path,
