@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import { formatReport } from '../../../src/cli/output/report-text.js';
+import { reportJson } from '../../../src/cli/output/report-json.js';
+import type { Change } from '../../../src/engine/change.js';
+import { sha256 } from '../../../src/engine/kinds/file.js';
+import type { HostReport, PhaseHostReport, RunReport } from '../../../src/engine/report.js';
+import type { FileResource } from '../../../src/engine/resource.js';
+import { HostError, SshError } from '../../../src/errors.js';
+import { diffOf } from '../../engine/support.js';
+
+const OLD_SYSCTL = 'net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 1\n';
+const NEW_SYSCTL = 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\n';
+const file = (path: string, content: string, over: Partial<FileResource> = {}): FileResource => ({
+  kind: 'file',
+  path,
+  content,
+  mode: 0o644,
+  owner: 'root',
+  group: 'root',
+  restarts: [],
+  ...over,
+});
+
+/** Real changes, as the kinds produce them from probe output. */
+const changes = {
+  sysctlFile: diffOf(file('/etc/sysctl.d/k8s.conf', NEW_SYSCTL, { restarts: ['kubelet'] }), `644 root root\n${sha256(OLD_SYSCTL)}`)!,
+  modules: diffOf(file('/etc/modules-load.d/k8s.conf', 'br_netfilter\noverlay\n'), 'absent')!,
+  key: diffOf(file('/etc/kubernetes/ssl/ca-key.pem', 'PRIVATE\n', { mode: 0o600, secret: true }), `600 root root\n${sha256('OLD\n')}`)!,
+  sysctl: diffOf({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }, '0\nread-only')!,
+  swap: diffOf({ kind: 'swapOff' }, 'fstab 3 /swapfile none swap sw 0 0')!,
+  iptables: diffOf({ kind: 'package', names: ['iptables'] }, '')!,
+} satisfies Record<string, Change>;
+
+const hosts = (m1: HostReport['status'], extra: HostReport[] = []): HostReport[] => [
+  { host: 'm1', address: '10.0.0.11', status: m1, stats: { handshakes: 1, execs: 3, sftpOps: 2 } },
+  { host: 'w1', address: '10.0.0.12', status: 'ok', stats: { handshakes: 1, execs: 2, sftpOps: 0 } },
+  ...extra,
+];
+
+function result(over: Partial<PhaseHostReport>): PhaseHostReport {
+  return { phase: 'os', host: 'm1', status: 'changed', changes: [], restarts: [], notApplied: [], currentContent: new Map(), durationMs: 5, ...over };
+}
+
+const planReport: RunReport = {
+  mode: 'plan',
+  phases: ['os'],
+  hosts: hosts('changed', [
+    { host: 'e1', address: '10.0.0.13', status: 'unreachable', error: new SshError('e1', 'connect', 'connection refused', 'check that sshd runs') },
+  ]),
+  results: [
+    result({
+      changes: [changes.sysctlFile, changes.modules, changes.key, changes.sysctl, changes.swap],
+      restarts: [
+        { service: 'kubelet', because: ['/etc/sysctl.d/k8s.conf'], managed: true },
+        { service: 'docker', because: ['an earlier run changed its inputs but did not finish restarting it'], managed: false },
+      ],
+      currentContent: new Map<string, string | null>([
+        ['/etc/sysctl.d/k8s.conf', OLD_SYSCTL],
+        ['/etc/modules-load.d/k8s.conf', null],
+      ]),
+    }),
+    result({ host: 'w1', status: 'ok' }),
+  ],
+  durationMs: 1540,
+};
+
+const failure = new HostError(
+  'm1',
+  'install package iptables: failed',
+  { resource: 'package:iptables', command: 'export DEBIAN_FRONTEND=noninteractive', exitCode: 100, stderrTail: 'E: Unable to locate package iptables' },
+  'check that the host reaches its package repositories (or a local mirror)',
+);
+
+const applyReport: RunReport = {
+  mode: 'apply',
+  phases: ['os'],
+  hosts: [{ ...hosts('failed')[0]!, error: failure }, hosts('failed')[1]!],
+  results: [
+    result({ status: 'failed', changes: [changes.modules], notApplied: [changes.iptables, changes.sysctlFile], error: failure }),
+    result({ host: 'w1', status: 'ok' }),
+  ],
+  durationMs: 2049,
+};
+
+describe('formatReport', () => {
+  it('plan: every change, unified diffs, new files, hidden secrets, restarts and totals', () => {
+    expect(formatReport(planReport)).toBe(
+      [
+        'e1 (10.0.0.13): unreachable',
+        '  e1 [connect]: connection refused',
+        '    fix: check that sshd runs',
+        '== os: OS preparation ==',
+        'm1 (10.0.0.11): 7 to change',
+        '  ~ update /etc/sysctl.d/k8s.conf',
+        '      --- /etc/sysctl.d/k8s.conf\ton the host',
+        '      +++ /etc/sysctl.d/k8s.conf\tdesired',
+        '      @@ -1,2 +1,2 @@',
+        '      -net.ipv4.ip_forward = 0',
+        '      +net.ipv4.ip_forward = 1',
+        '       net.bridge.bridge-nf-call-iptables = 1',
+        '  + create /etc/modules-load.d/k8s.conf (0644 root:root, 21 bytes)',
+        '      +br_netfilter',
+        '      +overlay',
+        '  ~ update /etc/kubernetes/ssl/ca-key.pem',
+        '      (content hidden: secret)',
+        '  ~ sysctl net.ipv4.ip_forward: 0 → 1',
+        '      ! /proc/sys/net/ipv4/ip_forward is read-only on this host: the kernel will refuse the new value',
+        '  ~ swap: comment out 1 swap line in /etc/fstab',
+        '      -/swapfile none swap sw 0 0',
+        '      +# kubestrap: swap off for the kubelet: /swapfile none swap sw 0 0',
+        '  ↻ restart kubelet because: /etc/sysctl.d/k8s.conf',
+        '  ↻ restart docker (if running) because: an earlier run changed its inputs but did not finish restarting it',
+        'w1 (10.0.0.12): no changes',
+        'Plan: 5 change(s) and 2 restart(s) planned on 1 host(s), 1 up to date, 1 unreachable (1.5 s) — FAILED',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('plan: a clean run says so and does not fail', () => {
+    const clean: RunReport = { ...planReport, hosts: hosts('ok'), results: [result({ status: 'ok' }), result({ host: 'w1', status: 'ok' })] };
+    expect(formatReport(clean)).toBe(
+      '== os: OS preparation ==\nm1 (10.0.0.11): no changes\nw1 (10.0.0.12): no changes\nPlan: 0 change(s) and 0 restart(s) planned on 0 host(s), 2 up to date (1.5 s)\n',
+    );
+  });
+
+  it('apply: what was done without diffs, the failure with command and exit code, and what was not applied', () => {
+    expect(formatReport(applyReport)).toBe(
+      [
+        '== os: OS preparation ==',
+        'm1 (10.0.0.11): FAILED after 1 change(s)',
+        '  + create /etc/modules-load.d/k8s.conf (0644 root:root, 21 bytes)',
+        '  m1 package:iptables: install package iptables: failed',
+        '    fix: check that the host reaches its package repositories (or a local mirror)',
+        '    command: export DEBIAN_FRONTEND=noninteractive',
+        '    exit code: 100',
+        '    stderr:',
+        '      E: Unable to locate package iptables',
+        '  not applied: install package iptables; update /etc/sysctl.d/k8s.conf',
+        'w1 (10.0.0.12): ok, nothing to change',
+        'Apply: 1 change(s) and 0 restart(s) applied on 0 host(s), 1 up to date, 1 failed (2.0 s) — FAILED',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('reportJson', () => {
+  it('is JSON with the verdict, round trips per host, and each change by resource id', () => {
+    const json = JSON.parse(reportJson(planReport)) as {
+      mode: string;
+      ok: boolean;
+      hosts: Array<{ host: string; status: string; roundTrips: unknown; error: { kind: string; where: string } | null }>;
+      results: Array<{ host: string; changes: Array<{ resource: string; summary: string; warning: string | null; detail: string[] }>; restarts: unknown[]; text: string[] }>;
+    };
+    expect(json.mode).toBe('plan');
+    expect(json.ok).toBe(false);
+    expect(json.hosts.map((h) => [h.host, h.status, h.roundTrips])).toEqual([
+      ['m1', 'changed', { handshakes: 1, execs: 3, sftpOps: 2 }],
+      ['w1', 'ok', { handshakes: 1, execs: 2, sftpOps: 0 }],
+      ['e1', 'unreachable', null],
+    ]);
+    expect(json.hosts[2]!.error).toMatchObject({ kind: 'ssh', where: 'e1 [connect]' });
+    const m1 = json.results[0]!;
+    expect(m1.changes.map((c) => c.resource)).toEqual([
+      'file:/etc/sysctl.d/k8s.conf',
+      'file:/etc/modules-load.d/k8s.conf',
+      'file:/etc/kubernetes/ssl/ca-key.pem',
+      'sysctl:net.ipv4.ip_forward',
+      'swapOff',
+    ]);
+    expect(m1.changes[3]!.warning).toContain('read-only');
+    expect(m1.changes[0]!.detail).toEqual([]);
+    expect(m1.restarts).toHaveLength(2);
+    expect(m1.text).toContain('      (content hidden: secret)');
+    expect(JSON.stringify(json)).not.toContain('PRIVATE');
+  });
+
+  it('carries a failure with its details', () => {
+    const json = JSON.parse(reportJson(applyReport)) as { ok: boolean; results: Array<{ error: unknown; notApplied: Array<{ resource: string }> }> };
+    expect(json.ok).toBe(false);
+    expect(json.results[0]!.error).toEqual({
+      kind: 'host',
+      where: 'm1 package:iptables',
+      message: 'install package iptables: failed',
+      hint: 'check that the host reaches its package repositories (or a local mirror)',
+      details: { resource: 'package:iptables', command: 'export DEBIAN_FRONTEND=noninteractive', exitCode: 100, stderrTail: 'E: Unable to locate package iptables' },
+    });
+    expect(json.results[0]!.notApplied.map((c) => c.resource)).toEqual(['package:iptables', 'file:/etc/sysctl.d/k8s.conf']);
+  });
+});
