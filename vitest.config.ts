@@ -7,6 +7,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
+          globalSetup: ['test/support/unit-global-setup.ts'],
           exclude: ['test/e2e/**', 'node_modules/**'],
           testTimeout: 20_000,
         },

@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { extractGenConfigScript, SEED_WITH_GEN_CONFIG, skipUnlessAvailable } from '../support/seeds.js';
+import { skipUnlessAvailable } from '../support/prerequisites.js';
+import { extractGenConfigScript, SEED_WITH_GEN_CONFIG } from '../support/seeds.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
 
 const genConfig = extractGenConfigScript();

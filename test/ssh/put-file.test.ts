@@ -7,6 +7,7 @@ import { formatKnownHostsLine } from '../../src/ssh/known-hosts.js';
 import { installScript, parseProbe } from '../../src/ssh/put-file.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { clientKeyFile, keyPair, pool, target, tempDir } from './support/fixtures.js';
+import { skipUnlessAvailable } from '../support/prerequisites.js';
 import { sftpServerPath, startTestServer, type TestServer } from './support/test-server.js';
 
 /**
@@ -15,6 +16,7 @@ import { sftpServerPath, startTestServer, type TestServer } from './support/test
  */
 
 const isRoot = process.getuid?.() === 0;
+const noSftpServer = skipUnlessAvailable(sftpServerPath !== undefined, "OpenSSH's sftp-server (apt-get install openssh-sftp-server)");
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 let dir: string;
@@ -43,7 +45,7 @@ afterEach(async () => {
   await server?.stop();
 });
 
-describe.skipIf(!sftpServerPath)('putFile as root (SFTP)', () => {
+describe.skipIf(noSftpServer)('putFile as root (SFTP)', () => {
   it('writes content and mode, creating missing parents 0755, leaving no temp file', async () => {
     const host = await connect('root');
     const file = path.join(root, 'etc', 'kubernetes', 'admin.conf');
@@ -125,7 +127,7 @@ describe.skipIf(!sftpServerPath)('putFile as root (SFTP)', () => {
   });
 });
 
-describe.skipIf(!sftpServerPath)('putFile as a sudo user (staging + one sudo install)', () => {
+describe.skipIf(noSftpServer)('putFile as a sudo user (staging + one sudo install)', () => {
   it('stages in the home dir, installs with one sudo command, and cleans the staging file', async () => {
     const host = await connect('ops');
     const file = path.join(root, 'etc', 'conf');

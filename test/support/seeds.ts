@@ -17,11 +17,3 @@ export function extractGenConfigScript(): string | undefined {
   if (start < 0 || end < 0) throw new Error(`gen-config.sh not found in ${SEED_WITH_GEN_CONFIG}`);
   return `${lines.slice(start, end + 1).join('\n')}\n`;
 }
-
-/** Under CI a missing prerequisite is a failure, never a silent skip. */
-export function skipUnlessAvailable(available: boolean, what: string): boolean {
-  if (available) return false;
-  if (process.env.CI === 'true') throw new Error(`${what} is required under CI=true but is missing`);
-  console.warn(`skipping: ${what} is missing`);
-  return true;
-}
