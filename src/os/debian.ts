@@ -19,8 +19,9 @@ export const debianAdapter: OsAdapter = {
   probePackages: (names) => `dpkg-query -W -f='\${Package} \${db:Status-Abbrev}\\n' ${shJoin(names)} 2>/dev/null | awk '$2 == "ii" {print $1, "ii"}'`,
   installPackages: (names) => {
     // Keep our config files if a package ships its own (we write them), never prompt, and refresh
-    // the package lists only when the first attempt cannot find something.
-    const install = `apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${shJoin(names)}`;
-    return `export DEBIAN_FRONTEND=noninteractive\n${install} || { apt-get update -q && ${install}; }`;
+    // the package lists only when the first attempt cannot find something. One line: a failure
+    // report names a step by its first line, which must be the install, not an `export`.
+    const install = `DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${shJoin(names)}`;
+    return `${install} || { apt-get update -q && ${install}; }`;
   },
 };

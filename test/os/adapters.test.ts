@@ -26,8 +26,10 @@ describe('OS adapters', () => {
   it('install with their package manager, never prompting', () => {
     expect(elAdapter('yum').installPackages(['conntrack-tools', 'socat'])).toBe('yum install -y -q conntrack-tools socat');
     const apt = debianAdapter.installPackages(['socat']);
-    expect(apt.split('\n')[0]).toBe('export DEBIAN_FRONTEND=noninteractive');
-    expect(apt).toContain('-o Dpkg::Options::=--force-confold socat || { apt-get update -q && apt-get install');
+    expect(apt).toBe(
+      'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold socat' +
+        ' || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold socat; }',
+    );
   });
 
   describe('Debian package probe, run for real with dpkg-query', () => {

@@ -67,7 +67,7 @@ const planReport: RunReport = {
 const failure = new HostError(
   'm1',
   'install package iptables: failed',
-  { resource: 'package:iptables', command: 'export DEBIAN_FRONTEND=noninteractive', exitCode: 100, stderrTail: 'E: Unable to locate package iptables' },
+  { resource: 'package:iptables', command: 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables', exitCode: 100, stderrTail: 'E: Unable to locate package iptables' },
   'check that the host reaches its package repositories (or a local mirror)',
 );
 
@@ -132,7 +132,7 @@ describe('formatReport', () => {
         '  + create /etc/modules-load.d/k8s.conf (0644 root:root, 21 bytes)',
         '  m1 package:iptables: install package iptables: failed',
         '    fix: check that the host reaches its package repositories (or a local mirror)',
-        '    command: export DEBIAN_FRONTEND=noninteractive',
+        '    command: DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables',
         '    exit code: 100',
         '    stderr:',
         '      E: Unable to locate package iptables',
@@ -184,7 +184,7 @@ describe('reportJson', () => {
       where: 'm1 package:iptables',
       message: 'install package iptables: failed',
       hint: 'check that the host reaches its package repositories (or a local mirror)',
-      details: { resource: 'package:iptables', command: 'export DEBIAN_FRONTEND=noninteractive', exitCode: 100, stderrTail: 'E: Unable to locate package iptables' },
+      details: { resource: 'package:iptables', command: 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables', exitCode: 100, stderrTail: 'E: Unable to locate package iptables' },
     });
     expect(json.results[0]!.notApplied.map((c) => c.resource)).toEqual(['package:iptables', 'file:/etc/sysctl.d/k8s.conf']);
   });

@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyChanges } from '../../src/engine/apply.js';
+import type { Change } from '../../src/engine/change.js';
+import { planRestarts } from '../../src/engine/handlers.js';
+import type { FileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
+import type { RemoteHost } from '../../src/ssh/remote-host.js';
+import { useTempDir } from '../support/tmp.js';
+import { debianCtx, diffOf, fakeTools, shRun } from './support.js';
+
+/**
+ * A "remote" host that is this machine: scripts run with sh, with systemctl, journalctl and apt-get
+ * replaced by fakes that log their arguments, and /var/lib/kubestrap moved into a temp folder.
+ */
+function localHost(root: string, tools: Record<string, string> = {}): RemoteHost & { log: () => string[] } {
+  const logFile = join(root, 'calls.log');
+  const logged = (name: string, body = '') => `echo "${name} $*" >> '${logFile}'\n${body}`;
+  const env = fakeTools(root, {
+    systemctl: logged('systemctl', tools.systemctl),
+    journalctl: logged('journalctl', tools.journalctl),
+    'apt-get': logged('apt-get', tools['apt-get']),
+  });
+  const stats = { handshakes: 1, execs: 0, sftpOps: 0 };
+  return {
+    name: 'local',
+    stats,
+    run: async (script) => {
+      stats.execs++;
+      return shRun(script.replaceAll('/var/lib/kubestrap', join(root, 'state')), env);
+    },
+    putFile: async (path, content) => {
+      stats.sftpOps++;
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+      writeFileSync(logFile, `put ${path}\n`, { flag: 'a' });
+      return { written: true };
+    },
+    close: async () => undefined,
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trimEnd().split('\n') : []),
+  };
+}
+
+const file = (path: string, restarts: string[]): FileResource => ({ kind: 'file', path, content: 'x=1\n', mode: 0o644, owner: 'root', group: 'root', restarts });
+const kubelet: ServiceResource = { kind: 'service', name: 'kubelet', enabled: true, running: true };
+const DISABLED_RUNNING = 'LoadState=loaded UnitFileState=disabled ActiveState=active';
+
+describe('applyChanges on a local stand-in host', () => {
+  const tmp = useTempDir();
+
+  function scenario() {
+    const config = join(tmp(), 'etc', 'kubelet.conf');
+    const resources: Resource[] = [file(config, ['kubelet']), kubelet];
+    // A unit file would set reloadsSystemd; this file lives in a temp folder, so say it here.
+    const changes: Change[] = [{ ...diffOf(resources[0]!, 'absent')!, reloadsSystemd: true }, diffOf(kubelet, DISABLED_RUNNING)!];
+    return { config, resources, changes, restarts: planRestarts(resources, changes, []) };
+  }
+
+  it('records the debt, writes files, reloads systemd, changes services, restarts, then clears the debt', async () => {
+    const host = localHost(tmp());
+    const { config, changes, restarts } = scenario();
+    expect(restarts).toEqual([{ service: 'kubelet', because: [config], managed: true }]);
+    const outcome = await applyChanges(host, changes, restarts);
+    expect(outcome).toEqual({ applied: changes, restarted: ['kubelet'] });
+    expect(host.log()).toEqual([`put ${config}`, 'systemctl daemon-reload', 'systemctl enable kubelet', 'systemctl restart kubelet']);
+    expect(readFileSync(config, 'utf8')).toBe('x=1\n');
+    expect(existsSync(join(tmp(), 'state', 'pending-restarts'))).toBe(false);
+    // Scripts travel together: one command before the upload, one after it.
+    expect(host.stats).toMatchObject({ execs: 2, sftpOps: 1 });
+  });
+
+  it('stops at the first failing step, reports it, and leaves the restart owed', async () => {
+    const host = localHost(tmp(), { systemctl: '[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service does not exist." >&2; exit 1; }; exit 0' });
+    const { changes, restarts } = scenario();
+    const outcome = await applyChanges(host, changes, restarts);
+    expect(outcome.applied).toEqual([changes[0]]);
+    expect(outcome.restarted).toEqual([]);
+    expect(outcome.failure?.details).toEqual({
+      resource: 'service:kubelet',
+      command: 'systemctl enable kubelet',
+      exitCode: 1,
+      stderrTail: 'Failed to enable unit: Unit file kubelet.service does not exist.',
+    });
+    expect(outcome.failure?.message).toBe('enable kubelet: failed');
+    expect(host.log()).not.toContain('systemctl restart kubelet');
+    expect(readFileSync(join(tmp(), 'state', 'pending-restarts'), 'utf8')).toBe('kubelet\n');
+  });
+
+  it('shows the journal of a service that fails to restart apart from its stderr', async () => {
+    const host = localHost(tmp(), {
+      systemctl: '[ "$1" = restart ] && { echo "Job for kubelet.service failed." >&2; exit 1; }; exit 0',
+      journalctl: 'echo "kubelet[42]: unknown flag: --foo"',
+    });
+    const { changes, restarts } = scenario();
+    const outcome = await applyChanges(host, changes, restarts);
+    expect(outcome.applied).toEqual(changes);
+    expect(outcome.failure?.details).toMatchObject({ resource: 'restart kubelet', exitCode: 1, stderrTail: 'Job for kubelet.service failed.', journalTail: 'kubelet[42]: unknown flag: --foo' });
+  });
+
+  it('names the failing command of a multi-line step by its real command, not a preamble line', async () => {
+    const host = localHost(tmp(), { 'apt-get': '[ "$1" = update ] && exit 0; echo "E: Unable to locate package iptables (frontend: $DEBIAN_FRONTEND)" >&2; exit 100' });
+    const change = diffOf({ kind: 'package', names: ['iptables'] }, '', debianCtx)!;
+    const outcome = await applyChanges(host, [change], []);
+    expect(outcome.failure?.details.exitCode).toBe(100);
+    expect(outcome.failure?.details.command).toMatch(/^DEBIAN_FRONTEND=noninteractive apt-get install -y -q .* iptables \|\| /);
+    expect(outcome.failure?.details.stderrTail).toBe('E: Unable to locate package iptables (frontend: noninteractive)\nE: Unable to locate package iptables (frontend: noninteractive)');
+    expect(host.log().map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['apt-get install', 'apt-get update', 'apt-get install']);
+    expect(outcome.failure?.hint).toBe('check that the host reaches its package repositories (or a local mirror)');
+  });
+});
