@@ -12,11 +12,12 @@ import {
   keyTypeOf,
   parseKnownHosts,
 } from '../../src/ssh/known-hosts.js';
+import { skipUnlessAvailable } from '../support/prerequisites.js';
 import { keyPair, tempDir } from './support/fixtures.js';
 
 /** The known_hosts format, checked where possible against OpenSSH's own ssh-keygen. */
 
-const hasSshKeygen = spawnSync('ssh-keygen', ['-?']).error === undefined;
+const hasSshKeygen = !skipUnlessAvailable(spawnSync('ssh-keygen', ['-?']).error === undefined, 'ssh-keygen (apt-get install openssh-client)');
 const ed = keyPair('ed25519');
 const ec = keyPair('ecdsa');
 const b64 = (k: { blob: Buffer }) => k.blob.toString('base64');

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { quote } from 'zx';
 import { shJoin, shq } from '../../src/ssh/quote.js';
+import { skipUnlessAvailable } from '../support/prerequisites.js';
 
 /** Quoting must survive every POSIX shell the hosts use as `sh` (dash on Debian/Ubuntu, bash on EL). */
 
@@ -25,7 +26,7 @@ describe('shq', () => {
     expect(shJoin(['chmod', '0644', '/tmp/a b'])).toBe("chmod 0644 '/tmp/a b'");
   });
 
-  it.skipIf(!shells.includes('dash'))("is needed because zx's quote emits $'...' that dash does not understand", () => {
+  it.skipIf(skipUnlessAvailable(shells.includes('dash'), 'dash, the /bin/sh of Debian and Ubuntu'))("is needed because zx's quote emits $'...' that dash does not understand", () => {
     expect(echoThrough('dash', quote('a b'))).not.toBe('a b');
   });
 });
