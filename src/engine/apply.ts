@@ -3,7 +3,7 @@ import type { RemoteHost } from '../ssh/remote-host.js';
 import { shq } from '../ssh/quote.js';
 import { batchScript, parseBatch } from './batch.js';
 import type { ApplyStep, Change } from './change.js';
-import type { Restart } from './handlers.js';
+import type { RestartPlan } from './handlers.js';
 import { JOURNAL_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
 
@@ -29,8 +29,8 @@ interface Op {
  * prepare-stage changes, one `daemon-reload` if a unit file changed, service changes, restarts.
  * Consecutive scripts travel in one command; files go over SFTP. The first failure stops the host.
  */
-export async function applyChanges(host: RemoteHost, changes: readonly Change[], restarts: readonly Restart[]): Promise<ApplyOutcome> {
-  const ops = operations(changes, restarts);
+export async function applyChanges(host: RemoteHost, changes: readonly Change[], plan: RestartPlan): Promise<ApplyOutcome> {
+  const ops = operations(changes, plan);
   const failed = await execute(host, ops);
   const failedIndex = failed ? ops.indexOf(failed.op) : ops.length;
   const done = ops.slice(0, failedIndex);
@@ -42,7 +42,7 @@ export async function applyChanges(host: RemoteHost, changes: readonly Change[],
   return { applied, restarted, ...(failed ? { failure: failed.error } : {}) };
 }
 
-function operations(changes: readonly Change[], restarts: readonly Restart[]): Op[] {
+function operations(changes: readonly Change[], { restarts, settled }: RestartPlan): Op[] {
   const ops: Op[] = [];
   const owed = [...new Set(changes.flatMap((c) => c.restarts))].filter((s) => restarts.some((r) => r.service === s));
   if (owed.length) ops.push({ step: { type: 'script', script: recordPendingScript(owed) }, label: 'record pending restarts' });
@@ -56,9 +56,8 @@ function operations(changes: readonly Change[], restarts: readonly Restart[]): O
     const script = r.managed ? startWithJournal('restart', r.service) : `systemctl try-restart ${shq(r.service)}`;
     ops.push({ step: { type: 'script', script }, restart: r.service, label: `restart ${r.service}` });
   }
-  if (restarts.length) {
-    ops.push({ step: { type: 'script', script: clearPendingScript(restarts.map((r) => r.service)) }, label: 'clear pending restarts' });
-  }
+  const cleared = [...restarts.map((r) => r.service), ...settled];
+  if (cleared.length) ops.push({ step: { type: 'script', script: clearPendingScript(cleared) }, label: 'clear pending restarts' });
   return ops;
 }
 

@@ -48,6 +48,8 @@ export interface Change {
   restarts: string[];
   /** A systemd unit file changed: `systemctl daemon-reload` before services are touched. */
   reloadsSystemd: boolean;
+  /** The service this change starts or stops: it then needs no restart. */
+  startsOrStops?: string;
 }
 
 export function change(
@@ -69,6 +71,7 @@ export function change(
     ...(extra.file ? { file: extra.file } : {}),
     ...(extra.warning ? { warning: extra.warning } : {}),
     ...(extra.failureHint ? { failureHint: extra.failureHint } : {}),
+    ...(extra.startsOrStops ? { startsOrStops: extra.startsOrStops } : {}),
   };
 }
 

@@ -14,7 +14,13 @@ export interface Restart {
  * interrupted earlier run still owes, minus those this phase starts or stops anyway. Each restarts
  * once, after all of its inputs are written, in the order the phase lists its services.
  */
-export function planRestarts(resources: readonly Resource[], changes: readonly Change[], pending: readonly string[]): Restart[] {
+export interface RestartPlan {
+  restarts: Restart[];
+  /** Owed restarts that this phase's own start or stop settles: cleared without a restart. */
+  settled: string[];
+}
+
+export function planRestarts(resources: readonly Resource[], changes: readonly Change[], pending: readonly string[]): RestartPlan {
   const services = resources.filter((r): r is ServiceResource => r.kind === 'service');
   const known = new Set([...services.map((s) => s.name), ...resources.flatMap((r) => (r.kind === 'file' ? r.restarts : []))]);
   const reasons = new Map<string, string[]>();
@@ -22,17 +28,14 @@ export function planRestarts(resources: readonly Resource[], changes: readonly C
   for (const c of changes) for (const s of c.restarts) add(s, c.file?.path ?? c.summary);
   for (const s of pending) if (known.has(s)) add(s, 'an earlier run changed its inputs but did not finish restarting it');
 
-  // A service change's summary is `<actions> <name>`: look for start/stop in the actions only.
-  const actionsOf = (c: Change, name: string) => c.summary.slice(0, c.summary.length - name.length);
-  const startedOrStopped = new Set(
-    changes
-      .filter((c): c is Change & { resource: ServiceResource } => c.resource.kind === 'service')
-      .filter((c) => /\b(start|stop)\b/.test(actionsOf(c, c.resource.name)))
-      .map((c) => c.resource.name),
-  );
+  const startedOrStopped = new Set(changes.flatMap((c) => (c.startsOrStops ? [c.startsOrStops] : [])));
   const stopped = new Set(services.filter((s) => s.running === false).map((s) => s.name));
+  const skip = (s: string) => startedOrStopped.has(s) || stopped.has(s);
   const order = [...services.map((s) => s.name), ...[...reasons.keys()].sort()];
-  return [...new Set(order)]
-    .filter((s) => reasons.has(s) && !startedOrStopped.has(s) && !stopped.has(s))
-    .map((service) => ({ service, because: reasons.get(service)!, managed: services.some((r) => r.name === service && r.running === true) }));
+  return {
+    restarts: [...new Set(order)]
+      .filter((s) => reasons.has(s) && !skip(s))
+      .map((service) => ({ service, because: reasons.get(service)!, managed: services.some((r) => r.name === service && r.running === true) })),
+    settled: pending.filter((s) => known.has(s) && skip(s)),
+  };
 }

@@ -10,7 +10,7 @@ import { applyChanges } from './apply.js';
 import type { Change } from './change.js';
 import { fetchCurrentContents } from './current-content.js';
 import { FACTS_SCRIPT, parseFacts, type HostFacts } from './facts.js';
-import { planRestarts } from './handlers.js';
+import { planRestarts, type RestartPlan } from './handlers.js';
 import type { KindContext } from './kinds/kind.js';
 import { mapLimit } from './limit.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
@@ -179,12 +179,13 @@ async function runHostPhase(opts: RunOptions, phase: Phase, s: Session): Promise
     const probe = s.dirty ? await runProbe(s, resources) : s.probes.get(phase.name)!;
     const changes = diffResources(resources, probe, { adapter: s.os.adapter });
     const restarts = planRestarts(resources, changes, probe.pendingRestarts);
+    const work = changes.length + restarts.restarts.length + restarts.settled.length;
     if (opts.mode === 'plan') {
       report.changes = changes;
-      report.restarts = restarts;
+      report.restarts = restarts.restarts;
       report.currentContent = await fetchCurrentContents(s.remote, changes);
-      report.status = changes.length || restarts.length ? 'changed' : 'ok';
-    } else if (changes.length || restarts.length) {
+      report.status = work ? 'changed' : 'ok';
+    } else if (work) {
       await applyHostPhase(s, changes, restarts, report);
     }
   } catch (err) {
@@ -208,10 +209,10 @@ async function runHostPhase(opts: RunOptions, phase: Phase, s: Session): Promise
   return report;
 }
 
-async function applyHostPhase(s: Session, changes: Change[], restarts: ReturnType<typeof planRestarts>, report: PhaseHostReport): Promise<void> {
-  const outcome = await applyChanges(s.remote, changes, restarts);
+async function applyHostPhase(s: Session, changes: Change[], plan: RestartPlan, report: PhaseHostReport): Promise<void> {
+  const outcome = await applyChanges(s.remote, changes, plan);
   report.changes = outcome.applied;
-  report.restarts = restarts.filter((r) => outcome.restarted.includes(r.service));
+  report.restarts = plan.restarts.filter((r) => outcome.restarted.includes(r.service));
   report.notApplied = changes.filter((c) => !outcome.applied.includes(c));
   s.dirty = true;
   if (outcome.failure) {

@@ -6,7 +6,7 @@ import { elAdapter } from './el.js';
 
 const EL_IDS = ['rhel', 'centos', 'rocky', 'almalinux', 'ol', 'fedora'];
 const SUPPORTED_EL_MAJORS = [7, 8, 9];
-const SUPPORTED = 'CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11-12, Ubuntu 20.04-24.04 on x86_64 or aarch64, with systemd';
+const SUPPORTED = 'CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
 
 const ARCHES: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
 

@@ -17,7 +17,8 @@ export function elAdapter(packageManager: 'yum' | 'dnf'): OsAdapter {
     firewallServices: ['firewalld'],
     managesSelinux: true,
     packageNames: (generic) => NAMES[generic],
-    probePackages: (names) => `rpm -q --qf '%{NAME} ii\\n' ${shJoin(names)} 2>/dev/null | grep ' ii$'`,
+    // By what packages provide, not by name: EL9 ships iptables as iptables-nft, which provides it.
+    probePackages: (names) => `for p in ${shJoin(names)}; do rpm -q --whatprovides "$p" >/dev/null 2>&1 && echo "$p ii"; done`,
     installPackages: (names) => `${packageManager} install -y -q ${shJoin(names)}`,
   };
 }

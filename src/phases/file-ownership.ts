@@ -14,5 +14,7 @@ const OWNERS: ReadonlyArray<readonly [PhaseName, RegExp]> = [
 ];
 
 export function phaseOfFile(path: string): PhaseName {
-  return OWNERS.find(([, pattern]) => pattern.test(path))?.[0] ?? 'os';
+  // A drop-in belongs with its unit: it changes that service and restarts it.
+  const unit = /^(\/etc\/systemd\/system\/[^/]+\.service)\.d\/[^/]+\.conf$/.exec(path)?.[1] ?? path;
+  return OWNERS.find(([, pattern]) => pattern.test(unit))?.[0] ?? 'os';
 }

@@ -53,14 +53,14 @@ describe('applyChanges on a local stand-in host', () => {
     const resources: Resource[] = [file(config, ['kubelet']), kubelet];
     // A unit file would set reloadsSystemd; this file lives in a temp folder, so say it here.
     const changes: Change[] = [{ ...diffOf(resources[0]!, 'absent')!, reloadsSystemd: true }, diffOf(kubelet, DISABLED_RUNNING)!];
-    return { config, resources, changes, restarts: planRestarts(resources, changes, []) };
+    return { config, resources, changes, plan: planRestarts(resources, changes, []) };
   }
 
   it('records the debt, writes files, reloads systemd, changes services, restarts, then clears the debt', async () => {
     const host = localHost(tmp());
-    const { config, changes, restarts } = scenario();
-    expect(restarts).toEqual([{ service: 'kubelet', because: [config], managed: true }]);
-    const outcome = await applyChanges(host, changes, restarts);
+    const { config, changes, plan } = scenario();
+    expect(plan).toEqual({ restarts: [{ service: 'kubelet', because: [config], managed: true }], settled: [] });
+    const outcome = await applyChanges(host, changes, plan);
     expect(outcome).toEqual({ applied: changes, restarted: ['kubelet'] });
     expect(host.log()).toEqual([`put ${config}`, 'systemctl daemon-reload', 'systemctl enable kubelet', 'systemctl restart kubelet']);
     expect(readFileSync(config, 'utf8')).toBe('x=1\n');
@@ -71,8 +71,8 @@ describe('applyChanges on a local stand-in host', () => {
 
   it('stops at the first failing step, reports it, and leaves the restart owed', async () => {
     const host = localHost(tmp(), { systemctl: '[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service does not exist." >&2; exit 1; }; exit 0' });
-    const { changes, restarts } = scenario();
-    const outcome = await applyChanges(host, changes, restarts);
+    const { changes, plan } = scenario();
+    const outcome = await applyChanges(host, changes, plan);
     expect(outcome.applied).toEqual([changes[0]]);
     expect(outcome.restarted).toEqual([]);
     expect(outcome.failure?.details).toEqual({
@@ -91,8 +91,8 @@ describe('applyChanges on a local stand-in host', () => {
       systemctl: '[ "$1" = restart ] && { echo "Job for kubelet.service failed." >&2; exit 1; }; exit 0',
       journalctl: 'echo "kubelet[42]: unknown flag: --foo"',
     });
-    const { changes, restarts } = scenario();
-    const outcome = await applyChanges(host, changes, restarts);
+    const { changes, plan } = scenario();
+    const outcome = await applyChanges(host, changes, plan);
     expect(outcome.applied).toEqual(changes);
     expect(outcome.failure?.details).toMatchObject({ resource: 'restart kubelet', exitCode: 1, stderrTail: 'Job for kubelet.service failed.', journalTail: 'kubelet[42]: unknown flag: --foo' });
   });
@@ -100,7 +100,7 @@ describe('applyChanges on a local stand-in host', () => {
   it('names the failing command of a multi-line step by its real command, not a preamble line', async () => {
     const host = localHost(tmp(), { 'apt-get': '[ "$1" = update ] && exit 0; echo "E: Unable to locate package iptables (frontend: $DEBIAN_FRONTEND)" >&2; exit 100' });
     const change = diffOf({ kind: 'package', names: ['iptables'] }, '', debianCtx)!;
-    const outcome = await applyChanges(host, [change], []);
+    const outcome = await applyChanges(host, [change], { restarts: [], settled: [] });
     expect(outcome.failure?.details.exitCode).toBe(100);
     expect(outcome.failure?.details.command).toMatch(/^DEBIAN_FRONTEND=noninteractive apt-get install -y -q .* iptables \|\| /);
     expect(outcome.failure?.details.stderrTail).toBe('E: Unable to locate package iptables (frontend: noninteractive)\nE: Unable to locate package iptables (frontend: noninteractive)');

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Change } from '../../src/engine/change.js';
-import { planRestarts } from '../../src/engine/handlers.js';
+import { planRestarts as planAll } from '../../src/engine/handlers.js';
 import type { FileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
 import { diffOf } from './support.js';
 
 const file = (path: string, restarts: string[]): FileResource => ({ kind: 'file', path, content: 'x\n', mode: 0o644, owner: 'root', group: 'root', restarts });
 const service = (name: string, over: Partial<ServiceResource> = {}): ServiceResource => ({ kind: 'service', name, enabled: true, running: true, ...over });
+/** The restarts part of the plan; `settled` has tests of its own. */
+const planRestarts = (...args: Parameters<typeof planAll>) => planAll(...args).restarts;
+
 const RUNNING = 'LoadState=loaded UnitFileState=enabled ActiveState=active';
 const STOPPED = 'LoadState=loaded UnitFileState=enabled ActiveState=inactive';
 const DISABLED_RUNNING = 'LoadState=loaded UnitFileState=disabled ActiveState=active';
@@ -85,5 +88,17 @@ describe('planRestarts', () => {
     const resources: Resource[] = [service('kubelet')];
     const sysctl = diffOf({ kind: 'sysctl', key: 'net.ipv4.ip_forward', value: '1' }, '0\nwritable')!;
     expect(planRestarts(resources, [{ ...sysctl, restarts: ['kubelet'] }], [])[0]?.because).toEqual(['sysctl net.ipv4.ip_forward: 0 → 1']);
+  });
+
+  it('settles an owed restart without restarting when the phase starts or stops the service itself', () => {
+    const resources: Resource[] = [service('kubelet'), service('etcd', { enabled: false, running: false })];
+    const changes = changesOf(resources, { kubelet: STOPPED, etcd: RUNNING });
+    expect(planAll(resources, changes, ['kubelet', 'etcd', 'unknown'])).toEqual({ restarts: [], settled: ['kubelet', 'etcd'] });
+  });
+
+  it('marks the services a change starts or stops on the change itself', () => {
+    const resources: Resource[] = [service('stop-logger'), service('etcd', { enabled: false, running: false })];
+    expect(changesOf(resources, { 'stop-logger': STOPPED, etcd: RUNNING }).map((c) => c.startsOrStops)).toEqual(['stop-logger', 'etcd']);
+    expect(changesOf([service('kubelet')], { kubelet: DISABLED_RUNNING })[0]?.startsOrStops).toBeUndefined();
   });
 });

@@ -46,10 +46,10 @@ describe('OS adapters', () => {
   describe('EL package probe, run for real against a fake rpm', () => {
     const tmp = useTempDir();
 
-    it('keeps the packages rpm knows and drops its "is not installed" lines', () => {
-      // rpm -q prints one line per name, on stdout, installed or not; exit code = number missing.
+    it('asks rpm what provides each name (EL9 ships iptables as iptables-nft) and keeps those found', () => {
+      // rpm -q --whatprovides NAME: the providing package and exit 0, or "no package provides" and exit 1.
       const env = fakeTools(tmp(), {
-        rpm: 'shift 3; n=0; for p; do case $p in iptables|socat) echo "$p ii";; *) echo "package $p is not installed"; n=$((n+1));; esac; done; exit $n',
+        rpm: '[ "$1 $2" = "-q --whatprovides" ] || exit 9; case $3 in iptables) echo iptables-nft-1.8.8-4.el9.x86_64;; socat) echo socat-1.7.4;; *) echo "no package provides $3"; exit 1;; esac',
       });
       const names = ['iptables', 'conntrack-tools', 'socat'];
       const run = shRun(elAdapter('dnf').probePackages(names), env);

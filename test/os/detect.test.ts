@@ -3,7 +3,7 @@ import { HostError } from '../../src/errors.js';
 import { detectOs } from '../../src/os/detect.js';
 import { factsFor, type FakeHost, type OsName } from './os-releases.js';
 
-const SUPPORTED_HINT = 'kubestrap supports CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11-12, Ubuntu 20.04-24.04 on x86_64 or aarch64, with systemd';
+const SUPPORTED_HINT = 'kubestrap supports CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
 
 function refusal(os: OsName, host: FakeHost = {}): HostError {
   try {

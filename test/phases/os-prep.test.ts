@@ -168,6 +168,9 @@ describe('phaseOfFile', () => {
     ['/etc/sysctl.d/k8s.conf', 'os'],
     ['/etc/modules-load.d/k8s.conf', 'os'],
     ['/etc/foo', 'os'],
+    ['/etc/systemd/system/etcd.service.d/10-tuning.conf', 'etcd'],
+    ['/etc/systemd/system/kubelet.service.d/proxy.conf', 'workers'],
+    ['/etc/systemd/system/my-agent.service.d/x.conf', 'os'],
   ] as const)('%s belongs to %s', (path, phase) => {
     expect(phaseOfFile(path)).toBe(phase);
   });

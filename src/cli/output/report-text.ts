@@ -39,8 +39,9 @@ function totals(report: RunReport): string {
   const changes = report.results.reduce((n, r) => n + r.changes.length, 0);
   const restarts = report.results.reduce((n, r) => n + r.restarts.length, 0);
   const by = (status: HostReport['status']) => report.hosts.filter((h) => h.status === status).length;
+  const touched = new Set(report.results.filter((r) => r.changes.length + r.restarts.length > 0).map((r) => r.host)).size;
   const parts = [
-    `${changes} change(s) and ${restarts} restart(s) ${report.mode === 'plan' ? 'planned' : 'applied'} on ${by('changed')} host(s)`,
+    `${changes} change(s) and ${restarts} restart(s) ${report.mode === 'plan' ? 'planned' : 'applied'} on ${touched} host(s)`,
     `${by('ok')} up to date`,
   ];
   if (by('failed')) parts.push(`${by('failed')} failed`);

@@ -26,7 +26,7 @@ export const firewallOffKind: Kind<FirewallOffResource> = {
     for (const service of r.services) {
       const line = lines.find((l) => l.startsWith(`${service} `));
       const state = parseUnitState(line?.slice(service.length) ?? '');
-      if (!state.loaded || (!state.enabled && !state.active)) continue;
+      if (!state.loaded || (!state.disableable && !state.active)) continue;
       actions.push(`stop and disable ${service}`);
       steps.push(`systemctl disable --now ${shq(service)}`);
     }

@@ -6,14 +6,19 @@ import type { Kind } from './kind.js';
 const BEGIN = '# BEGIN kubestrap cluster hosts (managed: edits inside this block are overwritten)';
 const END = '# END kubestrap cluster hosts';
 
-/** /etc/hosts with our block replaced (or appended); everything outside the block is kept. */
+/**
+ * /etc/hosts with our block replaced (or appended); everything outside the block is kept. A BEGIN
+ * line without its END (someone cut the block short) is dropped rather than taken as the start of a
+ * block that would swallow the lines after it.
+ */
 export function withHostsBlock(current: string, entries: HostsEntriesResource['entries']): string {
   const block = [BEGIN, ...entries.map((e) => `${e.ip} ${e.names.join(' ')}`), END].join('\n');
   const lines = current.split('\n');
   const start = lines.indexOf(BEGIN);
   const end = lines.indexOf(END, start);
   if (start >= 0 && end > start) return [...lines.slice(0, start), block, ...lines.slice(end + 1)].join('\n');
-  const base = current === '' || current.endsWith('\n') ? current : `${current}\n`;
+  const kept = lines.filter((l) => l !== BEGIN && l !== END).join('\n');
+  const base = kept === '' || kept.endsWith('\n') ? kept : `${kept}\n`;
   return `${base}${block}\n`;
 }
 

@@ -25,7 +25,7 @@ export const serviceKind: Kind<ServiceResource> = {
       actions.push('enable');
       steps.push(state.masked ? `systemctl unmask ${unit} && systemctl enable ${unit}` : `systemctl enable ${unit}`);
     }
-    if (r.enabled === false && state.enabled) {
+    if (r.enabled === false && state.disableable) {
       actions.push('disable');
       steps.push(`systemctl disable ${unit}`);
     }
@@ -38,6 +38,7 @@ export const serviceKind: Kind<ServiceResource> = {
       steps.push(`systemctl stop ${unit}`);
     }
     if (actions.length === 0) return undefined;
-    return change(r, id, `${actions.join(' and ')} ${r.name}`, steps.map(script), { stage: 'services' });
+    const startsOrStops = actions.includes('start') || actions.includes('stop');
+    return change(r, id, `${actions.join(' and ')} ${r.name}`, steps.map(script), { stage: 'services', ...(startsOrStops ? { startsOrStops: r.name } : {}) });
   },
 };

@@ -3,8 +3,9 @@ import { change, script } from '../change.js';
 import type { SysctlResource } from '../resource.js';
 import type { Kind } from './kind.js';
 
-function procPath(key: string): string {
-  return `/proc/sys/${key.replace(/\./g, '/')}`;
+/** sysctl keys use dots, or slashes when a name holds a dot (a VLAN interface: net/ipv4/conf/eth0.100/rp_filter). */
+export function procPath(key: string): string {
+  return `/proc/sys/${key.includes('/') ? key : key.replace(/\./g, '/')}`;
 }
 
 /** sysctl prints multi-value settings with tabs; compare them word by word. */
@@ -25,7 +26,7 @@ export const sysctlKind: Kind<SysctlResource> = {
     if (current === desired) return undefined;
     const readOnly = lines.at(-1) === 'read-only';
     return change(r, id, `sysctl ${r.key}: ${current ?? '(not present yet)'} → ${desired}`, [script(shJoin(['sysctl', '-w', `${r.key}=${desired}`]))], {
-      ...(readOnly ? { warning: `/proc/sys/${r.key.replace(/\./g, '/')} is read-only on this host: the kernel will refuse the new value` } : {}),
+      ...(readOnly ? { warning: `${procPath(r.key)} is read-only on this host: the kernel will refuse the new value` } : {}),
       failureHint: readOnly
         ? `this host may not change ${r.key} (read-only /proc/sys, as in a container); remove it from the sysctl settings or set it where the kernel is managed`
         : `check that ${r.key} exists on this kernel (a module may have to be loaded first)`,

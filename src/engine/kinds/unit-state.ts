@@ -4,7 +4,10 @@ import { shq } from '../../ssh/quote.js';
 export interface UnitState {
   loaded: boolean;
   masked: boolean;
+  /** Starts at boot, or needs no enabling (static, generated ...). */
   enabled: boolean;
+  /** Enabled by a symlink that `systemctl disable` removes; static units cannot be disabled. */
+  disableable: boolean;
   active: boolean;
 }
 
@@ -13,8 +16,10 @@ export function unitStateProbe(unit: string): string {
   return `systemctl show -p LoadState -p UnitFileState -p ActiveState -- ${shq(unit)} | tr '\\n' ' '; echo`;
 }
 
-/** Unit file states that mean "starts at boot" (static units cannot be enabled and need not be). */
-const ENABLED_STATES = new Set(['enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias', 'linked', 'linked-runtime']);
+/** Unit file states that `systemctl disable` turns off. */
+const DISABLEABLE_STATES = new Set(['enabled', 'enabled-runtime', 'linked', 'linked-runtime']);
+/** Unit file states that need no `systemctl enable`: static units cannot be enabled and need not be. */
+const ENABLED_STATES = new Set([...DISABLEABLE_STATES, 'static', 'indirect', 'generated', 'alias']);
 
 export function parseUnitState(line: string): UnitState {
   const fields = Object.fromEntries(
@@ -28,6 +33,7 @@ export function parseUnitState(line: string): UnitState {
     loaded: load === 'loaded' || load === 'masked',
     masked: load === 'masked' || fields.UnitFileState === 'masked',
     enabled: ENABLED_STATES.has(fields.UnitFileState ?? ''),
+    disableable: DISABLEABLE_STATES.has(fields.UnitFileState ?? ''),
     active: ['active', 'activating', 'reloading'].includes(fields.ActiveState ?? ''),
   };
 }

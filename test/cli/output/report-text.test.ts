@@ -138,7 +138,7 @@ describe('formatReport', () => {
         '      E: Unable to locate package iptables',
         '  not applied: install package iptables; update /etc/sysctl.d/k8s.conf',
         'w1 (10.0.0.12): ok, nothing to change',
-        'Apply: 1 change(s) and 0 restart(s) applied on 0 host(s), 1 up to date, 1 failed (2.0 s) — FAILED',
+        'Apply: 1 change(s) and 0 restart(s) applied on 1 host(s), 1 up to date, 1 failed (2.0 s) — FAILED',
         '',
       ].join('\n'),
     );

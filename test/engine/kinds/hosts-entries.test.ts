@@ -34,6 +34,13 @@ describe('withHostsBlock', () => {
     expect(withHostsBlock(current, entries)).toBe(`127.0.0.1 localhost\n${BLOCK}\n::1 localhost ip6-localhost\n`);
   });
 
+  it('drops a BEGIN line left without its END instead of swallowing the lines after it', () => {
+    const current = `127.0.0.1 localhost\n${BEGIN}\n10.0.0.99 old\n::1 localhost ip6-localhost\n`;
+    const once = withHostsBlock(current, entries);
+    expect(once).toBe(`127.0.0.1 localhost\n10.0.0.99 old\n::1 localhost ip6-localhost\n${BLOCK}\n`);
+    expect(withHostsBlock(once, entries)).toBe(once);
+  });
+
   it('is stable: applying it twice changes nothing', () => {
     const once = withHostsBlock('127.0.0.1 localhost\n', entries);
     expect(withHostsBlock(once, entries)).toBe(once);

@@ -13,12 +13,16 @@ function svc(over: Partial<ServiceResource> = {}): ServiceResource {
 
 describe('parseUnitState', () => {
   it('reads loaded, masked, enabled and active from systemctl show', () => {
-    expect(parseUnitState(state('loaded', 'enabled', 'active'))).toEqual({ loaded: true, masked: false, enabled: true, active: true });
-    expect(parseUnitState(state('masked', 'masked', 'inactive'))).toEqual({ loaded: true, masked: true, enabled: false, active: false });
-    expect(parseUnitState('LoadState=not-found UnitFileState= ActiveState=inactive ')).toEqual({ loaded: false, masked: false, enabled: false, active: false });
-    expect(parseUnitState('')).toEqual({ loaded: false, masked: false, enabled: false, active: false });
-    expect(parseUnitState(state('loaded', 'static', 'activating')).enabled).toBe(true);
-    expect(parseUnitState(state('loaded', 'static', 'activating')).active).toBe(true);
+    expect(parseUnitState(state('loaded', 'enabled', 'active'))).toEqual({ loaded: true, masked: false, enabled: true, disableable: true, active: true });
+    expect(parseUnitState(state('masked', 'masked', 'inactive'))).toEqual({ loaded: true, masked: true, enabled: false, disableable: false, active: false });
+    expect(parseUnitState('LoadState=not-found UnitFileState= ActiveState=inactive ')).toEqual({ loaded: false, masked: false, enabled: false, disableable: false, active: false });
+    expect(parseUnitState('')).toEqual({ loaded: false, masked: false, enabled: false, disableable: false, active: false });
+    expect(parseUnitState(state('loaded', 'static', 'activating'))).toMatchObject({ enabled: true, disableable: false, active: true });
+  });
+
+  it('never tries to disable a static unit (systemctl disable cannot, and the plan would never converge)', () => {
+    expect(diffOf(svc({ enabled: false, running: undefined }), state('loaded', 'static', 'inactive'))).toBeUndefined();
+    expect(diffOf(svc({ enabled: false, running: undefined }), state('loaded', 'enabled', 'inactive'))?.summary).toBe('disable kubelet');
   });
 });
 

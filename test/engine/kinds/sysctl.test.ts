@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { SysctlResource } from '../../../src/engine/resource.js';
+import { procPath } from '../../../src/engine/kinds/sysctl.js';
 import { diffOf, observe, stepTexts } from '../support.js';
 
 const sysctl = (key: string, value: string): SysctlResource => ({ kind: 'sysctl', key, value });
+
+describe('procPath', () => {
+  it('turns dots into slashes, and keeps a key written with slashes (names with dots, as VLAN interfaces have)', () => {
+    expect(procPath('net.ipv4.ip_forward')).toBe('/proc/sys/net/ipv4/ip_forward');
+    expect(procPath('net/ipv4/conf/eth0.100/rp_filter')).toBe('/proc/sys/net/ipv4/conf/eth0.100/rp_filter');
+  });
+});
 
 describe('sysctl kind', () => {
   it('has nothing to do when the value matches', () => {
