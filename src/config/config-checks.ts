@@ -1,6 +1,6 @@
 import { ConfigError, type Warning } from '../errors.js';
 import { isKnownKey, KNOWN_KEYS, type KnownKey } from './keys.js';
-import type { PropertiesFile } from './properties.js';
+import { IDENTIFIER_PATTERN, type PropertiesFile } from './properties.js';
 import { didYouMean } from './suggest.js';
 import {
   broadcastAddress,
@@ -48,6 +48,11 @@ export function checkPropertyValues(props: PropertiesFile, mode: CheckMode): Che
     const check = mode === 'compat' ? COMPAT_CHECKS[key] : isKnownKey(key) ? knownCheck(key) : undefined;
     const problem = check?.(entry.value);
     if (problem) problems.push(new ConfigError(props.file, entry.line, key, problem.message, problem.hint));
+    if (mode === 'cluster' && !IDENTIFIER_PATTERN.test(key)) {
+      problems.push(
+        new ConfigError(props.file, entry.line, key, 'cannot be used in kubestrap\'s templates (nunjucks reads "." and "-" as operators)', `rename it to ${key.replace(/[.-]/g, '_').toUpperCase()}`),
+      );
+    }
     if (!isKnownKey(key) && !(key in COMPAT_CHECKS)) {
       const guess = didYouMean(key, Object.keys(KNOWN_KEYS));
       if (guess) {

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { InventoryError, type Warning } from '../errors.js';
 import { HostSchema, InventorySchema, JumpHostSchema, SshSettingsSchema, type Inventory } from './inventory-schema.js';
 import { HOST_DERIVED_KEYS, isKnownKey, KNOWN_KEYS } from './keys.js';
-import { KEY_PATTERN } from './properties.js';
+import { IDENTIFIER_PATTERN } from './properties.js';
 import { didYouMean } from './suggest.js';
 import { isIPv4 } from './validators.js';
 import { parseLocatedYaml, type LocatedYaml } from './yaml-locator.js';
@@ -125,7 +125,7 @@ class InventoryChecker {
 
   private checkHostProperty(i: number, key: string, value: string): void {
     const path = ['hosts', i, 'properties', key];
-    if (!KEY_PATTERN.test(key)) {
+    if (!IDENTIFIER_PATTERN.test(key)) {
       this.fail(path, `"${key}" is not a valid property key`, 'a key is letters, digits and _, starting with a letter or _');
     } else if ((HOST_DERIVED_KEYS as readonly string[]).includes(key)) {
       this.fail(path, `${key} comes from the inventory and cannot be overridden`, key === 'NODE_IP' ? 'set this host\'s internalAddress instead' : 'set this host\'s name instead');

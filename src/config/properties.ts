@@ -27,7 +27,13 @@ export interface ParsedProperties {
   problems: ConfigError[];
 }
 
-export const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * A key in the file. gen-config.sh took anything before the first "="; we take names that a
+ * `{{KEY}}` placeholder can hold: letters, digits, `_`, and `.` and `-` inside (Java-style keys such
+ * as `etcd.name`). Templates in kubestrap's own (nunjucks) mode need plain identifiers.
+ */
+export const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function parseProperties(text: string, file: string): ParsedProperties {
   const entries = new Map<string, PropertyEntry>();
@@ -93,7 +99,7 @@ function parseLine(content: string, file: string, line: number): PropertyEntry |
     line,
     key === '' ? undefined : key,
     key === '' ? 'the line starts with "=": the key is missing' : `"${key}" is not a valid key`,
-    'a key is letters, digits and _, starting with a letter or _ (e.g. MASTER_IP)',
+    'a key is letters, digits, _, . and -, starting with a letter or _ (e.g. MASTER_IP)',
   );
 }
 

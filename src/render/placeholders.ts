@@ -4,7 +4,8 @@
  * `${#ARR[@]}`, `{%`, `{#`, JSON braces and `{{ spaced }}` pass through. Works on bytes (latin1 maps
  * each byte to one code unit), so binary files and any encoding come out byte for byte.
  */
-export const PLACEHOLDER = /\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}/g;
+/** `{{KEY}}` with a key as properties files hold them (see KEY_PATTERN). */
+export const PLACEHOLDER = /\{\{([A-Za-z_][A-Za-z0-9_.-]*)\}\}/g;
 
 export interface MissingPlaceholder {
   key: string;

@@ -77,6 +77,11 @@ describe('checkPropertyValues', () => {
     ]);
   });
 
+  it('refuses keys that nunjucks templates cannot name, saying what to call them', () => {
+    expect(messages('etcd.name=node1\n')).toEqual(['config.properties:1 etcd.name: cannot be used in kubestrap\'s templates (nunjucks reads "." and "-" as operators)\n  fix: rename it to ETCD_NAME']);
+    expect(messages('etcd.name=node1\n', 'compat')).toEqual([]);
+  });
+
   describe('compat mode (gen-config.sh drop-in)', () => {
     it('checks only what the file sets, and only addresses, networks and ports', () => {
       const { problems, values } = check('NODE_IP=192.168.1.102\nETCD_ENDPOINTS=http://192.168.1.102:2379\nKUBE_VERSION=v1.9.0\nBIN_PATH=~/bin\n', 'compat');

@@ -58,13 +58,18 @@ describe('parseProperties', () => {
   it.each([
     ['=value', 'the key is missing'],
     ['1KEY=value', '"1KEY" is not a valid key'],
-    ['MY-KEY=value', '"MY-KEY" is not a valid key'],
+    ['-KEY=value', '"-KEY" is not a valid key'],
+    ['KEY*=value', '"KEY*" is not a valid key'],
     ['KEY NAME=value', '"KEY NAME" is not a valid key'],
   ])('rejects the malformed key in %j', (line, message) => {
     const { problems } = parse(`${line}\n`);
     expect(problems).toHaveLength(1);
     expect(problems[0]!.message).toContain(message);
     expect(problems[0]!.line).toBe(1);
+  });
+
+  it('accepts Java-style keys with dots and dashes, as gen-config.sh did', () => {
+    expect(propertyValues(parse('etcd.name=node1\nmy-key=x\n').properties)).toEqual({ 'etcd.name': 'node1', 'my-key': 'x' });
   });
 
   it('reports every problem of the file in one pass', () => {

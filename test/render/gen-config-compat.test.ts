@@ -24,6 +24,8 @@ OPTS=--a=1 --b="two words" 'single' $HOME * . | ^ % @ # ~
 EMPTY=
 UNICODE=节点-ü
 SERVICE_CIDR=10.68.0.0/16
+etcd.name=java-style
+my-key=dashed
 LAST=no trailing blank
 `;
 
@@ -35,7 +37,7 @@ const TEMPLATES: Record<string, string | Buffer> = {
   'master-node/scripts/check.sh':
     '#!/bin/bash\nARR=(a b)\necho ${#ARR[@]} $((1+2)) {% raw %} {# not a comment #} {{ spaced }} {{.Go}} {{ "{{" }}\n' +
     'echo "{{OPTS}}" {{INDENTED_KEY}} {{LAST}}\n',
-  'master-node/deep/er/than/that.conf': 'endpoints={{ETCD_ENDPOINTS}}\ncidr={{SERVICE_CIDR}}\n',
+  'master-node/deep/er/than/that.conf': 'endpoints={{ETCD_ENDPOINTS}}\ncidr={{SERVICE_CIDR}}\nname={{etcd.name}} {{my-key}}\n',
   'worker-node/daemon.json': '{\n  "registry": {"mirrors": {}},\n  "node": "{{NODE_IP}}",\n  "nested": {"a": {"b": {}}}\n}\n',
   'worker-node/no-newline.conf': 'bin={{BIN_PATH}}',
   'worker-node/empty.conf': '',
