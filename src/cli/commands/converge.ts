@@ -112,7 +112,9 @@ function choosePhases(names: string[] | undefined): Phase[] {
 }
 
 function progressView(io: CliIo, output: OutputMode, phases: Phase[]): { observer?: RunObserver; close(): Promise<void> } {
-  const tty = output === 'tty' || (output === 'auto' && io.stdout === process.stdout && process.stdout.isTTY === true);
+  // A terminal that reports no width (some pseudo-terminals) would get one character per line.
+  const drawable = io.stdout === process.stdout && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40;
+  const tty = output === 'tty' || (output === 'auto' && drawable);
   if (output === 'json') return { close: async () => undefined };
   if (!tty) return { observer: plainProgress(io.stderr), close: async () => undefined };
   const stages: Array<{ name: StageName; title: string }> = [{ name: 'connect', title: 'connect and read facts' }, ...phases.map((p) => ({ name: p.name, title: p.title }))];

@@ -17,7 +17,7 @@ interface RenderOptions {
 
 export function renderCommand(io: CliIo): Command {
   return new Command('render')
-    .summary('write the files each host would get to a folder (touches no host)')
+    .summary("write each host's files to a folder (touches no host)")
     .description(
       'Write every file each host would get to OUT/<host>/<path on the host>, touching no host.\n' +
         'Without -i it is a drop-in for gen-config.sh: --templates DIR --config FILE --out DIR.',
