@@ -16,7 +16,7 @@ import { ListrProgress } from '../output/progress-listr.js';
 import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
 import { formatReport } from '../output/report-text.js';
-import { UsageError } from './render.js';
+import { UsageError } from '../usage-error.js';
 
 type OutputMode = 'auto' | 'tty' | 'plain' | 'json';
 

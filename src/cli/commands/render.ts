@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { loadClusterSpec } from '../../config/cluster-spec.js';
-import { InvalidInputError, KubestrapError } from '../../errors.js';
+import { InvalidInputError } from '../../errors.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
 import { renderCluster } from '../../render/render-cluster.js';
 import { renderCompat } from '../../render/render-compat.js';
 import { writeOutputTree, type OutputFile } from '../../render/output-tree.js';
 import { formatTable, printWarnings, type CliIo } from '../io.js';
+import { UsageError } from '../usage-error.js';
 
 interface RenderOptions {
   inventory?: string;
@@ -66,13 +67,5 @@ function reportWritten(io: CliIo, out: string, written: number, stale: string[])
     io.stderr.write(
       `warning: ${out}/ also holds ${stale.length} file(s) this render did not produce (from an earlier render?): ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', ...' : ''}\n  hint: pass --clean to remove them\n`,
     );
-  }
-}
-
-export class UsageError extends KubestrapError {
-  readonly kind = 'usage';
-
-  where(): string {
-    return '';
   }
 }
