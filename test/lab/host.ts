@@ -5,6 +5,7 @@ import { createCgroups, hostCgroupDirs, pidsIn } from './cgroups.js';
 import { installBuiltinModules } from './modules.js';
 import { isMounted, unmountUnder } from './mounts.js';
 import { hostDir, LAB_SRC_DIR } from './paths.js';
+import { ensureInotifyLimits } from './prereqs.js';
 import { allPids, childrenOf, cmdline, innermostPid, isAlive, procRef, sleep, terminate, waitExit, type ProcRef } from './proc.js';
 import { sh, shTry } from './run.js';
 import { makeHostKeys, sshArgs } from './ssh-material.js';
@@ -112,6 +113,7 @@ function nspawnArgs(state: LabState, h: HostRecord): string[] {
 /** Starts the launcher in its own session (setsid) so it outlives the caller (CLI, vitest worker). */
 export function bootHost(state: LabState, h: HostRecord): ProcRef {
   const d = dirsOf(state.name, h.machine);
+  ensureInotifyLimits();
   const cgroups = hostCgroupDirs(state.cgroupRoots, h.machine);
   createCgroups(cgroups);
   const log = fs.openSync(d.log, 'a');
@@ -184,10 +186,38 @@ export async function waitSsh(state: LabState, h: HostRecord, timeoutMs = 90_000
   for (;;) {
     const r = await shTry`ssh ${args} root@${h.address} true`;
     if (r.exitCode === 0) return;
-    if (!isAlive(h.launcher)) throw new Error(`host ${h.name} stopped while booting; see ${dirsOf(state.name, h.machine).log}`);
-    if (Date.now() > deadline) throw new Error(`host ${h.name} (${h.address}) did not answer ssh within ${timeoutMs / 1000}s: ${r.stderr.trim()}; see ${dirsOf(state.name, h.machine).log}`);
+    if (!isAlive(h.launcher)) throw new Error(`host ${h.name} stopped while booting${bootFailure(state, h)}`);
+    if (Date.now() > deadline) throw new Error(`host ${h.name} (${h.address}) did not answer ssh within ${timeoutMs / 1000}s: ${r.stderr.trim()}${bootFailure(state, h)}`);
     await sleep(200);
   }
+}
+
+/**
+ * The evidence of a failed boot, kept: the caller removes the failed host (and its dir with the
+ * console log) right after, so the log is copied to `<lab dir>/failed-<machine>-<time>.log` (gone
+ * with `down`), and its last lines go into the error message, where a CI log shows them.
+ */
+function bootFailure(state: LabState, h: HostRecord, lines = 25): string {
+  const d = dirsOf(state.name, h.machine);
+  let text: string;
+  try {
+    text = fs.readFileSync(d.log, 'utf8');
+  } catch (e) {
+    return `; its console log ${d.log} is unreadable (${(e as Error).message})`;
+  }
+  const kept = path.join(state.stateDir, `failed-${h.machine}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
+  let where = kept;
+  try {
+    fs.copyFileSync(d.log, kept);
+  } catch {
+    where = d.log;
+  }
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '').trimEnd();
+  const tail = plain.split('\n').slice(-lines).map((l) => `  | ${l}`).join('\n');
+  const hint = /inotify.*Too many open files/.test(plain)
+    ? '\n(the machine-wide per-user inotify limit ran out: compare `sysctl fs.inotify.max_user_instances` with INOTIFY_LIMITS in test/lab/prereqs.ts)'
+    : '';
+  return `; console log kept as ${where}, last lines:\n${tail}${hint}`;
 }
 
 export async function sshOk(state: LabState, h: HostRecord): Promise<boolean> {

@@ -124,7 +124,17 @@ async function refreshCgroupRoots(state: LabState): Promise<void> {
 async function restartStoppedHosts(state: LabState): Promise<void> {
   const stopped = state.hosts.filter((h) => !isRunning(h));
   for (const h of stopped) await startLocked(state, h, false);
-  await Promise.all(stopped.map((h) => waitSsh(state, h)));
+  await waitAllSsh(state, stopped);
+}
+
+/**
+ * Waits for every host, not just until the first failure: each failed host's console log is kept
+ * and reported, and no wait is still polling when the caller removes the hosts.
+ */
+async function waitAllSsh(state: LabState, hosts: HostRecord[]): Promise<void> {
+  const results = await Promise.allSettled(hosts.map((h) => waitSsh(state, h)));
+  const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+  if (errors.length > 0) throw new Error(errors.join('\n'));
 }
 
 function machineName(index: number, name: string, octet: number): string {
@@ -168,7 +178,7 @@ async function addHostsLocked(state: LabState, count: number, opts: HostOptions 
     refreshKnownHosts(state);
     for (const h of fresh) h.launcher = bootHost(state, h);
     writeState(state);
-    await Promise.all(fresh.map((h) => waitSsh(state, h)));
+    await waitAllSsh(state, fresh);
   } catch (e) {
     await removeHostsLocked(state, fresh.map((h) => h.name)).catch(() => undefined);
     throw e;

@@ -13,6 +13,6 @@ echo "launcher: $$ starting host in $host_dir"
 while :; do
   "$@"
   rc=$?
-  [ "$rc" -eq 133 ] || exit "$rc"
+  [ "$rc" -eq 133 ] || { echo "launcher: systemd-nspawn exited with $rc, host stopped"; exit "$rc"; }
   echo "launcher: guest rebooted, starting it again"
 done

@@ -56,3 +56,35 @@ export async function ensurePrereqs(): Promise<void> {
   }
   checked = true;
 }
+
+/**
+ * inotify limits the lab's hosts need. The guests share the machine's user namespace, so every root
+ * process in every guest counts against one per-user budget, `fs.inotify.max_user_instances`
+ * (Debian's default: 128). A Debian guest's root processes hold about 8 inotify instances once
+ * booted (systemd 5, logind, firewalld, agetty) and more while booting, so a dozen hosts across all
+ * labs exhaust 128, and the next guest's systemd dies at once: "Failed to create control group
+ * inotify object: Too many open files", "Failed to allocate manager object", nspawn exits 255.
+ * 8192 leaves room for several hundred hosts; the limits are only ever raised, never lowered.
+ */
+export const INOTIFY_LIMITS: Record<string, number> = {
+  'fs/inotify/max_user_instances': 8192,
+  'fs/inotify/max_user_watches': 524288,
+};
+
+/** Raises the machine's inotify limits to INOTIFY_LIMITS (until the next reboot); called before every boot. */
+export function ensureInotifyLimits(): void {
+  for (const [key, wanted] of Object.entries(INOTIFY_LIMITS)) {
+    const file = `/proc/sys/${key}`;
+    const current = Number(fs.readFileSync(file, 'utf8').trim());
+    if (current >= wanted) continue;
+    try {
+      fs.writeFileSync(file, `${wanted}\n`);
+    } catch (e) {
+      const name = key.replace(/\//g, '.');
+      throw new Error(
+        `${name} is ${current} and could not be raised to ${wanted} (${(e as Error).message}); lab hosts share this per-user limit ` +
+          `and a guest systemd that finds it exhausted dies while booting: run 'sysctl -w ${name}=${wanted}' first`,
+      );
+    }
+  }
+}
