@@ -52,18 +52,30 @@ export function hostCgroupDirs(labRoots: string[], machine: string): string[] {
   return labRoots.map((r) => path.join(r, machine));
 }
 
-/** mkdir -p, copying cpuset.cpus/mems into each new cpuset level (a new cpuset starts empty and rejects tasks). */
+/**
+ * mkdir -p, copying cpuset.cpus/mems into each new cpuset level (a new cpuset starts empty and rejects
+ * tasks). Another lab's `down` may remove the shared kubestrap-lab parent between our existence check
+ * and our mkdir (ENOENT), or create it first (EEXIST): then the walk starts over.
+ */
 export function createCgroups(dirs: string[]): void {
   for (const dir of dirs) {
     const isCpuset = dir.startsWith(path.join(CGROUP_FS, 'cpuset') + '/');
-    const missing: string[] = [];
-    for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
-    for (const d of missing) {
-      fs.mkdirSync(d);
-      if (isCpuset) {
-        for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-          fs.writeFileSync(path.join(d, f), fs.readFileSync(path.join(path.dirname(d), f), 'utf8').trim());
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const missing: string[] = [];
+        for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
+        for (const d of missing) {
+          fs.mkdirSync(d);
+          if (isCpuset) {
+            for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+              fs.writeFileSync(path.join(d, f), fs.readFileSync(path.join(path.dirname(d), f), 'utf8').trim());
+            }
+          }
         }
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (attempt >= 5 || (code !== 'ENOENT' && code !== 'EEXIST')) throw e;
       }
     }
   }
