@@ -76,7 +76,7 @@ class InventoryChecker {
       hosts.map((h) => `${h.address}:${h.ssh?.port ?? this.loaded.inventory.ssh?.port ?? 22}`),
       'every host needs its own SSH address (or port)',
     );
-    hosts.forEach((host, i) => this.checkHost(i));
+    hosts.forEach((_, i) => this.checkHost(i));
     // A host already reported for its SSH address needs no second error for the same NODE_IP.
     this.checkUnique(
       'internalAddress',

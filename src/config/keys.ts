@@ -244,7 +244,3 @@ export const HOST_DERIVED_KEYS = ['NODE_IP', 'NODE_NAME'] as const;
 export function isKnownKey(key: string): key is KnownKey {
   return Object.hasOwn(KNOWN_KEYS, key);
 }
-
-export function keySpec(key: KnownKey): KeySpec {
-  return KNOWN_KEYS[key];
-}
