@@ -28,14 +28,13 @@ export abstract class KubestrapError extends Error {
   }
 }
 
-/** A problem in a key=value properties file. */
-export class ConfigError extends KubestrapError {
-  readonly kind = 'config';
-
+/** A problem at a place in a file: `file:line`, then what in that line (a key, a YAML path). */
+abstract class FileProblem extends KubestrapError {
   constructor(
     readonly file: string,
     readonly line: number | undefined,
-    readonly key: string | undefined,
+    /** What at that line, e.g. a key or a YAML path; empty when the line says it all. */
+    private readonly subject: string,
     message: string,
     hint?: string,
   ) {
@@ -48,55 +47,34 @@ export class ConfigError extends KubestrapError {
 
   where(): string {
     const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
-    return this.key ? `${at} ${this.key}` : at;
+    return this.subject ? `${at} ${this.subject}` : at;
+  }
+}
+
+/** A problem in a key=value properties file. */
+export class ConfigError extends FileProblem {
+  readonly kind = 'config';
+
+  constructor(file: string, line: number | undefined, readonly key: string | undefined, message: string, hint?: string) {
+    super(file, line, key ?? '', message, hint);
   }
 }
 
 /** A problem in an inventory YAML file, located by its YAML path (and line when known). */
-export class InventoryError extends KubestrapError {
+export class InventoryError extends FileProblem {
   readonly kind = 'inventory';
 
-  constructor(
-    readonly file: string,
-    readonly path: ReadonlyArray<string | number>,
-    readonly line: number | undefined,
-    message: string,
-    hint?: string,
-  ) {
-    super(message, hint);
-  }
-
-  override position(): { file?: string; line?: number } {
-    return { file: this.file, line: this.line };
-  }
-
-  where(): string {
-    const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
-    return this.path.length ? `${at} ${formatYamlPath(this.path)}` : at;
+  constructor(file: string, readonly path: ReadonlyArray<string | number>, line: number | undefined, message: string, hint?: string) {
+    super(file, line, formatYamlPath(path), message, hint);
   }
 }
 
 /** A problem in a template: an undefined variable, a syntax error, a flag the version rejects. */
-export class TemplateError extends KubestrapError {
+export class TemplateError extends FileProblem {
   readonly kind = 'template';
 
-  constructor(
-    readonly file: string,
-    readonly line: number | undefined,
-    readonly key: string | undefined,
-    message: string,
-    hint?: string,
-  ) {
-    super(message, hint);
-  }
-
-  override position(): { file?: string; line?: number } {
-    return { file: this.file, line: this.line };
-  }
-
-  where(): string {
-    const at = this.line === undefined ? this.file : `${this.file}:${this.line}`;
-    return this.key ? `${at} ${this.key}` : at;
+  constructor(file: string, line: number | undefined, readonly key: string | undefined, message: string, hint?: string) {
+    super(file, line, key ?? '', message, hint);
   }
 }
 
