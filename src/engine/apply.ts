@@ -3,8 +3,8 @@ import type { RemoteHost } from '../ssh/remote-host.js';
 import { shq } from '../ssh/quote.js';
 import { batchScript, parseBatch } from './batch.js';
 import type { ApplyStep, Change } from './change.js';
-import type { RestartPlan } from './handlers.js';
-import { JOURNAL_MARKER, startWithJournal } from './kinds/service.js';
+import type { Restart, RestartPlan } from './handlers.js';
+import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
 
 export interface ApplyOutcome {
@@ -28,6 +28,8 @@ interface Op {
  * Applies a host's changes in the phase's order, then restarts what their inputs require:
  * prepare-stage changes, one `daemon-reload` if a unit file changed, service changes, restarts.
  * Consecutive scripts travel in one command; files go over SFTP. The first failure stops the host.
+ * Rolling and deferred restarts are only recorded as owed here: the runner does rolling ones host
+ * by host afterwards, and a later phase does deferred ones.
  */
 export async function applyChanges(host: RemoteHost, changes: readonly Change[], plan: RestartPlan): Promise<ApplyOutcome> {
   const ops = operations(changes, plan);
@@ -42,9 +44,10 @@ export async function applyChanges(host: RemoteHost, changes: readonly Change[],
   return { applied, restarted, ...(failed ? { failure: failed.error } : {}) };
 }
 
-function operations(changes: readonly Change[], { restarts, settled }: RestartPlan): Op[] {
+function operations(changes: readonly Change[], { restarts, deferred, settled }: RestartPlan): Op[] {
   const ops: Op[] = [];
-  const owed = [...new Set(changes.flatMap((c) => c.restarts))].filter((s) => restarts.some((r) => r.service === s));
+  const owing = [...restarts, ...deferred];
+  const owed = [...new Set(changes.flatMap((c) => c.restarts))].filter((s) => owing.some((r) => r.service === s));
   if (owed.length) ops.push({ step: { type: 'script', script: recordPendingScript(owed) }, label: 'record pending restarts' });
   const stepsOf = (stage: Change['stage']) =>
     changes.filter((c) => c.stage === stage).flatMap((c) => c.steps.map((step) => ({ step, change: c, label: c.summary })));
@@ -52,13 +55,24 @@ function operations(changes: readonly Change[], { restarts, settled }: RestartPl
   ops.push(...stepsOf('prepare'));
   if (changes.some((c) => c.reloadsSystemd)) ops.push({ step: { type: 'script', script: 'systemctl daemon-reload' }, label: 'reload systemd' });
   ops.push(...stepsOf('services'));
-  for (const r of restarts) {
-    const script = r.managed ? startWithJournal('restart', r.service) : `systemctl try-restart ${shq(r.service)}`;
-    ops.push({ step: { type: 'script', script }, restart: r.service, label: `restart ${r.service}` });
-  }
-  const cleared = [...restarts.map((r) => r.service), ...settled];
+  const now = restarts.filter((r) => !r.rolling);
+  for (const r of now) ops.push({ step: { type: 'script', script: restartScript(r) }, restart: r.service, label: `restart ${r.service}` });
+  const cleared = [...now.map((r) => r.service), ...settled];
   if (cleared.length) ops.push({ step: { type: 'script', script: clearPendingScript(cleared) }, label: 'clear pending restarts' });
   return ops;
+}
+
+function restartScript(r: Restart): string {
+  return r.managed ? startWithJournal('restart', r.service, r.ready) : `systemctl try-restart ${shq(r.service)}`;
+}
+
+/** One rolling restart on one host, its readiness wait and the debt cleared, in one command. */
+export async function restartOne(host: RemoteHost, r: Restart): Promise<HostError | undefined> {
+  const ops: Op[] = [
+    { step: { type: 'script', script: restartScript(r) }, restart: r.service, label: `restart ${r.service}` },
+    { step: { type: 'script', script: clearPendingScript([r.service]) }, label: 'clear pending restarts' },
+  ];
+  return (await execute(host, ops))?.error;
 }
 
 /** Runs the ops, batching consecutive scripts; returns the op that failed, if any. */
@@ -92,13 +106,13 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
   for (const [i, op] of batch.entries()) {
     const step = steps.find((s) => s.index === i);
     if (step && step.exitCode === 0) continue;
-    const { output, journal } = splitJournal(step?.output ?? result.stderr);
+    const { output, journal, notReady } = splitJournal(step?.output ?? result.stderr);
     const exitCode = step && step.exitCode >= 0 ? step.exitCode : result.code;
     return {
       op,
       error: new HostError(
         host.name,
-        `${op.label}: failed`,
+        notReady ?? `${op.label}: failed`,
         {
           resource: op.change?.resourceId ?? op.label,
           command: scripts[i]!.split('\n')[0]!,
@@ -130,10 +144,13 @@ function asHostError(host: string, op: Op, err: unknown): HostError {
   return new HostError(host, `${op.label}: ${message}`, { resource: op.change?.resourceId ?? op.label }, hint);
 }
 
-function splitJournal(output: string): { output: string; journal?: string } {
-  const at = output.indexOf(JOURNAL_MARKER);
-  if (at < 0) return { output };
-  return { output: output.slice(0, at), journal: tail(output.slice(at + JOURNAL_MARKER.length)) };
+/** A failed start's output: what it printed, the unit's journal, and the not-ready line if it timed out. */
+function splitJournal(text: string): { output: string; journal?: string; notReady?: string } {
+  const ready = new RegExp(`^${NOT_READY_MARKER} (.*)$`, 'm').exec(text);
+  const rest = ready ? text.replace(ready[0], '') : text;
+  const at = rest.indexOf(JOURNAL_MARKER);
+  const parts = at < 0 ? { output: rest } : { output: rest.slice(0, at), journal: tail(rest.slice(at + JOURNAL_MARKER.length)) };
+  return ready ? { ...parts, notReady: ready[1]! } : parts;
 }
 
 function tail(text: string, lines = 15): string {

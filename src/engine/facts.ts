@@ -12,6 +12,19 @@ export interface HostFacts {
   /** The host's IPv4 addresses, without prefix length. */
   addresses: string[];
   packageManager: 'dnf' | 'yum' | 'apt' | undefined;
+  /**
+   * The host's clock minus the controller's, in ms, measured against the middle of the fact
+   * command's round trip (so it is off by at most half of it). Certificates are time-bound.
+   */
+  clockSkewMs: number;
+  /** Output of the phases' own fact snippets, by name. */
+  extra: Record<string, string>;
+}
+
+/** When the controller sent the fact command and when its answer arrived (epoch ms). */
+export interface FactTiming {
+  sentAt: number;
+  receivedAt: number;
 }
 
 const FACT_SNIPPETS: ReadonlyArray<readonly [string, string]> = [
@@ -23,11 +36,20 @@ const FACT_SNIPPETS: ReadonlyArray<readonly [string, string]> = [
   // `ip` is everywhere we support; /proc/net/fib_trie would be the fallback if it were not.
   ['addresses', "ip -o -4 addr show | awk '{print $4}'"],
   ['package-manager', 'for m in dnf yum apt-get; do command -v $m >/dev/null && { echo $m; break; }; done'],
+  ['clock', 'date +%s%N'],
 ];
 
-export const FACTS_SCRIPT = sectionedScript(FACT_SNIPPETS);
+const CORE_KEYS = new Set(FACT_SNIPPETS.map(([key]) => key));
+const EXTRA_PREFIX = 'x-';
 
-export function parseFacts(stdout: string): HostFacts {
+/** The one fact command: the engine's own facts plus the phases' snippets. */
+export function factsScript(extra: Readonly<Record<string, string>> = {}): string {
+  return sectionedScript([...FACT_SNIPPETS, ...Object.entries(extra).map(([key, snippet]) => [`${EXTRA_PREFIX}${key}`, snippet] as const)]);
+}
+
+export const FACTS_SCRIPT = factsScript();
+
+export function parseFacts(stdout: string, timing?: FactTiming): HostFacts {
   const s = parseSections(stdout);
   const release = parseOsRelease(s.get('os-release') ?? '');
   const manager = (s.get('package-manager') ?? '').trim();
@@ -44,7 +66,15 @@ export function parseFacts(stdout: string): HostFacts {
     init: (s.get('init') ?? '').trim(),
     addresses: (s.get('addresses') ?? '').split('\n').map((a) => a.trim().split('/')[0]!).filter(Boolean),
     packageManager: manager === 'apt-get' ? 'apt' : manager === 'dnf' || manager === 'yum' ? manager : undefined,
+    clockSkewMs: clockSkew(s.get('clock') ?? '', timing),
+    extra: Object.fromEntries([...s].filter(([key]) => !CORE_KEYS.has(key) && key.startsWith(EXTRA_PREFIX)).map(([key, body]) => [key.slice(EXTRA_PREFIX.length), body])),
   };
+}
+
+function clockSkew(nanos: string, timing: FactTiming | undefined): number {
+  const hostMs = Number(nanos.trim()) / 1e6;
+  if (!timing || !Number.isFinite(hostMs) || hostMs <= 0) return 0;
+  return Math.round(hostMs - (timing.sentAt + timing.receivedAt) / 2);
 }
 
 /** KEY=value lines, values optionally quoted, as os-release(5) defines them. */

@@ -1,5 +1,5 @@
 import type { Change } from './change.js';
-import type { Resource, ServiceResource } from './resource.js';
+import type { ReadinessCheck, Resource, ServiceResource } from './resource.js';
 
 /** A service restart the phase owes, and why. */
 export interface Restart {
@@ -7,20 +7,33 @@ export interface Restart {
   because: string[];
   /** The phase manages the service (restart it); otherwise restart it only if it runs (try-restart). */
   managed: boolean;
+  /** Waited for after the restart. */
+  ready?: ReadinessCheck;
+  /** One host at a time across the cluster, after every host applied the phase's other changes. */
+  rolling?: boolean;
+  /** A later phase of this run manages the service and restarts it there (with its readiness and order). */
+  deferredTo?: string;
 }
 
 /**
  * Which services restart after a phase's changes: those an applied file names, plus those an
  * interrupted earlier run still owes, minus those this phase starts or stops anyway. Each restarts
- * once, after all of its inputs are written, in the order the phase lists its services.
+ * once, after all of its inputs are written, in the order the phase lists its services. A service
+ * that a later phase of the run manages is left to that phase: the debt stays recorded on the host,
+ * so the later phase restarts it with its own readiness check and order.
  */
 export interface RestartPlan {
   restarts: Restart[];
+  /** Restarts left to a later phase; their debt is recorded and not cleared here. */
+  deferred: Restart[];
   /** Owed restarts that this phase's own start or stop settles: cleared without a restart. */
   settled: string[];
 }
 
-export function planRestarts(resources: readonly Resource[], changes: readonly Change[], pending: readonly string[]): RestartPlan {
+/** Services that later phases of the run manage, with the phase that does. */
+export type LaterServices = ReadonlyMap<string, string>;
+
+export function planRestarts(resources: readonly Resource[], changes: readonly Change[], pending: readonly string[], later: LaterServices = new Map()): RestartPlan {
   const services = resources.filter((r): r is ServiceResource => r.kind === 'service');
   const known = new Set([...services.map((s) => s.name), ...resources.flatMap((r) => (r.kind === 'file' ? r.restarts : []))]);
   const reasons = new Map<string, string[]>();
@@ -31,11 +44,22 @@ export function planRestarts(resources: readonly Resource[], changes: readonly C
   const startedOrStopped = new Set(changes.flatMap((c) => (c.startsOrStops ? [c.startsOrStops] : [])));
   const stopped = new Set(services.filter((s) => s.running === false).map((s) => s.name));
   const skip = (s: string) => startedOrStopped.has(s) || stopped.has(s);
-  const order = [...services.map((s) => s.name), ...[...reasons.keys()].sort()];
+  const order = [...new Set([...services.map((s) => s.name), ...[...reasons.keys()].sort()])];
+  const owed = order.filter((s) => reasons.has(s) && !skip(s)).map((service): Restart => {
+    const own = services.find((r) => r.name === service && r.running === true);
+    const deferredTo = own ? undefined : later.get(service);
+    return {
+      service,
+      because: reasons.get(service)!,
+      managed: own !== undefined,
+      ...(own?.ready ? { ready: own.ready } : {}),
+      ...(own?.rolling ? { rolling: true } : {}),
+      ...(deferredTo ? { deferredTo } : {}),
+    };
+  });
   return {
-    restarts: [...new Set(order)]
-      .filter((s) => reasons.has(s) && !skip(s))
-      .map((service) => ({ service, because: reasons.get(service)!, managed: services.some((r) => r.name === service && r.running === true) })),
+    restarts: owed.filter((r) => !r.deferredTo),
+    deferred: owed.filter((r) => r.deferredTo),
     settled: pending.filter((s) => known.has(s) && skip(s)),
   };
 }

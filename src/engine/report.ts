@@ -1,5 +1,4 @@
 import type { KubestrapError } from '../errors.js';
-import type { PhaseName } from '../phases/phase.js';
 import type { HostStats } from '../ssh/remote-host.js';
 import type { Change } from './change.js';
 import type { Restart } from './handlers.js';
@@ -8,12 +7,12 @@ export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped'
 
 /** One host in one phase: what differed, what was done, how it ended. */
 export interface PhaseHostReport {
-  phase: PhaseName;
+  phase: string;
   host: string;
   status: HostStatus;
-  /** plan: what would change; apply: what changed. */
+  /** plan: what would change; apply: what changed. Cluster actions the host ran are among them. */
   changes: Change[];
-  /** plan: restarts that would happen; apply: restarts done. */
+  /** plan: restarts that would happen (including those a later phase does); apply: restarts done. */
   restarts: Restart[];
   /** apply: changes the failure left undone. */
   notApplied: Change[];
@@ -33,12 +32,14 @@ export interface HostReport {
 
 export interface RunReport {
   mode: 'plan' | 'apply';
-  phases: PhaseName[];
+  phases: string[];
   hosts: HostReport[];
   results: PhaseHostReport[];
+  /** Preflight problems: when there are any, nothing was changed on any host. */
+  refused: KubestrapError[];
   durationMs: number;
 }
 
 export function runSucceeded(report: RunReport): boolean {
-  return report.hosts.every((h) => h.status !== 'failed' && h.status !== 'unreachable');
+  return report.refused.length === 0 && report.hosts.every((h) => h.status !== 'failed' && h.status !== 'unreachable');
 }

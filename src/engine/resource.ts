@@ -23,6 +23,15 @@ export interface DirectoryResource {
   group: string;
 }
 
+/** How the engine knows a service it started or restarted is serving, not just running. */
+export interface ReadinessCheck {
+  /** Exits 0 once the service is ready; runs on the host, once a second until it passes. */
+  check: string;
+  /** What ready means, for messages: e.g. `answers /readyz`. */
+  description: string;
+  timeoutSec: number;
+}
+
 export interface ServiceResource {
   kind: 'service';
   name: string;
@@ -30,6 +39,14 @@ export interface ServiceResource {
   running?: boolean;
   /** A unit that is not installed satisfies the resource (e.g. a firewall that was never installed). */
   ifPresent?: boolean;
+  /** After each start or restart, wait for this before going on; a timeout fails the host with the unit's journal. */
+  ready?: ReadinessCheck;
+  /**
+   * Restarts go one host at a time across the cluster, each waited on (see `ready`) before the
+   * next, after every host applied the phase's other changes: members of a quorum, API servers.
+   * First starts are not rolled: members of a new cluster must start together.
+   */
+  rolling?: boolean;
 }
 
 export interface PackageResource {
@@ -82,6 +99,8 @@ export interface CommandResource {
   /** Exits 0 when nothing needs doing; runs inside the batched probe, so it must only look. */
   check: string;
   run: string;
+  /** What to do when `run` fails: shown with the error. */
+  failureHint?: string;
 }
 
 export type Resource =

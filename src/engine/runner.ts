@@ -1,24 +1,24 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { HostError, KubestrapError, SshError } from '../errors.js';
 import { detectOs, type DetectedOs } from '../os/detect.js';
-import { phaseOfFile } from '../phases/file-ownership.js';
-import type { Phase, PhaseName } from '../phases/phase.js';
-import type { RenderedHost } from '../render/render-cluster.js';
+import type { RenderedFile } from '../render/render-cluster.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import type { SshTarget } from '../ssh/target.js';
-import { applyChanges } from './apply.js';
+import { applyChanges, restartOne } from './apply.js';
 import type { Change } from './change.js';
+import { actionResource, type AssignedAction } from './cluster-actions.js';
 import { fetchCurrentContents } from './current-content.js';
-import { FACTS_SCRIPT, parseFacts, type HostFacts } from './facts.js';
-import { planRestarts, type RestartPlan } from './handlers.js';
+import { factsScript, parseFacts, type HostFacts } from './facts.js';
+import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
 import type { KindContext } from './kinds/kind.js';
 import { mapLimit } from './limit.js';
+import type { ClusterContext, Phase, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport } from './report.js';
 import { resourceId, type Resource } from './resource.js';
 
-export type RunMode = 'plan' | 'apply';
-export type StageName = PhaseName | 'connect';
+export type { RunMode } from './phase.js';
+export type StageName = string;
 
 /** Progress for whoever shows it (listr2 rows, plain lines); the engine itself prints nothing. */
 export interface RunObserver {
@@ -31,7 +31,8 @@ export interface RunObserver {
 
 export interface RunOptions {
   spec: ClusterSpec;
-  rendered: readonly RenderedHost[];
+  /** The files rendered for a host, given its facts (templates may depend on what the host is). */
+  filesFor(host: HostSpec, facts: HostFacts): readonly RenderedFile[];
   phases: readonly Phase[];
   mode: RunMode;
   connect(target: SshTarget): Promise<RemoteHost>;
@@ -46,50 +47,64 @@ interface Session {
   remote: RemoteHost;
   facts: HostFacts;
   os: DetectedOs;
-  resources: Map<PhaseName, Resource[]>;
+  resources: Map<string, Resource[]>;
   /** Probes taken before anything changed; valid while the host is not `dirty`. */
-  probes: Map<PhaseName, ProbeResult>;
+  probes: Map<string, ProbeResult>;
   dirty: boolean;
   failed: boolean;
+  /** Why the first probe failed; the host fails in its first phase with it. */
+  probeError?: KubestrapError;
 }
 
 /**
- * A run: connect to every host and read its facts, probe the state of every resource of every
- * phase in one command per host, then phase by phase (hosts in parallel) diff and, in apply mode,
- * change what differs. A host whose earlier phase changed something is probed again; a host that
- * failed sits out the remaining phases, and the other hosts carry on.
+ * A run: connect to every host and read its facts (one command each), work out every phase's
+ * resources, run every phase's preflight over all hosts (any problem: nothing changes anywhere),
+ * probe the state of every resource of every phase in one command per host, then phase by phase:
+ * cluster actions due before, every host's changes in parallel, rolling restarts one host at a time,
+ * cluster actions due after. A host whose earlier phase changed something is probed again; a host
+ * that failed sits out the remaining phases, and the other hosts carry on.
  */
 export async function runPhases(opts: RunOptions): Promise<RunReport> {
   const started = Date.now();
   const hostReports = new Map<string, HostReport>(opts.spec.hosts.map((h) => [h.name, { host: h.name, address: h.address, status: 'ok' as HostStatus }]));
+  const report = (results: PhaseHostReport[], refused: KubestrapError[] = []): RunReport => {
+    for (const r of results) {
+      const host = hostReports.get(r.host)!;
+      host.status = worse(host.status, r.status);
+      if (r.error && !host.error) host.error = r.error;
+    }
+    for (const s of sessions) hostReports.get(s.host.name)!.stats = { ...s.remote.stats };
+    return { mode: opts.mode, phases: opts.phases.map((p) => p.name), hosts: [...hostReports.values()], results, refused, durationMs: Date.now() - started };
+  };
+
   const { observer } = opts;
   observer?.stageStarted?.('connect', opts.spec.hosts.map((h) => h.name));
-  const sessions = (await mapLimit(opts.spec.hosts, opts.concurrency, (host) => openSession(opts, host, hostReports))).filter(
-    (s): s is Session => s !== undefined,
-  );
+  const opened = await mapLimit(opts.spec.hosts, opts.concurrency, (host) => openSession(opts, host, hostReports));
+  const sessions = opened.filter((s): s is Session => s !== undefined);
+
+  const cluster: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: sessions.map(({ host, facts, os }) => ({ host, facts, os })) };
+  const refused = opts.phases.flatMap((p) => p.preflight?.(cluster) ?? []);
+  if (refused.length) {
+    for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
+    observer?.stageFinished?.('connect');
+    opts.log?.({ event: 'preflight-refused', problems: refused.map((e) => e.format()) });
+    return report([], refused);
+  }
+  const actions = assignActions(opts.phases, cluster, sessions);
+  await mapLimit(sessions, opts.concurrency, (s) => probeAll(opts, s, actions));
   observer?.stageFinished?.('connect');
 
   const results: PhaseHostReport[] = [];
-  for (const phase of opts.phases) {
-    const participants = sessions.filter((s) => !s.failed && phase.appliesTo(s.host));
-    observer?.stageStarted?.(phase.name, participants.map((s) => s.host.name));
-    results.push(...(await mapLimit(participants, opts.concurrency, (s) => runHostPhase(opts, phase, s))));
-    observer?.stageFinished?.(phase.name);
+  const run: RunState = { changedAnything: false };
+  for (const [index, phase] of opts.phases.entries()) {
+    results.push(...(await runPhase(opts, phase, laterServices(opts.phases.slice(index + 1), sessions), sessions, actions.get(phase.name) ?? [], run)));
   }
+  return report(results);
+}
 
-  for (const r of results) {
-    const report = hostReports.get(r.host)!;
-    report.status = worse(report.status, r.status);
-    if (r.error && !report.error) report.error = r.error;
-  }
-  for (const s of sessions) hostReports.get(s.host.name)!.stats = { ...s.remote.stats };
-  return {
-    mode: opts.mode,
-    phases: opts.phases.map((p) => p.name),
-    hosts: [...hostReports.values()],
-    results,
-    durationMs: Date.now() - started,
-  };
+interface RunState {
+  /** Something changed on some host: cluster actions re-check instead of trusting the first probe. */
+  changedAnything: boolean;
 }
 
 const SEVERITY: HostStatus[] = ['skipped', 'ok', 'changed', 'failed', 'unreachable'];
@@ -103,27 +118,32 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
   opts.observer?.started?.('connect', host.name);
   try {
     const remote = await opts.connect(host.ssh);
-    const facts = parseFacts((await remote.run(FACTS_SCRIPT)).stdout);
+    const extra = Object.assign({}, ...opts.phases.map((p) => p.facts ?? {})) as Record<string, string>;
+    const sentAt = Date.now();
+    const output = (await remote.run(factsScript(extra))).stdout;
+    const facts = parseFacts(output, { sentAt, receivedAt: Date.now() });
     const os = detectOs(host.name, facts);
     checkNodeAddress(host, facts);
     const session: Session = { host, remote, facts, os, resources: new Map(), probes: new Map(), dirty: false, failed: false };
-    const files = opts.rendered.find((r) => r.host.name === host.name)?.files ?? [];
+    const files = opts.filesFor(host, facts);
     for (const phase of opts.phases.filter((p) => p.appliesTo(host))) {
-      const phaseFiles = files.filter((f) => phaseOfFile(f.path) === phase.name);
-      session.resources.set(phase.name, checkUnique(host.name, phase.resources({ spec: opts.spec, host, facts, os, files: phaseFiles })));
+      session.resources.set(phase.name, checkUnique(host.name, phase.resources({ spec: opts.spec, host, facts, os, files })));
     }
-    await probeAll(session);
-    opts.log?.({ event: 'facts', host: host.name, os: facts.os.prettyName, kernel: facts.kernel, durationMs: Date.now() - began });
+    opts.log?.({ event: 'facts', host: host.name, os: facts.os.prettyName, kernel: facts.kernel, clockSkewMs: facts.clockSkewMs, durationMs: Date.now() - began });
     opts.observer?.finished?.('connect', host.name, 'ok');
     return session;
   } catch (err) {
-    const error = err instanceof KubestrapError ? err : new HostError(host.name, String((err as Error)?.message ?? err));
+    const error = asKubestrapError(host.name, err);
     const status: HostStatus = err instanceof SshError && err.stage === 'connect' ? 'unreachable' : 'failed';
     reports.set(host.name, { host: host.name, address: host.address, status, error });
     opts.log?.({ event: 'connect-failed', host: host.name, status, error: error.format() });
     opts.observer?.finished?.('connect', host.name, status);
     return undefined;
   }
+}
+
+function asKubestrapError(host: string, err: unknown): KubestrapError {
+  return err instanceof KubestrapError ? err : new HostError(host, String((err as Error)?.message ?? err));
 }
 
 /** The address the cluster will use must be one the host has, or nothing will talk to it. */
@@ -147,12 +167,32 @@ function checkUnique(host: string, resources: Resource[]): Resource[] {
   return resources;
 }
 
-/** One command for the state of every phase's resources: a no-op run needs no other probe. */
-async function probeAll(session: Session): Promise<void> {
-  const phases = [...session.resources.keys()];
-  const all = phases.flatMap((p) => session.resources.get(p)!);
-  const probe = await runProbe(session, all);
-  for (const phase of phases) session.probes.set(phase, probe);
+/** Each phase's cluster actions, each on the first of its candidates that answered. */
+function assignActions(phases: readonly Phase[], cluster: ClusterContext, sessions: readonly Session[]): Map<string, AssignedAction[]> {
+  const byPhase = new Map<string, AssignedAction[]>();
+  for (const phase of phases) {
+    const assigned = (phase.clusterActions?.(cluster) ?? []).map((action) => ({ action, host: firstCandidate(action.candidates, sessions) }));
+    byPhase.set(phase.name, assigned);
+  }
+  return byPhase;
+}
+
+function firstCandidate(candidates: readonly string[], sessions: readonly Session[], usable: (s: Session) => boolean = () => true): string | undefined {
+  return candidates.find((name) => sessions.some((s) => s.host.name === name && usable(s)));
+}
+
+/** One command for the state of every phase's resources and of the cluster checks this host runs: a no-op run needs no other probe. */
+async function probeAll(opts: RunOptions, session: Session, actions: Map<string, AssignedAction[]>): Promise<void> {
+  const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action));
+  const all = [...[...session.resources.values()].flat(), ...mine];
+  try {
+    const probe = await runProbe(session, all);
+    for (const phase of opts.phases) session.probes.set(phase.name, probe);
+  } catch (err) {
+    // Reported by the first phase, which finds no probe: the host fails there, alone.
+    session.probeError = asKubestrapError(session.host.name, err);
+    opts.log?.({ event: 'probe-failed', host: session.host.name, error: session.probeError.format() });
+  }
 }
 
 async function runProbe(session: Session, resources: readonly Resource[]): Promise<ProbeResult> {
@@ -161,43 +201,191 @@ async function runProbe(session: Session, resources: readonly Resource[]): Promi
   return parseProbe(result.stdout, resources);
 }
 
-async function runHostPhase(opts: RunOptions, phase: Phase, s: Session): Promise<PhaseHostReport> {
-  const began = Date.now();
-  opts.observer?.started?.(phase.name, s.host.name);
-  const report: PhaseHostReport = {
-    phase: phase.name,
-    host: s.host.name,
-    status: 'ok',
-    changes: [],
-    restarts: [],
-    notApplied: [],
-    currentContent: new Map(),
-    durationMs: 0,
+/** Services that phases after this one manage on some host, so this phase leaves their restarts to them. */
+function laterServices(later: readonly Phase[], sessions: readonly Session[]): Map<string, LaterServices> {
+  const byHost = new Map<string, LaterServices>();
+  for (const s of sessions) {
+    const services = new Map<string, string>();
+    for (const phase of [...later].reverse()) {
+      for (const r of s.resources.get(phase.name) ?? []) if (r.kind === 'service' && r.running === true) services.set(r.name, phase.name);
+    }
+    byHost.set(s.host.name, services);
+  }
+  return byHost;
+}
+
+/** One phase on every host it concerns: actions before, hosts in parallel, rolling restarts, actions after. */
+async function runPhase(
+  opts: RunOptions,
+  phase: Phase,
+  later: Map<string, LaterServices>,
+  sessions: readonly Session[],
+  actions: readonly AssignedAction[],
+  run: RunState,
+): Promise<PhaseHostReport[]> {
+  const participants = sessions.filter((s) => !s.failed && phase.appliesTo(s.host));
+  const actionHosts = actions.map((a) => a.host).filter((h): h is string => h !== undefined && !participants.some((s) => s.host.name === h));
+  const reports = new Map<string, PhaseHostReport>();
+  const reportOf = (host: string) => {
+    let r = reports.get(host);
+    if (!r) reports.set(host, (r = emptyReport(phase.name, host)));
+    return r;
   };
+  opts.observer?.stageStarted?.(phase.name, [...participants.map((s) => s.host.name), ...new Set(actionHosts)]);
+  for (const s of participants) opts.observer?.started?.(phase.name, s.host.name);
+
+  await runActions(opts, actions.filter((a) => a.action.when === 'before'), sessions, reportOf, run);
+  const rolling = new Map<Session, Restart[]>();
+  await mapLimit(participants.filter((s) => !s.failed), opts.concurrency, async (s) => {
+    const plan = await runHostPhase(opts, phase, s, later.get(s.host.name) ?? new Map(), reportOf(s.host.name), run);
+    if (plan?.rolling.length) rolling.set(s, plan.rolling);
+  });
+  await runRollingRestarts(opts, phase, participants, rolling, reportOf, run);
+  await runActions(opts, actions.filter((a) => a.action.when === 'after'), sessions, reportOf, run);
+
+  for (const r of reports.values()) {
+    const s = sessions.find((x) => x.host.name === r.host)!;
+    if (r.status === 'failed') s.failed = true;
+    logPhase(opts, r);
+    opts.observer?.finished?.(phase.name, r.host, r.status, r);
+  }
+  opts.observer?.stageFinished?.(phase.name);
+  return [...reports.values()];
+}
+
+function emptyReport(phase: string, host: string): PhaseHostReport {
+  return { phase, host, status: 'ok', changes: [], restarts: [], notApplied: [], currentContent: new Map(), durationMs: 0 };
+}
+
+/** The per-host part of a phase; returns the rolling restarts this host owes (done later, one host at a time). */
+async function runHostPhase(opts: RunOptions, phase: Phase, s: Session, later: LaterServices, report: PhaseHostReport, run: RunState): Promise<{ rolling: Restart[] } | undefined> {
+  const began = Date.now();
   try {
     const resources = s.resources.get(phase.name) ?? [];
-    const probe = s.dirty ? await runProbe(s, resources) : s.probes.get(phase.name)!;
+    const probe = s.dirty ? await runProbe(s, resources) : s.probes.get(phase.name);
+    if (!probe) throw s.probeError ?? new HostError(s.host.name, 'the host\'s state could not be read');
     const changes = diffResources(resources, probe, { adapter: s.os.adapter });
-    const restarts = planRestarts(resources, changes, probe.pendingRestarts);
-    const work = changes.length + restarts.restarts.length + restarts.settled.length;
+    const restarts = planRestarts(resources, changes, probe.pendingRestarts, later);
+    const rolling = restarts.restarts.filter((r) => r.rolling);
     if (opts.mode === 'plan') {
-      report.changes = changes;
-      report.restarts = restarts.restarts;
+      report.changes.push(...changes);
+      report.restarts.push(...restarts.restarts, ...restarts.deferred);
       report.currentContent = await fetchCurrentContents(s.remote, changes);
-      report.status = work ? 'changed' : 'ok';
-    } else if (work) {
-      await applyHostPhase(s, changes, restarts, report);
+      if (report.changes.length + report.restarts.length) report.status = 'changed';
+      return undefined;
     }
+    const work = changes.length + restarts.restarts.length + restarts.deferred.length + restarts.settled.length;
+    if (work) await applyHostPhase(s, changes, restarts, report, run);
+    return report.status === 'failed' ? undefined : { rolling };
   } catch (err) {
     report.status = 'failed';
-    report.error = err instanceof KubestrapError ? err : new HostError(s.host.name, String((err as Error)?.message ?? err));
+    report.error = asKubestrapError(s.host.name, err);
+    return undefined;
+  } finally {
+    report.durationMs += Date.now() - began;
   }
-  report.durationMs = Date.now() - began;
-  if (report.status === 'failed') s.failed = true;
+}
+
+async function applyHostPhase(s: Session, changes: Change[], plan: RestartPlan, report: PhaseHostReport, run: RunState): Promise<void> {
+  const outcome = await applyChanges(s.remote, changes, plan);
+  report.changes.push(...outcome.applied);
+  report.restarts.push(...plan.restarts.filter((r) => outcome.restarted.includes(r.service)));
+  report.notApplied.push(...changes.filter((c) => !outcome.applied.includes(c)));
+  s.dirty = true;
+  run.changedAnything = true;
+  if (outcome.failure) {
+    report.status = 'failed';
+    report.error = outcome.failure;
+  } else if (outcome.applied.length + outcome.restarted.length) {
+    report.status = 'changed';
+  }
+}
+
+/**
+ * Rolling restarts: host after host, each restart waited on (its readiness check) before the next.
+ * The first failure stops the roll; hosts not reached keep their recorded debt for the next run.
+ */
+async function runRollingRestarts(
+  opts: RunOptions,
+  phase: Phase,
+  participants: readonly Session[],
+  owed: Map<Session, Restart[]>,
+  reportOf: (host: string) => PhaseHostReport,
+  run: RunState,
+): Promise<void> {
+  for (const s of participants) {
+    const restarts = owed.get(s) ?? [];
+    for (const r of restarts) {
+      const report = reportOf(s.host.name);
+      const began = Date.now();
+      const error = await restartOne(s.remote, r);
+      report.durationMs += Date.now() - began;
+      s.dirty = true;
+      run.changedAnything = true;
+      if (error) {
+        report.status = 'failed';
+        report.error = error;
+        const waiting = participants.filter((p) => (owed.get(p) ?? []).length > 0 && p !== s && participants.indexOf(p) > participants.indexOf(s));
+        opts.log?.({ event: 'rolling-stopped', phase: phase.name, host: s.host.name, service: r.service, notRestarted: waiting.map((p) => p.host.name) });
+        return;
+      }
+      report.restarts.push(r);
+      report.status = 'changed';
+    }
+  }
+}
+
+/** Cluster actions of one kind (before or after), in order, each on its host. */
+async function runActions(
+  opts: RunOptions,
+  actions: readonly AssignedAction[],
+  sessions: readonly Session[],
+  reportOf: (host: string) => PhaseHostReport,
+  run: RunState,
+): Promise<void> {
+  for (const assigned of actions) {
+    // The assigned host may have failed since the probe: the next candidate that is still fine takes over.
+    const name = assigned.host && !sessions.find((s) => s.host.name === assigned.host)!.failed ? assigned.host : firstCandidate(assigned.action.candidates, sessions, (s) => !s.failed);
+    const s = sessions.find((x) => x.host.name === name);
+    if (!s) continue;
+    const report = reportOf(s.host.name);
+    const began = Date.now();
+    try {
+      const resource = actionResource(assigned.action);
+      const fresh = run.changedAnything || name !== assigned.host;
+      const probe = fresh ? await runProbe(s, [resource]) : s.probes.get(report.phase);
+      const change = diffResources([resource], probe ?? (await runProbe(s, [resource])), { adapter: s.os.adapter })[0];
+      if (!change) continue;
+      if (opts.mode === 'plan') {
+        report.changes.push(change);
+        report.status = 'changed';
+        continue;
+      }
+      const outcome = await applyChanges(s.remote, [change], { restarts: [], deferred: [], settled: [] });
+      run.changedAnything = true;
+      if (outcome.failure) {
+        report.status = 'failed';
+        report.error = outcome.failure;
+        report.notApplied.push(change);
+        return;
+      }
+      report.changes.push(change);
+      report.status = 'changed';
+    } catch (err) {
+      report.status = 'failed';
+      report.error = asKubestrapError(s.host.name, err);
+      return;
+    } finally {
+      report.durationMs += Date.now() - began;
+    }
+  }
+}
+
+function logPhase(opts: RunOptions, report: PhaseHostReport): void {
   opts.log?.({
     event: 'phase',
-    phase: phase.name,
-    host: s.host.name,
+    phase: report.phase,
+    host: report.host,
     mode: opts.mode,
     status: report.status,
     changes: report.changes.map((c) => c.summary),
@@ -205,20 +393,4 @@ async function runHostPhase(opts: RunOptions, phase: Phase, s: Session): Promise
     ...(report.error ? { error: report.error.format() } : {}),
     durationMs: report.durationMs,
   });
-  opts.observer?.finished?.(phase.name, s.host.name, report.status, report);
-  return report;
-}
-
-async function applyHostPhase(s: Session, changes: Change[], plan: RestartPlan, report: PhaseHostReport): Promise<void> {
-  const outcome = await applyChanges(s.remote, changes, plan);
-  report.changes = outcome.applied;
-  report.restarts = plan.restarts.filter((r) => outcome.restarted.includes(r.service));
-  report.notApplied = changes.filter((c) => !outcome.applied.includes(c));
-  s.dirty = true;
-  if (outcome.failure) {
-    report.status = 'failed';
-    report.error = outcome.failure;
-  } else {
-    report.status = 'changed';
-  }
 }

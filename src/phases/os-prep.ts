@@ -2,7 +2,7 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import type { Resource } from '../engine/resource.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import { fileResource } from './file-resource.js';
-import type { Phase, PhaseContext } from './phase.js';
+import { filesOf, type Phase, type PhaseContext } from './phase.js';
 
 const SYSCTL_DIR = '/etc/sysctl.d/';
 const MODULES_DIR = '/etc/modules-load.d/';
@@ -16,24 +16,27 @@ export const osPhase: Phase = {
   name: 'os',
   title: 'OS preparation',
   appliesTo: () => true,
-  resources: ({ spec, host, os, files }: PhaseContext): Resource[] => [
-    { kind: 'firewallOff', services: [...os.adapter.firewallServices] },
-    ...(os.adapter.managesSelinux ? [{ kind: 'selinux', mode: 'permissive' } as const] : []),
-    { kind: 'swapOff' },
-    { kind: 'package', names: os.adapter.packageNames('iptables') },
-    { kind: 'hostsEntries', entries: spec.hosts.map((h: HostSpec) => ({ ip: h.nodeIp, names: [h.name] })) },
-    ...files.map(fileResource),
-    ...modulesIn(files).map((name) => ({ kind: 'kernelModule', name }) as const),
-    ...sysctlsIn(files).map(([key, value]) => ({ kind: 'sysctl', key, value }) as const),
-    {
-      kind: 'command',
-      name: 'iptables-forward-accept',
-      description: 'iptables: set the FORWARD policy to ACCEPT (pod traffic crosses hosts)',
-      check: "iptables -S FORWARD | grep -qx -- '-P FORWARD ACCEPT'",
-      run: 'iptables -P FORWARD ACCEPT',
-    },
-    { kind: 'hostname', name: host.name },
-  ],
+  resources: ({ spec, host, os, files: all }: PhaseContext): Resource[] => {
+    const files = filesOf('os', all);
+    return [
+      { kind: 'firewallOff', services: [...os.adapter.firewallServices] },
+      ...(os.adapter.managesSelinux ? [{ kind: 'selinux', mode: 'permissive' } as const] : []),
+      { kind: 'swapOff' },
+      { kind: 'package', names: os.adapter.packageNames('iptables') },
+      { kind: 'hostsEntries', entries: spec.hosts.map((h: HostSpec) => ({ ip: h.nodeIp, names: [h.name] })) },
+      ...files.map(fileResource),
+      ...modulesIn(files).map((name) => ({ kind: 'kernelModule', name }) as const),
+      ...sysctlsIn(files).map(([key, value]) => ({ kind: 'sysctl', key, value }) as const),
+      {
+        kind: 'command',
+        name: 'iptables-forward-accept',
+        description: 'iptables: set the FORWARD policy to ACCEPT (pod traffic crosses hosts)',
+        check: "iptables -S FORWARD | grep -qx -- '-P FORWARD ACCEPT'",
+        run: 'iptables -P FORWARD ACCEPT',
+      },
+      { kind: 'hostname', name: host.name },
+    ];
+  },
 };
 
 /** Module names of the rendered modules-load.d files, so a template tree decides what loads. */

@@ -58,7 +58,7 @@ describe.skipIf(!labAvailable())('engine: services and restarts on real systemd'
   afterAll(() => pool?.closeAll());
 
   const run = (mode: RunMode, phase: Phase) =>
-    runPhases({ spec, rendered: [], phases: [phase], mode, connect: (t) => pool.connect(t), concurrency: 4 }).then((r) => r.results[0]!);
+    runPhases({ spec, filesFor: () => [], phases: [phase], mode, connect: (t) => pool.connect(t), concurrency: 4 }).then((r) => r.results[0]!);
   const mainPid = async (name: string) => (await hosts.run(0, `systemctl show -p MainPID --value ${name}`)).trim();
 
   it('installs, enables and starts services without restarting what it just started', async () => {

@@ -59,7 +59,7 @@ describe('applyChanges on a local stand-in host', () => {
   it('records the debt, writes files, reloads systemd, changes services, restarts, then clears the debt', async () => {
     const host = localHost(tmp());
     const { config, changes, plan } = scenario();
-    expect(plan).toEqual({ restarts: [{ service: 'kubelet', because: [config], managed: true }], settled: [] });
+    expect(plan).toEqual({ restarts: [{ service: 'kubelet', because: [config], managed: true }], deferred: [], settled: [] });
     const outcome = await applyChanges(host, changes, plan);
     expect(outcome).toEqual({ applied: changes, restarted: ['kubelet'] });
     expect(host.log()).toEqual([`put ${config}`, 'systemctl daemon-reload', 'systemctl enable kubelet', 'systemctl restart kubelet']);
@@ -100,7 +100,7 @@ describe('applyChanges on a local stand-in host', () => {
   it('names the failing command of a multi-line step by its real command, not a preamble line', async () => {
     const host = localHost(tmp(), { 'apt-get': '[ "$1" = update ] && exit 0; echo "E: Unable to locate package iptables (frontend: $DEBIAN_FRONTEND)" >&2; exit 100' });
     const change = diffOf({ kind: 'package', names: ['iptables'] }, '', debianCtx)!;
-    const outcome = await applyChanges(host, [change], { restarts: [], settled: [] });
+    const outcome = await applyChanges(host, [change], { restarts: [], deferred: [], settled: [] });
     expect(outcome.failure?.details.exitCode).toBe(100);
     expect(outcome.failure?.details.command).toMatch(/^DEBIAN_FRONTEND=noninteractive apt-get install -y -q .* iptables \|\| /);
     expect(outcome.failure?.details.stderrTail).toBe('E: Unable to locate package iptables (frontend: noninteractive)\nE: Unable to locate package iptables (frontend: noninteractive)');

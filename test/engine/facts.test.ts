@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { FACTS_SCRIPT, parseFacts } from '../../src/engine/facts.js';
+import { FACTS_SCRIPT, factsScript, parseFacts } from '../../src/engine/facts.js';
 import { factsFor } from '../os/os-releases.js';
 import { shRun } from './support.js';
 
@@ -40,7 +40,24 @@ describe('parseFacts', () => {
       init: '',
       addresses: [],
       packageManager: undefined,
+      clockSkewMs: 0,
+      extra: {},
     });
+  });
+
+  it('runs the phases\' own snippets in the same command and hands back their output by name', () => {
+    const facts = parseFacts(shRun(factsScript({ cgroup: 'echo v2', 'data-dir': 'echo one; echo two' })).stdout);
+    expect(facts.extra).toEqual({ cgroup: 'v2', 'data-dir': 'one\ntwo' });
+    expect(facts.os.id).not.toBe('');
+  });
+
+  it('measures the clock skew against the middle of the round trip', () => {
+    const out = '\n@@kubestrap-section clock\n1700000045000000000\n';
+    expect(parseFacts(out, { sentAt: 1_700_000_000_000, receivedAt: 1_700_000_000_100 }).clockSkewMs).toBe(44_950);
+    // A host whose date lacks %N prints a literal N: no number, no claim.
+    expect(parseFacts('\n@@kubestrap-section clock\n1700000045N\n', { sentAt: 1, receivedAt: 2 }).clockSkewMs).toBe(0);
+    const here = Date.now();
+    expect(Math.abs(parseFacts(shRun(FACTS_SCRIPT).stdout, { sentAt: here, receivedAt: Date.now() }).clockSkewMs)).toBeLessThan(5_000);
   });
 
   it('falls back to ID when os-release has no PRETTY_NAME', () => {

@@ -93,12 +93,36 @@ describe('planRestarts', () => {
   it('settles an owed restart without restarting when the phase starts or stops the service itself', () => {
     const resources: Resource[] = [service('kubelet'), service('etcd', { enabled: false, running: false })];
     const changes = changesOf(resources, { kubelet: STOPPED, etcd: RUNNING });
-    expect(planAll(resources, changes, ['kubelet', 'etcd', 'unknown'])).toEqual({ restarts: [], settled: ['kubelet', 'etcd'] });
+    expect(planAll(resources, changes, ['kubelet', 'etcd', 'unknown'])).toEqual({ restarts: [], deferred: [], settled: ['kubelet', 'etcd'] });
   });
 
   it('marks the services a change starts or stops on the change itself', () => {
     const resources: Resource[] = [service('stop-logger'), service('etcd', { enabled: false, running: false })];
     expect(changesOf(resources, { 'stop-logger': STOPPED, etcd: RUNNING }).map((c) => c.startsOrStops)).toEqual(['stop-logger', 'etcd']);
     expect(changesOf([service('kubelet')], { kubelet: DISABLED_RUNNING })[0]?.startsOrStops).toBeUndefined();
+  });
+
+  it('leaves a restart to the later phase that manages the service, and keeps it owed', () => {
+    const resources: Resource[] = [file('/etc/kubernetes/pki/apiserver.crt', ['kube-apiserver', 'kubelet'])];
+    const plan = planAll(resources, changesOf(resources), [], new Map([['kube-apiserver', 'control-plane']]));
+    expect(plan.deferred).toEqual([{ service: 'kube-apiserver', because: ['/etc/kubernetes/pki/apiserver.crt'], managed: false, deferredTo: 'control-plane' }]);
+    // Nobody later manages the kubelet here: restarted now, if it runs.
+    expect(plan.restarts).toEqual([{ service: 'kubelet', because: ['/etc/kubernetes/pki/apiserver.crt'], managed: false }]);
+  });
+
+  it('carries the service\'s readiness check and rolling order into its restart', () => {
+    const ready = { check: 'true', description: 'answers /readyz', timeoutSec: 60 };
+    const resources: Resource[] = [file('/etc/kubernetes/apiserver.env', ['kube-apiserver']), service('kube-apiserver', { ready, rolling: true })];
+    expect(planRestarts(resources, changesOf(resources), [])).toEqual([
+      { service: 'kube-apiserver', because: ['/etc/kubernetes/apiserver.env'], managed: true, ready, rolling: true },
+    ]);
+  });
+
+  it('restarts a service an earlier phase left owed, with its own readiness, when it manages it', () => {
+    const ready = { check: 'true', description: 'is healthy', timeoutSec: 30 };
+    const resources: Resource[] = [service('etcd', { ready, rolling: true })];
+    expect(planRestarts(resources, [], ['etcd'])).toEqual([
+      { service: 'etcd', because: ['an earlier run changed its inputs but did not finish restarting it'], managed: true, ready, rolling: true },
+    ]);
   });
 });

@@ -11,7 +11,7 @@ import { SshPool } from '../../ssh/pool.js';
 import { acquireLock } from '../../state/lock.js';
 import { RunLog } from '../../state/run-log.js';
 import { openStateDir } from '../../state/state-dir.js';
-import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
+import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { ListrProgress } from '../output/progress-listr.js';
 import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
@@ -80,9 +80,10 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   let report: RunReport;
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: phases.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
+    const filesByHost = new Map(rendered.hosts.map((r) => [r.host.name, r.files]));
     report = await runPhases({
       spec,
-      rendered: rendered.hosts,
+      filesFor: (host) => filesByHost.get(host.name) ?? [],
       phases,
       mode,
       connect: (target) => pool.connect(target),
@@ -99,6 +100,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   }
   io.stdout.write(opts.output === 'json' ? reportJson(report) : formatReport(report));
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
+  if (report.refused.length) return EXIT_INVALID_INPUT;
   return runSucceeded(report) ? EXIT_OK : EXIT_FAILED;
 }
 

@@ -41,5 +41,8 @@ function fileDiff(c: Change, current: Map<string, string | null>): string[] {
 }
 
 function describeRestart(r: Restart): string {
-  return `  ↻ restart ${r.service}${r.managed ? '' : ' (if running)'} because: ${r.because.join(', ')}`;
+  const how = r.deferredTo
+    ? ` (in phase ${r.deferredTo})`
+    : [!r.managed && ' (if running)', r.rolling && ' (one host at a time)', r.ready && ` (then wait until it ${r.ready.description})`].filter(Boolean).join('');
+  return `  ↻ restart ${r.service}${how} because: ${r.because.join(', ')}`;
 }

@@ -11,6 +11,7 @@ export function reportJson(report: RunReport): string {
       ok: runSucceeded(report),
       durationMs: report.durationMs,
       phases: report.phases,
+      refused: report.refused.map(errorJson),
       hosts: report.hosts.map((h) => ({ host: h.host, address: h.address, status: h.status, error: errorJson(h.error), roundTrips: h.stats ?? null })),
       results: report.results.map((r) => ({
         phase: r.phase,

@@ -8,6 +8,10 @@ import { changeLines } from './changes-text.js';
  */
 export function formatReport(report: RunReport): string {
   const out: string[] = [];
+  if (report.refused.length) {
+    out.push(`Refused before any change on any host (${report.refused.length} problem${report.refused.length === 1 ? '' : 's'}):`);
+    for (const problem of report.refused) out.push(...indent(problem.format()));
+  }
   for (const host of report.hosts.filter((h) => h.status === 'unreachable' || (h.status === 'failed' && !report.results.some((r) => r.host === h.host)))) {
     out.push(`${host.host} (${host.address}): ${host.status}`, ...indent(host.error?.format() ?? ''));
   }
@@ -46,7 +50,7 @@ function totals(report: RunReport): string {
   ];
   if (by('failed')) parts.push(`${by('failed')} failed`);
   if (by('unreachable')) parts.push(`${by('unreachable')} unreachable`);
-  const verdict = runSucceeded(report) ? '' : ' — FAILED';
+  const verdict = report.refused.length ? ' — REFUSED, nothing changed' : runSucceeded(report) ? '' : ' — FAILED';
   return `${report.mode === 'plan' ? 'Plan' : 'Apply'}: ${parts.join(', ')} (${(report.durationMs / 1000).toFixed(1)} s)${verdict}`;
 }
 

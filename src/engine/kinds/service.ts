@@ -1,16 +1,35 @@
 import { shq } from '../../ssh/quote.js';
 import { change, script } from '../change.js';
-import type { ServiceResource } from '../resource.js';
+import type { ReadinessCheck, ServiceResource } from '../resource.js';
 import type { Kind } from './kind.js';
 import { parseUnitState, unitStateProbe } from './unit-state.js';
 
 /** Marks the journal lines a failed start prints, so the engine can show them apart from stderr. */
 export const JOURNAL_MARKER = '@@kubestrap-journal';
 
-/** Starts a unit; if that fails, prints the unit's last journal lines and fails. */
-export function startWithJournal(action: 'start' | 'restart', unit: string): string {
+/** Precedes the line that says a started service did not become ready: the engine's error message. */
+export const NOT_READY_MARKER = '@@kubestrap-not-ready';
+
+/**
+ * Starts a unit and, given a readiness check, waits for it in the same command (no round trip per
+ * poll). If the start fails, the unit fails while waiting, or the wait times out, prints the unit's
+ * last journal lines and fails.
+ */
+export function startWithJournal(action: 'start' | 'restart', unit: string, ready?: ReadinessCheck): string {
   const u = shq(unit);
-  return `systemctl ${action} ${u} || { rc=$?; echo '${JOURNAL_MARKER}'; journalctl -u ${u} -n 20 --no-pager -o cat 2>&1; exit $rc; }`;
+  const journal = `echo '${JOURNAL_MARKER}'; journalctl -u ${u} -n 20 --no-pager -o cat 2>&1`;
+  const start = `systemctl ${action} ${u} || { rc=$?; ${journal}; exit $rc; }`;
+  if (!ready) return start;
+  const notReady = (why: string) => `{ printf '%s %s\\n' '${NOT_READY_MARKER}' ${shq(`${unit} ${why}`)}; ${journal}; exit 1; }`;
+  return [
+    start,
+    'ks_waited=0',
+    `until ( ${ready.check} ) >/dev/null 2>&1; do`,
+    `  systemctl is-failed -q ${u} && ${notReady(`failed while kubestrap waited for it to be ready (${ready.description})`)}`,
+    `  [ "$ks_waited" -ge ${ready.timeoutSec} ] && ${notReady(`is not ready after ${ready.timeoutSec} s (${ready.description})`)}`,
+    '  ks_waited=$((ks_waited + 1)); sleep 1',
+    'done',
+  ].join('\n');
 }
 
 export const serviceKind: Kind<ServiceResource> = {
@@ -31,7 +50,7 @@ export const serviceKind: Kind<ServiceResource> = {
     }
     if (r.running === true && !state.active) {
       actions.push('start');
-      steps.push(startWithJournal('start', r.name));
+      steps.push(startWithJournal('start', r.name, r.ready));
     }
     if (r.running === false && state.active) {
       actions.push('stop');

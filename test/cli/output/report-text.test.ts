@@ -43,6 +43,7 @@ function result(over: Partial<PhaseHostReport>): PhaseHostReport {
 
 const planReport: RunReport = {
   mode: 'plan',
+  refused: [],
   phases: ['os'],
   hosts: hosts('changed', [
     { host: 'e1', address: '10.0.0.13', status: 'unreachable', error: new SshError('e1', 'connect', 'connection refused', 'check that sshd runs') },
@@ -73,6 +74,7 @@ const failure = new HostError(
 
 const applyReport: RunReport = {
   mode: 'apply',
+  refused: [],
   phases: ['os'],
   hosts: [{ ...hosts('failed')[0]!, error: failure }, hosts('failed')[1]!],
   results: [

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ServiceResource } from '../../../src/engine/resource.js';
-import { JOURNAL_MARKER, startWithJournal } from '../../../src/engine/kinds/service.js';
+import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from '../../../src/engine/kinds/service.js';
 import { parseUnitState } from '../../../src/engine/kinds/unit-state.js';
 import { useTempDir } from '../../support/tmp.js';
 import { diffOf, fakeSystemctl, fakeTools, observe, shRun, stepTexts } from '../support.js';
@@ -89,6 +91,30 @@ describe('service kind', () => {
       const run = shRun(`(\n${startWithJournal('start', 'kubelet')}\n) 2>&1`, env);
       expect(run.code).toBe(5);
       expect(run.stdout).toBe(`Job for kubelet failed\n${JOURNAL_MARKER}\nkubelet: bad flag --foo\n`);
+    });
+
+    it('waits for readiness after the start, polling in the same command', () => {
+      const flag = join(tmp(), 'ready-after');
+      // Ready on the third poll: the check counts its calls in a file.
+      const check = `n=$(cat ${flag} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${flag}; [ $n -ge 3 ]`;
+      const env = fakeTools(tmp(), { systemctl: 'case "$1" in is-failed) exit 1;; *) exit 0;; esac' });
+      const run = shRun(`(\n${startWithJournal('start', 'etcd', { check, description: 'answers health', timeoutSec: 10 })}\n) 2>&1`, env);
+      expect(run.code).toBe(0);
+      expect(readFileSync(flag, 'utf8').trim()).toBe('3');
+    });
+
+    it('gives up after the timeout with the reason and the journal', () => {
+      const env = fakeTools(tmp(), { systemctl: 'case "$1" in is-failed) exit 1;; *) exit 0;; esac', journalctl: 'echo "etcd: waiting for peers"' });
+      const run = shRun(`(\n${startWithJournal('restart', 'etcd', { check: 'false', description: 'answers health', timeoutSec: 1 })}\n) 2>&1`, env);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe(`${NOT_READY_MARKER} etcd is not ready after 1 s (answers health)\n${JOURNAL_MARKER}\netcd: waiting for peers\n`);
+    });
+
+    it('stops waiting as soon as the unit fails', () => {
+      const env = fakeTools(tmp(), { systemctl: 'case "$1" in is-failed) exit 0;; *) exit 0;; esac', journalctl: 'echo "bad certificate"' });
+      const run = shRun(`(\n${startWithJournal('start', 'etcd', { check: 'false', description: 'answers health', timeoutSec: 100 })}\n) 2>&1`, env);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain('etcd failed while kubestrap waited for it to be ready (answers health)');
     });
   });
 });

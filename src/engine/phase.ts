@@ -1,0 +1,71 @@
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import type { KubestrapError } from '../errors.js';
+import type { DetectedOs } from '../os/detect.js';
+import type { RenderedFile } from '../render/render-cluster.js';
+import type { HostFacts } from './facts.js';
+import type { Resource } from './resource.js';
+
+export type RunMode = 'plan' | 'apply';
+
+export interface PhaseContext {
+  spec: ClusterSpec;
+  host: HostSpec;
+  facts: HostFacts;
+  os: DetectedOs;
+  /** Every file rendered for this host; a phase installs the ones it owns. */
+  files: readonly RenderedFile[];
+}
+
+/** A reachable host, as cluster-wide checks and actions see it. */
+export interface ClusterHost {
+  host: HostSpec;
+  facts: HostFacts;
+  os: DetectedOs;
+}
+
+/** What cluster-wide hooks see: the spec and every host that answered, with its facts. */
+export interface ClusterContext {
+  spec: ClusterSpec;
+  mode: RunMode;
+  hosts: readonly ClusterHost[];
+}
+
+/**
+ * Work done once for the whole cluster (write a key to a store, create an object through an API),
+ * on one host: the first of `candidates` that is reachable and has not failed. Like a `command`
+ * resource it is desired state: `check` exits 0 when nothing needs doing, so a no-op run only pays
+ * for the check, which rides along in the chosen host's probe.
+ */
+export interface ClusterAction {
+  /** Stable name for reports and ids. */
+  name: string;
+  description: string;
+  /** Runs on the chosen host; must only look. */
+  check: string;
+  run: string;
+  /** Host names in order of preference. */
+  candidates: readonly string[];
+  /** `before` the phase's per-host changes (e.g. a setting its services read at start) or `after` them. */
+  when: 'before' | 'after';
+  failureHint?: string;
+}
+
+/**
+ * A group of resources applied together on every host it concerns, then cluster-wide actions. A
+ * phase says what should be true; it never talks to a host. Optional capabilities are separate
+ * members, so a phase declares only what it needs.
+ */
+export interface Phase<Name extends string = string> {
+  name: Name;
+  title: string;
+  appliesTo(host: HostSpec): boolean;
+  /** Named shell snippets (they must only look) added to the one fact command; read back from `facts.extra`. */
+  facts?: Readonly<Record<string, string>>;
+  resources(ctx: PhaseContext): Resource[];
+  /**
+   * Checks across all hosts, after every host's facts are read and before anything changes on any
+   * host. Any problem stops the run with nothing changed.
+   */
+  preflight?(ctx: ClusterContext): KubestrapError[];
+  clusterActions?(ctx: ClusterContext): ClusterAction[];
+}
