@@ -1,3 +1,5 @@
+import type { HostSpec } from '../config/cluster-spec.js';
+import type { HostFacts } from '../engine/facts.js';
 import type { Phase as EnginePhase } from '../engine/phase.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import { phaseOfFile } from './file-ownership.js';
@@ -9,7 +11,14 @@ export const PHASE_ORDER = ['os', 'runtime', 'artifacts', 'pki', 'etcd', 'contro
 export type PhaseName = (typeof PHASE_ORDER)[number];
 
 /** kubestrap's phases: the engine's phases, named in run order. */
-export type Phase = EnginePhase<PhaseName>;
+export interface Phase extends EnginePhase<PhaseName> {
+  /**
+   * Template variables this phase derives from what a host is (a cgroup driver, a runtime's config
+   * format). Without facts (`bootstrap render`, and the check before connecting) it gives what it
+   * assumes for a fresh host.
+   */
+  hostValues?(host: HostSpec, facts: HostFacts | undefined): Record<string, string>;
+}
 
 /** The rendered files a phase installs (see file-ownership.ts). */
 export function filesOf(phase: PhaseName, files: readonly RenderedFile[]): RenderedFile[] {

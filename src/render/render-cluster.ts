@@ -43,29 +43,56 @@ interface PlannedTemplate {
   source: TemplateSource;
 }
 
-export function renderCluster(spec: ClusterSpec, templatesDir: string): { hosts: RenderedHost[]; problems: KubestrapError[] } {
+/** Values a caller adds to a host's template variables (e.g. ones derived from the host's facts). */
+export type ExtraValues = (host: HostSpec) => Readonly<Record<string, string>>;
+
+/**
+ * Templates read and compiled once, rendered per host on demand: once before connecting (to refuse
+ * bad templates before touching anything), again once a host's facts are known.
+ */
+export interface PreparedTemplates {
+  problems: KubestrapError[];
+  /** The host's files, or the problems its render found. */
+  renderHost(host: HostSpec, extra?: Readonly<Record<string, string>>): { files: RenderedFile[]; problems: KubestrapError[] };
+}
+
+export function prepareTemplates(spec: ClusterSpec, templatesDir: string): PreparedTemplates {
   const { planned, problems } = planTemplates(templatesDir);
   problems.push(...helperCollisions(spec));
-  if (problems.length) return { hosts: [], problems };
+  if (problems.length) return { problems, renderHost: () => ({ files: [], problems }) };
 
   const env = createEnvironment(templatesDir);
   const compiled = new Map(planned.map((t) => [t, new CompiledTemplate(env, t.source)]));
-  const hosts = spec.hosts.map((host) => {
-    const context = hostContext(spec, host);
+  const renderHost = (host: HostSpec, extra: Readonly<Record<string, string>> = {}) => {
+    const hostProblems: KubestrapError[] = [];
+    const context = hostContext(spec, { ...host, values: { ...host.values, ...extra } });
     const files = new Map<string, RenderedFile>();
     for (const template of planned.filter((t) => selects(t.selector, host.roles))) {
       const result = compiled.get(template)!.render(context);
       if ('problems' in result) {
-        problems.push(...result.problems.filter((p) => !problems.some((q) => q.format() === p.format())));
+        hostProblems.push(...result.problems);
         continue;
       }
-      problems.push(...guardUnit(template, result.content, spec, host));
+      hostProblems.push(...guardUnit(template, result.content, spec, host));
       const file = toRenderedFile(template, result.content);
       const earlier = files.get(file.path);
-      if (earlier && earlier.content !== file.content) problems.push(conflict(file, earlier, host));
+      if (earlier && earlier.content !== file.content) hostProblems.push(conflict(file, earlier, host));
       files.set(file.path, file);
     }
-    return { host, files: [...files.values()] };
+    return { files: [...files.values()], problems: hostProblems };
+  };
+  return { problems, renderHost };
+}
+
+export function renderCluster(spec: ClusterSpec, templatesDir: string, extra: ExtraValues = () => ({})): { hosts: RenderedHost[]; problems: KubestrapError[] } {
+  const prepared = prepareTemplates(spec, templatesDir);
+  if (prepared.problems.length) return { hosts: [], problems: prepared.problems };
+  const problems: KubestrapError[] = [];
+  const hosts = spec.hosts.map((host) => {
+    const rendered = prepared.renderHost(host, extra(host));
+    // The same template problem shows once, not once per host.
+    problems.push(...rendered.problems.filter((p) => !problems.some((q) => q.format() === p.format())));
+    return { host, files: rendered.files };
   });
   return problems.length ? { hosts: [], problems } : { hosts, problems };
 }

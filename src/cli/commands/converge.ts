@@ -3,10 +3,10 @@ import { loadClusterSpec } from '../../config/cluster-spec.js';
 import { InvalidInputError } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
-import { availablePhaseNames, PHASES, selectPhases } from '../../phases/index.js';
+import { availablePhaseNames, hostValues, PHASES, selectPhases } from '../../phases/index.js';
 import type { Phase } from '../../phases/phase.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
-import { renderCluster } from '../../render/render-cluster.js';
+import { prepareTemplates } from '../../render/render-cluster.js';
 import { SshPool } from '../../ssh/pool.js';
 import { acquireLock } from '../../state/lock.js';
 import { RunLog } from '../../state/run-log.js';
@@ -64,8 +64,10 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   const phases = choosePhases(opts.phase);
   const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
   printWarnings(io, spec.warnings);
-  const rendered = renderCluster(spec, opts.templates ?? BUNDLED_UNITS);
-  if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
+  const templates = prepareTemplates(spec, opts.templates ?? BUNDLED_UNITS);
+  // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
+  const problems = [...templates.problems, ...spec.hosts.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)];
+  if (problems.length) throw new InvalidInputError(problems.filter((p, i) => problems.findIndex((q) => q.format() === p.format()) === i));
 
   const state = openStateDir(spec.stateDir);
   const lock = acquireLock(state.lockFile, `bootstrap ${mode}`);
@@ -80,10 +82,13 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   let report: RunReport;
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: phases.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
-    const filesByHost = new Map(rendered.hosts.map((r) => [r.host.name, r.files]));
     report = await runPhases({
       spec,
-      filesFor: (host) => filesByHost.get(host.name) ?? [],
+      filesFor: (host, facts) => {
+        const rendered = templates.renderHost(host, hostValues(host, facts));
+        if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
+        return rendered.files;
+      },
       phases,
       mode,
       connect: (target) => pool.connect(target),

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { loadClusterSpec } from '../../config/cluster-spec.js';
 import { InvalidInputError } from '../../errors.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
+import { hostValues } from '../../phases/index.js';
 import { renderCluster } from '../../render/render-cluster.js';
 import { renderCompat } from '../../render/render-compat.js';
 import { writeOutputTree, type OutputFile } from '../../render/output-tree.js';
@@ -34,7 +35,7 @@ export function renderCommand(io: CliIo): Command {
 function renderHosts(io: CliIo, opts: RenderOptions, inventoryFile: string): void {
   const spec = loadClusterSpec({ inventoryFile, configFile: opts.config });
   printWarnings(io, spec.warnings);
-  const rendered = renderCluster(spec, opts.templates ?? BUNDLED_UNITS);
+  const rendered = renderCluster(spec, opts.templates ?? BUNDLED_UNITS, (host) => hostValues(host, undefined));
   if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
 
   const files: OutputFile[] = rendered.hosts.flatMap(({ host, files }) =>
