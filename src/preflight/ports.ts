@@ -1,0 +1,59 @@
+import { HostError } from '../errors.js';
+import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+
+/** A TCP port a component needs on a host, and the systemd unit that should hold it. */
+export interface PortNeed {
+  port: number;
+  unit: string;
+  /** The property that sets the port, when one does. */
+  key?: string;
+}
+
+export interface Listener {
+  port: number;
+  pid: number;
+  command: string;
+  /** The systemd service the process runs in, when it runs in one. */
+  unit: string | undefined;
+}
+
+/** Fact snippet name and script: every listening TCP socket with its process and systemd unit. */
+export const LISTENERS_FACT = 'tcp-listeners';
+export const LISTENERS_SNIPPET = [
+  'ss -Hltnp | while read -r _ _ _ local _ users; do',
+  '  pid=$(printf %s "$users" | sed -n "s/.*pid=\\([0-9]*\\).*/\\1/p")',
+  '  [ -n "$pid" ] || continue',
+  '  unit=$(sed -n "s#^[0-9]*:[^:]*:.*/\\([^/]*\\.service\\).*#\\1#p" /proc/$pid/cgroup | head -n 1)',
+  '  printf "%s %s %s %s\\n" "${local##*:}" "$pid" "$(cat /proc/$pid/comm)" "${unit:--}"',
+  'done',
+].join('\n');
+
+export function parseListeners(text: string): Listener[] {
+  return text.split('\n').flatMap((line) => {
+    const m = /^(\d+) (\d+) (\S+) (\S+)$/.exec(line.trim());
+    return m ? [{ port: Number(m[1]), pid: Number(m[2]), command: m[3]!, unit: m[4] === '-' ? undefined : m[4] }] : [];
+  });
+}
+
+/**
+ * Ports a host needs that another program holds: the component would crash-loop on "address
+ * already in use". A port held by the unit that needs it is an earlier run's, and fine.
+ */
+export function portProblems(ctx: ClusterContext, needsOf: (h: ClusterHost) => PortNeed[]): HostError[] {
+  return ctx.hosts.flatMap((h) => {
+    const listeners = parseListeners(h.facts.extra[LISTENERS_FACT] ?? '');
+    return needsOf(h).flatMap((need) => {
+      const holder = listeners.find((l) => l.port === need.port && l.unit !== need.unit);
+      if (!holder) return [];
+      const how = need.key ? `, or choose another port with ${need.key}` : '';
+      return [
+        new HostError(
+          h.host.name,
+          `port ${need.port}, which ${need.unit.replace(/\.service$/, '')} needs, is held by ${holder.command} (pid ${holder.pid}${holder.unit ? `, ${holder.unit}` : ''})`,
+          {},
+          `stop and disable ${holder.unit ?? `that process`} on ${h.host.name}${how}`,
+        ),
+      ];
+    });
+  });
+}
