@@ -37,6 +37,11 @@ export interface RunOptions {
   mode: RunMode;
   connect(target: SshTarget): Promise<RemoteHost>;
   concurrency: number;
+  /**
+   * Only these hosts get per-host changes (`--limit`). The others are still read (facts for
+   * preflight and for what the limited hosts need to know of them) and may run cluster actions.
+   */
+  limit?: readonly string[];
   observer?: RunObserver;
   log?: (event: Record<string, unknown>) => void;
 }
@@ -91,6 +96,7 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
     return report([], refused);
   }
   const actions = assignActions(opts.phases, cluster, sessions);
+  for (const s of sessions) if (opts.limit && !opts.limit.includes(s.host.name)) s.resources.clear();
   await mapLimit(sessions, opts.concurrency, (s) => probeAll(opts, s, actions));
   observer?.stageFinished?.('connect');
 
@@ -185,6 +191,7 @@ function firstCandidate(candidates: readonly string[], sessions: readonly Sessio
 async function probeAll(opts: RunOptions, session: Session, actions: Map<string, AssignedAction[]>): Promise<void> {
   const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action));
   const all = [...[...session.resources.values()].flat(), ...mine];
+  if (all.length === 0) return;
   try {
     const probe = await runProbe(session, all);
     for (const phase of opts.phases) session.probes.set(phase.name, probe);
@@ -223,7 +230,7 @@ async function runPhase(
   actions: readonly AssignedAction[],
   run: RunState,
 ): Promise<PhaseHostReport[]> {
-  const participants = sessions.filter((s) => !s.failed && phase.appliesTo(s.host));
+  const participants = sessions.filter((s) => !s.failed && s.resources.has(phase.name));
   const actionHosts = actions.map((a) => a.host).filter((h): h is string => h !== undefined && !participants.some((s) => s.host.name === h));
   const reports = new Map<string, PhaseHostReport>();
   const reportOf = (host: string) => {

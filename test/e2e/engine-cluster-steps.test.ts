@@ -82,7 +82,8 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
   });
   afterAll(() => pool?.closeAll());
 
-  const run = (mode: RunMode, phases: Phase[]) => runPhases({ spec, filesFor: () => [], phases, mode, connect: (t) => pool.connect(t), concurrency: 4 });
+  const run = (mode: RunMode, phases: Phase[], limit?: string[]) =>
+    runPhases({ spec, filesFor: () => [], phases, mode, connect: (t) => pool.connect(t), concurrency: 4, ...(limit ? { limit } : {}) });
   const names = () => hosts.all().map((h) => h.name);
 
   async function events(since = 0n): Promise<Event[]> {
@@ -171,8 +172,8 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
     expect((await hosts.exec(0, `test -e ${marker}`)).code).not.toBe(0);
     const noop = await run('apply', [actionPhase]);
     expect(noop.results.map((r) => [r.host, r.status, r.changes])).toEqual([[names()[2], 'ok', []]]);
-    // The check rode along in the probe: a no-op run is still two commands per host.
-    expect(noop.hosts.map((h) => h.stats?.execs)).toEqual([2, 2, 2].map((n, i) => n + (report.hosts[i]!.stats?.execs ?? 0)));
+    // The check rode along in the chosen host's probe: two commands there, one (facts) where nothing is probed.
+    expect(noop.hosts.map((h, i) => h.stats!.execs - report.hosts[i]!.stats!.execs)).toEqual([1, 1, 2]);
   });
 
   it('refuses before any change when a preflight finds a problem, using the phases\' own facts', async () => {
@@ -186,5 +187,16 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
     expect(report.refused.map((e) => e.format())).toEqual(names().map((n) => `${n}: has SETTING=4\n  fix: agree to 5 first`));
     expect(report.results).toEqual([]);
     for (let i = 0; i < 3; i++) expect((await hosts.run(i, 'cat /etc/ks-slow.conf')).trim()).toBe('SETTING=4');
+  });
+
+  it('changes only the hosts of --limit, reading the others without probing them', async () => {
+    const before = (await run('plan', [])).hosts.map((h) => h.stats!.execs);
+    const report = await run('apply', [servicePhase('6')], [names()[1]!]);
+    expect(report.results.map((r) => [r.host, r.status])).toEqual([[names()[1], 'changed']]);
+    expect((await hosts.run(1, 'cat /etc/ks-slow.conf')).trim()).toBe('SETTING=6');
+    for (const i of [0, 2]) expect((await hosts.run(i, 'cat /etc/ks-slow.conf')).trim()).toBe('SETTING=4');
+    // The others: their facts only (one command), no probe.
+    const execs = report.hosts.map((h, i) => h.stats!.execs - before[i]!);
+    expect([execs[0], execs[2]]).toEqual([1, 1]);
   });
 });

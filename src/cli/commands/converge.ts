@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { loadClusterSpec } from '../../config/cluster-spec.js';
+import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js';
 import { InvalidInputError } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
@@ -25,6 +25,7 @@ interface ConvergeOptions {
   config: string;
   templates?: string;
   phase?: string[];
+  limit?: string[];
   concurrency: number;
   acceptNewHostKeys: boolean;
   output: OutputMode;
@@ -47,6 +48,7 @@ export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: nu
     .option('-c, --config <file>', 'key=value properties', 'config.properties')
     .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/)')
     .option('--phase <names...>', `only these phases (${phases})`)
+    .option('--limit <hosts...>', 'change only these hosts (names, comma- or space-separated); the others are read, not changed')
     .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(DEFAULT_CONCURRENCY).argParser(positiveInt))
     .option('--accept-new-host-keys', 'record host keys seen for the first time instead of refusing them', false)
     .addOption(new Option('--output <mode>', 'progress and report format').choices(['auto', 'tty', 'plain', 'json']).default('auto'))
@@ -64,6 +66,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   const phases = choosePhases(opts.phase);
   const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
   printWarnings(io, spec.warnings);
+  const limit = limitedHosts(spec, opts.limit);
   const templates = prepareTemplates(spec, opts.templates ?? BUNDLED_UNITS);
   // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
   const problems = [...templates.problems, ...spec.hosts.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)];
@@ -93,6 +96,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
       mode,
       connect: (target) => pool.connect(target),
       concurrency: opts.concurrency,
+      ...(limit ? { limit } : {}),
       ...(view.observer ? { observer: view.observer } : {}),
       log: (e) => log.write(e),
     });
@@ -107,6 +111,14 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
   return runSucceeded(report) ? EXIT_OK : EXIT_FAILED;
+}
+
+function limitedHosts(spec: ClusterSpec, names: string[] | undefined): string[] | undefined {
+  const requested = names?.flatMap((n) => n.split(',')).filter(Boolean);
+  if (!requested) return undefined;
+  const unknown = requested.filter((n) => !spec.hosts.some((h) => h.name === n));
+  if (unknown.length) throw new UsageError(`--limit names ${unknown.join(', ')}, which the inventory does not have`, `choose from: ${spec.hosts.map((h) => h.name).join(', ')}`);
+  return requested;
 }
 
 function choosePhases(names: string[] | undefined): Phase[] {
