@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { formatWarning, KubestrapError, type Warning } from '../errors.js';
+import { printable } from '../printable.js';
 
 /** Where a command writes; tests pass their own streams. */
 export interface CliIo {
@@ -16,18 +17,21 @@ export const EXIT_FAILED = 1;
 export const EXIT_INVALID_INPUT = 2;
 
 export function printWarnings(io: CliIo, warnings: readonly Warning[]): void {
-  for (const w of warnings) io.stderr.write(`${formatWarning(w)}\n`);
+  for (const w of warnings) io.stderr.write(`${printable(formatWarning(w))}\n`);
 }
 
-/** Prints a failure; known errors as their clear block, anything else with its stack under --debug. */
+/**
+ * Prints a failure; known errors as their clear block, anything else with its stack under --debug.
+ * Messages quote input values and hosts' output, so control characters are escaped.
+ */
 export function printError(io: CliIo, err: unknown, debug = false): void {
   if (err instanceof KubestrapError) {
-    io.stderr.write(`error: ${err.format()}\n`);
-    if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
+    io.stderr.write(`error: ${printable(err.format())}\n`);
+    if (debug && err.stack) io.stderr.write(`${printable(err.stack)}\n`);
     return;
   }
   const text = err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err);
-  io.stderr.write(`error: ${text}\n`);
+  io.stderr.write(`error: ${printable(text)}\n`);
 }
 
 /** A plain left-aligned table; the last column is right-aligned when numeric. */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthHandlerMiddleware, AuthenticationType, ParsedKey } from 'ssh2';
 import { SshError } from '../errors.js';
-import type { SshEndpoint } from './target.js';
+import type { SshAuth, SshEndpoint, SshTarget } from './target.js';
 
 /**
  * Credentials: turn an `SshAuth` (file paths and env var NAMES) into ssh2 auth methods, failing
@@ -31,6 +31,17 @@ export function requireEnv(host: string, stage: 'auth' | 'sudo', name: string, w
     throw new SshError(host, stage, `${what} is expected in environment variable ${name}, which is not set`, `export ${name}=... before running, or change the inventory`);
   }
   return value;
+}
+
+/**
+ * Every secret a connection to this target may use, read from the environment: login password, key
+ * passphrase and sudo password, and the jump host's password and passphrase. Whatever kubestrap shows
+ * or logs is redacted of these.
+ */
+export function targetSecrets(target: SshTarget): string[] {
+  const ofAuth = (a: SshAuth) => [a.passwordEnv, a.passphraseEnv];
+  const names = [...ofAuth(target.auth), target.sudoPasswordEnv, ...(target.jump ? ofAuth(target.jump.auth) : [])];
+  return names.map((n) => (n ? process.env[n] : undefined)).filter((v): v is string => v !== undefined && v !== '');
 }
 
 export async function resolveAuth(endpoint: SshEndpoint): Promise<ResolvedAuth> {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Client } from 'ssh2';
-import { requireEnv } from './auth.js';
+import { requireEnv, targetSecrets } from './auth.js';
 import { connectError, connectWithRetry, type ConnectParams } from './connect.js';
 import { HostKeyPolicy } from './host-keys.js';
 import type { SshLogEvent, SshLogSink } from './log.js';
@@ -84,7 +84,7 @@ export class SshPool {
   private async open(target: SshTarget, onClosed: () => void): Promise<SshRemoteHost> {
     // Read the sudo password first: a missing variable should stop us before we touch the network.
     const privilege = this.privilegeFor(target);
-    const secrets = [privilege.kind === 'sudo' ? privilege.password : undefined, envValue(target.auth.passwordEnv)].filter((s): s is string => !!s);
+    const secrets = targetSecrets(target);
     const params = this.params(target);
     if (target.jump) {
       const jump = target.jump;
@@ -155,10 +155,6 @@ function tunnel(jumpClient: Client, jump: SshEndpoint, target: SshTarget): Promi
       reject(fail((err as Error).message));
     }
   });
-}
-
-function envValue(name: string | undefined): string | undefined {
-  return name ? process.env[name] : undefined;
 }
 
 function endClient(client: Client): Promise<void> {

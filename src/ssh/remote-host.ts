@@ -3,6 +3,7 @@ import { HostError, KubestrapError, SshError } from '../errors.js';
 import { execOnce, isSessionRefused, type ExecRequest, type ExecResult } from './exec.js';
 import { commandHead, type SshLogSink } from './log.js';
 import { putFile, type PutFileHost, type PutFileOptions } from './put-file.js';
+import { redactor } from '../printable.js';
 import { Semaphore } from './semaphore.js';
 import { SftpSession } from './sftp.js';
 import { interpretSudo, rootCommand, type Privilege } from './sudo.js';
@@ -48,7 +49,11 @@ export interface HostSettings {
   privilege: Privilege;
   commandTimeoutMs: number;
   log?: SshLogSink;
-  /** Secrets to scrub from any output or message we hand back (sudo and login passwords). */
+  /**
+   * Secrets (passwords, passphrases) scrubbed from the errors and log events this host makes. The
+   * output of a command is handed back raw: callers parse it, and a password that also appears in a
+   * host's file must not change what they read or write back.
+   */
   secrets: readonly string[];
   /** Called once when the connection ends for any reason (the pool forgets it then). */
   onClosed?: () => void;
@@ -67,12 +72,14 @@ export class SshRemoteHost implements RemoteHost {
   private closing = false;
   /** What putFile needs of this connection; one object, so putFile's per-host caches (owner ids) hit. */
   private readonly putFileHost: PutFileHost;
+  private readonly scrub: (text: string) => string;
 
   constructor(
     private readonly client: Client,
     private readonly settings: HostSettings,
   ) {
     this.name = settings.name;
+    this.scrub = redactor(settings.secrets);
     this.putFileHost = {
       name: settings.name,
       isRoot: settings.privilege.kind === 'root',
@@ -148,7 +155,7 @@ export class SshRemoteHost implements RemoteHost {
     });
   }
 
-  /** One exec round trip: queued behind the channel limit, counted, logged, scrubbed. */
+  /** One exec round trip: queued behind the channel limit, counted, logged (errors and log events scrubbed, output raw). */
   private async exec(command: string, stdin: string | Buffer | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
     this.assertAlive(head);
     return this.channels.use(async () => {
@@ -156,7 +163,7 @@ export class SshRemoteHost implements RemoteHost {
       const started = Date.now();
       try {
         const req = { command, timeoutMs, pty: this.needsPty, head, ...(stdin === undefined ? {} : { stdin }) };
-        const res = this.scrubResult(await this.execRetryingRefusedOpen(req));
+        const res = await this.execRetryingRefusedOpen(req);
         this.settings.log?.({ host: this.name, kind: 'exec', command: this.scrub(head), durationMs: Date.now() - started, exitCode: res.code });
         return res;
       } catch (err) {
@@ -214,15 +221,6 @@ export class SshRemoteHost implements RemoteHost {
     return this.homeDir;
   }
 
-  private scrub(text: string): string {
-    let out = text;
-    for (const secret of this.settings.secrets) if (secret) out = out.split(secret).join('********');
-    return out;
-  }
-
-  private scrubResult(res: ExecResult): ExecResult {
-    return { ...res, stdout: this.scrub(res.stdout), stderr: this.scrub(res.stderr) };
-  }
 
   /** Errors can quote host output; make sure no secret rides along. */
   private scrubError(err: unknown): unknown {

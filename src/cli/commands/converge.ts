@@ -7,6 +7,8 @@ import { availablePhaseNames, hostValues, PHASES, selectPhases } from '../../pha
 import type { Phase } from '../../phases/phase.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
 import { prepareTemplates } from '../../render/render-cluster.js';
+import { displayFilter } from '../../printable.js';
+import { targetSecrets } from '../../ssh/auth.js';
 import { SshPool } from '../../ssh/pool.js';
 import { acquireLock } from '../../state/lock.js';
 import { RunLog } from '../../state/run-log.js';
@@ -72,9 +74,11 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   const problems = [...templates.problems, ...spec.hosts.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)];
   if (problems.length) throw new InvalidInputError(problems.filter((p, i) => problems.findIndex((q) => q.format() === p.format()) === i));
 
+  // Hosts' output is parsed raw; what is shown or logged has every password and passphrase redacted.
+  const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
   const state = openStateDir(spec.stateDir);
   const lock = acquireLock(state.lockFile, `bootstrap ${mode}`);
-  const log = new RunLog(state.logsDir, mode);
+  const log = new RunLog(state.logsDir, mode, shown);
   const pool = new SshPool({
     knownHostsFile: spec.knownHostsFile,
     acceptNewHostKeys: opts.acceptNewHostKeys,
@@ -107,7 +111,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
     lock.release();
     log.close();
   }
-  io.stdout.write(opts.output === 'json' ? reportJson(report) : formatReport(report));
+  io.stdout.write(opts.output === 'json' ? reportJson(report, shown) : formatReport(report, shown));
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
   return runSucceeded(report) ? EXIT_OK : EXIT_FAILED;

@@ -1,11 +1,12 @@
 import { HostError, type KubestrapError } from '../../errors.js';
 import type { Change } from '../../engine/change.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
+import { filteredJson, printable, type TextFilter } from '../../printable.js';
 import { changeLines } from './changes-text.js';
 
-/** The report for machines: stable field names, no ANSI, errors with their parts. */
-export function reportJson(report: RunReport): string {
-  return `${JSON.stringify(
+/** The report for machines: stable field names, no ANSI, errors with their parts; every string passes `filter`. */
+export function reportJson(report: RunReport, filter: TextFilter = printable): string {
+  return `${filteredJson(
     {
       mode: report.mode,
       ok: runSucceeded(report),
@@ -25,7 +26,7 @@ export function reportJson(report: RunReport): string {
         durationMs: r.durationMs,
       })),
     },
-    null,
+    filter,
     2,
   )}\n`;
 }

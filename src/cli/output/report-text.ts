@@ -1,12 +1,15 @@
 import { runSucceeded, type HostReport, type PhaseHostReport, type RunReport } from '../../engine/report.js';
 import { PHASES } from '../../phases/index.js';
+import { printable, type TextFilter } from '../../printable.js';
 import { changeLines } from './changes-text.js';
 
 /**
  * Plans and apply summaries for people: per phase, per host, what differs (or differed) and how it
- * ended; failures with their command, exit code and output; a last line that counts.
+ * ended; failures with their command, exit code and output; a last line that counts. Hosts' text
+ * (diffs, output, names they report) is in it, so all of it passes `filter` (control characters
+ * escaped, and secrets redacted when the caller knows them).
  */
-export function formatReport(report: RunReport): string {
+export function formatReport(report: RunReport, filter: TextFilter = printable): string {
   const out: string[] = [];
   if (report.refused.length) {
     out.push(`Refused before any change on any host (${report.refused.length} problem${report.refused.length === 1 ? '' : 's'}):`);
@@ -22,7 +25,7 @@ export function formatReport(report: RunReport): string {
     for (const r of results) out.push(...hostBlock(report, r));
   }
   out.push(totals(report));
-  return `${out.join('\n')}\n`;
+  return `${filter(out.join('\n'))}\n`;
 }
 
 function hostBlock(report: RunReport, r: PhaseHostReport): string[] {

@@ -6,6 +6,7 @@ import { sha256 } from '../../../src/engine/kinds/file.js';
 import type { HostReport, PhaseHostReport, RunReport } from '../../../src/engine/report.js';
 import type { FileResource } from '../../../src/engine/resource.js';
 import { HostError, SshError } from '../../../src/errors.js';
+import { displayFilter } from '../../../src/printable.js';
 import { diffOf } from '../../engine/support.js';
 
 const OLD_SYSCTL = 'net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 1\n';
@@ -144,6 +145,49 @@ describe('formatReport', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('text from hosts in reports', () => {
+  // A host's file holding escape sequences (clear screen, a fake line drawn over the real one) and
+  // a bidirectional override; its stderr holding the sudo password.
+  const HOSTILE = 'net.ipv4.ip_forward = 0\x1b[2J\x1b[1;1H\rPlan: 0 change(s)\u202e\x9b31m\n';
+  const hostile: RunReport = {
+    ...planReport,
+    hosts: hosts('changed'),
+    results: [
+      result({
+        changes: [diffOf(file('/etc/sysctl.d/k8s.conf', NEW_SYSCTL), `644 root root\n${sha256(HOSTILE)}`)!],
+        currentContent: new Map([['/etc/sysctl.d/k8s.conf', HOSTILE]]),
+        status: 'failed',
+        error: new HostError('m1', 'reload: failed', { stderrTail: 'sudo: pw hunter2-lab was \x1b]0;owned\x07' }),
+      }),
+    ],
+  };
+
+  /** Every string value of a JSON report, joined: what a consumer of the JSON would show. */
+  const jsonStrings = (json: string) => {
+    const strings: string[] = [];
+    JSON.parse(json, (_k, v: unknown) => (typeof v === 'string' && strings.push(v), v));
+    return strings.join('\n');
+  };
+
+  it('plan escapes every control character of a diff and an error, in text and JSON', () => {
+    const json = reportJson(hostile);
+    expect(json).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+    for (const out of [formatReport(hostile), jsonStrings(json)]) {
+      expect(out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+      expect(out).toContain('net.ipv4.ip_forward = 0\\x1b[2J\\x1b[1;1H\\x0dPlan: 0 change(s)\\u202e\\x9b31m');
+      expect(out).toContain('\\x1b]0;owned\\x07');
+    }
+  });
+
+  it('redacts secrets the caller knows, in text and JSON', () => {
+    const shown = displayFilter(['hunter2-lab']);
+    for (const out of [formatReport(hostile, shown), jsonStrings(reportJson(hostile, shown))]) {
+      expect(out).not.toContain('hunter2-lab');
+      expect(out).toContain('sudo: pw ******** was');
+    }
   });
 });
 
