@@ -100,8 +100,9 @@ export function renderCluster(spec: ClusterSpec, templatesDir: string, extra: Ex
 /** Reads each template once and works out where it installs; problems here concern the tree itself. */
 function planTemplates(root: string): { planned: PlannedTemplate[]; problems: KubestrapError[] } {
   const planned: PlannedTemplate[] = [];
-  const problems: KubestrapError[] = [];
-  for (const file of readTemplateTree(root).files) {
+  const tree = readTemplateTree(root);
+  const problems: KubestrapError[] = [...tree.problems];
+  for (const file of tree.files) {
     const [top = '', ...rest] = file.rel.split('/');
     if (top.startsWith('_')) continue;
     const selector = parseSelector(top);

@@ -27,6 +27,7 @@ export function renderCompat(templatesDir: string, configFile: string): CompatRe
 
   const values = propertyValues(props);
   const tree = readTemplateTree(templatesDir);
+  problems.push(...tree.problems);
   const files: OutputFile[] = [];
   for (const file of tree.files) {
     const result = substitutePlaceholders(readFileSync(file.source), values);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { HostError, SshError } from '../errors.js';
+import { CONTROL_CHARACTER, printable } from '../printable.js';
 import type { ExecResult } from './exec.js';
 import { shq } from './quote.js';
 import { SFTP_NO_SUCH_FILE, sftpCode, type SftpSession } from './sftp.js';
@@ -65,8 +66,8 @@ export async function putFile(host: PutFileHost, path: string, content: Buffer |
 }
 
 function checkArgs(host: string, path: string, opts: PutFileOptions): void {
-  if (!path.startsWith('/') || path.endsWith('/') || posix.normalize(path) !== path) {
-    throw new HostError(host, `putFile needs a normalized absolute file path, got ${JSON.stringify(path)}`, { resource: path });
+  if (!path.startsWith('/') || path.endsWith('/') || posix.normalize(path) !== path || CONTROL_CHARACTER.test(path)) {
+    throw new HostError(host, `putFile needs a normalized absolute file path without control characters, got ${JSON.stringify(path)}`, { resource: path });
   }
   if (!Number.isInteger(opts.mode) || opts.mode < 0 || opts.mode > 0o7777) {
     throw new HostError(host, `putFile mode must be an integer between 0 and 0o7777, got ${opts.mode}`, { resource: path });
@@ -80,7 +81,7 @@ function checkArgs(host: string, path: string, opts: PutFileOptions): void {
  */
 function probeScript(path: string, opts: PutFileOptions): string {
   const lines = [
-    `# kubestrap: inspect ${path}`,
+    `# kubestrap: inspect ${scriptComment(path)}`,
     `f=${shq(path)}`,
     'if [ -f "$f" ]; then',
     '  set -- $(sha256sum < "$f"); echo "sha $1"',
@@ -138,6 +139,15 @@ function attributesMatch(probe: Probe, opts: PutFileOptions): boolean {
   const uid = opts.owner === undefined ? undefined : isNumeric(opts.owner) ? Number(opts.owner) : probe.wantUid;
   const gid = opts.group === undefined ? undefined : isNumeric(opts.group) ? Number(opts.group) : probe.wantGid;
   return (uid === undefined || uid === probe.uid) && (gid === undefined || gid === probe.gid);
+}
+
+/**
+ * A path as it may appear in a script's first line (the comment that names the command in logs and
+ * errors): on one line whatever it holds, since a newline there would end the comment and start a
+ * command. Operands themselves always travel quoted (shq).
+ */
+function scriptComment(path: string): string {
+  return printable(path, { keepNewlines: false });
 }
 
 function isNumeric(id: string): boolean {
@@ -239,6 +249,10 @@ async function writeViaSudo(host: PutFileHost, path: string, data: Buffer, opts:
   try {
     await Promise.all([...sftp.writeAll(handle, staging, data), sftp.close(handle, staging)]);
     const res = await host.run(installScript(staging, path, opts));
+    if (res.code === SHARED_DIR_EXIT) {
+      const dir = posix.dirname(path);
+      throw new HostError(host.name, `refusing to install ${path}: ${res.stderr.trim()}`, { resource: path }, `let only root change ${dir}: chown root ${dir} && chmod go-w ${dir} (or give it the sticky bit, chmod +t, as /tmp has)`);
+    }
     if (res.code !== 0) {
       throw new HostError(host.name, `installing ${path} failed`, { resource: path, command: 'install staged file (mktemp, chown, chmod, mv)', exitCode: res.code, stderrTail: res.stderr });
     }
@@ -249,25 +263,39 @@ async function writeViaSudo(host: PutFileHost, path: string, data: Buffer, opts:
   }
 }
 
-/** Copies the staged file into a 0600 temp in the target dir, sets owner and mode, renames it over the target. */
+/** The install script's exit code when the target's directory is one that others may change. */
+const SHARED_DIR_EXIT = 3;
+
+/**
+ * Copies the staged file into a 0600 temp in the target dir, sets owner and mode, renames it over the
+ * target. The temp is handled by name, so the directory must be one where no one but the installing
+ * user (root) can rename or replace entries: owned by that user and not writable by group or others,
+ * or sticky. Elsewhere someone could swap the temp for a symlink between two commands and have root
+ * write, chown or chmod whatever it points to; such a directory is refused.
+ */
 export function installScript(staging: string, path: string, opts: PutFileOptions): string {
   const dir = posix.dirname(path);
   const template = `${posix.join(dir, `.${posix.basename(path).slice(0, 100)}.kubestrap-`)}XXXXXX`;
   const owner = opts.owner === undefined ? '' : opts.owner;
   const spec = opts.group === undefined ? owner : `${owner}:${opts.group}`;
   return [
-    `# kubestrap: install ${path}`,
+    `# kubestrap: install ${scriptComment(path)}`,
     'set -e',
     `src=${shq(staging)}; dst=${shq(path)}; tmp=`,
     `trap 'rm -f "$src" \${tmp:+"$tmp"}' EXIT`,
     `if [ -d "$dst" ]; then echo "$dst is a directory" >&2; exit 1; fi`,
     'umask 022',
-    `mkdir -p ${shq(dir)}`,
+    `dir=${shq(dir)}`,
+    'mkdir -p -- "$dir"',
+    `set -- $(stat -L -c '%u %a' -- "$dir")`,
+    `if [ "$1" != "$(id -u)" ] || { [ $(( 0$2 & 022 )) -ne 0 ] && [ $(( 0$2 & 01000 )) -eq 0 ]; }; then`,
+    `  echo "$dir may be changed by users other than root (owner uid $1, mode $2)" >&2; exit ${SHARED_DIR_EXIT}`,
+    'fi',
     `tmp=$(mktemp ${shq(template)})`,
     'cat "$src" > "$tmp"',
-    ...(spec ? [`chown ${shq(spec)} "$tmp"`] : []),
-    `chmod ${opts.mode.toString(8).padStart(4, '0')} "$tmp"`,
-    'mv -f "$tmp" "$dst"',
+    ...(spec ? [`chown -- ${shq(spec)} "$tmp"`] : []),
+    `chmod -- ${opts.mode.toString(8).padStart(4, '0')} "$tmp"`,
+    'mv -f -- "$tmp" "$dst"',
     'tmp=',
   ].join('\n');
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HostError } from '../../src/errors.js';
@@ -142,6 +142,30 @@ describe.skipIf(noSftpServer)('putFile as a sudo user (staging + one sudo instal
     expect(await host.putFile(file, 'via sudo', { mode: 0o640 })).toEqual({ written: false });
     expect(host.stats.execs).toBe(2);
   });
+
+  it('refuses a directory that others may change (the temp could be swapped for a symlink), and allows a sticky one', async () => {
+    const host = await connect('ops');
+    const shared = path.join(root, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    const err = await host.putFile(path.join(shared, 'f'), 'x', { mode: 0o644, currentSha256: null }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostError);
+    expect((err as HostError).message).toBe(`refusing to install ${shared}/f: ${shared} may be changed by users other than root (owner uid ${process.getuid!()}, mode 777)`);
+    expect((err as HostError).hint).toBe(`let only root change ${shared}: chown root ${shared} && chmod go-w ${shared} (or give it the sticky bit, chmod +t, as /tmp has)`);
+    expect(await readdir(shared)).toEqual([]);
+    expect(await leftovers(server.home)).toEqual([]);
+    await chmod(shared, 0o1777);
+    expect(await host.putFile(path.join(shared, 'f'), 'x', { mode: 0o644, currentSha256: null })).toEqual({ written: true });
+  });
+
+  it('refuses a path with a control character before touching the host, and never puts one in a script line', async () => {
+    const host = await connect('ops');
+    const evil = path.join(root, 'x\ntouch pwned');
+    const err = await host.putFile(evil, 'x', { mode: 0o644, currentSha256: null }).catch((e: unknown) => e);
+    expect((err as HostError).message).toContain('without control characters');
+    expect(server.commands).toEqual([]);
+    expect(installScript('/home/ops/.s', '/etc/x\ntouch /tmp/pwned', { mode: 0o644 }).split('\n')[0]).toBe('# kubestrap: install /etc/x\\x0atouch /tmp/pwned');
+  });
 });
 
 describe('putFile pieces', () => {
@@ -154,9 +178,9 @@ describe('putFile pieces', () => {
   it('builds an install script that quotes every path and never follows a directory target', () => {
     const s = installScript("/home/o p/.stage'1", "/etc/it's here/f", { mode: 0o600, owner: 'root', group: 'adm' });
     expect(s).toContain(`src='/home/o p/.stage'\\''1'`);
-    expect(s).toContain(`mkdir -p '/etc/it'\\''s here'`);
-    expect(s).toContain(`chown root:adm "$tmp"`);
-    expect(s).toContain('chmod 0600 "$tmp"');
+    expect(s).toContain(`dir='/etc/it'\\''s here'`);
+    expect(s).toContain(`chown -- root:adm "$tmp"`);
+    expect(s).toContain('chmod -- 0600 "$tmp"');
     expect(s.indexOf('chown')).toBeLessThan(s.indexOf('chmod'));
     expect(s).toContain('if [ -d "$dst" ]');
   });
