@@ -5,6 +5,7 @@ import { didYouMean } from './suggest.js';
 import {
   broadcastAddress,
   checkIPv4,
+  checkOneLine,
   cidrContains,
   cidrsOverlap,
   networkAddress,
@@ -46,7 +47,7 @@ export function checkPropertyValues(props: PropertiesFile, mode: CheckMode): Che
   for (const [key, entry] of props.entries) {
     values[key] = entry.value;
     const check = mode === 'compat' ? COMPAT_CHECKS[key] : isKnownKey(key) ? knownCheck(key) : undefined;
-    const problem = check?.(entry.value);
+    const problem = checkOneLine(entry.value) ?? check?.(entry.value);
     if (problem) problems.push(new ConfigError(props.file, entry.line, key, problem.message, problem.hint));
     if (mode === 'cluster' && !IDENTIFIER_PATTERN.test(key)) {
       problems.push(

@@ -17,10 +17,12 @@ const hostAddress = z
   .string()
   .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'an IPv4 address or a DNS name, e.g. 192.168.1.102');
 
+const userName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/, 'a Unix user name such as root');
+
 /** How to log in. Each field may be set once for all hosts (top-level `ssh`) and overridden per host. */
 export const SshSettingsSchema = z
   .object({
-    user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/, 'a Unix user name such as root').optional(),
+    user: userName.optional(),
     port: port.optional(),
     keyFile: z.string().min(1).optional(),
     passphraseEnv: envVarName.optional(),
@@ -34,7 +36,7 @@ export const JumpHostSchema = z
   .object({
     address: hostAddress,
     port: port.optional(),
-    user: z.string().optional(),
+    user: userName.optional(),
     keyFile: z.string().min(1).optional(),
     passphraseEnv: envVarName.optional(),
     passwordEnv: envVarName.optional(),

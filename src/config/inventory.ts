@@ -7,7 +7,7 @@ import { HostSchema, InventorySchema, JumpHostSchema, SshSettingsSchema, type In
 import { HOST_DERIVED_KEYS, isKnownKey, KNOWN_KEYS } from './keys.js';
 import { IDENTIFIER_PATTERN } from './properties.js';
 import { didYouMean } from './suggest.js';
-import { isIPv4 } from './validators.js';
+import { checkOneLine, isIPv4 } from './validators.js';
 import { parseLocatedYaml, type LocatedYaml } from './yaml-locator.js';
 
 export interface LoadedInventory {
@@ -125,7 +125,10 @@ class InventoryChecker {
 
   private checkHostProperty(i: number, key: string, value: string): void {
     const path = ['hosts', i, 'properties', key];
-    if (!IDENTIFIER_PATTERN.test(key)) {
+    const control = checkOneLine(value);
+    if (control) {
+      this.fail(path, control.message, control.hint);
+    } else if (!IDENTIFIER_PATTERN.test(key)) {
       this.fail(path, `"${key}" is not a valid property key`, 'a key is letters, digits and _, starting with a letter or _');
     } else if ((HOST_DERIVED_KEYS as readonly string[]).includes(key)) {
       this.fail(path, `${key} comes from the inventory and cannot be overridden`, key === 'NODE_IP' ? 'set this host\'s internalAddress instead' : 'set this host\'s name instead');

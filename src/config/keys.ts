@@ -15,6 +15,8 @@ import {
   checkRegistry,
   checkSysctlAssignment,
   checkVersion,
+  isSafeAbsolutePath,
+  isUrl,
   type ValueCheck,
 } from './validators.js';
 
@@ -56,20 +58,13 @@ const checkEtcdVersion: ValueCheck = (value) => {
     : { message: `etcd ${value} is not supported`, hint: 'use etcd 3.4, 3.5 or 3.6, e.g. v3.5.17' };
 };
 
-const checkEtcdEndpoint: ValueCheck = (value) => {
-  try {
-    const url = new URL(value);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.port !== '' && url.pathname === '/') {
-      return undefined;
-    }
-  } catch {
-    // reported below
-  }
-  return {
-    message: `"${value}" is not an etcd client URL`,
-    hint: 'write scheme://address:port items separated by commas, e.g. https://192.168.1.102:2379 (or leave it empty to use the inventory\'s etcd hosts)',
-  };
-};
+const checkEtcdEndpoint: ValueCheck = (value) =>
+  isUrl(value, { schemes: ['http', 'https'], port: 'required', path: false })
+    ? undefined
+    : {
+        message: `"${value}" is not an etcd client URL`,
+        hint: 'write scheme://address:port items separated by commas, e.g. https://192.168.1.102:2379 (or leave it empty to use the inventory\'s etcd hosts)',
+      };
 
 export const KNOWN_KEYS = {
   BIN_PATH: {
@@ -185,7 +180,7 @@ export const KNOWN_KEYS = {
     default: 'unix:///run/containerd/containerd.sock',
     scope: 'host',
     check: (value) =>
-      /^unix:\/\/\/[^\s]+$/.test(value)
+      value.startsWith('unix:///') && isSafeAbsolutePath(value.slice('unix://'.length))
         ? undefined
         : { message: `"${value}" is not a unix socket URL`, hint: 'write unix:///path/to.sock, e.g. unix:///run/containerd/containerd.sock' },
   },

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { describeControl } from '../printable.js';
 
 /**
  * Value checks shared by config.properties and the inventory. Each returns undefined when the value is
@@ -110,12 +111,22 @@ export function checkInteger(min: number, max: number): ValueCheck {
   };
 }
 
+/**
+ * A path on a host as kubestrap puts it into units and flags: `/` then letters, digits and `._/+-`,
+ * no `..`. Nothing a shell, a unit file or a command line would read as more than a path.
+ */
+const PATH_GRAMMAR = /^\/[A-Za-z0-9._/+-]*$/;
+
+export function isSafeAbsolutePath(value: string): boolean {
+  return PATH_GRAMMAR.test(value) && !value.split('/').includes('..');
+}
+
 export const checkAbsolutePath: ValueCheck = (value) =>
-  /^\/[^\s'"$`\\]*$/.test(value) && !value.split('/').includes('..')
+  isSafeAbsolutePath(value)
     ? undefined
     : {
         message: `"${value}" is not an absolute path`,
-        hint: 'write a path starting with / without blanks, quotes or "..", e.g. /opt/kube/bin',
+        hint: 'write / then letters, digits and . _ / + - (no blanks, quotes or ".."), e.g. /opt/kube/bin',
       };
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -165,17 +176,38 @@ export function checkEach(check: ValueCheck): ValueCheck {
   };
 }
 
-export const checkHttpUrl: ValueCheck = (value) => {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return undefined;
-  } catch {
-    // reported below
-  }
-  return { message: `"${value}" is not an http(s) URL`, hint: 'write a URL such as https://mirror.example.com' };
-};
+const DNS_NAME = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*';
+const IPV6 = '\\[[0-9A-Fa-f:.]+\\]';
+const HOST = `(?:${DNS_NAME}|${IPV6})`;
 
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+export interface UrlGrammar {
+  schemes: readonly string[];
+  /** The port must be written (etcd endpoints), or may be left out (mirrors). */
+  port: 'required' | 'optional';
+  /** A path after the port; without it only a lone `/` may follow. */
+  path: boolean;
+}
+
+/**
+ * A URL as kubestrap passes it into flags and files: `scheme://host[:port][/path]` and nothing else,
+ * checked on the text as written (a URL parser accepts and re-encodes blanks, queries and fragments,
+ * while the raw text is what lands on a command line: `https://a:2379/?x --authorization-mode=...`).
+ */
+export function isUrl(value: string, grammar: UrlGrammar): boolean {
+  const port = grammar.port === 'required' ? ':(\\d{1,5})' : '(?::(\\d{1,5}))?';
+  const path = grammar.path ? '(?:/[A-Za-z0-9._~/-]*)?' : '/?';
+  const m = new RegExp(`^(?:${grammar.schemes.join('|')})://${HOST}${port}${path}$`).exec(value);
+  if (!m) return false;
+  const n = m[1] === undefined ? undefined : Number(m[1]);
+  return n === undefined || (n >= 1 && n <= 65535);
+}
+
+export const checkHttpUrl: ValueCheck = (value) =>
+  isUrl(value, { schemes: ['http', 'https'], port: 'optional', path: true })
+    ? undefined
+    : { message: `"${value}" is not an http(s) URL`, hint: 'write scheme://host[:port][/path], e.g. https://mirror.example.com' };
+
+const HOST_PORT = new RegExp(`^${HOST}(:\\d{1,5})?$`);
 
 /** A registry reference as Docker's `insecure-registries` takes it: host[:port] or a CIDR. */
 export const checkRegistry: ValueCheck = (value) =>
@@ -187,18 +219,33 @@ export const checkRegistry: ValueCheck = (value) =>
       };
 
 export const checkIfaceName: ValueCheck = (value) =>
-  /^[A-Za-z0-9_.:-]{1,15}$/.test(value)
+  /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$/.test(value)
     ? undefined
     : { message: `"${value}" is not a network interface name`, hint: 'write a name such as eth0 or ens33 (at most 15 characters)' };
 
 /** `key=value` pairs of kernel sysctls, as sysctl.d files hold them. */
 export const checkSysctlAssignment: ValueCheck = (value) =>
-  /^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+=[^\s,]+$/.test(value)
+  /^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+=[A-Za-z0-9._:/+-]+$/.test(value)
     ? undefined
     : {
         message: `"${value}" is not a sysctl assignment`,
         hint: 'write dotted.key=value items separated by commas, e.g. vm.swappiness=0,fs.inotify.max_user_watches=524288',
       };
+
+/**
+ * What every value, known key or not, must be: one line of text. A carriage return or newline inside
+ * a value starts a new line in a unit file (`ExecStartPre=...`) or script; other controls drive
+ * terminals. Tabs pass: a value that uses them means them.
+ */
+export const checkOneLine: ValueCheck = (value) => {
+  const control = describeControl(value.replace(/\t/g, ''));
+  return control === undefined
+    ? undefined
+    : {
+        message: `the value holds a control character, ${control}`,
+        hint: 'a value is one line of printable text: remove it (a stray carriage return comes from an editor; save the file with plain LF line ends)',
+      };
+};
 
 export function checkDockerSize(value: string): ValueProblem | undefined {
   return /^\d+[kmg]$/.test(value)

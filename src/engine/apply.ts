@@ -63,7 +63,7 @@ function operations(changes: readonly Change[], { restarts, deferred, settled }:
 }
 
 function restartScript(r: Restart): string {
-  return r.managed ? startWithJournal('restart', r.service, r.ready) : `systemctl try-restart ${shq(r.service)}`;
+  return r.managed ? startWithJournal('restart', r.service, r.ready) : `systemctl try-restart -- ${shq(r.service)}`;
 }
 
 /** One rolling restart on one host, its readiness wait and the debt cleared, in one command. */

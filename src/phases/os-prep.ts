@@ -39,11 +39,14 @@ export const osPhase: Phase = {
   },
 };
 
-/** Module names of the rendered modules-load.d files, so a template tree decides what loads. */
+/**
+ * Module names of the rendered modules-load.d files, so a template tree decides what loads. A name
+ * becomes a command's operand, so one that could read as an option (a leading `-`) is not one.
+ */
 export function modulesIn(files: readonly RenderedFile[]): string[] {
   return confFiles(files, MODULES_DIR)
     .flatMap((f) => settingLines(f.content))
-    .filter((line) => /^[\w-]+$/.test(line));
+    .filter((line) => /^\w[\w-]*$/.test(line));
 }
 
 /** key = value pairs of the rendered sysctl.d files; the last file to set a key wins, as in sysctl --system. */
@@ -51,7 +54,8 @@ export function sysctlsIn(files: readonly RenderedFile[]): Array<[string, string
   const settings = new Map<string, string>();
   for (const f of confFiles(files, SYSCTL_DIR)) {
     for (const line of settingLines(f.content)) {
-      const m = /^-?([\w./-]+)\s*=\s*(.*)$/.exec(line);
+      // A leading `-` only tells sysctl to ignore a failure; the key itself starts with a word character.
+      const m = /^-?(\w[\w./-]*)\s*=\s*(.*)$/.exec(line);
       if (m) settings.set(m[1]!, m[2]!.trim());
     }
   }

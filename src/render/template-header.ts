@@ -45,9 +45,14 @@ function applyField(header: TemplateHeader, name: string, value: string, file: s
       if (!/^[a-z_][a-z0-9_-]*$/.test(value)) throw headerError(file, `${name} "${value}" is not a user or group name`, `write e.g. ${name}=root`);
       header[name] = value;
       return;
-    case 'restarts':
-      header.restarts = value.split(',').filter(Boolean);
+    case 'restarts': {
+      const services = value.split(',').filter(Boolean);
+      // Each name becomes an operand of systemctl: a unit name, never something read as an option.
+      const bad = services.find((s) => !/^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$/.test(s));
+      if (bad !== undefined) throw headerError(file, `restarts "${bad}" is not a service name`, 'write systemd unit names separated by commas, e.g. restarts=kubelet,kube-proxy');
+      header.restarts = services;
       return;
+    }
     default:
       throw headerError(file, `unknown header field "${name}"`, `use ${FIELDS.join(', ')}`);
   }

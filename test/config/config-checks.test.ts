@@ -37,6 +37,18 @@ describe('checkPropertyValues', () => {
     ['DOCKER_REGISTRY_MIRRORS=https://a.example,ftp://b', 'DOCKER_REGISTRY_MIRRORS: "ftp://b" is not an http(s) URL', 'https://'],
     ['DOCKER_INSECURE_REGISTRIES=10.0.0.5:5000,bad/path', 'DOCKER_INSECURE_REGISTRIES: "bad/path" is not a registry address', 'host[:port]'],
     ['EXTRA_SYSCTLS=vm.swappiness', 'EXTRA_SYSCTLS: "vm.swappiness" is not a sysctl assignment', 'key=value'],
+    // The injections a review found (issue 11): each passed its check before.
+    ['ETCD_ENDPOINTS=https://10.0.0.1:2379/?a --authorization-mode=AlwaysAllow', 'ETCD_ENDPOINTS: "https://10.0.0.1:2379/?a --authorization-mode=AlwaysAllow" is not an etcd client URL', 'scheme://address:port'],
+    ['ETCD_ENDPOINTS=https://10.0.0.1:2379#x', 'ETCD_ENDPOINTS: "https://10.0.0.1:2379#x" is not an etcd client URL', 'scheme://address:port'],
+    ['DOCKER_REGISTRY_MIRRORS=https://m.example/?q --debug', 'DOCKER_REGISTRY_MIRRORS: "https://m.example/?q --debug" is not an http(s) URL', 'scheme://host[:port][/path]'],
+    ['BIN_PATH=/opt/kube/bin;id', 'BIN_PATH: "/opt/kube/bin;id" is not an absolute path', 'letters, digits and . _ / + -'],
+    ['BIN_PATH=/opt/kube/bin|id', 'BIN_PATH: "/opt/kube/bin|id" is not an absolute path', '/opt/kube/bin'],
+    ['BIN_PATH=/opt/kube/bin\x01', 'BIN_PATH: the value holds a control character, \\x01', 'one line of printable text'],
+    ['BIN_PATH=/opt/kube/bin\rExecStartPre=/bin/sh', 'BIN_PATH: the value holds a control character, \\x0d (carriage return)', 'LF line ends'],
+    ['CONTAINER_RUNTIME_ENDPOINT=unix:///run/c.sock;id', 'CONTAINER_RUNTIME_ENDPOINT: "unix:///run/c.sock;id" is not a unix socket URL', 'unix:///'],
+    ['FLANNEL_IFACE=-eth0', 'FLANNEL_IFACE: "-eth0" is not a network interface name', 'eth0'],
+    ['DOCKER_INSECURE_REGISTRIES=-reg:5000', 'DOCKER_INSECURE_REGISTRIES: "-reg:5000" is not a registry address', 'host[:port]'],
+    ['EXTRA_SYSCTLS=vm.swappiness=1;id', 'EXTRA_SYSCTLS: "vm.swappiness=1;id" is not a sysctl assignment', 'key=value'],
   ])('rejects %s naming file, line, key, bad value and what is valid', (line, message, hint) => {
     const [problem] = check(`# header\n${line}\n`).problems;
     expect(problem?.format()).toContain(`config.properties:2 ${message}`);

@@ -34,6 +34,11 @@ describe('inventory', () => {
     expect(loaded?.inventory.hosts.map((h) => h.name)).toEqual(['m1', 'w1', 'w2']);
   });
 
+  it('validates the jump host\'s user like ssh.user', () => {
+    const yaml = THREE_HOSTS.replace('cluster: demo\n', 'cluster: demo\nssh:\n  jump: { address: 10.0.0.9, user: "-oProxyCommand=id" }\n');
+    expect(formatted(yaml)).toEqual(['inv.yaml:3 ssh.jump.user: "-oProxyCommand=id" is not valid\n  fix: write a Unix user name such as root']);
+  });
+
   it('rejects an unknown field with its YAML path, line and the field it probably meant', () => {
     expect(formatted(THREE_HOSTS.replace('    address: 10.0.0.2', '    adress: 10.0.0.2'))).toEqual([
       'inv.yaml:6 hosts[1].address: "address" is missing\n  fix: add it (string expected)',

@@ -62,7 +62,7 @@ describe('applyChanges on a local stand-in host', () => {
     expect(plan).toEqual({ restarts: [{ service: 'kubelet', because: [config], managed: true }], deferred: [], settled: [] });
     const outcome = await applyChanges(host, changes, plan);
     expect(outcome).toEqual({ applied: changes, restarted: ['kubelet'] });
-    expect(host.log()).toEqual([`put ${config}`, 'systemctl daemon-reload', 'systemctl enable kubelet', 'systemctl restart kubelet']);
+    expect(host.log()).toEqual([`put ${config}`, 'systemctl daemon-reload', 'systemctl enable -- kubelet', 'systemctl restart -- kubelet']);
     expect(readFileSync(config, 'utf8')).toBe('x=1\n');
     expect(existsSync(join(tmp(), 'state', 'pending-restarts'))).toBe(false);
     // Scripts travel together: one command before the upload, one after it.
@@ -77,12 +77,12 @@ describe('applyChanges on a local stand-in host', () => {
     expect(outcome.restarted).toEqual([]);
     expect(outcome.failure?.details).toEqual({
       resource: 'service:kubelet',
-      command: 'systemctl enable kubelet',
+      command: 'systemctl enable -- kubelet',
       exitCode: 1,
       stderrTail: 'Failed to enable unit: Unit file kubelet.service does not exist.',
     });
     expect(outcome.failure?.message).toBe('enable kubelet: failed');
-    expect(host.log()).not.toContain('systemctl restart kubelet');
+    expect(host.log()).not.toContain('systemctl restart -- kubelet');
     expect(readFileSync(join(tmp(), 'state', 'pending-restarts'), 'utf8')).toBe('kubelet\n');
   });
 

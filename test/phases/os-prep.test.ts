@@ -113,6 +113,12 @@ describe('modulesIn and sysctlsIn', () => {
     expect(modulesIn(files)).toEqual(['br_netfilter', 'overlay', 'ip_vs']);
   });
 
+  it('never takes a name that a command would read as an option', () => {
+    const files = [rendered('/etc/modules-load.d/k8s.conf', '--first-time\n-v\noverlay\n'), rendered('/etc/sysctl.d/k8s.conf', '--system=1\n--net.x = 1\n-net.ipv4.ip_forward = 1\n')];
+    expect(modulesIn(files)).toEqual(['overlay']);
+    expect(sysctlsIn(files)).toEqual([['net.ipv4.ip_forward', '1']]);
+  });
+
   it('reads key=value and key = value, skipping # and ; comments and blank lines', () => {
     const files = [
       rendered('/etc/sysctl.d/50-k8s.conf', '# comment = no\n; also = no\n\nnet.ipv4.ip_forward=1\nnet.bridge.bridge-nf-call-iptables = 1\n-net.ipv6.conf.all.forwarding = 1\nnet.ipv4.ip_local_port_range = 1024\t65000\n'),

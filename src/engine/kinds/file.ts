@@ -52,7 +52,7 @@ export const fileKind: Kind<FileResource> = {
     if (!current || current.mode !== r.mode || current.owner !== r.owner || current.group !== r.group) {
       const was = current ? `${octal(current.mode)} ${current.owner}:${current.group}` : 'unknown';
       return change(r, id, `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})`, [
-        script(`${shJoin(['chown', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', octal(r.mode), r.path])}`),
+        script(`${shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', '--', octal(r.mode), r.path])}`),
       ], common);
     }
     return undefined;

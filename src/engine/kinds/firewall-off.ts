@@ -28,7 +28,7 @@ export const firewallOffKind: Kind<FirewallOffResource> = {
       const state = parseUnitState(line?.slice(service.length) ?? '');
       if (!state.loaded || (!state.disableable && !state.active)) continue;
       actions.push(`stop and disable ${service}`);
-      steps.push(`systemctl disable --now ${shq(service)}`);
+      steps.push(`systemctl disable --now -- ${shq(service)}`);
     }
     if (steps.length === 0) return undefined;
     return change(r, id, `firewall: ${actions.join(', ')}`, steps.map(script));

@@ -10,7 +10,7 @@ export const hostnameKind: Kind<HostnameResource> = {
     if (running === r.name && configured === r.name) return undefined;
     const name = shq(r.name);
     // hostnamectl needs systemd-hostnamed; without it, write /etc/hostname atomically and set it live.
-    const apply = `if command -v hostnamectl >/dev/null && hostnamectl set-hostname ${name} 2>/dev/null; then :; else printf '%s\\n' ${name} > /etc/hostname.kubestrap-tmp && mv -f /etc/hostname.kubestrap-tmp /etc/hostname && hostname ${name}; fi`;
+    const apply = `if command -v hostnamectl >/dev/null && hostnamectl set-hostname -- ${name} 2>/dev/null; then :; else printf '%s\\n' ${name} > /etc/hostname.kubestrap-tmp && mv -f /etc/hostname.kubestrap-tmp /etc/hostname && hostname -- ${name}; fi`;
     return change(r, id, `hostname: ${running || '(none)'} → ${r.name}`, [script(apply)]);
   },
 };

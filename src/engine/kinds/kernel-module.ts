@@ -19,7 +19,7 @@ export const kernelModuleKind: Kind<KernelModuleResource> = {
   diff: (r, observed, id) =>
     observed.trim() === 'loaded'
       ? undefined
-      : change(r, id, `load kernel module ${r.name}`, [script(`modprobe ${shq(r.name)}`)], {
+      : change(r, id, `load kernel module ${r.name}`, [script(`modprobe -- ${shq(r.name)}`)], {
           failureHint: `install the kernel's module package or a kernel that provides ${r.name}`,
         }),
 };

@@ -18,14 +18,14 @@ export const NOT_READY_MARKER = '@@kubestrap-not-ready';
 export function startWithJournal(action: 'start' | 'restart', unit: string, ready?: ReadinessCheck): string {
   const u = shq(unit);
   const journal = `echo '${JOURNAL_MARKER}'; journalctl -u ${u} -n 20 --no-pager -o cat 2>&1`;
-  const start = `systemctl ${action} ${u} || { rc=$?; ${journal}; exit $rc; }`;
+  const start = `systemctl ${action} -- ${u} || { rc=$?; ${journal}; exit $rc; }`;
   if (!ready) return start;
   const notReady = (why: string) => `{ printf '%s %s\\n' '${NOT_READY_MARKER}' ${shq(`${unit} ${why}`)}; ${journal}; exit 1; }`;
   return [
     start,
     'ks_waited=0',
     `until ( ${ready.check} ) >/dev/null 2>&1; do`,
-    `  systemctl is-failed -q ${u} && ${notReady(`failed while kubestrap waited for it to be ready (${ready.description})`)}`,
+    `  systemctl is-failed -q -- ${u} && ${notReady(`failed while kubestrap waited for it to be ready (${ready.description})`)}`,
     `  [ "$ks_waited" -ge ${ready.timeoutSec} ] && ${notReady(`is not ready after ${ready.timeoutSec} s (${ready.description})`)}`,
     '  ks_waited=$((ks_waited + 1)); sleep 1',
     'done',
@@ -42,11 +42,11 @@ export const serviceKind: Kind<ServiceResource> = {
     const steps: string[] = [];
     if (r.enabled === true && (!state.enabled || state.masked)) {
       actions.push('enable');
-      steps.push(state.masked ? `systemctl unmask ${unit} && systemctl enable ${unit}` : `systemctl enable ${unit}`);
+      steps.push(state.masked ? `systemctl unmask -- ${unit} && systemctl enable -- ${unit}` : `systemctl enable -- ${unit}`);
     }
     if (r.enabled === false && state.disableable) {
       actions.push('disable');
-      steps.push(`systemctl disable ${unit}`);
+      steps.push(`systemctl disable -- ${unit}`);
     }
     if (r.running === true && !state.active) {
       actions.push('start');
@@ -54,7 +54,7 @@ export const serviceKind: Kind<ServiceResource> = {
     }
     if (r.running === false && state.active) {
       actions.push('stop');
-      steps.push(`systemctl stop ${unit}`);
+      steps.push(`systemctl stop -- ${unit}`);
     }
     if (actions.length === 0) return undefined;
     const startsOrStops = actions.includes('start') || actions.includes('stop');

@@ -25,7 +25,7 @@ export const sysctlKind: Kind<SysctlResource> = {
     const desired = normalize(r.value);
     if (current === desired) return undefined;
     const readOnly = lines.at(-1) === 'read-only';
-    return change(r, id, `sysctl ${r.key}: ${current ?? '(not present yet)'} → ${desired}`, [script(shJoin(['sysctl', '-w', `${r.key}=${desired}`]))], {
+    return change(r, id, `sysctl ${r.key}: ${current ?? '(not present yet)'} → ${desired}`, [script(shJoin(['sysctl', '-w', '--', `${r.key}=${desired}`]))], {
       ...(readOnly ? { warning: `${procPath(r.key)} is read-only on this host: the kernel will refuse the new value` } : {}),
       failureHint: readOnly
         ? `this host may not change ${r.key} (read-only /proc/sys, as in a container); remove it from the sysctl settings or set it where the kernel is managed`

@@ -10,7 +10,7 @@ function dir(over: Partial<DirectoryResource> = {}): DirectoryResource {
   return { kind: 'directory', path: '/var/lib/etcd', mode: 0o700, owner: 'etcd', group: 'etcd', ...over };
 }
 
-const APPLY = 'mkdir -p /var/lib/etcd && chown etcd:etcd /var/lib/etcd && chmod 0700 /var/lib/etcd';
+const APPLY = 'mkdir -p -- /var/lib/etcd && chown -- etcd:etcd /var/lib/etcd && chmod -- 0700 /var/lib/etcd';
 
 describe('directory kind', () => {
   it('creates an absent directory with mkdir, chown and chmod', () => {

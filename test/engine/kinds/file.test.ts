@@ -44,7 +44,7 @@ describe('file kind: diff of probe output', () => {
   it('fixes only mode and owner when the content is right, with a chown/chmod script', () => {
     const c = diffOf(file({ restarts: ['kubelet'] }), `600 nobody nogroup\n${SHA}`);
     expect(c?.summary).toBe('set /etc/kubestrap/test.conf to 0644 root:root (was 0600 nobody:nogroup)');
-    expect(stepTexts(c)).toEqual(['chown root:root /etc/kubestrap/test.conf && chmod 0644 /etc/kubestrap/test.conf']);
+    expect(stepTexts(c)).toEqual(['chown -- root:root /etc/kubestrap/test.conf && chmod -- 0644 /etc/kubestrap/test.conf']);
     expect(c?.file).toBeUndefined();
     expect(c?.restarts).toEqual(['kubelet']);
   });

@@ -11,7 +11,7 @@ describe('firewallOff kind', () => {
   it('stops and disables an active, enabled firewalld', () => {
     const c = diffOf(elFirewalls, 'firewalld LoadState=loaded UnitFileState=enabled ActiveState=active ');
     expect(c?.summary).toBe('firewall: stop and disable firewalld');
-    expect(stepTexts(c)).toEqual(['systemctl disable --now firewalld']);
+    expect(stepTexts(c)).toEqual(['systemctl disable --now -- firewalld']);
     expect(c?.resourceId).toBe('firewallOff');
   });
 
@@ -24,7 +24,7 @@ describe('firewallOff kind', () => {
     const observed = ['ufw LoadState=loaded UnitFileState=enabled ActiveState=active ', `firewalld ${NOT_FOUND}`, 'ufw-Status: active'].join('\n');
     const c = diffOf(debianFirewalls, observed);
     expect(c?.summary).toBe('firewall: turn off ufw, stop and disable ufw');
-    expect(stepTexts(c)).toEqual(['ufw --force disable', 'systemctl disable --now ufw']);
+    expect(stepTexts(c)).toEqual(['ufw --force disable', 'systemctl disable --now -- ufw']);
   });
 
   it('ignores firewalls that are not installed, masked, or already off', () => {
@@ -48,7 +48,7 @@ describe('firewallOff kind', () => {
         `firewalld ${NOT_FOUND}`,
         'ufw-Status: active',
       ]);
-      expect(stepTexts(diffOf(debianFirewalls, observed))).toEqual(['ufw --force disable', 'systemctl disable --now ufw']);
+      expect(stepTexts(diffOf(debianFirewalls, observed))).toEqual(['ufw --force disable', 'systemctl disable --now -- ufw']);
     });
 
     it('finds nothing to do on a host without ufw whose firewalld is not installed', () => {

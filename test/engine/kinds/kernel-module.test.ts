@@ -14,7 +14,7 @@ describe('kernelModule kind', () => {
   it('loads an absent module with modprobe and a hint about the module package', () => {
     const c = diffOf(mod('br_netfilter'), 'absent');
     expect(c?.summary).toBe('load kernel module br_netfilter');
-    expect(stepTexts(c)).toEqual(['modprobe br_netfilter']);
+    expect(stepTexts(c)).toEqual(['modprobe -- br_netfilter']);
     expect(c?.failureHint).toContain('provides br_netfilter');
     expect(c?.resourceId).toBe('module:br_netfilter');
   });

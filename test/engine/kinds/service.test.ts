@@ -32,7 +32,7 @@ describe('service kind', () => {
   it('enables and starts a stopped, disabled service, starting it with its journal on failure', () => {
     const c = diffOf(svc(), state('loaded', 'disabled', 'inactive'));
     expect(c?.summary).toBe('enable and start kubelet');
-    expect(stepTexts(c)).toEqual(['systemctl enable kubelet', startWithJournal('start', 'kubelet')]);
+    expect(stepTexts(c)).toEqual(['systemctl enable -- kubelet', startWithJournal('start', 'kubelet')]);
     expect(stepTexts(c)[1]).toContain(`echo '${JOURNAL_MARKER}'; journalctl -u kubelet -n 20`);
     expect(c?.stage).toBe('services');
   });
@@ -50,13 +50,13 @@ describe('service kind', () => {
   it('unmasks a masked service before enabling it', () => {
     const c = diffOf(svc(), state('masked', 'masked', 'inactive'));
     expect(c?.summary).toBe('enable and start kubelet');
-    expect(stepTexts(c)[0]).toBe('systemctl unmask kubelet && systemctl enable kubelet');
+    expect(stepTexts(c)[0]).toBe('systemctl unmask -- kubelet && systemctl enable -- kubelet');
   });
 
   it('disables and stops a service that must be off', () => {
     const c = diffOf(svc({ name: 'firewalld', enabled: false, running: false }), state('loaded', 'enabled', 'active'));
     expect(c?.summary).toBe('disable and stop firewalld');
-    expect(stepTexts(c)).toEqual(['systemctl disable firewalld', 'systemctl stop firewalld']);
+    expect(stepTexts(c)).toEqual(['systemctl disable -- firewalld', 'systemctl stop -- firewalld']);
   });
 
   it('leaves aspects the resource does not mention alone', () => {
@@ -72,7 +72,7 @@ describe('service kind', () => {
   });
 
   it('quotes odd unit names in its steps', () => {
-    expect(stepTexts(diffOf(svc({ name: 'my unit', running: false }), state('loaded', 'disabled', 'inactive')))).toEqual(["systemctl enable 'my unit'"]);
+    expect(stepTexts(diffOf(svc({ name: 'my unit', running: false }), state('loaded', 'disabled', 'inactive')))).toEqual(["systemctl enable -- 'my unit'"]);
   });
 
   describe('real probe against a fake systemctl', () => {
@@ -87,7 +87,7 @@ describe('service kind', () => {
     });
 
     it('start step prints the journal after the marker and keeps systemctl exit code', () => {
-      const env = fakeTools(tmp(), { systemctl: 'echo "Job for $2 failed" >&2; exit 5', journalctl: 'echo "kubelet: bad flag --foo"' });
+      const env = fakeTools(tmp(), { systemctl: 'echo "Job for $3 failed" >&2; exit 5', journalctl: 'echo "kubelet: bad flag --foo"' });
       const run = shRun(`(\n${startWithJournal('start', 'kubelet')}\n) 2>&1`, env);
       expect(run.code).toBe(5);
       expect(run.stdout).toBe(`Job for kubelet failed\n${JOURNAL_MARKER}\nkubelet: bad flag --foo\n`);

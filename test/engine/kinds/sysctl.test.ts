@@ -28,7 +28,7 @@ describe('sysctl kind', () => {
   it('sets a different value with sysctl -w and a hint about the key', () => {
     const c = diffOf(sysctl('net.ipv4.ip_forward', '1'), '0\nwritable');
     expect(c?.summary).toBe('sysctl net.ipv4.ip_forward: 0 → 1');
-    expect(stepTexts(c)).toEqual(["sysctl -w 'net.ipv4.ip_forward=1'"]);
+    expect(stepTexts(c)).toEqual(["sysctl -w -- 'net.ipv4.ip_forward=1'"]);
     expect(c?.warning).toBeUndefined();
     expect(c?.failureHint).toBe('check that net.ipv4.ip_forward exists on this kernel (a module may have to be loaded first)');
   });
@@ -47,7 +47,7 @@ describe('sysctl kind', () => {
 
   it('quotes a value with spaces in its step', () => {
     expect(stepTexts(diffOf(sysctl('net.ipv4.ip_local_port_range', '1024 65000'), '32768\t60999\nwritable'))).toEqual([
-      "sysctl -w 'net.ipv4.ip_local_port_range=1024 65000'",
+      "sysctl -w -- 'net.ipv4.ip_local_port_range=1024 65000'",
     ]);
   });
 
