@@ -47,7 +47,7 @@ export function checkPropertyValues(props: PropertiesFile, mode: CheckMode): Che
   for (const [key, entry] of props.entries) {
     values[key] = entry.value;
     const check = mode === 'compat' ? COMPAT_CHECKS[key] : isKnownKey(key) ? knownCheck(key) : undefined;
-    const problem = checkOneLine(entry.value) ?? check?.(entry.value);
+    const problem = checkOneLine(mode === 'compat' ? asText(entry.value) : entry.value) ?? check?.(entry.value);
     if (problem) problems.push(new ConfigError(props.file, entry.line, key, problem.message, problem.hint));
     if (mode === 'cluster' && !IDENTIFIER_PATTERN.test(key)) {
       problems.push(
@@ -69,6 +69,14 @@ export function checkPropertyValues(props: PropertiesFile, mode: CheckMode): Che
   const valid = (key: string) => key in values && !problems.some((p) => p.key === key);
   problems.push(...checkNetworks(props, values, valid));
   return { values, problems, warnings };
+}
+
+/**
+ * compat mode reads the file byte for byte (latin1), so a UTF-8 letter arrives as two code units,
+ * the second of which may look like a C1 control; controls are looked for in the decoded text.
+ */
+function asText(bytes: string): string {
+  return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
 function knownCheck(key: KnownKey): ValueCheck {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -55,16 +55,63 @@ describe('bootstrap CLI', () => {
 
   it('reports files an earlier render left behind, and removes them with --clean', async () => {
     const dir = tmp();
-    writeTree(dir, { 'tpl/a/one': '{{X}}\n', 'config.properties': 'X=1\n', 'out/a/old': 'stale' });
+    writeTree(dir, { 'tpl/a/one': '{{X}}\n', 'tpl/b/two': 'two\n', 'config.properties': 'X=1\n' });
     const args = ['render', '--templates', join(dir, 'tpl'), '--config', join(dir, 'config.properties'), '--out', join(dir, 'out')];
-    const first = await runCli(args);
-    expect(first.code).toBe(0);
-    expect(first.stderr).toContain('also holds 1 file(s) this render did not produce');
-    expect(existsSync(join(dir, 'out/a/old'))).toBe(true);
+    expect((await runCli(args)).code).toBe(0);
+    rmSync(join(dir, 'tpl/b'), { recursive: true });
+    writeTree(dir, { 'out/mine.txt': 'a file of my own' });
+    const second = await runCli(args);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('also holds 1 file(s) an earlier render wrote and this one did not: b/two');
+    expect(second.stderr).toContain('also holds 1 file(s) no render wrote (left alone, also by --clean): mine.txt');
+    expect(existsSync(join(dir, 'out/b/two'))).toBe(true);
     const clean = await runCli([...args, '--clean']);
-    expect(clean.stderr).toBe('');
-    expect(existsSync(join(dir, 'out/a/old'))).toBe(false);
+    expect(clean.stderr).not.toContain('an earlier render wrote');
+    expect(existsSync(join(dir, 'out/b'))).toBe(false);
+    expect(readFileSync(join(dir, 'out/mine.txt'), 'utf8')).toBe('a file of my own');
     expect(readFileSync(join(dir, 'out/a/one'), 'utf8')).toBe('1\n');
+  });
+
+  it('--clean refuses a folder no render made, deleting nothing (--out /home --clean removed every home)', async () => {
+    const dir = tmp();
+    writeTree(dir, { 'tpl/a/one': 'x\n', 'config.properties': 'X=1\n', 'homes/alice/.bashrc': 'alias ll=ls\n', 'homes/bob/notes': 'n\n' });
+    const run = await runCli(['render', '--templates', join(dir, 'tpl'), '--config', join(dir, 'config.properties'), '--out', join(dir, 'homes'), '--clean']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`error: ${join(dir, 'homes')}: --clean removes only what an earlier render wrote, and this folder holds files but no .kubestrap-render`);
+    expect(readdirSync(join(dir, 'homes')).sort()).toEqual(['alice', 'bob']);
+    expect(readFileSync(join(dir, 'homes/alice/.bashrc'), 'utf8')).toBe('alias ll=ls\n');
+    // A forged marker cannot point --clean outside the folder.
+    writeTree(dir, { 'out/.kubestrap-render': JSON.stringify({ files: ['../homes/bob/notes', '/etc/hostname', 'a/../../homes/alice/.bashrc'] }) });
+    const forged = await runCli(['render', '--templates', join(dir, 'tpl'), '--config', join(dir, 'config.properties'), '--out', join(dir, 'out'), '--clean']);
+    expect(forged.code).toBe(0);
+    expect(existsSync(join(dir, 'homes/bob/notes'))).toBe(true);
+    expect(existsSync(join(dir, 'homes/alice/.bashrc'))).toBe(true);
+  });
+
+  it('never writes through a symbolic link planted in the output folder', async () => {
+    const dir = tmp();
+    writeTree(dir, { 'tpl/a/one': 'rendered\n', 'tpl/b/two': 'rendered\n', 'config.properties': 'X=1\n', 'victim/file': 'precious\n', 'out/x': '' });
+    symlinkSync(join(dir, 'victim/file'), join(dir, 'out/a-link'));
+    mkdirSync(join(dir, 'out/a'));
+    symlinkSync(join(dir, 'victim/file'), join(dir, 'out/a/one'));
+    const args = ['render', '--templates', join(dir, 'tpl'), '--config', join(dir, 'config.properties'), '--out', join(dir, 'out')];
+    expect((await runCli(args)).code).toBe(0);
+    // The link itself was replaced by a fresh file; its target is untouched.
+    expect(readFileSync(join(dir, 'victim/file'), 'utf8')).toBe('precious\n');
+    expect(lstatSync(join(dir, 'out/a/one')).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(dir, 'out/a/one'), 'utf8')).toBe('rendered\n');
+    // A linked folder is refused, nothing is written into its target.
+    rmSync(join(dir, 'out/b'), { recursive: true });
+    symlinkSync(join(dir, 'victim'), join(dir, 'out/b'));
+    const linked = await runCli(args);
+    expect(linked.code).toBe(2);
+    expect(linked.stderr).toContain(`${join(dir, 'out/b')} is a symbolic link; render writes only into real folders`);
+    expect(readdirSync(join(dir, 'victim'))).toEqual(['file']);
+    // So is a linked output folder.
+    symlinkSync(join(dir, 'victim'), join(dir, 'out2'));
+    const root = await runCli([...args.slice(0, -1), join(dir, 'out2')]);
+    expect(root.code).toBe(2);
+    expect(readdirSync(join(dir, 'victim'))).toEqual(['file']);
   });
 
   it('refuses to write into the current folder or /', async () => {

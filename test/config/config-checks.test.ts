@@ -55,6 +55,12 @@ describe('checkPropertyValues', () => {
     expect(problem?.hint).toContain(hint);
   });
 
+  it('looks for control characters in the decoded text when compat mode reads bytes (a UTF-8 letter is no C1 control)', () => {
+    const bytes = (text: string) => Buffer.from(text).toString('latin1');
+    expect(messages(bytes('UNICODE=节点-ü…\n'), 'compat')).toEqual([]);
+    expect(messages(bytes('X=a\u0085b\n'), 'compat')[0]).toContain('X: the value holds a control character, \\x85');
+  });
+
   it('rejects overlapping service and pod networks', () => {
     expect(messages('SERVICE_CIDR=10.68.0.0/16\nCLUSTER_CIDR=10.0.0.0/8\n')).toEqual([
       'config.properties:2 CLUSTER_CIDR: SERVICE_CIDR 10.68.0.0/16 and CLUSTER_CIDR 10.0.0.0/8 overlap\n  fix: Service IPs and pod IPs must come from separate ranges, e.g. SERVICE_CIDR=10.68.0.0/16 and CLUSTER_CIDR=172.20.0.0/16',

@@ -5,7 +5,8 @@ import { BUNDLED_UNITS } from '../../package-root.js';
 import { hostValues } from '../../phases/index.js';
 import { renderCluster } from '../../render/render-cluster.js';
 import { renderCompat } from '../../render/render-compat.js';
-import { writeOutputTree, type OutputFile } from '../../render/output-tree.js';
+import { writeOutputTree, type OutputFile, type WriteResult } from '../../render/output-tree.js';
+import { printable } from '../../printable.js';
 import { formatTable, printWarnings, type CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 
@@ -46,7 +47,7 @@ function renderHosts(io: CliIo, opts: RenderOptions, inventoryFile: string): voi
     files.map((f) => [host.name, f.path, f.mode.toString(8).padStart(4, '0'), String(Buffer.byteLength(f.content))]),
   );
   io.stdout.write(`${formatTable(['HOST', 'FILE', 'MODE', 'BYTES'], rows)}\n`);
-  reportWritten(io, opts.out, result.written, result.stale);
+  reportWritten(io, opts.out, result);
 }
 
 function renderGenConfig(io: CliIo, opts: RenderOptions): void {
@@ -59,14 +60,16 @@ function renderGenConfig(io: CliIo, opts: RenderOptions): void {
   const result = writeOutputTree(opts.out, rendered.files, rendered.dirs, { clean: opts.clean });
   const rows = rendered.files.map((f) => [f.rel, String(f.content.length)]);
   io.stdout.write(`${formatTable(['FILE', 'BYTES'], rows)}\n`);
-  reportWritten(io, opts.out, result.written, result.stale);
+  reportWritten(io, opts.out, result);
 }
 
-function reportWritten(io: CliIo, out: string, written: number, stale: string[]): void {
-  io.stdout.write(`${written} files written to ${out}/\n`);
-  if (stale.length) {
-    io.stderr.write(
-      `warning: ${out}/ also holds ${stale.length} file(s) this render did not produce (from an earlier render?): ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', ...' : ''}\n  hint: pass --clean to remove them\n`,
-    );
+function reportWritten(io: CliIo, out: string, result: WriteResult): void {
+  io.stdout.write(`${result.written} files written to ${out}/\n`);
+  const list = (files: string[]) => printable(`${files.slice(0, 5).join(', ')}${files.length > 5 ? ', ...' : ''}`);
+  if (result.stale.length) {
+    io.stderr.write(`warning: ${out}/ also holds ${result.stale.length} file(s) an earlier render wrote and this one did not: ${list(result.stale)}\n  hint: pass --clean to remove them\n`);
+  }
+  if (result.foreign.length) {
+    io.stderr.write(`warning: ${out}/ also holds ${result.foreign.length} file(s) no render wrote (left alone, also by --clean): ${list(result.foreign)}\n`);
   }
 }
