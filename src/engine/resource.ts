@@ -11,7 +11,10 @@ export interface FileResource {
   group: string;
   /** Services to restart when this file changes. */
   restarts: string[];
-  /** Never show its content (private keys, tokens). */
+  /**
+   * Never show its content (private keys, tokens). A file whose mode, wanted or found on the host,
+   * gives nothing to group and others is secret without saying so.
+   */
   secret?: boolean;
 }
 

@@ -26,6 +26,8 @@ export interface RenderedFile {
   restarts: string[];
   /** The template it came from, relative to the template tree. */
   template: string;
+  /** Its header says `secret=true`: its content is never shown (see FileResource.secret). */
+  secret: boolean;
 }
 
 export interface RenderedHost {
@@ -155,6 +157,7 @@ function toRenderedFile(t: PlannedTemplate, content: string): RenderedFile {
     group: t.header.group ?? 'root',
     restarts: t.header.restarts,
     template: t.file.rel,
+    secret: t.header.secret ?? false,
   };
 }
 

@@ -2,19 +2,21 @@ import { TemplateError } from '../errors.js';
 
 /**
  * An optional first line of a template that says how its file is installed:
- *   {# kubestrap: mode=0600 owner=root group=root restarts=kubelet,kube-proxy #}
+ *   {# kubestrap: mode=0600 owner=root group=root restarts=kubelet,kube-proxy secret=true #}
  * `restarts` names the services to restart when the file changes (a unit file restarts its own
- * service without saying so).
+ * service without saying so). `secret=true` keeps its content out of every plan and log even when
+ * its mode lets others read it (a file whose mode gives nothing to group and others is secret anyway).
  */
 export interface TemplateHeader {
   mode?: number;
   owner?: string;
   group?: string;
   restarts: string[];
+  secret?: boolean;
 }
 
 const HEADER = /^\{#-?\s*kubestrap:(.*?)-?#\}[ \t]*\r?\n?/;
-const FIELDS = ['mode', 'owner', 'group', 'restarts'] as const;
+const FIELDS = ['mode', 'owner', 'group', 'restarts', 'secret'] as const;
 
 export interface HeaderSplit {
   header: TemplateHeader;
@@ -53,6 +55,10 @@ function applyField(header: TemplateHeader, name: string, value: string, file: s
       header.restarts = services;
       return;
     }
+    case 'secret':
+      if (value !== 'true' && value !== 'false') throw headerError(file, `secret "${value}" is not true or false`, 'write secret=true');
+      header.secret = value === 'true';
+      return;
     default:
       throw headerError(file, `unknown header field "${name}"`, `use ${FIELDS.join(', ')}`);
   }

@@ -9,7 +9,7 @@ import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 import { factsFor, type OsName } from '../os/os-releases.js';
 
-const rendered = (path: string, content: string): RenderedFile => ({ path, content, mode: 0o644, owner: 'root', group: 'root', restarts: [], template: `all${path}` });
+const rendered = (path: string, content: string): RenderedFile => ({ path, content, mode: 0o644, owner: 'root', group: 'root', restarts: [], template: `all${path}`, secret: false });
 
 describe('osPhase.resources', () => {
   const tmp = useTempDir();

@@ -9,6 +9,11 @@ describe('template header', () => {
     expect([body, lineOffset]).toEqual(['body\n', 1]);
   });
 
+  it('reads secret=true, and refuses anything but true or false', () => {
+    expect(parseTemplateHeader('{# kubestrap: secret=true #}\n', 't').header.secret).toBe(true);
+    expect(() => parseTemplateHeader('{# kubestrap: secret=yes #}\n', 't')).toThrow('secret "yes" is not true or false');
+  });
+
   it.each(['--force', '-kubelet', 'kubelet;id', 'a b'])('refuses restarts=%s: a service name is never read as an option', (name) => {
     const run = () => parseTemplateHeader(`{# kubestrap: restarts=kubelet,${name} #}\n`, 'all/etc/x.conf');
     expect(run).toThrow(TemplateError);

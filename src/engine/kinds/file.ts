@@ -18,6 +18,11 @@ export function serviceOfUnitPath(path: string): string | undefined {
   return /^\/(?:etc|lib|usr\/lib)\/systemd\/system\/([^/]+)\.service(?:\.d\/[^/]+\.conf)?$/.exec(path)?.[1];
 }
 
+/** A mode that gives group and others nothing: whoever chose it meant the content to stay private. */
+export function isPrivateMode(mode: number): boolean {
+  return (mode & 0o077) === 0;
+}
+
 export const fileKind: Kind<FileResource> = {
   probe: (r) => {
     const f = shq(r.path);
@@ -38,13 +43,15 @@ export const fileKind: Kind<FileResource> = {
       group: r.group,
       currentSha256,
     });
-    const diff = (currentSha256: string | null) => ({ path: r.path, currentSha256, desired: r.content, secret: r.secret ?? false });
+    const current = parseOwnership(first);
+    // Secret content is never fetched for a diff nor shown: the plan says that it changes, not what it holds.
+    const secret = r.secret === true || isPrivateMode(r.mode) || (current !== undefined && isPrivateMode(current.mode));
+    const diff = (currentSha256: string | null) => ({ path: r.path, currentSha256, desired: r.content, secret });
 
     if (first === 'absent' || first === 'other') {
       const what = first === 'absent' ? 'create' : 'replace (not a regular file)';
       return change(r, id, `${what} ${r.path} (${octal(r.mode)} ${r.owner}:${r.group}, ${size} bytes)`, [put(null)], { ...common, file: diff(null) });
     }
-    const current = parseOwnership(first);
     const currentSha = (second ?? '').trim();
     if (currentSha !== desiredSha) {
       return change(r, id, `update ${r.path}`, [put(currentSha)], { ...common, file: diff(currentSha) });

@@ -41,6 +41,16 @@ describe('file kind: diff of probe output', () => {
     expect(c?.restarts).toEqual(['etcd']);
   });
 
+  it.each([
+    ['a wanted mode that gives group and others nothing', { mode: 0o600 }, '644 root root', true, true],
+    ['a file the host keeps private (0640 is not: the group may read it)', { mode: 0o640 }, '600 root root', true, false],
+    ['a header that says secret=true', { mode: 0o644, secret: true }, '644 root root', true, true],
+    ['none of these', { mode: 0o640 }, '644 root root', false, false],
+  ] as const)('is secret (never fetched nor shown) for %s', (_what, over, stat, whenPresent, whenAbsent) => {
+    expect(diffOf(file(over), `${stat}\n${sha256('TOKEN=old\n')}`)?.file?.secret).toBe(whenPresent);
+    expect(diffOf(file(over), 'absent')?.file?.secret).toBe(whenAbsent);
+  });
+
   it('fixes only mode and owner when the content is right, with a chown/chmod script', () => {
     const c = diffOf(file({ restarts: ['kubelet'] }), `600 nobody nogroup\n${SHA}`);
     expect(c?.summary).toBe('set /etc/kubestrap/test.conf to 0644 root:root (was 0600 nobody:nogroup)');
