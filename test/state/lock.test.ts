@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LockError } from '../../src/errors.js';
 import { PACKAGE_ROOT } from '../../src/package-root.js';
@@ -71,6 +72,57 @@ describe('cluster lock', () => {
     acquire('plan');
     expect(holderOf(file())).toMatchObject({ pid: process.pid, command: 'plan' });
   });
+
+  it('lets exactly one of 8 processes racing on a dead holder\'s lock take it over, round after round', async () => {
+    // Each racer loads the lock code, says it is ready, spins until "go", tries once, reports, and
+    // keeps what it won until told to exit (so a second winner could not be a later, legal one).
+    // Bundled to plain JavaScript, so eight processes start in moments rather than eight tsx compiles.
+    const source = join(tmp(), 'racer.ts');
+    const racer = join(tmp(), 'racer.mjs');
+    writeFileSync(
+      source,
+      `import { existsSync } from 'node:fs';\n` +
+        `import { acquireLock } from ${JSON.stringify(join(PACKAGE_ROOT, 'src/state/lock.ts'))};\n` +
+        `const [lock, go] = process.argv.slice(2) as [string, string];\n` +
+        `console.log('ready');\n` +
+        `while (!existsSync(go)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);\n` +
+        `try { acquireLock(lock, 'race'); console.log('won'); } catch (e) { console.log((e as Error).name); }\n` +
+        `process.stdin.resume(); process.stdin.on('end', () => process.exit(0));\n`,
+    );
+    buildSync({ entryPoints: [source], outfile: racer, bundle: true, platform: 'node', format: 'esm', logLevel: 'error' });
+    for (let round = 0; round < 3; round++) {
+      const dead: LockHolder = { pid: deadPid(), host: hostname(), user: 'gone', command: 'apply', startedAt: '2020-01-01T00:00:00.000Z' };
+      writeFileSync(file(), `${JSON.stringify(dead)}\n`);
+      const go = join(tmp(), `go-${round}`);
+      const racers = Array.from({ length: 8 }, () => {
+        const child = spawn(process.execPath, [racer, file(), go], { stdio: ['pipe', 'pipe', 'inherit'] });
+        children.push(child);
+        const lines: string[] = [];
+        const said = (what: string) =>
+          new Promise<void>((resolve, reject) => {
+            const check = () => lines.some((l) => l === what || (what === 'done' && (l === 'won' || l === 'LockError'))) && resolve();
+            child.stdout!.on('data', (d: Buffer) => {
+              lines.push(...d.toString().split('\n').filter(Boolean));
+              check();
+            });
+            child.once('exit', (code) => reject(new Error(`racer exited ${code}: ${lines.join(' ')}`)));
+            check();
+          });
+        return { child, lines, ready: said('ready'), done: said('done') };
+      });
+      await Promise.all(racers.map((r) => r.ready));
+      writeFileSync(go, '');
+      await Promise.all(racers.map((r) => r.done));
+      const outcomes = racers.map((r) => r.lines.at(-1));
+      expect(outcomes.filter((o) => o === 'won'), `round ${round}: ${outcomes.join(', ')}`).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'LockError')).toHaveLength(7);
+      const winner = racers.find((r) => r.lines.at(-1) === 'won')!;
+      expect(holderOf(file()).pid).toBe(winner.child.pid);
+      expect(readdirSync(tmp()).filter((n) => n.startsWith('lock.'))).toEqual([]); // no claim, no aside file left
+      await Promise.all(racers.map((r) => new Promise((resolve) => (r.child.once('exit', resolve), r.child.stdin!.end()))));
+      expect(existsSync(file())).toBe(false);
+    }
+  }, 60_000);
 
   it('refuses a lock held on another machine even if the pid means nothing here, and says how to clear it', () => {
     writeFileSync(file(), JSON.stringify({ pid: deadPid(), host: 'laptop-of-someone', user: 'ops', command: 'apply', startedAt: '2020-01-01T00:00:00.000Z' }));
