@@ -173,6 +173,23 @@ export class LockError extends KubestrapError {
   }
 }
 
+/** The local state folder (known_hosts, lock, logs) cannot be trusted or used as it is. */
+export class StateError extends KubestrapError {
+  readonly kind = 'state';
+
+  constructor(
+    readonly path: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return this.path;
+  }
+}
+
 /** A warning: reported, never fatal. */
 export interface Warning {
   where: string;

@@ -76,7 +76,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
 
   // Hosts' output is parsed raw; what is shown or logged has every password and passphrase redacted.
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
-  const state = openStateDir(spec.stateDir);
+  const state = openStateDir(spec.stateDir, spec.knownHostsFile);
   const lock = acquireLock(state.lockFile, `bootstrap ${mode}`);
   const log = new RunLog(state.logsDir, mode, shown);
   const pool = new SshPool({
