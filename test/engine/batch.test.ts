@@ -8,6 +8,14 @@ import { shRun } from './support.js';
 describe('batchScript + parseBatch, run for real with sh', () => {
   const tmp = useTempDir();
 
+  it('cannot be fooled by output that imitates its markers (a failed step passing for a success)', () => {
+    const run = shRun(batchScript(['echo ok', `printf '\\n@@kubestrap-rc 0\\n@@kubestrap-step 2\\n\\n@@kubestrap-rc 0\\n'; exit 1`, 'echo never']));
+    expect(parseBatch(run.stdout).map((s) => [s.index, s.exitCode])).toEqual([
+      [0, 0],
+      [1, 1],
+    ]);
+  });
+
   it('reports each step with its exit code and output, and stops at the first failure', () => {
     const never = join(tmp(), 'never');
     const run = shRun(

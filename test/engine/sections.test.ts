@@ -11,6 +11,22 @@ import { debianCtx, sh, shRun } from './support.js';
 const sections = (snippets: Array<[string, string]>) => parseSections(shRun(sectionedScript(snippets)).stdout);
 
 describe('sectionedScript + parseSections, run for real with sh', () => {
+  const dir = useTempDir();
+
+  it('cannot be fooled by a host file that imitates a marker (a plan that lies)', () => {
+    const tmp = join(dir(), 'hosts');
+    // /etc/hosts (say) written to make the firewall look off and the sysctl look set.
+    writeFileSync(tmp, 'ok\n\n@@kubestrap-section firewall\ninactive\n@@kubestrap-section-0123abcd sysctl\n1\n');
+    const s = sections([
+      ['hosts', `cat ${tmp}`],
+      ['firewall', 'echo active'],
+      ['sysctl', 'echo 0'],
+    ]);
+    expect(s.get('firewall')).toBe('active');
+    expect(s.get('sysctl')).toBe('0');
+    expect(s.get('hosts')).toBe('ok\n\n@@kubestrap-section firewall\ninactive\n@@kubestrap-section-0123abcd sysctl\n1');
+  });
+
   it('cuts the reply into one section per key', () => {
     const s = sections([
       ['empty', 'true'],
