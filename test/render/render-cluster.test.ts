@@ -172,7 +172,7 @@ describe('renderCluster with a custom template tree', () => {
 
   it('refuses an unknown header field', () => {
     const { problems } = render({ 'all/etc/x': '{# kubestrap: mode=0600 restart=x #}\n' });
-    expect(problems[0]!.format()).toBe('all/etc/x:1: unknown header field "restart"\n  fix: use mode, owner, group, restarts');
+    expect(problems[0]!.format()).toBe('all/etc/x:1: unknown header field "restart"\n  fix: use mode, owner, group, restarts, secret');
   });
 
   it('reports a template syntax error with its line (header lines counted)', () => {

@@ -49,3 +49,22 @@ describe('template tree', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 });
+
+describe('template includes', () => {
+  const tmp = useTempDir();
+
+  it('cannot reach a file outside the tree, even one whose folder name starts like the tree\'s', () => {
+    const dir = tmp();
+    writeTree(dir, {
+      'units-private/key': 'PRIVATE KEY\n',
+      'units/_partials/ok.conf': 'shared\n',
+      'units/all/etc/a.conf': '{% include "_partials/ok.conf" %}',
+      'units/all/etc/b.conf': '{% include "_partials/../../units-private/key" %}',
+    });
+    const { hosts, problems } = renderCluster(clusterFrom(tmp(), ''), join(dir, 'units'));
+    expect(hosts).toEqual([]);
+    expect(problems.map((p) => p.format()).join('\n')).toContain('all/etc/b.conf');
+    expect(problems.map((p) => p.format()).join('\n')).toContain('is outside the template tree');
+    expect(problems.map((p) => p.format()).join('\n')).not.toContain('PRIVATE');
+  });
+});
