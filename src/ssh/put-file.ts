@@ -263,8 +263,21 @@ async function writeViaSudo(host: PutFileHost, path: string, data: Buffer, opts:
   }
 }
 
-/** The install script's exit code when the target's directory is one that others may change. */
-const SHARED_DIR_EXIT = 3;
+/** The exit code of a script that refused a directory others may change. */
+export const SHARED_DIR_EXIT = 3;
+
+/**
+ * One shell line that fails (exit 3, with a message) unless the directory (a quoted shell word) can
+ * be changed only by the user running it (root): owned by that user and not writable by group or
+ * others, or sticky. Where others may rename entries, a file handled by name between two commands
+ * could be swapped for a symlink, and root would write, chown or chmod whatever it points to.
+ */
+export function sharedDirGuard(dir: string): string {
+  return [
+    `set -- $(stat -L -c '%u %a' -- ${dir}) && { [ "$1" = "$(id -u)" ] && { [ $(( 0$2 & 022 )) -eq 0 ] || [ $(( 0$2 & 01000 )) -ne 0 ]; } ||`,
+    `{ echo ${dir}" may be changed by users other than root (owner uid $1, mode $2)" >&2; exit ${SHARED_DIR_EXIT}; }; }`,
+  ].join(' ');
+}
 
 /**
  * Copies the staged file into a 0600 temp in the target dir, sets owner and mode, renames it over the
@@ -287,10 +300,7 @@ export function installScript(staging: string, path: string, opts: PutFileOption
     'umask 022',
     `dir=${shq(dir)}`,
     'mkdir -p -- "$dir"',
-    `set -- $(stat -L -c '%u %a' -- "$dir")`,
-    `if [ "$1" != "$(id -u)" ] || { [ $(( 0$2 & 022 )) -ne 0 ] && [ $(( 0$2 & 01000 )) -eq 0 ]; }; then`,
-    `  echo "$dir may be changed by users other than root (owner uid $1, mode $2)" >&2; exit ${SHARED_DIR_EXIT}`,
-    'fi',
+    sharedDirGuard('"$dir"'),
     `tmp=$(mktemp ${shq(template)})`,
     'cat "$src" > "$tmp"',
     ...(spec ? [`chown -- ${shq(spec)} "$tmp"`] : []),
