@@ -256,8 +256,8 @@ describe.skipIf(!labAvailable())('SSH layer on real sshd', () => {
       await Promise.all(hosts.map((h) => h.putFile('/etc/kubestrap-test/same.conf', 'other\n', { mode: 0o644, currentSha256: sha('other\n') })));
       const ms = performance.now() - started;
       timings.push(`no-op pass on 2 hosts in parallel (connect + 1 run + skipped put): ${ms.toFixed(1)} ms`);
+      // The budget is in round trips; the duration is only reported (a test never asserts a time).
       for (const h of hosts) expect(h.stats).toEqual({ handshakes: 1, execs: 1, sftpOps: 0 });
-      expect(ms).toBeLessThan(1500);
     });
   });
 
