@@ -26,6 +26,8 @@ export interface HostReport {
   host: string;
   address: string;
   status: HostStatus;
+  /** What the host runs, once its facts are read: release and package manager, `Rocky Linux 9.6 (dnf)`. */
+  system?: string;
   error?: KubestrapError;
   stats?: HostStats;
 }

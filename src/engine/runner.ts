@@ -129,6 +129,7 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
     const output = (await remote.run(factsScript(extra))).stdout;
     const facts = parseFacts(output, { sentAt, receivedAt: Date.now() });
     const os = detectOs(host.name, facts);
+    reports.get(host.name)!.system = os.label;
     checkNodeAddress(host, facts);
     const session: Session = { host, remote, facts, os, resources: new Map(), probes: new Map(), dirty: false, failed: false };
     const files = opts.filesFor(host, facts);

@@ -4,16 +4,38 @@
  */
 export type OsFamily = 'el' | 'debian';
 
-/** Packages by what they are for; each family knows its own names. */
+/** The command that installs packages on a host. */
+export type PackageManager = 'dnf' | 'yum' | 'apt';
+
+/** Packages by what they are for; each family (and EL release) knows its own names. */
 export type GenericPackage = 'iptables' | 'conntrack' | 'socat' | 'ipset' | 'ebtables' | 'curl';
 
 export interface OsAdapter {
   readonly family: OsFamily;
+  readonly packageManager: PackageManager;
   /** Firewall services this family may run; all are stopped and disabled. */
   readonly firewallServices: readonly string[];
   readonly managesSelinux: boolean;
+  /** The package names for `generic` (EL 9 ships iptables and ebtables as iptables-nft). */
   packageNames(generic: GenericPackage): string[];
   /** Shell that prints `NAME ii` for each of `names` that is installed, nothing for the others. */
   probePackages(names: readonly string[]): string;
+  /**
+   * Shell that installs `names` and fails unless each is installed afterwards; a failure's output
+   * ends with the package manager's error, the packages missing and the repositories it used.
+   */
   installPackages(names: readonly string[]): string;
+  /** The fix to suggest when installPackages fails. */
+  readonly installFailureHint: string;
+  /**
+   * Where the definition of the package repository `name` lives on this family: a phase that adds
+   * a repository (docker-ce) owns this file. `/etc/yum.repos.d/<name>.repo` on EL.
+   */
+  repoFilePath(name: string): string;
+}
+
+/** Repository file names: a word, as every package manager accepts it as a file name and id. */
+export function checkRepoName(name: string): string {
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(name)) throw new Error(`'${name}' is not a usable repository name (letters, digits, . _ -)`);
+  return name;
 }

@@ -1,5 +1,5 @@
 import { shJoin } from '../ssh/quote.js';
-import type { GenericPackage, OsAdapter } from './adapter.js';
+import { checkRepoName, type GenericPackage, type OsAdapter } from './adapter.js';
 
 const NAMES: Record<GenericPackage, string[]> = {
   iptables: ['iptables'],
@@ -13,6 +13,7 @@ const NAMES: Record<GenericPackage, string[]> = {
 /** Debian and Ubuntu: apt, ufw (or firewalld when someone installed it), no SELinux. */
 export const debianAdapter: OsAdapter = {
   family: 'debian',
+  packageManager: 'apt',
   firewallServices: ['ufw', 'firewalld'],
   managesSelinux: false,
   packageNames: (generic) => NAMES[generic],
@@ -24,4 +25,6 @@ export const debianAdapter: OsAdapter = {
     const install = `DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${shJoin(names)}`;
     return `${install} || { apt-get update -q && ${install}; }`;
   },
+  installFailureHint: 'check that the host reaches its package repositories (or a local mirror)',
+  repoFilePath: (name) => `/etc/apt/sources.list.d/${checkRepoName(name)}.list`,
 };

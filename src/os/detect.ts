@@ -2,10 +2,10 @@ import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
 import type { OsAdapter } from './adapter.js';
 import { debianAdapter } from './debian.js';
-import { elAdapter } from './el.js';
+import { elAdapter, type ElMajor } from './el.js';
 
 const EL_IDS = ['rhel', 'centos', 'rocky', 'almalinux', 'ol', 'fedora'];
-const SUPPORTED_EL_MAJORS = [7, 8, 9];
+const SUPPORTED_EL_MAJORS: readonly ElMajor[] = [7, 8, 9];
 const SUPPORTED = 'CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
 
 const ARCHES: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
@@ -14,6 +14,8 @@ export interface DetectedOs {
   adapter: OsAdapter;
   /** Kubernetes' name of the architecture: amd64, arm64. */
   arch: string;
+  /** For reports: the release and the package manager, e.g. `Rocky Linux 9.6 (dnf)`. */
+  label: string;
 }
 
 /** Picks the adapter for a host, or explains why kubestrap cannot manage it (before anything changes). */
@@ -22,16 +24,22 @@ export function detectOs(host: string, facts: HostFacts): DetectedOs {
   if (!arch) throw unsupported(host, `architecture ${facts.machine || 'unknown'} is not supported`);
   if (facts.init !== 'systemd') throw unsupported(host, `PID 1 is ${facts.init || 'unknown'}, not systemd`);
 
+  const adapter = adapterFor(host, facts);
+  return { adapter, arch, label: `${facts.os.prettyName.replace(/\s*\([^)]*\)$/, '')} (${adapter.packageManager})` };
+}
+
+function adapterFor(host: string, facts: HostFacts): OsAdapter {
   const ids = [facts.os.id, ...facts.os.idLike];
   const major = Number.parseInt(facts.os.versionId, 10);
   if (ids.some((id) => EL_IDS.includes(id)) && facts.os.id !== 'fedora') {
-    if (!SUPPORTED_EL_MAJORS.includes(major)) throw unsupported(host, `${facts.os.prettyName} is not supported`);
+    const elMajor = SUPPORTED_EL_MAJORS.find((m) => m === major);
+    if (!elMajor) throw unsupported(host, `${facts.os.prettyName} is not supported`);
     const manager = facts.packageManager === 'dnf' || facts.packageManager === 'yum' ? facts.packageManager : undefined;
     if (!manager) throw unsupported(host, `${facts.os.prettyName} has neither dnf nor yum`);
-    return { adapter: elAdapter(manager), arch };
+    return elAdapter(elMajor, manager);
   }
-  if (facts.os.id === 'debian' && major >= 11) return { adapter: debianAdapter, arch };
-  if (facts.os.id === 'ubuntu' && major >= 20) return { adapter: debianAdapter, arch };
+  if (facts.os.id === 'debian' && major >= 11) return debianAdapter;
+  if (facts.os.id === 'ubuntu' && major >= 20) return debianAdapter;
   throw unsupported(host, `${facts.os.prettyName} is not supported`);
 }
 

@@ -1,24 +1,85 @@
-import { shJoin } from '../ssh/quote.js';
-import type { GenericPackage, OsAdapter } from './adapter.js';
+import { shJoin, shq } from '../ssh/quote.js';
+import { checkRepoName, type GenericPackage, type OsAdapter } from './adapter.js';
 
-const NAMES: Record<GenericPackage, string[]> = {
-  iptables: ['iptables'],
+export type ElMajor = 7 | 8 | 9;
+
+const COMMON: Record<Exclude<GenericPackage, 'iptables' | 'ebtables'>, string[]> = {
   conntrack: ['conntrack-tools'],
   socat: ['socat'],
   ipset: ['ipset'],
-  ebtables: ['ebtables'],
   curl: ['curl'],
 };
 
-/** CentOS, RHEL, Rocky, Alma, Oracle Linux 7-9: yum or dnf, firewalld, SELinux. */
-export function elAdapter(packageManager: 'yum' | 'dnf'): OsAdapter {
+/**
+ * Where the releases differ: EL 8 moved ebtables into iptables-ebtables; EL 9 ships iptables,
+ * ebtables and arptables as one package, iptables-nft.
+ */
+const NAMES: Record<ElMajor, Record<GenericPackage, string[]>> = {
+  7: { ...COMMON, iptables: ['iptables'], ebtables: ['ebtables'] },
+  8: { ...COMMON, iptables: ['iptables'], ebtables: ['iptables-ebtables'] },
+  9: { ...COMMON, iptables: ['iptables-nft'], ebtables: ['iptables-nft'] },
+};
+
+const REPO_DIR = '/etc/yum.repos.d';
+
+/**
+ * The repositories a host has enabled, one `  id: url` line each, read from the .repo files as yum
+ * and dnf read them (a section is enabled unless it says otherwise). Reading files costs nothing;
+ * `repolist` would contact every repository again.
+ */
+const ENABLED_REPOS_AWK = [
+  'function flush() { if (id != "" && on) printf "  %s: %s\\n", id, (url != "" ? url : "(no baseurl, mirrorlist or metalink)") }',
+  '/^\\[.*\\]/ { flush(); id = substr($0, 2, length($0) - 2); on = 1; url = ""; next }',
+  '/^enabled[ \\t]*=/ { v = tolower($0); sub(/^[^=]*=[ \\t]*/, "", v); on = (v ~ /^(1|true|yes)/); next }',
+  '/^(baseurl|mirrorlist|metalink)[ \\t]*=/ { if (url == "") { url = $0; sub(/^[^=]*=[ \\t]*/, "", url) } }',
+  'END { flush() }',
+].join('\n');
+
+/**
+ * Installs and then checks with rpm, because EL 7's yum exits 0 when a name matches no package
+ * (skip_missing_names_on_install). The first line is the install itself: a failure report names
+ * a step by its first line.
+ */
+function installScript(manager: 'yum' | 'dnf', names: readonly string[]): string {
+  return [
+    `${manager} install -y -q ${shJoin(names)}`,
+    'pm_rc=$? missing=',
+    `for p in ${shJoin(names)}; do rpm -q --whatprovides "$p" >/dev/null 2>&1 || missing="$missing $p"; done`,
+    '[ "$pm_rc" -eq 0 ] && [ -z "$missing" ] && exit 0',
+    `echo "${manager} exited $pm_rc; not installed:\${missing:- none (a package script failed?)}"`,
+    `echo "repositories enabled on this host (${REPO_DIR}):"`,
+    `cat ${REPO_DIR}/*.repo 2>/dev/null | awk ${shq(ENABLED_REPOS_AWK)} | grep . || echo '  none'`,
+    'exit 1',
+  ].join('\n');
+}
+
+/** CentOS, RHEL, Rocky, Alma, Oracle Linux 7-9: yum (7) or dnf (8, 9), firewalld, SELinux. */
+export function elAdapter(major: ElMajor, packageManager: 'yum' | 'dnf'): OsAdapter {
   return {
     family: 'el',
+    packageManager,
     firewallServices: ['firewalld'],
     managesSelinux: true,
-    packageNames: (generic) => NAMES[generic],
-    // By what packages provide, not by name: EL9 ships iptables as iptables-nft, which provides it.
+    packageNames: (generic) => NAMES[major][generic],
+    // By what packages provide, not by name: a name may be provided by another package (iptables by iptables-nft).
     probePackages: (names) => `for p in ${shJoin(names)}; do rpm -q --whatprovides "$p" >/dev/null 2>&1 && echo "$p ii"; done`,
-    installPackages: (names) => `${packageManager} install -y -q ${shJoin(names)}`,
+    installPackages: (names) => installScript(packageManager, names),
+    installFailureHint: `make the packages available in one of the repositories listed (or add a .repo file that has them to ${REPO_DIR}/), then run again`,
+    repoFilePath: (name) => `${REPO_DIR}/${checkRepoName(name)}.repo`,
   };
+}
+
+export interface YumRepo {
+  /** The section id, also the file name: /etc/yum.repos.d/<id>.repo. */
+  id: string;
+  name: string;
+  /** May use $releasever and $basearch, which yum and dnf fill in. */
+  baseUrl: string;
+  /** The key its packages are signed with: signatures are always checked. */
+  gpgKey: string;
+}
+
+/** A .repo file for one repository, as yum and dnf read it. */
+export function yumRepoFile(repo: YumRepo): string {
+  return [`[${checkRepoName(repo.id)}]`, `name=${repo.name}`, `baseurl=${repo.baseUrl}`, 'enabled=1', 'gpgcheck=1', `gpgkey=${repo.gpgKey}`, ''].join('\n');
 }

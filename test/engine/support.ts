@@ -10,7 +10,7 @@ import { debianAdapter } from '../../src/os/debian.js';
 import { elAdapter } from '../../src/os/el.js';
 
 export const debianCtx: KindContext = { adapter: debianAdapter };
-export const elCtx: KindContext = { adapter: elAdapter('dnf') };
+export const elCtx: KindContext = { adapter: elAdapter(9, 'dnf') };
 
 /** Runs a POSIX sh script on this machine and returns its stdout (throws on a non-zero exit). */
 export function sh(script: string, env: NodeJS.ProcessEnv = process.env): string {

@@ -17,18 +17,25 @@ function refusal(os: OsName, host: FakeHost = {}): HostError {
 
 describe('detectOs', () => {
   it.each([
-    ['centos7', 'el', 'yum install -y -q socat'],
-    ['rocky93', 'el', 'dnf install -y -q socat'],
-    ['alma8', 'el', 'dnf install -y -q socat'],
-    ['rhel9', 'el', 'dnf install -y -q socat'],
-    ['debian12', 'debian', 'apt-get install'],
-    ['ubuntu2204', 'debian', 'apt-get install'],
-  ] as const)('manages %s with the %s adapter', (os, family, install) => {
-    const { adapter, arch } = detectOs('node1', factsFor(os));
+    ['centos7', 'el', 'yum install -y -q socat', 'CentOS Linux 7 (yum)', 'iptables'],
+    ['rocky93', 'el', 'dnf install -y -q socat', 'Rocky Linux 9.3 (dnf)', 'iptables-nft'],
+    ['alma8', 'el', 'dnf install -y -q socat', 'AlmaLinux 8.9 (dnf)', 'iptables'],
+    ['rhel9', 'el', 'dnf install -y -q socat', 'Red Hat Enterprise Linux 9.4 (dnf)', 'iptables-nft'],
+    ['debian12', 'debian', 'apt-get install', 'Debian GNU/Linux 12 (apt)', 'iptables'],
+    ['ubuntu2204', 'debian', 'apt-get install', 'Ubuntu 22.04.4 LTS (apt)', 'iptables'],
+  ] as const)('manages %s with the %s adapter', (os, family, install, label, iptables) => {
+    const detected = detectOs('node1', factsFor(os));
+    const { adapter, arch } = detected;
     expect(adapter.family).toBe(family);
     expect(arch).toBe('amd64');
     expect(adapter.installPackages(['socat'])).toContain(install);
     expect(adapter.managesSelinux).toBe(family === 'el');
+    expect(detected.label).toBe(label);
+    expect(adapter.packageNames('iptables')).toEqual([iptables]);
+  });
+
+  it('takes dnf on an EL 7 host that has it (EPEL ships dnf for EL 7), since yum is what it replaces', () => {
+    expect(detectOs('node1', factsFor('centos7', { packageManager: 'dnf' })).label).toBe('CentOS Linux 7 (dnf)');
   });
 
   it('maps aarch64 to arm64', () => {

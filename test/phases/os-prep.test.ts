@@ -63,9 +63,10 @@ describe('osPhase.resources', () => {
     ]);
   });
 
-  it('prepares an EL host: firewalld off and SELinux permissive', () => {
+  it('prepares an EL host: firewalld off, SELinux permissive, iptables under its release\'s name', () => {
     const resources = resourcesFor('rocky93');
-    expect(summary(resources).slice(0, 4)).toEqual(['firewallOff firewalld', 'selinux', 'swapOff', 'package iptables']);
+    expect(summary(resources).slice(0, 4)).toEqual(['firewallOff firewalld', 'selinux', 'swapOff', 'package iptables-nft']);
+    expect(summary(resourcesFor('centos7'))[3]).toBe('package iptables');
     expect(resources).toContainEqual({ kind: 'selinux', mode: 'permissive' });
     expect(resourcesFor('debian12').some((r) => r.kind === 'selinux')).toBe(false);
   });

@@ -13,7 +13,14 @@ export function reportJson(report: RunReport, filter: TextFilter = printable): s
       durationMs: report.durationMs,
       phases: report.phases,
       refused: report.refused.map(errorJson),
-      hosts: report.hosts.map((h) => ({ host: h.host, address: h.address, status: h.status, error: errorJson(h.error), roundTrips: h.stats ?? null })),
+      hosts: report.hosts.map((h) => ({
+        host: h.host,
+        address: h.address,
+        status: h.status,
+        system: h.system ?? null,
+        error: errorJson(h.error),
+        roundTrips: h.stats ?? null,
+      })),
       results: report.results.map((r) => ({
         phase: r.phase,
         host: r.host,

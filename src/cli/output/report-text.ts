@@ -4,10 +4,11 @@ import { printable, type TextFilter } from '../../printable.js';
 import { changeLines } from './changes-text.js';
 
 /**
- * Plans and apply summaries for people: per phase, per host, what differs (or differed) and how it
- * ended; failures with their command, exit code and output; a last line that counts. Hosts' text
- * (diffs, output, names they report) is in it, so all of it passes `filter` (control characters
- * escaped, and secrets redacted when the caller knows them).
+ * Plans and apply summaries for people: each host with what it runs (or why it was not reached);
+ * per phase, per host, what differs (or differed) and how it ended; failures with their command,
+ * exit code and output; a last line that counts. Hosts' text (diffs, output, names they report) is
+ * in it, so all of it passes `filter` (control characters escaped, and secrets redacted when the
+ * caller knows them).
  */
 export function formatReport(report: RunReport, filter: TextFilter = printable): string {
   const out: string[] = [];
@@ -15,8 +16,11 @@ export function formatReport(report: RunReport, filter: TextFilter = printable):
     out.push(`Refused before any change on any host (${report.refused.length} problem${report.refused.length === 1 ? '' : 's'}):`);
     for (const problem of report.refused) out.push(...indent(problem.format()));
   }
-  for (const host of report.hosts.filter((h) => h.status === 'unreachable' || (h.status === 'failed' && !report.results.some((r) => r.host === h.host)))) {
-    out.push(`${host.host} (${host.address}): ${host.status}`, ...indent(host.error?.format() ?? ''));
+  out.push('== hosts ==');
+  for (const host of report.hosts) {
+    const stopped = host.status === 'unreachable' || (host.status === 'failed' && !report.results.some((r) => r.host === host.host));
+    if (stopped) out.push(`${host.host} (${host.address}): ${host.status}`, ...indent(host.error?.format() ?? ''));
+    else out.push(`${host.host} (${host.address}): ${host.system ?? host.status}`);
   }
   for (const phase of report.phases) {
     const results = report.results.filter((r) => r.phase === phase);

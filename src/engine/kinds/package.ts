@@ -8,8 +8,7 @@ export const packageKind: Kind<PackageResource> = {
     const installed = new Set(observed.split('\n').map((l) => l.trim().split(/\s+/)[0]));
     const missing = r.names.filter((n) => !installed.has(n));
     if (missing.length === 0) return undefined;
-    return change(r, id, `install package${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`, [script(ctx.adapter.installPackages(missing))], {
-      failureHint: 'check that the host reaches its package repositories (or a local mirror)',
-    });
+    const summary = `install package${missing.length === 1 ? '' : 's'} ${missing.join(', ')} with ${ctx.adapter.packageManager}`;
+    return change(r, id, summary, [script(ctx.adapter.installPackages(missing))], { failureHint: ctx.adapter.installFailureHint });
   },
 };

@@ -6,11 +6,13 @@ const CONFIG = '/etc/selinux/config';
 
 /**
  * SELinux permissive now (setenforce) and after reboots (/etc/selinux/config). A host where SELinux
- * is disabled already satisfies it: permissive means "not enforcing", and enabling it would need a
- * relabel and a reboot.
+ * is disabled already satisfies it now: permissive means "not enforcing", and enabling it would need
+ * a relabel and a reboot; its config file is still set to permissive, so a boot with SELinux on does
+ * not enforce. The file is read as libselinux reads it: the line starting `SELINUX=`, the value in
+ * any case.
  */
 export const selinuxKind: Kind<SelinuxResource> = {
-  probe: () => `if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi\nsed -n 's/^SELINUX=//p' ${CONFIG}`,
+  probe: () => `if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi\nsed -n 's/^SELINUX=//p' ${CONFIG} 2>/dev/null`,
   diff: (r, observed, id) => {
     const [runtime = '', configured = ''] = observed.split('\n').map((l) => l.trim());
     const steps: string[] = [];
@@ -19,10 +21,11 @@ export const selinuxKind: Kind<SelinuxResource> = {
       actions.push('permissive now');
       steps.push('setenforce 0');
     }
-    if (configured === 'enforcing') {
+    if (configured.toLowerCase() === 'enforcing') {
       actions.push(`permissive in ${CONFIG}`);
-      // sed -i writes a new file and renames it over the old one.
-      steps.push(`sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' ${CONFIG}`);
+      // sed -i writes a new file and renames it over the old one; through a link (EL 7's
+      // /etc/sysconfig/selinux is one), not over it.
+      steps.push(`sed -i --follow-symlinks 's/^SELINUX=.*/SELINUX=permissive/' ${CONFIG}`);
     }
     if (steps.length === 0) return undefined;
     return change(r, id, `SELinux: ${actions.join(', ')}`, steps.map(script));

@@ -33,8 +33,8 @@ const changes = {
 } satisfies Record<string, Change>;
 
 const hosts = (m1: HostReport['status'], extra: HostReport[] = []): HostReport[] => [
-  { host: 'm1', address: '10.0.0.11', status: m1, stats: { handshakes: 1, execs: 3, sftpOps: 2 } },
-  { host: 'w1', address: '10.0.0.12', status: 'ok', stats: { handshakes: 1, execs: 2, sftpOps: 0 } },
+  { host: 'm1', address: '10.0.0.11', status: m1, system: 'Rocky Linux 9.6 (dnf)', stats: { handshakes: 1, execs: 3, sftpOps: 2 } },
+  { host: 'w1', address: '10.0.0.12', status: 'ok', system: 'Debian GNU/Linux 12 (apt)', stats: { handshakes: 1, execs: 2, sftpOps: 0 } },
   ...extra,
 ];
 
@@ -89,6 +89,9 @@ describe('formatReport', () => {
   it('plan: every change, unified diffs, new files, hidden secrets, restarts and totals', () => {
     expect(formatReport(planReport)).toBe(
       [
+        '== hosts ==',
+        'm1 (10.0.0.11): Rocky Linux 9.6 (dnf)',
+        'w1 (10.0.0.12): Debian GNU/Linux 12 (apt)',
         'e1 (10.0.0.13): unreachable',
         '  e1 [connect]: connection refused',
         '    fix: check that sshd runs',
@@ -123,13 +126,16 @@ describe('formatReport', () => {
   it('plan: a clean run says so and does not fail', () => {
     const clean: RunReport = { ...planReport, hosts: hosts('ok'), results: [result({ status: 'ok' }), result({ host: 'w1', status: 'ok' })] };
     expect(formatReport(clean)).toBe(
-      '== os: OS preparation ==\nm1 (10.0.0.11): no changes\nw1 (10.0.0.12): no changes\nPlan: 0 change(s) and 0 restart(s) planned on 0 host(s), 2 up to date (1.5 s)\n',
+      '== hosts ==\nm1 (10.0.0.11): Rocky Linux 9.6 (dnf)\nw1 (10.0.0.12): Debian GNU/Linux 12 (apt)\n== os: OS preparation ==\nm1 (10.0.0.11): no changes\nw1 (10.0.0.12): no changes\nPlan: 0 change(s) and 0 restart(s) planned on 0 host(s), 2 up to date (1.5 s)\n',
     );
   });
 
   it('apply: what was done without diffs, the failure with command and exit code, and what was not applied', () => {
     expect(formatReport(applyReport)).toBe(
       [
+        '== hosts ==',
+        'm1 (10.0.0.11): Rocky Linux 9.6 (dnf)',
+        'w1 (10.0.0.12): Debian GNU/Linux 12 (apt)',
         '== os: OS preparation ==',
         'm1 (10.0.0.11): FAILED after 1 change(s)',
         '  + create /etc/modules-load.d/k8s.conf (0644 root:root, 21 bytes)',
@@ -139,7 +145,7 @@ describe('formatReport', () => {
         '    exit code: 100',
         '    stderr:',
         '      E: Unable to locate package iptables',
-        '  not applied: install package iptables; update /etc/sysctl.d/k8s.conf',
+        '  not applied: install package iptables with apt; update /etc/sysctl.d/k8s.conf',
         'w1 (10.0.0.12): ok, nothing to change',
         'Apply: 1 change(s) and 0 restart(s) applied on 1 host(s), 1 up to date, 1 failed (2.0 s) — FAILED',
         '',
@@ -196,15 +202,15 @@ describe('reportJson', () => {
     const json = JSON.parse(reportJson(planReport)) as {
       mode: string;
       ok: boolean;
-      hosts: Array<{ host: string; status: string; roundTrips: unknown; error: { kind: string; where: string } | null }>;
+      hosts: Array<{ host: string; status: string; system: string | null; roundTrips: unknown; error: { kind: string; where: string } | null }>;
       results: Array<{ host: string; changes: Array<{ resource: string; summary: string; warning: string | null; detail: string[] }>; restarts: unknown[]; text: string[] }>;
     };
     expect(json.mode).toBe('plan');
     expect(json.ok).toBe(false);
-    expect(json.hosts.map((h) => [h.host, h.status, h.roundTrips])).toEqual([
-      ['m1', 'changed', { handshakes: 1, execs: 3, sftpOps: 2 }],
-      ['w1', 'ok', { handshakes: 1, execs: 2, sftpOps: 0 }],
-      ['e1', 'unreachable', null],
+    expect(json.hosts.map((h) => [h.host, h.status, h.system, h.roundTrips])).toEqual([
+      ['m1', 'changed', 'Rocky Linux 9.6 (dnf)', { handshakes: 1, execs: 3, sftpOps: 2 }],
+      ['w1', 'ok', 'Debian GNU/Linux 12 (apt)', { handshakes: 1, execs: 2, sftpOps: 0 }],
+      ['e1', 'unreachable', null, null],
     ]);
     expect(json.hosts[2]!.error).toMatchObject({ kind: 'ssh', where: 'e1 [connect]' });
     const m1 = json.results[0]!;

@@ -9,15 +9,17 @@ const pkgs: PackageResource = { kind: 'package', names: ['iptables', 'conntrack-
 describe('package kind', () => {
   it('installs only the missing packages with the adapter command', () => {
     const c = diffOf(pkgs, 'iptables ii', elCtx);
-    expect(c?.summary).toBe('install packages conntrack-tools, socat');
-    expect(stepTexts(c)).toEqual(['dnf install -y -q conntrack-tools socat']);
-    expect(c?.failureHint).toContain('package repositories');
+    expect(c?.summary).toBe('install packages conntrack-tools, socat with dnf');
+    expect(stepTexts(c)).toEqual([elCtx.adapter.installPackages(['conntrack-tools', 'socat'])]);
+    expect(stepTexts(c)[0]!.split('\n')[0]).toBe('dnf install -y -q conntrack-tools socat');
+    expect(c?.failureHint).toContain('repositories listed');
     expect(c?.resourceId).toBe('package:iptables,conntrack-tools,socat');
   });
 
   it('says "package" for one, and uses apt on Debian', () => {
     const c = diffOf({ kind: 'package', names: ['iptables'] }, '', debianCtx);
-    expect(c?.summary).toBe('install package iptables');
+    expect(c?.summary).toBe('install package iptables with apt');
+    expect(c?.failureHint).toContain('package repositories');
     expect(stepTexts(c)).toEqual([debianAdapter.installPackages(['iptables'])]);
     expect(stepTexts(c)[0]).toContain('apt-get install -y -q --no-install-recommends');
   });
@@ -32,14 +34,16 @@ describe('package kind', () => {
   });
 
   it('uses yum on EL 7', () => {
-    expect(stepTexts(diffOf({ kind: 'package', names: ['socat'] }, '', { adapter: elAdapter('yum') }))).toEqual(['yum install -y -q socat']);
+    const c = diffOf({ kind: 'package', names: ['socat'] }, '', { adapter: elAdapter(7, 'yum') });
+    expect(c?.summary).toBe('install package socat with yum');
+    expect(stepTexts(c)[0]!.split('\n')[0]).toBe('yum install -y -q socat');
   });
 
   it('real Debian probe: bash is installed, a made-up package is missing', () => {
     const r: PackageResource = { kind: 'package', names: ['bash', 'definitely-not-a-package'] };
     const observed = observe(r, { ctx: debianCtx });
     expect(observed).toBe('bash ii');
-    expect(diffOf(r, observed, debianCtx)?.summary).toBe('install package definitely-not-a-package');
+    expect(diffOf(r, observed, debianCtx)?.summary).toBe('install package definitely-not-a-package with apt');
     expect(diffOf({ kind: 'package', names: ['bash', 'coreutils'] }, observe({ kind: 'package', names: ['bash', 'coreutils'] }), debianCtx)).toBeUndefined();
   });
 });
