@@ -2,11 +2,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createCgroups, hostCgroupDirs, pidsIn } from './cgroups.js';
+import { EL_RELEASES, isElFlavour, type ElFlavour } from './flavours.js';
 import { installBuiltinModules } from './modules.js';
 import { isMounted, unmountUnder } from './mounts.js';
 import { hostDir, LAB_SRC_DIR } from './paths.js';
 import { ensureInotifyLimits } from './prereqs.js';
 import { allPids, childrenOf, cmdline, innermostPid, isAlive, procRef, sleep, terminate, waitExit, type ProcRef } from './proc.js';
+import { rpmRepoUrls } from './rpm-repo.js';
 import { sh, shTry } from './run.js';
 import { makeHostKeys, sshArgs } from './ssh-material.js';
 import type { HostRecord, LabState } from './state.js';
@@ -35,7 +37,7 @@ export async function mountOverlay(state: LabState, h: HostRecord): Promise<void
   const d = dirsOf(state.name, h.machine);
   for (const dir of [d.upper, d.work, d.merged, d.docker, d.containerd]) fs.mkdirSync(dir, { recursive: true });
   if (isMounted(d.merged)) return;
-  await sh`mount -t overlay overlay -o ${`lowerdir=${state.rootfs},upperdir=${d.upper},workdir=${d.work}`} ${d.merged}`;
+  await sh`mount -t overlay overlay -o ${`lowerdir=${h.lowerDirs.join(':')},upperdir=${d.upper},workdir=${d.work}`} ${d.merged}`;
 }
 
 export async function unmountOverlay(state: LabState, h: HostRecord): Promise<void> {
@@ -55,7 +57,8 @@ export async function customiseHost(state: LabState, h: HostRecord, labPubKey: s
   put('etc/hosts', `127.0.0.1\tlocalhost\n${h.address}\t${h.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
   put('etc/systemd/network/10-host0.network', `[Match]\nName=host0\n\n[Network]\nAddress=${h.address}/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n`);
   put('etc/machine-id', `${(await sh`systemd-id128 new`).stdout.trim()}\n`, 0o444);
-  put('etc/apt/sources.list.d/kubestrap-lab.list', `deb [trusted=yes] ${state.repoUrl} ./\n`);
+  if (isElFlavour(h.flavour)) put('etc/yum.repos.d/kubestrap-lab.repo', labYumRepo(state, h.flavour));
+  else put('etc/apt/sources.list.d/kubestrap-lab.list', `deb [trusted=yes] ${state.repoUrl} ./\n`);
   installAuthorizedKeys(root, labPubKey);
   if (h.options.swapInFstab) fs.appendFileSync(path.join(root, 'etc/fstab'), '/swapfile none swap sw 0 0\n');
   if (h.options.firewalld) await sh`systemctl --root=${root} enable firewalld`;
@@ -63,6 +66,20 @@ export async function customiseHost(state: LabState, h: HostRecord, labPubKey: s
   const entry = await makeHostKeys(root, h.address);
   fs.writeFileSync(dirsOf(state.name, h.machine).knownHosts, entry + '\n');
   return entry;
+}
+
+/** An EL host's only repository: the lab's, for its release ($releasever comes from its release package). */
+function labYumRepo(state: LabState, flavour: ElFlavour): string {
+  const urls = rpmRepoUrls(state.repoUrl);
+  return [
+    '[kubestrap-lab]',
+    `name=kubestrap lab - ${EL_RELEASES[flavour].releaseLine} packages made from Debian's`,
+    `baseurl=${urls.baseUrl}`,
+    'enabled=1',
+    'gpgcheck=1',
+    `gpgkey=${urls.gpgKeyUrl}`,
+    '',
+  ].join('\n');
 }
 
 function installAuthorizedKeys(root: string, pub: string): void {

@@ -3,7 +3,10 @@
  * systemd, sshd, IP and disk) on a private bridge of this machine, for end-to-end tests and demos.
  * Test code only: nothing under src/ may import this.
  */
-export type { HostOptions, LabHost, LabInfo } from './state.js';
+export type { AddHostsOptions, HostOptions, LabHost, LabInfo } from './state.js';
+export type { ElFlavour, Flavour } from './flavours.js';
+export { EL_RELEASES, FLAVOURS, isElFlavour, parseFlavour } from './flavours.js';
+export type { LabRpmRepos } from './rpm-repo.js';
 export type { LabUpOptions } from './lab.js';
 export type { InventoryOptions } from './inventory.js';
 export {

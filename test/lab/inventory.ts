@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Flavour } from './flavours.js';
 import type { LabInfo } from './state.js';
 
 export interface InventoryOptions {
@@ -9,11 +10,13 @@ export interface InventoryOptions {
   sshUser?: string;
   /** Only these hosts (by name); default all. */
   hosts?: string[];
+  /** Only hosts of these flavours; default all. */
+  flavours?: Flavour[];
 }
 
 /** An inventory in the product's YAML format for the lab's hosts, so tests drive the real CLI with it. */
 export async function writeInventory(lab: LabInfo, file: string, opts: InventoryOptions = {}): Promise<void> {
-  const hosts = opts.hosts ? lab.hosts.filter((h) => opts.hosts?.includes(h.name)) : lab.hosts;
+  const hosts = lab.hosts.filter((h) => (!opts.hosts || opts.hosts.includes(h.name)) && (!opts.flavours || opts.flavours.includes(h.flavour)));
   const lines = [
     `cluster: ${lab.name}`,
     'ssh:',
@@ -24,7 +27,8 @@ export async function writeInventory(lab: LabInfo, file: string, opts: Inventory
   ];
   hosts.forEach((h, i) => {
     const roles = opts.roles?.[h.name] ?? (i === 0 ? ['etcd', 'master'] : ['worker']);
-    lines.push(`  - name: ${h.name}`, `    address: ${h.address}`, `    roles: [${roles.join(', ')}]`);
+    // The product knows nothing of flavours; the comment is for whoever reads the file.
+    lines.push(`  - name: ${h.name}  # lab flavour: ${h.flavour}`, `    address: ${h.address}`, `    roles: [${roles.join(', ')}]`);
   });
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, lines.join('\n') + '\n');

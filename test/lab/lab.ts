@@ -4,6 +4,8 @@ import {
   bootHost, customiseHost, guestInit, haltHost, hostKnownHostsEntry, isRunning, killCgroupMembers, mountOverlay, sshOk,
   unmountOverlay, waitSsh,
 } from './host.js';
+import { ensureElLayers } from './el-layer.js';
+import { isElFlavour, type ElFlavour, type Flavour } from './flavours.js';
 import { withLock } from './lock.js';
 import { labLeftoverProcesses } from './leftovers.js';
 import { mountsUnder, unmountUnder } from './mounts.js';
@@ -16,14 +18,15 @@ import { ensurePrereqs } from './prereqs.js';
 import { isAlive, terminate } from './proc.js';
 import { ensureRepo } from './repo.js';
 import { ensureRootfs } from './rootfs.js';
+import { ensureRpmRepo, RPM_URL_PATH } from './rpm-repo.js';
 import { sh } from './run.js';
 import { startRepoServer, stopRepoServer } from './server.js';
 import { ensureLabKey, writeKnownHosts } from './ssh-material.js';
 import {
-  findHost, readState, toInfo, writeState, type HostOptions, type HostRecord, type LabHost, type LabInfo, type LabState,
+  findHost, publicHost, readState, toInfo, writeState, type AddHostsOptions, type HostRecord, type LabHost, type LabInfo, type LabState,
 } from './state.js';
 
-export interface LabUpOptions extends HostOptions {
+export interface LabUpOptions extends AddHostsOptions {
   /** Default 'lab'. Lower-case letters, digits and dashes. */
   name?: string;
   /** How many hosts the lab should have (existing ones count). Default 0. */
@@ -50,17 +53,45 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   await ensurePrereqs();
   const rootfs = await ensureRootfs(log);
   const repoDir = await ensureRepo(rootfs, log);
+  const rpmRepoDir = await ensureRpmRepo(repoDir, rootfs, log);
+  const missing = (opts.hosts ?? 0) - (readState(name)?.hosts.length ?? 0);
+  const flavours = missing > 0 ? hostFlavours(missing, opts.flavour) : [];
+  const layers = await elLayers(flavours, rootfs, log);
   return withLock(name, async () => {
-    const state = readState(name) ?? (await newLabState(name, rootfs, repoDir, opts));
+    const state = readState(name) ?? (await newLabState(name, rootfs, repoDir, rpmRepoDir, opts));
+    await adoptRpmRepo(state, rpmRepoDir);
     await ensureInfrastructure(state);
     await restartStoppedHosts(state);
-    const missing = (opts.hosts ?? 0) - state.hosts.length;
-    if (missing > 0) await addHostsLocked(state, missing, opts);
+    const more = (opts.hosts ?? 0) - state.hosts.length;
+    if (more > 0) await addHostsLocked(state, more, opts, layers);
     return toInfo(state);
   });
 }
 
-async function newLabState(name: string, rootfs: string, repoDir: string, opts: LabUpOptions): Promise<LabState> {
+/** One flavour per new host, from one flavour for all or a list with one per host. */
+function hostFlavours(count: number, flavour: AddHostsOptions['flavour']): Flavour[] {
+  if (flavour === undefined || typeof flavour === 'string') return Array.from({ length: count }, () => flavour ?? 'debian');
+  if (flavour.length !== count) throw new Error(`${flavour.length} flavours (${flavour.join(', ')}) given for ${count} new hosts: give one per host, or one for all`);
+  return [...flavour];
+}
+
+/** The EL layers the new hosts need, built (once per machine) before any lab lock is taken. */
+async function elLayers(flavours: readonly Flavour[], rootfs: string, log: (msg: string) => void): Promise<Map<ElFlavour, string[]>> {
+  const layers = new Map<ElFlavour, string[]>();
+  for (const f of new Set(flavours)) if (isElFlavour(f)) layers.set(f, await ensureElLayers(f, rootfs, log));
+  return layers;
+}
+
+/** A lab made before the lab had RPM repos gets them, with its repo server restarted to serve them. */
+async function adoptRpmRepo(state: LabState, rpmRepoDir: string): Promise<void> {
+  if (state.rpmRepoDir === rpmRepoDir) return;
+  state.rpmRepoDir = rpmRepoDir;
+  await stopRepoServer(state.server);
+  delete state.server;
+  writeState(state);
+}
+
+async function newLabState(name: string, rootfs: string, repoDir: string, rpmRepoDir: string, opts: LabUpOptions): Promise<LabState> {
   const net = labNet(name, opts.subnetIndex ?? defaultIndex(name));
   assertIndexUnused(name, net.index);
   await assertSubnetFree(net);
@@ -79,6 +110,7 @@ async function newLabState(name: string, rootfs: string, repoDir: string, opts: 
     stateDir,
     rootfs,
     repoDir,
+    rpmRepoDir,
     cgroupRoots: labCgroupRoots(name),
     hosts: [],
   };
@@ -102,7 +134,13 @@ async function ensureInfrastructure(state: LabState): Promise<void> {
   await refreshCgroupRoots(state);
   await createBridge(state);
   if (!isAlive(state.server)) {
-    state.server = await startRepoServer({ root: state.repoDir, host: state.gateway, port: state.port, labDir: state.stateDir });
+    state.server = await startRepoServer({
+      root: state.repoDir,
+      host: state.gateway,
+      port: state.port,
+      labDir: state.stateDir,
+      ...(state.rpmRepoDir ? { mounts: { [RPM_URL_PATH]: state.rpmRepoDir } } : {}),
+    });
     writeState(state);
   }
 }
@@ -142,8 +180,9 @@ function machineName(index: number, name: string, octet: number): string {
   return readable.length <= 12 ? readable : `k${index}-h${octet}`;
 }
 
-function planHosts(state: LabState, count: number, opts: HostOptions & { prefix?: string }): HostRecord[] {
+function planHosts(state: LabState, count: number, opts: AddHostsOptions, layers: ReadonlyMap<ElFlavour, string[]>): HostRecord[] {
   const prefix = opts.prefix ?? 'node';
+  const flavours = hostFlavours(count, opts.flavour);
   if (!/^[a-z][a-z0-9-]{0,15}$/.test(prefix)) throw new Error(`host prefix '${prefix}' is not valid: a lower-case letter then up to 15 letters, digits or dashes`);
   const used = new Set(state.hosts.map((h) => h.octet));
   const planned: HostRecord[] = [];
@@ -151,10 +190,13 @@ function planHosts(state: LabState, count: number, opts: HostOptions & { prefix?
     if (used.has(octet)) continue;
     const name = `${prefix}${octet - FIRST_HOST_OCTET + 1}`;
     if (state.hosts.some((h) => h.name === name)) continue;
+    const flavour = flavours[planned.length]!;
     planned.push({
       name,
       machine: machineName(state.index, name, octet),
       address: hostAddress(state, octet),
+      flavour,
+      lowerDirs: [...(isElFlavour(flavour) ? elLowerDirs(state, flavour, layers) : []), state.rootfs],
       octet,
       options: { firewalld: opts.firewalld ?? true, swapInFstab: opts.swapInFstab ?? true },
       cut: false,
@@ -164,8 +206,15 @@ function planHosts(state: LabState, count: number, opts: HostOptions & { prefix?
   return planned;
 }
 
-async function addHostsLocked(state: LabState, count: number, opts: HostOptions & { prefix?: string }): Promise<HostRecord[]> {
-  const fresh = planHosts(state, count, opts);
+function elLowerDirs(state: LabState, flavour: ElFlavour, layers: ReadonlyMap<ElFlavour, string[]>): string[] {
+  if (!state.rpmRepoDir) throw new Error(`lab '${state.name}' was made before it had RPM repos; run 'npm run lab -- up --name ${state.name}' once, then add ${flavour} hosts`);
+  const dirs = layers.get(flavour);
+  if (!dirs) throw new Error(`no ${flavour} layer was built for lab '${state.name}'`);
+  return dirs;
+}
+
+async function addHostsLocked(state: LabState, count: number, opts: AddHostsOptions, layers: ReadonlyMap<ElFlavour, string[]>): Promise<HostRecord[]> {
+  const fresh = planHosts(state, count, opts, layers);
   // Recorded before anything is created, so that `down` after a crash knows what to look for.
   state.hosts.push(...fresh);
   writeState(state);
@@ -231,13 +280,14 @@ export async function labInfo(name = 'lab'): Promise<LabInfo | undefined> {
   return s ? toInfo(s) : undefined;
 }
 
-export async function addHosts(lab: string, count: number, opts: HostOptions & { prefix?: string } = {}): Promise<LabHost[]> {
+export async function addHosts(lab: string, count: number, opts: AddHostsOptions & { log?: (msg: string) => void } = {}): Promise<LabHost[]> {
   await ensurePrereqs();
+  const layers = await elLayers(hostFlavours(count, opts.flavour), mustState(lab).rootfs, opts.log ?? defaultLog);
   return withLock(lab, async () => {
     const state = mustState(lab);
     await ensureInfrastructure(state);
-    const fresh = await addHostsLocked(state, count, opts);
-    return fresh.map(({ name, machine, address }) => ({ name, machine, address }));
+    const fresh = await addHostsLocked(state, count, opts, layers);
+    return fresh.map(publicHost);
   });
 }
 
@@ -290,7 +340,7 @@ export async function labStatus(name = 'lab'): Promise<Array<LabHost & { sshOk: 
   return Promise.all(
     s.hosts.map(async (h) => {
       const running = guestInit(h) !== undefined;
-      return { name: h.name, machine: h.machine, address: h.address, running, sshOk: running && (await sshOk(s, h)) };
+      return { ...publicHost(h), running, sshOk: running && (await sshOk(s, h)) };
     }),
   );
 }

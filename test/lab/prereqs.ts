@@ -14,6 +14,11 @@ const NEEDED: Record<string, string> = {
   flock: 'util-linux',
   ip: 'iproute2',
   gzip: 'gzip',
+  // The RPM repos for EL hosts: built, signed and indexed on this machine.
+  rpmbuild: 'rpm',
+  rpmsign: 'rpm',
+  createrepo_c: 'createrepo-c',
+  gpg: 'gpg',
 };
 
 let checked = false;

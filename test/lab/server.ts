@@ -8,11 +8,21 @@ import { isAlive, procRef, sleep, terminate, type ProcRef } from './proc.js';
 /** The lab repo's HTTP server: a detached Node process bound to the lab's gateway address only. */
 export const REPO_SERVER = path.join(LAB_SRC_DIR, 'repo-server.mjs');
 
-export async function startRepoServer(opts: { root: string; host: string; port: number; labDir: string }): Promise<ProcRef> {
+export interface RepoServerOptions {
+  root: string;
+  host: string;
+  port: number;
+  labDir: string;
+  /** More directories, served below URL prefixes: { '/el': rpmRepoDir }. */
+  mounts?: Record<string, string>;
+}
+
+export async function startRepoServer(opts: RepoServerOptions): Promise<ProcRef> {
   const log = fs.openSync(path.join(opts.labDir, 'repo-server.log'), 'a');
+  const mounts = Object.entries(opts.mounts ?? {}).flatMap(([prefix, dir]) => ['--mount', `${prefix}=${dir}`]);
   const child = spawn(
     process.execPath,
-    [REPO_SERVER, '--root', opts.root, '--host', opts.host, '--port', String(opts.port), '--lab-dir', opts.labDir],
+    [REPO_SERVER, '--root', opts.root, '--host', opts.host, '--port', String(opts.port), '--lab-dir', opts.labDir, ...mounts],
     { detached: true, stdio: ['ignore', log, log] },
   );
   fs.closeSync(log);

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Flavour } from './flavours.js';
 import { stateFile } from './paths.js';
 import type { ProcRef } from './proc.js';
+import { rpmRepoUrls, type LabRpmRepos } from './rpm-repo.js';
 
 export interface LabHost {
   /** Hostname inside the host. */
@@ -9,6 +11,8 @@ export interface LabHost {
   /** systemd-nspawn machine name: unique across labs, at most 12 characters (veth `vb-NAME` <= 15). */
   machine: string;
   address: string;
+  /** What the host runs: the Debian base, or that base presented as CentOS 7 (el7) or Rocky Linux 9 (el9). */
+  flavour: Flavour;
 }
 
 export interface LabInfo {
@@ -21,6 +25,8 @@ export interface LabInfo {
   sshKey: string;
   knownHosts: string;
   stateDir: string;
+  /** The RPM repositories EL hosts use (null for a lab made before the lab had them). */
+  rpm: LabRpmRepos | null;
   hosts: LabHost[];
 }
 
@@ -31,20 +37,32 @@ export interface HostOptions {
   swapInFstab?: boolean;
 }
 
+/** Options of `addHosts` and `labUp` for the hosts they create. */
+export interface AddHostsOptions extends HostOptions {
+  /** Host names are PREFIX<n>; default 'node'. */
+  prefix?: string;
+  /** One flavour for every new host, or one per host (a list as long as the count). Default debian. */
+  flavour?: Flavour | readonly Flavour[];
+}
+
 export interface HostRecord extends LabHost {
   octet: number;
+  /** The host's overlay lower dirs, topmost first; the rootfs is last. */
+  lowerDirs: string[];
   options: Required<HostOptions>;
   launcher?: ProcRef;
   /** The link is cut (bridge port detached); kept across stop/start. */
   cut: boolean;
 }
 
-export interface LabState extends Omit<LabInfo, 'hosts'> {
+export interface LabState extends Omit<LabInfo, 'hosts' | 'rpm'> {
   version: 1;
   index: number;
   port: number;
   rootfs: string;
   repoDir: string;
+  /** Served under /el/; absent in a lab made before the lab had RPM repos. */
+  rpmRepoDir?: string;
   /** Per cgroup hierarchy, this lab's dir (hosts get a subdir each). */
   cgroupRoots: string[];
   server?: ProcRef;
@@ -53,7 +71,13 @@ export interface LabState extends Omit<LabInfo, 'hosts'> {
 
 export function readState(lab: string): LabState | undefined {
   try {
-    return JSON.parse(fs.readFileSync(stateFile(lab), 'utf8')) as LabState;
+    const state = JSON.parse(fs.readFileSync(stateFile(lab), 'utf8')) as LabState;
+    // Hosts of a lab made before flavours existed are Debian hosts on the bare rootfs.
+    for (const h of state.hosts) {
+      h.flavour ??= 'debian';
+      h.lowerDirs ??= [state.rootfs];
+    }
+    return state;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`lab state ${stateFile(lab)} is unreadable (${(e as Error).message}); run 'npm run lab -- down --name ${lab}' to clean up`);
@@ -79,8 +103,13 @@ export function toInfo(s: LabState): LabInfo {
     sshKey: s.sshKey,
     knownHosts: s.knownHosts,
     stateDir: s.stateDir,
-    hosts: s.hosts.map(({ name, machine, address }) => ({ name, machine, address })),
+    rpm: s.rpmRepoDir ? rpmRepoUrls(s.repoUrl) : null,
+    hosts: s.hosts.map(publicHost),
   };
+}
+
+export function publicHost({ name, machine, address, flavour }: LabHost): LabHost {
+  return { name, machine, address, flavour };
 }
 
 export function findHost(s: LabState, name: string): HostRecord {

@@ -9,7 +9,7 @@ import type { LabHosts } from './hosts.js';
 /** A run's JSON report, as `--output json` prints it. */
 export interface JsonReport {
   ok: boolean;
-  hosts: Array<{ host: string; status: string; error: { kind: string; message: string; hint: string | null; where: string } | null; roundTrips: { handshakes: number; execs: number; sftpOps: number } | null }>;
+  hosts: Array<{ host: string; status: string; system: string | null; error: { kind: string; message: string; hint: string | null; where: string } | null; roundTrips: { handshakes: number; execs: number; sftpOps: number } | null }>;
   results: Array<{
     phase: string;
     host: string;

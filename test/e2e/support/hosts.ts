@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, inject } from 'vitest';
-import { addHosts, hostExec, removeHosts, type HostOptions, type LabHost, type LabInfo } from '../../lab/index.js';
+import { addHosts, hostExec, removeHosts, type AddHostsOptions, type LabHost, type LabInfo } from '../../lab/index.js';
 import './provided.js';
 
 /** The e2e lab from global setup; throws in a test that runs although the suite was skipped. */
@@ -27,9 +27,10 @@ export interface LabHosts {
 
 /**
  * Fresh hosts for one test file: added in beforeAll, removed in afterAll, so no file sees another
- * file's leftovers. Call at the top of a describe block.
+ * file's leftovers. Call at the top of a describe block. `{ flavour: 'el9' }` makes them Rocky
+ * Linux 9 hosts, `{ flavour: ['el9', 'el7', 'debian'] }` one of each.
  */
-export function useLabHosts(count: number, opts: HostOptions & { prefix?: string } = {}): LabHosts {
+export function useLabHosts(count: number, opts: AddHostsOptions = {}): LabHosts {
   const hosts: LabHost[] = [];
   let lab: LabInfo | undefined;
   beforeAll(async () => {
