@@ -51,12 +51,15 @@ export function parseControl(text: string): Array<Record<string, string>> {
 /** `name (>= 1) | other, third` -> [['name', 'other'], ['third']]: names only, arch qualifiers dropped. */
 export function dependencyGroups(field: string | undefined): string[][] {
   if (!field) return [];
-  return field.split(',').map((group) =>
-    group
-      .split('|')
-      .map((alt) => alt.trim().split(/[\s(]/)[0]!.replace(/:\w+$/, ''))
-      .filter(Boolean),
-  );
+  return field
+    .split(',')
+    .map((group) =>
+      group
+        .split('|')
+        .map((alt) => alt.trim().split(/[\s(]/)[0]!.replace(/:\w+$/, ''))
+        .filter(Boolean),
+    )
+    .filter((group) => group.length > 0);
 }
 
 /** Debian `[epoch:]upstream[-revision]` as RPM's epoch, version and release. */
