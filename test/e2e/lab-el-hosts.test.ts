@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { startHost, stopHost } from '../lab/index.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
 
 /**
@@ -70,6 +71,16 @@ describe.skipIf(!labAvailable())('lab EL hosts (el7, el9)', () => {
     expect((await hosts.run(el7, 'systemctl is-enabled docker || true; getent group docker | cut -d: -f1')).trim().split('\n')).toEqual(['disabled', 'docker']);
     await hosts.run(el7, 'systemctl start docker');
     expect((await hosts.run(el7, "docker info --format '{{.ServerVersion}}'")).trim()).toMatch(/^20\.10\./);
+  });
+
+  it('keep their layers and their disk across a stop and start', async () => {
+    await stopHost(hosts.lab.name, hosts.host(el7).name);
+    await startHost(hosts.lab.name, hosts.host(el7).name);
+    expect((await hosts.run(el7, 'cat /etc/redhat-release; command -v yum; rpm -q docker-ce >/dev/null && echo docker-ce kept')).trim().split('\n')).toEqual([
+      'CentOS Linux release 7.9.2009 (Core)',
+      '/usr/bin/yum',
+      'docker-ce kept',
+    ]);
   });
 
   it('refuse a package whose signature the host cannot check', async () => {
