@@ -190,6 +190,24 @@ export class StateError extends KubestrapError {
   }
 }
 
+/** The cluster's local PKI (its CAs, keys and certificates) cannot be used as it is. */
+export class PkiError extends KubestrapError {
+  readonly kind = 'pki';
+
+  constructor(
+    /** The file or folder of the local PKI at fault. */
+    readonly path: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return this.path;
+  }
+}
+
 /** A warning: reported, never fatal. */
 export interface Warning {
   where: string;

@@ -68,6 +68,7 @@ export function checkPropertyValues(props: PropertiesFile, mode: CheckMode): Che
   // Cross-field checks only make sense on values that passed their own check.
   const valid = (key: string) => key in values && !problems.some((p) => p.key === key);
   problems.push(...checkNetworks(props, values, valid));
+  if (mode === 'cluster') problems.push(...checkCertificateDays(props, values, valid));
   return { values, problems, warnings };
 }
 
@@ -118,6 +119,22 @@ function checkNetworks(props: PropertiesFile, values: Record<string, string>, va
     if (problem) problems.push(problemAt(props, 'CLUSTER_DNS_SVC_IP', problem.message, problem.hint));
   }
   return problems;
+}
+
+/** A renewal window as long as the validity would re-issue every certificate on every run. */
+function checkCertificateDays(props: PropertiesFile, values: Record<string, string>, valid: (key: string) => boolean): ConfigError[] {
+  if (!valid('CERT_RENEW_BEFORE_DAYS') || !valid('CERT_VALIDITY_DAYS')) return [];
+  const renew = Number(values.CERT_RENEW_BEFORE_DAYS);
+  const validity = Number(values.CERT_VALIDITY_DAYS);
+  if (renew < validity) return [];
+  return [
+    problemAt(
+      props,
+      props.entries.has('CERT_RENEW_BEFORE_DAYS') ? 'CERT_RENEW_BEFORE_DAYS' : 'CERT_VALIDITY_DAYS',
+      `certificates valid for ${validity} days would be re-issued on every run when renewed ${renew} days before they expire`,
+      `make CERT_RENEW_BEFORE_DAYS smaller than CERT_VALIDITY_DAYS, e.g. ${Math.max(1, Math.floor(validity / 4))}`,
+    ),
+  ];
 }
 
 function dnsIpProblem(dns: string, service: NonNullable<ReturnType<typeof parseCidr>>) {

@@ -15,6 +15,8 @@ import {
   checkRegistry,
   checkSysctlAssignment,
   checkVersion,
+  isDnsSubdomain,
+  isIPv4,
   isSafeAbsolutePath,
   isUrl,
   type ValueCheck,
@@ -65,6 +67,12 @@ const checkEtcdEndpoint: ValueCheck = (value) =>
         message: `"${value}" is not an etcd client URL`,
         hint: 'write scheme://address:port items separated by commas, e.g. https://192.168.1.102:2379 (or leave it empty to use the inventory\'s etcd hosts)',
       };
+
+/** An entry of a certificate's subjectAltName: an IPv4 address or a DNS name (a leading `*.` allowed). */
+const checkSubjectAltName: ValueCheck = (value) =>
+  isIPv4(value) || isDnsSubdomain(value.replace(/^\*\./, ''))
+    ? undefined
+    : { message: `"${value}" is neither an IPv4 address nor a DNS name`, hint: 'write addresses or lower-case DNS names separated by commas, e.g. 192.168.1.100,k8s.example.com' };
 
 export const KNOWN_KEYS = {
   BIN_PATH: {
@@ -228,6 +236,31 @@ export const KNOWN_KEYS = {
     default: 'tls',
     scope: 'cluster',
     check: checkOneOf(SECURITY_MODES),
+  },
+  CA_VALIDITY_DAYS: {
+    summary: 'Days the cluster\'s CAs (Kubernetes, etcd, front proxy) are valid when kubestrap creates them.',
+    default: '3650',
+    scope: 'cluster',
+    check: checkInteger(30, 36500),
+  },
+  CERT_VALIDITY_DAYS: {
+    summary: 'Days a certificate kubestrap issues (servers, clients, kubeconfigs) is valid; never past its CA.',
+    default: '365',
+    scope: 'cluster',
+    check: checkInteger(2, 3650),
+  },
+  CERT_RENEW_BEFORE_DAYS: {
+    summary: 'A certificate that expires within this many days is re-issued by the next apply.',
+    default: '30',
+    scope: 'cluster',
+    check: checkInteger(1, 3649),
+  },
+  APISERVER_EXTRA_SANS: {
+    summary: 'More names for the API server certificate, comma-separated IPv4 addresses or DNS names. Empty: none.',
+    default: '',
+    scope: 'cluster',
+    check: checkEach(checkSubjectAltName),
+    optional: true,
   },
 } as const satisfies Record<string, KeySpec>;
 

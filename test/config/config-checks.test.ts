@@ -49,6 +49,9 @@ describe('checkPropertyValues', () => {
     ['FLANNEL_IFACE=-eth0', 'FLANNEL_IFACE: "-eth0" is not a network interface name', 'eth0'],
     ['DOCKER_INSECURE_REGISTRIES=-reg:5000', 'DOCKER_INSECURE_REGISTRIES: "-reg:5000" is not a registry address', 'host[:port]'],
     ['EXTRA_SYSCTLS=vm.swappiness=1;id', 'EXTRA_SYSCTLS: "vm.swappiness=1;id" is not a sysctl assignment', 'key=value'],
+    ['APISERVER_EXTRA_SANS=10.0.0.5,https://k8s.example.com', 'APISERVER_EXTRA_SANS: "https://k8s.example.com" is neither an IPv4 address nor a DNS name', 'k8s.example.com'],
+    ['CERT_VALIDITY_DAYS=0', 'CERT_VALIDITY_DAYS: "0" is not a whole number from 2 to 3650', 'from 2 to 3650'],
+    ['CA_VALIDITY_DAYS=10y', 'CA_VALIDITY_DAYS: "10y" is not a whole number from 30 to 36500', 'from 30 to 36500'],
   ])('rejects %s naming file, line, key, bad value and what is valid', (line, message, hint) => {
     const [problem] = check(`# header\n${line}\n`).problems;
     expect(problem?.format()).toContain(`config.properties:2 ${message}`);
@@ -59,6 +62,17 @@ describe('checkPropertyValues', () => {
     const bytes = (text: string) => Buffer.from(text).toString('latin1');
     expect(messages(bytes('UNICODE=节点-ü…\n'), 'compat')).toEqual([]);
     expect(messages(bytes('X=a\u0085b\n'), 'compat')[0]).toContain('X: the value holds a control character, \\x85');
+  });
+
+  it('accepts addresses, names and wildcard names as extra API server SANs', () => {
+    expect(messages('APISERVER_EXTRA_SANS=203.0.113.10,k8s.example.com,*.apps.example.com\n')).toEqual([]);
+  });
+
+  it('rejects a renewal window that would re-issue every certificate on every run', () => {
+    expect(messages('CERT_VALIDITY_DAYS=30\n')).toEqual([
+      'config.properties:1 CERT_VALIDITY_DAYS: certificates valid for 30 days would be re-issued on every run when renewed 30 days before they expire\n  fix: make CERT_RENEW_BEFORE_DAYS smaller than CERT_VALIDITY_DAYS, e.g. 7',
+    ]);
+    expect(messages('CERT_VALIDITY_DAYS=90\nCERT_RENEW_BEFORE_DAYS=90\n')[0]).toMatch(/^config.properties:2 CERT_RENEW_BEFORE_DAYS: /);
   });
 
   it('rejects overlapping service and pod networks', () => {

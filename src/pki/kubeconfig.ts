@@ -1,0 +1,31 @@
+import { stringify } from 'yaml';
+
+export interface KubeconfigInput {
+  cluster: string;
+  server: string;
+  /** The user's name in the file: the certificate's common name. */
+  user: string;
+  caCertPem: string;
+  clientCertPem: string;
+  clientKeyPem: string;
+}
+
+/**
+ * A kubeconfig with its certificates embedded (`*-data`), so it works on its own wherever it is
+ * copied; it holds a private key and is therefore always a secret file.
+ */
+export function kubeconfig(k: KubeconfigInput): string {
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  const context = `${k.user}@${k.cluster}`;
+  return stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: k.cluster, cluster: { 'certificate-authority-data': b64(k.caCertPem), server: k.server } }],
+      users: [{ name: k.user, user: { 'client-certificate-data': b64(k.clientCertPem), 'client-key-data': b64(k.clientKeyPem) } }],
+      contexts: [{ name: context, context: { cluster: k.cluster, user: k.user } }],
+      'current-context': context,
+    },
+    { lineWidth: 0 },
+  );
+}

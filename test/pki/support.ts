@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { skipUnlessAvailable } from '../support/prerequisites.js';
+
+/** An inventory with every role combination the PKI distinguishes. */
+export const PKI_INVENTORY = `cluster: lab
+hosts:
+  - { name: m1, address: 10.0.0.11, roles: [etcd, master] }
+  - { name: m2, address: 10.0.0.12, roles: [etcd, master, worker] }
+  - { name: w1, address: 10.0.0.21, roles: [worker] }
+  - { name: e1, address: 10.0.0.31, roles: [etcd] }
+`;
+
+export const opensslAvailable = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+export const skipWithoutOpenssl = (): boolean => skipUnlessAvailable(opensslAvailable, 'openssl (to check certificates independently)');
+
+/** `openssl verify` of `certPem` against `caPem` for a purpose: what a TLS peer would accept. Returns openssl's output. */
+export function opensslVerify(caPem: string, certPem: string, purpose?: 'sslserver' | 'sslclient'): { ok: boolean; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-verify-'));
+  try {
+    writeFileSync(join(dir, 'ca.crt'), caPem);
+    writeFileSync(join(dir, 'leaf.crt'), certPem);
+    const args = ['verify', '-x509_strict', '-CAfile', join(dir, 'ca.crt'), ...(purpose ? ['-purpose', purpose] : []), join(dir, 'leaf.crt')];
+    try {
+      return { ok: true, output: execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' }) };
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string };
+      return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `openssl x509 -text` of a certificate. */
+export function opensslText(certPem: string): string {
+  return execFileSync('openssl', ['x509', '-noout', '-text'], { input: certPem, encoding: 'utf8' });
+}
