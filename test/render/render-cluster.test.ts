@@ -94,13 +94,18 @@ describe('renderCluster with the bundled units', () => {
     expect(fileOf(hosts, 'w1', '/etc/modules-load.d/k8s.conf')!.content).toContain('\nip_vs\n');
   });
 
-  it('installs kubeconfigs 0600 and names the services each file restarts', () => {
+  it('points units at the PKI\'s files on the host and renders no kubeconfig (the pki phase makes them)', () => {
     const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
-    const kubeconfig = fileOf(hosts, 'w1', '/etc/kubernetes/kubelet.kubeconfig')!;
-    expect(kubeconfig.mode).toBe(0o600);
-    expect(kubeconfig.restarts).toEqual(['kubelet']);
-    expect(kubeconfig.content).toContain('server: https://10.0.0.11:6443');
-    expect(kubeconfig.content).toContain('client-certificate: /etc/kubernetes/pki/kubelet.pem');
+    expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.content).toContain('--kubeconfig=/etc/kubernetes/kubelet.conf');
+    expect(fileOf(hosts, 'w1', '/etc/kubernetes/kubelet-config.yaml')!.content).toContain('tlsCertFile: /etc/kubernetes/pki/kubelet.crt');
+    expect(fileOf(hosts, 'm1', '/etc/systemd/system/kube-apiserver.service')!.content).toContain('--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt');
+    expect(fileOf(hosts, 'm1', '/etc/systemd/system/etcd.service')!.content).toContain('--peer-key-file=/etc/kubernetes/pki/etcd/peer.key');
+    expect(hosts.flatMap((h) => h.files.map((f) => f.path)).filter((p) => /kubeconfig|\.conf$/.test(p) && p.startsWith('/etc/kubernetes/'))).toEqual([]);
+  });
+
+  it('names the services each file restarts', () => {
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
+    expect(fileOf(hosts, 'w1', '/etc/kubernetes/kubelet-config.yaml')!.restarts).toEqual(['kubelet']);
     expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.restarts).toEqual([]);
     expect(fileOf(hosts, 'w1', '/etc/docker/daemon.json')!.restarts).toEqual(['docker']);
     expect(fileOf(hosts, 'w1', '/etc/sysctl.d/k8s.conf')!.restarts).toEqual([]);
