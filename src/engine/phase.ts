@@ -67,5 +67,11 @@ export interface Phase<Name extends string = string> {
    * host. Any problem stops the run with nothing changed.
    */
   preflight?(ctx: ClusterContext): KubestrapError[];
+  /**
+   * In apply mode, once every preflight passed and before the first change on any host: keep
+   * locally what the phase made for this run (the PKI's new keys), so nothing reaches a host that
+   * is not kept on the controller first. A throw stops the run with nothing changed.
+   */
+  beforeChanges?(ctx: ClusterContext): Promise<void>;
   clusterActions?(ctx: ClusterContext): ClusterAction[];
 }

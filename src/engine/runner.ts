@@ -64,7 +64,7 @@ interface Session {
 /**
  * A run: connect to every host and read its facts (one command each), work out every phase's
  * resources, run every phase's preflight over all hosts (any problem: nothing changes anywhere),
- * probe the state of every resource of every phase in one command per host, then phase by phase:
+ * let each phase keep locally what it made for an apply (beforeChanges), probe the state of every resource of every phase in one command per host, then phase by phase:
  * cluster actions due before, every host's changes in parallel, rolling restarts one host at a time,
  * cluster actions due after. A host whose earlier phase changed something is probed again; a host
  * that failed sits out the remaining phases, and the other hosts carry on.
@@ -95,6 +95,7 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
     opts.log?.({ event: 'preflight-refused', problems: refused.map((e) => e.format()) });
     return report([], refused);
   }
+  if (opts.mode === 'apply') for (const p of opts.phases) await p.beforeChanges?.(cluster);
   const actions = assignActions(opts.phases, cluster, sessions);
   for (const s of sessions) if (opts.limit && !opts.limit.includes(s.host.name)) s.resources.clear();
   await mapLimit(sessions, opts.concurrency, (s) => probeAll(opts, s, actions));

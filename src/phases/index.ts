@@ -2,13 +2,46 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import { checkOneLine } from '../config/validators.js';
 import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
+import type { PreparedPki } from '../pki/reconcile.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
+import { PKI_PHASE_TITLE, pkiPhase } from './pki.js';
+
+/** What some phases need from the command before the run: the PKI prepared locally. */
+export interface PhaseInputs {
+  pki?: { prepared: PreparedPki; storeDir: string };
+}
+
+/** A phase kubestrap can run; `build` makes it once the command has what it needs (`needsPki`). */
+export interface PhaseEntry {
+  name: PhaseName;
+  title: string;
+  needsPki: boolean;
+  /** The phase's fact-derived template variables (Phase.hostValues), known before it is built. */
+  hostValues?: Phase['hostValues'];
+  build(inputs: PhaseInputs): Phase;
+}
+
+/** A phase that needs nothing from the command is its own entry. */
+function ready(phase: Phase): PhaseEntry {
+  return { name: phase.name, title: phase.title, needsPki: false, ...(phase.hostValues ? { hostValues: phase.hostValues.bind(phase) } : {}), build: () => phase };
+}
 
 /** The phases kubestrap can run today, in run order. */
-export const PHASES: readonly Phase[] = [osPhase];
+export const PHASES: readonly PhaseEntry[] = [
+  ready(osPhase),
+  {
+    name: 'pki',
+    title: PKI_PHASE_TITLE,
+    needsPki: true,
+    build: ({ pki }) => {
+      if (!pki) throw new Error('the pki phase is built without the prepared PKI');
+      return pkiPhase(pki.prepared, pki.storeDir);
+    },
+  },
+];
 
-export function selectPhases(names: readonly string[] | undefined): Phase[] {
+export function selectPhases(names: readonly string[] | undefined): PhaseEntry[] {
   if (!names || names.length === 0) return [...PHASES];
   return PHASES.filter((p) => names.includes(p.name));
 }

@@ -8,7 +8,7 @@ import type { PkiStore, StoredItem } from './store.js';
 
 /** One item of the PKI as the run uses it: a CA or leaf (certificate and key), or the service-account key pair. */
 export interface PkiItem {
-  keyPem: string;
+  keyPem?: string;
   certPem?: string;
   publicPem?: string;
 }
@@ -117,6 +117,23 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
       return store.writeAll(issued.map(({ name }) => [name, items.get(name)! satisfies StoredItem] as const));
     },
   };
+}
+
+/**
+ * The PKI exactly as the store holds it, checking and issuing nothing (parts may be missing):
+ * what `certs check` compares the hosts with.
+ */
+export function storedPki(spec: ClusterSpec, store: PkiStore): PreparedPki {
+  const catalog = pkiCatalog(spec);
+  const items = new Map<string, PkiItem>();
+  for (const name of [...catalog.cas.map((c) => c.name), ...catalog.leaves.map((l) => l.name)]) {
+    const { certPem, keyPem } = store.read(name);
+    if (certPem || keyPem) items.set(name, { ...(certPem ? { certPem } : {}), ...(keyPem ? { keyPem } : {}) });
+  }
+  const saPem = store.read(SERVICE_ACCOUNT_KEY).keyPem;
+  const saKey = saPem ? parsePrivateKey(saPem) : undefined;
+  if (saPem && saKey) items.set(SERVICE_ACCOUNT_KEY, { keyPem: saPem, publicPem: publicKeyPem(saKey) });
+  return { catalog, items, issued: [], warnings: [], persist: async () => undefined };
 }
 
 async function issueLeaf(leaf: LeafSpec, ca: LoadedCa, settings: PkiSettings, now: Date): Promise<PkiItem> {

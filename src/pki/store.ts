@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { ClusterSpec } from '../config/cluster-spec.js';
 import { mapLimit } from '../engine/limit.js';
 
 /** One item of the local PKI as files: a certificate and its key, or (the service account) a key pair. */
@@ -17,6 +18,11 @@ const PART_MODES: Record<Part, number> = { certPem: 0o644, keyPem: 0o600, public
 const PARALLEL_WRITES = 32;
 /** Keys first: a crash between the two leaves a certificate without its key, which the next run re-issues. */
 const WRITE_ORDER: Part[] = ['keyPem', 'publicPem', 'certPem'];
+
+/** The cluster's PKI on the controller: `<state dir>/pki`. */
+export function localPkiStore(spec: Pick<ClusterSpec, 'stateDir'>): PkiStore {
+  return new PkiStore(join(spec.stateDir, 'pki'));
+}
 
 /**
  * The cluster's PKI on the controller, in `<state>/pki/`: `<name>.crt`, `<name>.key` (and `sa.pub`),

@@ -160,7 +160,7 @@ describe('reconcilePki on an empty store', () => {
   it('makes the service-account key an RSA key of its own, not a CA key', async () => {
     const { spec, store } = setup(tmp());
     const pki = await reconcilePki(spec, store, { now: NOW });
-    const sa = parsePrivateKey(pki.items.get('sa')!.keyPem)!;
+    const sa = parsePrivateKey(pki.items.get('sa')!.keyPem!)!;
     expect([sa.asymmetricKeyType, sa.asymmetricKeyDetails?.modulusLength]).toEqual(['rsa', 2048]);
     expect(pki.items.get('sa')!.publicPem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     for (const ca of pki.catalog.cas) expect(pki.items.get(ca.name)!.keyPem).not.toBe(pki.items.get('sa')!.keyPem);
@@ -205,7 +205,7 @@ describe('reconcilePki on a store that has the PKI', () => {
     // A kube-proxy certificate that has 20 days left, issued by the same CA.
     const leaf = pki.catalog.leaves.find((l) => l.name === 'kube-proxy')!;
     const key = await generatePrivateKey('ecdsa-p256');
-    const ca = { certPem: pki.items.get('ca')!.certPem!, key: parsePrivateKey(pki.items.get('ca')!.keyPem)! };
+    const ca = { certPem: pki.items.get('ca')!.certPem!, key: parsePrivateKey(pki.items.get('ca')!.keyPem!)! };
     const short = await issueLeafCertificate(leaf.profile, key, ca, validityFrom(NOW, 20));
     await store.writeAll([['kube-proxy', { certPem: short, keyPem: privateKeyPem(key) }]]);
 

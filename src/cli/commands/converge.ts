@@ -1,13 +1,16 @@
 import { Command, Option } from 'commander';
-import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js';
+import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
+import type { HostFacts } from '../../engine/facts.js';
 import { InvalidInputError } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
-import { availablePhaseNames, hostValues, PHASES, selectPhases } from '../../phases/index.js';
+import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseEntry, type PhaseInputs } from '../../phases/index.js';
 import type { Phase } from '../../phases/phase.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
-import { prepareTemplates } from '../../render/render-cluster.js';
+import { localPkiStore } from '../../pki/store.js';
+import { reconcilePki } from '../../pki/reconcile.js';
 import { displayFilter } from '../../printable.js';
+import { prepareTemplates, type RenderedFile } from '../../render/render-cluster.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { SshPool } from '../../ssh/pool.js';
 import { acquireLock } from '../../state/lock.js';
@@ -17,6 +20,7 @@ import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printWarnings, type CliIo } f
 import { ListrProgress } from '../output/progress-listr.js';
 import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
+import { issuanceLines } from '../output/pki-text.js';
 import { formatReport } from '../output/report-text.js';
 import { UsageError } from '../usage-error.js';
 
@@ -65,7 +69,7 @@ function positiveInt(value: string): number {
 }
 
 async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promise<number> {
-  const phases = choosePhases(opts.phase);
+  const entries = choosePhases(opts.phase);
   const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
   printWarnings(io, spec.warnings);
   const limit = limitedHosts(spec, opts.limit);
@@ -79,35 +83,20 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   const state = openStateDir(spec.stateDir, spec.knownHostsFile);
   const lock = acquireLock(state.lockFile, `bootstrap ${mode}`);
   const log = new RunLog(state.logsDir, mode, shown);
-  const pool = new SshPool({
-    knownHostsFile: spec.knownHostsFile,
-    acceptNewHostKeys: opts.acceptNewHostKeys,
-    connectTimeoutMs: opts.connectTimeout * 1000,
-    log: (e) => log.write({ event: 'ssh', ...e }),
-  });
-  const view = progressView(io, opts.output, phases);
   let report: RunReport;
   try {
+    // Under the lock: two runs must not both create a CA.
+    const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
+    const phases = entries.map((e) => e.build({ ...(pki ? { pki } : {}) }));
     log.write({ event: 'start', mode, cluster: spec.name, phases: phases.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
-    report = await runPhases({
-      spec,
-      filesFor: (host, facts) => {
-        const rendered = templates.renderHost(host, hostValues(host, facts));
-        if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
-        return rendered.files;
-      },
-      phases,
-      mode,
-      connect: (target) => pool.connect(target),
-      concurrency: opts.concurrency,
-      ...(limit ? { limit } : {}),
-      ...(view.observer ? { observer: view.observer } : {}),
-      log: (e) => log.write(e),
-    });
+    const filesFor: FilesFor = (host, facts) => {
+      const rendered = templates.renderHost(host, hostValues(host, facts));
+      if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
+      return rendered.files;
+    };
+    report = await runOnHosts(io, mode, opts, spec, phases, filesFor, limit, log);
     log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
   } finally {
-    await view.close();
-    await pool.closeAll();
     lock.release();
     log.close();
   }
@@ -125,7 +114,54 @@ function limitedHosts(spec: ClusterSpec, names: string[] | undefined): string[] 
   return requested;
 }
 
-function choosePhases(names: string[] | undefined): Phase[] {
+/** The PKI this run distributes, prepared in memory; what it issues is said (names and reasons only) before the run. */
+async function preparePki(io: CliIo, log: RunLog, spec: ClusterSpec, mode: RunMode): Promise<NonNullable<PhaseInputs['pki']>> {
+  const store = localPkiStore(spec);
+  const prepared = await reconcilePki(spec, store, { now: new Date() });
+  printWarnings(io, prepared.warnings);
+  for (const line of issuanceLines(prepared.issued, mode)) io.stderr.write(`${line}\n`);
+  log.write({ event: 'pki', issued: prepared.issued });
+  return { prepared, storeDir: store.dir };
+}
+
+type FilesFor = (host: HostSpec, facts: HostFacts) => readonly RenderedFile[];
+
+async function runOnHosts(
+  io: CliIo,
+  mode: RunMode,
+  opts: ConvergeOptions,
+  spec: ClusterSpec,
+  phases: Phase[],
+  filesFor: FilesFor,
+  limit: string[] | undefined,
+  log: RunLog,
+): Promise<RunReport> {
+  const pool = new SshPool({
+    knownHostsFile: spec.knownHostsFile,
+    acceptNewHostKeys: opts.acceptNewHostKeys,
+    connectTimeoutMs: opts.connectTimeout * 1000,
+    log: (e) => log.write({ event: 'ssh', ...e }),
+  });
+  const view = progressView(io, opts.output, phases);
+  try {
+    return await runPhases({
+      spec,
+      filesFor,
+      phases,
+      mode,
+      connect: (target) => pool.connect(target),
+      concurrency: opts.concurrency,
+      ...(limit ? { limit } : {}),
+      ...(view.observer ? { observer: view.observer } : {}),
+      log: (e) => log.write(e),
+    });
+  } finally {
+    await view.close();
+    await pool.closeAll();
+  }
+}
+
+function choosePhases(names: string[] | undefined): PhaseEntry[] {
   const requested = names?.flatMap((n) => n.split(',')).filter(Boolean);
   const unknown = requested?.filter((n) => !PHASES.some((p) => p.name === n)) ?? [];
   if (unknown.length) {
@@ -134,7 +170,7 @@ function choosePhases(names: string[] | undefined): Phase[] {
   return selectPhases(requested);
 }
 
-function progressView(io: CliIo, output: OutputMode, phases: Phase[]): { observer?: RunObserver; close(): Promise<void> } {
+function progressView(io: CliIo, output: OutputMode, phases: readonly Phase[]): { observer?: RunObserver; close(): Promise<void> } {
   // A terminal that reports no width (some pseudo-terminals) would get one character per line.
   const drawable = io.stdout === process.stdout && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40;
   const tty = output === 'tty' || (output === 'auto' && drawable);

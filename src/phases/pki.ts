@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { HOST_PATHS } from '../config/host-paths.js';
+import { HostError, type KubestrapError } from '../errors.js';
+import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+import type { Resource } from '../engine/resource.js';
+import { CAS, SERVICE_ACCOUNT_KEY, type CaName } from '../pki/catalog.js';
+import { BACKDATE_MS } from '../pki/certificate.js';
+import { hostPkiContents } from '../pki/host-files.js';
+import { CA_CERT_PATHS, hostPkiFiles, PKI_DIRECTORIES, PKI_PATHS } from '../pki/host-layout.js';
+import type { PreparedPki } from '../pki/reconcile.js';
+import { shq } from '../ssh/quote.js';
+import type { Phase, PhaseContext } from './phase.js';
+
+/** Files whose replacement would break trust the cluster already has: the CAs and the service-account key. */
+const TRUST_ANCHORS: ReadonlyArray<{ name: CaName | typeof SERVICE_ACCOUNT_KEY; path: string; part: 'certPem' | 'publicPem' }> = [
+  ...CAS.map((ca) => ({ name: ca.name, path: CA_CERT_PATHS[ca.name], part: 'certPem' as const })),
+  { name: SERVICE_ACCOUNT_KEY, path: PKI_PATHS.serviceAccountPub, part: 'publicPem' },
+];
+
+const ANCHORS_FACT = 'pki-trust-anchors';
+
+export const PKI_PHASE_TITLE = 'certificates and keys';
+
+/** The phase's fact snippet: one line per anchor the host has, `<path> <sha256>`; it only looks. */
+export const PKI_FACTS: Readonly<Record<string, string>> = {
+  [ANCHORS_FACT]: TRUST_ANCHORS.map(({ path }) => `if [ -f ${shq(path)} ]; then echo ${shq(path)} $(sha256sum < ${shq(path)} | cut -d' ' -f1); fi`).join('; '),
+};
+
+/**
+ * The cluster's certificates, keys and kubeconfigs, on each host exactly what its roles need, as
+ * secret files (their content is never shown: keys are secrets, and a certificate issued for a plan
+ * is not the one apply issues). The PKI itself is prepared locally before the run (see
+ * pki/reconcile.ts); this phase distributes it, and refuses to go ahead when that would replace a
+ * CA (or the service-account key) that a host already trusts.
+ */
+export function pkiPhase(pki: PreparedPki, storeDir: string): Phase {
+  return {
+    name: 'pki',
+    title: PKI_PHASE_TITLE,
+    appliesTo: () => true,
+    facts: PKI_FACTS,
+    resources: ({ spec, host }: PhaseContext): Resource[] => [
+      ...PKI_DIRECTORIES.map((path): Resource => ({ kind: 'directory', path, mode: 0o755, owner: 'root', group: 'root' })),
+      ...hostPkiContents(spec, host, pki).map(
+        (f): Resource => ({ kind: 'file', path: f.path, content: f.content, mode: f.mode, owner: 'root', group: 'root', restarts: f.restarts, secret: true }),
+      ),
+    ],
+    preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...unreachableWithNewAnchors(ctx, pki, storeDir), ...clocksBehind(ctx, pki)],
+    beforeChanges: () => pki.persist(),
+  };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function anchorsOn(h: ClusterHost): Map<string, string> {
+  const lines = (h.facts.extra[ANCHORS_FACT] ?? '').split('\n').map((l) => l.trim().split(' '));
+  return new Map(lines.filter((l) => l.length === 2).map(([path, sha]) => [path!, sha!]));
+}
+
+/** "A CA is never replaced silently": a host that trusts another CA (or SA key) than ours stops the run. */
+function replacedAnchors(ctx: ClusterContext, pki: PreparedPki, storeDir: string): KubestrapError[] {
+  const problems: KubestrapError[] = [];
+  for (const h of ctx.hosts) {
+    const held = anchorsOn(h);
+    for (const anchor of TRUST_ANCHORS) {
+      const onHost = held.get(anchor.path);
+      const ours = pki.items.get(anchor.name)?.[anchor.part];
+      if (!onHost || !ours || onHost === sha256(ours)) continue;
+      const createdNow = pki.issued.some((i) => i.name === anchor.name);
+      problems.push(
+        new HostError(
+          h.host.name,
+          createdNow
+            ? `holds ${anchor.path} from an earlier PKI of this cluster, but the local PKI in ${storeDir} has no ${anchor.name}: going on would replace it`
+            : `holds ${anchor.path} that is not the ${anchor.name} of the local PKI in ${storeDir}: going on would replace it`,
+          { resource: `file:${anchor.path}` },
+          createdNow
+            ? `restore ${storeDir} from your backup (it must hold ${anchor.name}.${anchor.part === 'certPem' ? 'crt' : 'pub'} and ${anchor.name}.key); if ${h.host.name} belongs to no cluster of yours any more, remove its ${HOST_PATHS.pkiDir} first`
+            : `check that ${h.host.name} belongs to this cluster and that ${storeDir} is this cluster's PKI (restore it from your backup if not); nothing was changed`,
+        ),
+      );
+    }
+  }
+  return problems;
+}
+
+/** A new CA while a host cannot be asked whether it trusts an old one would split the cluster. */
+function unreachableWithNewAnchors(ctx: ClusterContext, pki: PreparedPki, storeDir: string): KubestrapError[] {
+  const created = pki.issued.filter((i) => TRUST_ANCHORS.some((a) => a.name === i.name)).map((i) => i.name);
+  if (created.length === 0 || ctx.mode === 'plan') return [];
+  const answered = new Set(ctx.hosts.map((h) => h.host.name));
+  return ctx.spec.hosts
+    .filter((h) => !answered.has(h.name))
+    .map(
+      (h) =>
+        new HostError(
+          h.name,
+          `did not answer, so kubestrap cannot tell whether it trusts an earlier ${created.join(', ')} than the new one this run would create`,
+          {},
+          `bring ${h.name} back (or take it out of the inventory) and run again; if ${storeDir} was lost, restore it from your backup first`,
+        ),
+    );
+}
+
+/** Certificates start an hour in the past; a host whose clock is further behind would see the new ones as not yet valid. */
+function clocksBehind(ctx: ClusterContext, pki: PreparedPki): KubestrapError[] {
+  const fresh = new Set(pki.issued.map((i) => i.name));
+  const getsFresh = (h: ClusterHost) => hostPkiFiles(ctx.spec, h.host).some((f) => fresh.has(f.content.name));
+  return ctx.hosts
+    .filter((h) => h.facts.clockSkewMs < -BACKDATE_MS && getsFresh(h))
+    .map(
+      (h) =>
+        new HostError(
+          h.host.name,
+          `its clock is ${Math.round(-h.facts.clockSkewMs / 60_000)} minutes behind this machine's: the certificates issued now would not be valid there yet`,
+          {},
+          'set the time right on the host (chrony or systemd-timesyncd) and run again',
+        ),
+    );
+}
