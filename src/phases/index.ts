@@ -51,7 +51,7 @@ export function selectPhases(names: readonly string[] | undefined): PhaseEntry[]
  * They come from what a host says about itself, so they obey the rule every property value obeys:
  * one line, or a carriage return in a host's output would start a new directive in a unit file.
  */
-export function hostValues(host: HostSpec, facts: HostFacts | undefined, phases: readonly Phase[] = PHASES): Record<string, string> {
+export function hostValues(host: HostSpec, facts: HostFacts | undefined, phases: ReadonlyArray<Pick<Phase, 'hostValues'>> = PHASES): Record<string, string> {
   const values = Object.assign({}, ...phases.map((p) => p.hostValues?.(host, facts) ?? {})) as Record<string, string>;
   for (const [key, value] of Object.entries(values)) {
     const problem = checkOneLine(value);

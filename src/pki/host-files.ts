@@ -5,13 +5,11 @@ import type { PreparedPki } from './reconcile.js';
 
 export interface PkiFile extends Omit<HostPkiFile, 'content'> {
   content: string;
-  /** The local item the file comes from: what `certs check` compares. */
-  source: PkiContent;
 }
 
-/** The PKI files of one host with their content, from the PKI this run works with. */
-export function hostPkiContents(spec: ClusterSpec, host: HostSpec, pki: PreparedPki): PkiFile[] {
-  return hostPkiFiles(spec, host).map((f) => ({ ...f, content: contentOf(spec, pki, f.content), source: f.content }));
+/** The PKI files of one host (or the given ones of them) with their content, from the PKI this run works with. */
+export function hostPkiContents(spec: ClusterSpec, host: HostSpec, pki: PreparedPki, files: readonly HostPkiFile[] = hostPkiFiles(spec, host)): PkiFile[] {
+  return files.map((f) => ({ ...f, content: contentOf(spec, pki, f.content) }));
 }
 
 function contentOf(spec: ClusterSpec, pki: PreparedPki, what: PkiContent): string {

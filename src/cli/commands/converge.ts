@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
 import type { HostFacts } from '../../engine/facts.js';
 import { InvalidInputError } from '../../errors.js';
@@ -12,7 +12,6 @@ import { reconcilePki } from '../../pki/reconcile.js';
 import { displayFilter } from '../../printable.js';
 import { prepareTemplates, type RenderedFile } from '../../render/render-cluster.js';
 import { targetSecrets } from '../../ssh/auth.js';
-import { SshPool } from '../../ssh/pool.js';
 import { acquireLock } from '../../state/lock.js';
 import { RunLog } from '../../state/run-log.js';
 import { openStateDir } from '../../state/state-dir.js';
@@ -22,50 +21,32 @@ import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
 import { issuanceLines } from '../output/pki-text.js';
 import { formatReport } from '../output/report-text.js';
+import { openPool, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
-type OutputMode = 'auto' | 'tty' | 'plain' | 'json';
-
-interface ConvergeOptions {
-  inventory: string;
-  config: string;
+interface ConvergeOptions extends ConnectionOptions {
   templates?: string;
   phase?: string[];
   limit?: string[];
-  concurrency: number;
-  acceptNewHostKeys: boolean;
   output: OutputMode;
-  connectTimeout: number;
 }
-
-const DEFAULT_CONCURRENCY = 20;
 
 /** `plan` and `apply` share everything but the mode: same inputs, same probes, same diff. */
 export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: number) => void): Command {
   const phases = availablePhaseNames().join(', ');
-  return new Command(mode)
+  const command = new Command(mode)
     .summary(mode === 'plan' ? 'show what apply would change on each host (touches nothing)' : 'bring every host to the desired state')
     .description(
       mode === 'plan'
         ? 'Connect to every host, read its state, and print exactly what `apply` would change: file diffs, services to restart, packages to install. Changes nothing.'
         : 'Connect to every host, read its state, and change only what differs; restart only the services whose inputs changed.',
-    )
-    .requiredOption('-i, --inventory <file>', 'inventory YAML')
-    .option('-c, --config <file>', 'key=value properties', 'config.properties')
+    );
+  return withConnectionOptions(withInputOptions(command))
     .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/)')
     .option('--phase <names...>', `only these phases (${phases})`)
     .option('--limit <hosts...>', 'change only these hosts (names, comma- or space-separated); the others are read, not changed')
-    .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(DEFAULT_CONCURRENCY).argParser(positiveInt))
-    .option('--accept-new-host-keys', 'record host keys seen for the first time instead of refusing them', false)
-    .addOption(new Option('--output <mode>', 'progress and report format').choices(['auto', 'tty', 'plain', 'json']).default('auto'))
-    .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout').default(10).argParser(positiveInt))
+    .addOption(outputOption('progress and report format'))
     .action(async (opts: ConvergeOptions) => setExitCode(await converge(io, mode, opts)));
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`"${value}" is not a positive whole number`);
-  return n;
 }
 
 async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promise<number> {
@@ -136,12 +117,7 @@ async function runOnHosts(
   limit: string[] | undefined,
   log: RunLog,
 ): Promise<RunReport> {
-  const pool = new SshPool({
-    knownHostsFile: spec.knownHostsFile,
-    acceptNewHostKeys: opts.acceptNewHostKeys,
-    connectTimeoutMs: opts.connectTimeout * 1000,
-    log: (e) => log.write({ event: 'ssh', ...e }),
-  });
+  const pool = openPool(spec, opts, (e) => log.write(e));
   const view = progressView(io, opts.output, phases);
   try {
     return await runPhases({

@@ -1,0 +1,150 @@
+import { Command, Option } from 'commander';
+import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js';
+import { KubestrapError, HostError } from '../../errors.js';
+import { mapLimit } from '../../engine/limit.js';
+import { pkiCatalog } from '../../pki/catalog.js';
+import { checkHost, checkLocal, type CertCheck } from '../../pki/check.js';
+import { deployedScript, parseDeployed } from '../../pki/deployed.js';
+import { hostPkiFiles } from '../../pki/host-layout.js';
+import { reconcilePki, storedPki } from '../../pki/reconcile.js';
+import { localPkiStore } from '../../pki/store.js';
+import { acquireLock } from '../../state/lock.js';
+import { openStateDir } from '../../state/state-dir.js';
+import { EXIT_FAILED, EXIT_OK, formatTable, printWarnings, type CliIo } from '../io.js';
+import { openPool, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { UsageError } from '../usage-error.js';
+
+interface CheckOptions extends ConnectionOptions {
+  days: number;
+  output: OutputMode;
+}
+
+interface RenewOptions {
+  inventory: string;
+  config: string;
+  all: boolean;
+  name?: string[];
+}
+
+const DEFAULT_DAYS = 30;
+
+/** `bootstrap certs check|renew`: the cluster's certificates, on the controller and on the hosts. */
+export function certsCommand(io: CliIo, setExitCode: (code: number) => void): Command {
+  const check = withConnectionOptions(withInputOptions(new Command('check')))
+    .summary('every certificate, local and on each host: subject, SANs, issuer, days left, same as local')
+    .description(
+      'Reads the local PKI and, with one command per host, what each host holds. Exits 1 when a certificate expires within --days, or a host\'s copy is missing or differs from the local one.',
+    )
+    .addOption(new Option('--days <n>', 'fail when a certificate expires within this many days').default(DEFAULT_DAYS).argParser(positiveInt))
+    .addOption(outputOption('report format'))
+    .action(async (opts: CheckOptions) => setExitCode(await checkCerts(io, opts)));
+  const renew = withInputOptions(new Command('renew'))
+    .summary('re-issue certificates locally (never CAs); the next apply rolls them out')
+    .description(
+      'Re-issues the chosen certificates (new keys) in the local PKI. Nothing on the hosts changes until the next `bootstrap apply`, which gives each host that holds one the new files and restarts only the services that read them.',
+    )
+    .option('--all', 'every certificate (not the CAs)', false)
+    .option('--name <names...>', 'these certificates: a name as `certs check` shows it (apiserver, kubelet/node1) or a group (kubelet, etcd-server)')
+    .action(async (opts: RenewOptions) => setExitCode(await renewCerts(io, opts)));
+  return new Command('certs').summary('check and renew the cluster\'s certificates').addCommand(check).addCommand(renew);
+}
+
+async function checkCerts(io: CliIo, opts: CheckOptions): Promise<number> {
+  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  printWarnings(io, spec.warnings);
+  const store = localPkiStore(spec);
+  const pki = storedPki(spec, store);
+  const now = new Date();
+  const local = checkLocal(pki, store, now, opts.days);
+  const pool = openPool(spec, opts);
+  let hosts: Array<{ host: string; rows: CertCheck[]; error?: KubestrapError }>;
+  try {
+    hosts = await mapLimit(spec.hosts, opts.concurrency, async (host) => {
+      const files = hostPkiFiles(spec, host);
+      try {
+        const remote = await pool.connect(host.ssh);
+        const deployed = parseDeployed((await remote.run(deployedScript(files))).stdout, files);
+        return { host: host.name, rows: checkHost(spec, host, pki, deployed, now, opts.days) };
+      } catch (err) {
+        return { host: host.name, rows: [], error: err instanceof KubestrapError ? err : new HostError(host.name, String((err as Error)?.message ?? err)) };
+      }
+    });
+  } finally {
+    await pool.closeAll();
+  }
+  const ok = [...local, ...hosts.flatMap((h) => h.rows)].every((r) => r.problems.length === 0) && hosts.every((h) => !h.error);
+  if (opts.output === 'json') {
+    io.stdout.write(`${JSON.stringify({ ok, days: opts.days, local, hosts: hosts.map((h) => ({ host: h.host, error: h.error?.format() ?? null, files: h.rows })) }, null, 2)}\n`);
+  } else {
+    io.stdout.write(checkText(spec, store.dir, local, hosts, opts.days, ok));
+  }
+  return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+function checkText(spec: ClusterSpec, storeDir: string, local: CertCheck[], hosts: Array<{ host: string; rows: CertCheck[]; error?: KubestrapError }>, days: number, ok: boolean): string {
+  const status = (r: CertCheck) => (r.problems.length ? r.problems.join('; ') : 'ok');
+  const sans = (r: CertCheck) => [...r.dnsNames, ...r.ipAddresses].join(',');
+  const out = [`local PKI (${storeDir})`, indent(formatTable(['NAME', 'SUBJECT', 'ISSUER', 'SANS', 'DAYS', 'STATUS'], local.map((r) => [r.name, r.subject ?? '', r.issuer ?? '', sans(r), r.daysLeft === undefined ? '' : String(r.daysLeft), status(r)])))];
+  for (const h of hosts) {
+    const address = spec.hosts.find((x) => x.name === h.host)?.address ?? '';
+    out.push('', `${h.host} (${address})`);
+    if (h.error) {
+      out.push(indent(`unreachable: ${h.error.format()}`));
+      continue;
+    }
+    const rows = h.rows.map((r) => [r.path, r.name, r.subject ?? '', r.issuer ?? '', sans(r), r.daysLeft === undefined ? '' : String(r.daysLeft), r.matchesLocal ? 'same' : 'no', status(r)]);
+    out.push(indent(formatTable(['FILE', 'ITEM', 'SUBJECT', 'ISSUER', 'SANS', 'DAYS', 'AS LOCAL', 'STATUS'], rows)));
+  }
+  const failing = [...local, ...hosts.flatMap((h) => h.rows)].filter((r) => r.problems.length).length + hosts.filter((h) => h.error).length;
+  out.push('', ok ? `all certificates valid for more than ${days} days and in place` : `${failing} problem${failing === 1 ? '' : 's'}: \`bootstrap certs renew\` re-issues expiring ones, \`bootstrap apply\` puts missing or different ones right`);
+  return `${out.join('\n')}\n`;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+async function renewCerts(io: CliIo, opts: RenewOptions): Promise<number> {
+  if (opts.all === Boolean(opts.name?.length)) throw new UsageError('say which certificates to renew', 'give --all, or --name with one or more names (as `bootstrap certs check` shows them)');
+  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  printWarnings(io, spec.warnings);
+  const names = chooseLeaves(spec, opts);
+  const state = openStateDir(spec.stateDir);
+  const lock = acquireLock(state.lockFile, 'bootstrap certs renew');
+  try {
+    const store = localPkiStore(spec);
+    const renewed = await reconcilePki(spec, store, { now: new Date(), mode: { kind: 'renew', names } });
+    await renewed.persist();
+    io.stdout.write(
+      `renewed ${renewed.issued.length} certificate${renewed.issued.length === 1 ? '' : 's'} in ${store.dir}: ${renewed.issued.map((i) => i.name).join(', ')}\n` +
+        'run `bootstrap apply` to roll them out: every host that holds one gets it, and only the services that read it restart\n',
+    );
+  } finally {
+    lock.release();
+  }
+  return EXIT_OK;
+}
+
+/** Leaf names from --all or --name (a name, or a group: the part before the `/` of per-host names). */
+function chooseLeaves(spec: ClusterSpec, opts: RenewOptions): Set<string> {
+  const catalog = pkiCatalog(spec);
+  const leaves = catalog.leaves.map((l) => l.name);
+  if (opts.all) return new Set(leaves);
+  const chosen = new Set<string>();
+  for (const name of opts.name ?? []) {
+    const matches = leaves.filter((l) => l === name || l.startsWith(`${name}/`));
+    if (matches.length) {
+      matches.forEach((m) => chosen.add(m));
+      continue;
+    }
+    if (catalog.cas.some((c) => c.name === name)) {
+      throw new UsageError(`${name} is a CA: kubestrap renews certificates, never CAs`, 'a CA lasts CA_VALIDITY_DAYS; rotating one means a new PKI for the cluster');
+    }
+    const groups = [...new Set(leaves.filter((l) => l.includes('/')).map((l) => l.split('/')[0]!))];
+    throw new UsageError(`there is no certificate named ${name}`, `choose from: ${[...leaves.filter((l) => !l.includes('/')), ...groups.map((g) => `${g}[/<host>]`)].join(', ')}`);
+  }
+  return chosen;
+}

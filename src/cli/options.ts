@@ -1,0 +1,48 @@
+import { Option, type Command } from 'commander';
+import type { ClusterSpec } from '../config/cluster-spec.js';
+import { SshPool } from '../ssh/pool.js';
+import { UsageError } from './usage-error.js';
+
+/** Options of every command that reaches the hosts; one definition, so they read the same everywhere. */
+export interface ConnectionOptions {
+  inventory: string;
+  config: string;
+  concurrency: number;
+  acceptNewHostKeys: boolean;
+  connectTimeout: number;
+}
+
+export type OutputMode = 'auto' | 'tty' | 'plain' | 'json';
+
+const DEFAULT_CONCURRENCY = 20;
+
+export function withInputOptions(command: Command): Command {
+  return command.requiredOption('-i, --inventory <file>', 'inventory YAML').option('-c, --config <file>', 'key=value properties', 'config.properties');
+}
+
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--concurrency <n>', 'hosts worked on at once').default(DEFAULT_CONCURRENCY).argParser(positiveInt))
+    .option('--accept-new-host-keys', 'record host keys seen for the first time instead of refusing them', false)
+    .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout').default(10).argParser(positiveInt));
+}
+
+export function outputOption(description: string): Option {
+  return new Option('--output <mode>', description).choices(['auto', 'tty', 'plain', 'json']).default('auto');
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`"${value}" is not a positive whole number`);
+  return n;
+}
+
+/** The connections of one command: known_hosts checked as the options say, each step to the debug log if there is one. */
+export function openPool(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): SshPool {
+  return new SshPool({
+    knownHostsFile: spec.knownHostsFile,
+    acceptNewHostKeys: opts.acceptNewHostKeys,
+    connectTimeoutMs: opts.connectTimeout * 1000,
+    ...(log ? { log: (e) => log({ event: 'ssh', ...e }) } : {}),
+  });
+}
