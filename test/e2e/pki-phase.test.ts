@@ -84,7 +84,8 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
       const i = hostIndex(host.name);
       for (const f of hostPkiFiles(s, host)) {
         if (f.content.kind === 'key' || f.content.kind === 'public-key') {
-          expect(await hosts.run(i, `openssl pkey -in ${f.path} -noout && echo key-ok`), f.path).toBe('key-ok\n');
+          const pub = f.content.kind === 'public-key' ? '-pubin ' : '';
+          expect(await hosts.run(i, `openssl pkey ${pub}-in ${f.path} -noout && echo key-ok`), f.path).toBe('key-ok\n');
           continue;
         }
         const leaf = catalog.leaves.find((l) => l.name === f.content.name);

@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readCertificate } from '../../src/pki/certificate.js';
+import { reconcilePki } from '../../src/pki/reconcile.js';
+import { localPkiStore } from '../../src/pki/store.js';
+import { runCli } from '../support/cli.js';
+import { clusterFrom } from '../support/cluster.js';
+import { useTempDir } from '../support/tmp.js';
+import { PKI_INVENTORY } from '../pki/support.js';
+
+describe('bootstrap certs renew', () => {
+  const tmp = useTempDir();
+  const args = () => ['-i', join(tmp(), 'inventory.yaml'), '-c', join(tmp(), 'config.properties')];
+
+  async function withPki() {
+    const spec = clusterFrom(tmp(), '', PKI_INVENTORY);
+    const store = localPkiStore(spec);
+    await (await reconcilePki(spec, store, { now: new Date() })).persist();
+    return store;
+  }
+
+  it('asks which certificates: --all or --name, not both, not neither', async () => {
+    await withPki();
+    for (const extra of [[], ['--all', '--name', 'apiserver']]) {
+      const run = await runCli(['certs', 'renew', ...args(), ...extra]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('error: say which certificates to renew\n  fix: give --all, or --name');
+    }
+  });
+
+  it('never renews a CA, and names the certificates there are when given another name', async () => {
+    await withPki();
+    const ca = await runCli(['certs', 'renew', ...args(), '--name', 'etcd-ca']);
+    expect([ca.code, ca.stderr]).toEqual([2, 'error: etcd-ca is a CA: kubestrap renews certificates, never CAs\n  fix: a CA lasts CA_VALIDITY_DAYS; rotating one means a new PKI for the cluster\n']);
+    const unknown = await runCli(['certs', 'renew', ...args(), '--name', 'apiserver-cert']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('error: there is no certificate named apiserver-cert\n  fix: choose from: apiserver, apiserver-kubelet-client,');
+    expect(unknown.stderr).toContain('kubelet[/<host>]');
+  });
+
+  it('refuses to renew without the local PKI, saying how to get it back', async () => {
+    clusterFrom(tmp(), '', PKI_INVENTORY);
+    const run = await runCli(['certs', 'renew', ...args(), '--all']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/there is no ca to renew certificates with\n {2}fix: restore .* from your backup, or run `bootstrap apply`/);
+  });
+
+  it('re-issues the named certificates and groups in the local PKI, and only those', async () => {
+    const store = await withPki();
+    const serial = (name: string) => readCertificate(store.read(name).certPem!)!.serialNumber;
+    const before = { apiserver: serial('apiserver'), w1: serial('kubelet/w1'), m2: serial('kubelet/m2'), admin: serial('admin') };
+    const run = await runCli(['certs', 'renew', ...args(), '--name', 'apiserver', 'kubelet']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('renewed 3 certificates');
+    expect(run.stdout).toContain('apiserver, kubelet/m2, kubelet/w1');
+    expect(serial('apiserver')).not.toBe(before.apiserver);
+    expect(serial('kubelet/w1')).not.toBe(before.w1);
+    expect(serial('kubelet/m2')).not.toBe(before.m2);
+    expect(serial('admin')).toBe(before.admin);
+  });
+});

@@ -1,0 +1,68 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkHost, checkLocal } from '../../src/pki/check.js';
+import { deployedScript, parseDeployed } from '../../src/pki/deployed.js';
+import { hostPkiContents } from '../../src/pki/host-files.js';
+import { hostPkiFiles, PKI_PATHS } from '../../src/pki/host-layout.js';
+import { reconcilePki, storedPki } from '../../src/pki/reconcile.js';
+import { PkiStore } from '../../src/pki/store.js';
+import { shRun } from '../engine/support.js';
+import { clusterFrom } from '../support/cluster.js';
+import { useTempDir } from '../support/tmp.js';
+import { PKI_INVENTORY } from './support.js';
+
+describe('certs check, against a folder standing for a host', () => {
+  const tmp = useTempDir();
+
+  async function setup() {
+    const spec = clusterFrom(tmp(), '', PKI_INVENTORY);
+    const store = new PkiStore(join(tmp(), 'pki'));
+    const pki = await reconcilePki(spec, store, { now: new Date() });
+    await pki.persist();
+    const host = spec.hosts.find((h) => h.name === 'w1')!;
+    const root = join(tmp(), 'host');
+    // What the pki phase installs, under `root` instead of /.
+    for (const f of hostPkiContents(spec, host, pki)) {
+      mkdirSync(dirname(join(root, f.path)), { recursive: true });
+      writeFileSync(join(root, f.path), f.content);
+    }
+    /** The real read script, run on this machine with its paths moved under `root`. */
+    const read = () => {
+      const files = hostPkiFiles(spec, host);
+      const out = shRun(deployedScript(files).replaceAll('/etc/kubernetes', `${root}/etc/kubernetes`)).stdout;
+      return checkHost(spec, host, storedPki(spec, store), parseDeployed(out, files), new Date(), 30);
+    };
+    return { spec, store, host, root, read };
+  }
+
+  it('reads each certificate (a kubeconfig\'s client certificate too) and finds every file as the local PKI makes it', async () => {
+    const { read } = await setup();
+    const rows = read();
+    expect(rows.every((r) => r.matchesLocal && r.problems.length === 0)).toBe(true);
+    expect(rows.find((r) => r.path === PKI_PATHS.kubeletConf)).toMatchObject({ name: 'kubelet-client/w1', subject: 'O=system:nodes, CN=system:node:w1', issuer: 'CN=kubernetes', daysLeft: 364 });
+    expect(rows.find((r) => r.path === PKI_PATHS.kubeletCert)).toMatchObject({ dnsNames: ['w1'], ipAddresses: ['10.0.0.21'] });
+    expect(rows.find((r) => r.path === PKI_PATHS.kubeletKey)!.subject).toBeUndefined();
+  });
+
+  it('reports a missing file, and a file that differs from the local PKI, without reading keys off the host', async () => {
+    const { spec, host, root, read } = await setup();
+    writeFileSync(join(root, PKI_PATHS.kubeletKey), 'not the key\n');
+    shRun(`rm ${join(root, PKI_PATHS.kubeProxyConf)}`);
+    const rows = read();
+    expect(rows.filter((r) => r.problems.length).map((r) => [r.path, r.problems])).toEqual([
+      [PKI_PATHS.kubeletKey, ['differs from the local PKI']],
+      [PKI_PATHS.kubeProxyConf, ['missing on the host']],
+    ]);
+    expect(deployedScript(hostPkiFiles(spec, host))).not.toMatch(/cat [^;]*\.key/);
+  });
+
+  it('flags local certificates within the window, and missing ones', async () => {
+    const { spec, store } = await setup();
+    shRun(`rm ${store.pathOf('scheduler', 'certPem')}`);
+    const rows = checkLocal(storedPki(spec, store), store, new Date(), 400);
+    expect(rows.find((r) => r.name === 'scheduler')!.problems).toEqual(['missing: the next apply issues it']);
+    expect(rows.find((r) => r.name === 'apiserver')!.problems).toEqual(['expires in 364 days']);
+    expect(rows.find((r) => r.name === 'ca')!.problems).toEqual([]);
+  });
+});
