@@ -42,8 +42,6 @@ export interface CertificateInfo {
   serialNumber: string;
   /** SHA-256 of the DER certificate, hex. */
   fingerprint: string;
-  /** SubjectPublicKeyInfo DER of the certified key. */
-  publicKey: Buffer;
 }
 
 const EKU_OIDS: Record<ExtendedUsage, string> = {
@@ -139,17 +137,22 @@ function signerOf(issuer: Issuer): Promise<Signer> {
 }
 
 /**
- * Reads a PEM certificate; undefined when the text is not one. Reading uses Node's own parser
+ * Parses a PEM certificate; undefined when the text is not one. Reading uses Node's own parser
  * (OpenSSL's, native): a no-op run reads every certificate of the cluster, hundreds for a large
  * inventory, and the pure-JavaScript ASN.1 decoder costs milliseconds each.
  */
-export function readCertificate(pem: string): CertificateInfo | undefined {
-  let cert: X509Certificate;
+export function parseCertificate(pem: string): X509Certificate | undefined {
   try {
-    cert = new X509Certificate(pem);
+    return new X509Certificate(pem);
   } catch {
     return undefined;
   }
+}
+
+/** Reads a PEM certificate (or describes a parsed one); undefined when the text is not one. */
+export function readCertificate(pem: string | X509Certificate): CertificateInfo | undefined {
+  const cert = typeof pem === 'string' ? parseCertificate(pem) : pem;
+  if (!cert) return undefined;
   const subject = distinguishedName(cert.subject);
   const san = subjectAltNames(cert.subjectAltName ?? '');
   const eku = cert.keyUsage ?? [];
@@ -166,19 +169,20 @@ export function readCertificate(pem: string): CertificateInfo | undefined {
     notAfter: new Date(cert.validTo),
     serialNumber: cert.serialNumber.toLowerCase(),
     fingerprint: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
-    publicKey: publicKeyDer(cert.publicKey),
   };
 }
 
-/** True when `caPem`'s key signed `certPem` (signature and names only: dates are judged separately). */
-export function signedBy(certPem: string, caPem: string): boolean {
-  try {
-    const cert = new X509Certificate(certPem);
-    const ca = new X509Certificate(caPem);
-    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
-  } catch {
-    return false;
-  }
+/** True when `ca`'s key signed `cert` (signature and names only: dates are judged separately). */
+export function signedBy(cert: string | X509Certificate, ca: string | X509Certificate): boolean {
+  const c = typeof cert === 'string' ? parseCertificate(cert) : cert;
+  const a = typeof ca === 'string' ? parseCertificate(ca) : ca;
+  return !!c && !!a && c.checkIssued(a) && c.verify(a.publicKey);
+}
+
+/** True when `key` is the private key of the certificate's public key. */
+export function certifiesKey(cert: string | X509Certificate, key: KeyObject): boolean {
+  const c = typeof cert === 'string' ? parseCertificate(cert) : cert;
+  return !!c && c.checkPrivateKey(key);
 }
 
 /** `O=system:nodes\nCN=system:node:n1` as Node prints a name, as pairs in order. */

@@ -43,8 +43,6 @@ export const PKI_PATHS = {
   kubeProxyConf: `${kube}/kube-proxy.conf`,
 } as const;
 
-export type PkiPathName = keyof typeof PKI_PATHS;
-
 /** Where each CA's certificate sits on hosts: what a run compares to refuse replacing a CA. */
 export const CA_CERT_PATHS: Record<CaName, string> = {
   ca: PKI_PATHS.caCert,

@@ -42,12 +42,6 @@ export function parsePrivateKey(pem: string): KeyObject | undefined {
   }
 }
 
-export function algorithmOf(key: KeyObject): KeyAlgorithm | undefined {
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ecdsa-p256';
-  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'rsa-2048';
-  return undefined;
-}
-
 /** The WebCrypto algorithm a key signs certificates with: SHA-256 either way. */
 export function signatureAlgorithm(key: KeyObject): webcrypto.EcdsaParams | webcrypto.RsaHashedImportParams {
   return key.asymmetricKeyType === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', hash: 'SHA-256' };

@@ -1,9 +1,20 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { ClusterSpec } from '../config/cluster-spec.js';
 import { PkiError, type Warning } from '../errors.js';
 import { pkiCatalog, KEY_ALGORITHMS, SERVICE_ACCOUNT_KEY, type CaName, type CaSpec, type LeafSpec, type PkiCatalog, type PkiSettings } from './catalog.js';
-import { daysLeft, issueCaCertificate, issueLeafCertificate, readCertificate, signedBy, validityFrom, type CertificateInfo, type CertificateProfile } from './certificate.js';
-import { generatePrivateKey, parsePrivateKey, privateKeyPem, publicKeyDer, publicKeyPem } from './keys.js';
+import {
+  certifiesKey,
+  daysLeft,
+  issueCaCertificate,
+  issueLeafCertificate,
+  parseCertificate,
+  readCertificate,
+  signedBy,
+  validityFrom,
+  type CertificateInfo,
+  type CertificateProfile,
+} from './certificate.js';
+import { generatePrivateKey, parsePrivateKey, privateKeyPem, publicKeyPem } from './keys.js';
 import type { PkiStore, StoredItem } from './store.js';
 
 /** One item of the PKI as the run uses it: a CA or leaf (certificate and key), or the service-account key pair. */
@@ -38,9 +49,10 @@ export interface PreparedPki {
  */
 export type ReconcileMode = { kind: 'converge' } | { kind: 'renew'; names: ReadonlySet<string> };
 
-/** A CA ready to sign. */
+/** A CA ready to sign, and to check what it signed. */
 interface LoadedCa {
   certPem: string;
+  cert: X509Certificate;
   key: KeyObject;
   info: CertificateInfo;
 }
@@ -80,7 +92,8 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
     const key = await generatePrivateKey(KEY_ALGORITHMS.certificates);
     const certPem = await issueCaCertificate(ca.commonName, key, validityFrom(opts.now, catalog.settings.caValidityDays));
     record(ca.name, 'ca', 'new', { certPem, keyPem: privateKeyPem(key) });
-    cas.set(ca.name, { certPem, key, info: readCertificate(certPem)! });
+    const cert = parseCertificate(certPem)!;
+    cas.set(ca.name, { certPem, cert, key, info: readCertificate(cert)! });
   }
 
   const sa = loadServiceAccountKey(store);
@@ -90,18 +103,16 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
     record(SERVICE_ACCOUNT_KEY, 'key', 'new', { keyPem: privateKeyPem(key), publicPem: publicKeyPem(key) });
   }
 
-  const decisions = await Promise.all(
-    catalog.leaves.map(async (leaf) => {
-      const stored = store.read(leaf.name);
-      const reason =
-        mode.kind === 'renew'
-          ? mode.names.has(leaf.name)
-            ? 'renewal requested'
-            : undefined
-          : await reissueReason(leaf, stored, cas.get(leaf.ca)!, catalog.settings, opts.now);
-      return { leaf, stored, reason };
-    }),
-  );
+  const decisions = catalog.leaves.map((leaf) => {
+    const stored = store.read(leaf.name);
+    const reason =
+      mode.kind === 'renew'
+        ? mode.names.has(leaf.name)
+          ? 'renewal requested'
+          : undefined
+        : reissueReason(leaf, stored, cas.get(leaf.ca)!, catalog.settings, opts.now);
+    return { leaf, stored, reason };
+  });
   const fresh = await Promise.all(decisions.map((d) => (d.reason ? issueLeaf(d.leaf, cas.get(d.leaf.ca)!, catalog.settings, opts.now) : undefined)));
   decisions.forEach((d, i) => {
     if (d.reason) record(d.leaf.name, 'leaf', d.reason, fresh[i]!);
@@ -143,21 +154,16 @@ async function issueLeaf(leaf: LeafSpec, ca: LoadedCa, settings: PkiSettings, no
 }
 
 /** Why a stored leaf must be issued again, or undefined when it is good as it is. */
-async function reissueReason(
-  leaf: LeafSpec,
-  stored: StoredItem,
-  ca: { certPem: string; info: CertificateInfo },
-  settings: PkiSettings,
-  now: Date,
-): Promise<string | undefined> {
+function reissueReason(leaf: LeafSpec, stored: StoredItem, ca: LoadedCa, settings: PkiSettings, now: Date): string | undefined {
   if (!stored.certPem && !stored.keyPem) return 'new';
   if (!stored.certPem || !stored.keyPem) return `its ${stored.certPem ? 'key' : 'certificate'} is missing`;
-  const info = readCertificate(stored.certPem);
+  const cert = parseCertificate(stored.certPem);
   const key = parsePrivateKey(stored.keyPem);
-  if (!info) return 'its certificate is unreadable';
+  if (!cert) return 'its certificate is unreadable';
   if (!key) return 'its key is unreadable';
-  if (!publicKeyDer(key).equals(info.publicKey)) return 'its key does not match its certificate';
-  if (!signedBy(stored.certPem, ca.certPem)) return `it was not issued by the current ${leaf.ca}`;
+  if (!certifiesKey(cert, key)) return 'its key does not match its certificate';
+  if (!signedBy(cert, ca.cert)) return `it was not issued by the current ${leaf.ca}`;
+  const info = readCertificate(cert)!;
   const changed = profileChanges(leaf.profile, info);
   if (changed.length) return `no longer matches the inventory: ${changed.join(', ')}`;
   const left = daysLeft(info, now);
@@ -198,13 +204,14 @@ function loadCa(store: PkiStore, ca: CaSpec): (LoadedCa & { keyPem: string }) | 
       `restore ${store.dir} from your backup; kubestrap never replaces a CA by itself`,
     );
   }
-  const info = readCertificate(certPem);
+  const cert = parseCertificate(certPem);
+  const info = cert && readCertificate(cert);
   const key = parsePrivateKey(keyPem);
-  if (!info?.isCa) throw new PkiError(certFile, `is not a CA certificate`, `restore ${store.dir} from your backup`);
-  if (!key || !publicKeyDer(key).equals(info.publicKey)) {
+  if (!cert || !info?.isCa) throw new PkiError(certFile, `is not a CA certificate`, `restore ${store.dir} from your backup`);
+  if (!key || !certifiesKey(cert, key)) {
     throw new PkiError(keyFile, `is not the key of ${certFile}`, `restore ${store.dir} from your backup; kubestrap never replaces a CA by itself`);
   }
-  return { certPem, keyPem, key, info };
+  return { certPem, keyPem, cert, key, info };
 }
 
 function loadServiceAccountKey(store: PkiStore): PkiItem | undefined {

@@ -33,11 +33,6 @@ export function localPkiStore(spec: Pick<ClusterSpec, 'stateDir'>): PkiStore {
 export class PkiStore {
   constructor(readonly dir: string) {}
 
-  /** True when the folder exists: a run that finds it empty while hosts hold a CA must not start over. */
-  exists(): boolean {
-    return existsSync(this.dir);
-  }
-
   pathOf(name: string, part: Part): string {
     return join(this.dir, `${name}${EXTENSIONS[part]}`);
   }
