@@ -4,9 +4,9 @@ import { HostError, type KubestrapError } from '../errors.js';
 import type { ClusterContext, ClusterHost } from '../engine/phase.js';
 import type { Resource } from '../engine/resource.js';
 import { CAS, SERVICE_ACCOUNT_KEY, type CaName } from '../pki/catalog.js';
-import { BACKDATE_MS } from '../pki/certificate.js';
 import { hostPkiContents } from '../pki/host-files.js';
-import { CA_CERT_PATHS, hostPkiFiles, PKI_DIRECTORIES, PKI_PATHS } from '../pki/host-layout.js';
+import { CA_CERT_PATHS, PKI_DIRECTORIES, PKI_PATHS } from '../pki/host-layout.js';
+import { clockProblems } from '../preflight/clock.js';
 import type { PreparedPki } from '../pki/reconcile.js';
 import { shq } from '../ssh/quote.js';
 import type { Phase, PhaseContext } from './phase.js';
@@ -45,7 +45,8 @@ export function pkiPhase(pki: PreparedPki, storeDir: string): Phase {
         (f): Resource => ({ kind: 'file', path: f.path, content: f.content, mode: f.mode, owner: 'root', group: 'root', restarts: f.restarts, secret: true }),
       ),
     ],
-    preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...unreachableWithNewAnchors(ctx, pki, storeDir), ...clocksBehind(ctx, pki)],
+    // Certificates are time-bound: a host whose clock is off sees them as not yet valid or expired.
+    preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...unreachableWithNewAnchors(ctx, pki, storeDir), ...clockProblems(ctx)],
     beforeChanges: () => pki.persist(),
   };
 }
@@ -100,23 +101,6 @@ function unreachableWithNewAnchors(ctx: ClusterContext, pki: PreparedPki, storeD
           `did not answer, so kubestrap cannot tell whether it trusts an earlier ${created.join(', ')} than the new one this run would create`,
           {},
           `bring ${h.name} back (or take it out of the inventory) and run again; if ${storeDir} was lost, restore it from your backup first`,
-        ),
-    );
-}
-
-/** Certificates start an hour in the past; a host whose clock is further behind would see the new ones as not yet valid. */
-function clocksBehind(ctx: ClusterContext, pki: PreparedPki): KubestrapError[] {
-  const fresh = new Set(pki.issued.map((i) => i.name));
-  const getsFresh = (h: ClusterHost) => hostPkiFiles(ctx.spec, h.host).some((f) => fresh.has(f.content.name));
-  return ctx.hosts
-    .filter((h) => h.facts.clockSkewMs < -BACKDATE_MS && getsFresh(h))
-    .map(
-      (h) =>
-        new HostError(
-          h.host.name,
-          `its clock is ${Math.round(-h.facts.clockSkewMs / 60_000)} minutes behind this machine's: the certificates issued now would not be valid there yet`,
-          {},
-          'set the time right on the host (chrony or systemd-timesyncd) and run again',
         ),
     );
 }

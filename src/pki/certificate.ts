@@ -50,7 +50,7 @@ const EKU_OIDS: Record<ExtendedUsage, string> = {
 };
 
 /** Hosts whose clocks run behind the controller's must not see a fresh certificate as not yet valid. */
-export const BACKDATE_MS = 60 * 60 * 1000;
+const BACKDATE_MS = 60 * 60 * 1000;
 
 export function validityFrom(now: Date, days: number, notAfterLimit?: Date): Validity {
   const notAfter = new Date(now.getTime() + days * 86_400_000);
