@@ -34,7 +34,7 @@ const STEPS: Step[] = [
     needs: CLI,
   },
   {
-    title: 'apply: firewall off, swap off, modules, sysctls, FORWARD policy, hostnames, /etc/hosts',
+    title: 'apply: firewall off, swap off, modules, sysctls, FORWARD policy, hostnames, /etc/hosts; the cluster\'s CAs, certificates and kubeconfigs',
     argv: cluster('apply'),
     needs: CLI,
   },
