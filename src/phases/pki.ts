@@ -6,8 +6,8 @@ import type { Resource } from '../engine/resource.js';
 import { CAS, SERVICE_ACCOUNT_KEY, type CaName } from '../pki/catalog.js';
 import { hostPkiContents } from '../pki/host-files.js';
 import { CA_CERT_PATHS, PKI_DIRECTORIES, PKI_PATHS } from '../pki/host-layout.js';
-import { clockProblems } from '../preflight/clock.js';
 import type { PreparedPki } from '../pki/reconcile.js';
+import { clockProblems } from '../preflight/clock.js';
 import { shq } from '../ssh/quote.js';
 import type { Phase, PhaseContext } from './phase.js';
 
@@ -74,7 +74,7 @@ function replacedAnchors(ctx: ClusterContext, pki: PreparedPki, storeDir: string
         new HostError(
           h.host.name,
           createdNow
-            ? `holds ${anchor.path} from an earlier PKI of this cluster, but the local PKI in ${storeDir} has no ${anchor.name}: going on would replace it`
+            ? `holds ${anchor.path}, but the local PKI in ${storeDir} has no ${anchor.name} (this run would make a new one): going on would replace it`
             : `holds ${anchor.path} that is not the ${anchor.name} of the local PKI in ${storeDir}: going on would replace it`,
           { resource: `file:${anchor.path}` },
           createdNow

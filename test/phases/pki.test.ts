@@ -79,7 +79,7 @@ describe('the pki phase', () => {
     hold(root, PKI_PATHS.caCert, first.items.get('ca')!.certPem!);
     const problems = pkiPhase(again, store.dir).preflight!(ctx(spec, spec.hosts.map((h) => hostReading(spec, h.name, h.name === 'm1' ? root : join(tmp(), 'none')))));
     expect(problems.map((p) => p.format())).toEqual([
-      `m1 file:/etc/kubernetes/pki/ca.crt: holds /etc/kubernetes/pki/ca.crt from an earlier PKI of this cluster, but the local PKI in ${store.dir} has no ca: going on would replace it\n` +
+      `m1 file:/etc/kubernetes/pki/ca.crt: holds /etc/kubernetes/pki/ca.crt, but the local PKI in ${store.dir} has no ca (this run would make a new one): going on would replace it\n` +
         `  fix: restore ${store.dir} from your backup (it must hold ca.crt and ca.key); if m1 belongs to no cluster of yours any more, remove its /etc/kubernetes/pki first`,
     ]);
   });
