@@ -66,10 +66,10 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   const log = new RunLog(state.logsDir, mode, shown);
   let report: RunReport;
   try {
+    log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
     // Under the lock: two runs must not both create a CA.
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     const phases = entries.map((e) => e.build({ ...(pki ? { pki } : {}) }));
-    log.write({ event: 'start', mode, cluster: spec.name, phases: phases.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
     const filesFor: FilesFor = (host, facts) => {
       const rendered = templates.renderHost(host, hostValues(host, facts));
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
