@@ -173,29 +173,11 @@ export class LockError extends KubestrapError {
   }
 }
 
-/** The local state folder (known_hosts, lock, logs) cannot be trusted or used as it is. */
+/** The local state folder (known_hosts, lock, logs, the PKI) cannot be trusted or used as it is. */
 export class StateError extends KubestrapError {
   readonly kind = 'state';
 
   constructor(
-    readonly path: string,
-    message: string,
-    hint?: string,
-  ) {
-    super(message, hint);
-  }
-
-  where(): string {
-    return this.path;
-  }
-}
-
-/** The cluster's local PKI (its CAs, keys and certificates) cannot be used as it is. */
-export class PkiError extends KubestrapError {
-  readonly kind = 'pki';
-
-  constructor(
-    /** The file or folder of the local PKI at fault. */
     readonly path: string,
     message: string,
     hint?: string,

@@ -1,6 +1,6 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { ClusterSpec } from '../config/cluster-spec.js';
-import { PkiError, type Warning } from '../errors.js';
+import { StateError, type Warning } from '../errors.js';
 import { pkiCatalog, KEY_ALGORITHMS, SERVICE_ACCOUNT_KEY, type CaName, type CaSpec, type LeafSpec, type PkiCatalog, type PkiSettings } from './catalog.js';
 import {
   certifiesKey,
@@ -68,6 +68,7 @@ export interface ReconcileOptions {
  * issues nothing.
  */
 export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: ReconcileOptions): Promise<PreparedPki> {
+  store.checkPrivate();
   const catalog = pkiCatalog(spec);
   const mode = opts.mode ?? { kind: 'converge' };
   const items = new Map<string, PkiItem>();
@@ -135,6 +136,7 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
  * what `certs check` compares the hosts with.
  */
 export function storedPki(spec: ClusterSpec, store: PkiStore): PreparedPki {
+  store.checkPrivate();
   const catalog = pkiCatalog(spec);
   const items = new Map<string, PkiItem>();
   for (const name of [...catalog.cas.map((c) => c.name), ...catalog.leaves.map((l) => l.name)]) {
@@ -198,7 +200,7 @@ function loadCa(store: PkiStore, ca: CaSpec): (LoadedCa & { keyPem: string }) | 
   const certFile = store.pathOf(ca.name, 'certPem');
   const keyFile = store.pathOf(ca.name, 'keyPem');
   if (!certPem || !keyPem) {
-    throw new PkiError(
+    throw new StateError(
       certPem ? keyFile : certFile,
       `the ${ca.name} ${certPem ? 'key' : 'certificate'} is missing while its ${certPem ? 'certificate' : 'key'} is there`,
       `restore ${store.dir} from your backup; kubestrap never replaces a CA by itself`,
@@ -207,9 +209,9 @@ function loadCa(store: PkiStore, ca: CaSpec): (LoadedCa & { keyPem: string }) | 
   const cert = parseCertificate(certPem);
   const info = cert && readCertificate(cert);
   const key = parsePrivateKey(keyPem);
-  if (!cert || !info?.isCa) throw new PkiError(certFile, `is not a CA certificate`, `restore ${store.dir} from your backup`);
+  if (!cert || !info?.isCa) throw new StateError(certFile, `is not a CA certificate`, `restore ${store.dir} from your backup`);
   if (!key || !certifiesKey(cert, key)) {
-    throw new PkiError(keyFile, `is not the key of ${certFile}`, `restore ${store.dir} from your backup; kubestrap never replaces a CA by itself`);
+    throw new StateError(keyFile, `is not the key of ${certFile}`, `restore ${store.dir} from your backup; kubestrap never replaces a CA by itself`);
   }
   return { certPem, keyPem, cert, key, info };
 }
@@ -219,7 +221,7 @@ function loadServiceAccountKey(store: PkiStore): PkiItem | undefined {
   if (!keyPem) return undefined;
   const key = parsePrivateKey(keyPem);
   if (!key) {
-    throw new PkiError(store.pathOf(SERVICE_ACCOUNT_KEY, 'keyPem'), 'is not a private key', `restore ${store.dir} from your backup: a new key would invalidate every service-account token`);
+    throw new StateError(store.pathOf(SERVICE_ACCOUNT_KEY, 'keyPem'), 'is not a private key', `restore ${store.dir} from your backup: a new key would invalidate every service-account token`);
   }
   return { keyPem, publicPem: publicKeyPem(key) };
 }
@@ -232,8 +234,8 @@ function caExpiryWarning(store: PkiStore, ca: CaSpec, left: number): Warning {
   };
 }
 
-function missingCaForRenew(store: PkiStore, ca: CaSpec): PkiError {
-  return new PkiError(
+function missingCaForRenew(store: PkiStore, ca: CaSpec): StateError {
+  return new StateError(
     store.pathOf(ca.name, 'certPem'),
     `there is no ${ca.name} to renew certificates with`,
     `restore ${store.dir} from your backup, or run \`bootstrap apply\` to create the PKI of a new cluster`,

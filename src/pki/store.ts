@@ -4,6 +4,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ClusterSpec } from '../config/cluster-spec.js';
 import { mapLimit } from '../engine/limit.js';
+import { checkPrivate } from '../state/state-dir.js';
 
 /** One item of the local PKI as files: a certificate and its key, or (the service account) a key pair. */
 export interface StoredItem {
@@ -32,6 +33,11 @@ export function localPkiStore(spec: Pick<ClusterSpec, 'stateDir'>): PkiStore {
  */
 export class PkiStore {
   constructor(readonly dir: string) {}
+
+  /** Refuses a store that others may write: whoever can could plant a CA (see state-dir.ts). */
+  checkPrivate(): void {
+    checkPrivate(this.dir);
+  }
 
   pathOf(name: string, part: Part): string {
     return join(this.dir, `${name}${EXTENSIONS[part]}`);

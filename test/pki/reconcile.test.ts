@@ -2,7 +2,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../../src/config/cluster-spec.js';
-import { PkiError } from '../../src/errors.js';
+import { StateError } from '../../src/errors.js';
 import { pkiCatalog } from '../../src/pki/catalog.js';
 import { certifiesKey, daysLeft, issueLeafCertificate, readCertificate, signedBy, validityFrom } from '../../src/pki/certificate.js';
 import { generatePrivateKey, parsePrivateKey, privateKeyPem } from '../../src/pki/keys.js';
@@ -263,8 +263,8 @@ describe('reconcilePki on a store that has the PKI', () => {
     await converged(spec, store);
     rmSync(store.pathOf('ca', 'keyPem'));
     const refusal = await reconcilePki(spec, store, { now: NOW }).catch((e: unknown) => e);
-    expect(refusal).toBeInstanceOf(PkiError);
-    expect((refusal as PkiError).format()).toBe(
+    expect(refusal).toBeInstanceOf(StateError);
+    expect((refusal as StateError).format()).toBe(
       `${store.pathOf('ca', 'keyPem')}: the ca key is missing while its certificate is there\n  fix: restore ${store.dir} from your backup; kubestrap never replaces a CA by itself`,
     );
   });
@@ -280,8 +280,8 @@ describe('reconcilePki on a store that has the PKI', () => {
     expect(cert(renewed, 'apiserver').serialNumber).not.toBe(cert(before, 'apiserver').serialNumber);
 
     const refusal = await reconcilePki(spec, new PkiStore(join(tmp(), 'elsewhere')), { now: NOW, mode: { kind: 'renew', names: new Set(['apiserver']) } }).catch((e: unknown) => e);
-    expect(refusal).toBeInstanceOf(PkiError);
-    expect((refusal as PkiError).message).toBe('there is no ca to renew certificates with');
+    expect(refusal).toBeInstanceOf(StateError);
+    expect((refusal as StateError).message).toBe('there is no ca to renew certificates with');
   });
 
   it('pairs every stored key with its certificate', async () => {

@@ -44,6 +44,14 @@ describe('PkiStore', () => {
     expect(store.read('kubelet/n2')).toEqual({ certPem: 'c', keyPem: 'k' });
   });
 
+  it('refuses a store that others may write: they could plant a CA', async () => {
+    const spec = clusterFrom(tmp(), '', PKI_INVENTORY);
+    const store = new PkiStore(join(tmp(), 'pki'));
+    await store.writeAll([['ca', { certPem: 'c', keyPem: 'k' }]]);
+    chmodSync(store.dir, 0o777);
+    await expect(reconcilePki(spec, store, { now: new Date() })).rejects.toThrow(/is writable by its group \(mode 0777\)/);
+  });
+
   it('replaces a file whole: a reader sees the old content or the new, never a mix', async () => {
     const store = new PkiStore(join(tmp(), 'pki'));
     await store.writeAll([['admin', { certPem: 'old cert', keyPem: 'old key' }]]);
