@@ -46,7 +46,7 @@ export function pkiPhase(pki: PreparedPki, storeDir: string): Phase {
       ),
     ],
     // Certificates are time-bound: a host whose clock is off sees them as not yet valid or expired.
-    preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...unreachableWithNewAnchors(ctx, pki, storeDir), ...clockProblems(ctx)],
+    preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...clockProblems(ctx)],
     beforeChanges: () => pki.persist(),
   };
 }
@@ -60,7 +60,10 @@ function anchorsOn(h: ClusterHost): Map<string, string> {
   return new Map(lines.filter((l) => l.length === 2).map(([path, sha]) => [path!, sha!]));
 }
 
-/** "A CA is never replaced silently": a host that trusts another CA (or SA key) than ours stops the run. */
+/**
+ * "A CA is never replaced silently": a host that trusts another CA (or SA key) than ours stops the
+ * run. A host that does not answer is not changed either; it is checked when it answers again.
+ */
 function replacedAnchors(ctx: ClusterContext, pki: PreparedPki, storeDir: string): KubestrapError[] {
   const problems: KubestrapError[] = [];
   for (const h of ctx.hosts) {
@@ -85,22 +88,4 @@ function replacedAnchors(ctx: ClusterContext, pki: PreparedPki, storeDir: string
     }
   }
   return problems;
-}
-
-/** A new CA while a host cannot be asked whether it trusts an old one would split the cluster. */
-function unreachableWithNewAnchors(ctx: ClusterContext, pki: PreparedPki, storeDir: string): KubestrapError[] {
-  const created = pki.issued.filter((i) => TRUST_ANCHORS.some((a) => a.name === i.name)).map((i) => i.name);
-  if (created.length === 0 || ctx.mode === 'plan') return [];
-  const answered = new Set(ctx.hosts.map((h) => h.host.name));
-  return ctx.spec.hosts
-    .filter((h) => !answered.has(h.name))
-    .map(
-      (h) =>
-        new HostError(
-          h.name,
-          `did not answer, so kubestrap cannot tell whether it trusts an earlier ${created.join(', ')} than the new one this run would create`,
-          {},
-          `bring ${h.name} back (or take it out of the inventory) and run again; if ${storeDir} was lost, restore it from your backup first`,
-        ),
-    );
 }

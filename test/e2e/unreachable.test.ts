@@ -3,7 +3,6 @@ import { startHost, stopHost } from '../lab/index.js';
 import { useLabCluster } from './support/cluster.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
 
-/** The os phase, which needs nothing of the other hosts (the pki phase will not create a CA while a host is down). */
 describe.skipIf(!labAvailable())('a host that is down', () => {
   const hosts = useLabHosts(3);
   const cluster = useLabCluster(hosts);

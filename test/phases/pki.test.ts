@@ -100,14 +100,6 @@ describe('the pki phase', () => {
     ]);
   });
 
-  it('will not create a CA while a host of the inventory did not answer (apply), but plans it', async () => {
-    const { spec, store, pki } = await prepared();
-    const answered = spec.hosts.filter((h) => h.name !== 'e1').map((h) => hostReading(spec, h.name, join(tmp(), 'none')));
-    const phase = pkiPhase(pki, store.dir);
-    expect(phase.preflight!(ctx(spec, answered, 'apply')).map((p) => p.where())).toEqual(['e1']);
-    expect(phase.preflight!(ctx(spec, answered, 'plan'))).toEqual([]);
-  });
-
   it('refuses a host whose clock is off: certificates would not be valid there yet, or no more', async () => {
     const { spec, store, pki } = await prepared();
     const none = join(tmp(), 'none');
