@@ -14,7 +14,12 @@ export const HOST_PATHS = {
   cniConfDir: '/etc/cni/net.d',
   cniBinDir: '/opt/cni/bin',
   flannelRunDir: '/run/flannel',
-  stateFile: '/etc/kubestrap/state.json',
+  flannelNetConf: '/etc/kube-flannel/net-conf.json',
+  addonsDir: '/etc/kubernetes/addons',
+  /** kubestrap's own state on a host: pending restarts, what it installed, manifests it applied. */
+  kubestrapDir: '/var/lib/kubestrap',
+  recordDir: '/var/lib/kubestrap/record',
+  appliedDir: '/var/lib/kubestrap/applied',
 } as const;
 
 export type HostPaths = typeof HOST_PATHS;

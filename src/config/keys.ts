@@ -38,6 +38,8 @@ export interface KeySpec {
 
 export const SECURITY_MODES = ['tls', 'insecure'] as const;
 export const FLANNEL_BACKENDS = ['vxlan', 'host-gw', 'wireguard', 'ipip', 'ipsec'] as const;
+export const FLANNEL_MODES = ['etcd', 'kube'] as const;
+export const BOOLEANS = ['true', 'false'] as const;
 export const KUBE_PROXY_MODES = ['iptables', 'ipvs', 'nftables'] as const;
 
 const checkKubeVersion: ValueCheck = (value) => {
@@ -161,6 +163,12 @@ export const KNOWN_KEYS = {
     scope: 'cluster',
     check: checkOneOf(FLANNEL_BACKENDS),
   },
+  FLANNEL_MODE: {
+    summary: 'Where flannel keeps its network configuration and leases: etcd (as the seeds set it up) or kube (node podCIDRs through the API server, for clusters that keep etcd private to the control plane).',
+    default: 'etcd',
+    scope: 'cluster',
+    check: checkOneOf(FLANNEL_MODES),
+  },
   FLANNEL_ETCD_PREFIX: {
     summary: 'etcd key prefix of flannel\'s network configuration (flannel reads PREFIX/config).',
     default: '/coreos.com/network',
@@ -176,6 +184,12 @@ export const KNOWN_KEYS = {
     scope: 'host',
     check: checkIfaceName,
     optional: true,
+  },
+  MASTER_SCHEDULABLE: {
+    summary: 'Whether masters that also have the worker role take ordinary pods. false: they are tainted node-role.kubernetes.io/control-plane:NoSchedule.',
+    default: 'false',
+    scope: 'cluster',
+    check: checkOneOf(BOOLEANS),
   },
   KUBE_PROXY_MODE: {
     summary: `kube-proxy mode: ${KUBE_PROXY_MODES.join(', ')} (nftables needs Kubernetes 1.31 or later).`,

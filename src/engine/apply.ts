@@ -64,11 +64,9 @@ function operations(changes: readonly Change[], { restarts, deferred, settled }:
 
 function restartScript(r: Restart): string {
   if (r.managed) return startWithJournal('restart', r.service, r.ready);
-  // A service this phase does not manage may not be installed yet (certificates come before the
-  // units that read them): then there is nothing to restart, where try-restart would fail.
-  // `show -p` rather than `--value`: systemd 219 (EL7) lacks the latter.
-  const unit = shq(r.service);
-  return `systemctl show -p LoadState -- ${unit} | grep -qx LoadState=not-found || systemctl try-restart -- ${unit}`;
+  // A service this phase does not manage restarts only if it runs: it may not even be installed yet
+  // (certificates come before the units that read them).
+  return `if systemctl is-active -q -- ${shq(r.service)}; then\n${startWithJournal('restart', r.service, r.ready)}\nfi`;
 }
 
 /** One rolling restart on one host, its readiness wait and the debt cleared, in one command. */

@@ -1,4 +1,5 @@
-import type { ClusterAction } from './phase.js';
+import type { HostSpec } from '../config/cluster-spec.js';
+import type { ClusterAction, HostScript } from './phase.js';
 import type { CommandResource } from './resource.js';
 
 /** A cluster action and the host chosen to run it (undefined: none of its candidates answered). */
@@ -8,13 +9,14 @@ export interface AssignedAction {
 }
 
 /** An action is probed, diffed and applied like a command resource of the host that runs it. */
-export function actionResource(action: ClusterAction): CommandResource {
+export function actionResource(action: ClusterAction, host: HostSpec): CommandResource {
+  const script = (s: HostScript) => (typeof s === 'string' ? s : s(host));
   return {
     kind: 'command',
     name: `cluster:${action.name}`,
     description: `once for the cluster: ${action.description}`,
-    check: action.check,
-    run: action.run,
+    check: script(action.check),
+    run: script(action.run),
     ...(action.failureHint ? { failureHint: action.failureHint } : {}),
   };
 }

@@ -46,14 +46,16 @@ export function planRestarts(resources: readonly Resource[], changes: readonly C
   const skip = (s: string) => startedOrStopped.has(s) || stopped.has(s);
   const order = [...new Set([...services.map((s) => s.name), ...[...reasons.keys()].sort()])];
   const owed = order.filter((s) => reasons.has(s) && !skip(s)).map((service): Restart => {
-    const own = services.find((r) => r.name === service && r.running === true);
+    // A service the phase declares without wanting it running is one it only feeds: restart it if it runs.
+    const declared = services.find((r) => r.name === service);
+    const own = declared?.running === true ? declared : undefined;
     const deferredTo = own ? undefined : later.get(service);
     return {
       service,
       because: reasons.get(service)!,
       managed: own !== undefined,
-      ...(own?.ready ? { ready: own.ready } : {}),
-      ...(own?.rolling ? { rolling: true } : {}),
+      ...(declared?.ready ? { ready: declared.ready } : {}),
+      ...(declared?.rolling ? { rolling: true } : {}),
       ...(deferredTo ? { deferredTo } : {}),
     };
   });

@@ -21,7 +21,12 @@ export interface ClusterHost {
   host: HostSpec;
   facts: HostFacts;
   os: DetectedOs;
+  /** The files rendered for it. */
+  files: readonly RenderedFile[];
 }
+
+/** A script for the host that runs it: its own paths (a per-host BIN_PATH) may differ from another's. */
+export type HostScript = string | ((host: HostSpec) => string);
 
 /** What cluster-wide hooks see: the spec and every host that answered, with its facts. */
 export interface ClusterContext {
@@ -41,8 +46,8 @@ export interface ClusterAction {
   name: string;
   description: string;
   /** Runs on the chosen host; must only look. */
-  check: string;
-  run: string;
+  check: HostScript;
+  run: HostScript;
   /** Host names in order of preference. */
   candidates: readonly string[];
   /** `before` the phase's per-host changes (e.g. a setting its services read at start) or `after` them. */

@@ -55,6 +55,7 @@ interface Session {
   resources: Map<string, Resource[]>;
   /** Probes taken before anything changed; valid while the host is not `dirty`. */
   probes: Map<string, ProbeResult>;
+  files: readonly RenderedFile[];
   dirty: boolean;
   failed: boolean;
   /** Why the first probe failed; the host fails in its first phase with it. */
@@ -87,7 +88,7 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
   const opened = await mapLimit(opts.spec.hosts, opts.concurrency, (host) => openSession(opts, host, hostReports));
   const sessions = opened.filter((s): s is Session => s !== undefined);
 
-  const cluster: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: sessions.map(({ host, facts, os }) => ({ host, facts, os })) };
+  const cluster: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: sessions.map(({ host, facts, os, files }) => ({ host, facts, os, files })) };
   const refused = opts.phases.flatMap((p) => p.preflight?.(cluster) ?? []);
   if (refused.length) {
     for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
@@ -132,8 +133,8 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
     const os = detectOs(host.name, facts);
     reports.get(host.name)!.system = os.label;
     checkNodeAddress(host, facts);
-    const session: Session = { host, remote, facts, os, resources: new Map(), probes: new Map(), dirty: false, failed: false };
     const files = opts.filesFor(host, facts);
+    const session: Session = { host, remote, facts, os, files, resources: new Map(), probes: new Map(), dirty: false, failed: false };
     for (const phase of opts.phases.filter((p) => p.appliesTo(host))) {
       session.resources.set(phase.name, checkUnique(host.name, phase.resources({ spec: opts.spec, host, facts, os, files })));
     }
@@ -191,7 +192,7 @@ function firstCandidate(candidates: readonly string[], sessions: readonly Sessio
 
 /** One command for the state of every phase's resources and of the cluster checks this host runs: a no-op run needs no other probe. */
 async function probeAll(opts: RunOptions, session: Session, actions: Map<string, AssignedAction[]>): Promise<void> {
-  const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action));
+  const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action, session.host));
   const all = [...[...session.resources.values()].flat(), ...mine];
   if (all.length === 0) return;
   try {
@@ -360,7 +361,7 @@ async function runActions(
     const report = reportOf(s.host.name);
     const began = Date.now();
     try {
-      const resource = actionResource(assigned.action);
+      const resource = actionResource(assigned.action, s.host);
       const fresh = run.changedAnything || name !== assigned.host;
       const probe = fresh ? await runProbe(s, [resource]) : s.probes.get(report.phase);
       const change = diffResources([resource], probe ?? (await runProbe(s, [resource])), { adapter: s.os.adapter })[0];

@@ -10,6 +10,7 @@ import type { PreparedPki } from '../pki/reconcile.js';
 import { clockProblems } from '../preflight/clock.js';
 import { shq } from '../ssh/quote.js';
 import type { Phase, PhaseContext } from './phase.js';
+import { fedService, type ComponentService } from './services.js';
 
 /** Files whose replacement would break trust the cluster already has: the CAs and the service-account key. */
 const TRUST_ANCHORS: ReadonlyArray<{ name: CaName | typeof SERVICE_ACCOUNT_KEY; path: string; part: 'certPem' | 'publicPem' }> = [
@@ -39,12 +40,17 @@ export function pkiPhase(pki: PreparedPki, storeDir: string): Phase {
     title: PKI_PHASE_TITLE,
     appliesTo: () => true,
     facts: PKI_FACTS,
-    resources: ({ spec, host }: PhaseContext): Resource[] => [
-      ...PKI_DIRECTORIES.map((path): Resource => ({ kind: 'directory', path, mode: 0o755, owner: 'root', group: 'root' })),
-      ...hostPkiContents(spec, host, pki).map(
-        (f): Resource => ({ kind: 'file', path: f.path, content: f.content, mode: f.mode, owner: 'root', group: 'root', restarts: f.restarts, secret: true }),
-      ),
-    ],
+    resources: ({ spec, host }: PhaseContext): Resource[] => {
+      const files = hostPkiContents(spec, host, pki);
+      const readers = [...new Set(files.flatMap((f) => f.restarts))] as ComponentService[];
+      return [
+        ...PKI_DIRECTORIES.map((path): Resource => ({ kind: 'directory', path, mode: 0o755, owner: 'root', group: 'root' })),
+        ...files.map((f): Resource => ({ kind: 'file', path: f.path, content: f.content, mode: f.mode, owner: 'root', group: 'root', restarts: f.restarts, secret: true })),
+        // Run alone (`--phase pki`, `certs renew`), this phase restarts the services its files feed the way
+        // their own phases would: etcd members and API servers one host at a time, each ready before the next.
+        ...readers.map((service) => fedService(spec, host, service)),
+      ];
+    },
     // Certificates are time-bound: a host whose clock is off sees them as not yet valid or expired.
     preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...clockProblems(ctx)],
     beforeChanges: () => pki.persist(),

@@ -70,9 +70,9 @@ describe('applyChanges on a local stand-in host', () => {
   });
 
   it('restarts a service it does not manage only where it is installed and running, and passes where it is not installed', async () => {
-    // systemctl as on a host without etcd.service: `show` says not-found, try-restart fails as the real one does.
+    // systemctl as on a host without etcd.service: not active, and a restart fails as the real one does.
     const host = localHost(tmp(), {
-      systemctl: 'for unit; do :; done; [ "$1" = show ] && { [ "$unit" = etcd ] && echo LoadState=not-found || echo LoadState=loaded; exit 0; }; [ "$1" = try-restart ] && [ "$unit" = etcd ] && { echo "Failed to try-restart etcd.service: Unit etcd.service not found." >&2; exit 5; }; exit 0',
+      systemctl: 'for unit; do :; done; [ "$1" = is-active ] && { [ "$unit" = etcd ] && exit 4 || exit 0; }; [ "$1" = restart ] && [ "$unit" = etcd ] && { echo "Failed to restart etcd.service: Unit etcd.service not found." >&2; exit 5; }; exit 0',
     });
     const certs = join(tmp(), 'etc', 'ca.crt');
     const resources: Resource[] = [file(certs, ['etcd', 'kube-apiserver'])];
@@ -81,7 +81,7 @@ describe('applyChanges on a local stand-in host', () => {
     expect(plan.restarts.map((r) => [r.service, r.managed])).toEqual([['etcd', false], ['kube-apiserver', false]]);
     const outcome = await applyChanges(host, changes, plan);
     expect(outcome.failure).toBeUndefined();
-    expect(host.log()).toEqual([`put ${certs}`, 'systemctl show -p LoadState -- etcd', 'systemctl show -p LoadState -- kube-apiserver', 'systemctl try-restart -- kube-apiserver']);
+    expect(host.log()).toEqual([`put ${certs}`, 'systemctl is-active -q -- etcd', 'systemctl is-active -q -- kube-apiserver', 'systemctl restart -- kube-apiserver']);
   });
 
   it('stops at the first failing step, reports it, and leaves the restart owed', async () => {

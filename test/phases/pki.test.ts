@@ -23,7 +23,7 @@ function hostReading(spec: ClusterSpec, name: string, root: string, clockSkewMs 
   const snippets = Object.fromEntries(Object.entries(PKI_FACTS).map(([k, v]) => [k, v.replaceAll('/etc/kubernetes', root)]));
   const facts = parseFacts(shRun(factsScript(snippets)).stdout);
   const extra = Object.fromEntries(Object.entries(facts.extra).map(([k, v]) => [k, v.replaceAll(root, '/etc/kubernetes')]));
-  return { host: spec.hosts.find((h) => h.name === name)!, facts: { ...facts, extra, clockSkewMs }, os: { adapter: debianAdapter, arch: 'amd64', label: 'Debian 12 (apt)' } };
+  return { host: spec.hosts.find((h) => h.name === name)!, facts: { ...facts, extra, clockSkewMs }, os: { adapter: debianAdapter, arch: 'amd64', label: 'Debian 12 (apt)' }, files: [] };
 }
 
 /** Puts `content` where the host would hold `hostPath`, under the folder standing for /etc/kubernetes. */

@@ -17,7 +17,7 @@ function thisMachine(dir: string, over: Partial<ClusterHost['facts']> = {}): Clu
   const sentAt = Date.now();
   const facts = { ...parseFacts(shRun(factsScript({ [LISTENERS_FACT]: LISTENERS_SNIPPET, [DISK_FACT]: DISK_SNIPPET })).stdout, { sentAt, receivedAt: Date.now() }), ...over };
   // PID 1 here is not systemd: the OS part of a host does not matter to these checks.
-  return { spec, mode: 'apply', hosts: [{ host, facts, os: { adapter: debianAdapter, arch: 'amd64', label: 'Debian GNU/Linux 12 (apt)' } }] };
+  return { spec, mode: 'apply', hosts: [{ host, facts, os: { adapter: debianAdapter, arch: 'amd64', label: 'Debian GNU/Linux 12 (apt)' }, files: [] }] };
 }
 
 describe('preflight checks', () => {
