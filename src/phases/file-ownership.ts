@@ -9,7 +9,7 @@ const OWNERS: ReadonlyArray<readonly [PhaseName, RegExp]> = [
   ['runtime', /^\/etc\/(docker|containerd)\//],
   ['etcd', /^\/etc\/systemd\/system\/etcd\.service$/],
   ['control-plane', /^\/etc\/systemd\/system\/kube-(apiserver|controller-manager|scheduler)\.service$/],
-  ['network', /^\/etc\/(systemd\/system\/flanneld\.service|kubernetes\/flannel-network\.json|cni\/)/],
+  ['network', /^\/etc\/(systemd\/system\/flanneld\.service|kube-flannel\/|cni\/)/],
   ['workers', /^\/etc\/(systemd\/system\/(kubelet|kube-proxy)\.service|kubernetes\/(kubelet|kube-proxy)[-.])/],
 ];
 

@@ -52,6 +52,9 @@ export const CAS: readonly CaSpec[] = [
 ];
 
 /** The in-cluster names of the API server, which pods use through the `kubernetes` Service. */
+/** flanneld's user name in kube mode: the bring-up binds it to the role flannel needs. */
+export const FLANNEL_USER = 'kubestrap:flanneld';
+
 export function apiserverServiceNames(clusterDomain: string): string[] {
   return ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${clusterDomain}`];
 }
@@ -97,6 +100,8 @@ export function pkiCatalog(spec: ClusterSpec): PkiCatalog {
     client('kube-proxy', 'ca', 'system:kube-proxy', 'kube-proxy (kube-proxy.conf)'),
     client('etcd-healthcheck-client', 'etcd-ca', 'kube-etcd-healthcheck-client', 'etcdctl on etcd members (health checks, member changes)'),
     client('etcd-flannel-client', 'etcd-ca', 'flanneld', 'flanneld\'s client certificate for etcd'),
+    // With FLANNEL_MODE=kube flanneld reads node podCIDRs through the API server, as this user.
+    ...(v.FLANNEL_MODE === 'kube' ? [client('flannel', 'ca', FLANNEL_USER, 'flanneld in kube mode (flannel.conf)')] : []),
   ];
   for (const h of spec.hosts.filter((x) => hasRole(x, 'etcd'))) leaves.push(...etcdMemberLeaves(h));
   for (const h of spec.hosts.filter((x) => hasRole(x, 'worker'))) leaves.push(...kubeletLeaves(h));

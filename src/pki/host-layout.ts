@@ -41,6 +41,7 @@ export const PKI_PATHS = {
   schedulerConf: `${kube}/scheduler.conf`,
   kubeletConf: `${kube}/kubelet.conf`,
   kubeProxyConf: `${kube}/kube-proxy.conf`,
+  flannelConf: `${kube}/flannel.conf`,
 } as const;
 
 /** Where each CA's certificate sits on hosts: what a run compares to refuse replacing a CA. */
@@ -116,7 +117,9 @@ export function hostPkiFiles(spec: ClusterSpec, host: HostSpec): HostPkiFile[] {
   // Masters and workers verify the API server or serve it; an etcd-only host has no use for this CA.
   if (isMaster || isWorker) cert(P.caCert, 'ca', 'kube-apiserver', 'kube-controller-manager', 'kubelet');
   // etcd members trust their peers and clients by it; API servers and flanneld verify etcd with it.
-  cert(P.etcdCaCert, 'etcd-ca', 'etcd', 'kube-apiserver', 'flanneld');
+  // In kube mode flanneld talks to the API server only: etcd stays private to the control plane.
+  const flannelUsesEtcd = runs.has('flanneld') && spec.values.FLANNEL_MODE !== 'kube';
+  if (isEtcd || isMaster || flannelUsesEtcd) cert(P.etcdCaCert, 'etcd-ca', 'etcd', 'kube-apiserver', 'flanneld');
   if (isMaster) {
     key(P.caKey, 'ca', 'kube-controller-manager');
     pair(P.apiserverCert, P.apiserverKey, 'apiserver', 'kube-apiserver');
@@ -136,7 +139,8 @@ export function hostPkiFiles(spec: ClusterSpec, host: HostSpec): HostPkiFile[] {
     // Read by etcdctl when asked, never by a running service.
     pair(P.etcdHealthcheckClientCert, P.etcdHealthcheckClientKey, 'etcd-healthcheck-client');
   }
-  if (runs.has('flanneld')) pair(P.etcdFlannelClientCert, P.etcdFlannelClientKey, 'etcd-flannel-client', 'flanneld');
+  if (flannelUsesEtcd) pair(P.etcdFlannelClientCert, P.etcdFlannelClientKey, 'etcd-flannel-client', 'flanneld');
+  if (runs.has('flanneld') && !flannelUsesEtcd) kubeconfig(P.flannelConf, 'flannel', kubeconfigServer(spec, host, 'component'), 'flanneld');
   if (isWorker) {
     pair(P.kubeletCert, P.kubeletKey, `kubelet/${host.name}`, 'kubelet');
     kubeconfig(P.kubeletConf, `kubelet-client/${host.name}`, kubeconfigServer(spec, host, 'component'), 'kubelet');

@@ -160,7 +160,7 @@ describe('phaseOfFile', () => {
     ['/etc/systemd/system/kube-controller-manager.service', 'control-plane'],
     ['/etc/systemd/system/kube-scheduler.service', 'control-plane'],
     ['/etc/systemd/system/flanneld.service', 'network'],
-    ['/etc/kubernetes/flannel-network.json', 'network'],
+    ['/etc/kube-flannel/net-conf.json', 'network'],
     ['/etc/cni/net.d/10-flannel.conflist', 'network'],
     ['/etc/systemd/system/kubelet.service', 'workers'],
     ['/etc/systemd/system/kube-proxy.service', 'workers'],

@@ -1,0 +1,95 @@
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../config/cluster-spec.js';
+import { HOST_PATHS } from '../config/host-paths.js';
+import { HostError } from '../errors.js';
+import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+import type { Resource } from '../engine/resource.js';
+import { DISK_FACT, DISK_SNIPPET, diskProblems } from '../preflight/disk.js';
+import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
+import { shq } from '../ssh/quote.js';
+import { fileResource } from './file-resource.js';
+import { filesOf, type Phase, type PhaseContext } from './phase.js';
+import { recordPath, withRecord } from './record.js';
+import { runningService } from './services.js';
+
+const DATA_FACT = 'etcd-data';
+/** Room etcd needs to start and grow for a while; its quota (8 GiB) is a ceiling, not a start. */
+const ETCD_DISK_BYTES = 2 * 1024 ** 3;
+
+/**
+ * etcd on the hosts with the etcd role, with TLS between members and to clients. Members of a new
+ * cluster start together (their units are `Type=notify`: each waits for the quorum), so the first
+ * start happens on every member at once; later restarts go one member at a time, each healthy
+ * before the next. A member that already has data keeps it: etcd ignores the initial-cluster flags
+ * then, so it is never bootstrapped again.
+ */
+export const etcdPhase: Phase = {
+  name: 'etcd',
+  title: 'etcd cluster',
+  appliesTo: (host) => host.roles.includes('etcd'),
+  facts: {
+    [LISTENERS_FACT]: LISTENERS_SNIPPET,
+    [DISK_FACT]: DISK_SNIPPET,
+    // Whether the data folder holds a member, and which cluster kubestrap recorded it for.
+    [DATA_FACT]: `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(recordPath('etcd'))}`,
+  },
+  resources: ({ spec, host, files }: PhaseContext): Resource[] =>
+    withRecord(
+      'etcd',
+      spec,
+      host,
+      [
+        { kind: 'directory', path: HOST_PATHS.etcdDataDir, mode: 0o700, owner: 'root', group: 'root' },
+        ...filesOf('etcd', files).map(fileResource),
+        runningService(spec, host, 'etcd'),
+      ],
+      { etcd: spec.values.ETCD_VERSION!, dataDir: HOST_PATHS.etcdDataDir },
+    ),
+  preflight: (ctx) => {
+    const members = { ...ctx, hosts: ctx.hosts.filter((h) => h.host.roles.includes('etcd')) };
+    return [
+      ...portProblems(members, () => [
+        { port: ETCD_CLIENT_PORT, unit: 'etcd.service' },
+        { port: ETCD_PEER_PORT, unit: 'etcd.service' },
+      ]),
+      ...foreignData(members),
+      ...diskProblems(members, () => [{ path: HOST_PATHS.etcdDataDir, bytes: ETCD_DISK_BYTES, what: 'etcd data' }]),
+    ];
+  },
+};
+
+/** What the etcd fact says about a member's data folder. */
+export function etcdData(h: ClusterHost): { hasMember: boolean; recordedCluster: string | undefined } {
+  const text = h.facts.extra[DATA_FACT] ?? '';
+  const hasMember = text.split('\n')[0]?.trim() === 'member';
+  const json = hasMember ? text.slice(text.indexOf('\n') + 1) : text;
+  let recordedCluster: string | undefined;
+  try {
+    const parsed = JSON.parse(json) as { cluster?: unknown };
+    if (typeof parsed.cluster === 'string') recordedCluster = parsed.cluster;
+  } catch {
+    recordedCluster = undefined;
+  }
+  return { hasMember, recordedCluster };
+}
+
+/** An existing data folder that kubestrap did not make for this cluster: starting on it would join (or corrupt) another cluster. */
+function foreignData(ctx: ClusterContext): HostError[] {
+  return ctx.hosts.flatMap((h) => {
+    const { hasMember, recordedCluster } = etcdData(h);
+    if (!hasMember || recordedCluster === ctx.spec.name) return [];
+    const whose = recordedCluster ? `of kubestrap cluster "${recordedCluster}"` : 'that kubestrap did not create';
+    return [
+      new HostError(
+        h.host.name,
+        `${HOST_PATHS.etcdDataDir} holds etcd data ${whose}; this cluster is "${ctx.spec.name}"`,
+        { resource: `directory:${HOST_PATHS.etcdDataDir}` },
+        `if that data is not needed, stop its etcd and move the folder away (mv ${HOST_PATHS.etcdDataDir} ${HOST_PATHS.etcdDataDir}.old) on ${h.host.name}; if it is, check the inventory's cluster name`,
+      ),
+    ];
+  });
+}
+
+/** Hosts whose etcd member already has data: `init` refuses them and points to `apply`. */
+export function hostsWithEtcdData(ctx: ClusterContext): string[] {
+  return ctx.hosts.filter((h) => h.host.roles.includes('etcd') && etcdData(h).hasMember).map((h) => h.host.name);
+}
