@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, InvalidInputError, type KubestrapError, type Warning } from '../errors.js';
-import { insecureModeProblem, settingProblem } from '../render/kube-flags.js';
 import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
+import { insecureModeProblem, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
 import type { JumpHost, Role } from './inventory-schema.js';
 import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inventory.js';
 import { HOST_DERIVED_KEYS } from './keys.js';
-import { parseVersion, type KubeVersion } from './kube-version.js';
+import { projectVersions } from './project-versions.js';
 import { readProperties, type PropertiesFile } from './properties.js';
 import { cidrContains, parseCidr, splitList } from './validators.js';
 
@@ -38,6 +38,8 @@ export interface ClusterSpec {
   stateDir: string;
   knownHostsFile: string;
   kubeVersion: KubeVersion;
+  /** The version of every upstream project the cluster runs (Kubernetes, etcd, flannel, ...). */
+  versions: ProjectVersions;
   /** Cluster-wide values with defaults and derived values filled in. */
   values: Record<string, string>;
   hosts: HostSpec[];
@@ -103,6 +105,10 @@ function buildSpec(
     });
   }
 
+  const versions = projectVersions(values);
+  const proxyWarning = settingWarning('KUBE_PROXY_MODE', values.KUBE_PROXY_MODE!, versions.kubernetes);
+  if (proxyWarning) warnings.push({ where: `${props.file} KUBE_PROXY_MODE`, message: proxyWarning.message, hint: proxyWarning.hint });
+
   const stateDir = inv.stateDir ? resolveInventoryPath(loaded, inv.stateDir) : join(loaded.baseDir, '.kubestrap', inv.cluster);
   return {
     name: inv.cluster,
@@ -110,7 +116,8 @@ function buildSpec(
     configFile: sources.configFile,
     stateDir,
     knownHostsFile: inv.ssh?.knownHosts ? resolveInventoryPath(loaded, inv.ssh.knownHosts) : join(stateDir, 'known_hosts'),
-    kubeVersion: parseVersion(values.KUBE_VERSION!)!,
+    kubeVersion: versions.kubernetes,
+    versions,
     values,
     hosts: hosts.map((h) => ({
       name: h.name,

@@ -1,12 +1,12 @@
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, type ClusterSpec, type HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
-import { minorAtLeast, parseVersion } from '../config/kube-version.js';
+import { clusterImage, minorAtLeast, parseVersion } from '../upstream/index.js';
 
 /**
  * What a template sees for one host: every property as an UPPER_CASE string (as in gen-config.sh),
  * plus a few lower-case helpers for what flat strings cannot say (lists of members, versions).
  */
-export const HELPER_NAMES = ['host', 'cluster', 'paths', 'ports', 'kube_at_least', 'etcd_at_least'] as const;
+export const HELPER_NAMES = ['host', 'cluster', 'paths', 'ports', 'images', 'kube_at_least', 'etcd_at_least'] as const;
 
 interface HostRef {
   name: string;
@@ -29,6 +29,8 @@ export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, u
     cluster: { name: spec.name, hosts: spec.hosts.map(ref), etcd: withRole('etcd'), masters: withRole('master'), workers: withRole('worker') },
     paths: HOST_PATHS,
     ports: { etcdClient: ETCD_CLIENT_PORT, etcdPeer: ETCD_PEER_PORT },
+    // The images that go with the cluster's Kubernetes minor (see upstream/kubernetes.ts).
+    images: { pause: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'pause').ref, coredns: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'coredns').ref },
     kube_at_least: (v: string) => minorAtLeast(spec.kubeVersion, v),
     etcd_at_least: (v: string) => (etcdVersion ? minorAtLeast(etcdVersion, v) : false),
   };

@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SUPPORTED_KUBE_MINORS } from '../../src/upstream/index.js';
 import { runCli } from '../support/cli.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
 
@@ -45,6 +46,23 @@ describe('bootstrap CLI', () => {
     expect(run.stderr).toContain(`warning: ${config}:3 FLANNEL_BACKNED`);
     expect(run.stderr).toContain('nothing was changed');
     expect(existsSync(out)).toBe(false);
+  });
+
+  it.each(SUPPORTED_KUBE_MINORS.map((m) => `v1.${m}.3`))('renders the example inventory for KUBE_VERSION=%s', async (version) => {
+    const config = join(tmp(), 'c.properties');
+    writeFileSync(config, `${readFileSync('config.example.properties', 'utf8')}\nKUBE_VERSION=${version}\n`.replace(/^KUBE_VERSION=v1\.36\.0$/m, ''));
+    const run = await runCli(['render', '-i', 'inventory/single-master.yaml', '-c', config, '--out', join(tmp(), 'out')]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  });
+
+  it.each(['v1.30.14', 'v1.29.0'])('refuses KUBE_VERSION=%s naming the key and the supported range', async (version) => {
+    const config = join(tmp(), 'old.properties');
+    writeFileSync(config, `KUBE_VERSION=${version}\n`);
+    const run = await runCli(['render', '-i', 'inventory/single-master.yaml', '-c', config, '--out', join(tmp(), 'never')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${config}:1 KUBE_VERSION: Kubernetes ${version} is not supported: kubestrap supports v1.31.x to v1.37.x`);
+    expect(run.stderr).toContain('fix: set KUBE_VERSION to a version from v1.31.x to v1.37.x, e.g. v1.36.0');
   });
 
   it('asks for -i or --templates when given neither', async () => {
