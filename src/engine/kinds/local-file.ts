@@ -1,0 +1,76 @@
+import { shJoin, shq } from '../../ssh/quote.js';
+import { change, script } from '../change.js';
+import { recordedOrHashedSnippet, recordFileScript } from '../host-record.js';
+import type { LocalFileResource } from '../resource.js';
+import type { Upload } from '../upload.js';
+import { octal, parseOwnership, type Kind } from './kind.js';
+
+/**
+ * A large file from the controller (see LocalFileResource). The probe reads mode, owner, size and
+ * times; the content's sha256 comes from kubestrap's record on the host when size, mtime and ctime
+ * match it, so a no-op run reads no file; only a file that changed since (or `verify`) is hashed.
+ * Output: `MODE OWNER GROUP` then `recorded <sha>` | `hashed <sha>`; or `absent` / `other`.
+ */
+export const localFileKind: Kind<LocalFileResource> = {
+  probe: (r) =>
+    [
+      `ks_f=${shq(r.path)}`,
+      'if [ -f "$ks_f" ] && [ ! -L "$ks_f" ]; then',
+      `stat -c '%a %U %G' "$ks_f"`,
+      recordedOrHashedSnippet(r.path, r.verify ?? false),
+      'elif [ -e "$ks_f" ] || [ -L "$ks_f" ]; then echo other; else echo absent; fi',
+    ].join('\n'),
+
+  diff: (r, observed, id) => {
+    const [first = '', second = ''] = observed.split('\n');
+    const what = r.label ? ` (${r.label})` : '';
+    const common = { restarts: [...new Set(r.restarts)] };
+    const upload = { type: 'upload' as const, upload: uploadOf(r) };
+    const size = formatBytes(r.source.size);
+
+    if (first === 'absent' || first === 'other' || first === '') {
+      const verb = first === 'other' ? 'replace (not a regular file)' : 'install';
+      return change(r, id, `${verb} ${r.path}${what}, ${size}, ${octal(r.mode)} ${r.owner}:${r.group}`, [upload], common);
+    }
+    const [how, current = ''] = second.trim().split(/\s+/);
+    if (current !== r.source.sha256) {
+      const why = how === 'recorded' ? 'kubestrap installed another version' : 'its content differs from the expected checksum';
+      return change(r, id, `update ${r.path}${what}, ${size}: ${why} (sha256 ${short(current)} -> ${short(r.source.sha256)})`, [upload], {
+        ...common,
+        detail: how === 'hashed' ? ['the file changed since kubestrap wrote it (or kubestrap has no record of it)'] : [],
+      });
+    }
+    const steps = [];
+    const own = parseOwnership(first);
+    const attributes = !own || own.mode !== r.mode || own.owner !== r.owner || own.group !== r.group;
+    if (attributes) steps.push(script(`${shJoin(['chown', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', octal(r.mode), r.path])}`));
+    // Right content, but the record does not vouch for it (first run over a manual install, or
+    // touched since), or chmod is about to change its ctime: record it, so that later runs need not
+    // read it again.
+    if (how === 'hashed' || attributes) steps.push(script(recordFileScript(r.path, { sha256: r.source.sha256, ...r.record })));
+    if (steps.length === 0) return undefined;
+    const was = own ? `${octal(own.mode)} ${own.owner}:${own.group}` : 'unknown';
+    const summary = attributes ? `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})` : `record ${r.path}${what} in kubestrap's host record (content already right)`;
+    return change(r, id, summary, steps, attributes ? common : {});
+  },
+};
+
+function uploadOf(r: LocalFileResource): Upload {
+  return { path: r.path, mode: r.mode, owner: r.owner, group: r.group, size: r.source.size, sha256: r.source.sha256, transfer: r.source.transfer, record: r.record ?? {} };
+}
+
+function short(sha: string): string {
+  return sha ? `${sha.slice(0, 12)}…` : 'unknown';
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}
