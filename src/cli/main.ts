@@ -41,5 +41,5 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
 }
 
 function isInputError(err: KubestrapError): boolean {
-  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output', 'lock', 'state'].includes(err.kind);
+  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output', 'lock', 'state', 'bundle'].includes(err.kind);
 }

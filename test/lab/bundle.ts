@@ -79,7 +79,7 @@ export async function buildBundle(dir: string, opts: BundleOptions = {}): Promis
   fs.mkdirSync(dir, { recursive: true });
   const a = arch();
   const entry = (component: string, version: string, file: string): ArtifactEntry => ({
-    component, version, arch: a, file, sha256: sha256(path.join(dir, file)),
+    component, version, arch: a, kind: 'binary', file, sha256: sha256(path.join(dir, file)),
   });
   const artifacts: ArtifactEntry[] = [
     entry('etcd', await extractDebBinary(repoDir, 'etcd-server', 'etcd', dir), 'etcd'),
