@@ -66,9 +66,17 @@ function causeOf(err: unknown): string {
  * Downloads `url` into `dest`, hashing as it writes. A body shorter than the server announced (a
  * connection cut mid-way) is an error, and `dest` is removed on any failure.
  */
-export async function downloadTo(url: string, dest: string, origin: UrlOrigin, onBytes?: (n: number) => void): Promise<Downloaded> {
+export interface DownloadListener {
+  /** The response started; its size when the server says. */
+  onStart?(bytes: number | undefined): void;
+  onBytes?(n: number): void;
+}
+
+export async function downloadTo(url: string, dest: string, origin: UrlOrigin, listener: DownloadListener = {}): Promise<Downloaded> {
   const res = await get(url, origin);
   const expected = Number(res.headers.get('content-length') ?? NaN);
+  listener.onStart?.(Number.isFinite(expected) ? expected : undefined);
+  const onBytes = listener.onBytes;
   const sha256 = createHash('sha256');
   const sha512 = createHash('sha512');
   let size = 0;

@@ -262,8 +262,14 @@ function pinDownload(ctx: ResolveContext, key: string, source: ArtifactSource, s
 /** Downloads into the cache, checked against every expectation; returns the sha256. */
 async function download(ctx: ResolveContext, url: string, origin: UrlOrigin, expected: Expected[]): Promise<string> {
   const temp = ctx.cache.tempPath();
-  ctx.progress?.started(url, undefined);
-  const got = await downloadTo(url, temp, origin, (n) => ctx.progress?.advanced(n)).finally(() => ctx.progress?.finished(url));
+  let started = false;
+  const onStart = (bytes: number | undefined) => {
+    started = true;
+    ctx.progress?.started(url, bytes);
+  };
+  const got = await downloadTo(url, temp, origin, { onStart, onBytes: (n) => ctx.progress?.advanced(n) }).finally(() => {
+    if (started) ctx.progress?.finished(url);
+  });
   for (const e of expected) {
     const actual = e.algorithm === 'sha256' ? got.sha256 : got.sha512;
     if (actual !== e.hex) {

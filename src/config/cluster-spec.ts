@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, InvalidInputError, type KubestrapError, type Warning } from '../errors.js';
 import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
-import { insecureModeProblem, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
+import { insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
 import type { JumpHost, Role } from './inventory-schema.js';
 import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inventory.js';
@@ -108,6 +108,13 @@ function buildSpec(
   const versions = projectVersions(values);
   const proxyWarning = settingWarning('KUBE_PROXY_MODE', values.KUBE_PROXY_MODE!, versions.kubernetes);
   if (proxyWarning) warnings.push({ where: `${props.file} KUBE_PROXY_MODE`, message: proxyWarning.message, hint: proxyWarning.hint });
+  if (values.KUBELET_ALLOW_CGROUP_V1 === 'true' && kubeletRefusesCgroupV1(versions.kubernetes)) {
+    warnings.push({
+      where: `${props.file} KUBELET_ALLOW_CGROUP_V1`,
+      message: `kubelets of ${versions.kubernetes.tag} are told to run on cgroup v1 hosts (failCgroupV1: false); upstream deprecated cgroup v1 and will remove its support`,
+      hint: 'move the hosts to cgroup v2 (systemd.unified_cgroup_hierarchy=1), then remove KUBELET_ALLOW_CGROUP_V1',
+    });
+  }
 
   const stateDir = inv.stateDir ? resolveInventoryPath(loaded, inv.stateDir) : join(loaded.baseDir, '.kubestrap', inv.cluster);
   return {

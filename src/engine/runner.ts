@@ -62,8 +62,8 @@ interface Session {
 }
 
 /**
- * A run: connect to every host and read its facts (one command each), work out every phase's
- * resources, run every phase's preflight over all hosts (any problem: nothing changes anywhere),
+ * A run: connect to every host and read its facts (one command each), let phases prepare what their
+ * resources need locally (downloads), work out every phase's resources, run every phase's preflight over all hosts (any problem: nothing changes anywhere),
  * probe the state of every resource of every phase in one command per host, then phase by phase:
  * cluster actions due before, every host's changes in parallel, rolling restarts one host at a time,
  * cluster actions due after. A host whose earlier phase changed something is probed again; a host
@@ -85,10 +85,13 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
   const { observer } = opts;
   observer?.stageStarted?.('connect', opts.spec.hosts.map((h) => h.name));
   const opened = await mapLimit(opts.spec.hosts, opts.concurrency, (host) => openSession(opts, host, hostReports));
-  const sessions = opened.filter((s): s is Session => s !== undefined);
+  const reachable = opened.filter((s): s is Session => s !== undefined);
 
-  const cluster: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: sessions.map(({ host, facts, os }) => ({ host, facts, os })) };
-  const refused = opts.phases.flatMap((p) => p.preflight?.(cluster) ?? []);
+  const facts: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(({ host, facts, os }) => ({ host, facts, os })) };
+  const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(facts) ?? []))).flat();
+  const sessions = prepared.length ? reachable : reachable.filter((s) => workOutResources(opts, s, hostReports));
+  const cluster: ClusterContext = { ...facts, hosts: facts.hosts.filter((h) => sessions.some((s) => s.host === h.host)) };
+  const refused = [...prepared, ...opts.phases.flatMap((p) => p.preflight?.(cluster) ?? [])];
   if (refused.length) {
     for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
     observer?.stageFinished?.('connect');
@@ -131,10 +134,6 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
     const os = detectOs(host.name, facts);
     checkNodeAddress(host, facts);
     const session: Session = { host, remote, facts, os, resources: new Map(), probes: new Map(), dirty: false, failed: false };
-    const files = opts.filesFor(host, facts);
-    for (const phase of opts.phases.filter((p) => p.appliesTo(host))) {
-      session.resources.set(phase.name, checkUnique(host.name, phase.resources({ spec: opts.spec, host, facts, os, files })));
-    }
     opts.log?.({ event: 'facts', host: host.name, os: facts.os.prettyName, kernel: facts.kernel, clockSkewMs: facts.clockSkewMs, durationMs: Date.now() - began });
     opts.observer?.finished?.('connect', host.name, 'ok');
     return session;
@@ -145,6 +144,23 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
     opts.log?.({ event: 'connect-failed', host: host.name, status, error: error.format() });
     opts.observer?.finished?.('connect', host.name, status);
     return undefined;
+  }
+}
+
+/** Every phase's resources for a host; a host whose resources cannot be worked out fails here, alone. */
+function workOutResources(opts: RunOptions, s: Session, reports: Map<string, HostReport>): boolean {
+  try {
+    const files = opts.filesFor(s.host, s.facts);
+    for (const phase of opts.phases.filter((p) => p.appliesTo(s.host))) {
+      s.resources.set(phase.name, checkUnique(s.host.name, phase.resources({ spec: opts.spec, host: s.host, facts: s.facts, os: s.os, files })));
+    }
+    return true;
+  } catch (err) {
+    const error = asKubestrapError(s.host.name, err);
+    reports.set(s.host.name, { host: s.host.name, address: s.host.address, status: 'failed', error, stats: { ...s.remote.stats } });
+    opts.log?.({ event: 'resources-failed', host: s.host.name, error: error.format() });
+    opts.observer?.finished?.('connect', s.host.name, 'failed');
+    return false;
   }
 }
 

@@ -2,15 +2,27 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import { checkOneLine } from '../config/validators.js';
 import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
+import { artifactsPhase, type ArtifactsPhaseOptions } from './artifacts.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
 
-/** The phases kubestrap can run today, in run order. */
-export const PHASES: readonly Phase[] = [osPhase];
+/** What the command line tells the phases of one run. */
+export interface PhaseOptions {
+  artifacts?: ArtifactsPhaseOptions;
+}
 
-export function selectPhases(names: readonly string[] | undefined): Phase[] {
-  if (!names || names.length === 0) return [...PHASES];
-  return PHASES.filter((p) => names.includes(p.name));
+/** The phases kubestrap can run today, in run order, set up for one run (a phase may keep state within it). */
+export function createPhases(options: PhaseOptions = {}): Phase[] {
+  return [osPhase, artifactsPhase(options.artifacts)];
+}
+
+/** The phases with default options: for their names and template variables, not for a run. */
+export const PHASES: readonly Phase[] = createPhases();
+
+export function selectPhases(names: readonly string[] | undefined, options: PhaseOptions = {}): Phase[] {
+  const all = createPhases(options);
+  if (!names || names.length === 0) return all;
+  return all.filter((p) => names.includes(p.name));
 }
 
 /**

@@ -80,7 +80,7 @@ async function* counted(preamble: string | undefined, input: Readable, count: (b
 /** One persistent SSH connection to one host. */
 export class SshRemoteHost implements RemoteHost {
   readonly name: string;
-  readonly stats: HostStats = { handshakes: 1, execs: 0, sftpOps: 0, streamedBytes: 0 };
+  readonly stats: HostStats = { handshakes: 1, execs: 0, sftpOps: 0 };
   private readonly channels = new Semaphore(MAX_EXEC_CHANNELS);
   private sftpSession: Promise<SftpSession> | undefined;
   private homeDir: Promise<string> | undefined;

@@ -3,7 +3,7 @@ import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js'
 import { InvalidInputError } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
-import { availablePhaseNames, hostValues, PHASES, selectPhases } from '../../phases/index.js';
+import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseOptions } from '../../phases/index.js';
 import type { Phase } from '../../phases/phase.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
 import { prepareTemplates } from '../../render/render-cluster.js';
@@ -14,6 +14,7 @@ import { acquireLock } from '../../state/lock.js';
 import { RunLog } from '../../state/run-log.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printWarnings, type CliIo } from '../io.js';
+import { downloadProgress } from '../output/download-progress.js';
 import { ListrProgress } from '../output/progress-listr.js';
 import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
@@ -32,6 +33,9 @@ interface ConvergeOptions {
   acceptNewHostKeys: boolean;
   output: OutputMode;
   connectTimeout: number;
+  bundle?: string;
+  artifactsManifest?: string;
+  verifyBinaries: boolean;
 }
 
 const DEFAULT_CONCURRENCY = 20;
@@ -55,6 +59,9 @@ export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: nu
     .option('--accept-new-host-keys', 'record host keys seen for the first time instead of refusing them', false)
     .addOption(new Option('--output <mode>', 'progress and report format').choices(['auto', 'tty', 'plain', 'json']).default('auto'))
     .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout').default(10).argParser(positiveInt))
+    .option('--bundle <dir>', 'take every artifact from this offline bundle (bootstrap bundle create) and never use the network')
+    .option('--artifacts-manifest <file>', 'your own builds: a manifest (bundle format) whose entries replace the upstream downloads')
+    .option('--verify-binaries', 'hash every installed binary on every host, whatever kubestrap recorded', false)
     .action(async (opts: ConvergeOptions) => setExitCode(await converge(io, mode, opts)));
 }
 
@@ -65,7 +72,17 @@ function positiveInt(value: string): number {
 }
 
 async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promise<number> {
-  const phases = choosePhases(opts.phase);
+  const notices: string[] = [];
+  let view: { observer?: RunObserver; note(text: string): void; close(): Promise<void> } | undefined;
+  const phases = choosePhases(opts.phase, {
+    artifacts: {
+      ...(opts.bundle ? { bundleDir: opts.bundle } : {}),
+      ...(opts.artifactsManifest ? { manifestFile: opts.artifactsManifest } : {}),
+      verifyBinaries: opts.verifyBinaries,
+      progress: downloadProgress({ draw: (text) => view?.note(text), ...(opts.output === 'plain' ? { line: (text: string) => io.stderr.write(`${text}\n`) } : {}) }),
+      notice: (message) => notices.push(message),
+    },
+  });
   const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
   printWarnings(io, spec.warnings);
   const limit = limitedHosts(spec, opts.limit);
@@ -85,7 +102,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
     connectTimeoutMs: opts.connectTimeout * 1000,
     log: (e) => log.write({ event: 'ssh', ...e }),
   });
-  const view = progressView(io, opts.output, phases);
+  view = progressView(io, opts.output, phases);
   let report: RunReport;
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: phases.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
@@ -111,6 +128,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
     lock.release();
     log.close();
   }
+  for (const n of notices) io.stderr.write(`note: ${n}\n`);
   io.stdout.write(opts.output === 'json' ? reportJson(report, shown) : formatReport(report, shown));
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
@@ -125,23 +143,23 @@ function limitedHosts(spec: ClusterSpec, names: string[] | undefined): string[] 
   return requested;
 }
 
-function choosePhases(names: string[] | undefined): Phase[] {
+function choosePhases(names: string[] | undefined, options: PhaseOptions): Phase[] {
   const requested = names?.flatMap((n) => n.split(',')).filter(Boolean);
   const unknown = requested?.filter((n) => !PHASES.some((p) => p.name === n)) ?? [];
   if (unknown.length) {
     throw new UsageError(`unknown phase ${unknown.join(', ')}`, `choose from: ${availablePhaseNames().join(', ')}`);
   }
-  return selectPhases(requested);
+  return selectPhases(requested, options);
 }
 
-function progressView(io: CliIo, output: OutputMode, phases: Phase[]): { observer?: RunObserver; close(): Promise<void> } {
+function progressView(io: CliIo, output: OutputMode, phases: Phase[]): { observer?: RunObserver; note(text: string): void; close(): Promise<void> } {
   // A terminal that reports no width (some pseudo-terminals) would get one character per line.
   const drawable = io.stdout === process.stdout && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40;
   const tty = output === 'tty' || (output === 'auto' && drawable);
-  if (output === 'json') return { close: async () => undefined };
-  if (!tty) return { observer: plainProgress(io.stderr), close: async () => undefined };
+  if (output === 'json') return { note: () => undefined, close: async () => undefined };
+  if (!tty) return { observer: plainProgress(io.stderr), note: () => undefined, close: async () => undefined };
   const stages: Array<{ name: StageName; title: string }> = [{ name: 'connect', title: 'connect and read facts' }, ...phases.map((p) => ({ name: p.name, title: p.title }))];
   const view = new ListrProgress(stages);
-  return { observer: view, close: () => view.close() };
+  return { observer: view, note: (text) => view.note('connect', text), close: () => view.close() };
 }
 
