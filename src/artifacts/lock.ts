@@ -32,10 +32,17 @@ export const LOCK_FILE = 'artifacts.lock.json';
 
 export class ArtifactLock {
   private constructor(
+    /** Where the pins are kept, for messages: the lock file, or what stands in for it. */
     readonly file: string,
     private data: LockData,
+    private readonly persistent = true,
     private dirty = false,
   ) {}
+
+  /** Pins that live as long as the process: for a bundle, whose manifest records every checksum. */
+  static inMemory(label: string): ArtifactLock {
+    return new ArtifactLock(label, { format: 1, downloads: {}, binaries: {} }, false);
+  }
 
   static open(stateDir: string): ArtifactLock {
     const file = join(stateDir, LOCK_FILE);
@@ -67,7 +74,7 @@ export class ArtifactLock {
 
   /** Writes the file if anything was pinned (atomically: a crash leaves the old or the new one). */
   save(): void {
-    if (!this.dirty) return;
+    if (!this.dirty || !this.persistent) return;
     const sorted = (r: Record<string, Pin>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
     const temp = `${this.file}.tmp-${process.pid}`;
     writeFileSync(temp, `${JSON.stringify({ format: 1, downloads: sorted(this.data.downloads), binaries: sorted(this.data.binaries) }, null, 2)}\n`);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { KubestrapError } from '../errors.js';
+import { bundleCommand } from './commands/bundle.js';
 import { convergeCommand } from './commands/converge.js';
 import { renderCommand } from './commands/render.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
@@ -20,7 +21,11 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   program.addCommand(renderCommand(io));
   program.addCommand(convergeCommand(io, 'plan', setExitCode));
   program.addCommand(convergeCommand(io, 'apply', setExitCode));
-  for (const command of program.commands) command.exitOverride();
+  program.addCommand(bundleCommand(io));
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
   return program;
 }
 

@@ -7,7 +7,7 @@ import type { LocalFileResource } from '../engine/resource.js';
 import type { TransferCodec } from '../engine/upload.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import { CGROUP_FACT, CGROUP_SNIPPET, cgroupProblems } from '../preflight/cgroup.js';
-import { archOfMachine, BINARIES, binariesForRoles, type Arch, type BinaryName } from '../upstream/index.js';
+import { BINARIES, binariesForRoles, type BinaryName } from '../upstream/index.js';
 import type { ClusterContext, Phase, PhaseContext } from './phase.js';
 
 export interface ArtifactsPhaseOptions extends ArtifactOptions {
@@ -50,9 +50,9 @@ export function artifactsPhase(options: ArtifactsPhaseOptions = {}): Phase {
 
     async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
       provider = new ArtifactProvider(ctx.spec, options);
-      const problems: KubestrapError[] = [...archProblems(ctx), ...codecProblems(ctx)];
+      const problems: KubestrapError[] = codecProblems(ctx);
       if (problems.length) return problems;
-      const wanted = ctx.hosts.flatMap(({ host, facts }) => binariesForRoles(host.roles, ctx.spec.versions).map((name) => ({ name, arch: archOf(facts), host, facts })));
+      const wanted = ctx.hosts.flatMap(({ host, facts, os }) => binariesForRoles(host.roles, ctx.spec.versions).map((name) => ({ name, arch: os.arch, host, facts })));
       problems.push(...(await provider.resolve(wanted)));
       if (problems.length || ctx.mode === 'plan') return problems;
       const p = provider;
@@ -60,9 +60,9 @@ export function artifactsPhase(options: ArtifactsPhaseOptions = {}): Phase {
       return [];
     },
 
-    resources: ({ spec, host, facts }: PhaseContext) => {
+    resources: ({ spec, host, facts, os }: PhaseContext) => {
       const p = ready();
-      const arch = archOf(facts);
+      const arch = os.arch;
       const codec = codecFor(host, facts);
       return binariesForRoles(host.roles, spec.versions).map((name): LocalFileResource => {
         const b = p.binary(name, arch);
@@ -90,18 +90,6 @@ export function artifactsPhase(options: ArtifactsPhaseOptions = {}): Phase {
 /** Where a binary goes on this host. */
 export function installPath(host: HostSpec, name: BinaryName): string {
   return BINARIES[name].dir === 'cni' ? `${HOST_PATHS.cniBinDir}/${name}` : `${host.values.BIN_PATH}/${name}`;
-}
-
-function archOf(facts: HostFacts): Arch {
-  const arch = archOfMachine(facts.machine);
-  if (!arch) throw new Error(`unsupported machine ${facts.machine} slipped through prepare`);
-  return arch;
-}
-
-function archProblems(ctx: ClusterContext): HostError[] {
-  return ctx.hosts
-    .filter(({ facts }) => !archOfMachine(facts.machine))
-    .map(({ host, facts }) => new HostError(host.name, `is a ${facts.machine || 'unknown'} machine; Kubernetes binaries are installed for amd64 and arm64 only`, {}, 'use an x86_64 or aarch64 host'));
 }
 
 /** The codec for a host: UPLOAD_COMPRESSION, where `auto` takes zstd when both ends have it. */
