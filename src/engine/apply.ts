@@ -64,7 +64,9 @@ function operations(changes: readonly Change[], { restarts, deferred, settled }:
 }
 
 function restartScript(r: Restart): string {
-  return r.managed ? startWithJournal('restart', r.service, r.ready) : `systemctl try-restart -- ${shq(r.service)}`;
+  if (r.managed) return startWithJournal('restart', r.service, r.ready);
+  // try-restart fails for a unit that is not installed (yet): nothing runs, so nothing to restart.
+  return `! systemctl is-active --quiet -- ${shq(r.service)} || systemctl try-restart -- ${shq(r.service)}`;
 }
 
 /** One rolling restart on one host, its readiness wait and the debt cleared, in one command. */

@@ -50,19 +50,22 @@ export function recordFileScript(path: string, fields: RecordFields): string {
 
 /**
  * Probe snippet: prints `recorded <sha256>` when the record has an entry for the file with the size,
- * mtime and ctime it has now, else `hashed <sha256>` after reading the whole file (or with `verify`).
+ * mtime and ctime it has now (the file is not read), else `hashed <sha256> unrecorded` after reading
+ * the whole file. With `verify` every file is read: `hashed <sha256> recorded|unrecorded`, so that a
+ * verified file whose record is right needs no change.
  */
 export function recordedOrHashedSnippet(path: string, verify: boolean): string {
   const f = shq(path);
   const key = shq(recordKey(fileRecordId(path)));
-  const hash = `echo "hashed $(sha256sum < ${f} | cut -d' ' -f1)"`;
-  if (verify) return hash;
+  const hash = (vouched: string) => `echo "hashed $(sha256sum < ${f} | cut -d' ' -f1) ${vouched}"`;
   return [
     `ks_line=$(grep -F ${key} ${HOST_RECORD_FILE} | head -n 1)`,
     `ks_stamp=$(stat -c ${STAMP_FORMAT} ${f})`,
     'case "$ks_line" in',
-    `  *"$ks_stamp") echo "recorded $(printf '%s' "$ks_line" | sed -n 's/.*"sha256":"\\([0-9a-f]*\\)".*/\\1/p')" ;;`,
-    `  *) ${hash} ;;`,
+    verify
+      ? `  *"$ks_stamp") ${hash('recorded')} ;;`
+      : `  *"$ks_stamp") echo "recorded $(printf '%s' "$ks_line" | sed -n 's/.*"sha256":"\\([0-9a-f]*\\)".*/\\1/p')" ;;`,
+    `  *) ${hash('unrecorded')} ;;`,
     'esac',
   ].join('\n');
 }

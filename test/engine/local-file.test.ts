@@ -88,7 +88,7 @@ describe('localFile: large files installed from the controller', () => {
     const altered = Buffer.from(data);
     altered[10] = 0x41;
     writeFileSync(resource.path, altered);
-    expect(probe().split('\n')[1]).toBe(`hashed ${sha(altered)}`);
+    expect(probe().split('\n')[1]).toBe(`hashed ${sha(altered)} unrecorded`);
     const change = await apply();
     expect(change!.summary).toContain('its content differs from the expected checksum');
     expect(readFileSync(resource.path).equals(data)).toBe(true);
@@ -107,13 +107,15 @@ describe('localFile: large files installed from the controller', () => {
     expect(probe().split('\n')[1]).toBe(`recorded ${resource.source.sha256}`);
     // Same size, older mtime: the record no longer vouches for it.
     utimesSync(resource.path, new Date(2020, 1, 1), new Date(2020, 1, 1));
-    expect(probe().split('\n')[1]).toBe(`hashed ${resource.source.sha256}`);
+    expect(probe().split('\n')[1]).toBe(`hashed ${resource.source.sha256} unrecorded`);
   });
 
-  it('hashes everything with verify, whatever the record says', async () => {
+  it('hashes everything with verify, whatever the record says, and changes nothing that is right', async () => {
     const { resource, probe, apply } = setup();
     await apply();
-    expect(probe({ ...resource, verify: true }).split('\n')[1]).toBe(`hashed ${resource.source.sha256}`);
+    const verified = { ...resource, verify: true };
+    expect(probe(verified).split('\n')[1]).toBe(`hashed ${resource.source.sha256} recorded`);
+    expect(diffOf(verified, probe(verified))).toBeUndefined();
   });
 
   it('updates when another version is wanted, saying the record had another', async () => {

@@ -9,7 +9,7 @@ import { octal, parseOwnership, type Kind } from './kind.js';
  * A large file from the controller (see LocalFileResource). The probe reads mode, owner, size and
  * times; the content's sha256 comes from kubestrap's record on the host when size, mtime and ctime
  * match it, so a no-op run reads no file; only a file that changed since (or `verify`) is hashed.
- * Output: `MODE OWNER GROUP` then `recorded <sha>` | `hashed <sha>`; or `absent` / `other`.
+ * Output: `MODE OWNER GROUP` then `recorded <sha>` | `hashed <sha> recorded|unrecorded`; or `absent` / `other`.
  */
 export const localFileKind: Kind<LocalFileResource> = {
   probe: (r) =>
@@ -32,7 +32,8 @@ export const localFileKind: Kind<LocalFileResource> = {
       const verb = first === 'other' ? 'replace (not a regular file)' : 'install';
       return change(r, id, `${verb} ${r.path}${what}, ${size}, ${octal(r.mode)} ${r.owner}:${r.group}`, [upload], common);
     }
-    const [how, current = ''] = second.trim().split(/\s+/);
+    const [how, current = '', vouched] = second.trim().split(/\s+/);
+    const unrecorded = how === 'hashed' && vouched !== 'recorded';
     if (current !== r.source.sha256) {
       const why = how === 'recorded' ? 'kubestrap installed another version' : 'its content differs from the expected checksum';
       return change(r, id, `update ${r.path}${what}, ${size}: ${why} (sha256 ${short(current)} -> ${short(r.source.sha256)})`, [upload], {
@@ -47,7 +48,7 @@ export const localFileKind: Kind<LocalFileResource> = {
     // Right content, but the record does not vouch for it (first run over a manual install, or
     // touched since), or chmod is about to change its ctime: record it, so that later runs need not
     // read it again.
-    if (how === 'hashed' || attributes) steps.push(script(recordFileScript(r.path, { sha256: r.source.sha256, ...r.record })));
+    if (unrecorded || attributes) steps.push(script(recordFileScript(r.path, { sha256: r.source.sha256, ...r.record })));
     if (steps.length === 0) return undefined;
     const was = own ? `${octal(own.mode)} ${own.owner}:${own.group}` : 'unknown';
     const summary = attributes ? `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})` : `record ${r.path}${what} in kubestrap's host record (content already right)`;
