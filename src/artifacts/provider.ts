@@ -4,9 +4,10 @@ import pLimit from 'p-limit';
 import type { ClusterSpec } from '../config/cluster-spec.js';
 import type { TransferCodec } from '../engine/upload.js';
 import { BundleError, KubestrapError } from '../errors.js';
-import { DOWNLOAD_BASES, type Arch, type BinaryName, type DownloadBases } from '../upstream/index.js';
+import { clusterImage, DOWNLOAD_BASES, type Arch, type BinaryName, type DownloadBases, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir, type EncodedFile } from './cache.js';
 import { ArtifactLock } from './lock.js';
+import { bundledImage, type BundledImage } from './bundle.js';
 import { loadManifest, MANIFEST_FILE, type LoadedManifest } from './manifest.js';
 import { resolveBinaries, resolvedKey, type BinaryRequest, type DownloadProgress, type ResolvedBinary } from './resolve.js';
 
@@ -97,6 +98,17 @@ export class ArtifactProvider {
     );
   }
 
+  /**
+   * Offline: the bundle's archive of one of the cluster's images (pause, CoreDNS) for `arch`,
+   * checked against the bundle's manifest, for the runtime to import. Online: undefined (the
+   * runtime pulls from K8S_IMAGE_REGISTRY).
+   */
+  async image(name: ImageName, arch: Arch): Promise<BundledImage | undefined> {
+    const bundle = this.bundle();
+    if (!bundle) return undefined;
+    return bundledImage(bundle, clusterImage(this.spec.kubeVersion, this.spec.values.K8S_IMAGE_REGISTRY!, name).ref, name, arch);
+  }
+
   hasEncoding(binary: ResolvedBinary, codec: TransferCodec): boolean {
     return codec === 'none' || this.encodings.has(`${codec}/${binary.sha256}`);
   }
@@ -116,4 +128,25 @@ function openBundle(dir: string): LoadedManifest {
     throw new BundleError(dir, `${dir} is not an offline bundle: it has no ${MANIFEST_FILE}`, 'give the folder made by `bootstrap bundle create --out DIR`');
   }
   return loadManifest(file);
+}
+
+/**
+ * The artifacts of one run, shared by every phase that installs something (artifacts, runtime):
+ * one provider per run, made when the first phase prepares (the spec is known then).
+ */
+export class RunArtifacts {
+  private current: { spec: ClusterSpec; provider: ArtifactProvider } | undefined;
+
+  constructor(readonly options: ArtifactOptions = {}) {}
+
+  provider(spec: ClusterSpec): ArtifactProvider {
+    if (this.current?.spec !== spec) this.current = { spec, provider: new ArtifactProvider(spec, this.options) };
+    return this.current.provider;
+  }
+
+  /** The provider a phase's prepare made; resources() may only run after it. */
+  prepared(): ArtifactProvider {
+    if (!this.current) throw new Error('artifacts are used before any phase prepared them');
+    return this.current.provider;
+  }
 }

@@ -1,6 +1,6 @@
 import type { HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
-import { ArtifactProvider, type ArtifactOptions } from '../artifacts/provider.js';
+import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
 import { hasLocalZstd } from '../artifacts/cache.js';
 import type { HostFacts } from '../engine/facts.js';
 import type { LocalFileResource } from '../engine/resource.js';
@@ -10,7 +10,7 @@ import { CGROUP_FACT, CGROUP_SNIPPET, cgroupProblems } from '../preflight/cgroup
 import { BINARIES, binariesForRoles, type BinaryName } from '../upstream/index.js';
 import type { ClusterContext, Phase, PhaseContext } from './phase.js';
 
-export interface ArtifactsPhaseOptions extends ArtifactOptions {
+export interface ArtifactsPhaseOptions {
   /** Hash every installed binary on every host, whatever kubestrap's record on the host says. */
   verifyBinaries?: boolean;
 }
@@ -36,12 +36,8 @@ const ZSTD_FACT = 'zstd';
  * download) and encodes them once for the wire. Its preflight refuses cgroup v1 hosts that would
  * run a kubelet which refuses cgroup v1.
  */
-export function artifactsPhase(options: ArtifactsPhaseOptions = {}): Phase {
-  let provider: ArtifactProvider | undefined;
-  const ready = () => {
-    if (!provider) throw new Error('the artifacts phase was not prepared');
-    return provider;
-  };
+export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), options: ArtifactsPhaseOptions = {}): Phase {
+  const ready = () => artifacts.prepared();
   return {
     name: 'artifacts',
     title: 'binaries',
@@ -49,7 +45,7 @@ export function artifactsPhase(options: ArtifactsPhaseOptions = {}): Phase {
     facts: { [ZSTD_FACT]: 'command -v zstd >/dev/null 2>&1 && echo yes || echo no', [CGROUP_FACT]: CGROUP_SNIPPET },
 
     async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
-      provider = new ArtifactProvider(ctx.spec, options);
+      const provider = artifacts.provider(ctx.spec);
       const problems: KubestrapError[] = codecProblems(ctx);
       if (problems.length) return problems;
       const wanted = ctx.hosts.flatMap(({ host, facts, os }) => binariesForRoles(host.roles, ctx.spec.versions).map((name) => ({ name, arch: os.arch, host, facts })));

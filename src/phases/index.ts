@@ -2,18 +2,22 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import { checkOneLine } from '../config/validators.js';
 import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
+import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
 import { artifactsPhase, type ArtifactsPhaseOptions } from './artifacts.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
 
 /** What the command line tells the phases of one run. */
 export interface PhaseOptions {
-  artifacts?: ArtifactsPhaseOptions;
+  /** Where this run's artifacts come from (bundle, own builds, cache), for every phase that installs some. */
+  artifacts?: ArtifactOptions;
+  install?: ArtifactsPhaseOptions;
 }
 
 /** The phases kubestrap can run today, in run order, set up for one run (a phase may keep state within it). */
 export function createPhases(options: PhaseOptions = {}): Phase[] {
-  return [osPhase, artifactsPhase(options.artifacts)];
+  const artifacts = new RunArtifacts(options.artifacts);
+  return [osPhase, artifactsPhase(artifacts, options.install)];
 }
 
 /** The phases with default options: for their names and template variables, not for a run. */

@@ -7,6 +7,7 @@ import type { ClusterContext } from '../../src/engine/phase.js';
 import type { LocalFileResource } from '../../src/engine/resource.js';
 import { HostError } from '../../src/errors.js';
 import { detectOs } from '../../src/os/detect.js';
+import { RunArtifacts } from '../../src/artifacts/provider.js';
 import { artifactsPhase } from '../../src/phases/artifacts.js';
 import { CGROUP_FACT } from '../../src/preflight/cgroup.js';
 import { binariesForRoles } from '../../src/upstream/index.js';
@@ -49,7 +50,7 @@ describe('the artifacts phase', () => {
 
   it('installs each role\'s binaries from the bundle, 0755 in BIN_PATH (CNI plugins in /opt/cni/bin), restarting their daemon', async () => {
     const { dir, spec, ctx, facts } = cluster('BIN_PATH=/usr/local/kube\n');
-    const phase = artifactsPhase({ bundleDir: bundle(dir, spec), cacheDir: join(dir, 'cache') });
+    const phase = artifactsPhase(new RunArtifacts({ bundleDir: bundle(dir, spec), cacheDir: join(dir, 'cache') }));
     expect(await phase.prepare!(ctx)).toEqual([]);
     const resourcesOf = (name: string) => {
       const host = spec.hosts.find((h) => h.name === name)!;
@@ -71,7 +72,7 @@ describe('the artifacts phase', () => {
     const { dir, ctx } = cluster('');
     mkdirSync(join(dir, 'empty'), { recursive: true });
     writeFileSync(join(dir, 'empty', MANIFEST_FILE), JSON.stringify({ artifacts: [] }));
-    const problems = await artifactsPhase({ bundleDir: join(dir, 'empty'), cacheDir: join(dir, 'cache') }).prepare!(ctx);
+    const problems = await artifactsPhase(new RunArtifacts({ bundleDir: join(dir, 'empty'), cacheDir: join(dir, 'cache') })).prepare!(ctx);
     expect(problems).toHaveLength(1);
     expect(problems[0]!.message).toMatch(/^\d+ artifacts missing or not as recorded:/);
   });

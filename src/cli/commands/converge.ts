@@ -78,10 +78,10 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
     artifacts: {
       ...(opts.bundle ? { bundleDir: opts.bundle } : {}),
       ...(opts.artifactsManifest ? { manifestFile: opts.artifactsManifest } : {}),
-      verifyBinaries: opts.verifyBinaries,
       progress: downloadProgress({ draw: (text) => view?.note(text), ...(opts.output === 'plain' ? { line: (text: string) => io.stderr.write(`${text}\n`) } : {}) }),
       notice: (message) => notices.push(message),
     },
+    install: { verifyBinaries: opts.verifyBinaries },
   });
   const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
   printWarnings(io, spec.warnings);
