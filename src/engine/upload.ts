@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { HostError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
+import { scriptComment, sharedDirGuard } from '../ssh/put-file.js';
 import { shJoin, shq } from '../ssh/quote.js';
 import { UPLOAD_BUDGET, UPLOAD_CHUNK, type ByteBudget } from './byte-budget.js';
 import { recordFileScript, type RecordFields } from './host-record.js';
@@ -60,28 +61,37 @@ function uploadTimeoutMs(bytes: number): number {
 }
 
 function hintFor(upload: Upload, stderr: string): string {
+  const dir = posix.dirname(upload.path);
+  if (/may be changed by users other than root/.test(stderr)) return `make ${dir} root's alone: chown root ${dir} && chmod go-w ${dir}`;
   if (/not found/.test(stderr) && upload.transfer.codec !== 'none') {
     return `the host lacks ${upload.transfer.codec}: install it, or set UPLOAD_COMPRESSION=gzip (or none) for this host`;
   }
-  if (/No space left/i.test(stderr)) return `free space in ${posix.dirname(upload.path)} on the host`;
+  if (/No space left/i.test(stderr)) return `free space in ${dir} on the host`;
   return 'check the host\'s disk and the path, then re-run';
 }
 
+/**
+ * The temp file is handled by name, so, as putFile's install does, the target folder must be one no
+ * one but root can change (see sharedDirGuard).
+ */
 export function installScript(u: Upload): string {
   const dir = posix.dirname(u.path);
   const template = `${posix.join(dir, `.${posix.basename(u.path).slice(0, 100)}.kubestrap-`)}XXXXXX`;
   return [
-    `# kubestrap: install ${u.path}`,
+    `# kubestrap: install ${scriptComment(u.path)}`,
     'set -e',
-    `mkdir -p ${shq(dir)}`,
+    'umask 022',
+    `ks_dir=${shq(dir)}`,
+    'mkdir -p -- "$ks_dir"',
+    sharedDirGuard('"$ks_dir"'),
     `ks_tmp=$(mktemp ${shq(template)})`,
     `trap 'rm -f "$ks_tmp"' EXIT`,
     `${DECODERS[u.transfer.codec]} > "$ks_tmp"`,
     'set -- $(stat -c %s "$ks_tmp")',
     `[ "$1" = ${u.size} ] || { echo "received $1 of ${u.size} bytes: the transfer was cut short" >&2; exit 1; }`,
-    `${shJoin(['chown', `${u.owner}:${u.group}`])} "$ks_tmp"`,
-    `chmod ${u.mode.toString(8).padStart(4, '0')} "$ks_tmp"`,
-    `mv -f "$ks_tmp" ${shq(u.path)}`,
+    `${shJoin(['chown', '--', `${u.owner}:${u.group}`])} "$ks_tmp"`,
+    `chmod -- ${u.mode.toString(8).padStart(4, '0')} "$ks_tmp"`,
+    `mv -f -- "$ks_tmp" ${shq(u.path)}`,
     'trap - EXIT',
     recordFileScript(u.path, { sha256: u.sha256, ...u.record }),
   ].join('\n');

@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+import { sharedDirGuard } from '../../ssh/put-file.js';
 import { shJoin, shq } from '../../ssh/quote.js';
 import { change, script } from '../change.js';
 import { recordedOrHashedSnippet, recordFileScript } from '../host-record.js';
@@ -44,7 +46,8 @@ export const localFileKind: Kind<LocalFileResource> = {
     const steps = [];
     const own = parseOwnership(first);
     const attributes = !own || own.mode !== r.mode || own.owner !== r.owner || own.group !== r.group;
-    if (attributes) steps.push(script(`${shJoin(['chown', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', octal(r.mode), r.path])}`));
+    // By name, so only in a folder no one else can change (see sharedDirGuard).
+    if (attributes) steps.push(script(`${sharedDirGuard(shq(posix.dirname(r.path)))} && ${shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', '--', octal(r.mode), r.path])}`));
     // Right content, but the record does not vouch for it (first run over a manual install, or
     // touched since), or chmod is about to change its ctime: record it, so that later runs need not
     // read it again.
@@ -52,7 +55,8 @@ export const localFileKind: Kind<LocalFileResource> = {
     if (steps.length === 0) return undefined;
     const was = own ? `${octal(own.mode)} ${own.owner}:${own.group}` : 'unknown';
     const summary = attributes ? `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})` : `record ${r.path}${what} in kubestrap's host record (content already right)`;
-    return change(r, id, summary, steps, attributes ? common : {});
+    const hint = { failureHint: `if ${posix.dirname(r.path)} may be changed by others: chown root ${posix.dirname(r.path)} && chmod go-w ${posix.dirname(r.path)}` };
+    return change(r, id, summary, steps, attributes ? { ...common, ...hint } : {});
   },
 };
 
