@@ -31,6 +31,12 @@ export function recordKey(id: string): string {
   return `{"id":${JSON.stringify(id)},`;
 }
 
+/** The start of the record line for a file with these fields, up to where its size and times follow. */
+function linePrefix(path: string, fields: RecordFields): string {
+  const fixed = JSON.stringify({ id: fileRecordId(path), ...fields });
+  return `${fixed.slice(0, -1)},`;
+}
+
 /**
  * Sets the entry for an installed file from `fields` plus the file's size, mtime and ctime as the
  * host sees them right now (so the next probe can trust them). Atomic: a reader sees the old record
@@ -38,34 +44,39 @@ export function recordKey(id: string): string {
  */
 export function recordFileScript(path: string, fields: RecordFields): string {
   const id = fileRecordId(path);
-  const fixed = JSON.stringify({ id, ...fields });
-  const prefix = `${fixed.slice(0, -1)},`;
   return [
     `mkdir -p ${HOST_RECORD_DIR}`,
-    `ks_stamp=$(stat -c ${STAMP_FORMAT} ${shq(path)})`,
+    `ks_stamp=$(stat -c ${STAMP_FORMAT} -- ${shq(path)})`,
     `ks_tmp=$(mktemp ${HOST_RECORD_DIR}/.installed.XXXXXX)`,
-    `{ grep -vF ${shq(recordKey(id))} ${HOST_RECORD_FILE} 2>/dev/null; printf '%s%s\\n' ${shq(prefix)} "$ks_stamp"; } > "$ks_tmp" && mv -f "$ks_tmp" ${HOST_RECORD_FILE}`,
+    `{ grep -vF ${shq(recordKey(id))} ${HOST_RECORD_FILE} 2>/dev/null; printf '%s%s\\n' ${shq(linePrefix(path, fields))} "$ks_stamp"; } > "$ks_tmp" && mv -f "$ks_tmp" ${HOST_RECORD_FILE}`,
   ].join('\n');
 }
 
 /**
- * Probe snippet: prints `recorded <sha256>` when the record has an entry for the file with the size,
- * mtime and ctime it has now (the file is not read), else `hashed <sha256> unrecorded` after reading
- * the whole file. With `verify` every file is read: `hashed <sha256> recorded|unrecorded`, so that a
- * verified file whose record is right needs no change.
+ * Probe snippet for an installed file that must hold `fields.sha256`. Prints `MODE OWNER GROUP`, then
+ *   `recorded`: the record has exactly this file (size, mtime, ctime) with the wanted content;
+ *   `other`: the record has exactly this file, with other content (kubestrap installed another
+ *     version): it must be replaced, no need to read it;
+ *   `hashed <sha256> recorded|unrecorded`: the file was read (no record of it as it is now, or
+ *     `verify`), and whether the record vouches for the wanted content.
+ * Or `absent` / `other-type`. The record is read once per probe (into a shell variable shared by the
+ * sections) and each file costs one stat: a no-op probe of many binaries forks little and reads none.
  */
-export function recordedOrHashedSnippet(path: string, verify: boolean): string {
+export function fileProbeSnippet(path: string, fields: RecordFields, verify: boolean): string {
   const f = shq(path);
-  const key = shq(recordKey(fileRecordId(path)));
-  const hash = (vouched: string) => `echo "hashed $(sha256sum < ${f} | cut -d' ' -f1) ${vouched}"`;
+  const wanted = shq(linePrefix(path, fields));
+  const hash = (vouched: string) => `echo "hashed $(sha256sum < "$ks_f" | cut -d' ' -f1) ${vouched}"`;
   return [
-    `ks_line=$(grep -F ${key} ${HOST_RECORD_FILE} | head -n 1)`,
-    `ks_stamp=$(stat -c ${STAMP_FORMAT} ${f})`,
-    'case "$ks_line" in',
-    verify
-      ? `  *"$ks_stamp") ${hash('recorded')} ;;`
-      : `  *"$ks_stamp") echo "recorded $(printf '%s' "$ks_line" | sed -n 's/.*"sha256":"\\([0-9a-f]*\\)".*/\\1/p')" ;;`,
-    `  *) ${hash('unrecorded')} ;;`,
-    'esac',
+    `ks_f=${f}`,
+    'if [ -f "$ks_f" ] && [ ! -L "$ks_f" ]; then',
+    `  [ -n "\${ks_rec_read:-}" ] || { ks_rec=$(cat ${HOST_RECORD_FILE} 2>/dev/null); ks_rec_read=1; }`,
+    `  ks_st=$(stat -c '%a %U %G|'${STAMP_FORMAT} -- "$ks_f")`,
+    '  echo "${ks_st%%|*}"',
+    '  case "$ks_rec" in',
+    `    *${wanted}"\${ks_st#*|}"*) ${verify ? hash('recorded') : 'echo recorded'} ;;`,
+    `    *${shq(recordKey(fileRecordId(path)))}*) case "$ks_rec" in *"\${ks_st#*|}"*) ${verify ? hash('unrecorded') : 'echo other'} ;; *) ${hash('unrecorded')} ;; esac ;;`,
+    `    *) ${hash('unrecorded')} ;;`,
+    '  esac',
+    'elif [ -e "$ks_f" ] || [ -L "$ks_f" ]; then echo other-type; else echo absent; fi',
   ].join('\n');
 }

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   const uploadRows = results.flatMap((r) => (r.upload ? [r.upload] : []));
   if (uploadRows.length) {
     console.log(`\n${uploadTable(uploadRows)}`);
-    console.log('upload: `apply --phase artifacts` of the binaries of a master+worker (a 400 MB Kubernetes set + the lab bundle\'s) to every host,');
+    console.log('upload: `apply --phase artifacts` of the binaries of an etcd+master+worker (a 400 MB Kubernetes set + the lab bundle\'s etcd and others) to every host,');
     console.log('  from a warm cache (compressing for the wire is once per file, ever: ' + uploadRows.map((r) => `${r.encodeSeconds.toFixed(1)} s`).join(', ') + ' here);');
     console.log('  scp: one OpenSSH scp per host, all at once, of the same files; best of 2 rounds each; ratio = kubestrap / scp.');
     console.log('  The lab\'s hosts decompress on this machine\'s cores over a local bridge: on a real network gzip sends ~1/3 of the bytes.');

@@ -120,15 +120,15 @@ export async function measureUpload(lab: LabInfo, hosts: LabHost[], bundleDir: s
   const kubeVersion = bundle.manifest.createdFor?.kubernetes ?? 'v1.36.0';
   const set = binarySet(kubeVersion);
   const inventory = join(dir, 'upload-inventory.yaml');
-  await writeInventory({ ...lab, hosts }, inventory, { roles: Object.fromEntries(hosts.map((h) => [h.name, ['master', 'worker']])) });
+  await writeInventory({ ...lab, hosts }, inventory, { roles: Object.fromEntries(hosts.map((h) => [h.name, ['etcd', 'master', 'worker']])) });
   const config = join(dir, 'upload.properties');
   const versions = Object.entries(bundle.manifest.createdFor ?? {}).map(([p, v]) => `${PROJECT_VERSION_KEYS[p as Project]}=${v}`);
   const write = (codec: TransferCodec) => writeFileSync(config, [...versions, 'KUBELET_ALLOW_CGROUP_V1=true', `UPLOAD_COMPRESSION=${codec}`, ''].join('\n'));
   const args = ['apply', '--phase', 'artifacts', '-i', inventory, '-c', config, '--bundle', bundleDir, '--artifacts-manifest', set.manifest];
   const env = { ...process.env };
 
-  // What kubestrap uploads to a master+worker: the 400 MB set plus the bundle's small binaries.
-  const names = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'etcdctl', 'flanneld', 'kubelet', 'kube-proxy', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap'];
+  // What kubestrap uploads to an etcd+master+worker host: the 400 MB set plus the bundle's etcd and small binaries.
+  const names = ['etcd', 'etcdctl', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'flanneld', 'kubelet', 'kube-proxy', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap'];
   const files = names.map((n) => (SET[n] ? join(set.dir, n) : join(bundleDir, bundle.manifest.artifacts.find((a) => a.component === n)!.file!)));
   const mb = files.reduce((n, f) => n + statSync(f).size, 0) / 1024 / 1024;
 

@@ -2,26 +2,18 @@ import { posix } from 'node:path';
 import { sharedDirGuard } from '../../ssh/put-file.js';
 import { shJoin, shq } from '../../ssh/quote.js';
 import { change, script } from '../change.js';
-import { recordedOrHashedSnippet, recordFileScript } from '../host-record.js';
+import { fileProbeSnippet, recordFileScript, type RecordFields } from '../host-record.js';
 import type { LocalFileResource } from '../resource.js';
 import type { Upload } from '../upload.js';
 import { octal, parseOwnership, type Kind } from './kind.js';
 
 /**
- * A large file from the controller (see LocalFileResource). The probe reads mode, owner, size and
- * times; the content's sha256 comes from kubestrap's record on the host when size, mtime and ctime
- * match it, so a no-op run reads no file; only a file that changed since (or `verify`) is hashed.
- * Output: `MODE OWNER GROUP` then `recorded <sha>` | `hashed <sha> recorded|unrecorded`; or `absent` / `other`.
+ * A large file from the controller (see LocalFileResource). Whether the host's copy is right comes
+ * from kubestrap's record on the host when the file's size, mtime and ctime match it, so a no-op run
+ * reads no file; only a file that changed since (or `verify`) is hashed. See fileProbeSnippet.
  */
 export const localFileKind: Kind<LocalFileResource> = {
-  probe: (r) =>
-    [
-      `ks_f=${shq(r.path)}`,
-      'if [ -f "$ks_f" ] && [ ! -L "$ks_f" ]; then',
-      `stat -c '%a %U %G' "$ks_f"`,
-      recordedOrHashedSnippet(r.path, r.verify ?? false),
-      'elif [ -e "$ks_f" ] || [ -L "$ks_f" ]; then echo other; else echo absent; fi',
-    ].join('\n'),
+  probe: (r) => fileProbeSnippet(r.path, recordOf(r), r.verify ?? false),
 
   diff: (r, observed, id) => {
     const [first = '', second = ''] = observed.split('\n');
@@ -30,19 +22,19 @@ export const localFileKind: Kind<LocalFileResource> = {
     const upload = { type: 'upload' as const, upload: uploadOf(r) };
     const size = formatBytes(r.source.size);
 
-    if (first === 'absent' || first === 'other' || first === '') {
-      const verb = first === 'other' ? 'replace (not a regular file)' : 'install';
+    if (first === 'absent' || first === 'other-type' || first === '') {
+      const verb = first === 'other-type' ? 'replace (not a regular file)' : 'install';
       return change(r, id, `${verb} ${r.path}${what}, ${size}, ${octal(r.mode)} ${r.owner}:${r.group}`, [upload], common);
     }
-    const [how, current = '', vouched] = second.trim().split(/\s+/);
-    const unrecorded = how === 'hashed' && vouched !== 'recorded';
-    if (current !== r.source.sha256) {
-      const why = how === 'recorded' ? 'kubestrap installed another version' : 'its content differs from the expected checksum';
-      return change(r, id, `update ${r.path}${what}, ${size}: ${why} (sha256 ${short(current)} -> ${short(r.source.sha256)})`, [upload], {
+    const [how = '', current = '', vouched] = second.trim().split(/\s+/);
+    if (how === 'other') return change(r, id, `update ${r.path}${what}, ${size}: kubestrap installed another version`, [upload], common);
+    if (how === 'hashed' && current !== r.source.sha256) {
+      return change(r, id, `update ${r.path}${what}, ${size}: its content differs from the expected checksum (sha256 ${short(current)} -> ${short(r.source.sha256)})`, [upload], {
         ...common,
-        detail: how === 'hashed' ? ['the file changed since kubestrap wrote it (or kubestrap has no record of it)'] : [],
+        detail: ['the file changed since kubestrap wrote it, or kubestrap has no record of it'],
       });
     }
+    const unrecorded = how === 'hashed' && vouched !== 'recorded';
     const steps = [];
     const own = parseOwnership(first);
     const attributes = !own || own.mode !== r.mode || own.owner !== r.owner || own.group !== r.group;
@@ -51,7 +43,7 @@ export const localFileKind: Kind<LocalFileResource> = {
     // Right content, but the record does not vouch for it (first run over a manual install, or
     // touched since), or chmod is about to change its ctime: record it, so that later runs need not
     // read it again.
-    if (unrecorded || attributes) steps.push(script(recordFileScript(r.path, { sha256: r.source.sha256, ...r.record })));
+    if (unrecorded || attributes) steps.push(script(recordFileScript(r.path, recordOf(r))));
     if (steps.length === 0) return undefined;
     const was = own ? `${octal(own.mode)} ${own.owner}:${own.group}` : 'unknown';
     const summary = attributes ? `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})` : `record ${r.path}${what} in kubestrap's host record (content already right)`;
@@ -59,6 +51,11 @@ export const localFileKind: Kind<LocalFileResource> = {
     return change(r, id, summary, steps, attributes ? { ...common, ...hint } : {});
   },
 };
+
+/** What the host's record holds for this file: its sha256 and the resource's own fields. */
+function recordOf(r: LocalFileResource): RecordFields {
+  return { sha256: r.source.sha256, ...r.record };
+}
 
 function uploadOf(r: LocalFileResource): Upload {
   return { path: r.path, mode: r.mode, owner: r.owner, group: r.group, size: r.source.size, sha256: r.source.sha256, transfer: r.source.transfer, record: r.record ?? {} };
