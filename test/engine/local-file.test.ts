@@ -119,7 +119,7 @@ describe('localFile: large files installed from the controller', () => {
   });
 
   it('updates when another version is wanted, saying the record had another', async () => {
-    const { resource, apply } = setup();
+    const { resource, apply, probe } = setup();
     await apply();
     const other = Buffer.alloc(1000, 'v1.37');
     const file = join(tmp(), 'other');
