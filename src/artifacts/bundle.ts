@@ -94,11 +94,11 @@ export interface BundledImage {
  * The bundle's archive of one of the cluster's images (pause, CoreDNS) for an arch, hashed against
  * the manifest. A missing or changed archive is a BundleError.
  */
-export async function bundledImage(bundle: LoadedManifest, ref: string, name: ImageName, arch: Arch): Promise<BundledImage> {
+export async function bundledImage(bundle: LoadedManifest, ref: string, name: ImageName, arch: Arch, hash: (file: string) => Promise<{ sha256: string }> = hashFile): Promise<BundledImage> {
   const entry = bundle.manifest.artifacts.find((e) => e.kind === 'image' && e.image === ref && e.arch === arch);
   if (!entry) throw new BundleError(bundle.file, `has no image ${ref} for ${arch}`, 'make the bundle with this config (bootstrap bundle create) so that it holds the images of this Kubernetes version');
   const file = entryPath(bundle, entry)!;
-  const actual = await hashFile(file).catch(() => undefined);
+  const actual = await hash(file).catch(() => undefined);
   if (!actual) throw new BundleError(file, `${entry.file} is missing (listed for ${entryKey(entry)})`);
   if (actual.sha256 !== entry.sha256) throw new BundleError(file, `${entry.file} has sha256 ${actual.sha256}, but the manifest says ${entry.sha256}: the file was changed or damaged`);
   return { name, ref, file, sha256: entry.sha256 };

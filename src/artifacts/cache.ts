@@ -1,12 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, createReadStream, createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import type { TransferCodec } from '../engine/upload.js';
 import type { DigestAlgorithm } from '../upstream/index.js';
+import { hashFile } from './hash-file.js';
 
 /**
  * The download cache every cluster of the user shares (`$XDG_CACHE_HOME/kubestrap`, else
@@ -19,6 +20,8 @@ import type { DigestAlgorithm } from '../upstream/index.js';
  *   digests/sha512/<hex>      the sha256 of the blob with that sha512 (CHANGELOG-pinned tarballs)
  *   archives/<sha256>.json    members extracted from an archive: name -> sha256 and size
  *   encoded/<codec>/<sha256>  a blob compressed for the wire, made once, sent to every host
+ *   verified/<key>.json       sha256 of a file outside the cache (a bundle's, a user manifest's) as
+ *                             hashed when it had this size, mtime, ctime and inode
  */
 export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
@@ -103,6 +106,24 @@ export class ArtifactCache {
       this.encoding.set(key, made);
     }
     return made;
+  }
+
+  /**
+   * sha256 and size of a file outside the cache (in a bundle, next to a user manifest), hashed only
+   * when the file is new or changed since it was last hashed here: any write changes its ctime,
+   * which no tool can set back, so re-using a bundle costs a stat per file, not a read of gigabytes.
+   */
+  async hashOf(file: string): Promise<{ sha256: string; size: number }> {
+    const st = statSync(file, { bigint: true });
+    const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const record = join(this.root, 'verified', `${createHash('sha256').update(resolve(file)).digest('hex')}.json`);
+    if (existsSync(record)) {
+      const known = JSON.parse(readFileSync(record, 'utf8')) as { stamp: string; sha256: string; size: number };
+      if (known.stamp === stamp) return { sha256: known.sha256, size: known.size };
+    }
+    const hashed = await hashFile(file);
+    this.writeAtomically(record, `${JSON.stringify({ file: resolve(file), stamp, ...hashed })}\n`);
+    return hashed;
   }
 
   /** A hard link to the blob at `dest` when on one filesystem, else a copy. */

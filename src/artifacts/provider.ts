@@ -106,7 +106,7 @@ export class ArtifactProvider {
   async image(name: ImageName, arch: Arch): Promise<BundledImage | undefined> {
     const bundle = this.bundle();
     if (!bundle) return undefined;
-    return bundledImage(bundle, clusterImage(this.spec.kubeVersion, this.spec.values.K8S_IMAGE_REGISTRY!, name).ref, name, arch);
+    return bundledImage(bundle, clusterImage(this.spec.kubeVersion, this.spec.values.K8S_IMAGE_REGISTRY!, name).ref, name, arch, (f) => this.cache.hashOf(f));
   }
 
   hasEncoding(binary: ResolvedBinary, codec: TransferCodec): boolean {

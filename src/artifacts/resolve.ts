@@ -20,7 +20,6 @@ import {
 import { ArtifactCache, type ArchiveIndex } from './cache.js';
 import { digestFromChecksumFile } from './checksum-file.js';
 import { downloadTo, fetchText, type UrlOrigin } from './download.js';
-import { hashFile } from './hash-file.js';
 import type { ArtifactLock, Pin } from './lock.js';
 import { entryKey, entryPath, type ArtifactEntry, type LoadedManifest } from './manifest.js';
 
@@ -149,7 +148,7 @@ async function fromEntry(ctx: ResolveContext, loaded: LoadedManifest, entry: Art
   const path = entryPath(loaded, entry);
   if (path !== undefined) {
     if (!existsSync(path)) throw new BundleError(path, `${entry.file} is missing (listed for ${entryKey(entry)})`);
-    const actual = await hashFile(path);
+    const actual = await ctx.cache.hashOf(path);
     if (actual.sha256 !== entry.sha256) {
       throw new BundleError(path, `${entry.file} has sha256 ${actual.sha256}, but the manifest says ${entry.sha256} (${entryKey(entry)}): the file was changed or damaged`);
     }

@@ -181,6 +181,15 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
       expect(got.get(resolvedKey('kubelet', 'amd64'))!.file).toBe(join(dir, 'kubelet'));
     });
 
+    it('hashes a bundle file again only when it changed since, and then finds the tampering', async () => {
+      const dir = bundle({ kubelet: 'k' }, [{ component: 'kubelet', version: 'v1.37.1', file: 'kubelet' }]);
+      const ctx = context({ url: 'http://offline.invalid' }, { bundle: loadManifest(join(dir, MANIFEST_FILE)) });
+      await resolveBinaries(ctx, kubelet);
+      expect(readdirSync(join(ctx.cache.root, 'verified'))).toHaveLength(1);
+      writeFileSync(join(dir, 'kubelet'), 'x');
+      await expect(resolveBinaries(ctx, kubelet)).rejects.toThrow(`kubelet has sha256 ${sha256('x')}, but the manifest says ${sha256('k')}`);
+    });
+
     it('lists every missing or tampered item at once and says how to complete the bundle', async () => {
       const dir = bundle({ kubelet: 'k-tampered', flanneld: 'f' }, [
         { component: 'kubelet', version: 'v1.37.1', file: 'kubelet', sha256: sha256('k') },
