@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig } from '../config/cluster-config.js';
 import { BundleError } from '../errors.js';
-import { binariesForRoles, clusterImages, DOWNLOAD_BASES, runtimeBinaries, type Arch, type BinaryName, type DownloadBases, type ImageName } from '../upstream/index.js';
+import { binariesForRoles, clusterImages, downloadBases, runtimeBinaries, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir } from './cache.js';
 import { hashFile } from './hash-file.js';
 import { ArtifactLock } from './lock.js';
@@ -36,14 +36,13 @@ export function bundleBinaries(config: ClusterConfig): BinaryName[] {
 
 export async function createBundle(req: BundleRequest): Promise<Manifest> {
   const cache = new ArtifactCache(req.cacheDir ?? userCacheDir());
-  const bases = Object.fromEntries(Object.keys(DOWNLOAD_BASES).map((k) => [k, req.config.values[k]!])) as DownloadBases;
   const names = bundleBinaries(req.config);
   const resolved = await resolveBinaries(
     {
       cache,
       lock: ArtifactLock.inMemory(`the bundle's ${MANIFEST_FILE}`),
       versions: req.config.versions,
-      bases,
+      bases: downloadBases(req.config.values),
       ...(req.progress ? { progress: req.progress } : {}),
       notice: req.notice ?? (() => undefined),
     },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BundleError } from '../errors.js';
-import { ARCHES, type Arch } from '../upstream/index.js';
+import { ARCHES } from '../upstream/index.js';
 
 /**
  * The list of artifacts with their checksums, one format for three uses: an offline bundle's
@@ -11,8 +11,6 @@ import { ARCHES, type Arch } from '../upstream/index.js';
  * (component, version, arch), where its bytes are, and the sha256 they must have.
  */
 export const MANIFEST_FILE = 'manifest.json';
-
-export { ARCHES, type Arch };
 
 const relativeInside = (f: string) => !f.startsWith('/') && !f.split('/').includes('..');
 

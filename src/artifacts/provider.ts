@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import type { ClusterSpec } from '../config/cluster-spec.js';
 import type { TransferCodec } from '../engine/upload.js';
 import { BundleError, KubestrapError } from '../errors.js';
-import { clusterImage, DOWNLOAD_BASES, type Arch, type BinaryName, type DownloadBases, type ImageName } from '../upstream/index.js';
+import { clusterImage, downloadBases, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir, type EncodedFile } from './cache.js';
 import { ArtifactLock } from './lock.js';
 import { bundledImage, type BundledImage } from './bundle.js';
@@ -48,10 +48,6 @@ export class ArtifactProvider {
     return this.loadedBundle;
   }
 
-  bases(): DownloadBases {
-    return Object.fromEntries(Object.keys(DOWNLOAD_BASES).map((k) => [k, this.spec.values[k] ?? DOWNLOAD_BASES[k as keyof DownloadBases]])) as DownloadBases;
-  }
-
   /** Resolves (and checks) every requested binary; problems instead of exceptions, for preflight-style reporting. */
   async resolve(requests: readonly BinaryRequest[]): Promise<KubestrapError[]> {
     try {
@@ -62,7 +58,7 @@ export class ArtifactProvider {
           cache: this.cache,
           lock: ArtifactLock.open(this.spec.stateDir),
           versions: this.spec.versions,
-          bases: this.bases(),
+          bases: downloadBases(this.spec.values),
           ...(bundle ? { bundle } : {}),
           ...(manifest ? { manifest } : {}),
           ...(this.opts.progress ? { progress: this.opts.progress } : {}),

@@ -19,6 +19,11 @@ export const DOWNLOAD_BASES = {
 export type DownloadBase = keyof typeof DOWNLOAD_BASES;
 export type DownloadBases = Record<DownloadBase, string>;
 
+/** The base URLs a config sets (the properties are named as DOWNLOAD_BASES), defaults where it sets none. */
+export function downloadBases(values: Readonly<Record<string, string>>): DownloadBases {
+  return Object.fromEntries(Object.entries(DOWNLOAD_BASES).map(([key, fallback]) => [key, values[key] || fallback])) as DownloadBases;
+}
+
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
 export interface Digest {
