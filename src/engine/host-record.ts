@@ -43,12 +43,23 @@ function linePrefix(path: string, fields: RecordFields): string {
  * or the new one.
  */
 export function recordFileScript(path: string, fields: RecordFields): string {
-  const id = fileRecordId(path);
+  return [`ks_stamp=$(stat -c ${STAMP_FORMAT} -- ${shq(path)})`, upsert(fileRecordId(path), shq(linePrefix(path, fields)), '"$ks_stamp"')].join('\n');
+}
+
+/**
+ * Sets any other entry (`unit:kubelet.service`, `dir:/var/lib/etcd`, `version:etcd`): a line of
+ * these fields. For the bring-up phases to record what they made, for reset and upgrades.
+ */
+export function recordEntryScript(id: string, fields: RecordFields): string {
+  return upsert(id, shq(JSON.stringify({ id, ...fields })), "''");
+}
+
+/** Replaces (or adds) the line of `id` with the concatenation of two shell words, atomically. */
+function upsert(id: string, first: string, second: string): string {
   return [
     `mkdir -p ${HOST_RECORD_DIR}`,
-    `ks_stamp=$(stat -c ${STAMP_FORMAT} -- ${shq(path)})`,
     `ks_tmp=$(mktemp ${HOST_RECORD_DIR}/.installed.XXXXXX)`,
-    `{ grep -vF ${shq(recordKey(id))} ${HOST_RECORD_FILE} 2>/dev/null; printf '%s%s\\n' ${shq(linePrefix(path, fields))} "$ks_stamp"; } > "$ks_tmp" && mv -f "$ks_tmp" ${HOST_RECORD_FILE}`,
+    `{ grep -vF ${shq(recordKey(id))} ${HOST_RECORD_FILE} 2>/dev/null; printf '%s%s\\n' ${first} ${second}; } > "$ks_tmp" && mv -f "$ks_tmp" ${HOST_RECORD_FILE}`,
   ].join('\n');
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ByteBudget } from '../../src/engine/byte-budget.js';
-import { HOST_RECORD_DIR } from '../../src/engine/host-record.js';
+import { HOST_RECORD_DIR, recordEntryScript, recordFileScript } from '../../src/engine/host-record.js';
 import type { LocalFileResource } from '../../src/engine/resource.js';
 import { uploadFile, type TransferCodec } from '../../src/engine/upload.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
@@ -153,5 +153,22 @@ describe('localFile: large files installed from the controller', () => {
     await uploadFile(host, upload).catch((e: { details: { stderrTail: string } }) => expect(e.details.stderrTail).toContain('the transfer was cut short'));
     expect(readFileSync(resource.path, 'utf8')).toBe('old');
     expect(shRun(`ls -a ${join(resource.path, '..')}`).stdout.trim().split('\n').sort()).toEqual(['.', '..', 'kubelet']);
+  });
+});
+
+describe("kubestrap's record on the host", () => {
+  const tmp = useTempDir();
+
+  it('keeps one line per entry, any kind of entry, each line JSON', () => {
+    const state = join(tmp(), 'state');
+    const run = (script: string) => expect(shRun(script.replaceAll(HOST_RECORD_DIR, state)).code).toBe(0);
+    const file = join(tmp(), 'f');
+    writeFileSync(file, 'x');
+    run(recordFileScript(file, { sha256: sha(Buffer.from('x')), component: 'x' }));
+    run(recordEntryScript('version:etcd', { version: 'v3.6.16' }));
+    run(recordEntryScript('version:etcd', { version: 'v3.6.17' }));
+    const lines = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string });
+    expect(lines.map((l) => l.id)).toEqual([`file:${file}`, 'version:etcd']);
+    expect(lines[1]).toEqual({ id: 'version:etcd', version: 'v3.6.17' });
   });
 });
