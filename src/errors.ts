@@ -156,6 +156,41 @@ export class HostError extends KubestrapError {
   }
 }
 
+/** A download failed or did not match its checksum: names the URL and the property behind it. */
+export class ArtifactError extends KubestrapError {
+  readonly kind = 'artifact';
+
+  constructor(
+    /** What the problem is about: a URL, or a cached file. */
+    readonly subject: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return this.subject;
+  }
+}
+
+/** An offline bundle or artifact manifest that lacks something, or holds a file that is not what it says. */
+export class BundleError extends KubestrapError {
+  readonly kind = 'bundle';
+
+  constructor(
+    readonly subject: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return this.subject;
+  }
+}
+
 /** Another run holds the cluster's lock. */
 export class LockError extends KubestrapError {
   readonly kind = 'lock';

@@ -1,36 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { BundleError } from '../errors.js';
+import { ARCHES } from '../upstream/index.js';
 
 /**
- * An offline bundle is a directory holding binaries and `manifest.json`, which names each file's
- * component, version, arch and sha256. The same manifest shape describes the download cache, so an
- * operator can pre-seed hosts without internet access and the installer never needs to know where a
- * binary came from.
+ * The list of artifacts with their checksums, one format for three uses: an offline bundle's
+ * `manifest.json` (files inside the bundle folder), a user's own builds (`--artifacts-manifest`:
+ * files next to the manifest, or URLs), and the lab's test bundle. Each entry names what it is
+ * (component, version, arch), where its bytes are, and the sha256 they must have.
  */
 export const MANIFEST_FILE = 'manifest.json';
 
-export const ARCHES = ['amd64', 'arm64'] as const;
-export type Arch = (typeof ARCHES)[number];
+const relativeInside = (f: string) => !f.startsWith('/') && !f.split('/').includes('..');
 
 export const ArtifactEntrySchema = z
   .object({
-    /** What the binary is installed as, e.g. `kube-apiserver`, `etcd`, `flanneld`. */
-    component: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a lower-case binary name such as kube-apiserver'),
-    version: z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'a version such as v1.33.1'),
+    /** What the binary is installed as (`kube-apiserver`, `etcd`, `flanneld`), or the image's name (`pause`, `coredns`). */
+    component: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a lower-case name such as kube-apiserver'),
+    version: z.string().regex(/^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?$/, 'a version such as v1.36.0 (images: 3.10.1)'),
     arch: z.enum(ARCHES).default('amd64'),
-    /** Path of the file inside the bundle directory. */
-    file: z
-      .string()
-      .min(1)
-      .refine((f) => !f.startsWith('/') && !f.split('/').includes('..'), 'a relative path inside the bundle'),
+    /** `binary` (installed into BIN_PATH or the CNI folder) or `image` (an image archive the runtime imports). */
+    kind: z.enum(['binary', 'image']).default('binary'),
+    /** For images: the reference the runtime must know it by, e.g. registry.k8s.io/pause:3.10.1. */
+    image: z.string().min(1).optional(),
+    /** Path of the file relative to the manifest's folder. */
+    file: z.string().min(1).refine(relativeInside, 'a relative path inside the manifest\'s folder').optional(),
+    /** Where to download it instead (user manifests only). */
+    url: z.url({ protocol: /^https?$/ }).optional(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits'),
+    size: z.number().int().nonnegative().optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => (e.file === undefined) !== (e.url === undefined), { message: 'give exactly one of file and url' })
+  .refine((e) => e.kind !== 'image' || e.image !== undefined, { message: 'an image entry needs its reference in "image"' });
 
 export const ManifestSchema = z
   .object({
+    /** The versions the bundle was made for, for people reading it (lookups use the entries). */
+    createdFor: z.record(z.string(), z.string()).optional(),
     artifacts: z.array(ArtifactEntrySchema),
   })
   .strict();
 
 export type ArtifactEntry = z.infer<typeof ArtifactEntrySchema>;
+export type ArtifactEntryInput = z.input<typeof ArtifactEntrySchema>;
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+export interface LoadedManifest {
+  file: string;
+  /** The folder `file` entries are relative to. */
+  dir: string;
+  manifest: Manifest;
+}
+
+/** Reads and validates a manifest; every problem is reported at once, with the entry it is in. */
+export function loadManifest(file: string): LoadedManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `is not valid JSON (${(err as Error).message})`;
+    throw new BundleError(file, `${file} ${why}`, 'give the manifest.json of a bundle made by `bootstrap bundle create`, or a file in the same format');
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+    throw new BundleError(file, `${file} is not a valid artifact manifest:\n  ${problems.join('\n  ')}`, 'each entry needs component, version, arch, sha256 and one of file/url (see src/artifacts/manifest.ts)');
+  }
+  return { file, dir: dirname(resolve(file)), manifest: parsed.data };
+}
+
+/** The local path of an entry's file. */
+export function entryPath(loaded: LoadedManifest, entry: ArtifactEntry): string | undefined {
+  if (entry.file === undefined) return undefined;
+  return isAbsolute(entry.file) ? entry.file : resolve(loaded.dir, entry.file);
+}
+
+export function entryKey(e: { component: string; version: string; arch: string; kind?: string }): string {
+  return `${e.kind === 'image' ? 'image ' : ''}${e.component} ${e.version.replace(/^v?/, 'v')} linux/${e.arch}`;
+}

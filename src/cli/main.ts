@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { KubestrapError } from '../errors.js';
+import { bundleCommand } from './commands/bundle.js';
 import { certsCommand } from './commands/certs.js';
 import { convergeCommand } from './commands/converge.js';
 import { renderCommand } from './commands/render.js';
@@ -22,6 +23,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   program.addCommand(convergeCommand(io, 'plan', setExitCode));
   program.addCommand(convergeCommand(io, 'apply', setExitCode));
   program.addCommand(certsCommand(io, setExitCode));
+  program.addCommand(bundleCommand(io));
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride();
   return program;
 }
@@ -43,5 +45,5 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
 }
 
 function isInputError(err: KubestrapError): boolean {
-  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output', 'lock', 'state'].includes(err.kind);
+  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output', 'lock', 'state', 'bundle'].includes(err.kind);
 }

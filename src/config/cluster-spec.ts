@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, InvalidInputError, type KubestrapError, type Warning } from '../errors.js';
-import { insecureModeProblem, settingProblem } from '../render/kube-flags.js';
 import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
+import { insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
 import type { JumpHost, Role } from './inventory-schema.js';
 import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inventory.js';
 import { HOST_DERIVED_KEYS } from './keys.js';
-import { parseVersion, type KubeVersion } from './kube-version.js';
+import { projectVersions } from './project-versions.js';
 import { readProperties, type PropertiesFile } from './properties.js';
 import { cidrContains, parseCidr, splitList } from './validators.js';
 
@@ -38,6 +38,8 @@ export interface ClusterSpec {
   stateDir: string;
   knownHostsFile: string;
   kubeVersion: KubeVersion;
+  /** The version of every upstream project the cluster runs (Kubernetes, etcd, flannel, ...). */
+  versions: ProjectVersions;
   /** Cluster-wide values with defaults and derived values filled in. */
   values: Record<string, string>;
   hosts: HostSpec[];
@@ -103,6 +105,17 @@ function buildSpec(
     });
   }
 
+  const versions = projectVersions(values);
+  const proxyWarning = settingWarning('KUBE_PROXY_MODE', values.KUBE_PROXY_MODE!, versions.kubernetes);
+  if (proxyWarning) warnings.push({ where: `${props.file} KUBE_PROXY_MODE`, message: proxyWarning.message, hint: proxyWarning.hint });
+  if (values.KUBELET_ALLOW_CGROUP_V1 === 'true' && kubeletRefusesCgroupV1(versions.kubernetes)) {
+    warnings.push({
+      where: `${props.file} KUBELET_ALLOW_CGROUP_V1`,
+      message: `kubelets of ${versions.kubernetes.tag} are told to run on cgroup v1 hosts (failCgroupV1: false); upstream deprecated cgroup v1 and will remove its support`,
+      hint: 'move the hosts to cgroup v2 (systemd.unified_cgroup_hierarchy=1), then remove KUBELET_ALLOW_CGROUP_V1',
+    });
+  }
+
   const stateDir = inv.stateDir ? resolveInventoryPath(loaded, inv.stateDir) : join(loaded.baseDir, '.kubestrap', inv.cluster);
   return {
     name: inv.cluster,
@@ -110,7 +123,8 @@ function buildSpec(
     configFile: sources.configFile,
     stateDir,
     knownHostsFile: inv.ssh?.knownHosts ? resolveInventoryPath(loaded, inv.ssh.knownHosts) : join(stateDir, 'known_hosts'),
-    kubeVersion: parseVersion(values.KUBE_VERSION!)!,
+    kubeVersion: versions.kubernetes,
+    versions,
     values,
     hosts: hosts.map((h) => ({
       name: h.name,

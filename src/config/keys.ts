@@ -1,4 +1,13 @@
-import { DEFAULT_KUBE_VERSION, isSupportedKubeVersion, parseVersion, supportedKubeRange } from './kube-version.js';
+import {
+  DEFAULT_IMAGE_REGISTRY,
+  DEFAULT_VERSIONS,
+  DOWNLOAD_BASES,
+  isSupportedEtcdVersion,
+  isSupportedKubeVersion,
+  parseVersion,
+  supportedEtcdRange,
+  supportedKubeRange,
+} from '../upstream/index.js';
 import {
   checkAbsolutePath,
   checkCidr,
@@ -41,26 +50,40 @@ export const FLANNEL_BACKENDS = ['vxlan', 'host-gw', 'wireguard', 'ipip', 'ipsec
 export const FLANNEL_MODES = ['etcd', 'kube'] as const;
 export const BOOLEANS = ['true', 'false'] as const;
 export const KUBE_PROXY_MODES = ['iptables', 'ipvs', 'nftables'] as const;
+export const UPLOAD_COMPRESSIONS = ['auto', 'zstd', 'gzip', 'none'] as const;
 
 const checkKubeVersion: ValueCheck = (value) => {
   const version = parseVersion(value);
-  if (!version) return { message: `"${value}" is not a version`, hint: `write e.g. ${DEFAULT_KUBE_VERSION}` };
+  if (!version) return { message: `"${value}" is not a version`, hint: `write e.g. ${DEFAULT_VERSIONS.kubernetes}` };
   if (!isSupportedKubeVersion(version)) {
     return {
-      message: `Kubernetes ${version.tag} is not supported: kubestrap has no flag set for it`,
-      hint: `use a version from ${supportedKubeRange()}, e.g. ${DEFAULT_KUBE_VERSION}`,
+      message: `Kubernetes ${version.tag} is not supported: kubestrap supports ${supportedKubeRange()} (upstream maintains only the newest minors)`,
+      hint: `set KUBE_VERSION to a version from ${supportedKubeRange()}, e.g. ${DEFAULT_VERSIONS.kubernetes}`,
     };
   }
   return undefined;
 };
 
 const checkEtcdVersion: ValueCheck = (value) => {
-  const problem = checkVersion('v3.5.17')(value);
+  const problem = checkVersion(DEFAULT_VERSIONS.etcd)(value);
   if (problem) return problem;
-  return /^v?3\.[456]\./.test(value)
+  return isSupportedEtcdVersion(parseVersion(value)!)
     ? undefined
-    : { message: `etcd ${value} is not supported`, hint: 'use etcd 3.4, 3.5 or 3.6, e.g. v3.5.17' };
+    : { message: `etcd ${value} is not supported`, hint: `set ETCD_VERSION to a version from ${supportedEtcdRange()}, e.g. ${DEFAULT_VERSIONS.etcd}` };
 };
+
+/** host[:port] with an optional path, as image references start: registry.k8s.io, mirror.example.com:5000/k8s */
+const checkImageRegistry: ValueCheck = (value) =>
+  /^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._-]+)*$/.test(value)
+    ? undefined
+    : { message: `"${value}" is not a registry`, hint: `write host[:port][/path] without a scheme, e.g. ${DEFAULT_IMAGE_REGISTRY}` };
+
+const downloadBase = (key: keyof typeof DOWNLOAD_BASES, what: string): KeySpec => ({
+  summary: `Base URL of ${what} downloads; point it at a mirror with the same layout. HTTPS_PROXY is honoured.`,
+  default: DOWNLOAD_BASES[key],
+  scope: 'cluster',
+  check: checkHttpUrl,
+});
 
 const checkEtcdEndpoint: ValueCheck = (value) =>
   isUrl(value, { schemes: ['http', 'https'], port: 'required', path: false })
@@ -141,21 +164,72 @@ export const KNOWN_KEYS = {
   },
   KUBE_VERSION: {
     summary: `Kubernetes version to install (${supportedKubeRange()}).`,
-    default: DEFAULT_KUBE_VERSION,
+    default: DEFAULT_VERSIONS.kubernetes,
     scope: 'cluster',
     check: checkKubeVersion,
   },
   ETCD_VERSION: {
-    summary: 'etcd version to install (3.4, 3.5 or 3.6).',
-    default: 'v3.5.17',
+    summary: `etcd version to install (${supportedEtcdRange()}; 3.4 only for existing clusters).`,
+    default: DEFAULT_VERSIONS.etcd,
     scope: 'cluster',
     check: checkEtcdVersion,
   },
   FLANNEL_VERSION: {
     summary: 'flannel version to install.',
-    default: 'v0.26.1',
+    default: DEFAULT_VERSIONS.flannel,
     scope: 'cluster',
-    check: checkVersion('v0.26.1'),
+    check: checkVersion(DEFAULT_VERSIONS.flannel),
+  },
+  FLANNEL_CNI_PLUGIN_VERSION: {
+    summary: 'Version of flannel\'s CNI plugin (flannel-io/cni-plugin), installed as /opt/cni/bin/flannel.',
+    default: DEFAULT_VERSIONS['flannel-cni-plugin'],
+    scope: 'cluster',
+    check: checkVersion(DEFAULT_VERSIONS['flannel-cni-plugin']),
+  },
+  CNI_PLUGINS_VERSION: {
+    summary: 'Version of the CNI reference plugins (bridge, host-local, loopback, portmap).',
+    default: DEFAULT_VERSIONS['cni-plugins'],
+    scope: 'cluster',
+    check: checkVersion(DEFAULT_VERSIONS['cni-plugins']),
+  },
+  CONTAINERD_VERSION: {
+    summary: 'containerd version for installs from static binaries (offline bundles).',
+    default: DEFAULT_VERSIONS.containerd,
+    scope: 'cluster',
+    check: checkVersion(DEFAULT_VERSIONS.containerd),
+  },
+  RUNC_VERSION: {
+    summary: 'runc version for installs from static binaries (offline bundles).',
+    default: DEFAULT_VERSIONS.runc,
+    scope: 'cluster',
+    check: checkVersion(DEFAULT_VERSIONS.runc),
+  },
+  DOCKER_VERSION: {
+    summary: 'Docker version for installs from static binaries (offline bundles).',
+    default: DEFAULT_VERSIONS.docker,
+    scope: 'cluster',
+    check: checkVersion(DEFAULT_VERSIONS.docker),
+  },
+  K8S_DOWNLOAD_URL: downloadBase('K8S_DOWNLOAD_URL', 'Kubernetes (dl.k8s.io)'),
+  GITHUB_DOWNLOAD_URL: downloadBase('GITHUB_DOWNLOAD_URL', 'GitHub release (etcd, flannel, CNI plugins, containerd, runc)'),
+  DOCKER_DOWNLOAD_URL: downloadBase('DOCKER_DOWNLOAD_URL', 'Docker static binary'),
+  K8S_IMAGE_REGISTRY: {
+    summary: 'Registry of the pause and CoreDNS images (the containerd sandbox image comes from here).',
+    default: DEFAULT_IMAGE_REGISTRY,
+    scope: 'cluster',
+    check: checkImageRegistry,
+  },
+  KUBELET_ALLOW_CGROUP_V1: {
+    summary: 'true: let Kubernetes 1.35+ kubelets run on cgroup v1 hosts (failCgroupV1: false); upstream deprecated cgroup v1.',
+    default: 'false',
+    scope: 'cluster',
+    check: checkOneOf(['true', 'false']),
+  },
+  UPLOAD_COMPRESSION: {
+    summary: 'How binaries travel to the host: auto (zstd if the host has it, else gzip), zstd, gzip or none (fast local networks).',
+    default: 'auto',
+    scope: 'host',
+    check: checkOneOf(UPLOAD_COMPRESSIONS),
   },
   FLANNEL_BACKEND: {
     summary: `flannel backend: ${FLANNEL_BACKENDS.join(', ')}.`,

@@ -6,6 +6,7 @@ import type { ApplyStep, Change } from './change.js';
 import type { Restart, RestartPlan } from './handlers.js';
 import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
+import { uploadFile } from './upload.js';
 
 export interface ApplyOutcome {
   /** Changes applied completely. */
@@ -131,9 +132,10 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
 }
 
 async function put(host: RemoteHost, op: Op): Promise<{ op: Op; error: HostError } | undefined> {
-  const step = op.step as Extract<ApplyStep, { type: 'put' }>;
+  const step = op.step as Exclude<ApplyStep, { type: 'script' }>;
   try {
-    await host.putFile(step.path, step.content, { mode: step.mode, owner: step.owner, group: step.group, currentSha256: step.currentSha256 });
+    if (step.type === 'upload') await uploadFile(host, step.upload);
+    else await host.putFile(step.path, step.content, { mode: step.mode, owner: step.owner, group: step.group, currentSha256: step.currentSha256 });
     return undefined;
   } catch (err) {
     return { op, error: asHostError(host.name, op, err) };

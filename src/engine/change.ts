@@ -1,4 +1,5 @@
 import type { Resource } from './resource.js';
+import type { Upload } from './upload.js';
 
 /** One remote action. Consecutive scripts are sent together, so a change costs no extra round trip. */
 export type ApplyStep =
@@ -12,7 +13,8 @@ export type ApplyStep =
       group: string;
       /** What the probe saw (null: no file), so the upload layer need not ask again. */
       currentSha256: string | null;
-    };
+    }
+  | { type: 'upload'; upload: Upload };
 
 /**
  * When a change runs inside a phase: `prepare` (packages, files, kernel and OS settings) before

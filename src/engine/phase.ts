@@ -66,6 +66,12 @@ export interface Phase<Name extends string = string> {
   appliesTo(host: HostSpec): boolean;
   /** Named shell snippets (they must only look) added to the one fact command; read back from `facts.extra`. */
   facts?: Readonly<Record<string, string>>;
+  /**
+   * Local work the phase's resources depend on, after every host's facts are read and before any
+   * resource is worked out: e.g. download and check the binaries for the architectures the hosts
+   * have. Never touches a host. Any problem stops the run with nothing changed anywhere.
+   */
+  prepare?(ctx: ClusterContext): Promise<KubestrapError[]>;
   resources(ctx: PhaseContext): Resource[];
   /**
    * Checks across all hosts, after every host's facts are read and before anything changes on any

@@ -1,3 +1,6 @@
+import type { RecordFields } from './host-record.js';
+import type { TransferCodec } from './upload.js';
+
 /**
  * The engine's vocabulary: what should be true on a host, as plain data. Phases return these; only
  * the engine reads a host's state and changes it, which is what keeps `plan` truthful.
@@ -16,6 +19,28 @@ export interface FileResource {
    * gives nothing to group and others is secret without saying so.
    */
   secret?: boolean;
+}
+
+/**
+ * A file from the controller's disk (a downloaded binary), too large to hold in memory: compared by
+ * sha256 through kubestrap's record on the host (see host-record.ts), sent streamed and encoded.
+ */
+export interface LocalFileResource {
+  kind: 'localFile';
+  path: string;
+  mode: number;
+  owner: string;
+  group: string;
+  /** What the host's copy must be, and the encoded local file that carries it there. */
+  source: { sha256: string; size: number; transfer: { codec: TransferCodec; file: string; bytes: number } };
+  /** Services to restart when this file changes. */
+  restarts: string[];
+  /** Hash the host's copy even when the record vouches for it (apply --verify-binaries). */
+  verify?: boolean;
+  /** Extra fields for the host's record, e.g. component and version. */
+  record?: RecordFields;
+  /** Shown in plans, e.g. `kubelet v1.36.0`. */
+  label?: string;
 }
 
 export interface DirectoryResource {
@@ -108,6 +133,7 @@ export interface CommandResource {
 
 export type Resource =
   | FileResource
+  | LocalFileResource
   | DirectoryResource
   | ServiceResource
   | PackageResource
@@ -126,6 +152,9 @@ export type ResourceKindName = Resource['kind'];
 export function resourceId(r: Resource): string {
   switch (r.kind) {
     case 'file':
+    case 'localFile':
+      // One path, one id: a rendered file and an uploaded one on the same path collide visibly.
+      return `file:${r.path}`;
     case 'directory':
       return `${r.kind}:${r.path}`;
     case 'service':

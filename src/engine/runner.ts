@@ -12,7 +12,7 @@ import { factsScript, parseFacts, type HostFacts } from './facts.js';
 import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
 import type { KindContext } from './kinds/kind.js';
 import { mapLimit } from './limit.js';
-import type { ClusterContext, Phase, RunMode } from './phase.js';
+import type { ClusterContext, ClusterHost, Phase, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport } from './report.js';
 import { resourceId, type Resource } from './resource.js';
@@ -63,9 +63,11 @@ interface Session {
 }
 
 /**
- * A run: connect to every host and read its facts (one command each), work out every phase's
- * resources, run every phase's preflight over all hosts (any problem: nothing changes anywhere),
- * let each phase keep locally what it made for an apply (beforeChanges), probe the state of every resource of every phase in one command per host, then phase by phase:
+ * A run: connect to every host and read its facts (one command each), let phases prepare locally
+ * what their resources need (downloads), work out every phase's resources, run every phase's
+ * preflight over all hosts (any problem: nothing changes anywhere), let each phase keep locally
+ * what it made for an apply (beforeChanges), probe the state of every resource of every phase in
+ * one command per host, then phase by phase:
  * cluster actions due before, every host's changes in parallel, rolling restarts one host at a time,
  * cluster actions due after. A host whose earlier phase changed something is probed again; a host
  * that failed sits out the remaining phases, and the other hosts carry on.
@@ -86,10 +88,13 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
   const { observer } = opts;
   observer?.stageStarted?.('connect', opts.spec.hosts.map((h) => h.name));
   const opened = await mapLimit(opts.spec.hosts, opts.concurrency, (host) => openSession(opts, host, hostReports));
-  const sessions = opened.filter((s): s is Session => s !== undefined);
+  const reachable = opened.filter((s): s is Session => s !== undefined);
 
-  const cluster: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: sessions.map(({ host, facts, os, files }) => ({ host, facts, os, files })) };
-  const refused = opts.phases.flatMap((p) => p.preflight?.(cluster) ?? []);
+  const known: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost) };
+  const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(known) ?? []))).flat();
+  const sessions = prepared.length ? reachable : reachable.filter((s) => workOutResources(opts, s, hostReports));
+  const cluster: ClusterContext = { ...known, hosts: sessions.map(clusterHost) };
+  const refused = [...prepared, ...opts.phases.flatMap((p) => p.preflight?.(cluster) ?? [])];
   if (refused.length) {
     for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
     observer?.stageFinished?.('connect');
@@ -133,11 +138,7 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
     const os = detectOs(host.name, facts);
     reports.get(host.name)!.system = os.label;
     checkNodeAddress(host, facts);
-    const files = opts.filesFor(host, facts);
-    const session: Session = { host, remote, facts, os, files, resources: new Map(), probes: new Map(), dirty: false, failed: false };
-    for (const phase of opts.phases.filter((p) => p.appliesTo(host))) {
-      session.resources.set(phase.name, checkUnique(host.name, phase.resources({ spec: opts.spec, host, facts, os, files })));
-    }
+    const session: Session = { host, remote, facts, os, files: [], resources: new Map(), probes: new Map(), dirty: false, failed: false };
     opts.log?.({ event: 'facts', host: host.name, os: facts.os.prettyName, kernel: facts.kernel, clockSkewMs: facts.clockSkewMs, durationMs: Date.now() - began });
     opts.observer?.finished?.('connect', host.name, 'ok');
     return session;
@@ -148,6 +149,27 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
     opts.log?.({ event: 'connect-failed', host: host.name, status, error: error.format() });
     opts.observer?.finished?.('connect', host.name, status);
     return undefined;
+  }
+}
+
+function clusterHost({ host, facts, os, files }: Session): ClusterHost {
+  return { host, facts, os, files };
+}
+
+/** Every phase's resources for a host; a host whose resources cannot be worked out fails here, alone. */
+function workOutResources(opts: RunOptions, s: Session, reports: Map<string, HostReport>): boolean {
+  try {
+    s.files = opts.filesFor(s.host, s.facts);
+    for (const phase of opts.phases.filter((p) => p.appliesTo(s.host))) {
+      s.resources.set(phase.name, checkUnique(s.host.name, phase.resources({ spec: opts.spec, host: s.host, facts: s.facts, os: s.os, files: s.files })));
+    }
+    return true;
+  } catch (err) {
+    const error = asKubestrapError(s.host.name, err);
+    reports.set(s.host.name, { host: s.host.name, address: s.host.address, status: 'failed', error, stats: { ...s.remote.stats } });
+    opts.log?.({ event: 'resources-failed', host: s.host.name, error: error.format() });
+    opts.observer?.finished?.('connect', s.host.name, 'failed');
+    return false;
   }
 }
 

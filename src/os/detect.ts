@@ -1,5 +1,6 @@
 import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
+import { archOfMachine, type Arch } from '../upstream/index.js';
 import type { OsAdapter } from './adapter.js';
 import { debianAdapter } from './debian.js';
 import { elAdapter, type ElMajor } from './el.js';
@@ -8,19 +9,17 @@ const EL_IDS = ['rhel', 'centos', 'rocky', 'almalinux', 'ol', 'fedora'];
 const SUPPORTED_EL_MAJORS: readonly ElMajor[] = [7, 8, 9];
 const SUPPORTED = 'CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
 
-const ARCHES: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
-
 export interface DetectedOs {
   adapter: OsAdapter;
   /** Kubernetes' name of the architecture: amd64, arm64. */
-  arch: string;
+  arch: Arch;
   /** For reports: the release and the package manager, e.g. `Rocky Linux 9.6 (dnf)`. */
   label: string;
 }
 
 /** Picks the adapter for a host, or explains why kubestrap cannot manage it (before anything changes). */
 export function detectOs(host: string, facts: HostFacts): DetectedOs {
-  const arch = ARCHES[facts.machine];
+  const arch = archOfMachine(facts.machine);
   if (!arch) throw unsupported(host, `architecture ${facts.machine || 'unknown'} is not supported`);
   if (facts.init !== 'systemd') throw unsupported(host, `PID 1 is ${facts.init || 'unknown'}, not systemd`);
 

@@ -2,14 +2,19 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import { checkOneLine } from '../config/validators.js';
 import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
+import type { RunArtifacts } from '../artifacts/provider.js';
 import type { PreparedPki } from '../pki/reconcile.js';
+import { ARTIFACTS_PHASE_TITLE, artifactsPhase, type ArtifactsPhaseOptions } from './artifacts.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
 import { PKI_PHASE_TITLE, pkiPhase } from './pki.js';
 
-/** What some phases need from the command before the run: the PKI prepared locally. */
+/** What some phases need from the command before the run: the PKI prepared locally, where artifacts come from. */
 export interface PhaseInputs {
   pki?: { prepared: PreparedPki; storeDir: string };
+  /** Where this run's artifacts come from (bundle, own builds, cache). */
+  artifacts?: RunArtifacts;
+  install?: ArtifactsPhaseOptions;
 }
 
 /** A phase kubestrap can run; `build` makes it once the command has what it needs (`needsPki`). */
@@ -30,6 +35,12 @@ function ready(phase: Phase): PhaseEntry {
 /** The phases kubestrap can run today, in run order. */
 export const PHASES: readonly PhaseEntry[] = [
   ready(osPhase),
+  {
+    name: 'artifacts',
+    title: ARTIFACTS_PHASE_TITLE,
+    needsPki: false,
+    build: ({ artifacts, install }) => artifactsPhase(artifacts, install),
+  },
   {
     name: 'pki',
     title: PKI_PHASE_TITLE,

@@ -1,13 +1,13 @@
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, type ClusterSpec, type HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
-import { minorAtLeast, parseVersion } from '../config/kube-version.js';
 import { PKI_PATHS } from '../pki/host-layout.js';
+import { clusterImage, minorAtLeast, parseVersion } from '../upstream/index.js';
 
 /**
  * What a template sees for one host: every property as an UPPER_CASE string (as in gen-config.sh),
  * plus a few lower-case helpers for what flat strings cannot say (lists of members, versions).
  */
-export const HELPER_NAMES = ['host', 'cluster', 'paths', 'pki', 'ports', 'kube_at_least', 'etcd_at_least'] as const;
+export const HELPER_NAMES = ['host', 'cluster', 'paths', 'pki', 'ports', 'images', 'kube_at_least', 'etcd_at_least'] as const;
 
 interface HostRef {
   name: string;
@@ -31,6 +31,8 @@ export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, u
     paths: HOST_PATHS,
     pki: PKI_PATHS,
     ports: { etcdClient: ETCD_CLIENT_PORT, etcdPeer: ETCD_PEER_PORT },
+    // The images that go with the cluster's Kubernetes minor (see upstream/kubernetes.ts).
+    images: { pause: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'pause').ref, coredns: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'coredns').ref },
     kube_at_least: (v: string) => minorAtLeast(spec.kubeVersion, v),
     etcd_at_least: (v: string) => (etcdVersion ? minorAtLeast(etcdVersion, v) : false),
   };

@@ -9,6 +9,7 @@ import { CompiledTemplate, type TemplateSource } from './render-template.js';
 import { parseTemplateHeader, type TemplateHeader } from './template-header.js';
 import { readTemplateTree, type TemplateFile } from './template-tree.js';
 import { rejectedFlags } from './unit-guard.js';
+import { parseVersion } from '../upstream/index.js';
 
 /**
  * Product-mode rendering: `units/<roles>/<absolute path on the host>`. The first folder says which
@@ -163,18 +164,19 @@ function toRenderedFile(t: PlannedTemplate, content: string): RenderedFile {
 
 function guardUnit(t: PlannedTemplate, content: string, spec: ClusterSpec, host: HostSpec): TemplateError[] {
   if (!t.installPath.endsWith('.service')) return [];
-  return rejectedFlags(content, spec.kubeVersion).map(
-    (r) =>
-      new TemplateError(
-        t.file.rel,
-        undefined,
-        r.flag,
-        r.status === 'removed'
-          ? `${r.component} ${spec.kubeVersion.tag} rejects ${r.flag} (removed in Kubernetes ${r.removedIn}); rendered for ${host.name} at line ${r.line}`
-          : `${r.flag} is deprecated since Kubernetes ${r.removedIn} and kubestrap does not emit it; rendered for ${host.name} at line ${r.line}`,
-        r.instead,
-      ),
-  );
+  const etcd = parseVersion(host.values.ETCD_VERSION ?? '');
+  return rejectedFlags(content, { kube: spec.kubeVersion, ...(etcd ? { etcd } : {}) }).map((r) => {
+    const [project, version] = r.component === 'etcd' ? ['etcd', etcd!] : ['Kubernetes', spec.kubeVersion];
+    return new TemplateError(
+      t.file.rel,
+      undefined,
+      r.flag,
+      r.status === 'removed'
+        ? `${r.component} ${version.tag} rejects ${r.flag} (removed in ${project} ${r.removedIn}); rendered for ${host.name} at line ${r.line}`
+        : `${r.flag} is deprecated since ${project} ${r.removedIn} and kubestrap does not emit it; rendered for ${host.name} at line ${r.line}`,
+      r.instead,
+    );
+  });
 }
 
 /** Two role folders may install the same path on a host only with the same content. */

@@ -1,16 +1,25 @@
 import { basename } from 'node:path';
-import type { KubeVersion } from '../config/kube-version.js';
-import { isKubeComponent, removedFlag, type KubeComponent } from './kube-flags.js';
+import { isKubeComponent, removedEtcdFlag, removedFlag, removedValues, type KubeComponent, type KubeVersion, type RemovedFlag, type Version } from '../upstream/index.js';
 
 export interface RejectedFlag {
   /** 1-based line of the flag in the rendered file. */
   line: number;
-  component: KubeComponent;
+  component: KubeComponent | 'etcd';
+  /** The flag, or `--flag=value` when only the value is gone (a removed admission plugin). */
   flag: string;
   removedIn: string;
   status: 'removed' | 'deprecated';
   instead: string;
 }
+
+/** The versions the binaries in a unit run at: Kubernetes components and etcd are versioned apart. */
+export interface UnitVersions {
+  kube: KubeVersion;
+  /** Unknown etcd version (a template tree without ETCD_VERSION): etcd flags are not checked. */
+  etcd?: Version;
+}
+
+type Component = KubeComponent | 'etcd';
 
 const EXEC_DIRECTIVE = /^\s*Exec(Start|StartPre|StartPost|Reload)=/;
 
@@ -19,14 +28,14 @@ const EXEC_DIRECTIVE = /^\s*Exec(Start|StartPre|StartPost|Reload)=/;
  * (with its backslash continuations) that runs one of the Kubernetes components is checked against
  * the removed-flag table for `version`.
  */
-export function rejectedFlags(unitText: string, version: KubeVersion): RejectedFlag[] {
+export function rejectedFlags(unitText: string, versions: UnitVersions): RejectedFlag[] {
   const lines = unitText.split('\n');
   const found: RejectedFlag[] = [];
   for (let i = 0; i < lines.length; i++) {
     if (!EXEC_DIRECTIVE.test(lines[i]!)) continue;
     const command = collectCommand(lines, i);
     const component = componentOf(command[0]?.text ?? '');
-    if (component) found.push(...command.flatMap((part) => flagsIn(part, component, version)));
+    if (component) found.push(...command.flatMap((part) => flagsIn(part, component, versions)));
     i = command.at(-1)?.line ?? i;
   }
   return found;
@@ -51,20 +60,37 @@ function collectCommand(lines: string[], start: number): CommandPart[] {
   }
 }
 
-function componentOf(firstPart: string): KubeComponent | undefined {
+function componentOf(firstPart: string): Component | undefined {
   // systemd prefixes such as "-" or "@" may precede the executable path.
   const executable = firstPart.trim().split(/\s+/)[0]?.replace(/^[-@:+!]+/, '') ?? '';
   const name = basename(executable);
-  return isKubeComponent(name) ? name : undefined;
+  return isKubeComponent(name) || name === 'etcd' ? name : undefined;
 }
 
-function flagsIn(part: CommandPart, component: KubeComponent, version: KubeVersion): RejectedFlag[] {
+function flagsIn(part: CommandPart, component: Component, versions: UnitVersions): RejectedFlag[] {
+  const line = part.line + 1;
   return part.text
     .split(/\s+/)
     .filter((token) => token.startsWith('--'))
-    .map((token) => token.replace(/^["']/, '').split('=')[0]!)
-    .flatMap((flag) => {
-      const removed = removedFlag(component, flag, version);
-      return removed ? [{ line: part.line + 1, component, ...removed, flag }] : [];
+    .map((token) => token.replace(/^["']/, ''))
+    .flatMap((token): RejectedFlag[] => {
+      const eq = token.indexOf('=');
+      const flag = eq < 0 ? token : token.slice(0, eq);
+      const removed = removedOf(component, flag, versions);
+      if (removed) return [{ line, component, ...removed, flag }];
+      if (component === 'etcd' || eq < 0) return [];
+      return removedValues(component, flag, token.slice(eq + 1), versions.kube).map((v) => ({
+        line,
+        component,
+        flag: `${flag}=${v.value}`,
+        removedIn: v.removedIn,
+        status: 'removed',
+        instead: v.instead,
+      }));
     });
+}
+
+function removedOf(component: Component, flag: string, versions: UnitVersions): RemovedFlag | undefined {
+  if (component !== 'etcd') return removedFlag(component, flag, versions.kube);
+  return versions.etcd ? removedEtcdFlag(flag, versions.etcd) : undefined;
 }

@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { pipeline, type Readable } from 'node:stream';
 import type { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
 import { SshError } from '../errors.js';
 
@@ -18,7 +19,8 @@ export interface ExecResult {
 
 export interface ExecRequest {
   command: string;
-  stdin?: string | Buffer;
+  /** Fed to the command, then EOF. A stream is piped with backpressure (never held whole in memory). */
+  stdin?: string | Buffer | Readable;
   timeoutMs: number;
   /** Run with a pseudo-terminal (for sudo's requiretty); stderr then arrives merged into stdout. */
   pty: boolean;
@@ -68,6 +70,7 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
     const stderr: Buffer[] = [];
     let exit: { code: number; signal?: string } | undefined;
     let timedOut = false;
+    let inputError: Error | undefined;
 
     const timer = setTimeout(() => {
       timedOut = true;
@@ -85,6 +88,10 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
     channel.on('close', () => {
       clearTimeout(timer);
       if (timedOut) return;
+      if (inputError && !exit) {
+        reject(new SshError(host, 'exec', `could not send the input of: ${req.head}: ${inputError.message}`, 'check the local file kubestrap was sending'));
+        return;
+      }
       if (!exit) {
         reject(new SshError(host, 'exec', `connection lost while running: ${req.head}`, 'the host may have rebooted, run out of memory or dropped off the network; check it and re-run'));
         return;
@@ -94,8 +101,17 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
       resolve(result);
     });
     // Always send EOF: a command that reads stdin must see its end, not wait for the timeout.
-    if (req.stdin !== undefined) channel.end(req.stdin);
-    else channel.end();
+    if (req.stdin === undefined) channel.end();
+    else if (typeof req.stdin === 'string' || Buffer.isBuffer(req.stdin)) channel.end(req.stdin);
+    else {
+      // pipeline ends the channel (EOF) after the last chunk; a failing source closes it instead.
+      pipeline(req.stdin, channel, (err) => {
+        if (err && !exit) {
+          inputError = err;
+          channel.close();
+        }
+      });
+    }
   });
 }
 

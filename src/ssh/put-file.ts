@@ -146,7 +146,7 @@ function attributesMatch(probe: Probe, opts: PutFileOptions): boolean {
  * errors): on one line whatever it holds, since a newline there would end the comment and start a
  * command. Operands themselves always travel quoted (shq).
  */
-function scriptComment(path: string): string {
+export function scriptComment(path: string): string {
   return printable(path, { keepNewlines: false });
 }
 

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { HostError, KubestrapError, SshError } from '../errors.js';
 import { execOnce, isSessionRefused, type ExecRequest, type ExecResult } from './exec.js';
@@ -6,7 +7,7 @@ import { putFile, type PutFileHost, type PutFileOptions } from './put-file.js';
 import { redactor } from '../printable.js';
 import { Semaphore } from './semaphore.js';
 import { SftpSession } from './sftp.js';
-import { interpretSudo, rootCommand, type Privilege } from './sudo.js';
+import { interpretSudo, rootCommand, rootCommandForStream, type Privilege } from './sudo.js';
 
 export interface RunOptions {
   stdin?: string | Buffer;
@@ -17,12 +18,19 @@ export interface HostStats {
   handshakes: number;
   execs: number;
   sftpOps: number;
+  /** Bytes sent as streamed command input (runWithInput): binaries, compressed as they travel. */
+  streamedBytes?: number;
 }
 
 export interface RemoteHost {
   readonly name: string;
   /** Runs a POSIX sh script as root: directly when the login user is root, else via sudo (-n, or -S with the password from the env var named by sudoPasswordEnv, fed on stdin, never echoed or logged). */
   run(script: string, opts?: RunOptions): Promise<ExecResult>;
+  /**
+   * Runs a POSIX sh script as root with `input` on its stdin, streamed with backpressure: for data
+   * too large to hold in memory (binaries). The stream is opened only once the command can start.
+   */
+  runWithInput(script: string, input: () => Readable, opts?: { timeoutMs?: number }): Promise<ExecResult>;
   /** Atomic write (see put-file.ts); skipped when the remote sha256 already equals the content's. */
   putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }>;
   /** Round trips so far on this connection (each exec or SFTP request/response exchange counted once; the handshake counted separately) */
@@ -57,6 +65,16 @@ export interface HostSettings {
   secrets: readonly string[];
   /** Called once when the connection ends for any reason (the pool forgets it then). */
   onClosed?: () => void;
+}
+
+/** The input, after a preamble line if any (sudo's password), counting the bytes of the input itself. */
+async function* counted(preamble: string | undefined, input: Readable, count: (bytes: number) => void): AsyncGenerator<Buffer> {
+  if (preamble !== undefined) yield Buffer.from(preamble, 'utf8');
+  for await (const chunk of input) {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    count(data.length);
+    yield data;
+  }
 }
 
 /** One persistent SSH connection to one host. */
@@ -114,6 +132,26 @@ export class SshRemoteHost implements RemoteHost {
     return this.retryWithPty(cmd.command, cmd.stdin, opts.stdin, timeoutMs, head);
   }
 
+  async runWithInput(script: string, input: () => Readable, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const head = commandHead(script);
+    const { privilege } = this.settings;
+    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
+    if (this.needsPty) throw this.noStreamWithTty(head);
+    const cmd = rootCommandForStream(this.name, script, privilege, timeoutMs);
+    const stdin = () => Readable.from(counted(cmd.preamble, input(), (n) => (this.stats.streamedBytes = (this.stats.streamedBytes ?? 0) + n)), { objectMode: false });
+    const result = await this.exec(cmd.command, stdin, timeoutMs, head);
+    if (privilege.kind === 'root') return result;
+    const outcome = interpretSudo(this.name, this.settings.user, privilege, result);
+    if (outcome.kind === 'ran') return outcome.result;
+    if (outcome.kind === 'refused') throw outcome.error;
+    this.needsPty = true;
+    throw this.noStreamWithTty(head);
+  }
+
+  private noStreamWithTty(head: string): SshError {
+    return new SshError(this.name, 'sudo', `sudo on this host requires a tty (requiretty), which cannot carry a binary stream (${head})`, 'remove "Defaults requiretty" from the host\'s sudoers (visudo), or log in as root');
+  }
+
   /** requiretty (old EL sudoers): run once more with a pty, and keep using one for this host. */
   private async retryWithPty(command: string, feed: string | Buffer | undefined, callerStdin: string | Buffer | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
     if (callerStdin !== undefined) {
@@ -155,14 +193,15 @@ export class SshRemoteHost implements RemoteHost {
     });
   }
 
-  /** One exec round trip: queued behind the channel limit, counted, logged (errors and log events scrubbed, output raw). */
-  private async exec(command: string, stdin: string | Buffer | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
+  /** One exec round trip: queued behind the channel limit, counted, logged (errors and log events scrubbed, output raw). A stream input is opened once a channel is free. */
+  private async exec(command: string, stdin: string | Buffer | (() => Readable) | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
     this.assertAlive(head);
     return this.channels.use(async () => {
       this.assertAlive(head);
       const started = Date.now();
       try {
-        const req = { command, timeoutMs, pty: this.needsPty, head, ...(stdin === undefined ? {} : { stdin }) };
+        const input = typeof stdin === 'function' ? stdin() : stdin;
+        const req = { command, timeoutMs, pty: this.needsPty, head, ...(input === undefined ? {} : { stdin: input }) };
         const res = await this.execRetryingRefusedOpen(req);
         this.settings.log?.({ host: this.name, kind: 'exec', command: this.scrub(head), durationMs: Date.now() - started, exitCode: res.code });
         return res;

@@ -60,6 +60,19 @@ export function rootCommand(host: string, script: string, priv: Privilege, stdin
   return { command: `sudo -S -p '' sh -c ${marked} ${args}`, stdin: `${priv.password}\n` };
 }
 
+/**
+ * The command for a script that reads a stream on stdin. A sudo password goes first on stdin, as
+ * its own line: sudo -S reads the password one byte at a time up to the newline, so the rest of
+ * stdin reaches the script untouched.
+ */
+export function rootCommandForStream(host: string, script: string, priv: Privilege, timeoutMs: number): { command: string; preamble?: string } {
+  if (priv.kind === 'sudo' && priv.password !== undefined) {
+    const { command } = rootCommand(host, script, { kind: 'sudo' }, undefined, timeoutMs);
+    return { command: command.replace(/^sudo -n /, "sudo -S -p '' "), preamble: `${priv.password}\n` };
+  }
+  return { command: rootCommand(host, script, priv, undefined, timeoutMs).command };
+}
+
 function withStdin(cmd: RootCommand, stdin: string | Buffer | undefined): RootCommand {
   return stdin === undefined ? cmd : { ...cmd, stdin };
 }

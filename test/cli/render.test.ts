@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SUPPORTED_KUBE_MINORS } from '../../src/upstream/index.js';
 import { runCli } from '../support/cli.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
 
@@ -11,7 +12,7 @@ describe('bootstrap CLI', () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);
     const commands = run.stdout.split('Commands:')[1]!.split('\n').filter((l) => /^  \S/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
-    expect(commands).toEqual(['render', 'plan', 'apply', 'certs', 'help']);
+    expect(commands).toEqual(['render', 'plan', 'apply', 'certs', 'bundle', 'help']);
   });
 
   it('renders the example inventory into OUT/<host>/<path> with a summary table', async () => {
@@ -21,7 +22,7 @@ describe('bootstrap CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^HOST\s+FILE\s+MODE\s+BYTES$/m);
     expect(run.stdout).toMatch(/^master1\s+\/etc\/systemd\/system\/kube-apiserver\.service\s+0644\s+\d+$/m);
-    expect(run.stdout).toContain(`28 files written to ${out}/`);
+    expect(run.stdout).toContain(`30 files written to ${out}/`);
     expect(readFileSync(join(out, 'worker2/etc/docker/daemon.json'), 'utf8')).toContain('"data-root": "/data/docker"');
     expect(readFileSync(join(out, 'master1/etc/systemd/system/etcd.service'), 'utf8')).toContain('--name=master1');
   });
@@ -45,6 +46,23 @@ describe('bootstrap CLI', () => {
     expect(run.stderr).toContain(`warning: ${config}:3 FLANNEL_BACKNED`);
     expect(run.stderr).toContain('nothing was changed');
     expect(existsSync(out)).toBe(false);
+  });
+
+  it.each(SUPPORTED_KUBE_MINORS.map((m) => `v1.${m}.3`))('renders the example inventory for KUBE_VERSION=%s', async (version) => {
+    const config = join(tmp(), 'c.properties');
+    writeFileSync(config, `${readFileSync('config.example.properties', 'utf8')}\nKUBE_VERSION=${version}\n`.replace(/^KUBE_VERSION=v1\.36\.0$/m, ''));
+    const run = await runCli(['render', '-i', 'inventory/single-master.yaml', '-c', config, '--out', join(tmp(), 'out')]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  });
+
+  it.each(['v1.30.14', 'v1.29.0'])('refuses KUBE_VERSION=%s naming the key and the supported range', async (version) => {
+    const config = join(tmp(), 'old.properties');
+    writeFileSync(config, `KUBE_VERSION=${version}\n`);
+    const run = await runCli(['render', '-i', 'inventory/single-master.yaml', '-c', config, '--out', join(tmp(), 'never')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${config}:1 KUBE_VERSION: Kubernetes ${version} is not supported: kubestrap supports v1.31.x to v1.37.x`);
+    expect(run.stderr).toContain('fix: set KUBE_VERSION to a version from v1.31.x to v1.37.x, e.g. v1.36.0');
   });
 
   it('asks for -i or --templates when given neither', async () => {

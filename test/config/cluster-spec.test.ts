@@ -39,7 +39,8 @@ describe('loadClusterSpec', () => {
     expect(spec.values.ETCD_ENDPOINTS).toBe('https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379');
     expect(spec.values.ETCD_INITIAL_CLUSTER).toBe('n1=https://10.0.0.11:2380,n2=https://10.0.0.12:2380,n3=https://10.0.0.13:2380');
     expect(spec.values.KUBE_APISERVER_URL).toBe('https://10.0.0.11:6443');
-    expect(spec.kubeVersion.tag).toBe('v1.33.10');
+    expect(spec.kubeVersion.tag).toBe('v1.36.0');
+    expect(spec.versions.etcd.tag).toBe('v3.6.16');
   });
 
   it('gives every host its NODE_IP, NODE_NAME and its own overrides on top of one config', () => {
@@ -87,7 +88,7 @@ describe('loadClusterSpec', () => {
 
   it('refuses the insecure tutorial mode for versions without an insecure port', () => {
     const [problem] = problems('SECURITY_MODE=insecure\nETCD_ENDPOINTS=http://10.0.0.11:2379\n');
-    expect(problem).toContain("SECURITY_MODE: insecure mode needs kube-apiserver's insecure port (--insecure-port), which Kubernetes removed in v1.24; v1.33.10 rejects it");
+    expect(problem).toContain("SECURITY_MODE: insecure mode needs kube-apiserver's insecure port (--insecure-port), which Kubernetes removed in v1.24; v1.36.0 rejects it");
     expect(problem).toContain('use SECURITY_MODE=tls');
   });
 
@@ -95,9 +96,15 @@ describe('loadClusterSpec', () => {
     expect(problems('ETCD_ENDPOINTS=http://10.0.0.11:2379\n')[0]).toContain('http://10.0.0.11:2379 does not use https, which SECURITY_MODE=tls requires');
   });
 
-  it('allows kube-proxy nftables mode only from 1.31', () => {
-    expect(problems('KUBE_VERSION=v1.30.14\nKUBE_PROXY_MODE=nftables\n')[0]).toContain('KUBE_PROXY_MODE=nftables is not available in Kubernetes v1.30.14');
+  it('allows kube-proxy nftables mode in every supported version', () => {
     expect(problems('KUBE_VERSION=v1.31.0\nKUBE_PROXY_MODE=nftables\n')).toEqual([]);
+  });
+
+  it('warns that kube-proxy ipvs mode is deprecated from 1.35', () => {
+    expect(load('KUBE_VERSION=v1.34.7\nKUBE_PROXY_MODE=ipvs\n').warnings).toEqual([]);
+    expect(load('KUBE_VERSION=v1.35.0\nKUBE_PROXY_MODE=ipvs\n').warnings.map((w) => w.message)).toEqual([
+      "KUBE_PROXY_MODE=ipvs: kube-proxy's ipvs mode is deprecated since Kubernetes 1.35 and will be removed",
+    ]);
   });
 
   it('warns when MASTER_IP is not a master (a load balancer is fine)', () => {

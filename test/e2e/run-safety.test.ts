@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { OPSPW_PASSWORD } from '../lab/index.js';
 import { runCli } from '../support/cli.js';
 import { useLabCluster } from './support/cluster.js';
@@ -64,7 +64,7 @@ describe.skipIf(!labAvailable())('a login user that is not root', () => {
     // The same hosts, logged into as opspw, whose sudo asks for a password.
     const inventory = join(sudo.dir, 'inventory-opspw.yaml');
     writeFileSync(inventory, readFileSync(sudo.inventory, 'utf8').replace('user: ops', 'user: opspw\n  sudoPasswordEnv: KUBESTRAP_E2E_SUDO'));
-    const apply = () => runCli(['apply', '--output', 'json', '-i', inventory, '-c', sudo.config]);
+    const apply = () => runCli(['apply', '--output', 'json', '-i', inventory, '-c', sudo.config, '--bundle', inject('bundleDir')!]);
 
     delete process.env.KUBESTRAP_E2E_SUDO;
     const missing = await apply();

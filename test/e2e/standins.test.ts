@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { bundleFile } from './support/bundle.js';
 import { useLabHosts, type LabHosts } from './support/hosts.js';
 import { makeTestPki, type TestPki } from './support/pki.js';
 
@@ -52,7 +53,8 @@ describe.skipIf(!inject('lab'))('the kube-apiserver stand-in on a lab host', () 
     if (!bundleDir) throw new Error('global setup provided no bundle');
     const h = hosts.host(0);
     pki = makeTestPki(h.address);
-    await putFile(hosts, 0, path.join(bundleDir, 'standin-kube-apiserver'), '/usr/local/bin/kube-apiserver', '0755');
+    const apiserver = bundleFile(bundleDir, 'kube-apiserver');
+    await putFile(hosts, 0, apiserver.file, '/usr/local/bin/kube-apiserver', '0755');
     await putFile(hosts, 0, pki.caCert, '/etc/kubernetes/pki/ca.crt');
     await putFile(hosts, 0, pki.serverCert, '/etc/kubernetes/pki/apiserver.crt');
     await putFile(hosts, 0, pki.serverKey, '/etc/kubernetes/pki/apiserver.key', '0600');
@@ -62,7 +64,7 @@ describe.skipIf(!inject('lab'))('the kube-apiserver stand-in on a lab host', () 
       '--client-ca-file=/etc/kubernetes/pki/ca.crt',
     ];
     await hosts.run(0, `cat > /etc/systemd/system/kube-apiserver.service <<'UNIT'\n${apiserverUnit('kube-apiserver', flags)}UNIT\nsystemctl daemon-reload && systemctl enable --now kube-apiserver`);
-    expect(await hosts.run(0, '/usr/local/bin/kube-apiserver --version')).toBe('Kubernetes v1.33.1\n');
+    expect(await hosts.run(0, '/usr/local/bin/kube-apiserver --version')).toBe(`Kubernetes ${apiserver.version}\n`);
 
     const url = `https://${h.address}:6443`;
     await hosts.run(0, `for i in $(seq 50); do curl -sk --max-time 1 -o /dev/null https://${h.address}:6443/healthz && exit 0; sleep 0.1; done; exit 1`).catch(async (e: unknown) => {

@@ -7,7 +7,7 @@ import { planRestarts } from '../../src/engine/handlers.js';
 import type { FileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { useTempDir } from '../support/tmp.js';
-import { debianCtx, diffOf, fakeTools, shRun } from './support.js';
+import { debianCtx, diffOf, fakeTools, shRun, shRunWithInput } from './support.js';
 
 /**
  * A "remote" host that is this machine: scripts run with sh, with systemctl, journalctl and apt-get
@@ -21,13 +21,17 @@ function localHost(root: string, tools: Record<string, string> = {}): RemoteHost
     journalctl: logged('journalctl', tools.journalctl),
     'apt-get': logged('apt-get', tools['apt-get']),
   });
-  const stats = { handshakes: 1, execs: 0, sftpOps: 0 };
+  const stats = { handshakes: 1, execs: 0, sftpOps: 0, streamedBytes: 0 };
   return {
     name: 'local',
     stats,
     run: async (script) => {
       stats.execs++;
       return shRun(script.replaceAll('/var/lib/kubestrap', join(root, 'state')), env);
+    },
+    runWithInput: async (script, input) => {
+      stats.execs++;
+      return shRunWithInput(script.replaceAll('/var/lib/kubestrap', join(root, 'state')), input(), env);
     },
     putFile: async (path, content) => {
       stats.sftpOps++;

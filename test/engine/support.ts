@@ -1,4 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Change } from '../../src/engine/change.js';
@@ -23,6 +25,20 @@ export function shRun(script: string, env: NodeJS.ProcessEnv = process.env): { c
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Like shRun, with a stream piped to the script's stdin (as RemoteHost.runWithInput feeds it). */
+export async function shRunWithInput(script: string, input: Readable, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn('sh', ['-c', script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  // A script that exits before reading all of its input breaks the pipe: that is its own failure, reported by its exit code.
+  await pipeline(input, child.stdin).catch(() => undefined);
+  const code = await exited;
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
 /** The diff of `r` against a probe output, as the engine calls it. */
 export function diffOf<R extends Resource>(r: R, observed: string, ctx: KindContext = debianCtx): Change | undefined {
   return kindOf(r).diff(r, observed, resourceId(r), ctx);
@@ -43,9 +59,9 @@ export function observe(r: Resource, opts: { ctx?: KindContext; env?: NodeJS.Pro
   return body;
 }
 
-/** Script texts of a change's steps (puts show as `put <path>`). */
+/** Script texts of a change's steps (puts show as `put <path>`, uploads as `upload <path>`). */
 export function stepTexts(c: Change | undefined): string[] {
-  return (c?.steps ?? []).map((s) => (s.type === 'script' ? s.script : `put ${s.path}`));
+  return (c?.steps ?? []).map((s) => (s.type === 'script' ? s.script : s.type === 'put' ? `put ${s.path}` : `upload ${s.upload.path}`));
 }
 
 /**

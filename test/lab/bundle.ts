@@ -2,8 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MANIFEST_FILE, ManifestSchema, type ArtifactEntry, type Manifest } from '../../src/artifacts/manifest.js';
+import { MANIFEST_FILE, ManifestSchema, type ArtifactEntryInput, type Manifest } from '../../src/artifacts/manifest.js';
+import { clusterImages, DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, parseVersion, type Arch, type Project } from '../../src/upstream/index.js';
 import { cachedDir, shortHash } from './cache.js';
+import { writeLocalImage } from './images.js';
 import { STANDINS_DIR } from './paths.js';
 import { ensurePrereqs } from './prereqs.js';
 import { debsOf, ensureRepo, repoHash } from './repo.js';
@@ -11,9 +13,12 @@ import { ensureRootfs } from './rootfs.js';
 import { sh } from './run.js';
 
 /**
- * An offline bundle in the product's format for the lab: etcd and etcdctl are the real binaries
- * from Debian's packages in the lab repo; the Kubernetes components and flanneld (not downloadable
- * here) are the python stand-ins from test/standins, each baked into one self-contained file.
+ * An offline bundle in the product's format (see src/artifacts/bundle.ts) for the lab, which cannot
+ * download anything: etcd, etcdctl and the container runtime's binaries are the real ones from
+ * Debian's packages in the lab repo; the Kubernetes components and flanneld are the python
+ * stand-ins from test/standins, each baked into one self-contained file; the CNI plugins are small
+ * stand-in scripts; the pause and CoreDNS images are archives made here from busybox-static.
+ * `createdFor` records the version of every project, so a test's config can match the bundle.
  */
 export interface BundleOptions {
   kubeVersion?: string;
@@ -22,8 +27,11 @@ export interface BundleOptions {
 }
 
 export const KUBE_COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
+const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'] as const;
 
 const STANDIN_SOURCE = path.join(STANDINS_DIR, 'standin.py');
+/** Changing what the bundle holds changes this, and with it the cache key. */
+const RECIPE_VERSION = 2;
 
 /** Debian version `3.4.23-4+b6` (maybe with an epoch) -> upstream `v3.4.23`. */
 export function upstreamVersion(debVersion: string): string {
@@ -36,58 +44,103 @@ function sha256(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-function arch(): ArtifactEntry['arch'] {
+function arch(): Arch {
   if (os.arch() === 'x64') return 'amd64';
   if (os.arch() === 'arm64') return 'arm64';
   throw new Error(`the lab bundle supports amd64 and arm64 machines, not ${os.arch()}`);
 }
 
-/** Extracts `usr/bin/<binary>` from the repo's .deb of `pkg` into `dir`; returns its upstream version. */
-async function extractDebBinary(repoDir: string, pkg: string, binary: string, dir: string): Promise<string> {
+/** The versions the lab bundle holds for each project (the debs' versions where it holds real binaries). */
+interface Held {
+  versions: Partial<Record<Project, string>>;
+  artifacts: ArtifactEntryInput[];
+}
+
+/** Unpacks `pkg`'s .deb and copies the named binaries (paths inside the package) into `dir`; returns the upstream version. */
+async function fromDeb(repoDir: string, pkg: string, binaries: Record<string, string>, dir: string): Promise<{ version: string; copied: string[] }> {
   const deb = debsOf(repoDir, pkg).pop();
   if (!deb) throw new Error(`the lab repo ${repoDir} has no ${pkg} package; delete it to rebuild`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-deb-'));
   try {
     await sh`dpkg-deb -x ${deb} ${tmp}`;
-    fs.copyFileSync(path.join(tmp, 'usr/bin', binary), path.join(dir, binary));
-    fs.chmodSync(path.join(dir, binary), 0o755);
-    return upstreamVersion((await sh`dpkg-deb -f ${deb} Version`).stdout);
+    const copied: string[] = [];
+    for (const [name, inPackage] of Object.entries(binaries)) {
+      const src = path.join(tmp, inPackage);
+      if (!fs.existsSync(src)) continue;
+      fs.copyFileSync(src, path.join(dir, name));
+      fs.chmodSync(path.join(dir, name), 0o755);
+      copied.push(name);
+    }
+    return { version: upstreamVersion((await sh`dpkg-deb -f ${deb} Version`).stdout), copied };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
 /** One stand-in file per component, with its name and version baked in (no symlink, no sibling file needed). */
-function writeStandin(dir: string, component: string, kubeVersion: string, flannelVersion: string): string {
-  const file = `standin-${component}`;
+function writeStandin(file: string, component: string, kubeVersion: string, flannelVersion: string): void {
   const source = fs
     .readFileSync(STANDIN_SOURCE, 'utf8')
     .replace(/^COMPONENT = None\b.*$/m, `COMPONENT = ${JSON.stringify(component)}  # baked in by test/lab/bundle.ts`)
     .replace(/^VERSION = ".*$/m, `VERSION = ${JSON.stringify(kubeVersion)}  # baked in by test/lab/bundle.ts`)
     .replace(/^FLANNEL_VERSION = ".*$/m, `FLANNEL_VERSION = ${JSON.stringify(flannelVersion)}  # baked in by test/lab/bundle.ts`);
-  fs.writeFileSync(path.join(dir, file), source, { mode: 0o755 });
-  return file;
+  fs.writeFileSync(file, source, { mode: 0o755 });
 }
 
-/** Writes the bundle (binaries + manifest.json) into `dir`, which must be empty or absent. */
+function writeCniStandin(file: string, plugin: string): void {
+  fs.writeFileSync(file, `#!/bin/sh\n# kubestrap lab stand-in for the ${plugin} CNI plugin: NOT a CNI plugin.\necho '{"code":100,"msg":"${plugin}: kubestrap lab stand-in, not a CNI plugin"}'\nexit 1\n`, { mode: 0o755 });
+}
+
+/** Writes the bundle (binaries, images, manifest.json) into `dir`, which must be empty or absent. */
 export async function buildBundle(dir: string, opts: BundleOptions = {}): Promise<Manifest> {
-  const kubeVersion = opts.kubeVersion ?? 'v1.33.1';
-  const flannelVersion = opts.flannelVersion ?? 'v0.26.7';
+  const kubeVersion = opts.kubeVersion ?? DEFAULT_VERSIONS.kubernetes;
+  const flannelVersion = opts.flannelVersion ?? DEFAULT_VERSIONS.flannel;
   const log = opts.log ?? ((m: string) => void process.stderr.write(`[lab] ${m}\n`));
   await ensurePrereqs();
   const repoDir = await ensureRepo(await ensureRootfs(log), log);
-  fs.mkdirSync(dir, { recursive: true });
   const a = arch();
-  const entry = (component: string, version: string, file: string): ArtifactEntry => ({
-    component, version, arch: a, file, sha256: sha256(path.join(dir, file)),
-  });
-  const artifacts: ArtifactEntry[] = [
-    entry('etcd', await extractDebBinary(repoDir, 'etcd-server', 'etcd', dir), 'etcd'),
-    entry('etcdctl', await extractDebBinary(repoDir, 'etcd-client', 'etcdctl', dir), 'etcdctl'),
-    ...KUBE_COMPONENTS.map((c) => entry(c, kubeVersion, writeStandin(dir, c, kubeVersion, flannelVersion))),
-    entry('flanneld', flannelVersion, writeStandin(dir, 'flanneld', kubeVersion, flannelVersion)),
-  ];
-  const manifest = ManifestSchema.parse({ artifacts });
+  const bin = path.join(dir, a, 'bin');
+  const images = path.join(dir, a, 'images');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.mkdirSync(images, { recursive: true });
+  const held: Held = { versions: {}, artifacts: [] };
+  const add = (project: Project, version: string, names: readonly string[]) => {
+    held.versions[project] = version;
+    for (const name of names) held.artifacts.push({ component: name, version, arch: a, kind: 'binary', file: `${a}/bin/${name}`, sha256: sha256(path.join(bin, name)), size: fs.statSync(path.join(bin, name)).size });
+  };
+
+  const etcdServer = await fromDeb(repoDir, 'etcd-server', { etcd: 'usr/bin/etcd' }, bin);
+  const etcdClient = await fromDeb(repoDir, 'etcd-client', { etcdctl: 'usr/bin/etcdctl' }, bin);
+  add('etcd', etcdServer.version, [...etcdServer.copied, ...etcdClient.copied]);
+  for (const c of KUBE_COMPONENTS) writeStandin(path.join(bin, c), c, kubeVersion, flannelVersion);
+  add('kubernetes', kubeVersion, KUBE_COMPONENTS);
+  writeStandin(path.join(bin, 'flanneld'), 'flanneld', kubeVersion, flannelVersion);
+  add('flannel', flannelVersion, ['flanneld']);
+  for (const p of CNI_PLUGINS) writeCniStandin(path.join(bin, p), p);
+  add('cni-plugins', DEFAULT_VERSIONS['cni-plugins'], CNI_PLUGINS);
+  writeCniStandin(path.join(bin, 'flannel'), 'flannel');
+  add('flannel-cni-plugin', DEFAULT_VERSIONS['flannel-cni-plugin'], ['flannel']);
+  const containerd = await fromDeb(repoDir, 'containerd', { containerd: 'usr/bin/containerd', 'containerd-shim-runc-v2': 'usr/bin/containerd-shim-runc-v2', ctr: 'usr/bin/ctr' }, bin);
+  add('containerd', containerd.version, containerd.copied);
+  const runc = await fromDeb(repoDir, 'runc', { runc: 'usr/sbin/runc' }, bin);
+  add('runc', runc.version, runc.copied);
+  const docker = await fromDeb(repoDir, 'docker.io', { docker: 'usr/bin/docker', dockerd: 'usr/sbin/dockerd', 'docker-proxy': 'usr/sbin/docker-proxy', 'docker-init': 'usr/sbin/docker-init' }, bin);
+  add('docker', docker.version, docker.copied);
+
+  const busyboxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-busybox-'));
+  try {
+    await fromDeb(repoDir, 'busybox-static', { busybox: 'bin/busybox' }, busyboxDir);
+    const busybox = fs.readFileSync(path.join(busyboxDir, 'busybox'));
+    for (const image of clusterImages(parseVersion(kubeVersion)!, DEFAULT_IMAGE_REGISTRY)) {
+      const file = `${a}/images/${image.name}-${image.tag}.tar`;
+      await writeLocalImage(path.join(dir, file), { ref: image.ref, entrypoint: image.name === 'pause' ? '/pause' : '/coredns' }, busybox, a);
+      held.artifacts.push({ component: image.name, version: image.tag, arch: a, kind: 'image', image: image.ref, file, sha256: sha256(path.join(dir, file)), size: fs.statSync(path.join(dir, file)).size });
+    }
+  } finally {
+    fs.rmSync(busyboxDir, { recursive: true, force: true });
+  }
+
+  const manifest = ManifestSchema.parse({ createdFor: held.versions, artifacts: held.artifacts });
   fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }
@@ -95,10 +148,12 @@ export async function buildBundle(dir: string, opts: BundleOptions = {}): Promis
 /** The bundle for these options, built once per machine next to the rootfs and repo caches. */
 export async function cachedBundle(opts: BundleOptions = {}): Promise<string> {
   const key = shortHash({
-    kube: opts.kubeVersion ?? 'v1.33.1',
-    flannel: opts.flannelVersion ?? 'v0.26.7',
+    kube: opts.kubeVersion ?? DEFAULT_VERSIONS.kubernetes,
+    flannel: opts.flannelVersion ?? DEFAULT_VERSIONS.flannel,
+    defaults: DEFAULT_VERSIONS,
     standin: sha256(STANDIN_SOURCE),
     repo: repoHash(),
+    recipe: RECIPE_VERSION,
   });
   // Before taking the cache lock: buildBundle's own ensureRepo would otherwise wait on it forever.
   await ensurePrereqs();

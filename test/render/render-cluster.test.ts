@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SUPPORTED_KUBE_MINORS } from '../../src/config/kube-version.js';
+import { SUPPORTED_KUBE_MINORS } from '../../src/upstream/index.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { renderCluster, type RenderedHost } from '../../src/render/render-cluster.js';
 import { rejectedFlags } from '../../src/render/unit-guard.js';
@@ -32,7 +32,7 @@ describe('renderCluster with the bundled units', () => {
         expect(file.content).not.toMatch(/\{\{|\}\}|\{%/);
         const unit = file.path.split('/').at(-1)!;
         for (const flag of [...(REMOVED_UPSTREAM[unit] ?? []), ...KLOG_REMOVED]) expect(file.content, `${file.path} ${flag}`).not.toContain(flag);
-        if (file.path.endsWith('.service')) expect(rejectedFlags(file.content, spec.kubeVersion)).toEqual([]);
+        if (file.path.endsWith('.service')) expect(rejectedFlags(file.content, { kube: spec.kubeVersion, etcd: spec.versions.etcd })).toEqual([]);
       }
     }
   });
@@ -48,14 +48,19 @@ describe('renderCluster with the bundled units', () => {
     expect(paths('w1')).not.toContain('/etc/systemd/system/etcd.service');
   });
 
-  it('renders version-dependent settings by KUBE_VERSION', () => {
-    const old = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.30.14\n'), BUNDLED_UNITS).hosts;
-    const current = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.33.10\n'), BUNDLED_UNITS).hosts;
+  it('takes the pause image of the KUBE_VERSION minor from the upstream table, from K8S_IMAGE_REGISTRY', () => {
+    const old = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.31.4\n'), BUNDLED_UNITS).hosts;
+    const current = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.36.0\nK8S_IMAGE_REGISTRY=mirror.example:5000/k8s\n'), BUNDLED_UNITS).hosts;
+    expect(fileOf(old, 'w1', '/etc/containerd/config.toml')!.content).toContain('sandbox_image = "registry.k8s.io/pause:3.10"');
+    expect(fileOf(current, 'w1', '/etc/containerd/config.toml')!.content).toContain('sandbox_image = "mirror.example:5000/k8s/pause:3.10.1"');
+  });
+
+  it('renders failCgroupV1: false only when KUBELET_ALLOW_CGROUP_V1=true', () => {
     const kubelet = '/etc/kubernetes/kubelet-config.yaml';
-    expect(fileOf(old, 'w1', kubelet)!.content).not.toContain('failCgroupV1');
-    expect(fileOf(current, 'w1', kubelet)!.content).toContain('failCgroupV1: false');
-    expect(fileOf(old, 'w1', '/etc/containerd/config.toml')!.content).toContain('registry.k8s.io/pause:3.9"');
-    expect(fileOf(current, 'w1', '/etc/containerd/config.toml')!.content).toContain('registry.k8s.io/pause:3.10"');
+    const plain = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.37.2\n'), BUNDLED_UNITS).hosts;
+    const allowed = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.37.2\nKUBELET_ALLOW_CGROUP_V1=true\n'), BUNDLED_UNITS).hosts;
+    expect(fileOf(plain, 'w1', kubelet)!.content).not.toContain('failCgroupV1');
+    expect(fileOf(allowed, 'w1', kubelet)!.content).toContain('\nfailCgroupV1: false\n');
   });
 
   it('fills per-host values and derived cluster values into the units', () => {
@@ -138,10 +143,11 @@ describe('renderCluster with a custom template tree', () => {
   });
 
   it.each([
-    ['v1.33.10', '--insecure-bind-address=0.0.0.0', 'kube-apiserver v1.33.10 rejects --insecure-bind-address (removed in Kubernetes 1.24)'],
-    ['v1.30.0', '--logtostderr=true', 'kube-apiserver v1.30.0 rejects --logtostderr (removed in Kubernetes 1.26)'],
-    ['v1.33.10', '--cloud-provider=external', 'kube-apiserver v1.33.10 rejects --cloud-provider (removed in Kubernetes 1.33)'],
-    ['v1.30.0', '--admission-control=NamespaceLifecycle', '--admission-control is deprecated since Kubernetes 1.10'],
+    ['v1.36.0', '--insecure-bind-address=0.0.0.0', 'kube-apiserver v1.36.0 rejects --insecure-bind-address (removed in Kubernetes 1.24)'],
+    ['v1.31.0', '--logtostderr=true', 'kube-apiserver v1.31.0 rejects --logtostderr (removed in Kubernetes 1.26)'],
+    ['v1.33.5', '--cloud-provider=external', 'kube-apiserver v1.33.5 rejects --cloud-provider (removed in Kubernetes 1.33)'],
+    ['v1.31.0', '--admission-control=NamespaceLifecycle', '--admission-control is deprecated since Kubernetes 1.10'],
+    ['v1.31.0', '--enable-admission-plugins=NodeRestriction,SecurityContextDeny', 'kube-apiserver v1.31.0 rejects --enable-admission-plugins=SecurityContextDeny (removed in Kubernetes 1.30)'],
   ])('refuses a unit that passes a flag %s rejects: %s', (version, flag, message) => {
     const { problems } = render(
       { 'master/etc/systemd/system/kube-apiserver.service': `[Service]\nExecStart={{ BIN_PATH }}/kube-apiserver \\\n  --secure-port=6443 \\\n  ${flag} \\\n  --v=2\n` },
@@ -158,6 +164,26 @@ describe('renderCluster with a custom template tree', () => {
       'KUBE_VERSION=v1.32.0\n',
     );
     expect(problems).toEqual([]);
+  });
+
+  it.each([
+    ['v1.34.7', '--pod-infra-container-image is deprecated since Kubernetes 1.27'],
+    ['v1.35.0', 'kubelet v1.35.0 rejects --pod-infra-container-image (removed in Kubernetes 1.35)'],
+  ])('refuses kubelet --pod-infra-container-image on %s', (version, message) => {
+    const { problems } = render({ 'worker/etc/systemd/system/kubelet.service': '[Service]\nExecStart=/opt/kube/bin/kubelet --pod-infra-container-image=registry.k8s.io/pause:3.10\n' }, `KUBE_VERSION=${version}\n`);
+    expect(problems.map((p) => p.message)).toEqual([expect.stringContaining(message)]);
+  });
+
+  it.each([
+    ['v3.5.21', '--enable-v2=true', []],
+    ['v3.6.16', '--enable-v2=true', ['etcd v3.6.16 rejects --enable-v2 (removed in etcd 3.6)']],
+    ['v3.5.21', '--experimental-initial-corrupt-check=true', []],
+    ['v3.6.16', '--experimental-initial-corrupt-check=true', ['--experimental-initial-corrupt-check is deprecated since etcd 3.6']],
+    ['v3.7.2', '--experimental-initial-corrupt-check=true', ['etcd v3.7.2 rejects --experimental-initial-corrupt-check (removed in etcd 3.7)']],
+  ])('checks etcd units against ETCD_VERSION %s: %s', (etcdVersion, flag, messages) => {
+    const { problems } = render({ 'etcd/etc/systemd/system/etcd.service': `[Service]\nExecStart=/opt/kube/bin/etcd --name=x ${flag}\n` }, `ETCD_VERSION=${etcdVersion}\n`);
+    // Both etcd members (m1, e1) render the unit: one problem each, same message.
+    expect([...new Set(problems.map((p) => p.message.split(';')[0]))]).toEqual(messages.map((m) => expect.stringContaining(m)));
   });
 
   it('checks kubelet units against the kubelet table', () => {

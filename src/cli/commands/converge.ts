@@ -4,6 +4,7 @@ import type { HostFacts } from '../../engine/facts.js';
 import { InvalidInputError } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
+import { RunArtifacts } from '../../artifacts/provider.js';
 import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseEntry, type PhaseInputs } from '../../phases/index.js';
 import type { Phase } from '../../phases/phase.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
@@ -16,6 +17,7 @@ import { acquireLock } from '../../state/lock.js';
 import { RunLog } from '../../state/run-log.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printWarnings, type CliIo } from '../io.js';
+import { downloadProgress } from '../output/download-progress.js';
 import { ListrProgress } from '../output/progress-listr.js';
 import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
@@ -29,6 +31,9 @@ interface ConvergeOptions extends ConnectionOptions {
   phase?: string[];
   limit?: string[];
   output: OutputMode;
+  bundle?: string;
+  artifactsManifest?: string;
+  verifyBinaries: boolean;
 }
 
 /** `plan` and `apply` share everything but the mode: same inputs, same probes, same diff. */
@@ -46,6 +51,9 @@ export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: nu
     .option('--phase <names...>', `only these phases (${phases})`)
     .option('--limit <hosts...>', 'change only these hosts (names, comma- or space-separated); the others are read, not changed')
     .addOption(outputOption('progress and report format'))
+    .option('--bundle <dir>', 'take every artifact from this offline bundle (bootstrap bundle create) and never use the network')
+    .option('--artifacts-manifest <file>', 'your own builds: a manifest (bundle format) whose entries replace the upstream downloads')
+    .option('--verify-binaries', 'hash every installed binary on every host, whatever kubestrap recorded', false)
     .action(async (opts: ConvergeOptions) => setExitCode(await converge(io, mode, opts)));
 }
 
@@ -64,23 +72,26 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   const state = openStateDir(spec.stateDir, spec.knownHostsFile);
   const lock = acquireLock(state.lockFile, `bootstrap ${mode}`);
   const log = new RunLog(state.logsDir, mode, shown);
+  // Download progress goes to the run's view once it exists; notices are said after the report.
+  const notes: RunNotes = { draw: () => undefined, notices: [] };
   let report: RunReport;
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
     // Under the lock: two runs must not both create a CA.
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
-    const phases = entries.map((e) => e.build({ ...(pki ? { pki } : {}) }));
+    const phases = entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts: runArtifacts(io, opts, notes), install: { verifyBinaries: opts.verifyBinaries } }));
     const filesFor: FilesFor = (host, facts) => {
       const rendered = templates.renderHost(host, hostValues(host, facts));
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
       return rendered.files;
     };
-    report = await runOnHosts(io, mode, opts, spec, phases, filesFor, limit, log);
+    report = await runOnHosts(io, mode, opts, spec, phases, filesFor, limit, log, notes);
     log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
   } finally {
     lock.release();
     log.close();
   }
+  for (const n of notes.notices) io.stderr.write(`note: ${n}\n`);
   io.stdout.write(opts.output === 'json' ? reportJson(report, shown) : formatReport(report, shown));
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
@@ -107,6 +118,21 @@ async function preparePki(io: CliIo, log: RunLog, spec: ClusterSpec, mode: RunMo
 
 type FilesFor = (host: HostSpec, facts: HostFacts) => readonly RenderedFile[];
 
+interface RunNotes {
+  draw(text: string): void;
+  notices: string[];
+}
+
+/** Where this run's binaries and images come from: the bundle, the user's own builds, or verified downloads. */
+function runArtifacts(io: CliIo, opts: ConvergeOptions, notes: RunNotes): RunArtifacts {
+  return new RunArtifacts({
+    ...(opts.bundle ? { bundleDir: opts.bundle } : {}),
+    ...(opts.artifactsManifest ? { manifestFile: opts.artifactsManifest } : {}),
+    progress: downloadProgress({ draw: (text) => notes.draw(text), ...(opts.output === 'plain' ? { line: (text: string) => io.stderr.write(`${text}\n`) } : {}) }),
+    notice: (message) => notes.notices.push(message),
+  });
+}
+
 async function runOnHosts(
   io: CliIo,
   mode: RunMode,
@@ -116,9 +142,11 @@ async function runOnHosts(
   filesFor: FilesFor,
   limit: string[] | undefined,
   log: RunLog,
+  notes: RunNotes,
 ): Promise<RunReport> {
   const pool = openPool(spec, opts, (e) => log.write(e));
   const view = progressView(io, opts.output, phases);
+  notes.draw = (text) => view.note(text);
   try {
     return await runPhases({
       spec,
@@ -146,14 +174,14 @@ function choosePhases(names: string[] | undefined): PhaseEntry[] {
   return selectPhases(requested);
 }
 
-function progressView(io: CliIo, output: OutputMode, phases: readonly Phase[]): { observer?: RunObserver; close(): Promise<void> } {
+function progressView(io: CliIo, output: OutputMode, phases: readonly Phase[]): { observer?: RunObserver; note(text: string): void; close(): Promise<void> } {
   // A terminal that reports no width (some pseudo-terminals) would get one character per line.
   const drawable = io.stdout === process.stdout && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40;
   const tty = output === 'tty' || (output === 'auto' && drawable);
-  if (output === 'json') return { close: async () => undefined };
-  if (!tty) return { observer: plainProgress(io.stderr), close: async () => undefined };
+  if (output === 'json') return { note: () => undefined, close: async () => undefined };
+  if (!tty) return { observer: plainProgress(io.stderr), note: () => undefined, close: async () => undefined };
   const stages: Array<{ name: StageName; title: string }> = [{ name: 'connect', title: 'connect and read facts' }, ...phases.map((p) => ({ name: p.name, title: p.title }))];
   const view = new ListrProgress(stages);
-  return { observer: view, close: () => view.close() };
+  return { observer: view, note: (text) => view.note('connect', text), close: () => view.close() };
 }
 

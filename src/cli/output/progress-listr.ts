@@ -27,6 +27,8 @@ interface HostOutcome {
 export class ListrProgress implements RunObserver {
   private readonly stageHosts = new Map<StageName, Deferred<string[]>>();
   private readonly outcomes = new Map<string, Deferred<HostOutcome>>();
+  private readonly rows = new Map<StageName, Row>();
+  private readonly notes = new Map<StageName, string>();
   private readonly listr: Listr<unknown, 'default', 'simple'>;
   private readonly done: Promise<void>;
 
@@ -51,6 +53,13 @@ export class ListrProgress implements RunObserver {
     this.outcome(stage, host).resolve({ status, ...(report ? { report } : {}) });
   }
 
+  /** A line of text under a stage while it runs, e.g. download progress during `connect`. */
+  note(stage: StageName, text: string): void {
+    this.notes.set(stage, text);
+    const row = this.rows.get(stage);
+    if (row) row.output = text;
+  }
+
   /** Waits for the view to draw its last state; stages that never ran show as skipped. */
   async close(): Promise<void> {
     for (const d of this.stageHosts.values()) d.resolve([]);
@@ -65,6 +74,9 @@ export class ListrProgress implements RunObserver {
   }
 
   private async stageTask(stage: StageName, task: Row) {
+    this.rows.set(stage, task);
+    const note = this.notes.get(stage);
+    if (note) task.output = note;
     const hosts = await this.stageHosts.get(stage)!.promise;
     if (hosts.length === 0) {
       task.skip('no hosts');

@@ -6,6 +6,7 @@ import { firewallOffKind } from './firewall-off.js';
 import { hostnameKind } from './hostname.js';
 import { hostsEntriesKind } from './hosts-entries.js';
 import { kernelModuleKind } from './kernel-module.js';
+import { localFileKind } from './local-file.js';
 import type { Kind } from './kind.js';
 import { packageKind } from './package.js';
 import { selinuxKind } from './selinux.js';
@@ -17,6 +18,7 @@ type KindOf<K extends ResourceKindName> = Kind<Extract<Resource, { kind: K }>>;
 
 const KINDS: { [K in ResourceKindName]: KindOf<K> } = {
   file: fileKind,
+  localFile: localFileKind,
   directory: directoryKind,
   service: serviceKind,
   package: packageKind,

@@ -1,15 +1,17 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { writeInventory, type InventoryOptions } from '../../lab/index.js';
 import { runCli, type CliRun } from '../../support/cli.js';
+import { bundleVersionProperties } from './bundle.js';
 import type { LabHosts } from './hosts.js';
 
 /** A run's JSON report, as `--output json` prints it. */
 export interface JsonReport {
   ok: boolean;
-  hosts: Array<{ host: string; status: string; system: string | null; error: { kind: string; message: string; hint: string | null; where: string } | null; roundTrips: { handshakes: number; execs: number; sftpOps: number } | null }>;
+  hosts: Array<{ host: string; status: string; system: string | null; error: { kind: string; message: string; hint: string | null; where: string } | null; roundTrips: { handshakes: number; execs: number; sftpOps: number; streamedBytes?: number } | null }>;
+  refused?: Array<{ kind: string; message: string; hint: string | null; where: string }>;
   results: Array<{
     phase: string;
     host: string;
@@ -32,21 +34,40 @@ export interface LabCluster {
   setProperty(key: string, value: string): void;
 }
 
+export interface LabClusterOptions extends InventoryOptions {
+  /** Give plan and apply the lab's offline bundle (default: yes; nothing can be downloaded in the lab). */
+  bundle?: boolean;
+}
+
 /**
  * An inventory and a config.properties (the committed example) for the lab hosts of one test file,
- * in a temp folder that also holds the cluster's local state.
+ * in a temp folder that also holds the cluster's local state. The config asks for the versions the
+ * lab's bundle holds, and lets 1.35+ kubelets run on the lab's cgroup v1 hosts; plan and apply get
+ * `--bundle` (the lab has no network).
  */
-export function useLabCluster(hosts: LabHosts, opts: InventoryOptions = {}): LabCluster {
+export function useLabCluster(hosts: LabHosts, opts: LabClusterOptions = {}): LabCluster {
   const dir = mkdtempSync(join(tmpdir(), 'kubestrap-e2e-'));
   const inventory = join(dir, 'inventory.yaml');
   const config = join(dir, 'config.properties');
+  const bundleDir = inject('bundleDir');
+  const setProperty = (key: string, value: string) => {
+    const lines = readFileSync(config, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.startsWith(`${key}=`));
+    if (at < 0) throw new Error(`${key} is not in ${config}`);
+    lines[at] = `${key}=${value}`;
+    writeFileSync(config, lines.join('\n'));
+  };
   beforeAll(async () => {
     await writeInventory({ ...hosts.lab, hosts: hosts.all() }, inventory, opts);
     copyFileSync('config.example.properties', config);
+    if (bundleDir) for (const [key, value] of Object.entries(bundleVersionProperties(bundleDir))) setProperty(key, value);
+    setProperty('KUBELET_ALLOW_CGROUP_V1', 'true');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const cli = (args: string[]) => runCli([...args, '-i', inventory, '-c', config]);
+  const withBundle = (args: string[]) =>
+    opts.bundle !== false && bundleDir && ['plan', 'apply'].includes(args[0] ?? '') && !args.includes('--bundle') ? [...args, '--bundle', bundleDir] : args;
+  const cli = (args: string[]) => runCli([...withBundle(args), '-i', inventory, '-c', config]);
   return {
     dir,
     inventory,
@@ -60,12 +81,6 @@ export function useLabCluster(hosts: LabHosts, opts: InventoryOptions = {}): Lab
         throw new Error(`${command} printed no JSON report (exit ${run.code}):\n${run.stdout}${run.stderr}`);
       }
     },
-    setProperty(key, value) {
-      const lines = readFileSync(config, 'utf8').split('\n');
-      const at = lines.findIndex((l) => l.startsWith(`${key}=`));
-      if (at < 0) throw new Error(`${key} is not in ${config}`);
-      lines[at] = `${key}=${value}`;
-      writeFileSync(config, lines.join('\n'));
-    },
+    setProperty,
   };
 }

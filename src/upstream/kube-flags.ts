@@ -1,7 +1,7 @@
-import { minorAtLeast, type KubeVersion } from '../config/kube-version.js';
+import { minorAtLeast, type KubeVersion } from './version.js';
 
 /**
- * What upstream removed, and when. Templates are written for the supported versions; this table is
+ * What upstream removed from the Kubernetes components' command lines, and when. Templates are written for the supported versions; this table is
  * the guard that makes sure no rendered unit ever passes a flag its binary rejects ("unknown flag"
  * makes the service crash-loop), whatever template tree is used. It also decides which settings a
  * version allows (the insecure port, kube-proxy's nftables mode).
@@ -76,6 +76,8 @@ const REMOVED_FLAGS: Record<KubeComponent, RemovedFlag[]> = {
     removed('--register-retry-count', '1.25', 'drop it'),
     removed('--pod-eviction-timeout', '1.27', 'drop it: taint-based eviction replaced it'),
     removed('--enable-taint-manager', '1.27', 'drop it: taint-based eviction is always on'),
+    removed('--volume-host-cidr-denylist', '1.31', 'drop it'),
+    removed('--volume-host-allow-local-loopback', '1.31', 'drop it'),
     ...KLOG_FLAGS,
   ],
   'kube-scheduler': [
@@ -111,8 +113,12 @@ const REMOVED_FLAGS: Record<KubeComponent, RemovedFlag[]> = {
     removed('--container-runtime', '1.27', 'drop it: every runtime is a remote CRI runtime'),
     removed('--master-service-namespace', '1.27', 'drop it'),
     deprecated('--pod-infra-container-image', '1.27', 'drop it: the runtime picks the pause image (removed in 1.35)'),
+    removed('--pod-infra-container-image', '1.35', 'drop it: set the pause image in the runtime (containerd\'s sandbox image)'),
     removed('--keep-terminated-pod-volumes', '1.31', 'drop it'),
+    removed('--iptables-masquerade-bit', '1.31', 'drop it: kube-proxy owns its iptables marks'),
+    removed('--iptables-drop-bit', '1.31', 'drop it: kube-proxy owns its iptables marks'),
     removed('--register-schedulable', '1.34', 'use --register-with-taints'),
+    removed('--cloud-config', '1.34', 'drop it: run an external cloud-controller-manager'),
     ...KLOG_FLAGS,
   ],
   'kube-proxy': [
@@ -123,8 +129,59 @@ const REMOVED_FLAGS: Record<KubeComponent, RemovedFlag[]> = {
   ],
 };
 
+/** What `version` says about a flag: the latest entry that applies (removed wins over an earlier deprecation). */
 export function removedFlag(component: KubeComponent, flag: string, version: KubeVersion): RemovedFlag | undefined {
-  return REMOVED_FLAGS[component].find((f) => f.flag === flag && minorAtLeast(version, f.removedIn));
+  const applies = REMOVED_FLAGS[component].filter((f) => f.flag === flag && minorAtLeast(version, f.removedIn));
+  return applies.reduce<RemovedFlag | undefined>((latest, f) => (!latest || minorAtLeast(majorMinor(f.removedIn), latest.removedIn) ? f : latest), undefined);
+}
+
+function majorMinor(text: string): KubeVersion {
+  const [major = 0, minor = 0] = text.split('.').map(Number);
+  return { major, minor, patch: 0, tag: `v${major}.${minor}.0` };
+}
+
+/** A value a flag no longer accepts, e.g. an admission plugin that was removed. */
+export interface RemovedValue {
+  value: string;
+  removedIn: string;
+  instead: string;
+}
+
+interface ValueRule {
+  component: KubeComponent;
+  flags: string[];
+  /** The removed values inside the flag's value, with when they went. */
+  removedIn(value: string): Array<Omit<RemovedValue, 'instead'>>;
+  instead: string;
+}
+
+const REMOVED_ADMISSION_PLUGINS: Record<string, string> = {
+  PodSecurityPolicy: '1.25',
+  // #122612
+  SecurityContextDeny: '1.30',
+};
+
+const VALUE_RULES: ValueRule[] = [
+  {
+    component: 'kube-apiserver',
+    flags: ['--enable-admission-plugins', '--disable-admission-plugins', '--admission-control'],
+    removedIn: (value) => value.split(',').filter((p) => p in REMOVED_ADMISSION_PLUGINS).map((p) => ({ value: p, removedIn: REMOVED_ADMISSION_PLUGINS[p]! })),
+    instead: 'drop the plugin: Pod Security admission (namespace labels) replaces it',
+  },
+  {
+    component: 'kubelet',
+    flags: ['--cloud-provider'],
+    // In-tree cloud providers left the kubelet in 1.31; only "" and "external" remain.
+    removedIn: (value) => (value === '' || value === 'external' ? [] : [{ value, removedIn: '1.31' }]),
+    instead: 'use --cloud-provider=external with an external cloud-controller-manager, or drop the flag',
+  },
+];
+
+/** Values of `flag` that `version` rejects. */
+export function removedValues(component: KubeComponent, flag: string, value: string, version: KubeVersion): RemovedValue[] {
+  return VALUE_RULES.filter((r) => r.component === component && r.flags.includes(flag)).flatMap((r) =>
+    r.removedIn(value.replace(/^["']|["']$/g, '')).filter((v) => minorAtLeast(version, v.removedIn)).map((v) => ({ ...v, instead: r.instead })),
+  );
 }
 
 export function isKubeComponent(name: string): name is KubeComponent {
@@ -152,6 +209,19 @@ const VERSIONED_SETTINGS: Record<string, Record<string, { since: string; why: st
     nftables: { since: '1.31', why: 'kube-proxy\'s nftables mode is enabled by default from Kubernetes 1.31' },
   },
 };
+
+/** Settings still accepted but deprecated upstream: a warning, not a refusal. */
+const DEPRECATED_SETTINGS: Record<string, Record<string, { since: string; why: string; instead: string }>> = {
+  KUBE_PROXY_MODE: {
+    ipvs: { since: '1.35', why: 'kube-proxy\'s ipvs mode is deprecated since Kubernetes 1.35 and will be removed', instead: 'use nftables (GA since 1.33) on current kernels, or iptables' },
+  },
+};
+
+export function settingWarning(key: string, value: string, version: KubeVersion): SettingProblem | undefined {
+  const rule = DEPRECATED_SETTINGS[key]?.[value];
+  if (!rule || !minorAtLeast(version, rule.since)) return undefined;
+  return { message: `${key}=${value}: ${rule.why}`, hint: rule.instead };
+}
 
 export function settingProblem(key: string, value: string, version: KubeVersion): SettingProblem | undefined {
   const rule = VERSIONED_SETTINGS[key]?.[value];

@@ -1,10 +1,7 @@
 /**
- * Kubernetes versions we carry a flag set for. A version outside this list is refused: we would not
- * know which flags its binaries accept.
+ * Versions as upstream writes them: Kubernetes, etcd, flannel, containerd, CNI plugins all use
+ * MAJOR.MINOR.PATCH, with or without a leading v. Comparisons look at numbers, never at strings.
  */
-export const SUPPORTED_KUBE_MINORS = [30, 31, 32, 33] as const;
-export const DEFAULT_KUBE_VERSION = 'v1.33.10';
-
 export interface Version {
   major: number;
   minor: number;
@@ -23,14 +20,11 @@ export function parseVersion(value: string): Version | undefined {
   return { major, minor, patch, tag: `v${major}.${minor}.${patch}` };
 }
 
-export function isSupportedKubeVersion(v: KubeVersion): boolean {
-  return v.major === 1 && (SUPPORTED_KUBE_MINORS as readonly number[]).includes(v.minor);
-}
-
-export function supportedKubeRange(): string {
-  const first = SUPPORTED_KUBE_MINORS[0];
-  const last = SUPPORTED_KUBE_MINORS[SUPPORTED_KUBE_MINORS.length - 1];
-  return `v1.${first}.x to v1.${last}.x`;
+/** Like parseVersion, for values a table in this module holds: a typo there is a bug, not bad input. */
+export function mustParseVersion(value: string): Version {
+  const v = parseVersion(value);
+  if (!v) throw new Error(`upstream table holds "${value}", which is not a MAJOR.MINOR.PATCH version`);
+  return v;
 }
 
 /** `minorAtLeast(v, '1.31')`: true for 1.31.0 and later. Only the major.minor part is compared. */
@@ -40,4 +34,14 @@ export function minorAtLeast(v: Version, majorMinor: string): boolean {
     throw new Error(`"${majorMinor}" is not a MAJOR.MINOR version`);
   }
   return v.major > major || (v.major === major && v.minor >= minor);
+}
+
+/** Negative when a is older than b, 0 when equal, positive when newer. */
+export function compareVersions(a: Version, b: Version): number {
+  return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
+}
+
+/** The version without its leading v, as some release assets spell it (containerd-2.3.0-...). */
+export function bare(v: Version): string {
+  return v.tag.slice(1);
 }

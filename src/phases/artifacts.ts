@@ -1,0 +1,111 @@
+import type { HostSpec } from '../config/cluster-spec.js';
+import { HOST_PATHS } from '../config/host-paths.js';
+import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
+import { hasLocalZstd } from '../artifacts/cache.js';
+import type { HostFacts } from '../engine/facts.js';
+import type { LocalFileResource } from '../engine/resource.js';
+import type { TransferCodec } from '../engine/upload.js';
+import { HostError, type KubestrapError } from '../errors.js';
+import { CGROUP_FACT, CGROUP_SNIPPET, cgroupProblems } from '../preflight/cgroup.js';
+import { BINARIES, binariesForRoles, type BinaryName } from '../upstream/index.js';
+import type { ClusterContext, Phase, PhaseContext } from './phase.js';
+
+export const ARTIFACTS_PHASE_TITLE = 'binaries';
+
+export interface ArtifactsPhaseOptions {
+  /** Hash every installed binary on every host, whatever kubestrap's record on the host says. */
+  verifyBinaries?: boolean;
+}
+
+/** The daemon each binary runs as: a new binary restarts it (binaries without one restart nothing). */
+const SERVICE_OF: Partial<Record<BinaryName, string>> = {
+  'kube-apiserver': 'kube-apiserver',
+  'kube-controller-manager': 'kube-controller-manager',
+  'kube-scheduler': 'kube-scheduler',
+  kubelet: 'kubelet',
+  'kube-proxy': 'kube-proxy',
+  etcd: 'etcd',
+  flanneld: 'flanneld',
+};
+
+const ZSTD_FACT = 'zstd';
+
+/**
+ * The `artifacts` phase: every host gets the binaries of its roles (see upstream binariesForRoles)
+ * in BIN_PATH, CNI plugins in the CNI folder, 0755 root:root, checked before they leave this
+ * machine and sent only where the host's copy differs. Before resources are worked out, `prepare`
+ * resolves the binaries for the architectures the hosts have (cache, lock file, bundle or
+ * download) and encodes them once for the wire. Its preflight refuses cgroup v1 hosts that would
+ * run a kubelet which refuses cgroup v1.
+ */
+export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), options: ArtifactsPhaseOptions = {}): Phase {
+  const ready = () => artifacts.prepared();
+  return {
+    name: 'artifacts',
+    title: ARTIFACTS_PHASE_TITLE,
+    appliesTo: (host) => host.roles.length > 0,
+    facts: { [ZSTD_FACT]: 'command -v zstd >/dev/null 2>&1 && echo yes || echo no', [CGROUP_FACT]: CGROUP_SNIPPET },
+
+    async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
+      const provider = artifacts.provider(ctx.spec);
+      const problems: KubestrapError[] = codecProblems(ctx);
+      if (problems.length) return problems;
+      const wanted = ctx.hosts.flatMap(({ host, facts, os }) => binariesForRoles(host.roles, ctx.spec.versions).map((name) => ({ name, arch: os.arch, host, facts })));
+      problems.push(...(await provider.resolve(wanted)));
+      if (problems.length || ctx.mode === 'plan') return problems;
+      const p = provider;
+      await p.encode(wanted.map((w) => ({ binary: p.binary(w.name, w.arch), codec: codecFor(w.host, w.facts) })));
+      return [];
+    },
+
+    resources: ({ spec, host, facts, os }: PhaseContext) => {
+      const p = ready();
+      const arch = os.arch;
+      const codec = codecFor(host, facts);
+      return binariesForRoles(host.roles, spec.versions).map((name): LocalFileResource => {
+        const b = p.binary(name, arch);
+        // A plan sends nothing: the raw file stands in for an encoding it need not make.
+        const transfer = p.hasEncoding(b, codec) ? p.encoding(b, codec) : { codec: 'none' as const, file: b.file, bytes: b.size };
+        return {
+          kind: 'localFile',
+          path: installPath(host, name),
+          mode: 0o755,
+          owner: 'root',
+          group: 'root',
+          source: { sha256: b.sha256, size: b.size, transfer },
+          restarts: SERVICE_OF[name] ? [SERVICE_OF[name]] : [],
+          ...(options.verifyBinaries ? { verify: true } : {}),
+          record: { component: name, version: b.version },
+          label: `${name} ${b.version}`,
+        };
+      });
+    },
+
+    preflight: (ctx) => cgroupProblems(ctx, (h) => h.host.roles.includes('worker')),
+  };
+}
+
+/** Where a binary goes on this host. */
+export function installPath(host: HostSpec, name: BinaryName): string {
+  return BINARIES[name].dir === 'cni' ? `${HOST_PATHS.cniBinDir}/${name}` : `${host.values.BIN_PATH}/${name}`;
+}
+
+/** The codec for a host: UPLOAD_COMPRESSION, where `auto` takes zstd when both ends have it. */
+function codecFor(host: HostSpec, facts: HostFacts): TransferCodec {
+  const setting = host.values.UPLOAD_COMPRESSION ?? 'auto';
+  if (setting === 'zstd' || setting === 'gzip' || setting === 'none') return setting;
+  return hostHasZstd(facts) && hasLocalZstd() ? 'zstd' : 'gzip';
+}
+
+function hostHasZstd(facts: HostFacts): boolean {
+  return (facts.extra[ZSTD_FACT] ?? '').trim() === 'yes';
+}
+
+function codecProblems(ctx: ClusterContext): HostError[] {
+  return ctx.hosts.flatMap(({ host, facts }) => {
+    if (host.values.UPLOAD_COMPRESSION !== 'zstd') return [];
+    if (!hostHasZstd(facts)) return [new HostError(host.name, 'UPLOAD_COMPRESSION=zstd, but the host has no zstd', {}, 'install zstd on the host, or use UPLOAD_COMPRESSION=auto')];
+    if (!hasLocalZstd()) return [new HostError(host.name, 'UPLOAD_COMPRESSION=zstd, but this machine has no zstd to compress with', {}, 'install zstd here, or use UPLOAD_COMPRESSION=auto')];
+    return [];
+  });
+}

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MANIFEST_FILE } from '../../src/artifacts/manifest.js';
+import type { ClusterContext } from '../../src/engine/phase.js';
+import type { LocalFileResource } from '../../src/engine/resource.js';
+import { HostError } from '../../src/errors.js';
+import { detectOs } from '../../src/os/detect.js';
+import { RunArtifacts } from '../../src/artifacts/provider.js';
+import { artifactsPhase } from '../../src/phases/artifacts.js';
+import { CGROUP_FACT } from '../../src/preflight/cgroup.js';
+import { binariesForRoles } from '../../src/upstream/index.js';
+import { factsFor } from '../os/os-releases.js';
+import { clusterFrom } from '../support/cluster.js';
+import { useTempDir } from '../support/tmp.js';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('the artifacts phase', () => {
+  const tmp = useTempDir();
+
+  /** A cluster of m1 (etcd, master), w1 (worker), e1 (etcd) whose hosts have these facts. */
+  function cluster(config: string, facts: { machine?: string; cgroup?: string } = {}) {
+    const dir = tmp();
+    const base = config.includes('KUBE_VERSION=') ? '' : 'KUBE_VERSION=v1.37.2\n';
+    const spec = clusterFrom(dir, `${base}ETCD_VERSION=v3.5.21\n${config}`);
+    mkdirSync(spec.stateDir, { recursive: true });
+    const hostFacts = factsFor('debian12', { machine: facts.machine ?? 'x86_64' });
+    hostFacts.extra[CGROUP_FACT] = facts.cgroup ?? 'tmpfs';
+    hostFacts.extra.zstd = 'no';
+    const ctx: ClusterContext = { spec, mode: 'apply', hosts: spec.hosts.map((host) => ({ host, facts: hostFacts, os: detectOs(host.name, hostFacts), files: [] })) };
+    return { dir, spec, ctx, facts: hostFacts };
+  }
+
+  /** A bundle holding every binary of the cluster's roles, for amd64. */
+  function bundle(dir: string, spec: ReturnType<typeof cluster>['spec']): string {
+    const out = join(dir, 'bundle');
+    mkdirSync(join(out, 'amd64'), { recursive: true });
+    const names = [...new Set(spec.hosts.flatMap((h) => binariesForRoles(h.roles, spec.versions)))];
+    const artifacts = names.map((name) => {
+      const project = ['etcd', 'etcdctl', 'etcdutl'].includes(name) ? 'etcd' : ['flanneld'].includes(name) ? 'flannel' : ['flannel'].includes(name) ? 'flannel-cni-plugin' : ['bridge', 'host-local', 'loopback', 'portmap'].includes(name) ? 'cni-plugins' : 'kubernetes';
+      const content = `${name} binary`;
+      writeFileSync(join(out, 'amd64', name), content);
+      return { component: name, version: spec.versions[project].tag, arch: 'amd64', file: `amd64/${name}`, sha256: sha256(content) };
+    });
+    writeFileSync(join(out, MANIFEST_FILE), JSON.stringify({ artifacts }));
+    return out;
+  }
+
+  it('installs each role\'s binaries from the bundle, 0755 in BIN_PATH (CNI plugins in /opt/cni/bin), restarting their daemon', async () => {
+    const { dir, spec, ctx, facts } = cluster('BIN_PATH=/usr/local/kube\n');
+    const phase = artifactsPhase(new RunArtifacts({ bundleDir: bundle(dir, spec), cacheDir: join(dir, 'cache') }));
+    expect(await phase.prepare!(ctx)).toEqual([]);
+    const resourcesOf = (name: string) => {
+      const host = spec.hosts.find((h) => h.name === name)!;
+      return phase.resources({ spec, host, facts, os: detectOs(name, facts), files: [] }) as LocalFileResource[];
+    };
+    const worker = resourcesOf('w1');
+    expect(worker.map((r) => r.path)).toEqual([
+      '/usr/local/kube/kubelet', '/usr/local/kube/kube-proxy', '/usr/local/kube/flanneld',
+      '/opt/cni/bin/flannel', '/opt/cni/bin/bridge', '/opt/cni/bin/host-local', '/opt/cni/bin/loopback', '/opt/cni/bin/portmap',
+    ]);
+    const kubelet = worker[0]!;
+    expect(kubelet).toMatchObject({ kind: 'localFile', mode: 0o755, owner: 'root', group: 'root', restarts: ['kubelet'], label: 'kubelet v1.37.2', record: { component: 'kubelet', version: 'v1.37.2' } });
+    expect(kubelet.source).toMatchObject({ sha256: sha256('kubelet binary'), size: 14, transfer: { codec: 'gzip' } });
+    expect(worker.find((r) => r.path.endsWith('/portmap'))!.restarts).toEqual([]);
+    expect(resourcesOf('e1').map((r) => r.path.split('/').at(-1))).toEqual(['etcd', 'etcdctl', 'etcdutl']);
+  });
+
+  it('reports a bundle that lacks a binary as a problem, before any resource is worked out', async () => {
+    const { dir, ctx } = cluster('');
+    mkdirSync(join(dir, 'empty'), { recursive: true });
+    writeFileSync(join(dir, 'empty', MANIFEST_FILE), JSON.stringify({ artifacts: [] }));
+    const problems = await artifactsPhase(new RunArtifacts({ bundleDir: join(dir, 'empty'), cacheDir: join(dir, 'cache') })).prepare!(ctx);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.message).toMatch(/^\d+ artifacts missing or not as recorded:/);
+  });
+
+  describe('cgroup v1 preflight', () => {
+    it('refuses a cgroup v1 worker with Kubernetes 1.35+, naming the host and both ways out', () => {
+      const { ctx } = cluster('');
+      const problems = artifactsPhase().preflight!(ctx);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toBeInstanceOf(HostError);
+      expect(problems[0]!.where()).toBe('w1');
+      expect(problems[0]!.message).toContain('is a cgroup v1 host (/sys/fs/cgroup is tmpfs), and the kubelet of Kubernetes v1.37.2 refuses to start there');
+      expect(problems[0]!.hint).toContain('KUBE_VERSION up to v1.34.x');
+      expect(problems[0]!.hint).toContain('KUBELET_ALLOW_CGROUP_V1=true');
+    });
+
+    it.each([
+      ['KUBELET_ALLOW_CGROUP_V1=true\n', 'tmpfs'],
+      ['KUBE_VERSION=v1.34.7\n', 'tmpfs'],
+      ['', 'cgroup2fs'],
+    ])('accepts %j on %s', (config, fs) => {
+      const { ctx } = cluster(config, { cgroup: fs });
+      expect(artifactsPhase().preflight!(ctx)).toEqual([]);
+    });
+
+    it('warns on every run that the override is in force', () => {
+      const { spec } = cluster('KUBELET_ALLOW_CGROUP_V1=true\n');
+      expect(spec.warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('kubelets of v1.37.2 are told to run on cgroup v1 hosts (failCgroupV1: false)'));
+    });
+  });
+});
