@@ -10,6 +10,7 @@ const OWNERS: ReadonlyArray<readonly [PhaseName, RegExp]> = [
   ['etcd', /^\/etc\/systemd\/system\/etcd\.service$/],
   ['control-plane', /^\/etc\/systemd\/system\/kube-(apiserver|controller-manager|scheduler)\.service$/],
   ['network', /^\/etc\/(systemd\/system\/flanneld\.service|kube-flannel\/|cni\/)/],
+  ['addons', /^\/etc\/kubernetes\/addons\//],
   ['workers', /^\/etc\/(systemd\/system\/(kubelet|kube-proxy)\.service|kubernetes\/(kubelet|kube-proxy)[-.])/],
 ];
 

@@ -4,10 +4,16 @@ import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
 import type { RunArtifacts } from '../artifacts/provider.js';
 import type { PreparedPki } from '../pki/reconcile.js';
+import { addonsPhase } from './addons.js';
 import { ARTIFACTS_PHASE_TITLE, artifactsPhase, type ArtifactsPhaseOptions } from './artifacts.js';
+import { controlPlanePhase } from './control-plane.js';
+import { etcdPhase } from './etcd.js';
+import { networkPhase } from './network.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
 import { PKI_PHASE_TITLE, pkiPhase } from './pki.js';
+import { verifyPhase } from './verify.js';
+import { workersPhase } from './workers.js';
 
 /** What some phases need from the command before the run: the PKI prepared locally, where artifacts come from. */
 export interface PhaseInputs {
@@ -50,6 +56,12 @@ export const PHASES: readonly PhaseEntry[] = [
       return pkiPhase(pki.prepared, pki.storeDir);
     },
   },
+  ready(etcdPhase),
+  ready(controlPlanePhase),
+  ready(networkPhase),
+  ready(workersPhase),
+  ready(addonsPhase),
+  ready(verifyPhase),
 ];
 
 export function selectPhases(names: readonly string[] | undefined): PhaseEntry[] {

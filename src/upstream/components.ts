@@ -84,7 +84,8 @@ export function binariesForRoles(roles: readonly HostRole[], versions: ProjectVe
     for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'etcdctl', 'flanneld'] as const) out.add(b);
   }
   if (roles.includes('worker')) {
-    for (const b of ['kubelet', 'kube-proxy', 'flanneld', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap'] as const) out.add(b);
+    // kubectl too: a node checks its own registration with its own identity (kubelet.conf).
+    for (const b of ['kubelet', 'kube-proxy', 'kubectl', 'flanneld', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap'] as const) out.add(b);
   }
   return [...out];
 }

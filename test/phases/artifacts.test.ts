@@ -58,7 +58,7 @@ describe('the artifacts phase', () => {
     };
     const worker = resourcesOf('w1');
     expect(worker.map((r) => r.path)).toEqual([
-      '/usr/local/kube/kubelet', '/usr/local/kube/kube-proxy', '/usr/local/kube/flanneld',
+      '/usr/local/kube/kubelet', '/usr/local/kube/kube-proxy', '/usr/local/kube/kubectl', '/usr/local/kube/flanneld',
       '/opt/cni/bin/flannel', '/opt/cni/bin/bridge', '/opt/cni/bin/host-local', '/opt/cni/bin/loopback', '/opt/cni/bin/portmap',
     ]);
     const kubelet = worker[0]!;

@@ -103,7 +103,7 @@ describe('binaries per role', () => {
     expect(binariesForRoles(['etcd'], versions)).toEqual(['etcd', 'etcdctl', 'etcdutl']);
     expect(binariesForRoles(['etcd'], { ...versions, etcd: v('v3.4.23') })).toEqual(['etcd', 'etcdctl']);
     expect(binariesForRoles(['master'], versions)).toEqual(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'etcdctl', 'flanneld']);
-    expect(binariesForRoles(['worker'], versions)).toEqual(['kubelet', 'kube-proxy', 'flanneld', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap']);
+    expect(binariesForRoles(['worker'], versions)).toEqual(['kubelet', 'kube-proxy', 'kubectl', 'flanneld', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap']);
   });
 
   it('maps uname -m to release arches', () => {

@@ -1,0 +1,48 @@
+import type { ClusterAction } from '../engine/phase.js';
+import { shq } from '../ssh/quote.js';
+import type { Phase } from './phase.js';
+import { kubectl } from './services.js';
+
+/** How long a run waits for every node to report Ready after its agents started. */
+export const NODES_READY_TIMEOUT_SEC = 300;
+
+/**
+ * The last step of a run: every node of the inventory is Ready. It only looks (and waits while
+ * nodes are still coming up); the per-component checks were the phases' readiness waits, and
+ * `bootstrap health` checks all of it on demand.
+ */
+export const verifyPhase: Phase = {
+  name: 'verify',
+  title: 'verify',
+  appliesTo: () => false,
+  resources: () => [],
+  clusterActions: (ctx) => {
+    const nodes = ctx.spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
+    const masters = ctx.hosts.filter((h) => h.host.roles.includes('master')).map((h) => h.host.name);
+    if (nodes.length === 0 || masters.length === 0) return [];
+    return [nodesReady(nodes, masters)];
+  },
+};
+
+function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
+  // Prints the nodes that are not Ready (or not there); empty when all are. The Ready condition is
+  // found whatever the order of its fields (kubectl sorts them; other clients may not).
+  const notReady = (host: Parameters<typeof kubectl>[0]) =>
+    `for n in ${nodes.map(shq).join(' ')}; do ${kubectl(host)} get node "$n" -o json 2>/dev/null | tr -d ' \\n' | grep -oE '[{][^{}]*"type":"Ready"[^{}]*[}]' | grep -qF '"status":"True"' || echo "$n"; done`;
+  return {
+    name: 'nodes-ready',
+    description: `wait until every node is Ready (${nodes.join(', ')})`,
+    check: (host) => `[ -z "$(${notReady(host)})" ]`,
+    run: (host) =>
+      [
+        `waited=0`,
+        `while left=$(${notReady(host)}); [ -n "$left" ]; do`,
+        `  if [ "$waited" -ge ${NODES_READY_TIMEOUT_SEC} ]; then echo "not Ready after ${NODES_READY_TIMEOUT_SEC} s:" $left >&2; exit 1; fi`,
+        '  waited=$((waited + 5)); sleep 5',
+        'done',
+      ].join('\n'),
+    candidates,
+    when: 'after',
+    failureHint: 'look at those nodes\' kubelets: journalctl -u kubelet on each, and bootstrap health',
+  };
+}

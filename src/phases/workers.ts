@@ -1,0 +1,71 @@
+import { HOST_PATHS } from '../config/host-paths.js';
+import type { ClusterAction, ClusterContext } from '../engine/phase.js';
+import type { Resource } from '../engine/resource.js';
+import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
+import { shq } from '../ssh/quote.js';
+import { fileResource } from './file-resource.js';
+import { filesOf, type Phase, type PhaseContext } from './phase.js';
+import { withRecord } from './record.js';
+import { HEALTH_PORTS, kubectl, runningService } from './services.js';
+
+export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
+
+/**
+ * The node agents on hosts with the worker role (a master may have it too): the kubelet, with its
+ * config file and serving certificate, waited on until its node is registered (which proves its
+ * identity and the API server's certificate); kube-proxy with its config. Masters among them carry
+ * the control-plane role label, and its taint unless MASTER_SCHEDULABLE=true.
+ */
+export const workersPhase: Phase = {
+  name: 'workers',
+  title: 'node agents (kubelet, kube-proxy)',
+  appliesTo: (host) => host.roles.includes('worker'),
+  facts: { [LISTENERS_FACT]: LISTENERS_SNIPPET },
+  resources: ({ spec, host, files }: PhaseContext): Resource[] =>
+    withRecord('workers', spec, host, [
+      { kind: 'directory', path: HOST_PATHS.kubeletDir, mode: 0o700, owner: 'root', group: 'root' },
+      { kind: 'directory', path: HOST_PATHS.kubeProxyDir, mode: 0o755, owner: 'root', group: 'root' },
+      ...filesOf('workers', files).map(fileResource),
+      runningService(spec, host, 'kubelet'),
+      runningService(spec, host, 'kube-proxy'),
+    ]),
+  preflight: (ctx) =>
+    portProblems({ ...ctx, hosts: ctx.hosts.filter((h) => h.host.roles.includes('worker')) }, () => [
+      { port: HEALTH_PORTS.kubelet, unit: 'kubelet.service' },
+      { port: HEALTH_PORTS.kubeletHealthz, unit: 'kubelet.service' },
+      { port: HEALTH_PORTS.kubeProxyHealthz, unit: 'kube-proxy.service' },
+      { port: HEALTH_PORTS.kubeProxyMetrics, unit: 'kube-proxy.service' },
+    ]),
+  clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
+};
+
+/**
+ * A master that runs pods says so by its role label (which a kubelet may not set on itself) and,
+ * unless masters take ordinary pods, by the control-plane taint. The kubelet registers the taint
+ * itself; these keep both right when MASTER_SCHEDULABLE changes later.
+ */
+function masterNodeActions(ctx: ClusterContext, node: string): ClusterAction[] {
+  const candidates = ctx.hosts.filter((h) => h.host.roles.includes('master')).map((h) => h.host.name);
+  const tainted = ctx.spec.values.MASTER_SCHEDULABLE !== 'true';
+  // The node's JSON, one line: a label appears as `"<label>":`, a taint as `"key":"<label>"`.
+  const nodeJson = (host: Parameters<typeof kubectl>[0]) => `${kubectl(host)} get node ${shq(node)} -o json | tr -d ' \\n'`;
+  const taint = `"key":"${CONTROL_PLANE_ROLE_LABEL}"`;
+  return [
+    {
+      name: `control-plane-label:${node}`,
+      description: `label node ${node} ${CONTROL_PLANE_ROLE_LABEL}`,
+      check: (host) => `${nodeJson(host)} | grep -qF ${shq(`"${CONTROL_PLANE_ROLE_LABEL}":`)}`,
+      run: (host) => `${kubectl(host)} label node ${shq(node)} ${shq(`${CONTROL_PLANE_ROLE_LABEL}=`)} --overwrite`,
+      candidates,
+      when: 'after',
+    },
+    {
+      name: `control-plane-taint:${node}`,
+      description: tainted ? `taint node ${node} ${CONTROL_PLANE_ROLE_LABEL}:NoSchedule` : `remove the ${CONTROL_PLANE_ROLE_LABEL} taint from node ${node} (MASTER_SCHEDULABLE=true)`,
+      check: (host) => `${nodeJson(host)} | ${tainted ? 'grep -qF' : '! grep -qF'} ${shq(taint)}`,
+      run: (host) => `${kubectl(host)} taint node ${shq(node)} ${shq(`${CONTROL_PLANE_ROLE_LABEL}${tainted ? ':NoSchedule' : ':NoSchedule-'}`)}${tainted ? ' --overwrite' : ''}`,
+      candidates,
+      when: 'after',
+    },
+  ];
+}
