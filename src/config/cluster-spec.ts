@@ -10,7 +10,7 @@ import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inv
 import { HOST_DERIVED_KEYS } from './keys.js';
 import { parseVersion, type KubeVersion } from './kube-version.js';
 import { readProperties, type PropertiesFile } from './properties.js';
-import { cidrContains, parseCidr, splitList } from './validators.js';
+import { cidrContains, cidrsOverlap, parseCidr, splitList, type Cidr } from './validators.js';
 
 /** Ports kubestrap's templates give etcd; the etcd phase and the templates share them from here. */
 export const ETCD_CLIENT_PORT = 2379;
@@ -190,6 +190,7 @@ function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): Config
     }
   }
   problems.push(...checkPodSubnets(props, spec));
+  problems.push(...checkDockerBridges(props, spec));
   problems.push(...checkEtcdScheme(props, values));
 
   const version = spec.kubeVersion;
@@ -227,6 +228,32 @@ function checkPodSubnets(props: PropertiesFile, spec: ClusterSpec): ConfigError[
     ];
   }
   return [];
+}
+
+/**
+ * Docker's bridge takes its whole range on every host: pods, Services or hosts addressed inside it
+ * would be routed to docker0 instead. Each host's value is checked (the inventory may override it).
+ */
+function checkDockerBridges(props: PropertiesFile, spec: ClusterSpec): ConfigError[] {
+  const problems: ConfigError[] = [];
+  for (const host of spec.hosts) {
+    const value = host.values.DOCKER_BIP!;
+    const bridge = parseCidr(value)!;
+    const clash = dockerBridgeClash(bridge, spec);
+    if (!clash) continue;
+    const where = value === spec.values.DOCKER_BIP ? '' : ` (host ${host.name}'s override)`;
+    const problem = problemAt(props, 'DOCKER_BIP', `${value}${where} overlaps ${clash}`, 'pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24');
+    if (!problems.some((p) => p.format() === problem.format())) problems.push(problem);
+  }
+  return problems;
+}
+
+function dockerBridgeClash(bridge: Cidr, spec: ClusterSpec): string | undefined {
+  for (const key of ['CLUSTER_CIDR', 'SERVICE_CIDR'] as const) {
+    if (cidrsOverlap(bridge, parseCidr(spec.values[key]!)!)) return `${key} ${spec.values[key]}`;
+  }
+  const host = spec.hosts.find((h) => cidrContains(bridge, h.nodeIp));
+  return host ? `host ${host.name}'s address ${host.nodeIp}` : undefined;
 }
 
 function checkEtcdScheme(props: PropertiesFile, values: Record<string, string>): ConfigError[] {

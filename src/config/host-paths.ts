@@ -15,6 +15,10 @@ export const HOST_PATHS = {
   cniBinDir: '/opt/cni/bin',
   flannelRunDir: '/run/flannel',
   stateFile: '/etc/kubestrap/state.json',
+  /** containerd's `config_path`: one `<registry>/hosts.toml` per registry. */
+  containerdRegistryDir: '/etc/containerd/certs.d',
+  /** Image archives (pause, CoreDNS) waiting to be imported into containerd. */
+  imageArchiveDir: '/var/lib/kubestrap/images',
 } as const;
 
 export type HostPaths = typeof HOST_PATHS;

@@ -59,8 +59,11 @@ export interface Phase<Name extends string = string> {
   name: Name;
   title: string;
   appliesTo(host: HostSpec): boolean;
-  /** Named shell snippets (they must only look) added to the one fact command; read back from `facts.extra`. */
-  facts?: Readonly<Record<string, string>>;
+  /**
+   * Named shell snippets (they must only look) added to the one fact command; read back from
+   * `facts.extra`. A function gives each host its own (a snippet that depends on the host's settings).
+   */
+  facts?: Readonly<Record<string, string>> | ((host: HostSpec) => Readonly<Record<string, string>>);
   resources(ctx: PhaseContext): Resource[];
   /**
    * Checks across all hosts, after every host's facts are read and before anything changes on any

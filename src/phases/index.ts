@@ -4,9 +4,10 @@ import { HostError } from '../errors.js';
 import type { HostFacts } from '../engine/facts.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
+import { runtimePhase } from './runtime.js';
 
 /** The phases kubestrap can run today, in run order. */
-export const PHASES: readonly Phase[] = [osPhase];
+export const PHASES: readonly Phase[] = [osPhase, runtimePhase];
 
 export function selectPhases(names: readonly string[] | undefined): Phase[] {
   if (!names || names.length === 0) return [...PHASES];
