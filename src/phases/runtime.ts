@@ -194,8 +194,11 @@ function dataRootProblems(host: HostSpec, runtime: RuntimeFacts): KubestrapError
 
 /** The inventory's addresses were checked before connecting; a host may have more networks than that one. */
 function bridgeProblems(host: HostSpec, facts: HostFacts): KubestrapError[] {
-  const bridge = parseCidr(host.values.DOCKER_BIP!);
-  const inside = bridge ? facts.addresses.find((a) => !a.startsWith('127.') && cidrContains(bridge, a)) : undefined;
+  const value = host.values.DOCKER_BIP!;
+  const bridge = parseCidr(value);
+  // docker0 itself holds the bridge's own address once Docker runs.
+  const own = value.split('/')[0];
+  const inside = bridge ? facts.addresses.find((a) => a !== own && !a.startsWith('127.') && cidrContains(bridge, a)) : undefined;
   if (!inside) return [];
-  return [new HostError(host.name, `DOCKER_BIP ${host.values.DOCKER_BIP} overlaps this host's address ${inside}`, { resource: 'DOCKER_BIP' }, 'pick a bridge range that overlaps none of the host\'s networks, e.g. 192.168.254.1/24')];
+  return [new HostError(host.name, `Docker's bridge ${value} overlaps this host's address ${inside}`, { resource: 'DOCKER_BIP' }, 'pick a bridge range that overlaps none of the host\'s networks, e.g. 192.168.254.1/24')];
 }
