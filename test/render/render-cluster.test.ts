@@ -90,7 +90,7 @@ describe('renderCluster with the bundled units', () => {
     // containerd reads its registries from hosts.toml files (the runtime phase writes them), never inline.
     const containerd = fileOf(hosts, 'w1', '/etc/containerd/config.toml')!.content;
     expect(containerd).toContain('config_path = "/etc/containerd/certs.d"');
-    expect(containerd).not.toMatch(/mirrors|m1\.example|10\.0\.0\.5/);
+    expect(containerd).not.toMatch(/registry\.mirrors|m1\.example|10\.0\.0\.5/);
   });
 
   it('renders extra sysctls and ipvs modules only when asked', () => {
