@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, InvalidInputError, type KubestrapError, type Warning } from '../errors.js';
+import { ConfigError, InvalidInputError, InventoryError, type KubestrapError, type Warning } from '../errors.js';
 import { insecureModeProblem, settingProblem } from '../render/kube-flags.js';
 import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
@@ -168,8 +168,8 @@ function sshAuth(loaded: LoadedInventory, s: { keyFile?: string; passphraseEnv?:
   return auth;
 }
 
-function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): ConfigError[] {
-  const problems: ConfigError[] = [];
+function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): KubestrapError[] {
+  const problems: KubestrapError[] = [];
   const { values } = spec;
 
   for (const key of [...HOST_DERIVED_KEYS, ...CLUSTER_DERIVED_KEYS]) {
@@ -234,15 +234,17 @@ function checkPodSubnets(props: PropertiesFile, spec: ClusterSpec): ConfigError[
  * Docker's bridge takes its whole range on every host: pods, Services or hosts addressed inside it
  * would be routed to docker0 instead. Each host's value is checked (the inventory may override it).
  */
-function checkDockerBridges(props: PropertiesFile, spec: ClusterSpec): ConfigError[] {
-  const problems: ConfigError[] = [];
-  for (const host of spec.hosts) {
+function checkDockerBridges(props: PropertiesFile, spec: ClusterSpec): KubestrapError[] {
+  const problems: KubestrapError[] = [];
+  const hint = 'pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24';
+  for (const [index, host] of spec.hosts.entries()) {
     const value = host.values.DOCKER_BIP!;
-    const bridge = parseCidr(value)!;
-    const clash = dockerBridgeClash(bridge, spec);
+    const clash = dockerBridgeClash(parseCidr(value)!, spec);
     if (!clash) continue;
-    const where = value === spec.values.DOCKER_BIP ? '' : ` (host ${host.name}'s override)`;
-    const problem = problemAt(props, 'DOCKER_BIP', `${value}${where} overlaps ${clash}`, 'pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24');
+    const problem =
+      value === spec.values.DOCKER_BIP
+        ? problemAt(props, 'DOCKER_BIP', `${value} overlaps ${clash}`, hint)
+        : new InventoryError(spec.inventoryFile, ['hosts', index, 'properties', 'DOCKER_BIP'], undefined, `${value} overlaps ${clash}`, hint);
     if (!problems.some((p) => p.format() === problem.format())) problems.push(problem);
   }
   return problems;

@@ -164,7 +164,7 @@ function packageProblems(ctx: ClusterContext, host: HostSpec, adapter: OsAdapter
   const containerd = expectedContainerd(runtime, adapter);
   const minimum = containerdMinimum(ctx.spec.kubeVersion);
   if (containerd && !versionAtLeast(containerd, minimum)) {
-    const state = runtime.containerd ? 'installed' : `what ${where} offers`;
+    const state = runtime.containerd ? 'installed' : `offered by ${where}`;
     problems.push(
       new HostError(
         host.name,

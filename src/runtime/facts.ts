@@ -44,8 +44,8 @@ export function runtimeFactSnippet({ packages, dataRoot }: RuntimeFactInput): st
   const top = `/${dataRoot.split('/').filter(Boolean)[0] ?? ''}`;
   return [
     'echo "cgroup $(stat -fc %T /sys/fs/cgroup 2>/dev/null)"',
-    'command -v containerd >/dev/null 2>&1 && echo "containerd $(containerd --version 2>/dev/null | head -n 1)"',
-    'command -v dockerd >/dev/null 2>&1 && echo "docker yes"',
+    'command -v containerd >/dev/null 2>&1 && echo "installed-containerd $(containerd --version 2>/dev/null | head -n 1)"',
+    'command -v dockerd >/dev/null 2>&1 && echo "installed-dockerd yes"',
     ...(packages ? candidateQuery(packages) : []),
     `[ -d ${shq(top)} ] || echo "data-root-top missing"`,
     `ks_root=${shq(dataRoot.replace(/\/+$/, ''))}`,
@@ -76,11 +76,11 @@ export function parseRuntimeFacts(output: string | undefined): RuntimeFacts {
   const value = (key: string) => lines.find((l) => l.startsWith(`${key} `))?.slice(key.length + 1).trim();
   const facts: RuntimeFacts = {
     cgroupVersion: value('cgroup') === 'cgroup2fs' ? 2 : 1,
-    docker: value('docker') === 'yes',
+    docker: value('installed-dockerd') === 'yes',
     unmountedDataRootMounts: lines.filter((l) => l.startsWith('unmounted ')).map((l) => l.slice('unmounted '.length).trim()),
     dataRootTopMissing: lines.includes('data-root-top missing'),
   };
-  const containerd = value('containerd');
+  const containerd = value('installed-containerd');
   const installed = containerd ? leadingVersion(containerd) : undefined;
   if (installed) facts.containerd = installed;
 

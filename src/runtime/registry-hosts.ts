@@ -58,14 +58,14 @@ function toml(value: string): string {
  * Removes registry folders kubestrap wrote earlier for registries no longer configured, and only
  * those (a folder someone else made is left alone). The check lists what would go.
  */
-export function staleRegistryDirsScript(keep: readonly string[]): string {
+export function staleRegistryDirsScript(keep: readonly string[], dir: string = REGISTRY_CONFIG_DIR): string {
   const keepTest = keep.map((r) => `[ "$ks_r" = ${shq(r)} ] && continue;`).join(' ');
   return [
-    `for ks_f in ${REGISTRY_CONFIG_DIR}/*/hosts.toml; do`,
+    `for ks_f in ${shq(dir)}/*/hosts.toml; do`,
     '  [ -f "$ks_f" ] || continue',
     '  ks_r=$(basename "$(dirname "$ks_f")")',
     `  ${keepTest}`,
-    `  head -n 1 "$ks_f" | grep -q '^${REGISTRY_HOSTS_MARKER}' && echo "$ks_f"`,
+    `  if head -n 1 "$ks_f" | grep -q '^${REGISTRY_HOSTS_MARKER}'; then echo "$ks_f"; fi`,
     'done',
   ].join('\n');
 }

@@ -29,7 +29,7 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
 
   it('refuses, before changing anything anywhere, a host whose package sources lack the runtime and a data-root on a missing mount', async () => {
     // node 1: apt knows a source, but it has neither docker.io nor containerd.
-    await hosts.run(1, 'mkdir -p /opt/empty-repo && : > /opt/empty-repo/Packages && cp /etc/apt/sources.list /root/sources.list.lab && echo "deb [trusted=yes] file:/opt/empty-repo ./" > /etc/apt/sources.list && apt-get update -qq');
+    await hosts.run(1, 'mkdir -p /opt/empty-repo && : > /opt/empty-repo/Packages && mv /etc/apt/sources.list.d /root/sources.list.d.lab && mkdir /etc/apt/sources.list.d && echo "deb [trusted=yes] file:/opt/empty-repo ./" > /etc/apt/sources.list.d/empty.list && apt-get update -qq');
     // node 0: Docker's data is meant for a disk that is not mounted.
     await hosts.run(0, 'mkdir -p /data && echo "/dev/vdb /data ext4 defaults 0 2" >> /etc/fstab');
     cluster.setProperty('DOCKER_DATA_ROOT', '/data/docker');
@@ -46,7 +46,7 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
       expect((await hosts.exec(i, 'test -e /etc/docker/daemon.json')).code).not.toBe(0);
     }
 
-    await hosts.run(1, 'cp /root/sources.list.lab /etc/apt/sources.list && apt-get update -qq');
+    await hosts.run(1, 'rm -r /etc/apt/sources.list.d && mv /root/sources.list.d.lab /etc/apt/sources.list.d && apt-get update -qq');
     await hosts.run(0, "sed -i '\\#^/dev/vdb /data#d' /etc/fstab && rmdir /data");
     cluster.setProperty('DOCKER_DATA_ROOT', '/var/lib/docker');
   });
