@@ -69,7 +69,7 @@ describe.skipIf(!labAvailable())('apply --phase os on fresh CentOS-like hosts', 
     expect(apply.report.results.map((r) => [r.host, r.status, r.changes.length, r.restarts.length])).toEqual(
       hosts.all().map((h) => [h.name, 'ok', 0, 0]),
     );
-    const plan = await cluster.json('plan');
+    const plan = await cluster.json('plan', ['--phase', 'os']);
     expect(plan.report.results.every((r) => r.status === 'ok' && r.changes.length === 0 && r.restarts.length === 0)).toBe(true);
     // One connection and two commands (facts, then every resource's state) per host.
     expect(plan.report.hosts.map((h) => h.roundTrips)).toEqual(hosts.all().map(() => ({ handshakes: 1, execs: 2, sftpOps: 0 })));
@@ -78,24 +78,24 @@ describe.skipIf(!labAvailable())('apply --phase os on fresh CentOS-like hosts', 
   it('plans and applies exactly the one file an edited property feeds', async () => {
     // ip_forward=1 already turned this on, so only the file that records it differs.
     cluster.setProperty('EXTRA_SYSCTLS', 'net.ipv4.conf.all.forwarding=1');
-    const plan = await cluster.json('plan');
+    const plan = await cluster.json('plan', ['--phase', 'os']);
     for (const r of plan.report.results) {
       expect(r.changes.map((c) => c.resource)).toEqual(['file:/etc/sysctl.d/k8s.conf']);
       expect(r.text).toContain('      +net.ipv4.conf.all.forwarding=1');
       expect(r.text.filter((l) => /^ {6}[+-][^+-]/.test(l))).toEqual(['      +net.ipv4.conf.all.forwarding=1']);
     }
-    const apply = await cluster.json('apply');
+    const apply = await cluster.json('apply', ['--phase', 'os']);
     expect(apply.report.results.map((r) => r.changes.map((c) => c.resource))).toEqual(hosts.all().map(() => ['file:/etc/sysctl.d/k8s.conf']));
     expect(await hosts.run(1, 'cat /etc/sysctl.d/k8s.conf')).toContain('\nnet.ipv4.conf.all.forwarding=1\n');
-    expect((await cluster.json('plan')).report.results.every((r) => r.changes.length === 0)).toBe(true);
+    expect((await cluster.json('plan', ['--phase', 'os'])).report.results.every((r) => r.changes.length === 0)).toBe(true);
   });
 
   it('reports a sysctl the host refuses (read-only /proc/sys) clearly, and converges once it is removed', async () => {
     cluster.setProperty('EXTRA_SYSCTLS', 'vm.swappiness=0');
-    const plan = await cluster.json('plan');
+    const plan = await cluster.json('plan', ['--phase', 'os']);
     expect(plan.report.results[0]!.text.join('\n')).toContain('/proc/sys/vm/swappiness is read-only on this host');
 
-    const { run, report } = await cluster.json('apply');
+    const { run, report } = await cluster.json('apply', ['--phase', 'os']);
     expect(run.code).toBe(1);
     expect(report.ok).toBe(false);
     for (const r of report.results) {
@@ -105,8 +105,8 @@ describe.skipIf(!labAvailable())('apply --phase os on fresh CentOS-like hosts', 
       expect(r.error?.hint).toContain('may not change vm.swappiness');
     }
     cluster.setProperty('EXTRA_SYSCTLS', '');
-    const fixed = await cluster.json('apply');
+    const fixed = await cluster.json('apply', ['--phase', 'os']);
     expect(fixed.run.code).toBe(0);
-    expect((await cluster.json('apply')).report.results.every((r) => r.status === 'ok')).toBe(true);
+    expect((await cluster.json('apply', ['--phase', 'os'])).report.results.every((r) => r.status === 'ok')).toBe(true);
   });
 });
