@@ -183,11 +183,11 @@ function dataRootProblems(host: HostSpec, runtime: RuntimeFacts): KubestrapError
   const dataRoot = host.values.DOCKER_DATA_ROOT!;
   const fix = 'mount the disk meant for Docker\'s data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem';
   const problems = runtime.unmountedDataRootMounts.map(
-    (mount) => new HostError(host.name, `DOCKER_DATA_ROOT ${dataRoot} is on ${mount}, which /etc/fstab lists but is not mounted`, { resource: 'DOCKER_DATA_ROOT' }, fix),
+    (mount) => new HostError(host.name, `Docker's data root ${dataRoot} is on ${mount}, which /etc/fstab lists but is not mounted`, { resource: 'DOCKER_DATA_ROOT' }, fix),
   );
   if (runtime.dataRootTopMissing) {
     const top = `/${dataRoot.split('/').filter(Boolean)[0]}`;
-    problems.push(new HostError(host.name, `DOCKER_DATA_ROOT ${dataRoot} is under ${top}, which does not exist: a disk meant to be mounted there is missing`, { resource: 'DOCKER_DATA_ROOT' }, fix));
+    problems.push(new HostError(host.name, `Docker's data root ${dataRoot} is under ${top}, which does not exist: a disk meant to be mounted there is missing`, { resource: 'DOCKER_DATA_ROOT' }, fix));
   }
   return problems;
 }

@@ -169,8 +169,8 @@ describe('runtime phase', () => {
     it('refuses a data root on a disk that is not mounted, or under a folder that does not exist', () => {
       const spec = clusterFrom(tmp(), 'DOCKER_DATA_ROOT=/data/docker\n');
       expect(refuse(spec, 'debian12', `${DEBIAN_INSTALLED}\nunmounted /data\ndata-root-top missing`)).toEqual([
-        'w1 DOCKER_DATA_ROOT: DOCKER_DATA_ROOT /data/docker is on /data, which /etc/fstab lists but is not mounted\n  fix: mount the disk meant for Docker\'s data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem',
-        'w1 DOCKER_DATA_ROOT: DOCKER_DATA_ROOT /data/docker is under /data, which does not exist: a disk meant to be mounted there is missing\n  fix: mount the disk meant for Docker\'s data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem',
+        "w1 DOCKER_DATA_ROOT: Docker's data root /data/docker is on /data, which /etc/fstab lists but is not mounted\n  fix: mount the disk meant for Docker's data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem",
+        "w1 DOCKER_DATA_ROOT: Docker's data root /data/docker is under /data, which does not exist: a disk meant to be mounted there is missing\n  fix: mount the disk meant for Docker's data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem",
       ]);
     });
 

@@ -9,6 +9,8 @@ import type { LabHosts } from './hosts.js';
 /** A run's JSON report, as `--output json` prints it. */
 export interface JsonReport {
   ok: boolean;
+  /** Problems a preflight found: the run changed nothing. */
+  refused?: Array<{ kind: string; where: string; message: string; hint: string | null }>;
   hosts: Array<{ host: string; status: string; system: string | null; error: { kind: string; message: string; hint: string | null; where: string } | null; roundTrips: { handshakes: number; execs: number; sftpOps: number } | null }>;
   results: Array<{
     phase: string;
