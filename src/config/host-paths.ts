@@ -15,6 +15,8 @@ export const HOST_PATHS = {
   cniBinDir: '/opt/cni/bin',
   flannelRunDir: '/run/flannel',
   stateFile: '/etc/kubestrap/state.json',
+  /** containerd, runc and Docker installed from static binaries (CONTAINER_RUNTIME_SOURCE=bundle); in systemd's PATH. */
+  runtimeBinDir: '/usr/local/bin',
   /** containerd's `config_path`: one `<registry>/hosts.toml` per registry. */
   containerdRegistryDir: '/etc/containerd/certs.d',
   /** Image archives (pause, CoreDNS) waiting to be imported into containerd. */

@@ -12,14 +12,28 @@ import { elAdapter } from '../os/el.js';
 import { parseRuntimeFacts, RUNTIME_FACT, runtimeFactSnippet, type RuntimeFacts } from '../runtime/facts.js';
 import { imageResources, type ImageArchive } from '../runtime/images.js';
 import { registryHostsFiles, staleRegistryDirsScript } from '../runtime/registry-hosts.js';
+import { runtimeUnits } from '../runtime/units.js';
 import { containerdConfigVersion, containerdMinimum, leadingVersion, pauseImage, versionAtLeast } from '../runtime/versions.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, type ClusterContext, type ClusterHost, type Phase, type PhaseContext } from './phase.js';
 
-/** What the runtime phase takes from outside the cluster's config: the offline bundle's images. */
+/** The runtime's static binaries from the offline bundle, for CONTAINER_RUNTIME_SOURCE=bundle. */
+export interface RuntimeBundle {
+  /** The bundle's containerd: its config format follows it before the host has any. */
+  containerdVersion: Version;
+  /**
+   * Resources that put containerd, its shim, ctr, runc, docker, dockerd, docker-proxy and
+   * docker-init for this host's architecture into HOST_PATHS.runtimeBinDir; a changed binary
+   * restarts the service that runs it.
+   */
+  binaries(ctx: PhaseContext): Resource[];
+}
+
+/** What the runtime phase takes from outside the cluster's config: the offline bundle. */
 export interface RuntimeInputs {
   /** Images a host imports into containerd when they are missing (pause, CoreDNS). */
   images?(host: HostSpec): readonly ImageArchive[];
+  bundle?: RuntimeBundle;
 }
 
 export type CgroupDriver = 'systemd' | 'cgroupfs';
@@ -48,14 +62,16 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
     facts: (host): Record<string, string> => (runsKubelet(host) ? { [RUNTIME_FACT]: runtimeFactSnippet(factInput(host)) } : {}),
     hostValues: (host, facts) => {
       const runtime = runtimeFactsOf(facts);
+      const bundled = sourceOf(host) === 'bundle' ? inputs.bundle?.containerdVersion : undefined;
+      const containerd = runtime?.containerd ?? bundled ?? (facts && runtime ? expectedContainerd(runtime, adapterOf(host, facts)) : undefined);
       return {
         CGROUP_DRIVER: cgroupDriver(host, facts, runtime),
-        CONTAINERD_CONFIG_VERSION: containerdConfigVersion(facts && runtime ? expectedContainerd(runtime, adapterOf(host, facts)) : undefined),
+        CONTAINERD_CONFIG_VERSION: containerdConfigVersion(containerd),
         PAUSE_IMAGE: pauseImage(parseVersion(host.values.KUBE_VERSION!)!),
       };
     },
-    resources: (ctx) => runtimeResources(ctx, inputs.images?.(ctx.host) ?? []),
-    preflight: (ctx) => ctx.hosts.filter((h) => runsKubelet(h.host)).flatMap((h) => runtimeProblems(ctx, h)),
+    resources: (ctx) => runtimeResources(ctx, inputs),
+    preflight: (ctx) => ctx.hosts.filter((h) => runsKubelet(h.host)).flatMap((h) => runtimeProblems(ctx, h, inputs)),
   };
 }
 
@@ -111,7 +127,9 @@ function expectedContainerd(runtime: RuntimeFacts, adapter: OsAdapter | undefine
   return candidate ? leadingVersion(candidate) : undefined;
 }
 
-function runtimeResources({ host, os, files }: PhaseContext, images: readonly ImageArchive[]): Resource[] {
+function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] {
+  const { host, os, files } = ctx;
+  const bundle = sourceOf(host) === 'bundle' ? inputs.bundle : undefined;
   const repoFile = sourceOf(host) === 'package' ? os.adapter.repoFile(dockerCeRepo(host)) : undefined;
   const registries = registryHostsFiles(host.values.DOCKER_REGISTRY_MIRRORS ?? '', host.values.DOCKER_INSECURE_REGISTRIES ?? '');
   const stale = staleRegistryDirsScript(registries.map((r) => r.registry));
@@ -128,18 +146,32 @@ function runtimeResources({ host, os, files }: PhaseContext, images: readonly Im
       check: `[ -z "$(${stale})" ]`,
       run: `${stale} | while read -r ks_f; do rm -f "$ks_f" && rmdir "$(dirname "$ks_f")" 2>/dev/null; done; true`,
     },
-    { kind: 'package', names: runtimePackages(os.adapter) },
+    ...(bundle
+      ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))]
+      : [{ kind: 'package', names: runtimePackages(os.adapter) } as const]),
     { kind: 'service', name: 'containerd', enabled: true, running: true, ready: READY.containerd },
     { kind: 'service', name: 'docker', enabled: true, running: true, ready: READY.docker },
-    ...images.flatMap((image) => imageResources(image)),
+    ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),
   ];
 }
 
 /** Everything about a host that would make the runtime fail, found before anything changes anywhere. */
-function runtimeProblems(ctx: ClusterContext, { host, facts, os }: ClusterHost): KubestrapError[] {
+function runtimeProblems(ctx: ClusterContext, { host, facts, os }: ClusterHost, inputs: RuntimeInputs): KubestrapError[] {
   const runtime = runtimeFactsOf(facts);
   if (!runtime) return [];
-  return [...packageProblems(ctx, host, os.adapter, runtime), ...dataRootProblems(host, runtime), ...bridgeProblems(host, facts)];
+  return [...packageProblems(ctx, host, os.adapter, runtime), ...bundleProblems(host, inputs), ...dataRootProblems(host, runtime), ...bridgeProblems(host, facts)];
+}
+
+function bundleProblems(host: HostSpec, inputs: RuntimeInputs): KubestrapError[] {
+  if (sourceOf(host) !== 'bundle' || inputs.bundle) return [];
+  return [
+    new HostError(
+      host.name,
+      'CONTAINER_RUNTIME_SOURCE=bundle installs containerd, runc and Docker from an offline bundle, and this run has none with them',
+      { resource: 'CONTAINER_RUNTIME_SOURCE' },
+      'give the run an offline bundle that holds the runtime\'s static binaries, or set CONTAINER_RUNTIME_SOURCE=package',
+    ),
+  ];
 }
 
 function packageProblems(ctx: ClusterContext, host: HostSpec, adapter: OsAdapter, runtime: RuntimeFacts): KubestrapError[] {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -10,12 +10,16 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
  * A one-layer image archive in `docker save`'s format, tagged `ref`, as the offline bundle carries
  * the pause image: what `ctr images import` and `docker load` read. No registry needed to make it.
  */
-export function writeImageArchive(out: string, ref: string, files: Record<string, string> = { 'kubestrap.txt': 'made by the e2e suite\n' }): string {
+export function writeImageArchive(out: string, ref: string, files: Record<string, string | Buffer> = { 'kubestrap.txt': 'made by the e2e suite\n' }): string {
   const work = mkdtempSync(join(tmpdir(), 'kubestrap-image-'));
   try {
     const rootfs = join(work, 'rootfs');
     mkdirSync(rootfs);
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(rootfs, name), content);
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(rootfs, name)), { recursive: true });
+      // Binaries (a Buffer) must stay executable in the image.
+      writeFileSync(join(rootfs, name), content, { mode: typeof content === 'string' ? 0o644 : 0o755 });
+    }
     const archive = join(work, 'archive');
     mkdirSync(archive);
     const layer = join(work, 'layer.tar');
