@@ -222,11 +222,10 @@ export const KNOWN_KEYS = {
     check: checkRepoUrl,
   },
   DOCKER_YUM_GPGKEY: {
-    summary: 'Key that signs the docker-ce repository\'s packages. Empty: packages are not checked (only for an unsigned offline copy).',
+    summary: 'URL of the key that signs the docker-ce repository\'s packages: yum and dnf install nothing it has not signed.',
     default: 'https://download.docker.com/linux/centos/gpg',
     scope: 'host',
     check: checkRepoUrl,
-    optional: true,
   },
   DOCKER_BIP: {
     summary: 'Address and prefix of Docker\'s bridge (docker0); must overlap neither CLUSTER_CIDR, SERVICE_CIDR nor the hosts\' network.',

@@ -19,7 +19,7 @@ export interface PackageRepo {
   name: string;
   /** May hold the package manager's variables (`$releasever`, `$basearch`). */
   baseUrl: string;
-  /** URL of the key that signs its packages; empty: packages are not checked (an unsigned offline repo). */
+  /** URL of the key that signs its packages: signatures are always checked. */
   gpgKey: string;
 }
 

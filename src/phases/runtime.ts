@@ -83,7 +83,7 @@ function sourceOf(host: HostSpec): ContainerRuntimeSource {
 
 /** docker-ce's yum repository, under the id and file name of Docker's own instructions (so it replaces theirs). */
 export function dockerCeRepo(host: HostSpec): PackageRepo {
-  return { id: 'docker-ce-stable', fileName: 'docker-ce', name: 'Docker CE Stable - $basearch', baseUrl: host.values.DOCKER_YUM_REPO!, gpgKey: host.values.DOCKER_YUM_GPGKEY ?? '' };
+  return { id: 'docker-ce-stable', fileName: 'docker-ce', name: 'Docker CE Stable - $basearch', baseUrl: host.values.DOCKER_YUM_REPO!, gpgKey: host.values.DOCKER_YUM_GPGKEY! };
 }
 
 function runtimePackages(adapter: OsAdapter): string[] {

@@ -5,7 +5,7 @@ import { parseRuntimeFacts, runtimeFactSnippet } from '../../src/runtime/facts.j
 import { fakeTools, shRun } from '../engine/support.js';
 import { useTempDir } from '../support/tmp.js';
 
-const REPO = { id: 'docker-ce-stable', fileName: 'docker-ce', name: 'Docker CE Stable', baseUrl: 'http://10.88.0.1:8001/$releasever/$basearch/stable', gpgKey: '' };
+const REPO = { id: 'docker-ce-stable', fileName: 'docker-ce', name: 'Docker CE Stable', baseUrl: 'http://10.88.0.1:8001/$releasever/$basearch/stable', gpgKey: 'http://10.88.0.1:8001/RPM-GPG-KEY' };
 const PACKAGES = { apt: ['containerd', 'docker.io'], el: ['containerd.io', 'docker-ce', 'docker-ce-cli'], repo: REPO };
 
 describe('runtime facts', () => {
