@@ -106,6 +106,9 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
   it('a new mirror and an insecure registry: hosts.toml files and daemon.json change, Docker restarts once, containerd not at all', async () => {
     const containerd = await mainPid(1, 'containerd');
     const docker = await mainPid(1, 'docker');
+    // live-restore: a container outlives Docker's restart.
+    await hosts.run(1, 'docker run -d --name kubestrap-keep kubestrap/busybox:e2e /bin/busybox sleep 3600 >/dev/null');
+    const started = await hosts.run(1, "docker inspect -f '{{.State.Pid}} {{.State.StartedAt}}' kubestrap-keep");
     cluster.setProperty('DOCKER_REGISTRY_MIRRORS', 'https://mirror-a.example.com');
     cluster.setProperty('DOCKER_INSECURE_REGISTRIES', '10.88.0.1:5000');
 
@@ -121,6 +124,7 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
     }
     expect(await mainPid(1, 'containerd')).toBe(containerd);
     expect(await mainPid(1, 'docker')).not.toBe(docker);
+    expect(await hosts.run(1, "docker inspect -f '{{.State.Pid}} {{.State.StartedAt}}' kubestrap-keep")).toBe(started);
     expect(await hosts.run(1, "docker info --format '{{json .RegistryConfig.Mirrors}}'")).toContain('https://mirror-a.example.com/');
     expect(await hosts.run(1, 'cat /etc/containerd/certs.d/docker.io/hosts.toml')).toMatch(/server = "https:\/\/registry-1\.docker\.io"\n\n\[host\."https:\/\/mirror-a\.example\.com"\]\n {2}capabilities = \["pull", "resolve"\]/);
     expect(await hosts.run(1, 'cat /etc/containerd/certs.d/10.88.0.1:5000/hosts.toml')).toContain('skip_verify = true');
