@@ -15,6 +15,9 @@ import { labAvailable, useLabHosts } from './support/hosts.js';
 import { writeImageArchive } from './support/image-archive.js';
 import { labRuntimeBundle } from './support/runtime-bundle.js';
 
+/** Installing the runtime on a busy 2-core machine takes minutes (the engine allows a package install 15). */
+const INSTALL_TIMEOUT = 900_000;
+
 const BUSYBOX = 'docker.io/kubestrap/busybox:e2e';
 
 describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host without any package source', () => {
@@ -76,7 +79,7 @@ describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host with
     expect((await hosts.run(0, "docker info --format '{{.CgroupDriver}}'")).trim()).toBe('cgroupfs');
     await hosts.run(0, 'docker load -q -i /var/lib/kubestrap/images/busybox.tar');
     expect((await hosts.run(0, `docker run --rm ${BUSYBOX} /bin/busybox echo hello from the bundle`)).trim()).toBe('hello from the bundle');
-  });
+  }, INSTALL_TIMEOUT);
 
   it('changes and restarts nothing on a second run', async () => {
     const report = await apply();

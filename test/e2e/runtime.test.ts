@@ -14,6 +14,9 @@ import { useLabCluster } from './support/cluster.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
 import { writeImageArchive } from './support/image-archive.js';
 
+/** Installing the runtime on a busy 2-core machine takes minutes (the engine allows a package install 15). */
+const INSTALL_TIMEOUT = 900_000;
+
 const PHASES = ['--phase', 'os,runtime'];
 const PAUSE = 'registry.k8s.io/pause:3.10';
 
@@ -85,7 +88,7 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
       expect(config).toContain('config_path = "/etc/containerd/certs.d"');
       expect(await hosts.run(i, 'ip -4 -o addr show docker0')).toContain('inet 172.17.0.1/16');
     }
-  });
+  }, INSTALL_TIMEOUT);
 
   it('runs a container with Docker', async () => {
     await hosts.run(1, 'apt-get install -y -qq busybox-static >/dev/null && mkdir -p /tmp/bb/bin && cp /bin/busybox /tmp/bb/bin/ && tar -C /tmp/bb -c . | docker import - kubestrap/busybox:e2e >/dev/null');
