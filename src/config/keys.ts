@@ -44,15 +44,15 @@ export const KUBE_PROXY_MODES = ['iptables', 'ipvs', 'nftables'] as const;
 export const CONTAINER_RUNTIME_SOURCES = ['package', 'bundle'] as const;
 export type ContainerRuntimeSource = (typeof CONTAINER_RUNTIME_SOURCES)[number];
 
+/** yum's own variables, filled in per host; nothing else may follow a `$`. */
+const YUM_VARIABLES = /\$(releasever|basearch)\b/g;
+
 const checkRepoUrl: ValueCheck = (value) => {
-  try {
-    if (['http:', 'https:', 'file:'].includes(new URL(value).protocol)) return undefined;
-  } catch {
-    // reported below
-  }
+  const plain = value.replace(YUM_VARIABLES, 'x');
+  if (isUrl(plain, { schemes: ['http', 'https'], port: 'optional', path: true }) || /^file:\/\/\/[A-Za-z0-9._~/-]*$/.test(plain)) return undefined;
   return {
     message: `"${value}" is not a package repository URL`,
-    hint: 'write an http(s):// or file:// base URL; $releasever and $basearch are filled in per host, e.g. https://download.docker.com/linux/centos/$releasever/$basearch/stable',
+    hint: 'write http(s)://host[:port]/path or file:///path; $releasever and $basearch are filled in per host, e.g. https://download.docker.com/linux/centos/$releasever/$basearch/stable',
   };
 };
 

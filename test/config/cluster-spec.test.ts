@@ -91,6 +91,15 @@ describe('loadClusterSpec', () => {
     expect(problems('DOCKER_BIP=172.17.0.1/16\n')).toEqual([]);
   });
 
+  it('takes a docker-ce repository as http(s) or file URL with yum\'s own variables only', () => {
+    for (const url of ['https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable', 'http://10.0.0.1:8000/el/docker-ce/$releasever/$basearch/stable', 'file:///srv/docker-ce']) {
+      expect(problems(`DOCKER_YUM_REPO=${url}\n`)).toEqual([]);
+    }
+    for (const url of ['https://mirror.example/$HOME/docker-ce', 'ftp://mirror.example/docker-ce', 'https://mirror.example/docker-ce?x=1']) {
+      expect(problems(`DOCKER_YUM_REPO=${url}\n`)[0]).toContain(`DOCKER_YUM_REPO: "${url}" is not a package repository URL`);
+    }
+  });
+
   it('refuses an unknown container runtime source', () => {
     expect(problems('CONTAINER_RUNTIME_SOURCE=tarball\n')[0]).toMatch(/CONTAINER_RUNTIME_SOURCE: .*tarball[\s\S]*package, bundle/);
   });
