@@ -71,22 +71,30 @@ function candidateQuery(packages: NonNullable<RuntimeFactInput['packages']>): st
   ];
 }
 
+/**
+ * The snippet prints its own lines before and after the package query; what the package manager
+ * printed (an error, a repository's text) is read only between the query's first and last line,
+ * so it cannot pass for one of the snippet's own.
+ */
 export function parseRuntimeFacts(output: string | undefined): RuntimeFacts {
   const lines = (output ?? '').split('\n');
-  const value = (key: string) => lines.find((l) => l.startsWith(`${key} `))?.slice(key.length + 1).trim();
+  const begin = lines.indexOf('query begin');
+  const end = lines.lastIndexOf('query end');
+  const asked = begin >= 0 && end > begin;
+  const head = asked ? lines.slice(0, begin) : lines;
+  const tail = asked ? lines.slice(end + 1) : lines;
+  const value = (key: string) => head.find((l) => l.startsWith(`${key} `))?.slice(key.length + 1).trim();
   const facts: RuntimeFacts = {
     cgroupVersion: value('cgroup') === 'cgroup2fs' ? 2 : 1,
     docker: value('installed-dockerd') === 'yes',
-    unmountedDataRootMounts: lines.filter((l) => l.startsWith('unmounted ')).map((l) => l.slice('unmounted '.length).trim()),
-    dataRootTopMissing: lines.includes('data-root-top missing'),
+    unmountedDataRootMounts: tail.filter((l) => l.startsWith('unmounted ')).map((l) => l.slice('unmounted '.length).trim()),
+    dataRootTopMissing: tail.includes('data-root-top missing'),
   };
   const containerd = value('installed-containerd');
   const installed = containerd ? leadingVersion(containerd) : undefined;
   if (installed) facts.containerd = installed;
 
-  const begin = lines.indexOf('query begin');
-  const end = lines.indexOf('query end');
-  if (begin >= 0 && end > begin) {
+  if (asked) {
     const query = lines.slice(begin + 1, end);
     const rcAt = query.findIndex((l) => l.startsWith('rc '));
     const rc = rcAt >= 0 ? query[rcAt]!.slice(3).trim() : 'unknown';

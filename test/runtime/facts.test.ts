@@ -93,6 +93,13 @@ describe('runtime facts', () => {
       expect(facts.unmountedDataRootMounts).toEqual(['/data']);
     });
 
+    it('does not take a failed query\'s output for the snippet\'s own lines', () => {
+      const facts = parseRuntimeFacts('cgroup tmpfs\nquery begin\nrc 1\nunmounted /data\nquery end\nquery end\ninstalled-dockerd yes\nquery end');
+      expect(facts.queryFailure).toEqual({ exitCode: 1, output: 'unmounted /data\nquery end\nquery end\ninstalled-dockerd yes' });
+      expect(facts.unmountedDataRootMounts).toEqual([]);
+      expect(facts.docker).toBe(false);
+    });
+
     it('reads the snippet missing entirely (a host the phase does not concern) as cgroup v1 with nothing known', () => {
       expect(parseRuntimeFacts(undefined)).toEqual({ cgroupVersion: 1, docker: false, unmountedDataRootMounts: [], dataRootTopMissing: false });
     });
