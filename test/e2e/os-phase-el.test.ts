@@ -52,7 +52,7 @@ describe.skipIf(!labAvailable())('apply --phase os on a mixed cluster: Rocky Lin
     const apply = await cluster.json('apply', ['--phase', 'os']);
     expect(apply.run.code).toBe(0);
     expect(apply.report.results.map((r) => [r.host, r.status, r.changes.length])).toEqual(hosts.all().map((h) => [h.name, 'ok', 0]));
-    const plan = await cluster.json('plan');
+    const plan = await cluster.json('plan', ['--phase', 'os']);
     expect(plan.report.results.every((r) => r.status === 'ok' && r.changes.length === 0)).toBe(true);
     expect(plan.report.hosts.map((h) => h.roundTrips)).toEqual(hosts.all().map(() => ({ handshakes: 1, execs: 2, sftpOps: 0 })));
   });
