@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, InvalidInputError, type KubestrapError, type Warning } from '../errors.js';
+import { ConfigError, InvalidInputError, InventoryError, type KubestrapError, type Warning } from '../errors.js';
 import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
 import { insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
@@ -10,7 +10,7 @@ import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inv
 import { HOST_DERIVED_KEYS } from './keys.js';
 import { projectVersions } from './project-versions.js';
 import { readProperties, type PropertiesFile } from './properties.js';
-import { cidrContains, parseCidr, splitList } from './validators.js';
+import { cidrContains, cidrsOverlap, parseCidr, splitList, type Cidr } from './validators.js';
 
 /** Ports kubestrap's templates give etcd; the etcd phase and the templates share them from here. */
 export const ETCD_CLIENT_PORT = 2379;
@@ -182,8 +182,8 @@ function sshAuth(loaded: LoadedInventory, s: { keyFile?: string; passphraseEnv?:
   return auth;
 }
 
-function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): ConfigError[] {
-  const problems: ConfigError[] = [];
+function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): KubestrapError[] {
+  const problems: KubestrapError[] = [];
   const { values } = spec;
 
   for (const key of [...HOST_DERIVED_KEYS, ...CLUSTER_DERIVED_KEYS]) {
@@ -204,6 +204,7 @@ function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): Config
     }
   }
   problems.push(...checkPodSubnets(props, spec));
+  problems.push(...checkDockerBridges(props, spec));
   problems.push(...checkEtcdScheme(props, values));
 
   const version = spec.kubeVersion;
@@ -241,6 +242,34 @@ function checkPodSubnets(props: PropertiesFile, spec: ClusterSpec): ConfigError[
     ];
   }
   return [];
+}
+
+/**
+ * Docker's bridge takes its whole range on every host: pods, Services or hosts addressed inside it
+ * would be routed to docker0 instead. Each host's value is checked (the inventory may override it).
+ */
+function checkDockerBridges(props: PropertiesFile, spec: ClusterSpec): KubestrapError[] {
+  const problems: KubestrapError[] = [];
+  const hint = 'pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24';
+  for (const [index, host] of spec.hosts.entries()) {
+    const value = host.values.DOCKER_BIP!;
+    const clash = dockerBridgeClash(parseCidr(value)!, spec);
+    if (!clash) continue;
+    const problem =
+      value === spec.values.DOCKER_BIP
+        ? problemAt(props, 'DOCKER_BIP', `${value} overlaps ${clash}`, hint)
+        : new InventoryError(spec.inventoryFile, ['hosts', index, 'properties', 'DOCKER_BIP'], undefined, `${value} overlaps ${clash}`, hint);
+    if (!problems.some((p) => p.format() === problem.format())) problems.push(problem);
+  }
+  return problems;
+}
+
+function dockerBridgeClash(bridge: Cidr, spec: ClusterSpec): string | undefined {
+  for (const key of ['CLUSTER_CIDR', 'SERVICE_CIDR'] as const) {
+    if (cidrsOverlap(bridge, parseCidr(spec.values[key]!)!)) return `${key} ${spec.values[key]}`;
+  }
+  const host = spec.hosts.find((h) => cidrContains(bridge, h.nodeIp));
+  return host ? `host ${host.name}'s address ${host.nodeIp}` : undefined;
 }
 
 function checkEtcdScheme(props: PropertiesFile, values: Record<string, string>): ConfigError[] {

@@ -20,6 +20,12 @@ export const HOST_PATHS = {
   kubestrapDir: '/var/lib/kubestrap',
   recordDir: '/var/lib/kubestrap/record',
   appliedDir: '/var/lib/kubestrap/applied',
+  /** containerd, runc and Docker installed from static binaries (CONTAINER_RUNTIME_SOURCE=bundle); in systemd's PATH. */
+  runtimeBinDir: '/usr/local/bin',
+  /** containerd's `config_path`: one `<registry>/hosts.toml` per registry. */
+  containerdRegistryDir: '/etc/containerd/certs.d',
+  /** Image archives (pause, CoreDNS) waiting to be imported into containerd. */
+  imageArchiveDir: '/var/lib/kubestrap/images',
 } as const;
 
 export type HostPaths = typeof HOST_PATHS;

@@ -28,6 +28,9 @@ import {
   isIPv4,
   isSafeAbsolutePath,
   isUrl,
+  broadcastAddress,
+  networkAddress,
+  parseCidr,
   type ValueCheck,
 } from './validators.js';
 
@@ -51,6 +54,28 @@ export const FLANNEL_MODES = ['etcd', 'kube'] as const;
 export const BOOLEANS = ['true', 'false'] as const;
 export const KUBE_PROXY_MODES = ['iptables', 'ipvs', 'nftables'] as const;
 export const UPLOAD_COMPRESSIONS = ['auto', 'zstd', 'gzip', 'none'] as const;
+/** Where containerd, runc and Docker come from: the OS's packages, or the offline bundle's static binaries. */
+export const CONTAINER_RUNTIME_SOURCES = ['package', 'bundle'] as const;
+export type ContainerRuntimeSource = (typeof CONTAINER_RUNTIME_SOURCES)[number];
+
+/** yum's own variables, filled in per host; nothing else may follow a `$`. */
+const YUM_VARIABLES = /\$(releasever|basearch)\b/g;
+
+const checkRepoUrl: ValueCheck = (value) => {
+  const plain = value.replace(YUM_VARIABLES, 'x');
+  if (isUrl(plain, { schemes: ['http', 'https'], port: 'optional', path: true }) || /^file:\/\/\/[A-Za-z0-9._~/-]*$/.test(plain)) return undefined;
+  return {
+    message: `"${value}" is not a package repository URL`,
+    hint: 'write http(s)://host[:port]/path or file:///path; $releasever and $basearch are filled in per host, e.g. https://download.docker.com/linux/centos/$releasever/$basearch/stable',
+  };
+};
+
+/** Docker's bridge address: a host address with its prefix, as daemon.json's `bip` takes it. */
+const checkBip: ValueCheck = (value) => {
+  const cidr = parseCidr(value);
+  if (cidr && cidr.prefix >= 8 && cidr.prefix <= 30 && value.split('/')[0] !== networkAddress(cidr) && value.split('/')[0] !== broadcastAddress(cidr)) return undefined;
+  return { message: `"${value}" is not a bridge address`, hint: 'write the bridge\'s own address with its prefix (/8 to /30), not the network address, e.g. 172.17.0.1/16' };
+};
 
 const checkKubeVersion: ValueCheck = (value) => {
   const version = parseVersion(value);
@@ -280,8 +305,32 @@ export const KNOWN_KEYS = {
         ? undefined
         : { message: `"${value}" is not a unix socket URL`, hint: 'write unix:///path/to.sock, e.g. unix:///run/containerd/containerd.sock' },
   },
+  CONTAINER_RUNTIME_SOURCE: {
+    summary: `Where containerd, runc and Docker come from: ${CONTAINER_RUNTIME_SOURCES.join(' (the OS\'s packages) or ')} (the offline bundle's static binaries).`,
+    default: 'package',
+    scope: 'host',
+    check: checkOneOf(CONTAINER_RUNTIME_SOURCES),
+  },
+  DOCKER_YUM_REPO: {
+    summary: 'Base URL of the docker-ce yum repository on EL hosts (docker-ce, docker-ce-cli, containerd.io); a mirror or an offline copy works the same way.',
+    default: 'https://download.docker.com/linux/centos/$releasever/$basearch/stable',
+    scope: 'host',
+    check: checkRepoUrl,
+  },
+  DOCKER_YUM_GPGKEY: {
+    summary: 'URL of the key that signs the docker-ce repository\'s packages: yum and dnf install nothing it has not signed.',
+    default: 'https://download.docker.com/linux/centos/gpg',
+    scope: 'host',
+    check: checkRepoUrl,
+  },
+  DOCKER_BIP: {
+    summary: 'Address and prefix of Docker\'s bridge (docker0); must overlap neither CLUSTER_CIDR, SERVICE_CIDR nor the hosts\' network.',
+    default: '172.17.0.1/16',
+    scope: 'host',
+    check: checkBip,
+  },
   DOCKER_REGISTRY_MIRRORS: {
-    summary: 'Docker registry mirrors, comma-separated URLs. Empty: none.',
+    summary: 'Registry mirrors for docker.io, comma-separated URLs, used by Docker and containerd. Empty: none.',
     default: '',
     scope: 'host',
     check: checkEach(checkHttpUrl),

@@ -100,9 +100,11 @@ async function execute(host: RemoteHost, ops: Op[]): Promise<{ op: Op; error: Ho
 
 async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
   const scripts = batch.map((o) => (o.step as { script: string }).script);
+  // Slow changes (package installs) bring their own time; the rest of the batch runs within it.
+  const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0);
   let result;
   try {
-    result = await host.run(batchScript(scripts));
+    result = await host.run(batchScript(scripts), slow ? { timeoutMs: slow * 1000 } : {});
   } catch (err) {
     return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
   }

@@ -52,6 +52,11 @@ export interface Change {
   reloadsSystemd: boolean;
   /** The service this change starts or stops: it then needs no restart. */
   startsOrStops?: string;
+  /**
+   * How long its steps may take, when that is more than a command's usual limit (a package
+   * install that downloads and unpacks): the command that carries them gets this much.
+   */
+  timeoutSec?: number;
 }
 
 export function change(
@@ -74,6 +79,7 @@ export function change(
     ...(extra.warning ? { warning: extra.warning } : {}),
     ...(extra.failureHint ? { failureHint: extra.failureHint } : {}),
     ...(extra.startsOrStops ? { startsOrStops: extra.startsOrStops } : {}),
+    ...(extra.timeoutSec ? { timeoutSec: extra.timeoutSec } : {}),
   };
 }
 

@@ -64,8 +64,11 @@ export interface Phase<Name extends string = string> {
   name: Name;
   title: string;
   appliesTo(host: HostSpec): boolean;
-  /** Named shell snippets (they must only look) added to the one fact command; read back from `facts.extra`. */
-  facts?: Readonly<Record<string, string>>;
+  /**
+   * Named shell snippets (they must only look) added to the one fact command; read back from
+   * `facts.extra`. A function gives each host its own (a snippet that depends on the host's settings).
+   */
+  facts?: Readonly<Record<string, string>> | ((host: HostSpec) => Readonly<Record<string, string>>);
   /**
    * Local work the phase's resources depend on, after every host's facts are read and before any
    * resource is worked out: e.g. download and check the binaries for the architectures the hosts

@@ -129,6 +129,8 @@ export interface CommandResource {
   run: string;
   /** What to do when `run` fails: shown with the error. */
   failureHint?: string;
+  /** Runs with the services, after they are started (e.g. it talks to one of them), not before. */
+  afterServices?: boolean;
 }
 
 export type Resource =

@@ -131,7 +131,7 @@ async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string
   opts.observer?.started?.('connect', host.name);
   try {
     const remote = await opts.connect(host.ssh);
-    const extra = Object.assign({}, ...opts.phases.map((p) => p.facts ?? {})) as Record<string, string>;
+    const extra = Object.assign({}, ...opts.phases.map((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? {})))) as Record<string, string>;
     const sentAt = Date.now();
     const output = (await remote.run(factsScript(extra))).stdout;
     const facts = parseFacts(output, { sentAt, receivedAt: Date.now() });

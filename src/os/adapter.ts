@@ -8,7 +8,20 @@ export type OsFamily = 'el' | 'debian';
 export type PackageManager = 'dnf' | 'yum' | 'apt';
 
 /** Packages by what they are for; each family (and EL release) knows its own names. */
-export type GenericPackage = 'iptables' | 'conntrack' | 'socat' | 'ipset' | 'ebtables' | 'curl';
+export type GenericPackage = 'iptables' | 'conntrack' | 'socat' | 'ipset' | 'ebtables' | 'curl' | 'containerd' | 'docker';
+
+/** A package repository kubestrap configures on a host (e.g. docker-ce's), by its base URL. */
+export interface PackageRepo {
+  /** Repository id, as the package manager names it: `docker-ce-stable`. */
+  id: string;
+  /** Name of its configuration file, without directory or extension: `docker-ce`. */
+  fileName: string;
+  name: string;
+  /** May hold the package manager's variables (`$releasever`, `$basearch`). */
+  baseUrl: string;
+  /** URL of the key that signs its packages: signatures are always checked. */
+  gpgKey: string;
+}
 
 export interface OsAdapter {
   readonly family: OsFamily;
@@ -32,6 +45,14 @@ export interface OsAdapter {
    * a repository (docker-ce) owns this file. `/etc/yum.repos.d/<name>.repo` on EL.
    */
   repoFilePath(name: string): string;
+  /**
+   * Shell that only looks: prints `NAME VERSION` for each of `names` the package manager can
+   * install (from `repo` alone when given, even before its file is written), then `rc N` with the
+   * query's exit status; a failed query's own message follows (an unreachable repository).
+   */
+  candidateVersions(names: readonly string[], repo?: PackageRepo): string;
+  /** The file that configures `repo` for this family's package manager; undefined where it needs none. */
+  repoFile(repo: PackageRepo): { path: string; content: string } | undefined;
 }
 
 /** Repository file names: a word, as every package manager accepts it as a file name and id. */

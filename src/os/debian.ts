@@ -8,7 +8,12 @@ const NAMES: Record<GenericPackage, string[]> = {
   ipset: ['ipset'],
   ebtables: ['ebtables'],
   curl: ['curl'],
+  containerd: ['containerd'],
+  docker: ['docker.io'],
 };
+
+/** Package lists exist: without them (a host that never ran `apt-get update`) apt knows no candidate yet. */
+const HAS_LISTS = 'ls /var/lib/apt/lists/ 2>/dev/null | grep -q Packages';
 
 /** Debian and Ubuntu: apt, ufw (or firewalld when someone installed it), no SELinux. */
 export const debianAdapter: OsAdapter = {
@@ -27,4 +32,8 @@ export const debianAdapter: OsAdapter = {
   },
   installFailureHint: 'check that the host reaches its package repositories (or a local mirror)',
   repoFilePath: (name) => `/etc/apt/sources.list.d/${checkRepoName(name)}.list`,
+  // Debian and Ubuntu carry docker.io and containerd in their own archive: no repository to add.
+  candidateVersions: (names) =>
+    `if ${HAS_LISTS}; then apt-cache policy ${shJoin(names)} 2>/dev/null | awk '/^[^ ]/ {p = $1; sub(/:$/, "", p)} /Candidate:/ && $2 != "(none)" {print p, $2}'; echo 'rc 0'; else echo 'rc unknown'; fi`,
+  repoFile: () => undefined,
 };

@@ -1,5 +1,5 @@
 import { shJoin, shq } from '../ssh/quote.js';
-import { checkRepoName, type GenericPackage, type OsAdapter } from './adapter.js';
+import { checkRepoName, type GenericPackage, type OsAdapter, type PackageRepo } from './adapter.js';
 
 export type ElMajor = 7 | 8 | 9;
 
@@ -8,6 +8,8 @@ const COMMON: Record<Exclude<GenericPackage, 'iptables' | 'ebtables'>, string[]>
   socat: ['socat'],
   ipset: ['ipset'],
   curl: ['curl'],
+  containerd: ['containerd.io'],
+  docker: ['docker-ce', 'docker-ce-cli'],
 };
 
 /**
@@ -66,6 +68,8 @@ export function elAdapter(major: ElMajor, packageManager: 'yum' | 'dnf'): OsAdap
     installPackages: (names) => installScript(packageManager, names),
     installFailureHint: `make the packages available in one of the repositories listed (or add a .repo file that has them to ${REPO_DIR}/), then run again`,
     repoFilePath: (name) => `${REPO_DIR}/${checkRepoName(name)}.repo`,
+    candidateVersions: (names, repo) => candidateQuery(packageManager, names, repo),
+    repoFile: (repo) => ({ path: `${REPO_DIR}/${checkRepoName(repo.fileName)}.repo`, content: `# Managed by kubestrap; change it through config.properties.\n${yumRepoFile(repo)}` }),
   };
 }
 
@@ -82,4 +86,42 @@ export interface YumRepo {
 /** A .repo file for one repository, as yum and dnf read it. */
 export function yumRepoFile(repo: YumRepo): string {
   return [`[${checkRepoName(repo.id)}]`, `name=${repo.name}`, `baseurl=${repo.baseUrl}`, 'enabled=1', 'gpgcheck=1', `gpgkey=${repo.gpgKey}`, ''].join('\n');
+}
+
+/**
+ * Asks the package manager what it could install, from `repo` alone when given: `--repofrompath`
+ * reads a repository by URL, so the question is answered before kubestrap writes the repo file.
+ * The URL's `$releasever` and `$basearch` are filled in as yum would, from os-release and uname.
+ * EL 7's yum has no repoquery of its own: yum-utils' `repoquery` answers there, a dnf-based yum
+ * answers itself, or nobody does (and nothing is refused for it).
+ */
+function candidateQuery(manager: 'yum' | 'dnf', names: readonly string[], repo: PackageRepo | undefined): string {
+  const id = repo ? `kubestrap-${repo.id}` : '';
+  // dnf names the one repository to read --repo; yum-utils' repoquery names it --repoid.
+  const from = (option: 'repo' | 'repoid') => (repo ? ` --repofrompath="${id},$ks_url" --${option}=${id}` : '');
+  const run = (query: string) => [
+    `  ks_out=$(${query} --qf '%{name} %{version}\n' ${shJoin(names)} 2>&1); ks_rc=$?`,
+    `  [ "$ks_rc" -eq 0 ] && printf '%s\n' "$ks_out" | awk 'NF == 2' | sort -u`,
+    '  echo "rc $ks_rc"',
+    `  [ "$ks_rc" -eq 0 ] || printf '%s\n' "$ks_out" | tail -n 5`,
+  ];
+  return [
+    ...(repo
+      ? [
+          `ks_rel=$(. /etc/os-release && echo "\${VERSION_ID%%.*}")`,
+          `ks_url=$(printf '%s' ${shq(repo.baseUrl)} | sed -e "s/\\$releasever/$ks_rel/g" -e "s/\\$basearch/$(uname -m)/g")`,
+        ]
+      : []),
+    ...(manager === 'dnf'
+      ? ['if true; then', ...run(`dnf -q${from('repo')} repoquery`)]
+      : [
+          'if command -v repoquery >/dev/null 2>&1; then',
+          ...run(`repoquery -q${from('repoid')}`),
+          'elif yum repoquery --help >/dev/null 2>&1; then',
+          ...run(`yum -q${from('repo')} repoquery`),
+          'else',
+          "  echo 'rc unknown'",
+        ]),
+    'fi',
+  ].join('\n');
 }

@@ -12,6 +12,7 @@ import { networkPhase } from './network.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
 import { PKI_PHASE_TITLE, pkiPhase } from './pki.js';
+import { runtimePhase } from './runtime.js';
 import { verifyPhase } from './verify.js';
 import { workersPhase } from './workers.js';
 
@@ -41,6 +42,7 @@ function ready(phase: Phase): PhaseEntry {
 /** The phases kubestrap can run today, in run order. */
 export const PHASES: readonly PhaseEntry[] = [
   ready(osPhase),
+  ready(runtimePhase),
   {
     name: 'artifacts',
     title: ARTIFACTS_PHASE_TITLE,

@@ -30,14 +30,14 @@ export interface ReleaseTarballs {
 }
 
 export const KUBE_MINORS: readonly KubeMinor[] = [
-  { minor: 31, etcd: 'v3.5.15', pause: '3.10', coredns: 'v1.11.3', containerdMinimum: 'v1.7.0', tarballs: {} },
-  { minor: 32, etcd: 'v3.5.16', pause: '3.10', coredns: 'v1.11.3', containerdMinimum: 'v1.7.0', tarballs: {} },
+  { minor: 31, etcd: 'v3.5.15', pause: '3.10', coredns: 'v1.11.3', containerdMinimum: 'v1.6.15', tarballs: {} },
+  { minor: 32, etcd: 'v3.5.16', pause: '3.10', coredns: 'v1.11.3', containerdMinimum: 'v1.6.15', tarballs: {} },
   {
     minor: 33,
     etcd: 'v3.5.21',
     pause: '3.10',
     coredns: 'v1.12.0',
-    containerdMinimum: 'v1.7.0',
+    containerdMinimum: 'v1.6.15',
     tarballs: {
       'v1.33.5': {
         server: {
@@ -56,7 +56,7 @@ export const KUBE_MINORS: readonly KubeMinor[] = [
     etcd: 'v3.6.4',
     pause: '3.10.1',
     coredns: 'v1.12.1',
-    containerdMinimum: 'v1.7.0',
+    containerdMinimum: 'v1.6.15',
     tarballs: {
       'v1.34.7': {
         server: {
@@ -75,7 +75,7 @@ export const KUBE_MINORS: readonly KubeMinor[] = [
     etcd: 'v3.6.6',
     pause: '3.10.1',
     coredns: 'v1.13.1',
-    containerdMinimum: 'v1.7.0',
+    containerdMinimum: 'v1.6.15',
     tarballs: {
       'v1.35.0': {
         server: {

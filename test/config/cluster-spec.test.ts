@@ -81,6 +81,30 @@ describe('loadClusterSpec', () => {
     ]);
   });
 
+  it('refuses a Docker bridge over the pod network, the Service network or a host, and a bridge that is no address', () => {
+    expect(problems('DOCKER_BIP=172.20.0.1/16\n')).toEqual([
+      '<tmp>/config.properties:1 DOCKER_BIP: 172.20.0.1/16 overlaps CLUSTER_CIDR 172.20.0.0/16\n  fix: pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24',
+    ]);
+    expect(problems('DOCKER_BIP=10.64.0.1/10\n')[0]).toContain('DOCKER_BIP: 10.64.0.1/10 overlaps SERVICE_CIDR 10.68.0.0/16');
+    expect(problems('DOCKER_BIP=10.0.0.1/24\n')[0]).toContain("DOCKER_BIP: 10.0.0.1/24 overlaps host n1's address 10.0.0.11");
+    expect(problems('', INVENTORY.replace('MY_NOTE: hello', 'DOCKER_BIP: 10.0.0.1/24'))[0]).toBe("<tmp>/inventory.yaml hosts[2].properties.DOCKER_BIP: 10.0.0.1/24 overlaps host n1's address 10.0.0.11\n  fix: pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24");
+    expect(problems('DOCKER_BIP=172.17.0.0/16\n')[0]).toContain('DOCKER_BIP: "172.17.0.0/16" is not a bridge address');
+    expect(problems('DOCKER_BIP=172.17.0.1/16\n')).toEqual([]);
+  });
+
+  it('takes a docker-ce repository as http(s) or file URL with yum\'s own variables only', () => {
+    for (const url of ['https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable', 'http://10.0.0.1:8000/el/docker-ce/$releasever/$basearch/stable', 'file:///srv/docker-ce']) {
+      expect(problems(`DOCKER_YUM_REPO=${url}\n`)).toEqual([]);
+    }
+    for (const url of ['https://mirror.example/$HOME/docker-ce', 'ftp://mirror.example/docker-ce', 'https://mirror.example/docker-ce?x=1']) {
+      expect(problems(`DOCKER_YUM_REPO=${url}\n`)[0]).toContain(`DOCKER_YUM_REPO: "${url}" is not a package repository URL`);
+    }
+  });
+
+  it('refuses an unknown container runtime source', () => {
+    expect(problems('CONTAINER_RUNTIME_SOURCE=tarball\n')[0]).toMatch(/CONTAINER_RUNTIME_SOURCE: .*tarball[\s\S]*package, bundle/);
+  });
+
   it('refuses a pod network too small for the nodes', () => {
     expect(problems('CLUSTER_CIDR=172.20.0.0/24\nNODE_CIDR_MASK_SIZE=24\n')[0]).toContain('/24 per node does not fit into CLUSTER_CIDR 172.20.0.0/24');
     expect(problems('CLUSTER_CIDR=172.20.0.0/23\nNODE_CIDR_MASK_SIZE=24\n')[0]).toContain('holds 2 node subnets of /24, but the inventory has 3 nodes');

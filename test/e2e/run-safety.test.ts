@@ -53,18 +53,18 @@ describe.skipIf(!labAvailable())('a login user that is not root', () => {
   const sudo = useLabCluster(hosts, { sshUser: 'ops' });
 
   it('converges through passwordless sudo, files included', async () => {
-    const { run, report } = await sudo.json('apply');
+    const { run, report } = await sudo.json('apply', ['--phase', 'os']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(report.hosts.map((h) => h.status)).toEqual(['changed', 'changed']);
     expect(await hosts.run(0, 'stat -c "%a %U:%G" /etc/sysctl.d/k8s.conf')).toBe('644 root:root\n');
-    expect((await sudo.json('apply')).report.hosts.map((h) => h.status)).toEqual(['ok', 'ok']);
+    expect((await sudo.json('apply', ['--phase', 'os'])).report.hosts.map((h) => h.status)).toEqual(['ok', 'ok']);
   });
 
   it('uses a sudo password from the environment, and says which variable is missing', async () => {
     // The same hosts, logged into as opspw, whose sudo asks for a password.
     const inventory = join(sudo.dir, 'inventory-opspw.yaml');
     writeFileSync(inventory, readFileSync(sudo.inventory, 'utf8').replace('user: ops', 'user: opspw\n  sudoPasswordEnv: KUBESTRAP_E2E_SUDO'));
-    const apply = () => runCli(['apply', '--output', 'json', '-i', inventory, '-c', sudo.config, '--bundle', inject('bundleDir')!]);
+    const apply = () => runCli(['apply', '--phase', 'os', '--output', 'json', '-i', inventory, '-c', sudo.config]);
 
     delete process.env.KUBESTRAP_E2E_SUDO;
     const missing = await apply();

@@ -25,8 +25,9 @@ function localHost(root: string, tools: Record<string, string> = {}): RemoteHost
   return {
     name: 'local',
     stats,
-    run: async (script) => {
+    run: async (script, opts) => {
       stats.execs++;
+      if (opts?.timeoutMs) writeFileSync(logFile, `timeout ${opts.timeoutMs}\n`, { flag: 'a' });
       return shRun(script.replaceAll('/var/lib/kubestrap', join(root, 'state')), env);
     },
     runWithInput: async (script, input) => {
@@ -123,7 +124,8 @@ describe('applyChanges on a local stand-in host', () => {
     expect(outcome.failure?.details.exitCode).toBe(100);
     expect(outcome.failure?.details.command).toMatch(/^DEBIAN_FRONTEND=noninteractive apt-get install -y -q .* iptables \|\| /);
     expect(outcome.failure?.details.stderrTail).toBe('E: Unable to locate package iptables (frontend: noninteractive)\nE: Unable to locate package iptables (frontend: noninteractive)');
-    expect(host.log().map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['apt-get install', 'apt-get update', 'apt-get install']);
+    // The command that carries a package install gets the install's own time limit.
+    expect(host.log().map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['timeout 900000', 'apt-get install', 'apt-get update', 'apt-get install']);
     expect(outcome.failure?.hint).toBe('check that the host reaches its package repositories (or a local mirror)');
   });
 });

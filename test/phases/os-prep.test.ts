@@ -8,6 +8,10 @@ import { renderCluster, type RenderedFile } from '../../src/render/render-cluste
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 import { factsFor, type OsName } from '../os/os-releases.js';
+import { hostValues } from '../../src/phases/index.js';
+
+/** What the phases assume of a host not read yet (as `bootstrap render` does). */
+const freshHost = (h: Parameters<typeof hostValues>[0]) => hostValues(h, undefined);
 
 const rendered = (path: string, content: string): RenderedFile => ({ path, content, mode: 0o644, owner: 'root', group: 'root', restarts: [], template: `all${path}`, secret: false });
 
@@ -16,7 +20,7 @@ describe('osPhase.resources', () => {
 
   function resourcesFor(os: OsName, config = '', hostName = 'm1'): Resource[] {
     const spec = clusterFrom(tmp(), config);
-    const { hosts, problems } = renderCluster(spec, BUNDLED_UNITS);
+    const { hosts, problems } = renderCluster(spec, BUNDLED_UNITS, freshHost);
     expect(problems.map((p) => p.format())).toEqual([]);
     const mine = hosts.find((h) => h.host.name === hostName)!;
     const facts = factsFor(os);
@@ -181,7 +185,7 @@ describe('phaseOfFile', () => {
   const tmp = useTempDir();
 
   it('gives every bundled file of every host a phase, and the os phase only sysctl.d and modules-load.d', () => {
-    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     const paths = [...new Set(hosts.flatMap((h) => h.files.map((f) => f.path)))];
     expect(paths.length).toBeGreaterThan(10);
     expect(paths.filter((p) => phaseOfFile(p) === 'os').sort()).toEqual(['/etc/modules-load.d/k8s.conf', '/etc/sysctl.d/k8s.conf']);

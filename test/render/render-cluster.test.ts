@@ -6,6 +6,10 @@ import { renderCluster, type RenderedHost } from '../../src/render/render-cluste
 import { rejectedFlags } from '../../src/render/unit-guard.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
+import { hostValues } from '../../src/phases/index.js';
+
+/** What the phases assume of a host not read yet (as `bootstrap render` does). */
+const freshHost = (h: Parameters<typeof hostValues>[0]) => hostValues(h, undefined);
 
 /** Flags removed upstream, by the unit of the binary that rejects them; none may ever be rendered. */
 const REMOVED_UPSTREAM: Record<string, string[]> = {
@@ -25,7 +29,7 @@ describe('renderCluster with the bundled units', () => {
 
   it.each(SUPPORTED_KUBE_MINORS.map((minor) => `v1.${minor}.0`))('renders every host for %s with no flag the version rejects', (version) => {
     const spec = clusterFrom(tmp(), `KUBE_VERSION=${version}\n`);
-    const { hosts, problems } = renderCluster(spec, BUNDLED_UNITS);
+    const { hosts, problems } = renderCluster(spec, BUNDLED_UNITS, freshHost);
     expect(problems.map((p) => p.format())).toEqual([]);
     for (const { files } of hosts) {
       for (const file of files) {
@@ -38,7 +42,7 @@ describe('renderCluster with the bundled units', () => {
   });
 
   it('gives each host the files of its roles only', () => {
-    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     const paths = (name: string) => hosts.find((h) => h.host.name === name)!.files.map((f) => f.path).sort();
     expect(paths('e1')).toEqual(['/etc/modules-load.d/k8s.conf', '/etc/sysctl.d/k8s.conf', '/etc/systemd/system/etcd.service']);
     expect(paths('m1')).toContain('/etc/systemd/system/kube-apiserver.service');
@@ -49,22 +53,22 @@ describe('renderCluster with the bundled units', () => {
   });
 
   it('takes the pause image of the KUBE_VERSION minor from the upstream table, from K8S_IMAGE_REGISTRY', () => {
-    const old = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.31.4\n'), BUNDLED_UNITS).hosts;
-    const current = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.36.0\nK8S_IMAGE_REGISTRY=mirror.example:5000/k8s\n'), BUNDLED_UNITS).hosts;
+    const old = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.31.4\n'), BUNDLED_UNITS, freshHost).hosts;
+    const current = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.36.0\nK8S_IMAGE_REGISTRY=mirror.example:5000/k8s\n'), BUNDLED_UNITS, freshHost).hosts;
     expect(fileOf(old, 'w1', '/etc/containerd/config.toml')!.content).toContain('sandbox_image = "registry.k8s.io/pause:3.10"');
     expect(fileOf(current, 'w1', '/etc/containerd/config.toml')!.content).toContain('sandbox_image = "mirror.example:5000/k8s/pause:3.10.1"');
   });
 
   it('renders failCgroupV1: false only when KUBELET_ALLOW_CGROUP_V1=true', () => {
     const kubelet = '/etc/kubernetes/kubelet-config.yaml';
-    const plain = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.37.2\n'), BUNDLED_UNITS).hosts;
-    const allowed = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.37.2\nKUBELET_ALLOW_CGROUP_V1=true\n'), BUNDLED_UNITS).hosts;
+    const plain = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.37.2\n'), BUNDLED_UNITS, freshHost).hosts;
+    const allowed = renderCluster(clusterFrom(tmp(), 'KUBE_VERSION=v1.37.2\nKUBELET_ALLOW_CGROUP_V1=true\n'), BUNDLED_UNITS, freshHost).hosts;
     expect(fileOf(plain, 'w1', kubelet)!.content).not.toContain('failCgroupV1');
     expect(fileOf(allowed, 'w1', kubelet)!.content).toContain('\nfailCgroupV1: false\n');
   });
 
   it('fills per-host values and derived cluster values into the units', () => {
-    const { hosts } = renderCluster(clusterFrom(tmp(), 'BIN_PATH=/usr/local/kube\n'), BUNDLED_UNITS);
+    const { hosts } = renderCluster(clusterFrom(tmp(), 'BIN_PATH=/usr/local/kube\n'), BUNDLED_UNITS, freshHost);
     const etcd = fileOf(hosts, 'e1', '/etc/systemd/system/etcd.service')!.content;
     expect(etcd).toContain('ExecStart=/usr/local/kube/etcd \\\n  --name=e1 \\');
     expect(etcd).toContain('--initial-cluster=m1=https://10.0.0.11:2380,e1=https://10.0.0.13:2380');
@@ -78,6 +82,7 @@ describe('renderCluster with the bundled units', () => {
     const { hosts } = renderCluster(
       clusterFrom(tmp(), 'DOCKER_REGISTRY_MIRRORS=https://m1.example,https://m2.example\nDOCKER_INSECURE_REGISTRIES=10.0.0.5:5000,10.1.0.0/16\n'),
       BUNDLED_UNITS,
+      freshHost,
     );
     const daemon = JSON.parse(fileOf(hosts, 'w1', '/etc/docker/daemon.json')!.content);
     expect(daemon).toMatchObject({
@@ -87,20 +92,20 @@ describe('renderCluster with the bundled units', () => {
       'live-restore': true,
       'log-opts': { 'max-size': '100m', 'max-file': '3' },
     });
+    // containerd reads its registries from hosts.toml files (the runtime phase writes them), never inline.
     const containerd = fileOf(hosts, 'w1', '/etc/containerd/config.toml')!.content;
-    expect(containerd).toContain('endpoint = ["https://m1.example","https://m2.example","https://registry-1.docker.io"]');
-    expect(containerd).toContain('registry.mirrors."10.0.0.5:5000"]');
-    expect(containerd).not.toContain('10.1.0.0/16');
+    expect(containerd).toContain('config_path = "/etc/containerd/certs.d"');
+    expect(containerd).not.toMatch(/registry\.mirrors|m1\.example|10\.0\.0\.5/);
   });
 
   it('renders extra sysctls and ipvs modules only when asked', () => {
-    const { hosts } = renderCluster(clusterFrom(tmp(), 'EXTRA_SYSCTLS=vm.swappiness=0\nKUBE_PROXY_MODE=ipvs\n'), BUNDLED_UNITS);
+    const { hosts } = renderCluster(clusterFrom(tmp(), 'EXTRA_SYSCTLS=vm.swappiness=0\nKUBE_PROXY_MODE=ipvs\n'), BUNDLED_UNITS, freshHost);
     expect(fileOf(hosts, 'w1', '/etc/sysctl.d/k8s.conf')!.content).toContain('\nvm.swappiness=0\n');
     expect(fileOf(hosts, 'w1', '/etc/modules-load.d/k8s.conf')!.content).toContain('\nip_vs\n');
   });
 
   it('points units at the PKI\'s files on the host and renders no kubeconfig (the pki phase makes them)', () => {
-    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.content).toContain('--kubeconfig=/etc/kubernetes/kubelet.conf');
     expect(fileOf(hosts, 'w1', '/etc/kubernetes/kubelet-config.yaml')!.content).toContain('tlsCertFile: /etc/kubernetes/pki/kubelet.crt');
     expect(fileOf(hosts, 'm1', '/etc/systemd/system/kube-apiserver.service')!.content).toContain('--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt');
@@ -109,7 +114,7 @@ describe('renderCluster with the bundled units', () => {
   });
 
   it('names the services each file restarts', () => {
-    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS);
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     expect(fileOf(hosts, 'w1', '/etc/kubernetes/kubelet-config.yaml')!.restarts).toEqual(['kubelet']);
     expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.restarts).toEqual([]);
     expect(fileOf(hosts, 'w1', '/etc/docker/daemon.json')!.restarts).toEqual(['docker']);

@@ -2,6 +2,9 @@ import { change, script } from '../change.js';
 import type { PackageResource } from '../resource.js';
 import type { Kind } from './kind.js';
 
+/** Downloads over a slow mirror and a busy host's unpacking (docker.io alone is 60 MB): more than a command's usual two minutes. */
+export const INSTALL_TIMEOUT_SEC = 900;
+
 export const packageKind: Kind<PackageResource> = {
   probe: (r, ctx) => ctx.adapter.probePackages(r.names),
   diff: (r, observed, id, ctx) => {
@@ -9,6 +12,6 @@ export const packageKind: Kind<PackageResource> = {
     const missing = r.names.filter((n) => !installed.has(n));
     if (missing.length === 0) return undefined;
     const summary = `install package${missing.length === 1 ? '' : 's'} ${missing.join(', ')} with ${ctx.adapter.packageManager}`;
-    return change(r, id, summary, [script(ctx.adapter.installPackages(missing))], { failureHint: ctx.adapter.installFailureHint });
+    return change(r, id, summary, [script(ctx.adapter.installPackages(missing))], { failureHint: ctx.adapter.installFailureHint, timeoutSec: INSTALL_TIMEOUT_SEC });
   },
 };

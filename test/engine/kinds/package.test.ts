@@ -14,6 +14,8 @@ describe('package kind', () => {
     expect(stepTexts(c)[0]!.split('\n')[0]).toBe('dnf install -y -q conntrack-tools socat');
     expect(c?.failureHint).toContain('repositories listed');
     expect(c?.resourceId).toBe('package:iptables,conntrack-tools,socat');
+    // Downloads and unpacking outlast a command's usual two minutes on a slow mirror or a busy host.
+    expect(c?.timeoutSec).toBe(900);
   });
 
   it('says "package" for one, and uses apt on Debian', () => {

@@ -1,0 +1,235 @@
+import type { HostSpec } from '../config/cluster-spec.js';
+import type { ContainerRuntimeSource } from '../config/keys.js';
+import { compareVersions, containerdMinimum, type Version } from '../upstream/index.js';
+import { parseCidr, cidrContains } from '../config/validators.js';
+import type { HostFacts } from '../engine/facts.js';
+import type { ReadinessCheck, Resource } from '../engine/resource.js';
+import { HostError, type KubestrapError } from '../errors.js';
+import type { OsAdapter, PackageRepo } from '../os/adapter.js';
+import { debianAdapter } from '../os/debian.js';
+import { detectOs } from '../os/detect.js';
+import { elAdapter } from '../os/el.js';
+import { parseRuntimeFacts, RUNTIME_FACT, runtimeFactSnippet, type RuntimeFacts } from '../runtime/facts.js';
+import { imageResources, type ImageArchive } from '../runtime/images.js';
+import { registryHostsFiles, staleRegistryDirsScript } from '../runtime/registry-hosts.js';
+import { runtimeUnits } from '../runtime/units.js';
+import { containerdConfigVersion, leadingVersion } from '../runtime/versions.js';
+import { fileResource } from './file-resource.js';
+import { filesOf, type ClusterContext, type ClusterHost, type Phase, type PhaseContext } from './phase.js';
+
+/** The runtime's static binaries from the offline bundle, for CONTAINER_RUNTIME_SOURCE=bundle. */
+export interface RuntimeBundle {
+  /** The bundle's containerd: its config format follows it before the host has any. */
+  containerdVersion: Version;
+  /**
+   * Resources that put containerd, its shim, ctr, runc, docker, dockerd, docker-proxy and
+   * docker-init for this host's architecture into HOST_PATHS.runtimeBinDir; a changed binary
+   * restarts the service that runs it.
+   */
+  binaries(ctx: PhaseContext): Resource[];
+}
+
+/** What the runtime phase takes from outside the cluster's config: the offline bundle. */
+export interface RuntimeInputs {
+  /** Images a host imports into containerd when they are missing (pause, CoreDNS). */
+  images?(host: HostSpec): readonly ImageArchive[];
+  bundle?: RuntimeBundle;
+}
+
+export type CgroupDriver = 'systemd' | 'cgroupfs';
+
+const READY: Record<'containerd' | 'docker', ReadinessCheck> = {
+  containerd: { check: 'ctr version', description: 'answers `ctr version`', timeoutSec: 60 },
+  docker: { check: 'docker info', description: 'answers `docker info`', timeoutSec: 60 },
+};
+
+/** The runtime runs where the kubelet does. */
+const runsKubelet = (host: HostSpec) => host.roles.includes('worker');
+
+/**
+ * containerd (the kubelet's CRI) and Docker (for the people on the node), from the OS's packages:
+ * Debian's docker.io and containerd, or on EL docker-ce, docker-ce-cli and containerd.io from the
+ * docker-ce repository at DOCKER_YUM_REPO. The configuration is written before the packages
+ * arrive, so the services start on it. containerd's config format and the cgroup driver follow
+ * what the host is (facts), registries live in hosts.toml files that need no restart, and images
+ * that no registry serves are imported only when containerd lacks them.
+ */
+export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
+  return {
+    name: 'runtime',
+    title: 'container runtime (containerd, Docker)',
+    appliesTo: runsKubelet,
+    facts: (host): Record<string, string> => (runsKubelet(host) ? { [RUNTIME_FACT]: runtimeFactSnippet(factInput(host)) } : {}),
+    hostValues: (host, facts) => {
+      const runtime = runtimeFactsOf(facts);
+      const bundled = sourceOf(host) === 'bundle' ? inputs.bundle?.containerdVersion : undefined;
+      const containerd = runtime?.containerd ?? bundled ?? (facts && runtime ? expectedContainerd(runtime, adapterOf(host, facts)) : undefined);
+      return {
+        CGROUP_DRIVER: cgroupDriver(host, facts, runtime),
+        CONTAINERD_CONFIG_VERSION: containerdConfigVersion(containerd),
+      };
+    },
+    resources: (ctx) => runtimeResources(ctx, inputs),
+    preflight: (ctx) => ctx.hosts.filter((h) => runsKubelet(h.host)).flatMap((h) => runtimeProblems(ctx, h, inputs)),
+  };
+}
+
+export const runtimePhase = createRuntimePhase();
+
+function sourceOf(host: HostSpec): ContainerRuntimeSource {
+  return host.values.CONTAINER_RUNTIME_SOURCE as ContainerRuntimeSource;
+}
+
+/** docker-ce's yum repository, under the id and file name of Docker's own instructions (so it replaces theirs). */
+export function dockerCeRepo(host: HostSpec): PackageRepo {
+  return { id: 'docker-ce-stable', fileName: 'docker-ce', name: 'Docker CE Stable - $basearch', baseUrl: host.values.DOCKER_YUM_REPO!, gpgKey: host.values.DOCKER_YUM_GPGKEY! };
+}
+
+function runtimePackages(adapter: OsAdapter): string[] {
+  return [...adapter.packageNames('containerd'), ...adapter.packageNames('docker')];
+}
+
+function factInput(host: HostSpec) {
+  const dataRoot = host.values.DOCKER_DATA_ROOT!;
+  if (sourceOf(host) !== 'package') return { dataRoot };
+  return { dataRoot, packages: { apt: runtimePackages(debianAdapter), el: runtimePackages(elAdapter(9, 'dnf')), repo: dockerCeRepo(host) } };
+}
+
+function runtimeFactsOf(facts: HostFacts | undefined): RuntimeFacts | undefined {
+  const output = facts?.extra[RUNTIME_FACT];
+  return output === undefined ? undefined : parseRuntimeFacts(output);
+}
+
+function adapterOf(host: HostSpec, facts: HostFacts): OsAdapter | undefined {
+  try {
+    return detectOs(host.name, facts).adapter;
+  } catch {
+    return undefined; // the engine refuses such a host itself, with the reason
+  }
+}
+
+/**
+ * The kubelet and the runtime must agree on who manages cgroups. systemd where it can (cgroup v2,
+ * and EL, where systemd is the recommended driver on v1 too); cgroupfs on a v1 Debian host. A host
+ * not read yet is assumed to be a current one: cgroup v2.
+ */
+export function cgroupDriver(host: HostSpec, facts: HostFacts | undefined, runtime: RuntimeFacts | undefined): CgroupDriver {
+  if (!facts || !runtime) return 'systemd';
+  return runtime.cgroupVersion === 2 || adapterOf(host, facts)?.family === 'el' ? 'systemd' : 'cgroupfs';
+}
+
+/** The containerd the host has, or the one its package manager would install. */
+function expectedContainerd(runtime: RuntimeFacts, adapter: OsAdapter | undefined): Version | undefined {
+  if (runtime.containerd) return runtime.containerd;
+  const name = adapter?.packageNames('containerd')[0];
+  const candidate = name ? runtime.candidates?.get(name) : undefined;
+  return candidate ? leadingVersion(candidate) : undefined;
+}
+
+function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] {
+  const { host, os, files } = ctx;
+  const bundle = sourceOf(host) === 'bundle' ? inputs.bundle : undefined;
+  const repoFile = sourceOf(host) === 'package' ? os.adapter.repoFile(dockerCeRepo(host)) : undefined;
+  const registries = registryHostsFiles(host.values.DOCKER_REGISTRY_MIRRORS ?? '', host.values.DOCKER_INSECURE_REGISTRIES ?? '');
+  const stale = staleRegistryDirsScript(registries.map((r) => r.registry));
+  const plain = (path: string, content: string): Resource => ({ kind: 'file', path, content, mode: 0o644, owner: 'root', group: 'root', restarts: [] });
+  return [
+    ...(repoFile ? [plain(repoFile.path, repoFile.content)] : []),
+    // Before the packages: their services then start on this configuration, not the packaged one.
+    ...filesOf('runtime', files).map(fileResource),
+    ...registries.map((r) => plain(r.path, r.content)),
+    {
+      kind: 'command',
+      name: 'containerd-registry-prune',
+      description: 'remove the hosts.toml of registries no longer configured',
+      check: `[ -z "$(${stale})" ]`,
+      run: `${stale} | while read -r ks_f; do rm -f "$ks_f" && rmdir "$(dirname "$ks_f")" 2>/dev/null; done; true`,
+    },
+    ...(bundle
+      ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))]
+      : [{ kind: 'package', names: runtimePackages(os.adapter) } as const]),
+    { kind: 'service', name: 'containerd', enabled: true, running: true, ready: READY.containerd },
+    { kind: 'service', name: 'docker', enabled: true, running: true, ready: READY.docker },
+    ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),
+  ];
+}
+
+/** Everything about a host that would make the runtime fail, found before anything changes anywhere. */
+function runtimeProblems(ctx: ClusterContext, { host, facts, os }: ClusterHost, inputs: RuntimeInputs): KubestrapError[] {
+  const runtime = runtimeFactsOf(facts);
+  if (!runtime) return [];
+  return [...packageProblems(ctx, host, os.adapter, runtime), ...bundleProblems(host, inputs), ...dataRootProblems(host, runtime), ...bridgeProblems(host, facts)];
+}
+
+function bundleProblems(host: HostSpec, inputs: RuntimeInputs): KubestrapError[] {
+  if (sourceOf(host) !== 'bundle' || inputs.bundle) return [];
+  return [
+    new HostError(
+      host.name,
+      'CONTAINER_RUNTIME_SOURCE=bundle installs containerd, runc and Docker from an offline bundle, and this run has none with them',
+      { resource: 'CONTAINER_RUNTIME_SOURCE' },
+      'give the run an offline bundle that holds the runtime\'s static binaries, or set CONTAINER_RUNTIME_SOURCE=package',
+    ),
+  ];
+}
+
+function packageProblems(ctx: ClusterContext, host: HostSpec, adapter: OsAdapter, runtime: RuntimeFacts): KubestrapError[] {
+  if (sourceOf(host) !== 'package') return [];
+  const repo = dockerCeRepo(host);
+  const fromRepo = adapter.repoFile(repo) !== undefined;
+  const where = fromRepo ? `the docker-ce repository ${repo.baseUrl}` : 'its package sources';
+  const key = fromRepo ? 'DOCKER_YUM_REPO' : 'CONTAINER_RUNTIME_SOURCE';
+  const fix = fromRepo
+    ? 'set DOCKER_YUM_REPO to a docker-ce repository this host reaches (a mirror, or an offline copy), or CONTAINER_RUNTIME_SOURCE=bundle'
+    : 'add a package source that has them (and run apt-get update), or set CONTAINER_RUNTIME_SOURCE=bundle to install from the offline bundle';
+  const wanted = runtimePackages(adapter);
+  if (runtime.queryFailure) {
+    const said = runtime.queryFailure.output ? `: ${runtime.queryFailure.output.split('\n').at(-1)}` : '';
+    return [new HostError(host.name, `cannot read ${where} to install ${wanted.join(', ')} (exit ${runtime.queryFailure.exitCode})${said}`, { resource: key }, fix)];
+  }
+  const problems: KubestrapError[] = [];
+  const installed = (name: string) => (adapter.packageNames('containerd').includes(name) ? runtime.containerd !== undefined : runtime.docker);
+  const missing = runtime.candidates ? wanted.filter((name) => !installed(name) && !runtime.candidates!.has(name)) : [];
+  if (missing.length) problems.push(new HostError(host.name, `the package manager finds no ${missing.join(', ')} in ${where}`, { resource: key }, fix));
+
+  const containerd = expectedContainerd(runtime, adapter);
+  const minimum = containerdMinimum(ctx.spec.kubeVersion);
+  if (containerd && compareVersions(containerd, minimum) < 0) {
+    const state = runtime.containerd ? 'installed' : `offered by ${where}`;
+    problems.push(
+      new HostError(
+        host.name,
+        `containerd ${containerd.tag} (${state}) is older than Kubernetes ${ctx.spec.kubeVersion.tag} supports (${minimum.tag} or later)`,
+        { resource: 'KUBE_VERSION' },
+        runtime.containerd
+          ? `upgrade containerd on this host to ${minimum.tag} or later, or choose a KUBE_VERSION that supports ${containerd.tag}`
+          : `${fromRepo ? 'point DOCKER_YUM_REPO at a repository with a newer containerd.io' : 'add a package source with a newer containerd'}, use CONTAINER_RUNTIME_SOURCE=bundle, or choose a KUBE_VERSION that supports ${containerd.tag}`,
+      ),
+    );
+  }
+  return problems;
+}
+
+function dataRootProblems(host: HostSpec, runtime: RuntimeFacts): KubestrapError[] {
+  const dataRoot = host.values.DOCKER_DATA_ROOT!;
+  const fix = 'mount the disk meant for Docker\'s data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem';
+  const problems = runtime.unmountedDataRootMounts.map(
+    (mount) => new HostError(host.name, `Docker's data root ${dataRoot} is on ${mount}, which /etc/fstab lists but is not mounted`, { resource: 'DOCKER_DATA_ROOT' }, fix),
+  );
+  if (runtime.dataRootTopMissing) {
+    const top = `/${dataRoot.split('/').filter(Boolean)[0]}`;
+    problems.push(new HostError(host.name, `Docker's data root ${dataRoot} is under ${top}, which does not exist: a disk meant to be mounted there is missing`, { resource: 'DOCKER_DATA_ROOT' }, fix));
+  }
+  return problems;
+}
+
+/** The inventory's addresses were checked before connecting; a host may have more networks than that one. */
+function bridgeProblems(host: HostSpec, facts: HostFacts): KubestrapError[] {
+  const value = host.values.DOCKER_BIP!;
+  const bridge = parseCidr(value);
+  // docker0 itself holds the bridge's own address once Docker runs.
+  const own = value.split('/')[0];
+  const inside = bridge ? facts.addresses.find((a) => a !== own && !a.startsWith('127.') && cidrContains(bridge, a)) : undefined;
+  if (!inside) return [];
+  return [new HostError(host.name, `Docker's bridge ${value} overlaps this host's address ${inside}`, { resource: 'DOCKER_BIP' }, 'pick a bridge range that overlaps none of the host\'s networks, e.g. 192.168.254.1/24')];
+}
