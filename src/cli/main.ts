@@ -3,6 +3,8 @@ import { KubestrapError } from '../errors.js';
 import { bundleCommand } from './commands/bundle.js';
 import { certsCommand } from './commands/certs.js';
 import { convergeCommand } from './commands/converge.js';
+import { healthCommand } from './commands/health.js';
+import { initCommand } from './commands/init.js';
 import { renderCommand } from './commands/render.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
@@ -19,9 +21,11 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
       writeErr: (s) => io.stderr.write(s),
     })
     .showHelpAfterError();
+  program.addCommand(initCommand(io, setExitCode));
   program.addCommand(renderCommand(io));
   program.addCommand(convergeCommand(io, 'plan', setExitCode));
   program.addCommand(convergeCommand(io, 'apply', setExitCode));
+  program.addCommand(healthCommand(io, setExitCode));
   program.addCommand(certsCommand(io, setExitCode));
   program.addCommand(bundleCommand(io));
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride();

@@ -42,6 +42,8 @@ export interface RunOptions {
    * preflight and for what the limited hosts need to know of them) and may run cluster actions.
    */
   limit?: readonly string[];
+  /** A check of the command's own across all hosts, run with the phases' preflights (e.g. `init`: no cluster there yet). */
+  preflight?: (ctx: ClusterContext) => KubestrapError[];
   observer?: RunObserver;
   log?: (event: Record<string, unknown>) => void;
 }
@@ -94,7 +96,7 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
   const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(known) ?? []))).flat();
   const sessions = prepared.length ? reachable : reachable.filter((s) => workOutResources(opts, s, hostReports));
   const cluster: ClusterContext = { ...known, hosts: sessions.map(clusterHost) };
-  const refused = [...prepared, ...opts.phases.flatMap((p) => p.preflight?.(cluster) ?? [])];
+  const refused = [...prepared, ...(opts.preflight?.(cluster) ?? []), ...opts.phases.flatMap((p) => p.preflight?.(cluster) ?? [])];
   if (refused.length) {
     for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
     observer?.stageFinished?.('connect');
@@ -285,6 +287,13 @@ async function runPhase(
   return [...reports.values()];
 }
 
+/** A host that fails sits out the rest of the phase (its cluster actions move to another candidate) and the phases after. */
+function fail(s: Session, report: PhaseHostReport, error: KubestrapError): void {
+  report.status = 'failed';
+  report.error ??= error;
+  s.failed = true;
+}
+
 function emptyReport(phase: string, host: string): PhaseHostReport {
   return { phase, host, status: 'ok', changes: [], restarts: [], notApplied: [], currentContent: new Map(), durationMs: 0 };
 }
@@ -310,8 +319,7 @@ async function runHostPhase(opts: RunOptions, phase: Phase, s: Session, later: L
     if (work) await applyHostPhase(s, changes, restarts, report, run);
     return report.status === 'failed' ? undefined : { rolling };
   } catch (err) {
-    report.status = 'failed';
-    report.error = asKubestrapError(s.host.name, err);
+    fail(s, report, asKubestrapError(s.host.name, err));
     return undefined;
   } finally {
     report.durationMs += Date.now() - began;
@@ -326,8 +334,7 @@ async function applyHostPhase(s: Session, changes: Change[], plan: RestartPlan, 
   s.dirty = true;
   run.changedAnything = true;
   if (outcome.failure) {
-    report.status = 'failed';
-    report.error = outcome.failure;
+    fail(s, report, outcome.failure);
   } else if (outcome.applied.length + outcome.restarted.length) {
     report.status = 'changed';
   }
@@ -355,8 +362,7 @@ async function runRollingRestarts(
       s.dirty = true;
       run.changedAnything = true;
       if (error) {
-        report.status = 'failed';
-        report.error = error;
+        fail(s, report, error);
         const waiting = participants.filter((p) => (owed.get(p) ?? []).length > 0 && p !== s && participants.indexOf(p) > participants.indexOf(s));
         opts.log?.({ event: 'rolling-stopped', phase: phase.name, host: s.host.name, service: r.service, notRestarted: waiting.map((p) => p.host.name) });
         return;
@@ -379,7 +385,11 @@ async function runActions(
     // The assigned host may have failed since the probe: the next candidate that is still fine takes over.
     const name = assigned.host && !sessions.find((s) => s.host.name === assigned.host)!.failed ? assigned.host : firstCandidate(assigned.action.candidates, sessions, (s) => !s.failed);
     const s = sessions.find((x) => x.host.name === name);
-    if (!s) continue;
+    if (!s) {
+      // Every candidate failed or is unreachable: their own failures fail the run; the next run does it.
+      opts.log?.({ event: 'action-skipped', action: assigned.action.name, candidates: assigned.action.candidates });
+      continue;
+    }
     const report = reportOf(s.host.name);
     const began = Date.now();
     try {
@@ -396,16 +406,14 @@ async function runActions(
       const outcome = await applyChanges(s.remote, [change], { restarts: [], deferred: [], settled: [] });
       run.changedAnything = true;
       if (outcome.failure) {
-        report.status = 'failed';
-        report.error = outcome.failure;
+        fail(s, report, outcome.failure);
         report.notApplied.push(change);
         return;
       }
       report.changes.push(change);
       report.status = 'changed';
     } catch (err) {
-      report.status = 'failed';
-      report.error = asKubestrapError(s.host.name, err);
+      fail(s, report, asKubestrapError(s.host.name, err));
       return;
     } finally {
       report.durationMs += Date.now() - began;

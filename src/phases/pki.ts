@@ -61,6 +61,12 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** Hosts that already trust a CA of some cluster (they hold its certificate). */
+export function hostsHoldingCa(ctx: ClusterContext): string[] {
+  const caPaths = new Set<string>(Object.values(CA_CERT_PATHS));
+  return ctx.hosts.filter((h) => [...anchorsOn(h).keys()].some((p) => caPaths.has(p))).map((h) => h.host.name);
+}
+
 function anchorsOn(h: ClusterHost): Map<string, string> {
   const lines = (h.facts.extra[ANCHORS_FACT] ?? '').split('\n').map((l) => l.trim().split(' '));
   return new Map(lines.filter((l) => l.length === 2).map(([path, sha]) => [path!, sha!]));

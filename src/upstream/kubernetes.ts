@@ -1,4 +1,4 @@
-import { mustParseVersion, type KubeVersion, type Version } from './version.js';
+import { compareVersions, mustParseVersion, type KubeVersion, type Version } from './version.js';
 
 /**
  * The Kubernetes minors kubestrap supports and what goes with each: the etcd, pause and CoreDNS
@@ -154,4 +154,11 @@ export const LAST_CGROUP_V1_MINOR = 'v1.34';
 
 export function containerdMinimum(v: KubeVersion): Version {
   return mustParseVersion(supportedKubeMinor(v).containerdMinimum);
+}
+
+/** Versions to offer someone choosing one (the `init` wizard): the pinned releases, newest first. */
+export function kubeVersionChoices(): string[] {
+  const pinned = KUBE_MINORS.flatMap((m) => Object.keys(m.tarballs));
+  const all = [...new Set([DEFAULT_KUBE_VERSION, ...pinned])].map((tag) => mustParseVersion(tag));
+  return all.sort((a, b) => compareVersions(b, a)).map((v) => v.tag);
 }

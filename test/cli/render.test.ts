@@ -12,7 +12,7 @@ describe('bootstrap CLI', () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);
     const commands = run.stdout.split('Commands:')[1]!.split('\n').filter((l) => /^  \S/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
-    expect(commands).toEqual(['render', 'plan', 'apply', 'certs', 'bundle', 'help']);
+    expect(commands).toEqual(['init', 'render', 'plan', 'apply', 'health', 'certs', 'bundle', 'help']);
   });
 
   it('renders the example inventory into OUT/<host>/<path> with a summary table', async () => {

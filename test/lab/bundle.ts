@@ -93,7 +93,7 @@ function writeCniStandin(file: string, plugin: string): void {
 
 /** Writes the bundle (binaries, images, manifest.json) into `dir`, which must be empty or absent. */
 export async function buildBundle(dir: string, opts: BundleOptions = {}): Promise<Manifest> {
-  const kubeVersion = opts.kubeVersion ?? DEFAULT_VERSIONS.kubernetes;
+  const kubeVersion = opts.kubeVersion ?? LAB_KUBE_VERSION;
   const flannelVersion = opts.flannelVersion ?? DEFAULT_VERSIONS.flannel;
   const log = opts.log ?? ((m: string) => void process.stderr.write(`[lab] ${m}\n`));
   await ensurePrereqs();
@@ -145,10 +145,16 @@ export async function buildBundle(dir: string, opts: BundleOptions = {}): Promis
   return manifest;
 }
 
+/**
+ * The Kubernetes version the lab's bundle holds by default: the newest minor whose kubelet still
+ * takes the lab's containerd (Debian 12's 1.6), a version whose CHANGELOG checksums are pinned.
+ */
+export const LAB_KUBE_VERSION = 'v1.35.0';
+
 /** The bundle for these options, built once per machine next to the rootfs and repo caches. */
 export async function cachedBundle(opts: BundleOptions = {}): Promise<string> {
   const key = shortHash({
-    kube: opts.kubeVersion ?? DEFAULT_VERSIONS.kubernetes,
+    kube: opts.kubeVersion ?? LAB_KUBE_VERSION,
     flannel: opts.flannelVersion ?? DEFAULT_VERSIONS.flannel,
     defaults: DEFAULT_VERSIONS,
     standin: sha256(STANDIN_SOURCE),

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
 import type { HostFacts } from '../../engine/facts.js';
-import { InvalidInputError } from '../../errors.js';
+import type { ClusterContext } from '../../engine/phase.js';
+import { InvalidInputError, type KubestrapError } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
 import { RunArtifacts } from '../../artifacts/provider.js';
@@ -26,7 +27,7 @@ import { formatReport } from '../output/report-text.js';
 import { openPool, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
-interface ConvergeOptions extends ConnectionOptions {
+export interface ConvergeOptions extends ConnectionOptions {
   templates?: string;
   phase?: string[];
   limit?: string[];
@@ -46,21 +47,39 @@ export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: nu
         ? 'Connect to every host, read its state, and print exactly what `apply` would change: file diffs, services to restart, packages to install. Changes nothing.'
         : 'Connect to every host, read its state, and change only what differs; restart only the services whose inputs changed.',
     );
-  return withConnectionOptions(withInputOptions(command))
-    .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/)')
+  return withConvergeOptions(withInputOptions(command))
     .option('--phase <names...>', `only these phases (${phases})`)
     .option('--limit <hosts...>', 'change only these hosts (names, comma- or space-separated); the others are read, not changed')
-    .addOption(outputOption('progress and report format'))
-    .option('--bundle <dir>', 'take every artifact from this offline bundle (bootstrap bundle create) and never use the network')
-    .option('--artifacts-manifest <file>', 'your own builds: a manifest (bundle format) whose entries replace the upstream downloads')
-    .option('--verify-binaries', 'hash every installed binary on every host, whatever kubestrap recorded', false)
     .action(async (opts: ConvergeOptions) => setExitCode(await converge(io, mode, opts)));
 }
 
-async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promise<number> {
+/** The options plan and apply share with `init`. */
+export function withConvergeOptions(command: Command): Command {
+  return withConnectionOptions(command)
+    .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/)')
+    .addOption(outputOption('progress and report format'))
+    .option('--bundle <dir>', 'take every artifact from this offline bundle (bootstrap bundle create) and never use the network')
+    .option('--artifacts-manifest <file>', 'your own builds: a manifest (bundle format) whose entries replace the upstream downloads')
+    .option('--verify-binaries', 'hash every installed binary on every host, whatever kubestrap recorded', false);
+}
+
+/** What a command adds to a plan or apply run. */
+export interface RunExtras {
+  /** Checked across all hosts before anything changes, with the phases' own preflights. */
+  preflight?: (ctx: ClusterContext) => KubestrapError[];
+  /** Refuse before connecting, given the cluster's spec (e.g. a CA already in the state folder). */
+  before?: (spec: ClusterSpec) => void;
+  /** The run's name in the lock and the debug log. */
+  command?: string;
+}
+
+/** Runs plan or apply; returns the exit code (the report is printed). */
+export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, extras: RunExtras = {}): Promise<number> {
   const entries = choosePhases(opts.phase);
   const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
   printWarnings(io, spec.warnings);
+  extras.before?.(spec);
+  const command = extras.command ?? mode;
   const limit = limitedHosts(spec, opts.limit);
   const templates = prepareTemplates(spec, opts.templates ?? BUNDLED_UNITS);
   // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
@@ -70,8 +89,8 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
   // Hosts' output is parsed raw; what is shown or logged has every password and passphrase redacted.
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
   const state = openStateDir(spec.stateDir, spec.knownHostsFile);
-  const lock = acquireLock(state.lockFile, `bootstrap ${mode}`);
-  const log = new RunLog(state.logsDir, mode, shown);
+  const lock = acquireLock(state.lockFile, `bootstrap ${command}`);
+  const log = new RunLog(state.logsDir, command, shown);
   // Download progress goes to the run's view once it exists; notices are said after the report.
   const notes: RunNotes = { draw: () => undefined, notices: [] };
   let report: RunReport;
@@ -85,7 +104,7 @@ async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions): Promis
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
       return rendered.files;
     };
-    report = await runOnHosts(io, mode, opts, spec, phases, filesFor, limit, log, notes);
+    report = await runOnHosts(io, mode, opts, spec, phases, filesFor, limit, log, notes, extras.preflight);
     log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
   } finally {
     lock.release();
@@ -143,6 +162,7 @@ async function runOnHosts(
   limit: string[] | undefined,
   log: RunLog,
   notes: RunNotes,
+  preflight: RunExtras['preflight'],
 ): Promise<RunReport> {
   const pool = openPool(spec, opts, (e) => log.write(e));
   const view = progressView(io, opts.output, phases);
@@ -156,6 +176,7 @@ async function runOnHosts(
       connect: (target) => pool.connect(target),
       concurrency: opts.concurrency,
       ...(limit ? { limit } : {}),
+      ...(preflight ? { preflight } : {}),
       ...(view.observer ? { observer: view.observer } : {}),
       log: (e) => log.write(e),
     });

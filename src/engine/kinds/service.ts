@@ -21,11 +21,14 @@ export function startWithJournal(action: 'start' | 'restart', unit: string, read
   const start = `systemctl ${action} -- ${u} || { rc=$?; ${journal}; exit $rc; }`;
   if (!ready) return start;
   const notReady = (why: string) => `{ printf '%s %s\\n' '${NOT_READY_MARKER}' ${shq(`${unit} ${why}`)}; ${journal}; exit 1; }`;
+  // A unit that keeps exiting (systemd restarting it twice in a row) will not become ready: say so now, not at the timeout.
   return [
     start,
-    'ks_waited=0',
+    'ks_waited=0; ks_crashed=0',
     `until ( ${ready.check} ) >/dev/null 2>&1; do`,
     `  systemctl is-failed -q -- ${u} && ${notReady(`failed while kubestrap waited for it to be ready (${ready.description})`)}`,
+    `  if systemctl show -p SubState -- ${u} | grep -qx SubState=auto-restart; then ks_crashed=$((ks_crashed + 1)); else ks_crashed=0; fi`,
+    `  [ "$ks_crashed" -ge 2 ] && ${notReady(`keeps exiting (systemd is restarting it) while kubestrap waited for it to be ready (${ready.description})`)}`,
     `  [ "$ks_waited" -ge ${ready.timeoutSec} ] && ${notReady(`is not ready after ${ready.timeoutSec} s (${ready.description})`)}`,
     '  ks_waited=$((ks_waited + 1)); sleep 1',
     'done',

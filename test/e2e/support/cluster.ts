@@ -66,7 +66,7 @@ export function useLabCluster(hosts: LabHosts, opts: LabClusterOptions = {}): La
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const withBundle = (args: string[]) =>
-    opts.bundle !== false && bundleDir && ['plan', 'apply'].includes(args[0] ?? '') && !args.includes('--bundle') ? [...args, '--bundle', bundleDir] : args;
+    opts.bundle !== false && bundleDir && ['plan', 'apply', 'init'].includes(args[0] ?? '') && !args.includes('--bundle') ? [...args, '--bundle', bundleDir] : args;
   const cli = (args: string[]) => runCli([...withBundle(args), '-i', inventory, '-c', config]);
   return {
     dir,

@@ -1,0 +1,49 @@
+import { Command } from 'commander';
+import { loadClusterSpec } from '../../config/cluster-spec.js';
+import { runHealth } from '../../health/run.js';
+import { displayFilter } from '../../printable.js';
+import { targetSecrets } from '../../ssh/auth.js';
+import { openStateDir } from '../../state/state-dir.js';
+import { EXIT_FAILED, EXIT_OK, formatTable, printWarnings, type CliIo } from '../io.js';
+import { openPool, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+
+interface HealthOptions extends ConnectionOptions {
+  output: OutputMode;
+}
+
+/** `bootstrap health`: is the cluster still working? One row per check and host; exit 1 on any failure. */
+export function healthCommand(io: CliIo, setExitCode: (code: number) => void): Command {
+  return withConnectionOptions(withInputOptions(new Command('health')))
+    .summary('check that the cluster works: etcd, API server, controllers, nodes, flannel, runtime')
+    .description(
+      'Over the SSH connections (one command per host, hosts in parallel): etcd endpoint health and member list, the API ' +
+        'server\'s /readyz, controller-manager and scheduler health, every node Ready, a flannel lease per node, the ' +
+        'services running. Changes nothing. Exits 1 when any check fails.',
+    )
+    .addOption(outputOption('report format'))
+    .action(async (opts: HealthOptions) => setExitCode(await health(io, opts)));
+}
+
+async function health(io: CliIo, opts: HealthOptions): Promise<number> {
+  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  printWarnings(io, spec.warnings);
+  // The state folder holds known_hosts: checked as for apply before anything trusts it.
+  openStateDir(spec.stateDir, spec.knownHostsFile);
+  const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
+  const pool = openPool(spec, opts);
+  let report;
+  try {
+    report = await runHealth(spec, (t) => pool.connect(t), opts.concurrency);
+  } finally {
+    await pool.closeAll();
+  }
+  if (opts.output === 'json') {
+    io.stdout.write(`${JSON.stringify({ ok: report.ok, durationMs: report.durationMs, checks: report.rows.map((r) => ({ ...r, detail: shown(r.detail) })) }, null, 2)}\n`);
+  } else {
+    const rows = report.rows.map((r) => [r.check, r.host, r.ok ? 'ok' : 'FAIL', shown(r.detail)]);
+    const failed = report.rows.filter((r) => !r.ok).length;
+    io.stdout.write(`${formatTable(['CHECK', 'HOST', 'STATUS', 'DETAIL'], rows)}\n`);
+    io.stdout.write(`Health: ${failed ? `${failed} of ${report.rows.length} checks FAILED` : `all ${report.rows.length} checks ok`} (${(report.durationMs / 1000).toFixed(1)} s)\n`);
+  }
+  return report.ok ? EXIT_OK : EXIT_FAILED;
+}

@@ -1,0 +1,202 @@
+import { ETCD_CLIENT_PORT, type ClusterSpec, type HostSpec } from '../config/cluster-spec.js';
+import { PKI_PATHS } from '../pki/host-layout.js';
+import { etcdctl, HEALTH_PORTS, kubectl, localApiserver } from '../phases/services.js';
+import { shq } from '../ssh/quote.js';
+
+/**
+ * What `bootstrap health` looks at. Each check is a shell snippet that only looks, run on a host
+ * inside that host's one command, and a reading of its output into rows (one per check and host).
+ * Host checks run on every host they concern; cluster checks (etcd's member list, node readiness,
+ * flannel leases) run once, on the first host that can answer.
+ */
+export interface HealthRow {
+  check: string;
+  host: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface HealthCheck {
+  /** Section key in the host's command; unique within it. */
+  key: string;
+  script: string;
+  read(output: string): HealthRow[];
+}
+
+const ACTIVE = (unit: string) => `systemctl is-active -- ${shq(unit)}`;
+
+function row(check: string, host: string, ok: boolean, detail: string): HealthRow {
+  return { check, host, ok, detail: detail.trim() || (ok ? 'ok' : 'no answer') };
+}
+
+/** The last line of what a check printed: an error's gist, not its whole trace. */
+function gist(output: string): string {
+  return output.trim().split('\n').filter(Boolean).at(-1) ?? '';
+}
+
+/** `code<TAB>output` framing: the exit code on the first line, then the output. */
+function withCode(script: string): string {
+  return `out=$( { ${script}; } 2>&1 ); printf '%s\\n%s\\n' "$?" "$out"`;
+}
+
+function splitCode(output: string): { code: number; body: string } {
+  const newline = output.indexOf('\n');
+  return { code: Number((newline < 0 ? output : output.slice(0, newline)).trim()), body: newline < 0 ? '' : output.slice(newline + 1) };
+}
+
+/** A health endpoint answers `ok`; otherwise its answer (e.g. `[-]etcd failed: ...`) or curl's error is the reason. */
+function answersOk(curlArgs: string): string {
+  return `body=$(curl -sS --max-time 3 ${curlArgs}) || exit $?; [ "$body" = ok ] || { printf '%s\\n' "$body"; exit 1; }`;
+}
+
+function serviceCheck(host: HostSpec, unit: string, name = unit): HealthCheck {
+  return {
+    key: `service:${unit}`,
+    script: ACTIVE(unit),
+    read: (out) => [row(`${name} running`, host.name, out.trim() === 'active', out.trim() === 'active' ? 'active' : `systemd says ${out.trim() || 'nothing'}`)],
+  };
+}
+
+/** A command that must exit 0; its last line explains a failure. */
+function commandCheck(key: string, check: string, host: HostSpec, script: string, okDetail: (body: string) => string): HealthCheck {
+  return {
+    key,
+    script: withCode(script),
+    read: (out) => {
+      const { code, body } = splitCode(out);
+      return [row(check, host.name, code === 0, code === 0 ? okDetail(body) : gist(body) || `exit code ${code}`)];
+    },
+  };
+}
+
+/** The checks each host answers for itself, by its roles. */
+export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
+  const checks: HealthCheck[] = [];
+  if (host.roles.includes('etcd')) {
+    checks.push(serviceCheck(host, 'etcd'));
+    checks.push(
+      commandCheck('etcd-health', 'etcd endpoint health', host, `${etcdctl(host, `https://${host.nodeIp}:${ETCD_CLIENT_PORT}`)} endpoint health`, () => `https://${host.nodeIp}:${ETCD_CLIENT_PORT} is healthy`),
+    );
+  }
+  if (host.roles.includes('master')) {
+    checks.push(
+      commandCheck('apiserver', 'API server /readyz', host, answersOk(`--cacert ${PKI_PATHS.caCert} ${shq(`${localApiserver(spec)}/readyz`)}`), () => 'ok'),
+      commandCheck('controller-manager', 'controller-manager /healthz', host, answersOk(`-k https://127.0.0.1:${HEALTH_PORTS.controllerManager}/healthz`), () => 'ok'),
+      commandCheck('scheduler', 'scheduler /healthz', host, answersOk(`-k https://127.0.0.1:${HEALTH_PORTS.scheduler}/healthz`), () => 'ok'),
+    );
+  }
+  if (host.roles.includes('master') || host.roles.includes('worker')) checks.push(serviceCheck(host, 'flanneld'));
+  if (host.roles.includes('worker')) {
+    checks.push(serviceCheck(host, 'containerd', 'runtime (containerd)'), serviceCheck(host, 'kubelet'), serviceCheck(host, 'kube-proxy'));
+    checks.push({
+      key: 'subnet',
+      script: 'cat /run/flannel/subnet.env',
+      read: (out) => {
+        const subnet = /^FLANNEL_SUBNET=(\S+)$/m.exec(out)?.[1];
+        return [row('flannel subnet on the node', host.name, subnet !== undefined, subnet ? `FLANNEL_SUBNET=${subnet}` : 'no /run/flannel/subnet.env')];
+      },
+    });
+  }
+  return checks;
+}
+
+/** etcd's member list, read on one member: every etcd host of the inventory must be a started member. */
+export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
+  const expected = spec.hosts.filter((h) => h.roles.includes('etcd')).map((h) => h.name);
+  return {
+    key: 'etcd-members',
+    script: withCode(`${etcdctl(on, `https://127.0.0.1:${ETCD_CLIENT_PORT}`)} member list`),
+    read: (out) => {
+      const { code, body } = splitCode(out);
+      if (code !== 0) return [row('etcd member list', on.name, false, gist(body) || `exit code ${code}`)];
+      // `id, started|unstarted, name, peer URLs, client URLs, learner`
+      const members = body.split('\n').map((l) => l.split(',').map((f) => f.trim())).filter((f) => f.length >= 3);
+      const started = new Set(members.filter((f) => f[1] === 'started').map((f) => f[2]!));
+      const missing = expected.filter((n) => !started.has(n));
+      return [row('etcd member list', on.name, missing.length === 0, missing.length ? `not started members: ${missing.join(', ')}` : `${started.size} members started: ${[...started].join(', ')}`)];
+    },
+  };
+}
+
+/** The nodes as the API server sees them, read on one master: every node of the inventory Ready. */
+export function nodesCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
+  const nodes = spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
+  return {
+    key: 'nodes',
+    script: withCode(`${kubectl(on)} get nodes -o json`),
+    read: (out) => {
+      const { code, body } = splitCode(out);
+      if (code !== 0) return nodes.map((n) => row('node Ready', n, false, `kubectl on ${on.name}: ${gist(body) || `exit code ${code}`}`));
+      const ready = readyNodes(body);
+      return nodes.map((n) => row('node Ready', n, ready.get(n) === 'True', ready.has(n) ? `Ready=${ready.get(n)}` : 'not registered'));
+    },
+  };
+}
+
+/** Node name → status of its Ready condition, from `kubectl get nodes -o json`. */
+export function readyNodes(json: string): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    const list = JSON.parse(json) as { items?: Array<{ metadata?: { name?: string }; status?: { conditions?: Array<{ type?: string; status?: string }> } }> };
+    for (const item of list.items ?? []) {
+      const name = item.metadata?.name;
+      if (!name) continue;
+      out.set(name, item.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown');
+    }
+  } catch {
+    // Not JSON: every node reads as not registered.
+  }
+  return out;
+}
+
+/** flannel's leases in etcd (etcd mode), read on one etcd member: one per node, for the node's address. */
+export function leasesCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
+  const prefix = `${spec.values.FLANNEL_ETCD_PREFIX}/subnets/`;
+  const nodes = spec.hosts.filter((h) => h.roles.includes('master') || h.roles.includes('worker'));
+  return {
+    key: 'leases',
+    script: withCode(`${etcdctl(on, `https://127.0.0.1:${ETCD_CLIENT_PORT}`)} get --prefix ${shq(prefix)}`),
+    read: (out) => {
+      const { code, body } = splitCode(out);
+      if (code !== 0) return nodes.map((n) => row('flannel lease in etcd', n.name, false, `etcdctl on ${on.name}: ${gist(body) || `exit code ${code}`}`));
+      const byIp = leasesByIp(body, prefix);
+      return nodes.map((n) => row('flannel lease in etcd', n.name, byIp.has(n.nodeIp), byIp.get(n.nodeIp) ?? `no lease for ${n.nodeIp} under ${prefix}`));
+    },
+  };
+}
+
+/** `etcdctl get --prefix` prints key, value, key, value...: public IP → subnet of each lease. */
+export function leasesByIp(text: string, prefix: string): Map<string, string> {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i]!.startsWith(prefix)) continue;
+    try {
+      const value = JSON.parse(lines[i + 1]!) as { PublicIP?: string };
+      if (value.PublicIP) out.set(value.PublicIP, lines[i]!.slice(prefix.length).replace('-', '/'));
+    } catch {
+      // not a lease value
+    }
+  }
+  return out;
+}
+
+/** Kube mode: each node's podCIDR, which flanneld takes as its subnet. */
+export function podCidrCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
+  const nodes = spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
+  return {
+    key: 'podcidrs',
+    script: withCode(`${kubectl(on)} get nodes -o json`),
+    read: (out) => {
+      const { code, body } = splitCode(out);
+      let cidrs = new Map<string, string>();
+      try {
+        const list = JSON.parse(body) as { items?: Array<{ metadata?: { name?: string }; spec?: { podCIDR?: string } }> };
+        cidrs = new Map((list.items ?? []).flatMap((i) => (i.metadata?.name && i.spec?.podCIDR ? [[i.metadata.name, i.spec.podCIDR] as const] : [])));
+      } catch {
+        // reported per node below
+      }
+      return nodes.map((n) => row('node podCIDR (flannel)', n, code === 0 && cidrs.has(n), cidrs.get(n) ?? (code === 0 ? 'no podCIDR yet' : gist(body))));
+    },
+  };
+}

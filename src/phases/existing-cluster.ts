@@ -1,0 +1,26 @@
+import type { ClusterSpec } from '../config/cluster-spec.js';
+import { HostError, StateError, type KubestrapError } from '../errors.js';
+import type { ClusterContext } from '../engine/phase.js';
+import { CAS } from '../pki/catalog.js';
+import { localPkiStore } from '../pki/store.js';
+import { hostsWithEtcdData } from './etcd.js';
+import { hostsHoldingCa } from './pki.js';
+
+const USE_APPLY = 'bootstrap apply changes an existing cluster (and finishes one an earlier init left half done)';
+
+/**
+ * `init` makes a cluster that does not exist yet. A CA in the local state folder, or hosts that
+ * hold etcd data or trust a CA, mean one does: init refuses and points to `apply`, which changes
+ * only what differs.
+ */
+export function localClusterProblems(spec: ClusterSpec): KubestrapError[] {
+  const store = localPkiStore(spec);
+  const ca = CAS.find((c) => store.read(c.name).certPem !== undefined);
+  return ca ? [new StateError(store.pathOf(ca.name, 'certPem'), `cluster "${spec.name}" already has a CA (${ca.name}) here: it was initialised before`, USE_APPLY)] : [];
+}
+
+export function existingClusterProblems(ctx: ClusterContext): KubestrapError[] {
+  const etcd = hostsWithEtcdData(ctx).map((name) => new HostError(name, 'already holds etcd data: a cluster exists on it', {}, USE_APPLY));
+  const ca = hostsHoldingCa(ctx).map((name) => new HostError(name, 'already trusts a cluster CA (/etc/kubernetes/pki): a cluster exists on it', {}, `${USE_APPLY}; a host of another cluster must be reset first`));
+  return [...etcd, ...ca];
+}
