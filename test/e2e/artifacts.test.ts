@@ -38,7 +38,7 @@ describe.skipIf(!labAvailable())('the artifacts phase on lab hosts', () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(changesOf(report, master()).sort()).toEqual(['etcd', 'etcdctl', 'flanneld', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((b) => `file:${BIN}/${b}`).sort());
     expect(changesOf(report, worker())).toEqual([
-      ...['kubelet', 'kube-proxy', 'flanneld'].map((b) => `file:${BIN}/${b}`),
+      ...['kubelet', 'kube-proxy', 'kubectl', 'flanneld'].map((b) => `file:${BIN}/${b}`),
       ...['flannel', 'bridge', 'host-local', 'loopback', 'portmap'].map((b) => `file:/opt/cni/bin/${b}`),
     ]);
     const onMaster = await hosts.run(0, `cd ${BIN} && for f in etcd etcdctl kube-apiserver kubectl; do echo "$f $(stat -c '%a %U:%G' $f) $(sha256sum.real < $f 2>/dev/null || sha256sum < $f)"; done`);
@@ -167,7 +167,8 @@ describe.skipIf(!labAvailable())('the artifacts phase on lab hosts', () => {
         for (const i of [0, 1]) await hosts.run(i, `rm -f ${BIN}/kube-proxy ${BIN}/kubectl`);
         const { run, report } = await cluster.json('apply', ['--phase', 'artifacts']);
         expect(run.code, run.stdout + run.stderr).toBe(0);
-        expect([...changesOf(report, master()), ...changesOf(report, worker())].sort()).toEqual([`file:${BIN}/kube-proxy`, `file:${BIN}/kubectl`]);
+        // kubectl on both (a node checks its own registration with it), kube-proxy on the worker.
+        expect([...changesOf(report, master()), ...changesOf(report, worker())].sort()).toEqual([`file:${BIN}/kube-proxy`, `file:${BIN}/kubectl`, `file:${BIN}/kubectl`]);
         expect(mirror.requests).toEqual([]);
         expect(proxy.forwarded).toEqual([]);
         // Without the bundle the same config goes to the mirror: the watch sees downloads when there are any.
