@@ -30,8 +30,10 @@ export interface LabCluster {
   /** Runs the CLI with this cluster's inventory and config appended. */
   cli(args: string[]): Promise<CliRun>;
   /** Runs `plan` or `apply` with --output json and parses the report. */
-  json(command: 'plan' | 'apply', extra?: string[]): Promise<{ run: CliRun; report: JsonReport }>;
+  json(command: 'plan' | 'apply' | 'init', extra?: string[]): Promise<{ run: CliRun; report: JsonReport }>;
   setProperty(key: string, value: string): void;
+  /** Writes the inventory again, e.g. with a host added (the options replace the file's, not merge). */
+  rewriteInventory(opts: InventoryOptions): Promise<void>;
 }
 
 export interface LabClusterOptions extends InventoryOptions {
@@ -82,5 +84,6 @@ export function useLabCluster(hosts: LabHosts, opts: LabClusterOptions = {}): La
       }
     },
     setProperty,
+    rewriteInventory: (more) => writeInventory({ ...hosts.lab, hosts: hosts.all() }, inventory, more),
   };
 }
