@@ -652,6 +652,7 @@ subjects:
     it('the controller-manager marks a node Unknown once its kubelet stops posting status', async () => {
       await hosts.run(W, 'systemctl stop kubelet');
       await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/admin.conf ${BIN}/kubectl get nodes | grep -q "${wName} *NotReady"`, 'kube-controller-manager', 60);
+      await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/admin.conf ${BIN}/kubectl get node ${wName} -o json | grep -q node.kubernetes.io/unreachable`, 'kube-controller-manager', 20);
       const node = JSON.parse(await admin(`get node ${wName} -o json`)) as { spec: { taints: Array<{ key: string }> }; status: { conditions: Array<{ type: string; status: string; reason: string }> } };
       expect(node.status.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NodeStatusUnknown' });
       expect(node.spec.taints.map((t) => t.key)).toContain('node.kubernetes.io/unreachable');

@@ -11,7 +11,7 @@ network config missing from etcd. State lives in the lab's real etcd (through it
 over TLS with the certificates given), so etcdctl sees what the API server stored.
 
 What it does not do: run pods, program iptables, create flannel's VXLAN device, watch. The contract it
-implements is test/standins/README.md. Python 3.9+ standard library, plus python3-yaml for YAML.
+implements is test/standins/README.md. Python 3.7+ standard library, plus python3-yaml for YAML.
 """
 import base64
 import datetime
@@ -191,7 +191,8 @@ class Flags:
                     name, value = name.split("=", 1)
                 elif not arg.startswith("--") and len(name) > 1 and name[0] in short and name not in BOOL_FLAGS:
                     name, value = name[0], name[1:]  # kubectl -ojson
-                name = short.get(name, name) if not arg.startswith("--") or name in short else name
+                if not arg.startswith("--"):
+                    name = short.get(name, name)
                 if value is None:
                     if name in BOOL_FLAGS or i + 1 >= len(argv) or (argv[i + 1].startswith("-") and argv[i + 1] != "-"):
                         value = "true"
@@ -537,6 +538,12 @@ class Etcd:
                 continue
             reply = json.loads(data or b"{}")
             if status != 200:
+                if reply.get("code") == 14:
+                    # The stand-ins reach etcd through its JSON gateway, which dials etcd's own gRPC port with etcd's
+                    # server certificate as a client certificate: without clientAuth in it, etcd refuses its own gateway.
+                    raise EtcdError("%s: etcd's gRPC gateway cannot reach its own server (%s); with --client-cert-auth, etcd's "
+                                    "server certificate needs the clientAuth usage as well as serverAuth (kubeadm gives it both)"
+                                    % (endpoint, reply.get("message")))
                 raise EtcdError("etcdserver: %s" % (reply.get("error") or reply.get("message") or status))
             return reply
         raise EtcdError("; ".join(errors) or "no etcd endpoints")
@@ -723,10 +730,8 @@ class KubeClient:
             fatal('invalid configuration: context was not found for specified context: %s' % context_name)
         cluster = named("clusters", context.get("cluster"))
         user = named("users", context.get("user")) or {}
-        if cluster is None:
-            fatal('invalid configuration: [context was not found for specified context: %s, cluster has no server defined]' % context_name)
-        if not cluster.get("server"):
-            fatal("invalid configuration: cluster has no server defined")
+        if cluster is None or not cluster.get("server"):
+            fatal('invalid configuration: no server found for cluster "%s"' % context.get("cluster"))
         self.server = cluster["server"].rstrip("/")
         self.namespace = context.get("namespace") or "default"
         rel = lambda p: p if not p or os.path.isabs(p) else os.path.join(base, p)
@@ -1323,9 +1328,11 @@ class ApiServer:
                            (flags.get("proxy-client-cert-file"), flags.get("proxy-client-key-file"), "proxy client")):
             if c or k:
                 check_key_pair(c or "", k or "", what)
-        for ca in (flags.get("requestheader-client-ca-file"), flags.get("kubelet-certificate-authority")):
-            if ca:
-                read_file(ca)
+        for name in ("requestheader-client-ca-file", "kubelet-certificate-authority", "encryption-provider-config",
+                     "audit-policy-file", "admission-control-config-file", "egress-selector-config-file", "token-auth-file",
+                     "authentication-config", "authorization-config"):
+            if flags.get(name):
+                read_file(flags.get(name))
         self.etcd = Etcd(flags.all("etcd-servers"), flags.get("etcd-cafile"), flags.get("etcd-certfile"), flags.get("etcd-keyfile"))
         self.load_service_account_keys(flags, key)
         self.bootstrapped = threading.Event()
@@ -1495,10 +1502,7 @@ class ApiServer:
 
     def list_objects(self, resource, ns=None):
         kvs, revision = self.etcd.range_prefix(self.list_key(resource, ns))
-        items = [self.decode(kv) for kv in kvs]
-        if not resource.namespaced:  # `<prefix>/nodes/` must not match `<prefix>/nodes-x/...`; keys have no further '/'
-            items = [i for i in items if "/" not in i["metadata"]["name"]]
-        return items, revision
+        return [self.decode(kv) for kv in kvs], revision
 
     def store_new(self, resource, ns, obj):
         meta = obj.setdefault("metadata", {})
@@ -2531,7 +2535,7 @@ class Kubectl:
                 raise server_error(e)
         return status
 
-    # -- label / taint: read, change, write with the read's resourceVersion as precondition --
+    # -- label / taint: read, then patch what changes (no resourceVersion precondition, as upstream's kubectl) --
 
     def node_target(self, args, verb):
         if len(args) < 2:
@@ -2570,7 +2574,7 @@ class Kubectl:
         if not patch_labels:
             self.out.write("%s not labeled\n" % what)
             return 0
-        body = {"metadata": {"labels": patch_labels, "resourceVersion": obj["metadata"]["resourceVersion"]}}
+        body = {"metadata": {"labels": patch_labels}}
         try:
             self.api().patch(api_path(resource, ns, name), body)
         except (ApiError, NetError) as e:
@@ -2610,7 +2614,7 @@ class Kubectl:
                 taint["value"] = value
             taints = [t for t in taints if t not in existing] + [taint]
             added = True
-        body = {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}, "spec": {"taints": taints or None}}
+        body = {"spec": {"taints": taints or None}}
         try:
             self.api().patch(api_path(resource, None, name), body)
         except (ApiError, NetError) as e:
@@ -3115,6 +3119,14 @@ def os_image():
 # kube-controller-manager, kube-scheduler, kube-proxy: clients of the API server with their kubeconfig
 # ---------------------------------------------------------------------------------------------------
 
+def check_delegated_kubeconfigs(flags):
+    """controller-manager and scheduler load these at start-up (delegated authentication of their own API)."""
+    for kind in ("authentication", "authorization"):
+        path = flags.get("%s-kubeconfig" % kind)
+        if path and not os.path.exists(path):
+            fatal("failed to get delegated %s kubeconfig: stat %s: no such file or directory" % (kind, path))
+
+
 def component_client(path, what):
     if not path:
         fatal("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined")
@@ -3228,6 +3240,7 @@ class ControllerManager:
                 fatal("error reading key for service account token controller: error reading private key file %s: data does not contain a valid RSA or ECDSA private key" % sa_key)
         if flags.get("root-ca-file"):
             read_file(flags.get("root-ca-file"), "error reading root-ca-file")
+        check_delegated_kubeconfigs(flags)
         self.root = component_client(flags.get("kubeconfig"), "kube-controller-manager")
         self.use_sa = flags.bool("use-service-account-credentials")
         controllers = flags.all("controllers") or ["*"]
@@ -3284,9 +3297,14 @@ class ControllerManager:
         if self.run_ipam:
             self.allocate_cidrs(client, nodes)
         if self.run_lifecycle:
-            leases = {l["metadata"]["name"]: l for l in self.root.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases").get("items", [])}
+            leases = {lease["metadata"]["name"]: lease
+                      for lease in self.root.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases").get("items", [])}
             for node in nodes:
-                self.monitor(client, node, leases.get(node["metadata"]["name"]))
+                try:
+                    self.monitor(client, node, leases.get(node["metadata"]["name"]))
+                except ApiError as e:
+                    if e.status != 409:  # a concurrent writer (the kubelet): the next pass sees the fresh node
+                        raise
 
     def allocate_cidrs(self, client, nodes):
         used = {dig(n, "spec", "podCIDR") for n in nodes}
@@ -3300,8 +3318,8 @@ class ControllerManager:
                 log('"Error allocating CIDR for node" node="%s" err="CIDR allocation failed; there are no remaining CIDRs left to allocate in the accepted range"' % name, "E")
                 return
             try:
-                client.patch("/api/v1/nodes/" + name, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
-                                                       "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}})
+                node.update(client.patch("/api/v1/nodes/" + name, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+                                                                   "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}}))
                 used.add(cidr)
                 log('Set node PodCIDR node="%s" podCIDRs=["%s"]' % (name, cidr))
             except ApiError as e:
@@ -3320,7 +3338,7 @@ class ControllerManager:
             updated = [dict(c, status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
                             lastTransitionTime=now) if c.get("type") in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure") else c
                        for c in conditions]
-            client.patch("/api/v1/nodes/%s/status" % name, {"status": {"conditions": updated}})
+            node = client.patch("/api/v1/nodes/%s/status" % name, {"status": {"conditions": updated}})
             log('Node is unresponsive. Adding it to the Taint queue node="%s"' % name)
             state = "Unknown"
         key = {"True": None, "False": "node.kubernetes.io/not-ready", "Unknown": "node.kubernetes.io/unreachable"}[state]
@@ -3339,6 +3357,7 @@ class Scheduler:
         self.flags = flags
         config = load_component_config(flags, ("KubeSchedulerConfiguration",))
         path = dig(config, "clientConnection", "kubeconfig") or flags.get("kubeconfig")
+        check_delegated_kubeconfigs(flags)
         self.client = component_client(path, "kube-scheduler")
         elect = dig(config, "leaderElection", "leaderElect", default=flags.bool("leader-elect", True))
         self.elector = LeaderElector(self.client, "kube-system", flags.get("leader-elect-resource-name") or "kube-scheduler") if elect else None
