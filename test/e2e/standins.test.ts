@@ -28,10 +28,14 @@ async function putFile(hosts: LabHosts, i: number, remote: string, content: Buff
   await hosts.run(i, `base64 -d ${tmp} > ${remote} && rm ${tmp} && chmod ${mode} ${remote}`);
 }
 
-/** A transient systemd service running a command line (stopped and reset first if it existed). */
-async function service(hosts: LabHosts, i: number, unit: string, argv: string[], env: Record<string, string> = {}): Promise<void> {
-  const envArgs = Object.entries(env).map(([k, v]) => `--setenv=${k}=${v}`);
-  await hosts.run(i, `systemctl stop ${unit} 2>/dev/null; systemctl reset-failed ${unit} 2>/dev/null; systemd-run --quiet --unit=${unit} -p Restart=no ${envArgs.join(' ')} ${argv.join(' ')}`);
+/**
+ * A transient systemd service running a command line (stopped and reset first if it existed). `notify`:
+ * Type=notify as the product's units for kube-apiserver, kubelet and flanneld, so systemd-run returns once
+ * the component said READY (or failed); `noBlock` returns at once (a start that is expected to hang).
+ */
+async function service(hosts: LabHosts, i: number, unit: string, argv: string[], opts: { env?: Record<string, string>; notify?: boolean; noBlock?: boolean } = {}): Promise<void> {
+  const props = [...Object.entries(opts.env ?? {}).map(([k, v]) => `--setenv=${k}=${v}`), ...(opts.notify ? ['-p Type=notify'] : []), ...(opts.noBlock ? ['--no-block'] : [])];
+  await hosts.run(i, `systemctl stop ${unit} 2>/dev/null; systemctl reset-failed ${unit} 2>/dev/null; systemd-run --quiet --unit=${unit} -p Restart=no ${props.join(' ')} ${argv.join(' ')}`);
 }
 
 /** Polls a shell condition inside host i (one exec, not one per try); on timeout, shows the unit's journal. */
@@ -99,7 +103,7 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
   /** A kubelet as a service, with its own config (ports) and kubeconfig. */
   const kubelet = async (unit: string, kubeconfig: string, extraConfig: string[], args: string[] = []): Promise<void> => {
     await putFile(hosts, W, `/etc/kubernetes/${unit}.yaml`, kubeletConfig(extraConfig));
-    await service(hosts, W, unit, [`${BIN}/kubelet`, `--config=/etc/kubernetes/${unit}.yaml`, `--kubeconfig=/etc/kubernetes/${kubeconfig}.conf`, `--node-ip=${w}`, ...args]);
+    await service(hosts, W, unit, [`${BIN}/kubelet`, `--config=/etc/kubernetes/${unit}.yaml`, `--kubeconfig=/etc/kubernetes/${kubeconfig}.conf`, `--node-ip=${w}`, ...args], { notify: true, noBlock: true });
   };
 
   beforeAll(async () => {
@@ -282,7 +286,7 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
     });
 
     it('stores its state in etcd through the etcd client certificate it was given', async () => {
-      await service(hosts, M, 'kube-apiserver', apiserverFlags());
+      await service(hosts, M, 'kube-apiserver', apiserverFlags(), { notify: true });
       await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/admin.conf ${BIN}/kubectl get --raw /readyz >/dev/null 2>&1`, 'kube-apiserver');
       expect(await admin('get --raw /readyz')).toBe('ok');
       // What the real server writes on first start, in the real etcd.
@@ -561,11 +565,13 @@ spec:
     it('flanneld in etcd mode writes no subnet file until its config is in etcd, then leases a subnet there', async () => {
       const flanneld = [`${BIN}/flanneld`, `--etcd-endpoints=https://${m}:2379`, '--etcd-prefix=/kubestrap/network', `--etcd-cafile=${PKI}/etcd/ca.crt`,
         `--etcd-certfile=${PKI}/etcd/flannel-client.crt`, `--etcd-keyfile=${PKI}/etcd/flannel-client.key`, '--iface=host0', '--ip-masq'];
-      await service(hosts, W, 'flanneld', flanneld);
+      await service(hosts, W, 'flanneld', flanneld, { notify: true, noBlock: true });
       await waitFor(hosts, W, journalHas('flanneld', 'flannel config not found in etcd store. Did you create your config using etcdv3 API?'), 'flanneld', 20);
       expect((await hosts.exec(W, 'test -e /run/flannel/subnet.env')).code).toBe(1);
+      // Type=notify, as upstream's unit: flanneld is not started until it holds a lease.
+      expect((await hosts.run(W, 'systemctl show -p ActiveState --value flanneld')).trim()).toBe('activating');
       await etcdctl(`put /kubestrap/network/config '{"Network": "${CLUSTER_CIDR}", "SubnetLen": 24, "Backend": {"Type": "vxlan"}}'`);
-      await waitFor(hosts, W, 'test -s /run/flannel/subnet.env', 'flanneld', 20);
+      await waitFor(hosts, W, 'test -s /run/flannel/subnet.env && systemctl is-active -q flanneld', 'flanneld', 20);
       const env = await hosts.run(W, 'cat /run/flannel/subnet.env');
       expect(env).toMatch(/^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=10\.244\.\d+\.1\/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n$/);
       const subnet = /FLANNEL_SUBNET=10\.244\.(\d+)\.1/.exec(env)?.[1];
@@ -573,7 +579,7 @@ spec:
       expect(JSON.parse(Buffer.from(lease.kvs[0]?.value ?? '', 'base64').toString())).toMatchObject({ PublicIP: w, BackendType: 'vxlan' });
       expect(lease.kvs[0]?.lease).toBeGreaterThan(0);
       // A restart keeps the subnet (flannel reuses its own lease).
-      await service(hosts, W, 'flanneld', flanneld);
+      await service(hosts, W, 'flanneld', flanneld, { notify: true });
       await waitFor(hosts, W, journalHas('flanneld', 'reusing'), 'flanneld', 20);
       expect(await hosts.run(W, 'cat /run/flannel/subnet.env')).toBe(env);
     });
@@ -594,7 +600,7 @@ spec:
     it('flanneld in kube mode waits for RBAC, then follows the podCIDR the controller-manager set', async () => {
       await putFile(hosts, W, '/etc/kube-flannel/net-conf.json', JSON.stringify({ Network: CLUSTER_CIDR, Backend: { Type: 'vxlan' } }));
       await service(hosts, W, 'flanneld-kube', [`${BIN}/flanneld`, '--kube-subnet-mgr', '--kubeconfig-file=/etc/kubernetes/flannel.conf',
-        '--iface=host0', '--subnet-file=/run/flannel/kube-subnet.env'], { NODE_NAME: wName });
+        '--iface=host0', '--subnet-file=/run/flannel/kube-subnet.env'], { env: { NODE_NAME: wName }, notify: true, noBlock: true });
       await waitFor(hosts, W, journalHas('flanneld-kube', `nodes "${wName}" is forbidden: User "flannel" cannot get resource "nodes"`), 'flanneld-kube', 20);
       await putFile(hosts, M, '/tmp/flannel-rbac.yaml', `kind: ClusterRole
 apiVersion: rbac.authorization.k8s.io/v1

@@ -2169,6 +2169,7 @@ def run_apiserver(flags):
     Server(api.bind, api.port, api, api.ctx)
     log("kube-apiserver %s serving securely on %s (etcd %s, prefix %s, authorization %s)" % (
         VERSION, join_host_port(api.bind, api.port), ",".join(api.etcd.endpoints), api.prefix, ",".join(api.authz_modes)))
+    sd_notify_ready()  # once serving, not once ready: upstream notifies before etcd answers too
     threading.Thread(target=api.run_bootstrap, daemon=True).start()
     return wait_for_signal()
 
@@ -2190,6 +2191,20 @@ KUBELET_LABELS = (
     "kubernetes.io/hostname", "kubernetes.io/os", "node.kubernetes.io/instance-type", "topology.kubernetes.io/region",
     "topology.kubernetes.io/zone",
 )
+
+
+def sd_notify_ready():
+    """What the real kube-apiserver, kubelet and flanneld (and etcd) do for a Type=notify unit."""
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    address = "\0" + path[1:] if path.startswith("@") else path
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.connect(address)
+            s.sendall(b"READY=1")
+    except OSError as e:
+        log("failed to notify systemd: %s" % e, "W")
 
 
 def wait_for_signal():
@@ -3061,6 +3076,7 @@ class Kubelet:
 
     def run(self):
         self.start_servers()
+        sd_notify_ready()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -3464,6 +3480,7 @@ class Flanneld:
             self.prefix = (flags.get("etcd-prefix") or "/coreos.com/network").rstrip("/")
             endpoints = flags.all("etcd-endpoints") or ["http://127.0.0.1:4001", "http://127.0.0.1:2379"]
             self.etcd = Etcd(endpoints, flags.get("etcd-cafile"), flags.get("etcd-certfile"), flags.get("etcd-keyfile"))
+        self.notified = False
         self.vtep_mac = "%02x:%s" % (random.randrange(0, 256) & 0xFE | 0x02, ":".join("%02x" % random.randrange(256) for _ in range(5)))
 
     def choose_interface(self):
@@ -3518,6 +3535,9 @@ class Flanneld:
         if read_text(self.subnet_file) + "\n" != text:
             write_atomic(self.subnet_file, text)
             log("Wrote subnet file to %s" % self.subnet_file)
+        if not self.notified:  # as upstream: a Type=notify flanneld is started only once it holds a lease
+            sd_notify_ready()
+            self.notified = True
 
     def backend_data(self, backend):
         return {"VNI": 1, "VtepMAC": self.vtep_mac} if backend == "vxlan" else None
