@@ -13,6 +13,7 @@ over TLS with the certificates given), so etcdctl sees what the API server store
 What it does not do: run pods, program iptables, create flannel's VXLAN device, watch. The contract it
 implements is test/standins/README.md. Python 3.7+ standard library, plus python3-yaml for YAML.
 """
+import atexit
 import base64
 import datetime
 import hashlib
@@ -23,6 +24,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -334,8 +336,10 @@ def check_key_pair(cert, key, what=""):
 
 
 def private_tempdir():
-    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    return tempfile.mkdtemp(prefix="standin-", dir=base)
+    """A 0700 directory in memory when possible, removed when the process exits."""
+    path = tempfile.mkdtemp(prefix="standin-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def client_context(ca_file=None, ca_data=None, cert_file=None, key_file=None, cert_data=None, key_data=None, insecure=False):
@@ -351,7 +355,7 @@ def client_context(ca_file=None, ca_data=None, cert_file=None, key_file=None, ce
         ctx.load_verify_locations(ca_file)
     else:
         ctx.load_default_certs()
-    if cert_data and key_data:
+    if cert_data and key_data:  # the ssl module loads key pairs from files only
         tmp = private_tempdir()
         try:
             cert_file, key_file = os.path.join(tmp, "c"), os.path.join(tmp, "k")
@@ -361,9 +365,7 @@ def client_context(ca_file=None, ca_data=None, cert_file=None, key_file=None, ce
                 f.write(key_data)
             load_client_pair(ctx, cert_file, key_file)
         finally:
-            for name in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, name))
-            os.rmdir(tmp)
+            shutil.rmtree(tmp, True)
     elif cert_file and key_file:
         read_file(cert_file)
         read_file(key_file)
@@ -1209,7 +1211,7 @@ def server_context(cert, key, client_ca=None, what="serving"):
 
 def self_signed(component, directory=None, sans=()):
     """What the real binaries do without --tls-cert-file: a self-signed serving certificate of their own."""
-    directory = directory or tempfile.mkdtemp(prefix="standin-%s-" % component)
+    directory = directory or private_tempdir()
     os.makedirs(directory, exist_ok=True)
     cert, key = os.path.join(directory, "%s.crt" % component), os.path.join(directory, "%s.key" % component)
     if not (os.path.exists(cert) and os.path.exists(key)):
@@ -2342,7 +2344,7 @@ class Kubectl:
                     objects.extend((resource, dict(i, apiVersion=resource.api_version, kind=resource.kind)) for i in listed.get("items", []))
             except (ApiError, NetError) as e:
                 raise server_error(e)
-        single = len(targets) == 1 and len(targets[0][1]) == 1 and "/" not in args[0]
+        single = len(targets) == 1 and len(targets[0][1]) == 1
         if fmt in ("json", "yaml"):
             if single and objects:
                 self.print_obj(objects[0][1], fmt)
