@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KUBE_COMPONENTS } from '../lab/bundle.js';
 import { useLabHosts, type LabHosts } from './support/hosts.js';
 import { TestPki, type CertFiles } from './support/pki.js';
 
@@ -15,7 +16,7 @@ const M = 0;
 const W = 1;
 const PKI = '/etc/kubernetes/pki';
 const BIN = '/usr/local/bin';
-const COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'flanneld'];
+const COMPONENTS = [...KUBE_COMPONENTS, 'flanneld'];
 const CLUSTER_CIDR = '10.244.0.0/16';
 const SERVICE_CIDR = '10.96.0.0/16';
 
@@ -75,8 +76,9 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
     if (r.code !== 0) throw new Error(`kubectl ${args} exited ${r.code}: ${r.stdout}${r.stderr}`);
     return r.stdout;
   };
-  const etcdctl = (args: string): Promise<string> =>
-    hosts.run(M, `ETCDCTL_API=3 etcdctl --endpoints=https://${m}:2379 --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/healthcheck-client.crt --key=${PKI}/etcd/healthcheck-client.key ${args}`);
+  const etcdctlCommand = (): string =>
+    `ETCDCTL_API=3 etcdctl --endpoints=https://${m}:2379 --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/healthcheck-client.crt --key=${PKI}/etcd/healthcheck-client.key`;
+  const etcdctl = (args: string): Promise<string> => hosts.run(M, `${etcdctlCommand()} ${args}`);
 
   const apiserverFlags = (over: Record<string, string> = {}): string[] => {
     const flags: Record<string, string> = {
@@ -650,7 +652,7 @@ subjects:
       await waitFor(hosts, W, 'curl -sf http://127.0.0.1:10256/healthz >/dev/null', 'kube-proxy', 30);
       await waitFor(hosts, W, journalHas('kube-proxy-nobody', 'services is forbidden: User \\"nobody\\" cannot list resource \\"services\\"'), 'kube-proxy-nobody', 30);
       expect(await hosts.run(W, 'curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:10246/healthz')).toBe('503');
-      await waitFor(hosts, M, `ETCDCTL_API=3 etcdctl --endpoints=https://${m}:2379 --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/healthcheck-client.crt --key=${PKI}/etcd/healthcheck-client.key get --keys-only /registry/leases/kube-system/kube-scheduler | grep -q kube-scheduler`, 'kube-scheduler', 30);
+      await waitFor(hosts, M, `${etcdctlCommand()} get --keys-only /registry/leases/kube-system/kube-scheduler | grep -q kube-scheduler`, 'kube-scheduler', 30);
       expect(await hosts.run(M, 'curl -sk https://127.0.0.1:10259/healthz')).toBe('ok');
       await hosts.run(W, 'systemctl stop kube-proxy-nobody');
     });
