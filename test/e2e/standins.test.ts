@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KUBE_COMPONENTS } from '../lab/bundle.js';
@@ -27,6 +29,30 @@ async function putFile(hosts: LabHosts, i: number, remote: string, content: Buff
   await hosts.run(i, `mkdir -p ${path.dirname(remote)} && : > ${tmp}`);
   for (let at = 0; at < b64.length; at += 96_000) await hosts.run(i, `printf %s '${b64.slice(at, at + 96_000)}' >> ${tmp}`);
   await hosts.run(i, `base64 -d ${tmp} > ${remote} && rm ${tmp} && chmod ${mode} ${remote}`);
+}
+
+interface HostFile {
+  path: string;
+  content: Buffer | string;
+  mode: number;
+}
+
+/** Installs many files into host i in one transfer: a tarball unpacked at / (existing directories keep their modes). */
+async function putFiles(hosts: LabHosts, i: number, files: HostFile[]): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-files-'));
+  try {
+    for (const f of files) {
+      const local = path.join(dir, f.path);
+      fs.mkdirSync(path.dirname(local), { recursive: true });
+      fs.writeFileSync(local, f.content);
+      fs.chmodSync(local, f.mode);
+    }
+    const tops = [...new Set(files.map((f) => f.path.split('/').filter(Boolean)[0] ?? ''))];
+    await putFile(hosts, i, '/tmp/files.tgz', execFileSync('tar', ['-C', dir, '-czf', '-', ...tops]));
+    await hosts.run(i, 'tar -xzf /tmp/files.tgz -C / --no-overwrite-dir --no-same-owner && rm /tmp/files.tgz');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -165,17 +191,19 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
       flannel: [[W], pki.kubeconfig(api, ca, clients.flannel)],
     };
 
-    for (const i of [M, W]) {
-      for (const c of COMPONENTS) await putFile(hosts, i, `${BIN}/${c}`, fs.readFileSync(path.join(bundleDir, `standin-${c}`)), '0755');
-      for (const [name, files] of Object.entries(certs)) {
-        await putFile(hosts, i, `${PKI}/${name}.crt`, fs.readFileSync(files.cert));
-        await putFile(hosts, i, `${PKI}/${name}.key`, fs.readFileSync(files.key), '0600');
-      }
-      await putFile(hosts, i, `${PKI}/sa.key`, fs.readFileSync(sa.key), '0600');
-      await putFile(hosts, i, `${PKI}/sa.pub`, fs.readFileSync(sa.pub));
-      await putFile(hosts, i, `${PKI}/front-proxy-ca.crt`, fs.readFileSync(ca.cert));
-    }
-    for (const [name, [on, text]] of Object.entries(kubeconfigs)) for (const i of on) await putFile(hosts, i, `/etc/kubernetes/${name}.conf`, text, '0600');
+    const common: HostFile[] = [
+      ...COMPONENTS.map((c) => ({ path: `${BIN}/${c}`, content: fs.readFileSync(path.join(bundleDir, `standin-${c}`)), mode: 0o755 })),
+      ...Object.entries(certs).flatMap(([name, files]) => [
+        { path: `${PKI}/${name}.crt`, content: fs.readFileSync(files.cert), mode: 0o644 },
+        { path: `${PKI}/${name}.key`, content: fs.readFileSync(files.key), mode: 0o600 },
+      ]),
+      { path: `${PKI}/sa.key`, content: fs.readFileSync(sa.key), mode: 0o600 },
+      { path: `${PKI}/sa.pub`, content: fs.readFileSync(sa.pub), mode: 0o644 },
+      { path: '/usr/local/bin/forward.py', content: FORWARDER, mode: 0o755 },
+    ];
+    const kubeconfigsOf = (i: number): HostFile[] => Object.entries(kubeconfigs)
+      .filter(([, [on]]) => on.includes(i)).map(([name, [, text]]) => ({ path: `/etc/kubernetes/${name}.conf`, content: text, mode: 0o600 }));
+    await Promise.all([M, W].map((i) => putFiles(hosts, i, [...common, ...kubeconfigsOf(i)])));
     await installs;
 
     await hosts.run(M, 'systemctl disable --now etcd.service');
@@ -393,7 +421,6 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
 
     it('never registers when the API server certificate does not match the kubeconfig CA or the address dialed', async () => {
       // 127.0.0.2 reaches the same API server, but its certificate has no SAN for that address.
-      await putFile(hosts, W, '/usr/local/bin/forward.py', FORWARDER);
       await service(hosts, W, 'forward-no-san', ['/usr/bin/python3', '/usr/local/bin/forward.py', '127.0.0.2', '16443', m, '6443']);
       await kubelet('kubelet-no-san', 'kubelet-no-san', ['port: 10262', 'healthzPort: 10263'], ['--hostname-override=nosan']);
       await kubelet('kubelet-wrong-ca', 'kubelet-wrong-ca', ['port: 10264', 'healthzPort: 10265'], ['--hostname-override=wrongca']);
