@@ -521,6 +521,7 @@ class EtcdError(Exception):
 class Etcd:
     def __init__(self, endpoints, ca=None, cert=None, key=None):
         self.endpoints = [e.strip() for e in endpoints if e.strip()]
+        self.connections = threading.local()  # kept open per thread: a TLS handshake per request is slow here
         self.ctx = None
         if any(e.startswith("https://") for e in self.endpoints):
             self.ctx = client_context(ca_file=ca, cert_file=cert, key_file=key)
@@ -528,13 +529,33 @@ class Etcd:
             # once, so the alert is usually lost; with 1.2 the refusal arrives in the handshake, worded as etcd means it.
             self.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
 
+    def post(self, endpoint, path, body):
+        """(status, body) from one endpoint over this thread's open connection; a stale one is replaced once."""
+        scheme, host, port = split_url(endpoint)
+        open_ = getattr(self.connections, "by_endpoint", None)
+        if open_ is None:
+            open_ = self.connections.by_endpoint = {}
+        for attempt in (1, 2):
+            conn = open_.get(endpoint)
+            reused = conn is not None
+            if conn is None:
+                conn = open_[endpoint] = (http.client.HTTPSConnection(host, port, context=self.ctx, timeout=5) if scheme == "https"
+                                          else http.client.HTTPConnection(host, port, timeout=5))
+            try:
+                conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+                conn.close()
+                del open_[endpoint]
+                if not reused or attempt == 2:
+                    raise NetError("%s: %s" % (endpoint, go_net_error(e, host, port)), go_net_error(e, host, port))
+
     def call(self, path, body):
         errors = []
         for endpoint in self.endpoints:
-            scheme, host, port = split_url(endpoint)
             try:
-                status, _, data = https_request(self.ctx if scheme == "https" else None, host, port, "POST", "/v3/" + path,
-                                                json.dumps(body), {"Content-Type": "application/json"}, timeout=5)
+                status, data = self.post(endpoint, "/v3/" + path, body)
             except NetError as e:
                 errors.append("%s: %s" % (endpoint, e.cause))
                 continue
@@ -1648,9 +1669,13 @@ class ApiServer:
         try:
             snap = {p: self.list_objects(res(p, RBAC_GROUP))[0] for p in ("clusterroles", "clusterrolebindings", "roles", "rolebindings")}
         except EtcdError:
-            boot = bootstrap_rbac_objects()
-            snap = {"clusterroles": [o for r, o in boot if r.plural == "clusterroles"],
-                    "clusterrolebindings": [o for r, o in boot if r.plural == "clusterrolebindings"], "roles": [], "rolebindings": []}
+            snap = {p: [] for p in ("clusterroles", "clusterrolebindings", "roles", "rolebindings")}
+        if not self.bootstrapped.is_set():
+            # Until the bootstrap policy is stored (etcd down, or the hook still writing), it applies from memory,
+            # so that health checks and cluster admins are not refused in the meantime.
+            for resource, obj in bootstrap_rbac_objects():
+                if not any(o["metadata"]["name"] == obj["metadata"]["name"] for o in snap[resource.plural]):
+                    snap[resource.plural].append(obj)
             return snap
         with self.rbac_lock:
             self.rbac_cache = (time.time(), snap)

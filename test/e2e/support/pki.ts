@@ -97,3 +97,22 @@ export class TestPki {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** A CA, one serving certificate (for `serverIp`) and one client certificate (`O=system:masters`), as files. */
+export interface SimplePki {
+  dir: string;
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** The common case of TestPki in one call; remove `dir` when done. */
+export function makeTestPki(serverIp: string, clientCn = 'kubestrap-e2e-admin'): SimplePki {
+  const pki = new TestPki();
+  const ca = pki.ca('ca');
+  const server = pki.issue(ca, 'server', 'kube-apiserver', { sans: [serverIp, '127.0.0.1'], usage: ['server'] });
+  const client = pki.issue(ca, 'client', clientCn, { o: ['system:masters'], usage: ['client'] });
+  return { dir: pki.dir, caCert: ca.cert, serverCert: server.cert, serverKey: server.key, clientCert: client.cert, clientKey: client.key };
+}
