@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KUBE_COMPONENTS } from '../lab/bundle.js';
+import { bundleFile } from './support/bundle.js';
 import { useLabHosts, type LabHosts } from './support/hosts.js';
 import { TestPki, type CertFiles } from './support/pki.js';
 
@@ -137,8 +138,7 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
   beforeAll(async () => {
     const bundleDir = inject('bundleDir');
     if (!bundleDir) throw new Error('global setup provided no bundle');
-    const manifest = JSON.parse(fs.readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8')) as { artifacts: Array<{ component: string; version: string }> };
-    version = manifest.artifacts.find((a) => a.component === 'kubelet')?.version ?? '';
+    version = bundleFile(bundleDir, 'kubelet').version;
     [m, w] = [hosts.host(M).address, hosts.host(W).address];
     wName = hosts.host(W).name;
     const install = (i: number, pkgs: string): Promise<string> =>
@@ -192,7 +192,7 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
     };
 
     const common: HostFile[] = [
-      ...COMPONENTS.map((c) => ({ path: `${BIN}/${c}`, content: fs.readFileSync(path.join(bundleDir, `standin-${c}`)), mode: 0o755 })),
+      ...COMPONENTS.map((c) => ({ path: `${BIN}/${c}`, content: fs.readFileSync(bundleFile(bundleDir, c).file), mode: 0o755 })),
       ...Object.entries(certs).flatMap(([name, files]) => [
         { path: `${PKI}/${name}.crt`, content: fs.readFileSync(files.cert), mode: 0o644 },
         { path: `${PKI}/${name}.key`, content: fs.readFileSync(files.key), mode: 0o600 },
