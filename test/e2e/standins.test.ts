@@ -626,7 +626,7 @@ spec:
       expect(await etcdctl('get --keys-only /registry/serviceaccounts/kube-system/node-controller')).toContain('node-controller');
     });
 
-    it('flanneld in kube mode waits for RBAC, then follows the podCIDR the controller-manager set', async () => {
+    it('flanneld in kube mode retries until RBAC lets it in, follows the podCIDR the controller-manager set, and ends without a usable one', async () => {
       await putFile(hosts, W, '/etc/kube-flannel/net-conf.json', JSON.stringify({ Network: CLUSTER_CIDR, Backend: { Type: 'vxlan' } }));
       await service(hosts, W, 'flanneld-kube', [`${BIN}/flanneld`, '--kube-subnet-mgr', '--kubeconfig-file=/etc/kubernetes/flannel.conf',
         '--iface=host0', '--subnet-file=/run/flannel/kube-subnet.env'], { env: { NODE_NAME: wName }, notify: true, noBlock: true });
@@ -665,6 +665,15 @@ subjects:
         `FLANNEL_NETWORK=${CLUSTER_CIDR}\nFLANNEL_SUBNET=${podCidr.replace(/\.0\/24$/, '.1/24')}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`);
       const node = JSON.parse(await admin(`get node ${wName} -o json`)) as { metadata: { annotations: Record<string, string> } };
       expect(node.metadata.annotations['flannel.alpha.coreos.com/public-ip']).toBe(w);
+
+      // As upstream, flanneld ends (exit 1) when its node is missing or its podCIDR is outside the configured network.
+      await putFile(hosts, W, '/etc/kube-flannel/other-net.json', JSON.stringify({ Network: '10.99.0.0/16', Backend: { Type: 'vxlan' } }));
+      const once = (node: string, conf: string): string => `NODE_NAME=${node} timeout 30 ${BIN}/flanneld --kube-subnet-mgr --kubeconfig-file=/etc/kubernetes/flannel.conf --iface=host0 --net-config-path=${conf} --subnet-file=/tmp/unused.env`;
+      const [ghost, outside] = await runAll(hosts, W, [once('ghost', '/etc/kube-flannel/net-conf.json'), once(wName, '/etc/kube-flannel/other-net.json')]);
+      expect(ghost?.code).toBe(1);
+      expect(ghost?.output).toContain('Error registering network: failed to acquire lease: node "ghost" not found');
+      expect(outside?.code).toBe(1);
+      expect(outside?.output).toContain(`subnet "10.99.0.0/16" specified in the flannel net config doesn't contain "${podCidr}" PodCIDR of the "${wName}" node`);
     });
 
     it('the scheduler and kube-proxy authenticate with their kubeconfigs; an identity RBAC does not know stays unhealthy', async () => {

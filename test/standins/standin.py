@@ -3631,36 +3631,65 @@ class Flanneld:
     # -- kube mode --
 
     def run_kube(self, stop):
+        """API errors are retried (upstream's informer waits for its first sync); a node that is missing, has no
+        podCIDR or one outside the net-conf Network ends flanneld with exit 1, as upstream's RegisterNetwork does."""
         annotated = False
         while not stop.is_set():
             try:
                 node = self.client.get("/api/v1/nodes/" + self.node_name)
-                cidr = dig(node, "spec", "podCIDR")
-                if not cidr:
-                    log('failed to acquire lease: node "%s" pod cidr not assigned' % self.node_name, "E")
-                    stop.wait(2)
-                    continue
-                if not annotated:
-                    backend = self.net_config["backend"]
-                    self.client.patch("/api/v1/nodes/%s/status" % self.node_name, {"metadata": {"annotations": {
-                        "flannel.alpha.coreos.com/backend-type": backend,
-                        "flannel.alpha.coreos.com/backend-data": json.dumps(self.backend_data(backend)),
-                        "flannel.alpha.coreos.com/kube-subnet-manager": "true",
-                        "flannel.alpha.coreos.com/public-ip": self.public_ip}}})
-                    annotated = True
-                    log("Lease acquired: %s" % cidr)
-                self.write_subnet_file(self.net_config, ipaddress.ip_network(cidr))
-                stop.wait(10)
-            except (ApiError, NetError) as e:
+            except ApiError as e:
+                if e.status == 404:
+                    return self.registration_failed('node "%s" not found' % self.node_name)
                 log("error communicating with the API server: %s" % describe_failure(e), "E")
                 stop.wait(2)
+                continue
+            except NetError as e:
+                log("error communicating with the API server: %s" % e, "E")
+                stop.wait(2)
+                continue
+            cidr = dig(node, "spec", "podCIDR")
+            if not cidr:
+                return self.registration_failed('node "%s" pod cidr not assigned' % self.node_name)
+            subnet = ipaddress.ip_network(cidr)
+            if not subnet.subnet_of(self.net_config["network"]):
+                return self.registration_failed('subnet "%s" specified in the flannel net config doesn\'t contain "%s" PodCIDR of the "%s" node'
+                                                % (self.net_config["network"], cidr, self.node_name))
+            if not annotated:
+                try:
+                    self.annotate_node()
+                except (ApiError, NetError) as e:
+                    log("failed to set the node's flannel annotations: %s" % describe_failure(e), "E")
+                    stop.wait(2)
+                    continue
+                annotated = True
+                log("Lease acquired: %s" % cidr)
+            self.write_subnet_file(self.net_config, subnet)
+            stop.wait(10)
+        return 0
+
+    def registration_failed(self, reason):
+        log("Error registering network: failed to acquire lease: %s" % reason, "E")
+        return 1
+
+    def annotate_node(self):
+        backend = self.net_config["backend"]
+        self.client.patch("/api/v1/nodes/%s/status" % self.node_name, {"metadata": {"annotations": {
+            "flannel.alpha.coreos.com/backend-type": backend,
+            "flannel.alpha.coreos.com/backend-data": json.dumps(self.backend_data(backend)),
+            "flannel.alpha.coreos.com/kube-subnet-manager": "true",
+            "flannel.alpha.coreos.com/public-ip": self.public_ip}}})
 
     def run(self):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         log("flanneld %s starting (%s)" % (FLANNEL_VERSION, "kube subnet manager" if self.kube else "etcd prefix %s" % self.prefix))
-        (self.run_kube if self.kube else self.run_etcd)(stop)
+        if self.kube:
+            code = self.run_kube(stop)
+            if code:
+                return code
+        else:
+            self.run_etcd(stop)
         log("received SIGTERM, exiting")
         return 0
 
