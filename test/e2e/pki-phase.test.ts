@@ -8,6 +8,7 @@ import { readCertificate } from '../../src/pki/certificate.js';
 import { CA_CERT_PATHS, hostPkiFiles, PKI_PATHS } from '../../src/pki/host-layout.js';
 import { localPkiStore } from '../../src/pki/store.js';
 import { renderCluster } from '../../src/render/render-cluster.js';
+import { bundleFile } from './support/bundle.js';
 import { useLabCluster } from './support/cluster.js';
 import { copyToHost } from './support/copy.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
@@ -135,17 +136,17 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
   it('lets real etcd serve its members and good clients with these files, and refuses clients without one or from another CA', async () => {
     const bundleDir = inject('bundleDir');
     if (!bundleDir) throw new Error('global setup provided no bundle');
-    const etcdVersion = (JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')) as { artifacts: Array<{ component: string; version: string }> }).artifacts.find((a) => a.component === 'etcd')!.version;
+    const etcdVersion = bundleFile(bundleDir, 'etcd').version;
     cluster.setProperty('ETCD_VERSION', etcdVersion);
     const s = spec();
     const rendered = renderCluster(s, BUNDLED_UNITS);
     const members = [0, 1];
     for (const i of [0, 1, 2]) {
-      await copyToHost(hosts.lab, hosts.host(i), join(bundleDir, 'etcdctl'), '/usr/local/bin/etcdctl', '0755');
+      await copyToHost(hosts.lab, hosts.host(i), bundleFile(bundleDir, 'etcdctl').file, '/usr/local/bin/etcdctl', '0755');
     }
     for (const i of members) {
       await hosts.run(i, 'mkdir -p /opt/kube/bin /var/lib/etcd');
-      await copyToHost(hosts.lab, hosts.host(i), join(bundleDir, 'etcd'), '/opt/kube/bin/etcd', '0755');
+      await copyToHost(hosts.lab, hosts.host(i), bundleFile(bundleDir, 'etcd').file, '/opt/kube/bin/etcd', '0755');
       // The product's own unit: it reads the certificates where the pki phase put them.
       const unit = rendered.hosts.find((r) => r.host.name === hosts.host(i).name)!.files.find((f) => f.path === '/etc/systemd/system/etcd.service')!.content;
       writeFileSync(join(cluster.dir, 'etcd.service'), unit);
@@ -191,7 +192,7 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     const unit = rendered.files.find((f) => f.path === '/etc/systemd/system/kube-apiserver.service')!.content;
     const execStart = /^ExecStart=[\s\S]*?[^\\]\n/m.exec(unit)![0];
     writeFileSync(join(cluster.dir, 'kube-apiserver.service'), `[Unit]\nDescription=API server stand-in with the product's flags\n[Service]\n${execStart}`);
-    await copyToHost(hosts.lab, hosts.host(0), join(bundleDir, 'standin-kube-apiserver'), '/opt/kube/bin/kube-apiserver', '0755');
+    await copyToHost(hosts.lab, hosts.host(0), bundleFile(bundleDir, 'kube-apiserver').file, '/opt/kube/bin/kube-apiserver', '0755');
     await copyToHost(hosts.lab, hosts.host(0), join(cluster.dir, 'kube-apiserver.service'), '/etc/systemd/system/kube-apiserver.service');
     await hosts.run(0, 'mkdir -p /var/log/kubernetes && systemctl daemon-reload && systemctl start kube-apiserver');
     const ip = hosts.host(0).address;

@@ -9,10 +9,10 @@ import { sh } from './run.js';
  */
 export const SUITE = 'bookworm';
 
-/** python3 comes with firewalld and is also what the Kubernetes stand-ins run on. */
+/** python3 comes with firewalld and is also what the Kubernetes stand-ins run on (python3-yaml: they read kubeconfigs, configs and manifests). */
 export const ROOTFS_PACKAGES = [
   'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'iptables', 'procps', 'sudo',
-  'ca-certificates', 'openssl', 'kmod', 'libpam-systemd', 'firewalld', 'python3', 'curl', 'iputils-ping', 'netcat-openbsd',
+  'ca-certificates', 'openssl', 'kmod', 'libpam-systemd', 'firewalld', 'python3', 'python3-yaml', 'curl', 'iputils-ping', 'netcat-openbsd',
 ];
 
 /** Bump when `postProcess` changes: it is part of the cache key. */
