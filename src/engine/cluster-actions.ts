@@ -9,8 +9,8 @@ export interface AssignedAction {
 }
 
 /** An action is probed, diffed and applied like a command resource of the host that runs it. */
-export function actionResource(action: ClusterAction, host: HostSpec): CommandResource {
-  const script = (s: HostScript) => (typeof s === 'string' ? s : s(host));
+export function actionResource(action: ClusterAction, host: HostSpec, live: readonly string[]): CommandResource {
+  const script = (s: HostScript) => (typeof s === 'string' ? s : s(host, live));
   return {
     kind: 'command',
     name: `cluster:${action.name}`,
@@ -18,5 +18,6 @@ export function actionResource(action: ClusterAction, host: HostSpec): CommandRe
     check: script(action.check),
     run: script(action.run),
     ...(action.failureHint ? { failureHint: action.failureHint } : {}),
+    ...(action.timeoutSec ? { timeoutSec: action.timeoutSec } : {}),
   };
 }

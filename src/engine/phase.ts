@@ -25,8 +25,12 @@ export interface ClusterHost {
   files: readonly RenderedFile[];
 }
 
-/** A script for the host that runs it: its own paths (a per-host BIN_PATH) may differ from another's. */
-export type HostScript = string | ((host: HostSpec) => string);
+/**
+ * A script for the host that runs it: its own paths (a per-host BIN_PATH) may differ from another's.
+ * `live` names the run's hosts that answered and have not failed so far, so an action can leave out
+ * what a failed host never got to do (for its check: the hosts that answered).
+ */
+export type HostScript = string | ((host: HostSpec, live: readonly string[]) => string);
 
 /** What cluster-wide hooks see: the spec and every host that answered, with its facts. */
 export interface ClusterContext {
@@ -53,6 +57,8 @@ export interface ClusterAction {
   /** `before` the phase's per-host changes (e.g. a setting its services read at start) or `after` them. */
   when: 'before' | 'after';
   failureHint?: string;
+  /** For an action that waits on purpose (longer than a command's default limit). */
+  timeoutSec?: number;
 }
 
 /**

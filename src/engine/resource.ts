@@ -131,6 +131,8 @@ export interface CommandResource {
   failureHint?: string;
   /** Runs with the services, after they are started (e.g. it talks to one of them), not before. */
   afterServices?: boolean;
+  /** For a `run` that waits on purpose (longer than a command's default limit). */
+  timeoutSec?: number;
 }
 
 export type Resource =

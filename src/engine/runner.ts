@@ -106,7 +106,8 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
   if (opts.mode === 'apply') for (const p of opts.phases) await p.beforeChanges?.(cluster);
   const actions = assignActions(opts.phases, cluster, sessions);
   for (const s of sessions) if (opts.limit && !opts.limit.includes(s.host.name)) s.resources.clear();
-  await mapLimit(sessions, opts.concurrency, (s) => probeAll(opts, s, actions));
+  const answered = sessions.map((s) => s.host.name);
+  await mapLimit(sessions, opts.concurrency, (s) => probeAll(opts, s, actions, answered));
   observer?.stageFinished?.('connect');
 
   const results: PhaseHostReport[] = [];
@@ -215,8 +216,8 @@ function firstCandidate(candidates: readonly string[], sessions: readonly Sessio
 }
 
 /** One command for the state of every phase's resources and of the cluster checks this host runs: a no-op run needs no other probe. */
-async function probeAll(opts: RunOptions, session: Session, actions: Map<string, AssignedAction[]>): Promise<void> {
-  const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action, session.host));
+async function probeAll(opts: RunOptions, session: Session, actions: Map<string, AssignedAction[]>, live: readonly string[]): Promise<void> {
+  const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action, session.host, live));
   const all = [...[...session.resources.values()].flat(), ...mine];
   if (all.length === 0) return;
   try {
@@ -393,7 +394,7 @@ async function runActions(
     const report = reportOf(s.host.name);
     const began = Date.now();
     try {
-      const resource = actionResource(assigned.action, s.host);
+      const resource = actionResource(assigned.action, s.host, sessions.filter((x) => !x.failed).map((x) => x.host.name));
       const fresh = run.changedAnything || name !== assigned.host;
       const probe = fresh ? await runProbe(s, [resource]) : s.probes.get(report.phase);
       const change = diffResources([resource], probe ?? (await runProbe(s, [resource])), { adapter: s.os.adapter })[0];

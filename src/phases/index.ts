@@ -60,8 +60,8 @@ export const PHASES: readonly PhaseEntry[] = [
   },
   ready(etcdPhase),
   ready(controlPlanePhase),
-  ready(networkPhase),
   ready(workersPhase),
+  ready(networkPhase),
   ready(addonsPhase),
   ready(verifyPhase),
 ];

@@ -7,7 +7,7 @@ import { phaseOfFile } from './file-ownership.js';
 export type { ClusterContext, ClusterHost, PhaseContext } from '../engine/phase.js';
 
 /** Phases in the order a full run applies them. */
-export const PHASE_ORDER = ['os', 'runtime', 'artifacts', 'pki', 'etcd', 'control-plane', 'network', 'workers', 'addons', 'verify'] as const;
+export const PHASE_ORDER = ['os', 'runtime', 'artifacts', 'pki', 'etcd', 'control-plane', 'workers', 'network', 'addons', 'verify'] as const;
 export type PhaseName = (typeof PHASE_ORDER)[number];
 
 /** kubestrap's phases: the engine's phases, named in run order. */

@@ -24,19 +24,24 @@ export const verifyPhase: Phase = {
   },
 };
 
+/**
+ * Waits for the nodes of the hosts that are still fine: one that was down or failed earlier in the
+ * run has its own error already, and waiting for its node would only delay the report.
+ */
 function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
   // Prints the nodes that are not Ready (or not there); empty when all are. The Ready condition is
   // found whatever the order of its fields (kubectl sorts them; other clients may not).
-  const notReady = (host: Parameters<typeof kubectl>[0]) =>
-    `for n in ${nodes.map(shq).join(' ')}; do ${kubectl(host)} get node "$n" -o json 2>/dev/null | tr -d ' \\n' | grep -oE '[{][^{}]*"type":"Ready"[^{}]*[}]' | grep -qF '"status":"True"' || echo "$n"; done`;
+  const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) =>
+    `for n in ${nodes.filter((n) => live.includes(n)).map(shq).join(' ')}; do ${kubectl(host)} get node "$n" -o json 2>/dev/null | tr -d ' \\n' | grep -oE '[{][^{}]*"type":"Ready"[^{}]*[}]' | grep -qF '"status":"True"' || echo "$n"; done`;
   return {
     name: 'nodes-ready',
     description: `wait until every node is Ready (${nodes.join(', ')})`,
-    check: (host) => `[ -z "$(${notReady(host)})" ]`,
-    run: (host) =>
+    timeoutSec: NODES_READY_TIMEOUT_SEC + 30,
+    check: (host, live) => `[ -z "$(${notReady(host, live)})" ]`,
+    run: (host, live) =>
       [
         `waited=0`,
-        `while left=$(${notReady(host)}); [ -n "$left" ]; do`,
+        `while left=$(${notReady(host, live)}); [ -n "$left" ]; do`,
         `  if [ "$waited" -ge ${NODES_READY_TIMEOUT_SEC} ]; then echo "not Ready after ${NODES_READY_TIMEOUT_SEC} s:" $left >&2; exit 1; fi`,
         '  waited=$((waited + 5)); sleep 5',
         'done',

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --hosts 3,9,20] [--only os|upload|pki] [--keep] [--lab NAME]`: the numbers the
+ * `npm run bench [-- --hosts 3,9,20] [--only os|upload|pki|cluster] [--keep] [--lab NAME]`: the numbers the
  * design promises, measured on lab hosts with the built CLI exactly as an operator runs it (process
  * start included).
  *   - wall time of the first `apply --phase os` on fresh hosts (firewalld running, swap in fstab),
@@ -8,6 +8,8 @@
  *   - SSH round trips per host of the no-op run (handshakes, commands, SFTP requests)
  *   - the upload of a 400 MB set of binaries (`apply --phase artifacts`) next to scp of the same
  *     files to the same hosts, bytes sent per host, the controller's peak memory (see upload.ts)
+ *   - a whole cluster: `init` on fresh hosts (3 etcd+master, the rest workers; one master for fewer than
+ *     3 hosts), then a no-op `apply` of every phase, `plan` and `health`, with round trips per host
  * Prints figures; asserts nothing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -19,6 +21,7 @@ import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { reconcilePki } from '../../src/pki/reconcile.js';
 import { localPkiStore } from '../../src/pki/store.js';
 import { cachedBundle } from '../lab/bundle.js';
+import { writeLabConfig } from '../lab/cluster-config.js';
 import { addHosts, labDown, labUp, removeHosts, writeInventory, type LabHost, type LabInfo } from '../lab/index.js';
 import { measureUpload, uploadTable, type UploadRow } from './upload.js';
 
@@ -49,6 +52,7 @@ function perHost(report: Report, field: 'handshakes' | 'execs' | 'sftpOps'): str
 interface Measured {
   os?: string[];
   upload?: UploadRow;
+  cluster?: string[];
 }
 
 async function measure(count: number, only: string | undefined, bundleDir: string): Promise<Measured> {
@@ -56,9 +60,11 @@ async function measure(count: number, only: string | undefined, bundleDir: strin
   const dir = mkdtempSync(join(tmpdir(), 'kubestrap-bench-'));
   try {
     const lab = await labUp({ name: LAB });
+    const wanted = (part: string) => only === undefined || only === part;
     return {
-      ...(only !== 'upload' ? { os: await measureOs(lab, hosts, dir, count) } : {}),
-      ...(only !== 'os' ? { upload: await measureUpload(lab, hosts, bundleDir, dir) } : {}),
+      ...(wanted('os') ? { os: await measureOs(lab, hosts, dir, count) } : {}),
+      ...(wanted('upload') ? { upload: await measureUpload(lab, hosts, bundleDir, dir) } : {}),
+      ...(wanted('cluster') ? { cluster: await measureCluster(lab, join(dir, 'cluster'), count, bundleDir) } : {}),
     };
   } finally {
     await removeHosts(LAB, hosts.map((h) => h.name));
@@ -83,6 +89,40 @@ async function measureOs(lab: LabInfo, hosts: LabHost[], dir: string, count: num
     noop.seconds.toFixed(2),
     (noop.report.durationMs / 1000).toFixed(2),
     plan.seconds.toFixed(2),
+    perHost(noop.report, 'handshakes'),
+    perHost(noop.report, 'execs'),
+    perHost(noop.report, 'sftpOps'),
+  ];
+}
+
+/** A whole cluster on hosts of its own: init refuses hosts that another cluster's run already prepared. */
+async function measureCluster(lab: LabInfo, dir: string, count: number, bundleDir: string): Promise<string[]> {
+  const hosts = await addHosts(LAB, count);
+  try {
+    return await clusterFigures(lab, hosts, dir, count, bundleDir);
+  } finally {
+    await removeHosts(LAB, hosts.map((h) => h.name));
+  }
+}
+
+async function clusterFigures(lab: LabInfo, hosts: LabHost[], dir: string, count: number, bundleDir: string): Promise<string[]> {
+  const inventory = join(dir, 'inventory.yaml');
+  const config = join(dir, 'config.properties');
+  const masters = count >= 3 ? 3 : 1;
+  await writeInventory({ ...lab, hosts }, inventory, { layout: (i) => (i < masters ? ['etcd', 'master', ...(count < 3 ? ['worker'] : [])] : ['worker']) });
+  writeLabConfig(config, bundleDir);
+  const args = (cmd: string, ...extra: string[]) => [cmd, '-i', inventory, '-c', config, ...extra];
+  const init = run(args('init', '--yes', '--bundle', bundleDir));
+  const noop = run(args('apply', '--bundle', bundleDir));
+  const plan = run(args('plan', '--bundle', bundleDir));
+  const health = run(args('health'));
+  return [
+    String(count),
+    init.seconds.toFixed(1),
+    noop.seconds.toFixed(2),
+    (noop.report.durationMs / 1000).toFixed(2),
+    plan.seconds.toFixed(2),
+    health.seconds.toFixed(2),
     perHost(noop.report, 'handshakes'),
     perHost(noop.report, 'execs'),
     perHost(noop.report, 'sftpOps'),
@@ -126,6 +166,12 @@ async function main(): Promise<void> {
     console.log(table(osRows));
     console.log('first apply: fresh hosts, wall time of `node bin/bootstrap.js apply --phase os`, then `--phase pki`, incl. process start;');
     console.log('no-op: `apply --phase os,pki` again; engine: the run inside the process (connect to report).');
+  }
+  const clusterRows = results.flatMap((r) => (r.cluster ? [r.cluster] : []));
+  if (clusterRows.length) {
+    console.log(`\n${formatRows(['hosts', 'init (s)', 'no-op apply (s)', 'no-op engine (s)', 'plan (s)', 'health (s)', 'handshakes/host', 'commands/host', 'sftp/host'], clusterRows)}`);
+    console.log('init: fresh hosts to every node Ready (os, runtime, artifacts from the lab bundle, pki, etcd, control plane, kubelets, flannel, CoreDNS);');
+    console.log('  the Kubernetes components are the lab\'s python stand-ins. no-op: `apply` of every phase again; round trips of that run.');
   }
   const uploadRows = results.flatMap((r) => (r.upload ? [r.upload] : []));
   if (uploadRows.length) {

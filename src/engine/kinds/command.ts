@@ -8,5 +8,9 @@ export const commandKind: Kind<CommandResource> = {
   diff: (r, observed, id) =>
     observed.trim() === '0'
       ? undefined
-      : change(r, id, r.description, [script(r.run)], { ...(r.failureHint ? { failureHint: r.failureHint } : {}), ...(r.afterServices ? { stage: 'services' as const } : {}) }),
+      : change(r, id, r.description, [script(r.run)], {
+          ...(r.failureHint ? { failureHint: r.failureHint } : {}),
+          ...(r.afterServices ? { stage: 'services' as const } : {}),
+          ...(r.timeoutSec ? { timeoutSec: r.timeoutSec } : {}),
+        }),
 };

@@ -1,10 +1,10 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { writeInventory, type InventoryOptions } from '../../lab/index.js';
 import { runCli, type CliRun } from '../../support/cli.js';
-import { bundleVersionProperties } from './bundle.js';
+import { setProperties, writeLabConfig } from '../../lab/cluster-config.js';
 import type { LabHosts } from './hosts.js';
 
 /** A run's JSON report, as `--output json` prints it. */
@@ -52,18 +52,10 @@ export function useLabCluster(hosts: LabHosts, opts: LabClusterOptions = {}): La
   const inventory = join(dir, 'inventory.yaml');
   const config = join(dir, 'config.properties');
   const bundleDir = inject('bundleDir');
-  const setProperty = (key: string, value: string) => {
-    const lines = readFileSync(config, 'utf8').split('\n');
-    const at = lines.findIndex((l) => l.startsWith(`${key}=`));
-    if (at < 0) throw new Error(`${key} is not in ${config}`);
-    lines[at] = `${key}=${value}`;
-    writeFileSync(config, lines.join('\n'));
-  };
+  const setProperty = (key: string, value: string) => setProperties(config, { [key]: value });
   beforeAll(async () => {
     await writeInventory({ ...hosts.lab, hosts: hosts.all() }, inventory, opts);
-    copyFileSync('config.example.properties', config);
-    if (bundleDir) for (const [key, value] of Object.entries(bundleVersionProperties(bundleDir))) setProperty(key, value);
-    setProperty('KUBELET_ALLOW_CGROUP_V1', 'true');
+    writeLabConfig(config, bundleDir);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
