@@ -263,7 +263,7 @@ export const KNOWN_KEYS = {
     check: checkOneOf(FLANNEL_BACKENDS),
   },
   FLANNEL_MODE: {
-    summary: 'Where flannel keeps its network configuration and leases: etcd (as the seeds set it up) or kube (node podCIDRs through the API server, for clusters that keep etcd private to the control plane).',
+    summary: 'Where flannel keeps its network configuration and leases: etcd (as the seeds set it up) or kube (node podCIDRs through the API server, for clusters that keep etcd private to the control plane; masters that are not workers then run no flanneld).',
     default: 'etcd',
     scope: 'cluster',
     check: checkOneOf(FLANNEL_MODES),

@@ -1,5 +1,6 @@
 import { ETCD_CLIENT_PORT, type ClusterSpec, type HostSpec } from '../config/cluster-spec.js';
 import { PKI_PATHS } from '../pki/host-layout.js';
+import { runsFlanneld } from '../phases/network.js';
 import { etcdctl, HEALTH_PORTS, kubectl, localApiserver } from '../phases/services.js';
 import { shq } from '../ssh/quote.js';
 
@@ -85,7 +86,7 @@ export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
       commandCheck('scheduler', 'scheduler /healthz', host, answersOk(`-k https://127.0.0.1:${HEALTH_PORTS.scheduler}/healthz`), () => 'ok'),
     );
   }
-  if (host.roles.includes('master') || host.roles.includes('worker')) checks.push(serviceCheck(host, 'flanneld'));
+  if (runsFlanneld(spec, host)) checks.push(serviceCheck(host, 'flanneld'));
   if (host.roles.includes('worker')) {
     checks.push(serviceCheck(host, 'containerd', 'runtime (containerd)'), serviceCheck(host, 'kubelet'), serviceCheck(host, 'kube-proxy'));
     checks.push({

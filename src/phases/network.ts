@@ -1,3 +1,4 @@
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
 import type { ClusterAction, ClusterContext } from '../engine/phase.js';
 import type { Resource } from '../engine/resource.js';
@@ -23,15 +24,27 @@ export const networkPhase: Phase = {
   title: 'pod network (flannel)',
   appliesTo: (host) => host.roles.includes('master') || host.roles.includes('worker'),
   resources: ({ spec, host, files }: PhaseContext): Resource[] =>
-    withRecord(
-      'network',
-      spec,
-      host,
-      [...filesOf('network', files).map(fileResource), runningService(spec, host, 'flanneld')],
-      { flannel: spec.values.FLANNEL_VERSION!, mode: spec.values.FLANNEL_MODE! },
-    ),
+    !runsFlanneld(spec, host)
+      ? []
+      : withRecord(
+          'network',
+          spec,
+          host,
+          [...filesOf('network', files).map(fileResource), runningService(spec, host, 'flanneld')],
+          { flannel: spec.values.FLANNEL_VERSION!, mode: spec.values.FLANNEL_MODE! },
+        ),
   clusterActions: (ctx) => (ctx.spec.values.FLANNEL_MODE === 'kube' ? [flannelAccess(ctx)] : [networkConfig(ctx)]),
 };
+
+/**
+ * Masters and workers, as in the seeds (a master reaches pods through the overlay). In kube mode
+ * flanneld follows its own Node, which a master without a kubelet does not have: such a master runs
+ * no flanneld, as with upstream's kube-flannel DaemonSet.
+ */
+export function runsFlanneld(spec: ClusterSpec, host: HostSpec): boolean {
+  if (host.roles.includes('worker')) return true;
+  return host.roles.includes('master') && spec.values.FLANNEL_MODE !== 'kube';
+}
 
 /** The rendered network configuration (the same on every node). */
 function netConf(ctx: ClusterContext): string | undefined {

@@ -123,9 +123,9 @@ describe.skipIf(!labAvailable())('bring-up: three hosts, each etcd, master and w
   });
 });
 
-describe.skipIf(!labAvailable())('bring-up: one master with etcd, two workers, then a third', () => {
+describe.skipIf(!labAvailable())('bring-up: one master with etcd, two workers, then a third; flannel in kube mode', () => {
   const hosts = useLabHosts(4, { firewalld: true, prefix: 'mw' });
-  const cluster = useLabCluster(hosts);
+  const cluster = useLabCluster(hosts, { properties: { FLANNEL_MODE: 'kube' } });
   const first = () => hosts.all().slice(0, 3).map((h) => h.name);
 
   it('a host that is down during init fails alone, and a later apply finishes it', async () => {
@@ -147,6 +147,11 @@ describe.skipIf(!labAvailable())('bring-up: one master with etcd, two workers, t
     const { code, rows } = await health(cluster);
     expect(failures(rows)).toEqual([]);
     expect(code).toBe(0);
+    // Kube mode: each worker's flanneld took its node's podCIDR; the master, without a Node, runs none.
+    const podCidrs = rows.filter((r) => r.check === 'node podCIDR (flannel)');
+    expect(podCidrs.map((r) => r.host)).toEqual(first().slice(1));
+    for (const [i, r] of podCidrs.entries()) expect(await hosts.run(i + 1, 'cat /run/flannel/subnet.env')).toContain(`FLANNEL_SUBNET=${r.detail.replace(/\.0\/24$/, '.1/24')}`);
+    expect((await hosts.exec(0, 'systemctl is-enabled flanneld')).stdout.trim()).not.toBe('enabled');
   });
 
   it('adds a worker with apply --limit: it becomes Ready and nothing else is touched', async () => {
@@ -155,7 +160,8 @@ describe.skipIf(!labAvailable())('bring-up: one master with etcd, two workers, t
     const newcomer = hosts.host(3).name;
     const { run, report } = await cluster.json('apply', ['--limit', newcomer]);
     expect(run.code, run.stderr).toBe(0);
-    expect([...new Set(report.results.filter((r) => r.changes.length + r.restarts.length > 0).map((r) => r.host))]).toEqual([newcomer]);
+    // verify only waits (for the newcomer's node): it touches nothing.
+    expect([...new Set(report.results.filter((r) => r.phase !== 'verify' && r.changes.length + r.restarts.length > 0).map((r) => r.host))]).toEqual([newcomer]);
     const after = await Promise.all([0, 1, 2].map((i) => hosts.run(i, 'systemctl show -p MainPID --value kubelet kube-proxy flanneld etcd kube-apiserver containerd 2>/dev/null')));
     expect(after).toEqual(before);
     const { code, rows } = await health(cluster);

@@ -39,6 +39,8 @@ export interface LabCluster {
 export interface LabClusterOptions extends InventoryOptions {
   /** Give plan and apply the lab's offline bundle (default: yes; nothing can be downloaded in the lab). */
   bundle?: boolean;
+  /** config.properties values other than the example's. */
+  properties?: Record<string, string>;
 }
 
 /**
@@ -56,6 +58,7 @@ export function useLabCluster(hosts: LabHosts, opts: LabClusterOptions = {}): La
   beforeAll(async () => {
     await writeInventory({ ...hosts.lab, hosts: hosts.all() }, inventory, opts);
     writeLabConfig(config, bundleDir);
+    if (opts.properties) setProperties(config, opts.properties);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
