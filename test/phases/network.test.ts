@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { detectOs } from '../../src/os/detect.js';
+import { BUNDLED_UNITS } from '../../src/package-root.js';
+import { hostValues } from '../../src/phases/index.js';
+import { networkPhase, runsFlanneld } from '../../src/phases/network.js';
+import { renderCluster } from '../../src/render/render-cluster.js';
+import { factsFor } from '../os/os-releases.js';
+import { clusterFrom } from '../support/cluster.js';
+import { useTempDir } from '../support/tmp.js';
+
+const INVENTORY = `cluster: lab
+hosts:
+  - { name: m1, address: 10.0.0.11, roles: [etcd, master] }
+  - { name: m2, address: 10.0.0.12, roles: [etcd, master, worker] }
+  - { name: w1, address: 10.0.0.13, roles: [worker] }
+`;
+
+describe('network phase', () => {
+  const tmp = useTempDir();
+
+  function resourcesOf(mode: string, name: string) {
+    const spec = clusterFrom(tmp(), `KUBE_VERSION=v1.35.0\nFLANNEL_MODE=${mode}\n`, INVENTORY);
+    const { hosts } = renderCluster(spec, BUNDLED_UNITS, (h) => hostValues(h, undefined));
+    const host = spec.hosts.find((h) => h.name === name)!;
+    const files = hosts.find((h) => h.host === host)!.files;
+    const facts = factsFor('debian12');
+    return { spec, host, resources: networkPhase.resources({ spec, host, files, facts, os: detectOs(host.name, facts) }) };
+  }
+  const flanneld = (r: ReturnType<typeof resourcesOf>['resources']) => r.filter((x) => x.kind === 'service' && x.name === 'flanneld');
+
+  it('runs flanneld on every master and worker in etcd mode, as the seeds do', () => {
+    for (const name of ['m1', 'm2', 'w1']) {
+      const { spec, host, resources } = resourcesOf('etcd', name);
+      expect(runsFlanneld(spec, host)).toBe(true);
+      expect(flanneld(resources)).toHaveLength(1);
+    }
+  });
+
+  it('in kube mode leaves out a master without a kubelet: it has no Node whose podCIDR flanneld could follow', () => {
+    const master = resourcesOf('kube', 'm1');
+    expect(runsFlanneld(master.spec, master.host)).toBe(false);
+    expect(master.resources).toEqual([]);
+    for (const name of ['m2', 'w1']) expect(flanneld(resourcesOf('kube', name).resources)).toHaveLength(1);
+  });
+});
