@@ -29,10 +29,12 @@ export const verifyPhase: Phase = {
  * run has its own error already, and waiting for its node would only delay the report.
  */
 function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
-  // Prints the nodes that are not Ready (or not there); empty when all are. The Ready condition is
-  // found whatever the order of its fields (kubectl sorts them; other clients may not).
-  const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) =>
-    `for n in ${nodes.filter((n) => live.includes(n)).map(shq).join(' ')}; do ${kubectl(host)} get node "$n" -o json 2>/dev/null | tr -d ' \\n' | grep -oE '[{][^{}]*"type":"Ready"[^{}]*[}]' | grep -qF '"status":"True"' || echo "$n"; done`;
+  // Prints the nodes that are not Ready (or not there); empty when all are. One list of every node,
+  // whatever their number: kubectl's STATUS column is Ready, or Ready,SchedulingDisabled when cordoned.
+  const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) => {
+    const wanted = nodes.filter((n) => live.includes(n));
+    return `ready=$(${kubectl(host)} get nodes --no-headers 2>/dev/null | awk '$2 == "Ready" || $2 ~ /^Ready,/ { print $1 }'); for n in ${wanted.map(shq).join(' ')}; do printf '%s\\n' "$ready" | grep -qxF -- "$n" || echo "$n"; done`;
+  };
   return {
     name: 'nodes-ready',
     description: `wait until every node is Ready (${nodes.join(', ')})`,

@@ -19,7 +19,7 @@ interface Step {
   argv: string[];
 }
 
-const cluster = (command: string, ...extra: string[]) => ['bin/bootstrap.js', command, '-i', '{inventory}', '-c', '{config}', ...extra];
+const cluster = (command: string, ...extra: string[]) => ['bin/bootstrap.js', ...command.split(' '), '-i', '{inventory}', '-c', '{config}', ...extra];
 
 const STEPS: Step[] = [
   { title: 'render every host\'s files from the inventory and config.properties (touches no host)', argv: cluster('render', '--out', '{out}') },
@@ -30,7 +30,7 @@ const STEPS: Step[] = [
   },
   { title: 'health: every component on every host, and the cluster as the API server sees it', argv: cluster('health') },
   { title: 'apply again: nothing left to change, nothing restarted', argv: cluster('apply', '--bundle', '{bundle}') },
-  { title: 'certs check: every certificate, who holds it and when it expires', argv: cluster('certs', 'check') },
+  { title: 'certs check: every certificate, who holds it and when it expires', argv: cluster('certs check') },
 ];
 
 function runStep(step: Step, vars: Record<string, string>): boolean {
