@@ -4,6 +4,7 @@ import type { KindContext } from './kinds/kind.js';
 import { resourceId, type Resource } from './resource.js';
 import { parseSections, sectionedScript } from './sections.js';
 import { PENDING_RESTARTS_FILE } from './pending-restarts.js';
+import { unitStatesPrelude } from './kinds/unit-state.js';
 
 /** The state of a list of resources, read in one remote command. */
 export interface ProbeResult {
@@ -16,7 +17,10 @@ export interface ProbeResult {
 const PENDING_KEY = 'pending-restarts';
 
 export function probeScript(resources: readonly Resource[], ctx: KindContext): string {
+  const units = resources.flatMap((r) => kindOf(r).units?.(r) ?? []);
   return sectionedScript([
+    // Prints nothing; sets the variable the unit probes read.
+    ['units', unitStatesPrelude(units) || ':'],
     ...resources.map((r, i) => [`r${i}`, kindOf(r).probe(r, ctx)] as const),
     [PENDING_KEY, `cat ${PENDING_RESTARTS_FILE}`],
   ]);

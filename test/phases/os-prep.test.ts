@@ -56,7 +56,10 @@ describe('osPhase.resources', () => {
       'package iptables',
       'hostsEntries',
       'file /etc/modules-load.d/k8s.conf',
+      'file /etc/profile.d/kubestrap-path.sh',
       'file /etc/sysctl.d/k8s.conf',
+      'file /etc/profile.d/kubestrap-etcdctl.sh',
+      'file /etc/profile.d/kubestrap-kubeconfig.sh',
       'module br_netfilter',
       'module overlay',
       'sysctl net.ipv4.ip_forward=1',
@@ -184,10 +187,16 @@ describe('phaseOfFile', () => {
 
   const tmp = useTempDir();
 
-  it('gives every bundled file of every host a phase, and the os phase only sysctl.d and modules-load.d', () => {
+  it('gives every bundled file of every host a phase, and the os phase only sysctl.d, modules-load.d and login shell settings', () => {
     const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     const paths = [...new Set(hosts.flatMap((h) => h.files.map((f) => f.path)))];
     expect(paths.length).toBeGreaterThan(10);
-    expect(paths.filter((p) => phaseOfFile(p) === 'os').sort()).toEqual(['/etc/modules-load.d/k8s.conf', '/etc/sysctl.d/k8s.conf']);
+    expect(paths.filter((p) => phaseOfFile(p) === 'os').sort()).toEqual([
+      '/etc/modules-load.d/k8s.conf',
+      '/etc/profile.d/kubestrap-etcdctl.sh',
+      '/etc/profile.d/kubestrap-kubeconfig.sh',
+      '/etc/profile.d/kubestrap-path.sh',
+      '/etc/sysctl.d/k8s.conf',
+    ]);
   });
 });

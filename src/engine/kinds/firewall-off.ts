@@ -15,6 +15,7 @@ export const firewallOffKind: Kind<FirewallOffResource> = {
       ...r.services.map((s) => `printf '%s ' ${shq(s)}; ${unitStateProbe(s)}`),
       `command -v ufw >/dev/null && ufw status | head -n 1 | sed 's/^/ufw-/'`,
     ].join('\n'),
+  units: (r) => r.services,
   diff: (r, observed, id) => {
     const lines = observed.split('\n');
     const steps: string[] = [];

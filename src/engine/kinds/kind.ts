@@ -13,6 +13,8 @@ export interface KindContext {
  */
 export interface Kind<R extends Resource> {
   probe(r: R, ctx: KindContext): string;
+  /** systemd units whose state the probe reads (through unitStateProbe): the probe asks systemd once for all of them. */
+  units?(r: R): readonly string[];
   diff(r: R, observed: string, id: string, ctx: KindContext): Change | undefined;
 }
 

@@ -37,6 +37,7 @@ export function startWithJournal(action: 'start' | 'restart', unit: string, read
 
 export const serviceKind: Kind<ServiceResource> = {
   probe: (r) => unitStateProbe(r.name),
+  units: (r) => [r.name],
   diff: (r, observed, id) => {
     const state = parseUnitState(observed);
     if (!state.loaded && r.ifPresent) return undefined;
