@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffResources, parseProbe, probeScript } from '../../src/engine/probe.js';
@@ -75,9 +75,15 @@ describe('probeScript + parseProbe: several kinds in one command', () => {
     const group = sh('id -gn').trim();
     const present = join(tmp(), 'present.conf');
     writeFileSync(present, 'a=1\n', { mode: 0o644 });
+    const empty = join(tmp(), 'empty.conf');
+    writeFileSync(empty, '', { mode: 0o600 });
+    const link = join(tmp(), 'link.conf');
+    symlinkSync(present, link);
     const resources: Resource[] = [
       { kind: 'file', path: present, content: 'a=1\n', mode: 0o644, owner: me, group, restarts: [] },
       { kind: 'file', path: join(tmp(), 'absent.conf'), content: 'b=2\n', mode: 0o644, owner: me, group, restarts: ['svc'] },
+      { kind: 'file', path: empty, content: '', mode: 0o600, owner: me, group, restarts: [] },
+      { kind: 'file', path: link, content: 'a=1\n', mode: 0o644, owner: me, group, restarts: [] },
       { kind: 'command', name: 'ok', description: 'never needed', check: 'true', run: 'false' },
       { kind: 'command', name: 'needed', description: 'needed', check: 'exit 1', run: 'true' },
       { kind: 'package', names: ['bash'] },
@@ -88,6 +94,8 @@ describe('probeScript + parseProbe: several kinds in one command', () => {
     expect([...probe.observed.entries()]).toEqual([
       [`file:${present}`, `644 ${me} ${group}\n${sha256('a=1\n')}`],
       [`file:${join(tmp(), 'absent.conf')}`, 'absent'],
+      [`file:${empty}`, `600 ${me} ${group}\n${sha256('')}`],
+      [`file:${link}`, 'other'],
       ['command:ok', '0'],
       ['command:needed', '1'],
       ['package:bash', 'bash ii'],
@@ -96,6 +104,7 @@ describe('probeScript + parseProbe: several kinds in one command', () => {
     ]);
     expect(diffResources(resources, probe, debianCtx).map((c) => c.resourceId)).toEqual([
       `file:${join(tmp(), 'absent.conf')}`,
+      `file:${link}`,
       'command:needed',
       'module:kubestrap_nope',
     ]);

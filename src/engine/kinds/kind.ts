@@ -15,6 +15,15 @@ export interface Kind<R extends Resource> {
   probe(r: R, ctx: KindContext): string;
   /** systemd units whose state the probe reads (through unitStateProbe): the probe asks systemd once for all of them. */
   units?(r: R): readonly string[];
+  /**
+   * All of a host's resources of this kind probed by one snippet (a few processes for all of them,
+   * not a few each); `split` cuts its output back into each one's observed text, in the format
+   * `probe` prints, so `diff` does not know the difference.
+   */
+  batch?: {
+    probe(rs: readonly R[]): string;
+    split(output: string, rs: readonly R[]): string[];
+  };
   diff(r: R, observed: string, id: string, ctx: KindContext): Change | undefined;
 }
 
