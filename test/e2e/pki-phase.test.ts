@@ -7,6 +7,7 @@ import { pkiCatalog } from '../../src/pki/catalog.js';
 import { readCertificate } from '../../src/pki/certificate.js';
 import { CA_CERT_PATHS, hostPkiFiles, PKI_PATHS } from '../../src/pki/host-layout.js';
 import { localPkiStore } from '../../src/pki/store.js';
+import { hostValues } from '../../src/phases/index.js';
 import { renderCluster } from '../../src/render/render-cluster.js';
 import { bundleFile } from './support/bundle.js';
 import { useLabCluster } from './support/cluster.js';
@@ -139,7 +140,6 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     const etcdVersion = bundleFile(bundleDir, 'etcd').version;
     cluster.setProperty('ETCD_VERSION', etcdVersion);
     const s = spec();
-    const rendered = renderCluster(s, BUNDLED_UNITS);
     const members = [0, 1];
     for (const i of [0, 1, 2]) {
       await copyToHost(hosts.lab, hosts.host(i), bundleFile(bundleDir, 'etcdctl').file, '/usr/local/bin/etcdctl', '0755');
@@ -148,7 +148,7 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
       await hosts.run(i, 'mkdir -p /opt/kube/bin /var/lib/etcd');
       await copyToHost(hosts.lab, hosts.host(i), bundleFile(bundleDir, 'etcd').file, '/opt/kube/bin/etcd', '0755');
       // The product's own unit: it reads the certificates where the pki phase put them.
-      const unit = rendered.hosts.find((r) => r.host.name === hosts.host(i).name)!.files.find((f) => f.path === '/etc/systemd/system/etcd.service')!.content;
+      const unit = renderedFile(s, hosts.host(i).name, '/etc/systemd/system/etcd.service');
       writeFileSync(join(cluster.dir, 'etcd.service'), unit);
       await copyToHost(hosts.lab, hosts.host(i), join(cluster.dir, 'etcd.service'), '/etc/systemd/system/etcd.service');
       await hosts.run(i, 'systemctl daemon-reload');
@@ -187,9 +187,8 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     const bundleDir = inject('bundleDir');
     if (!bundleDir) throw new Error('global setup provided no bundle');
     const s = spec();
-    const rendered = renderCluster(s, BUNDLED_UNITS).hosts.find((r) => r.host.name === hosts.host(0).name)!;
     // The product's ExecStart (every path from the pki phase), in a simple unit: the stand-in does not notify systemd.
-    const unit = rendered.files.find((f) => f.path === '/etc/systemd/system/kube-apiserver.service')!.content;
+    const unit = renderedFile(s, hosts.host(0).name, '/etc/systemd/system/kube-apiserver.service');
     const execStart = /^ExecStart=[\s\S]*?[^\\]\n/m.exec(unit)![0];
     writeFileSync(join(cluster.dir, 'kube-apiserver.service'), `[Unit]\nDescription=API server stand-in with the product's flags\n[Service]\n${execStart}`);
     await copyToHost(hosts.lab, hosts.host(0), bundleFile(bundleDir, 'kube-apiserver').file, '/opt/kube/bin/kube-apiserver', '0755');
@@ -270,3 +269,11 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     expect(again.report.results.every((r) => r.changes.length === 0)).toBe(true);
   });
 });
+
+/** A file as the product renders it for a host (host values as a host without facts gets them). */
+function renderedFile(spec: ClusterSpec, host: string, path: string): string {
+  const { hosts, problems } = renderCluster(spec, BUNDLED_UNITS, (h) => hostValues(h, undefined));
+  const file = hosts.find((r) => r.host.name === host)?.files.find((f) => f.path === path);
+  if (!file) throw new Error(`no ${path} rendered for ${host}: ${problems.map((p) => p.message).join('; ')}`);
+  return file.content;
+}

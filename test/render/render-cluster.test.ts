@@ -44,7 +44,14 @@ describe('renderCluster with the bundled units', () => {
   it('gives each host the files of its roles only', () => {
     const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     const paths = (name: string) => hosts.find((h) => h.host.name === name)!.files.map((f) => f.path).sort();
-    expect(paths('e1')).toEqual(['/etc/modules-load.d/k8s.conf', '/etc/sysctl.d/k8s.conf', '/etc/systemd/system/etcd.service']);
+    expect(paths('e1')).toEqual([
+      '/etc/modules-load.d/k8s.conf',
+      '/etc/profile.d/kubestrap-etcdctl.sh',
+      '/etc/profile.d/kubestrap-path.sh',
+      '/etc/sysctl.d/k8s.conf',
+      '/etc/systemd/system/etcd.service',
+    ]);
+    expect(paths('w1')).not.toContain('/etc/profile.d/kubestrap-kubeconfig.sh');
     expect(paths('m1')).toContain('/etc/systemd/system/kube-apiserver.service');
     expect(paths('m1')).toContain('/etc/systemd/system/flanneld.service');
     expect(paths('m1')).not.toContain('/etc/systemd/system/kubelet.service');
