@@ -19,12 +19,16 @@ export interface Listener {
 
 /** Fact snippet name and script: every listening TCP socket with its process and systemd unit. */
 export const LISTENERS_FACT = 'tcp-listeners';
+// One awk for every listener, then shell builtins only: a master has a dozen listeners, and a few
+// processes each made this the slowest fact.
 export const LISTENERS_SNIPPET = [
-  'ss -Hltnp | while read -r _ _ _ local _ users; do',
-  '  pid=$(printf %s "$users" | sed -n "s/.*pid=\\([0-9]*\\).*/\\1/p")',
-  '  [ -n "$pid" ] || continue',
-  '  unit=$(sed -n "s#^[0-9]*:[^:]*:.*/\\([^/]*\\.service\\).*#\\1#p" /proc/$pid/cgroup | head -n 1)',
-  '  printf "%s %s %s %s\\n" "${local##*:}" "$pid" "$(cat /proc/$pid/comm)" "${unit:--}"',
+  `ss -Hltnp | awk 'match($0, /pid=[0-9]+/) { port = $4; sub(/.*:/, "", port); print port, substr($0, RSTART + 4, RLENGTH - 4) }' | while read -r port pid; do`,
+  '  read -r comm < /proc/$pid/comm || continue',
+  '  unit=-',
+  '  while read -r line; do',
+  '    case $line in *.service*) x=${line%.service*}; unit=${x##*/}.service; break ;; esac',
+  '  done < /proc/$pid/cgroup',
+  '  printf "%s %s %s %s\\n" "$port" "$pid" "$comm" "$unit"',
   'done',
 ].join('\n');
 

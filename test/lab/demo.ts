@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   }
   console.log(`\n== done: ${results.filter(Boolean).length}/${STEPS.length} provisioner steps succeeded`);
   if (results.length < STEPS.length || !results.every(Boolean)) process.exitCode = 1;
-  console.log(`kubectl:    ssh -i ${lab.sshKey} -o UserKnownHostsFile=${lab.knownHosts} root@${lab.hosts[0]?.address ?? '<ip>'} kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes`);
+  console.log(`kubectl:    ssh -i ${lab.sshKey} -o UserKnownHostsFile=${lab.knownHosts} root@${lab.hosts[0]?.address ?? '<ip>'} "bash -lc 'kubectl get nodes'"`);
   console.log(`tear down:  npm run lab -- down --name ${LAB}`);
 }
 
