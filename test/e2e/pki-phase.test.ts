@@ -195,7 +195,7 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     await copyToHost(hosts.lab, hosts.host(0), join(cluster.dir, 'kube-apiserver.service'), '/etc/systemd/system/kube-apiserver.service');
     await hosts.run(0, 'mkdir -p /var/log/kubernetes && systemctl daemon-reload && systemctl start kube-apiserver');
     const ip = hosts.host(0).address;
-    await hosts.run(2, `for i in $(seq 100); do curl -s --max-time 1 --cacert ${PKI_PATHS.caCert} -o /dev/null https://${ip}:6443/healthz && exit 0; sleep 0.2; done; exit 1`).catch(async (e: unknown) => {
+    await hosts.run(2, `for i in $(seq 150); do curl -sf --max-time 1 --cacert ${PKI_PATHS.caCert} -o /dev/null https://${ip}:6443/healthz && exit 0; sleep 0.2; done; exit 1`).catch(async (e: unknown) => {
       throw new Error(`${String(e)}\n${(await hosts.exec(0, 'journalctl -u kube-apiserver --no-pager | tail -20')).stdout}`);
     });
 
