@@ -1,6 +1,6 @@
 import type { Change } from './change.js';
 import { kindOf } from './kinds/index.js';
-import type { KindContext } from './kinds/kind.js';
+import type { Kind, KindContext } from './kinds/kind.js';
 import { resourceId, type Resource } from './resource.js';
 import { parseSections, sectionedScript } from './sections.js';
 import { PENDING_RESTARTS_FILE } from './pending-restarts.js';
@@ -22,19 +22,30 @@ export function probeScript(resources: readonly Resource[], ctx: KindContext): s
   return sectionedScript([
     // Prints nothing; sets the variable the unit probes read.
     ['units', unitStatesPrelude(units) || ':'],
-    ...[...batches].map(([kind, rs]) => [`b-${kind}`, kindOf(rs[0]!).batch!.probe(rs)] as const),
-    ...single.map(({ r, i }) => [`r${i}`, kindOf(r).probe(r, ctx)] as const),
+    ...[...batches].map(([kind, { batch, rs }]) => [`b-${kind}`, batch.probe(rs)] as const),
+    ...single.map(({ r, i, probe }) => [`r${i}`, probe(r, ctx)] as const),
     [PENDING_KEY, `cat ${PENDING_RESTARTS_FILE}`],
   ]);
 }
 
+type Batch = NonNullable<Kind<Resource>['batch']>;
+
 /** Resources whose kind probes in batches, by kind; the others one section each (keyed by their index). */
-function groupForProbe(resources: readonly Resource[]): { single: Array<{ r: Resource; i: number }>; batches: Map<string, Resource[]> } {
-  const single: Array<{ r: Resource; i: number }> = [];
-  const batches = new Map<string, Resource[]>();
+function groupForProbe(resources: readonly Resource[]): {
+  single: Array<{ r: Resource; i: number; probe: (r: Resource, ctx: KindContext) => string }>;
+  batches: Map<string, { batch: Batch; rs: Resource[] }>;
+} {
+  const single: Array<{ r: Resource; i: number; probe: (r: Resource, ctx: KindContext) => string }> = [];
+  const batches = new Map<string, { batch: Batch; rs: Resource[] }>();
   resources.forEach((r, i) => {
-    if (kindOf(r).batch) batches.set(r.kind, [...(batches.get(r.kind) ?? []), r]);
-    else single.push({ r, i });
+    const kind = kindOf(r);
+    if (kind.batch) {
+      const group = batches.get(r.kind) ?? { batch: kind.batch, rs: [] };
+      group.rs.push(r);
+      batches.set(r.kind, group);
+    } else {
+      single.push({ r, i, probe: kind.probe });
+    }
   });
   return { single, batches };
 }
@@ -42,8 +53,8 @@ function groupForProbe(resources: readonly Resource[]): { single: Array<{ r: Res
 export function parseProbe(stdout: string, resources: readonly Resource[]): ProbeResult {
   const sections = parseSections(stdout);
   const batched = new Map<Resource, string>();
-  for (const [kind, rs] of groupForProbe(resources).batches) {
-    const split = kindOf(rs[0]!).batch!.split(sections.get(`b-${kind}`) ?? '', rs);
+  for (const [kind, { batch, rs }] of groupForProbe(resources).batches) {
+    const split = batch.split(sections.get(`b-${kind}`) ?? '', rs);
     rs.forEach((r, j) => batched.set(r, split[j] ?? ''));
   }
   const observed = new Map<string, string>();

@@ -119,30 +119,44 @@ export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
   };
 }
 
-/** The nodes as the API server sees them, read on one master: every node of the inventory Ready. */
+/**
+ * The nodes as the API server sees them, read on one master with one list: every node of the
+ * inventory Ready and, in flannel's kube mode, holding the podCIDR flanneld takes as its subnet.
+ */
 export function nodesCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
   const nodes = spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
+  const kubeMode = spec.values.FLANNEL_MODE === 'kube';
   return {
     key: 'nodes',
     script: withCode(`${kubectl(on)} get nodes -o json`),
     read: (out) => {
       const { code, body } = splitCode(out);
-      if (code !== 0) return nodes.map((n) => row('node Ready', n, false, `kubectl on ${on.name}: ${gist(body) || `exit code ${code}`}`));
-      const ready = readyNodes(body);
-      return nodes.map((n) => row('node Ready', n, ready.get(n) === 'True', ready.has(n) ? `Ready=${ready.get(n)}` : 'not registered'));
+      if (code !== 0) {
+        const why = `kubectl on ${on.name}: ${gist(body) || `exit code ${code}`}`;
+        return nodes.flatMap((n) => [row('node Ready', n, false, why), ...(kubeMode ? [row('node podCIDR (flannel)', n, false, why)] : [])]);
+      }
+      const listed = nodeStates(body);
+      return nodes.flatMap((n) => {
+        const state = listed.get(n);
+        const ready = row('node Ready', n, state?.ready === 'True', state ? `Ready=${state.ready}` : 'not registered');
+        if (!kubeMode) return [ready];
+        return [ready, row('node podCIDR (flannel)', n, state?.podCIDR !== undefined, state?.podCIDR ?? 'no podCIDR yet')];
+      });
     },
   };
 }
 
-/** Node name → status of its Ready condition, from `kubectl get nodes -o json`. */
-export function readyNodes(json: string): Map<string, string> {
-  const out = new Map<string, string>();
+/** `kubectl get nodes -o json`: each node's Ready status (Unknown without the condition) and podCIDR. */
+export function nodeStates(json: string): Map<string, { ready: string; podCIDR: string | undefined }> {
+  const out = new Map<string, { ready: string; podCIDR: string | undefined }>();
   try {
-    const list = JSON.parse(json) as { items?: Array<{ metadata?: { name?: string }; status?: { conditions?: Array<{ type?: string; status?: string }> } }> };
+    const list = JSON.parse(json) as {
+      items?: Array<{ metadata?: { name?: string }; spec?: { podCIDR?: string }; status?: { conditions?: Array<{ type?: string; status?: string }> } }>;
+    };
     for (const item of list.items ?? []) {
       const name = item.metadata?.name;
       if (!name) continue;
-      out.set(name, item.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown');
+      out.set(name, { ready: item.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown', podCIDR: item.spec?.podCIDR || undefined });
     }
   } catch {
     // Not JSON: every node reads as not registered.
@@ -180,24 +194,4 @@ export function leasesByIp(text: string, prefix: string): Map<string, string> {
     }
   }
   return out;
-}
-
-/** Kube mode: each node's podCIDR, which flanneld takes as its subnet. */
-export function podCidrCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
-  const nodes = spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
-  return {
-    key: 'podcidrs',
-    script: withCode(`${kubectl(on)} get nodes -o json`),
-    read: (out) => {
-      const { code, body } = splitCode(out);
-      let cidrs = new Map<string, string>();
-      try {
-        const list = JSON.parse(body) as { items?: Array<{ metadata?: { name?: string }; spec?: { podCIDR?: string } }> };
-        cidrs = new Map((list.items ?? []).flatMap((i) => (i.metadata?.name && i.spec?.podCIDR ? [[i.metadata.name, i.spec.podCIDR] as const] : [])));
-      } catch {
-        // reported per node below
-      }
-      return nodes.map((n) => row('node podCIDR (flannel)', n, code === 0 && cidrs.has(n), cidrs.get(n) ?? (code === 0 ? 'no podCIDR yet' : gist(body))));
-    },
-  };
 }

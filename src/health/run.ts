@@ -4,7 +4,7 @@ import { mapLimit } from '../engine/limit.js';
 import { parseSections, sectionedScript } from '../engine/sections.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import type { SshTarget } from '../ssh/target.js';
-import { etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, podCidrCheck, type HealthCheck, type HealthRow } from './checks.js';
+import { etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type HealthCheck, type HealthRow } from './checks.js';
 
 export interface HealthReport {
   ok: boolean;
@@ -48,7 +48,8 @@ function assignClusterChecks(spec: ClusterSpec, up: readonly HostSpec[]): Map<st
   const master = up.find((h) => h.roles.includes('master'));
   add(member, etcdMembersCheck);
   add(master, nodesCheck);
-  add(spec.values.FLANNEL_MODE === 'kube' ? master : member, spec.values.FLANNEL_MODE === 'kube' ? podCidrCheck : leasesCheck);
+  // In kube mode the nodes check reads the podCIDRs from the same list.
+  if (spec.values.FLANNEL_MODE !== 'kube') add(member, leasesCheck);
   return out;
 }
 

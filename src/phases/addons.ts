@@ -4,7 +4,7 @@ import type { ClusterAction, ClusterContext } from '../engine/phase.js';
 import type { Resource } from '../engine/resource.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
-import { filesOf, type Phase, type PhaseContext } from './phase.js';
+import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
 import { withRecord } from './record.js';
 import { kubectl } from './services.js';
 
@@ -43,7 +43,7 @@ function applyAddon(ctx: ClusterContext, addon: Addon): ClusterAction {
     description: `apply ${addon.file} (${addon.name})`,
     check: (host) => `cmp -s ${shq(addon.file)} ${shq(applied)} && ${kubectl(host)} -n ${shq(addon.witness.namespace)} get ${shq(addon.witness.object)} -o name`,
     run: (host) => `${kubectl(host)} apply -f ${shq(addon.file)} && mkdir -p ${shq(HOST_PATHS.appliedDir)} && cp -- ${shq(addon.file)} ${shq(applied)}`,
-    candidates: ctx.hosts.filter((h) => h.host.roles.includes('master')).map((h) => h.host.name),
+    candidates: namesWithRole(ctx, 'master'),
     when: 'after',
     failureHint: 'check the manifest (bootstrap render) and that the API server answers on that master',
   };

@@ -1,11 +1,9 @@
 import { HOST_PATHS } from '../config/host-paths.js';
-import type { ClusterContext } from '../engine/phase.js';
 import type { Resource } from '../engine/resource.js';
-import { portProblems } from '../preflight/ports.js';
-import { LISTENERS_FACT, LISTENERS_SNIPPET } from '../preflight/ports.js';
+import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
 import { shJoin } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
-import { filesOf, type Phase, type PhaseContext } from './phase.js';
+import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
 import { withRecord } from './record.js';
 import { HEALTH_PORTS, kubectl, runningService } from './services.js';
 
@@ -34,7 +32,7 @@ export const controlPlanePhase: Phase = {
       runningService(spec, host, 'kube-scheduler'),
     ]),
   preflight: (ctx) =>
-    portProblems(masters(ctx), () => [
+    portProblems(withRole(ctx, 'master'), () => [
       { port: Number(ctx.spec.values.KUBE_APISERVER_PORT), unit: 'kube-apiserver.service', key: 'KUBE_APISERVER_PORT' },
       { port: HEALTH_PORTS.controllerManager, unit: 'kube-controller-manager.service' },
       { port: HEALTH_PORTS.scheduler, unit: 'kube-scheduler.service' },
@@ -45,13 +43,9 @@ export const controlPlanePhase: Phase = {
       description: `let the API server reach kubelets (bind ${KUBELET_CLIENT_USER} to system:kubelet-api-admin)`,
       check: (host) => `${kubectl(host)} get clusterrolebinding ${KUBELET_API_BINDING} -o name`,
       run: (host) => `${kubectl(host)} ${shJoin(['create', 'clusterrolebinding', KUBELET_API_BINDING, '--clusterrole=system:kubelet-api-admin', `--user=${KUBELET_CLIENT_USER}`])}`,
-      candidates: masters(ctx).hosts.map((h) => h.host.name),
+      candidates: namesWithRole(ctx, 'master'),
       when: 'after',
       failureHint: 'check that the API server answers on that master (journalctl -u kube-apiserver)',
     },
   ],
 };
-
-function masters(ctx: ClusterContext): ClusterContext {
-  return { ...ctx, hosts: ctx.hosts.filter((h) => h.host.roles.includes('master')) };
-}

@@ -7,7 +7,7 @@ import { DISK_FACT, DISK_SNIPPET, diskProblems } from '../preflight/disk.js';
 import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
-import { filesOf, type Phase, type PhaseContext } from './phase.js';
+import { filesOf, withRole, type Phase, type PhaseContext } from './phase.js';
 import { recordPath, withRecord } from './record.js';
 import { runningService } from './services.js';
 
@@ -45,7 +45,7 @@ export const etcdPhase: Phase = {
       { etcd: spec.values.ETCD_VERSION!, dataDir: HOST_PATHS.etcdDataDir },
     ),
   preflight: (ctx) => {
-    const members = { ...ctx, hosts: ctx.hosts.filter((h) => h.host.roles.includes('etcd')) };
+    const members = withRole(ctx, 'etcd');
     return [
       ...portProblems(members, () => [
         { port: ETCD_CLIENT_PORT, unit: 'etcd.service' },
@@ -91,5 +91,5 @@ function foreignData(ctx: ClusterContext): HostError[] {
 
 /** Hosts whose etcd member already has data: `init` refuses them and points to `apply`. */
 export function hostsWithEtcdData(ctx: ClusterContext): string[] {
-  return ctx.hosts.filter((h) => h.host.roles.includes('etcd') && etcdData(h).hasMember).map((h) => h.host.name);
+  return withRole(ctx, 'etcd').hosts.filter((h) => etcdData(h).hasMember).map((h) => h.host.name);
 }

@@ -5,7 +5,7 @@ import type { Resource } from '../engine/resource.js';
 import { FLANNEL_USER } from '../pki/catalog.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
-import { filesOf, type Phase, type PhaseContext } from './phase.js';
+import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
 import { withRecord } from './record.js';
 import { etcdctl, kubectl, runningService } from './services.js';
 
@@ -66,7 +66,7 @@ function networkConfig(ctx: ClusterContext): ClusterAction {
     description: `write flannel's network ${value} to etcd at ${key}`,
     check: (host) => `[ "$(${etcdctl(host, local)} get ${shq(key)} --print-value-only)" = ${shq(value)} ]`,
     run: (host) => `${etcdctl(host, local)} put ${shq(key)} ${shq(value)} >/dev/null`,
-    candidates: ctx.hosts.filter((h) => h.host.roles.includes('etcd')).map((h) => h.host.name),
+    candidates: namesWithRole(ctx, 'etcd'),
     when: 'before',
     failureHint: 'check that etcd is healthy on that member (bootstrap health, journalctl -u etcd)',
   };
@@ -102,7 +102,7 @@ function flannelAccess(ctx: ClusterContext): ClusterAction {
     description: `let flanneld (${FLANNEL_USER}) read nodes and patch their status`,
     check: (host) => `${kubectl(host)} get clusterrolebinding ${FLANNEL_ROLE} -o name && ${kubectl(host)} get clusterrole ${FLANNEL_ROLE} -o name`,
     run: (host) => `printf '%s' ${shq(manifest)} | ${kubectl(host)} apply -f -`,
-    candidates: ctx.hosts.filter((h) => h.host.roles.includes('master')).map((h) => h.host.name),
+    candidates: namesWithRole(ctx, 'master'),
     when: 'before',
     failureHint: 'check that the API server answers on that master (journalctl -u kube-apiserver)',
   };

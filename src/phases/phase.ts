@@ -1,6 +1,7 @@
 import type { HostSpec } from '../config/cluster-spec.js';
+import type { Role } from '../config/inventory-schema.js';
 import type { HostFacts } from '../engine/facts.js';
-import type { Phase as EnginePhase } from '../engine/phase.js';
+import type { ClusterContext, Phase as EnginePhase } from '../engine/phase.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import { phaseOfFile } from './file-ownership.js';
 
@@ -23,4 +24,14 @@ export interface Phase extends EnginePhase<PhaseName> {
 /** The rendered files a phase installs (see file-ownership.ts). */
 export function filesOf(phase: PhaseName, files: readonly RenderedFile[]): RenderedFile[] {
   return files.filter((f) => phaseOfFile(f.path) === phase);
+}
+
+/** The run's hosts that have `role`, as a context of their own (what a role's preflight checks look at). */
+export function withRole(ctx: ClusterContext, role: Role): ClusterContext {
+  return { ...ctx, hosts: ctx.hosts.filter((h) => h.host.roles.includes(role)) };
+}
+
+/** Names of the run's hosts that have `role`, in inventory order: the candidates of a cluster action. */
+export function namesWithRole(ctx: ClusterContext, role: Role): string[] {
+  return withRole(ctx, role).hosts.map((h) => h.host.name);
 }

@@ -1,6 +1,6 @@
 import type { ClusterAction } from '../engine/phase.js';
 import { shq } from '../ssh/quote.js';
-import type { Phase } from './phase.js';
+import { namesWithRole, type Phase } from './phase.js';
 import { kubectl } from './services.js';
 
 /** How long a run waits for every node to report Ready after its agents started. */
@@ -18,7 +18,7 @@ export const verifyPhase: Phase = {
   resources: () => [],
   clusterActions: (ctx) => {
     const nodes = ctx.spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
-    const masters = ctx.hosts.filter((h) => h.host.roles.includes('master')).map((h) => h.host.name);
+    const masters = namesWithRole(ctx, 'master');
     if (nodes.length === 0 || masters.length === 0) return [];
     return [nodesReady(nodes, masters)];
   },

@@ -4,7 +4,7 @@ import type { Resource } from '../engine/resource.js';
 import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
-import { filesOf, type Phase, type PhaseContext } from './phase.js';
+import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
 import { withRecord } from './record.js';
 import { HEALTH_PORTS, kubectl, runningService } from './services.js';
 
@@ -30,7 +30,7 @@ export const workersPhase: Phase = {
       runningService(spec, host, 'kube-proxy'),
     ]),
   preflight: (ctx) =>
-    portProblems({ ...ctx, hosts: ctx.hosts.filter((h) => h.host.roles.includes('worker')) }, () => [
+    portProblems(withRole(ctx, 'worker'), () => [
       { port: HEALTH_PORTS.kubelet, unit: 'kubelet.service' },
       { port: HEALTH_PORTS.kubeletHealthz, unit: 'kubelet.service' },
       { port: HEALTH_PORTS.kubeProxyHealthz, unit: 'kube-proxy.service' },
@@ -45,7 +45,7 @@ export const workersPhase: Phase = {
  * itself; these keep both right when MASTER_SCHEDULABLE changes later.
  */
 function masterNodeActions(ctx: ClusterContext, node: string): ClusterAction[] {
-  const candidates = ctx.hosts.filter((h) => h.host.roles.includes('master')).map((h) => h.host.name);
+  const candidates = namesWithRole(ctx, 'master');
   const tainted = ctx.spec.values.MASTER_SCHEDULABLE !== 'true';
   // The node's JSON, one line: a label appears as `"<label>":`, a taint as `"key":"<label>"`.
   const nodeJson = (host: Parameters<typeof kubectl>[0]) => `${kubectl(host)} get node ${shq(node)} -o json | tr -d ' \\n'`;

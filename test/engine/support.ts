@@ -7,7 +7,8 @@ import type { Change } from '../../src/engine/change.js';
 import { kindOf } from '../../src/engine/kinds/index.js';
 import type { KindContext } from '../../src/engine/kinds/kind.js';
 import { resourceId, type Resource } from '../../src/engine/resource.js';
-import { parseSections, sectionedScript } from '../../src/engine/sections.js';
+import { parseProbe, probeScript } from '../../src/engine/probe.js';
+import { parseSections } from '../../src/engine/sections.js';
 import { debianAdapter } from '../../src/os/debian.js';
 import { elAdapter } from '../../src/os/el.js';
 
@@ -45,18 +46,16 @@ export function diffOf<R extends Resource>(r: R, observed: string, ctx: KindCont
 }
 
 /**
- * Runs the resource's real probe on this machine, framed in a sectioned script exactly as the
- * engine frames it (stdin closed, stderr dropped), and returns the section the engine would diff.
- * `edit` rewrites the snippet first, e.g. to point a hard-coded path at a temp file.
+ * Runs the resource's real probe on this machine, in the script the engine sends (stdin closed,
+ * stderr dropped, a kind's batch probe for a batch of one), and returns what the engine would diff.
+ * `edit` rewrites the script first, e.g. to point a hard-coded path at a temp file.
  */
-export function observe(r: Resource, opts: { ctx?: KindContext; env?: NodeJS.ProcessEnv; edit?: (snippet: string) => string } = {}): string {
-  const ctx = opts.ctx ?? debianCtx;
-  const snippet = (opts.edit ?? ((s) => s))(kindOf(r).probe(r, ctx));
+export function observe(r: Resource, opts: { ctx?: KindContext; env?: NodeJS.ProcessEnv; edit?: (script: string) => string } = {}): string {
+  const script = (opts.edit ?? ((s) => s))(probeScript([r], opts.ctx ?? debianCtx));
   // The engine ignores the probe command's exit code (the last check's); so does this.
-  const sections = parseSections(shRun(sectionedScript([['r0', snippet]]), opts.env).stdout);
-  const body = sections.get('r0');
-  if (body === undefined) throw new Error('probe section missing');
-  return body;
+  const stdout = shRun(script, opts.env).stdout;
+  if (parseSections(stdout).size === 0) throw new Error('probe sections missing');
+  return parseProbe(stdout, [r]).observed.get(resourceId(r)) ?? '';
 }
 
 /** Script texts of a change's steps (puts show as `put <path>`, uploads as `upload <path>`). */

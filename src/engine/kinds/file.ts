@@ -28,11 +28,9 @@ export function isPrivateMode(mode: number): boolean {
 const SUMS_MARKER = '@@kubestrap-sums';
 
 export const fileKind: Kind<FileResource> = {
-  probe: (r) => {
-    const f = shq(r.path);
-    return `if [ -f ${f} ] && [ ! -L ${f} ]; then stat -c '%a %U %G' ${f}; sha256sum < ${f} | cut -d' ' -f1; elif [ -e ${f} ] || [ -L ${f} ]; then echo other; else echo absent; fi`;
-  },
-  // Two processes for all of a host's files: stat (type, mode, owner; a link is not followed) and sha256sum.
+  // Two processes for all of a host's files: stat (type, mode, owner; a link is not followed) and
+  // sha256sum. Each file's observed text: `absent`, `other` (not a regular file), or its
+  // `mode owner group` line and its sha256 line.
   batch: {
     probe: (rs) => {
       const paths = rs.map((r) => shq(r.path)).join(' ');

@@ -9,22 +9,32 @@ export interface KindContext {
 /**
  * How the engine handles one kind of resource: a shell snippet that prints the current state (it
  * runs inside the host's batched probe, so it must only look), and the diff of that output against
- * the desired state, which says how to apply the difference.
+ * the desired state, which says how to apply the difference. A kind probes each resource on its own
+ * or all of a host's resources of the kind at once, never both.
  */
-export interface Kind<R extends Resource> {
-  probe(r: R, ctx: KindContext): string;
+export type Kind<R extends Resource> = KindBase<R> & (ProbedOneByOne<R> | ProbedInBatch<R>);
+
+interface KindBase<R extends Resource> {
   /** systemd units whose state the probe reads (through unitStateProbe): the probe asks systemd once for all of them. */
   units?(r: R): readonly string[];
-  /**
-   * All of a host's resources of this kind probed by one snippet (a few processes for all of them,
-   * not a few each); `split` cuts its output back into each one's observed text, in the format
-   * `probe` prints, so `diff` does not know the difference.
-   */
-  batch?: {
+  diff(r: R, observed: string, id: string, ctx: KindContext): Change | undefined;
+}
+
+interface ProbedOneByOne<R extends Resource> {
+  probe(r: R, ctx: KindContext): string;
+  batch?: undefined;
+}
+
+/**
+ * All of a host's resources of this kind probed by one snippet (a few processes for all of them,
+ * not a few each); `split` cuts its output back into each one's observed text, which `diff` reads.
+ */
+interface ProbedInBatch<R extends Resource> {
+  probe?: undefined;
+  batch: {
     probe(rs: readonly R[]): string;
     split(output: string, rs: readonly R[]): string[];
   };
-  diff(r: R, observed: string, id: string, ctx: KindContext): Change | undefined;
 }
 
 /** `stat -c '%a %U %G'` output: permission bits, owner, group. */
