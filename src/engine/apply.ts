@@ -6,7 +6,7 @@ import type { ApplyStep, Change } from './change.js';
 import type { Restart, RestartPlan } from './handlers.js';
 import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
-import { uploadFile } from './upload.js';
+import { uploadFiles } from './upload.js';
 
 export interface ApplyOutcome {
   /** Changes applied completely. */
@@ -28,7 +28,8 @@ interface Op {
 /**
  * Applies a host's changes in the phase's order, then restarts what their inputs require:
  * prepare-stage changes, one `daemon-reload` if a unit file changed, service changes, restarts.
- * Consecutive scripts travel in one command; files go over SFTP. The first failure stops the host.
+ * Consecutive scripts travel in one command, and so do consecutive uploads; files go over SFTP. The
+ * first failure stops the host.
  * Rolling and deferred restarts are only recorded as owed here: the runner does rolling ones host
  * by host afterwards, and a later phase does deferred ones.
  */
@@ -79,23 +80,36 @@ export async function restartOne(host: RemoteHost, r: Restart): Promise<HostErro
   return (await execute(host, ops))?.error;
 }
 
-/** Runs the ops, batching consecutive scripts; returns the op that failed, if any. */
+/** Runs the ops, batching consecutive scripts and consecutive uploads; returns the op that failed, if any. */
 async function execute(host: RemoteHost, ops: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
-  let batch: Op[] = [];
-  const flush = async () => {
-    const failed = batch.length ? await runBatch(host, batch) : undefined;
-    batch = [];
-    return failed;
-  };
-  for (const op of ops) {
-    if (op.step.type === 'script') {
-      batch.push(op);
-      continue;
-    }
-    const failed = (await flush()) ?? (await put(host, op));
+  for (const batch of batches(ops)) {
+    const first = batch[0]!;
+    const failed = first.step.type === 'script' ? await runBatch(host, batch) : first.step.type === 'upload' ? await upload(host, batch) : await put(host, first);
     if (failed) return failed;
   }
-  return flush();
+  return undefined;
+}
+
+/** Runs of consecutive ops that travel together: scripts with scripts, uploads with uploads; a put alone. */
+function batches(ops: readonly Op[]): Op[][] {
+  const out: Op[][] = [];
+  for (const op of ops) {
+    const last = out[out.length - 1];
+    const joins = last !== undefined && op.step.type !== 'put' && last[0]!.step.type === op.step.type;
+    if (joins) last.push(op);
+    else out.push([op]);
+  }
+  return out;
+}
+
+/** All of a batch's files in one command: none is installed unless all arrived, so a failure is the batch's first op. */
+async function upload(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
+  try {
+    await uploadFiles(host, batch.map((o) => (o.step as Extract<ApplyStep, { type: 'upload' }>).upload));
+    return undefined;
+  } catch (err) {
+    return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
+  }
 }
 
 async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
@@ -134,10 +148,9 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
 }
 
 async function put(host: RemoteHost, op: Op): Promise<{ op: Op; error: HostError } | undefined> {
-  const step = op.step as Exclude<ApplyStep, { type: 'script' }>;
+  const step = op.step as Extract<ApplyStep, { type: 'put' }>;
   try {
-    if (step.type === 'upload') await uploadFile(host, step.upload);
-    else await host.putFile(step.path, step.content, { mode: step.mode, owner: step.owner, group: step.group, currentSha256: step.currentSha256 });
+    await host.putFile(step.path, step.content, { mode: step.mode, owner: step.owner, group: step.group, currentSha256: step.currentSha256 });
     return undefined;
   } catch (err) {
     return { op, error: asHostError(host.name, op, err) };

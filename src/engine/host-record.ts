@@ -20,7 +20,7 @@ export const HOST_RECORD_FILE = `${HOST_RECORD_DIR}/installed.jsonl`;
 export type RecordFields = Readonly<Record<string, string | number>>;
 
 /** stat(1) format printing the end of a file's record line: size, mtime and ctime with nanoseconds. */
-const STAMP_FORMAT = `'"size":%s,"mtime":"%y","ctime":"%z"}'`;
+const STAMP = '"size":%s,"mtime":"%y","ctime":"%z"}';
 
 export function fileRecordId(path: string): string {
   return `file:${path}`;
@@ -43,7 +43,24 @@ function linePrefix(path: string, fields: RecordFields): string {
  * or the new one.
  */
 export function recordFileScript(path: string, fields: RecordFields): string {
-  return [`ks_stamp=$(stat -c ${STAMP_FORMAT} -- ${shq(path)})`, upsert(fileRecordId(path), shq(linePrefix(path, fields)), '"$ks_stamp"')].join('\n');
+  return recordFilesScript([{ path, fields }]);
+}
+
+/**
+ * recordFileScript for many files at once, at the cost of one: one stat for every file's stamp and
+ * one rewrite of the record. The stamps come back one line each, in order, and are paired with
+ * their line prefixes by shell builtins.
+ */
+export function recordFilesScript(files: ReadonlyArray<{ path: string; fields: RecordFields }>): string {
+  if (files.length === 0) return ':';
+  const lines = files.map((f) => `IFS= read -r ks_s; printf '%s%s\\n' ${shq(linePrefix(f.path, f.fields))} "$ks_s"`);
+  return [
+    `ks_stamps=$(stat -c ${shq(STAMP)} -- ${files.map((f) => shq(f.path)).join(' ')})`,
+    upsert(
+      files.map((f) => fileRecordId(f.path)),
+      `printf '%s\\n' "$ks_stamps" | { ${lines.join('; ')}; }`,
+    ),
+  ].join('\n');
 }
 
 /**
@@ -51,43 +68,66 @@ export function recordFileScript(path: string, fields: RecordFields): string {
  * these fields. For the bring-up phases to record what they made, for reset and upgrades.
  */
 export function recordEntryScript(id: string, fields: RecordFields): string {
-  return upsert(id, shq(JSON.stringify({ id, ...fields })), "''");
+  return upsert([id], `printf '%s\\n' ${shq(JSON.stringify({ id, ...fields }))}`);
 }
 
-/** Replaces (or adds) the line of `id` with the concatenation of two shell words, atomically. */
-function upsert(id: string, first: string, second: string): string {
+/** Replaces (or adds) the lines of `ids` with what `writeLines` prints, atomically. */
+function upsert(ids: readonly string[], writeLines: string): string {
   return [
     `mkdir -p ${HOST_RECORD_DIR}`,
     `ks_tmp=$(mktemp ${HOST_RECORD_DIR}/.installed.XXXXXX)`,
-    `{ grep -vF ${shq(recordKey(id))} ${HOST_RECORD_FILE} 2>/dev/null; printf '%s%s\\n' ${first} ${second}; } > "$ks_tmp" && mv -f "$ks_tmp" ${HOST_RECORD_FILE}`,
+    `{ grep -vF ${ids.map((id) => `-e ${shq(recordKey(id))}`).join(' ')} ${HOST_RECORD_FILE} 2>/dev/null; ${writeLines}; } > "$ks_tmp" && mv -f "$ks_tmp" ${HOST_RECORD_FILE}`,
   ].join('\n');
 }
 
 /**
- * Probe snippet for an installed file that must hold `fields.sha256`. Prints `MODE OWNER GROUP`, then
+ * Probe snippet for installed files, each of which must hold its `fields.sha256`. For each file, in
+ * order, prints a line `@@kubestrap-local-file`, then `MODE OWNER GROUP` and one of
  *   `recorded`: the record has exactly this file (size, mtime, ctime) with the wanted content;
  *   `other`: the record has exactly this file, with other content (kubestrap installed another
  *     version): it must be replaced, no need to read it;
  *   `hashed <sha256> recorded|unrecorded`: the file was read (no record of it as it is now, or
- *     `verify`), and whether the record vouches for the wanted content.
- * Or `absent` / `other-type`. The record is read once per probe (into a shell variable shared by the
- * sections) and each file costs one stat: a no-op probe of many binaries forks little and reads none.
+ *     `verify`), and whether the record vouches for the wanted content;
+ * or only `absent` / `other-type`.
+ *
+ * Two processes for all the files, whatever their number: one stat (a link is not followed) and one
+ * read of the record, both into shell variables that builtins then search file by file. Only a file
+ * that must be read costs more (its sha256sum). A no-op run of many binaries reads none of them.
  */
-export function fileProbeSnippet(path: string, fields: RecordFields, verify: boolean): string {
-  const f = shq(path);
+export const LOCAL_FILE_MARKER = '@@kubestrap-local-file';
+
+/** A newline, as a shell word inside a pattern or a double-quoted string. */
+const NL = '"\n"';
+
+export function filesProbeSnippet(files: ReadonlyArray<{ path: string; fields: RecordFields; verify: boolean }>): string {
+  if (files.length === 0) return ':';
+  return [
+    `ks_rec=$(cat ${HOST_RECORD_FILE} 2>/dev/null) || ks_rec=`,
+    // One line per file that exists, the path last: `TYPE|MODE OWNER GROUP|STAMP|PATH`.
+    `ks_stats="$(LC_ALL=C stat -c ${shq(`%F|%a %U %G|${STAMP}|%n`)} -- ${files.map((f) => shq(f.path)).join(' ')} 2>/dev/null)\n"`,
+    ...files.map((f) => fileSection(f.path, f.fields, f.verify)),
+  ].join('\n');
+}
+
+function fileSection(path: string, fields: RecordFields, verify: boolean): string {
   const wanted = shq(linePrefix(path, fields));
   const hash = (vouched: string) => `echo "hashed $(sha256sum < "$ks_f" | cut -d' ' -f1) ${vouched}"`;
   return [
-    `ks_f=${f}`,
-    'if [ -f "$ks_f" ] && [ ! -L "$ks_f" ]; then',
-    `  [ -n "\${ks_rec_read:-}" ] || { ks_rec=$(cat ${HOST_RECORD_FILE} 2>/dev/null); ks_rec_read=1; }`,
-    `  ks_st=$(stat -c '%a %U %G|'${STAMP_FORMAT} -- "$ks_f")`,
-    '  echo "${ks_st%%|*}"',
-    '  case "$ks_rec" in',
-    `    *${wanted}"\${ks_st#*|}"*) ${verify ? hash('recorded') : 'echo recorded'} ;;`,
-    `    *${shq(recordKey(fileRecordId(path)))}*) case "$ks_rec" in *"\${ks_st#*|}"*) ${verify ? hash('unrecorded') : 'echo other'} ;; *) ${hash('unrecorded')} ;; esac ;;`,
-    `    *) ${hash('unrecorded')} ;;`,
-    '  esac',
-    'elif [ -e "$ks_f" ] || [ -L "$ks_f" ]; then echo other-type; else echo absent; fi',
+    `echo ${LOCAL_FILE_MARKER}; ks_f=${shq(path)}`,
+    `case "$ks_stats" in`,
+    `  *"|$ks_f"${NL}*) ks_l=\${ks_stats%%"|$ks_f"${NL}*}; ks_l=\${ks_l##*${NL}} ;;`,
+    '  *) ks_l= ;;',
+    'esac',
+    'case "$ks_l" in',
+    "  'regular file|'* | 'regular empty file|'*)",
+    '    ks_l=${ks_l#*|}; echo "${ks_l%%|*}"; ks_st=${ks_l#*|}',
+    '    case "$ks_rec" in',
+    `      *${wanted}"$ks_st"*) ${verify ? hash('recorded') : 'echo recorded'} ;;`,
+    `      *${shq(recordKey(fileRecordId(path)))}*) case "$ks_rec" in *"$ks_st"*) ${verify ? hash('unrecorded') : 'echo other'} ;; *) ${hash('unrecorded')} ;; esac ;;`,
+    `      *) ${hash('unrecorded')} ;;`,
+    '    esac ;;',
+    "  '') echo absent ;;",
+    '  *) echo other-type ;;',
+    'esac',
   ].join('\n');
 }

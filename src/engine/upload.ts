@@ -1,16 +1,17 @@
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
+import { Readable } from 'node:stream';
 import { HostError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import { scriptComment, sharedDirGuard } from '../ssh/put-file.js';
 import { shJoin, shq } from '../ssh/quote.js';
 import { UPLOAD_BUDGET, UPLOAD_CHUNK, type ByteBudget } from './byte-budget.js';
-import { recordFileScript, type RecordFields } from './host-record.js';
+import { recordFilesScript, type RecordFields } from './host-record.js';
 
 /** How the bytes travel: compressed once on the controller, decompressed on the host as they arrive. */
 export type TransferCodec = 'zstd' | 'gzip' | 'none';
 
-/** The command that turns the transfer stream back into the file's bytes on the host. */
+/** The command that turns one file's transfer bytes back into the file's bytes on the host. */
 const DECODERS: Record<TransferCodec, string> = { zstd: 'zstd -dcq', gzip: 'gzip -dc', none: 'cat' };
 
 export interface Upload {
@@ -28,31 +29,54 @@ export interface Upload {
   record: RecordFields;
 }
 
+/** Stage folders a run left behind (killed mid-transfer) are removed once they are this old. */
+const STALE_STAGE_MINUTES = 60;
+const STAGE_PREFIX = '.kubestrap-upload-';
+
 /**
- * Installs a local file on a host in one command: the encoded bytes stream into the command's stdin
- * (never whole in memory, bounded across hosts by the shared budget), are decoded into a temp file
- * next to the target, checked for the full size, given owner and mode, renamed over the target
- * (readers see the old file or the whole new one), and recorded in kubestrap's record on the host
- * with the size and mtime they have there.
+ * Installs local files on a host in one command: their encoded bytes, one after the other, stream
+ * into the command's stdin (never whole in memory, bounded across hosts by the shared budget). The
+ * host cuts the stream at each file's length (`head -c` reads no further than asked), decodes each
+ * file into a stage folder inside its target folder, checks every size, gives owners and modes,
+ * then renames the files over their targets (readers see an old file or a whole new one) and
+ * records them in kubestrap's record on the host with the size and mtime they have there.
+ *
+ * Nothing is renamed unless every file arrived whole, and a failure removes the stage folders. One
+ * command for all of a host's files means no per-file session, shell start-up or record rewrite:
+ * the host's work is the decoding and writing, and the link carries only the files.
  *
  * Integrity in transit comes from SSH (every packet is authenticated) and the codec's own check
- * (gzip CRC32, zstd checksum); a short stream fails the size check. The source itself was verified
- * against its checksum before it got this far.
+ * (gzip CRC32, zstd checksum); a short stream fails the size check. The sources were verified
+ * against their checksums before they got this far.
  *
- * Cost: 1 exec round trip, carrying `transfer.bytes`.
+ * Cost: 1 exec round trip, carrying the sum of `transfer.bytes`.
  */
-export async function uploadFile(host: RemoteHost, upload: Upload, budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
-  const script = installScript(upload);
-  const input = () => budget.meter(createReadStream(upload.transfer.file, { highWaterMark: UPLOAD_CHUNK }));
-  const res = await host.runWithInput(script, input, { timeoutMs: uploadTimeoutMs(upload.transfer.bytes) });
+export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
+  if (uploads.length === 0) return;
+  const total = uploads.reduce((n, u) => n + u.transfer.bytes, 0);
+  const input = () => budget.meter(concatenated(uploads.map((u) => u.transfer.file)));
+  const res = await host.runWithInput(installScript(uploads), input, { timeoutMs: uploadTimeoutMs(total) });
   if (res.code !== 0) {
-    throw new HostError(host.name, `installing ${upload.path} failed`, {
-      resource: `file:${upload.path}`,
-      command: `${DECODERS[upload.transfer.codec]} > temp file, check size, chown, chmod, mv`,
+    const stderr = res.stderr || res.stdout;
+    const failed = uploads.find((u) => stderr.includes(u.path)) ?? uploads[0]!;
+    throw new HostError(host.name, `installing ${uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`} failed`, {
+      resource: `file:${failed.path}`,
+      command: 'decode each file into a stage folder, check sizes, chown, chmod, mv',
       exitCode: res.code,
-      stderrTail: (res.stderr || res.stdout).trim().split('\n').slice(-10).join('\n'),
-    }, hintFor(upload, res.stderr));
+      stderrTail: stderr.trim().split('\n').slice(-10).join('\n'),
+    }, hintFor(failed, stderr));
   }
+}
+
+/** The files' bytes, one after the other, read in chunks (one file open at a time). */
+async function* concatenatedChunks(files: readonly string[]): AsyncGenerator<Buffer> {
+  for (const file of files) {
+    for await (const chunk of createReadStream(file, { highWaterMark: UPLOAD_CHUNK })) yield chunk as Buffer;
+  }
+}
+
+function concatenated(files: readonly string[]): Readable {
+  return Readable.from(concatenatedChunks(files), { objectMode: false });
 }
 
 /** Ten minutes plus a second per MiB: generous for slow links, still a bound on a hung transfer. */
@@ -67,32 +91,42 @@ function hintFor(upload: Upload, stderr: string): string {
     return `the host lacks ${upload.transfer.codec}: install it, or set UPLOAD_COMPRESSION=gzip (or none) for this host`;
   }
   if (/No space left/i.test(stderr)) return `free space in ${dir} on the host`;
+  if (/cannot overwrite directory|Is a directory/i.test(stderr)) return `${upload.path} is a directory on the host: move it away, then re-run`;
   return 'check the host\'s disk and the path, then re-run';
 }
 
 /**
- * The temp file is handled by name, so, as putFile's install does, the target folder must be one no
- * one but root can change (see sharedDirGuard).
+ * The host's side of uploadFiles. Each target folder gets a fresh stage folder inside it, so the
+ * final rename stays on one filesystem, and is checked first: the stage is handled by name, so, as
+ * putFile's install does, the folder must be one no one but root can change (see sharedDirGuard).
  */
-export function installScript(u: Upload): string {
-  const dir = posix.dirname(u.path);
-  const template = `${posix.join(dir, `.${posix.basename(u.path).slice(0, 100)}.kubestrap-`)}XXXXXX`;
+export function installScript(uploads: readonly Upload[]): string {
+  const dirs = [...new Set(uploads.map((u) => posix.dirname(u.path)))];
+  const stageVar = (dir: string) => `ks_stage${dirs.indexOf(dir)}`;
+  const staged = (u: Upload) => `"$${stageVar(posix.dirname(u.path))}"/${shq(posix.basename(u.path))}`;
+  const allStaged = uploads.map(staged).join(' ');
+  const groups = <K>(key: (u: Upload) => K) => [...new Map(uploads.map((u) => [key(u), uploads.filter((v) => key(v) === key(u))])).entries()];
   return [
-    `# kubestrap: install ${scriptComment(u.path)}`,
+    `# kubestrap: install ${uploads.map((u) => scriptComment(u.path)).join(' ')}`,
     'set -e',
     'umask 022',
-    `ks_dir=${shq(dir)}`,
-    'mkdir -p -- "$ks_dir"',
-    sharedDirGuard('"$ks_dir"'),
-    `ks_tmp=$(mktemp ${shq(template)})`,
-    `trap 'rm -f "$ks_tmp"' EXIT`,
-    `${DECODERS[u.transfer.codec]} > "$ks_tmp"`,
-    'set -- $(stat -c %s "$ks_tmp")',
-    `[ "$1" = ${u.size} ] || { echo "received $1 of ${u.size} bytes: the transfer was cut short" >&2; exit 1; }`,
-    `${shJoin(['chown', '--', `${u.owner}:${u.group}`])} "$ks_tmp"`,
-    `chmod -- ${u.mode.toString(8).padStart(4, '0')} "$ks_tmp"`,
-    `mv -f -- "$ks_tmp" ${shq(u.path)}`,
+    ...dirs.flatMap((dir) => [
+      `ks_dir=${shq(dir)}`,
+      '[ -d "$ks_dir" ] || mkdir -p -- "$ks_dir"',
+      sharedDirGuard('"$ks_dir"'),
+      `find "$ks_dir" -maxdepth 1 -name '${STAGE_PREFIX}*' -mmin +${STALE_STAGE_MINUTES} -exec rm -rf -- {} + 2>/dev/null || :`,
+      `${stageVar(dir)}=$(mktemp -d "$ks_dir"/${STAGE_PREFIX}XXXXXX)`,
+    ]),
+    `trap 'rm -rf -- ${dirs.map((d) => `"$${stageVar(d)}"`).join(' ')}' EXIT`,
+    ...uploads.map((u) => (u.transfer.codec === 'none' ? `head -c ${u.transfer.bytes} > ${staged(u)}` : `head -c ${u.transfer.bytes} | ${DECODERS[u.transfer.codec]} > ${staged(u)}`)),
+    `set -- $(stat -c %s -- ${allStaged})`,
+    ...uploads.map((u) => `[ "$1" = ${u.size} ] || { echo ${shq(`${u.path}: received`)} "$1" ${shq(`of ${u.size} bytes: the transfer was cut short`)} >&2; exit 1; }; shift`),
+    ...groups((u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${us.map(staged).join(' ')}`),
+    ...groups((u) => u.mode).map(([mode, us]) => `chmod -- ${mode.toString(8).padStart(4, '0')} ${us.map(staged).join(' ')}`),
+    // -t: each file keeps its name; a target that is a folder is refused, not written into.
+    ...groups((u) => posix.dirname(u.path)).map(([dir, us]) => `mv -f -t ${shq(dir)} -- ${us.map(staged).join(' ')}`),
+    `rmdir -- ${dirs.map((d) => `"$${stageVar(d)}"`).join(' ')}`,
     'trap - EXIT',
-    recordFileScript(u.path, { sha256: u.sha256, ...u.record }),
+    recordFilesScript(uploads.map((u) => ({ path: u.path, fields: { sha256: u.sha256, ...u.record } }))),
   ].join('\n');
 }

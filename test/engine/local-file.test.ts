@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ByteBudget } from '../../src/engine/byte-budget.js';
 import { HOST_RECORD_DIR, recordEntryScript, recordFileScript } from '../../src/engine/host-record.js';
-import type { LocalFileResource } from '../../src/engine/resource.js';
-import { uploadFile, type TransferCodec } from '../../src/engine/upload.js';
+import { parseProbe, probeScript } from '../../src/engine/probe.js';
+import { resourceId, type LocalFileResource } from '../../src/engine/resource.js';
+import { uploadFiles, type TransferCodec, type Upload } from '../../src/engine/upload.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { useTempDir } from '../support/tmp.js';
-import { diffOf, observe, shRun, shRunWithInput, stepTexts } from './support.js';
+import { debianCtx, diffOf, observe, shRun, shRunWithInput, stepTexts } from './support.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -54,7 +55,7 @@ describe('localFile: large files installed from the controller', () => {
     const apply = async (r: LocalFileResource = resource) => {
       const change = diffOf(r, probe(r));
       for (const step of change?.steps ?? []) {
-        if (step.type === 'upload') await uploadFile(host, step.upload, new ByteBudget(64 * 1024));
+        if (step.type === 'upload') await uploadFiles(host, [step.upload], new ByteBudget(64 * 1024));
         else if (step.type === 'script') expect(shRun(step.script.replaceAll(HOST_RECORD_DIR, state)).code).toBe(0);
       }
       return change;
@@ -149,10 +150,78 @@ describe('localFile: large files installed from the controller', () => {
     writeFileSync(resource.path, 'old');
     const host = localHost(state);
     const upload = { path: resource.path, mode: 0o755, owner: 'root', group: 'root', size: resource.source.size + 5, sha256: resource.source.sha256, transfer: resource.source.transfer, record: {} };
-    await expect(uploadFile(host, upload)).rejects.toThrow(/installing .* failed/);
-    await uploadFile(host, upload).catch((e: { details: { stderrTail: string } }) => expect(e.details.stderrTail).toContain('the transfer was cut short'));
+    await expect(uploadFiles(host, [upload])).rejects.toThrow(/installing .* failed/);
+    await uploadFiles(host, [upload]).catch((e: { details: { stderrTail: string } }) => expect(e.details.stderrTail).toContain('the transfer was cut short'));
     expect(readFileSync(resource.path, 'utf8')).toBe('old');
     expect(shRun(`ls -a ${join(resource.path, '..')}`).stdout.trim().split('\n').sort()).toEqual(['.', '..', 'kubelet']);
+  });
+});
+
+describe('uploadFiles: many files, one command', () => {
+  const tmp = useTempDir();
+
+  /** Files of different sizes and codecs for two target folders, with a host that counts its commands. */
+  function setup() {
+    const dir = tmp();
+    const state = join(dir, 'state');
+    let commands = 0;
+    const host: RemoteHost = {
+      ...localHost(state),
+      runWithInput: async (script, input) => {
+        commands++;
+        return shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), input());
+      },
+    };
+    const make = (name: string, target: string, bytes: number, codec: TransferCodec): { upload: Upload; data: Buffer } => {
+      const data = Buffer.alloc(bytes, `${name} `);
+      const encoded = join(dir, `${name}.${codec}`);
+      writeFileSync(encoded, codec === 'gzip' ? gzipSync(data) : data);
+      const upload: Upload = { path: join(dir, target, name), mode: name === 'portmap' ? 0o700 : 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec, file: encoded, bytes: statSync(encoded).size }, record: { component: name } };
+      return { upload, data };
+    };
+    const files = [make('kubelet', 'kube/bin', 700_000, 'gzip'), make('etcd', 'kube/bin', 1, 'none'), make('empty', 'kube/bin', 0, 'none'), make('portmap', 'cni/bin', 90_000, 'none'), make('bridge', 'cni/bin', 5_000, 'gzip')];
+    return { dir, state, host, files, commands: () => commands };
+  }
+
+  it('installs files for several folders in one command, each with its mode, no stage left, all recorded', async () => {
+    const { dir, state, host, files, commands } = setup();
+    await uploadFiles(host, files.map((f) => f.upload), new ByteBudget(64 * 1024));
+    expect(commands()).toBe(1);
+    for (const { upload, data } of files) {
+      expect(readFileSync(upload.path).equals(data)).toBe(true);
+      expect(statSync(upload.path).mode & 0o7777).toBe(upload.mode);
+    }
+    expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
+    const record = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; sha256: string; size: number; component: string });
+    expect(record.map((r) => [r.id, r.sha256, r.size, r.component])).toEqual(files.map(({ upload }) => [`file:${upload.path}`, upload.sha256, upload.size, upload.record.component]));
+  });
+
+  it('keeps other entries of the record and replaces the entries of files sent again', async () => {
+    const { state, host, files } = setup();
+    const run = (script: string) => expect(shRun(script.replaceAll(HOST_RECORD_DIR, state)).code).toBe(0);
+    run(recordEntryScript('version:etcd', { version: 'v3.6.16' }));
+    await uploadFiles(host, files.map((f) => f.upload));
+    await uploadFiles(host, files.slice(0, 2).map((f) => f.upload));
+    const ids = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(ids.sort()).toEqual(['version:etcd', ...files.map((f) => `file:${f.upload.path}`)].sort());
+  });
+
+  it('installs nothing when one file arrives short, names it, and removes the stage folders', async () => {
+    const { dir, host, files } = setup();
+    const short = files.map((f, i) => (i === 3 ? { ...f.upload, size: f.upload.size + 1 } : f.upload));
+    const err = await uploadFiles(host, short).catch((e: unknown) => e as { message: string; details: { resource: string; stderrTail: string } });
+    expect(err?.details.resource).toBe(`file:${files[3]!.upload.path}`);
+    expect(err?.details.stderrTail).toContain(`${files[3]!.upload.path}: received ${files[3]!.upload.size} of ${files[3]!.upload.size + 1} bytes`);
+    for (const { upload } of files) expect(existsSync(upload.path)).toBe(false);
+    expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
+  });
+
+  it('refuses to write into a folder that stands where a file should be', async () => {
+    const { host, files } = setup();
+    mkdirSync(files[1]!.upload.path, { recursive: true });
+    const err = await uploadFiles(host, files.map((f) => f.upload)).catch((e: unknown) => e as { hint: string });
+    expect(err?.hint).toContain('is a directory on the host');
+    expect(shRun(`ls -A ${files[1]!.upload.path}`).stdout.trim()).toBe('');
   });
 });
 
@@ -170,5 +239,45 @@ describe("kubestrap's record on the host", () => {
     const lines = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string });
     expect(lines.map((l) => l.id)).toEqual([`file:${file}`, 'version:etcd']);
     expect(lines[1]).toEqual({ id: 'version:etcd', version: 'v3.6.17' });
+  });
+});
+
+describe('localFile probes: all of a host\'s files at once', () => {
+  const tmp = useTempDir();
+
+  it('reads each file\'s state from one stat and one read of the record, whatever their number', async () => {
+    const dir = tmp();
+    const state = join(dir, 'state');
+    const host = localHost(state);
+    const data = Buffer.from('binary');
+    const source = join(dir, 'source');
+    writeFileSync(source, data);
+    const at = (name: string): LocalFileResource => ({
+      kind: 'localFile', path: join(dir, 'bin', name), mode: 0o755, owner: 'root', group: 'root', restarts: [], record: { component: name },
+      source: { sha256: sha(data), size: data.length, transfer: { codec: 'none', file: source, bytes: data.length } },
+    });
+    const names = ['recorded', 'changed', 'absent', 'folder', 'link', 'empty', 'with space', 'recorded-prefix'];
+    const rs = names.map(at);
+    await uploadFiles(host, [rs[0]!, rs[1]!, rs[7]!].map((r) => ({ path: r.path, mode: r.mode, owner: r.owner, group: r.group, size: r.source.size, sha256: r.source.sha256, transfer: r.source.transfer, record: r.record ?? {} })));
+    writeFileSync(rs[1]!.path, 'changed!');
+    mkdirSync(rs[3]!.path);
+    symlinkSync(rs[0]!.path, rs[4]!.path);
+    writeFileSync(rs[5]!.path, '');
+    writeFileSync(rs[6]!.path, data);
+    const script = probeScript(rs, debianCtx).replaceAll(HOST_RECORD_DIR, state);
+    expect(script.match(/\bstat\b/g)).toHaveLength(1);
+    const observed = parseProbe(shRun(script).stdout, rs).observed;
+    const own = shRun(`stat -c '%a %U %G' ${rs[0]!.path}`).stdout.trim();
+    const fresh = (name: string) => shRun(`stat -c '%a %U %G' '${join(dir, 'bin', name)}'`).stdout.trim();
+    expect(rs.map((r) => observed.get(resourceId(r)))).toEqual([
+      `${own}\nrecorded`,
+      `${own}\nhashed ${sha(Buffer.from('changed!'))} unrecorded`,
+      'absent',
+      'other-type',
+      'other-type',
+      `${fresh('empty')}\nhashed ${sha(Buffer.alloc(0))} unrecorded`,
+      `${fresh('with space')}\nhashed ${sha(data)} unrecorded`,
+      `${own}\nrecorded`,
+    ]);
   });
 });

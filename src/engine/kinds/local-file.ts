@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { sharedDirGuard } from '../../ssh/put-file.js';
 import { shJoin, shq } from '../../ssh/quote.js';
 import { change, script } from '../change.js';
-import { fileProbeSnippet, recordFileScript, type RecordFields } from '../host-record.js';
+import { filesProbeSnippet, LOCAL_FILE_MARKER, recordFileScript, type RecordFields } from '../host-record.js';
 import type { LocalFileResource } from '../resource.js';
 import type { Upload } from '../upload.js';
 import { octal, parseOwnership, type Kind } from './kind.js';
@@ -10,10 +10,15 @@ import { octal, parseOwnership, type Kind } from './kind.js';
 /**
  * A large file from the controller (see LocalFileResource). Whether the host's copy is right comes
  * from kubestrap's record on the host when the file's size, mtime and ctime match it, so a no-op run
- * reads no file; only a file that changed since (or `verify`) is hashed. See fileProbeSnippet.
+ * reads no file; only a file that changed since (or `verify`) is hashed. All of a host's files are
+ * probed together, at the cost of two processes (see filesProbeSnippet).
  */
 export const localFileKind: Kind<LocalFileResource> = {
-  probe: (r) => fileProbeSnippet(r.path, recordOf(r), r.verify ?? false),
+  batch: {
+    probe: (rs) => filesProbeSnippet(rs.map((r) => ({ path: r.path, fields: recordOf(r), verify: r.verify ?? false }))),
+    // Each file's text follows its marker line, in the order of `rs`.
+    split: (output, rs) => output.split(`${LOCAL_FILE_MARKER}\n`).slice(1, rs.length + 1).map((text) => text.replace(/\n$/, '')),
+  },
 
   diff: (r, observed, id) => {
     const [first = '', second = ''] = observed.split('\n');
