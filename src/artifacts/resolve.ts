@@ -4,7 +4,6 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import pLimit from 'p-limit';
-import { extract } from 'tar-stream';
 import { ArtifactError, BundleError, type KubestrapError } from '../errors.js';
 import {
   artifactSources,
@@ -288,6 +287,8 @@ async function ensureExtracted(ctx: ResolveContext, source: ArtifactSource, arch
   if (source.layout.kind !== 'tgz') throw new Error('not an archive');
   const wanted = new Map(Object.entries(source.layout.members).map(([name, path]) => [normalize(path), name as BinaryName]));
   const index: ArchiveIndex = {};
+  // Loaded here: only a download of a release archive needs it.
+  const { extract } = await import('tar-stream');
   const tar = extract();
   tar.on('entry', (header, stream, next) => {
     const name = wanted.get(normalize(header.name));

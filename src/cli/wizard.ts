@@ -1,4 +1,3 @@
-import { checkbox, confirm, input, select } from '@inquirer/prompts';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,9 @@ import { firstHosts } from '../config/config-checks.js';
 import { KNOWN_KEYS } from '../config/keys.js';
 import { networkAddress, parseCidr } from '../config/validators.js';
 import { ConfigError, InvalidInputError, InventoryError, type KubestrapError } from '../errors.js';
+
+/** The prompt library loads only when a prompt is shown: 0.15 s that no other command should pay. */
+const prompts = () => import('@inquirer/prompts');
 
 /** Where the prompts read and write: the terminal, or a test's streams. */
 export interface PromptStreams {
@@ -42,6 +44,7 @@ const ASKED_KEYS = ['KUBE_VERSION', 'SERVICE_CIDR', 'CLUSTER_CIDR'] as const;
  * both files.
  */
 export async function askCluster(streams: PromptStreams, versions: readonly string[]): Promise<WizardAnswers> {
+  const { checkbox, input, select } = await prompts();
   const ctx = { input: streams.input, output: streams.output, clearPromptOnDone: false };
   const answers: WizardAnswers = { cluster: 'k8s', hosts: [], sshUser: 'root', keyFile: defaultKeyFile(), properties: {} };
   const problemsWith = (candidate: WizardAnswers, subject: (e: KubestrapError) => boolean) => loadProblems(candidate).filter(subject);
@@ -85,10 +88,12 @@ export async function askCluster(streams: PromptStreams, versions: readonly stri
 export async function confirmOverwrite(streams: PromptStreams, files: readonly string[]): Promise<boolean> {
   const existing = files.filter((f) => existsSync(f));
   if (existing.length === 0) return true;
+  const { confirm } = await prompts();
   return confirm({ message: `Overwrite ${existing.join(' and ')}?`, default: false }, { input: streams.input, output: streams.output });
 }
 
 export async function confirmApply(streams: PromptStreams): Promise<boolean> {
+  const { confirm } = await prompts();
   return confirm({ message: 'Apply this plan?', default: false }, { input: streams.input, output: streams.output });
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes, X509Certificate, type KeyObject, type webcrypto } from 'node:crypto';
 import { publicKeyDer, signatureAlgorithm, signingKey } from './keys.js';
-import { x509 } from './x509.js';
+import { x509Library, type X509 } from './x509.js';
 
 export type ExtendedUsage = 'serverAuth' | 'clientAuth';
 
@@ -44,9 +44,10 @@ export interface CertificateInfo {
   fingerprint: string;
 }
 
+/** RFC 5280's id-kp OIDs. */
 const EKU_OIDS: Record<ExtendedUsage, string> = {
-  serverAuth: x509.ExtendedKeyUsage.serverAuth,
-  clientAuth: x509.ExtendedKeyUsage.clientAuth,
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
 };
 
 /** Hosts whose clocks run behind the controller's must not see a fresh certificate as not yet valid. */
@@ -62,6 +63,7 @@ export function validityFrom(now: Date, days: number, notAfterLimit?: Date): Val
 
 /** A self-signed CA that may sign leaves only (path length 0): nothing below it can make CAs. */
 export async function issueCaCertificate(commonName: string, key: KeyObject, validity: Validity): Promise<string> {
+  const x509 = await x509Library();
   const spki = publicKeyDer(key);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
@@ -81,6 +83,7 @@ export async function issueCaCertificate(commonName: string, key: KeyObject, val
 }
 
 export async function issueLeafCertificate(profile: CertificateProfile, publicKey: KeyObject, issuer: Issuer, validity: Validity): Promise<string> {
+  const x509 = await x509Library();
   const ca = await signerOf(issuer);
   const spki = publicKeyDer(publicKey);
   // Key encipherment only means something for RSA key exchange; ECDSA keys only sign.
@@ -111,10 +114,10 @@ export async function issueLeafCertificate(profile: CertificateProfile, publicKe
 
 /** What signing with a CA needs, worked out once per CA and run rather than once per leaf. */
 interface Signer {
-  name: x509.Name;
+  name: X509.Name;
   signingKey: webcrypto.CryptoKey;
   algorithm: ReturnType<typeof signatureAlgorithm>;
-  authorityKeyId: x509.AuthorityKeyIdentifierExtension;
+  authorityKeyId: X509.AuthorityKeyIdentifierExtension;
 }
 
 const signers = new WeakMap<Issuer, Promise<Signer>>();
@@ -123,6 +126,7 @@ function signerOf(issuer: Issuer): Promise<Signer> {
   let signer = signers.get(issuer);
   if (!signer) {
     signer = (async () => {
+      const x509 = await x509Library();
       const cert = new x509.X509Certificate(issuer.certPem);
       return {
         name: cert.subjectName,
@@ -211,7 +215,7 @@ export function daysLeft(info: Pick<CertificateInfo, 'notAfter'>, now: Date): nu
 }
 
 /** Go's pkix.Name encodes O before CN; OpenSSL then prints `O=..., CN=...` as kubeadm's certs do. */
-function subjectName(p: Pick<CertificateProfile, 'commonName' | 'organizations'>): x509.JsonName {
+function subjectName(p: Pick<CertificateProfile, 'commonName' | 'organizations'>): X509.JsonName {
   return [...p.organizations.map((o) => ({ O: [o] })), { CN: [p.commonName] }];
 }
 

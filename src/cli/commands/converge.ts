@@ -19,7 +19,6 @@ import { RunLog } from '../../state/run-log.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { downloadProgress } from '../output/download-progress.js';
-import { ListrProgress } from '../output/progress-listr.js';
 import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
 import { issuanceLines } from '../output/pki-text.js';
@@ -165,7 +164,7 @@ async function runOnHosts(
   preflight: RunExtras['preflight'],
 ): Promise<RunReport> {
   const pool = openPool(spec, opts, (e) => log.write(e));
-  const view = progressView(io, opts.output, phases);
+  const view = await progressView(io, opts.output, phases);
   notes.draw = (text) => view.note(text);
   try {
     return await runPhases({
@@ -195,13 +194,15 @@ function choosePhases(names: string[] | undefined): PhaseEntry[] {
   return selectPhases(requested);
 }
 
-function progressView(io: CliIo, output: OutputMode, phases: readonly Phase[]): { observer?: RunObserver; note(text: string): void; close(): Promise<void> } {
+async function progressView(io: CliIo, output: OutputMode, phases: readonly Phase[]): Promise<{ observer?: RunObserver; note(text: string): void; close(): Promise<void> }> {
   // A terminal that reports no width (some pseudo-terminals) would get one character per line.
   const drawable = io.stdout === process.stdout && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40;
   const tty = output === 'tty' || (output === 'auto' && drawable);
   if (output === 'json') return { note: () => undefined, close: async () => undefined };
   if (!tty) return { observer: plainProgress(io.stderr), note: () => undefined, close: async () => undefined };
   const stages: Array<{ name: StageName; title: string }> = [{ name: 'connect', title: 'connect and read facts' }, ...phases.map((p) => ({ name: p.name, title: p.title }))];
+  // listr2 loads only for a terminal: plain and JSON output never draw with it.
+  const { ListrProgress } = await import('../output/progress-listr.js');
   const view = new ListrProgress(stages);
   return { observer: view, note: (text) => view.note('connect', text), close: () => view.close() };
 }
