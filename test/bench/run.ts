@@ -178,8 +178,10 @@ async function main(): Promise<void> {
     console.log(`\n${uploadTable(uploadRows)}`);
     console.log('upload: `apply --phase artifacts` of the binaries of an etcd+master+worker (a 400 MB Kubernetes set + the lab bundle\'s etcd and others) to every host,');
     console.log('  from a warm cache (compressing for the wire is once per file, ever: ' + uploadRows.map((r) => `${r.encodeSeconds.toFixed(1)} s`).join(', ') + ' here);');
-    console.log('  scp: one OpenSSH scp per host, all at once, of the same files; best of 2 rounds each; ratio = kubestrap / scp.');
-    console.log('  The lab\'s hosts decompress on this machine\'s cores over a local bridge: on a real network gzip sends ~1/3 of the bytes.');
+    console.log('  scp: one OpenSSH scp per host, all at once, of the same files, into a folder on BIN_PATH\'s filesystem; best of 3 rounds each; ratio = kubestrap / scp.');
+    console.log('  zstd is what UPLOAD_COMPRESSION=auto picks on these hosts (they have zstd); gzip where a host lacks it; none when set.');
+    console.log('  Here every byte costs CPU on the 2 cores that the controller and every host share: compression saves encryption,');
+    console.log('  network stack and disk work on both ends; on a real network it also saves the link (zstd and gzip send about 1/3).');
   }
 }
 

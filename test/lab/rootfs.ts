@@ -13,6 +13,8 @@ export const SUITE = 'bookworm';
 export const ROOTFS_PACKAGES = [
   'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'iptables', 'procps', 'sudo',
   'ca-certificates', 'openssl', 'kmod', 'libpam-systemd', 'firewalld', 'python3', 'python3-yaml', 'curl', 'iputils-ping', 'netcat-openbsd',
+  // What UPLOAD_COMPRESSION=auto looks for on a host; current Ubuntu installs have it too.
+  'zstd',
 ];
 
 /** Bump when `postProcess` changes: it is part of the cache key. */
