@@ -36,7 +36,7 @@ const STAGE_PREFIX = '.kubestrap-upload-';
 /**
  * Installs local files on a host in one command: their encoded bytes, one after the other, stream
  * into the command's stdin (never whole in memory, bounded across hosts by the shared budget). The
- * host cuts the stream at each file's length (`head -c` reads no further than asked), decodes each
+ * host cuts the stream at each file's length (see `cut`), decodes each
  * file into a stage folder inside its target folder, checks every size, gives owners and modes,
  * then renames the files over their targets (readers see an old file or a whole new one) and
  * records them in kubestrap's record on the host with the size and mtime they have there.
@@ -79,6 +79,15 @@ function concatenated(files: readonly string[]): Readable {
   return Readable.from(concatenatedChunks(files), { objectMode: false });
 }
 
+/**
+ * Copies exactly `bytes` from stdin and reads no further, so the next file starts where this one
+ * ends: GNU dd reads whole blocks (fullblock) until the count in bytes, and asks for only the rest
+ * in its last read. In blocks of 128 KiB, not head's 8 KiB: a sixteenth of the system calls.
+ */
+function cut(bytes: number): string {
+  return `dd bs=128K iflag=fullblock,count_bytes count=${bytes} status=none`;
+}
+
 /** Ten minutes plus a second per MiB: generous for slow links, still a bound on a hung transfer. */
 function uploadTimeoutMs(bytes: number): number {
   return 600_000 + Math.ceil(bytes / (1024 * 1024)) * 1000;
@@ -118,7 +127,7 @@ export function installScript(uploads: readonly Upload[]): string {
       `${stageVar(dir)}=$(mktemp -d "$ks_dir"/${STAGE_PREFIX}XXXXXX)`,
     ]),
     `trap 'rm -rf -- ${dirs.map((d) => `"$${stageVar(d)}"`).join(' ')}' EXIT`,
-    ...uploads.map((u) => (u.transfer.codec === 'none' ? `head -c ${u.transfer.bytes} > ${staged(u)}` : `head -c ${u.transfer.bytes} | ${DECODERS[u.transfer.codec]} > ${staged(u)}`)),
+    ...uploads.map((u) => (u.transfer.codec === 'none' ? `${cut(u.transfer.bytes)} > ${staged(u)}` : `${cut(u.transfer.bytes)} | ${DECODERS[u.transfer.codec]} > ${staged(u)}`)),
     `set -- $(stat -c %s -- ${allStaged})`,
     ...uploads.map((u) => `[ "$1" = ${u.size} ] || { echo ${shq(`${u.path}: received`)} "$1" ${shq(`of ${u.size} bytes: the transfer was cut short`)} >&2; exit 1; }; shift`),
     ...groups((u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${us.map(staged).join(' ')}`),
