@@ -4,7 +4,20 @@ import type { DirectoryResource } from '../resource.js';
 import { octal, parseOwnership, type Kind } from './kind.js';
 
 export const directoryKind: Kind<DirectoryResource> = {
-  probe: (r) => `if [ -d ${shq(r.path)} ]; then stat -c '%a %U %G' ${shq(r.path)}; else echo absent; fi`,
+  // One stat for all of a host's directories (following links, as mkdir -p, chown and chmod do).
+  // Each directory's observed text: its `mode owner group`, or `absent` (missing, or not a folder).
+  batch: {
+    // LC_ALL=C: stat names the file type in the host's language otherwise.
+    probe: (rs) => `LC_ALL=C stat -L -c '%F|%a %U %G|%n' -- ${rs.map((r) => shq(r.path)).join(' ')}`,
+    split: (output, rs) => {
+      const seen = new Map<string, string>();
+      for (const line of output.split('\n')) {
+        const m = /^directory\|([^|]*)\|(.*)$/.exec(line);
+        if (m) seen.set(m[2]!, m[1]!);
+      }
+      return rs.map((r) => seen.get(r.path) ?? 'absent');
+    },
+  },
   diff: (r, observed, id) => {
     const apply = script(
       [shJoin(['mkdir', '-p', '--', r.path]), shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path]), shJoin(['chmod', '--', octal(r.mode), r.path])].join(' && '),

@@ -2,9 +2,10 @@ import { existsSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { DirectoryResource } from '../../../src/engine/resource.js';
+import { parseProbe, probeScript } from '../../../src/engine/probe.js';
+import { resourceId, type DirectoryResource } from '../../../src/engine/resource.js';
 import { useTempDir } from '../../support/tmp.js';
-import { diffOf, observe, sh, stepTexts } from '../support.js';
+import { debianCtx, diffOf, observe, sh, shRun, stepTexts } from '../support.js';
 
 function dir(over: Partial<DirectoryResource> = {}): DirectoryResource {
   return { kind: 'directory', path: '/var/lib/etcd', mode: 0o700, owner: 'etcd', group: 'etcd', ...over };
@@ -48,5 +49,21 @@ describe('directory kind', () => {
       expect(observe(r)).toBe(`750 ${r.owner} ${r.group}`);
       expect(diffOf(r, observe(r))).toBeUndefined();
     });
+  });
+});
+
+describe('directory kind: all of a host\'s directories in one probe', () => {
+  const tmp = useTempDir();
+
+  it('reads every directory with one stat: present, missing, a file in the way, a link to a folder', () => {
+    const base = tmp();
+    const me = { owner: userInfo().username, group: sh('id -gn').trim() };
+    const rs = ['present', 'missing', 'a file', 'link', 'with|bar'].map((name) => dir({ path: join(base, name), ...me }));
+    sh(`mkdir -m 0750 '${rs[0]!.path}' '${rs[4]!.path}' && touch '${rs[2]!.path}' && ln -s '${rs[0]!.path}' '${rs[3]!.path}'`);
+    const script = probeScript(rs, debianCtx);
+    expect(script.match(/\bstat\b/g)).toHaveLength(1);
+    const observed = parseProbe(shRun(script).stdout, rs).observed;
+    const own = `750 ${me.owner} ${me.group}`;
+    expect(rs.map((r) => observed.get(resourceId(r)))).toEqual([own, 'absent', 'absent', own, own]);
   });
 });
