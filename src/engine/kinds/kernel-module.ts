@@ -12,7 +12,8 @@ export const kernelModuleKind: Kind<KernelModuleResource> = {
     const underscore = r.name.replace(/-/g, '_');
     const files = [...new Set([r.name, underscore, r.name.replace(/_/g, '-')])].join('|');
     return [
-      `if grep -q ${shq(`^${underscore} `)} /proc/modules || [ -d ${shq(`/sys/module/${underscore}`)} ] ||`,
+      // A loaded module has its folder in /sys/module: a no-op run starts no process here.
+      `if [ -d ${shq(`/sys/module/${underscore}`)} ] || grep -q ${shq(`^${underscore} `)} /proc/modules ||`,
       `  grep -qE ${shq(`/(${files})\\.ko(\\.(gz|xz|zst))?$`)} "/lib/modules/$(uname -r)/modules.builtin"; then echo loaded; else echo absent; fi`,
     ].join('\n');
   },
