@@ -1,5 +1,3 @@
-import { Readable } from 'node:stream';
-
 /**
  * A cap on the bytes read from local files and not yet handed to an SSH channel, shared by every
  * upload to every host: the controller's memory stays bounded however many hosts receive large
@@ -36,29 +34,8 @@ export class ByteBudget {
       next.resolve();
     }
   }
-
-  /**
-   * `source` as a stream whose chunks each hold budget from the moment they are read until the
-   * consumer asks for the next one (it has taken this one into its own, bounded buffer).
-   */
-  meter(source: Readable): Readable {
-    const budget = this;
-    async function* metered(): AsyncGenerator<Buffer> {
-      for await (const chunk of source) {
-        const data = chunk as Buffer;
-        const held = await budget.acquire(data.length);
-        try {
-          yield data;
-        } finally {
-          budget.release(held);
-        }
-      }
-    }
-    // highWaterMark 1: one chunk buffered at a time, so the budget is what bounds memory.
-    return Readable.from(metered(), { objectMode: false, highWaterMark: 1 });
-  }
 }
 
-/** What the uploads of one process share: 64 MiB in flight in all, 1 MiB reads. */
+/** What the uploads of one process share: 64 MiB read and not yet taken by a channel in all, 1 MiB reads. */
 export const UPLOAD_BUDGET = new ByteBudget(64 * 1024 * 1024);
 export const UPLOAD_CHUNK = 1024 * 1024;

@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
 import { HostError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import { scriptComment, sharedDirGuard } from '../ssh/put-file.js';
 import { shJoin, shq } from '../ssh/quote.js';
+import type { StreamSource } from '../ssh/stream-source.js';
 import { UPLOAD_BUDGET, UPLOAD_CHUNK, type ByteBudget } from './byte-budget.js';
 import { recordFilesScript, type RecordFields } from './host-record.js';
 
@@ -35,7 +35,8 @@ const STAGE_PREFIX = '.kubestrap-upload-';
 
 /**
  * Installs local files on a host in one command: their encoded bytes, one after the other, stream
- * into the command's stdin (never whole in memory, bounded across hosts by the shared budget). The
+ * into the command's stdin through two reused buffers (never whole in memory, bounded across hosts by
+ * the shared budget). The
  * host cuts the stream at each file's length (see `cut`), decodes each
  * file into a stage folder inside its target folder, checks every size, gives owners and modes,
  * then renames the files over their targets (readers see an old file or a whole new one) and
@@ -54,7 +55,7 @@ const STAGE_PREFIX = '.kubestrap-upload-';
 export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
   if (uploads.length === 0) return;
   const total = uploads.reduce((n, u) => n + u.transfer.bytes, 0);
-  const input = () => budget.meter(concatenated(uploads.map((u) => u.transfer.file)));
+  const input = () => filesSource(uploads.map((u) => u.transfer.file), budget);
   const res = await host.runWithInput(installScript(uploads), input, { timeoutMs: uploadTimeoutMs(total) });
   if (res.code !== 0) {
     const stderr = res.stderr || res.stdout;
@@ -68,15 +69,47 @@ export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], 
   }
 }
 
-/** The files' bytes, one after the other, read in chunks (one file open at a time). */
-async function* concatenatedChunks(files: readonly string[]): AsyncGenerator<Buffer> {
-  for (const file of files) {
-    for await (const chunk of createReadStream(file, { highWaterMark: UPLOAD_CHUNK })) yield chunk as Buffer;
-  }
-}
-
-function concatenated(files: readonly string[]): Readable {
-  return Readable.from(concatenatedChunks(files), { objectMode: false });
+/**
+ * The files' bytes, one after the other (one file open at a time), read into two buffers in turn:
+ * one is read into while the channel takes the other. A buffer is reused only once the channel has
+ * taken what it held, and holds budget from its read until then.
+ */
+function filesSource(files: readonly string[], budget: ByteBudget): StreamSource {
+  return async (write) => {
+    const buffers = [Buffer.allocUnsafe(UPLOAD_CHUNK), Buffer.allocUnsafe(UPLOAD_CHUNK)];
+    const taken: Array<Promise<void> | undefined> = [undefined, undefined];
+    let turn = 0;
+    try {
+      for (const file of files) {
+        const handle = await open(file, 'r');
+        try {
+          for (;;) {
+            const i = turn;
+            turn = 1 - turn;
+            await taken[i];
+            const held = await budget.acquire(UPLOAD_CHUNK);
+            const { bytesRead } = await handle.read(buffers[i]!, 0, UPLOAD_CHUNK, null).catch((err: unknown) => {
+              budget.release(held);
+              throw err;
+            });
+            if (bytesRead === 0) {
+              budget.release(held);
+              break;
+            }
+            const sent = write(buffers[i]!.subarray(0, bytesRead)).finally(() => budget.release(held));
+            // Awaited before the buffer's next use; until then a failure must not count as unhandled.
+            sent.catch(() => undefined);
+            taken[i] = sent;
+          }
+        } finally {
+          await handle.close();
+        }
+      }
+    } finally {
+      await Promise.allSettled(taken);
+    }
+    await Promise.all(taken);
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
-import { pipeline, type Readable } from 'node:stream';
 import type { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
 import { SshError } from '../errors.js';
+import type { StreamSource } from './stream-source.js';
 
 /**
  * One command on one session channel: collect output, feed stdin, enforce the timeout, and turn a
@@ -19,8 +19,8 @@ export interface ExecResult {
 
 export interface ExecRequest {
   command: string;
-  /** Fed to the command, then EOF. A stream is piped with backpressure (never held whole in memory). */
-  stdin?: string | Buffer | Readable;
+  /** Fed to the command, then EOF. A source writes chunk by chunk, each taken before the next (never held whole in memory). */
+  stdin?: string | Buffer | StreamSource;
   timeoutMs: number;
   /** Run with a pseudo-terminal (for sudo's requiretty); stderr then arrives merged into stdout. */
   pty: boolean;
@@ -71,6 +71,8 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
     let exit: { code: number; signal?: string } | undefined;
     let timedOut = false;
     let inputError: Error | undefined;
+    let closed = false;
+    const pendingWrites = new Set<(err: Error) => void>();
 
     const timer = setTimeout(() => {
       timedOut = true;
@@ -86,6 +88,9 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
       exit = code === null ? { code: 128 + signalNumber(signal), signal } : { code };
     });
     channel.on('close', () => {
+      closed = true;
+      // A source waiting for the channel to take a chunk must not wait forever.
+      for (const reject of pendingWrites) reject(new Error('the connection closed the input'));
       clearTimeout(timer);
       if (timedOut) return;
       if (inputError && !exit) {
@@ -104,13 +109,25 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
     if (req.stdin === undefined) channel.end();
     else if (typeof req.stdin === 'string' || Buffer.isBuffer(req.stdin)) channel.end(req.stdin);
     else {
-      // pipeline ends the channel (EOF) after the last chunk; a failing source closes it instead.
-      pipeline(req.stdin, channel, (err) => {
-        if (err && !exit) {
-          inputError = err;
+      const write = (chunk: Buffer) =>
+        new Promise<void>((resolve, reject) => {
+          if (closed) return reject(new Error('the connection closed the input'));
+          pendingWrites.add(reject);
+          channel.write(chunk, (err) => {
+            pendingWrites.delete(reject);
+            if (err) reject(err);
+            else resolve();
+          });
+        });
+      // EOF after the last chunk; a failing source closes the channel instead.
+      req.stdin(write).then(
+        () => channel.end(),
+        (err: unknown) => {
+          if (exit) return;
+          inputError = err instanceof Error ? err : new Error(String(err));
           channel.close();
-        }
-      });
+        },
+      );
     }
   });
 }

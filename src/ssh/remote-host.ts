@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { HostError, KubestrapError, SshError } from '../errors.js';
 import { execOnce, isSessionRefused, type ExecRequest, type ExecResult } from './exec.js';
@@ -6,6 +6,7 @@ import { commandHead, type SshLogSink } from './log.js';
 import { putFile, type PutFileHost, type PutFileOptions } from './put-file.js';
 import { redactor } from '../printable.js';
 import { Semaphore } from './semaphore.js';
+import { sourceOf, type StreamSource } from './stream-source.js';
 import { SftpSession } from './sftp.js';
 import { interpretSudo, rootCommand, rootCommandForStream, type Privilege } from './sudo.js';
 
@@ -30,7 +31,7 @@ export interface RemoteHost {
    * Runs a POSIX sh script as root with `input` on its stdin, streamed with backpressure: for data
    * too large to hold in memory (binaries). The stream is opened only once the command can start.
    */
-  runWithInput(script: string, input: () => Readable, opts?: { timeoutMs?: number }): Promise<ExecResult>;
+  runWithInput(script: string, input: () => Readable | StreamSource, opts?: { timeoutMs?: number }): Promise<ExecResult>;
   /** Atomic write (see put-file.ts); skipped when the remote sha256 already equals the content's. */
   putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }>;
   /** Round trips so far on this connection (each exec or SFTP request/response exchange counted once; the handshake counted separately) */
@@ -68,13 +69,14 @@ export interface HostSettings {
 }
 
 /** The input, after a preamble line if any (sudo's password), counting the bytes of the input itself. */
-async function* counted(preamble: string | undefined, input: Readable, count: (bytes: number) => void): AsyncGenerator<Buffer> {
-  if (preamble !== undefined) yield Buffer.from(preamble, 'utf8');
-  for await (const chunk of input) {
-    const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    count(data.length);
-    yield data;
-  }
+function counted(preamble: string | undefined, input: StreamSource, count: (bytes: number) => void): StreamSource {
+  return async (write) => {
+    if (preamble !== undefined) await write(Buffer.from(preamble, 'utf8'));
+    await input((chunk) => {
+      count(chunk.length);
+      return write(chunk);
+    });
+  };
 }
 
 /** One persistent SSH connection to one host. */
@@ -132,13 +134,13 @@ export class SshRemoteHost implements RemoteHost {
     return this.retryWithPty(cmd.command, cmd.stdin, opts.stdin, timeoutMs, head);
   }
 
-  async runWithInput(script: string, input: () => Readable, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  async runWithInput(script: string, input: () => Readable | StreamSource, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
     const head = commandHead(script);
     const { privilege } = this.settings;
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
     if (this.needsPty) throw this.noStreamWithTty(head);
     const cmd = rootCommandForStream(this.name, script, privilege, timeoutMs);
-    const stdin = () => Readable.from(counted(cmd.preamble, input(), (n) => (this.stats.streamedBytes = (this.stats.streamedBytes ?? 0) + n)), { objectMode: false });
+    const stdin = () => counted(cmd.preamble, sourceOf(input()), (n) => (this.stats.streamedBytes = (this.stats.streamedBytes ?? 0) + n));
     const result = await this.exec(cmd.command, stdin, timeoutMs, head);
     if (privilege.kind === 'root') return result;
     const outcome = interpretSudo(this.name, this.settings.user, privilege, result);
@@ -194,7 +196,7 @@ export class SshRemoteHost implements RemoteHost {
   }
 
   /** One exec round trip: queued behind the channel limit, counted, logged (errors and log events scrubbed, output raw). A stream input is opened once a channel is free. */
-  private async exec(command: string, stdin: string | Buffer | (() => Readable) | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
+  private async exec(command: string, stdin: string | Buffer | (() => StreamSource) | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
     this.assertAlive(head);
     return this.channels.use(async () => {
       this.assertAlive(head);

@@ -9,6 +9,7 @@ import { parseProbe, probeScript } from '../../src/engine/probe.js';
 import { resourceId, type LocalFileResource } from '../../src/engine/resource.js';
 import { uploadFiles, type TransferCodec, type Upload } from '../../src/engine/upload.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
+import { sourceOf, type StreamSource } from '../../src/ssh/stream-source.js';
 import { useTempDir } from '../support/tmp.js';
 import { debianCtx, diffOf, observe, shRun, shRunWithInput, stepTexts } from './support.js';
 
@@ -180,7 +181,7 @@ describe('uploadFiles: many files, one command', () => {
       return { upload, data };
     };
     const files = [make('kubelet', 'kube/bin', 700_000, 'gzip'), make('etcd', 'kube/bin', 1, 'none'), make('empty', 'kube/bin', 0, 'none'), make('portmap', 'cni/bin', 90_000, 'none'), make('bridge', 'cni/bin', 5_000, 'gzip')];
-    return { dir, state, host, files, commands: () => commands };
+    return { dir, state, host, files, make, commands: () => commands };
   }
 
   it('installs files for several folders in one command, each with its mode, no stage left, all recorded', async () => {
@@ -204,6 +205,36 @@ describe('uploadFiles: many files, one command', () => {
     await uploadFiles(host, files.slice(0, 2).map((f) => f.upload));
     const ids = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
     expect(ids.sort()).toEqual(['version:etcd', ...files.map((f) => `file:${f.upload.path}`)].sort());
+  });
+
+  it('reads every file through the same two buffers, holding budget only until the channel takes a chunk', async () => {
+    const { state, files: small, make } = setup();
+    // 3.5 MiB sent as is: four reads of it alone.
+    const files = [...small, make('kube-apiserver', 'kube/bin', 3.5 * 1024 * 1024, 'none')];
+    const budget = new ByteBudget(4 * 1024 * 1024);
+    const buffers = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    let most = 0;
+    const host: RemoteHost = {
+      ...localHost(state),
+      runWithInput: async (script, input) => {
+        const source = sourceOf(input());
+        const watched: StreamSource = (write) =>
+          source(async (chunk) => {
+            chunks++;
+            buffers.add(chunk.buffer);
+            most = Math.max(most, budget.inFlight);
+            await write(chunk);
+          });
+        return shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), watched);
+      },
+    };
+    await uploadFiles(host, files.map((f) => f.upload), budget);
+    expect(chunks).toBe(8);
+    expect(buffers.size).toBe(2);
+    expect(most).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(budget.inFlight).toBe(0);
+    for (const { upload, data } of files) expect(readFileSync(upload.path).equals(data)).toBe(true);
   });
 
   it('installs nothing when one file arrives short, names it, and removes the stage folders', async () => {

@@ -1,6 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Change } from '../../src/engine/change.js';
@@ -11,6 +10,7 @@ import { parseProbe, probeScript } from '../../src/engine/probe.js';
 import { parseSections } from '../../src/engine/sections.js';
 import { debianAdapter } from '../../src/os/debian.js';
 import { elAdapter } from '../../src/os/el.js';
+import { sourceOf, type StreamSource } from '../../src/ssh/stream-source.js';
 
 export const debianCtx: KindContext = { adapter: debianAdapter };
 export const elCtx: KindContext = { adapter: elAdapter(9, 'dnf') };
@@ -26,16 +26,21 @@ export function shRun(script: string, env: NodeJS.ProcessEnv = process.env): { c
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Like shRun, with a stream piped to the script's stdin (as RemoteHost.runWithInput feeds it). */
-export async function shRunWithInput(script: string, input: Readable, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Like shRun, with a stream or a source fed to the script's stdin as RemoteHost.runWithInput feeds
+ * it: each chunk taken (written into the pipe) before the source may reuse its memory.
+ */
+export async function shRunWithInput(script: string, input: Readable | StreamSource, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn('sh', ['-c', script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
   child.stderr.on('data', (d: Buffer) => err.push(d));
+  child.stdin.on('error', () => undefined);
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  const write = (chunk: Buffer) => new Promise<void>((resolve, reject) => child.stdin.write(chunk, (e) => (e ? reject(e) : resolve())));
   // A script that exits before reading all of its input breaks the pipe: that is its own failure, reported by its exit code.
-  await pipeline(input, child.stdin).catch(() => undefined);
+  await sourceOf(input)(write).then(() => child.stdin.end(), () => child.stdin.destroy());
   const code = await exited;
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
