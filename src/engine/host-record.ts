@@ -80,6 +80,12 @@ function upsert(ids: readonly string[], writeLines: string): string {
   ].join('\n');
 }
 
+/** The line before each file's part of filesProbeSnippet's output. */
+export const LOCAL_FILE_MARKER = '@@kubestrap-local-file';
+
+/** A newline, as a shell word inside a pattern or a double-quoted string. */
+const NL = '"\n"';
+
 /**
  * Probe snippet for installed files, each of which must hold its `fields.sha256`. For each file, in
  * order, prints a line `@@kubestrap-local-file`, then `MODE OWNER GROUP` and one of
@@ -94,11 +100,6 @@ function upsert(ids: readonly string[], writeLines: string): string {
  * read of the record, both into shell variables that builtins then search file by file. Only a file
  * that must be read costs more (its sha256sum). A no-op run of many binaries reads none of them.
  */
-export const LOCAL_FILE_MARKER = '@@kubestrap-local-file';
-
-/** A newline, as a shell word inside a pattern or a double-quoted string. */
-const NL = '"\n"';
-
 export function filesProbeSnippet(files: ReadonlyArray<{ path: string; fields: RecordFields; verify: boolean }>): string {
   if (files.length === 0) return ':';
   return [

@@ -7,12 +7,13 @@ import { shJoin, shq } from '../ssh/quote.js';
 import type { StreamSource } from '../ssh/stream-source.js';
 import { UPLOAD_BUDGET, UPLOAD_CHUNK, type ByteBudget } from './byte-budget.js';
 import { recordFilesScript, type RecordFields } from './host-record.js';
+import { octal } from './kinds/kind.js';
 
 /** How the bytes travel: compressed once on the controller, decompressed on the host as they arrive. */
 export type TransferCodec = 'zstd' | 'gzip' | 'none';
 
-/** The command that turns one file's transfer bytes back into the file's bytes on the host. */
-const DECODERS: Record<TransferCodec, string> = { zstd: 'zstd -dcq', gzip: 'gzip -dc', none: 'cat' };
+/** The command that turns one file's transfer bytes back into the file's bytes on the host (none: the bytes are the file's). */
+const DECODERS: Record<TransferCodec, string | undefined> = { zstd: 'zstd -dcq', gzip: 'gzip -dc', none: undefined };
 
 export interface Upload {
   /** Absolute path on the host. */
@@ -35,9 +36,8 @@ const STAGE_PREFIX = '.kubestrap-upload-';
 
 /**
  * Installs local files on a host in one command: their encoded bytes, one after the other, stream
- * into the command's stdin through two reused buffers (never whole in memory, bounded across hosts by
- * the shared budget). The
- * host cuts the stream at each file's length (see `cut`), decodes each
+ * into the command's stdin through two reused buffers (never whole in memory, bounded across hosts
+ * by the shared budget). The host cuts the stream at each file's length (see `cut`), decodes each
  * file into a stage folder inside its target folder, checks every size, gives owners and modes,
  * then renames the files over their targets (readers see an old file or a whole new one) and
  * records them in kubestrap's record on the host with the size and mtime they have there.
@@ -59,7 +59,8 @@ export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], 
   const res = await host.runWithInput(installScript(uploads), input, { timeoutMs: uploadTimeoutMs(total) });
   if (res.code !== 0) {
     const stderr = res.stderr || res.stdout;
-    const failed = uploads.find((u) => stderr.includes(u.path)) ?? uploads[0]!;
+    // The size check names its file as `PATH: received ...`.
+    const failed = uploads.find((u) => stderr.includes(`${u.path}: `)) ?? uploads[0]!;
     throw new HostError(host.name, `installing ${uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`} failed`, {
       resource: `file:${failed.path}`,
       command: 'decode each file into a stage folder, check sizes, chown, chmod, mv',
@@ -79,34 +80,30 @@ function filesSource(files: readonly string[], budget: ByteBudget): StreamSource
     const buffers = [Buffer.allocUnsafe(UPLOAD_CHUNK), Buffer.allocUnsafe(UPLOAD_CHUNK)];
     const taken: Array<Promise<void> | undefined> = [undefined, undefined];
     let turn = 0;
-    try {
-      for (const file of files) {
-        const handle = await open(file, 'r');
-        try {
-          for (;;) {
-            const i = turn;
-            turn = 1 - turn;
-            await taken[i];
-            const held = await budget.acquire(UPLOAD_CHUNK);
-            const { bytesRead } = await handle.read(buffers[i]!, 0, UPLOAD_CHUNK, null).catch((err: unknown) => {
-              budget.release(held);
-              throw err;
-            });
-            if (bytesRead === 0) {
-              budget.release(held);
-              break;
-            }
-            const sent = write(buffers[i]!.subarray(0, bytesRead)).finally(() => budget.release(held));
-            // Awaited before the buffer's next use; until then a failure must not count as unhandled.
-            sent.catch(() => undefined);
-            taken[i] = sent;
+    for (const file of files) {
+      const handle = await open(file, 'r');
+      try {
+        for (;;) {
+          const i = turn;
+          turn = 1 - turn;
+          await taken[i];
+          const held = await budget.acquire(UPLOAD_CHUNK);
+          const { bytesRead } = await handle.read(buffers[i]!, 0, UPLOAD_CHUNK, null).catch((err: unknown) => {
+            budget.release(held);
+            throw err;
+          });
+          if (bytesRead === 0) {
+            budget.release(held);
+            break;
           }
-        } finally {
-          await handle.close();
+          const sent = write(buffers[i]!.subarray(0, bytesRead)).finally(() => budget.release(held));
+          // Awaited before the buffer's next use; until then a failure must not count as unhandled.
+          sent.catch(() => undefined);
+          taken[i] = sent;
         }
+      } finally {
+        await handle.close();
       }
-    } finally {
-      await Promise.allSettled(taken);
     }
     await Promise.all(taken);
   };
@@ -145,9 +142,9 @@ function hintFor(upload: Upload, stderr: string): string {
 export function installScript(uploads: readonly Upload[]): string {
   const dirs = [...new Set(uploads.map((u) => posix.dirname(u.path)))];
   const stageVar = (dir: string) => `ks_stage${dirs.indexOf(dir)}`;
-  const staged = (u: Upload) => `"$${stageVar(posix.dirname(u.path))}"/${shq(posix.basename(u.path))}`;
-  const allStaged = uploads.map(staged).join(' ');
-  const groups = <K>(key: (u: Upload) => K) => [...new Map(uploads.map((u) => [key(u), uploads.filter((v) => key(v) === key(u))])).entries()];
+  const stages = dirs.map((d) => `"$${stageVar(d)}"`).join(' ');
+  const staged = (us: readonly Upload[]) => us.map((u) => `"$${stageVar(posix.dirname(u.path))}"/${shq(posix.basename(u.path))}`).join(' ');
+  const decode = (u: Upload) => [cut(u.transfer.bytes), DECODERS[u.transfer.codec]].filter(Boolean).join(' | ');
   return [
     `# kubestrap: install ${uploads.map((u) => scriptComment(u.path)).join(' ')}`,
     'set -e',
@@ -159,16 +156,23 @@ export function installScript(uploads: readonly Upload[]): string {
       `find "$ks_dir" -maxdepth 1 -name '${STAGE_PREFIX}*' -mmin +${STALE_STAGE_MINUTES} -exec rm -rf -- {} + 2>/dev/null || :`,
       `${stageVar(dir)}=$(mktemp -d "$ks_dir"/${STAGE_PREFIX}XXXXXX)`,
     ]),
-    `trap 'rm -rf -- ${dirs.map((d) => `"$${stageVar(d)}"`).join(' ')}' EXIT`,
-    ...uploads.map((u) => (u.transfer.codec === 'none' ? `${cut(u.transfer.bytes)} > ${staged(u)}` : `${cut(u.transfer.bytes)} | ${DECODERS[u.transfer.codec]} > ${staged(u)}`)),
-    `set -- $(stat -c %s -- ${allStaged})`,
+    `trap 'rm -rf -- ${stages}' EXIT`,
+    ...uploads.map((u) => `${decode(u)} > ${staged([u])}`),
+    `set -- $(stat -c %s -- ${staged(uploads)})`,
     ...uploads.map((u) => `[ "$1" = ${u.size} ] || { echo ${shq(`${u.path}: received`)} "$1" ${shq(`of ${u.size} bytes: the transfer was cut short`)} >&2; exit 1; }; shift`),
-    ...groups((u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${us.map(staged).join(' ')}`),
-    ...groups((u) => u.mode).map(([mode, us]) => `chmod -- ${mode.toString(8).padStart(4, '0')} ${us.map(staged).join(' ')}`),
+    ...groupBy(uploads, (u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${staged(us)}`),
+    ...groupBy(uploads, (u) => octal(u.mode)).map(([mode, us]) => `chmod -- ${mode} ${staged(us)}`),
     // -t: each file keeps its name; a target that is a folder is refused, not written into.
-    ...groups((u) => posix.dirname(u.path)).map(([dir, us]) => `mv -f -t ${shq(dir)} -- ${us.map(staged).join(' ')}`),
-    `rmdir -- ${dirs.map((d) => `"$${stageVar(d)}"`).join(' ')}`,
+    ...groupBy(uploads, (u) => posix.dirname(u.path)).map(([dir, us]) => `mv -f -t ${shq(dir)} -- ${staged(us)}`),
+    `rmdir -- ${stages}`,
     'trap - EXIT',
     recordFilesScript(uploads.map((u) => ({ path: u.path, fields: { sha256: u.sha256, ...u.record } }))),
   ].join('\n');
+}
+
+/** The uploads by `key`, in the order each key first appears. */
+function groupBy(uploads: readonly Upload[], key: (u: Upload) => string): Array<[string, Upload[]]> {
+  const groups = new Map<string, Upload[]>();
+  for (const u of uploads) groups.set(key(u), [...(groups.get(key(u)) ?? []), u]);
+  return [...groups];
 }
