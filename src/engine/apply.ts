@@ -6,7 +6,7 @@ import type { ApplyStep, Change } from './change.js';
 import type { Restart, RestartPlan } from './handlers.js';
 import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
-import { uploadFiles } from './upload.js';
+import { installScript, uploadFailure, uploadSource, uploadTimeoutMs, type Upload } from './upload.js';
 
 export interface ApplyOutcome {
   /** Changes applied completely. */
@@ -28,8 +28,8 @@ interface Op {
 /**
  * Applies a host's changes in the phase's order, then restarts what their inputs require:
  * prepare-stage changes, one `daemon-reload` if a unit file changed, service changes, restarts.
- * Consecutive scripts travel in one command, and so do consecutive uploads; files go over SFTP. The
- * first failure stops the host.
+ * Consecutive scripts and uploads travel in one command, the files on its stdin; rendered files go
+ * over SFTP. The first failure stops the host.
  * Rolling and deferred restarts are only recorded as owed here: the runner does rolling ones host
  * by host afterwards, and a later phase does deferred ones.
  */
@@ -80,71 +80,91 @@ export async function restartOne(host: RemoteHost, r: Restart): Promise<HostErro
   return (await execute(host, ops))?.error;
 }
 
-/** Runs the ops, batching consecutive scripts and consecutive uploads; returns the op that failed, if any. */
+/** Runs the ops, batching consecutive scripts and uploads; returns the op that failed, if any. */
 async function execute(host: RemoteHost, ops: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
   for (const batch of batches(ops)) {
-    const first = batch[0]!;
-    const failed = first.step.type === 'script' ? await runBatch(host, batch) : first.step.type === 'upload' ? await upload(host, batch) : await put(host, first);
+    const failed = batch[0]!.step.type === 'put' ? await put(host, batch[0]!) : await runBatch(host, batch);
     if (failed) return failed;
   }
   return undefined;
 }
 
-/** Runs of consecutive ops that travel together: scripts with scripts, uploads with uploads; a put alone. */
+/** Runs of consecutive ops that travel in one command (scripts and uploads); a put alone. */
 function batches(ops: readonly Op[]): Op[][] {
   const out: Op[][] = [];
   for (const op of ops) {
     const last = out[out.length - 1];
-    const joins = last !== undefined && op.step.type !== 'put' && last[0]!.step.type === op.step.type;
+    const joins = last !== undefined && op.step.type !== 'put' && last[0]!.step.type !== 'put';
     if (joins) last.push(op);
     else out.push([op]);
   }
   return out;
 }
 
-/** All of a batch's files in one command: none is installed unless all arrived, so a failure is the batch's first op. */
-async function upload(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
-  try {
-    await uploadFiles(host, batch.map((o) => (o.step as Extract<ApplyStep, { type: 'upload' }>).upload));
-    return undefined;
-  } catch (err) {
-    return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
-  }
+/** One step of a batch on the host: a script, or consecutive uploads installed together (all or none). */
+interface BatchPart {
+  ops: Op[];
+  uploads?: Upload[];
 }
 
+function parts(batch: readonly Op[]): BatchPart[] {
+  const out: BatchPart[] = [];
+  for (const op of batch) {
+    const last = out[out.length - 1];
+    if (op.step.type !== 'upload') out.push({ ops: [op] });
+    else if (last?.uploads) {
+      last.ops.push(op);
+      last.uploads.push(op.step.upload);
+    } else out.push({ ops: [op], uploads: [op.step.upload] });
+  }
+  return out;
+}
+
+/**
+ * A batch in one command. The files of its uploads travel on the command's stdin, in order, and
+ * only the upload steps read it; a step that fails ends the command, unread input and all.
+ */
 async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
-  const scripts = batch.map((o) => (o.step as { script: string }).script);
-  // Slow changes (package installs) bring their own time; the rest of the batch runs within it.
-  const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0);
+  const steps = parts(batch);
+  const uploads = steps.flatMap((p) => p.uploads ?? []);
+  const script = batchScript(steps.map((p) => (p.uploads ? { script: installScript(p.uploads), readsInput: true } : (p.ops[0]!.step as { script: string }).script)));
+  // Slow changes (package installs) bring their own time, and files theirs; the rest of the batch runs within it.
+  const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0) * 1000;
+  const timeoutMs = slow + (uploads.length ? uploadTimeoutMs(uploads) : 0);
   let result;
   try {
-    result = await host.run(batchScript(scripts), slow ? { timeoutMs: slow * 1000 } : {});
+    const opts = timeoutMs ? { timeoutMs } : {};
+    result = uploads.length ? await host.runWithInput(script, () => uploadSource(uploads), opts) : await host.run(script, opts);
   } catch (err) {
     return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
   }
-  const steps = parseBatch(result.stdout);
-  for (const [i, op] of batch.entries()) {
-    const step = steps.find((s) => s.index === i);
+  const results = parseBatch(result.stdout);
+  for (const [i, part] of steps.entries()) {
+    const step = results.find((s) => s.index === i);
     if (step && step.exitCode === 0) continue;
-    const { output, journal, notReady } = splitJournal(step?.output ?? result.stderr);
     const exitCode = step && step.exitCode >= 0 ? step.exitCode : result.code;
-    return {
-      op,
-      error: new HostError(
-        host.name,
-        notReady ?? `${op.label}: failed`,
-        {
-          resource: op.change?.resourceId ?? op.label,
-          command: scripts[i]!.split('\n')[0]!,
-          exitCode,
-          ...(output.trim() ? { stderrTail: tail(output) } : {}),
-          ...(journal ? { journalTail: journal } : {}),
-        },
-        op.change?.failureHint,
-      ),
-    };
+    const output = step?.output ?? result.stderr;
+    // Nothing of a failed upload step was installed: it fails as a whole, naming the file that did.
+    if (part.uploads) return { op: part.ops[0]!, error: uploadFailure(host.name, part.uploads, exitCode, output).error };
+    return { op: part.ops[0]!, error: scriptFailure(host.name, part.ops[0]!, exitCode, output) };
   }
   return undefined;
+}
+
+function scriptFailure(host: string, op: Op, exitCode: number, text: string): HostError {
+  const { output, journal, notReady } = splitJournal(text);
+  return new HostError(
+    host,
+    notReady ?? `${op.label}: failed`,
+    {
+      resource: op.change?.resourceId ?? op.label,
+      command: (op.step as { script: string }).script.split('\n')[0]!,
+      exitCode,
+      ...(output.trim() ? { stderrTail: tail(output) } : {}),
+      ...(journal ? { journalTail: journal } : {}),
+    },
+    op.change?.failureHint,
+  );
 }
 
 async function put(host: RemoteHost, op: Op): Promise<{ op: Op; error: HostError } | undefined> {

@@ -11,10 +11,17 @@ import { randomBytes } from 'node:crypto';
 const STEP = '@@kubestrap-step';
 const RC = '@@kubestrap-rc';
 
-export function batchScript(scripts: readonly string[]): string {
+export interface BatchStep {
+  script: string;
+  /** The step reads the command's stdin (a file upload); every other step reads /dev/null. */
+  readsInput?: boolean;
+}
+
+export function batchScript(steps: ReadonlyArray<string | BatchStep>): string {
   const tag = `-${randomBytes(8).toString('hex')}`;
-  return scripts
-    .map((s, i) => `printf '\\n${STEP}${tag} ${i}\\n'\n(\n${s}\n) 2>&1 </dev/null\nks_rc=$?\nprintf '\\n${RC}${tag} %d\\n' "$ks_rc"\n[ "$ks_rc" -eq 0 ] || exit 0`)
+  return steps
+    .map((step) => (typeof step === 'string' ? { script: step } : step))
+    .map((s, i) => `printf '\\n${STEP}${tag} ${i}\\n'\n(\n${s.script}\n) 2>&1${s.readsInput ? '' : ' </dev/null'}\nks_rc=$?\nprintf '\\n${RC}${tag} %d\\n' "$ks_rc"\n[ "$ks_rc" -eq 0 ] || exit 0`)
     .join('\n');
 }
 

@@ -50,24 +50,32 @@ const STAGE_PREFIX = '.kubestrap-upload-';
  * (gzip CRC32, zstd checksum); a short stream fails the size check. The sources were verified
  * against their checksums before they got this far.
  *
- * Cost: 1 exec round trip, carrying the sum of `transfer.bytes`.
+ * Cost: 1 exec round trip, carrying the sum of `transfer.bytes`. apply runs installScript as one
+ * step of a batch instead (see apply.ts), so the files share their command with the scripts around.
  */
 export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
   if (uploads.length === 0) return;
-  const total = uploads.reduce((n, u) => n + u.transfer.bytes, 0);
-  const input = () => filesSource(uploads.map((u) => u.transfer.file), budget);
-  const res = await host.runWithInput(installScript(uploads), input, { timeoutMs: uploadTimeoutMs(total) });
-  if (res.code !== 0) {
-    const stderr = res.stderr || res.stdout;
-    // The size check names its file as `PATH: received ...`.
-    const failed = uploads.find((u) => stderr.includes(`${u.path}: `)) ?? uploads[0]!;
-    throw new HostError(host.name, `installing ${uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`} failed`, {
-      resource: `file:${failed.path}`,
-      command: 'decode each file into a stage folder, check sizes, chown, chmod, mv',
-      exitCode: res.code,
-      stderrTail: stderr.trim().split('\n').slice(-10).join('\n'),
-    }, hintFor(failed, stderr));
-  }
+  const res = await host.runWithInput(installScript(uploads), () => uploadSource(uploads, budget), { timeoutMs: uploadTimeoutMs(uploads) });
+  if (res.code !== 0) throw uploadFailure(host.name, uploads, res.code, res.stderr || res.stdout).error;
+}
+
+/** What the host reads on its stdin for installScript(uploads): their encoded bytes, one file after the other. */
+export function uploadSource(uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): StreamSource {
+  return filesSource(uploads.map((u) => u.transfer.file), budget);
+}
+
+/** installScript failed with this output: the file it names (else the first) and the error to report. */
+export function uploadFailure(host: string, uploads: readonly Upload[], exitCode: number, output: string): { failed: Upload; error: HostError } {
+  // The size check names its file as `PATH: received ...`.
+  const failed = uploads.find((u) => output.includes(`${u.path}: `)) ?? uploads[0]!;
+  const what = uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`;
+  const error = new HostError(host, `installing ${what} failed`, {
+    resource: `file:${failed.path}`,
+    command: 'decode each file into a stage folder, check sizes, chown, chmod, mv',
+    exitCode,
+    stderrTail: output.trim().split('\n').slice(-10).join('\n'),
+  }, hintFor(failed, output));
+  return { failed, error };
 }
 
 /**
@@ -118,8 +126,9 @@ function cut(bytes: number): string {
   return `dd bs=128K iflag=fullblock,count_bytes count=${bytes} status=none`;
 }
 
-/** Ten minutes plus a second per MiB: generous for slow links, still a bound on a hung transfer. */
-function uploadTimeoutMs(bytes: number): number {
+/** Ten minutes plus a second per MiB sent: generous for slow links, still a bound on a hung transfer. */
+export function uploadTimeoutMs(uploads: readonly Upload[]): number {
+  const bytes = uploads.reduce((n, u) => n + u.transfer.bytes, 0);
   return 600_000 + Math.ceil(bytes / (1024 * 1024)) * 1000;
 }
 

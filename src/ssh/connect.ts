@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
+import { CoalescingSocket } from './coalescing-socket.js';
 import type { Algorithms, Client, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import { SshError } from '../errors.js';
 import { makeAuthHandler, resolveAuth } from './auth.js';
@@ -62,7 +63,7 @@ async function connectOnce(params: ConnectParams, attempt: number): Promise<Clie
   log?.({ host: endpoint.name, kind: 'connect', detail: `${endpoint.user}@${endpoint.address}:${endpoint.port}${params.via ? ` via ${params.via}` : ''} attempt ${attempt}` });
   const auth = await resolveAuth(endpoint);
   const check = await hostKeys.prepare(endpoint);
-  const sock = params.openSock ? await params.openSock() : undefined;
+  const sock = params.openSock ? await params.openSock() : new CoalescingSocket().connect({ host: endpoint.address, port: endpoint.port });
   const tried: string[] = [];
   const algorithms: Algorithms = {};
   if (check.serverHostKey) algorithms.serverHostKey = check.serverHostKey as ServerHostKeyAlgorithm[];

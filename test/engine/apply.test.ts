@@ -1,13 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyChanges } from '../../src/engine/apply.js';
 import type { Change } from '../../src/engine/change.js';
 import { planRestarts } from '../../src/engine/handlers.js';
-import type { FileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
+import type { FileResource, LocalFileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { useTempDir } from '../support/tmp.js';
-import { debianCtx, diffOf, fakeTools, shRun, shRunWithInput } from './support.js';
+import { debianCtx, diffOf, fakeTools, observe, shRun, shRunWithInput } from './support.js';
 
 /**
  * A "remote" host that is this machine: scripts run with sh, with systemctl, journalctl and apt-get
@@ -127,5 +128,73 @@ describe('applyChanges on a local stand-in host', () => {
     // The command that carries a package install gets the install's own time limit.
     expect(host.log().map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['timeout 900000', 'apt-get install', 'apt-get update', 'apt-get install']);
     expect(outcome.failure?.hint).toBe('check that the host reaches its package repositories (or a local mirror)');
+  });
+});
+
+describe('applyChanges: scripts and uploads in one command', () => {
+  const tmp = useTempDir();
+
+  /** A binary on the controller, to install at `bin/<name>` under the host's root; it restarts kubelet (not managed here). */
+  function binary(name: string, bytes: number, declaredSize = bytes): { resource: LocalFileResource; data: Buffer } {
+    const data = Buffer.alloc(bytes, `${name} `);
+    const local = join(tmp(), `${name}.local`);
+    writeFileSync(local, data);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const resource: LocalFileResource = {
+      kind: 'localFile',
+      path: join(tmp(), 'host', 'bin', name),
+      mode: 0o755,
+      owner: 'root',
+      group: 'root',
+      restarts: ['kubelet'],
+      record: { component: name },
+      label: name,
+      source: { sha256, size: declaredSize, transfer: { codec: 'none', file: local, bytes: statSync(local).size } },
+    };
+    return { resource, data };
+  }
+
+  function changesOf(resources: Resource[]): Change[] {
+    const edit = (script: string) => script.replaceAll('/var/lib/kubestrap', join(tmp(), 'state'));
+    return resources.map((r) => diffOf(r, observe(r, { edit }))!);
+  }
+
+  it('records the debt, installs the files, restarts and clears the debt in one command', async () => {
+    const host = localHost(tmp());
+    const files = [binary('kubelet', 300_000), binary('kube-proxy', 70_000)];
+    const resources = files.map((f) => f.resource);
+    const changes = changesOf(resources);
+    const outcome = await applyChanges(host, changes, planRestarts(resources, changes, []));
+    expect(outcome).toEqual({ applied: changes, restarted: ['kubelet'] });
+    for (const { resource, data } of files) expect(readFileSync(resource.path).equals(data)).toBe(true);
+    expect(host.log()).toEqual(['systemctl is-active -q -- kubelet', 'systemctl restart -- kubelet']);
+    expect(existsSync(join(tmp(), 'state', 'pending-restarts'))).toBe(false);
+    expect(host.stats.execs).toBe(1);
+  });
+
+  it('fails an upload step as a whole, naming the file that arrived short; nothing after it runs', async () => {
+    const host = localHost(tmp());
+    const good = binary('kubelet', 300_000);
+    const short = binary('kube-proxy', 70_000, 70_005);
+    const resources = [good.resource, short.resource];
+    const changes = changesOf(resources);
+    const outcome = await applyChanges(host, changes, planRestarts(resources, changes, []));
+    expect(outcome.applied).toEqual([]);
+    expect(outcome.failure?.details).toMatchObject({ resource: `file:${short.resource.path}`, exitCode: 1 });
+    expect(outcome.failure?.details.stderrTail).toContain(`${short.resource.path}: received 70000 of 70005 bytes`);
+    expect(existsSync(good.resource.path)).toBe(false);
+    expect(host.log()).toEqual([]);
+    expect(readFileSync(join(tmp(), 'state', 'pending-restarts'), 'utf8')).toBe('kubelet\n');
+  });
+
+  it('stops at a failing script before the files: they are never read, and the command ends', async () => {
+    const host = localHost(tmp(), { 'apt-get': 'echo "E: Unable to locate package iptables" >&2; exit 100' });
+    const kubelet = binary('kubelet', 3_000_000);
+    const changes = [diffOf({ kind: 'package', names: ['iptables'] }, '', debianCtx)!, ...changesOf([kubelet.resource])];
+    const outcome = await applyChanges(host, changes, { restarts: [], deferred: [], settled: [] });
+    expect(outcome.applied).toEqual([]);
+    expect(outcome.failure?.details).toMatchObject({ resource: 'package:iptables', exitCode: 100 });
+    expect(existsSync(kubelet.resource.path)).toBe(false);
+    expect(host.stats.execs).toBe(1);
   });
 });
