@@ -20,7 +20,8 @@ export interface ApplyOutcome {
 interface Op {
   step: ApplyStep;
   change?: Change;
-  restart?: string;
+  /** The services it restarts. */
+  restarts?: string[];
   /** Shown when the step fails. */
   label: string;
 }
@@ -42,7 +43,7 @@ export async function applyChanges(host: RemoteHost, changes: readonly Change[],
     const mine = ops.filter((o) => o.change === c);
     return mine.length > 0 && mine.every((o) => done.includes(o));
   });
-  const restarted = done.filter((o) => o.restart).map((o) => o.restart!);
+  const restarted = done.flatMap((o) => o.restarts ?? []);
   return { applied, restarted, ...(failed ? { failure: failed.error } : {}) };
 }
 
@@ -58,23 +59,45 @@ function operations(changes: readonly Change[], { restarts, deferred, settled }:
   if (changes.some((c) => c.reloadsSystemd)) ops.push({ step: { type: 'script', script: 'systemctl daemon-reload' }, label: 'reload systemd' });
   ops.push(...stepsOf('services'));
   const now = restarts.filter((r) => !r.rolling);
-  for (const r of now) ops.push({ step: { type: 'script', script: restartScript(r) }, restart: r.service, label: `restart ${r.service}` });
+  for (const group of restartSteps(now)) ops.push(restartOp(group));
   const cleared = [...now.map((r) => r.service), ...settled];
   if (cleared.length) ops.push({ step: { type: 'script', script: clearPendingScript(cleared) }, label: 'clear pending restarts' });
   return ops;
 }
 
-function restartScript(r: Restart): string {
-  if (r.managed) return startWithJournal('restart', r.service, r.ready);
-  // A service this phase does not manage restarts only if it runs: it may not even be installed yet
-  // (certificates come before the units that read them).
-  return `if systemctl is-active -q -- ${shq(r.service)}; then\n${startWithJournal('restart', r.service, r.ready)}\nfi`;
+/** One step per managed restart; consecutive restarts of services the phase does not manage share one. */
+function restartSteps(restarts: readonly Restart[]): Restart[][] {
+  const steps: Restart[][] = [];
+  for (const r of restarts) {
+    const last = steps[steps.length - 1];
+    if (!r.managed && last && !last[0]!.managed) last.push(r);
+    else steps.push([r]);
+  }
+  return steps;
+}
+
+function restartOp(group: readonly Restart[]): Op {
+  const services = group.map((r) => r.service);
+  return { step: { type: 'script', script: restartScript(group) }, restarts: services, label: `restart ${services.join(', ')}` };
+}
+
+function restartScript(group: readonly Restart[]): string {
+  const first = group[0]!;
+  if (first.managed) return startWithJournal('restart', first.service, first.ready);
+  // Services this phase does not manage restart only if they run: they may not even be installed
+  // yet (certificates come before the units that read them). One systemctl call asks about them
+  // all (it prints one state per unit, in order, whether the unit exists or not): each call costs
+  // a process start and a D-Bus round trip.
+  return [
+    `set -- $(systemctl is-active -- ${group.map((r) => shq(r.service)).join(' ')} 2>/dev/null)`,
+    ...group.map((r) => `if [ "\${1-}" = active ]; then\n${startWithJournal('restart', r.service, r.ready)}\nfi\n[ $# -eq 0 ] || shift`),
+  ].join('\n');
 }
 
 /** One rolling restart on one host, its readiness wait and the debt cleared, in one command. */
 export async function restartOne(host: RemoteHost, r: Restart): Promise<HostError | undefined> {
   const ops: Op[] = [
-    { step: { type: 'script', script: restartScript(r) }, restart: r.service, label: `restart ${r.service}` },
+    restartOp([r]),
     { step: { type: 'script', script: clearPendingScript([r.service]) }, label: 'clear pending restarts' },
   ];
   return (await execute(host, ops))?.error;
