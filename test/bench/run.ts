@@ -23,7 +23,7 @@ import { localPkiStore } from '../../src/pki/store.js';
 import { cachedBundle } from '../lab/bundle.js';
 import { writeLabConfig } from '../lab/cluster-config.js';
 import { addHosts, labDown, labUp, removeHosts, writeInventory, type LabHost, type LabInfo } from '../lab/index.js';
-import { measureUpload, uploadTable, type UploadRow } from './upload.js';
+import { measureUpload, ROUNDS, uploadTable, type UploadRow } from './upload.js';
 
 /** `--lab NAME`: several people may bench on one machine. */
 let LAB = 'bench';
@@ -178,7 +178,8 @@ async function main(): Promise<void> {
     console.log(`\n${uploadTable(uploadRows)}`);
     console.log('upload: `apply --phase artifacts` of the binaries of an etcd+master+worker (a 400 MB Kubernetes set + the lab bundle\'s etcd and others) to every host,');
     console.log('  from a warm cache (compressing for the wire is once per file, ever: ' + uploadRows.map((r) => `${r.encodeSeconds.toFixed(1)} s`).join(', ') + ' here);');
-    console.log('  scp: one OpenSSH scp per host, all at once, of the same files, into a folder on BIN_PATH\'s filesystem; best of 3 rounds each; ratio = kubestrap / scp.');
+    console.log(`  scp: one OpenSSH scp per host, all at once, of the same files, into a folder on BIN_PATH's filesystem; best of ${ROUNDS} rounds each;`);
+    console.log('  ratio = best kubestrap / best scp; paired = the median over rounds of kubestrap / scp of the same round (the machine\'s speed drifts).');
     console.log('  zstd is what UPLOAD_COMPRESSION=auto picks on these hosts (they have zstd); gzip where a host lacks it; none when set.');
     console.log('  Here every byte costs CPU on the 2 cores that the controller and every host share: compression saves encryption,');
     console.log('  network stack and disk work on both ends; on a real network it also saves the link (zstd and gzip send about 1/3).');
