@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
  * collections anyway, so a fixed factor costs no memory that shows (peak RSS unchanged) and
  * leaves 6 full collections. Read by V8 at each collection, so setting it after start-up works.
  */
-export const HEAP_GROWING_PERCENT = 200;
+const HEAP_GROWING_PERCENT = 200;
 
 export function tuneHeapForStreaming(): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);

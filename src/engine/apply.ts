@@ -67,13 +67,7 @@ function operations(changes: readonly Change[], { restarts, deferred, settled }:
 
 /** One step per managed restart; consecutive restarts of services the phase does not manage share one. */
 function restartSteps(restarts: readonly Restart[]): Restart[][] {
-  const steps: Restart[][] = [];
-  for (const r of restarts) {
-    const last = steps[steps.length - 1];
-    if (!r.managed && last && !last[0]!.managed) last.push(r);
-    else steps.push([r]);
-  }
-  return steps;
+  return runsOf(restarts, (first, r) => !first.managed && !r.managed);
 }
 
 function restartOp(group: readonly Restart[]): Op {
@@ -114,33 +108,28 @@ async function execute(host: RemoteHost, ops: Op[]): Promise<{ op: Op; error: Ho
 
 /** Runs of consecutive ops that travel in one command (scripts and uploads); a put alone. */
 function batches(ops: readonly Op[]): Op[][] {
-  const out: Op[][] = [];
-  for (const op of ops) {
+  return runsOf(ops, (first, op) => first.step.type !== 'put' && op.step.type !== 'put');
+}
+
+/** A batch's steps on the host: each script alone, consecutive uploads together (installed all or none). */
+function steps(batch: readonly Op[]): Op[][] {
+  return runsOf(batch, (first, op) => first.step.type === 'upload' && op.step.type === 'upload');
+}
+
+/** `items` cut into runs of consecutive items; an item joins the run before it when `joins(that run's first, item)`. */
+function runsOf<T>(items: readonly T[], joins: (first: T, item: T) => boolean): T[][] {
+  const out: T[][] = [];
+  for (const item of items) {
     const last = out[out.length - 1];
-    const joins = last !== undefined && op.step.type !== 'put' && last[0]!.step.type !== 'put';
-    if (joins) last.push(op);
-    else out.push([op]);
+    if (last && joins(last[0]!, item)) last.push(item);
+    else out.push([item]);
   }
   return out;
 }
 
-/** One step of a batch on the host: a script, or consecutive uploads installed together (all or none). */
-interface BatchPart {
-  ops: Op[];
-  uploads?: Upload[];
-}
-
-function parts(batch: readonly Op[]): BatchPart[] {
-  const out: BatchPart[] = [];
-  for (const op of batch) {
-    const last = out[out.length - 1];
-    if (op.step.type !== 'upload') out.push({ ops: [op] });
-    else if (last?.uploads) {
-      last.ops.push(op);
-      last.uploads.push(op.step.upload);
-    } else out.push({ ops: [op], uploads: [op.step.upload] });
-  }
-  return out;
+/** The files of an upload step; undefined for a script step. */
+function uploadsOf(step: readonly Op[]): Upload[] | undefined {
+  return step[0]!.step.type === 'upload' ? step.map((o) => (o.step as Extract<ApplyStep, { type: 'upload' }>).upload) : undefined;
 }
 
 /**
@@ -148,9 +137,12 @@ function parts(batch: readonly Op[]): BatchPart[] {
  * only the upload steps read it; a step that fails ends the command, unread input and all.
  */
 async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
-  const steps = parts(batch);
-  const uploads = steps.flatMap((p) => p.uploads ?? []);
-  const script = batchScript(steps.map((p) => (p.uploads ? { script: installScript(p.uploads), readsInput: true } : (p.ops[0]!.step as { script: string }).script)));
+  const parts = steps(batch);
+  const uploads = parts.flatMap((p) => uploadsOf(p) ?? []);
+  const script = batchScript(parts.map((p) => {
+    const files = uploadsOf(p);
+    return files ? { script: installScript(files), readsInput: true } : (p[0]!.step as { script: string }).script;
+  }));
   // Slow changes (package installs) bring their own time, and files theirs; the rest of the batch runs within it.
   const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0) * 1000;
   const timeoutMs = slow + (uploads.length ? uploadTimeoutMs(uploads) : 0);
@@ -162,14 +154,14 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
     return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
   }
   const results = parseBatch(result.stdout);
-  for (const [i, part] of steps.entries()) {
+  for (const [i, part] of parts.entries()) {
     const step = results.find((s) => s.index === i);
     if (step && step.exitCode === 0) continue;
     const exitCode = step && step.exitCode >= 0 ? step.exitCode : result.code;
     const output = step?.output ?? result.stderr;
+    const files = uploadsOf(part);
     // Nothing of a failed upload step was installed: it fails as a whole, naming the file that did.
-    if (part.uploads) return { op: part.ops[0]!, error: uploadFailure(host.name, part.uploads, exitCode, output).error };
-    return { op: part.ops[0]!, error: scriptFailure(host.name, part.ops[0]!, exitCode, output) };
+    return { op: part[0]!, error: files ? uploadFailure(host.name, files, exitCode, output) : scriptFailure(host.name, part[0]!, exitCode, output) };
   }
   return undefined;
 }

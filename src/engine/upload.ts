@@ -56,7 +56,7 @@ const STAGE_PREFIX = '.kubestrap-upload-';
 export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
   if (uploads.length === 0) return;
   const res = await host.runWithInput(installScript(uploads), () => uploadSource(uploads, budget), { timeoutMs: uploadTimeoutMs(uploads) });
-  if (res.code !== 0) throw uploadFailure(host.name, uploads, res.code, res.stderr || res.stdout).error;
+  if (res.code !== 0) throw uploadFailure(host.name, uploads, res.code, res.stderr || res.stdout);
 }
 
 /** What the host reads on its stdin for installScript(uploads): their encoded bytes, one file after the other. */
@@ -64,18 +64,17 @@ export function uploadSource(uploads: readonly Upload[], budget: ByteBudget = UP
   return filesSource(uploads.map((u) => u.transfer.file), budget);
 }
 
-/** installScript failed with this output: the file it names (else the first) and the error to report. */
-export function uploadFailure(host: string, uploads: readonly Upload[], exitCode: number, output: string): { failed: Upload; error: HostError } {
+/** installScript failed with this output: the error to report, about the file it names (else the first). */
+export function uploadFailure(host: string, uploads: readonly Upload[], exitCode: number, output: string): HostError {
   // The size check names its file as `PATH: received ...`.
   const failed = uploads.find((u) => output.includes(`${u.path}: `)) ?? uploads[0]!;
   const what = uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`;
-  const error = new HostError(host, `installing ${what} failed`, {
+  return new HostError(host, `installing ${what} failed`, {
     resource: `file:${failed.path}`,
     command: 'decode each file into a stage folder, check sizes, chown, chmod, mv',
     exitCode,
     stderrTail: output.trim().split('\n').slice(-10).join('\n'),
   }, hintFor(failed, output));
-  return { failed, error };
 }
 
 /**

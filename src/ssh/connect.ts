@@ -1,9 +1,9 @@
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import { CoalescingSocket } from './coalescing-socket.js';
 import type { Algorithms, Client, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import { SshError } from '../errors.js';
 import { makeAuthHandler, resolveAuth } from './auth.js';
+import { CoalescingSocket } from './coalescing-socket.js';
 import type { HostKeyPolicy } from './host-keys.js';
 import type { SshLogSink } from './log.js';
 import type { SshEndpoint } from './target.js';
