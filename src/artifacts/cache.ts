@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { spawn } from 'node:child_process';
-import type { TransferCodec } from '../engine/upload.js';
+import type { TransferCodec } from '../engine/transfer-codec.js';
 import type { DigestAlgorithm } from '../upstream/index.js';
 import { hashFile } from './hash-file.js';
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { ClusterSpec } from '../config/cluster-spec.js';
-import type { TransferCodec } from '../engine/upload.js';
+import type { TransferCodec } from '../engine/transfer-codec.js';
 import { BundleError, KubestrapError } from '../errors.js';
 import { clusterImage, downloadBases, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir, type EncodedFile } from './cache.js';

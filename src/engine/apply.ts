@@ -6,7 +6,7 @@ import type { ApplyStep, Change } from './change.js';
 import type { Restart, RestartPlan } from './handlers.js';
 import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
-import { installScript, uploadFailure, uploadSource, uploadTimeoutMs, type Upload } from './upload.js';
+import { changedSourceFailure, prepareUpload, uploadFailure, uploadTimeoutMs, watchSource, type ChangedSourceError, type Upload } from './upload.js';
 
 export interface ApplyOutcome {
   /** Changes applied completely. */
@@ -67,7 +67,7 @@ function operations(changes: readonly Change[], { restarts, deferred, settled }:
 
 /** One step per managed restart; consecutive restarts of services the phase does not manage share one. */
 function restartSteps(restarts: readonly Restart[]): Restart[][] {
-  return runsOf(restarts, (first, r) => !first.managed && !r.managed);
+  return runsOf(restarts, (run, r) => !run[0]!.managed && !r.managed);
 }
 
 function restartOp(group: readonly Restart[]): Op {
@@ -106,22 +106,35 @@ async function execute(host: RemoteHost, ops: Op[]): Promise<{ op: Op; error: Ho
   return undefined;
 }
 
-/** Runs of consecutive ops that travel in one command (scripts and uploads); a put alone. */
+/**
+ * Runs of consecutive ops that travel in one command (scripts and uploads); a put alone. An upload
+ * step reads the command's input to its end, so a command carries one: files that come after a
+ * script, or that travel with another codec, start the next command.
+ */
 function batches(ops: readonly Op[]): Op[][] {
-  return runsOf(ops, (first, op) => first.step.type !== 'put' && op.step.type !== 'put');
+  return runsOf(ops, (run, op) => {
+    if (run[0]!.step.type === 'put' || op.step.type === 'put') return false;
+    if (op.step.type !== 'upload' || !run.some((o) => o.step.type === 'upload')) return true;
+    return sameStream(run[run.length - 1]!, op);
+  });
 }
 
-/** A batch's steps on the host: each script alone, consecutive uploads together (installed all or none). */
+/** A batch's steps on the host: each script alone, consecutive uploads of one codec together (installed all or none). */
 function steps(batch: readonly Op[]): Op[][] {
-  return runsOf(batch, (first, op) => first.step.type === 'upload' && op.step.type === 'upload');
+  return runsOf(batch, (run, op) => sameStream(run[run.length - 1]!, op));
 }
 
-/** `items` cut into runs of consecutive items; an item joins the run before it when `joins(that run's first, item)`. */
-function runsOf<T>(items: readonly T[], joins: (first: T, item: T) => boolean): T[][] {
+/** Both ops are uploads that one stream can carry. */
+function sameStream(a: Op, b: Op): boolean {
+  return a.step.type === 'upload' && b.step.type === 'upload' && a.step.upload.transfer.codec === b.step.upload.transfer.codec;
+}
+
+/** `items` cut into runs of consecutive items; an item joins the run before it when `joins(that run, item)`. */
+function runsOf<T>(items: readonly T[], joins: (run: readonly T[], item: T) => boolean): T[][] {
   const out: T[][] = [];
   for (const item of items) {
     const last = out[out.length - 1];
-    if (last && joins(last[0]!, item)) last.push(item);
+    if (last && joins(last, item)) last.push(item);
     else out.push([item]);
   }
   return out;
@@ -133,26 +146,29 @@ function uploadsOf(step: readonly Op[]): Upload[] | undefined {
 }
 
 /**
- * A batch in one command. The files of its uploads travel on the command's stdin, in order, and
- * only the upload steps read it; a step that fails ends the command, unread input and all.
+ * A batch in one command. The files of its upload step travel on the command's stdin, and only
+ * that step reads it; a step that fails ends the command, unread input and all.
  */
 async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error: HostError } | undefined> {
   const parts = steps(batch);
-  const uploads = parts.flatMap((p) => uploadsOf(p) ?? []);
-  const script = batchScript(parts.map((p) => {
-    const files = uploadsOf(p);
-    return files ? { script: installScript(files), readsInput: true } : (p[0]!.step as { script: string }).script;
-  }));
+  // At most one (see batches).
+  const uploadStep = parts.find((p) => uploadsOf(p));
+  const upload = uploadStep && prepareUpload(uploadsOf(uploadStep)!);
+  const script = batchScript(parts.map((p) => (p === uploadStep ? { script: upload!.script, readsInput: true } : (p[0]!.step as { script: string }).script)));
   // Slow changes (package installs) bring their own time, and files theirs; the rest of the batch runs within it.
   const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0) * 1000;
-  const timeoutMs = slow + (uploads.length ? uploadTimeoutMs(uploads) : 0);
+  const timeoutMs = slow + (upload ? uploadTimeoutMs(upload.uploads) : 0);
+  let changed: ChangedSourceError | undefined;
   let result;
   try {
     const opts = timeoutMs ? { timeoutMs } : {};
-    result = uploads.length ? await host.runWithInput(script, () => uploadSource(uploads), opts) : await host.run(script, opts);
+    result = upload ? await host.runWithInput(script, () => watchSource(upload.source(), (e) => (changed = e)), opts) : await host.run(script, opts);
   } catch (err) {
+    if (changed) return { op: uploadStep![0]!, error: changedSourceFailure(host.name, changed) };
     return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
   }
+  // The host saw a stream cut short; the reason is here.
+  if (changed) return { op: uploadStep![0]!, error: changedSourceFailure(host.name, changed) };
   const results = parseBatch(result.stdout);
   for (const [i, part] of parts.entries()) {
     const step = results.find((s) => s.index === i);

@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { HostError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
@@ -7,13 +8,8 @@ import { shJoin, shq } from '../ssh/quote.js';
 import type { StreamSource } from '../ssh/stream-source.js';
 import { UPLOAD_BUDGET, UPLOAD_CHUNK, type ByteBudget } from './byte-budget.js';
 import { recordFilesScript, type RecordFields } from './host-record.js';
-import { octal } from './kinds/kind.js';
-
-/** How the bytes travel: compressed once on the controller, decompressed on the host as they arrive. */
-export type TransferCodec = 'zstd' | 'gzip' | 'none';
-
-/** The command that turns one file's transfer bytes back into the file's bytes on the host (none: the bytes are the file's). */
-const DECODERS: Record<TransferCodec, string | undefined> = { zstd: 'zstd -dcq', gzip: 'gzip -dc', none: undefined };
+import { TAR_BLOCK, tarEnd, tarFileHeader, tarPadding } from './tar-header.js';
+import { DECODERS, inlineFrame, type TransferCodec } from './transfer-codec.js';
 
 export interface Upload {
   /** Absolute path on the host. */
@@ -34,73 +30,150 @@ export interface Upload {
 const STALE_STAGE_MINUTES = 60;
 const STAGE_PREFIX = '.kubestrap-upload-';
 
-/**
- * Installs local files on a host in one command: their encoded bytes, one after the other, stream
- * into the command's stdin through two reused buffers (never whole in memory, bounded across hosts
- * by the shared budget). The host cuts the stream at each file's length (see `cut`), decodes each
- * file into a stage folder inside its target folder, checks every size, gives owners and modes,
- * then renames the files over their targets (readers see an old file or a whole new one) and
- * records them in kubestrap's record on the host with the size and mtime they have there.
- *
- * Nothing is renamed unless every file arrived whole, and a failure removes the stage folders. One
- * command for all of a host's files means no per-file session, shell start-up or record rewrite:
- * the host's work is the decoding and writing, and the link carries only the files.
- *
- * Integrity in transit comes from SSH (every packet is authenticated) and the codec's own check
- * (gzip CRC32, zstd checksum); a short stream fails the size check. The sources were verified
- * against their checksums before they got this far.
- *
- * Cost: 1 exec round trip, carrying the sum of `transfer.bytes`. apply runs installScript as one
- * step of a batch instead (see apply.ts), so the files share their command with the scripts around.
- */
-export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
-  if (uploads.length === 0) return;
-  const res = await host.runWithInput(installScript(uploads), () => uploadSource(uploads, budget), { timeoutMs: uploadTimeoutMs(uploads) });
-  if (res.code !== 0) throw uploadFailure(host.name, uploads, res.code, res.stderr || res.stdout);
+/** tar's record on the host: 256 blocks of 512 bytes, so it reads and writes 128 KiB at a time, not 10 KiB. */
+const TAR_RECORD_BLOCKS = 256;
+const TAR_RECORD = TAR_RECORD_BLOCKS * TAR_BLOCK;
+
+/** The host's side of an upload and the bytes it reads, made together: they share the stage folders' names. */
+export interface PreparedUpload {
+  uploads: readonly Upload[];
+  /** Installs the files from its stdin (see installScript). */
+  script: string;
+  /** The stdin installScript reads. */
+  source(budget?: ByteBudget): StreamSource;
 }
 
-/** What the host reads on its stdin for installScript(uploads): their encoded bytes, one file after the other. */
-export function uploadSource(uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): StreamSource {
-  return filesSource(uploads.map((u) => u.transfer.file), budget);
+/** A local file that no longer has the length it had when kubestrap chose it: nothing of its upload is installed. */
+export class ChangedSourceError extends Error {
+  constructor(
+    readonly upload: Upload,
+    readonly read: number,
+    readonly expected: number,
+  ) {
+    super(`${upload.path}: the local file ${upload.transfer.file} gave ${read} of ${expected} bytes: it changed while kubestrap was sending it`);
+  }
+}
+
+/**
+ * Installs local files on a host in one command. The host unpacks one tar archive from the
+ * command's stdin into a stage folder inside each target folder, checks every size, then renames
+ * the files over their targets (readers see an old file or a whole new one) and records them in
+ * kubestrap's record on the host with the size and mtime they have there.
+ *
+ * The archive is never made: its headers are written here, and each file's bytes (its encoding,
+ * made once) stream between them through two reused buffers, never whole in memory and bounded
+ * across hosts by the shared budget. So a host's work is one tar (and one decoder) for all its
+ * files, whatever their number: one process costs more than writing a megabyte on a small VM.
+ *
+ * Nothing is renamed unless every file arrived whole, and a failure removes the stage folders.
+ * Integrity in transit comes from SSH (every packet is authenticated) and the codec's own check
+ * (gzip CRC32, zstd checksum); a short stream fails tar and the size check. The sources were
+ * verified against their checksums before they got this far.
+ *
+ * Cost: 1 exec round trip, carrying the sum of `transfer.bytes` and a few KiB of headers. apply
+ * runs the script as one step of a batch instead (see apply.ts), so the files share their command
+ * with the scripts around. uploadFiles sends each codec's files in a command of their own.
+ */
+export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
+  for (const [, group] of groupBy(uploads, (u) => u.transfer.codec)) {
+    const upload = prepareUpload(group);
+    let changed: ChangedSourceError | undefined;
+    const res = await host
+      .runWithInput(upload.script, () => watchSource(upload.source(budget), (e) => (changed = e)), { timeoutMs: uploadTimeoutMs(group) })
+      .catch((err: unknown) => {
+        if (changed) return undefined;
+        throw err;
+      });
+    if (changed) throw changedSourceFailure(host.name, changed);
+    if (res && res.code !== 0) throw uploadFailure(host.name, group, res.code, res.stderr || res.stdout);
+  }
+}
+
+/** The script and stream for files that share a codec (one decoder reads the whole stream). */
+export function prepareUpload(uploads: readonly Upload[]): PreparedUpload {
+  const codecs = new Set(uploads.map((u) => u.transfer.codec));
+  if (codecs.size !== 1) throw new Error(`one upload stream carries one codec, not ${[...codecs].join(', ') || 'none at all'}`);
+  const dirs = [...new Set(uploads.map((u) => posix.dirname(u.path)))];
+  const stages = new Map(dirs.map((dir) => [dir, posix.join(dir, `${STAGE_PREFIX}${randomBytes(6).toString('hex')}`)]));
+  const staged = (u: Upload) => posix.join(stages.get(posix.dirname(u.path))!, posix.basename(u.path));
+  return {
+    uploads,
+    script: installScript(uploads, stages, staged),
+    source: (budget = UPLOAD_BUDGET) => archiveSource(uploads, staged, budget),
+  };
+}
+
+/** A source that tells `onChanged` when a local file changed under it, before failing as it would. */
+export function watchSource(source: StreamSource, onChanged: (e: ChangedSourceError) => void): StreamSource {
+  return (write) =>
+    source(write).catch((err: unknown) => {
+      if (err instanceof ChangedSourceError) onChanged(err);
+      throw err;
+    });
+}
+
+/** The error for an upload whose local file changed while it was sent. */
+export function changedSourceFailure(host: string, e: ChangedSourceError): HostError {
+  return new HostError(host, `installing ${e.upload.path} failed: ${e.message}`, { resource: `file:${e.upload.path}` }, 're-run: kubestrap checks the local copy again and sends it whole');
 }
 
 /** installScript failed with this output: the error to report, about the file it names (else the first). */
 export function uploadFailure(host: string, uploads: readonly Upload[], exitCode: number, output: string): HostError {
-  // The size check names its file as `PATH: received ...`.
-  const failed = uploads.find((u) => output.includes(`${u.path}: `)) ?? uploads[0]!;
+  // The size check names a file as `PATH: received ...`, tar names it inside its stage folder.
+  const failed = uploads.find((u) => output.includes(`${u.path}: `) || stagedName(u).test(output)) ?? uploads[0]!;
   const what = uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`;
   return new HostError(host, `installing ${what} failed`, {
     resource: `file:${failed.path}`,
-    command: 'decode each file into a stage folder, check sizes, chown, chmod, mv',
+    command: 'unpack the files into a stage folder, check sizes, chown, mv',
     exitCode,
     stderrTail: output.trim().split('\n').slice(-10).join('\n'),
   }, hintFor(failed, output));
 }
 
+function stagedName(u: Upload): RegExp {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${escape(posix.dirname(u.path))}/${escape(STAGE_PREFIX)}[0-9a-f]+/${escape(posix.basename(u.path))}: `);
+}
+
 /**
- * The files' bytes, one after the other (one file open at a time), read into two buffers in turn:
- * one is read into while the channel takes the other. A buffer is reused only once the channel has
- * taken what it held, and holds budget from its read until then.
+ * The archive: each file's header, then its bytes, then the padding to a whole block, which goes
+ * with the next header as one small piece; the end blocks and the zeros to a whole record last.
+ * Small pieces go in the codec's own framing (see inlineFrame); each file is its encoding as is.
  */
-function filesSource(files: readonly string[], budget: ByteBudget): StreamSource {
+function archiveSource(uploads: readonly Upload[], staged: (u: Upload) => string, budget: ByteBudget): StreamSource {
+  const codec = uploads[0]!.transfer.codec;
+  const mtime = Math.floor(Date.now() / 1000);
   return async (write) => {
     const buffers = [Buffer.allocUnsafe(UPLOAD_CHUNK), Buffer.allocUnsafe(UPLOAD_CHUNK)];
     const taken: Array<Promise<void> | undefined> = [undefined, undefined];
     let turn = 0;
-    for (const file of files) {
-      const handle = await open(file, 'r');
+    let length = 0;
+    let padding: Buffer = Buffer.alloc(0);
+    const send = (piece: Buffer) => write(inlineFrame(codec, piece));
+    for (const u of uploads) {
+      const header = tarFileHeader({ path: staged(u), size: u.size, mode: u.mode, mtime });
+      await send(Buffer.concat([padding, header]));
+      length += padding.length + header.length + u.size;
+      padding = tarPadding(u.size);
+      // Sent as is, the file's bytes are the member's: they must be as many as its header says.
+      const expected = codec === 'none' ? u.size : u.transfer.bytes;
+      const handle = await open(u.transfer.file, 'r');
       try {
+        let read = 0;
         for (;;) {
           const i = turn;
           turn = 1 - turn;
           await taken[i];
           const held = await budget.acquire(UPLOAD_CHUNK);
-          const { bytesRead } = await handle.read(buffers[i]!, 0, UPLOAD_CHUNK, null).catch((err: unknown) => {
+          // One byte past the end tells a longer file from a whole one.
+          const bytesRead = await readAt(handle, buffers[i]!, Math.min(UPLOAD_CHUNK, expected - read + 1)).catch((err: unknown) => {
             budget.release(held);
             throw err;
           });
-          if (bytesRead === 0) {
+          read += bytesRead;
+          if (bytesRead === 0 || read > expected) {
             budget.release(held);
+            if (read !== expected) throw new ChangedSourceError(u, read, expected);
             break;
           }
           const sent = write(buffers[i]!.subarray(0, bytesRead)).finally(() => budget.release(held));
@@ -113,16 +186,13 @@ function filesSource(files: readonly string[], budget: ByteBudget): StreamSource
       }
     }
     await Promise.all(taken);
+    length += padding.length;
+    await send(Buffer.concat([padding, tarEnd(length, TAR_RECORD)]));
   };
 }
 
-/**
- * Copies exactly `bytes` from stdin and reads no further, so the next file starts where this one
- * ends: GNU dd reads whole blocks (fullblock) until the count in bytes, and asks for only the rest
- * in its last read. In blocks of 128 KiB, not head's 8 KiB: a sixteenth of the system calls.
- */
-function cut(bytes: number): string {
-  return `dd bs=128K iflag=fullblock,count_bytes count=${bytes} status=none`;
+async function readAt(handle: FileHandle, buffer: Buffer, bytes: number): Promise<number> {
+  return (await handle.read(buffer, 0, bytes, null)).bytesRead;
 }
 
 /** Ten minutes plus a second per MiB sent: generous for slow links, still a bound on a hung transfer. */
@@ -143,36 +213,42 @@ function hintFor(upload: Upload, stderr: string): string {
 }
 
 /**
- * The host's side of uploadFiles. Each target folder gets a fresh stage folder inside it, so the
+ * The host's side of an upload. Each target folder gets a fresh stage folder inside it, so the
  * final rename stays on one filesystem, and is checked first: the stage is handled by name, so, as
  * putFile's install does, the folder must be one no one but root can change (see sharedDirGuard).
+ * The stage folders' names are chosen here (mkdir fails on any name that exists), because the
+ * archive's member names carry them.
+ *
+ * tar reads its stdin to the end: the upload is the last reader of its command's input (apply.ts
+ * makes sure). It runs as root, so each file gets the mode its header gives; -m leaves the mtime
+ * of the unpacking, and the owner is set by chown, which fails on an unknown user instead of
+ * falling back to a number.
  */
-export function installScript(uploads: readonly Upload[]): string {
-  const dirs = [...new Set(uploads.map((u) => posix.dirname(u.path)))];
-  const stageVar = (dir: string) => `ks_stage${dirs.indexOf(dir)}`;
-  const stages = dirs.map((d) => `"$${stageVar(d)}"`).join(' ');
-  const staged = (us: readonly Upload[]) => us.map((u) => `"$${stageVar(posix.dirname(u.path))}"/${shq(posix.basename(u.path))}`).join(' ');
-  const decode = (u: Upload) => [cut(u.transfer.bytes), DECODERS[u.transfer.codec]].filter(Boolean).join(' | ');
+function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, string>, staged: (u: Upload) => string): string {
+  const dirs = [...stages.keys()];
+  const quotedStages = [...stages.values()].map(shq).join(' ');
+  const names = (us: readonly Upload[]) => us.map((u) => shq(staged(u))).join(' ');
+  const codec = uploads[0]!.transfer.codec;
+  const untar = `tar -x -P -m --no-same-owner -b ${TAR_RECORD_BLOCKS} -f -`;
+  const decoder = DECODERS[codec];
   return [
     `# kubestrap: install ${uploads.map((u) => scriptComment(u.path)).join(' ')}`,
     'set -e',
     'umask 022',
-    ...dirs.flatMap((dir) => [
-      `ks_dir=${shq(dir)}`,
-      '[ -d "$ks_dir" ] || mkdir -p -- "$ks_dir"',
-      sharedDirGuard('"$ks_dir"'),
-      `find "$ks_dir" -maxdepth 1 -name '${STAGE_PREFIX}*' -mmin +${STALE_STAGE_MINUTES} -exec rm -rf -- {} + 2>/dev/null || :`,
-      `${stageVar(dir)}=$(mktemp -d "$ks_dir"/${STAGE_PREFIX}XXXXXX)`,
-    ]),
-    `trap 'rm -rf -- ${stages}' EXIT`,
-    ...uploads.map((u) => `${decode(u)} > ${staged([u])}`),
-    `set -- $(stat -c %s -- ${staged(uploads)})`,
+    ...dirs.flatMap((dir) => [`ks_dir=${shq(dir)}`, '[ -d "$ks_dir" ] || mkdir -p -- "$ks_dir"', sharedDirGuard('"$ks_dir"')]),
+    `find ${dirs.map(shq).join(' ')} -maxdepth 1 -name '${STAGE_PREFIX}*' -mmin +${STALE_STAGE_MINUTES} -exec rm -rf -- {} + 2>/dev/null || :`,
+    `mkdir -m 700 -- ${quotedStages}`,
+    `trap 'rm -rf -- ${quotedStages.replaceAll("'", "'\\''")}' EXIT`,
+    // The decoder's status comes back on fd 3: a pipeline's own status is its last command's.
+    ...(decoder
+      ? [`ks_rc=$({ { ${decoder}; echo "$?" >&3; } | ${untar} >&2; } 3>&1)`, `[ "$ks_rc" = 0 ] || { echo ${shq(`${codec} could not decode the transfer (exit`)} "$ks_rc)" >&2; exit 1; }`]
+      : [untar]),
+    `set -- $(stat -c %s -- ${names(uploads)})`,
     ...uploads.map((u) => `[ "$1" = ${u.size} ] || { echo ${shq(`${u.path}: received`)} "$1" ${shq(`of ${u.size} bytes: the transfer was cut short`)} >&2; exit 1; }; shift`),
-    ...groupBy(uploads, (u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${staged(us)}`),
-    ...groupBy(uploads, (u) => octal(u.mode)).map(([mode, us]) => `chmod -- ${mode} ${staged(us)}`),
+    ...groupBy(uploads, (u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${names(us)}`),
     // -t: each file keeps its name; a target that is a folder is refused, not written into.
-    ...groupBy(uploads, (u) => posix.dirname(u.path)).map(([dir, us]) => `mv -f -t ${shq(dir)} -- ${staged(us)}`),
-    `rmdir -- ${stages}`,
+    ...groupBy(uploads, (u) => posix.dirname(u.path)).map(([dir, us]) => `mv -f -t ${shq(dir)} -- ${names(us)}`),
+    `rmdir -- ${quotedStages}`,
     'trap - EXIT',
     recordFilesScript(uploads.map((u) => ({ path: u.path, fields: { sha256: u.sha256, ...u.record } }))),
   ].join('\n');

@@ -176,7 +176,7 @@ describe('applyChanges: scripts and uploads in one command', () => {
     expect(host.stats.execs).toBe(1);
   });
 
-  it('fails an upload step as a whole, naming the file that arrived short; nothing after it runs', async () => {
+  it('fails an upload step as a whole, naming the local file that changed length; nothing after it runs', async () => {
     const host = localHost(tmp());
     const good = binary('kubelet', 300_000);
     const short = binary('kube-proxy', 70_000, 70_005);
@@ -184,11 +184,22 @@ describe('applyChanges: scripts and uploads in one command', () => {
     const changes = changesOf(resources);
     const outcome = await applyChanges(host, changes, planRestarts(resources, changes, []));
     expect(outcome.applied).toEqual([]);
-    expect(outcome.failure?.details).toMatchObject({ resource: `file:${short.resource.path}`, exitCode: 1 });
-    expect(outcome.failure?.details.stderrTail).toContain(`${short.resource.path}: received 70000 of 70005 bytes`);
+    expect(outcome.failure?.details).toMatchObject({ resource: `file:${short.resource.path}` });
+    expect(outcome.failure?.message).toContain(`${short.resource.path} failed: ${short.resource.path}: the local file ${short.resource.source.transfer.file} gave 70000 of 70005 bytes`);
     expect(existsSync(good.resource.path)).toBe(false);
     expect(host.log()).toEqual([]);
     expect(readFileSync(join(tmp(), 'state', 'pending-restarts'), 'utf8')).toBe('kubelet\n');
+  });
+
+  it('starts a new command for files after a script, since an upload reads its input to the end', async () => {
+    const host = localHost(tmp());
+    const first = binary('kubelet', 200_000);
+    const second = binary('kube-proxy', 50_000);
+    const changes = [...changesOf([first.resource]), diffOf({ kind: 'package', names: ['iptables'] }, '', debianCtx)!, ...changesOf([second.resource])];
+    const outcome = await applyChanges(host, changes, { restarts: [], deferred: [], settled: [] });
+    expect(outcome).toEqual({ applied: changes, restarted: [] });
+    for (const { resource, data } of [first, second]) expect(readFileSync(resource.path).equals(data)).toBe(true);
+    expect(host.stats.execs).toBe(2);
   });
 
   it('stops at a failing script before the files: they are never read, and the command ends', async () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,13 +8,21 @@ import { ByteBudget } from '../../src/engine/byte-budget.js';
 import { HOST_RECORD_DIR, recordEntryScript, recordFileScript } from '../../src/engine/host-record.js';
 import { parseProbe, probeScript } from '../../src/engine/probe.js';
 import { resourceId, type LocalFileResource } from '../../src/engine/resource.js';
-import { uploadFiles, type TransferCodec, type Upload } from '../../src/engine/upload.js';
+import type { TransferCodec } from '../../src/engine/transfer-codec.js';
+import { uploadFiles, type Upload } from '../../src/engine/upload.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { sourceOf, type StreamSource } from '../../src/ssh/stream-source.js';
 import { useTempDir } from '../support/tmp.js';
 import { debianCtx, diffOf, observe, shRun, shRunWithInput, stepTexts } from './support.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** `data` as the controller's cache would encode it for `codec` (zstd by the real tool). */
+function encode(codec: TransferCodec, data: Buffer): Buffer {
+  if (codec === 'gzip') return gzipSync(data);
+  if (codec === 'zstd') return execFileSync('zstd', ['-q', '-3', '-c'], { input: data, maxBuffer: 64 * 1024 * 1024 });
+  return data;
+}
 
 /** This machine as the "host", with kubestrap's record folder moved into a temp folder. */
 function localHost(stateDir: string): RemoteHost {
@@ -145,24 +154,51 @@ describe('localFile: large files installed from the controller', () => {
     expect(probe().split('\n')[1]).toBe('recorded');
   });
 
-  it('refuses a transfer cut short and leaves the old file in place', async () => {
+  it('refuses a transfer cut short on the way and leaves the old file in place', async () => {
     const { resource, state } = setup('none');
     mkdirSync(join(resource.path, '..'), { recursive: true });
     writeFileSync(resource.path, 'old');
-    const host = localHost(state);
+    // The host gets the first 100,000 bytes, then the end of its input.
+    const cut: RemoteHost = { ...localHost(state), runWithInput: async (script, input) => shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), firstBytes(sourceOf(input()), 100_000)) };
+    const upload = { path: resource.path, mode: 0o755, owner: 'root', group: 'root', size: resource.source.size, sha256: resource.source.sha256, transfer: resource.source.transfer, record: {} };
+    const err = await uploadFiles(cut, [upload]).catch((e: unknown) => e as { message: string; details: { resource: string; stderrTail: string } });
+    expect(err?.message).toContain(`installing ${resource.path} failed`);
+    expect(err?.details.stderrTail).toMatch(/Unexpected EOF/);
+    expect(readFileSync(resource.path, 'utf8')).toBe('old');
+    expect(shRun(`ls -a ${join(resource.path, '..')}`).stdout.trim().split('\n').sort()).toEqual(['.', '..', 'kubelet']);
+  });
+
+  it('sends nothing more of a local file that is not the length it was, and names it', async () => {
+    const { resource, state } = setup('none');
+    mkdirSync(join(resource.path, '..'), { recursive: true });
+    writeFileSync(resource.path, 'old');
     const upload = { path: resource.path, mode: 0o755, owner: 'root', group: 'root', size: resource.source.size + 5, sha256: resource.source.sha256, transfer: resource.source.transfer, record: {} };
-    await expect(uploadFiles(host, [upload])).rejects.toThrow(/installing .* failed/);
-    await uploadFiles(host, [upload]).catch((e: { details: { stderrTail: string } }) => expect(e.details.stderrTail).toContain('the transfer was cut short'));
+    const err = await uploadFiles(localHost(state), [upload]).catch((e: unknown) => e as { message: string; details: { resource: string } });
+    expect(err?.details.resource).toBe(`file:${resource.path}`);
+    expect(err?.message).toContain(`the local file ${resource.source.transfer.file} gave 300000 of 300005 bytes`);
     expect(readFileSync(resource.path, 'utf8')).toBe('old');
     expect(shRun(`ls -a ${join(resource.path, '..')}`).stdout.trim().split('\n').sort()).toEqual(['.', '..', 'kubelet']);
   });
 });
 
+/** The first `bytes` of a source, then its end, as a connection cut on the way would leave it. */
+function firstBytes(source: StreamSource, bytes: number): StreamSource {
+  return async (write) => {
+    let left = bytes;
+    await source(async (chunk) => {
+      if (left <= 0) return;
+      const part = chunk.subarray(0, left);
+      left -= part.length;
+      await write(part);
+    });
+  };
+}
+
 describe('uploadFiles: many files, one command', () => {
   const tmp = useTempDir();
 
-  /** Files of different sizes and codecs for two target folders, with a host that counts its commands. */
-  function setup() {
+  /** Files of different sizes in one codec for two target folders, with a host that counts its commands. */
+  function setup(codec: TransferCodec = 'gzip') {
     const dir = tmp();
     const state = join(dir, 'state');
     let commands = 0;
@@ -176,16 +212,16 @@ describe('uploadFiles: many files, one command', () => {
     const make = (name: string, target: string, bytes: number, codec: TransferCodec): { upload: Upload; data: Buffer } => {
       const data = Buffer.alloc(bytes, `${name} `);
       const encoded = join(dir, `${name}.${codec}`);
-      writeFileSync(encoded, codec === 'gzip' ? gzipSync(data) : data);
+      writeFileSync(encoded, encode(codec, data));
       const upload: Upload = { path: join(dir, target, name), mode: name === 'portmap' ? 0o700 : 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec, file: encoded, bytes: statSync(encoded).size }, record: { component: name } };
       return { upload, data };
     };
-    const files = [make('kubelet', 'kube/bin', 700_000, 'gzip'), make('etcd', 'kube/bin', 1, 'none'), make('empty', 'kube/bin', 0, 'none'), make('portmap', 'cni/bin', 90_000, 'none'), make('bridge', 'cni/bin', 5_000, 'gzip')];
+    const files = [make('kubelet', 'kube/bin', 700_000, codec), make('etcd', 'kube/bin', 1, codec), make('empty', 'kube/bin', 0, codec), make('portmap', 'cni/bin', 90_000, codec), make('bridge', 'cni/bin', 5_000, codec)];
     return { dir, state, host, files, make, commands: () => commands };
   }
 
-  it('installs files for several folders in one command, each with its mode, no stage left, all recorded', async () => {
-    const { dir, state, host, files, commands } = setup();
+  it.each(['gzip', 'zstd', 'none'] as const)('installs files for several folders in one command (%s), each with its mode, no stage left, all recorded', async (codec) => {
+    const { dir, state, host, files, commands } = setup(codec);
     await uploadFiles(host, files.map((f) => f.upload), new ByteBudget(64 * 1024));
     expect(commands()).toBe(1);
     for (const { upload, data } of files) {
@@ -208,7 +244,7 @@ describe('uploadFiles: many files, one command', () => {
   });
 
   it('reads every file through the same two buffers, holding budget only until the channel takes a chunk', async () => {
-    const { state, files: small, make } = setup();
+    const { state, files: small, make } = setup('none');
     // 3.5 MiB sent as is: four reads of it alone.
     const files = [...small, make('kube-apiserver', 'kube/bin', 3.5 * 1024 * 1024, 'none')];
     const budget = new ByteBudget(4 * 1024 * 1024);
@@ -221,8 +257,11 @@ describe('uploadFiles: many files, one command', () => {
         const source = sourceOf(input());
         const watched: StreamSource = (write) =>
           source(async (chunk) => {
-            chunks++;
-            buffers.add(chunk.buffer);
+            // The files' bytes come through the two 1 MiB buffers; tar headers are small pieces of their own.
+            if (chunk.buffer.byteLength === 1024 * 1024) {
+              chunks++;
+              buffers.add(chunk.buffer);
+            }
             most = Math.max(most, budget.inFlight);
             await write(chunk);
           });
@@ -237,14 +276,31 @@ describe('uploadFiles: many files, one command', () => {
     for (const { upload, data } of files) expect(readFileSync(upload.path).equals(data)).toBe(true);
   });
 
-  it('installs nothing when one file arrives short, names it, and removes the stage folders', async () => {
-    const { dir, host, files } = setup();
+  it('installs none of the files when one is not the length it was, names it, and removes the stage folders', async () => {
+    const { dir, host, files } = setup('none');
     const short = files.map((f, i) => (i === 3 ? { ...f.upload, size: f.upload.size + 1 } : f.upload));
-    const err = await uploadFiles(host, short).catch((e: unknown) => e as { message: string; details: { resource: string; stderrTail: string } });
+    const err = await uploadFiles(host, short).catch((e: unknown) => e as { message: string; details: { resource: string } });
     expect(err?.details.resource).toBe(`file:${files[3]!.upload.path}`);
-    expect(err?.details.stderrTail).toContain(`${files[3]!.upload.path}: received ${files[3]!.upload.size} of ${files[3]!.upload.size + 1} bytes`);
+    expect(err?.message).toContain(`gave ${files[3]!.upload.size} of ${files[3]!.upload.size + 1} bytes`);
     for (const { upload } of files) expect(existsSync(upload.path)).toBe(false);
     expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
+  });
+
+  it('fails a stream that does not decode, and installs nothing', async () => {
+    const { dir, host, files } = setup('zstd');
+    writeFileSync(files[1]!.upload.transfer.file, Buffer.alloc(files[1]!.upload.transfer.bytes, 1));
+    const err = await uploadFiles(host, files.map((f) => f.upload)).catch((e: unknown) => e as { details: { stderrTail: string } });
+    expect(err?.details.stderrTail).toMatch(/zstd could not decode the transfer|Unexpected EOF|Skipping to next header/);
+    for (const { upload } of files) expect(existsSync(upload.path)).toBe(false);
+    expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
+  });
+
+  it('sends files of different codecs in a command each', async () => {
+    const { files, host, commands, make } = setup('gzip');
+    const raw = [make('etcdctl', 'kube/bin', 10, 'none'), make('flannel', 'cni/bin', 2_000, 'none')];
+    await uploadFiles(host, [...files, ...raw].map((f) => f.upload));
+    expect(commands()).toBe(2);
+    for (const { upload, data } of [...files, ...raw]) expect(readFileSync(upload.path).equals(data)).toBe(true);
   });
 
   it('refuses to write into a folder that stands where a file should be', async () => {

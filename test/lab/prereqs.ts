@@ -14,6 +14,8 @@ const NEEDED: Record<string, string> = {
   flock: 'util-linux',
   ip: 'iproute2',
   gzip: 'gzip',
+  // The controller's zstd makes the encodings that `UPLOAD_COMPRESSION=auto` sends to the hosts.
+  zstd: 'zstd',
   // The RPM repos for EL hosts: built, signed and indexed on this machine.
   rpmbuild: 'rpm',
   rpmsign: 'rpm',

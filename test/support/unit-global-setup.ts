@@ -3,16 +3,21 @@ import { existsSync } from 'node:fs';
 
 /**
  * Machine tools the unit tests drive for real: OpenSSH's sftp-server (putFile runs against it behind
- * an in-process SSH server). Installed here when missing and we may (root, apt), so `npm test` needs
- * no set-up by hand; where we may not, the tests that need it say so and skip, except under CI.
+ * an in-process SSH server) and zstd (upload streams are decoded by the real one). Installed here
+ * when missing and we may (root, apt), so `npm test` needs no set-up by hand; where we may not, the
+ * tests that need them say so and skip, except under CI.
  */
-const SFTP_SERVER_PATHS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server'];
+const TOOLS: Array<{ paths: string[]; pkg: string }> = [
+  { paths: ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server'], pkg: 'openssh-sftp-server' },
+  { paths: ['/usr/bin/zstd', '/bin/zstd'], pkg: 'zstd' },
+];
 
 export default function setup(): void {
-  if (SFTP_SERVER_PATHS.some((p) => existsSync(p))) return;
+  const missing = TOOLS.filter((t) => !t.paths.some((p) => existsSync(p))).map((t) => t.pkg);
+  if (missing.length === 0) return;
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => execFileSync('apt-get', ['install', '-y', '-qq', 'openssh-sftp-server'], { env, stdio: 'pipe' });
+  const install = () => execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { env, stdio: 'pipe' });
   try {
     install();
   } catch {
