@@ -29,6 +29,9 @@ const SERVICE_OF: Partial<Record<BinaryName, string>> = {
 };
 
 const ZSTD_FACT = 'zstd';
+const TAR_FACT = 'tar';
+/** `yes` when the host has the command, else `no`: a shell builtin, no process. */
+const hasCommand = (name: string) => `command -v ${name} >/dev/null 2>&1 && echo yes || echo no`;
 
 /**
  * The `artifacts` phase: every host gets the binaries of its roles (see upstream binariesForRoles)
@@ -44,11 +47,11 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
     name: 'artifacts',
     title: ARTIFACTS_PHASE_TITLE,
     appliesTo: (host) => host.roles.length > 0,
-    facts: { [ZSTD_FACT]: 'command -v zstd >/dev/null 2>&1 && echo yes || echo no', [CGROUP_FACT]: CGROUP_SNIPPET },
+    facts: { [ZSTD_FACT]: hasCommand('zstd'), [TAR_FACT]: hasCommand('tar'), [CGROUP_FACT]: CGROUP_SNIPPET },
 
     async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
       const provider = artifacts.provider(ctx.spec);
-      const problems: KubestrapError[] = codecProblems(ctx);
+      const problems: KubestrapError[] = toolProblems(ctx);
       if (problems.length) return problems;
       const wanted = ctx.hosts.flatMap(({ host, facts, os }) => binariesForRoles(host.roles, ctx.spec.versions).map((name) => ({ name, arch: os.arch, host, facts })));
       problems.push(...(await provider.resolve(wanted)));
@@ -101,8 +104,13 @@ function hostHasZstd(facts: HostFacts): boolean {
   return (facts.extra[ZSTD_FACT] ?? '').trim() === 'yes';
 }
 
-function codecProblems(ctx: ClusterContext): HostError[] {
+/** Hosts that lack what unpacks the binaries: tar always, zstd when it is asked for. */
+function toolProblems(ctx: ClusterContext): HostError[] {
   return ctx.hosts.flatMap(({ host, facts }) => {
+    if (host.roles.length === 0) return [];
+    if ((facts.extra[TAR_FACT] ?? '').trim() === 'no') {
+      return [new HostError(host.name, 'the host has no tar, which unpacks the binaries kubestrap sends', {}, 'install the tar package on the host (yum install -y tar, or apt-get install -y tar), then re-run')];
+    }
     if (host.values.UPLOAD_COMPRESSION !== 'zstd') return [];
     if (!hostHasZstd(facts)) return [new HostError(host.name, 'UPLOAD_COMPRESSION=zstd, but the host has no zstd', {}, 'install zstd on the host, or use UPLOAD_COMPRESSION=auto')];
     if (!hasLocalZstd()) return [new HostError(host.name, 'UPLOAD_COMPRESSION=zstd, but this machine has no zstd to compress with', {}, 'install zstd here, or use UPLOAD_COMPRESSION=auto')];

@@ -77,6 +77,14 @@ describe('the artifacts phase', () => {
     expect(problems[0]!.message).toMatch(/^\d+ artifacts missing or not as recorded:/);
   });
 
+  it('refuses, before anything is resolved, a host without tar (it unpacks what is sent), naming it and the package', async () => {
+    const { dir, spec, ctx } = cluster('');
+    ctx.hosts[1]!.facts = { ...ctx.hosts[1]!.facts, extra: { ...ctx.hosts[1]!.facts.extra, tar: 'no' } };
+    const problems = await artifactsPhase(new RunArtifacts({ bundleDir: join(dir, 'nowhere'), cacheDir: join(dir, 'cache') })).prepare!(ctx);
+    expect(problems.map((p) => p.format())).toEqual([expect.stringContaining(`${spec.hosts[1]!.name}: the host has no tar`)]);
+    expect(problems[0]!.hint).toContain('install the tar package');
+  });
+
   describe('cgroup v1 preflight', () => {
     it('refuses a cgroup v1 worker with Kubernetes 1.35+, naming the host and both ways out', () => {
       const { ctx } = cluster('');
