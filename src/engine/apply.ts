@@ -6,7 +6,7 @@ import type { ApplyStep, Change } from './change.js';
 import type { Restart, RestartPlan } from './handlers.js';
 import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
-import { changedSourceFailure, prepareUpload, uploadFailure, uploadTimeoutMs, watchSource, type ChangedSourceError, type Upload } from './upload.js';
+import { ChangedSourceError, changedSourceFailure, prepareUpload, runWithUpload, uploadFailure, uploadTimeoutMs, type Upload } from './upload.js';
 
 export interface ApplyOutcome {
   /** Changes applied completely. */
@@ -158,17 +158,15 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
   // Slow changes (package installs) bring their own time, and files theirs; the rest of the batch runs within it.
   const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0) * 1000;
   const timeoutMs = slow + (upload ? uploadTimeoutMs(upload.uploads) : 0);
-  let changed: ChangedSourceError | undefined;
   let result;
   try {
     const opts = timeoutMs ? { timeoutMs } : {};
-    result = upload ? await host.runWithInput(script, () => watchSource(upload.source(), (e) => (changed = e)), opts) : await host.run(script, opts);
+    result = upload ? await runWithUpload(host, script, upload, opts) : await host.run(script, opts);
   } catch (err) {
-    if (changed) return { op: uploadStep![0]!, error: changedSourceFailure(host.name, changed) };
     return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
   }
   // The host saw a stream cut short; the reason is here.
-  if (changed) return { op: uploadStep![0]!, error: changedSourceFailure(host.name, changed) };
+  if (result instanceof ChangedSourceError) return { op: uploadStep![0]!, error: changedSourceFailure(host.name, result) };
   const results = parseBatch(result.stdout);
   for (const [i, part] of parts.entries()) {
     const step = results.find((s) => s.index === i);

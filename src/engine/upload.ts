@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { HostError } from '../errors.js';
+import type { ExecResult } from '../ssh/exec.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import { scriptComment, sharedDirGuard } from '../ssh/put-file.js';
 import { shJoin, shq } from '../ssh/quote.js';
@@ -77,15 +78,30 @@ export class ChangedSourceError extends Error {
 export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
   for (const [, group] of groupBy(uploads, (u) => u.transfer.codec)) {
     const upload = prepareUpload(group);
-    let changed: ChangedSourceError | undefined;
-    const res = await host
-      .runWithInput(upload.script, () => watchSource(upload.source(budget), (e) => (changed = e)), { timeoutMs: uploadTimeoutMs(group) })
-      .catch((err: unknown) => {
-        if (changed) return undefined;
-        throw err;
-      });
-    if (changed) throw changedSourceFailure(host.name, changed);
-    if (res && res.code !== 0) throw uploadFailure(host.name, group, res.code, res.stderr || res.stdout);
+    const outcome = await runWithUpload(host, upload.script, upload, { timeoutMs: uploadTimeoutMs(group) }, budget);
+    if (outcome instanceof ChangedSourceError) throw changedSourceFailure(host.name, outcome);
+    if (outcome.code !== 0) throw uploadFailure(host.name, group, outcome.code, outcome.stderr || outcome.stdout);
+  }
+}
+
+/**
+ * Runs `script` (which holds the upload's script) with the upload's stream on its stdin. A local
+ * file that changed under the stream is the outcome, whatever the host made of the stream cut short.
+ */
+export async function runWithUpload(host: RemoteHost, script: string, upload: PreparedUpload, opts: { timeoutMs?: number }, budget: ByteBudget = UPLOAD_BUDGET): Promise<ExecResult | ChangedSourceError> {
+  let changed: ChangedSourceError | undefined;
+  const source = upload.source(budget);
+  const watched: StreamSource = (write) =>
+    source(write).catch((err: unknown) => {
+      if (err instanceof ChangedSourceError) changed = err;
+      throw err;
+    });
+  try {
+    const result = await host.runWithInput(script, () => watched, opts);
+    return changed ?? result;
+  } catch (err) {
+    if (changed) return changed;
+    throw err;
   }
 }
 
@@ -101,15 +117,6 @@ export function prepareUpload(uploads: readonly Upload[]): PreparedUpload {
     script: installScript(uploads, stages, staged),
     source: (budget = UPLOAD_BUDGET) => archiveSource(uploads, staged, budget),
   };
-}
-
-/** A source that tells `onChanged` when a local file changed under it, before failing as it would. */
-export function watchSource(source: StreamSource, onChanged: (e: ChangedSourceError) => void): StreamSource {
-  return (write) =>
-    source(write).catch((err: unknown) => {
-      if (err instanceof ChangedSourceError) onChanged(err);
-      throw err;
-    });
 }
 
 /** The error for an upload whose local file changed while it was sent. */
@@ -204,6 +211,7 @@ export function uploadTimeoutMs(uploads: readonly Upload[]): number {
 function hintFor(upload: Upload, stderr: string): string {
   const dir = posix.dirname(upload.path);
   if (/may be changed by users other than root/.test(stderr)) return `make ${dir} root's alone: chown root ${dir} && chmod go-w ${dir}`;
+  if (/\btar: (command )?not found/.test(stderr)) return 'install the tar package on the host (it unpacks the files kubestrap sends), then re-run';
   if (/not found/.test(stderr) && upload.transfer.codec !== 'none') {
     return `the host lacks ${upload.transfer.codec}: install it, or set UPLOAD_COMPRESSION=gzip (or none) for this host`;
   }
