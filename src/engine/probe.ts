@@ -24,7 +24,8 @@ export function probeScript(resources: readonly Resource[], ctx: KindContext): s
     ['units', unitStatesPrelude(units) || ':'],
     ...[...batches].map(([kind, { batch, rs }]) => [`b-${kind}`, batch.probe(rs)] as const),
     ...single.map(({ r, i, probe }) => [`r${i}`, probe(r, ctx)] as const),
-    [PENDING_KEY, `cat ${PENDING_RESTARTS_FILE}`],
+    // Usually absent: no process then, and the probe ends with status 0.
+    [PENDING_KEY, `[ ! -f ${PENDING_RESTARTS_FILE} ] || cat ${PENDING_RESTARTS_FILE}`],
   ]);
 }
 

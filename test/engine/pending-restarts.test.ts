@@ -21,6 +21,12 @@ describe('pending restarts, scripts run for real on a temp state folder', () => 
     expect(PENDING_RESTARTS_FILE).toBe('/var/lib/kubestrap/pending-restarts');
   });
 
+  it('reads no debt when there is none, and the probe still ends with status 0 (the debug log shows it)', () => {
+    const probe = run(probeScript([], debianCtx));
+    expect(probe.code).toBe(0);
+    expect(parseProbe(probe.stdout, []).pendingRestarts).toEqual([]);
+  });
+
   it('records services (creating the folder), appends on later runs, and the probe reads them once each', () => {
     expect(run(recordPendingScript(['kubelet', 'kube-proxy'])).code).toBe(0);
     expect(readFileSync(file(), 'utf8')).toBe('kubelet\nkube-proxy\n');
