@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -293,6 +293,14 @@ describe('uploadFiles: many files, one command', () => {
     expect(err?.details.stderrTail).toMatch(/zstd could not decode the transfer|Unexpected EOF|Skipping to next header/);
     for (const { upload } of files) expect(existsSync(upload.path)).toBe(false);
     expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
+  });
+
+  it('installs into folders whose names need quoting (a space, a quote, a dollar)', async () => {
+    const { host, make } = setup('none');
+    const files = [make('kubelet', "my bin's $HOME", 3_000, 'none'), make('bridge', 'cni `x`', 10, 'none')];
+    await uploadFiles(host, files.map((f) => f.upload));
+    for (const { upload, data } of files) expect(readFileSync(upload.path).equals(data)).toBe(true);
+    expect(readdirSync(join(files[0]!.upload.path, '..'))).toEqual(['kubelet']);
   });
 
   it('sends files of different codecs in a command each', async () => {
