@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { HostError } from '../errors.js';
 import type { ExecResult } from '../ssh/exec.js';
@@ -151,55 +151,62 @@ function archiveSource(uploads: readonly Upload[], staged: (u: Upload) => string
   const codec = uploads[0]!.transfer.codec;
   const mtime = Math.floor(Date.now() / 1000);
   return async (write) => {
-    const buffers = [Buffer.allocUnsafe(UPLOAD_CHUNK), Buffer.allocUnsafe(UPLOAD_CHUNK)];
-    const taken: Array<Promise<void> | undefined> = [undefined, undefined];
-    let turn = 0;
+    const sendFile = fileSender(write, budget);
+    const send = (piece: Buffer) => write(inlineFrame(codec, piece));
     let length = 0;
     let padding: Buffer = Buffer.alloc(0);
-    const send = (piece: Buffer) => write(inlineFrame(codec, piece));
     for (const u of uploads) {
       const header = tarFileHeader({ path: staged(u), size: u.size, mode: u.mode, mtime });
       await send(Buffer.concat([padding, header]));
+      // Sent as is, the file's bytes are the member's: they must be as many as its header says.
+      await sendFile(u, codec === 'none' ? u.size : u.transfer.bytes);
       length += padding.length + header.length + u.size;
       padding = tarPadding(u.size);
-      // Sent as is, the file's bytes are the member's: they must be as many as its header says.
-      const expected = codec === 'none' ? u.size : u.transfer.bytes;
-      const handle = await open(u.transfer.file, 'r');
-      try {
-        let read = 0;
-        for (;;) {
-          const i = turn;
-          turn = 1 - turn;
-          await taken[i];
-          const held = await budget.acquire(UPLOAD_CHUNK);
-          // One byte past the end tells a longer file from a whole one.
-          const bytesRead = await readAt(handle, buffers[i]!, Math.min(UPLOAD_CHUNK, expected - read + 1)).catch((err: unknown) => {
-            budget.release(held);
-            throw err;
-          });
-          read += bytesRead;
-          if (bytesRead === 0 || read > expected) {
-            budget.release(held);
-            if (read !== expected) throw new ChangedSourceError(u, read, expected);
-            break;
-          }
-          const sent = write(buffers[i]!.subarray(0, bytesRead)).finally(() => budget.release(held));
-          // Awaited before the buffer's next use; until then a failure must not count as unhandled.
-          sent.catch(() => undefined);
-          taken[i] = sent;
-        }
-      } finally {
-        await handle.close();
-      }
     }
-    await Promise.all(taken);
+    await sendFile.done();
     length += padding.length;
     await send(Buffer.concat([padding, tarEnd(length, TAR_RECORD)]));
   };
 }
 
-async function readAt(handle: FileHandle, buffer: Buffer, bytes: number): Promise<number> {
-  return (await handle.read(buffer, 0, bytes, null)).bytesRead;
+/**
+ * Sends files' bytes, each exactly `expected` of them, through two buffers that serve every file
+ * in turn: one is read into while the channel takes the other. A buffer is reused only once the
+ * channel has taken what it held, and holds budget from its read until then.
+ */
+function fileSender(write: (chunk: Buffer) => Promise<void>, budget: ByteBudget): ((u: Upload, expected: number) => Promise<void>) & { done(): Promise<void> } {
+  const buffers = [Buffer.allocUnsafe(UPLOAD_CHUNK), Buffer.allocUnsafe(UPLOAD_CHUNK)];
+  const taken: Array<Promise<void> | undefined> = [undefined, undefined];
+  let turn = 0;
+  const sendFile = async (u: Upload, expected: number): Promise<void> => {
+    const handle = await open(u.transfer.file, 'r');
+    try {
+      for (let read = 0; ; ) {
+        const i = turn;
+        turn = 1 - turn;
+        await taken[i];
+        const held = await budget.acquire(UPLOAD_CHUNK);
+        // One byte past the end tells a longer file from a whole one.
+        const { bytesRead } = await handle.read(buffers[i]!, 0, Math.min(UPLOAD_CHUNK, expected - read + 1), null).catch((err: unknown) => {
+          budget.release(held);
+          throw err;
+        });
+        read += bytesRead;
+        if (bytesRead === 0 || read > expected) {
+          budget.release(held);
+          if (read !== expected) throw new ChangedSourceError(u, read, expected);
+          return;
+        }
+        const sent = write(buffers[i]!.subarray(0, bytesRead)).finally(() => budget.release(held));
+        // Awaited before the buffer's next use; until then a failure must not count as unhandled.
+        sent.catch(() => undefined);
+        taken[i] = sent;
+      }
+    } finally {
+      await handle.close();
+    }
+  };
+  return Object.assign(sendFile, { done: async () => void (await Promise.all(taken)) });
 }
 
 /** Ten minutes plus a second per MiB sent: generous for slow links, still a bound on a hung transfer. */

@@ -46,7 +46,7 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
   return {
     name: 'artifacts',
     title: ARTIFACTS_PHASE_TITLE,
-    appliesTo: (host) => host.roles.length > 0,
+    appliesTo: receivesBinaries,
     facts: { [ZSTD_FACT]: hasCommand('zstd'), [TAR_FACT]: hasCommand('tar'), [CGROUP_FACT]: CGROUP_SNIPPET },
 
     async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
@@ -104,10 +104,15 @@ function hostHasZstd(facts: HostFacts): boolean {
   return (facts.extra[ZSTD_FACT] ?? '').trim() === 'yes';
 }
 
+/** Every host with a role gets binaries. */
+function receivesBinaries(host: HostSpec): boolean {
+  return host.roles.length > 0;
+}
+
 /** Hosts that lack what unpacks the binaries: tar always, zstd when it is asked for. */
 function toolProblems(ctx: ClusterContext): HostError[] {
   return ctx.hosts.flatMap(({ host, facts }) => {
-    if (host.roles.length === 0) return [];
+    if (!receivesBinaries(host)) return [];
     if ((facts.extra[TAR_FACT] ?? '').trim() === 'no') {
       return [new HostError(host.name, 'the host has no tar, which unpacks the binaries kubestrap sends', {}, 'install the tar package on the host (yum install -y tar, or apt-get install -y tar), then re-run')];
     }
