@@ -173,9 +173,8 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
     if (step && step.exitCode === 0) continue;
     const exitCode = step && step.exitCode >= 0 ? step.exitCode : result.code;
     const output = step?.output ?? result.stderr;
-    const files = uploadsOf(part);
     // Nothing of a failed upload step was installed: it fails as a whole, naming the file that did.
-    return { op: part[0]!, error: files ? uploadFailure(host.name, files, exitCode, output) : scriptFailure(host.name, part[0]!, exitCode, output) };
+    return { op: part[0]!, error: part === uploadStep ? uploadFailure(host.name, upload!, exitCode, output) : scriptFailure(host.name, part[0]!, exitCode, output) };
   }
   return undefined;
 }

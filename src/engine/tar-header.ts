@@ -6,7 +6,7 @@
 export const TAR_BLOCK = 512;
 
 export interface TarEntry {
-  /** The name the host's tar gives the file (absolute: tar runs with -P). */
+  /** The member's name, relative to the folder the host's tar extracts into. */
   path: string;
   size: number;
   mode: number;
@@ -37,10 +37,9 @@ export function tarPadding(size: number): Buffer {
   return Buffer.alloc((TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK);
 }
 
-/** The end of an archive of `length` bytes so far: two zero blocks, then zeros to a whole record of `recordSize`. */
-export function tarEnd(length: number, recordSize: number): Buffer {
-  const end = length + 2 * TAR_BLOCK;
-  return Buffer.alloc(2 * TAR_BLOCK + ((recordSize - (end % recordSize)) % recordSize));
+/** The end of an archive: two zero blocks. */
+export function tarEnd(): Buffer {
+  return Buffer.alloc(2 * TAR_BLOCK);
 }
 
 /** The path as ustar's prefix and name (cut at a slash), or undefined when it does not fit. */

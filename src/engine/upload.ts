@@ -9,7 +9,8 @@ import { shJoin, shq } from '../ssh/quote.js';
 import type { StreamSource } from '../ssh/stream-source.js';
 import { UPLOAD_BUDGET, UPLOAD_CHUNK, type ByteBudget } from './byte-budget.js';
 import { recordFilesScript, type RecordFields } from './host-record.js';
-import { TAR_BLOCK, tarEnd, tarFileHeader, tarPadding } from './tar-header.js';
+import { tarPadding, type TarEntry } from './tar-header.js';
+import { endOfInputLine, firstAstray, layOut, readListing, type ArchiveLayout } from './tar-listing.js';
 import { DECODERS, inlineFrame, type TransferCodec } from './transfer-codec.js';
 
 export interface Upload {
@@ -31,9 +32,19 @@ export interface Upload {
 const STALE_STAGE_MINUTES = 60;
 const STAGE_PREFIX = '.kubestrap-upload-';
 
+/** The archive's last member, an empty file in the first stage folder: tar must list it where it belongs (see installScript). */
+const END_MEMBER = `${STAGE_PREFIX}end`;
+
 /** tar's record on the host: 256 blocks of 512 bytes, so it reads and writes 128 KiB at a time, not 10 KiB. */
 const TAR_RECORD_BLOCKS = 256;
-const TAR_RECORD = TAR_RECORD_BLOCKS * TAR_BLOCK;
+
+/** The line after tar's listing on the host: the decoder's exit code, then tar's. */
+const STATUS = '@@kubestrap-untar';
+/** Before the listing in a failed install's output, for uploadFailure to read. */
+const LISTING = '@@kubestrap-tar-listing';
+
+/** A member of an upload's archive: its name relative to the folder of `dir`, and the file it holds (none for the end member). */
+type Member = TarEntry & { dir: string; upload?: Upload };
 
 /** The host's side of an upload and the bytes it reads, made together: they share the stage folders' names. */
 export interface PreparedUpload {
@@ -42,6 +53,8 @@ export interface PreparedUpload {
   script: string;
   /** The stdin installScript reads. */
   source(budget?: ByteBudget): StreamSource;
+  /** The archive the stdin carries, for reading what tar made of it. */
+  archive: ArchiveLayout<Member>;
 }
 
 /** A local file that no longer has the length it had when kubestrap chose it: nothing of its upload is installed. */
@@ -57,9 +70,10 @@ export class ChangedSourceError extends Error {
 
 /**
  * Installs local files on a host in one command. The host unpacks one tar archive from the
- * command's stdin into a stage folder inside each target folder, checks every size, then renames
- * the files over their targets (readers see an old file or a whole new one) and records them in
- * kubestrap's record on the host with the size and mtime they have there.
+ * command's stdin into a stage folder inside each target folder, checks that every file's bytes
+ * were as many as its header said, then renames the files over their targets (readers see an old
+ * file or a whole new one) and records them in kubestrap's record on the host with the size and
+ * mtime they have there.
  *
  * The archive is never made: its headers are written here, and each file's bytes (its encoding,
  * made once) stream between them through two reused buffers, never whole in memory and bounded
@@ -68,8 +82,11 @@ export class ChangedSourceError extends Error {
  *
  * Nothing is renamed unless every file arrived whole, and a failure removes the stage folders.
  * Integrity in transit comes from SSH (every packet is authenticated) and the codec's own check
- * (gzip CRC32, zstd checksum); a short stream fails tar and the size check. The sources were
- * verified against their checksums before they got this far.
+ * (gzip CRC32, zstd checksum). The sources were verified against their checksums before they got
+ * this far, but their encodings are only files in a cache: one that decodes to more than its file
+ * could go on with tar members of its own, so the host extracts only the members it is told about,
+ * under names no encoding can know, and fails the install unless the stream was exactly as long as
+ * the archive (see installScript).
  *
  * Cost: 1 exec round trip, carrying the sum of `transfer.bytes` and a few KiB of headers. apply
  * runs the script as one step of a batch instead (see apply.ts), so the files share their command
@@ -80,7 +97,7 @@ export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], 
     const upload = prepareUpload(group);
     const outcome = await runWithUpload(host, upload.script, upload, { timeoutMs: uploadTimeoutMs(group) }, budget);
     if (outcome instanceof ChangedSourceError) throw changedSourceFailure(host.name, outcome);
-    if (outcome.code !== 0) throw uploadFailure(host.name, group, outcome.code, outcome.stderr || outcome.stdout);
+    if (outcome.code !== 0) throw uploadFailure(host.name, upload, outcome.code, outcome.stderr || outcome.stdout);
   }
 }
 
@@ -109,13 +126,21 @@ export async function runWithUpload(host: RemoteHost, script: string, upload: Pr
 export function prepareUpload(uploads: readonly Upload[]): PreparedUpload {
   const codecs = new Set(uploads.map((u) => u.transfer.codec));
   if (codecs.size !== 1) throw new Error(`one upload stream carries one codec, not ${[...codecs].join(', ') || 'none at all'}`);
+  const paths = uploads.map((u) => u.path);
+  if (new Set(paths).size !== paths.length) throw new Error(`one upload stream installs a file once: ${paths.join(', ')}`);
+  const reserved = uploads.find((u) => posix.basename(u.path).startsWith(STAGE_PREFIX));
+  if (reserved) throw new Error(`${reserved.path}: names starting with ${STAGE_PREFIX} are kubestrap's stage folders`);
   const dirs = [...new Set(uploads.map((u) => posix.dirname(u.path)))];
-  const stages = new Map(dirs.map((dir) => [dir, posix.join(dir, `${STAGE_PREFIX}${randomBytes(6).toString('hex')}`)]));
-  const staged = (u: Upload) => posix.join(stages.get(posix.dirname(u.path))!, posix.basename(u.path));
+  // New for every upload, and in every member's name: no byte of a cached encoding can name a member tar extracts.
+  const stages = new Map(dirs.map((dir) => [dir, `${STAGE_PREFIX}${randomBytes(6).toString('hex')}`]));
+  const mtime = Math.floor(Date.now() / 1000);
+  const member = (dir: string, name: string, size: number, mode: number, upload?: Upload): Member => ({ path: `${stages.get(dir)!}/${name}`, size, mode, mtime, dir, ...(upload ? { upload } : {}) });
+  const archive = layOut([...uploads.map((u) => member(posix.dirname(u.path), posix.basename(u.path), u.size, u.mode, u)), member(dirs[0]!, END_MEMBER, 0, 0o600)]);
   return {
     uploads,
-    script: installScript(uploads, stages, staged),
-    source: (budget = UPLOAD_BUDGET) => archiveSource(uploads, staged, budget),
+    archive,
+    script: installScript(uploads, stages, archive),
+    source: (budget = UPLOAD_BUDGET) => archiveSource(archive, uploads[0]!.transfer.codec, budget),
   };
 }
 
@@ -124,48 +149,72 @@ export function changedSourceFailure(host: string, e: ChangedSourceError): HostE
   return new HostError(host, `installing ${e.upload.path} failed: ${e.message}`, { resource: `file:${e.upload.path}` }, 're-run: kubestrap checks the local copy again and sends it whole');
 }
 
-/** installScript failed with this output: the error to report, about the file it names (else the first). */
-export function uploadFailure(host: string, uploads: readonly Upload[], exitCode: number, output: string): HostError {
-  // The size check names a file as `PATH: received ...`, tar names it inside its stage folder.
-  const failed = uploads.find((u) => output.includes(`${u.path}: `) || stagedName(u).test(output)) ?? uploads[0]!;
+/**
+ * installScript failed with this output: the error to report, about the file it names (else the
+ * first). The listing tar printed, when the check after it failed, says which file's bytes were not
+ * as many as its header said.
+ */
+export function uploadFailure(host: string, upload: PreparedUpload, exitCode: number, output: string): HostError {
+  const { uploads, archive } = upload;
+  const at = output.lastIndexOf(`${LISTING}\n`);
+  // What the host's tools said, without the listing; the check's output comes last, after every tool ended.
+  const said = at < 0 ? output : output.slice(0, at);
+  const fault = at < 0 ? undefined : listingFault(archive, output.slice(at));
+  // tar names a file by its member's name, mv and chown by a path that ends in it.
+  const named = archive.members.find(({ entry }) => entry.upload && said.includes(entry.path))?.entry.upload;
+  const failed = fault?.upload ?? named ?? uploads[0]!;
   const what = uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`;
-  return new HostError(host, `installing ${what} failed`, {
+  return new HostError(host, fault ? `installing ${what} failed: ${fault.reason}` : `installing ${what} failed`, {
     resource: `file:${failed.path}`,
-    command: 'unpack the files into a stage folder, check sizes, chown, mv',
+    command: 'unpack the files into a stage folder, check their lengths, chown, mv',
     exitCode,
-    stderrTail: output.trim().split('\n').slice(-10).join('\n'),
-  }, hintFor(failed, output));
+    ...(said.trim() ? { stderrTail: said.trim().split('\n').slice(-10).join('\n') } : {}),
+  }, fault?.hint ?? hintFor(failed, said));
 }
 
-function stagedName(u: Upload): RegExp {
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`${escape(posix.dirname(u.path))}/${escape(STAGE_PREFIX)}[0-9a-f]+/${escape(posix.basename(u.path))}: `);
+/** What tar's listing and exit codes (the host's check printed them after LISTING) say went wrong, if they say. */
+function listingFault(archive: ArchiveLayout<Member>, text: string): { upload: Upload; reason: string; hint?: string } | undefined {
+  const status = new RegExp(`^${STATUS} (\\d+) (\\d+)$`, 'm').exec(text);
+  const [decoder, tar] = [Number(status?.[1] ?? 0), Number(status?.[2] ?? 0)];
+  // A tar that never ran leaves its decoder writing into nothing: hintFor says what is missing.
+  if (tar === 127) return undefined;
+  const astray = firstAstray(archive, readListing(text));
+  const files = archive.members.flatMap(({ entry }) => (entry.upload ? [entry.upload] : []));
+  // The end member has no file of its own: the stream went wrong in the file before it.
+  const u = astray ? (astray.member.entry.upload ?? files[files.length - 1]!) : files[0]!;
+  const again = `re-run; if it fails the same way, delete ${u.transfer.file} (kubestrap encodes the file again)`;
+  if (decoder !== 0) return { upload: u, reason: `${u.transfer.codec} could not decode the transfer (exit ${decoder})`, ...(decoder === 127 ? {} : { hint: again }) };
+  if (!astray) return undefined;
+  if (astray.more) {
+    return {
+      upload: u,
+      reason: `${u.path}: its encoding ${u.transfer.file} decodes to more than the file's ${u.size} bytes; nothing was installed`,
+      hint: `the encoding is not the checked file's: delete ${u.transfer.file} and re-run (kubestrap encodes the file again); if it comes back, find out what else writes there`,
+    };
+  }
+  const cut = `${u.path}: fewer than its ${u.size} bytes arrived: the transfer was cut short`;
+  if (u.transfer.codec === 'none') return { upload: u, reason: cut };
+  return { upload: u, reason: `${cut}, or its encoding ${u.transfer.file} decodes to fewer`, hint: again };
 }
 
 /**
- * The archive: each file's header, then its bytes, then the padding to a whole block, which goes
- * with the next header as one small piece; the end blocks and the zeros to a whole record last.
- * Small pieces go in the codec's own framing (see inlineFrame); each file is its encoding as is.
+ * The archive: each member's header, then its bytes, then the padding to a whole block, which goes
+ * with the next header as one small piece; the end member and the end blocks last. Small pieces go
+ * in the codec's own framing (see inlineFrame); each file is its encoding as is.
  */
-function archiveSource(uploads: readonly Upload[], staged: (u: Upload) => string, budget: ByteBudget): StreamSource {
-  const codec = uploads[0]!.transfer.codec;
-  const mtime = Math.floor(Date.now() / 1000);
+function archiveSource(archive: ArchiveLayout<Member>, codec: TransferCodec, budget: ByteBudget): StreamSource {
   return async (write) => {
     const sendFile = fileSender(write, budget);
     const send = (piece: Buffer) => write(inlineFrame(codec, piece));
-    let length = 0;
     let padding: Buffer = Buffer.alloc(0);
-    for (const u of uploads) {
-      const header = tarFileHeader({ path: staged(u), size: u.size, mode: u.mode, mtime });
+    for (const { entry, header } of archive.members) {
       await send(Buffer.concat([padding, header]));
       // Sent as is, the file's bytes are the member's: they must be as many as its header says.
-      await sendFile(u, codec === 'none' ? u.size : u.transfer.bytes);
-      length += padding.length + header.length + u.size;
-      padding = tarPadding(u.size);
+      if (entry.upload) await sendFile(entry.upload, codec === 'none' ? entry.size : entry.upload.transfer.bytes);
+      padding = tarPadding(entry.size);
     }
     await sendFile.done();
-    length += padding.length;
-    await send(Buffer.concat([padding, tarEnd(length, TAR_RECORD)]));
+    await send(Buffer.concat([padding, archive.end]));
   };
 }
 
@@ -234,18 +283,29 @@ function hintFor(upload: Upload, stderr: string): string {
  * The stage folders' names are chosen here (mkdir fails on any name that exists), because the
  * archive's member names carry them.
  *
- * tar reads its stdin to the end: the upload is the last reader of its command's input (apply.ts
- * makes sure). It runs as root, so each file gets the mode its header gives; -m leaves the mtime
- * of the unpacking, and the owner is set by chown, which fails on an unknown user instead of
- * falling back to a number.
+ * tar runs as root, so each file gets the mode its header gives; -m leaves the mtime of the
+ * unpacking, and the owner is set by chown, which fails on an unknown user instead of falling back
+ * to a number. It reads its stdin to the end: the upload is the last reader of its command's input
+ * (apply.ts makes sure).
+ *
+ * The bytes between the headers are the cached encodings', and an encoding can decode to anything,
+ * tar members included. So tar extracts only the members named on its command line, each under its
+ * target folder (-C) by a name that starts with its stage folder's, never an absolute one (no -P),
+ * and matched whole (see untarCommand). Every other member is skipped unwritten, whatever its type.
+ * Then tar's listing must end where the archive does: the stream held exactly the archive's blocks,
+ * so every file's bytes were as many as its header said (see tar-listing.ts), and tar found the end
+ * member, which comes after every file and has a name no encoding can know. Nothing is renamed
+ * otherwise, and the trap removes the stage folders with whatever tar put in them.
  */
-function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, string>, staged: (u: Upload) => string): string {
+function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, string>, archive: ArchiveLayout<Member>): string {
   const dirs = [...stages.keys()];
-  const quotedStages = [...stages.values()].map(shq).join(' ');
-  const names = (us: readonly Upload[]) => us.map((u) => shq(staged(u))).join(' ');
-  const codec = uploads[0]!.transfer.codec;
-  const untar = `tar -x -P -m --no-same-owner -b ${TAR_RECORD_BLOCKS} -f -`;
-  const decoder = DECODERS[codec];
+  const quotedStages = [...stages].map(([dir, stage]) => shq(posix.join(dir, stage))).join(' ');
+  const staged = (us: readonly Upload[]) => us.map((u) => shq(posix.join(posix.dirname(u.path), stages.get(posix.dirname(u.path))!, posix.basename(u.path)))).join(' ');
+  const decoder = DECODERS[uploads[0]!.transfer.codec];
+  // The decoder's exit code comes back on fd 3 and tar's on stdout, read once both ended; tar's
+  // listing goes to fd 4, so no status can land in the middle of it.
+  const feed = decoder ? `{ ${decoder} && echo 0 >&3 || echo "$?" >&3; } | ` : 'echo 0 >&3; ';
+  const expected = `\n${endOfInputLine(archive.blocks)}\n${STATUS} 0 0`;
   return [
     `# kubestrap: install ${uploads.map((u) => scriptComment(u.path)).join(' ')}`,
     'set -e',
@@ -254,24 +314,39 @@ function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, s
     `find ${dirs.map(shq).join(' ')} -maxdepth 1 -name '${STAGE_PREFIX}*' -mmin +${STALE_STAGE_MINUTES} -exec rm -rf -- {} + 2>/dev/null || :`,
     `mkdir -m 700 -- ${quotedStages}`,
     `trap 'rm -rf -- ${quotedStages.replaceAll("'", "'\\''")}' EXIT`,
-    // The decoder's status comes back on fd 3: a pipeline's own status is its last command's.
-    ...(decoder
-      ? [`ks_rc=$({ { ${decoder}; echo "$?" >&3; } | ${untar} >&2; } 3>&1)`, `[ "$ks_rc" = 0 ] || { echo ${shq(`${codec} could not decode the transfer (exit`)} "$ks_rc)" >&2; exit 1; }`]
-      : [untar]),
-    `set -- $(stat -c %s -- ${names(uploads)})`,
-    ...uploads.map((u) => `[ "$1" = ${u.size} ] || { echo ${shq(`${u.path}: received`)} "$1" ${shq(`of ${u.size} bytes: the transfer was cut short`)} >&2; exit 1; }; shift`),
-    ...groupBy(uploads, (u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${names(us)}`),
+    `ks_out=$({ ks_rc=$({ ${feed}${untarCommand(archive)} >&4 && echo 0 || echo "$?"; } 3>&1); echo ${STATUS} $ks_rc; } 4>&1)`,
+    `case $ks_out in *${shq(expected)}) ;; *) printf '%s\\n' ${LISTING} "$ks_out" >&2; exit 1 ;; esac`,
+    ...groupBy(uploads, (u) => `${u.owner}:${u.group}`).map(([spec, us]) => `${shJoin(['chown', '--', spec])} ${staged(us)}`),
     // -t: each file keeps its name; a target that is a folder is refused, not written into.
-    ...groupBy(uploads, (u) => posix.dirname(u.path)).map(([dir, us]) => `mv -f -t ${shq(dir)} -- ${names(us)}`),
-    `rmdir -- ${quotedStages}`,
+    ...groupBy(uploads, (u) => posix.dirname(u.path)).map(([dir, us]) => `mv -f -t ${shq(dir)} -- ${staged(us)}`),
+    // The end member is all that is left in them.
+    `rm -rf -- ${quotedStages}`,
     'trap - EXIT',
     recordFilesScript(uploads.map((u) => ({ path: u.path, fields: { sha256: u.sha256, ...u.record } }))),
   ].join('\n');
 }
 
-/** The uploads by `key`, in the order each key first appears. */
-function groupBy(uploads: readonly Upload[], key: (u: Upload) => string): Array<[string, Upload[]]> {
-  const groups = new Map<string, Upload[]>();
-  for (const u of uploads) groups.set(key(u), [...(groups.get(key(u)) ?? []), u]);
+/**
+ * tar as the install runs it; every option is in GNU tar 1.26 (CentOS 7) and later. Neither the
+ * host's TAR_OPTIONS nor its language changes it: its listing keeps the words tar-listing.ts reads,
+ * and its messages the ones hintFor reads.
+ *   -i -v -R                      the listing (tar-listing.ts): on past zero blocks to the input's end
+ *   --no-recursion                a name matches the member of that very name, not members under it
+ *                                 (up to tar 1.29, `NAME/../../x` matched NAME and landed in x: CVE-2016-6321)
+ *   --no-wildcards --no-unquote   a name is itself, not a pattern or a text with backslash escapes
+ *   -C DIR NAME...                the members of DIR's stage, extracted under DIR
+ */
+function untarCommand(archive: ArchiveLayout<Member>): string {
+  const groups = groupBy(archive.members.map((m) => m.entry), (m) => m.dir);
+  return [
+    `LC_ALL=C TAR_OPTIONS= tar -x -m --no-same-owner -b ${TAR_RECORD_BLOCKS} -f - -i -v -R --no-recursion --no-wildcards --no-unquote`,
+    ...groups.map(([dir, members]) => `-C ${shq(dir)} ${members.map((m) => shq(m.path)).join(' ')}`),
+  ].join(' ');
+}
+
+/** `items` by `key`, in the order each key first appears. */
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Array<[string, T[]]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
   return [...groups];
 }

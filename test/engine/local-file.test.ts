@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,30 +12,9 @@ import { uploadFiles, type Upload } from '../../src/engine/upload.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { sourceOf, type StreamSource } from '../../src/ssh/stream-source.js';
 import { useTempDir } from '../support/tmp.js';
-import { debianCtx, diffOf, observe, shRun, shRunWithInput, stepTexts } from './support.js';
+import { debianCtx, diffOf, encodeAs, hostHere, observe, shRun, shRunWithInput, stepTexts } from './support.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** `data` as the controller's cache would encode it for `codec` (zstd by the real tool). */
-function encode(codec: TransferCodec, data: Buffer): Buffer {
-  if (codec === 'gzip') return gzipSync(data);
-  if (codec === 'zstd') return execFileSync('zstd', ['-q', '-3', '-c'], { input: data, maxBuffer: 64 * 1024 * 1024 });
-  return data;
-}
-
-/** This machine as the "host", with kubestrap's record folder moved into a temp folder. */
-function localHost(stateDir: string): RemoteHost {
-  const stats = { handshakes: 1, execs: 0, sftpOps: 0, streamedBytes: 0 };
-  const move = (script: string) => script.replaceAll(HOST_RECORD_DIR, stateDir);
-  return {
-    name: 'local',
-    stats,
-    run: async (script) => shRun(move(script)),
-    runWithInput: async (script, input) => shRunWithInput(move(script), input()),
-    putFile: async () => ({ written: true }),
-    close: async () => undefined,
-  };
-}
 
 describe('localFile: large files installed from the controller', () => {
   const tmp = useTempDir();
@@ -60,7 +38,7 @@ describe('localFile: large files installed from the controller', () => {
       label: 'kubelet v1.36.0',
       source: { sha256: sha(data), size: data.length, transfer: { codec, file: encoded, bytes: statSync(encoded).size } },
     };
-    const host = localHost(state);
+    const host = hostHere(state);
     const probe = (r: LocalFileResource = resource) => observe(r, { edit: (s) => s.replaceAll(HOST_RECORD_DIR, state) });
     const apply = async (r: LocalFileResource = resource) => {
       const change = diffOf(r, probe(r));
@@ -159,7 +137,7 @@ describe('localFile: large files installed from the controller', () => {
     mkdirSync(join(resource.path, '..'), { recursive: true });
     writeFileSync(resource.path, 'old');
     // The host gets the first 100,000 bytes, then the end of its input.
-    const cut: RemoteHost = { ...localHost(state), runWithInput: async (script, input) => shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), firstBytes(sourceOf(input()), 100_000)) };
+    const cut: RemoteHost = { ...hostHere(state), runWithInput: async (script, input) => shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), firstBytes(sourceOf(input()), 100_000)) };
     const upload = { path: resource.path, mode: 0o755, owner: 'root', group: 'root', size: resource.source.size, sha256: resource.source.sha256, transfer: resource.source.transfer, record: {} };
     const err = await uploadFiles(cut, [upload]).catch((e: unknown) => e as { message: string; details: { resource: string; stderrTail: string } });
     expect(err?.message).toContain(`installing ${resource.path} failed`);
@@ -173,7 +151,7 @@ describe('localFile: large files installed from the controller', () => {
     mkdirSync(join(resource.path, '..'), { recursive: true });
     writeFileSync(resource.path, 'old');
     const upload = { path: resource.path, mode: 0o755, owner: 'root', group: 'root', size: resource.source.size + 5, sha256: resource.source.sha256, transfer: resource.source.transfer, record: {} };
-    const err = await uploadFiles(localHost(state), [upload]).catch((e: unknown) => e as { message: string; details: { resource: string } });
+    const err = await uploadFiles(hostHere(state), [upload]).catch((e: unknown) => e as { message: string; details: { resource: string } });
     expect(err?.details.resource).toBe(`file:${resource.path}`);
     expect(err?.message).toContain(`the local file ${resource.source.transfer.file} gave 300000 of 300005 bytes`);
     expect(readFileSync(resource.path, 'utf8')).toBe('old');
@@ -203,7 +181,7 @@ describe('uploadFiles: many files, one command', () => {
     const state = join(dir, 'state');
     let commands = 0;
     const host: RemoteHost = {
-      ...localHost(state),
+      ...hostHere(state),
       runWithInput: async (script, input) => {
         commands++;
         return shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), input());
@@ -212,7 +190,7 @@ describe('uploadFiles: many files, one command', () => {
     const make = (name: string, target: string, bytes: number, codec: TransferCodec): { upload: Upload; data: Buffer } => {
       const data = Buffer.alloc(bytes, `${name} `);
       const encoded = join(dir, `${name}.${codec}`);
-      writeFileSync(encoded, encode(codec, data));
+      writeFileSync(encoded, encodeAs(codec, data));
       const upload: Upload = { path: join(dir, target, name), mode: name === 'portmap' ? 0o700 : 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec, file: encoded, bytes: statSync(encoded).size }, record: { component: name } };
       return { upload, data };
     };
@@ -252,7 +230,7 @@ describe('uploadFiles: many files, one command', () => {
     let chunks = 0;
     let most = 0;
     const host: RemoteHost = {
-      ...localHost(state),
+      ...hostHere(state),
       runWithInput: async (script, input) => {
         const source = sourceOf(input());
         const watched: StreamSource = (write) =>
@@ -286,11 +264,12 @@ describe('uploadFiles: many files, one command', () => {
     expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
   });
 
-  it('fails a stream that does not decode, and installs nothing', async () => {
+  it('fails a stream that does not decode, names the file where it stopped, and installs nothing', async () => {
     const { dir, host, files } = setup('zstd');
     writeFileSync(files[1]!.upload.transfer.file, Buffer.alloc(files[1]!.upload.transfer.bytes, 1));
-    const err = await uploadFiles(host, files.map((f) => f.upload)).catch((e: unknown) => e as { details: { stderrTail: string } });
-    expect(err?.details.stderrTail).toMatch(/zstd could not decode the transfer|Unexpected EOF|Skipping to next header/);
+    const err = await uploadFiles(host, files.map((f) => f.upload)).catch((e: unknown) => e as { message: string; details: { resource: string } });
+    expect(err?.message).toMatch(/ failed: zstd could not decode the transfer \(exit 1\)$/);
+    expect(err?.details.resource).toBe(`file:${files[1]!.upload.path}`);
     for (const { upload } of files) expect(existsSync(upload.path)).toBe(false);
     expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
   });
@@ -343,7 +322,7 @@ describe('localFile probes: all of a host\'s files at once', () => {
   it('reads each file\'s state from one stat and one read of the record, whatever their number', async () => {
     const dir = tmp();
     const state = join(dir, 'state');
-    const host = localHost(state);
+    const host = hostHere(state);
     const data = Buffer.from('binary');
     const source = join(dir, 'source');
     writeFileSync(source, data);

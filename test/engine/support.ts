@@ -2,14 +2,18 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Change } from '../../src/engine/change.js';
+import { HOST_RECORD_DIR } from '../../src/engine/host-record.js';
 import { kindOf } from '../../src/engine/kinds/index.js';
 import type { KindContext } from '../../src/engine/kinds/kind.js';
 import { resourceId, type Resource } from '../../src/engine/resource.js';
 import { parseProbe, probeScript } from '../../src/engine/probe.js';
 import { parseSections } from '../../src/engine/sections.js';
+import type { TransferCodec } from '../../src/engine/transfer-codec.js';
 import { debianAdapter } from '../../src/os/debian.js';
 import { elAdapter } from '../../src/os/el.js';
+import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { sourceOf, type StreamSource } from '../../src/ssh/stream-source.js';
 
 export const debianCtx: KindContext = { adapter: debianAdapter };
@@ -43,6 +47,27 @@ export async function shRunWithInput(script: string, input: Readable | StreamSou
   await sourceOf(input)(write).then(() => child.stdin.end(), () => child.stdin.destroy());
   const code = await exited;
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** This machine as the "host" (scripts run with sh), with kubestrap's record folder moved into `stateDir`. */
+export function hostHere(stateDir: string): RemoteHost {
+  const stats = { handshakes: 1, execs: 0, sftpOps: 0, streamedBytes: 0 };
+  const move = (script: string) => script.replaceAll(HOST_RECORD_DIR, stateDir);
+  return {
+    name: 'local',
+    stats,
+    run: async (script) => shRun(move(script)),
+    runWithInput: async (script, input) => shRunWithInput(move(script), input()),
+    putFile: async () => ({ written: true }),
+    close: async () => undefined,
+  };
+}
+
+/** `data` as the controller's cache would encode it for `codec` (zstd by the real tool). */
+export function encodeAs(codec: TransferCodec, data: Buffer): Buffer {
+  if (codec === 'gzip') return gzipSync(data);
+  if (codec === 'zstd') return execFileSync('zstd', ['-q', '-3', '-c'], { input: data, maxBuffer: 64 * 1024 * 1024 });
+  return data;
 }
 
 /** The diff of `r` against a probe output, as the engine calls it. */
