@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { loadClusterSpec } from '../config/cluster-spec.js';
@@ -9,6 +9,8 @@ import { firstHosts } from '../config/config-checks.js';
 import { KNOWN_KEYS } from '../config/keys.js';
 import { networkAddress, parseCidr } from '../config/validators.js';
 import { ConfigError, InvalidInputError, InventoryError, type KubestrapError } from '../errors.js';
+import { ensureRealDir, lstatOrUndefined, writeFresh } from '../fresh-file.js';
+import { UsageError } from './usage-error.js';
 
 /** The prompt library loads only when a prompt is shown: 0.15 s that no other command should pay. */
 const prompts = () => import('@inquirer/prompts');
@@ -84,9 +86,9 @@ export async function askCluster(streams: PromptStreams, versions: readonly stri
   return answers;
 }
 
-/** Asks before overwriting; `--yes` and CI never reach here. */
+/** Asks before overwriting (a link counts as there, dangling or not); `--yes` and CI never reach here. */
 export async function confirmOverwrite(streams: PromptStreams, files: readonly string[]): Promise<boolean> {
-  const existing = files.filter((f) => existsSync(f));
+  const existing = files.filter((f) => lstatOrUndefined(f) !== undefined);
   if (existing.length === 0) return true;
   const { confirm } = await prompts();
   return confirm({ message: `Overwrite ${existing.join(' and ')}?`, default: false }, { input: streams.input, output: streams.output });
@@ -111,12 +113,19 @@ export function propertiesText(a: WizardAnswers): string {
   return `# Written by bootstrap init. Every key is documented in kubestrap's config.example.properties;\n# keys not set here take their defaults.\n${lines.join('\n')}\n`;
 }
 
-/** Writes both files; the answers were checked, but the whole is loaded once more as `apply` will. */
+/**
+ * Writes both files; the answers were checked, but the whole is loaded once more as `apply` will.
+ * Each file is made fresh and renamed into place, in a real folder: a link there (to ~/.bashrc,
+ * dangling or not) is replaced, never written through.
+ */
 export function writeAnswers(a: WizardAnswers, inventoryFile: string, configFile: string): void {
   const problems = loadProblems(a);
   if (problems.length) throw new InvalidInputError(problems);
-  writeFileSync(inventoryFile, inventoryYaml(a));
-  writeFileSync(configFile, propertiesText(a));
+  for (const [file, content] of [[inventoryFile, inventoryYaml(a)], [configFile, propertiesText(a)]] as const) {
+    const dir = dirname(resolve(file));
+    ensureRealDir(dir, dir, (path, what) => new UsageError(`${path} is ${what}; init writes ${file} only into a real folder`, 'give a path in a real folder'));
+    writeFresh(file, content, 0o644);
+  }
 }
 
 /** The cluster DNS address follows SERVICE_CIDR (its second address, as the default does) unless set. */

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync, openSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, posix, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { KubestrapError } from '../errors.js';
+import { ensureRealDir, lstatOrUndefined, writeFresh as writeFreshFile, type Refusal } from '../fresh-file.js';
 import { CONTROL_CHARACTER } from '../printable.js';
 
 /** A file to write below the output directory. */
@@ -85,27 +85,10 @@ function refuseDangerousTarget(root: string): void {
   }
 }
 
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 /** Creates `dir` and its missing parents below `root`; every existing one must be a real folder, not a link. */
 function ensureDir(root: string, dir: string): void {
-  const parts = dir === root ? [] : dir.slice(root.length + 1).split(sep);
-  for (let i = 0; i <= parts.length; i++) {
-    const path = i === 0 ? root : join(root, ...parts.slice(0, i));
-    const stat = lstatOrUndefined(path);
-    if (stat === undefined) {
-      mkdirSync(path, { recursive: i === 0 });
-    } else if (stat.isSymbolicLink() || !stat.isDirectory()) {
-      throw new OutputError(root, `${path} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}; render writes only into real folders`, 'remove it, or render into a new folder');
-    }
-  }
+  const refuse: Refusal = (path, what) => new OutputError(root, `${path} is ${what}; render writes only into real folders`, 'remove it, or render into a new folder');
+  ensureRealDir(root, dir, refuse);
 }
 
 /** A new file created exclusively (never through a link), given its mode, then renamed over `rel`. */
@@ -113,20 +96,7 @@ function writeFresh(root: string, rel: string, content: Buffer | string, mode: n
   const target = join(root, rel);
   ensureDir(root, join(target, '..'));
   if (lstatOrUndefined(target)?.isDirectory()) throw new OutputError(root, `${target} is a folder, where render writes a file`, 'remove it, or render into a new folder');
-  const tmp = join(target, '..', `.${posix.basename(rel).slice(0, 100)}.kubestrap-${randomBytes(6).toString('hex')}`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
-    fchmodSync(fd, mode);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, target);
-  } catch (err) {
-    unlinkSync(tmp);
-    throw err;
-  }
+  writeFreshFile(target, content, mode);
 }
 
 /** The files an earlier render recorded, or undefined without a marker; entries that leave the folder are dropped. */

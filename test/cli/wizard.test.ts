@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { askCluster, writeAnswers, type PromptStreams } from '../../src/cli/wizard.js';
+import { askCluster, confirmOverwrite, writeAnswers, type PromptStreams, type WizardAnswers } from '../../src/cli/wizard.js';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -82,5 +82,49 @@ describe('the init wizard', () => {
     expect(spec.hosts.map((h) => [h.name, h.roles])).toEqual([['node1', ['etcd', 'master', 'worker']], ['w1', ['worker']]]);
     expect(readFileSync(configFile, 'utf8')).toContain('SERVICE_CIDR=10.96.0.0/16\n');
     expect(existsSync(inventoryFile)).toBe(true);
+  });
+
+  describe('writing the files', () => {
+    function answers(): WizardAnswers {
+      const key = join(tmp(), 'id_ed25519');
+      writeFileSync(key, 'not really a key\n');
+      return { cluster: 'lab', hosts: [{ name: 'node1', address: '10.0.0.11', roles: ['etcd', 'master', 'worker'] }], sshUser: 'root', keyFile: key, properties: {} };
+    }
+
+    it('counts a link where a file goes as there, dangling or not, and asks before replacing it', async () => {
+      const dir = tmp();
+      writeFileSync(join(dir, 'bashrc'), 'mine\n');
+      symlinkSync(join(dir, 'bashrc'), join(dir, 'inventory.yaml'));
+      symlinkSync(join(dir, 'nowhere-yet'), join(dir, 'config.properties'));
+      const t = terminal();
+      const asked = confirmOverwrite(t, [join(dir, 'inventory.yaml'), join(dir, 'config.properties')]);
+      await t.type('n', ENTER);
+      expect(await asked).toBe(false);
+      expect(t.screen().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s+/g, ' ')).toContain(`Overwrite ${join(dir, 'inventory.yaml')} and ${join(dir, 'config.properties')}?`);
+    });
+
+    it('replaces a link where a file goes, never writing through it', () => {
+      const a = answers();
+      const dir = tmp();
+      writeFileSync(join(dir, 'bashrc'), 'mine\n');
+      const inventoryFile = join(dir, 'inventory.yaml');
+      const configFile = join(dir, 'config.properties');
+      symlinkSync(join(dir, 'bashrc'), inventoryFile);
+      symlinkSync(join(dir, 'nowhere-yet'), configFile);
+      writeAnswers(a, inventoryFile, configFile);
+      expect(readFileSync(join(dir, 'bashrc'), 'utf8')).toBe('mine\n');
+      expect(existsSync(join(dir, 'nowhere-yet'))).toBe(false);
+      expect([lstatSync(inventoryFile).isFile(), lstatSync(configFile).isFile()]).toEqual([true, true]);
+      expect(loadClusterSpec({ inventoryFile, configFile }).hosts.map((h) => h.name)).toEqual(['node1']);
+    });
+
+    it('refuses a folder that is a link', () => {
+      const a = answers();
+      const dir = tmp();
+      mkdirSync(join(dir, 'elsewhere'));
+      symlinkSync(join(dir, 'elsewhere'), join(dir, 'linked'));
+      expect(() => writeAnswers(a, join(dir, 'linked', 'inventory.yaml'), join(dir, 'config.properties'))).toThrow(`${join(dir, 'linked')} is a symbolic link; init writes ${join(dir, 'linked', 'inventory.yaml')} only into a real folder`);
+      expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
+    });
   });
 });
