@@ -4,6 +4,7 @@ import type { DetectedOs } from '../os/detect.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import type { HostFacts } from './facts.js';
 import type { Resource } from './resource.js';
+import type { Upload } from './upload.js';
 
 export type RunMode = 'plan' | 'apply';
 
@@ -93,5 +94,12 @@ export interface Phase<Name extends string = string> {
    * is not kept on the controller first. A throw stops the run with nothing changed.
    */
   beforeChanges?(ctx: ClusterContext): Promise<void>;
+  /**
+   * In apply mode, once a host's changes of this phase are worked out and before they are applied:
+   * check locally the files its uploads will send (the artifacts phase hashes each binary that is
+   * about to leave this machine). Only what is actually sent is passed, so a no-op run checks
+   * nothing. A throw fails that host with nothing of the phase applied.
+   */
+  beforeUpload?(uploads: readonly Upload[]): Promise<void>;
   clusterActions?(ctx: ClusterContext): ClusterAction[];
 }

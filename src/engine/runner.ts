@@ -316,6 +316,8 @@ async function runHostPhase(opts: RunOptions, phase: Phase, s: Session, later: L
       if (report.changes.length + report.restarts.length) report.status = 'changed';
       return undefined;
     }
+    const uploads = changes.flatMap((c) => c.steps.flatMap((step) => (step.type === 'upload' ? [step.upload] : [])));
+    if (uploads.length) await phase.beforeUpload?.(uploads);
     const work = changes.length + restarts.restarts.length + restarts.deferred.length + restarts.settled.length;
     if (work) await applyHostPhase(s, changes, restarts, report, run);
     return report.status === 'failed' ? undefined : { rolling };
