@@ -6,9 +6,14 @@
  * secrets are known), so one rule applies everywhere.
  */
 
-/** C0 controls but tab and newline, DEL, C1 controls, and the bidirectional marks and overrides. */
-const UNPRINTABLE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const UNPRINTABLE_OR_NEWLINE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * C0 controls but tab and newline, DEL, C1 controls, the bidirectional marks, embeddings, overrides
+ * and isolates, and the invisible characters that make two different names look the same (zero
+ * widths, word joiners, the byte order mark) or end a line where a terminal shows none (line and
+ * paragraph separators).
+ */
+const UNPRINTABLE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const UNPRINTABLE_OR_NEWLINE = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /** Any control character (tab and newline included): what a single-line value may not hold. */
 export const CONTROL_CHARACTER = /[\x00-\x1f\x7f-\x9f]/;

@@ -11,6 +11,11 @@ describe('printable', () => {
     expect(printable('plain ünïcode, 中文')).toBe('plain ünïcode, 中文');
   });
 
+  it('escapes the bidi marks, embeddings and isolates, and the invisible characters that make names look alike', () => {
+    expect(printable('a‎b‏c؜d⁦e⁩f‪g')).toBe('a\\u200eb\\u200fc\\u061cd\\u2066e\\u2069f\\u202ag');
+    expect(printable('w​1‍⁠﻿ x y z')).toBe('w\\u200b1\\u200d\\u2060\\ufeff x\\u2028y\\u2029z');
+  });
+
   it('names a control character for a message', () => {
     expect(describeControl('ok')).toBeUndefined();
     expect(describeControl('a\rb')).toBe('\\x0d (carriage return)');
