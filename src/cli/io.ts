@@ -34,9 +34,13 @@ export function printError(io: CliIo, err: unknown, debug = false): void {
   io.stderr.write(`error: ${printable(text)}\n`);
 }
 
-/** A plain left-aligned table; the last column is right-aligned when numeric. */
+/**
+ * A plain left-aligned table; the last column is right-aligned when numeric. Cells hold names and
+ * values read from hosts and inputs, so each is shown escaped, newlines included: no cell moves the
+ * cursor or starts a line of its own.
+ */
 export function formatTable(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((row) => row.map((cell) => printable(cell, { keepNewlines: false })));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   const numeric = rows.length > 0 && rows.every((r) => /^\d+$/.test(r.at(-1) ?? ''));
   return all
