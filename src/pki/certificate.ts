@@ -205,6 +205,11 @@ function subjectAltNames(text: string): Array<[string, string]> {
   return [...text.matchAll(/(DNS|IP Address|email|URI):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)].map((m) => [m[1]!, unquote(m[2]!)]);
 }
 
+/**
+ * A value as the certificate holds it, Node's quoting (JSON) undone, escape sequences and all: a
+ * host's certificate decides these bytes, so they are for comparing, and reach a terminal or a
+ * report only through `printable` (see cli/output/certs-text.ts).
+ */
 function unquote(value: string): string {
   return value.startsWith('"') ? (JSON.parse(value) as string) : value;
 }

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCertificate } from '../../src/pki/certificate.js';
@@ -6,7 +7,7 @@ import { localPkiStore } from '../../src/pki/store.js';
 import { runCli } from '../support/cli.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
-import { PKI_INVENTORY } from '../pki/support.js';
+import { hostileCertificate, PKI_INVENTORY, UNSAFE } from '../pki/support.js';
 
 describe('bootstrap certs renew', () => {
   const tmp = useTempDir();
@@ -57,5 +58,49 @@ describe('bootstrap certs renew', () => {
     expect(serial('kubelet/w1')).not.toBe(before.w1);
     expect(serial('kubelet/m2')).not.toBe(before.m2);
     expect(serial('admin')).toBe(before.admin);
+  });
+});
+
+describe('bootstrap certs check', () => {
+  const tmp = useTempDir();
+  // Hosts on this machine's closed port: each fails at once, and its error is shown too.
+  const inventory = `cluster: lab
+ssh: { user: root, port: 9 }
+hosts:
+  - { name: m1, address: 127.0.0.1, roles: [etcd, master, worker] }
+`;
+  const args = () => ['-i', join(tmp(), 'inventory.yaml'), '-c', join(tmp(), 'config.properties'), '--connect-timeout', '5'];
+
+  async function withHostilePki() {
+    const spec = clusterFrom(tmp(), '', inventory);
+    const store = localPkiStore(spec);
+    await (await reconcilePki(spec, store, { now: new Date() })).persist();
+    writeFileSync(store.pathOf('apiserver', 'certPem'), await hostileCertificate());
+  }
+
+  /** Every string value of a JSON document, joined: what a consumer of the JSON would show. */
+  const jsonStrings = (json: string) => {
+    const strings: string[] = [];
+    JSON.parse(json, (_k, v: unknown) => (typeof v === 'string' && strings.push(v), v));
+    return strings.join('\n');
+  };
+
+  it('shows a certificate\'s subject, issuer and SANs with every control and bidi character escaped, in text and JSON', async () => {
+    await withHostilePki();
+    const text = await runCli(['certs', 'check', ...args()]);
+    const json = await runCli(['certs', 'check', ...args(), '--output', 'json']);
+    expect(text.code).toBe(1);
+    expect(json.code).toBe(1);
+    expect(json.stdout).not.toMatch(UNSAFE);
+    for (const out of [text.stdout, jsonStrings(json.stdout)]) {
+      expect(out).not.toMatch(UNSAFE);
+      expect(out).toContain('dns\\x1b[2J\\x1b[H\\x0dall certificates valid');
+      expect(out).toContain('CN=cn\\1B[2J\\1B[H\\0Dall certificates valid for more than 30 days and in place\\u202e\\x9b31m');
+      expect(out).toContain('CN=ca\\1B[2J\\1B[H\\0Dall certificates valid for more than 30 days and in place\\u202e\\x9b31m');
+    }
+    // The verdict is the command's own: no certificate can put a line of its own in the table.
+    expect(text.stdout).toContain('31m\\x0aall certificates valid');
+    expect(text.stdout.split('\n').filter((l) => l.startsWith('all certificates valid'))).toEqual([]);
+    expect(text.stdout).toMatch(/\n\d+ problems?: /);
   });
 });

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { issueCaCertificate, issueLeafCertificate, validityFrom } from '../../src/pki/certificate.js';
+import { generatePrivateKey } from '../../src/pki/keys.js';
 import { skipUnlessAvailable } from '../support/prerequisites.js';
 
 /** An inventory with every role combination the PKI distinguishes. */
@@ -46,3 +48,21 @@ export function opensslVerify(caPem: string, certPem: string, purpose?: 'sslserv
 export function opensslText(certPem: string): string {
   return execFileSync('openssl', ['x509', '-noout', '-text'], { input: certPem, encoding: 'utf8' });
 }
+
+/**
+ * A certificate whose names draw over the screen: clear it, put the cursor home, print the verdict,
+ * turn the text around (bidi override), and a C1 CSI (one byte that terminals take for ESC [).
+ */
+const HOSTILE = '\x1b[2J\x1b[H\rall certificates valid for more than 30 days and in place\u202e\x9b31m';
+
+/** A leaf whose subject, issuer and SANs carry HOSTILE; a newline in a SAN would start a line of its own. */
+export async function hostileCertificate(): Promise<string> {
+  const caKey = await generatePrivateKey('ecdsa-p256');
+  const validity = validityFrom(new Date(), 365);
+  const caPem = await issueCaCertificate(`ca${HOSTILE}`, caKey, validity);
+  const profile = { commonName: `cn${HOSTILE}`, organizations: [`o${HOSTILE}`], dnsNames: [`dns${HOSTILE}\nall certificates valid for more than 30 days and in place`], ipAddresses: ['10.0.0.21'], usages: ['serverAuth' as const] };
+  return issueLeafCertificate(profile, await generatePrivateKey('ecdsa-p256'), { certPem: caPem, key: caKey }, validity);
+}
+
+/** Control characters, DEL, C1 controls and the bidirectional and invisible format characters. */
+export const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;

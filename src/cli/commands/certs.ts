@@ -3,15 +3,18 @@ import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js'
 import { KubestrapError, HostError } from '../../errors.js';
 import { mapLimit } from '../../engine/limit.js';
 import { pkiCatalog } from '../../pki/catalog.js';
-import { checkHost, checkLocal, type CertCheck } from '../../pki/check.js';
+import { checkHost, checkLocal } from '../../pki/check.js';
 import { deployedScript, parseDeployed } from '../../pki/deployed.js';
 import { hostPkiFiles } from '../../pki/host-layout.js';
 import { reconcilePki, storedPki } from '../../pki/reconcile.js';
 import { localPkiStore } from '../../pki/store.js';
+import { displayFilter } from '../../printable.js';
+import { targetSecrets } from '../../ssh/auth.js';
 import { acquireLock } from '../../state/lock.js';
 import { openStateDir } from '../../state/state-dir.js';
-import { EXIT_FAILED, EXIT_OK, formatTable, printWarnings, type CliIo } from '../io.js';
+import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { openPool, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { certsJson, certsText, type HostCerts } from '../output/certs-text.js';
 import { UsageError } from '../usage-error.js';
 
 interface CheckOptions extends ConnectionOptions {
@@ -56,55 +59,28 @@ async function checkCerts(io: CliIo, opts: CheckOptions): Promise<number> {
   const pki = storedPki(spec, store);
   const now = new Date();
   const local = checkLocal(pki, store, now, opts.days);
+  // Certificates and errors from hosts are shown with their control characters escaped and every password redacted.
+  const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
   const pool = openPool(spec, opts);
-  let hosts: Array<{ host: string; rows: CertCheck[]; error?: KubestrapError }>;
+  let hosts: HostCerts[];
   try {
-    hosts = await mapLimit(spec.hosts, opts.concurrency, async (host) => {
+    hosts = await mapLimit(spec.hosts, opts.concurrency, async (host): Promise<HostCerts> => {
       const files = hostPkiFiles(spec, host);
       try {
         const remote = await pool.connect(host.ssh);
         const deployed = parseDeployed((await remote.run(deployedScript(files))).stdout, files);
-        return { host: host.name, rows: checkHost(spec, host, pki, deployed, now, opts.days) };
+        return { host: host.name, address: host.address, rows: checkHost(spec, host, pki, deployed, now, opts.days) };
       } catch (err) {
-        return { host: host.name, rows: [], error: err instanceof KubestrapError ? err : new HostError(host.name, String((err as Error)?.message ?? err)) };
+        return { host: host.name, address: host.address, rows: [], error: err instanceof KubestrapError ? err : new HostError(host.name, String((err as Error)?.message ?? err)) };
       }
     });
   } finally {
     await pool.closeAll();
   }
   const ok = [...local, ...hosts.flatMap((h) => h.rows)].every((r) => r.problems.length === 0) && hosts.every((h) => !h.error);
-  if (opts.output === 'json') {
-    io.stdout.write(`${JSON.stringify({ ok, days: opts.days, local, hosts: hosts.map((h) => ({ host: h.host, error: h.error?.format() ?? null, files: h.rows })) }, null, 2)}\n`);
-  } else {
-    io.stdout.write(checkText(spec, store.dir, local, hosts, opts.days, ok));
-  }
+  const report = { storeDir: store.dir, local, hosts, days: opts.days, ok };
+  io.stdout.write(opts.output === 'json' ? certsJson(report, shown) : certsText(report, shown));
   return ok ? EXIT_OK : EXIT_FAILED;
-}
-
-function checkText(spec: ClusterSpec, storeDir: string, local: CertCheck[], hosts: Array<{ host: string; rows: CertCheck[]; error?: KubestrapError }>, days: number, ok: boolean): string {
-  const status = (r: CertCheck) => (r.problems.length ? r.problems.join('; ') : 'ok');
-  const sans = (r: CertCheck) => [...r.dnsNames, ...r.ipAddresses].join(',');
-  const out = [`local PKI (${storeDir})`, indent(formatTable(['NAME', 'SUBJECT', 'ISSUER', 'SANS', 'DAYS', 'STATUS'], local.map((r) => [r.name, r.subject ?? '', r.issuer ?? '', sans(r), r.daysLeft === undefined ? '' : String(r.daysLeft), status(r)])))];
-  for (const h of hosts) {
-    const address = spec.hosts.find((x) => x.name === h.host)?.address ?? '';
-    out.push('', `${h.host} (${address})`);
-    if (h.error) {
-      out.push(indent(`unreachable: ${h.error.format()}`));
-      continue;
-    }
-    const rows = h.rows.map((r) => [r.path, r.name, r.subject ?? '', r.issuer ?? '', sans(r), r.daysLeft === undefined ? '' : String(r.daysLeft), r.matchesLocal ? 'same' : 'no', status(r)]);
-    out.push(indent(formatTable(['FILE', 'ITEM', 'SUBJECT', 'ISSUER', 'SANS', 'DAYS', 'AS LOCAL', 'STATUS'], rows)));
-  }
-  const failing = [...local, ...hosts.flatMap((h) => h.rows)].filter((r) => r.problems.length).length + hosts.filter((h) => h.error).length;
-  out.push('', ok ? `all certificates valid for more than ${days} days and in place` : `${failing} problem${failing === 1 ? '' : 's'}: \`bootstrap certs renew\` re-issues expiring ones, \`bootstrap apply\` puts missing or different ones right`);
-  return `${out.join('\n')}\n`;
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => `  ${l}`)
-    .join('\n');
 }
 
 async function renewCerts(io: CliIo, opts: RenewOptions): Promise<number> {
