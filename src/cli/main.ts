@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { KubestrapError } from '../errors.js';
+import { printable } from '../printable.js';
 import { bundleCommand } from './commands/bundle.js';
 import { certsCommand } from './commands/certs.js';
 import { convergeCommand } from './commands/converge.js';
@@ -11,15 +12,17 @@ import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type C
 const VERSION = '0.1.0';
 
 function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  // commander's errors quote the command line (`unknown option '...'`): escaped, as every message is.
+  const output = {
+    writeOut: (s: string) => io.stdout.write(s),
+    writeErr: (s: string) => io.stderr.write(printable(s)),
+  };
   const program = new Command('bootstrap')
     .description('kubestrap: turn fresh Linux hosts into a Kubernetes cluster over SSH')
     .version(VERSION)
     .option('--debug', 'print stack traces with errors', false)
     .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    })
+    .configureOutput(output)
     .showHelpAfterError();
   program.addCommand(initCommand(io, setExitCode));
   program.addCommand(renderCommand(io));
@@ -28,7 +31,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   program.addCommand(healthCommand(io, setExitCode));
   program.addCommand(certsCommand(io, setExitCode));
   program.addCommand(bundleCommand(io));
-  for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride();
+  // Added commands keep their own settings: each gets the program's.
+  for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride().configureOutput(output);
   return program;
 }
 

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { loadClusterSpec } from '../../config/cluster-spec.js';
 import { runHealth } from '../../health/run.js';
-import { displayFilter } from '../../printable.js';
+import { displayFilter, filteredJson } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, formatTable, printWarnings, type CliIo } from '../io.js';
@@ -38,7 +38,7 @@ async function health(io: CliIo, opts: HealthOptions): Promise<number> {
     await pool.closeAll();
   }
   if (opts.output === 'json') {
-    io.stdout.write(`${JSON.stringify({ ok: report.ok, durationMs: report.durationMs, checks: report.rows.map((r) => ({ ...r, detail: shown(r.detail) })) }, null, 2)}\n`);
+    io.stdout.write(`${filteredJson({ ok: report.ok, durationMs: report.durationMs, checks: report.rows }, shown, 2)}\n`);
   } else {
     const rows = report.rows.map((r) => [r.check, r.host, r.ok ? 'ok' : 'FAIL', shown(r.detail)]);
     const failed = report.rows.filter((r) => !r.ok).length;

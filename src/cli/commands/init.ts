@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
 import { existingClusterProblems, localClusterProblems } from '../../phases/existing-cluster.js';
+import { printable } from '../../printable.js';
 import { kubeVersionChoices } from '../../upstream/index.js';
 import { EXIT_INVALID_INPUT, EXIT_OK, type CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
@@ -53,7 +54,7 @@ async function init(io: CliIo, opts: InitOptions, streams: PromptStreams): Promi
       return EXIT_INVALID_INPUT;
     }
     writeAnswers(answers, inventory, config);
-    io.stderr.write(`wrote ${inventory} and ${config}\n`);
+    io.stderr.write(`${printable(`wrote ${inventory} and ${config}`)}\n`);
   }
   const run: ConvergeOptions = { ...opts, inventory, config };
   const extras: RunExtras = {

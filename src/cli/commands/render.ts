@@ -63,7 +63,8 @@ function renderGenConfig(io: CliIo, opts: RenderOptions): void {
   reportWritten(io, opts.out, result);
 }
 
-function reportWritten(io: CliIo, out: string, result: WriteResult): void {
+function reportWritten(io: CliIo, folder: string, result: WriteResult): void {
+  const out = printable(folder, { keepNewlines: false });
   io.stdout.write(`${result.written} files written to ${out}/\n`);
   const list = (files: string[]) => printable(`${files.slice(0, 5).join(', ')}${files.length > 5 ? ', ...' : ''}`);
   if (result.stale.length) {

@@ -1,5 +1,6 @@
 import type { DownloadProgress } from '../../artifacts/resolve.js';
 import { formatBytes } from '../../engine/kinds/local-file.js';
+import { printable } from '../../printable.js';
 
 /**
  * Download progress in bytes: on a terminal one line redrawn at most every 200 ms ("downloading 2
@@ -33,7 +34,8 @@ export function downloadProgress(opts: { draw?: (text: string) => void; line?: (
     finished(url) {
       active--;
       const size = sizes.get(url);
-      opts.line?.(`downloaded ${url}${size === undefined ? '' : ` (${formatBytes(size)})`}`);
+      // A URL from a manifest or the config: shown escaped.
+      opts.line?.(`downloaded ${printable(url, { keepNewlines: false })}${size === undefined ? '' : ` (${formatBytes(size)})`}`);
       draw(true);
     },
   };

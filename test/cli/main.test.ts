@@ -1,0 +1,10 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+
+describe('the command line', () => {
+  it("escapes what commander quotes of the command line, and writes it where the CLI's errors go", async () => {
+    const run = await runCli(['plan', '-i', 'inventory.yaml', '-c', 'config.properties', '--\x1b[2Jall-ok\u202e']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("error: unknown option '--\\x1b[2Jall-ok\\u202e'");
+  });
+});
