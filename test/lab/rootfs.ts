@@ -9,10 +9,16 @@ import { sh } from './run.js';
  */
 export const SUITE = 'bookworm';
 
-/** python3 comes with firewalld and is also what the Kubernetes stand-ins run on (python3-yaml: they read kubeconfigs, configs and manifests). */
+/**
+ * python3 comes with firewalld and is also what the Kubernetes stand-ins run on (python3-yaml: they
+ * read kubeconfigs, configs and manifests; python3-grpcio: they speak etcd's gRPC API, whose users
+ * are the client certificates' CNs, which etcd's JSON gateway cannot carry; python3-nacl: the API
+ * server's secretbox encryption at rest, with python3-cffi-backend named since debootstrap does not
+ * resolve the virtual package nacl depends on).
+ */
 export const ROOTFS_PACKAGES = [
   'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'iptables', 'procps', 'sudo',
-  'ca-certificates', 'openssl', 'kmod', 'libpam-systemd', 'firewalld', 'python3', 'python3-yaml', 'curl', 'iputils-ping', 'netcat-openbsd',
+  'ca-certificates', 'openssl', 'kmod', 'libpam-systemd', 'firewalld', 'python3', 'python3-yaml', 'python3-grpcio', 'python3-nacl', 'python3-cffi-backend', 'curl', 'iputils-ping', 'netcat-openbsd',
   // What UPLOAD_COMPRESSION=auto looks for on a host; current Ubuntu installs have it too.
   'zstd',
 ];

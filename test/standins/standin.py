@@ -7,11 +7,13 @@ kube-proxy, kubectl or flanneld (COMPONENT below, baked in by test/lab/bundle.ts
 refuse, so that a provisioner tested against it fails where it would fail against the real ones:
 removed flags and admission plugins, missing or mismatched certificates, identities that Node/RBAC
 authorization rejects, a container runtime without its CRI plugin, cgroup v1 from 1.35 on, a flannel
-network config missing from etcd. State lives in the lab's real etcd (through its JSON gRPC gateway,
-over TLS with the certificates given), so etcdctl sees what the API server stored.
+network config missing from etcd. State lives in the lab's real etcd (over gRPC and TLS with the
+certificates given, so etcd's authentication sees each component as its certificate's CN), so etcdctl
+sees what the API server stored.
 
 What it does not do: run pods, program iptables, create flannel's VXLAN device, watch. The contract it
-implements is test/standins/README.md. Python 3.7+ standard library, plus python3-yaml for YAML.
+implements is test/standins/README.md. Python 3.7+ standard library, plus python3-yaml for YAML,
+python3-grpcio for etcd and python3-nacl for the API server's secretbox encryption at rest.
 """
 import atexit
 import base64
@@ -492,7 +494,11 @@ class NetError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------------
-# etcd v3 through its JSON gRPC gateway (/v3/kv/*, /v3/lease/*), with the client certificate given
+# etcd v3 over gRPC, as the real API server and flanneld speak it, with the client certificate given:
+# with etcd's authentication on, the certificate's CN is the etcd user whose roles decide what it may
+# read and write. (etcd's JSON gateway cannot carry that: it dials etcd with the member's own
+# certificate, so every request through it would be the member's.) The few messages used are encoded
+# by hand; python3-grpcio carries them.
 # ---------------------------------------------------------------------------------------------------
 
 def b64(data):
@@ -514,6 +520,76 @@ def prefix_end(prefix):
     return b"\0"
 
 
+def pb_varint(n):
+    n &= (1 << 64) - 1  # int64: negatives as ten-byte two's complement, as protobuf does
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pb_int(field, n, always=False):
+    """A varint field; proto3 leaves out zeros unless the field is a oneof member that is set."""
+    return pb_varint(field << 3) + pb_varint(n) if (n or always) else b""
+
+
+def pb_bytes(field, data):
+    data = data.encode() if isinstance(data, str) else data
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data if data else b""
+
+
+def pb_parse(data):
+    """field number -> list of values (int for varints, bytes for length-delimited); fixed-width fields skipped."""
+    fields, i = {}, 0
+    def varint():
+        nonlocal i
+        n = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return n
+    while i < len(data):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value = varint()
+            value = value - (1 << 64) if value >= 1 << 63 else value
+        elif wire == 2:
+            size = varint()
+            value, i = data[i:i + size], i + size
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+            continue
+        else:
+            raise EtcdError("etcd sent a protobuf wire type %d this client does not read" % wire)
+        fields.setdefault(field, []).append(value)
+    return fields
+
+
+def pb_one(fields, field, default=0):
+    values = fields.get(field)
+    return values[-1] if values else default
+
+
+def pb_revision(reply):
+    return pb_one(pb_parse(pb_one(reply, 1, b"")), 3)
+
+
+def pb_kv(data):
+    """mvccpb.KeyValue as the gateway's JSON had it (base64 key and value, revisions as text)."""
+    kv = pb_parse(data)
+    return {"key": b64(pb_one(kv, 1, b"")), "create_revision": str(pb_one(kv, 2)), "mod_revision": str(pb_one(kv, 3)),
+            "version": str(pb_one(kv, 4)), "value": b64(pb_one(kv, 5, b"")), "lease": str(pb_one(kv, 6))}
+
+
+COMPARE_TARGETS = {"VERSION": (0, 4), "CREATE": (1, 5), "MOD": (2, 6)}
+
+
 class EtcdError(Exception):
     pass
 
@@ -521,93 +597,103 @@ class EtcdError(Exception):
 class Etcd:
     def __init__(self, endpoints, ca=None, cert=None, key=None):
         self.endpoints = [e.strip() for e in endpoints if e.strip()]
-        self.connections = threading.local()  # kept open per thread: a TLS handshake per request is slow here
-        self.ctx = None
+        self.channels = {}
+        self.lock = threading.Lock()
+        self.ctx = self.pem = None
         if any(e.startswith("https://") for e in self.endpoints):
+            # Read and checked at start (a missing file or a key that does not match ends the process, as upstream).
             self.ctx = client_context(ca_file=ca, cert_file=cert, key_file=key)
-            # With TLS 1.3 etcd refuses a client certificate after the client's handshake is done and then closes at
-            # once, so the alert is usually lost; with 1.2 the refusal arrives in the handshake, worded as etcd means it.
+            # With TLS 1.3 etcd refuses a client certificate after the client's handshake is done, so the alert is
+            # usually lost; with 1.2 the refusal arrives in the handshake, worded as etcd means it.
             self.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            self.pem = (read_file(ca) if ca else None, read_file(key) if key else None, read_file(cert) if cert else None)
 
-    def post(self, endpoint, path, body):
-        """(status, body) from one endpoint over this thread's open connection; a stale one is replaced once."""
+    def channel(self, endpoint):
+        import grpc  # only the components that talk to etcd need it
+        with self.lock:
+            ch = self.channels.get(endpoint)
+            if ch is None:
+                scheme, host, port = split_url(endpoint)
+                target = join_host_port(host, port)
+                if scheme == "https":
+                    ca, key, cert = self.pem
+                    ch = grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert))
+                else:
+                    ch = grpc.insecure_channel(target)
+                self.channels[endpoint] = ch
+            return ch
+
+    def dial_error(self, endpoint):
+        """Why an endpoint is unavailable, worded as Go reports it (grpc's own text names BoringSSL internals)."""
         scheme, host, port = split_url(endpoint)
-        open_ = getattr(self.connections, "by_endpoint", None)
-        if open_ is None:
-            open_ = self.connections.by_endpoint = {}
-        for attempt in (1, 2):
-            conn = open_.get(endpoint)
-            reused = conn is not None
-            if conn is None:
-                conn = open_[endpoint] = (http.client.HTTPSConnection(host, port, context=self.ctx, timeout=5) if scheme == "https"
-                                          else http.client.HTTPConnection(host, port, timeout=5))
-            try:
-                conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                return resp.status, resp.read()
-            except (OSError, ssl.SSLError, http.client.HTTPException) as e:
-                conn.close()
-                del open_[endpoint]
-                if not reused or attempt == 2:
-                    raise NetError("%s: %s" % (endpoint, go_net_error(e, host, port)), go_net_error(e, host, port))
+        try:
+            with socket.create_connection((host, port), timeout=3) as raw:
+                if scheme == "https":
+                    with self.ctx.wrap_socket(raw, server_hostname=host) as tls:
+                        tls.do_handshake()
+            return None
+        except (OSError, ssl.SSLError) as e:
+            return go_net_error(e, host, port)
 
-    def call(self, path, body):
+    def call(self, method, request, stream=False):
+        import grpc
         errors = []
         for endpoint in self.endpoints:
+            ch = self.channel(endpoint)
             try:
-                status, data = self.post(endpoint, "/v3/" + path, body)
-            except NetError as e:
-                errors.append("%s: %s" % (endpoint, e.cause))
-                continue
-            reply = json.loads(data or b"{}")
-            if status != 200:
-                if reply.get("code") == 14:
-                    # The stand-ins reach etcd through its JSON gateway, which dials etcd's own gRPC port with etcd's
-                    # server certificate as a client certificate: without clientAuth in it, etcd refuses its own gateway.
-                    raise EtcdError("%s: etcd's gRPC gateway cannot reach its own server (%s); with --client-cert-auth, etcd's "
-                                    "server certificate needs the clientAuth usage as well as serverAuth (kubeadm gives it both)"
-                                    % (endpoint, reply.get("message")))
-                raise EtcdError("etcdserver: %s" % (reply.get("error") or reply.get("message") or status))
-            return reply
+                if stream:
+                    replies = ch.stream_stream(method)(iter([request]), timeout=5)
+                    return pb_parse(next(replies))
+                return pb_parse(ch.unary_unary(method)(request, timeout=5))
+            except grpc.RpcError as e:
+                if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    errors.append("%s: %s" % (endpoint, self.dial_error(endpoint) or e.details()))
+                    continue
+                # etcd's own errors read "etcdserver: permission denied", "etcdserver: user name not found", ...
+                raise EtcdError(e.details() or str(e.code()))
         raise EtcdError("; ".join(errors) or "no etcd endpoints")
 
     def get(self, key):
-        kvs = self.call("kv/range", {"key": b64(key)}).get("kvs", [])
-        return kvs[0] if kvs else None
+        reply = self.call("/etcdserverpb.KV/Range", pb_bytes(1, key))
+        kvs = reply.get(2, [])
+        return pb_kv(kvs[0]) if kvs else None
 
     def range_prefix(self, prefix):
-        reply = self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))})
-        return reply.get("kvs", []), int(dig(reply, "header", "revision", default=0))
+        reply = self.call("/etcdserverpb.KV/Range", pb_bytes(1, prefix) + pb_bytes(2, prefix_end(prefix)))
+        return [pb_kv(kv) for kv in reply.get(2, [])], pb_revision(reply)
+
+    @staticmethod
+    def put_request(key, value, lease=None):
+        return pb_bytes(1, key) + pb_bytes(2, value) + pb_int(3, int(lease or 0))
 
     def put(self, key, value, lease=None):
-        body = {"key": b64(key), "value": b64(value)}
-        if lease:
-            body["lease"] = str(lease)
-        return int(dig(self.call("kv/put", body), "header", "revision", default=0))
+        return pb_revision(self.call("/etcdserverpb.KV/Put", self.put_request(key, value, lease)))
+
+    def txn(self, key, target, revision, success):
+        """One compare (key's create/mod revision or version equals revision; 0 = absent) and one operation."""
+        target_code, field = COMPARE_TARGETS[target]
+        compare = pb_int(1, 0) + pb_int(2, target_code) + pb_bytes(3, key) + pb_int(field, int(revision), always=True)
+        reply = self.call("/etcdserverpb.KV/Txn", pb_bytes(1, compare) + pb_bytes(2, success))
+        return bool(pb_one(reply, 2)), pb_revision(reply)
 
     def txn_put(self, key, value, target, revision, lease=None):
         """Put only if key's create/mod revision equals revision (0 = absent): the stores' optimistic concurrency."""
-        put = {"key": b64(key), "value": b64(value)}
-        if lease:
-            put["lease"] = str(lease)
-        compare = {"key": b64(key), "result": "EQUAL", "target": target, target.lower() + "_revision": str(revision)}
-        reply = self.call("kv/txn", {"compare": [compare], "success": [{"request_put": put}], "failure": []})
-        return bool(reply.get("succeeded")), int(dig(reply, "header", "revision", default=0))
+        return self.txn(key, target, revision, pb_bytes(2, self.put_request(key, value, lease)))
 
     def txn_delete(self, key, mod_revision):
-        compare = {"key": b64(key), "result": "EQUAL", "target": "MOD", "mod_revision": str(mod_revision)}
-        reply = self.call("kv/txn", {"compare": [compare], "success": [{"request_delete_range": {"key": b64(key)}}], "failure": []})
-        return bool(reply.get("succeeded"))
+        return self.txn(key, "MOD", mod_revision, pb_bytes(3, pb_bytes(1, key)))[0]
 
     def delete_prefix(self, prefix):
-        self.call("kv/deleterange", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))})
+        self.call("/etcdserverpb.KV/DeleteRange", pb_bytes(1, prefix) + pb_bytes(2, prefix_end(prefix)))
 
     def grant(self, ttl):
-        return int(self.call("lease/grant", {"TTL": str(ttl)})["ID"])
+        reply = self.call("/etcdserverpb.Lease/LeaseGrant", pb_int(1, ttl))
+        if pb_one(reply, 4, b""):
+            raise EtcdError(pb_one(reply, 4).decode())
+        return pb_one(reply, 2)
 
     def keepalive(self, lease):
-        reply = self.call("lease/keepalive", {"ID": str(lease)})
-        return int(dig(reply, "result", "TTL", default=0))
+        return pb_one(self.call("/etcdserverpb.Lease/LeaseKeepAlive", pb_int(1, lease), stream=True), 3)
 
 
 def kv_value(kv):
@@ -1331,6 +1417,120 @@ def openssl_public_key(path, directory, index):
     fatal('failed to parse service-account-key-file "%s": data does not contain any valid RSA or ECDSA public keys' % path)
 
 
+# ---------------------------------------------------------------------------------------------------
+# Encryption at rest (--encryption-provider-config): upstream's EncryptionConfiguration, with the
+# identity and secretbox providers (secretbox as upstream stores it: k8s:enc:secretbox:v1:<key name>:
+# then the nonce and the sealed box). The first provider of the first rule that names a resource
+# writes it; every provider of that rule may read it.
+# ---------------------------------------------------------------------------------------------------
+
+SECRETBOX_PREFIX = b"k8s:enc:secretbox:v1:"
+
+
+class EncryptionRule:
+    def __init__(self, patterns, providers):
+        self.patterns, self.providers = patterns, providers  # providers: ("identity", None) | ("secretbox", [(name, key)])
+
+    def matches(self, resource):
+        group = resource.group or ""
+        for p in self.patterns:
+            name, _, pgroup = p.partition(".")
+            if p in ("*.*", resource.qualified) or (name == "*" and pgroup == group) or (not pgroup and not group and name == resource.plural):
+                return True
+        return False
+
+    def write(self, data):
+        kind, keys = self.providers[0]
+        if kind == "identity":
+            return data
+        import nacl.secret
+        import nacl.utils
+        name, key = keys[0]
+        nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
+        return SECRETBOX_PREFIX + name.encode() + b":" + bytes(nacl.secret.SecretBox(key).encrypt(data, nonce))
+
+    def read(self, data):
+        """(plain data, stale): stale when not written by the first provider and key, so an update must write it
+        again even if nothing changed (what makes upstream's `get | replace` encrypt what was stored before)."""
+        first_kind, first_keys = self.providers[0]
+        for kind, keys in self.providers:
+            if kind == "secretbox" and data.startswith(SECRETBOX_PREFIX):
+                for name, key in keys:
+                    prefix = SECRETBOX_PREFIX + name.encode() + b":"
+                    if data.startswith(prefix):
+                        import nacl.secret
+                        fresh = first_kind == "secretbox" and first_keys[0][0] == name
+                        return nacl.secret.SecretBox(key).decrypt(data[len(prefix):]), not fresh
+        if data.startswith(b"k8s:enc:"):
+            raise EtcdError("no matching prefix found")
+        if any(kind == "identity" for kind, _ in self.providers):
+            return data, first_kind != "identity"
+        raise EtcdError("identity transformer tried to read encrypted data")
+
+
+AUDIT_LEVELS = ("None", "Metadata", "Request", "RequestResponse")
+AUDIT_STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
+
+
+def check_audit_policy(path):
+    """An audit policy upstream would load; an invalid one ends the process, as upstream refuses to start."""
+    policy = load_yaml(read_file(path).decode()) or {}
+    where = "loading audit policy file: "
+    if policy.get("kind") != "Policy" or policy.get("apiVersion") not in ("audit.k8s.io/v1", "audit.k8s.io/v1beta1"):
+        fatal('%sfailed decoding: no kind "%s" is registered for version "%s"' % (where, policy.get("kind"), policy.get("apiVersion")))
+    rules = policy.get("rules") or []
+    if not rules:
+        fatal("%sloaded illegal policy with 0 rules from file %s" % (where, path))
+    for i, rule in enumerate(rules):
+        if rule.get("level") not in AUDIT_LEVELS:
+            fatal('%srules[%d].level: Unsupported value: "%s": supported values: %s' % (where, i, rule.get("level"), ", ".join('"%s"' % l for l in AUDIT_LEVELS)))
+    for stage in policy.get("omitStages") or []:
+        if stage not in AUDIT_STAGES:
+            fatal('%somitStages: Unsupported value: "%s"' % (where, stage))
+
+
+def load_encryption_config(path):
+    """The rules of an EncryptionConfiguration file; an invalid one ends the process, as upstream refuses to start."""
+    config = load_yaml(read_file(path).decode()) or {}
+    where = "error while parsing file: "
+    if config.get("kind") != "EncryptionConfiguration" or config.get("apiVersion") not in ("apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1beta1"):
+        fatal('%sno kind "%s" is registered for version "%s"' % (where, config.get("kind"), config.get("apiVersion")))
+    rules = []
+    for i, entry in enumerate(config.get("resources") or []):
+        patterns = entry.get("resources") or []
+        if not patterns:
+            fatal("%sresources[%d].resources: Required value: resources is a required field" % (where, i))
+        providers = []
+        for j, provider in enumerate(entry.get("providers") or []):
+            field = "resources[%d].providers[%d]" % (i, j)
+            if len(provider) != 1:
+                fatal("%s%s: Invalid value: more than one provider specified in a single element, should split into different list elements" % (where, field))
+            kind, body = next(iter(provider.items()))
+            if kind == "identity":
+                providers.append(("identity", None))
+            elif kind == "secretbox":
+                keys = []
+                for k, key in enumerate((body or {}).get("keys") or []):
+                    try:
+                        secret = base64.b64decode(key.get("secret") or "", validate=True)
+                    except ValueError:
+                        fatal('%s%s.secretbox.keys[%d].secret: Invalid value: "REDACTED": secrets must be base64 encoded' % (where, field, k))
+                    if len(secret) != 32:
+                        fatal('%s%s.secretbox.keys[%d].secret: Invalid value: "REDACTED": secret is not of the expected length, got %d, expected one of [32]' % (where, field, k, len(secret)))
+                    if not key.get("name") or ":" in key["name"]:
+                        fatal("%s%s.secretbox.keys[%d].name: Invalid value: a key name is required and may not contain ':'" % (where, field, k))
+                    keys.append((key["name"], secret))
+                if not keys:
+                    fatal("%s%s.secretbox.keys: Required value: keys (list) should have at least 1 element" % (where, field))
+                providers.append(("secretbox", keys))
+            else:
+                fatal("%s%s: the %s provider is not implemented by this stand-in (identity and secretbox are)" % (where, field, kind))
+        if not providers:
+            fatal("%sresources[%d].providers: Required value: providers (list) should have at least 1 element" % (where, i))
+        rules.append(EncryptionRule(patterns, providers))
+    return rules
+
+
 class ApiServer:
     def __init__(self, flags):
         self.flags = flags
@@ -1351,7 +1551,10 @@ class ApiServer:
                            (flags.get("proxy-client-cert-file"), flags.get("proxy-client-key-file"), "proxy client")):
             if c or k:
                 check_key_pair(c or "", k or "", what)
-        for name in ("requestheader-client-ca-file", "kubelet-certificate-authority", "encryption-provider-config",
+        self.encryption = load_encryption_config(flags.get("encryption-provider-config")) if flags.get("encryption-provider-config") else []
+        if flags.get("audit-policy-file"):
+            check_audit_policy(flags.get("audit-policy-file"))
+        for name in ("requestheader-client-ca-file", "kubelet-certificate-authority",
                      "audit-policy-file", "admission-control-config-file", "egress-selector-config-file", "token-auth-file",
                      "authentication-config", "authorization-config"):
             if flags.get(name):
@@ -1480,7 +1683,7 @@ class ApiServer:
             wanted = {k: v for k, v in obj.items() if k != "metadata"}
             if any(current.get(k) != v for k, v in wanted.items()):
                 current.update(wanted)
-                self.etcd.txn_put(self.key(resource, ns, obj["metadata"]["name"]), self.encode(current), "MOD", rev)
+                self.etcd.txn_put(self.key(resource, ns, obj["metadata"]["name"]), self.encode(resource, current), "MOD", rev)
 
     def reconcile_endpoints(self):
         """The `kubernetes` endpoints list every API server that has started (they share etcd)."""
@@ -1497,7 +1700,7 @@ class ApiServer:
             self.store_new(resource, "default", obj)
         else:
             obj["metadata"] = current["metadata"]
-            self.etcd.txn_put(self.key(resource, "default", "kubernetes"), self.encode(obj), "MOD", rev)
+            self.etcd.txn_put(self.key(resource, "default", "kubernetes"), self.encode(resource, obj), "MOD", rev)
 
     # -- storage: one JSON object per key, resourceVersion = etcd's mod_revision --
 
@@ -1508,24 +1711,42 @@ class ApiServer:
         return "%s/%s/%s" % (self.prefix, resource.plural, (ns + "/") if resource.namespaced and ns else "")
 
     @staticmethod
-    def encode(obj):
+    def serialize(obj):
         stored = json.loads(json.dumps(obj))
         stored.get("metadata", {}).pop("resourceVersion", None)
         return json.dumps(stored, sort_keys=True, separators=(",", ":"))
 
-    @staticmethod
-    def decode(kv):
-        obj = json.loads(kv_value(kv))
+    def rule_for(self, resource):
+        return next((r for r in self.encryption if r.matches(resource)), None)
+
+    def encode(self, resource, obj):
+        data = self.serialize(obj).encode()
+        rule = self.rule_for(resource)
+        return rule.write(data) if rule else data
+
+    def decode(self, resource, kv):
+        return self.decode_stale(resource, kv)[0]
+
+    def decode_stale(self, resource, kv):
+        """The stored object, and whether its stored form is stale (see EncryptionRule.read)."""
+        data = kv_value(kv)
+        rule = self.rule_for(resource)
+        plain, stale = rule.read(data) if rule else (data, False)
+        obj = json.loads(plain)
         obj.setdefault("metadata", {})["resourceVersion"] = str(kv.get("mod_revision", "0"))
-        return obj
+        return obj, stale
+
+    def load_stale(self, resource, ns, name):
+        kv = self.etcd.get(self.key(resource, ns, name))
+        return self.decode_stale(resource, kv) + (int(kv.get("mod_revision", 0)),) if kv else (None, False, 0)
 
     def load(self, resource, ns, name):
         kv = self.etcd.get(self.key(resource, ns, name))
-        return (self.decode(kv), int(kv.get("mod_revision", 0))) if kv else (None, 0)
+        return (self.decode(resource, kv), int(kv.get("mod_revision", 0))) if kv else (None, 0)
 
     def list_objects(self, resource, ns=None):
         kvs, revision = self.etcd.range_prefix(self.list_key(resource, ns))
-        return [self.decode(kv) for kv in kvs], revision
+        return [self.decode(resource, kv) for kv in kvs], revision
 
     def store_new(self, resource, ns, obj):
         meta = obj.setdefault("metadata", {})
@@ -1536,7 +1757,7 @@ class ApiServer:
         if "spec" in obj and resource.plural not in ("namespaces", "nodes", "services"):
             meta.setdefault("generation", 1)
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
-        ok, revision = self.etcd.txn_put(self.key(resource, ns, meta["name"]), self.encode(obj), "CREATE", 0)
+        ok, revision = self.etcd.txn_put(self.key(resource, ns, meta["name"]), self.encode(resource, obj), "CREATE", 0)
         if not ok:
             raise Status(409, "AlreadyExists", '%s "%s" already exists' % (resource.qualified, meta["name"]),
                          details(resource, meta["name"]))
@@ -1545,7 +1766,7 @@ class ApiServer:
         return obj
 
     def store_update(self, resource, ns, name, obj, mod_revision):
-        ok, revision = self.etcd.txn_put(self.key(resource, ns, name), self.encode(obj), "MOD", mod_revision)
+        ok, revision = self.etcd.txn_put(self.key(resource, ns, name), self.encode(resource, obj), "MOD", mod_revision)
         if not ok:
             raise conflict(resource, name)
         obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
@@ -2035,7 +2256,7 @@ class ApiServer:
         else:
             ctype, raw = (h.headers.get("Content-Type") or "").split(";")[0].strip(), h.read_body()
         for _ in range(5):  # a patch is re-applied to a fresh read when another writer won the race
-            old, revision = self.load(resource, ns, name)
+            old, stale, revision = self.load_stale(resource, ns, name)
             if old is None:
                 raise not_found(resource, name)
             new = json.loads(json.dumps(body)) if verb == "update" else self.apply_patch(ctype, raw, old)
@@ -2053,7 +2274,7 @@ class ApiServer:
                     new.pop("spec", None)
             elif "status" in old:
                 new["status"] = old["status"]
-            if self.encode(new) == self.encode(old):
+            if self.serialize(new) == self.serialize(old) and not stale:
                 return 200, old
             if "spec" in new and new.get("spec") != old.get("spec") and "generation" in meta:
                 meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
@@ -2292,10 +2513,10 @@ class Kubectl:
             raise KubectlError("error: you must specify a command (kubectl help lists them)")
         command, rest = args[0], args[1:]
         handler = {"version": self.version, "get": self.get, "apply": self.apply, "create": self.create, "delete": self.delete,
-                   "label": self.label, "taint": self.taint}.get(command)
+                   "label": self.label, "taint": self.taint, "replace": self.replace}.get(command)
         if handler is None:
             raise KubectlError('error: unknown command "%s" for "kubectl" (this test stand-in implements version, get, apply, '
-                               'create, delete, label, taint)' % command)
+                               'create, replace, delete, label, taint)' % command)
         return handler(rest)
 
     def print_obj(self, obj, fmt):
@@ -2490,6 +2711,20 @@ class Kubectl:
                 self.out.write("%s %s\n" % (what, "configured" if changed else "unchanged"))
             except ApiError as e:
                 status = self.report(server_error(e, 'error when %s "%s"' % ("creating" if live is None else "patching", source)))
+            except NetError as e:
+                raise server_error(e)
+        return status
+
+    def replace(self, args):
+        """Each object written back as given (a PUT with its resourceVersion): what rewrites stored objects, e.g. after an encryption change."""
+        status = 0
+        for source, obj in self.read_manifests():
+            resource, ns, name = self.manifest_target(source, obj)
+            try:
+                self.api().put(api_path(resource, ns, name), obj)
+                self.out.write("%s/%s replaced\n" % (resource.kind_qualified, name))
+            except ApiError as e:
+                status = self.report(server_error(e, 'error when replacing "%s"' % source))
             except NetError as e:
                 raise server_error(e)
         return status
