@@ -10,6 +10,8 @@ export const HOST_PATHS = {
   kubeletDir: '/var/lib/kubelet',
   kubeProxyDir: '/var/lib/kube-proxy',
   auditLogDir: '/var/log/kubernetes',
+  /** What the API server's audit log records: a rendered template (units/master/etc/kubernetes/audit-policy.yaml). */
+  auditPolicyFile: '/etc/kubernetes/audit-policy.yaml',
   systemdDir: '/etc/systemd/system',
   cniConfDir: '/etc/cni/net.d',
   cniBinDir: '/opt/cni/bin',

@@ -1,7 +1,8 @@
 import { ETCD_CLIENT_PORT, type ClusterSpec, type HostSpec } from '../config/cluster-spec.js';
 import { PKI_PATHS } from '../pki/host-layout.js';
+import { ACCESS_MARKER_KEY } from '../phases/etcd-access.js';
 import { runsFlanneld } from '../phases/network.js';
-import { etcdctl, HEALTH_PORTS, kubectl, localApiserver } from '../phases/services.js';
+import { etcdctl, HEALTH_PORTS, kubectl, LOCAL_ETCD, localApiserver } from '../phases/services.js';
 import { shq } from '../ssh/quote.js';
 
 /**
@@ -106,7 +107,7 @@ export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
   const expected = spec.hosts.filter((h) => h.roles.includes('etcd')).map((h) => h.name);
   return {
     key: 'etcd-members',
-    script: withCode(`${etcdctl(on, `https://127.0.0.1:${ETCD_CLIENT_PORT}`)} member list`),
+    script: withCode(`${etcdctl(on, LOCAL_ETCD)} member list`),
     read: (out) => {
       const { code, body } = splitCode(out);
       if (code !== 0) return [row('etcd member list', on.name, false, gist(body) || `exit code ${code}`)];
@@ -115,6 +116,25 @@ export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
       const started = new Set(members.filter((f) => f[1] === 'started').map((f) => f[2]!));
       const missing = expected.filter((n) => !started.has(n));
       return [row('etcd member list', on.name, missing.length === 0, missing.length ? `not started members: ${missing.join(', ')}` : `${started.size} members started: ${[...started].join(', ')}`)];
+    },
+  };
+}
+
+/**
+ * Whether etcd's authentication is on, read on one member: the health check's user is refused a key
+ * outside its grants. Off, any client certificate of the etcd CA (every worker's, in etcd mode)
+ * reads and writes every key.
+ */
+export function etcdAuthCheck(_spec: ClusterSpec, on: HostSpec): HealthCheck {
+  return {
+    key: 'etcd-auth',
+    script: withCode(`${etcdctl(on, LOCAL_ETCD)} get ${shq(ACCESS_MARKER_KEY)}`),
+    read: (out) => {
+      const { code, body } = splitCode(out);
+      const check = 'etcd access control';
+      if (code === 0) return [row(check, on.name, false, 'authentication is off: any client certificate of the etcd CA reads and writes every key; run bootstrap apply')];
+      if (/permission denied/.test(body)) return [row(check, on.name, true, 'on: each client reaches only its own keys')];
+      return [row(check, on.name, false, `etcdctl on ${on.name}: ${gist(body) || `exit code ${code}`}`)];
     },
   };
 }
@@ -170,7 +190,7 @@ export function leasesCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
   const nodes = spec.hosts.filter((h) => h.roles.includes('master') || h.roles.includes('worker'));
   return {
     key: 'leases',
-    script: withCode(`${etcdctl(on, `https://127.0.0.1:${ETCD_CLIENT_PORT}`)} get --prefix ${shq(prefix)}`),
+    script: withCode(`${etcdctl(on, LOCAL_ETCD)} get --prefix ${shq(prefix)}`),
     read: (out) => {
       const { code, body } = splitCode(out);
       if (code !== 0) return nodes.map((n) => row('flannel lease in etcd', n.name, false, `etcdctl on ${on.name}: ${gist(body) || `exit code ${code}`}`));

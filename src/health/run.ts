@@ -4,7 +4,7 @@ import { mapLimit } from '../engine/limit.js';
 import { parseSections, sectionedScript } from '../engine/sections.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import type { SshTarget } from '../ssh/target.js';
-import { etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type HealthCheck, type HealthRow } from './checks.js';
+import { etcdAuthCheck, etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type HealthCheck, type HealthRow } from './checks.js';
 
 export interface HealthReport {
   ok: boolean;
@@ -47,6 +47,7 @@ function assignClusterChecks(spec: ClusterSpec, up: readonly HostSpec[]): Map<st
   const member = up.find((h) => h.roles.includes('etcd'));
   const master = up.find((h) => h.roles.includes('master'));
   add(member, etcdMembersCheck);
+  add(member, etcdAuthCheck);
   add(master, nodesCheck);
   // In kube mode the nodes check reads the podCIDRs from the same list.
   if (spec.values.FLANNEL_MODE !== 'kube') add(member, leasesCheck);

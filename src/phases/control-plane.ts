@@ -1,7 +1,9 @@
 import { HOST_PATHS } from '../config/host-paths.js';
 import type { Resource } from '../engine/resource.js';
 import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
-import { shJoin } from '../ssh/quote.js';
+import type { ClusterAction, ClusterContext } from '../engine/phase.js';
+import { PKI_PATHS } from '../pki/host-layout.js';
+import { shJoin, shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
 import { withRecord } from './record.js';
@@ -10,6 +12,8 @@ import { HEALTH_PORTS, kubectl, runningService } from './services.js';
 /** The API server's client certificate for kubelets (its CN, see pki/catalog.ts) and the binding that lets it reach them. */
 const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 export const KUBELET_API_BINDING = 'kubestrap:apiserver-kubelet-client';
+/** On the kube-system namespace: the key every Secret was last written with, so the rewrite happens once per key. */
+export const SECRETS_ENCRYPTED_LABEL = 'kubestrap.io/secrets-encrypted-with';
 
 /**
  * The control plane on every master: the API server (etcd over TLS, Node and RBAC authorization,
@@ -47,5 +51,37 @@ export const controlPlanePhase: Phase = {
       when: 'after',
       failureHint: 'check that the API server answers on that master (journalctl -u kube-apiserver)',
     },
+    encryptExistingSecrets(ctx),
   ],
 };
+
+/**
+ * The API servers encrypt a Secret when they write it: those stored before the encryption config
+ * (an existing cluster, a new key) stay plain until written again. Once every master runs with the
+ * config, each Secret is written back as it is (upstream's `get | replace`), and kube-system is
+ * labelled with the key, read from the master's own config, so this happens once per key.
+ */
+function encryptExistingSecrets(ctx: ClusterContext): ClusterAction {
+  const masters = namesWithRole(ctx, 'master');
+  const keyName = `ks_key=$(sed -n 's/^ *- name: *//p' ${shq(PKI_PATHS.encryptionConfig)} 2>/dev/null | head -n 1)`;
+  return {
+    name: 'encrypt-existing-secrets',
+    description: 'write every Secret again, so that those stored before encryption at rest are encrypted too',
+    check: (host) =>
+      [keyName, `[ -z "$ks_key" ] || ${kubectl(host)} get namespaces -l "${SECRETS_ENCRYPTED_LABEL}=$ks_key" -o name | grep -qx namespace/kube-system`].join('\n'),
+    run: (host, live) => {
+      const waiting = masters.filter((m) => !live.includes(m));
+      // A master still on the old configuration could neither read what the others encrypt nor encrypt what it writes.
+      if (waiting.length) return `echo ${shq(`not every master runs with the encryption config yet (${waiting.join(', ')}): Secrets are rewritten once all do`)} >&2; exit 1`;
+      return [
+        'set -e',
+        keyName,
+        `${kubectl(host)} get secrets --all-namespaces -o json | ${kubectl(host)} replace -f - >/dev/null`,
+        `${kubectl(host)} label namespace kube-system --overwrite "${SECRETS_ENCRYPTED_LABEL}=$ks_key" >/dev/null`,
+      ].join('\n');
+    },
+    candidates: masters,
+    when: 'after',
+    failureHint: 'check that the API server answers on every master (journalctl -u kube-apiserver), then run apply again',
+  };
+}

@@ -6,6 +6,7 @@ import type { Resource } from '../engine/resource.js';
 import { DISK_FACT, DISK_SNIPPET, diskProblems } from '../preflight/disk.js';
 import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
+import { etcdAccessAction } from './etcd-access.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, withRole, type Phase, type PhaseContext } from './phase.js';
 import { recordPath, withRecord } from './record.js';
@@ -55,6 +56,7 @@ export const etcdPhase: Phase = {
       ...diskProblems(members, () => [{ path: HOST_PATHS.etcdDataDir, bytes: ETCD_DISK_BYTES, what: 'etcd data' }]),
     ];
   },
+  clusterActions: (ctx) => [etcdAccessAction(ctx)],
 };
 
 /** What the etcd fact says about a member's data folder. */

@@ -8,7 +8,7 @@ import type { PhaseName } from './phase.js';
 const OWNERS: ReadonlyArray<readonly [PhaseName, RegExp]> = [
   ['runtime', /^\/etc\/(docker|containerd)\//],
   ['etcd', /^\/etc\/systemd\/system\/etcd\.service$/],
-  ['control-plane', /^\/etc\/systemd\/system\/kube-(apiserver|controller-manager|scheduler)\.service$/],
+  ['control-plane', /^\/etc\/(systemd\/system\/kube-(apiserver|controller-manager|scheduler)\.service|kubernetes\/audit-policy\.yaml)$/],
   ['network', /^\/etc\/(systemd\/system\/flanneld\.service|kube-flannel\/|cni\/)/],
   ['addons', /^\/etc\/kubernetes\/addons\//],
   ['workers', /^\/etc\/(systemd\/system\/(kubelet|kube-proxy)\.service|kubernetes\/(kubelet|kube-proxy)[-.])/],

@@ -7,7 +7,7 @@ import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
 import { withRecord } from './record.js';
-import { etcdctl, kubectl, runningService } from './services.js';
+import { etcdctl, kubectl, LOCAL_ETCD, runningService } from './services.js';
 
 /** What flanneld in kube mode may do through the API server (upstream's kube-flannel RBAC). */
 export const FLANNEL_ROLE = 'kubestrap:flannel';
@@ -60,12 +60,13 @@ function networkConfig(ctx: ClusterContext): ClusterAction {
   const key = `${ctx.spec.values.FLANNEL_ETCD_PREFIX}/config`;
   // One line, as flannel's own docs write it; the comparison is on exactly this text.
   const value = JSON.stringify(JSON.parse(netConf(ctx) ?? '{}'));
-  const local = 'https://127.0.0.1:2379';
+  // As etcd's root: flanneld's own user may write there too, but its certificate is on the nodes, not the members.
+  const root = (host: HostSpec) => etcdctl(host, LOCAL_ETCD, 'admin');
   return {
     name: 'flannel-network-config',
     description: `write flannel's network ${value} to etcd at ${key}`,
-    check: (host) => `[ "$(${etcdctl(host, local)} get ${shq(key)} --print-value-only)" = ${shq(value)} ]`,
-    run: (host) => `${etcdctl(host, local)} put ${shq(key)} ${shq(value)} >/dev/null`,
+    check: (host) => `[ "$(${root(host)} get ${shq(key)} --print-value-only)" = ${shq(value)} ]`,
+    run: (host) => `${root(host)} put ${shq(key)} ${shq(value)} >/dev/null`,
     candidates: namesWithRole(ctx, 'etcd'),
     when: 'before',
     failureHint: 'check that etcd is healthy on that member (bootstrap health, journalctl -u etcd)',

@@ -4,6 +4,7 @@ import { HostError, type KubestrapError } from '../errors.js';
 import type { ClusterContext, ClusterHost } from '../engine/phase.js';
 import type { Resource } from '../engine/resource.js';
 import { CAS, SERVICE_ACCOUNT_KEY, type CaName } from '../pki/catalog.js';
+import { ENCRYPTION_KEY } from '../pki/encryption.js';
 import { hostPkiContents } from '../pki/host-files.js';
 import { CA_CERT_PATHS, PKI_DIRECTORIES, PKI_PATHS } from '../pki/host-layout.js';
 import type { PreparedPki } from '../pki/reconcile.js';
@@ -24,8 +25,8 @@ export const PKI_PHASE_TITLE = 'certificates and keys';
 
 /** The phase's fact snippet: one line per anchor the host has, `<path> <sha256>`; it only looks. */
 export const PKI_FACTS: Readonly<Record<string, string>> = {
-  // One process for all of them; a missing one only complains on stderr.
-  [ANCHORS_FACT]: `sha256sum -- ${TRUST_ANCHORS.map(({ path }) => shq(path)).join(' ')}`,
+  // One process for all of them (and the encryption config, whose presence matters); a missing one only complains on stderr.
+  [ANCHORS_FACT]: `sha256sum -- ${[...TRUST_ANCHORS.map(({ path }) => path), PKI_PATHS.encryptionConfig].map(shq).join(' ')}`,
 };
 
 /**
@@ -53,7 +54,7 @@ export function pkiPhase(pki: PreparedPki, storeDir: string): Phase {
       ];
     },
     // Certificates are time-bound: a host whose clock is off sees them as not yet valid or expired.
-    preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...clockProblems(ctx)],
+    preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...replacedEncryptionKey(ctx, pki, storeDir), ...clockProblems(ctx)],
     beforeChanges: () => pki.persist(),
   };
 }
@@ -66,6 +67,25 @@ function sha256(text: string): string {
 export function hostsHoldingCa(ctx: ClusterContext): string[] {
   const caPaths = new Set<string>(Object.values(CA_CERT_PATHS));
   return ctx.hosts.filter((h) => [...anchorsOn(h).keys()].some((p) => caPaths.has(p))).map((h) => h.host.name);
+}
+
+/**
+ * A master that encrypts Secrets with a key the local PKI no longer has (a lost or wrong state
+ * folder): a new key would leave every encrypted Secret unreadable, so the run stops.
+ */
+function replacedEncryptionKey(ctx: ClusterContext, pki: PreparedPki, storeDir: string): KubestrapError[] {
+  if (!pki.issued.some((i) => i.name === ENCRYPTION_KEY)) return [];
+  return ctx.hosts
+    .filter((h) => anchorsOn(h).has(PKI_PATHS.encryptionConfig))
+    .map(
+      (h) =>
+        new HostError(
+          h.host.name,
+          `holds ${PKI_PATHS.encryptionConfig}, but the local PKI in ${storeDir} has no ${ENCRYPTION_KEY}.key (this run would make a new one): Secrets encrypted with the old key would become unreadable`,
+          { resource: `file:${PKI_PATHS.encryptionConfig}` },
+          `restore ${storeDir} from your backup (it must hold ${ENCRYPTION_KEY}.key); nothing was changed`,
+        ),
+    );
 }
 
 function anchorsOn(h: ClusterHost): Map<string, string> {

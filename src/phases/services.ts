@@ -28,10 +28,26 @@ export function binary(host: HostSpec, name: string): string {
   return `${host.values.BIN_PATH}/${name}`;
 }
 
-/** etcdctl on an etcd member, as the health-check client (any client certificate of the etcd CA may read and write). */
-export function etcdctl(host: HostSpec, endpoints: string): string {
-  return `ETCDCTL_API=3 ${shJoin([binary(host, 'etcdctl'), `--endpoints=${endpoints}`, `--cacert=${PKI_PATHS.etcdCaCert}`, `--cert=${PKI_PATHS.etcdHealthcheckClientCert}`, `--key=${PKI_PATHS.etcdHealthcheckClientKey}`, '--command-timeout=5s'])}`;
+/**
+ * Who etcdctl is on an etcd member (etcd takes the certificate's CN as the user): the health check
+ * reads health, members and flannel's leases; the administrator (etcd's root) manages users, roles,
+ * members and flannel's network.
+ */
+const ETCDCTL_IDENTITIES = {
+  healthcheck: { cert: PKI_PATHS.etcdHealthcheckClientCert, key: PKI_PATHS.etcdHealthcheckClientKey },
+  admin: { cert: PKI_PATHS.etcdAdminClientCert, key: PKI_PATHS.etcdAdminClientKey },
+} as const;
+
+export type EtcdctlIdentity = keyof typeof ETCDCTL_IDENTITIES;
+
+/** etcdctl on an etcd member, as `identity`. */
+export function etcdctl(host: HostSpec, endpoints: string, identity: EtcdctlIdentity = 'healthcheck'): string {
+  const { cert, key } = ETCDCTL_IDENTITIES[identity];
+  return `ETCDCTL_API=3 ${shJoin([binary(host, 'etcdctl'), `--endpoints=${endpoints}`, `--cacert=${PKI_PATHS.etcdCaCert}`, `--cert=${cert}`, `--key=${key}`, '--command-timeout=5s'])}`;
 }
+
+/** The member's own client URL: what etcdctl on a member talks to. */
+export const LOCAL_ETCD = `https://127.0.0.1:${ETCD_CLIENT_PORT}`;
 
 /** kubectl on a master, as the cluster admin. */
 export function kubectl(host: HostSpec): string {
@@ -45,7 +61,7 @@ export function localApiserver(spec: ClusterSpec): string {
 function readiness(spec: ClusterSpec, host: HostSpec, service: ComponentService): ReadinessCheck | undefined {
   switch (service) {
     case 'etcd':
-      return { check: `${etcdctl(host, `https://127.0.0.1:${ETCD_CLIENT_PORT}`)} endpoint health`, description: 'answers endpoint health over TLS', timeoutSec: 120 };
+      return { check: `${etcdctl(host, LOCAL_ETCD)} endpoint health`, description: 'answers endpoint health over TLS', timeoutSec: 120 };
     case 'kube-apiserver':
       return { check: `curl -sf --max-time 3 -o /dev/null --cacert ${PKI_PATHS.caCert} ${shq(`${localApiserver(spec)}/readyz`)}`, description: 'answers /readyz', timeoutSec: 180 };
     case 'kube-controller-manager':

@@ -51,10 +51,22 @@ export const CAS: readonly CaSpec[] = [
   { name: 'front-proxy-ca', commonName: 'front-proxy-ca', purpose: 'front-proxy CA: the API server\'s client to aggregated APIs' },
 ];
 
-/** The in-cluster names of the API server, which pods use through the `kubernetes` Service. */
 /** flanneld's user name in kube mode: the bring-up binds it to the role flannel needs. */
 export const FLANNEL_USER = 'kubestrap:flanneld';
 
+/**
+ * etcd's users: with its authentication on, etcd takes a client certificate's CN as the user, whose
+ * roles decide what it may read and write. `root` is etcd's own administrator (users, roles,
+ * members, snapshots); its certificate stays on the etcd members, which hold all the data anyway.
+ */
+export const ETCD_USERS = {
+  admin: 'root',
+  apiserver: 'kube-apiserver-etcd-client',
+  flannel: 'flanneld',
+  healthcheck: 'kube-etcd-healthcheck-client',
+} as const;
+
+/** The in-cluster names of the API server, which pods use through the `kubernetes` Service. */
 export function apiserverServiceNames(clusterDomain: string): string[] {
   return ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${clusterDomain}`];
 }
@@ -91,15 +103,16 @@ export function pkiCatalog(spec: ClusterSpec): PkiCatalog {
     },
     // Bound to the system:kubelet-api-admin role by the bring-up: it reads logs and execs in pods.
     client('apiserver-kubelet-client', 'ca', 'kube-apiserver-kubelet-client', 'the API server\'s client certificate for kubelets'),
-    client('apiserver-etcd-client', 'etcd-ca', 'kube-apiserver-etcd-client', 'the API server\'s client certificate for etcd'),
+    client('apiserver-etcd-client', 'etcd-ca', ETCD_USERS.apiserver, 'the API server\'s client certificate for etcd'),
     // The API server only accepts front-proxy requests from this name (--requestheader-allowed-names).
     client('front-proxy-client', 'front-proxy-ca', 'front-proxy-client', 'the API server\'s client certificate for aggregated APIs'),
     client('admin', 'ca', 'kubestrap-admin', 'cluster administrator (admin.conf)', ['system:masters']),
     client('controller-manager', 'ca', 'system:kube-controller-manager', 'kube-controller-manager (controller-manager.conf)'),
     client('scheduler', 'ca', 'system:kube-scheduler', 'kube-scheduler (scheduler.conf)'),
     client('kube-proxy', 'ca', 'system:kube-proxy', 'kube-proxy (kube-proxy.conf)'),
-    client('etcd-healthcheck-client', 'etcd-ca', 'kube-etcd-healthcheck-client', 'etcdctl on etcd members (health checks, member changes)'),
-    client('etcd-flannel-client', 'etcd-ca', 'flanneld', 'flanneld\'s client certificate for etcd'),
+    client('etcd-healthcheck-client', 'etcd-ca', ETCD_USERS.healthcheck, 'etcd health checks (endpoint health, member list, flannel leases)'),
+    client('etcd-admin-client', 'etcd-ca', ETCD_USERS.admin, 'etcd\'s administrator on etcd members (users and roles, members, flannel\'s network, etcdctl for root)'),
+    client('etcd-flannel-client', 'etcd-ca', ETCD_USERS.flannel, 'flanneld\'s client certificate for etcd (its prefix only)'),
     // With FLANNEL_MODE=kube flanneld reads node podCIDRs through the API server, as this user.
     ...(v.FLANNEL_MODE === 'kube' ? [client('flannel', 'ca', FLANNEL_USER, 'flanneld in kube mode (flannel.conf)')] : []),
   ];

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { SERVICE_ACCOUNT_KEY } from './catalog.js';
+import { ENCRYPTION_KEY } from './encryption.js';
 import { daysLeft, readCertificate, type CertificateInfo } from './certificate.js';
 import type { DeployedFile } from './deployed.js';
 import { hostPkiContents } from './host-files.js';
@@ -56,8 +57,10 @@ export function checkLocal(pki: PreparedPki, store: PkiStore, now: Date, days: n
     if (!info) return { ...base, problems: ['unreadable'] };
     return { ...base, problems: expiryProblems(base.daysLeft, days) };
   });
-  const sa = pki.items.get(SERVICE_ACCOUNT_KEY);
-  rows.push({ where: 'local', name: SERVICE_ACCOUNT_KEY, path: store.pathOf(SERVICE_ACCOUNT_KEY, 'keyPem'), dnsNames: [], ipAddresses: [], problems: sa ? [] : ['missing: the next apply creates it'] });
+  // Keys without a certificate: only whether the store has them.
+  for (const name of [SERVICE_ACCOUNT_KEY, ENCRYPTION_KEY]) {
+    rows.push({ where: 'local', name, path: store.pathOf(name, 'keyPem'), dnsNames: [], ipAddresses: [], problems: pki.items.has(name) ? [] : ['missing: the next apply creates it'] });
+  }
   return rows;
 }
 

@@ -1,4 +1,5 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import { encryptionConfig, parseEncryptionKey } from './encryption.js';
 import { hostPkiFiles, type HostPkiFile, type PkiContent } from './host-layout.js';
 import { kubeconfig } from './kubeconfig.js';
 import type { PreparedPki } from './reconcile.js';
@@ -33,6 +34,8 @@ function contentOf(spec: ClusterSpec, pki: PreparedPki, what: PkiContent): strin
         clientKeyPem: item?.keyPem ?? failWith(missing('key')),
       });
     }
+    case 'encryption-config':
+      return encryptionConfig(parseEncryptionKey(item?.keyPem ?? '') ?? failWith(missing('encryption key')));
   }
 }
 

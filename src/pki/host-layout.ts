@@ -2,6 +2,7 @@ import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
 import type { CaName } from './catalog.js';
 import { SERVICE_ACCOUNT_KEY } from './catalog.js';
+import { ENCRYPTION_KEY } from './encryption.js';
 
 const pki = HOST_PATHS.pkiDir;
 const etcd = HOST_PATHS.etcdPkiDir;
@@ -34,6 +35,8 @@ export const PKI_PATHS = {
   etcdPeerKey: `${etcd}/peer.key`,
   etcdHealthcheckClientCert: `${etcd}/healthcheck-client.crt`,
   etcdHealthcheckClientKey: `${etcd}/healthcheck-client.key`,
+  etcdAdminClientCert: `${etcd}/admin-client.crt`,
+  etcdAdminClientKey: `${etcd}/admin-client.key`,
   etcdFlannelClientCert: `${etcd}/flannel-client.crt`,
   etcdFlannelClientKey: `${etcd}/flannel-client.key`,
   adminConf: `${kube}/admin.conf`,
@@ -42,6 +45,8 @@ export const PKI_PATHS = {
   kubeletConf: `${kube}/kubelet.conf`,
   kubeProxyConf: `${kube}/kube-proxy.conf`,
   flannelConf: `${kube}/flannel.conf`,
+  /** The API server's encryption at rest (EncryptionConfiguration), with the key from the local PKI. */
+  encryptionConfig: `${kube}/encryption-config.yaml`,
 } as const;
 
 /** Where each CA's certificate sits on hosts: what a run compares to refuse replacing a CA. */
@@ -56,7 +61,8 @@ export type PkiContent =
   | { kind: 'cert'; name: string }
   | { kind: 'key'; name: string }
   | { kind: 'public-key'; name: string }
-  | { kind: 'kubeconfig'; name: string; server: string };
+  | { kind: 'kubeconfig'; name: string; server: string }
+  | { kind: 'encryption-config'; name: string };
 
 export interface HostPkiFile {
   path: string;
@@ -132,12 +138,14 @@ export function hostPkiFiles(spec: ClusterSpec, host: HostSpec): HostPkiFile[] {
     kubeconfig(P.adminConf, 'admin', kubeconfigServer(spec, host, 'admin'));
     kubeconfig(P.controllerManagerConf, 'controller-manager', kubeconfigServer(spec, host, 'component'), 'kube-controller-manager');
     kubeconfig(P.schedulerConf, 'scheduler', kubeconfigServer(spec, host, 'component'), 'kube-scheduler');
+    files.push({ path: P.encryptionConfig, content: { kind: 'encryption-config', name: ENCRYPTION_KEY }, mode: 0o600, restarts: readers('kube-apiserver'), secret: true });
   }
   if (isEtcd) {
     pair(P.etcdServerCert, P.etcdServerKey, `etcd-server/${host.name}`, 'etcd');
     pair(P.etcdPeerCert, P.etcdPeerKey, `etcd-peer/${host.name}`, 'etcd');
     // Read by etcdctl when asked, never by a running service.
     pair(P.etcdHealthcheckClientCert, P.etcdHealthcheckClientKey, 'etcd-healthcheck-client');
+    pair(P.etcdAdminClientCert, P.etcdAdminClientKey, 'etcd-admin-client');
   }
   if (flannelUsesEtcd) pair(P.etcdFlannelClientCert, P.etcdFlannelClientKey, 'etcd-flannel-client', 'flanneld');
   if (runs.has('flanneld') && !flannelUsesEtcd) kubeconfig(P.flannelConf, 'flannel', kubeconfigServer(spec, host, 'component'), 'flanneld');

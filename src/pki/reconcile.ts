@@ -14,6 +14,7 @@ import {
   type CertificateInfo,
   type CertificateProfile,
 } from './certificate.js';
+import { ENCRYPTION_KEY, encryptionKeyText, newEncryptionKey, parseEncryptionKey } from './encryption.js';
 import { generatePrivateKey, parsePrivateKey, privateKeyPem, publicKeyPem } from './keys.js';
 import type { PkiStore, StoredItem } from './store.js';
 
@@ -104,6 +105,10 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
     record(SERVICE_ACCOUNT_KEY, 'key', 'new', { keyPem: privateKeyPem(key), publicPem: publicKeyPem(key) });
   }
 
+  const encryption = loadEncryptionKey(store);
+  if (encryption) items.set(ENCRYPTION_KEY, encryption);
+  else if (mode.kind === 'converge') record(ENCRYPTION_KEY, 'key', 'new', { keyPem: encryptionKeyText(newEncryptionKey(opts.now)) });
+
   const decisions = catalog.leaves.map((leaf) => {
     const stored = store.read(leaf.name);
     const reason =
@@ -146,6 +151,8 @@ export function storedPki(spec: ClusterSpec, store: PkiStore): PreparedPki {
   const saPem = store.read(SERVICE_ACCOUNT_KEY).keyPem;
   const saKey = saPem ? parsePrivateKey(saPem) : undefined;
   if (saPem && saKey) items.set(SERVICE_ACCOUNT_KEY, { keyPem: saPem, publicPem: publicKeyPem(saKey) });
+  const encryption = store.read(ENCRYPTION_KEY).keyPem;
+  if (encryption && parseEncryptionKey(encryption)) items.set(ENCRYPTION_KEY, { keyPem: encryption });
   return { catalog, items, issued: [], warnings: [], persist: async () => undefined };
 }
 
@@ -224,6 +231,19 @@ function loadServiceAccountKey(store: PkiStore): PkiItem | undefined {
     throw new StateError(store.pathOf(SERVICE_ACCOUNT_KEY, 'keyPem'), 'is not a private key', `restore ${store.dir} from your backup: a new key would invalidate every service-account token`);
   }
   return { keyPem, publicPem: publicKeyPem(key) };
+}
+
+function loadEncryptionKey(store: PkiStore): PkiItem | undefined {
+  const { keyPem } = store.read(ENCRYPTION_KEY);
+  if (!keyPem) return undefined;
+  if (!parseEncryptionKey(keyPem)) {
+    throw new StateError(
+      store.pathOf(ENCRYPTION_KEY, 'keyPem'),
+      'is not an encryption key (JSON with provider "secretbox", a name and a base64 32-byte secret)',
+      `restore ${store.dir} from your backup: a new key cannot read the Secrets the old one encrypted`,
+    );
+  }
+  return { keyPem };
 }
 
 function caExpiryWarning(store: PkiStore, ca: CaSpec, left: number): Warning {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodesCheck } from '../../src/health/checks.js';
+import { etcdAuthCheck, nodesCheck } from '../../src/health/checks.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -37,5 +37,19 @@ describe('nodesCheck', () => {
       ['node podCIDR (flannel)', 'w2', false, 'no podCIDR yet'],
     ]);
     expect(rows('kube', '1\nconnection refused').every(([, , ok, detail]) => ok === false && String(detail).includes('connection refused'))).toBe(true);
+  });
+});
+
+describe('etcdAuthCheck', () => {
+  const tmp = useTempDir();
+  const rows = (output: string) => {
+    const spec = clusterFrom(tmp(), '', INVENTORY);
+    return etcdAuthCheck(spec, spec.hosts[0]!).read(output).map((r) => [r.ok, r.detail]);
+  };
+
+  it('is ok when the health check is refused a key outside its grants, and fails when it may read it (authentication off)', () => {
+    expect(rows('1\n{"level":"warn"}\nError: etcdserver: permission denied')).toEqual([[true, 'on: each client reaches only its own keys']]);
+    expect(rows('0\n')).toEqual([[false, expect.stringMatching(/^authentication is off: any client certificate of the etcd CA reads and writes every key/)]]);
+    expect(rows('1\nError: context deadline exceeded')).toEqual([[false, 'etcdctl on m1: Error: context deadline exceeded']]);
   });
 });

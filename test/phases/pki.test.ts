@@ -7,6 +7,7 @@ import type { ClusterContext, ClusterHost } from '../../src/engine/phase.js';
 import type { FileResource } from '../../src/engine/resource.js';
 import { debianAdapter } from '../../src/os/debian.js';
 import { PKI_FACTS, pkiPhase } from '../../src/phases/pki.js';
+import { hostPkiContents } from '../../src/pki/host-files.js';
 import { hostPkiFiles, PKI_PATHS } from '../../src/pki/host-layout.js';
 import { reconcilePki, type PreparedPki } from '../../src/pki/reconcile.js';
 import { PkiStore } from '../../src/pki/store.js';
@@ -82,6 +83,25 @@ describe('the pki phase', () => {
       `m1 file:/etc/kubernetes/pki/ca.crt: holds /etc/kubernetes/pki/ca.crt, but the local PKI in ${store.dir} has no ca (this run would make a new one): going on would replace it\n` +
         `  fix: restore ${store.dir} from your backup (it must hold ca.crt and ca.key); if m1 belongs to no cluster of yours any more, remove its /etc/kubernetes/pki first`,
     ]);
+  });
+
+  it('refuses, before any change, to replace the encryption key of a master that has one when the local key is gone', async () => {
+    const { spec, store, pki: first } = await prepared();
+    await first.persist();
+    rmSync(store.pathOf('encryption', 'keyPem'));
+    const again = await reconcilePki(spec, store, { now: new Date() });
+    const [config] = hostPkiContents(spec, spec.hosts.find((h) => h.name === 'm1')!, first, [hostPkiFiles(spec, spec.hosts.find((h) => h.name === 'm1')!).find((f) => f.path === PKI_PATHS.encryptionConfig)!]);
+    const root = join(tmp(), 'm1');
+    hold(root, PKI_PATHS.encryptionConfig, config!.content);
+    const hosts = spec.hosts.map((h) => hostReading(spec, h.name, h.name === 'm1' ? root : join(tmp(), 'none')));
+    expect(pkiPhase(again, store.dir).preflight!(ctx(spec, hosts)).map((p) => p.format())).toEqual([
+      `m1 file:/etc/kubernetes/encryption-config.yaml: holds /etc/kubernetes/encryption-config.yaml, but the local PKI in ${store.dir} has no encryption.key (this run would make a new one): Secrets encrypted with the old key would become unreadable\n` +
+        `  fix: restore ${store.dir} from your backup (it must hold encryption.key); nothing was changed`,
+    ]);
+    // With the key back in the store, the same host is fine.
+    await store.writeAll([['encryption', first.items.get('encryption')!]]);
+    const restored = await reconcilePki(spec, store, { now: new Date() });
+    expect(pkiPhase(restored, store.dir).preflight!(ctx(spec, hosts))).toEqual([]);
   });
 
   it('refuses a host that trusts another CA or service-account key than this cluster\'s', async () => {

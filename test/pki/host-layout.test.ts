@@ -34,8 +34,16 @@ describe('hostPkiFiles: what each host holds', () => {
       expect([h.name, paths.includes(P.etcdPeerKey), paths.includes(P.etcdServerKey)]).toEqual([h.name, member, member]);
     }
     expect(pathsOf(s, 'e1').sort()).toEqual(
-      [P.etcdCaCert, P.etcdServerCert, P.etcdServerKey, P.etcdPeerCert, P.etcdPeerKey, P.etcdHealthcheckClientCert, P.etcdHealthcheckClientKey].sort(),
+      [P.etcdCaCert, P.etcdServerCert, P.etcdServerKey, P.etcdPeerCert, P.etcdPeerKey, P.etcdHealthcheckClientCert, P.etcdHealthcheckClientKey, P.etcdAdminClientCert, P.etcdAdminClientKey].sort(),
     );
+  });
+
+  it("keeps etcd's root certificate on etcd members and the encryption config on masters", () => {
+    const s = spec();
+    for (const h of s.hosts) {
+      const paths = pathsOf(s, h.name);
+      expect([h.name, paths.includes(P.etcdAdminClientKey), paths.includes(P.encryptionConfig)]).toEqual([h.name, h.roles.includes('etcd'), h.roles.includes('master')]);
+    }
   });
 
   it('puts the service-account private key and the Kubernetes CA key on masters only, and the other CA keys nowhere', () => {
@@ -51,7 +59,7 @@ describe('hostPkiFiles: what each host holds', () => {
 
   it('makes keys and kubeconfigs 0600 secrets, certificates 0644, with the mode kubeadm uses', () => {
     for (const f of filesOf(spec(), 'm2')) {
-      const secretFile = f.path.endsWith('.key') || f.path.endsWith('.conf');
+      const secretFile = f.path.endsWith('.key') || f.path.endsWith('.conf') || f.path === P.encryptionConfig;
       expect([f.path, f.mode, f.secret]).toEqual([f.path, secretFile ? 0o600 : 0o644, secretFile]);
     }
   });
@@ -72,6 +80,24 @@ describe('hostPkiFiles: what each host holds', () => {
     expect(restarts('m1', P.etcdHealthcheckClientKey)).toEqual([]);
     expect(restarts('w1', P.kubeletConf)).toEqual(['kubelet']);
     expect(restarts('w1', P.etcdFlannelClientKey)).toEqual(['flanneld']);
+    expect(restarts('m1', P.etcdAdminClientKey)).toEqual([]);
+    expect(restarts('m1', P.encryptionConfig)).toEqual(['kube-apiserver']);
+  });
+});
+
+describe('the encryption config on masters', () => {
+  const tmp = useTempDir();
+
+  it('encrypts Secrets with the local secretbox key and still reads plain ones, the same file on every master', async () => {
+    const spec = clusterFrom(tmp(), '', PKI_INVENTORY);
+    const pki = await reconcilePki(spec, new PkiStore(join(tmp(), 'pki')), { now: new Date('2026-12-07T10:00:00Z') });
+    const content = (host: string) => hostPkiContents(spec, spec.hosts.find((h) => h.name === host)!, pki).find((f) => f.path === P.encryptionConfig)!.content;
+    const config = parse(content('m1')) as { kind: string; resources: Array<{ resources: string[]; providers: Array<Record<string, { keys?: Array<{ name: string; secret: string }> }>> }> };
+    const key = JSON.parse(pki.items.get('encryption')!.keyPem!) as { name: string; secret: string };
+    expect(config.kind).toBe('EncryptionConfiguration');
+    expect(config.resources).toEqual([{ resources: ['secrets'], providers: [{ secretbox: { keys: [{ name: 'key-20261207', secret: key.secret }] } }, { identity: {} }] }]);
+    expect(Buffer.from(key.secret, 'base64')).toHaveLength(32);
+    expect(content('m2')).toBe(content('m1'));
   });
 });
 

@@ -32,11 +32,11 @@ const cert = (pki: PreparedPki, name: string) => readCertificate(pki.items.get(n
 describe('reconcilePki on an empty store', () => {
   const tmp = useTempDir();
 
-  it('issues three CAs, the service-account key pair and every leaf of the catalog', async () => {
+  it('issues three CAs, the service-account key pair, the encryption key and every leaf of the catalog', async () => {
     const { spec, store } = setup(tmp());
     const pki = await reconcilePki(spec, store, { now: NOW });
     expect(pki.issued.filter((i) => i.kind === 'ca').map((i) => i.name)).toEqual(['ca', 'etcd-ca', 'front-proxy-ca']);
-    expect(pki.issued.filter((i) => i.kind === 'key').map((i) => i.name)).toEqual(['sa']);
+    expect(pki.issued.filter((i) => i.kind === 'key').map((i) => i.name)).toEqual(['sa', 'encryption']);
     expect(pki.issued.filter((i) => i.kind === 'leaf').map((i) => i.name).sort()).toEqual(
       [
         'admin',
@@ -44,6 +44,7 @@ describe('reconcilePki on an empty store', () => {
         'apiserver-etcd-client',
         'apiserver-kubelet-client',
         'controller-manager',
+        'etcd-admin-client',
         'etcd-flannel-client',
         'etcd-healthcheck-client',
         'etcd-peer/e1',
@@ -176,6 +177,27 @@ describe('reconcilePki on a store that has the PKI', () => {
     const again = await reconcilePki(spec, store, { now: new Date(NOW.getTime() + 10 * DAY) });
     expect(again.issued).toEqual([]);
     expect([...again.items.entries()]).toEqual([...first.items.entries()]);
+  });
+
+  it("adds what a PKI made before them lacks (the encryption key, etcd's root certificate) and changes nothing else", async () => {
+    const { spec, store } = setup(tmp());
+    const before = await converged(spec, store);
+    for (const file of [store.pathOf('encryption', 'keyPem'), store.pathOf('etcd-admin-client', 'certPem'), store.pathOf('etcd-admin-client', 'keyPem')]) rmSync(file);
+    const after = await reconcilePki(spec, store, { now: NOW });
+    expect(after.issued.map((i) => [i.name, i.reason])).toEqual([
+      ['encryption', 'new'],
+      ['etcd-admin-client', 'new'],
+    ]);
+    expect(cert(after, 'etcd-admin-client').commonName).toBe('root');
+    expect(after.items.get('ca')).toEqual(before.items.get('ca'));
+  });
+
+  it('refuses a damaged encryption key instead of making a new one that could not read what the old one wrote', async () => {
+    const { spec, store } = setup(tmp());
+    await converged(spec, store);
+    await store.writeAll([['encryption', { keyPem: '{"provider":"secretbox","name":"key-1","secret":"c2hvcnQ="}\n' }]]);
+    await expect(reconcilePki(spec, store, { now: NOW })).rejects.toThrow(StateError);
+    await expect(reconcilePki(spec, store, { now: NOW })).rejects.toThrow(/is not an encryption key/);
   });
 
   it('re-issues only the API server certificate when a master is added, with the new SANs', async () => {

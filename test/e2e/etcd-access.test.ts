@@ -1,0 +1,121 @@
+import { describe, expect, inject, it } from 'vitest';
+import { PKI_PATHS } from '../../src/pki/host-layout.js';
+import { useLabCluster, type JsonReport } from './support/cluster.js';
+import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
+import { usePreviousRelease } from './support/previous-release.js';
+
+/**
+ * What a compromised worker can reach in etcd, and what a reader of etcd's data sees of Secrets. A
+ * cluster made by the release before etcd roles and encryption at rest (0f077ce) is the start: its
+ * workers' flannel certificate reads all of etcd and its Secrets are stored plain. One `apply` of
+ * this release converges it; the checks are made on the hosts with etcdctl, as an attacker would.
+ */
+const BEFORE_ETCD_ROLES = '0f077ce';
+
+const SECRET_TEXT = 'hunter2-the-password';
+const BIN = '/opt/kube/bin';
+
+function etcdctl(cert: string, key: string): string {
+  return `ETCDCTL_API=3 ${BIN}/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=${PKI_PATHS.etcdCaCert} --cert=${cert} --key=${key} --command-timeout=5s`;
+}
+const asFlannel = etcdctl(PKI_PATHS.etcdFlannelClientCert, PKI_PATHS.etcdFlannelClientKey);
+const asHealth = etcdctl(PKI_PATHS.etcdHealthcheckClientCert, PKI_PATHS.etcdHealthcheckClientKey);
+const asApiserver = etcdctl(PKI_PATHS.apiserverEtcdClientCert, PKI_PATHS.apiserverEtcdClientKey);
+const kubectl = `${BIN}/kubectl --kubeconfig=${PKI_PATHS.adminConf}`;
+
+function secretManifest(name: string): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' }, type: 'Opaque', data: { password: Buffer.from(SECRET_TEXT).toString('base64') } });
+}
+
+function restarted(report: JsonReport): string[] {
+  return report.results.flatMap((r) => r.restarts.map((x) => `${r.host} ${x.service}`)).sort();
+}
+
+function changed(report: JsonReport): string[] {
+  return report.results.flatMap((r) => r.changes.map((c) => `${r.phase} ${r.host} ${c.resource}`));
+}
+
+async function monotonic(hosts: LabHosts, i: number, unit: string, property: 'ExecMainStartTimestampMonotonic' | 'ActiveEnterTimestampMonotonic'): Promise<number> {
+  return Number((await hosts.run(i, `systemctl show -p ${property} --value ${unit}`)).trim());
+}
+
+describe.skipIf(!labAvailable())('etcd roles and encryption at rest, on a cluster made before them (etcd mode)', () => {
+  // Two masters (one at a time is observable), three etcd members, two workers.
+  const hosts = useLabHosts(3, { prefix: 'ea' });
+  const roles = [['etcd', 'master'], ['etcd', 'master', 'worker'], ['etcd', 'worker']];
+  const cluster = useLabCluster(hosts, { layout: (i) => roles[i]! });
+  const previous = usePreviousRelease(BEFORE_ETCD_ROLES);
+  const masters = [0, 1];
+  const name = (i: number) => hosts.host(i).name;
+
+  it('the previous release makes the cluster: any worker certificate reads all of etcd, Secrets are stored plain', async () => {
+    const init = await previous.cli(['init', '--yes', '--output', 'json', '--bundle', inject('bundleDir')!, '-i', cluster.inventory, '-c', cluster.config]);
+    expect(init.code, `${init.stdout.slice(-3000)}\n${init.stderr}`).toBe(0);
+    await hosts.run(0, `printf '%s' '${secretManifest('from-before')}' | ${kubectl} apply -f -`);
+    // The defects this release fixes, seen on the old cluster: a worker's flannel certificate reads a Secret, in the clear.
+    expect(await hosts.run(2, `${asFlannel} get /registry/secrets/default/from-before --print-value-only`)).toContain(Buffer.from(SECRET_TEXT).toString('base64'));
+  });
+
+  it('one apply turns on etcd roles and encryption, restarting each control-plane service once, one master at a time', async () => {
+    const { run, report } = await cluster.json('apply');
+    expect(run.code, `${run.stderr}\n${JSON.stringify(report.results.filter((r) => r.error))}`).toBe(0);
+    expect(restarted(report)).toEqual(masters.flatMap((i) => ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((s) => `${name(i)} ${s}`)).sort());
+    expect(changed(report)).toEqual(expect.arrayContaining([`etcd ${name(0)} command:cluster:etcd-access`, `control-plane ${name(0)} command:cluster:encrypt-existing-secrets`]));
+    for (const unit of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+      const secondStarted = await monotonic(hosts, 1, unit, 'ExecMainStartTimestampMonotonic');
+      const firstReady = await monotonic(hosts, 0, unit, 'ActiveEnterTimestampMonotonic');
+      expect([unit, secondStarted > firstReady]).toEqual([unit, true]);
+    }
+  });
+
+  it("a worker's etcd certificate reads and writes its flannel prefix and is refused everywhere else", async () => {
+    await hosts.run(2, `${asFlannel} put /coreos.com/network/probe written-by-a-worker`);
+    expect(await hosts.run(2, `${asFlannel} get /coreos.com/network/probe --print-value-only`)).toBe('written-by-a-worker\n');
+    expect(await hosts.run(2, `${asFlannel} get /coreos.com/network/config --print-value-only`)).toContain('Network');
+    for (const attempt of [
+      'get /registry/secrets/default/from-before',
+      'get --prefix --keys-only /registry/',
+      'put /registry/clusterrolebindings/pwned x',
+      'del /registry/namespaces/default',
+      'get --from-key --keys-only ""',
+    ]) {
+      const r = await hosts.exec(2, `${asFlannel} ${attempt} 2>&1`);
+      expect([attempt, r.code, r.stdout]).toEqual([attempt, 1, expect.stringContaining('permission denied')]);
+    }
+    await hosts.run(2, `${asFlannel} del /coreos.com/network/probe`);
+  });
+
+  it('the health-check certificate reads what health needs and writes nothing', async () => {
+    expect(await hosts.run(2, `${asHealth} endpoint health 2>&1`)).toContain('is healthy');
+    expect((await hosts.run(2, `${asHealth} member list`)).split('\n').filter(Boolean)).toHaveLength(3);
+    expect(await hosts.run(2, `${asHealth} get --prefix --keys-only /coreos.com/network/subnets/`)).toContain('/coreos.com/network/subnets/');
+    const write = await hosts.exec(2, `${asHealth} put /coreos.com/network/config {} 2>&1`);
+    expect([write.code, write.stdout]).toEqual([1, expect.stringContaining('permission denied')]);
+    const secret = await hosts.exec(2, `${asHealth} get /registry/secrets/default/from-before 2>&1`);
+    expect([secret.code, secret.stdout]).toEqual([1, expect.stringContaining('permission denied')]);
+  });
+
+  it('Secrets are stored encrypted, the one from before and a new one, and the API server still reads them', async () => {
+    await hosts.run(0, `printf '%s' '${secretManifest('from-after')}' | ${kubectl} apply -f -`);
+    for (const secret of ['from-before', 'from-after']) {
+      const raw = await hosts.run(0, `${asApiserver} get /registry/secrets/default/${secret} --print-value-only | head -c 40`);
+      expect([secret, raw]).toEqual([secret, expect.stringMatching(/^k8s:enc:secretbox:v1:key-\d{8}:/)]);
+      const stored = await hosts.run(0, `${asApiserver} get /registry/secrets/default/${secret} --print-value-only | base64 -w0`);
+      expect(Buffer.from(stored, 'base64').toString('latin1')).not.toContain(Buffer.from(SECRET_TEXT).toString('base64'));
+      const read = JSON.parse(await hosts.run(1, `${kubectl} get secret ${secret} -n default -o json`)) as { data: { password: string } };
+      expect(Buffer.from(read.data.password, 'base64').toString()).toBe(SECRET_TEXT);
+    }
+  });
+
+  it('health is all ok, and a second apply changes nothing, in two commands per host', async () => {
+    const health = await cluster.cli(['health', '--output', 'json']);
+    const rows = (JSON.parse(health.stdout) as { checks: Array<{ check: string; host: string; ok: boolean; detail: string }> }).checks;
+    expect(rows.filter((r) => !r.ok)).toEqual([]);
+    expect(health.code).toBe(0);
+    const { run, report } = await cluster.json('apply');
+    expect(run.code, run.stderr).toBe(0);
+    expect(changed(report)).toEqual([]);
+    expect(restarted(report)).toEqual([]);
+    expect(report.hosts.map((h) => h.roundTrips?.execs)).toEqual([2, 2, 2]);
+  });
+});
