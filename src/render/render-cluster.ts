@@ -173,7 +173,9 @@ function guardUnit(t: PlannedTemplate, content: string, spec: ClusterSpec, host:
       r.flag,
       r.status === 'removed'
         ? `${r.component} ${version.tag} rejects ${r.flag} (removed in ${project} ${r.removedIn}); rendered for ${host.name} at line ${r.line}`
-        : `${r.flag} is deprecated since ${project} ${r.removedIn} and kubestrap does not emit it; rendered for ${host.name} at line ${r.line}`,
+        : r.status === 'incomplete'
+          ? `${r.component}'s ${r.flag} does nothing as rendered; rendered for ${host.name} at line ${r.line}`
+          : `${r.flag} is deprecated since ${project} ${r.removedIn} and kubestrap does not emit it; rendered for ${host.name} at line ${r.line}`,
       r.instead,
     );
   });

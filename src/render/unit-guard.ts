@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { isKubeComponent, removedEtcdFlag, removedFlag, removedValues, type KubeComponent, type KubeVersion, type RemovedFlag, type Version } from '../upstream/index.js';
+import { isKubeComponent, missingCompanions, removedEtcdFlag, removedFlag, removedValues, type KubeComponent, type KubeVersion, type RemovedFlag, type Version } from '../upstream/index.js';
 
 export interface RejectedFlag {
   /** 1-based line of the flag in the rendered file. */
@@ -8,7 +8,8 @@ export interface RejectedFlag {
   /** The flag, or `--flag=value` when only the value is gone (a removed admission plugin). */
   flag: string;
   removedIn: string;
-  status: 'removed' | 'deprecated';
+  /** `incomplete`: accepted, but it does nothing without another flag (`instead` says which and why). */
+  status: 'removed' | 'deprecated' | 'incomplete';
   instead: string;
 }
 
@@ -35,7 +36,7 @@ export function rejectedFlags(unitText: string, versions: UnitVersions): Rejecte
     if (!EXEC_DIRECTIVE.test(lines[i]!)) continue;
     const command = collectCommand(lines, i);
     const component = componentOf(command[0]?.text ?? '');
-    if (component) found.push(...command.flatMap((part) => flagsIn(part, component, versions)));
+    if (component) found.push(...command.flatMap((part) => flagsIn(part, component, versions)), ...incompleteFlags(command, component));
     i = command.at(-1)?.line ?? i;
   }
   return found;
@@ -69,11 +70,7 @@ function componentOf(firstPart: string): Component | undefined {
 
 function flagsIn(part: CommandPart, component: Component, versions: UnitVersions): RejectedFlag[] {
   const line = part.line + 1;
-  return part.text
-    .split(/\s+/)
-    .filter((token) => token.startsWith('--'))
-    .map((token) => token.replace(/^["']/, ''))
-    .flatMap((token): RejectedFlag[] => {
+  return flagTokens(part).flatMap((token): RejectedFlag[] => {
       const eq = token.indexOf('=');
       const flag = eq < 0 ? token : token.slice(0, eq);
       const removed = removedOf(component, flag, versions);
@@ -88,6 +85,27 @@ function flagsIn(part: CommandPart, component: Component, versions: UnitVersions
         instead: v.instead,
       }));
     });
+}
+
+/** Flags of one command line that do nothing without a companion it lacks, reported on the flag's line. */
+function incompleteFlags(command: readonly CommandPart[], component: Component): RejectedFlag[] {
+  if (component === 'etcd') return [];
+  const lineOf = new Map(command.flatMap((part) => flagTokens(part).map((t) => [t.split('=')[0]!, part.line + 1] as const)));
+  return missingCompanions(component, new Set(lineOf.keys())).map((c) => ({
+    line: lineOf.get(c.flag)!,
+    component,
+    flag: c.flag,
+    removedIn: '',
+    status: 'incomplete',
+    instead: `add ${c.needs}: ${c.why}`,
+  }));
+}
+
+function flagTokens(part: CommandPart): string[] {
+  return part.text
+    .split(/\s+/)
+    .filter((token) => token.startsWith('--'))
+    .map((token) => token.replace(/^["']/, ''));
 }
 
 function removedOf(component: Component, flag: string, versions: UnitVersions): RemovedFlag | undefined {

@@ -184,6 +184,29 @@ export function removedValues(component: KubeComponent, flag: string, value: str
   );
 }
 
+/** A flag that does nothing without another one: a unit with the first alone only looks configured. */
+export interface FlagCompanion {
+  component: KubeComponent;
+  flag: string;
+  needs: string;
+  why: string;
+}
+
+export const FLAG_COMPANIONS: readonly FlagCompanion[] = [
+  // kube-apiserver's audit backends write what the policy selects, and no policy selects nothing.
+  ...['--audit-log-path', '--audit-webhook-config-file'].map((flag) => ({
+    component: 'kube-apiserver' as const,
+    flag,
+    needs: '--audit-policy-file',
+    why: 'without an audit policy the API server records no events',
+  })),
+];
+
+/** The companions `flags` (one command line of `component`) lacks. */
+export function missingCompanions(component: KubeComponent, flags: ReadonlySet<string>): FlagCompanion[] {
+  return FLAG_COMPANIONS.filter((c) => c.component === component && flags.has(c.flag) && !flags.has(c.needs));
+}
+
 export function isKubeComponent(name: string): name is KubeComponent {
   return (KUBE_COMPONENTS as readonly string[]).includes(name);
 }

@@ -22,7 +22,7 @@ describe('bootstrap CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^HOST\s+FILE\s+MODE\s+BYTES$/m);
     expect(run.stdout).toMatch(/^master1\s+\/etc\/systemd\/system\/kube-apiserver\.service\s+0644\s+\d+$/m);
-    expect(run.stdout).toContain(`36 files written to ${out}/`);
+    expect(run.stdout).toContain(`37 files written to ${out}/`);
     expect(readFileSync(join(out, 'worker2/etc/docker/daemon.json'), 'utf8')).toContain('"data-root": "/data/docker"');
     expect(readFileSync(join(out, 'master1/etc/systemd/system/etcd.service'), 'utf8')).toContain('--name=master1');
   });

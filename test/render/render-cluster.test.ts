@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { SUPPORTED_KUBE_MINORS } from '../../src/upstream/index.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
@@ -120,6 +121,28 @@ describe('renderCluster with the bundled units', () => {
     expect(hosts.flatMap((h) => h.files.map((f) => f.path)).filter((p) => /kubeconfig|\.conf$/.test(p) && p.startsWith('/etc/kubernetes/'))).toEqual([]);
   });
 
+  it('audits the API server for real (a policy, Metadata for Secrets), encrypts Secrets at rest, and serves no profiling', () => {
+    const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
+    const apiserver = fileOf(hosts, 'm1', '/etc/systemd/system/kube-apiserver.service')!.content;
+    expect(apiserver).toContain('--audit-policy-file=/etc/kubernetes/audit-policy.yaml');
+    expect(apiserver).toContain('--encryption-provider-config=/etc/kubernetes/encryption-config.yaml');
+    for (const unit of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+      expect([unit, fileOf(hosts, 'm1', `/etc/systemd/system/${unit}.service`)!.content]).toEqual([unit, expect.stringContaining('--profiling=false')]);
+    }
+    const policy = parse(fileOf(hosts, 'm1', '/etc/kubernetes/audit-policy.yaml')!.content) as {
+      apiVersion: string;
+      kind: string;
+      rules: Array<{ level: string; resources?: Array<{ group: string; resources: string[] }> }>;
+    };
+    expect([policy.apiVersion, policy.kind]).toEqual(['audit.k8s.io/v1', 'Policy']);
+    // The first rule that names secrets decides their level: never the bodies (Request, RequestResponse).
+    const forSecrets = policy.rules.find((r) => r.resources?.some((g) => g.group === '' && g.resources.includes('secrets')));
+    expect(forSecrets?.level).toBe('Metadata');
+    expect(policy.rules.at(-1)).toEqual({ level: 'Metadata' });
+    expect(fileOf(hosts, 'm1', '/etc/kubernetes/audit-policy.yaml')!.restarts).toEqual(['kube-apiserver']);
+    expect(fileOf(hosts, 'w1', '/etc/kubernetes/audit-policy.yaml')).toBeUndefined();
+  });
+
   it('names the services each file restarts', () => {
     const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     expect(fileOf(hosts, 'w1', '/etc/kubernetes/kubelet-config.yaml')!.restarts).toEqual(['kubelet']);
@@ -168,6 +191,18 @@ describe('renderCluster with a custom template tree', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]!.message).toContain(message);
     expect(problems[0]!.message).toContain('rendered for m1 at line 4');
+  });
+
+  it.each([
+    ['--audit-log-path=/var/log/kubernetes/audit.log', '--audit-log-path'],
+    ['--audit-webhook-config-file=/etc/kubernetes/webhook.yaml', '--audit-webhook-config-file'],
+  ])('refuses an audit backend without a policy, which records nothing: %s', (flag, name) => {
+    const unit = (extra: string) => ({ 'master/etc/systemd/system/kube-apiserver.service': `[Service]\nExecStart={{ BIN_PATH }}/kube-apiserver \\\n  --secure-port=6443 \\\n  ${flag}${extra}\n` });
+    const { problems } = render(unit(''));
+    expect(problems.map((p) => [p.where(), p.message, p.hint])).toEqual([
+      [`master/etc/systemd/system/kube-apiserver.service ${name}`, `kube-apiserver's ${name} does nothing as rendered; rendered for m1 at line 4`, 'add --audit-policy-file: without an audit policy the API server records no events'],
+    ]);
+    expect(render(unit(' \\\n  --audit-policy-file=/etc/kubernetes/audit-policy.yaml')).problems).toEqual([]);
   });
 
   it('accepts --cloud-provider where the version still has it', () => {
