@@ -3,6 +3,7 @@ import { chmodSync, closeSync, createWriteStream, fchmodSync, linkSync, lstatSyn
 import { once } from 'node:events';
 import { basename, dirname, join, sep } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { WriteStream } from 'node:fs';
 import type { KubestrapError } from './errors.js';
 
 /**
@@ -84,13 +85,21 @@ export async function writeFreshFrom(target: string, mode: number, fill: (out: W
     if (!out.closed) await once(out, 'close');
     chmodSync(temp, mode);
   } catch (err) {
-    // The file may still be opening: it is removed only once the stream is done with it.
-    out.on('error', () => undefined);
-    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy());
-    rmSync(temp, { force: true });
+    await discard(out, temp);
     throw err;
   }
   commit(temp, target);
+}
+
+/**
+ * Removes the file a failed write stream was writing. The stream may still be opening it (a
+ * failure before the first write), so it is removed only once the stream is done with it: else
+ * the late open would leave an empty file behind.
+ */
+export async function discard(out: WriteStream, path: string): Promise<void> {
+  out.on('error', () => undefined);
+  if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy());
+  rmSync(path, { force: true });
 }
 
 /** A hard link to `existing` at `target` (replacing what is there, a link included, never following it). */

@@ -1,7 +1,8 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { ClusterConfig } from '../config/cluster-config.js';
-import { BundleError } from '../errors.js';
+import { BundleError, type Warning } from '../errors.js';
+import { ensureRealDir, writeFresh, type Refusal } from '../fresh-file.js';
 import { binariesForRoles, clusterImages, downloadBases, runtimeBinaries, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir } from './cache.js';
 import { hashFile } from './hash-file.js';
@@ -26,7 +27,7 @@ export interface BundleRequest {
   out: string;
   cacheDir?: string;
   progress?: DownloadProgress;
-  notice?: (message: string) => void;
+  warn?: (warning: Warning) => void;
 }
 
 /** Every binary any host of a cluster with this config can need, and the runtime's. */
@@ -34,7 +35,14 @@ export function bundleBinaries(config: ClusterConfig): BinaryName[] {
   return [...new Set([...binariesForRoles(['etcd', 'master', 'worker'], config.versions), ...runtimeBinaries()])];
 }
 
+/**
+ * Fills `req.out`. Nothing is written through a link: the folders must be real ones, and each file
+ * is made fresh and renamed into place (a link planted in the folder is replaced, never followed).
+ */
 export async function createBundle(req: BundleRequest): Promise<Manifest> {
+  const out = resolve(req.out);
+  const refuse: Refusal = (path, what) => new BundleError(path, `${path} is ${what}; bundle create writes only into real folders`, 'remove it, or create the bundle in a new folder');
+  ensureRealDir(out, out, refuse);
   const cache = new ArtifactCache(req.cacheDir ?? userCacheDir());
   const names = bundleBinaries(req.config);
   const resolved = await resolveBinaries(
@@ -44,35 +52,31 @@ export async function createBundle(req: BundleRequest): Promise<Manifest> {
       versions: req.config.versions,
       bases: downloadBases(req.config.values),
       ...(req.progress ? { progress: req.progress } : {}),
-      notice: req.notice ?? (() => undefined),
+      warn: req.warn ?? (() => undefined),
     },
     req.arches.flatMap((arch) => names.map((name) => ({ name, arch }))),
   );
   // The manifest goes last: a create that stops half-way leaves a folder that is not a bundle.
-  rmSync(join(req.out, MANIFEST_FILE), { force: true });
+  rmSync(join(out, MANIFEST_FILE), { force: true });
   const artifacts: ArtifactEntry[] = [];
   for (const arch of req.arches) {
-    mkdirSync(join(req.out, arch, 'bin'), { recursive: true });
+    ensureRealDir(out, join(out, arch, 'bin'), refuse);
     for (const name of names) {
       const b = resolved.get(resolvedKey(name, arch))!;
       const file = `${arch}/bin/${name}`;
-      rmSync(join(req.out, file), { force: true });
-      await cache.linkOrCopy(b.sha256, join(req.out, file));
+      await cache.linkOrCopy(b.sha256, join(out, file));
       artifacts.push({ component: name, version: b.version, arch, kind: 'binary', file, sha256: b.sha256, size: b.size });
     }
-    mkdirSync(join(req.out, arch, 'images'), { recursive: true });
+    ensureRealDir(out, join(out, arch, 'images'), refuse);
     const registry = req.config.values.K8S_IMAGE_REGISTRY!;
     for (const image of clusterImages(req.config.versions.kubernetes, registry)) {
       const file = `${arch}/images/${image.name}-${image.tag}.tar`;
-      await pullImage(image, arch, join(req.out, file), { cache, origin: { property: 'K8S_IMAGE_REGISTRY', value: registry }, ...(req.progress ? { progress: req.progress } : {}) });
-      const { sha256, size } = await hashFile(join(req.out, file));
+      const { sha256, size } = await pullImage(image, arch, join(out, file), { cache, origin: { property: 'K8S_IMAGE_REGISTRY', value: registry }, ...(req.progress ? { progress: req.progress } : {}) });
       artifacts.push({ component: image.name, version: image.tag, arch, kind: 'image', image: image.ref, file, sha256, size });
     }
   }
   const manifest = ManifestSchema.parse({ createdFor: versionsOf(req.config), artifacts });
-  const temp = join(req.out, `.${MANIFEST_FILE}.tmp`);
-  writeFileSync(temp, `${JSON.stringify(manifest, null, 2)}\n`);
-  renameSync(temp, join(req.out, MANIFEST_FILE));
+  writeFresh(join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, 0o644);
   return manifest;
 }
 

@@ -1,14 +1,17 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { ArtifactError } from '../errors.js';
+import { discard } from '../fresh-file.js';
+import { LIMITS, sizeText } from './limits.js';
+import { meter } from './meter.js';
 
 /**
- * HTTP(S) downloads for artifacts: streamed to disk while hashed (never whole in memory), through
- * HTTPS_PROXY / HTTP_PROXY unless NO_PROXY says otherwise, with an error for each way a mirror can
- * fail that names the URL and the property the URL comes from.
+ * HTTP(S) downloads for artifacts: streamed to disk while hashed (never whole in memory), each
+ * under a size limit (see limits.ts), through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY says
+ * otherwise, with an error for each way a mirror can fail that names the URL and the property the
+ * URL comes from.
  */
 
 /** Where a URL came from, for messages: "check K8S_DOWNLOAD_URL (https://dl.k8s.io)". */
@@ -72,56 +75,88 @@ function causeOf(err: unknown): string {
   return cause?.message ?? e.message ?? String(err);
 }
 
-/**
- * Downloads `url` into `dest`, hashing as it writes. A body shorter than the server announced (a
- * connection cut mid-way) is an error, and `dest` is removed on any failure.
- */
+/** The most a download may be, and why, for the message when it is more. */
+export interface SizeLimit {
+  bytes: number;
+  /** e.g. "the size pinned in artifacts.lock.json", "kubestrap's limit for a download". */
+  why: string;
+}
+
 export interface DownloadListener {
   /** The response started; its size when the server says. */
   onStart?(bytes: number | undefined): void;
   onBytes?(n: number): void;
 }
 
-export async function downloadTo(url: string, dest: string, origin: UrlOrigin, listener: DownloadListener = {}): Promise<Downloaded> {
-  const res = await get(url, origin);
-  const expected = Number(res.headers.get('content-length') ?? NaN);
-  listener.onStart?.(Number.isFinite(expected) ? expected : undefined);
-  const onBytes = listener.onBytes;
-  const sha256 = createHash('sha256');
-  const sha512 = createHash('sha512');
-  let size = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      size += chunk.length;
-      sha256.update(chunk);
-      sha512.update(chunk);
-      onBytes?.(chunk.length);
-      done(null, chunk);
-    },
-  });
-  try {
-    await pipeline(Readable.fromWeb(res.body! as never), meter, createWriteStream(dest));
-  } catch (err) {
-    rmSync(dest, { force: true });
-    const received = Number.isFinite(expected) ? ` after ${size} of ${expected} bytes` : ` after ${size} bytes`;
-    throw new ArtifactError(url, `the download of ${url} broke off${received}: ${causeOf(err)}`, `the connection was cut: re-run, or ${checkOrigin(origin)}`);
-  }
-  if (Number.isFinite(expected) && size !== expected) {
-    rmSync(dest, { force: true });
-    throw new ArtifactError(url, `the download of ${url} ended after ${size} of ${expected} bytes`, `the connection was cut: re-run, or ${checkOrigin(origin)}`);
-  }
-  return { size, sha256: sha256.digest('hex'), sha512: sha512.digest('hex') };
+function tooLarge(url: string, origin: UrlOrigin, limit: SizeLimit, announced?: number): ArtifactError {
+  const size = announced === undefined ? `more than ${sizeText(limit.bytes)}` : `${sizeText(announced)}`;
+  return new ArtifactError(url, `${url} is ${size}, more than ${limit.why} (${sizeText(limit.bytes)}); nothing of it was kept`, `the server does not serve the expected file there: check ${origin.property} (now ${origin.value})`);
 }
 
-/** A small text file (a checksum file); undefined when the server has none (404). */
-export async function fetchText(url: string, origin: UrlOrigin): Promise<string | undefined> {
+/** The body's announced length, refused up front when it is past the limit. */
+async function announcedLength(res: Response, url: string, origin: UrlOrigin, limit: SizeLimit): Promise<number | undefined> {
+  const announced = Number(res.headers.get('content-length') ?? NaN);
+  if (!Number.isFinite(announced)) return undefined;
+  if (announced > limit.bytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(url, origin, limit, announced);
+  }
+  return announced;
+}
+
+/**
+ * Downloads `url` into `dest` (a new file), hashing as it writes. A body shorter than the server
+ * announced (a connection cut mid-way) or longer than `limit` is an error, and `dest` is removed on
+ * any failure.
+ */
+export async function downloadTo(url: string, dest: string, origin: UrlOrigin, limit: SizeLimit, listener: DownloadListener = {}): Promise<Downloaded> {
+  const res = await get(url, origin);
+  const expected = await announcedLength(res, url, origin, limit);
+  listener.onStart?.(expected);
+  const m = meter({ limit: limit.bytes, tooLarge: () => tooLarge(url, origin, limit), algorithms: ['sha256', 'sha512'], ...(listener.onBytes ? { onBytes: listener.onBytes } : {}) });
+  const file = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
   try {
-    const res = await get(url, origin);
-    return await res.text();
+    await pipeline(Readable.fromWeb(res.body! as never), m.stream, file);
+  } catch (err) {
+    await discard(file, dest);
+    if (err instanceof ArtifactError) throw err;
+    const received = expected !== undefined ? ` after ${m.size()} of ${expected} bytes` : ` after ${m.size()} bytes`;
+    throw new ArtifactError(url, `the download of ${url} broke off${received}: ${causeOf(err)}`, `the connection was cut: re-run, or ${checkOrigin(origin)}`);
+  }
+  if (expected !== undefined && m.size() !== expected) {
+    rmSync(dest, { force: true });
+    throw new ArtifactError(url, `the download of ${url} ended after ${m.size()} of ${expected} bytes`, `the connection was cut: re-run, or ${checkOrigin(origin)}`);
+  }
+  return { size: m.size(), sha256: m.hex('sha256'), sha512: m.hex('sha512') };
+}
+
+/** A response's whole body, at most `limit` bytes of it (a document: checksum file, manifest, token). */
+export async function readBody(res: Response, url: string, origin: UrlOrigin, limit: SizeLimit = { bytes: LIMITS.document, why: 'kubestrap\'s limit for such a file' }): Promise<Buffer> {
+  await announcedLength(res, url, origin, limit);
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  const m = meter({ limit: limit.bytes, tooLarge: () => tooLarge(url, origin, limit), algorithms: [] });
+  try {
+    await pipeline(Readable.fromWeb(res.body as never), m.stream, async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) chunks.push(chunk);
+    });
+  } catch (err) {
+    if (err instanceof ArtifactError) throw err;
+    throw new ArtifactError(url, `the download of ${url} broke off after ${m.size()} bytes: ${causeOf(err)}`, `the connection was cut: re-run, or ${checkOrigin(origin)}`);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A checksum file; undefined when the server has none (404): whether that is allowed is the caller's call. */
+export async function fetchText(url: string, origin: UrlOrigin, limit?: SizeLimit): Promise<string | undefined> {
+  let res: Response;
+  try {
+    res = await get(url, origin);
   } catch (err) {
     if (err instanceof ArtifactError && /HTTP 404/.test(err.message)) return undefined;
     throw err;
   }
+  return (await readBody(res, url, origin, limit)).toString('utf8');
 }
 
 /** Fetches JSON or bytes with headers (the registry client). */

@@ -1,13 +1,15 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import type { DigestAlgorithm } from '../upstream/index.js';
+import { measure, meter, readChunks } from './meter.js';
 
 /** sha256 and size of a file, read as a stream. */
 export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
+  const { digests, size } = await digestsOfFile(file, ['sha256']);
+  return { sha256: digests.sha256!, size };
+}
+
+/** Several digests of a file in one read. */
+export async function digestsOfFile(file: string, algorithms: readonly DigestAlgorithm[]): Promise<{ digests: Partial<Record<DigestAlgorithm, string>>; size: number }> {
+  const m = meter({ algorithms });
+  await measure(readChunks(file), m);
+  return { digests: Object.fromEntries(algorithms.map((a) => [a, m.hex(a)])), size: m.size() };
 }

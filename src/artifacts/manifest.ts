@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { BundleError } from '../errors.js';
 import { ARCHES } from '../upstream/index.js';
@@ -71,10 +71,25 @@ export function loadManifest(file: string): LoadedManifest {
   return { file, dir: dirname(resolve(file)), manifest: parsed.data };
 }
 
-/** The local path of an entry's file. */
+/**
+ * The local path of an entry's file. Its name stays inside the manifest's folder (see the schema),
+ * and so must the file it leads to: a link in a bundle to, say, this machine's CA key is refused
+ * (a missing file is left for the caller to report).
+ */
 export function entryPath(loaded: LoadedManifest, entry: ArtifactEntry): string | undefined {
   if (entry.file === undefined) return undefined;
-  return isAbsolute(entry.file) ? entry.file : resolve(loaded.dir, entry.file);
+  const path = resolve(loaded.dir, entry.file);
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return path;
+  }
+  const dir = realpathSync(loaded.dir);
+  if (!real.startsWith(dir + sep)) {
+    throw new BundleError(path, `${entry.file} (${entryKey(entry)}) leads out of ${loaded.dir}, to ${real}`, `copy the file into ${loaded.dir} instead of linking to it`);
+  }
+  return path;
 }
 
 export function entryKey(e: { component: string; version: string; arch: string; kind?: string }): string {

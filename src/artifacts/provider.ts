@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { ClusterSpec } from '../config/cluster-spec.js';
 import type { TransferCodec } from '../engine/transfer-codec.js';
-import { BundleError, KubestrapError } from '../errors.js';
+import type { Upload } from '../engine/upload.js';
+import { BundleError, KubestrapError, type Warning } from '../errors.js';
 import { clusterImage, downloadBases, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir, type EncodedFile } from './cache.js';
 import { ArtifactLock } from './lock.js';
@@ -20,7 +21,7 @@ export interface ArtifactOptions {
   /** Default: the user's cache (XDG_CACHE_HOME or ~/.cache, then kubestrap). */
   cacheDir?: string;
   progress?: DownloadProgress;
-  notice?: (message: string) => void;
+  warn?: (warning: Warning) => void;
 }
 
 /**
@@ -33,6 +34,8 @@ export class ArtifactProvider {
   private readonly resolved = new Map<string, ResolvedBinary>();
   private readonly encodings = new Map<string, EncodedFile>();
   private loadedBundle: LoadedManifest | undefined;
+  /** The cluster's lock file, opened by `resolve`: encodings made or checked are pinned there too. */
+  private lock: ArtifactLock | undefined;
 
   constructor(
     private readonly spec: ClusterSpec,
@@ -53,16 +56,17 @@ export class ArtifactProvider {
     try {
       const manifest = this.opts.manifestFile ? loadManifest(this.opts.manifestFile) : undefined;
       const bundle = this.bundle();
+      this.lock = ArtifactLock.open(this.spec.stateDir);
       const found = await resolveBinaries(
         {
           cache: this.cache,
-          lock: ArtifactLock.open(this.spec.stateDir),
+          lock: this.lock,
           versions: this.spec.versions,
           bases: downloadBases(this.spec.values),
           ...(bundle ? { bundle } : {}),
           ...(manifest ? { manifest } : {}),
           ...(this.opts.progress ? { progress: this.opts.progress } : {}),
-          notice: this.opts.notice ?? (() => undefined),
+          warn: this.opts.warn ?? (() => undefined),
         },
         requests,
       );
@@ -81,17 +85,20 @@ export class ArtifactProvider {
     return b;
   }
 
-  /** Makes (once, cached) the wire encodings these binaries need; at most two at a time. */
+  /** Makes (once, cached) the wire encodings these binaries need, at most two at a time, and pins the new ones. */
   async encode(wanted: ReadonlyArray<{ binary: ResolvedBinary; codec: TransferCodec }>): Promise<void> {
     const limit = pLimit(2);
     const unique = new Map(wanted.map((w) => [`${w.codec}/${w.binary.sha256}`, w]));
     await Promise.all(
       [...unique].map(([key, w]) =>
         limit(async () => {
-          this.encodings.set(key, await this.cache.encoded(w.binary.sha256, w.binary.file, w.codec));
+          const { transfer, made } = await this.cache.encoded(w.binary, w.binary.file, w.codec);
+          this.encodings.set(key, transfer);
+          if (made) this.resolvedLock().pinEncoding(w.codec, w.binary.sha256, made);
         }),
       ),
     );
+    this.resolvedLock().save();
   }
 
   /**
@@ -103,6 +110,27 @@ export class ArtifactProvider {
     const bundle = this.bundle();
     if (!bundle) return undefined;
     return bundledImage(bundle, clusterImage(this.spec.kubeVersion, this.spec.values.K8S_IMAGE_REGISTRY!, name).ref, name, arch, (f) => this.cache.hashOf(f));
+  }
+
+  /**
+   * Before files leave for a host: each must still decode to the bytes it stands for (see
+   * ArtifactCache.checkSent), read once per run and only if this run did not make or hash it; an
+   * encoding by its digest in the cluster's lock file when it has one there.
+   */
+  async checkSent(uploads: readonly Upload[]): Promise<void> {
+    const lock = this.resolvedLock();
+    await Promise.all(
+      uploads.map(async ({ transfer, sha256, size }) => {
+        const decoded = await this.cache.checkSent(transfer, { sha256, size }, lock.encoding(transfer.codec, sha256));
+        if (decoded) lock.pinEncoding(transfer.codec, sha256, decoded);
+      }),
+    );
+    lock.save();
+  }
+
+  private resolvedLock(): ArtifactLock {
+    if (!this.lock) throw new Error('artifacts are encoded or sent before they were resolved');
+    return this.lock;
   }
 
   hasEncoding(binary: ResolvedBinary, codec: TransferCodec): boolean {

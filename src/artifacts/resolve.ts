@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs';
-import { Transform } from 'node:stream';
+import { createWriteStream, existsSync, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import pLimit from 'p-limit';
-import { ArtifactError, BundleError, type KubestrapError } from '../errors.js';
+import { ArtifactError, BundleError, type KubestrapError, type Warning } from '../errors.js';
+import { discard } from '../fresh-file.js';
 import {
   artifactSources,
   BINARIES,
@@ -15,25 +14,31 @@ import {
   type DownloadBases,
   type Project,
   type ProjectVersions,
+  type PublishedChecksum,
 } from '../upstream/index.js';
-import { ArtifactCache, type ArchiveIndex } from './cache.js';
+import type { ArtifactCache } from './cache.js';
 import { digestFromChecksumFile } from './checksum-file.js';
-import { downloadTo, fetchText, type UrlOrigin } from './download.js';
+import { downloadTo, fetchText, type SizeLimit, type UrlOrigin } from './download.js';
+import { LIMITS, sizeText, type Limits } from './limits.js';
 import type { ArtifactLock, Pin } from './lock.js';
 import { entryKey, entryPath, type ArtifactEntry, type LoadedManifest } from './manifest.js';
+import { meter, readChunks } from './meter.js';
 
 /**
  * Turns "kubelet for amd64" into a local file whose sha256 is known and checked. The versions come
  * from the cluster's config, the places from upstream's catalog. In order of precedence:
  *   - the user's own manifest (`--artifacts-manifest`), for the entries it has;
- *   - an offline bundle (`--bundle`): everything from there, never the network; every missing or
- *     tampered file is reported at once;
+ *   - an offline bundle (`--bundle`): everything from there, never the network; each file must
+ *     match the bundle's manifest and the cluster's lock file (a bundle pins what the lock does not
+ *     pin yet), and stay inside the bundle's folder; every missing or tampered file is reported at
+ *     once;
  *   - the shared cache, when the cluster's lock file pins the binary and the cache holds it (no
- *     network, no hashing);
+ *     network, no hashing here: what is sent is hashed when it is sent, see ArtifactCache);
  *   - a download, checked against every checksum there is: kubestrap's pin, upstream's published
- *     checksum, the lock file's pin. With none of them, the first download is pinned in the lock
- *     file (and the user told so). A mismatch deletes the file and fails with URL, expected and
- *     actual digest. Archives are unpacked once into the cache.
+ *     checksum (which a mirror must then have too), the lock file's pin. Only where upstream
+ *     publishes none is the first download pinned in the lock file, with a warning. A mismatch
+ *     deletes the file and fails with URL, expected and actual digest. Archives are unpacked into
+ *     the cache, each member hashed as it is written.
  */
 export interface BinaryRequest {
   name: BinaryName;
@@ -67,10 +72,12 @@ export interface ResolveContext {
   /** The user's own builds, preferred over every other source for the entries they list. */
   manifest?: LoadedManifest;
   progress?: DownloadProgress;
-  /** Things the user should know, e.g. a checksum pinned on first download. */
-  notice(message: string): void;
+  /** Things the user should know, e.g. a checksum pinned on first download, a plain-HTTP mirror. */
+  warn(warning: Warning): void;
   /** Downloads at once (default 4). */
   concurrency?: number;
+  /** Other size limits than kubestrap's (see limits.ts), e.g. smaller ones in tests. */
+  limits?: Partial<Limits>;
 }
 
 export type ResolvedBinaries = ReadonlyMap<string, ResolvedBinary>;
@@ -83,7 +90,10 @@ export function resolvedKey(name: BinaryName, arch: Arch): string {
   return `${name}/${arch}`;
 }
 
-export async function resolveBinaries(ctx: ResolveContext, requests: readonly BinaryRequest[]): Promise<ResolvedBinaries> {
+export async function resolveBinaries(given: ResolveContext, requests: readonly BinaryRequest[]): Promise<ResolvedBinaries> {
+  given.cache.checkPrivate();
+  given.cache.sweepLeftovers();
+  const ctx: ResolveContext = { ...given, warn: onceEach(given.warn) };
   const wanted = dedupe(requests);
   const out = new Map<string, ResolvedBinary>();
   const problems: KubestrapError[] = [];
@@ -101,7 +111,9 @@ export async function resolveBinaries(ctx: ResolveContext, requests: readonly Bi
         if (!source) return rest.push(req);
         if (!source.entry) return problems.push(missing(source.loaded, key));
         try {
-          out.set(resolvedKey(req.name, req.arch), await fromEntry(ctx, source.loaded, source.entry, req, version));
+          const got = await fromEntry(ctx, source.loaded, source.entry, req, version);
+          if (source.loaded === ctx.bundle) checkBundleAgainstLock(ctx, source.loaded, key, got);
+          out.set(resolvedKey(req.name, req.arch), got);
         } catch (err) {
           if (err instanceof BundleError || err instanceof ArtifactError) problems.push(err);
           else throw err;
@@ -115,6 +127,17 @@ export async function resolveBinaries(ctx: ResolveContext, requests: readonly Bi
   for (const b of groups.flat()) out.set(resolvedKey(b.name, b.arch), b);
   ctx.lock.save();
   return out;
+}
+
+/** Each warning once per resolve, however many downloads give cause for it. */
+function onceEach(warn: (w: Warning) => void): (w: Warning) => void {
+  const said = new Set<string>();
+  return (w) => {
+    const key = `${w.where}\n${w.message}`;
+    if (said.has(key)) return;
+    said.add(key);
+    warn(w);
+  };
 }
 
 function dedupe(requests: readonly BinaryRequest[]): BinaryRequest[] {
@@ -134,7 +157,7 @@ function missing(loaded: LoadedManifest, key: string): BundleError {
 /** All of a bundle's problems in one error, with how to make the bundle complete. */
 function incomplete(ctx: ResolveContext, problems: KubestrapError[]): BundleError {
   const file = ctx.bundle?.file ?? ctx.manifest?.file ?? 'manifest';
-  const lines = problems.map((p) => `  - ${p.message}${p.where() && p.where() !== file ? ` (${p.where()})` : ''}`);
+  const lines = problems.map((p) => `  - ${p.message}${p.where() && p.where() !== file ? ` (${p.where()})` : ''}${p.hint ? `\n    fix: ${p.hint}` : ''}`);
   const hint = ctx.bundle
     ? 'complete the bundle: run `bootstrap bundle create --out DIR -c config.properties --arch <arches>` with this config on a machine with internet access, then copy DIR here'
     : 'fix the entries of your artifact manifest (each needs its file or url and the sha256 of its bytes)';
@@ -156,10 +179,30 @@ async function fromEntry(ctx: ResolveContext, loaded: LoadedManifest, entry: Art
   // A URL in the user's manifest: downloaded into the cache, checked against the manifest's sha256.
   const url = entry.url!;
   if (!ctx.cache.has(entry.sha256)) {
-    await download(ctx, url, { property: '--artifacts-manifest', value: loaded.file }, [{ algorithm: 'sha256', hex: entry.sha256, why: `listed in ${loaded.file}` }]);
+    const limit = entry.size === undefined ? downloadLimit(ctx) : { bytes: entry.size, why: `the size ${loaded.file} gives` };
+    await download(ctx, url, { property: '--artifacts-manifest', value: loaded.file }, [{ algorithm: 'sha256', hex: entry.sha256, why: `listed in ${loaded.file}` }], limit);
   }
   const file = ctx.cache.blobPath(entry.sha256);
   return { ...base, sha256: entry.sha256, size: statSync(file).size, file };
+}
+
+/**
+ * A bundle's binary must be the one the cluster's lock file pins, as a download must: a bundle
+ * made elsewhere, or changed along with its manifest, cannot swap what the cluster runs. What the
+ * lock does not pin yet, the bundle pins.
+ */
+function checkBundleAgainstLock(ctx: ResolveContext, bundle: LoadedManifest, key: string, got: ResolvedBinary): void {
+  const pin = ctx.lock.binary(key);
+  if (!pin) {
+    ctx.lock.pinBinary(key, { sha256: got.sha256, size: got.size, checkedBy: 'manifest', from: bundle.file });
+    return;
+  }
+  if (pin.sha256 === got.sha256) return;
+  throw new BundleError(
+    got.file,
+    `${got.file} (${key}) has sha256 ${got.sha256}, as the bundle's manifest says, but the cluster's lock file ${ctx.lock.file} pinned ${pin.sha256} (from ${pin.from})`,
+    `the bundle holds other bytes than the ones this cluster was set up with: use a bundle made from the pinned files, or, if you trust this bundle's, delete the entry "${key}" from ${ctx.lock.file}`,
+  );
 }
 
 interface Group {
@@ -199,7 +242,7 @@ async function resolveGroup(ctx: ResolveContext, group: Group, names: BinaryName
   for (const source of sources) {
     const sourceKey = downloadKey(group, version.tag, source);
     const blob = await ensureSource(ctx, source, sourceKey);
-    const members: ArchiveIndex = source.layout.kind === 'file' ? { [source.layout.binary]: blob } : await ensureExtracted(ctx, source, blob.sha256);
+    const members: Members = source.layout.kind === 'file' ? { [source.layout.binary]: blob } : await extract(ctx, source, blob.sha256);
     for (const name of provides(source).filter((n) => names.includes(n))) {
       const got = members[name]!;
       const key = binaryKey(name, version.tag, group.arch);
@@ -225,12 +268,20 @@ interface Expected {
   why: string;
 }
 
+function limitsOf(ctx: ResolveContext): Limits {
+  return { ...LIMITS, ...ctx.limits };
+}
+
+function downloadLimit(ctx: ResolveContext): SizeLimit {
+  return { bytes: limitsOf(ctx).download, why: 'kubestrap\'s limit for a download' };
+}
+
 /** The download in the cache, checked; fetched if the cache does not have it. */
 async function ensureSource(ctx: ResolveContext, source: ArtifactSource, key: string): Promise<{ sha256: string; size: number }> {
   const pin = ctx.lock.download(key);
   if (pin && ctx.cache.has(pin.sha256)) return pin;
   if (source.pinned) {
-    const cached = ctx.cache.bySecondaryDigest(source.pinned.algorithm, source.pinned.hex);
+    const cached = await ctx.cache.bySecondaryDigest(source.pinned.algorithm, source.pinned.hex);
     if (cached) return pinDownload(ctx, key, source, cached, 'kubestrap');
   }
   const origin: UrlOrigin = { property: source.base, value: ctx.bases[source.base] };
@@ -238,17 +289,51 @@ async function ensureSource(ctx: ResolveContext, source: ArtifactSource, key: st
   if (source.pinned) expected.push({ ...source.pinned, why: 'pinned in kubestrap from the upstream CHANGELOG' });
   if (pin) expected.push({ algorithm: 'sha256', hex: pin.sha256, why: `pinned in ${ctx.lock.file}` });
   if (source.published) {
-    const text = await fetchText(source.published.url, origin);
-    const hex = text === undefined ? undefined : digestFromChecksumFile(text, source.published.entry, source.published.algorithm === 'sha256' ? 64 : 128);
-    if (hex) expected.push({ algorithm: source.published.algorithm, hex, why: `published at ${source.published.url}` });
-    else if (text !== undefined) throw new ArtifactError(source.published.url, `${source.published.url} lists no checksum for ${source.published.entry}`, `check ${source.base} (now ${origin.value}): the mirror may serve another file there`);
+    const published = await publishedDigest(ctx, source, source.published, origin, expected.length > 0);
+    if (published) expected.push(published);
   }
-  const sha256 = await download(ctx, source.url, origin, expected);
+  const limit = pin ? { bytes: pin.size, why: `the size pinned in ${ctx.lock.file}` } : downloadLimit(ctx);
+  const sha256 = await download(ctx, source.url, origin, expected, limit);
   const checkedBy: Pin['checkedBy'] = source.pinned ? 'kubestrap' : expected.some((e) => e.why.startsWith('published')) ? 'upstream' : pin ? pin.checkedBy : 'first-download';
   if (checkedBy === 'first-download') {
-    ctx.notice(`${key}: no checksum is published for ${source.url}; pinned sha256 ${sha256} in ${ctx.lock.file} on this first download, and every later use must match it`);
+    ctx.warn({
+      where: key,
+      message: `upstream publishes no checksum for ${source.url}; its sha256 ${sha256} was pinned in ${ctx.lock.file} on this first download, and every later use must match it`,
+      hint: 'compare that sha256 with one you trust (the project\'s release page, a download on another machine)',
+    });
   }
   return pinDownload(ctx, key, source, sha256, checkedBy);
+}
+
+/**
+ * The digest upstream publishes for a download. Where upstream publishes one, a mirror must have
+ * it too: its absence would otherwise turn the check into trust on first use. It may be missing
+ * only when a pin (kubestrap's, the lock file's) already checks the exact bytes.
+ */
+async function publishedDigest(ctx: ResolveContext, source: ArtifactSource, published: PublishedChecksum, origin: UrlOrigin, pinned: boolean): Promise<Expected | undefined> {
+  warnPlainHttp(ctx, published.url, origin);
+  const text = await fetchText(published.url, origin, { bytes: limitsOf(ctx).document, why: 'kubestrap\'s limit for a checksum file' });
+  if (text === undefined) {
+    if (pinned) return undefined;
+    throw new ArtifactError(
+      published.url,
+      `${published.url} does not exist (HTTP 404), but upstream publishes the checksum of ${published.entry} there: without it ${source.url} cannot be checked`,
+      `copy upstream's checksum file to the mirror next to the download (${origin.property} is now ${origin.value}), or give the binaries with --artifacts-manifest and their sha256`,
+    );
+  }
+  const hex = digestFromChecksumFile(text, published.entry, published.algorithm === 'sha256' ? 64 : 128);
+  if (!hex) throw new ArtifactError(published.url, `${published.url} lists no checksum for ${published.entry}`, `check ${source.base} (now ${origin.value}): the mirror may serve another file there`);
+  return { algorithm: published.algorithm, hex, why: `published at ${published.url}` };
+}
+
+/** Over plain HTTP, anyone on the way can change a download and the checksum file beside it alike. */
+function warnPlainHttp(ctx: ResolveContext, url: string, origin: UrlOrigin): void {
+  if (!url.startsWith('http://')) return;
+  ctx.warn({
+    where: origin.property,
+    message: `${new URL(url).origin} is plain HTTP: whoever is on the way can change what is downloaded from it, checksum files included`,
+    hint: 'use an https:// mirror; only pins (kubestrap\'s, the cluster\'s lock file) still hold then',
+  });
 }
 
 function pinDownload(ctx: ResolveContext, key: string, source: ArtifactSource, sha256: string, checkedBy: Pin['checkedBy']): { sha256: string; size: number } {
@@ -257,15 +342,16 @@ function pinDownload(ctx: ResolveContext, key: string, source: ArtifactSource, s
   return { sha256, size };
 }
 
-/** Downloads into the cache, checked against every expectation; returns the sha256. */
-async function download(ctx: ResolveContext, url: string, origin: UrlOrigin, expected: Expected[]): Promise<string> {
+/** Downloads into the cache, checked against every expectation; returns the sha256. Nothing is left behind on failure. */
+async function download(ctx: ResolveContext, url: string, origin: UrlOrigin, expected: Expected[], limit: SizeLimit): Promise<string> {
+  warnPlainHttp(ctx, url, origin);
   const temp = ctx.cache.tempPath();
   let started = false;
   const onStart = (bytes: number | undefined) => {
     started = true;
     ctx.progress?.started(url, bytes);
   };
-  const got = await downloadTo(url, temp, origin, { onStart, onBytes: (n) => ctx.progress?.advanced(n) }).finally(() => {
+  const got = await downloadTo(url, temp, origin, limit, { onStart, onBytes: (n) => ctx.progress?.advanced(n) }).finally(() => {
     if (started) ctx.progress?.finished(url);
   });
   for (const e of expected) {
@@ -280,48 +366,69 @@ async function download(ctx: ResolveContext, url: string, origin: UrlOrigin, exp
   return got.sha256;
 }
 
-/** The binaries inside a downloaded .tar.gz, unpacked into the cache once. */
-async function ensureExtracted(ctx: ResolveContext, source: ArtifactSource, archive: string): Promise<ArchiveIndex> {
-  const cached = ctx.cache.archiveIndex(archive);
-  if (cached) return cached;
+/** Binaries unpacked from a download: name -> sha256 and size. */
+type Members = Partial<Record<BinaryName, { sha256: string; size: number }>>;
+
+/**
+ * The wanted binaries of a downloaded .tar.gz, unpacked into the cache, each hashed as it is
+ * written. The archive itself is hashed as it is read (it must still be the download that was
+ * checked), and neither a member nor the whole may expand past its limit (see limits.ts).
+ */
+async function extract(ctx: ResolveContext, source: ArtifactSource, archive: string): Promise<Members> {
   if (source.layout.kind !== 'tgz') throw new Error('not an archive');
   const wanted = new Map(Object.entries(source.layout.members).map(([name, path]) => [normalize(path), name as BinaryName]));
-  const index: ArchiveIndex = {};
+  const index: Members = {};
+  const blob = ctx.cache.blobPath(archive);
+  const tooLarge = (what: string) => (limit: number) => new ArtifactError(source.url, `${source.url} ${what} more than ${sizeText(limit)}: not the archive upstream publishes`, `check ${source.base} (now ${ctx.bases[source.base]})`);
+  const read = meter();
+  const limits = limitsOf(ctx);
+  const expanded = meter({ limit: limits.expanded, tooLarge: tooLarge('expands to'), algorithms: [] });
+  // Members being written: a failure waits for each to remove its temp file.
+  const writing = new Set<Promise<void>>();
   // Loaded here: only a download of a release archive needs it.
-  const { extract } = await import('tar-stream');
-  const tar = extract();
+  const { extract: untar } = await import('tar-stream');
+  const tar = untar();
   tar.on('entry', (header, stream, next) => {
     const name = wanted.get(normalize(header.name));
     if (!name || header.type !== 'file') {
+      // A failure shows in the pipeline below; the skipped entry's own stream just ends with it.
+      stream.on('error', () => undefined);
       stream.resume();
       stream.on('end', next);
       return;
     }
     const temp = ctx.cache.tempPath();
-    const hash = createHash('sha256');
-    let size = 0;
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
-    pipeline(stream, hashing, createWriteStream(temp, { mode: 0o755 }))
+    const member = meter({ limit: limits.member, tooLarge: tooLarge(`holds ${header.name}, which is`) });
+    const file = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+    const written = pipeline(stream, member.stream, file)
       .then(() => {
-        const sha256 = hash.digest('hex');
+        const sha256 = member.hex('sha256');
         ctx.cache.adopt(temp, sha256);
-        index[name] = { sha256, size };
+        index[name] = { sha256, size: member.size() };
         next();
       })
-      .catch((err: unknown) => next(err as Error));
+      .catch(async (err: unknown) => {
+        await discard(file, temp);
+        next(err as Error);
+      })
+      .finally(() => writing.delete(written));
+    writing.add(written);
   });
-  await pipeline(createReadStream(ctx.cache.blobPath(archive)), createGunzip(), tar);
+  try {
+    await pipeline(readChunks(blob), read.stream, createGunzip(), expanded.stream, tar);
+  } catch (err) {
+    await Promise.allSettled([...writing]);
+    if (err instanceof ArtifactError) throw err;
+    throw new ArtifactError(source.url, `${source.url} cannot be unpacked: ${(err as Error).message}`, `the download is not a .tar.gz as upstream publishes it: check ${source.base} (now ${ctx.bases[source.base]})`);
+  }
+  if (read.hex('sha256') !== archive) {
+    rmSync(blob, { force: true });
+    throw new ArtifactError(blob, `${blob} is not the download that was checked: it must hold sha256 ${archive}, but holds ${read.hex('sha256')}; it was deleted from the cache`, `re-run to download it again; if it happens again, find out what else writes ${ctx.cache.root}`);
+  }
   const absent = [...wanted.entries()].filter(([, name]) => !index[name]).map(([path]) => path);
   if (absent.length) {
     throw new ArtifactError(source.url, `${source.url} does not hold ${absent.join(', ')}`, `the archive's layout differs from what kubestrap expects: check ${source.base} and the version, or give the binaries with --artifacts-manifest`);
   }
-  ctx.cache.rememberArchive(archive, index);
   return index;
 }
 

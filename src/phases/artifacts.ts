@@ -1,7 +1,7 @@
 import type { HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
 import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
-import { hasLocalZstd } from '../artifacts/cache.js';
+import { hasLocalZstd } from '../artifacts/wire-encoding.js';
 import type { HostFacts } from '../engine/facts.js';
 import type { LocalFileResource } from '../engine/resource.js';
 import type { TransferCodec } from '../engine/transfer-codec.js';
@@ -85,6 +85,10 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
     },
 
     preflight: (ctx) => cgroupProblems(ctx, (h) => h.host.roles.includes('worker')),
+
+    // What leaves for a host is hashed here first (each file once per run, none that this run made
+    // or hashed): the cache may be shared, and a no-op run sends nothing, so it reads nothing.
+    beforeUpload: (uploads) => ready().checkSent(uploads),
   };
 }
 

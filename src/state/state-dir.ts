@@ -25,8 +25,16 @@ export function openStateDir(root: string, knownHostsFile: string = join(root, '
   return { root, lockFile: join(root, 'lock'), logsDir };
 }
 
+/** For messages: what someone else who can write a private path could do, and the way around it. */
+export interface PrivatePath {
+  risk: string;
+  alternative: string;
+}
+
+const STATE_PATH: PrivatePath = { risk: 'plant host keys or take the lock', alternative: 'use a state folder of your own' };
+
 /** Refuses a path (if it exists) that someone other than this user or root owns, or that group or others may write. */
-export function checkPrivate(path: string): void {
+export function checkPrivate(path: string, { risk, alternative }: PrivatePath = STATE_PATH): void {
   let stat: Stats;
   try {
     stat = lstatSync(path);
@@ -38,10 +46,10 @@ export function checkPrivate(path: string): void {
   if (uid === undefined) return; // not a POSIX system: nothing to compare with
   const kind = stat.isDirectory() ? 'folder' : 'file';
   if (stat.uid !== uid && stat.uid !== 0) {
-    throw new StateError(path, `this ${kind} belongs to uid ${stat.uid}, not to you (uid ${uid}) or root: its owner could plant host keys or take the lock`, `chown ${uid} ${path} (or use a state folder of your own)`);
+    throw new StateError(path, `this ${kind} belongs to uid ${stat.uid}, not to you (uid ${uid}) or root: its owner could ${risk}`, `chown ${uid} ${path} (or ${alternative})`);
   }
   if ((stat.mode & 0o022) !== 0) {
     const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0');
-    throw new StateError(path, `this ${kind} is writable by ${(stat.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${mode}): whoever can write it could plant host keys or take the lock`, `chmod go-w ${path}`);
+    throw new StateError(path, `this ${kind} is writable by ${(stat.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${mode}): whoever can write it could ${risk}`, `chmod go-w ${path}`);
   }
 }

@@ -46,7 +46,12 @@ export interface ArtifactSource {
   /** The property the URL's base comes from, for messages ("check K8S_DOWNLOAD_URL"). */
   base: DownloadBase;
   pinned?: Digest;
-  published?: PublishedChecksum;
+  /**
+   * The checksum file upstream publishes next to the download: a mirror that lacks it is refused
+   * (unless `pinned` checks the download). Null, said for each source, only where upstream never
+   * publishes one: the first download is then pinned in the cluster's lock file, with a warning.
+   */
+  published: PublishedChecksum | null;
   layout: SourceLayout;
 }
 
@@ -123,13 +128,14 @@ const CATALOG: Record<Project, (req: SourceRequest) => ArtifactSource[]> = {
   },
   flannel(req) {
     // flannel publishes no checksum file: the first download is pinned in the cluster's lock file.
-    return [{ url: github(req, 'flannel-io/flannel', req.version.tag, `flanneld-${req.arch}`), base: 'GITHUB_DOWNLOAD_URL', layout: { kind: 'file', binary: 'flanneld' } }];
+    return [{ url: github(req, 'flannel-io/flannel', req.version.tag, `flanneld-${req.arch}`), base: 'GITHUB_DOWNLOAD_URL', published: null, layout: { kind: 'file', binary: 'flanneld' } }];
   },
   'flannel-cni-plugin'(req) {
     // Tags read v1.9.1-flannel1 while the assets of the v1.6+ builds drop that suffix.
     const tag = `${req.version.tag}-flannel1`;
     const url = github(req, 'flannel-io/cni-plugin', tag, `cni-plugin-flannel-linux-${req.arch}-${req.version.tag}.tgz`);
-    return [{ url, base: 'GITHUB_DOWNLOAD_URL', layout: { kind: 'tgz', members: { flannel: `flannel-${req.arch}` } } }];
+    // Nor does flannel's CNI plugin.
+    return [{ url, base: 'GITHUB_DOWNLOAD_URL', published: null, layout: { kind: 'tgz', members: { flannel: `flannel-${req.arch}` } } }];
   },
   'cni-plugins'(req) {
     const url = github(req, 'containernetworking/plugins', req.version.tag, `cni-plugins-linux-${req.arch}-${req.version.tag}.tgz`);
@@ -153,6 +159,7 @@ const CATALOG: Record<Project, (req: SourceRequest) => ArtifactSource[]> = {
   docker(req) {
     const machine = req.arch === 'amd64' ? 'x86_64' : 'aarch64';
     const url = `${trim(req.bases.DOCKER_DOWNLOAD_URL)}/linux/static/stable/${machine}/docker-${bare(req.version)}.tgz`;
-    return [{ url, base: 'DOCKER_DOWNLOAD_URL', layout: { kind: 'tgz', members: members(binariesOf('docker'), (n) => `docker/${n}`) } }];
+    // download.docker.com publishes no checksums for its static builds.
+    return [{ url, base: 'DOCKER_DOWNLOAD_URL', published: null, layout: { kind: 'tgz', members: members(binariesOf('docker'), (n) => `docker/${n}`) } }];
   },
 };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { bundledImage, bundleBinaries, createBundle } from '../../src/artifacts/bundle.js';
 import { ArtifactCache } from '../../src/artifacts/cache.js';
@@ -8,10 +9,12 @@ import { ArtifactLock } from '../../src/artifacts/lock.js';
 import { loadManifest, MANIFEST_FILE } from '../../src/artifacts/manifest.js';
 import { resolveBinaries, resolvedKey } from '../../src/artifacts/resolve.js';
 import { loadClusterConfig } from '../../src/config/cluster-config.js';
-import { BundleError } from '../../src/errors.js';
-import { clusterImages } from '../../src/upstream/index.js';
+import { digestOf } from '../../src/artifacts/image-archive.js';
+import { pullImage } from '../../src/artifacts/oci.js';
+import { ArtifactError, BundleError } from '../../src/errors.js';
+import { clusterImages, type ImageRef } from '../../src/upstream/index.js';
 import { runCli } from '../support/cli.js';
-import { deadUrl, useArtifactServers } from '../support/artifact-server.js';
+import { chunked, deadUrl, useArtifactServers, type Route } from '../support/artifact-server.js';
 import { fakeBinary, fakeRegistry, fakeUpstream } from '../support/fake-upstream.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -97,7 +100,7 @@ describe('bundle create, then use with the network gone', () => {
         versions: config.versions,
         bases: { K8S_DOWNLOAD_URL: dead, GITHUB_DOWNLOAD_URL: dead, DOCKER_DOWNLOAD_URL: dead },
         bundle: loadManifest(join(out, MANIFEST_FILE)),
-        notice: () => undefined,
+        warn: () => undefined,
       },
       names.map((name) => ({ name, arch: 'amd64' as const })),
     );
@@ -112,6 +115,104 @@ describe('bundle create, then use with the network gone', () => {
     const out = join(dir, 'bundle');
     await expect(createBundle({ config, arches: ['amd64'], out, cacheDir: join(dir, 'cache') })).rejects.toThrow(/flanneld-amd64 does not exist \(HTTP 404\)/);
     expect(existsSync(join(out, MANIFEST_FILE))).toBe(false);
+  });
+
+  it('never writes through a link planted in the bundle folder: each file is made anew, the links\' targets stay as they were', async () => {
+    const { dir, config } = await upstream(['amd64']);
+    const out = join(dir, 'bundle');
+    mkdirSync(join(out, 'amd64', 'bin'), { recursive: true });
+    mkdirSync(join(out, 'amd64', 'images'), { recursive: true });
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'the user\'s own file\n');
+    symlinkSync(victim, join(out, 'amd64', 'images', 'pause-3.10.1.tar'));
+    symlinkSync(victim, join(out, 'amd64', 'bin', 'kubelet'));
+    symlinkSync(join(dir, 'created-through-a-link'), join(out, MANIFEST_FILE));
+    await createBundle({ config, arches: ['amd64'], out, cacheDir: join(dir, 'cache') });
+    expect(readFileSync(victim, 'utf8')).toBe('the user\'s own file\n');
+    expect(existsSync(join(dir, 'created-through-a-link'))).toBe(false);
+    for (const file of ['amd64/images/pause-3.10.1.tar', 'amd64/bin/kubelet', MANIFEST_FILE]) expect(lstatSync(join(out, file)).isFile()).toBe(true);
+    expect(loadManifest(join(out, MANIFEST_FILE)).manifest.artifacts.length).toBeGreaterThan(0);
+    expect(readdirSync(join(out, 'amd64', 'images')).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it('refuses a bundle folder that is a link, and writes nothing there', async () => {
+    const { dir, config } = await upstream(['amd64']);
+    const out = join(dir, 'bundle');
+    const elsewhere = join(dir, 'usr-local-bin');
+    mkdirSync(join(out, 'amd64'), { recursive: true });
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(out, 'amd64', 'bin'));
+    const err = (await createBundle({ config, arches: ['amd64'], out, cacheDir: join(dir, 'cache') }).catch((e: unknown) => e)) as BundleError;
+    expect(err).toBeInstanceOf(BundleError);
+    expect(err.message).toBe(`${join(out, 'amd64', 'bin')} is a symbolic link; bundle create writes only into real folders`);
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  describe('a registry that serves hostile or oversized answers', () => {
+    const image: ImageRef = { name: 'pause', registry: 'registry.test', repository: 'pause', tag: '3.10.1', ref: 'registry.test/pause:3.10.1' };
+
+    /** Routes for `image` with one layer, whose descriptor the test may spoil. */
+    function registry(layer: Buffer, descriptor: (d: { digest: string; size: number }) => { digest: string; size: number } = (d) => d) {
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' }));
+      const layerDescriptor = descriptor({ digest: digestOf(layer), size: layer.length });
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layerDescriptor }],
+      }));
+      return {
+        '/v2/pause/manifests/3.10.1': manifest,
+        [`/v2/pause/blobs/${digestOf(config)}`]: config,
+        [`/v2/pause/blobs/${layerDescriptor.digest}`]: layer,
+      } as Record<string, Route>;
+    }
+
+    async function pull(routes: Record<string, Route>, cacheDir = join(tmp(), 'cache')) {
+      const server = await serve(routes);
+      const local = { ...image, registry: new URL(server.url).host, ref: `${new URL(server.url).host}/pause:3.10.1` };
+      const dest = join(tmp(), 'pause.tar');
+      const cache = new ArtifactCache(cacheDir);
+      const result = await pullImage(local, 'amd64', dest, { cache, origin: { property: 'K8S_IMAGE_REGISTRY', value: local.registry } }).catch((e: unknown) => e);
+      return { result, dest, cache, server };
+    }
+
+    it('refuses a layer digest that is not sha256:<64 hex>, so that no controller file is copied into the bundle', async () => {
+      const dir = tmp();
+      mkdirSync(join(dir, 'pki'));
+      writeFileSync(join(dir, 'pki', 'ca.key'), '-----BEGIN PRIVATE KEY----- the CA key');
+      const { result, dest } = await pull(registry(Buffer.from('layer'), (d) => ({ ...d, digest: 'sha256:../../pki/ca.key' })), join(dir, 'cache'));
+      expect(result).toBeInstanceOf(ArtifactError);
+      expect((result as ArtifactError).message).toBe('"sha256:../../pki/ca.key" is not a sha256 digest (sha256: and 64 lower-case hex digits)');
+      expect(existsSync(dest)).toBe(false);
+    });
+
+    it('hashes a cached layer again as it goes into the archive, and refuses one that changed', async () => {
+      const layer = gzipSync(Buffer.from('the layer'));
+      const cacheDir = join(tmp(), 'cache');
+      const first = await pull(registry(layer), cacheDir);
+      expect(first.result).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown });
+      const blob = first.cache.blobPath(sha256(layer));
+      chmodSync(blob, 0o644);
+      writeFileSync(blob, gzipSync(Buffer.from('the LAYER')).subarray(0, layer.length));
+      chmodSync(blob, 0o444);
+      const second = await pull(registry(layer), cacheDir);
+      expect(second.result).toBeInstanceOf(ArtifactError);
+      expect((second.result as ArtifactError).message).toMatch(new RegExp(`^${blob} is not .*/pause:3.10.1's layer sha256:${sha256(layer)}: it holds sha256 [0-9a-f]{64}$`));
+      // The archive of the first pull is left as it was, and no half-written one beside it.
+      expect(sha256(readFileSync(second.dest))).toBe((first.result as { sha256: string }).sha256);
+      expect(readdirSync(join(second.dest, '..')).filter((f) => f.includes('pause.tar'))).toEqual(['pause.tar']);
+    });
+
+    it('stops a layer at the size its descriptor gives, and a manifest at a few MiB, keeping nothing', async () => {
+      const layer = gzipSync(Buffer.from('the layer'));
+      const longer = await pull({ ...registry(layer, (d) => ({ ...d, size: d.size - 5 })) });
+      expect((longer.result as ArtifactError).message).toMatch(/sends more than the \d+ bytes its descriptor gives; nothing of it was kept$/);
+      expect(readdirSync(join(longer.cache.root, 'tmp'))).toEqual([]);
+
+      const huge = await pull({ '/v2/pause/manifests/3.10.1': chunked(Buffer.alloc(5 * 1024 * 1024, ' ')) });
+      expect((huge.result as ArtifactError).message).toMatch(/\/manifests\/3\.10\.1 is more than 4 MiB, more than kubestrap's limit for such a file \(4 MiB\); nothing of it was kept$/);
+    });
   });
 
   it('refuses an unknown architecture', async () => {

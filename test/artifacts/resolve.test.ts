@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArtifactCache } from '../../src/artifacts/cache.js';
@@ -7,9 +7,10 @@ import { resetProxySettings } from '../../src/artifacts/download.js';
 import { ArtifactLock } from '../../src/artifacts/lock.js';
 import { MANIFEST_FILE, loadManifest } from '../../src/artifacts/manifest.js';
 import { resolveBinaries, resolvedKey, type BinaryRequest, type ResolveContext } from '../../src/artifacts/resolve.js';
-import { ArtifactError, BundleError } from '../../src/errors.js';
+import { ArtifactError, BundleError, type Warning } from '../../src/errors.js';
 import { DEFAULT_VERSIONS, parseVersion, type ProjectVersions } from '../../src/upstream/index.js';
-import { deadUrl, startProxy, tgz, truncated, useArtifactServers, type ArtifactServer } from '../support/artifact-server.js';
+import { chunked, deadUrl, startProxy, tgz, truncated, useArtifactServers, type ArtifactServer } from '../support/artifact-server.js';
+import { fakeUpstream } from '../support/fake-upstream.js';
 import { useTempDir } from '../support/tmp.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -21,9 +22,9 @@ function versions(over: Partial<Record<keyof ProjectVersions, string>> = {}): Pr
 describe('resolveBinaries: verified downloads into the shared cache', () => {
   const tmp = useTempDir();
   const serve = useArtifactServers();
-  const notices: string[] = [];
+  const warnings: Warning[] = [];
   afterEach(() => {
-    notices.length = 0;
+    warnings.length = 0;
     delete process.env.HTTP_PROXY;
     delete process.env.http_proxy;
     resetProxySettings();
@@ -37,7 +38,7 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
       lock: ArtifactLock.open(join(dir, 'state')),
       versions: v,
       bases: { K8S_DOWNLOAD_URL: server.url, GITHUB_DOWNLOAD_URL: server.url, DOCKER_DOWNLOAD_URL: server.url },
-      notice: (m) => notices.push(m),
+      warn: (w) => warnings.push(w),
       ...over,
     };
   }
@@ -58,7 +59,7 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     expect(got.file).toBe(ctx.cache.blobPath(sha256(KUBELET)));
     const lock = JSON.parse(readFileSync(ctx.lock.file, 'utf8')) as { downloads: Record<string, { checkedBy: string }> };
     expect(lock.downloads['kubernetes v1.37.1 linux/amd64 kubelet']).toMatchObject({ checkedBy: 'upstream', from: `${server.url}/release/v1.37.1/bin/linux/amd64/kubelet` });
-    expect(notices).toEqual([]);
+    expect(warnings.filter((w) => !w.message.includes('plain HTTP'))).toEqual([]);
   });
 
   it('uses the cache without any request once the lock pins the binary', async () => {
@@ -106,27 +107,60 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     expect(server.requests.filter((r) => r.endsWith('.tar.gz'))).toHaveLength(1);
   });
 
-  it('pins the first download where nobody publishes a checksum, says so, and holds later downloads to it', async () => {
+  it('pins the first download only where upstream publishes no checksum, in a warning, and holds later downloads to it', async () => {
     const flanneld = Buffer.from('flanneld v0.28.9');
     const path = '/flannel-io/flannel/releases/download/v0.28.9/flanneld-amd64';
     const server = await serve({ [path]: flanneld });
     const ctx = context(server);
     await resolveBinaries(ctx, [{ name: 'flanneld', arch: 'amd64' }]);
-    expect(notices).toEqual([expect.stringMatching(new RegExp(`no checksum is published for .*flanneld-amd64; pinned sha256 ${sha256(flanneld)} in .*artifacts.lock.json on this first download`))]);
+    expect(warnings.filter((w) => !w.message.includes('plain HTTP'))).toEqual([
+      {
+        where: 'flannel v0.28.9 linux/amd64 flanneld-amd64',
+        message: expect.stringMatching(new RegExp(`^upstream publishes no checksum for .*flanneld-amd64; its sha256 ${sha256(flanneld)} was pinned in .*artifacts.lock.json on this first download`)) as unknown,
+        hint: expect.stringContaining('compare that sha256') as unknown,
+      },
+    ]);
 
-    // Another machine (empty cache), same cluster state: the mirror now serves other bytes.
-    server.routes.set(path, Buffer.from('flanneld v0.28.9 with a backdoor'));
+    // Another machine (empty cache), same cluster state: the mirror now serves other bytes (as many).
+    server.routes.set(path, Buffer.from('flanneld backdoor'.slice(0, flanneld.length)));
     const fresh = { ...ctx, cache: new ArtifactCache(join(tmp(), 'other-cache')), lock: ArtifactLock.open(join(ctx.lock.file, '..')) };
     const err = (await resolveBinaries(fresh, [{ name: 'flanneld', arch: 'amd64' }]).catch((e: unknown) => e)) as ArtifactError;
     expect(err.message).toContain(`expected sha256 ${sha256(flanneld)} (pinned in ${ctx.lock.file})`);
   });
 
-  it('names the URL and the property for a 404', async () => {
+  it.each([
+    ['kubelet', 'v1.37.1', '/release/v1.37.1/bin/linux/amd64/kubelet.sha256', 'kubelet'],
+    ['etcd', 'v3.6.16', '/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS', 'etcd-v3.6.16-linux-amd64.tar.gz'],
+    ['containerd', 'v2.3.0', '/containerd/containerd/releases/download/v2.3.0/containerd-static-2.3.0-linux-amd64.tar.gz.sha256sum', 'containerd-static-2.3.0-linux-amd64.tar.gz'],
+    ['runc', 'v1.3.3', '/opencontainers/runc/releases/download/v1.3.3/runc.sha256sum', 'runc.amd64'],
+    ['bridge', 'v1.9.1', '/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz.sha256', 'cni-plugins-linux-amd64-v1.9.1.tgz'],
+  ] as const)('refuses %s %s from a mirror that lacks the checksum upstream publishes (%s), and pins nothing', async (name, _version, checksumPath, entry) => {
     const server = await serve({});
+    const ctx = context(server);
+    for (const [path, route] of Object.entries(await fakeUpstream(server.url, ctx.versions, ['amd64']))) server.routes.set(path, route);
+    server.routes.delete(checksumPath);
+    const err = (await resolveBinaries(ctx, [{ name, arch: 'amd64' }]).catch((e: unknown) => e)) as ArtifactError;
+    expect(err).toBeInstanceOf(ArtifactError);
+    expect(err.where()).toBe(`${server.url}${checksumPath}`);
+    expect(err.message).toMatch(new RegExp(`^${server.url}${checksumPath} does not exist \\(HTTP 404\\), but upstream publishes the checksum of ${entry.replaceAll('.', '\\.')} there: without it .* cannot be checked$`));
+    expect(err.hint).toContain("copy upstream's checksum file to the mirror");
+    expect(server.requests).toEqual([checksumPath]);
+    expect(existsSync(ctx.lock.file)).toBe(false);
+    expect(warnings.filter((w) => w.message.includes('pinned'))).toEqual([]);
+  });
+
+  it('names the URL and the property for a 404', async () => {
+    const server = await serve({ '/release/v1.37.1/bin/linux/amd64/kubelet.sha256': `${sha256(KUBELET)}\n` });
     const err = (await resolveBinaries(context(server), kubelet).catch((e: unknown) => e)) as ArtifactError;
     expect(err).toBeInstanceOf(ArtifactError);
-    expect(err.message).toBe(`${server.url}/release/v1.37.1/bin/linux/amd64/kubelet.sha256 does not exist (HTTP 404)`.replace('kubelet.sha256 does not exist', 'kubelet does not exist'));
+    expect(err.message).toBe(`${server.url}/release/v1.37.1/bin/linux/amd64/kubelet does not exist (HTTP 404)`);
     expect(err.hint).toContain(`K8S_DOWNLOAD_URL (now ${server.url})`);
+  });
+
+  it('warns, once per property, that a plain-HTTP mirror can change what it serves', async () => {
+    const server = await serve(kubeletTree());
+    await resolveBinaries(context(server), kubelet);
+    expect(warnings).toEqual([{ where: 'K8S_DOWNLOAD_URL', message: `${server.url} is plain HTTP: whoever is on the way can change what is downloaded from it, checksum files included`, hint: expect.stringContaining('use an https:// mirror') as unknown }]);
   });
 
   it('names the URL for a body cut short, and keeps nothing of it', async () => {
@@ -136,6 +170,56 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     expect(err.message).toMatch(new RegExp(`^the download of ${server.url}/release/v1.37.1/bin/linux/amd64/kubelet (broke off after \\d+ of ${KUBELET.length} bytes|ended after \\d+ of ${KUBELET.length} bytes)`));
     expect(err.hint).toContain('K8S_DOWNLOAD_URL');
     expect(readdirSync(join(ctx.cache.root, 'tmp'))).toEqual([]);
+  });
+
+  it('stops a download at the size the lock file pins, announced or not, and keeps nothing of it', async () => {
+    const server = await serve(kubeletTree());
+    const ctx = context(server);
+    await resolveBinaries(ctx, kubelet);
+    // Another machine (empty cache), same lock: the mirror now sends more than the pinned size.
+    const bigger = Buffer.concat([KUBELET, Buffer.alloc(64 * 1024, 'x')]);
+    const fresh = () => ({ ...ctx, cache: new ArtifactCache(join(tmp(), `cache-${Math.random()}`)), lock: ArtifactLock.open(join(ctx.lock.file, '..')) });
+    for (const route of [bigger, chunked(bigger)]) {
+      server.routes.set('/release/v1.37.1/bin/linux/amd64/kubelet', route);
+      const other = fresh();
+      const err = (await resolveBinaries(other, kubelet).catch((e: unknown) => e)) as ArtifactError;
+      expect(err).toBeInstanceOf(ArtifactError);
+      expect(err.message).toMatch(new RegExp(`/kubelet is (\\d+ bytes|more than ${KUBELET.length} bytes), more than the size pinned in .*artifacts.lock.json \\(${KUBELET.length} bytes\\); nothing of it was kept$`));
+      expect(readdirSync(join(other.cache.root, 'tmp'))).toEqual([]);
+      expect(existsSync(join(other.cache.root, 'blobs'))).toBe(false);
+    }
+  });
+
+  it('stops a download, and a checksum file, at kubestrap\'s limits when nothing gives a size', async () => {
+    const body = Buffer.alloc(300_000, 'k');
+    const server = await serve({ '/release/v1.37.1/bin/linux/amd64/kubelet': chunked(body), '/release/v1.37.1/bin/linux/amd64/kubelet.sha256': `${sha256(body)}\n` });
+    const ctx = context(server, { limits: { download: 100_000 } });
+    const err = (await resolveBinaries(ctx, kubelet).catch((e: unknown) => e)) as ArtifactError;
+    expect(err.message).toMatch(/\/kubelet is more than 100000 bytes, more than kubestrap's limit for a download \(100000 bytes\); nothing of it was kept$/);
+    expect(readdirSync(join(ctx.cache.root, 'tmp'))).toEqual([]);
+
+    server.routes.set('/release/v1.37.1/bin/linux/amd64/kubelet.sha256', chunked(Buffer.alloc(5 * 1024 * 1024, 'a')));
+    const sums = (await resolveBinaries(context(server), kubelet).catch((e: unknown) => e)) as ArtifactError;
+    expect(sums.message).toMatch(/\/kubelet\.sha256 is more than 4 MiB, more than kubestrap's limit for a checksum file \(4 MiB\); nothing of it was kept$/);
+  });
+
+  it('refuses an archive that expands past its limits, whole or one member, and leaves no partial file in the cache', async () => {
+    const dir = 'etcd-v3.6.16-linux-amd64';
+    const bomb = await tgz({ [`${dir}/README.md`]: Buffer.alloc(2_000_000), [`${dir}/etcd`]: 'etcd!', [`${dir}/etcdctl`]: 'etcdctl!', [`${dir}/etcdutl`]: 'etcdutl!' });
+    const fat = await tgz({ [`${dir}/etcd`]: Buffer.alloc(600_000), [`${dir}/etcdctl`]: 'etcdctl!', [`${dir}/etcdutl`]: 'etcdutl!' });
+    for (const [archive, limits, what] of [[bomb, { expanded: 1_000_000 }, 'expands to more than'], [fat, { member: 500_000 }, `holds ${dir}/etcd, which is more than`]] as const) {
+      const server = await serve({
+        [`/etcd-io/etcd/releases/download/v3.6.16/${dir}.tar.gz`]: archive,
+        '/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS': `${sha256(archive)}  ${dir}.tar.gz\n`,
+      });
+      const ctx = context(server, { limits, cache: new ArtifactCache(join(tmp(), `cache-${what.length}`)) });
+      const err = (await resolveBinaries(ctx, [{ name: 'etcd', arch: 'amd64' }]).catch((e: unknown) => e)) as ArtifactError;
+      expect(err).toBeInstanceOf(ArtifactError);
+      expect(err.message).toContain(`${dir}.tar.gz ${what} `);
+      expect(readdirSync(join(ctx.cache.root, 'tmp'))).toEqual([]);
+      // Only the checked download itself is in the cache.
+      expect(readdirSync(join(ctx.cache.root, 'blobs'))).toEqual([sha256(archive)]);
+    }
   });
 
   it('names the URL and the property for a dead mirror', async () => {
@@ -163,8 +247,8 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
   });
 
   describe('with an offline bundle', () => {
-    function bundle(files: Record<string, string>, entries: Array<{ component: string; version: string; file: string; sha256?: string }>): string {
-      const dir = join(tmp(), 'bundle');
+    function bundle(files: Record<string, string>, entries: Array<{ component: string; version: string; file: string; sha256?: string }>, name = 'bundle'): string {
+      const dir = join(tmp(), name);
       mkdirSync(dir, { recursive: true });
       for (const [f, c] of Object.entries(files)) writeFileSync(join(dir, f), c);
       const artifacts = entries.map((e) => ({ arch: 'amd64', ...e, sha256: e.sha256 ?? sha256(files[e.file] ?? '') }));
@@ -188,6 +272,49 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
       expect(readdirSync(join(ctx.cache.root, 'verified'))).toHaveLength(1);
       writeFileSync(join(dir, 'kubelet'), 'x');
       await expect(resolveBinaries(ctx, kubelet)).rejects.toThrow(`kubelet has sha256 ${sha256('x')}, but the manifest says ${sha256('k')}`);
+    });
+
+    const bundled = (dir: string) => loadManifest(join(dir, MANIFEST_FILE));
+    const KEY = 'kubelet v1.37.1 linux/amd64';
+
+    it('refuses a bundle whose file is not what the cluster\'s lock file pins, naming the file, the pin and both hashes', async () => {
+      // The cluster was set up from downloads: its lock file pins upstream's kubelet.
+      const server = await serve(kubeletTree());
+      const ctx = context(server);
+      await resolveBinaries(ctx, kubelet);
+      // A bundle whose manifest vouches for its own, other kubelet.
+      const dir = bundle({ kubelet: 'other kubelet' }, [{ component: 'kubelet', version: 'v1.37.1', file: 'kubelet' }]);
+      const err = (await resolveBinaries({ ...ctx, lock: ArtifactLock.open(join(ctx.lock.file, '..')), bundle: bundled(dir) }, kubelet).catch((e: unknown) => e)) as BundleError;
+      expect(err).toBeInstanceOf(BundleError);
+      expect(err.message).toContain(`${join(dir, 'kubelet')} (${KEY}) has sha256 ${sha256('other kubelet')}, as the bundle's manifest says, but the cluster's lock file ${ctx.lock.file} pinned ${sha256(KUBELET)}`);
+      expect(err.message).toContain(`fix: the bundle holds other bytes than the ones this cluster was set up with: use a bundle made from the pinned files, or, if you trust this bundle's, delete the entry "${KEY}" from ${ctx.lock.file}`);
+    });
+
+    it('pins what a bundle brings where the lock file pins nothing yet, so that another bundle cannot swap it', async () => {
+      const first = bundle({ kubelet: 'k' }, [{ component: 'kubelet', version: 'v1.37.1', file: 'kubelet' }], 'first');
+      const ctx = context({ url: 'http://offline.invalid' }, { bundle: bundled(first) });
+      await resolveBinaries(ctx, kubelet);
+      const lock = JSON.parse(readFileSync(ctx.lock.file, 'utf8')) as { binaries: Record<string, unknown> };
+      expect(lock.binaries[KEY]).toEqual({ sha256: sha256('k'), size: 1, checkedBy: 'manifest', from: join(first, MANIFEST_FILE) });
+      // The same bundle again is fine; one with another kubelet (and a manifest to match) is not.
+      await resolveBinaries({ ...ctx, lock: ArtifactLock.open(join(ctx.lock.file, '..')) }, kubelet);
+      const second = bundle({ kubelet: 'k2' }, [{ component: 'kubelet', version: 'v1.37.1', file: 'kubelet' }], 'second');
+      await expect(resolveBinaries({ ...ctx, lock: ArtifactLock.open(join(ctx.lock.file, '..')), bundle: bundled(second) }, kubelet)).rejects.toThrow(`but the cluster's lock file ${ctx.lock.file} pinned ${sha256('k')}`);
+    });
+
+    it('refuses a file, or a folder, that is a link leading out of the bundle', async () => {
+      const outside = join(tmp(), 'pki');
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'ca.key'), 'the CA key');
+      const dir = bundle({}, [{ component: 'kubelet', version: 'v1.37.1', file: 'kubelet', sha256: sha256('the CA key') }]);
+      symlinkSync(join(outside, 'ca.key'), join(dir, 'kubelet'));
+      const err = (await resolveBinaries(context({ url: 'http://offline.invalid' }, { bundle: bundled(dir) }), kubelet).catch((e: unknown) => e)) as BundleError;
+      expect(err).toBeInstanceOf(BundleError);
+      expect(err.message).toContain(`kubelet (${KEY}) leads out of ${dir}, to ${join(outside, 'ca.key')}`);
+
+      const linkedDir = bundle({}, [{ component: 'kubelet', version: 'v1.37.1', file: 'amd64/ca.key', sha256: sha256('the CA key') }], 'linked-folder');
+      symlinkSync(outside, join(linkedDir, 'amd64'));
+      await expect(resolveBinaries(context({ url: 'http://offline.invalid' }, { bundle: bundled(linkedDir) }), kubelet)).rejects.toThrow(`amd64/ca.key (${KEY}) leads out of ${linkedDir}, to ${join(outside, 'ca.key')}`);
     });
 
     it('lists every missing or tampered item at once and says how to complete the bundle', async () => {

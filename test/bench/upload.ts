@@ -149,7 +149,7 @@ export async function measureUpload(lab: LabInfo, hosts: LabHost[], bundleDir: s
   const cache = new ArtifactCache(userCacheDir());
   const began = process.hrtime.bigint();
   for (const codec of CODECS.filter((c) => c !== 'none')) {
-    await Promise.all(files.map((f) => cache.encoded(createHash('sha256').update(readFileSync(f)).digest('hex'), f, codec)));
+    await Promise.all(files.map((f) => cache.encoded({ sha256: createHash('sha256').update(readFileSync(f)).digest('hex'), size: statSync(f).size }, f, codec)));
   }
   const encodeSeconds = Number(process.hrtime.bigint() - began) / 1e9;
 

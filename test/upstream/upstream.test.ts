@@ -84,7 +84,7 @@ describe('the artifact catalog', () => {
     });
     expect(Object.keys((sources('etcd', 'amd64', { etcd: v('v3.4.23') })[0]!.layout as { members: object }).members)).toEqual(['etcd', 'etcdctl']);
     expect(sources('flannel', 'arm64')[0]).toMatchObject({ url: 'https://github.com/flannel-io/flannel/releases/download/v0.28.9/flanneld-arm64' });
-    expect(sources('flannel')[0]!.published).toBeUndefined();
+    expect(sources('flannel')[0]!.published).toBeNull();
     expect(sources('flannel-cni-plugin')[0]!.url).toBe('https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel1/cni-plugin-flannel-linux-amd64-v1.9.1.tgz');
     expect(sources('cni-plugins')[0]!.published!.url).toBe('https://github.com/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz.sha256');
     expect(sources('containerd')[0]!.url).toBe('https://github.com/containerd/containerd/releases/download/v2.3.0/containerd-static-2.3.0-linux-amd64.tar.gz');

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { createBundle } from '../../artifacts/bundle.js';
 import { loadClusterConfig } from '../../config/cluster-config.js';
+import type { Warning } from '../../errors.js';
 import { formatBytes } from '../../engine/kinds/local-file.js';
 import { ARCHES, type Arch } from '../../upstream/index.js';
 import { formatTable, printWarnings, type CliIo } from '../io.js';
@@ -39,10 +40,10 @@ async function create(io: CliIo, opts: CreateOptions): Promise<void> {
   printWarnings(io, config.warnings);
   const tty = io.stderr === process.stderr && process.stderr.isTTY === true;
   const progress = downloadProgress(tty ? { draw: (text) => io.stderr.write(`\r\x1b[K${text}`) } : { line: (text) => io.stderr.write(`${text}\n`) });
-  const notices: string[] = [];
-  const manifest = await createBundle({ config, arches: arches as Arch[], out: opts.out, progress, notice: (n) => notices.push(n) });
+  const warnings: Warning[] = [];
+  const manifest = await createBundle({ config, arches: arches as Arch[], out: opts.out, progress, warn: (w) => warnings.push(w) });
   if (tty) io.stderr.write('\r\x1b[K');
-  for (const n of notices) io.stderr.write(`note: ${n}\n`);
+  printWarnings(io, warnings);
   const rows = manifest.artifacts.map((a) => [a.file ?? '', a.version, formatBytes(a.size ?? 0)]);
   io.stdout.write(`${formatTable(['FILE', 'VERSION', 'SIZE'], rows)}\n`);
   const total = manifest.artifacts.reduce((n, a) => n + (a.size ?? 0), 0);

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
 import type { HostFacts } from '../../engine/facts.js';
 import type { ClusterContext } from '../../engine/phase.js';
-import { InvalidInputError, type KubestrapError } from '../../errors.js';
+import { InvalidInputError, type KubestrapError, type Warning } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
 import { RunArtifacts } from '../../artifacts/provider.js';
@@ -90,8 +90,8 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   const state = openStateDir(spec.stateDir, spec.knownHostsFile);
   const lock = acquireLock(state.lockFile, `bootstrap ${command}`);
   const log = new RunLog(state.logsDir, command, shown);
-  // Download progress goes to the run's view once it exists; notices are said after the report.
-  const notes: RunNotes = { draw: () => undefined, notices: [] };
+  // Download progress goes to the run's view once it exists; warnings about artifacts are said after the report.
+  const notes: RunNotes = { draw: () => undefined, warnings: [] };
   let report: RunReport;
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
@@ -109,7 +109,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
     lock.release();
     log.close();
   }
-  for (const n of notes.notices) io.stderr.write(`note: ${n}\n`);
+  printWarnings(io, notes.warnings);
   io.stdout.write(opts.output === 'json' ? reportJson(report, shown) : formatReport(report, shown));
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
@@ -138,7 +138,7 @@ type FilesFor = (host: HostSpec, facts: HostFacts) => readonly RenderedFile[];
 
 interface RunNotes {
   draw(text: string): void;
-  notices: string[];
+  warnings: Warning[];
 }
 
 /** Where this run's binaries and images come from: the bundle, the user's own builds, or verified downloads. */
@@ -147,7 +147,7 @@ function runArtifacts(io: CliIo, opts: ConvergeOptions, notes: RunNotes): RunArt
     ...(opts.bundle ? { bundleDir: opts.bundle } : {}),
     ...(opts.artifactsManifest ? { manifestFile: opts.artifactsManifest } : {}),
     progress: downloadProgress({ draw: (text) => notes.draw(text), ...(opts.output === 'plain' ? { line: (text: string) => io.stderr.write(`${text}\n`) } : {}) }),
-    notice: (message) => notes.notices.push(message),
+    warn: (warning) => notes.warnings.push(warning),
   });
 }
 
