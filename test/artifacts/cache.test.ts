@@ -67,7 +67,7 @@ describe('the shared download cache', () => {
   it.each([
     ['the cache folder writable by its group', (root: string) => chmodSync(root, 0o770), '', 'its group (mode 0770)'],
     ['its blobs folder writable by others', (root: string) => chmodSync(join(root, 'blobs'), 0o757), '/blobs', 'others (mode 0757)'],
-    ['a blob writable by its group', (root: string, blob: string) => chmodSync(blob, 0o664), `/blobs/${sha256(KUBELET)}`, 'its group (mode 0664)'],
+    ['a blob writable by its group', (_root: string, blob: string) => chmodSync(blob, 0o664), `/blobs/${sha256(KUBELET)}`, 'its group (mode 0664)'],
   ])('refuses %s, as OpenSSH StrictModes would, with the chmod that fixes it', async (_what, spoil, suffix, who) => {
     const { root, blob, next } = await afterFirstRun();
     spoil(root, blob);
