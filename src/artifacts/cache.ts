@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import type { TransferCodec } from '../engine/transfer-codec.js';
+import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { ArtifactError, StateError } from '../errors.js';
 import { linkFresh, lstatOrUndefined, writeFresh, writeFreshFrom } from '../fresh-file.js';
 import { checkPrivate, type PrivatePath } from '../state/state-dir.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { TransferCodec } from '../engine/transfer-codec.js';
+import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { drain, measure, meter, readChunks, type Meter } from './meter.js';
 
 /**

@@ -1,12 +1,13 @@
 import { HostError, KubestrapError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import { shq } from '../ssh/quote.js';
+import { ChangedSourceError, changedSourceFailure, prepareUpload, runWithUpload, uploadFailure, uploadTimeoutMs } from '../transfer/upload.js';
 import { batchScript, parseBatch } from './batch.js';
 import type { ApplyStep, Change } from './change.js';
 import type { Restart, RestartPlan } from './handlers.js';
+import { recordUploadsScript, type RecordedUpload } from './host-record.js';
 import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
-import { ChangedSourceError, changedSourceFailure, prepareUpload, runWithUpload, uploadFailure, uploadTimeoutMs, type Upload } from './upload.js';
 
 export interface ApplyOutcome {
   /** Changes applied completely. */
@@ -141,7 +142,7 @@ function runsOf<T>(items: readonly T[], joins: (run: readonly T[], item: T) => b
 }
 
 /** The files of an upload step; undefined for a script step. */
-function uploadsOf(step: readonly Op[]): Upload[] | undefined {
+function uploadsOf(step: readonly Op[]): RecordedUpload[] | undefined {
   return step[0]!.step.type === 'upload' ? step.map((o) => (o.step as Extract<ApplyStep, { type: 'upload' }>).upload) : undefined;
 }
 
@@ -153,7 +154,7 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
   const parts = steps(batch);
   // At most one (see batches).
   const uploadStep = parts.find((p) => uploadsOf(p));
-  const upload = uploadStep && prepareUpload(uploadsOf(uploadStep)!);
+  const upload = uploadStep && prepareUpload(uploadsOf(uploadStep)!, recordUploadsScript);
   const script = batchScript(parts.map((p) => (p === uploadStep ? { script: upload!.script, readsInput: true } : (p[0]!.step as { script: string }).script)));
   // Slow changes (package installs) bring their own time, and files theirs; the rest of the batch runs within it.
   const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0) * 1000;

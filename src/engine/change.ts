@@ -1,5 +1,5 @@
 import type { Resource } from './resource.js';
-import type { Upload } from './upload.js';
+import type { RecordedUpload } from './host-record.js';
 
 /** One remote action. Consecutive scripts are sent together, so a change costs no extra round trip. */
 export type ApplyStep =
@@ -14,7 +14,7 @@ export type ApplyStep =
       /** What the probe saw (null: no file), so the upload layer need not ask again. */
       currentSha256: string | null;
     }
-  | { type: 'upload'; upload: Upload };
+  | { type: 'upload'; upload: RecordedUpload };
 
 /**
  * When a change runs inside a phase: `prepare` (packages, files, kernel and OS settings) before

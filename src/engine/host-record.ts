@@ -1,4 +1,5 @@
 import { shq } from '../ssh/quote.js';
+import type { Upload } from '../transfer/upload.js';
 
 /**
  * kubestrap's record on each host of what it installed: one JSON object per line, keyed by an id
@@ -61,6 +62,16 @@ export function recordFilesScript(files: ReadonlyArray<{ path: string; fields: R
       `printf '%s\\n' "$ks_stamps" | { ${lines.join('; ')}; }`,
     ),
   ].join('\n');
+}
+
+/** A file the engine uploads, with the fields its record entry gets besides its sha256 (component, version, ...). */
+export interface RecordedUpload extends Upload {
+  record: RecordFields;
+}
+
+/** The record update for files an upload installed: run by the install once they are in place (see uploadFiles' afterInstall). */
+export function recordUploadsScript(uploads: readonly RecordedUpload[]): string {
+  return recordFilesScript(uploads.map((u) => ({ path: u.path, fields: { sha256: u.sha256, ...u.record } })));
 }
 
 /**

@@ -4,7 +4,7 @@ import type { DetectedOs } from '../os/detect.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import type { HostFacts } from './facts.js';
 import type { Resource } from './resource.js';
-import type { Upload } from './upload.js';
+import type { Upload } from '../transfer/upload.js';
 
 export type RunMode = 'plan' | 'apply';
 

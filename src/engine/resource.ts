@@ -1,5 +1,5 @@
 import type { RecordFields } from './host-record.js';
-import type { TransferCodec } from './transfer-codec.js';
+import type { TransferCodec } from '../transfer/transfer-codec.js';
 
 /**
  * The engine's vocabulary: what should be true on a host, as plain data. Phases return these; only

@@ -4,7 +4,7 @@ import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
 import { hasLocalZstd } from '../artifacts/wire-encoding.js';
 import type { HostFacts } from '../engine/facts.js';
 import type { LocalFileResource } from '../engine/resource.js';
-import type { TransferCodec } from '../engine/transfer-codec.js';
+import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import { CGROUP_FACT, CGROUP_SNIPPET, cgroupProblems } from '../preflight/cgroup.js';
 import { BINARIES, binariesForRoles, type BinaryName } from '../upstream/index.js';

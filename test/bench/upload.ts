@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ArtifactCache, userCacheDir } from '../../src/artifacts/cache.js';
 import { loadManifest, MANIFEST_FILE } from '../../src/artifacts/manifest.js';
 import { PROJECT_VERSION_KEYS } from '../../src/config/project-versions.js';
-import type { TransferCodec } from '../../src/engine/transfer-codec.js';
+import type { TransferCodec } from '../../src/transfer/transfer-codec.js';
 import type { Project } from '../../src/upstream/index.js';
 import { sshArgs, writeInventory, type LabHost, type LabInfo } from '../lab/index.js';
 

@@ -3,18 +3,21 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ByteBudget } from '../../src/engine/byte-budget.js';
-import { HOST_RECORD_DIR, recordEntryScript, recordFileScript } from '../../src/engine/host-record.js';
+import { HOST_RECORD_DIR, recordEntryScript, recordFileScript, recordUploadsScript, type RecordedUpload } from '../../src/engine/host-record.js';
 import { parseProbe, probeScript } from '../../src/engine/probe.js';
 import { resourceId, type LocalFileResource } from '../../src/engine/resource.js';
-import type { TransferCodec } from '../../src/engine/transfer-codec.js';
-import { uploadFiles, type Upload } from '../../src/engine/upload.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { sourceOf, type StreamSource } from '../../src/ssh/stream-source.js';
+import { ByteBudget } from '../../src/transfer/byte-budget.js';
+import type { TransferCodec } from '../../src/transfer/transfer-codec.js';
+import { uploadFiles as installFiles } from '../../src/transfer/upload.js';
 import { useTempDir } from '../support/tmp.js';
 import { debianCtx, diffOf, encodeAs, hostHere, observe, shRun, shRunWithInput, stepTexts } from './support.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** uploadFiles as the engine's apply runs it: the install then records the files in the host's record. */
+const uploadFiles = (host: RemoteHost, uploads: readonly RecordedUpload[], budget?: ByteBudget) => installFiles(host, uploads, budget, recordUploadsScript);
 
 describe('localFile: large files installed from the controller', () => {
   const tmp = useTempDir();
@@ -187,11 +190,11 @@ describe('uploadFiles: many files, one command', () => {
         return shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), input());
       },
     };
-    const make = (name: string, target: string, bytes: number, codec: TransferCodec): { upload: Upload; data: Buffer } => {
+    const make = (name: string, target: string, bytes: number, codec: TransferCodec): { upload: RecordedUpload; data: Buffer } => {
       const data = Buffer.alloc(bytes, `${name} `);
       const encoded = join(dir, `${name}.${codec}`);
       writeFileSync(encoded, encodeAs(codec, data));
-      const upload: Upload = { path: join(dir, target, name), mode: name === 'portmap' ? 0o700 : 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec, file: encoded, bytes: statSync(encoded).size }, record: { component: name } };
+      const upload: RecordedUpload = { path: join(dir, target, name), mode: name === 'portmap' ? 0o700 : 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec, file: encoded, bytes: statSync(encoded).size }, record: { component: name } };
       return { upload, data };
     };
     const files = [make('kubelet', 'kube/bin', 700_000, codec), make('etcd', 'kube/bin', 1, codec), make('empty', 'kube/bin', 0, codec), make('portmap', 'cni/bin', 90_000, codec), make('bridge', 'cni/bin', 5_000, codec)];

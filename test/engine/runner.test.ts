@@ -6,7 +6,7 @@ import { HOST_RECORD_DIR } from '../../src/engine/host-record.js';
 import type { Phase } from '../../src/engine/phase.js';
 import type { LocalFileResource } from '../../src/engine/resource.js';
 import { runPhases } from '../../src/engine/runner.js';
-import type { Upload } from '../../src/engine/upload.js';
+import type { Upload } from '../../src/transfer/upload.js';
 import { ArtifactError } from '../../src/errors.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { clusterFrom } from '../support/cluster.js';

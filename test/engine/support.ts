@@ -10,7 +10,7 @@ import type { KindContext } from '../../src/engine/kinds/kind.js';
 import { resourceId, type Resource } from '../../src/engine/resource.js';
 import { parseProbe, probeScript } from '../../src/engine/probe.js';
 import { parseSections } from '../../src/engine/sections.js';
-import type { TransferCodec } from '../../src/engine/transfer-codec.js';
+import type { TransferCodec } from '../../src/transfer/transfer-codec.js';
 import { debianAdapter } from '../../src/os/debian.js';
 import { elAdapter } from '../../src/os/el.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';

@@ -2,9 +2,8 @@ import { posix } from 'node:path';
 import { sharedDirGuard } from '../../ssh/put-file.js';
 import { shJoin, shq } from '../../ssh/quote.js';
 import { change, script } from '../change.js';
-import { filesProbeSnippet, LOCAL_FILE_MARKER, recordFileScript, type RecordFields } from '../host-record.js';
+import { filesProbeSnippet, LOCAL_FILE_MARKER, recordFileScript, type RecordedUpload, type RecordFields } from '../host-record.js';
 import type { LocalFileResource } from '../resource.js';
-import type { Upload } from '../upload.js';
 import { octal, parseOwnership, type Kind } from './kind.js';
 
 /**
@@ -62,7 +61,7 @@ function recordOf(r: LocalFileResource): RecordFields {
   return { sha256: r.source.sha256, ...r.record };
 }
 
-function uploadOf(r: LocalFileResource): Upload {
+function uploadOf(r: LocalFileResource): RecordedUpload {
   return { path: r.path, mode: r.mode, owner: r.owner, group: r.group, size: r.source.size, sha256: r.source.sha256, transfer: r.source.transfer, record: r.record ?? {} };
 }
 

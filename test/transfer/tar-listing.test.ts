@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TAR_BLOCK, tarPadding } from '../../src/engine/tar-header.js';
-import { endOfInputLine, firstAstray, layOut, readListing } from '../../src/engine/tar-listing.js';
+import { TAR_BLOCK, tarPadding } from '../../src/transfer/tar-header.js';
+import { endOfInputLine, firstAstray, layOut, readListing } from '../../src/transfer/tar-listing.js';
 import { useTempDir } from '../support/tmp.js';
 
 const entries = [

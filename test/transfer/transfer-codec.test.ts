@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { inlineFrame } from '../../src/engine/transfer-codec.js';
+import { inlineFrame } from '../../src/transfer/transfer-codec.js';
 
 const unzstd = (bytes: Buffer) => execFileSync('zstd', ['-dcq'], { input: bytes, maxBuffer: 16 * 1024 * 1024 });
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TAR_BLOCK, tarEnd, tarFileHeader, tarPadding, type TarEntry } from '../../src/engine/tar-header.js';
+import { TAR_BLOCK, tarEnd, tarFileHeader, tarPadding, type TarEntry } from '../../src/transfer/tar-header.js';
 import { useTempDir } from '../support/tmp.js';
 
 /** An archive of these files as the upload stream lays it out: header, bytes, padding, ..., end. */

@@ -8,7 +8,6 @@ import { scriptComment, sharedDirGuard } from '../ssh/put-file.js';
 import { shJoin, shq } from '../ssh/quote.js';
 import type { StreamSource } from '../ssh/stream-source.js';
 import { UPLOAD_BUDGET, UPLOAD_CHUNK, type ByteBudget } from './byte-budget.js';
-import { recordFilesScript, type RecordFields } from './host-record.js';
 import { tarPadding, type TarEntry } from './tar-header.js';
 import { endOfInputLine, firstAstray, layOut, readListing, type ArchiveLayout } from './tar-listing.js';
 import { DECODERS, inlineFrame, type TransferCodec } from './transfer-codec.js';
@@ -24,9 +23,14 @@ export interface Upload {
   sha256: string;
   /** The local file that is sent, already encoded with `codec`, and its size. */
   transfer: { codec: TransferCodec; file: string; bytes: number };
-  /** Extra fields for the host's record (component, version, ...). */
-  record: RecordFields;
 }
+
+/**
+ * A script the install runs once every file is in place, before it ends (under `set -e`: it fails
+ * the install if it fails), given the files it installed; e.g. the engine's update of its record on
+ * the host, so the record gets each file's size and mtime as the host has them.
+ */
+export type AfterInstall<U extends Upload> = (installed: readonly U[]) => string;
 
 /** Stage folders a run left behind (killed mid-transfer) are removed once they are this old. */
 const STALE_STAGE_MINUTES = 60;
@@ -72,8 +76,8 @@ export class ChangedSourceError extends Error {
  * Installs local files on a host in one command. The host unpacks one tar archive from the
  * command's stdin into a stage folder inside each target folder, checks that every file's bytes
  * were as many as its header said, then renames the files over their targets (readers see an old
- * file or a whole new one) and records them in kubestrap's record on the host with the size and
- * mtime they have there.
+ * file or a whole new one) and runs `afterInstall` (the engine records them in kubestrap's record
+ * on the host with the size and mtime they have there).
  *
  * The archive is never made: its headers are written here, and each file's bytes (its encoding,
  * made once) stream between them through two reused buffers, never whole in memory and bounded
@@ -88,13 +92,13 @@ export class ChangedSourceError extends Error {
  * under names no encoding can know, and fails the install unless the stream was exactly as long as
  * the archive (see installScript).
  *
- * Cost: 1 exec round trip, carrying the sum of `transfer.bytes` and a few KiB of headers. apply
- * runs the script as one step of a batch instead (see apply.ts), so the files share their command
- * with the scripts around. uploadFiles sends each codec's files in a command of their own.
+ * Cost: 1 exec round trip, carrying the sum of `transfer.bytes` and a few KiB of headers. The
+ * engine runs the script as one step of a batch instead (see engine/apply.ts), so the files share
+ * their command with the scripts around. uploadFiles sends each codec's files in a command of their own.
  */
-export async function uploadFiles(host: RemoteHost, uploads: readonly Upload[], budget: ByteBudget = UPLOAD_BUDGET): Promise<void> {
+export async function uploadFiles<U extends Upload>(host: RemoteHost, uploads: readonly U[], budget: ByteBudget = UPLOAD_BUDGET, afterInstall?: AfterInstall<U>): Promise<void> {
   for (const [, group] of groupBy(uploads, (u) => u.transfer.codec)) {
-    const upload = prepareUpload(group);
+    const upload = prepareUpload(group, afterInstall);
     const outcome = await runWithUpload(host, upload.script, upload, { timeoutMs: uploadTimeoutMs(group) }, budget);
     if (outcome instanceof ChangedSourceError) throw changedSourceFailure(host.name, outcome);
     if (outcome.code !== 0) throw uploadFailure(host.name, upload, outcome.code, outcome.stderr || outcome.stdout);
@@ -123,7 +127,7 @@ export async function runWithUpload(host: RemoteHost, script: string, upload: Pr
 }
 
 /** The script and stream for files that share a codec (one decoder reads the whole stream). */
-export function prepareUpload(uploads: readonly Upload[]): PreparedUpload {
+export function prepareUpload<U extends Upload>(uploads: readonly U[], afterInstall?: AfterInstall<U>): PreparedUpload {
   const codecs = new Set(uploads.map((u) => u.transfer.codec));
   if (codecs.size !== 1) throw new Error(`one upload stream carries one codec, not ${[...codecs].join(', ') || 'none at all'}`);
   const paths = uploads.map((u) => u.path);
@@ -139,7 +143,7 @@ export function prepareUpload(uploads: readonly Upload[]): PreparedUpload {
   return {
     uploads,
     archive,
-    script: installScript(uploads, stages, archive),
+    script: installScript(uploads, stages, archive, afterInstall?.(uploads)),
     source: (budget = UPLOAD_BUDGET) => archiveSource(archive, uploads[0]!.transfer.codec, budget),
   };
 }
@@ -286,7 +290,7 @@ function hintFor(upload: Upload, stderr: string): string {
  * tar runs as root, so each file gets the mode its header gives; -m leaves the mtime of the
  * unpacking, and the owner is set by chown, which fails on an unknown user instead of falling back
  * to a number. It reads its stdin to the end: the upload is the last reader of its command's input
- * (apply.ts makes sure).
+ * (the engine's apply.ts makes sure).
  *
  * The bytes between the headers are the cached encodings', and an encoding can decode to anything,
  * tar members included. So tar extracts only the members named on its command line, each under its
@@ -295,9 +299,9 @@ function hintFor(upload: Upload, stderr: string): string {
  * Then tar's listing must end where the archive does: the stream held exactly the archive's blocks,
  * so every file's bytes were as many as its header said (see tar-listing.ts), and tar found the end
  * member, which comes after every file and has a name no encoding can know. Nothing is renamed
- * otherwise, and the trap removes the stage folders with whatever tar put in them.
+ * otherwise, and the trap removes the stage folders with whatever tar put in them. `then` runs last.
  */
-function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, string>, archive: ArchiveLayout<Member>): string {
+function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, string>, archive: ArchiveLayout<Member>, then?: string): string {
   const dirs = [...stages.keys()];
   const quotedStages = [...stages].map(([dir, stage]) => shq(posix.join(dir, stage))).join(' ');
   const staged = (us: readonly Upload[]) => us.map((u) => shq(posix.join(posix.dirname(u.path), stages.get(posix.dirname(u.path))!, posix.basename(u.path)))).join(' ');
@@ -322,7 +326,7 @@ function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, s
     // The end member is all that is left in them.
     `rm -rf -- ${quotedStages}`,
     'trap - EXIT',
-    recordFilesScript(uploads.map((u) => ({ path: u.path, fields: { sha256: u.sha256, ...u.record } }))),
+    ...(then ? [then] : []),
   ].join('\n');
 }
 

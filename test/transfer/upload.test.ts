@@ -4,17 +4,16 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HostError } from '../../src/errors.js';
-import { HOST_RECORD_DIR } from '../../src/engine/host-record.js';
-import { TAR_BLOCK, tarFileHeader, tarPadding } from '../../src/engine/tar-header.js';
-import type { TransferCodec } from '../../src/engine/transfer-codec.js';
-import { uploadFiles, type Upload } from '../../src/engine/upload.js';
+import { TAR_BLOCK, tarFileHeader, tarPadding } from '../../src/transfer/tar-header.js';
+import type { TransferCodec } from '../../src/transfer/transfer-codec.js';
+import { uploadFiles, type Upload } from '../../src/transfer/upload.js';
 import { formatKnownHostsLine } from '../../src/ssh/known-hosts.js';
 import { shq } from '../../src/ssh/quote.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { clientKeyFile, keyPair, pool, target } from '../ssh/support/fixtures.js';
 import { startTestServer, type TestServer } from '../ssh/support/test-server.js';
 import { useTempDir } from '../support/tmp.js';
-import { encodeAs, hostHere } from './support.js';
+import { encodeAs, hostHere } from '../engine/support.js';
 
 /**
  * Whoever can write one cached encoding decides the bytes it decodes to: past its file's end, they
@@ -96,9 +95,9 @@ function tree(root: string): string[] {
   return out;
 }
 
-/** Runs every script in `cwd` (a '..' name climbs from there as from a target folder) with the record moved into `state`. */
-function confined(host: RemoteHost, cwd: string, state: string): RemoteHost {
-  const edit = (script: string) => `cd -- ${shq(cwd)}\n${script.replaceAll(HOST_RECORD_DIR, state)}`;
+/** Runs every script in `cwd` (a '..' name climbs from there as from a target folder). */
+function confined(host: RemoteHost, cwd: string): RemoteHost {
+  const edit = (script: string) => `cd -- ${shq(cwd)}\n${script}`;
   return { ...host, run: (script, opts) => host.run(edit(script), opts), runWithInput: (script, input, opts) => host.runWithInput(edit(script), input, opts) };
 }
 
@@ -132,7 +131,6 @@ describe('uploadFiles: an encoding that decodes to other than its file', () => {
    */
   async function setup(opts: { host: string; codec: TransferCodec; position: number; extra: Payload; cut?: number }) {
     const root = tmp();
-    const state = join(root, 'state');
     const cwd = join(root, 'cwd', 'here');
     for (const d of ['kube/bin', 'cni/bin', 'elsewhere', 'sources', 'cwd/here']) mkdirSync(join(root, d), { recursive: true });
     writeFileSync(join(root, 'canary'), 'canary\n');
@@ -144,9 +142,9 @@ describe('uploadFiles: an encoding that decodes to other than its file', () => {
       const file = join(root, 'sources', `${name}.${opts.codec}`);
       const encoded = encodeAs(opts.codec, decoded);
       writeFileSync(file, encoded);
-      return { path: join(dir, name), mode: 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec: opts.codec, file, bytes: encoded.length }, record: { component: name } };
+      return { path: join(dir, name), mode: 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec: opts.codec, file, bytes: encoded.length } };
     });
-    const host = confined(await HOSTS[opts.host]!(tmp()), cwd, state);
+    const host = confined(await HOSTS[opts.host]!(tmp()), cwd);
     return { root, uploads, host, before: tree(root), evil: uploads[opts.position]! };
   }
 
@@ -203,14 +201,14 @@ describe('uploadFiles through a real SSH server', () => {
 
   it('installs the files of two folders in one command, each with its mode, with no stage folder left', async () => {
     const root = tmp();
-    const host = confined(await overSsh(root), root, join(root, 'state'));
+    const host = confined(await overSsh(root), root);
     const files = [['kube/bin/kubelet', 300_000, 'zstd'], ['kube/bin/etcd', 1, 'zstd'], ['cni/bin/portmap', 9_000, 'zstd']] as const;
     const uploads = files.map(([rel, bytes, codec], i): Upload => {
       const data = Buffer.alloc(bytes, rel);
       const file = join(root, `${i}.${codec}`);
       const encoded = encodeAs(codec, data);
       writeFileSync(file, encoded);
-      return { path: join(root, rel), mode: i === 2 ? 0o700 : 0o755, owner: 'root', group: 'root', size: bytes, sha256: sha(data), transfer: { codec, file, bytes: encoded.length }, record: {} };
+      return { path: join(root, rel), mode: i === 2 ? 0o700 : 0o755, owner: 'root', group: 'root', size: bytes, sha256: sha(data), transfer: { codec, file, bytes: encoded.length } };
     });
     await uploadFiles(host, uploads);
     expect(server!.commands).toHaveLength(1);
