@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import type { ClusterSpec } from '../config/cluster-spec.js';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import { ClusterSession } from '../engine/session.js';
 import { SshPool } from '../ssh/pool.js';
 import { UsageError } from './usage-error.js';
 
@@ -38,7 +39,17 @@ export function positiveInt(value: string): number {
 }
 
 /** The connections of one command: known_hosts checked as the options say, each step to the debug log if there is one. */
-export function openPool(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): SshPool {
+/**
+ * The cluster session of a command: the pool's connections to the spec's hosts, closed by `close`.
+ * Every command that talks to hosts runs its procedure on one.
+ */
+export function openSession(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): { session: ClusterSession<HostSpec>; close(): Promise<void> } {
+  const pool = openPool(spec, opts, log);
+  const session = new ClusterSession(spec.hosts, { connect: (target) => pool.connect(target), concurrency: opts.concurrency, ...(log ? { log } : {}) });
+  return { session, close: () => pool.closeAll() };
+}
+
+function openPool(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): SshPool {
   return new SshPool({
     knownHostsFile: spec.knownHostsFile,
     acceptNewHostKeys: opts.acceptNewHostKeys,

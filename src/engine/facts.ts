@@ -1,4 +1,36 @@
 import { parseSections, sectionedScript } from './sections.js';
+import type { TargetHost } from './target.js';
+
+/**
+ * A fact a phase reads from each host: a named shell snippet that only looks (it runs inside the
+ * one fact command; it may depend on the host) and the parser that turns its output into the value
+ * every consumer reads. A host's output is parsed once, whoever asks; `undefined` when the snippet
+ * did not run on that host.
+ */
+export interface Fact<T, H extends TargetHost = TargetHost> {
+  readonly key: string;
+  readonly snippet: string | ((host: H) => string);
+  parse(output: string | undefined): T;
+}
+
+export function defineFact<T, H extends TargetHost = TargetHost>(key: string, snippet: Fact<T, H>['snippet'], parse: (output: string | undefined) => T): Fact<T, H> {
+  return { key, snippet, parse };
+}
+
+const parsedFacts = new WeakMap<HostFacts, Map<string, unknown>>();
+
+/** A fact's value on a host, parsed from its output the first time it is asked for. */
+export function readFact<T>(facts: HostFacts, fact: Fact<T, never>): T {
+  let parsed = parsedFacts.get(facts);
+  if (!parsed) parsedFacts.set(facts, (parsed = new Map()));
+  if (!parsed.has(fact.key)) parsed.set(fact.key, fact.parse(facts.extra[fact.key]));
+  return parsed.get(fact.key) as T;
+}
+
+/** The snippets of `facts` for one host, by key: what the fact command runs for them. */
+export function factSnippets<H extends TargetHost>(host: H, facts: ReadonlyArray<Fact<unknown, H>>): Record<string, string> {
+  return Object.fromEntries(facts.map((f) => [f.key, typeof f.snippet === 'string' ? f.snippet : f.snippet(host)]));
+}
 
 /** What a host is, read once at the start of a run in a single command. */
 export interface HostFacts {
@@ -17,7 +49,7 @@ export interface HostFacts {
    * command's round trip (so it is off by at most half of it). Certificates are time-bound.
    */
   clockSkewMs: number;
-  /** Output of the phases' own fact snippets, by name. */
+  /** Output of the phases' own fact snippets, by key: read them with readFact, which parses each once. */
   extra: Record<string, string>;
 }
 

@@ -1,43 +1,33 @@
-import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import type { KubestrapError } from '../errors.js';
-import type { DetectedOs } from '../os/detect.js';
-import type { RenderedFile } from '../render/render-cluster.js';
-import type { HostFacts } from './facts.js';
+import type { Fact, HostFacts } from './facts.js';
 import type { Resource } from './resource.js';
+import type { TargetHost } from './target.js';
 import type { Upload } from '../transfer/upload.js';
 
 export type RunMode = 'plan' | 'apply';
 
-export interface PhaseContext {
-  spec: ClusterSpec;
-  host: HostSpec;
-  facts: HostFacts;
-  os: DetectedOs;
-  /** Every file rendered for this host; a phase installs the ones it owns. */
-  files: readonly RenderedFile[];
-}
+/**
+ * The engine knows nothing of clusters: a caller's spec `S`, its host type `H` and what it derives
+ * for each reachable host from its facts (`D`: say, the OS and the files rendered for it) pass
+ * through the engine to its phases as they are.
+ */
+export type PhaseContext<S, H extends TargetHost, D> = { spec: S; host: H; facts: HostFacts } & D;
 
 /** A reachable host, as cluster-wide checks and actions see it. */
-export interface ClusterHost {
-  host: HostSpec;
-  facts: HostFacts;
-  os: DetectedOs;
-  /** The files rendered for it. */
-  files: readonly RenderedFile[];
-}
+export type ClusterHost<H extends TargetHost, D> = { host: H; facts: HostFacts } & D;
 
 /**
  * A script for the host that runs it: its own paths (a per-host BIN_PATH) may differ from another's.
  * `live` names the run's hosts that answered and have not failed so far, so an action can leave out
  * what a failed host never got to do (for its check: the hosts that answered).
  */
-export type HostScript = string | ((host: HostSpec, live: readonly string[]) => string);
+export type HostScript<H extends TargetHost> = string | ((host: H, live: readonly string[]) => string);
 
 /** What cluster-wide hooks see: the spec and every host that answered, with its facts. */
-export interface ClusterContext {
-  spec: ClusterSpec;
+export interface ClusterContext<S, H extends TargetHost, D> {
+  spec: S;
   mode: RunMode;
-  hosts: readonly ClusterHost[];
+  hosts: ReadonlyArray<ClusterHost<H, D>>;
 }
 
 /**
@@ -46,13 +36,13 @@ export interface ClusterContext {
  * resource it is desired state: `check` exits 0 when nothing needs doing, so a no-op run only pays
  * for the check, which rides along in the chosen host's probe.
  */
-export interface ClusterAction {
+export interface ClusterAction<H extends TargetHost> {
   /** Stable name for reports and ids. */
   name: string;
   description: string;
   /** Runs on the chosen host; must only look. */
-  check: HostScript;
-  run: HostScript;
+  check: HostScript<H>;
+  run: HostScript<H>;
   /** Host names in order of preference. */
   candidates: readonly string[];
   /** `before` the phase's per-host changes (e.g. a setting its services read at start) or `after` them. */
@@ -67,33 +57,33 @@ export interface ClusterAction {
  * phase says what should be true; it never talks to a host. Optional capabilities are separate
  * members, so a phase declares only what it needs.
  */
-export interface Phase<Name extends string = string> {
+export interface Phase<Name extends string, S, H extends TargetHost, D> {
   name: Name;
   title: string;
-  appliesTo(host: HostSpec): boolean;
+  appliesTo(host: H): boolean;
   /**
-   * Named shell snippets (they must only look) added to the one fact command; read back from
-   * `facts.extra`. A function gives each host its own (a snippet that depends on the host's settings).
+   * Facts the phase reads (readFact), added to the one fact command. A function says which facts
+   * a host needs (none where the phase does not apply).
    */
-  facts?: Readonly<Record<string, string>> | ((host: HostSpec) => Readonly<Record<string, string>>);
+  facts?: ReadonlyArray<Fact<unknown, H>> | ((host: H) => ReadonlyArray<Fact<unknown, H>>);
   /**
    * Local work the phase's resources depend on, after every host's facts are read and before any
    * resource is worked out: e.g. download and check the binaries for the architectures the hosts
    * have. Never touches a host. Any problem stops the run with nothing changed anywhere.
    */
-  prepare?(ctx: ClusterContext): Promise<KubestrapError[]>;
-  resources(ctx: PhaseContext): Resource[];
+  prepare?(ctx: ClusterContext<S, H, D>): Promise<KubestrapError[]>;
+  resources(ctx: PhaseContext<S, H, D>): Resource[];
   /**
    * Checks across all hosts, after every host's facts are read and before anything changes on any
    * host. Any problem stops the run with nothing changed.
    */
-  preflight?(ctx: ClusterContext): KubestrapError[];
+  preflight?(ctx: ClusterContext<S, H, D>): KubestrapError[];
   /**
    * In apply mode, once every preflight passed and before the first change on any host: keep
    * locally what the phase made for this run (the PKI's new keys), so nothing reaches a host that
    * is not kept on the controller first. A throw stops the run with nothing changed.
    */
-  beforeChanges?(ctx: ClusterContext): Promise<void>;
+  beforeChanges?(ctx: ClusterContext<S, H, D>): Promise<void>;
   /**
    * In apply mode, once a host's changes of this phase are worked out and before they are applied:
    * check locally the files its uploads will send (the artifacts phase hashes each binary that is
@@ -101,5 +91,5 @@ export interface Phase<Name extends string = string> {
    * nothing. A throw fails that host with nothing of the phase applied.
    */
   beforeUpload?(uploads: readonly Upload[]): Promise<void>;
-  clusterActions?(ctx: ClusterContext): ClusterAction[];
+  clusterActions?(ctx: ClusterContext<S, H, D>): Array<ClusterAction<H>>;
 }

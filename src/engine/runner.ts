@@ -1,21 +1,18 @@
-import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
-import { HostError, KubestrapError, SshError } from '../errors.js';
-import { detectOs, type DetectedOs } from '../os/detect.js';
-import type { RenderedFile } from '../render/render-cluster.js';
+import { HostError, type KubestrapError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
-import type { SshTarget } from '../ssh/target.js';
 import { applyChanges, restartOne } from './apply.js';
 import type { Change } from './change.js';
 import { actionResource, type AssignedAction } from './cluster-actions.js';
 import { fetchCurrentContents } from './current-content.js';
-import { factsScript, parseFacts, type HostFacts } from './facts.js';
+import { factSnippets, type HostFacts } from './facts.js';
 import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
-import type { KindContext } from './kinds/kind.js';
-import { mapLimit } from './limit.js';
+import type { KindContext, PackageTool } from './kinds/kind.js';
 import type { ClusterContext, ClusterHost, Phase, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport } from './report.js';
 import { resourceId, type Resource } from './resource.js';
+import { asKubestrapError, type ClusterSession, type HostWithFacts } from './session.js';
+import type { TargetHost } from './target.js';
 
 export type { RunMode } from './phase.js';
 export type StageName = string;
@@ -29,40 +26,57 @@ export interface RunObserver {
   stageFinished?(stage: StageName): void;
 }
 
-export interface RunOptions {
-  spec: ClusterSpec;
-  /** The files rendered for a host, given its facts (templates may depend on what the host is). */
-  filesFor(host: HostSpec, facts: HostFacts): readonly RenderedFile[];
-  phases: readonly Phase[];
+/** What the caller makes of a host once its facts are read. */
+export interface HostDescription<D> {
+  /** For reports: the release and its package manager, `Rocky Linux 9.6 (dnf)`. */
+  system: string;
+  packages: PackageTool;
+  /** Passed to the phases with the host (its OS, the files rendered for it, ...). */
+  detail: D;
+}
+
+export interface RunOptions<S, H extends TargetHost, D> {
+  /** The hosts, reached once for the whole run. */
+  session: ClusterSession<H>;
+  /** The caller's description of the cluster, passed to phases as it is. */
+  spec: S;
+  /**
+   * What a host is, from its facts: its package manager, and what the phases need of it (the
+   * files rendered for it: templates may depend on what the host is). A throw fails that host alone.
+   */
+  describe(host: H, facts: HostFacts): HostDescription<D>;
+  phases: ReadonlyArray<Phase<string, S, H, D>>;
   mode: RunMode;
-  connect(target: SshTarget): Promise<RemoteHost>;
-  concurrency: number;
   /**
    * Only these hosts get per-host changes (`--limit`). The others are still read (facts for
    * preflight and for what the limited hosts need to know of them) and may run cluster actions.
    */
   limit?: readonly string[];
   /** A check of the command's own across all hosts, run with the phases' preflights (e.g. `init`: no cluster there yet). */
-  preflight?: (ctx: ClusterContext) => KubestrapError[];
+  preflight?: (ctx: ClusterContext<S, H, D>) => KubestrapError[];
   observer?: RunObserver;
   log?: (event: Record<string, unknown>) => void;
 }
 
 /** One reachable host for the whole run. */
-interface Session {
-  host: HostSpec;
+interface HostRun<H extends TargetHost, D> {
+  host: H;
   remote: RemoteHost;
   facts: HostFacts;
-  os: DetectedOs;
+  packages: PackageTool;
+  detail: D;
   resources: Map<string, Resource[]>;
   /** Probes taken before anything changed; valid while the host is not `dirty`. */
   probes: Map<string, ProbeResult>;
-  files: readonly RenderedFile[];
   dirty: boolean;
   failed: boolean;
   /** Why the first probe failed; the host fails in its first phase with it. */
   probeError?: KubestrapError;
 }
+
+type Opts = RunOptions<unknown, TargetHost, unknown>;
+type Run = HostRun<TargetHost, unknown>;
+type AnyPhase = Phase<string, unknown, TargetHost, unknown>;
 
 /**
  * A run: connect to every host and read its facts (one command each), let phases prepare locally
@@ -74,9 +88,11 @@ interface Session {
  * cluster actions due after. A host whose earlier phase changed something is probed again; a host
  * that failed sits out the remaining phases, and the other hosts carry on.
  */
-export async function runPhases(opts: RunOptions): Promise<RunReport> {
+export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<S, H, D>): Promise<RunReport> {
+  // Inside, the caller's types only pass through: the engine reads names and addresses alone.
+  const opts = options as unknown as Opts;
   const started = Date.now();
-  const hostReports = new Map<string, HostReport>(opts.spec.hosts.map((h) => [h.name, { host: h.name, address: h.address, status: 'ok' as HostStatus }]));
+  const hostReports = new Map<string, HostReport>(opts.session.hosts.map((h) => [h.name, { host: h.name, address: h.address, status: 'ok' as HostStatus }]));
   const report = (results: PhaseHostReport[], refused: KubestrapError[] = []): RunReport => {
     for (const r of results) {
       const host = hostReports.get(r.host)!;
@@ -88,14 +104,13 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
   };
 
   const { observer } = opts;
-  observer?.stageStarted?.('connect', opts.spec.hosts.map((h) => h.name));
-  const opened = await mapLimit(opts.spec.hosts, opts.concurrency, (host) => openSession(opts, host, hostReports));
-  const reachable = opened.filter((s): s is Session => s !== undefined);
+  observer?.stageStarted?.('connect', opts.session.hosts.map((h) => h.name));
+  const reachable = await openHosts(opts, hostReports);
 
-  const known: ClusterContext = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost) };
+  const known: ClusterContext<unknown, TargetHost, unknown> = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost) };
   const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(known) ?? []))).flat();
   const sessions = prepared.length ? reachable : reachable.filter((s) => workOutResources(opts, s, hostReports));
-  const cluster: ClusterContext = { ...known, hosts: sessions.map(clusterHost) };
+  const cluster: ClusterContext<unknown, TargetHost, unknown> = { ...known, hosts: sessions.map(clusterHost) };
   const refused = [...prepared, ...(opts.preflight?.(cluster) ?? []), ...opts.phases.flatMap((p) => p.preflight?.(cluster) ?? [])];
   if (refused.length) {
     for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
@@ -107,7 +122,7 @@ export async function runPhases(opts: RunOptions): Promise<RunReport> {
   const actions = assignActions(opts.phases, cluster, sessions);
   for (const s of sessions) if (opts.limit && !opts.limit.includes(s.host.name)) s.resources.clear();
   const answered = sessions.map((s) => s.host.name);
-  await mapLimit(sessions, opts.concurrency, (s) => probeAll(opts, s, actions, answered));
+  await opts.session.each(sessions, (s) => probeAll(opts, s, actions, answered));
   observer?.stageFinished?.('connect');
 
   const results: PhaseHostReport[] = [];
@@ -129,42 +144,52 @@ function worse(a: HostStatus, b: HostStatus): HostStatus {
   return SEVERITY.indexOf(a) >= SEVERITY.indexOf(b) ? a : b;
 }
 
-async function openSession(opts: RunOptions, host: HostSpec, reports: Map<string, HostReport>): Promise<Session | undefined> {
-  const began = Date.now();
-  opts.observer?.started?.('connect', host.name);
+/**
+ * Every host reached and read (the session's fact command with every phase's snippets), then
+ * described by the caller; a host that does not answer, or that the caller refuses, is out of the
+ * run from the start.
+ */
+async function openHosts(opts: Opts, reports: Map<string, HostReport>): Promise<Run[]> {
+  const snippets = (host: TargetHost) => factSnippets(host, opts.phases.flatMap((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? []))));
+  // A host that answered is done connecting once the caller has described it.
+  const reached = await opts.session.readFacts(snippets, {
+    started: (host) => opts.observer?.started?.('connect', host),
+    finished: (host, status) => status !== 'ok' && opts.observer?.finished?.('connect', host, status),
+  });
+  for (const lost of reached.lost) reportLost(reports, lost.host, lost.status, lost.error);
+  return reached.open.flatMap((h) => {
+    const run = describeHost(opts, h, reports);
+    opts.observer?.finished?.('connect', h.host.name, run ? 'ok' : 'failed');
+    return run ? [run] : [];
+  });
+}
+
+function describeHost(opts: Opts, h: HostWithFacts<TargetHost>, reports: Map<string, HostReport>): Run | undefined {
   try {
-    const remote = await opts.connect(host.ssh);
-    const extra = Object.assign({}, ...opts.phases.map((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? {})))) as Record<string, string>;
-    const sentAt = Date.now();
-    const output = (await remote.run(factsScript(extra))).stdout;
-    const facts = parseFacts(output, { sentAt, receivedAt: Date.now() });
-    const os = detectOs(host.name, facts);
-    reports.get(host.name)!.system = os.label;
-    checkNodeAddress(host, facts);
-    const session: Session = { host, remote, facts, os, files: [], resources: new Map(), probes: new Map(), dirty: false, failed: false };
-    opts.log?.({ event: 'facts', host: host.name, os: facts.os.prettyName, kernel: facts.kernel, clockSkewMs: facts.clockSkewMs, durationMs: Date.now() - began });
-    opts.observer?.finished?.('connect', host.name, 'ok');
-    return session;
+    const { system, packages, detail } = opts.describe(h.host, h.facts);
+    reports.get(h.host.name)!.system = system;
+    return { host: h.host, remote: h.remote, facts: h.facts, packages, detail, resources: new Map(), probes: new Map(), dirty: false, failed: false };
   } catch (err) {
-    const error = asKubestrapError(host.name, err);
-    const status: HostStatus = err instanceof SshError && err.stage === 'connect' ? 'unreachable' : 'failed';
-    reports.set(host.name, { host: host.name, address: host.address, status, error });
-    opts.log?.({ event: 'connect-failed', host: host.name, status, error: error.format() });
-    opts.observer?.finished?.('connect', host.name, status);
+    const error = asKubestrapError(h.host.name, err);
+    reportLost(reports, h.host, 'failed', error, h.remote);
+    opts.log?.({ event: 'host-refused', host: h.host.name, error: error.format() });
     return undefined;
   }
 }
 
-function clusterHost({ host, facts, os, files }: Session): ClusterHost {
-  return { host, facts, os, files };
+function reportLost(reports: Map<string, HostReport>, host: TargetHost, status: 'unreachable' | 'failed', error: KubestrapError, remote?: RemoteHost): void {
+  reports.set(host.name, { ...reports.get(host.name)!, host: host.name, address: host.address, status, error, ...(remote ? { stats: { ...remote.stats } } : {}) });
+}
+
+function clusterHost(s: Run): ClusterHost<TargetHost, unknown> {
+  return { host: s.host, facts: s.facts, ...(s.detail as object) };
 }
 
 /** Every phase's resources for a host; a host whose resources cannot be worked out fails here, alone. */
-function workOutResources(opts: RunOptions, s: Session, reports: Map<string, HostReport>): boolean {
+function workOutResources(opts: Opts, s: Run, reports: Map<string, HostReport>): boolean {
   try {
-    s.files = opts.filesFor(s.host, s.facts);
     for (const phase of opts.phases.filter((p) => p.appliesTo(s.host))) {
-      s.resources.set(phase.name, checkUnique(s.host.name, phase.resources({ spec: opts.spec, host: s.host, facts: s.facts, os: s.os, files: s.files })));
+      s.resources.set(phase.name, checkUnique(s.host.name, phase.resources({ spec: opts.spec, host: s.host, facts: s.facts, ...(s.detail as object) })));
     }
     return true;
   } catch (err) {
@@ -174,21 +199,6 @@ function workOutResources(opts: RunOptions, s: Session, reports: Map<string, Hos
     opts.observer?.finished?.('connect', s.host.name, 'failed');
     return false;
   }
-}
-
-function asKubestrapError(host: string, err: unknown): KubestrapError {
-  return err instanceof KubestrapError ? err : new HostError(host, String((err as Error)?.message ?? err));
-}
-
-/** The address the cluster will use must be one the host has, or nothing will talk to it. */
-function checkNodeAddress(host: HostSpec, facts: HostFacts): void {
-  if (facts.addresses.includes(host.nodeIp)) return;
-  throw new HostError(
-    host.name,
-    `the cluster address ${host.nodeIp} is not on this host (it has ${facts.addresses.filter((a) => !a.startsWith('127.')).join(', ') || 'no IPv4 address'})`,
-    {},
-    'set the host\'s internalAddress in the inventory to one of its own addresses',
-  );
 }
 
 function checkUnique(host: string, resources: Resource[]): Resource[] {
@@ -202,8 +212,8 @@ function checkUnique(host: string, resources: Resource[]): Resource[] {
 }
 
 /** Each phase's cluster actions, each on the first of its candidates that answered. */
-function assignActions(phases: readonly Phase[], cluster: ClusterContext, sessions: readonly Session[]): Map<string, AssignedAction[]> {
-  const byPhase = new Map<string, AssignedAction[]>();
+function assignActions(phases: readonly AnyPhase[], cluster: ClusterContext<unknown, TargetHost, unknown>, sessions: readonly Run[]): Map<string, Array<AssignedAction<TargetHost>>> {
+  const byPhase = new Map<string, Array<AssignedAction<TargetHost>>>();
   for (const phase of phases) {
     const assigned = (phase.clusterActions?.(cluster) ?? []).map((action) => ({ action, host: firstCandidate(action.candidates, sessions) }));
     byPhase.set(phase.name, assigned);
@@ -211,12 +221,12 @@ function assignActions(phases: readonly Phase[], cluster: ClusterContext, sessio
   return byPhase;
 }
 
-function firstCandidate(candidates: readonly string[], sessions: readonly Session[], usable: (s: Session) => boolean = () => true): string | undefined {
+function firstCandidate(candidates: readonly string[], sessions: readonly Run[], usable: (s: Run) => boolean = () => true): string | undefined {
   return candidates.find((name) => sessions.some((s) => s.host.name === name && usable(s)));
 }
 
 /** One command for the state of every phase's resources and of the cluster checks this host runs: a no-op run needs no other probe. */
-async function probeAll(opts: RunOptions, session: Session, actions: Map<string, AssignedAction[]>, live: readonly string[]): Promise<void> {
+async function probeAll(opts: Opts, session: Run, actions: Map<string, Array<AssignedAction<TargetHost>>>, live: readonly string[]): Promise<void> {
   const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action, session.host, live));
   const all = [...[...session.resources.values()].flat(), ...mine];
   if (all.length === 0) return;
@@ -230,14 +240,14 @@ async function probeAll(opts: RunOptions, session: Session, actions: Map<string,
   }
 }
 
-async function runProbe(session: Session, resources: readonly Resource[]): Promise<ProbeResult> {
-  const ctx: KindContext = { adapter: session.os.adapter };
+async function runProbe(session: Run, resources: readonly Resource[]): Promise<ProbeResult> {
+  const ctx: KindContext = { packages: session.packages };
   const result = await session.remote.run(probeScript(resources, ctx));
   return parseProbe(result.stdout, resources);
 }
 
 /** Services that phases after this one manage on some host, so this phase leaves their restarts to them. */
-function laterServices(later: readonly Phase[], sessions: readonly Session[]): Map<string, LaterServices> {
+function laterServices(later: readonly AnyPhase[], sessions: readonly Run[]): Map<string, LaterServices> {
   const byHost = new Map<string, LaterServices>();
   for (const s of sessions) {
     const services = new Map<string, string>();
@@ -251,11 +261,11 @@ function laterServices(later: readonly Phase[], sessions: readonly Session[]): M
 
 /** One phase on every host it concerns: actions before, hosts in parallel, rolling restarts, actions after. */
 async function runPhase(
-  opts: RunOptions,
-  phase: Phase,
+  opts: Opts,
+  phase: AnyPhase,
   later: Map<string, LaterServices>,
-  sessions: readonly Session[],
-  actions: readonly AssignedAction[],
+  sessions: readonly Run[],
+  actions: ReadonlyArray<AssignedAction<TargetHost>>,
   run: RunState,
 ): Promise<PhaseHostReport[]> {
   const participants = sessions.filter((s) => !s.failed && s.resources.has(phase.name));
@@ -270,8 +280,8 @@ async function runPhase(
   for (const s of participants) opts.observer?.started?.(phase.name, s.host.name);
 
   await runActions(opts, actions.filter((a) => a.action.when === 'before'), sessions, reportOf, run);
-  const rolling = new Map<Session, Restart[]>();
-  await mapLimit(participants.filter((s) => !s.failed), opts.concurrency, async (s) => {
+  const rolling = new Map<Run, Restart[]>();
+  await opts.session.each(participants.filter((s) => !s.failed), async (s) => {
     const plan = await runHostPhase(opts, phase, s, later.get(s.host.name) ?? new Map(), reportOf(s.host.name), run);
     if (plan?.rolling.length) rolling.set(s, plan.rolling);
   });
@@ -289,7 +299,7 @@ async function runPhase(
 }
 
 /** A host that fails sits out the rest of the phase (its cluster actions move to another candidate) and the phases after. */
-function fail(s: Session, report: PhaseHostReport, error: KubestrapError): void {
+function fail(s: Run, report: PhaseHostReport, error: KubestrapError): void {
   report.status = 'failed';
   report.error ??= error;
   s.failed = true;
@@ -300,13 +310,13 @@ function emptyReport(phase: string, host: string): PhaseHostReport {
 }
 
 /** The per-host part of a phase; returns the rolling restarts this host owes (done later, one host at a time). */
-async function runHostPhase(opts: RunOptions, phase: Phase, s: Session, later: LaterServices, report: PhaseHostReport, run: RunState): Promise<{ rolling: Restart[] } | undefined> {
+async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterServices, report: PhaseHostReport, run: RunState): Promise<{ rolling: Restart[] } | undefined> {
   const began = Date.now();
   try {
     const resources = s.resources.get(phase.name) ?? [];
     const probe = s.dirty ? await runProbe(s, resources) : s.probes.get(phase.name);
     if (!probe) throw s.probeError ?? new HostError(s.host.name, 'the host\'s state could not be read');
-    const changes = diffResources(resources, probe, { adapter: s.os.adapter });
+    const changes = diffResources(resources, probe, { packages: s.packages });
     const restarts = planRestarts(resources, changes, probe.pendingRestarts, later);
     const rolling = restarts.restarts.filter((r) => r.rolling);
     if (opts.mode === 'plan') {
@@ -329,7 +339,7 @@ async function runHostPhase(opts: RunOptions, phase: Phase, s: Session, later: L
   }
 }
 
-async function applyHostPhase(s: Session, changes: Change[], plan: RestartPlan, report: PhaseHostReport, run: RunState): Promise<void> {
+async function applyHostPhase(s: Run, changes: Change[], plan: RestartPlan, report: PhaseHostReport, run: RunState): Promise<void> {
   const outcome = await applyChanges(s.remote, changes, plan);
   report.changes.push(...outcome.applied);
   report.restarts.push(...plan.restarts.filter((r) => outcome.restarted.includes(r.service)));
@@ -348,10 +358,10 @@ async function applyHostPhase(s: Session, changes: Change[], plan: RestartPlan, 
  * The first failure stops the roll; hosts not reached keep their recorded debt for the next run.
  */
 async function runRollingRestarts(
-  opts: RunOptions,
-  phase: Phase,
-  participants: readonly Session[],
-  owed: Map<Session, Restart[]>,
+  opts: Opts,
+  phase: AnyPhase,
+  participants: readonly Run[],
+  owed: Map<Run, Restart[]>,
   reportOf: (host: string) => PhaseHostReport,
   run: RunState,
 ): Promise<void> {
@@ -378,9 +388,9 @@ async function runRollingRestarts(
 
 /** Cluster actions of one kind (before or after), in order, each on its host. */
 async function runActions(
-  opts: RunOptions,
-  actions: readonly AssignedAction[],
-  sessions: readonly Session[],
+  opts: Opts,
+  actions: ReadonlyArray<AssignedAction<TargetHost>>,
+  sessions: readonly Run[],
   reportOf: (host: string) => PhaseHostReport,
   run: RunState,
 ): Promise<void> {
@@ -399,7 +409,7 @@ async function runActions(
       const resource = actionResource(assigned.action, s.host, sessions.filter((x) => !x.failed).map((x) => x.host.name));
       const fresh = run.changedAnything || name !== assigned.host;
       const probe = fresh ? await runProbe(s, [resource]) : s.probes.get(report.phase);
-      const change = diffResources([resource], probe ?? (await runProbe(s, [resource])), { adapter: s.os.adapter })[0];
+      const change = diffResources([resource], probe ?? (await runProbe(s, [resource])), { packages: s.packages })[0];
       if (!change) continue;
       if (opts.mode === 'plan') {
         report.changes.push(change);
@@ -424,7 +434,7 @@ async function runActions(
   }
 }
 
-function logPhase(opts: RunOptions, report: PhaseHostReport): void {
+function logPhase(opts: Opts, report: PhaseHostReport): void {
   opts.log?.({
     event: 'phase',
     phase: report.phase,

@@ -1,9 +1,5 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
-import { KubestrapError } from '../errors.js';
-import { mapLimit } from '../engine/limit.js';
-import { parseSections, sectionedScript } from '../engine/sections.js';
-import type { RemoteHost } from '../ssh/remote-host.js';
-import type { SshTarget } from '../ssh/target.js';
+import type { ClusterSession, OpenHost } from '../engine/session.js';
 import { etcdAuthCheck, etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type HealthCheck, type HealthRow } from './checks.js';
 
 export interface HealthReport {
@@ -13,39 +9,28 @@ export interface HealthReport {
 }
 
 /**
- * `bootstrap health`: connect to every host over SSH (so a jump host works as for apply), then one
- * command per host with all of its checks, hosts in parallel. The cluster-wide checks ride in the
- * command of the first etcd member and the first master that answered.
+ * `bootstrap health`, a procedure on the cluster session: every host reached (so a jump host works
+ * as for apply), then one command per host with all of its checks, hosts in parallel. The
+ * cluster-wide checks ride in the command of the first etcd member and the first master that answered.
  */
-export async function runHealth(spec: ClusterSpec, connect: (t: SshTarget) => Promise<RemoteHost>, concurrency: number): Promise<HealthReport> {
+export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostSpec>): Promise<HealthReport> {
   const started = Date.now();
-  const connected = await mapLimit(spec.hosts, concurrency, async (host) => {
-    try {
-      return { host, remote: await connect(host.ssh) };
-    } catch (err) {
-      return { host, error: err instanceof KubestrapError ? err.message : String(err) };
-    }
-  });
-  const up = connected.flatMap((c) => (c.remote ? [{ host: c.host, remote: c.remote }] : []));
-  const clusterChecks = assignClusterChecks(spec, up.map((u) => u.host));
-  const rows = (
-    await mapLimit(up, concurrency, async ({ host, remote }) => {
-      const checks = [...hostChecks(spec, host), ...(clusterChecks.get(host.name) ?? [])];
-      return runChecks(host, remote, checks);
-    })
-  ).flat();
-  const unreachable = connected.flatMap((c) => (c.error ? [{ check: 'reachable over SSH', host: c.host.name, ok: false, detail: c.error }] : []));
+  const { open, lost } = await session.connect();
+  const clusterChecks = assignClusterChecks(spec, session, open);
+  const rows = (await session.each(open, (h) => runChecks(session, h, [...hostChecks(spec, h.host), ...(clusterChecks.get(h.host.name) ?? [])]))).flat();
+  const unreachable = lost.map((l) => ({ check: 'reachable over SSH', host: l.host.name, ok: false, detail: l.error.message }));
   const all = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
   return { ok: all.every((r) => r.ok), rows: order(spec, all), durationMs: Date.now() - started };
 }
 
-function assignClusterChecks(spec: ClusterSpec, up: readonly HostSpec[]): Map<string, HealthCheck[]> {
+function assignClusterChecks(spec: ClusterSpec, session: ClusterSession<HostSpec>, open: ReadonlyArray<OpenHost<HostSpec>>): Map<string, HealthCheck[]> {
   const out = new Map<string, HealthCheck[]>();
-  const add = (host: HostSpec | undefined, check: (s: ClusterSpec, on: HostSpec) => HealthCheck) => {
-    if (host) out.set(host.name, [...(out.get(host.name) ?? []), check(spec, host)]);
+  const add = (h: OpenHost<HostSpec> | undefined, check: (s: ClusterSpec, on: HostSpec) => HealthCheck) => {
+    if (h) out.set(h.host.name, [...(out.get(h.host.name) ?? []), check(spec, h.host)]);
   };
-  const member = up.find((h) => h.roles.includes('etcd'));
-  const master = up.find((h) => h.roles.includes('master'));
+  const withRole = (role: HostSpec['roles'][number]) => spec.hosts.filter((h) => h.roles.includes(role)).map((h) => h.name);
+  const member = session.first(open, withRole('etcd'));
+  const master = session.first(open, withRole('master'));
   add(member, etcdMembersCheck);
   add(member, etcdAuthCheck);
   add(master, nodesCheck);
@@ -63,12 +48,12 @@ function missingClusterChecks(spec: ClusterSpec, assigned: Map<string, HealthChe
   return spec.hosts.length ? rows : [];
 }
 
-async function runChecks(host: HostSpec, remote: RemoteHost, checks: readonly HealthCheck[]): Promise<HealthRow[]> {
+async function runChecks(session: ClusterSession<HostSpec>, h: OpenHost<HostSpec>, checks: readonly HealthCheck[]): Promise<HealthRow[]> {
   try {
-    const out = parseSections((await remote.run(sectionedScript(checks.map((c) => [c.key, c.script] as const)))).stdout);
+    const out = await session.sections(h, checks.map((c) => [c.key, c.script] as const));
     return checks.flatMap((c) => c.read(out.get(c.key) ?? ''));
   } catch (err) {
-    return [{ check: 'health command', host: host.name, ok: false, detail: err instanceof Error ? err.message : String(err) }];
+    return [{ check: 'health command', host: h.host.name, ok: false, detail: err instanceof Error ? err.message : String(err) }];
   }
 }
 

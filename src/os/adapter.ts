@@ -1,3 +1,5 @@
+import type { PackageTool } from '../engine/kinds/kind.js';
+
 /**
  * What differs between Linux families for the things a provisioner touches. Phases ask the adapter;
  * they never test the family themselves.
@@ -23,7 +25,8 @@ export interface PackageRepo {
   gpgKey: string;
 }
 
-export interface OsAdapter {
+/** The engine's view of a package manager (probe, install) is part of every adapter. */
+export interface OsAdapter extends PackageTool {
   readonly family: OsFamily;
   readonly packageManager: PackageManager;
   /** Firewall services this family may run; all are stopped and disabled. */
@@ -31,15 +34,11 @@ export interface OsAdapter {
   readonly managesSelinux: boolean;
   /** The package names for `generic` (EL 9 ships iptables and ebtables as iptables-nft). */
   packageNames(generic: GenericPackage): string[];
-  /** Shell that prints `NAME ii` for each of `names` that is installed, nothing for the others. */
-  probePackages(names: readonly string[]): string;
   /**
    * Shell that installs `names` and fails unless each is installed afterwards; a failure's output
    * ends with the package manager's error, the packages missing and the repositories it used.
    */
   installPackages(names: readonly string[]): string;
-  /** The fix to suggest when installPackages fails. */
-  readonly installFailureHint: string;
   /**
    * Where the definition of the package repository `name` lives on this family: a phase that adds
    * a repository (docker-ce) owns this file. `/etc/yum.repos.d/<name>.repo` on EL.

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { HOST_PATHS } from '../config/host-paths.js';
-import type { ClusterAction, ClusterContext } from '../engine/phase.js';
+import type { ClusterAction, ClusterContext } from './context.js';
 import type { Resource } from '../engine/resource.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';

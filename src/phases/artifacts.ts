@@ -2,11 +2,11 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
 import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
 import { hasLocalZstd } from '../artifacts/wire-encoding.js';
-import type { HostFacts } from '../engine/facts.js';
+import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
 import type { LocalFileResource } from '../engine/resource.js';
 import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { HostError, type KubestrapError } from '../errors.js';
-import { CGROUP_FACT, CGROUP_SNIPPET, cgroupProblems } from '../preflight/cgroup.js';
+import { CGROUP_FACT, cgroupProblems } from '../preflight/cgroup.js';
 import { BINARIES, binariesForRoles, type BinaryName } from '../upstream/index.js';
 import type { ClusterContext, Phase, PhaseContext } from './phase.js';
 
@@ -28,10 +28,13 @@ const SERVICE_OF: Partial<Record<BinaryName, string>> = {
   flanneld: 'flanneld',
 };
 
-const ZSTD_FACT = 'zstd';
-const TAR_FACT = 'tar';
+
 /** `yes` when the host has the command, else `no`: a shell builtin, no process. */
-const hasCommand = (name: string) => `command -v ${name} >/dev/null 2>&1 && echo yes || echo no`;
+/** Whether a command is on the host: true, false, or undefined when not asked. */
+const hasCommand = (name: string) =>
+  defineFact(name, `command -v ${name} >/dev/null 2>&1 && echo yes || echo no`, (out) => (out === undefined ? undefined : out.trim() === 'yes'));
+const ZSTD_FACT = hasCommand('zstd');
+const TAR_FACT = hasCommand('tar');
 
 /**
  * The `artifacts` phase: every host gets the binaries of its roles (see upstream binariesForRoles)
@@ -47,7 +50,7 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
     name: 'artifacts',
     title: ARTIFACTS_PHASE_TITLE,
     appliesTo: receivesBinaries,
-    facts: { [ZSTD_FACT]: hasCommand('zstd'), [TAR_FACT]: hasCommand('tar'), [CGROUP_FACT]: CGROUP_SNIPPET },
+    facts: [ZSTD_FACT, TAR_FACT, CGROUP_FACT],
 
     async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
       const provider = artifacts.provider(ctx.spec);
@@ -105,7 +108,7 @@ function codecFor(host: HostSpec, facts: HostFacts): TransferCodec {
 }
 
 function hostHasZstd(facts: HostFacts): boolean {
-  return (facts.extra[ZSTD_FACT] ?? '').trim() === 'yes';
+  return readFact(facts, ZSTD_FACT) === true;
 }
 
 /** Every host with a role gets binaries. */
@@ -117,7 +120,7 @@ function receivesBinaries(host: HostSpec): boolean {
 function toolProblems(ctx: ClusterContext): HostError[] {
   return ctx.hosts.flatMap(({ host, facts }) => {
     if (!receivesBinaries(host)) return [];
-    if ((facts.extra[TAR_FACT] ?? '').trim() === 'no') {
+    if (readFact(facts, TAR_FACT) === false) {
       return [new HostError(host.name, 'the host has no tar, which unpacks the binaries kubestrap sends', {}, 'install the tar package on the host (yum install -y tar, or apt-get install -y tar), then re-run')];
     }
     if (host.values.UPLOAD_COMPRESSION !== 'zstd') return [];

@@ -1,7 +1,7 @@
 import { HOST_PATHS } from '../config/host-paths.js';
 import type { Resource } from '../engine/resource.js';
-import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
-import type { ClusterAction, ClusterContext } from '../engine/phase.js';
+import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
+import type { ClusterAction, ClusterContext } from './context.js';
 import { PKI_PATHS } from '../pki/host-layout.js';
 import { shJoin, shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
@@ -26,7 +26,7 @@ export const controlPlanePhase: Phase = {
   name: 'control-plane',
   title: 'control plane',
   appliesTo: (host) => host.roles.includes('master'),
-  facts: { [LISTENERS_FACT]: LISTENERS_SNIPPET },
+  facts: [LISTENERS_FACT],
   resources: ({ spec, host, files }: PhaseContext): Resource[] =>
     withRecord('control-plane', spec, host, [
       { kind: 'directory', path: HOST_PATHS.auditLogDir, mode: 0o700, owner: 'root', group: 'root' },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
-import type { ClusterAction, ClusterContext } from '../engine/phase.js';
+import type { ClusterAction, ClusterContext } from './context.js';
 import { ETCD_USERS } from '../pki/catalog.js';
 import { shq } from '../ssh/quote.js';
 import { namesWithRole } from './phase.js';

@@ -1,10 +1,11 @@
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
 import { HostError } from '../errors.js';
-import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+import type { ClusterContext, ClusterHost } from './context.js';
 import type { Resource } from '../engine/resource.js';
-import { DISK_FACT, DISK_SNIPPET, diskProblems } from '../preflight/disk.js';
-import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
+import { defineFact, readFact } from '../engine/facts.js';
+import { DISK_FACT, diskProblems } from '../preflight/disk.js';
+import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
 import { etcdAccessAction } from './etcd-access.js';
 import { fileResource } from './file-resource.js';
@@ -12,7 +13,8 @@ import { filesOf, withRole, type Phase, type PhaseContext } from './phase.js';
 import { recordPath, withRecord } from './record.js';
 import { runningService } from './services.js';
 
-const DATA_FACT = 'etcd-data';
+/** Whether the data folder holds a member, and which cluster kubestrap recorded it for. */
+const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(recordPath('etcd'))}`, parseEtcdData);
 /** Room etcd needs to start and grow for a while; its quota (8 GiB) is a ceiling, not a start. */
 const ETCD_DISK_BYTES = 2 * 1024 ** 3;
 
@@ -27,12 +29,7 @@ export const etcdPhase: Phase = {
   name: 'etcd',
   title: 'etcd cluster',
   appliesTo: (host) => host.roles.includes('etcd'),
-  facts: {
-    [LISTENERS_FACT]: LISTENERS_SNIPPET,
-    [DISK_FACT]: DISK_SNIPPET,
-    // Whether the data folder holds a member, and which cluster kubestrap recorded it for.
-    [DATA_FACT]: `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(recordPath('etcd'))}`,
-  },
+  facts: [LISTENERS_FACT, DISK_FACT, DATA_FACT],
   resources: ({ spec, host, files }: PhaseContext): Resource[] =>
     withRecord(
       'etcd',
@@ -60,8 +57,17 @@ export const etcdPhase: Phase = {
 };
 
 /** What the etcd fact says about a member's data folder. */
-export function etcdData(h: ClusterHost): { hasMember: boolean; recordedCluster: string | undefined } {
-  const text = h.facts.extra[DATA_FACT] ?? '';
+export function etcdData(h: ClusterHost): EtcdData {
+  return readFact(h.facts, DATA_FACT);
+}
+
+interface EtcdData {
+  hasMember: boolean;
+  recordedCluster: string | undefined;
+}
+
+function parseEtcdData(output: string | undefined): EtcdData {
+  const text = output ?? '';
   const hasMember = text.split('\n')[0]?.trim() === 'member';
   const json = hasMember ? text.slice(text.indexOf('\n') + 1) : text;
   let recordedCluster: string | undefined;

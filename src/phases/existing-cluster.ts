@@ -1,6 +1,6 @@
 import type { ClusterSpec } from '../config/cluster-spec.js';
 import { HostError, StateError, type KubestrapError } from '../errors.js';
-import type { ClusterContext } from '../engine/phase.js';
+import type { ClusterContext } from './context.js';
 import { CAS } from '../pki/catalog.js';
 import { localPkiStore } from '../pki/store.js';
 import { hostsWithEtcdData } from './etcd.js';

@@ -1,4 +1,4 @@
-import type { PhaseName } from './phase.js';
+import type { PhaseName } from './phase-names.js';
 
 /**
  * Which phase installs a rendered file, by its path on the host. A template tree may hold files of

@@ -1,6 +1,6 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
-import type { ClusterAction, ClusterContext } from '../engine/phase.js';
+import type { ClusterAction, ClusterContext } from './context.js';
 import type { Resource } from '../engine/resource.js';
 import { FLANNEL_USER } from '../pki/catalog.js';
 import { shq } from '../ssh/quote.js';

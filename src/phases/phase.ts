@@ -1,18 +1,18 @@
-import type { HostSpec } from '../config/cluster-spec.js';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import type { Role } from '../config/inventory-schema.js';
 import type { HostFacts } from '../engine/facts.js';
-import type { ClusterContext, Phase as EnginePhase } from '../engine/phase.js';
+import type { Phase as EnginePhase } from '../engine/phase.js';
+import type { ClusterContext, HostDetail } from './context.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import { phaseOfFile } from './file-ownership.js';
+import type { PhaseName } from './phase-names.js';
 
-export type { ClusterContext, ClusterHost, PhaseContext } from '../engine/phase.js';
+export type { ClusterAction, ClusterContext, ClusterHost, HostDetail, PhaseContext } from './context.js';
 
-/** Phases in the order a full run applies them. */
-export const PHASE_ORDER = ['os', 'runtime', 'artifacts', 'pki', 'etcd', 'control-plane', 'workers', 'network', 'addons', 'verify'] as const;
-export type PhaseName = (typeof PHASE_ORDER)[number];
+export { PHASE_ORDER, type PhaseName } from './phase-names.js';
 
 /** kubestrap's phases: the engine's phases, named in run order. */
-export interface Phase extends EnginePhase<PhaseName> {
+export interface Phase extends EnginePhase<PhaseName, ClusterSpec, HostSpec, HostDetail> {
   /**
    * Template variables this phase derives from what a host is (a cgroup driver, a runtime's config
    * format). Without facts (`bootstrap render`, and the check before connecting) it gives what it

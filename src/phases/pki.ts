@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { HOST_PATHS } from '../config/host-paths.js';
+import { defineFact, readFact } from '../engine/facts.js';
 import { HostError, type KubestrapError } from '../errors.js';
-import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+import type { ClusterContext, ClusterHost } from './context.js';
 import type { Resource } from '../engine/resource.js';
 import { CAS, SERVICE_ACCOUNT_KEY, type CaName } from '../pki/catalog.js';
 import { ENCRYPTION_KEY } from '../pki/encryption.js';
@@ -19,15 +20,21 @@ const TRUST_ANCHORS: ReadonlyArray<{ name: CaName | typeof SERVICE_ACCOUNT_KEY; 
   { name: SERVICE_ACCOUNT_KEY, path: PKI_PATHS.serviceAccountPub, part: 'publicPem' },
 ];
 
-const ANCHORS_FACT = 'pki-trust-anchors';
 
 export const PKI_PHASE_TITLE = 'certificates and keys';
 
-/** The phase's fact snippet: one line per anchor the host has, `<path> <sha256>`; it only looks. */
-export const PKI_FACTS: Readonly<Record<string, string>> = {
-  // One process for all of them (and the encryption config, whose presence matters); a missing one only complains on stderr.
-  [ANCHORS_FACT]: `sha256sum -- ${[...TRUST_ANCHORS.map(({ path }) => path), PKI_PATHS.encryptionConfig].map(shq).join(' ')}`,
-};
+/**
+ * The sha256 of each trust anchor the host has (and of the encryption config, whose presence
+ * matters), by path. One process for all of them; a missing one only complains on stderr.
+ */
+export const ANCHORS_FACT = defineFact(
+  'pki-trust-anchors',
+  `sha256sum -- ${[...TRUST_ANCHORS.map(({ path }) => path), PKI_PATHS.encryptionConfig].map(shq).join(' ')}`,
+  (out) => {
+    const lines = (out ?? '').split('\n').map((l) => /^([0-9a-f]{64}) [ *](.+)$/.exec(l.trim()));
+    return new Map(lines.flatMap((m) => (m ? [[m[2]!, m[1]!] as const] : [])));
+  },
+);
 
 /**
  * The cluster's certificates, keys and kubeconfigs, on each host exactly what its roles need, as
@@ -41,7 +48,7 @@ export function pkiPhase(pki: PreparedPki, storeDir: string): Phase {
     name: 'pki',
     title: PKI_PHASE_TITLE,
     appliesTo: () => true,
-    facts: PKI_FACTS,
+    facts: [ANCHORS_FACT],
     resources: ({ spec, host }: PhaseContext): Resource[] => {
       const files = hostPkiContents(spec, host, pki);
       const readers = [...new Set(files.flatMap((f) => f.restarts))] as ComponentService[];
@@ -88,9 +95,8 @@ function replacedEncryptionKey(ctx: ClusterContext, pki: PreparedPki, storeDir: 
     );
 }
 
-function anchorsOn(h: ClusterHost): Map<string, string> {
-  const lines = (h.facts.extra[ANCHORS_FACT] ?? '').split('\n').map((l) => /^([0-9a-f]{64}) [ *](.+)$/.exec(l.trim()));
-  return new Map(lines.flatMap((m) => (m ? [[m[2]!, m[1]!] as const] : [])));
+function anchorsOn(h: ClusterHost): ReadonlyMap<string, string> {
+  return readFact(h.facts, ANCHORS_FACT);
 }
 
 /**

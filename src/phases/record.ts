@@ -1,7 +1,7 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { HOST_PATHS } from '../config/host-paths.js';
 import type { FileResource, Resource } from '../engine/resource.js';
-import type { PhaseName } from './phase.js';
+import type { PhaseName } from './phase-names.js';
 
 /** The record a phase leaves on a host, e.g. /var/lib/kubestrap/record/etcd.json. */
 export function recordPath(phase: PhaseName): string {

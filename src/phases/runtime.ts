@@ -2,14 +2,14 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import type { ContainerRuntimeSource } from '../config/keys.js';
 import { compareVersions, containerdMinimum, type Version } from '../upstream/index.js';
 import { parseCidr, cidrContains } from '../config/validators.js';
-import type { HostFacts } from '../engine/facts.js';
+import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
 import type { ReadinessCheck, Resource } from '../engine/resource.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import type { OsAdapter, PackageRepo } from '../os/adapter.js';
 import { debianAdapter } from '../os/debian.js';
 import { detectOs } from '../os/detect.js';
 import { elAdapter } from '../os/el.js';
-import { parseRuntimeFacts, RUNTIME_FACT, runtimeFactSnippet, type RuntimeFacts } from '../runtime/facts.js';
+import { parseRuntimeFacts, runtimeFactSnippet, type RuntimeFacts } from '../runtime/facts.js';
 import { imageResources, type ImageArchive } from '../runtime/images.js';
 import { registryHostsFiles, staleRegistryDirsScript } from '../runtime/registry-hosts.js';
 import { runtimeUnits } from '../runtime/units.js';
@@ -59,7 +59,7 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
     name: 'runtime',
     title: 'container runtime (containerd, Docker)',
     appliesTo: runsKubelet,
-    facts: (host): Record<string, string> => (runsKubelet(host) ? { [RUNTIME_FACT]: runtimeFactSnippet(factInput(host)) } : {}),
+    facts: (host) => (runsKubelet(host) ? [RUNTIME_FACT] : []),
     hostValues: (host, facts) => {
       const runtime = runtimeFactsOf(facts);
       const bundled = sourceOf(host) === 'bundle' ? inputs.bundle?.containerdVersion : undefined;
@@ -95,9 +95,13 @@ function factInput(host: HostSpec) {
   return { dataRoot, packages: { apt: runtimePackages(debianAdapter), el: runtimePackages(elAdapter(9, 'dnf')), repo: dockerCeRepo(host) } };
 }
 
+/** What the runtime's snippet (for the host's own settings) says; undefined where it did not run. */
+const RUNTIME_FACT = defineFact<RuntimeFacts | undefined, HostSpec>('runtime', (host) => runtimeFactSnippet(factInput(host)), (out) =>
+  out === undefined ? undefined : parseRuntimeFacts(out),
+);
+
 function runtimeFactsOf(facts: HostFacts | undefined): RuntimeFacts | undefined {
-  const output = facts?.extra[RUNTIME_FACT];
-  return output === undefined ? undefined : parseRuntimeFacts(output);
+  return facts ? readFact(facts, RUNTIME_FACT) : undefined;
 }
 
 function adapterOf(host: HostSpec, facts: HostFacts): OsAdapter | undefined {

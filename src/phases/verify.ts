@@ -1,4 +1,4 @@
-import type { ClusterAction } from '../engine/phase.js';
+import type { ClusterAction } from './context.js';
 import { shq } from '../ssh/quote.js';
 import { namesWithRole, type Phase } from './phase.js';
 import { kubectl } from './services.js';

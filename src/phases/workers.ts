@@ -1,7 +1,7 @@
 import { HOST_PATHS } from '../config/host-paths.js';
-import type { ClusterAction, ClusterContext } from '../engine/phase.js';
+import type { ClusterAction, ClusterContext } from './context.js';
 import type { Resource } from '../engine/resource.js';
-import { LISTENERS_FACT, LISTENERS_SNIPPET, portProblems } from '../preflight/ports.js';
+import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
@@ -20,7 +20,7 @@ export const workersPhase: Phase = {
   name: 'workers',
   title: 'node agents (kubelet, kube-proxy)',
   appliesTo: (host) => host.roles.includes('worker'),
-  facts: { [LISTENERS_FACT]: LISTENERS_SNIPPET },
+  facts: [LISTENERS_FACT],
   resources: ({ spec, host, files }: PhaseContext): Resource[] =>
     withRecord('workers', spec, host, [
       { kind: 'directory', path: HOST_PATHS.kubeletDir, mode: 0o700, owner: 'root', group: 'root' },

@@ -1,4 +1,5 @@
-import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+import { defineFact, readFact } from '../engine/facts.js';
+import type { ClusterContext, ClusterHost } from '../phases/context.js';
 import { HostError } from '../errors.js';
 import { kubeletRefusesCgroupV1, LAST_CGROUP_V1_MINOR } from '../upstream/index.js';
 
@@ -7,16 +8,17 @@ import { kubeletRefusesCgroupV1, LAST_CGROUP_V1_MINOR } from '../upstream/index.
  * (cgroup v2); `tmpfs` holds the v1 controllers (v1, or the hybrid layout, which the kubelet treats
  * as v1).
  */
-export const CGROUP_FACT = 'cgroup-fs';
-export const CGROUP_SNIPPET = 'stat -fc %T /sys/fs/cgroup';
-
 export type CgroupVersion = 'v1' | 'v2' | 'unknown';
 
-export function cgroupVersion(facts: ClusterHost['facts']): CgroupVersion {
-  const fs = (facts.extra[CGROUP_FACT] ?? '').trim();
+export const CGROUP_FACT = defineFact('cgroup-fs', 'stat -fc %T /sys/fs/cgroup', (out): CgroupVersion => {
+  const fs = (out ?? '').trim();
   if (fs === 'cgroup2fs') return 'v2';
   if (fs === 'tmpfs') return 'v1';
   return 'unknown';
+});
+
+export function cgroupVersion(facts: ClusterHost['facts']): CgroupVersion {
+  return readFact(facts, CGROUP_FACT);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { HostError } from '../errors.js';
-import type { ClusterContext } from '../engine/phase.js';
+import type { ClusterContext } from '../phases/context.js';
 
 /** More than this between a host's clock and the controller's breaks certificates (not yet valid, or expired). */
 export const MAX_CLOCK_SKEW_MS = 30_000;

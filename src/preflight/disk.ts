@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { HostError } from '../errors.js';
-import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+import { defineFact, readFact } from '../engine/facts.js';
+import type { ClusterContext, ClusterHost } from '../phases/context.js';
 
 /** Free space a folder needs on a host (its file system may not exist yet: the nearest mount counts). */
 export interface DiskNeed {
@@ -9,14 +10,13 @@ export interface DiskNeed {
   what: string;
 }
 
-export const DISK_FACT = 'disk-free';
-/** Every mounted file system's free KiB and mount point. */
-export const DISK_SNIPPET = "df -Pk | awk 'NR > 1 { print $4, $6 }'";
-
 interface Mount {
   freeBytes: number;
   mountPoint: string;
 }
+
+/** Every mounted file system's free KiB and mount point. */
+export const DISK_FACT = defineFact('disk-free', "df -Pk | awk 'NR > 1 { print $4, $6 }'", (out) => parseMounts(out ?? ''));
 
 export function parseMounts(text: string): Mount[] {
   return text.split('\n').flatMap((line) => {
@@ -34,7 +34,7 @@ export function mountOf(path: string, mounts: readonly Mount[]): Mount | undefin
 /** Needs on one file system add up: binaries and etcd data on / need both. */
 export function diskProblems(ctx: ClusterContext, needsOf: (h: ClusterHost) => DiskNeed[]): HostError[] {
   return ctx.hosts.flatMap((h) => {
-    const mounts = parseMounts(h.facts.extra[DISK_FACT] ?? '');
+    const mounts = readFact(h.facts, DISK_FACT);
     if (mounts.length === 0) return [];
     const byMount = new Map<string, { mount: Mount; needs: DiskNeed[] }>();
     for (const need of needsOf(h)) {

@@ -1,5 +1,6 @@
 import { HostError } from '../errors.js';
-import type { ClusterContext, ClusterHost } from '../engine/phase.js';
+import { defineFact, readFact } from '../engine/facts.js';
+import type { ClusterContext, ClusterHost } from '../phases/context.js';
 
 /** A TCP port a component needs on a host, and the systemd unit that should hold it. */
 export interface PortNeed {
@@ -17,11 +18,9 @@ export interface Listener {
   unit: string | undefined;
 }
 
-/** Fact snippet name and script: every listening TCP socket with its process and systemd unit. */
-export const LISTENERS_FACT = 'tcp-listeners';
 // One awk for every listener, then shell builtins only: a master has a dozen listeners, and a few
 // processes each made this the slowest fact.
-export const LISTENERS_SNIPPET = [
+const LISTENERS_SNIPPET = [
   `ss -Hltnp | awk 'match($0, /pid=[0-9]+/) { port = $4; sub(/.*:/, "", port); print port, substr($0, RSTART + 4, RLENGTH - 4) }' | while read -r port pid; do`,
   '  read -r comm < /proc/$pid/comm || continue',
   '  unit=-',
@@ -31,6 +30,9 @@ export const LISTENERS_SNIPPET = [
   '  printf "%s %s %s %s\\n" "$port" "$pid" "$comm" "$unit"',
   'done',
 ].join('\n');
+
+/** Every listening TCP socket with its process and systemd unit. */
+export const LISTENERS_FACT = defineFact('tcp-listeners', LISTENERS_SNIPPET, (out) => parseListeners(out ?? ''));
 
 export function parseListeners(text: string): Listener[] {
   return text.split('\n').flatMap((line) => {
@@ -45,7 +47,7 @@ export function parseListeners(text: string): Listener[] {
  */
 export function portProblems(ctx: ClusterContext, needsOf: (h: ClusterHost) => PortNeed[]): HostError[] {
   return ctx.hosts.flatMap((h) => {
-    const listeners = parseListeners(h.facts.extra[LISTENERS_FACT] ?? '');
+    const listeners = readFact(h.facts, LISTENERS_FACT);
     return needsOf(h).flatMap((need) => {
       const holder = listeners.find((l) => l.port === need.port && l.unit !== need.unit);
       if (!holder) return [];

@@ -5,9 +5,6 @@ import { elAdapter } from '../os/el.js';
 import { shq } from '../ssh/quote.js';
 import { leadingVersion } from './versions.js';
 
-/** The name of the runtime phase's fact snippet: its output is `facts.extra[RUNTIME_FACT]`. */
-export const RUNTIME_FACT = 'runtime';
-
 /** What the runtime phase needs to know about a host before it decides anything. */
 export interface RuntimeFacts {
   /** 2 when /sys/fs/cgroup is the unified hierarchy (cgroup2fs), 1 otherwise. */

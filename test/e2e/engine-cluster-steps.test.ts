@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClusterSpec, type ClusterSpec } from '../../src/config/cluster-spec.js';
+import { defineFact, readFact } from '../../src/engine/facts.js';
 import { HostError } from '../../src/errors.js';
-import type { Phase } from '../../src/engine/phase.js';
 import type { Resource, ServiceResource } from '../../src/engine/resource.js';
-import { runPhases, type RunMode } from '../../src/engine/runner.js';
+import type { RunMode } from '../../src/engine/runner.js';
+import { runEngine, type TestPhase as Phase } from '../support/engine-run.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { writeInventory } from '../lab/index.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
@@ -29,6 +30,9 @@ ExecStart=/bin/sh -c 'sleep ${READY_DELAY_S}; echo "ready $(date +%%s%%N)" >> /v
 [Install]
 WantedBy=multi-user.target
 `;
+
+/** ks-slow's setting on a host, read with the facts. */
+const SLOW_SETTING = defineFact('slow-setting', 'cat /etc/ks-slow.conf', (out) => out?.trim());
 
 const file = (path: string, content: string, restarts: string[] = []): Resource => ({ kind: 'file', path, content, mode: 0o644, owner: 'root', group: 'root', restarts });
 
@@ -82,8 +86,7 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
   });
   afterAll(() => pool?.closeAll());
 
-  const run = (mode: RunMode, phases: Phase[], limit?: string[]) =>
-    runPhases({ spec, filesFor: () => [], phases, mode, connect: (t) => pool.connect(t), concurrency: 4, ...(limit ? { limit } : {}) });
+  const run = (mode: RunMode, phases: Phase[], limit?: string[]) => runEngine(spec, pool, phases, mode, limit ? { limit } : {});
   const names = () => hosts.all().map((h) => h.name);
 
   async function events(since = 0n): Promise<Event[]> {
@@ -179,9 +182,9 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
   it('refuses before any change when a preflight finds a problem, using the phases\' own facts', async () => {
     const guarded: Phase = {
       ...servicePhase('5'),
-      facts: { 'slow-setting': 'cat /etc/ks-slow.conf' },
+      facts: [SLOW_SETTING],
       preflight: (ctx) =>
-        ctx.hosts.filter((h) => h.facts.extra['slow-setting'] !== 'SETTING=5').map((h) => new HostError(h.host.name, `has ${h.facts.extra['slow-setting']}`, {}, 'agree to 5 first')),
+        ctx.hosts.filter((h) => readFact(h.facts, SLOW_SETTING) !== 'SETTING=5').map((h) => new HostError(h.host.name, `has ${readFact(h.facts, SLOW_SETTING)}`, {}, 'agree to 5 first')),
     };
     const report = await run('apply', [guarded]);
     expect(report.refused.map((e) => e.format())).toEqual(names().map((n) => `${n}: has SETTING=4\n  fix: agree to 5 first`));

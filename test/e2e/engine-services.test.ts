@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClusterSpec, type ClusterSpec } from '../../src/config/cluster-spec.js';
 import type { Resource } from '../../src/engine/resource.js';
-import { runPhases, type RunMode } from '../../src/engine/runner.js';
-import type { Phase } from '../../src/phases/phase.js';
+import type { RunMode } from '../../src/engine/runner.js';
+import { runEngine, type TestPhase as Phase } from '../support/engine-run.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { writeInventory } from '../lab/index.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
@@ -57,8 +57,7 @@ describe.skipIf(!labAvailable())('engine: services and restarts on real systemd'
   });
   afterAll(() => pool?.closeAll());
 
-  const run = (mode: RunMode, phase: Phase) =>
-    runPhases({ spec, filesFor: () => [], phases: [phase], mode, connect: (t) => pool.connect(t), concurrency: 4 }).then((r) => r.results[0]!);
+  const run = (mode: RunMode, phase: Phase) => runEngine(spec, pool, [phase], mode).then((r) => r.results[0]!);
   const mainPid = async (name: string) => (await hosts.run(0, `systemctl show -p MainPID --value ${name}`)).trim();
 
   it('installs, enables and starts services without restarting what it just started', async () => {

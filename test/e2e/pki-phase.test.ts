@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { loadClusterSpec, type ClusterSpec } from '../../src/config/cluster-spec.js';
+import { HOST_PATHS } from '../../src/config/host-paths.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { pkiCatalog } from '../../src/pki/catalog.js';
 import { readCertificate } from '../../src/pki/certificate.js';
@@ -194,6 +195,9 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     writeFileSync(join(cluster.dir, 'kube-apiserver.service'), `[Unit]\nDescription=API server stand-in with the product's flags\n[Service]\n${execStart}`);
     await copyToHost(hosts.lab, hosts.host(0), bundleFile(bundleDir, 'kube-apiserver').file, '/opt/kube/bin/kube-apiserver', '0755');
     await copyToHost(hosts.lab, hosts.host(0), join(cluster.dir, 'kube-apiserver.service'), '/etc/systemd/system/kube-apiserver.service');
+    // The audit policy is a rendered file (the control-plane phase installs it), not the pki phase's.
+    writeFileSync(join(cluster.dir, 'audit-policy.yaml'), renderedFile(s, hosts.host(0).name, HOST_PATHS.auditPolicyFile));
+    await copyToHost(hosts.lab, hosts.host(0), join(cluster.dir, 'audit-policy.yaml'), HOST_PATHS.auditPolicyFile);
     await hosts.run(0, 'mkdir -p /var/log/kubernetes && systemctl daemon-reload && systemctl start kube-apiserver');
     const ip = hosts.host(0).address;
     await hosts.run(2, `for i in $(seq 150); do curl -sf --max-time 1 --cacert ${PKI_PATHS.caCert} -o /dev/null https://${ip}:6443/healthz && exit 0; sleep 0.2; done; exit 1`).catch(async (e: unknown) => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
-import { runPhases } from '../../src/engine/runner.js';
+import { runEngine } from '../support/engine-run.js';
 import { hostValues } from '../../src/phases/index.js';
 import { osPhase } from '../../src/phases/os-prep.js';
 import { createRuntimePhase, type RuntimeBundle } from '../../src/phases/runtime.js';
@@ -52,7 +52,7 @@ describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host with
     const runtime = createRuntimePhase({ bundle, images: () => [{ ref: BUSYBOX, archive }] });
     const templates = prepareTemplates(spec, BUNDLED_UNITS);
     const values = (h: Parameters<typeof hostValues>[0], facts: Parameters<typeof hostValues>[1]) => ({ ...hostValues(h, facts), ...runtime.hostValues!(h, facts) });
-    return runPhases({ spec, filesFor: (h, facts) => templates.renderHost(h, values(h, facts)).files, phases: [osPhase, runtime], mode: 'apply', connect: (t) => pool.connect(t), concurrency: 4 });
+    return runEngine(spec, pool, [osPhase, runtime], 'apply', { filesFor: (h, facts) => templates.renderHost(h, values(h, facts)).files });
   };
 
   it('is refused by a run that has no bundle, with nothing changed', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
-import { runPhases } from '../../src/engine/runner.js';
+import { runEngine } from '../support/engine-run.js';
 import { hostValues } from '../../src/phases/index.js';
 import { createRuntimePhase } from '../../src/phases/runtime.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
@@ -162,7 +162,7 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
       const spec = loadClusterSpec({ inventoryFile: cluster.inventory, configFile: cluster.config });
       const templates = prepareTemplates(spec, BUNDLED_UNITS);
       const phase = createRuntimePhase({ images: () => [{ ref: PAUSE, archive }] });
-      return runPhases({ spec, filesFor: (h, facts) => templates.renderHost(h, hostValues(h, facts)).files, phases: [phase], mode: 'apply', connect: (t) => pool.connect(t), concurrency: 4 });
+      return runEngine(spec, pool, [phase], 'apply', { filesFor: (h, facts) => templates.renderHost(h, hostValues(h, facts)).files });
     };
 
     it('imports the pause image into containerd\'s k8s.io namespace when it is missing, and only then', async () => {

@@ -3,10 +3,11 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HOST_RECORD_DIR } from '../../src/engine/host-record.js';
-import type { ClusterAction, Phase } from '../../src/engine/phase.js';
+import type { ClusterAction } from '../../src/phases/context.js';
 import { runSucceeded, type HostStatus, type PhaseHostReport, type RunReport } from '../../src/engine/report.js';
 import type { CommandResource, FileResource, LocalFileResource, ReadinessCheck, Resource, ServiceResource } from '../../src/engine/resource.js';
-import { runPhases, type RunOptions } from '../../src/engine/runner.js';
+import type { RunMode } from '../../src/engine/runner.js';
+import { runEngine, type EngineRunOptions, type TestPhase as Phase } from '../support/engine-run.js';
 import type { Upload } from '../../src/transfer/upload.js';
 import { ArtifactError } from '../../src/errors.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
@@ -68,7 +69,7 @@ describe('runPhases: a phase checks what leaves for a host', () => {
       },
     };
     const host = thisMachine(dir);
-    const run = () => runPhases({ spec, filesFor: () => [], phases: [phase], mode: 'apply', connect: async () => host, concurrency: 1 });
+    const run = () => runEngine(spec, { connect: async () => host }, [phase], 'apply', { concurrency: 1 });
     return { run, resource, checked, data, refuseNext: () => (refuse = true) };
   }
 
@@ -129,8 +130,9 @@ function marking(name: string, candidates: string[], when: ClusterAction['when']
   return { name, description: `mark ${name}`, check: `test -e ${mark}`, run: `note ${name} && mkdir -p /var/lib/demo && : > ${mark}`, candidates, when };
 }
 
-function converge(cluster: FakeCluster, phases: Phase[], more: Partial<RunOptions> = {}): Promise<RunReport> {
-  return runPhases({ spec: cluster.spec, filesFor: () => [], phases, mode: 'apply', connect: (t) => cluster.connect(t), concurrency: 4, ...more });
+function converge(cluster: FakeCluster, phases: Phase[], more: EngineRunOptions & { mode?: RunMode } = {}): Promise<RunReport> {
+  const { mode = 'apply', ...opts } = more;
+  return runEngine(cluster.spec, cluster, phases, mode, opts);
 }
 
 /** Each phase's outcome per host, as `phase host`. */

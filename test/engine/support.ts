@@ -16,8 +16,8 @@ import { elAdapter } from '../../src/os/el.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { sourceOf, type StreamSource } from '../../src/ssh/stream-source.js';
 
-export const debianCtx: KindContext = { adapter: debianAdapter };
-export const elCtx: KindContext = { adapter: elAdapter(9, 'dnf') };
+export const debianCtx: KindContext = { packages: debianAdapter };
+export const elCtx: KindContext = { packages: elAdapter(9, 'dnf') };
 
 /** Runs a POSIX sh script on this machine and returns its stdout (throws on a non-zero exit). */
 export function sh(script: string, env: NodeJS.ProcessEnv = process.env): string {

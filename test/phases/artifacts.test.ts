@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MANIFEST_FILE } from '../../src/artifacts/manifest.js';
-import type { ClusterContext } from '../../src/engine/phase.js';
+import type { ClusterContext } from '../../src/phases/context.js';
 import { localFileKind } from '../../src/engine/kinds/local-file.js';
 import { resourceId, type LocalFileResource } from '../../src/engine/resource.js';
 import { HostError } from '../../src/errors.js';
@@ -30,7 +30,7 @@ describe('the artifacts phase', () => {
     const spec = clusterFrom(dir, `${base}ETCD_VERSION=v3.5.21\n${config}`);
     mkdirSync(spec.stateDir, { recursive: true });
     const hostFacts = factsFor('debian12', { machine: facts.machine ?? 'x86_64' });
-    hostFacts.extra[CGROUP_FACT] = facts.cgroup ?? 'tmpfs';
+    hostFacts.extra[CGROUP_FACT.key] = facts.cgroup ?? 'tmpfs';
     hostFacts.extra.zstd = 'no';
     const ctx: ClusterContext = { spec, mode: 'apply', hosts: spec.hosts.map((host) => ({ host, facts: hostFacts, os: detectOs(host.name, hostFacts), files: [] })) };
     return { dir, spec, ctx, facts: hostFacts };
@@ -77,7 +77,7 @@ describe('the artifacts phase', () => {
     const uploadsOf = (phase: ReturnType<typeof artifactsPhase>) => {
       const host = spec.hosts.find((h) => h.name === 'w1')!;
       const resources = phase.resources({ spec, host, facts, os: detectOs(host.name, facts), files: [] }) as LocalFileResource[];
-      return resources.flatMap((r) => localFileKind.diff(r, 'absent', resourceId(r), { adapter: debianAdapter })!.steps.flatMap((s) => (s.type === 'upload' ? [s.upload] : [])));
+      return resources.flatMap((r) => localFileKind.diff(r, 'absent', resourceId(r), { packages: debianAdapter })!.steps.flatMap((s) => (s.type === 'upload' ? [s.upload] : [])));
     };
     // The first run makes the encodings (from the bytes it hashed), pins their own digests in the
     // cluster's lock file (a later run checks them by one read), and needs no second read.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterContext } from '../../src/engine/phase.js';
+import type { ClusterContext } from '../../src/phases/context.js';
 import { ACCESS_MARKER_KEY, accessScript, etcdAccess, etcdAccessAction } from '../../src/phases/etcd-access.js';
 import { PKI_PATHS } from '../../src/pki/host-layout.js';
 import { clusterFrom } from '../support/cluster.js';

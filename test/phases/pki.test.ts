@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec, HostSpec } from '../../src/config/cluster-spec.js';
 import { factsScript, parseFacts } from '../../src/engine/facts.js';
-import type { ClusterContext, ClusterHost } from '../../src/engine/phase.js';
+import type { ClusterContext, ClusterHost } from '../../src/phases/context.js';
 import type { FileResource } from '../../src/engine/resource.js';
 import { debianAdapter } from '../../src/os/debian.js';
-import { PKI_FACTS, pkiPhase } from '../../src/phases/pki.js';
+import { ANCHORS_FACT, pkiPhase } from '../../src/phases/pki.js';
 import { hostPkiContents } from '../../src/pki/host-files.js';
 import { hostPkiFiles, PKI_PATHS } from '../../src/pki/host-layout.js';
 import { reconcilePki, type PreparedPki } from '../../src/pki/reconcile.js';
@@ -21,7 +21,7 @@ import { PKI_INVENTORY } from '../pki/support.js';
  * a host's /etc/kubernetes; its preflight then judges what it read.
  */
 function hostReading(spec: ClusterSpec, name: string, root: string, clockSkewMs = 0): ClusterHost {
-  const snippets = Object.fromEntries(Object.entries(PKI_FACTS).map(([k, v]) => [k, v.replaceAll('/etc/kubernetes', root)]));
+  const snippets = { [ANCHORS_FACT.key]: (ANCHORS_FACT.snippet as string).replaceAll('/etc/kubernetes', root) };
   const facts = parseFacts(shRun(factsScript(snippets)).stdout);
   const extra = Object.fromEntries(Object.entries(facts.extra).map(([k, v]) => [k, v.replaceAll(root, '/etc/kubernetes')]));
   return { host: spec.hosts.find((h) => h.name === name)!, facts: { ...facts, extra, clockSkewMs }, os: { adapter: debianAdapter, arch: 'amd64', label: 'Debian 12 (apt)' }, files: [] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterContext } from '../../src/engine/phase.js';
+import type { ClusterContext } from '../../src/phases/context.js';
 import { NODES_READY_TIMEOUT_SEC, verifyPhase } from '../../src/phases/verify.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClusterContext, ClusterHost } from '../../src/engine/phase.js';
-import { factsScript, parseFacts } from '../../src/engine/facts.js';
+import type { ClusterContext, ClusterHost } from '../../src/phases/context.js';
+import { factsScript, parseFacts, readFact } from '../../src/engine/facts.js';
 import { clockProblems } from '../../src/preflight/clock.js';
-import { DISK_FACT, DISK_SNIPPET, diskProblems, mountOf, parseMounts } from '../../src/preflight/disk.js';
-import { LISTENERS_FACT, LISTENERS_SNIPPET, parseListeners, portProblems } from '../../src/preflight/ports.js';
+import { DISK_FACT, diskProblems, mountOf, parseMounts } from '../../src/preflight/disk.js';
+import { LISTENERS_FACT, portProblems } from '../../src/preflight/ports.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 import { shRun } from '../engine/support.js';
@@ -15,7 +15,7 @@ function thisMachine(dir: string, over: Partial<ClusterHost['facts']> = {}): Clu
   const spec = clusterFrom(dir, '');
   const host = spec.hosts[0]!;
   const sentAt = Date.now();
-  const facts = { ...parseFacts(shRun(factsScript({ [LISTENERS_FACT]: LISTENERS_SNIPPET, [DISK_FACT]: DISK_SNIPPET })).stdout, { sentAt, receivedAt: Date.now() }), ...over };
+  const facts = { ...parseFacts(shRun(factsScript({ [LISTENERS_FACT.key]: LISTENERS_FACT.snippet as string, [DISK_FACT.key]: DISK_FACT.snippet as string })).stdout, { sentAt, receivedAt: Date.now() }), ...over };
   // PID 1 here is not systemd: the OS part of a host does not matter to these checks.
   return { spec, mode: 'apply', hosts: [{ host, facts, os: { adapter: debianAdapter, arch: 'amd64', label: 'Debian GNU/Linux 12 (apt)' }, files: [] }] };
 }
@@ -42,7 +42,7 @@ describe('preflight checks', () => {
 
   it('ports: the real listener list names this test\'s own socket with its process', () => {
     const ctx = thisMachine(tmp());
-    const mine = parseListeners(ctx.hosts[0]!.facts.extra[LISTENERS_FACT]!).find((l) => l.port === port);
+    const mine = readFact(ctx.hosts[0]!.facts, LISTENERS_FACT).find((l) => l.port === port);
     expect(mine).toMatchObject({ port, pid: process.pid });
   });
 
@@ -51,7 +51,7 @@ describe('preflight checks', () => {
     const name = ctx.hosts[0]!.host.name;
     const [problem] = portProblems(ctx, () => [{ port, unit: 'kube-apiserver.service', key: 'KUBE_APISERVER_PORT' }]);
     expect(problem?.format()).toMatch(new RegExp(`^${name}: port ${port}, which kube-apiserver needs, is held by \\S+ \\(pid ${process.pid}\\)\\n  fix: stop and disable that process on ${name}, or choose another port with KUBE_APISERVER_PORT$`));
-    const held = { ...ctx, hosts: [{ ...ctx.hosts[0]!, facts: { ...ctx.hosts[0]!.facts, extra: { [LISTENERS_FACT]: `${port} 77 kube-apiserver kube-apiserver.service` } } }] };
+    const held = { ...ctx, hosts: [{ ...ctx.hosts[0]!, facts: { ...ctx.hosts[0]!.facts, extra: { [LISTENERS_FACT.key]: `${port} 77 kube-apiserver kube-apiserver.service` } } }] };
     expect(portProblems(held, () => [{ port, unit: 'kube-apiserver.service' }])).toEqual([]);
     expect(portProblems(held, () => [{ port, unit: 'etcd.service' }])[0]?.message).toBe(`port ${port}, which etcd needs, is held by kube-apiserver (pid 77, kube-apiserver.service)`);
   });
@@ -62,7 +62,7 @@ describe('preflight checks', () => {
     expect(mountOf('/opt/kube/bin', mounts)?.mountPoint).toBe('/');
     const ctx = thisMachine(tmp());
     expect(diskProblems(ctx, () => [{ path: '/opt/kube/bin', bytes: 1024, what: 'binaries' }])).toEqual([]);
-    const small = { ...ctx, hosts: [{ ...ctx.hosts[0]!, facts: { ...ctx.hosts[0]!.facts, extra: { [DISK_FACT]: '1024 /\n' } } }] };
+    const small = { ...ctx, hosts: [{ ...ctx.hosts[0]!, facts: { ...ctx.hosts[0]!.facts, extra: { [DISK_FACT.key]: '1024 /\n' } } }] };
     const [problem] = diskProblems(small, () => [
       { path: '/opt/kube/bin', bytes: 600 * 1024, what: 'binaries' },
       { path: '/var/lib/etcd', bytes: 600 * 1024, what: 'etcd data' },

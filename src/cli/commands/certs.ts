@@ -1,19 +1,18 @@
 import { Command, Option } from 'commander';
-import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js';
-import { KubestrapError, HostError } from '../../errors.js';
-import { mapLimit } from '../../engine/limit.js';
+import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
+import { asKubestrapError, type ClusterSession } from '../../engine/session.js';
 import { pkiCatalog } from '../../pki/catalog.js';
 import { checkHost, checkLocal } from '../../pki/check.js';
 import { deployedScript, parseDeployed } from '../../pki/deployed.js';
 import { hostPkiFiles } from '../../pki/host-layout.js';
-import { reconcilePki, storedPki } from '../../pki/reconcile.js';
+import { reconcilePki, storedPki, type PreparedPki } from '../../pki/reconcile.js';
 import { localPkiStore } from '../../pki/store.js';
 import { displayFilter } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { acquireLock } from '../../state/lock.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
-import { openPool, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { certsJson, certsText, type HostCerts } from '../output/certs-text.js';
 import { UsageError } from '../usage-error.js';
 
@@ -61,26 +60,37 @@ async function checkCerts(io: CliIo, opts: CheckOptions): Promise<number> {
   const local = checkLocal(pki, store, now, opts.days);
   // Certificates and errors from hosts are shown with their control characters escaped and every password redacted.
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
-  const pool = openPool(spec, opts);
+  const { session, close } = openSession(spec, opts);
   let hosts: HostCerts[];
   try {
-    hosts = await mapLimit(spec.hosts, opts.concurrency, async (host): Promise<HostCerts> => {
-      const files = hostPkiFiles(spec, host);
-      try {
-        const remote = await pool.connect(host.ssh);
-        const deployed = parseDeployed((await remote.run(deployedScript(files))).stdout, files);
-        return { host: host.name, address: host.address, rows: checkHost(spec, host, pki, deployed, now, opts.days) };
-      } catch (err) {
-        return { host: host.name, address: host.address, rows: [], error: err instanceof KubestrapError ? err : new HostError(host.name, String((err as Error)?.message ?? err)) };
-      }
-    });
+    hosts = await readHostCerts(spec, session, pki, now, opts.days);
   } finally {
-    await pool.closeAll();
+    await close();
   }
   const ok = [...local, ...hosts.flatMap((h) => h.rows)].every((r) => r.problems.length === 0) && hosts.every((h) => !h.error);
   const report = { storeDir: store.dir, local, hosts, days: opts.days, ok };
   io.stdout.write(opts.output === 'json' ? certsJson(report, shown) : certsText(report, shown));
   return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * `certs check` as a procedure on the cluster session: one command per host that reads its PKI
+ * files (hashes, and the certificates in them; never a key), hosts in parallel.
+ */
+async function readHostCerts(spec: ClusterSpec, session: ClusterSession<HostSpec>, pki: PreparedPki, now: Date, days: number): Promise<HostCerts[]> {
+  const { open, lost } = await session.connect();
+  const read = await session.each(open, async (h): Promise<HostCerts> => {
+    const files = hostPkiFiles(spec, h.host);
+    try {
+      const deployed = parseDeployed((await h.remote.run(deployedScript(files))).stdout, files);
+      return { host: h.host.name, address: h.host.address, rows: checkHost(spec, h.host, pki, deployed, now, days) };
+    } catch (err) {
+      return { host: h.host.name, address: h.host.address, rows: [], error: asKubestrapError(h.host.name, err) };
+    }
+  });
+  const unreachable = lost.map((l): HostCerts => ({ host: l.host.name, address: l.host.address, rows: [], error: l.error }));
+  // In inventory order, as before: the unreachable among the others.
+  return spec.hosts.flatMap((host) => [...read, ...unreachable].filter((c) => c.host === host.name));
 }
 
 async function renewCerts(io: CliIo, opts: RenewOptions): Promise<number> {

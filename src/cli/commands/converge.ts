@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
 import type { HostFacts } from '../../engine/facts.js';
-import type { ClusterContext } from '../../engine/phase.js';
+import type { ClusterContext } from '../../phases/context.js';
 import { InvalidInputError, type KubestrapError, type Warning } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
+import { hostDescriber } from '../../phases/describe.js';
 import { RunArtifacts } from '../../artifacts/provider.js';
 import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseEntry, type PhaseInputs } from '../../phases/index.js';
 import type { Phase } from '../../phases/phase.js';
@@ -23,7 +24,7 @@ import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
 import { issuanceLines } from '../output/pki-text.js';
 import { formatReport } from '../output/report-text.js';
-import { openPool, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
 export interface ConvergeOptions extends ConnectionOptions {
@@ -163,17 +164,16 @@ async function runOnHosts(
   notes: RunNotes,
   preflight: RunExtras['preflight'],
 ): Promise<RunReport> {
-  const pool = openPool(spec, opts, (e) => log.write(e));
+  const { session, close } = openSession(spec, opts, (e) => log.write(e));
   const view = await progressView(io, opts.output, phases);
   notes.draw = (text) => view.note(text);
   try {
     return await runPhases({
+      session,
       spec,
-      filesFor,
+      describe: hostDescriber(filesFor),
       phases,
       mode,
-      connect: (target) => pool.connect(target),
-      concurrency: opts.concurrency,
       ...(limit ? { limit } : {}),
       ...(preflight ? { preflight } : {}),
       ...(view.observer ? { observer: view.observer } : {}),
@@ -181,7 +181,7 @@ async function runOnHosts(
     });
   } finally {
     await view.close();
-    await pool.closeAll();
+    await close();
   }
 }
 

@@ -5,7 +5,7 @@ import { displayFilter, filteredJson } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, formatTable, printWarnings, type CliIo } from '../io.js';
-import { openPool, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 
 interface HealthOptions extends ConnectionOptions {
   output: OutputMode;
@@ -30,12 +30,12 @@ async function health(io: CliIo, opts: HealthOptions): Promise<number> {
   // The state folder holds known_hosts: checked as for apply before anything trusts it.
   openStateDir(spec.stateDir, spec.knownHostsFile);
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
-  const pool = openPool(spec, opts);
+  const { session, close } = openSession(spec, opts);
   let report;
   try {
-    report = await runHealth(spec, (t) => pool.connect(t), opts.concurrency);
+    report = await runHealth(spec, session);
   } finally {
-    await pool.closeAll();
+    await close();
   }
   if (opts.output === 'json') {
     io.stdout.write(`${filteredJson({ ok: report.ok, durationMs: report.durationMs, checks: report.rows }, shown, 2)}\n`);

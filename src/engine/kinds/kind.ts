@@ -1,9 +1,23 @@
-import type { OsAdapter } from '../../os/adapter.js';
 import type { Change } from '../change.js';
 import type { Resource } from '../resource.js';
 
+/**
+ * What the engine needs of a host's package manager, which the caller's OS layer provides: the
+ * engine itself knows no distribution.
+ */
+export interface PackageTool {
+  /** For messages: `dnf`, `apt`, ... */
+  readonly packageManager: string;
+  /** Shell that prints `NAME ii` for each of `names` that is installed, nothing for the others. */
+  probePackages(names: readonly string[]): string;
+  /** Shell that installs `names` and fails unless each is installed afterwards. */
+  installPackages(names: readonly string[]): string;
+  /** The fix to suggest when installPackages fails. */
+  readonly installFailureHint: string;
+}
+
 export interface KindContext {
-  adapter: OsAdapter;
+  packages: PackageTool;
 }
 
 /**

@@ -6,12 +6,12 @@ import type { Kind } from './kind.js';
 export const INSTALL_TIMEOUT_SEC = 900;
 
 export const packageKind: Kind<PackageResource> = {
-  probe: (r, ctx) => ctx.adapter.probePackages(r.names),
+  probe: (r, ctx) => ctx.packages.probePackages(r.names),
   diff: (r, observed, id, ctx) => {
     const installed = new Set(observed.split('\n').map((l) => l.trim().split(/\s+/)[0]));
     const missing = r.names.filter((n) => !installed.has(n));
     if (missing.length === 0) return undefined;
-    const summary = `install package${missing.length === 1 ? '' : 's'} ${missing.join(', ')} with ${ctx.adapter.packageManager}`;
-    return change(r, id, summary, [script(ctx.adapter.installPackages(missing))], { failureHint: ctx.adapter.installFailureHint, timeoutSec: INSTALL_TIMEOUT_SEC });
+    const summary = `install package${missing.length === 1 ? '' : 's'} ${missing.join(', ')} with ${ctx.packages.packageManager}`;
+    return change(r, id, summary, [script(ctx.packages.installPackages(missing))], { failureHint: ctx.packages.installFailureHint, timeoutSec: INSTALL_TIMEOUT_SEC });
   },
 };

@@ -10,7 +10,7 @@ describe('package kind', () => {
   it('installs only the missing packages with the adapter command', () => {
     const c = diffOf(pkgs, 'iptables ii', elCtx);
     expect(c?.summary).toBe('install packages conntrack-tools, socat with dnf');
-    expect(stepTexts(c)).toEqual([elCtx.adapter.installPackages(['conntrack-tools', 'socat'])]);
+    expect(stepTexts(c)).toEqual([elCtx.packages.installPackages(['conntrack-tools', 'socat'])]);
     expect(stepTexts(c)[0]!.split('\n')[0]).toBe('dnf install -y -q conntrack-tools socat');
     expect(c?.failureHint).toContain('repositories listed');
     expect(c?.resourceId).toBe('package:iptables,conntrack-tools,socat');
@@ -36,7 +36,7 @@ describe('package kind', () => {
   });
 
   it('uses yum on EL 7', () => {
-    const c = diffOf({ kind: 'package', names: ['socat'] }, '', { adapter: elAdapter(7, 'yum') });
+    const c = diffOf({ kind: 'package', names: ['socat'] }, '', { packages: elAdapter(7, 'yum') });
     expect(c?.summary).toBe('install package socat with yum');
     expect(stepTexts(c)[0]!.split('\n')[0]).toBe('yum install -y -q socat');
   });
