@@ -1,3 +1,4 @@
+import { parsePhaseRecords, PHASE_RECORDS_SNIPPET, type RecordedPhase } from './host-record.js';
 import { parseSections, sectionedScript } from './sections.js';
 import type { TargetHost } from './target.js';
 
@@ -49,6 +50,8 @@ export interface HostFacts {
    * command's round trip (so it is off by at most half of it). Certificates are time-bound.
    */
   clockSkewMs: number;
+  /** What kubestrap's record on the host says each phase installed (see host-record.ts). */
+  record: ReadonlyMap<string, RecordedPhase>;
   /** Output of the phases' own fact snippets, by key: read them with readFact, which parses each once. */
   extra: Record<string, string>;
 }
@@ -72,6 +75,7 @@ const FACT_SNIPPETS: ReadonlyArray<readonly [string, string]> = [
   ['addresses', "ip -o -4 addr show | awk '{print $4}'"],
   ['package-manager', 'for m in dnf yum apt-get; do command -v $m >/dev/null && { echo $m; break; }; done'],
   ['clock', 'date +%s%N'],
+  ['record', PHASE_RECORDS_SNIPPET],
 ];
 
 const CORE_KEYS = new Set(FACT_SNIPPETS.map(([key]) => key));
@@ -102,6 +106,7 @@ export function parseFacts(stdout: string, timing?: FactTiming): HostFacts {
     addresses: (s.get('addresses') ?? '').split('\n').map((a) => a.trim().split('/')[0]!).filter(Boolean),
     packageManager: manager === 'apt-get' ? 'apt' : manager === 'dnf' || manager === 'yum' ? manager : undefined,
     clockSkewMs: clockSkew(s.get('clock') ?? '', timing),
+    record: parsePhaseRecords(s.get('record') ?? ''),
     extra: Object.fromEntries([...s].filter(([key]) => !CORE_KEYS.has(key) && key.startsWith(EXTRA_PREFIX)).map(([key, body]) => [key.slice(EXTRA_PREFIX.length), body])),
   };
 }

@@ -79,7 +79,67 @@ export function recordUploadsScript(uploads: readonly RecordedUpload[]): string 
  * these fields. For the bring-up phases to record what they made, for reset and upgrades.
  */
 export function recordEntryScript(id: string, fields: RecordFields): string {
-  return upsert([id], `printf '%s\\n' ${shq(JSON.stringify({ id, ...fields }))}`);
+  return recordLineScript(id, JSON.stringify({ id, ...fields }));
+}
+
+/** Sets the entry `id` to exactly `line` (which starts with that id). */
+export function recordLineScript(id: string, line: string): string {
+  return upsert([id], `printf '%s\\n' ${shq(line)}`);
+}
+
+/** Removes the lines of `ids` from the record (nothing when it has none), atomically. */
+export function forgetEntriesScript(ids: readonly string[]): string {
+  return ids.length ? upsert(ids, ':') : ':';
+}
+
+/**
+ * A phase's entry: what it installed on the host and what it keeps for later runs, as one line
+ * `{"id":"phase:<name>","ids":[...],"restarts":{...},...fields}`. Its text depends only on what the
+ * phase wants, so the entry changes exactly when that does.
+ */
+export function phaseRecordId(phase: string): string {
+  return `phase:${phase}`;
+}
+
+export function phaseRecordLine(phase: string, ids: readonly string[], restarts: Readonly<Record<string, string[]>>, fields: RecordFields): string {
+  return JSON.stringify({ id: phaseRecordId(phase), ids, restarts, ...fields });
+}
+
+/** What a phase's entry says it installed on a host. */
+export interface RecordedPhase {
+  ids: string[];
+  restarts: Record<string, string[]>;
+  fields: Record<string, unknown>;
+  /** The entry as written, for comparing with the one a run wants. */
+  line: string;
+}
+
+const PHASE_LINE_PREFIX = '{"id":"phase:';
+
+/**
+ * Shell builtins only (no process, whatever the record's size): prints the record's phase entries,
+ * one per line. What the fact command runs, and the record kind's probe.
+ */
+export const PHASE_RECORDS_SNIPPET = `[ ! -f ${HOST_RECORD_FILE} ] || while IFS= read -r ks_l || [ -n "$ks_l" ]; do case $ks_l in ${shq(PHASE_LINE_PREFIX)}*) printf '%s\n' "$ks_l" ;; esac; done < ${HOST_RECORD_FILE}`;
+
+/** The phase entries printed by PHASE_RECORDS_SNIPPET, by phase; a line that does not parse is skipped. */
+export function parsePhaseRecords(output: string): Map<string, RecordedPhase> {
+  const out = new Map<string, RecordedPhase>();
+  for (const line of output.split('\n')) {
+    if (!line.startsWith(PHASE_LINE_PREFIX)) continue;
+    try {
+      const { id, ids, restarts, ...fields } = JSON.parse(line) as { id: string; ids?: unknown; restarts?: unknown } & Record<string, unknown>;
+      out.set(id.slice('phase:'.length), {
+        ids: Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [],
+        restarts: restarts && typeof restarts === 'object' ? (restarts as Record<string, string[]>) : {},
+        fields,
+        line,
+      });
+    } catch {
+      // Not an entry kubestrap wrote: ignored, and replaced by the next write of that phase.
+    }
+  }
+  return out;
 }
 
 /** Replaces (or adds) the lines of `ids` with what `writeLines` prints, atomically. */

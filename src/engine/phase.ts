@@ -1,5 +1,6 @@
 import type { KubestrapError } from '../errors.js';
 import type { Fact, HostFacts } from './facts.js';
+import type { RecordFields } from './host-record.js';
 import type { Resource } from './resource.js';
 import type { TargetHost } from './target.js';
 import type { Upload } from '../transfer/upload.js';
@@ -73,6 +74,12 @@ export interface Phase<Name extends string, S, H extends TargetHost, D> {
    */
   prepare?(ctx: ClusterContext<S, H, D>): Promise<KubestrapError[]>;
   resources(ctx: PhaseContext<S, H, D>): Resource[];
+  /**
+   * What the host's record keeps of this phase besides what it installed (which the engine records
+   * itself): versions and settings that later runs read (an upgrade's starting point). Plain data,
+   * the same on every run that wants the same; it never touches a host.
+   */
+  record?(ctx: PhaseContext<S, H, D>): RecordFields;
   /**
    * Checks across all hosts, after every host's facts are read and before anything changes on any
    * host. Any problem stops the run with nothing changed.

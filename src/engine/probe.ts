@@ -22,7 +22,7 @@ export function probeScript(resources: readonly Resource[], ctx: KindContext): s
   return sectionedScript([
     // Prints nothing; sets the variable the unit probes read.
     ['units', unitStatesPrelude(units) || ':'],
-    ...[...batches].map(([kind, { batch, rs }]) => [`b-${kind}`, batch.probe(rs)] as const),
+    ...[...batches].map(([kind, { batch, rs }]) => [`b-${kind}`, batch.probe(rs, ctx)] as const),
     ...single.map(({ r, i, probe }) => [`r${i}`, probe(r, ctx)] as const),
     // Usually absent: no process then, and the probe ends with status 0.
     [PENDING_KEY, `[ ! -f ${PENDING_RESTARTS_FILE} ] || cat ${PENDING_RESTARTS_FILE}`],

@@ -135,7 +135,42 @@ export interface CommandResource {
   timeoutSec?: number;
 }
 
+/**
+ * What must not be on a host: absence is desired state like presence. The engine derives these
+ * from its host record for what a phase installed earlier and no longer wants (a template removed
+ * from the tree, a role the host lost); a phase may also declare them (what it tears down).
+ *   file: removed (a binary's record line with it); a unit file reloads systemd.
+ *   directory: removed when empty; one that holds data stays (reset removes data when asked).
+ *   service: stopped and disabled; its unit file is a file of its own.
+ *   package: removed with the host's package manager.
+ */
+export interface AbsentResource {
+  kind: 'absent';
+  of: 'file' | 'directory' | 'service' | 'package';
+  /** The path of a file or directory, a service's unit name, or package names joined by commas. */
+  name: string;
+  /** Services that read a file being removed (a drop-in, a config): restarted if they keep running. */
+  restarts?: string[];
+}
+
+/**
+ * The host record's entry for one phase (see host-record.ts): the ids of what it installed there,
+ * and fields it keeps for later runs (versions, settings). The engine adds one to every phase that
+ * installs something, so that what a later run no longer wants can be found and removed.
+ */
+export interface RecordResource {
+  kind: 'record';
+  phase: string;
+  /** Ids of the files, binaries, folders and services the phase installed, sorted. */
+  ids: string[];
+  /** For each installed file that services read, those services: restarted when the file goes. */
+  restarts: Readonly<Record<string, string[]>>;
+  fields: RecordFields;
+}
+
 export type Resource =
+  | AbsentResource
+  | RecordResource
   | FileResource
   | LocalFileResource
   | DirectoryResource
@@ -171,6 +206,10 @@ export function resourceId(r: Resource): string {
       return `module:${r.name}`;
     case 'command':
       return `command:${r.name}`;
+    case 'absent':
+      return `${r.of}:${r.name}`;
+    case 'record':
+      return `record:${r.phase}`;
     case 'hostname':
     case 'hostsEntries':
     case 'selinux':

@@ -10,6 +10,7 @@ import type { KindContext, PackageTool } from './kinds/kind.js';
 import type { ClusterContext, ClusterHost, Phase, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport } from './report.js';
+import { withInstalled } from './installed.js';
 import { resourceId, type Resource } from './resource.js';
 import { asKubestrapError, type ClusterSession, type HostWithFacts } from './session.js';
 import type { TargetHost } from './target.js';
@@ -188,8 +189,15 @@ function clusterHost(s: Run): ClusterHost<TargetHost, unknown> {
 /** Every phase's resources for a host; a host whose resources cannot be worked out fails here, alone. */
 function workOutResources(opts: Opts, s: Run, reports: Map<string, HostReport>): boolean {
   try {
-    for (const phase of opts.phases.filter((p) => p.appliesTo(s.host))) {
-      s.resources.set(phase.name, checkUnique(s.host.name, phase.resources({ spec: opts.spec, host: s.host, facts: s.facts, ...(s.detail as object) })));
+    const ctx = { spec: opts.spec, host: s.host, facts: s.facts, ...(s.detail as object) };
+    for (const phase of opts.phases) {
+      // A phase that no longer applies to the host (a role it lost) still removes what it installed there.
+      const applies = phase.appliesTo(s.host);
+      const recorded = s.facts.record.get(phase.name);
+      if (!applies && !recorded) continue;
+      const wanted = applies ? phase.resources(ctx) : [];
+      const fields = applies ? (phase.record?.(ctx) ?? {}) : {};
+      s.resources.set(phase.name, checkUnique(s.host.name, withInstalled(phase.name, wanted, recorded, fields)));
     }
     return true;
   } catch (err) {
@@ -229,7 +237,11 @@ function firstCandidate(candidates: readonly string[], sessions: readonly Run[],
 async function probeAll(opts: Opts, session: Run, actions: Map<string, Array<AssignedAction<TargetHost>>>, live: readonly string[]): Promise<void> {
   const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action, session.host, live));
   const all = [...[...session.resources.values()].flat(), ...mine];
-  if (all.length === 0) return;
+  if (all.length === 0) {
+    // Nothing to read: each phase finds the host as it wants it.
+    for (const phase of opts.phases) session.probes.set(phase.name, { observed: new Map(), pendingRestarts: [] });
+    return;
+  }
   try {
     const probe = await runProbe(session, all);
     for (const phase of opts.phases) session.probes.set(phase.name, probe);

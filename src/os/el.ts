@@ -67,6 +67,8 @@ export function elAdapter(major: ElMajor, packageManager: 'yum' | 'dnf'): OsAdap
     probePackages: (names) => `for p in ${shJoin(names)}; do rpm -q --whatprovides "$p" >/dev/null 2>&1 && echo "$p ii"; done`,
     installPackages: (names) => installScript(packageManager, names),
     installFailureHint: `make the packages available in one of the repositories listed (or add a .repo file that has them to ${REPO_DIR}/), then run again`,
+    // By name: removing what provides a capability (iptables) could take a package kubestrap never installed.
+    removePackages: (names) => `${packageManager} remove -y -q ${shJoin(names)} && [ -z "$(rpm -q --qf '%{NAME}\\n' ${shJoin(names)} 2>/dev/null | grep -v 'is not installed')" ]`,
     repoFilePath: (name) => `${REPO_DIR}/${checkRepoName(name)}.repo`,
     candidateVersions: (names, repo) => candidateQuery(packageManager, names, repo),
     repoFile: (repo) => ({ path: `${REPO_DIR}/${checkRepoName(repo.fileName)}.repo`, content: `# Managed by kubestrap; change it through config.properties.\n${yumRepoFile(repo)}` }),

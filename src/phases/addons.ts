@@ -5,7 +5,7 @@ import type { Resource } from '../engine/resource.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
-import { withRecord } from './record.js';
+import { clusterRecord, legacyRecordGone } from './record.js';
 import { kubectl } from './services.js';
 
 /** An addon's manifest on the masters, and an object whose absence means it must be applied again. */
@@ -27,8 +27,12 @@ export const addonsPhase: Phase = {
   name: 'addons',
   title: 'cluster addons (CoreDNS)',
   appliesTo: (host) => host.roles.includes('master'),
-  resources: ({ spec, host, files }: PhaseContext): Resource[] =>
-    withRecord('addons', spec, host, [{ kind: 'directory', path: HOST_PATHS.addonsDir, mode: 0o755, owner: 'root', group: 'root' }, ...filesOf('addons', files).map(fileResource)]),
+  resources: ({ files }: PhaseContext): Resource[] => [
+    { kind: 'directory', path: HOST_PATHS.addonsDir, mode: 0o755, owner: 'root', group: 'root' },
+    ...filesOf('addons', files).map(fileResource),
+    legacyRecordGone('addons'),
+  ],
+  record: ({ spec }) => clusterRecord(spec),
   clusterActions: (ctx) => ADDONS.filter((a) => rendered(ctx, a)).map((a) => applyAddon(ctx, a)),
 };
 

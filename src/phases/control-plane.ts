@@ -6,7 +6,7 @@ import { PKI_PATHS } from '../pki/host-layout.js';
 import { shJoin, shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
-import { withRecord } from './record.js';
+import { clusterRecord, legacyRecordGone } from './record.js';
 import { HEALTH_PORTS, kubectl, runningService } from './services.js';
 
 /** The API server's client certificate for kubelets (its CN, see pki/catalog.ts) and the binding that lets it reach them. */
@@ -27,14 +27,15 @@ export const controlPlanePhase: Phase = {
   title: 'control plane',
   appliesTo: (host) => host.roles.includes('master'),
   facts: [LISTENERS_FACT],
-  resources: ({ spec, host, files }: PhaseContext): Resource[] =>
-    withRecord('control-plane', spec, host, [
-      { kind: 'directory', path: HOST_PATHS.auditLogDir, mode: 0o700, owner: 'root', group: 'root' },
-      ...filesOf('control-plane', files).map(fileResource),
-      runningService(spec, host, 'kube-apiserver'),
-      runningService(spec, host, 'kube-controller-manager'),
-      runningService(spec, host, 'kube-scheduler'),
-    ]),
+  resources: ({ spec, host, files }: PhaseContext): Resource[] => [
+    { kind: 'directory', path: HOST_PATHS.auditLogDir, mode: 0o700, owner: 'root', group: 'root' },
+    ...filesOf('control-plane', files).map(fileResource),
+    runningService(spec, host, 'kube-apiserver'),
+    runningService(spec, host, 'kube-controller-manager'),
+    runningService(spec, host, 'kube-scheduler'),
+    legacyRecordGone('control-plane'),
+  ],
+  record: ({ spec }) => clusterRecord(spec),
   preflight: (ctx) =>
     portProblems(withRole(ctx, 'master'), () => [
       { port: Number(ctx.spec.values.KUBE_APISERVER_PORT), unit: 'kube-apiserver.service', key: 'KUBE_APISERVER_PORT' },

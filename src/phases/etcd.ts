@@ -10,11 +10,11 @@ import { shq } from '../ssh/quote.js';
 import { etcdAccessAction } from './etcd-access.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, withRole, type Phase, type PhaseContext } from './phase.js';
-import { recordPath, withRecord } from './record.js';
+import { clusterRecord, legacyRecordGone, legacyRecordPath } from './record.js';
 import { runningService } from './services.js';
 
 /** Whether the data folder holds a member, and which cluster kubestrap recorded it for. */
-const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(recordPath('etcd'))}`, parseEtcdData);
+const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(legacyRecordPath('etcd'))}`, parseEtcdData);
 /** Room etcd needs to start and grow for a while; its quota (8 GiB) is a ceiling, not a start. */
 const ETCD_DISK_BYTES = 2 * 1024 ** 3;
 
@@ -30,18 +30,13 @@ export const etcdPhase: Phase = {
   title: 'etcd cluster',
   appliesTo: (host) => host.roles.includes('etcd'),
   facts: [LISTENERS_FACT, DISK_FACT, DATA_FACT],
-  resources: ({ spec, host, files }: PhaseContext): Resource[] =>
-    withRecord(
-      'etcd',
-      spec,
-      host,
-      [
-        { kind: 'directory', path: HOST_PATHS.etcdDataDir, mode: 0o700, owner: 'root', group: 'root' },
-        ...filesOf('etcd', files).map(fileResource),
-        runningService(spec, host, 'etcd'),
-      ],
-      { etcd: spec.values.ETCD_VERSION!, dataDir: HOST_PATHS.etcdDataDir },
-    ),
+  resources: ({ spec, host, files }: PhaseContext): Resource[] => [
+    { kind: 'directory', path: HOST_PATHS.etcdDataDir, mode: 0o700, owner: 'root', group: 'root' },
+    ...filesOf('etcd', files).map(fileResource),
+    runningService(spec, host, 'etcd'),
+    legacyRecordGone('etcd'),
+  ],
+  record: ({ spec }) => clusterRecord(spec, { etcd: spec.values.ETCD_VERSION!, dataDir: HOST_PATHS.etcdDataDir }),
   preflight: (ctx) => {
     const members = withRole(ctx, 'etcd');
     return [
@@ -58,7 +53,9 @@ export const etcdPhase: Phase = {
 
 /** What the etcd fact says about a member's data folder. */
 export function etcdData(h: ClusterHost): EtcdData {
-  return readFact(h.facts, DATA_FACT);
+  const data = readFact(h.facts, DATA_FACT);
+  const recorded = h.facts.record.get('etcd')?.fields.cluster;
+  return typeof recorded === 'string' ? { ...data, recordedCluster: recorded } : data;
 }
 
 interface EtcdData {

@@ -6,7 +6,7 @@ import { FLANNEL_USER } from '../pki/catalog.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
-import { withRecord } from './record.js';
+import { clusterRecord, legacyRecordGone } from './record.js';
 import { etcdctl, kubectl, LOCAL_ETCD, runningService } from './services.js';
 
 /** What flanneld in kube mode may do through the API server (upstream's kube-flannel RBAC). */
@@ -24,15 +24,8 @@ export const networkPhase: Phase = {
   title: 'pod network (flannel)',
   appliesTo: (host) => host.roles.includes('master') || host.roles.includes('worker'),
   resources: ({ spec, host, files }: PhaseContext): Resource[] =>
-    !runsFlanneld(spec, host)
-      ? []
-      : withRecord(
-          'network',
-          spec,
-          host,
-          [...filesOf('network', files).map(fileResource), runningService(spec, host, 'flanneld')],
-          { flannel: spec.values.FLANNEL_VERSION!, mode: spec.values.FLANNEL_MODE! },
-        ),
+    !runsFlanneld(spec, host) ? [legacyRecordGone('network')] : [...filesOf('network', files).map(fileResource), runningService(spec, host, 'flanneld'), legacyRecordGone('network')],
+  record: ({ spec, host }) => (runsFlanneld(spec, host) ? clusterRecord(spec, { flannel: spec.values.FLANNEL_VERSION!, mode: spec.values.FLANNEL_MODE! }) : {}),
   clusterActions: (ctx) => (ctx.spec.values.FLANNEL_MODE === 'kube' ? [flannelAccess(ctx)] : [networkConfig(ctx)]),
 };
 

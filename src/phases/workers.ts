@@ -5,7 +5,7 @@ import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
-import { withRecord } from './record.js';
+import { clusterRecord, legacyRecordGone } from './record.js';
 import { HEALTH_PORTS, kubectl, runningService } from './services.js';
 
 export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
@@ -21,14 +21,15 @@ export const workersPhase: Phase = {
   title: 'node agents (kubelet, kube-proxy)',
   appliesTo: (host) => host.roles.includes('worker'),
   facts: [LISTENERS_FACT],
-  resources: ({ spec, host, files }: PhaseContext): Resource[] =>
-    withRecord('workers', spec, host, [
-      { kind: 'directory', path: HOST_PATHS.kubeletDir, mode: 0o700, owner: 'root', group: 'root' },
-      { kind: 'directory', path: HOST_PATHS.kubeProxyDir, mode: 0o755, owner: 'root', group: 'root' },
-      ...filesOf('workers', files).map(fileResource),
-      runningService(spec, host, 'kubelet'),
-      runningService(spec, host, 'kube-proxy'),
-    ]),
+  resources: ({ spec, host, files }: PhaseContext): Resource[] => [
+    { kind: 'directory', path: HOST_PATHS.kubeletDir, mode: 0o700, owner: 'root', group: 'root' },
+    { kind: 'directory', path: HOST_PATHS.kubeProxyDir, mode: 0o755, owner: 'root', group: 'root' },
+    ...filesOf('workers', files).map(fileResource),
+    runningService(spec, host, 'kubelet'),
+    runningService(spec, host, 'kube-proxy'),
+    legacyRecordGone('workers'),
+  ],
+  record: ({ spec }) => clusterRecord(spec),
   preflight: (ctx) =>
     portProblems(withRole(ctx, 'worker'), () => [
       { port: HEALTH_PORTS.kubelet, unit: 'kubelet.service' },

@@ -41,6 +41,7 @@ describe('parseFacts', () => {
       addresses: [],
       packageManager: undefined,
       clockSkewMs: 0,
+      record: new Map(),
       extra: {},
     });
   });

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HOST_RECORD_DIR } from '../../src/engine/host-record.js';
+import { HOST_RECORD_DIR, HOST_RECORD_FILE, phaseRecordLine } from '../../src/engine/host-record.js';
+import { withInstalled } from '../../src/engine/installed.js';
 import type { ClusterAction } from '../../src/phases/context.js';
 import { runSucceeded, type HostStatus, type PhaseHostReport, type RunReport } from '../../src/engine/report.js';
-import type { CommandResource, FileResource, LocalFileResource, ReadinessCheck, Resource, ServiceResource } from '../../src/engine/resource.js';
+import type { CommandResource, FileResource, LocalFileResource, ReadinessCheck, RecordResource, Resource, ServiceResource } from '../../src/engine/resource.js';
 import type { RunMode } from '../../src/engine/runner.js';
 import { runEngine, type EngineRunOptions, type TestPhase as Phase } from '../support/engine-run.js';
 import type { Upload } from '../../src/transfer/upload.js';
@@ -135,6 +136,12 @@ function converge(cluster: FakeCluster, phases: Phase[], more: EngineRunOptions 
   return runEngine(cluster.spec, cluster, phases, mode, opts);
 }
 
+/** The host record of a host on which `p` already installed everything (as a model's files). */
+function recorded(p: Phase): Record<string, string> {
+  const record = withInstalled(p.name, p.resources({} as never), undefined).find((r): r is RecordResource => r.kind === 'record')!;
+  return { [HOST_RECORD_FILE]: `${phaseRecordLine(p.name, record.ids, record.restarts, record.fields)}\n` };
+}
+
 /** Each phase's outcome per host, as `phase host`. */
 function outcomes(report: RunReport): Record<string, HostStatus> {
   return Object.fromEntries(report.results.map((r) => [`${r.phase} ${r.host}`, r.status]));
@@ -191,7 +198,9 @@ describe('runPhases on fake hosts: a host that fails fails alone', () => {
   });
 
   it('a run in which every host converged succeeds', async () => {
-    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } }, n2: { units: { app: { enabled: true, active: true } }, files: { [APP_CONF]: 'v=1\n' } } });
+    const config = phases()[0]!;
+    const n2Files = { [APP_CONF]: 'v=1\n', ...recorded(config) };
+    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } }, n2: { units: { app: { enabled: true, active: true } }, files: n2Files } });
     const report = await converge(cluster, phases());
 
     expect(hostStatuses(report)).toEqual({ n1: 'changed', n2: 'changed' });
@@ -311,7 +320,8 @@ describe('runPhases on fake hosts: cluster actions', () => {
     await converge(cluster, [phase('config', [conf(APP_CONF, 'v=1\n')], { clusterActions: () => [configured] })]);
 
     expect(cluster.takeEvents()).toEqual([]);
-    expect(cluster.host('n1').commands).toEqual(['facts', 'probe', 'put', 'probe']);
+    // The file, then the host record's entry for it, then the action's check read again.
+    expect(cluster.host('n1').commands).toEqual(['facts', 'probe', 'put', 'apply', 'probe']);
   });
 });
 
@@ -334,12 +344,13 @@ describe('runPhases on fake hosts: probes', () => {
   const tmp = useTempDir();
 
   it('reads again, before a later phase, only the hosts an earlier phase changed', async () => {
-    const cluster = fakeCluster(tmp(), { n1: {}, n2: { files: { [APP_CONF]: 'v=1\n' } } });
+    const config = phase('config', [conf(APP_CONF, 'v=1\n')]);
+    const cluster = fakeCluster(tmp(), { n1: {}, n2: { files: { [APP_CONF]: 'v=1\n', ...recorded(config) } } });
     // The later phase's check passes only once the earlier phase wrote the file: an answer from the first probe would run it.
     const needsConf: CommandResource = { kind: 'command', name: 'needs-conf', description: 'needs the config', check: `test -e ${APP_CONF}`, run: 'note needless' };
-    const report = await converge(cluster, [phase('config', [conf(APP_CONF, 'v=1\n')]), phase('use', [needsConf])]);
+    const report = await converge(cluster, [config, phase('use', [needsConf])]);
 
-    expect(cluster.host('n1').commands).toEqual(['facts', 'probe', 'put', 'probe']);
+    expect(cluster.host('n1').commands).toEqual(['facts', 'probe', 'put', 'apply', 'probe']);
     expect(cluster.host('n2').commands).toEqual(['facts', 'probe']);
     expect(cluster.takeEvents()).toEqual([]);
     expect(outcomes(report)).toEqual({ 'config n1': 'changed', 'config n2': 'ok', 'use n1': 'ok', 'use n2': 'ok' });
@@ -361,12 +372,9 @@ describe('runPhases on fake hosts: probes', () => {
 describe('runPhases on fake hosts: a phase with nothing for a host', () => {
   const tmp = useTempDir();
 
-  // Runner bug (src/engine/runner.ts): probeAll sends no probe to a host with no resources in any
-  // phase and no cluster check, and runHostPhase then fails it for want of one ("the host's state
-  // could not be read"), although there was nothing to read. The shipped phases each give a host
-  // they apply to at least a folder, and `verify` applies to no host, so only a phase that applies
-  // to a host and gives it nothing (a template tree with none of its files, a custom phase) meets it.
-  it.fails('leaves the host ok', async () => {
+  // A phase that applies to a host and gives it nothing (a template tree with none of its files, a
+  // custom phase): the host has nothing to be read, and is as the phase wants it.
+  it('leaves the host ok', async () => {
     const cluster = fakeCluster(tmp(), { n1: {} });
     const report = await converge(cluster, [phase('empty', [])]);
 
@@ -378,8 +386,8 @@ describe('runPhases on fake hosts: plan', () => {
   const tmp = useTempDir();
 
   it('changes nothing, and reports what apply then does', async () => {
-    const cluster = fakeCluster(tmp(), { n1: { files: { [APP_CONF]: 'v=1\n' }, units: { app: { enabled: true, active: true } } }, n2: { units: { app: {} } } });
     const phases = [phase('config', [conf(APP_CONF, 'v=2\n', ['app']), service('app')], { clusterActions: () => [marking('seed', ['n1'])] })];
+    const cluster = fakeCluster(tmp(), { n1: { files: { [APP_CONF]: 'v=1\n', ...recorded(phases[0]!) }, units: { app: { enabled: true, active: true } } }, n2: { units: { app: {} } } });
     const plan = await converge(cluster, phases, { mode: 'plan' });
 
     for (const name of ['n1', 'n2']) expect(cluster.host(name).commands.filter((c) => c === 'apply' || c === 'put')).toEqual([]);
@@ -391,7 +399,11 @@ describe('runPhases on fake hosts: plan', () => {
     expect(n1.changes.map((c) => c.summary)).toEqual(['once for the cluster: mark seed', `update ${APP_CONF}`]);
     expect(n1.restarts.map((r) => r.service)).toEqual(['app']);
     expect(n1.currentContent.get(APP_CONF)).toBe('v=1\n');
-    expect(resultOf(plan, 'config', 'n2').changes.map((c) => c.summary)).toEqual([`create ${APP_CONF} (0644 ${LOCAL_OWNER.owner}:${LOCAL_OWNER.group}, 4 bytes)`, 'enable and start app']);
+    expect(resultOf(plan, 'config', 'n2').changes.map((c) => c.summary)).toEqual([
+      `create ${APP_CONF} (0644 ${LOCAL_OWNER.owner}:${LOCAL_OWNER.group}, 4 bytes)`,
+      'enable and start app',
+      'record what the config phase installed (2 items)',
+    ]);
 
     const applied = await converge(cluster, phases);
     const summaries = (r: RunReport) => r.results.map((x) => [x.host, x.changes.map((c) => c.summary), x.restarts.map((s) => s.service)]);

@@ -1,4 +1,5 @@
 import type { Resource, ResourceKindName } from '../resource.js';
+import { absentKind } from './absent.js';
 import { commandKind } from './command.js';
 import { directoryKind } from './directory.js';
 import { fileKind } from './file.js';
@@ -9,6 +10,7 @@ import { kernelModuleKind } from './kernel-module.js';
 import { localFileKind } from './local-file.js';
 import type { Kind } from './kind.js';
 import { packageKind } from './package.js';
+import { recordKind } from './record.js';
 import { selinuxKind } from './selinux.js';
 import { serviceKind } from './service.js';
 import { swapOffKind } from './swap-off.js';
@@ -17,6 +19,8 @@ import { sysctlKind } from './sysctl.js';
 type KindOf<K extends ResourceKindName> = Kind<Extract<Resource, { kind: K }>>;
 
 const KINDS: { [K in ResourceKindName]: KindOf<K> } = {
+  absent: absentKind,
+  record: recordKind,
   file: fileKind,
   localFile: localFileKind,
   directory: directoryKind,

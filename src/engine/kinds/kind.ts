@@ -14,6 +14,8 @@ export interface PackageTool {
   installPackages(names: readonly string[]): string;
   /** The fix to suggest when installPackages fails. */
   readonly installFailureHint: string;
+  /** Shell that removes `names` (their configuration too: kubestrap wrote it) and fails unless each is gone. */
+  removePackages(names: readonly string[]): string;
 }
 
 export interface KindContext {
@@ -46,7 +48,7 @@ interface ProbedOneByOne<R extends Resource> {
 interface ProbedInBatch<R extends Resource> {
   probe?: undefined;
   batch: {
-    probe(rs: readonly R[]): string;
+    probe(rs: readonly R[], ctx: KindContext): string;
     split(output: string, rs: readonly R[]): string[];
   };
 }

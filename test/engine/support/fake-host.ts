@@ -116,6 +116,16 @@ export class FakeHost implements RemoteHost {
     return existsSync(local) ? readFileSync(local, 'utf8') : undefined;
   }
 
+  /** Whether anything (a file or a folder) is at `path` on the host. */
+  exists(path: string): boolean {
+    return existsSync(this.local(path));
+  }
+
+  /** Puts a file on the host between runs, as something other than kubestrap would (an operator, a service). */
+  place(path: string, content: string): void {
+    this.write(path, content, 0o644);
+  }
+
   unit(name: string): UnitState {
     return readUnit(this.units, name);
   }

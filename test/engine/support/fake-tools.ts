@@ -81,11 +81,12 @@ const SHOW_PROPERTY = `prop() {
 const SYSTEMCTL = `${PRELUDE}
 ${SHOW_PROPERTY}
 verb=$1; shift
-props=
+props= now=
 while [ $# -gt 0 ]; do
   case $1 in
     -p) props="$props $2"; shift 2 ;;
     -q) shift ;;
+    --now) now=1; shift ;;
     --) shift; break ;;
     *) break ;;
   esac
@@ -123,7 +124,11 @@ case $verb in
       has "$u" loaded || { echo "Unit file \${u%.service}.service does not exist." >&2; exit 1; }
       [ "$verb" = unmask ] || flag "$u" enabled
     done ;;
-  disable) for u; do event "disable \${u%.service}"; unflag "$u" enabled; done ;;
+  disable)
+    for u; do
+      event "disable \${u%.service}"; unflag "$u" enabled
+      [ -z "$now" ] || { event "stop \${u%.service}"; unflag "$u" active; }
+    done ;;
   daemon-reload) event daemon-reload ;;
   *) echo "fake systemctl: $verb is not modelled" >&2; exit 1 ;;
 esac`;

@@ -1,0 +1,54 @@
+import type { RecordedPhase, RecordFields } from './host-record.js';
+import { resourceId, type AbsentResource, type RecordResource, type Resource } from './resource.js';
+
+/**
+ * What a phase installed on a host is what its record entry says (host-record.ts): comparing that
+ * with what the phase wants now says what to remove. Recorded are the files, binaries, folders and
+ * running services a phase wants; packages are not (a package a host already had, iptables say,
+ * must not go because kubestrap once asked for it: a phase that wants one gone says so itself).
+ */
+export function withInstalled(phase: string, wanted: readonly Resource[], recorded: RecordedPhase | undefined, fields: RecordFields = {}): Resource[] {
+  const installed = wanted.flatMap(installedEntry);
+  const wantedIds = new Set(wanted.map(resourceId));
+  const stale = (recorded?.ids ?? []).filter((id) => !wantedIds.has(id));
+  const record: RecordResource = {
+    kind: 'record',
+    phase,
+    ids: installed.map((e) => e.id).sort(),
+    restarts: Object.fromEntries(installed.filter((e) => e.restarts.length).map((e) => [e.id, e.restarts])),
+    fields,
+  };
+  const keep = record.ids.length > 0 || Object.keys(fields).length > 0 || recorded !== undefined;
+  return [...absentFor(stale, recorded?.restarts ?? {}), ...wanted, ...(keep ? [record] : [])];
+}
+
+function installedEntry(r: Resource): Array<{ id: string; restarts: string[] }> {
+  switch (r.kind) {
+    case 'file':
+    case 'localFile':
+      return [{ id: resourceId(r), restarts: r.restarts }];
+    case 'directory':
+      return [{ id: resourceId(r), restarts: [] }];
+    case 'service':
+      return r.running === true ? [{ id: resourceId(r), restarts: [] }] : [];
+    default:
+      return [];
+  }
+}
+
+const REMOVAL_ORDER: ReadonlyArray<AbsentResource['of']> = ['service', 'file', 'directory'];
+
+/**
+ * Stale entries as absent resources, in the order removal needs: services stopped before their
+ * unit files and binaries go, files before the folders that hold them, deeper folders first.
+ */
+function absentFor(stale: readonly string[], restarts: Readonly<Record<string, string[]>>): AbsentResource[] {
+  const parsed = stale.flatMap((id): AbsentResource[] => {
+    const colon = id.indexOf(':');
+    const of = id.slice(0, colon) as AbsentResource['of'];
+    if (!REMOVAL_ORDER.includes(of)) return [];
+    const name = id.slice(colon + 1);
+    return [{ kind: 'absent', of, name, ...(restarts[id]?.length ? { restarts: restarts[id] } : {}) }];
+  });
+  return parsed.sort((a, b) => REMOVAL_ORDER.indexOf(a.of) - REMOVAL_ORDER.indexOf(b.of) || (a.of === 'directory' ? b.name.length - a.name.length : 0));
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import type { RunMode } from '../../src/engine/runner.js';
+import type { DirectoryResource, FileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
+import type { RunReport } from '../../src/engine/report.js';
+import { runEngine, type TestPhase } from '../support/engine-run.js';
+import { useTempDir } from '../support/tmp.js';
+import { fakeCluster, type FakeCluster } from './support/fake-cluster.js';
+import { LOCAL_OWNER } from './support/fake-host.js';
+
+/**
+ * Absence as desired state, on fake hosts (the engine's real scripts run against a sandbox per
+ * host): what a phase installed and no longer wants, found through the host record, is removed by
+ * the next apply, shown by plan first; a second apply is a no-op.
+ */
+const UNIT = '/etc/systemd/system/app.service';
+const CONF = '/etc/demo/app.conf';
+const DROP_IN = '/etc/demo/app.d/extra.conf';
+const DATA = '/var/lib/demo';
+
+const file = (path: string, content: string, restarts: string[] = []): FileResource => ({ kind: 'file', path, content, mode: 0o644, ...LOCAL_OWNER, restarts });
+const dir = (path: string): DirectoryResource => ({ kind: 'directory', path, mode: 0o755, ...LOCAL_OWNER });
+const app: ServiceResource = { kind: 'service', name: 'app', enabled: true, running: true };
+
+/** A phase that installs `resources` on the hosts that `on` accepts. */
+function appPhase(resources: Resource[], on: (host: string) => boolean = () => true): TestPhase {
+  return { name: 'app', title: 'app', appliesTo: (h) => on(h.name), resources: () => resources };
+}
+
+function run(cluster: FakeCluster, phases: TestPhase[], mode: RunMode = 'apply'): Promise<RunReport> {
+  return runEngine(cluster.spec, cluster, phases, mode);
+}
+
+const summaries = (report: RunReport, host: string) => report.results.filter((r) => r.host === host).flatMap((r) => r.changes.map((c) => c.summary));
+
+describe('absence: what a phase no longer wants is removed', () => {
+  const tmp = useTempDir();
+
+  it('a file the phase stopped rendering is shown by plan, removed by apply, and a second apply changes nothing', async () => {
+    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } } });
+    await run(cluster, [appPhase([file(UNIT, '[Service]\n'), file(CONF, 'v=1\n', ['app']), file(DROP_IN, 'x=1\n', ['app']), app])]);
+    expect(cluster.host('n1').read(DROP_IN)).toBe('x=1\n');
+    cluster.takeEvents();
+
+    const smaller = [appPhase([file(UNIT, '[Service]\n'), file(CONF, 'v=1\n', ['app']), app])];
+    const plan = await run(cluster, smaller, 'plan');
+    expect(summaries(plan, 'n1')).toEqual([`remove ${DROP_IN}`, 'record what the app phase installed (3 items)']);
+    expect(plan.results[0]!.restarts.map((r) => r.service)).toEqual(['app']);
+    expect(cluster.host('n1').read(DROP_IN)).toBe('x=1\n');
+
+    const applied = await run(cluster, smaller);
+    expect(summaries(applied, 'n1')).toEqual(summaries(plan, 'n1'));
+    expect(cluster.host('n1').read(DROP_IN)).toBeUndefined();
+    // The service read the removed drop-in: it restarts, once.
+    expect(cluster.takeEvents()).toEqual(['n1 restart app']);
+
+    const again = await run(cluster, smaller);
+    expect(summaries(again, 'n1')).toEqual([]);
+    expect(cluster.host('n1').commands.slice(-2)).toEqual(['facts', 'probe']);
+  });
+
+  it('a host the phase no longer applies to (a role it lost) gets its service stopped and disabled, its files and empty folders removed', async () => {
+    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } }, n2: { units: { app: {} } } });
+    const installs = [file(UNIT, '[Service]\n'), file(CONF, 'v=1\n', ['app']), dir(DATA), dir('/var/lib/demo-empty'), app];
+    await run(cluster, [appPhase(installs)]);
+    cluster.host('n2').place(`${DATA}/state`, 'data that must stay\n');
+    cluster.takeEvents();
+
+    const onlyN1 = [appPhase(installs, (h) => h === 'n1')];
+    const plan = await run(cluster, onlyN1, 'plan');
+    expect(summaries(plan, 'n1')).toEqual([]);
+    expect(summaries(plan, 'n2')).toEqual(['stop and disable app', `remove ${CONF}`, `remove ${UNIT}`, 'remove empty directory /var/lib/demo-empty', 'forget what the app phase installed (nothing left)']);
+
+    const applied = await run(cluster, onlyN1);
+    expect(summaries(applied, 'n2')).toEqual(summaries(plan, 'n2'));
+    expect(cluster.host('n2').unit('app')).toMatchObject({ active: false, enabled: false });
+    expect([UNIT, CONF].map((p) => cluster.host('n2').read(p))).toEqual([undefined, undefined]);
+    expect(cluster.host('n2').exists('/var/lib/demo-empty')).toBe(false);
+    // A folder that holds data is kept: deleting data takes a reset that asks for it.
+    expect(cluster.host('n2').read(`${DATA}/state`)).toBe('data that must stay\n');
+    expect(cluster.takeEvents()).toEqual(['n2 disable app', 'n2 stop app', 'n2 daemon-reload']);
+    expect(cluster.host('n1').unit('app')).toMatchObject({ active: true, enabled: true });
+
+    const again = await run(cluster, onlyN1);
+    expect([summaries(again, 'n1'), summaries(again, 'n2')]).toEqual([[], []]);
+  });
+
+  it('forgets nothing on a run of other phases or other hosts (--phase, --limit)', async () => {
+    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } }, n2: { units: { app: {} } } });
+    await run(cluster, [appPhase([file(CONF, 'v=1\n'), app])]);
+    const other: TestPhase = { name: 'other', title: 'other', appliesTo: () => true, resources: () => [file('/etc/demo/other.conf', 'o\n')] };
+    await run(cluster, [other]);
+    const limited = await runEngine(cluster.spec, cluster, [appPhase([file(CONF, 'v=1\n'), app], (h) => h === 'n1')], 'plan', { limit: ['n1'] });
+    expect(summaries(limited, 'n2')).toEqual([]);
+    expect(cluster.host('n2').read(CONF)).toBe('v=1\n');
+  });
+});
