@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { KubestrapError } from '../errors.js';
+import { PACKAGE_VERSION } from '../package-root.js';
 import { printable } from '../printable.js';
 import { bundleCommand } from './commands/bundle.js';
 import { certsCommand } from './commands/certs.js';
@@ -9,7 +10,6 @@ import { initCommand } from './commands/init.js';
 import { renderCommand } from './commands/render.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
-const VERSION = '0.1.0';
 
 function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   // commander's errors quote the command line (`unknown option '...'`): escaped, as every message is.
@@ -19,7 +19,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   };
   const program = new Command('bootstrap')
     .description('kubestrap: turn fresh Linux hosts into a Kubernetes cluster over SSH')
-    .version(VERSION)
+    .version(PACKAGE_VERSION)
     .option('--debug', 'print stack traces with errors', false)
     .exitOverride()
     .configureOutput(output)

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 
@@ -6,5 +7,11 @@ describe('the command line', () => {
     const run = await runCli(['plan', '-i', 'inventory.yaml', '-c', 'config.properties', '--\x1b[2Jall-ok\u202e']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("error: unknown option '--\\x1b[2Jall-ok\\u202e'");
+  });
+
+  it('says the version package.json has', async () => {
+    const run = await runCli(['--version']);
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect([run.code, run.stdout.trim()]).toEqual([0, version]);
   });
 });
