@@ -1,4 +1,7 @@
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { runCli } from '../support/cli.js';
 import { useLabCluster, type JsonReport } from './support/cluster.js';
 import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
@@ -114,6 +117,66 @@ describe.skipIf(!labAvailable())('bring-up: three hosts, each etcd, master and w
     expect(changed(report)).toContainEqual(['etcd', hosts.host(2).name, 'start etcd']);
     const again = await health(cluster);
     expect(failures(again.rows)).toEqual([]);
+  });
+
+  it('a template removed from the tree is removed from every host: plan shows it, apply does it, the next apply is a no-op', async () => {
+    const gone = '/etc/profile.d/kubestrap-path.sh';
+    const tree = join(cluster.dir, 'units-without-path');
+    cpSync(BUNDLED_UNITS, tree, { recursive: true });
+    rmSync(join(tree, 'all', gone));
+    const plan = await cluster.json('plan', ['--templates', tree]);
+    expect(plan.run.code, plan.run.stderr).toBe(0);
+    expect(changed(plan.report).filter(([, , summary]) => !summary.startsWith('record '))).toEqual(hosts.all().map((h) => ['os', h.name, `remove ${gone}`]));
+    expect((await hosts.exec(0, `test -e ${gone}`)).code).toBe(0);
+
+    const { run, report } = await cluster.json('apply', ['--templates', tree]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(changed(report)).toEqual(changed(plan.report));
+    expect(restarted(report)).toEqual([]);
+    for (let i = 0; i < 3; i++) expect((await hosts.exec(i, `test -e ${gone}`)).code).not.toBe(0);
+    const again = await cluster.json('apply', ['--templates', tree]);
+    expect(changed(again.report)).toEqual([]);
+    // The bundled tree has it again: the next apply puts it back.
+    expect(changed((await cluster.json('apply')).report).filter(([, , summary]) => !summary.startsWith('record '))).toEqual(hosts.all().map((h) => ['os', h.name, expect.stringMatching(new RegExp(`^create ${gone} \\(0644 root:root, \\d+ bytes\\)$`)) as unknown as string]));
+  });
+
+  it('a host that loses its worker role stops and disables its node agents and runtime, and loses their units, binaries and credentials', async () => {
+    const host = hosts.host(2).name;
+    await cluster.rewriteInventory({ layout: () => ['etcd', 'master', 'worker'], roles: { [host]: ['etcd', 'master'] } });
+    try {
+      const plan = await cluster.json('plan');
+      expect(plan.run.code, plan.run.stderr).toBe(0);
+      const planned = changed(plan.report);
+      expect(planned.filter(([, h]) => h !== host)).toEqual([]);
+      const summaries = planned.map(([phase, , summary]) => `${phase}: ${summary}`);
+      expect(summaries).toEqual(
+        expect.arrayContaining([
+          'workers: stop and disable kubelet',
+          'workers: stop and disable kube-proxy',
+          'workers: remove /etc/systemd/system/kubelet.service',
+          'artifacts: remove /opt/kube/bin/kubelet',
+          'pki: remove /etc/kubernetes/kubelet.conf',
+          'runtime: stop and disable containerd',
+        ]),
+      );
+
+      const { run, report } = await cluster.json('apply');
+      expect(run.code, run.stderr).toBe(0);
+      expect(changed(report)).toEqual(planned);
+      const state = await hosts.run(2, 'for u in kubelet kube-proxy containerd; do echo "$u $(systemctl is-active $u) $(systemctl is-enabled $u 2>/dev/null || echo none)"; done');
+      expect(state.trim().split('\n')).toEqual(['kubelet inactive none', 'kube-proxy inactive none', 'containerd inactive disabled']);
+      for (const path of ['/etc/systemd/system/kubelet.service', '/opt/kube/bin/kubelet', '/opt/kube/bin/kube-proxy', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/pki/kubelet.key']) {
+        expect([path, (await hosts.exec(2, `test -e ${path}`)).code]).toEqual([path, 1]);
+      }
+      // Still an etcd member and a master.
+      expect((await hosts.run(2, 'systemctl is-active etcd kube-apiserver')).trim().split('\n')).toEqual(['active', 'active']);
+      expect(changed((await cluster.json('apply')).report)).toEqual([]);
+      const { code, rows } = await health(cluster);
+      expect(failures(rows)).toEqual([]);
+      expect(code).toBe(0);
+    } finally {
+      await cluster.rewriteInventory({ layout: () => ['etcd', 'master', 'worker'] });
+    }
   });
 
   it('init refuses the existing cluster and points to apply', async () => {
