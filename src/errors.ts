@@ -51,13 +51,16 @@ abstract class FileProblem extends KubestrapError {
   }
 }
 
-/** A problem in a key=value properties file. */
-export class ConfigError extends FileProblem {
-  readonly kind = 'config';
-
+/** A problem at a line of a file, about a key (or the line as a whole). */
+abstract class KeyedFileProblem extends FileProblem {
   constructor(file: string, line: number | undefined, readonly key: string | undefined, message: string, hint?: string) {
     super(file, line, key ?? '', message, hint);
   }
+}
+
+/** A problem in a key=value properties file. */
+export class ConfigError extends KeyedFileProblem {
+  readonly kind = 'config';
 }
 
 /** A problem in an inventory YAML file, located by its YAML path (and line when known). */
@@ -70,12 +73,8 @@ export class InventoryError extends FileProblem {
 }
 
 /** A problem in a template: an undefined variable, a syntax error, a flag the version rejects. */
-export class TemplateError extends FileProblem {
+export class TemplateError extends KeyedFileProblem {
   readonly kind = 'template';
-
-  constructor(file: string, line: number | undefined, readonly key: string | undefined, message: string, hint?: string) {
-    super(file, line, key ?? '', message, hint);
-  }
 }
 
 /** Several input problems found in one pass: all are reported, nothing is touched. */
@@ -156,12 +155,10 @@ export class HostError extends KubestrapError {
   }
 }
 
-/** A download failed or did not match its checksum: names the URL and the property behind it. */
-export class ArtifactError extends KubestrapError {
-  readonly kind = 'artifact';
-
+/** A problem about one thing outside any file's lines (a URL, a bundle's file, the lock, a state path): `where` names it. */
+abstract class SubjectProblem extends KubestrapError {
   constructor(
-    /** What the problem is about: a URL, or a cached file. */
+    /** What the problem is about: a URL, a cached or bundled file, the lock file, a path of the state folder. */
     readonly subject: string,
     message: string,
     hint?: string,
@@ -172,57 +169,26 @@ export class ArtifactError extends KubestrapError {
   where(): string {
     return this.subject;
   }
+}
+
+/** A download failed or did not match its checksum: names the URL and the property behind it. */
+export class ArtifactError extends SubjectProblem {
+  readonly kind = 'artifact';
 }
 
 /** An offline bundle or artifact manifest that lacks something, or holds a file that is not what it says. */
-export class BundleError extends KubestrapError {
+export class BundleError extends SubjectProblem {
   readonly kind = 'bundle';
-
-  constructor(
-    readonly subject: string,
-    message: string,
-    hint?: string,
-  ) {
-    super(message, hint);
-  }
-
-  where(): string {
-    return this.subject;
-  }
 }
 
-/** Another run holds the cluster's lock. */
-export class LockError extends KubestrapError {
+/** Another run holds the cluster's lock (the subject is the lock file). */
+export class LockError extends SubjectProblem {
   readonly kind = 'lock';
-
-  constructor(
-    readonly lockFile: string,
-    message: string,
-    hint?: string,
-  ) {
-    super(message, hint);
-  }
-
-  where(): string {
-    return this.lockFile;
-  }
 }
 
 /** The local state folder (known_hosts, lock, logs, the PKI) cannot be trusted or used as it is. */
-export class StateError extends KubestrapError {
+export class StateError extends SubjectProblem {
   readonly kind = 'state';
-
-  constructor(
-    readonly path: string,
-    message: string,
-    hint?: string,
-  ) {
-    super(message, hint);
-  }
-
-  where(): string {
-    return this.path;
-  }
 }
 
 /** A warning: reported, never fatal. */
