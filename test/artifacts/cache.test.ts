@@ -10,6 +10,7 @@ import { resolveBinaries, type ResolveContext } from '../../src/artifacts/resolv
 import { ArtifactError, StateError } from '../../src/errors.js';
 import { DEFAULT_VERSIONS, parseVersion, type ProjectVersions } from '../../src/upstream/index.js';
 import { useArtifactServers } from '../support/artifact-server.js';
+import { refusal } from '../support/refusal.js';
 import { useTempDir } from '../support/tmp.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -19,15 +20,7 @@ const isRoot = process.getuid?.() === 0;
 const KUBELET = Buffer.from('kubelet 1.37.1 amd64 '.repeat(1000));
 const content = { sha256: sha256(KUBELET), size: KUBELET.length };
 
-function refusal(run: () => unknown): StateError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof StateError) return err;
-    throw err;
-  }
-  throw new Error('the cache was accepted');
-}
+const refused = (run: () => unknown): StateError => refusal(StateError, run, 'the cache');
 
 describe('the shared download cache', () => {
   const tmp = useTempDir();
@@ -104,7 +97,7 @@ describe('the shared download cache', () => {
     symlinkSync(root, link);
     expect(() => new ArtifactCache(link).checkPrivate()).not.toThrow();
     chmodSync(root, 0o777);
-    expect(refusal(() => new ArtifactCache(link).checkPrivate()).where()).toBe(root);
+    expect(refused(() => new ArtifactCache(link).checkPrivate()).where()).toBe(root);
   });
 
   describe('what is sent is what was checked', () => {

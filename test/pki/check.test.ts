@@ -10,31 +10,12 @@ import { PkiStore } from '../../src/pki/store.js';
 import { shRun } from '../engine/support.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
-import { PKI_INVENTORY } from './support.js';
+import { hostHoldingPki, PKI_INVENTORY } from './support.js';
 
 describe('certs check, against a folder standing for a host', () => {
   const tmp = useTempDir();
 
-  async function setup() {
-    const spec = clusterFrom(tmp(), '', PKI_INVENTORY);
-    const store = new PkiStore(join(tmp(), 'pki'));
-    const pki = await reconcilePki(spec, store, { now: new Date() });
-    await pki.persist();
-    const host = spec.hosts.find((h) => h.name === 'w1')!;
-    const root = join(tmp(), 'host');
-    // What the pki phase installs, under `root` instead of /.
-    for (const f of hostPkiContents(spec, host, pki)) {
-      mkdirSync(dirname(join(root, f.path)), { recursive: true });
-      writeFileSync(join(root, f.path), f.content);
-    }
-    /** The real read script, run on this machine with its paths moved under `root`. */
-    const read = () => {
-      const files = hostPkiFiles(spec, host);
-      const out = shRun(deployedScript(files).replaceAll('/etc/kubernetes', `${root}/etc/kubernetes`)).stdout;
-      return checkHost(spec, host, storedPki(spec, store), parseDeployed(out, files), new Date(), 30);
-    };
-    return { spec, store, host, root, read };
-  }
+  const setup = () => hostHoldingPki(tmp());
 
   it('reads each certificate (a kubeconfig\'s client certificate too) and finds every file as the local PKI makes it', async () => {
     const { read } = await setup();

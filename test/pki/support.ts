@@ -2,7 +2,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ClusterSpec, HostSpec } from '../../src/config/cluster-spec.js';
+import { checkHost, type CertCheck } from '../../src/pki/check.js';
+import { deployedScript, parseDeployed } from '../../src/pki/deployed.js';
+import { hostPkiContents } from '../../src/pki/host-files.js';
+import { hostPkiFiles } from '../../src/pki/host-layout.js';
+import { reconcilePki, storedPki } from '../../src/pki/reconcile.js';
+import { PkiStore } from '../../src/pki/store.js';
 import { issueCaCertificate, issueLeafCertificate, validityFrom } from '../../src/pki/certificate.js';
+import { shRun } from '../engine/support.js';
+import { clusterFrom } from '../support/cluster.js';
 import { generatePrivateKey } from '../../src/pki/keys.js';
 import { skipUnlessAvailable } from '../support/prerequisites.js';
 
@@ -14,6 +25,36 @@ hosts:
   - { name: w1, address: 10.0.0.21, roles: [worker] }
   - { name: e1, address: 10.0.0.31, roles: [etcd] }
 `;
+
+export interface HostHoldingPki {
+  spec: ClusterSpec;
+  store: PkiStore;
+  host: HostSpec;
+  /** The folder that stands for the host's `/`. */
+  root: string;
+  /** certs check's real read script, run on this machine with the host's paths moved under `root`. */
+  read(now?: Date, days?: number): CertCheck[];
+}
+
+/** The worker w1 of PKI_INVENTORY, under `dir`, holding what the pki phase installs there. */
+export async function hostHoldingPki(dir: string): Promise<HostHoldingPki> {
+  const spec = clusterFrom(join(dir), '', PKI_INVENTORY);
+  const store = new PkiStore(join(dir, 'pki'));
+  const pki = await reconcilePki(spec, store, { now: new Date() });
+  await pki.persist();
+  const host = spec.hosts.find((h) => h.name === 'w1')!;
+  const root = join(dir, 'host');
+  for (const f of hostPkiContents(spec, host, pki)) {
+    mkdirSync(dirname(join(root, f.path)), { recursive: true });
+    writeFileSync(join(root, f.path), f.content);
+  }
+  const read = (now = new Date(), days = 30) => {
+    const files = hostPkiFiles(spec, host);
+    const out = shRun(deployedScript(files).replaceAll('/etc/kubernetes', `${root}/etc/kubernetes`)).stdout;
+    return checkHost(spec, host, storedPki(spec, store), parseDeployed(out, files), now, days);
+  };
+  return { spec, store, host, root, read };
+}
 
 export const opensslAvailable = (() => {
   try {

@@ -4,19 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { StateError } from '../../src/errors.js';
 import { openStateDir } from '../../src/state/state-dir.js';
 import { runCli } from '../support/cli.js';
+import { refusal } from '../support/refusal.js';
 import { useTempDir } from '../support/tmp.js';
 
 const isRoot = process.getuid?.() === 0;
 
-function refusal(run: () => unknown): StateError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof StateError) return err;
-    throw err;
-  }
-  throw new Error('the state folder was accepted');
-}
+const refused = (run: () => unknown): StateError => refusal(StateError, run, 'the state folder');
 
 describe('state folder', () => {
   const tmp = useTempDir();
@@ -37,7 +30,7 @@ describe('state folder', () => {
     const root = join(tmp(), 'state');
     openStateDir(root);
     spoil(root);
-    const err = refusal(() => openStateDir(root));
+    const err = refused(() => openStateDir(root));
     expect(err.where()).toBe(`${root}${suffix}`);
     expect(err.message).toContain(`is writable by ${who}: whoever can write it could plant host keys or take the lock`);
     expect(err.hint).toBe(`chmod go-w ${root}${suffix}`);
@@ -47,7 +40,7 @@ describe('state folder', () => {
     const shared = join(tmp(), 'shared');
     mkdirSync(shared);
     chmodSync(shared, 0o777);
-    const err = refusal(() => openStateDir(join(tmp(), 'state'), join(shared, 'known_hosts')));
+    const err = refused(() => openStateDir(join(tmp(), 'state'), join(shared, 'known_hosts')));
     expect(err.where()).toBe(shared);
   });
 
@@ -55,7 +48,7 @@ describe('state folder', () => {
     const root = join(tmp(), 'state');
     openStateDir(root);
     chownSync(root, 4321, 4321);
-    expect(refusal(() => openStateDir(root)).message).toContain('belongs to uid 4321, not to you (uid 0) or root');
+    expect(refused(() => openStateDir(root)).message).toContain('belongs to uid 4321, not to you (uid 0) or root');
   });
 
   it('plan exits 2 before any connection, naming the folder and the fix', async () => {

@@ -11,7 +11,7 @@ import { reconcilePki, storedPki } from '../../../src/pki/reconcile.js';
 import { PkiStore } from '../../../src/pki/store.js';
 import { displayFilter } from '../../../src/printable.js';
 import { shRun } from '../../engine/support.js';
-import { hostileCertificate, PKI_INVENTORY, UNSAFE } from '../../pki/support.js';
+import { hostHoldingPki, hostileCertificate, UNSAFE } from '../../pki/support.js';
 import { clusterFrom } from '../../support/cluster.js';
 import { useTempDir } from '../../support/tmp.js';
 
@@ -23,16 +23,7 @@ describe('certs check output: what a host holds, shown', () => {
    * certificate is hostile, and for a host whose error quotes its output and the sudo password.
    */
   async function report(): Promise<CertsReport> {
-    const spec = clusterFrom(tmp(), '', PKI_INVENTORY);
-    const store = new PkiStore(join(tmp(), 'pki'));
-    const pki = await reconcilePki(spec, store, { now: new Date() });
-    await pki.persist();
-    const host = spec.hosts.find((h) => h.name === 'w1')!;
-    const root = join(tmp(), 'host');
-    for (const f of hostPkiContents(spec, host, pki)) {
-      mkdirSync(dirname(join(root, f.path)), { recursive: true });
-      writeFileSync(join(root, f.path), f.content);
-    }
+    const { spec, store, host, root } = await hostHoldingPki(tmp());
     writeFileSync(join(root, PKI_PATHS.kubeletCert), await hostileCertificate());
     const files = hostPkiFiles(spec, host);
     const out = shRun(deployedScript(files).replaceAll('/etc/kubernetes', `${root}/etc/kubernetes`)).stdout;
