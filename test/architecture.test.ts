@@ -20,7 +20,10 @@ const SRC = join(ROOT, 'src');
 const RULES: ReadonlyArray<{ from: string; forbidden: readonly string[]; why: string }> = [
   { from: 'transfer', forbidden: ['engine', 'artifacts', 'config', 'render', 'os', 'phases', 'pki', 'upstream', 'cli', 'health'], why: 'transfer moves bytes to hosts over ssh/ and nothing else' },
   { from: 'artifacts', forbidden: ['engine'], why: 'artifacts hands the engine files to send; the codec and the upload come from transfer/' },
-  { from: 'engine', forbidden: ['config', 'render', 'os', 'phases', 'pki', 'artifacts', 'upstream', 'cli', 'health'], why: 'the engine knows hosts, resources and procedures, not clusters: callers pass their types through it' },
+  { from: 'engine', forbidden: ['config', 'render', 'os', 'phases', 'pki', 'artifacts', 'upstream', 'components', 'cli', 'health'], why: 'the engine knows hosts, resources and procedures, not clusters: callers pass their types through it' },
+  { from: 'components', forbidden: ['phases', 'pki', 'render', 'health', 'engine', 'cli', 'artifacts', 'os', 'preflight', 'runtime', 'state', 'transfer'], why: 'the component catalog sits low: it reads config/ and upstream/, and what sits above reads it' },
+  { from: 'render', forbidden: ['pki', 'phases', 'engine', 'health', 'cli'], why: 'templates\' paths, PKI paths and ports come from the component catalog' },
+  { from: 'health', forbidden: ['phases', 'pki', 'cli'], why: 'health reads what runs where, and how to ask it, from the component catalog' },
 ];
 
 /**

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, InvalidInputError, InventoryError, type KubestrapError, type Warning } from '../errors.js';
 import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
-import { insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
+import { DEFAULT_PORTS, insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
 import type { JumpHost, Role } from './inventory-schema.js';
 import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inventory.js';
@@ -11,10 +11,6 @@ import { HOST_DERIVED_KEYS } from './keys.js';
 import { projectVersions } from './project-versions.js';
 import { readProperties, type PropertiesFile } from './properties.js';
 import { cidrContains, cidrsOverlap, parseCidr, splitList, type Cidr } from './validators.js';
-
-/** Ports kubestrap's templates give etcd; the etcd phase and the templates share them from here. */
-export const ETCD_CLIENT_PORT = 2379;
-export const ETCD_PEER_PORT = 2380;
 
 /** Values computed from the inventory; a properties file may not set them. */
 export const CLUSTER_DERIVED_KEYS = ['ETCD_INITIAL_CLUSTER', 'KUBE_APISERVER_URL'] as const;
@@ -90,10 +86,10 @@ function buildSpec(
 
   if (values.MASTER_IP === '') values.MASTER_IP = firstMaster.nodeIp;
   if (values.ETCD_ENDPOINTS === '') {
-    values.ETCD_ENDPOINTS = etcdHosts.map((h) => `${tls ? 'https' : 'http'}://${h.nodeIp}:${ETCD_CLIENT_PORT}`).join(',');
+    values.ETCD_ENDPOINTS = etcdHosts.map((h) => `${tls ? 'https' : 'http'}://${h.nodeIp}:${DEFAULT_PORTS.etcdClient}`).join(',');
   }
   values.ETCD_INITIAL_CLUSTER = etcdHosts
-    .map((h) => `${h.name}=${tls ? 'https' : 'http'}://${h.nodeIp}:${ETCD_PEER_PORT}`)
+    .map((h) => `${h.name}=${tls ? 'https' : 'http'}://${h.nodeIp}:${DEFAULT_PORTS.etcdPeer}`)
     .join(',');
   values.KUBE_APISERVER_URL = `https://${values.MASTER_IP}:${values.KUBE_APISERVER_PORT}`;
 

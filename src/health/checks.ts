@@ -1,8 +1,7 @@
-import { ETCD_CLIENT_PORT, type ClusterSpec, type HostSpec } from '../config/cluster-spec.js';
-import { PKI_PATHS } from '../pki/host-layout.js';
-import { ACCESS_MARKER_KEY } from '../phases/etcd-access.js';
-import { runsFlanneld } from '../phases/network.js';
-import { etcdctl, HEALTH_PORTS, kubectl, LOCAL_ETCD, localApiserver } from '../phases/services.js';
+import { COMPONENTS, LOCAL_ETCD, runsOn } from '../components/catalog.js';
+import { ETCD_ACCESS_MARKER_KEY, etcdctl, kubectl } from '../components/clients.js';
+import { FLANNEL_SUBNET_FILE, PKI_PATHS } from '../components/paths.js';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { shq } from '../ssh/quote.js';
 
 /**
@@ -75,27 +74,29 @@ function commandCheck(key: string, check: string, host: HostSpec, script: string
 export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
   const checks: HealthCheck[] = [];
   if (host.roles.includes('etcd')) {
+    // The member's address, not 127.0.0.1: what its peers and the API servers reach.
+    const member = `https://${host.nodeIp}:${COMPONENTS.etcd.service.ports.client}`;
     checks.push(serviceCheck(host, 'etcd'));
-    checks.push(
-      commandCheck('etcd-health', 'etcd endpoint health', host, `${etcdctl(host, `https://${host.nodeIp}:${ETCD_CLIENT_PORT}`)} endpoint health`, () => `https://${host.nodeIp}:${ETCD_CLIENT_PORT} is healthy`),
-    );
+    checks.push(commandCheck('etcd-health', 'etcd endpoint health', host, `${etcdctl(host, member)} endpoint health`, () => `${member} is healthy`));
   }
   if (host.roles.includes('master')) {
+    const { 'kube-apiserver': apiserver, 'kube-controller-manager': controllerManager, 'kube-scheduler': scheduler } = COMPONENTS;
     checks.push(
-      commandCheck('apiserver', 'API server /readyz', host, answersOk(`--cacert ${PKI_PATHS.caCert} ${shq(`${localApiserver(spec)}/readyz`)}`), () => 'ok'),
-      commandCheck('controller-manager', 'controller-manager /healthz', host, answersOk(`-k https://127.0.0.1:${HEALTH_PORTS.controllerManager}/healthz`), () => 'ok'),
-      commandCheck('scheduler', 'scheduler /healthz', host, answersOk(`-k https://127.0.0.1:${HEALTH_PORTS.scheduler}/healthz`), () => 'ok'),
+      commandCheck('apiserver', 'API server /readyz', host, answersOk(`--cacert ${PKI_PATHS.caCert} ${shq(apiserver.service.health(spec))}`), () => 'ok'),
+      // Their serving certificates are their own, self-signed: -k.
+      commandCheck('controller-manager', 'controller-manager /healthz', host, answersOk(`-k ${controllerManager.service.health()}`), () => 'ok'),
+      commandCheck('scheduler', 'scheduler /healthz', host, answersOk(`-k ${scheduler.service.health()}`), () => 'ok'),
     );
   }
-  if (runsFlanneld(spec, host)) checks.push(serviceCheck(host, 'flanneld'));
+  if (runsOn(spec, host, 'flanneld')) checks.push(serviceCheck(host, 'flanneld'));
   if (host.roles.includes('worker')) {
     checks.push(serviceCheck(host, 'containerd', 'runtime (containerd)'), serviceCheck(host, 'kubelet'), serviceCheck(host, 'kube-proxy'));
     checks.push({
       key: 'subnet',
-      script: 'cat /run/flannel/subnet.env',
+      script: `cat ${FLANNEL_SUBNET_FILE}`,
       read: (out) => {
         const subnet = /^FLANNEL_SUBNET=(\S+)$/m.exec(out)?.[1];
-        return [row('flannel subnet on the node', host.name, subnet !== undefined, subnet ? `FLANNEL_SUBNET=${subnet}` : 'no /run/flannel/subnet.env')];
+        return [row('flannel subnet on the node', host.name, subnet !== undefined, subnet ? `FLANNEL_SUBNET=${subnet}` : `no ${FLANNEL_SUBNET_FILE}`)];
       },
     });
   }
@@ -128,7 +129,7 @@ export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
 export function etcdAuthCheck(_spec: ClusterSpec, on: HostSpec): HealthCheck {
   return {
     key: 'etcd-auth',
-    script: withCode(`${etcdctl(on, LOCAL_ETCD)} get ${shq(ACCESS_MARKER_KEY)}`),
+    script: withCode(`${etcdctl(on, LOCAL_ETCD)} get ${shq(ETCD_ACCESS_MARKER_KEY)}`),
     read: (out) => {
       const { code, body } = splitCode(out);
       const check = 'etcd access control';

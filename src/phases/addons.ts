@@ -1,12 +1,12 @@
 import { posix } from 'node:path';
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS } from '../components/paths.js';
 import type { ClusterAction, ClusterContext } from './context.js';
 import type { Resource } from '../engine/resource.js';
 import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
-import { kubectl } from './services.js';
+import { kubectl } from '../components/clients.js';
 
 /** An addon's manifest on the masters, and an object whose absence means it must be applied again. */
 interface Addon {

@@ -1,5 +1,6 @@
+import { binariesForRoles, serviceOfBinary } from '../components/binaries.js';
+import { binaryPath } from '../components/paths.js';
 import type { HostSpec } from '../config/cluster-spec.js';
-import { HOST_PATHS } from '../config/host-paths.js';
 import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
 import { hasLocalZstd } from '../artifacts/wire-encoding.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
@@ -7,7 +8,6 @@ import type { LocalFileResource } from '../engine/resource.js';
 import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import { CGROUP_FACT, cgroupProblems } from '../preflight/cgroup.js';
-import { BINARIES, binariesForRoles, type BinaryName } from '../upstream/index.js';
 import type { ClusterContext, Phase, PhaseContext } from './phase.js';
 
 export const ARTIFACTS_PHASE_TITLE = 'binaries';
@@ -17,18 +17,6 @@ export interface ArtifactsPhaseOptions {
   verifyBinaries?: boolean;
 }
 
-/** The daemon each binary runs as: a new binary restarts it (binaries without one restart nothing). */
-const SERVICE_OF: Partial<Record<BinaryName, string>> = {
-  'kube-apiserver': 'kube-apiserver',
-  'kube-controller-manager': 'kube-controller-manager',
-  'kube-scheduler': 'kube-scheduler',
-  kubelet: 'kubelet',
-  'kube-proxy': 'kube-proxy',
-  etcd: 'etcd',
-  flanneld: 'flanneld',
-};
-
-
 /** `yes` when the host has the command, else `no`: a shell builtin, no process. */
 /** Whether a command is on the host: true, false, or undefined when not asked. */
 const hasCommand = (name: string) =>
@@ -37,7 +25,7 @@ const ZSTD_FACT = hasCommand('zstd');
 const TAR_FACT = hasCommand('tar');
 
 /**
- * The `artifacts` phase: every host gets the binaries of its roles (see upstream binariesForRoles)
+ * The `artifacts` phase: every host gets the binaries of its roles' components (binariesForRoles)
  * in BIN_PATH, CNI plugins in the CNI folder, 0755 root:root, checked before they leave this
  * machine and sent only where the host's copy differs. Before resources are worked out, `prepare`
  * resolves the binaries for the architectures the hosts have (cache, lock file, bundle or
@@ -70,16 +58,17 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
       const codec = codecFor(host, facts);
       return binariesForRoles(host.roles, spec.versions).map((name): LocalFileResource => {
         const b = p.binary(name, arch);
+        const service = serviceOfBinary(name);
         // A plan sends nothing: the raw file stands in for an encoding it need not make.
         const transfer = p.hasEncoding(b, codec) ? p.encoding(b, codec) : { codec: 'none' as const, file: b.file, bytes: b.size };
         return {
           kind: 'localFile',
-          path: installPath(host, name),
+          path: binaryPath(host, name),
           mode: 0o755,
           owner: 'root',
           group: 'root',
           source: { sha256: b.sha256, size: b.size, transfer },
-          restarts: SERVICE_OF[name] ? [SERVICE_OF[name]] : [],
+          restarts: service ? [service] : [],
           ...(options.verifyBinaries ? { verify: true } : {}),
           record: { component: name, version: b.version },
           label: `${name} ${b.version}`,
@@ -93,11 +82,6 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
     // or hashed): the cache may be shared, and a no-op run sends nothing, so it reads nothing.
     beforeUpload: (uploads) => ready().checkSent(uploads),
   };
-}
-
-/** Where a binary goes on this host. */
-export function installPath(host: HostSpec, name: BinaryName): string {
-  return BINARIES[name].dir === 'cni' ? `${HOST_PATHS.cniBinDir}/${name}` : `${host.values.BIN_PATH}/${name}`;
 }
 
 /** The codec for a host: UPLOAD_COMPRESSION, where `auto` takes zstd when both ends have it. */

@@ -1,13 +1,13 @@
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS, PKI_PATHS } from '../components/paths.js';
 import type { Resource } from '../engine/resource.js';
 import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
 import type { ClusterAction, ClusterContext } from './context.js';
-import { PKI_PATHS } from '../pki/host-layout.js';
 import { shJoin, shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
-import { HEALTH_PORTS, kubectl, runningService } from './services.js';
+import { kubectl } from '../components/clients.js';
+import { portsNeeded, runningService } from './services.js';
 
 /** The API server's client certificate for kubelets (its CN, see pki/catalog.ts) and the binding that lets it reach them. */
 const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
@@ -37,11 +37,7 @@ export const controlPlanePhase: Phase = {
   ],
   record: ({ spec }) => clusterRecord(spec),
   preflight: (ctx) =>
-    portProblems(withRole(ctx, 'master'), () => [
-      { port: Number(ctx.spec.values.KUBE_APISERVER_PORT), unit: 'kube-apiserver.service', key: 'KUBE_APISERVER_PORT' },
-      { port: HEALTH_PORTS.controllerManager, unit: 'kube-controller-manager.service' },
-      { port: HEALTH_PORTS.scheduler, unit: 'kube-scheduler.service' },
-    ]),
+    portProblems(withRole(ctx, 'master'), () => portsNeeded(ctx.spec, 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler')),
   clusterActions: (ctx) => [
     {
       name: 'apiserver-kubelet-access',

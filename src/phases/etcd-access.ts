@@ -4,7 +4,8 @@ import type { ClusterAction, ClusterContext } from './context.js';
 import { ETCD_USERS } from '../pki/catalog.js';
 import { shq } from '../ssh/quote.js';
 import { namesWithRole } from './phase.js';
-import { etcdctl, LOCAL_ETCD } from './services.js';
+import { LOCAL_ETCD } from '../components/catalog.js';
+import { ETCD_ACCESS_MARKER_KEY, etcdctl } from '../components/clients.js';
 
 /**
  * Who may read and write what in etcd. etcd alone only checks that a client certificate comes from
@@ -44,12 +45,6 @@ export interface EtcdAccess {
 
 /** Roles kubestrap made start with this; others (an operator's own) are left alone. */
 const ROLE_PREFIX = 'kubestrap-';
-
-/**
- * Where etcd records which access the cluster was last given: readable by root and the API server
- * only, once auth is on. No leading slash, so that no flannel prefix (always absolute) covers it.
- */
-export const ACCESS_MARKER_KEY = 'kubestrap/etcd-access';
 
 function role(purpose: string, grants: EtcdGrant[]): EtcdRole {
   const hash = createHash('sha256').update(JSON.stringify(grants)).digest('hex').slice(0, 8);
@@ -99,9 +94,9 @@ function accessCheck(host: HostSpec, access: EtcdAccess): string {
   const root = etcdctl(host, LOCAL_ETCD, 'admin');
   const health = etcdctl(host, LOCAL_ETCD, 'healthcheck');
   return [
-    `[ "$(${root} get ${shq(ACCESS_MARKER_KEY)} --print-value-only)" = ${shq(access.fingerprint)} ]`,
+    `[ "$(${root} get ${shq(ETCD_ACCESS_MARKER_KEY)} --print-value-only)" = ${shq(access.fingerprint)} ]`,
     // Auth off: anyone with a certificate reads it.
-    `! ${health} get ${shq(ACCESS_MARKER_KEY)} >/dev/null 2>&1`,
+    `! ${health} get ${shq(ETCD_ACCESS_MARKER_KEY)} >/dev/null 2>&1`,
   ].join(' && ');
 }
 
@@ -130,7 +125,7 @@ export function accessScript(host: HostSpec, access: EtcdAccess): string {
     `  case " ${access.roles.map((r) => r.name).join(' ')} " in *" $ks_role "*) ;; *) ${e} role delete "$ks_role" >/dev/null ;; esac`,
     'done',
     `${e} auth enable >/dev/null`,
-    `${e} put ${shq(ACCESS_MARKER_KEY)} ${shq(access.fingerprint)} >/dev/null`,
+    `${e} put ${shq(ETCD_ACCESS_MARKER_KEY)} ${shq(access.fingerprint)} >/dev/null`,
   ];
   return lines.join('\n');
 }

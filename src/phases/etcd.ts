@@ -1,5 +1,4 @@
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from '../config/cluster-spec.js';
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS } from '../components/paths.js';
 import { HostError } from '../errors.js';
 import type { ClusterContext, ClusterHost } from './context.js';
 import type { Resource } from '../engine/resource.js';
@@ -11,7 +10,7 @@ import { etcdAccessAction } from './etcd-access.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, withRole, type Phase, type PhaseContext } from './phase.js';
 import { clusterRecord, legacyRecordGone, legacyRecordPath } from './record.js';
-import { runningService } from './services.js';
+import { portsNeeded, runningService } from './services.js';
 
 /** Whether the data folder holds a member, and which cluster kubestrap recorded it for. */
 const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(legacyRecordPath('etcd'))}`, parseEtcdData);
@@ -40,10 +39,7 @@ export const etcdPhase: Phase = {
   preflight: (ctx) => {
     const members = withRole(ctx, 'etcd');
     return [
-      ...portProblems(members, () => [
-        { port: ETCD_CLIENT_PORT, unit: 'etcd.service' },
-        { port: ETCD_PEER_PORT, unit: 'etcd.service' },
-      ]),
+      ...portProblems(members, () => portsNeeded(ctx.spec, 'etcd')),
       ...foreignData(members),
       ...diskProblems(members, () => [{ path: HOST_PATHS.etcdDataDir, bytes: ETCD_DISK_BYTES, what: 'etcd data' }]),
     ];

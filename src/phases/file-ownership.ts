@@ -1,21 +1,33 @@
+import type { ComponentName } from '../components/catalog.js';
+import { componentOfFile } from '../components/files.js';
 import type { PhaseName } from './phase-names.js';
 
 /**
- * Which phase installs a rendered file, by its path on the host. A template tree may hold files of
- * its own; those that match nothing here are installed with the OS preparation, before any
- * component needs them.
+ * The phase that installs each component's rendered files. Clients own no files: what a template
+ * tree renders for them (profile.d settings, say) goes with the OS preparation.
  */
-const OWNERS: ReadonlyArray<readonly [PhaseName, RegExp]> = [
-  ['runtime', /^\/etc\/(docker|containerd)\//],
-  ['etcd', /^\/etc\/systemd\/system\/etcd\.service$/],
-  ['control-plane', /^\/etc\/(systemd\/system\/kube-(apiserver|controller-manager|scheduler)\.service|kubernetes\/audit-policy\.yaml)$/],
-  ['network', /^\/etc\/(systemd\/system\/flanneld\.service|kube-flannel\/|cni\/)/],
-  ['addons', /^\/etc\/kubernetes\/addons\//],
-  ['workers', /^\/etc\/(systemd\/system\/(kubelet|kube-proxy)\.service|kubernetes\/(kubelet|kube-proxy)[-.])/],
-];
+const PHASE_OF: Record<ComponentName, PhaseName> = {
+  etcd: 'etcd',
+  'kube-apiserver': 'control-plane',
+  'kube-controller-manager': 'control-plane',
+  'kube-scheduler': 'control-plane',
+  kubelet: 'workers',
+  'kube-proxy': 'workers',
+  kubectl: 'os',
+  etcdctl: 'os',
+  flanneld: 'network',
+  'cni-plugins': 'network',
+  containerd: 'runtime',
+  docker: 'runtime',
+  addons: 'addons',
+};
 
+/**
+ * Which phase installs a rendered file: the one that installs the component owning it (see the
+ * component catalog). A template tree may hold files of its own; those no component owns are
+ * installed with the OS preparation, before any component needs them.
+ */
 export function phaseOfFile(path: string): PhaseName {
-  // A drop-in belongs with its unit: it changes that service and restarts it.
-  const unit = /^(\/etc\/systemd\/system\/[^/]+\.service)\.d\/[^/]+\.conf$/.exec(path)?.[1] ?? path;
-  return OWNERS.find(([, pattern]) => pattern.test(unit))?.[0] ?? 'os';
+  const owner = componentOfFile(path);
+  return owner ? PHASE_OF[owner] : 'os';
 }

@@ -1,5 +1,7 @@
-import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
-import { HOST_PATHS } from '../config/host-paths.js';
+import { LOCAL_ETCD, runsOn } from '../components/catalog.js';
+import { etcdctl, kubectl } from '../components/clients.js';
+import { HOST_PATHS } from '../components/paths.js';
+import type { HostSpec } from '../config/cluster-spec.js';
 import type { ClusterAction, ClusterContext } from './context.js';
 import type { Resource } from '../engine/resource.js';
 import { FLANNEL_USER } from '../pki/catalog.js';
@@ -7,7 +9,7 @@ import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
-import { etcdctl, kubectl, LOCAL_ETCD, runningService } from './services.js';
+import { runningService } from './services.js';
 
 /** What flanneld in kube mode may do through the API server (upstream's kube-flannel RBAC). */
 export const FLANNEL_ROLE = 'kubestrap:flannel';
@@ -24,20 +26,10 @@ export const networkPhase: Phase = {
   title: 'pod network (flannel)',
   appliesTo: (host) => host.roles.includes('master') || host.roles.includes('worker'),
   resources: ({ spec, host, files }: PhaseContext): Resource[] =>
-    !runsFlanneld(spec, host) ? [legacyRecordGone('network')] : [...filesOf('network', files).map(fileResource), runningService(spec, host, 'flanneld'), legacyRecordGone('network')],
-  record: ({ spec, host }) => (runsFlanneld(spec, host) ? clusterRecord(spec, { flannel: spec.values.FLANNEL_VERSION!, mode: spec.values.FLANNEL_MODE! }) : {}),
+    !runsOn(spec, host, 'flanneld') ? [legacyRecordGone('network')] : [...filesOf('network', files).map(fileResource), runningService(spec, host, 'flanneld'), legacyRecordGone('network')],
+  record: ({ spec, host }) => (runsOn(spec, host, 'flanneld') ? clusterRecord(spec, { flannel: spec.values.FLANNEL_VERSION!, mode: spec.values.FLANNEL_MODE! }) : {}),
   clusterActions: (ctx) => (ctx.spec.values.FLANNEL_MODE === 'kube' ? [flannelAccess(ctx)] : [networkConfig(ctx)]),
 };
-
-/**
- * Masters and workers, as in the seeds (a master reaches pods through the overlay). In kube mode
- * flanneld follows its own Node, which a master without a kubelet does not have: such a master runs
- * no flanneld, as with upstream's kube-flannel DaemonSet.
- */
-export function runsFlanneld(spec: ClusterSpec, host: HostSpec): boolean {
-  if (host.roles.includes('worker')) return true;
-  return host.roles.includes('master') && spec.values.FLANNEL_MODE !== 'kube';
-}
 
 /** The rendered network configuration (the same on every node). */
 function netConf(ctx: ClusterContext): string | undefined {

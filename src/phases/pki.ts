@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS, PKI_PATHS } from '../components/paths.js';
 import { defineFact, readFact } from '../engine/facts.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import type { ClusterContext, ClusterHost } from './context.js';
@@ -7,7 +7,7 @@ import type { Resource } from '../engine/resource.js';
 import { CAS, SERVICE_ACCOUNT_KEY, type CaName } from '../pki/catalog.js';
 import { ENCRYPTION_KEY } from '../pki/encryption.js';
 import { hostPkiContents } from '../pki/host-files.js';
-import { CA_CERT_PATHS, PKI_DIRECTORIES, PKI_PATHS } from '../pki/host-layout.js';
+import { CA_CERT_PATHS, PKI_DIRECTORIES } from '../pki/host-layout.js';
 import type { PreparedPki } from '../pki/reconcile.js';
 import { clockProblems } from '../preflight/clock.js';
 import { shq } from '../ssh/quote.js';

@@ -1,5 +1,5 @@
 import type { ClusterSpec } from '../config/cluster-spec.js';
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS } from '../components/paths.js';
 import type { RecordFields } from '../engine/host-record.js';
 import type { AbsentResource } from '../engine/resource.js';
 import type { PhaseName } from './phase-names.js';

@@ -1,9 +1,10 @@
+import { isOn } from '../components/catalog.js';
 import type { HostSpec } from '../config/cluster-spec.js';
 import type { ContainerRuntimeSource } from '../config/keys.js';
 import { compareVersions, containerdMinimum, type Version } from '../upstream/index.js';
 import { parseCidr, cidrContains } from '../config/validators.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
-import type { ReadinessCheck, Resource } from '../engine/resource.js';
+import type { Resource } from '../engine/resource.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import type { OsAdapter, PackageRepo } from '../os/adapter.js';
 import { debianAdapter } from '../os/debian.js';
@@ -15,6 +16,7 @@ import { registryHostsFiles, staleRegistryDirsScript } from '../runtime/registry
 import { runtimeUnits } from '../runtime/units.js';
 import { containerdConfigVersion, leadingVersion } from '../runtime/versions.js';
 import { fileResource } from './file-resource.js';
+import { runningService } from './services.js';
 import { filesOf, type ClusterContext, type ClusterHost, type Phase, type PhaseContext } from './phase.js';
 
 /** The runtime's static binaries from the offline bundle, for CONTAINER_RUNTIME_SOURCE=bundle. */
@@ -38,13 +40,8 @@ export interface RuntimeInputs {
 
 export type CgroupDriver = 'systemd' | 'cgroupfs';
 
-const READY: Record<'containerd' | 'docker', ReadinessCheck> = {
-  containerd: { check: 'ctr version', description: 'answers `ctr version`', timeoutSec: 60 },
-  docker: { check: 'docker info', description: 'answers `docker info`', timeoutSec: 60 },
-};
-
-/** The runtime runs where the kubelet does. */
-const runsKubelet = (host: HostSpec) => host.roles.includes('worker');
+/** The hosts the component catalog gives the runtime (where the kubelet runs). */
+const hasRuntime = (host: HostSpec) => isOn(host, 'containerd');
 
 /**
  * containerd (the kubelet's CRI) and Docker (for the people on the node), from the OS's packages:
@@ -58,8 +55,8 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
   return {
     name: 'runtime',
     title: 'container runtime (containerd, Docker)',
-    appliesTo: runsKubelet,
-    facts: (host) => (runsKubelet(host) ? [RUNTIME_FACT] : []),
+    appliesTo: hasRuntime,
+    facts: (host) => (hasRuntime(host) ? [RUNTIME_FACT] : []),
     hostValues: (host, facts) => {
       const runtime = runtimeFactsOf(facts);
       const bundled = sourceOf(host) === 'bundle' ? inputs.bundle?.containerdVersion : undefined;
@@ -70,7 +67,7 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
       };
     },
     resources: (ctx) => runtimeResources(ctx, inputs),
-    preflight: (ctx) => ctx.hosts.filter((h) => runsKubelet(h.host)).flatMap((h) => runtimeProblems(ctx, h, inputs)),
+    preflight: (ctx) => ctx.hosts.filter((h) => hasRuntime(h.host)).flatMap((h) => runtimeProblems(ctx, h, inputs)),
   };
 }
 
@@ -152,8 +149,8 @@ function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] 
     ...(bundle
       ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))]
       : [{ kind: 'package', names: runtimePackages(os.adapter) } as const]),
-    { kind: 'service', name: 'containerd', enabled: true, running: true, ready: READY.containerd },
-    { kind: 'service', name: 'docker', enabled: true, running: true, ready: READY.docker },
+    runningService(ctx.spec, host, 'containerd'),
+    runningService(ctx.spec, host, 'docker'),
     ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),
   ];
 }

@@ -1,7 +1,7 @@
 import type { ClusterAction } from './context.js';
 import { shq } from '../ssh/quote.js';
 import { namesWithRole, type Phase } from './phase.js';
-import { kubectl } from './services.js';
+import { kubectl } from '../components/clients.js';
 
 /** How long a run waits for every node to report Ready after its agents started. */
 export const NODES_READY_TIMEOUT_SEC = 300;

@@ -1,4 +1,5 @@
-import { HOST_PATHS } from '../config/host-paths.js';
+import { kubectl } from '../components/clients.js';
+import { HOST_PATHS } from '../components/paths.js';
 import type { ClusterAction, ClusterContext } from './context.js';
 import type { Resource } from '../engine/resource.js';
 import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
@@ -6,7 +7,7 @@ import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
-import { HEALTH_PORTS, kubectl, runningService } from './services.js';
+import { portsNeeded, runningService } from './services.js';
 
 export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
 
@@ -31,12 +32,7 @@ export const workersPhase: Phase = {
   ],
   record: ({ spec }) => clusterRecord(spec),
   preflight: (ctx) =>
-    portProblems(withRole(ctx, 'worker'), () => [
-      { port: HEALTH_PORTS.kubelet, unit: 'kubelet.service' },
-      { port: HEALTH_PORTS.kubeletHealthz, unit: 'kubelet.service' },
-      { port: HEALTH_PORTS.kubeProxyHealthz, unit: 'kube-proxy.service' },
-      { port: HEALTH_PORTS.kubeProxyMetrics, unit: 'kube-proxy.service' },
-    ]),
+    portProblems(withRole(ctx, 'worker'), () => portsNeeded(ctx.spec, 'kubelet', 'kube-proxy')),
   clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
 };
 

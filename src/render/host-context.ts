@@ -1,6 +1,6 @@
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, type ClusterSpec, type HostSpec } from '../config/cluster-spec.js';
-import { HOST_PATHS } from '../config/host-paths.js';
-import { PKI_PATHS } from '../pki/host-layout.js';
+import { COMPONENTS } from '../components/catalog.js';
+import { HOST_PATHS, PKI_PATHS } from '../components/paths.js';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { clusterImage, minorAtLeast, parseVersion } from '../upstream/index.js';
 
 /**
@@ -30,7 +30,7 @@ export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, u
     cluster: { name: spec.name, hosts: spec.hosts.map(ref), etcd: withRole('etcd'), masters: withRole('master'), workers: withRole('worker') },
     paths: HOST_PATHS,
     pki: PKI_PATHS,
-    ports: { etcdClient: ETCD_CLIENT_PORT, etcdPeer: ETCD_PEER_PORT },
+    ports: { etcdClient: COMPONENTS.etcd.service.ports.client, etcdPeer: COMPONENTS.etcd.service.ports.peer },
     // The images that go with the cluster's Kubernetes minor (see upstream/kubernetes.ts).
     images: { pause: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'pause').ref, coredns: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'coredns').ref },
     kube_at_least: (v: string) => minorAtLeast(spec.kubeVersion, v),

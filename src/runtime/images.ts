@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS } from '../components/paths.js';
 import type { CommandResource, FileResource } from '../engine/resource.js';
 import { shq } from '../ssh/quote.js';
 

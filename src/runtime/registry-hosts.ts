@@ -1,4 +1,4 @@
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS } from '../components/paths.js';
 import { parseCidr, splitList } from '../config/validators.js';
 import { shq } from '../ssh/quote.js';
 

@@ -1,4 +1,4 @@
-import { HOST_PATHS } from '../config/host-paths.js';
+import { HOST_PATHS } from '../components/paths.js';
 
 /**
  * systemd units for containerd and Docker installed from static binaries (the packages bring

@@ -64,33 +64,10 @@ export function binariesOf(project: Project): BinaryName[] {
   return (Object.keys(BINARIES) as BinaryName[]).filter((b) => BINARIES[b].project === project);
 }
 
-/** The roles of the inventory (config's Role), restated so that this module depends on nothing. */
-export type HostRole = 'etcd' | 'master' | 'worker';
-
 /** The version of each project a cluster runs: read from its config (see versionsOf in config). */
 export type ProjectVersions = Record<Project, Version>;
 
-/**
- * The binaries a host with these roles runs, in install order. Masters and workers both run
- * flanneld (the pod network reaches the API servers too); etcdctl goes wherever etcd is operated.
- */
-export function binariesForRoles(roles: readonly HostRole[], versions: ProjectVersions): BinaryName[] {
-  const out = new Set<BinaryName>();
-  if (roles.includes('etcd')) {
-    out.add('etcd').add('etcdctl');
-    if (hasEtcdutl(versions.etcd)) out.add('etcdutl');
-  }
-  if (roles.includes('master')) {
-    for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'etcdctl', 'flanneld'] as const) out.add(b);
-  }
-  if (roles.includes('worker')) {
-    // kubectl too: a node checks its own registration with its own identity (kubelet.conf).
-    for (const b of ['kubelet', 'kube-proxy', 'kubectl', 'flanneld', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap'] as const) out.add(b);
-  }
-  return [...out];
-}
-
-/** The container runtime's static binaries (containerd, runc, Docker), for installs without a package repository. */
-export function runtimeBinaries(): BinaryName[] {
-  return [...binariesOf('containerd'), ...binariesOf('runc'), ...binariesOf('docker')];
+/** Whether the release of `binary`'s project at the cluster's version ships it: etcdutl came with etcd 3.5. */
+export function isReleased(binary: BinaryName, versions: ProjectVersions): boolean {
+  return binary !== 'etcdutl' || hasEtcdutl(versions.etcd);
 }

@@ -10,4 +10,5 @@ export * from './etcd.js';
 export * from './images.js';
 export * from './kube-flags.js';
 export * from './kubernetes.js';
+export * from './ports.js';
 export * from './version.js';

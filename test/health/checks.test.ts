@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { etcdAuthCheck, nodesCheck } from '../../src/health/checks.js';
+import { etcdAuthCheck, hostChecks, nodesCheck } from '../../src/health/checks.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -51,5 +51,28 @@ describe('etcdAuthCheck', () => {
     expect(rows('1\n{"level":"warn"}\nError: etcdserver: permission denied')).toEqual([[true, 'on: each client reaches only its own keys']]);
     expect(rows('0\n')).toEqual([[false, expect.stringMatching(/^authentication is off: any client certificate of the etcd CA reads and writes every key/)]]);
     expect(rows('1\nError: context deadline exceeded')).toEqual([[false, 'etcdctl on m1: Error: context deadline exceeded']]);
+  });
+});
+
+describe('hostChecks', () => {
+  const tmp = useTempDir();
+  const keys = (mode: string, name: string) => {
+    const spec = clusterFrom(tmp(), `FLANNEL_MODE=${mode}\n`, INVENTORY);
+    return hostChecks(spec, spec.hosts.find((h) => h.name === name)!).map((c) => c.key);
+  };
+
+  it('checks what runs on each host: flanneld on a master only where the catalog runs it', () => {
+    expect(keys('etcd', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler', 'service:flanneld']);
+    expect(keys('kube', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler']);
+    expect(keys('kube', 'w1')).toEqual(['service:flanneld', 'service:containerd', 'service:kubelet', 'service:kube-proxy', 'subnet']);
+  });
+
+  it('asks each control-plane component on its own health endpoint', () => {
+    const spec = clusterFrom(tmp(), 'KUBE_APISERVER_PORT=7443\n', INVENTORY);
+    const scripts = Object.fromEntries(hostChecks(spec, spec.hosts[0]!).map((c) => [c.key, c.script]));
+    expect(scripts.apiserver).toContain('--cacert /etc/kubernetes/pki/ca.crt https://127.0.0.1:7443/readyz');
+    expect(scripts['controller-manager']).toContain('-k https://127.0.0.1:10257/healthz');
+    expect(scripts.scheduler).toContain('-k https://127.0.0.1:10259/healthz');
+    expect(scripts['etcd-health']).toContain('--endpoints=https://10.0.0.11:2379');
   });
 });

@@ -13,7 +13,7 @@ import { detectOs } from '../../src/os/detect.js';
 import { RunArtifacts } from '../../src/artifacts/provider.js';
 import { artifactsPhase } from '../../src/phases/artifacts.js';
 import { CGROUP_FACT } from '../../src/preflight/cgroup.js';
-import { binariesForRoles } from '../../src/upstream/index.js';
+import { binariesForRoles } from '../../src/components/binaries.js';
 import { factsFor } from '../os/os-releases.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';

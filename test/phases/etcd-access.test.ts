@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterContext } from '../../src/phases/context.js';
-import { ACCESS_MARKER_KEY, accessScript, etcdAccess, etcdAccessAction } from '../../src/phases/etcd-access.js';
-import { PKI_PATHS } from '../../src/pki/host-layout.js';
+import { ETCD_ACCESS_MARKER_KEY } from '../../src/components/clients.js';
+import { accessScript, etcdAccess, etcdAccessAction } from '../../src/phases/etcd-access.js';
+import { PKI_PATHS } from '../../src/components/paths.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -38,7 +39,7 @@ describe("etcd's users and roles", () => {
   });
 
   it('keeps the marker where no flannel prefix can reach it (prefixes are absolute)', () => {
-    expect(ACCESS_MARKER_KEY.startsWith('/')).toBe(false);
+    expect(ETCD_ACCESS_MARKER_KEY.startsWith('/')).toBe(false);
   });
 
   it('is checked as root for the marker and as the health check for the refusal that shows auth is on, on the first etcd member', () => {
@@ -61,7 +62,7 @@ describe("etcd's users and roles", () => {
     expect(at('grant-role')).toBeLessThan(at('revoke-role'));
     expect(at('revoke-role')).toBeLessThan(at('role delete'));
     expect(at('role delete')).toBeLessThan(at('auth enable'));
-    expect(at('auth enable')).toBeLessThan(at(`put ${ACCESS_MARKER_KEY}`));
+    expect(at('auth enable')).toBeLessThan(at(`put ${ETCD_ACCESS_MARKER_KEY}`));
     expect(script.startsWith('set -e\n')).toBe(true);
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { detectOs } from '../../src/os/detect.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { hostValues } from '../../src/phases/index.js';
-import { networkPhase, runsFlanneld } from '../../src/phases/network.js';
+import { runsOn } from '../../src/components/catalog.js';
+import { networkPhase } from '../../src/phases/network.js';
 import { renderCluster } from '../../src/render/render-cluster.js';
 import { factsFor } from '../os/os-releases.js';
 import { clusterFrom } from '../support/cluster.js';
@@ -31,14 +32,14 @@ describe('network phase', () => {
   it('runs flanneld on every master and worker in etcd mode, as the seeds do', () => {
     for (const name of ['m1', 'm2', 'w1']) {
       const { spec, host, resources } = resourcesOf('etcd', name);
-      expect(runsFlanneld(spec, host)).toBe(true);
+      expect(runsOn(spec, host, 'flanneld')).toBe(true);
       expect(flanneld(resources)).toHaveLength(1);
     }
   });
 
   it('in kube mode leaves out a master without a kubelet: it has no Node whose podCIDR flanneld could follow', () => {
     const master = resourcesOf('kube', 'm1');
-    expect(runsFlanneld(master.spec, master.host)).toBe(false);
+    expect(runsOn(master.spec, master.host, 'flanneld')).toBe(false);
     // Nothing but removing where its record was before the host record kept it.
     expect(master.resources.map((r) => r.kind)).toEqual(['absent']);
     for (const name of ['m2', 'w1']) expect(flanneld(resourcesOf('kube', name).resources)).toHaveLength(1);

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../../src/config/cluster-spec.js';
 import { readCertificate } from '../../src/pki/certificate.js';
 import { hostPkiContents } from '../../src/pki/host-files.js';
-import { hostPkiFiles, PKI_PATHS } from '../../src/pki/host-layout.js';
+import { PKI_PATHS } from '../../src/components/paths.js';
+import { hostPkiFiles } from '../../src/pki/host-layout.js';
 import { reconcilePki } from '../../src/pki/reconcile.js';
 import { PkiStore } from '../../src/pki/store.js';
 import { clusterFrom } from '../support/cluster.js';
@@ -82,6 +83,22 @@ describe('hostPkiFiles: what each host holds', () => {
     expect(restarts('w1', P.etcdFlannelClientKey)).toEqual(['flanneld']);
     expect(restarts('m1', P.etcdAdminClientKey)).toEqual([]);
     expect(restarts('m1', P.encryptionConfig)).toEqual(['kube-apiserver']);
+  });
+
+  it('in kube mode gives flanneld its kubeconfig instead of etcd\'s CA and a client certificate', () => {
+    const s = spec('FLANNEL_MODE=kube\n');
+    const restarts = (host: string, path: string) => filesOf(s, host).find((f) => f.path === path)?.restarts;
+    expect(pathsOf(s, 'w1').sort()).toEqual([P.caCert, P.flannelConf, P.kubeletCert, P.kubeletKey, P.kubeletConf, P.kubeProxyConf].sort());
+    expect(restarts('w1', P.flannelConf)).toEqual(['flanneld']);
+    expect(restarts('m2', P.etcdCaCert)).toEqual(['etcd', 'kube-apiserver']);
+  });
+
+  it('hands out every PKI file to some host, in one flannel mode or the other', () => {
+    const held = ['', 'FLANNEL_MODE=kube\n'].flatMap((config) => {
+      const s = spec(config);
+      return s.hosts.flatMap((h) => pathsOf(s, h.name));
+    });
+    expect(Object.values(P).filter((path) => !held.includes(path))).toEqual([]);
   });
 });
 

@@ -3,7 +3,6 @@ import { digestFromChecksumFile } from '../../src/artifacts/checksum-file.js';
 import {
   archOfMachine,
   artifactSources,
-  binariesForRoles,
   binariesOf,
   DEFAULT_VERSIONS,
   DOWNLOAD_BASES,
@@ -98,14 +97,7 @@ describe('the artifact catalog', () => {
   });
 });
 
-describe('binaries per role', () => {
-  it('gives each role its binaries', () => {
-    expect(binariesForRoles(['etcd'], versions)).toEqual(['etcd', 'etcdctl', 'etcdutl']);
-    expect(binariesForRoles(['etcd'], { ...versions, etcd: v('v3.4.23') })).toEqual(['etcd', 'etcdctl']);
-    expect(binariesForRoles(['master'], versions)).toEqual(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'etcdctl', 'flanneld']);
-    expect(binariesForRoles(['worker'], versions)).toEqual(['kubelet', 'kube-proxy', 'kubectl', 'flanneld', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap']);
-  });
-
+describe('architectures', () => {
   it('maps uname -m to release arches', () => {
     expect(archOfMachine('x86_64')).toBe('amd64');
     expect(archOfMachine('aarch64')).toBe('arm64');
