@@ -45,7 +45,7 @@ const CNI_IN_RUNTIME = 'drop it: the container runtime (containerd) runs CNI and
 
 // Removal versions come from the upstream changelogs and PRs (e.g. insecure serving: #95856,
 // dockershim flags: #106907, --container-runtime: #114017, --keep-terminated-pod-volumes: #122082).
-const REMOVED_FLAGS: Record<KubeComponent, RemovedFlag[]> = {
+export const REMOVED_FLAGS: Readonly<Record<KubeComponent, readonly RemovedFlag[]>> = {
   'kube-apiserver': [
     removed('--insecure-bind-address', '1.24', INSECURE_SERVING),
     removed('--insecure-port', '1.24', INSECURE_SERVING),

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, ManifestSchema, type ArtifactEntryInput, type Manifest } from '../../src/artifacts/manifest.js';
-import { clusterImages, DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, parseVersion, type Arch, type Project } from '../../src/upstream/index.js';
+import { clusterImages, DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, parseVersion, REMOVED_FLAGS, type Arch, type Project, type RemovedFlag } from '../../src/upstream/index.js';
 import { cachedDir, shortHash } from './cache.js';
 import { writeLocalImage } from './images.js';
 import { STANDINS_DIR } from './paths.js';
@@ -77,14 +77,56 @@ async function fromDeb(repoDir: string, pkg: string, binaries: Record<string, st
   }
 }
 
-/** One stand-in file per component, with its name and version baked in (no symlink, no sibling file needed). */
+/** Per component, each flag without its dashes and `[minor, why]`: the stand-in's REMOVED and DEPRECATED tables. */
+type StandinFlagTable = Record<string, Record<string, [number, string]>>;
+
+/** The minor of a Kubernetes `1.N`: the stand-ins compare minors only. */
+function kubeMinor(majorMinor: string): number {
+  const m = /^1\.(\d+)$/.exec(majorMinor);
+  if (!m) throw new Error(`src/upstream/kube-flags.ts has a version the stand-ins cannot compare: ${majorMinor}`);
+  return Number(m[1]);
+}
+
+/**
+ * The stand-ins' tables of flags, from src/upstream/kube-flags.ts: what each component refuses
+ * (`removed`) or warns about (`deprecated`), each from the earliest minor the table gives it.
+ */
+export function standinFlagTables(): Record<'removed' | 'deprecated', StandinFlagTable> {
+  const table = (status: RemovedFlag['status']): StandinFlagTable =>
+    Object.fromEntries(
+      Object.entries(REMOVED_FLAGS).map(([component, flags]) => {
+        const entries: Record<string, [number, string]> = {};
+        for (const f of flags.filter((x) => x.status === status)) {
+          const name = f.flag.replace(/^--/, '');
+          const minor = kubeMinor(f.removedIn);
+          if (!entries[name] || minor < entries[name][0]) entries[name] = [minor, f.instead];
+        }
+        return [component, entries];
+      }),
+    );
+  return { removed: table('removed'), deprecated: table('deprecated') };
+}
+
+/** Replaces the one line of `source` that `line` matches, or fails: a stand-in built without its settings would pass for a real one. */
+function bake(source: string, line: RegExp, replacement: string): string {
+  if (!line.test(source)) throw new Error(`${STANDIN_SOURCE} has no line matching ${line}: the lab bundle cannot bake it`);
+  return source.replace(line, `${replacement}  # baked in by test/lab/bundle.ts`);
+}
+
+/** The stand-in for one component, with its name, versions and flag tables baked in (no symlink, no sibling file needed). */
+export function bakedStandin(component: string, kubeVersion: string, flannelVersion: string): string {
+  const flags = standinFlagTables();
+  let source = fs.readFileSync(STANDIN_SOURCE, 'utf8');
+  source = bake(source, /^COMPONENT = None\b.*$/m, `COMPONENT = ${JSON.stringify(component)}`);
+  source = bake(source, /^VERSION = ".*$/m, `VERSION = ${JSON.stringify(kubeVersion)}`);
+  source = bake(source, /^FLANNEL_VERSION = ".*$/m, `FLANNEL_VERSION = ${JSON.stringify(flannelVersion)}`);
+  // JSON of string keys, numbers and strings is a Python literal as it is.
+  source = bake(source, /^REMOVED = \{\}.*$/m, `REMOVED = ${JSON.stringify(flags.removed)}`);
+  return bake(source, /^DEPRECATED = \{\}.*$/m, `DEPRECATED = ${JSON.stringify(flags.deprecated)}`);
+}
+
 function writeStandin(file: string, component: string, kubeVersion: string, flannelVersion: string): void {
-  const source = fs
-    .readFileSync(STANDIN_SOURCE, 'utf8')
-    .replace(/^COMPONENT = None\b.*$/m, `COMPONENT = ${JSON.stringify(component)}  # baked in by test/lab/bundle.ts`)
-    .replace(/^VERSION = ".*$/m, `VERSION = ${JSON.stringify(kubeVersion)}  # baked in by test/lab/bundle.ts`)
-    .replace(/^FLANNEL_VERSION = ".*$/m, `FLANNEL_VERSION = ${JSON.stringify(flannelVersion)}  # baked in by test/lab/bundle.ts`);
-  fs.writeFileSync(file, source, { mode: 0o755 });
+  fs.writeFileSync(file, bakedStandin(component, kubeVersion, flannelVersion), { mode: 0o755 });
 }
 
 function writeCniStandin(file: string, plugin: string): void {
@@ -158,6 +200,7 @@ export async function cachedBundle(opts: BundleOptions = {}): Promise<string> {
     flannel: opts.flannelVersion ?? DEFAULT_VERSIONS.flannel,
     defaults: DEFAULT_VERSIONS,
     standin: sha256(STANDIN_SOURCE),
+    flags: standinFlagTables(),
     repo: repoHash(),
     recipe: RECIPE_VERSION,
   });

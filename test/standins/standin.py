@@ -47,75 +47,16 @@ COMPONENTS = (
 )
 
 # ---------------------------------------------------------------------------------------------------
-# Upstream facts: what each version removed. Kept in step with src/render/kube-flags.ts and
-# /work/shared/research/upstream-facts.md; a stand-in rejects a flag when its own VERSION is at or
-# past the minor that removed it, as the real binary of that version would.
+# Upstream facts: the flags each version removed, and those it deprecated. test/lab/bundle.ts bakes both
+# tables in from src/upstream/kube-flags.ts, kubestrap's own record of them: {component: {flag: [minor,
+# why]}}, the flag without its dashes. A stand-in refuses a removed flag when its own VERSION is at or
+# past the minor that removed it, as the real binary of that version would, and warns about a deprecated
+# one from the minor that deprecated it. Run from the repository (test/standins/standin-<component>),
+# without baked tables, it refuses and warns about nothing.
 # ---------------------------------------------------------------------------------------------------
 
-KLOG_FLAGS = (
-    "log-dir", "log-file", "log-file-max-size", "logtostderr", "alsologtostderr", "one-output", "skip-headers",
-    "skip-log-headers", "add-dir-header", "stderrthreshold", "log-backtrace-at",
-)
-KLOG_REMOVED = {f: (26, "klog's file-logging flags were removed (KEP-2845); components log to stderr") for f in KLOG_FLAGS}
-INSECURE = "insecure serving is gone; use --secure-port and --bind-address"
-CNI_IN_RUNTIME = "dockershim was removed; CNI is configured in the container runtime"
-SCHEDULER_CONFIG = "use a KubeSchedulerConfiguration file with --config"
-
-REMOVED = {
-    "kube-apiserver": dict(KLOG_REMOVED, **{
-        "insecure-bind-address": (24, INSECURE), "insecure-port": (24, INSECURE), "address": (24, INSECURE),
-        "port": (24, INSECURE), "kubelet-https": (22, "connections to kubelets are always HTTPS"),
-        "enable-swagger-ui": (24, "the OpenAPI endpoints replace swagger"), "basic-auth-file": (19, "use client certificates"),
-        "repair-malformed-updates": (14, "drop it"), "storage-versions": (14, "drop it"),
-        "experimental-encryption-provider-config": (24, "use --encryption-provider-config"),
-        "deserialization-cache-size": (24, "drop it"), "target-ram-mb": (24, "drop it"),
-        "service-account-api-audiences": (25, "use --api-audiences"), "master-service-namespace": (27, "drop it"),
-        "cloud-provider": (33, "in-tree cloud providers are gone; run an external cloud-controller-manager"),
-        "cloud-config": (33, "in-tree cloud providers are gone; run an external cloud-controller-manager"),
-    }),
-    "kube-controller-manager": dict(KLOG_REMOVED, **{
-        "insecure-experimental-approve-all-kubelet-csrs-for-group": (13, "approve CSRs with RBAC"),
-        "horizontal-pod-autoscaler-use-rest-clients": (22, "drop it"), "address": (24, INSECURE), "port": (24, INSECURE),
-        "deleting-pods-qps": (25, "drop it"), "deleting-pods-burst": (25, "drop it"), "register-retry-count": (25, "drop it"),
-        "pod-eviction-timeout": (27, "taint-based eviction replaced it"), "enable-taint-manager": (27, "taint-based eviction is always on"),
-        "volume-host-cidr-denylist": (31, "drop it"), "volume-host-allow-local-loopback": (31, "drop it"),
-    }),
-    "kube-scheduler": dict(KLOG_REMOVED, **{
-        "address": (24, INSECURE), "port": (24, INSECURE), "algorithm-provider": (22, SCHEDULER_CONFIG),
-        "scheduler-name": (22, SCHEDULER_CONFIG), "hard-pod-affinity-symmetric-weight": (22, SCHEDULER_CONFIG),
-        "policy-config-file": (23, SCHEDULER_CONFIG), "policy-configmap": (23, SCHEDULER_CONFIG),
-        "policy-configmap-namespace": (23, SCHEDULER_CONFIG), "use-legacy-policy-config": (23, SCHEDULER_CONFIG),
-        "lock-object-name": (28, "use --leader-elect-resource-name"), "lock-object-namespace": (28, "use --leader-elect-resource-namespace"),
-    }),
-    "kubelet": dict(KLOG_REMOVED, **{
-        "api-servers": (8, "use --kubeconfig"), "require-kubeconfig": (10, "drop it"), "cadvisor-port": (12, "drop it"),
-        "allow-privileged": (15, "privileged pods are governed by admission"),
-        "experimental-bootstrap-kubeconfig": (23, "use --bootstrap-kubeconfig"),
-        "experimental-check-node-capabilities-before-mount": (23, "drop it"),
-        "network-plugin": (24, CNI_IN_RUNTIME), "network-plugin-mtu": (24, CNI_IN_RUNTIME), "cni-bin-dir": (24, CNI_IN_RUNTIME),
-        "cni-conf-dir": (24, CNI_IN_RUNTIME), "cni-cache-dir": (24, CNI_IN_RUNTIME),
-        "docker-endpoint": (24, "use --container-runtime-endpoint"), "image-pull-progress-deadline": (24, "drop it"),
-        "non-masquerade-cidr": (24, "drop it"), "dynamic-config-dir": (24, "use --config"),
-        "container-runtime": (27, "every runtime is a remote CRI runtime"), "master-service-namespace": (27, "drop it"),
-        "keep-terminated-pod-volumes": (31, "drop it"), "iptables-masquerade-bit": (31, "drop it"), "iptables-drop-bit": (31, "drop it"),
-        "cloud-config": (34, "in-tree cloud providers are gone"), "register-schedulable": (34, "use --register-with-taints"),
-        "pod-infra-container-image": (35, "the container runtime chooses the sandbox (pause) image"),
-    }),
-    "kube-proxy": dict(KLOG_REMOVED, **{
-        "resource-container": (16, "drop it"), "cleanup-ipvs": (21, "use --cleanup"), "proxy-port-range": (31, "drop it"),
-    }),
-}
-
-# Deprecated but still parsed: the real binary prints this warning and carries on, so must the stand-in.
-# Each entry: flag -> (first minor that warns, warning).
-DEPRECATED = {
-    "kube-apiserver": {
-        "admission-control": (10, "Use --enable-admission-plugins or --disable-admission-plugins instead. Will be removed in a future version."),
-    },
-    "kubelet": {
-        "pod-infra-container-image": (27, "will be removed in 1.35. Image garbage collector will get sandbox image information from CRI."),
-    },
-}
+REMOVED = {}  # baked in by test/lab/bundle.ts
+DEPRECATED = {}  # baked in by test/lab/bundle.ts
 
 # Admission plugins: removed ones -> the minor that removed them; the rest are today's plugins. Any other
 # name is refused as upstream does ("plugin ... is unknown").
