@@ -7,10 +7,17 @@ import { resourceId, type AbsentResource, type RecordResource, type Resource } f
  * running services a phase wants; packages are not (a package a host already had, iptables say,
  * must not go because kubestrap once asked for it: a phase that wants one gone says so itself).
  */
-export function withInstalled(phase: string, wanted: readonly Resource[], recorded: RecordedPhase | undefined, fields: RecordFields = {}): Resource[] {
+export function withInstalled(
+  phase: string,
+  wanted: readonly Resource[],
+  recorded: RecordedPhase | undefined,
+  fields: RecordFields = {},
+  /** Ids other phases of the run want: what moved to another phase stays. */
+  wantedElsewhere: ReadonlySet<string> = new Set(),
+): Resource[] {
   const installed = wanted.flatMap(installedEntry);
   const wantedIds = new Set(wanted.map(resourceId));
-  const stale = (recorded?.ids ?? []).filter((id) => !wantedIds.has(id));
+  const stale = (recorded?.ids ?? []).filter((id) => !wantedIds.has(id) && !wantedElsewhere.has(id));
   const record: RecordResource = {
     kind: 'record',
     phase,

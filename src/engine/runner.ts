@@ -190,14 +190,14 @@ function clusterHost(s: Run): ClusterHost<TargetHost, unknown> {
 function workOutResources(opts: Opts, s: Run, reports: Map<string, HostReport>): boolean {
   try {
     const ctx = { spec: opts.spec, host: s.host, facts: s.facts, ...(s.detail as object) };
-    for (const phase of opts.phases) {
-      // A phase that no longer applies to the host (a role it lost) still removes what it installed there.
-      const applies = phase.appliesTo(s.host);
-      const recorded = s.facts.record.get(phase.name);
-      if (!applies && !recorded) continue;
-      const wanted = applies ? phase.resources(ctx) : [];
-      const fields = applies ? (phase.record?.(ctx) ?? {}) : {};
-      s.resources.set(phase.name, checkUnique(s.host.name, withInstalled(phase.name, wanted, recorded, fields)));
+    // A phase that no longer applies to the host (a role it lost) still removes what it installed there.
+    const involved = opts.phases.filter((p) => p.appliesTo(s.host) || s.facts.record.has(p.name));
+    const wanted = new Map(involved.map((p) => [p, p.appliesTo(s.host) ? p.resources(ctx) : []] as const));
+    // What another phase of the run wants now (a file that moved from one phase to another) is not removed.
+    const wantedByAny = new Set([...wanted.values()].flat().map(resourceId));
+    for (const phase of involved) {
+      const fields = phase.appliesTo(s.host) ? (phase.record?.(ctx) ?? {}) : {};
+      s.resources.set(phase.name, checkUnique(s.host.name, withInstalled(phase.name, wanted.get(phase)!, s.facts.record.get(phase.name), fields, wantedByAny)));
     }
     return true;
   } catch (err) {

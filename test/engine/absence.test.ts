@@ -84,6 +84,16 @@ describe('absence: what a phase no longer wants is removed', () => {
     expect([summaries(again, 'n1'), summaries(again, 'n2')]).toEqual([[], []]);
   });
 
+  it('keeps a file that moved to another phase of the run, which now records it', async () => {
+    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } } });
+    const config: TestPhase = { name: 'config', title: 'config', appliesTo: () => true, resources: () => [file(CONF, 'v=1\n', ['app'])] };
+    await run(cluster, [appPhase([file(CONF, 'v=1\n', ['app']), app])]);
+    const moved = await run(cluster, [config, appPhase([app])]);
+    expect(summaries(moved, 'n1')).toEqual(['record what the config phase installed (1 item)', 'record what the app phase installed (1 item)']);
+    expect(cluster.host('n1').read(CONF)).toBe('v=1\n');
+    expect(summaries(await run(cluster, [config, appPhase([app])]), 'n1')).toEqual([]);
+  });
+
   it('forgets nothing on a run of other phases or other hosts (--phase, --limit)', async () => {
     const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } }, n2: { units: { app: {} } } });
     await run(cluster, [appPhase([file(CONF, 'v=1\n'), app])]);
