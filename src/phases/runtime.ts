@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { isOn } from '../components/catalog.js';
 import type { HostSpec } from '../config/cluster-spec.js';
 import type { ContainerRuntimeSource } from '../config/keys.js';
@@ -12,7 +13,7 @@ import { detectOs } from '../os/detect.js';
 import { elAdapter } from '../os/el.js';
 import { parseRuntimeFacts, runtimeFactSnippet, type RuntimeFacts } from '../runtime/facts.js';
 import { imageResources, type ImageArchive } from '../runtime/images.js';
-import { registryHostsFiles, staleRegistryDirsScript } from '../runtime/registry-hosts.js';
+import { registryHostsFiles } from '../runtime/registry-hosts.js';
 import { runtimeUnits } from '../runtime/units.js';
 import { containerdConfigVersion, leadingVersion } from '../runtime/versions.js';
 import { fileResource } from './file-resource.js';
@@ -132,20 +133,13 @@ function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] 
   const bundle = sourceOf(host) === 'bundle' ? inputs.bundle : undefined;
   const repoFile = sourceOf(host) === 'package' ? os.adapter.repoFile(dockerCeRepo(host)) : undefined;
   const registries = registryHostsFiles(host.values.DOCKER_REGISTRY_MIRRORS ?? '', host.values.DOCKER_INSECURE_REGISTRIES ?? '');
-  const stale = staleRegistryDirsScript(registries.map((r) => r.registry));
   const plain = (path: string, content: string): Resource => ({ kind: 'file', path, content, mode: 0o644, owner: 'root', group: 'root', restarts: [] });
   return [
     ...(repoFile ? [plain(repoFile.path, repoFile.content)] : []),
     // Before the packages: their services then start on this configuration, not the packaged one.
     ...filesOf('runtime', files).map(fileResource),
-    ...registries.map((r) => plain(r.path, r.content)),
-    {
-      kind: 'command',
-      name: 'containerd-registry-prune',
-      description: 'remove the hosts.toml of registries no longer configured',
-      check: `[ -z "$(${stale})" ]`,
-      run: `${stale} | while read -r ks_f; do rm -f "$ks_f" && rmdir "$(dirname "$ks_f")" 2>/dev/null; done; true`,
-    },
+    // A registry dropped from the config loses its hosts.toml and then its folder: the engine removes what it recorded.
+    ...registries.flatMap((r): Resource[] => [{ kind: 'directory', path: posix.dirname(r.path), mode: 0o755, owner: 'root', group: 'root' }, plain(r.path, r.content)]),
     ...(bundle
       ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))]
       : [{ kind: 'package', names: runtimePackages(os.adapter) } as const]),

@@ -1,6 +1,5 @@
 import { HOST_PATHS } from '../components/paths.js';
 import { parseCidr, splitList } from '../config/validators.js';
-import { shq } from '../ssh/quote.js';
 
 /**
  * containerd's registry configuration as `config_path` reads it: one `<dir>/<registry>/hosts.toml`
@@ -54,18 +53,3 @@ function toml(value: string): string {
   return JSON.stringify(value);
 }
 
-/**
- * Removes registry folders kubestrap wrote earlier for registries no longer configured, and only
- * those (a folder someone else made is left alone). The check lists what would go.
- */
-export function staleRegistryDirsScript(keep: readonly string[], dir: string = REGISTRY_CONFIG_DIR): string {
-  const keepTest = keep.map((r) => `[ "$ks_r" = ${shq(r)} ] && continue;`).join(' ');
-  return [
-    `for ks_f in ${shq(dir)}/*/hosts.toml; do`,
-    '  [ -f "$ks_f" ] || continue',
-    '  ks_r=$(basename "$(dirname "$ks_f")")',
-    `  ${keepTest}`,
-    `  if head -n 1 "$ks_f" | grep -q '^${REGISTRY_HOSTS_MARKER}'; then echo "$ks_f"; fi`,
-    'done',
-  ].join('\n');
-}

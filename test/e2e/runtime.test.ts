@@ -119,9 +119,12 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
     expect(run.code, run.stdout + run.stderr).toBe(0);
     for (const r of report.results.filter((x) => x.phase === 'runtime')) {
       expect(r.changes.map((c) => c.resource).sort()).toEqual([
+        'directory:/etc/containerd/certs.d/10.88.0.1:5000',
+        'directory:/etc/containerd/certs.d/docker.io',
         'file:/etc/containerd/certs.d/10.88.0.1:5000/hosts.toml',
         'file:/etc/containerd/certs.d/docker.io/hosts.toml',
         'file:/etc/docker/daemon.json',
+        'record:runtime',
       ]);
       expect(r.restarts.map((x) => x.service)).toEqual(['docker']);
     }
@@ -141,7 +144,14 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const runtime = report.results.filter((x) => x.phase === 'runtime');
     for (const r of runtime) {
-      expect(r.changes.map((c) => c.resource).sort()).toEqual(['command:containerd-registry-prune', 'file:/etc/containerd/certs.d/docker.io/hosts.toml', 'file:/etc/docker/daemon.json']);
+      // The dropped registry's file and then its folder go: kubestrap recorded them (and nothing someone else put there).
+      expect(r.changes.map((c) => c.resource).sort()).toEqual([
+        'directory:/etc/containerd/certs.d/10.88.0.1:5000',
+        'file:/etc/containerd/certs.d/10.88.0.1:5000/hosts.toml',
+        'file:/etc/containerd/certs.d/docker.io/hosts.toml',
+        'file:/etc/docker/daemon.json',
+        'record:runtime',
+      ]);
       expect(r.restarts.map((x) => x.service)).toEqual(['docker']);
     }
     expect(await mainPid(0, 'containerd')).toBe(containerd);
@@ -169,7 +179,7 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
       const first = await apply();
       for (const r of first.results) {
         expect(r.error).toBeUndefined();
-        expect(r.changes.map((c) => c.resourceId)).toEqual(['file:/var/lib/kubestrap/images/pause.tar', `command:image-import:${PAUSE}`]);
+        expect(r.changes.map((c) => c.resourceId)).toEqual(['file:/var/lib/kubestrap/images/pause.tar', `command:image-import:${PAUSE}`, 'record:runtime']);
         expect(r.restarts).toEqual([]);
       }
       for (const i of [0, 1]) expect((await hosts.run(i, 'ctr -n k8s.io images ls -q')).split('\n')).toContain(PAUSE);

@@ -38,7 +38,9 @@ describe('runtime phase', () => {
     return { spec, host, facts, ctx, file: (path: string) => files.find((f) => f.path === path)?.content };
   }
   const summary = (resources: Resource[]) =>
-    resources.map((r) => (r.kind === 'file' ? `file ${r.path}` : r.kind === 'package' ? `package ${r.names.join(',')}` : r.kind === 'service' ? `service ${r.name}` : r.kind === 'command' ? `command ${r.name}` : r.kind));
+    resources.map((r) =>
+      r.kind === 'file' || r.kind === 'directory' ? `${r.kind} ${r.path}` : r.kind === 'package' ? `package ${r.names.join(',')}` : r.kind === 'service' ? `service ${r.name}` : r.kind === 'command' ? `command ${r.name}` : r.kind,
+    );
 
   it('runs where the kubelet does', () => {
     const spec = clusterFrom(tmp(), PINNED);
@@ -50,7 +52,6 @@ describe('runtime phase', () => {
     expect(summary(runtimePhase.resources(ctx))).toEqual([
       'file /etc/containerd/config.toml',
       'file /etc/docker/daemon.json',
-      'command containerd-registry-prune',
       'package containerd,docker.io',
       'service containerd',
       'service docker',

@@ -1,9 +1,5 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { registryHostsFiles, staleRegistryDirsScript } from '../../src/runtime/registry-hosts.js';
-import { sh } from '../engine/support.js';
-import { useTempDir } from '../support/tmp.js';
+import { registryHostsFiles } from '../../src/runtime/registry-hosts.js';
 
 describe('containerd registry hosts.toml files', () => {
   it('sends docker.io through the mirrors in order, then Docker Hub itself', () => {
@@ -35,23 +31,4 @@ describe('containerd registry hosts.toml files', () => {
     expect(registryHostsFiles('', '')).toEqual([]);
   });
 
-  describe('pruning, run for real', () => {
-    const tmp = useTempDir();
-
-    it('lists only folders kubestrap wrote for registries no longer configured, and the prune removes just those', () => {
-      const dir = tmp();
-      const write = (registry: string, content: string) => {
-        mkdirSync(join(dir, registry));
-        writeFileSync(join(dir, registry, 'hosts.toml'), content);
-      };
-      for (const f of registryHostsFiles('https://m1.example', '10.0.0.5:5000,10.0.0.6:5000')) write(f.registry, f.content);
-      write('users.registry', 'server = "https://users.registry"\n');
-
-      const script = staleRegistryDirsScript(['docker.io', '10.0.0.5:5000'], dir);
-      expect(sh(script)).toBe(`${dir}/10.0.0.6:5000/hosts.toml\n`);
-      sh(`${script} | while read -r f; do rm -f "$f" && rmdir "$(dirname "$f")"; done`);
-      expect(readdirSync(dir).sort()).toEqual(['10.0.0.5:5000', 'docker.io', 'users.registry']);
-      expect(sh(script)).toBe('');
-    });
-  });
 });
