@@ -5,9 +5,6 @@ import type { CaName } from './catalog.js';
 import { SERVICE_ACCOUNT_KEY } from './catalog.js';
 import { ENCRYPTION_KEY } from './encryption.js';
 
-/** Kept for test/e2e, which imports PKI_PATHS from here: the paths live in src/components/paths.ts. */
-export { PKI_PATHS } from '../components/paths.js';
-
 /** Where each CA's certificate sits on hosts: what a run compares to refuse replacing a CA. */
 export const CA_CERT_PATHS: Record<CaName, string> = {
   ca: PKI_PATHS.caCert,

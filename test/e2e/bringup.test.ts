@@ -163,7 +163,7 @@ describe.skipIf(!labAvailable())('bring-up: three hosts, each etcd, master and w
       const { run, report } = await cluster.json('apply');
       expect(run.code, run.stderr).toBe(0);
       expect(changed(report)).toEqual(planned);
-      const state = await hosts.run(2, 'for u in kubelet kube-proxy containerd; do echo "$u $(systemctl is-active $u) $(systemctl is-enabled $u 2>/dev/null || echo none)"; done');
+      const state = await hosts.run(2, 'for u in kubelet kube-proxy containerd; do e=$(systemctl is-enabled $u 2>/dev/null); echo "$u $(systemctl is-active $u) ${e:-none}"; done');
       expect(state.trim().split('\n')).toEqual(['kubelet inactive none', 'kube-proxy inactive none', 'containerd inactive disabled']);
       for (const path of ['/etc/systemd/system/kubelet.service', '/opt/kube/bin/kubelet', '/opt/kube/bin/kube-proxy', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/pki/kubelet.key']) {
         expect([path, (await hosts.exec(2, `test -e ${path}`)).code]).toEqual([path, 1]);

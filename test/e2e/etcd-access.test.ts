@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { PKI_PATHS } from '../../src/pki/host-layout.js';
+import { PKI_PATHS } from '../../src/components/paths.js';
 import { useLabCluster, type JsonReport } from './support/cluster.js';
 import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
 import { usePreviousRelease } from './support/previous-release.js';

@@ -2,11 +2,12 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { loadClusterSpec, type ClusterSpec } from '../../src/config/cluster-spec.js';
-import { HOST_PATHS } from '../../src/config/host-paths.js';
+import { HOST_PATHS } from '../../src/components/paths.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { pkiCatalog } from '../../src/pki/catalog.js';
 import { readCertificate } from '../../src/pki/certificate.js';
-import { CA_CERT_PATHS, hostPkiFiles, PKI_PATHS } from '../../src/pki/host-layout.js';
+import { CA_CERT_PATHS, hostPkiFiles } from '../../src/pki/host-layout.js';
+import { PKI_PATHS } from '../../src/components/paths.js';
 import { localPkiStore } from '../../src/pki/store.js';
 import { hostValues } from '../../src/phases/index.js';
 import { renderCluster } from '../../src/render/render-cluster.js';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST_PATHS } from '../../../src/config/host-paths.js';
+import { HOST_PATHS } from '../../../src/components/paths.js';
 import type { Resource } from '../../../src/engine/resource.js';
 import type { RuntimeBundle } from '../../../src/phases/runtime.js';
 import { leadingVersion } from '../../../src/runtime/versions.js';
