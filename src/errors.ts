@@ -53,7 +53,13 @@ abstract class FileProblem extends KubestrapError {
 
 /** A problem at a line of a file, about a key (or the line as a whole). */
 abstract class KeyedFileProblem extends FileProblem {
-  constructor(file: string, line: number | undefined, readonly key: string | undefined, message: string, hint?: string) {
+  constructor(
+    file: string,
+    line: number | undefined,
+    readonly key: string | undefined,
+    message: string,
+    hint?: string,
+  ) {
     super(file, line, key ?? '', message, hint);
   }
 }
@@ -67,7 +73,13 @@ export class ConfigError extends KeyedFileProblem {
 export class InventoryError extends FileProblem {
   readonly kind = 'inventory';
 
-  constructor(file: string, readonly path: ReadonlyArray<string | number>, line: number | undefined, message: string, hint?: string) {
+  constructor(
+    file: string,
+    readonly path: ReadonlyArray<string | number>,
+    line: number | undefined,
+    message: string,
+    hint?: string,
+  ) {
     super(file, line, formatYamlPath(path), message, hint);
   }
 }
@@ -217,9 +229,7 @@ function sortByPosition(problems: ReadonlyArray<KubestrapError>): KubestrapError
 }
 
 export function formatYamlPath(path: ReadonlyArray<string | number>): string {
-  return path
-    .map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : i === 0 ? seg : `.${seg}`))
-    .join('');
+  return path.map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : i === 0 ? seg : `.${seg}`)).join('');
 }
 
 function indentBlock(label: string, text: string): string {

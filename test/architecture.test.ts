@@ -20,9 +20,17 @@ const SRC = join(ROOT, 'src');
 const RULES: ReadonlyArray<{ from: string; forbidden: readonly string[]; why: string }> = [
   { from: 'transfer', forbidden: ['engine', 'artifacts', 'config', 'render', 'os', 'phases', 'pki', 'upstream', 'cli', 'health'], why: 'transfer moves bytes to hosts over ssh/ and nothing else' },
   { from: 'artifacts', forbidden: ['engine'], why: 'artifacts hands the engine files to send; the codec and the upload come from transfer/' },
-  { from: 'engine', forbidden: ['config', 'render', 'os', 'phases', 'pki', 'artifacts', 'upstream', 'components', 'cli', 'health'], why: 'the engine knows hosts, resources and procedures, not clusters: callers pass their types through it' },
-  { from: 'components', forbidden: ['phases', 'pki', 'render', 'health', 'engine', 'cli', 'artifacts', 'os', 'preflight', 'runtime', 'state', 'transfer'], why: 'the component catalog sits low: it reads config/ and upstream/, and what sits above reads it' },
-  { from: 'render', forbidden: ['pki', 'phases', 'engine', 'health', 'cli'], why: 'templates\' paths, PKI paths and ports come from the component catalog' },
+  {
+    from: 'engine',
+    forbidden: ['config', 'render', 'os', 'phases', 'pki', 'artifacts', 'upstream', 'components', 'cli', 'health'],
+    why: 'the engine knows hosts, resources and procedures, not clusters: callers pass their types through it',
+  },
+  {
+    from: 'components',
+    forbidden: ['phases', 'pki', 'render', 'health', 'engine', 'cli', 'artifacts', 'os', 'preflight', 'runtime', 'state', 'transfer'],
+    why: 'the component catalog sits low: it reads config/ and upstream/, and what sits above reads it',
+  },
+  { from: 'render', forbidden: ['pki', 'phases', 'engine', 'health', 'cli'], why: "templates' paths, PKI paths and ports come from the component catalog" },
   { from: 'health', forbidden: ['phases', 'pki', 'cli'], why: 'health reads what runs where, and how to ask it, from the component catalog' },
 ];
 
@@ -31,8 +39,7 @@ const RULES: ReadonlyArray<{ from: string; forbidden: readonly string[]; why: st
  * root). The cycle check leaves these edges out: a new cycle fails, and an entry whose import is
  * gone fails too, so that it is removed here. To be removed by the refactoring in progress.
  */
-const KNOWN_CYCLE_EDGES: ReadonlyArray<readonly [string, string]> = [
-];
+const KNOWN_CYCLE_EDGES: ReadonlyArray<readonly [string, string]> = [];
 
 /** Every .ts file under `dir`. */
 function sourceFiles(dir: string): string[] {
@@ -49,7 +56,8 @@ function specifiers(file: string): string[] {
   const out: string[] = [];
   const visit = (node: ts.Node): void => {
     if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) out.push(node.moduleSpecifier.text);
-    else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) out.push(node.moduleReference.expression.text);
+    else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression))
+      out.push(node.moduleReference.expression.text);
     else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteralLike(node.arguments[0])) out.push(node.arguments[0].text);
     else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) out.push(node.argument.literal.text);
     ts.forEachChild(node, visit);
@@ -74,7 +82,7 @@ function importGraph(): Map<string, string[]> {
   for (const file of sourceFiles(SRC)) {
     const targets = specifiers(file).flatMap((s) => {
       const target = resolveImport(file, s);
-      return target && target.startsWith(SRC + sep) ? [rel(target)] : [];
+      return target?.startsWith(SRC + sep) ? [rel(target)] : [];
     });
     graph.set(rel(file), [...new Set(targets)].sort());
   }

@@ -72,7 +72,11 @@ export async function createBundle(req: BundleRequest): Promise<Manifest> {
     const registry = req.config.values.K8S_IMAGE_REGISTRY!;
     for (const image of clusterImages(req.config.versions.kubernetes, registry)) {
       const file = `${arch}/images/${image.name}-${image.tag}.tar`;
-      const { sha256, size } = await pullImage(image, arch, join(out, file), { cache, origin: { property: 'K8S_IMAGE_REGISTRY', value: registry }, ...(req.progress ? { progress: req.progress } : {}) });
+      const { sha256, size } = await pullImage(image, arch, join(out, file), {
+        cache,
+        origin: { property: 'K8S_IMAGE_REGISTRY', value: registry },
+        ...(req.progress ? { progress: req.progress } : {}),
+      });
       artifacts.push({ component: image.name, version: image.tag, arch, kind: 'image', image: image.ref, file, sha256, size });
     }
   }
@@ -100,7 +104,8 @@ export interface BundledImage {
  */
 export async function bundledImage(bundle: LoadedManifest, ref: string, name: ImageName, arch: Arch, hash: (file: string) => Promise<{ sha256: string }> = hashFile): Promise<BundledImage> {
   const entry = bundle.manifest.artifacts.find((e) => e.kind === 'image' && e.image === ref && e.arch === arch);
-  if (!entry) throw new BundleError(bundle.file, `has no image ${ref} for ${arch}`, 'make the bundle with this config (bootstrap bundle create) so that it holds the images of this Kubernetes version');
+  if (!entry)
+    throw new BundleError(bundle.file, `has no image ${ref} for ${arch}`, 'make the bundle with this config (bootstrap bundle create) so that it holds the images of this Kubernetes version');
   const file = entryPath(bundle, entry)!;
   const actual = await hash(file).catch(() => undefined);
   if (!actual) throw new BundleError(file, `${entry.file} is missing (listed for ${entryKey(entry)})`);

@@ -35,7 +35,7 @@ import { decodedContent, encodeFrom, type Content } from './wire-encoding.js';
  *                             hashed when it had this size, mtime, ctime and inode
  */
 export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
   return join(base, 'kubestrap');
 }
 
@@ -271,7 +271,12 @@ export class ArtifactCache {
   private usable(path: string): boolean {
     const stat = lstatOrUndefined(path);
     if (stat === undefined) return false;
-    if (!stat.isFile()) throw new StateError(path, `this is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, where the download cache keeps only files it wrote`, `rm ${path} (kubestrap makes or downloads it again)`);
+    if (!stat.isFile())
+      throw new StateError(
+        path,
+        `this is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, where the download cache keeps only files it wrote`,
+        `rm ${path} (kubestrap makes or downloads it again)`,
+      );
     checkPrivate(path, CACHE_PATH);
     return true;
   }

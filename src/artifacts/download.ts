@@ -63,7 +63,11 @@ async function get(url: string, origin: UrlOrigin): Promise<Response> {
   if (res.ok) return res as unknown as Response;
   await res.body?.cancel().catch(() => undefined);
   if (res.status === 404) {
-    throw new ArtifactError(url, `${url} does not exist (HTTP 404)`, `the version may not exist upstream, or the mirror lacks it: check the version property and ${origin.property} (now ${origin.value})`);
+    throw new ArtifactError(
+      url,
+      `${url} does not exist (HTTP 404)`,
+      `the version may not exist upstream, or the mirror lacks it: check the version property and ${origin.property} (now ${origin.value})`,
+    );
   }
   throw new ArtifactError(url, `${url} answered HTTP ${res.status} ${res.statusText}`.trim(), checkOrigin(origin));
 }
@@ -90,7 +94,11 @@ export interface DownloadListener {
 
 function tooLarge(url: string, origin: UrlOrigin, limit: SizeLimit, announced?: number): ArtifactError {
   const size = announced === undefined ? `more than ${sizeText(limit.bytes)}` : `${sizeText(announced)}`;
-  return new ArtifactError(url, `${url} is ${size}, more than ${limit.why} (${sizeText(limit.bytes)}); nothing of it was kept`, `the server does not serve the expected file there: check ${origin.property} (now ${origin.value})`);
+  return new ArtifactError(
+    url,
+    `${url} is ${size}, more than ${limit.why} (${sizeText(limit.bytes)}); nothing of it was kept`,
+    `the server does not serve the expected file there: check ${origin.property} (now ${origin.value})`,
+  );
 }
 
 /** The body's announced length, refused up front when it is past the limit. */
@@ -131,13 +139,13 @@ export async function downloadTo(url: string, dest: string, origin: UrlOrigin, l
 }
 
 /** A response's whole body, at most `limit` bytes of it (a document: checksum file, manifest, token). */
-export async function readBody(res: Response, url: string, origin: UrlOrigin, limit: SizeLimit = { bytes: LIMITS.document, why: 'kubestrap\'s limit for such a file' }): Promise<Buffer> {
+export async function readBody(res: Response, url: string, origin: UrlOrigin, limit: SizeLimit = { bytes: LIMITS.document, why: "kubestrap's limit for such a file" }): Promise<Buffer> {
   await announcedLength(res, url, origin, limit);
   if (!res.body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   const m = meter({ limit: limit.bytes, tooLarge: () => tooLarge(url, origin, limit), algorithms: [] });
   try {
-    await pipeline(Readable.fromWeb(res.body as never), m.stream, async function* (source: AsyncIterable<Buffer>) {
+    await pipeline(Readable.fromWeb(res.body as never), m.stream, async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) chunks.push(chunk);
     });
   } catch (err) {

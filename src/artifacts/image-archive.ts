@@ -44,7 +44,11 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
  */
 export function digestHex(digest: string, where: string): string {
   if (!DIGEST.test(digest)) {
-    throw new ArtifactError(where, `"${printable(digest)}" is not a sha256 digest (sha256: and 64 lower-case hex digits)`, 'the registry served a malformed or hostile manifest: use another registry or mirror');
+    throw new ArtifactError(
+      where,
+      `"${printable(digest)}" is not a sha256 digest (sha256: and 64 lower-case hex digits)`,
+      'the registry served a malformed or hostile manifest: use another registry or mirror',
+    );
   }
   return digest.slice('sha256:'.length);
 }
@@ -103,7 +107,12 @@ export async function writeImageArchive(dest: string, image: ImageContents): Pro
 /** One layer's file as an entry, hashed as it is read: other bytes than its digest says fail the archive. */
 async function addLayer(tar: ReturnType<typeof pack>, layer: ImageBlob & { hex: string }, ref: string): Promise<void> {
   const size = statSync(layer.file).size;
-  if (size !== layer.size) throw new ArtifactError(layer.file, `${layer.file} holds ${size} bytes, but ${ref}'s manifest says its layer ${layer.digest} has ${layer.size}`, 'the cached layer is damaged: delete it and run again');
+  if (size !== layer.size)
+    throw new ArtifactError(
+      layer.file,
+      `${layer.file} holds ${size} bytes, but ${ref}'s manifest says its layer ${layer.digest} has ${layer.size}`,
+      'the cached layer is damaged: delete it and run again',
+    );
   const m = meter({ limit: size });
   await new Promise<void>((resolve, reject) => {
     const sink = tar.entry({ name: `blobs/sha256/${layer.hex}`, mode: 0o644, size }, (err) => (err ? reject(err) : resolve()));

@@ -63,7 +63,11 @@ export class ArtifactLock {
     if (!existsSync(file)) return new ArtifactLock(file, { format: 1, downloads: {}, binaries: {}, encodings: {} });
     const parsed = LockSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!parsed.success) {
-      throw new ArtifactError(file, `${file} is not a valid artifact lock file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'restore it from a backup, or delete it to pin every artifact again on the next download');
+      throw new ArtifactError(
+        file,
+        `${file} is not a valid artifact lock file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        'restore it from a backup, or delete it to pin every artifact again on the next download',
+      );
     }
     return new ArtifactLock(file, parsed.data);
   }

@@ -25,7 +25,7 @@ export const ArtifactEntrySchema = z
     /** For images: the reference the runtime must know it by, e.g. registry.k8s.io/pause:3.10.1. */
     image: z.string().min(1).optional(),
     /** Path of the file relative to the manifest's folder. */
-    file: z.string().min(1).refine(relativeInside, 'a relative path inside the manifest\'s folder').optional(),
+    file: z.string().min(1).refine(relativeInside, "a relative path inside the manifest's folder").optional(),
     /** Where to download it instead (user manifests only). */
     url: z.url({ protocol: /^https?$/ }).optional(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits'),
@@ -66,7 +66,11 @@ export function loadManifest(file: string): LoadedManifest {
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
-    throw new BundleError(file, `${file} is not a valid artifact manifest:\n  ${problems.join('\n  ')}`, 'each entry needs component, version, arch, sha256 and one of file/url (see src/artifacts/manifest.ts)');
+    throw new BundleError(
+      file,
+      `${file} is not a valid artifact manifest:\n  ${problems.join('\n  ')}`,
+      'each entry needs component, version, arch, sha256 and one of file/url (see src/artifacts/manifest.ts)',
+    );
   }
   return { file, dir: dirname(resolve(file)), manifest: parsed.data };
 }

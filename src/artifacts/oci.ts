@@ -60,7 +60,11 @@ export async function pullImage(image: ImageRef, arch: Arch, dest: string, opts:
     manifest = await client.manifest(match.digest);
   }
   if (!MANIFEST_TYPES.includes(manifest.mediaType)) {
-    throw new ArtifactError(image.ref, `${image.ref} answered with a ${manifest.mediaType || 'untyped'} manifest, which kubestrap cannot read`, `check ${opts.origin.property} (now ${opts.origin.value})`);
+    throw new ArtifactError(
+      image.ref,
+      `${image.ref} answered with a ${manifest.mediaType || 'untyped'} manifest, which kubestrap cannot read`,
+      `check ${opts.origin.property} (now ${opts.origin.value})`,
+    );
   }
   const doc = manifest.doc;
   if (!doc.config || !doc.layers) throw new ArtifactError(image.ref, `${image.ref}'s manifest lists no config or layers`, `check ${opts.origin.property}`);
@@ -112,11 +116,20 @@ class RegistryClient {
     if (opts.cache.has(hex)) return opts.cache.blobPath(hex);
     const url = `${this.base}/blobs/${layer.digest}`;
     if (!Number.isSafeInteger(layer.size) || layer.size < 0 || layer.size > LIMITS.download) {
-      throw new ArtifactError(url, `${this.image.ref}'s manifest gives its layer ${layer.digest} a size of ${layer.size} bytes, more than kubestrap takes (${sizeText(LIMITS.download)})`, `check ${this.origin.property} (now ${this.origin.value})`);
+      throw new ArtifactError(
+        url,
+        `${this.image.ref}'s manifest gives its layer ${layer.digest} a size of ${layer.size} bytes, more than kubestrap takes (${sizeText(LIMITS.download)})`,
+        `check ${this.origin.property} (now ${this.origin.value})`,
+      );
     }
     const res = await this.get(url, {});
     const temp = opts.cache.tempPath();
-    const tooLarge = () => new ArtifactError(url, `${url} sends more than the ${layer.size} bytes its descriptor gives; nothing of it was kept`, `the registry or a proxy serves other bytes: check ${this.origin.property} (now ${this.origin.value})`);
+    const tooLarge = () =>
+      new ArtifactError(
+        url,
+        `${url} sends more than the ${layer.size} bytes its descriptor gives; nothing of it was kept`,
+        `the registry or a proxy serves other bytes: check ${this.origin.property} (now ${this.origin.value})`,
+      );
     const m = meter({ limit: layer.size, tooLarge, onBytes: (n) => opts.progress?.advanced(n) });
     opts.progress?.started(url, layer.size);
     const file = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
@@ -132,7 +145,11 @@ class RegistryClient {
     const actual = m.hex('sha256');
     if (actual !== hex) {
       rmSync(temp, { force: true });
-      throw new ArtifactError(url, `checksum mismatch for ${url}: expected sha256 ${hex} (the layer's digest in the image manifest), got ${actual}; the download was deleted`, `the registry or a proxy served other bytes: check ${this.origin.property} (now ${this.origin.value})`);
+      throw new ArtifactError(
+        url,
+        `checksum mismatch for ${url}: expected sha256 ${hex} (the layer's digest in the image manifest), got ${actual}; the download was deleted`,
+        `the registry or a proxy served other bytes: check ${this.origin.property} (now ${this.origin.value})`,
+      );
     }
     return opts.cache.adopt(temp, hex);
   }
@@ -148,7 +165,11 @@ class RegistryClient {
   private check(digest: string, body: Buffer, url: string): void {
     const actual = digestOf(body);
     if (actual !== digest) {
-      throw new ArtifactError(url, `checksum mismatch for ${url}: expected ${digest}, got ${actual}`, `the registry or a proxy served other bytes: check ${this.origin.property} (now ${this.origin.value})`);
+      throw new ArtifactError(
+        url,
+        `checksum mismatch for ${url}: expected ${digest}, got ${actual}`,
+        `the registry or a proxy served other bytes: check ${this.origin.property} (now ${this.origin.value})`,
+      );
     }
   }
 
@@ -181,7 +202,7 @@ class RegistryClient {
     if (!res.ok) throw new ArtifactError(tokenUrl.toString(), `the registry's token service answered HTTP ${res.status}`, `check ${this.origin.property}`);
     const body = JSON.parse((await readBody(res, tokenUrl.toString(), this.origin)).toString('utf8')) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (!token) throw new ArtifactError(tokenUrl.toString(), 'the registry\'s token service gave no token', `check ${this.origin.property}`);
+    if (!token) throw new ArtifactError(tokenUrl.toString(), "the registry's token service gave no token", `check ${this.origin.property}`);
     return token;
   }
 }

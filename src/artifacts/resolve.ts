@@ -248,7 +248,11 @@ async function resolveGroup(ctx: ResolveContext, group: Group, names: BinaryName
       const key = binaryKey(name, version.tag, group.arch);
       const pin = ctx.lock.binary(key);
       if (pin && pin.sha256 !== got.sha256) {
-        throw new ArtifactError(source.url, `${key} from ${source.url} has sha256 ${got.sha256}, but the cluster's lock file pinned ${pin.sha256}`, `upstream (or the mirror) now serves other bytes under this name; if you trust them, delete the entry "${key}" from ${ctx.lock.file}`);
+        throw new ArtifactError(
+          source.url,
+          `${key} from ${source.url} has sha256 ${got.sha256}, but the cluster's lock file pinned ${pin.sha256}`,
+          `upstream (or the mirror) now serves other bytes under this name; if you trust them, delete the entry "${key}" from ${ctx.lock.file}`,
+        );
       }
       if (!pin) ctx.lock.pinBinary(key, { sha256: got.sha256, size: got.size, checkedBy: 'archive', from: sourceKey });
       out.push(resolved(name, got));
@@ -273,7 +277,7 @@ function limitsOf(ctx: ResolveContext): Limits {
 }
 
 function downloadLimit(ctx: ResolveContext): SizeLimit {
-  return { bytes: limitsOf(ctx).download, why: 'kubestrap\'s limit for a download' };
+  return { bytes: limitsOf(ctx).download, why: "kubestrap's limit for a download" };
 }
 
 /** The download in the cache, checked; fetched if the cache does not have it. */
@@ -299,7 +303,7 @@ async function ensureSource(ctx: ResolveContext, source: ArtifactSource, key: st
     ctx.warn({
       where: key,
       message: `upstream publishes no checksum for ${source.url}; its sha256 ${sha256} was pinned in ${ctx.lock.file} on this first download, and every later use must match it`,
-      hint: 'compare that sha256 with one you trust (the project\'s release page, a download on another machine)',
+      hint: "compare that sha256 with one you trust (the project's release page, a download on another machine)",
     });
   }
   return pinDownload(ctx, key, source, sha256, checkedBy);
@@ -312,7 +316,7 @@ async function ensureSource(ctx: ResolveContext, source: ArtifactSource, key: st
  */
 async function publishedDigest(ctx: ResolveContext, source: ArtifactSource, published: PublishedChecksum, origin: UrlOrigin, pinned: boolean): Promise<Expected | undefined> {
   warnPlainHttp(ctx, published.url, origin);
-  const text = await fetchText(published.url, origin, { bytes: limitsOf(ctx).document, why: 'kubestrap\'s limit for a checksum file' });
+  const text = await fetchText(published.url, origin, { bytes: limitsOf(ctx).document, why: "kubestrap's limit for a checksum file" });
   if (text === undefined) {
     if (pinned) return undefined;
     throw new ArtifactError(
@@ -332,7 +336,7 @@ function warnPlainHttp(ctx: ResolveContext, url: string, origin: UrlOrigin): voi
   ctx.warn({
     where: origin.property,
     message: `${new URL(url).origin} is plain HTTP: whoever is on the way can change what is downloaded from it, checksum files included`,
-    hint: 'use an https:// mirror; only pins (kubestrap\'s, the cluster\'s lock file) still hold then',
+    hint: "use an https:// mirror; only pins (kubestrap's, the cluster's lock file) still hold then",
   });
 }
 
@@ -358,7 +362,11 @@ async function download(ctx: ResolveContext, url: string, origin: UrlOrigin, exp
     const actual = e.algorithm === 'sha256' ? got.sha256 : got.sha512;
     if (actual !== e.hex) {
       rmSync(temp, { force: true });
-      throw new ArtifactError(url, `checksum mismatch for ${url}: expected ${e.algorithm} ${e.hex} (${e.why}), got ${actual}; the download was deleted`, `the file was corrupted or replaced on the way, or ${origin.property} (now ${origin.value}) points at a mirror serving other bytes; re-run to download again`);
+      throw new ArtifactError(
+        url,
+        `checksum mismatch for ${url}: expected ${e.algorithm} ${e.hex} (${e.why}), got ${actual}; the download was deleted`,
+        `the file was corrupted or replaced on the way, or ${origin.property} (now ${origin.value}) points at a mirror serving other bytes; re-run to download again`,
+      );
     }
   }
   ctx.cache.adopt(temp, got.sha256);
@@ -379,7 +387,8 @@ async function extract(ctx: ResolveContext, source: ArtifactSource, archive: str
   const wanted = new Map(Object.entries(source.layout.members).map(([name, path]) => [normalize(path), name as BinaryName]));
   const index: Members = {};
   const blob = ctx.cache.blobPath(archive);
-  const tooLarge = (what: string) => (limit: number) => new ArtifactError(source.url, `${source.url} ${what} more than ${sizeText(limit)}: not the archive upstream publishes`, `check ${source.base} (now ${ctx.bases[source.base]})`);
+  const tooLarge = (what: string) => (limit: number) =>
+    new ArtifactError(source.url, `${source.url} ${what} more than ${sizeText(limit)}: not the archive upstream publishes`, `check ${source.base} (now ${ctx.bases[source.base]})`);
   const read = meter();
   const limits = limitsOf(ctx);
   const expanded = meter({ limit: limits.expanded, tooLarge: tooLarge('expands to'), algorithms: [] });
@@ -419,15 +428,27 @@ async function extract(ctx: ResolveContext, source: ArtifactSource, archive: str
   } catch (err) {
     await Promise.allSettled([...writing]);
     if (err instanceof ArtifactError) throw err;
-    throw new ArtifactError(source.url, `${source.url} cannot be unpacked: ${(err as Error).message}`, `the download is not a .tar.gz as upstream publishes it: check ${source.base} (now ${ctx.bases[source.base]})`);
+    throw new ArtifactError(
+      source.url,
+      `${source.url} cannot be unpacked: ${(err as Error).message}`,
+      `the download is not a .tar.gz as upstream publishes it: check ${source.base} (now ${ctx.bases[source.base]})`,
+    );
   }
   if (read.hex('sha256') !== archive) {
     rmSync(blob, { force: true });
-    throw new ArtifactError(blob, `${blob} is not the download that was checked: it must hold sha256 ${archive}, but holds ${read.hex('sha256')}; it was deleted from the cache`, `re-run to download it again; if it happens again, find out what else writes ${ctx.cache.root}`);
+    throw new ArtifactError(
+      blob,
+      `${blob} is not the download that was checked: it must hold sha256 ${archive}, but holds ${read.hex('sha256')}; it was deleted from the cache`,
+      `re-run to download it again; if it happens again, find out what else writes ${ctx.cache.root}`,
+    );
   }
   const absent = [...wanted.entries()].filter(([, name]) => !index[name]).map(([path]) => path);
   if (absent.length) {
-    throw new ArtifactError(source.url, `${source.url} does not hold ${absent.join(', ')}`, `the archive's layout differs from what kubestrap expects: check ${source.base} and the version, or give the binaries with --artifacts-manifest`);
+    throw new ArtifactError(
+      source.url,
+      `${source.url} does not hold ${absent.join(', ')}`,
+      `the archive's layout differs from what kubestrap expects: check ${source.base} and the version, or give the binaries with --artifacts-manifest`,
+    );
   }
   return index;
 }

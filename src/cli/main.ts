@@ -10,7 +10,6 @@ import { initCommand } from './commands/init.js';
 import { renderCommand } from './commands/render.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
-
 function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   // commander's errors quote the command line (`unknown option '...'`): escaped, as every message is.
   const output = {

@@ -8,7 +8,7 @@ import { ROLES, type Role } from '../config/inventory-schema.js';
 import { firstHosts } from '../config/config-checks.js';
 import { KNOWN_KEYS } from '../config/keys.js';
 import { networkAddress, parseCidr } from '../config/validators.js';
-import { ConfigError, InvalidInputError, InventoryError, type KubestrapError } from '../errors.js';
+import { InvalidInputError, InventoryError, type KubestrapError } from '../errors.js';
 import { ensureRealDir, lstatOrUndefined, writeFresh } from '../fresh-file.js';
 import { UsageError } from './usage-error.js';
 
@@ -54,33 +54,48 @@ export async function askCluster(streams: PromptStreams, versions: readonly stri
   answers.cluster = await input({ message: 'Cluster name', default: answers.cluster, validate: (v) => firstProblem(problemsWith({ ...answers, cluster: v }, atPath('cluster'))) }, ctx);
   for (;;) {
     const n = answers.hosts.length + 1;
-    const address = await input({
-      message: `Address of host ${n} (IP or DNS name${n > 1 ? '; empty when done' : ''})`,
-      validate: (v) => (v === '' && n > 1) || firstProblem(problemsWith(withHost(answers, { name: `node${n}`, address: v, roles: ['worker'] }), atPath('hosts', n - 1, 'address'))),
-    }, ctx);
+    const address = await input(
+      {
+        message: `Address of host ${n} (IP or DNS name${n > 1 ? '; empty when done' : ''})`,
+        validate: (v) => (v === '' && n > 1) || firstProblem(problemsWith(withHost(answers, { name: `node${n}`, address: v, roles: ['worker'] }), atPath('hosts', n - 1, 'address'))),
+      },
+      ctx,
+    );
     if (address === '') break;
-    const name = await input({
-      message: `Name of ${address} (becomes its node name)`,
-      default: `node${n}`,
-      validate: (v) => firstProblem(problemsWith(withHost(answers, { name: v, address, roles: ['worker'] }), atPath('hosts', n - 1, 'name'))),
-    }, ctx);
-    const roles = await checkbox<Role>({
-      message: `Roles of ${name}`,
-      choices: ROLES.map((r) => ({ value: r, checked: defaultRoles(n).includes(r) })),
-      validate: (v) => v.length > 0 || 'choose at least one role',
-    }, ctx);
+    const name = await input(
+      {
+        message: `Name of ${address} (becomes its node name)`,
+        default: `node${n}`,
+        validate: (v) => firstProblem(problemsWith(withHost(answers, { name: v, address, roles: ['worker'] }), atPath('hosts', n - 1, 'name'))),
+      },
+      ctx,
+    );
+    const roles = await checkbox<Role>(
+      {
+        message: `Roles of ${name}`,
+        choices: ROLES.map((r) => ({ value: r, checked: defaultRoles(n).includes(r) })),
+        validate: (v) => v.length > 0 || 'choose at least one role',
+      },
+      ctx,
+    );
     answers.hosts.push({ name, address, roles: [...roles] });
   }
-  answers.sshUser = await input({ message: 'SSH user (root, or a user with sudo)', default: answers.sshUser, validate: (v) => firstProblem(problemsWith({ ...answers, sshUser: v }, atPath('ssh', 'user'))) }, ctx);
+  answers.sshUser = await input(
+    { message: 'SSH user (root, or a user with sudo)', default: answers.sshUser, validate: (v) => firstProblem(problemsWith({ ...answers, sshUser: v }, atPath('ssh', 'user'))) },
+    ctx,
+  );
   answers.keyFile = await input({ message: 'SSH private key file', default: answers.keyFile, validate: (v) => firstProblem(problemsWith({ ...answers, keyFile: v }, atPath('ssh', 'keyFile'))) }, ctx);
   answers.properties.KUBE_VERSION = await select({ message: 'Kubernetes version', choices: versions.map((v) => ({ value: v })), default: KNOWN_KEYS.KUBE_VERSION.default }, ctx);
   for (const key of ASKED_KEYS.filter((k) => k !== 'KUBE_VERSION')) {
-    const chosen = await input({
-      message: `${key}: ${KNOWN_KEYS[key].summary}`,
-      default: KNOWN_KEYS[key].default,
-      // Every host and earlier answer is known by now: any problem left is this answer's.
-      validate: (v) => firstProblem(loadProblems({ ...answers, properties: withDerived({ ...answers.properties, [key]: v }) })),
-    }, ctx);
+    const chosen = await input(
+      {
+        message: `${key}: ${KNOWN_KEYS[key].summary}`,
+        default: KNOWN_KEYS[key].default,
+        // Every host and earlier answer is known by now: any problem left is this answer's.
+        validate: (v) => firstProblem(loadProblems({ ...answers, properties: withDerived({ ...answers.properties, [key]: v }) })),
+      },
+      ctx,
+    );
     answers.properties = withDerived({ ...answers.properties, [key]: chosen });
   }
   return answers;
@@ -121,7 +136,10 @@ export function propertiesText(a: WizardAnswers): string {
 export function writeAnswers(a: WizardAnswers, inventoryFile: string, configFile: string): void {
   const problems = loadProblems(a);
   if (problems.length) throw new InvalidInputError(problems);
-  for (const [file, content] of [[inventoryFile, inventoryYaml(a)], [configFile, propertiesText(a)]] as const) {
+  for (const [file, content] of [
+    [inventoryFile, inventoryYaml(a)],
+    [configFile, propertiesText(a)],
+  ] as const) {
     const dir = dirname(resolve(file));
     ensureRealDir(dir, dir, (path, what) => new UsageError(`${path} is ${what}; init writes ${file} only into a real folder`, 'give a path in a real folder'));
     writeFresh(file, content, 0o644);

@@ -1,6 +1,6 @@
 import type { Role } from '../config/inventory-schema.js';
 import { isReleased, type BinaryName, type ProjectVersions } from '../upstream/index.js';
-import { COMPONENT_NAMES, component, type ComponentName, type ServiceName } from './catalog.js';
+import { COMPONENT_NAMES, component, type ServiceName } from './catalog.js';
 
 /** The inventory's roles, in the order a host with several installs their binaries. */
 const ROLE_ORDER: readonly Role[] = ['etcd', 'master', 'worker'];

@@ -70,13 +70,7 @@ export function loadClusterSpec(sources: ClusterSources): ClusterSpec {
   return spec;
 }
 
-function buildSpec(
-  sources: ClusterSources,
-  loaded: LoadedInventory,
-  props: PropertiesFile,
-  fileValues: Record<string, string>,
-  warnings: Warning[],
-): ClusterSpec {
+function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: PropertiesFile, fileValues: Record<string, string>, warnings: Warning[]): ClusterSpec {
   const inv = loaded.inventory;
   const hosts = inv.hosts.map((h) => ({ ...h, nodeIp: h.internalAddress ?? h.address }));
   const values = { ...fileValues };
@@ -88,16 +82,14 @@ function buildSpec(
   if (values.ETCD_ENDPOINTS === '') {
     values.ETCD_ENDPOINTS = etcdHosts.map((h) => `${tls ? 'https' : 'http'}://${h.nodeIp}:${DEFAULT_PORTS.etcdClient}`).join(',');
   }
-  values.ETCD_INITIAL_CLUSTER = etcdHosts
-    .map((h) => `${h.name}=${tls ? 'https' : 'http'}://${h.nodeIp}:${DEFAULT_PORTS.etcdPeer}`)
-    .join(',');
+  values.ETCD_INITIAL_CLUSTER = etcdHosts.map((h) => `${h.name}=${tls ? 'https' : 'http'}://${h.nodeIp}:${DEFAULT_PORTS.etcdPeer}`).join(',');
   values.KUBE_APISERVER_URL = `https://${values.MASTER_IP}:${values.KUBE_APISERVER_PORT}`;
 
   if (props.entries.has('MASTER_IP') && !hosts.some((h) => h.roles.includes('master') && h.nodeIp === values.MASTER_IP)) {
     warnings.push({
       where: `${props.file}:${props.entries.get('MASTER_IP')!.line} MASTER_IP`,
       message: `${values.MASTER_IP} is not the address of a master in the inventory`,
-      hint: 'fine for a load balancer in front of the masters; otherwise use a master\'s address or leave it empty',
+      hint: "fine for a load balancer in front of the masters; otherwise use a master's address or leave it empty",
     });
   }
 
@@ -185,18 +177,14 @@ function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): Kubest
   for (const key of [...HOST_DERIVED_KEYS, ...CLUSTER_DERIVED_KEYS]) {
     const entry = props.entries.get(key);
     if (entry) {
-      problems.push(
-        new ConfigError(props.file, entry.line, key, 'is derived from the inventory and cannot be set here', `remove the line; ${derivedFrom(key)}`),
-      );
+      problems.push(new ConfigError(props.file, entry.line, key, 'is derived from the inventory and cannot be set here', `remove the line; ${derivedFrom(key)}`));
     }
   }
   for (const key of ['SERVICE_CIDR', 'CLUSTER_CIDR'] as const) {
     const cidr = parseCidr(values[key]!)!;
     const inside = spec.hosts.find((h) => cidrContains(cidr, h.nodeIp));
     if (inside) {
-      problems.push(
-        problemAt(props, key, `${values[key]} contains host ${inside.name}'s address ${inside.nodeIp}`, 'pick a range that does not overlap the hosts\' network'),
-      );
+      problems.push(problemAt(props, key, `${values[key]} contains host ${inside.name}'s address ${inside.nodeIp}`, "pick a range that does not overlap the hosts' network"));
     }
   }
   problems.push(...checkPodSubnets(props, spec));
@@ -214,9 +202,9 @@ function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): Kubest
 function derivedFrom(key: string): string {
   switch (key) {
     case 'NODE_IP':
-      return 'each host\'s address (or internalAddress) in the inventory is its NODE_IP';
+      return "each host's address (or internalAddress) in the inventory is its NODE_IP";
     case 'NODE_NAME':
-      return 'each host\'s name in the inventory is its NODE_NAME';
+      return "each host's name in the inventory is its NODE_NAME";
     default:
       return `${key} is computed from the inventory's hosts`;
   }
@@ -227,14 +215,24 @@ function checkPodSubnets(props: PropertiesFile, spec: ClusterSpec): ConfigError[
   const mask = Number(spec.values.NODE_CIDR_MASK_SIZE);
   if (mask <= pods.prefix) {
     return [
-      problemAt(props, 'NODE_CIDR_MASK_SIZE', `/${mask} per node does not fit into CLUSTER_CIDR ${spec.values.CLUSTER_CIDR}`, `use a value larger than ${pods.prefix}, e.g. ${Math.min(pods.prefix + 8, 28)}`),
+      problemAt(
+        props,
+        'NODE_CIDR_MASK_SIZE',
+        `/${mask} per node does not fit into CLUSTER_CIDR ${spec.values.CLUSTER_CIDR}`,
+        `use a value larger than ${pods.prefix}, e.g. ${Math.min(pods.prefix + 8, 28)}`,
+      ),
     ];
   }
   const nodes = spec.hosts.filter((h) => h.roles.includes('master') || h.roles.includes('worker')).length;
   const subnets = 2 ** (mask - pods.prefix);
   if (subnets < nodes) {
     return [
-      problemAt(props, 'CLUSTER_CIDR', `${spec.values.CLUSTER_CIDR} holds ${subnets} node subnets of /${mask}, but the inventory has ${nodes} nodes`, 'use a wider CLUSTER_CIDR or a larger NODE_CIDR_MASK_SIZE'),
+      problemAt(
+        props,
+        'CLUSTER_CIDR',
+        `${spec.values.CLUSTER_CIDR} holds ${subnets} node subnets of /${mask}, but the inventory has ${nodes} nodes`,
+        'use a wider CLUSTER_CIDR or a larger NODE_CIDR_MASK_SIZE',
+      ),
     ];
   }
   return [];
@@ -273,7 +271,11 @@ function checkEtcdScheme(props: PropertiesFile, values: Record<string, string>):
   const wrong = splitList(values.ETCD_ENDPOINTS!).find((url) => new URL(url).protocol !== want);
   if (!wrong || !props.entries.has('ETCD_ENDPOINTS')) return [];
   return [
-    problemAt(props, 'ETCD_ENDPOINTS', `${wrong} does not use ${want.slice(0, -1)}, which SECURITY_MODE=${values.SECURITY_MODE} requires`, `write ${want}//... endpoints, or leave ETCD_ENDPOINTS empty to derive them from the inventory`),
+    problemAt(
+      props,
+      'ETCD_ENDPOINTS',
+      `${wrong} does not use ${want.slice(0, -1)}, which SECURITY_MODE=${values.SECURITY_MODE} requires`,
+      `write ${want}//... endpoints, or leave ETCD_ENDPOINTS empty to derive them from the inventory`,
+    ),
   ];
 }
-

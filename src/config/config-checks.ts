@@ -2,16 +2,7 @@ import { ConfigError, type Warning } from '../errors.js';
 import { isKnownKey, KNOWN_KEYS, type KnownKey } from './keys.js';
 import { IDENTIFIER_PATTERN, type PropertiesFile } from './properties.js';
 import { didYouMean } from './suggest.js';
-import {
-  broadcastAddress,
-  checkIPv4,
-  checkOneLine,
-  cidrContains,
-  cidrsOverlap,
-  networkAddress,
-  parseCidr,
-  type ValueCheck,
-} from './validators.js';
+import { broadcastAddress, checkIPv4, checkOneLine, cidrContains, cidrsOverlap, networkAddress, parseCidr, type ValueCheck } from './validators.js';
 
 /**
  * Checks of config.properties values that need no inventory. `compat` mode (gen-config.sh drop-in)

@@ -7,15 +7,11 @@ import { z } from 'zod';
 export const ROLES = ['etcd', 'master', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
 
-const envVarName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (the secret itself never goes in the inventory)');
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (the secret itself never goes in the inventory)');
 
 const port = z.number().int().min(1).max(65535);
 
-const hostAddress = z
-  .string()
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'an IPv4 address or a DNS name, e.g. 192.168.1.102');
+const hostAddress = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'an IPv4 address or a DNS name, e.g. 192.168.1.102');
 
 const userName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/, 'a Unix user name such as root');
 
@@ -50,12 +46,7 @@ const propertyValue = z.union([z.string(), z.number(), z.boolean()]).transform(S
 
 export const HostSchema = z
   .object({
-    name: z
-      .string()
-      .regex(
-        /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
-        'a lower-case host name of letters, digits and "-" (it becomes the Kubernetes node name), e.g. node1',
-      ),
+    name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lower-case host name of letters, digits and "-" (it becomes the Kubernetes node name), e.g. node1'),
     /** Where SSH connects. */
     address: hostAddress,
     /** The address the cluster uses (NODE_IP); defaults to `address`, which must then be an IP. */
@@ -68,9 +59,7 @@ export const HostSchema = z
 
 export const InventorySchema = z
   .object({
-    cluster: z
-      .string()
-      .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'a short lower-case name of letters, digits and "-", e.g. prod'),
+    cluster: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'a short lower-case name of letters, digits and "-", e.g. prod'),
     /** Local state (PKI, known_hosts, logs, lock); default .kubestrap/<cluster> next to the inventory. */
     stateDir: z.string().min(1).optional(),
     ssh: SshSettingsSchema.extend({

@@ -70,7 +70,11 @@ class InventoryChecker {
 
   run(): void {
     const { hosts } = this.loaded.inventory;
-    this.checkUnique('name', hosts.map((h) => h.name), 'give every host its own name');
+    this.checkUnique(
+      'name',
+      hosts.map((h) => h.name),
+      'give every host its own name',
+    );
     const sameSsh = this.checkUnique(
       'address',
       hosts.map((h) => `${h.address}:${h.ssh?.port ?? this.loaded.inventory.ssh?.port ?? 22}`),
@@ -131,7 +135,7 @@ class InventoryChecker {
     } else if (!IDENTIFIER_PATTERN.test(key)) {
       this.fail(path, `"${key}" is not a valid property key`, 'a key is letters, digits and _, starting with a letter or _');
     } else if ((HOST_DERIVED_KEYS as readonly string[]).includes(key)) {
-      this.fail(path, `${key} comes from the inventory and cannot be overridden`, key === 'NODE_IP' ? 'set this host\'s internalAddress instead' : 'set this host\'s name instead');
+      this.fail(path, `${key} comes from the inventory and cannot be overridden`, key === 'NODE_IP' ? "set this host's internalAddress instead" : "set this host's name instead");
     } else if (isKnownKey(key)) {
       const spec = KNOWN_KEYS[key];
       if (spec.scope === 'cluster') {
@@ -173,7 +177,7 @@ class InventoryChecker {
     const resolved = resolveInventoryPath(this.loaded, keyFile);
     const where = [...path, 'keyFile'];
     if (!existsSync(resolved)) {
-      this.fail(where, `key file ${resolved} does not exist`, 'point keyFile at an existing private key (relative paths start at the inventory\'s folder)');
+      this.fail(where, `key file ${resolved} does not exist`, "point keyFile at an existing private key (relative paths start at the inventory's folder)");
     } else if (!statSync(resolved).isFile()) {
       this.fail(where, `key file ${resolved} is not a file`, 'point keyFile at a private key file');
     }
@@ -190,7 +194,12 @@ function issueToErrors(issue: z.core.$ZodIssue, file: string, yaml: LocatedYaml)
       return issue.keys.map((key) => {
         const allowed = allowedFieldsAt(path);
         const guess = didYouMean(key, allowed);
-        return make([...path, key], yaml.lineOfKey(path, key), `unknown field "${key}"`, guess ? `did you mean "${guess}"? (valid fields: ${allowed.join(', ')})` : `valid fields here: ${allowed.join(', ')}`);
+        return make(
+          [...path, key],
+          yaml.lineOfKey(path, key),
+          `unknown field "${key}"`,
+          guess ? `did you mean "${guess}"? (valid fields: ${allowed.join(', ')})` : `valid fields here: ${allowed.join(', ')}`,
+        );
       });
     case 'invalid_type': {
       const received = describeValue(valueAt(yaml.value, path));

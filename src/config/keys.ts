@@ -1,13 +1,4 @@
-import {
-  DEFAULT_IMAGE_REGISTRY,
-  DEFAULT_VERSIONS,
-  DOWNLOAD_BASES,
-  isSupportedEtcdVersion,
-  isSupportedKubeVersion,
-  parseVersion,
-  supportedEtcdRange,
-  supportedKubeRange,
-} from '../upstream/index.js';
+import { DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, DOWNLOAD_BASES, isSupportedEtcdVersion, isSupportedKubeVersion, parseVersion, supportedEtcdRange, supportedKubeRange } from '../upstream/index.js';
 import {
   checkAbsolutePath,
   checkCidr,
@@ -74,7 +65,7 @@ const checkRepoUrl: ValueCheck = (value) => {
 const checkBip: ValueCheck = (value) => {
   const cidr = parseCidr(value);
   if (cidr && cidr.prefix >= 8 && cidr.prefix <= 30 && value.split('/')[0] !== networkAddress(cidr) && value.split('/')[0] !== broadcastAddress(cidr)) return undefined;
-  return { message: `"${value}" is not a bridge address`, hint: 'write the bridge\'s own address with its prefix (/8 to /30), not the network address, e.g. 172.17.0.1/16' };
+  return { message: `"${value}" is not a bridge address`, hint: "write the bridge's own address with its prefix (/8 to /30), not the network address, e.g. 172.17.0.1/16" };
 };
 
 const checkKubeVersion: ValueCheck = (value) => {
@@ -115,7 +106,7 @@ const checkEtcdEndpoint: ValueCheck = (value) =>
     ? undefined
     : {
         message: `"${value}" is not an etcd client URL`,
-        hint: 'write scheme://address:port items separated by commas, e.g. https://192.168.1.102:2379 (or leave it empty to use the inventory\'s etcd hosts)',
+        hint: "write scheme://address:port items separated by commas, e.g. https://192.168.1.102:2379 (or leave it empty to use the inventory's etcd hosts)",
       };
 
 /** An entry of a certificate's subjectAltName: an IPv4 address or a DNS name (a leading `*.` allowed). */
@@ -152,7 +143,7 @@ export const KNOWN_KEYS = {
     optional: true,
   },
   SERVICE_CIDR: {
-    summary: 'Virtual IP range of Services. Must not overlap CLUSTER_CIDR or the hosts\' network.',
+    summary: "Virtual IP range of Services. Must not overlap CLUSTER_CIDR or the hosts' network.",
     default: '10.68.0.0/16',
     scope: 'cluster',
     check: checkCidr(12, 28, '10.68.0.0/16'),
@@ -206,7 +197,7 @@ export const KNOWN_KEYS = {
     check: checkVersion(DEFAULT_VERSIONS.flannel),
   },
   FLANNEL_CNI_PLUGIN_VERSION: {
-    summary: 'Version of flannel\'s CNI plugin (flannel-io/cni-plugin), installed as /opt/cni/bin/flannel.',
+    summary: "Version of flannel's CNI plugin (flannel-io/cni-plugin), installed as /opt/cni/bin/flannel.",
     default: DEFAULT_VERSIONS['flannel-cni-plugin'],
     scope: 'cluster',
     check: checkVersion(DEFAULT_VERSIONS['flannel-cni-plugin']),
@@ -263,22 +254,21 @@ export const KNOWN_KEYS = {
     check: checkOneOf(FLANNEL_BACKENDS),
   },
   FLANNEL_MODE: {
-    summary: 'Where flannel keeps its network configuration and leases: etcd (as the seeds set it up) or kube (node podCIDRs through the API server, for clusters that keep etcd private to the control plane; masters that are not workers then run no flanneld).',
+    summary:
+      'Where flannel keeps its network configuration and leases: etcd (as the seeds set it up) or kube (node podCIDRs through the API server, for clusters that keep etcd private to the control plane; masters that are not workers then run no flanneld).',
     default: 'etcd',
     scope: 'cluster',
     check: checkOneOf(FLANNEL_MODES),
   },
   FLANNEL_ETCD_PREFIX: {
-    summary: 'etcd key prefix of flannel\'s network configuration (flannel reads PREFIX/config).',
+    summary: "etcd key prefix of flannel's network configuration (flannel reads PREFIX/config).",
     default: '/coreos.com/network',
     scope: 'cluster',
     check: (value) =>
-      /^(\/[A-Za-z0-9._-]+)+$/.test(value)
-        ? undefined
-        : { message: `"${value}" is not an etcd key prefix`, hint: 'write an absolute key path without a trailing /, e.g. /coreos.com/network' },
+      /^(\/[A-Za-z0-9._-]+)+$/.test(value) ? undefined : { message: `"${value}" is not an etcd key prefix`, hint: 'write an absolute key path without a trailing /, e.g. /coreos.com/network' },
   },
   FLANNEL_IFACE: {
-    summary: 'Interface flannel uses between hosts. Empty: the one holding the node\'s address.',
+    summary: "Interface flannel uses between hosts. Empty: the one holding the node's address.",
     default: '',
     scope: 'host',
     check: checkIfaceName,
@@ -306,7 +296,7 @@ export const KNOWN_KEYS = {
         : { message: `"${value}" is not a unix socket URL`, hint: 'write unix:///path/to.sock, e.g. unix:///run/containerd/containerd.sock' },
   },
   CONTAINER_RUNTIME_SOURCE: {
-    summary: `Where containerd, runc and Docker come from: ${CONTAINER_RUNTIME_SOURCES.join(' (the OS\'s packages) or ')} (the offline bundle's static binaries).`,
+    summary: `Where containerd, runc and Docker come from: ${CONTAINER_RUNTIME_SOURCES.join(" (the OS's packages) or ")} (the offline bundle's static binaries).`,
     default: 'package',
     scope: 'host',
     check: checkOneOf(CONTAINER_RUNTIME_SOURCES),
@@ -318,13 +308,13 @@ export const KNOWN_KEYS = {
     check: checkRepoUrl,
   },
   DOCKER_YUM_GPGKEY: {
-    summary: 'URL of the key that signs the docker-ce repository\'s packages: yum and dnf install nothing it has not signed.',
+    summary: "URL of the key that signs the docker-ce repository's packages: yum and dnf install nothing it has not signed.",
     default: 'https://download.docker.com/linux/centos/gpg',
     scope: 'host',
     check: checkRepoUrl,
   },
   DOCKER_BIP: {
-    summary: 'Address and prefix of Docker\'s bridge (docker0); must overlap neither CLUSTER_CIDR, SERVICE_CIDR nor the hosts\' network.',
+    summary: "Address and prefix of Docker's bridge (docker0); must overlap neither CLUSTER_CIDR, SERVICE_CIDR nor the hosts' network.",
     default: '172.17.0.1/16',
     scope: 'host',
     check: checkBip,
@@ -350,7 +340,7 @@ export const KNOWN_KEYS = {
     check: checkAbsolutePath,
   },
   DOCKER_LOG_MAX_SIZE: {
-    summary: 'Size at which a container\'s log file is rotated.',
+    summary: "Size at which a container's log file is rotated.",
     default: '100m',
     scope: 'host',
     check: checkDockerSize,
@@ -369,13 +359,13 @@ export const KNOWN_KEYS = {
     optional: true,
   },
   SECURITY_MODE: {
-    summary: 'tls (default): TLS with the cluster\'s own CA everywhere. insecure: the tutorials\' plain HTTP, only where the version allows it.',
+    summary: "tls (default): TLS with the cluster's own CA everywhere. insecure: the tutorials' plain HTTP, only where the version allows it.",
     default: 'tls',
     scope: 'cluster',
     check: checkOneOf(SECURITY_MODES),
   },
   CA_VALIDITY_DAYS: {
-    summary: 'Days the cluster\'s CAs (Kubernetes, etcd, front proxy) are valid when kubestrap creates them.',
+    summary: "Days the cluster's CAs (Kubernetes, etcd, front proxy) are valid when kubestrap creates them.",
     default: '3650',
     scope: 'cluster',
     check: checkInteger(30, 36500),

@@ -52,15 +52,7 @@ export function parseProperties(text: string, file: string): ParsedProperties {
     }
     const earlier = entries.get(parsed.key);
     if (earlier) {
-      problems.push(
-        new ConfigError(
-          file,
-          line,
-          parsed.key,
-          `is set twice (line ${earlier.line} and line ${line})`,
-          `keep one of the two lines; gen-config.sh silently used the last one`,
-        ),
-      );
+      problems.push(new ConfigError(file, line, parsed.key, `is set twice (line ${earlier.line} and line ${line})`, `keep one of the two lines; gen-config.sh silently used the last one`));
       return;
     }
     entries.set(parsed.key, parsed);
@@ -72,13 +64,7 @@ export function parseProperties(text: string, file: string): ParsedProperties {
 function parseLine(content: string, file: string, line: number): PropertyEntry | ConfigError {
   const eq = content.indexOf('=');
   if (eq < 0) {
-    return new ConfigError(
-      file,
-      line,
-      undefined,
-      `"${content}" has no "="`,
-      'write KEY=value, or start the line with # to make it a comment',
-    );
+    return new ConfigError(file, line, undefined, `"${content}" has no "="`, 'write KEY=value, or start the line with # to make it a comment');
   }
   const key = content.slice(0, eq);
   const value = content.slice(eq + 1);
@@ -86,13 +72,7 @@ function parseLine(content: string, file: string, line: number): PropertyEntry |
 
   const trimmed = key.trim();
   if (trimmed !== key && KEY_PATTERN.test(trimmed)) {
-    return new ConfigError(
-      file,
-      line,
-      trimmed,
-      `has blanks around "="`,
-      `write ${trimmed}=${value.trim()} (no blanks around "=")`,
-    );
+    return new ConfigError(file, line, trimmed, `has blanks around "="`, `write ${trimmed}=${value.trim()} (no blanks around "=")`);
   }
   return new ConfigError(
     file,

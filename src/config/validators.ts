@@ -21,10 +21,7 @@ export function isIPv4(value: string): boolean {
   return ipaddr.IPv4.isValidFourPartDecimal(value);
 }
 
-export const checkIPv4: ValueCheck = (value) =>
-  isIPv4(value)
-    ? undefined
-    : { message: `"${value}" is not an IPv4 address`, hint: 'write four decimal numbers 0-255, e.g. 192.168.1.102' };
+export const checkIPv4: ValueCheck = (value) => (isIPv4(value) ? undefined : { message: `"${value}" is not an IPv4 address`, hint: 'write four decimal numbers 0-255, e.g. 192.168.1.102' });
 
 export function parseCidr(value: string): Cidr | undefined {
   const slash = value.indexOf('/');
@@ -81,9 +78,7 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
 
 export const checkPort: ValueCheck = (value) => {
   const port = Number(value);
-  return /^\d{1,5}$/.test(value) && port >= 1 && port <= 65535
-    ? undefined
-    : { message: `"${value}" is not a TCP port`, hint: 'write a number from 1 to 65535, e.g. 6443' };
+  return /^\d{1,5}$/.test(value) && port >= 1 && port <= 65535 ? undefined : { message: `"${value}" is not a TCP port`, hint: 'write a number from 1 to 65535, e.g. 6443' };
 };
 
 export function parsePortRange(value: string): { from: number; to: number } | undefined {
@@ -105,9 +100,7 @@ export const checkPortRange: ValueCheck = (value) => {
 export function checkInteger(min: number, max: number): ValueCheck {
   return (value) => {
     const n = Number(value);
-    return /^\d+$/.test(value) && n >= min && n <= max
-      ? undefined
-      : { message: `"${value}" is not a whole number from ${min} to ${max}`, hint: `write a number from ${min} to ${max}` };
+    return /^\d+$/.test(value) && n >= min && n <= max ? undefined : { message: `"${value}" is not a whole number from ${min} to ${max}`, hint: `write a number from ${min} to ${max}` };
   };
 }
 
@@ -144,17 +137,11 @@ export const checkDnsDomain: ValueCheck = (value) =>
       };
 
 export function checkOneOf(allowed: readonly string[]): ValueCheck {
-  return (value) =>
-    allowed.includes(value)
-      ? undefined
-      : { message: `"${value}" is not one of the allowed values`, hint: `write one of: ${allowed.join(', ')}` };
+  return (value) => (allowed.includes(value) ? undefined : { message: `"${value}" is not one of the allowed values`, hint: `write one of: ${allowed.join(', ')}` });
 }
 
 export function checkVersion(example: string): ValueCheck {
-  return (value) =>
-    /^v?\d+\.\d+\.\d+$/.test(value)
-      ? undefined
-      : { message: `"${value}" is not a version`, hint: `write MAJOR.MINOR.PATCH, e.g. ${example}` };
+  return (value) => (/^v?\d+\.\d+\.\d+$/.test(value) ? undefined : { message: `"${value}" is not a version`, hint: `write MAJOR.MINOR.PATCH, e.g. ${example}` });
 }
 
 /** Splits a comma-separated list value; blanks around items are tolerated, empty items are dropped. */
@@ -219,9 +206,7 @@ export const checkRegistry: ValueCheck = (value) =>
       };
 
 export const checkIfaceName: ValueCheck = (value) =>
-  /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$/.test(value)
-    ? undefined
-    : { message: `"${value}" is not a network interface name`, hint: 'write a name such as eth0 or ens33 (at most 15 characters)' };
+  /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$/.test(value) ? undefined : { message: `"${value}" is not a network interface name`, hint: 'write a name such as eth0 or ens33 (at most 15 characters)' };
 
 /** `key=value` pairs of kernel sysctls, as sysctl.d files hold them. */
 export const checkSysctlAssignment: ValueCheck = (value) =>
@@ -248,7 +233,5 @@ export const checkOneLine: ValueCheck = (value) => {
 };
 
 export function checkDockerSize(value: string): ValueProblem | undefined {
-  return /^\d+[kmg]$/.test(value)
-    ? undefined
-    : { message: `"${value}" is not a size`, hint: 'write a number followed by k, m or g, e.g. 100m' };
+  return /^\d+[kmg]$/.test(value) ? undefined : { message: `"${value}" is not a size`, hint: 'write a number followed by k, m or g, e.g. 100m' };
 }

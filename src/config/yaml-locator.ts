@@ -16,8 +16,7 @@ export interface LocatedYaml {
 export function parseLocatedYaml(text: string): LocatedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const line = (offset: number | undefined): number | undefined =>
-    offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  const line = (offset: number | undefined): number | undefined => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
 
   return {
     value: doc.errors.length ? undefined : doc.toJS(),

@@ -53,8 +53,7 @@ function operations(changes: readonly Change[], { restarts, deferred, settled }:
   const owing = [...restarts, ...deferred];
   const owed = [...new Set(changes.flatMap((c) => c.restarts))].filter((s) => owing.some((r) => r.service === s));
   if (owed.length) ops.push({ step: { type: 'script', script: recordPendingScript(owed) }, label: 'record pending restarts' });
-  const stepsOf = (stage: Change['stage']) =>
-    changes.filter((c) => c.stage === stage).flatMap((c) => c.steps.map((step) => ({ step, change: c, label: c.summary })));
+  const stepsOf = (stage: Change['stage']) => changes.filter((c) => c.stage === stage).flatMap((c) => c.steps.map((step) => ({ step, change: c, label: c.summary })));
 
   ops.push(...stepsOf('prepare'));
   if (changes.some((c) => c.reloadsSystemd)) ops.push({ step: { type: 'script', script: 'systemctl daemon-reload' }, label: 'reload systemd' });
@@ -91,10 +90,7 @@ function restartScript(group: readonly Restart[]): string {
 
 /** One rolling restart on one host, its readiness wait and the debt cleared, in one command. */
 export async function restartOne(host: RemoteHost, r: Restart): Promise<HostError | undefined> {
-  const ops: Op[] = [
-    restartOp([r]),
-    { step: { type: 'script', script: clearPendingScript([r.service]) }, label: 'clear pending restarts' },
-  ];
+  const ops: Op[] = [restartOp([r]), { step: { type: 'script', script: clearPendingScript([r.service]) }, label: 'clear pending restarts' }];
   return (await execute(host, ops))?.error;
 }
 
@@ -159,7 +155,7 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
   // Slow changes (package installs) bring their own time, and files theirs; the rest of the batch runs within it.
   const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0) * 1000;
   const timeoutMs = slow + (upload ? uploadTimeoutMs(upload.uploads) : 0);
-  let result;
+  let result: Awaited<ReturnType<typeof runWithUpload>>;
   try {
     const opts = timeoutMs ? { timeoutMs } : {};
     result = upload ? await runWithUpload(host, script, upload, opts) : await host.run(script, opts);

@@ -59,13 +59,7 @@ export interface Change {
   timeoutSec?: number;
 }
 
-export function change(
-  resource: Resource,
-  resourceId: string,
-  summary: string,
-  steps: ApplyStep[],
-  extra: Partial<Omit<Change, 'resource' | 'resourceId' | 'summary' | 'steps'>> = {},
-): Change {
+export function change(resource: Resource, resourceId: string, summary: string, steps: ApplyStep[], extra: Partial<Omit<Change, 'resource' | 'resourceId' | 'summary' | 'steps'>> = {}): Change {
   return {
     resource,
     resourceId,

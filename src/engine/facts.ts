@@ -103,7 +103,10 @@ export function parseFacts(stdout: string, timing?: FactTiming): HostFacts {
     kernel: (s.get('kernel') ?? '').trim(),
     hostname: (s.get('hostname') ?? '').trim(),
     init: (s.get('init') ?? '').trim(),
-    addresses: (s.get('addresses') ?? '').split('\n').map((a) => a.trim().split('/')[0]!).filter(Boolean),
+    addresses: (s.get('addresses') ?? '')
+      .split('\n')
+      .map((a) => a.trim().split('/')[0]!)
+      .filter(Boolean),
     packageManager: manager === 'apt-get' ? 'apt' : manager === 'dnf' || manager === 'yum' ? manager : undefined,
     clockSkewMs: clockSkew(s.get('clock') ?? '', timing),
     record: parsePhaseRecords(s.get('record') ?? ''),

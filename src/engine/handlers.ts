@@ -45,20 +45,22 @@ export function planRestarts(resources: readonly Resource[], changes: readonly C
   const stopped = new Set(services.filter((s) => s.running === false).map((s) => s.name));
   const skip = (s: string) => startedOrStopped.has(s) || stopped.has(s);
   const order = [...new Set([...services.map((s) => s.name), ...[...reasons.keys()].sort()])];
-  const owed = order.filter((s) => reasons.has(s) && !skip(s)).map((service): Restart => {
-    // A service the phase declares without wanting it running is one it only feeds: restart it if it runs.
-    const declared = services.find((r) => r.name === service);
-    const own = declared?.running === true ? declared : undefined;
-    const deferredTo = own ? undefined : later.get(service);
-    return {
-      service,
-      because: reasons.get(service)!,
-      managed: own !== undefined,
-      ...(declared?.ready ? { ready: declared.ready } : {}),
-      ...(declared?.rolling ? { rolling: true } : {}),
-      ...(deferredTo ? { deferredTo } : {}),
-    };
-  });
+  const owed = order
+    .filter((s) => reasons.has(s) && !skip(s))
+    .map((service): Restart => {
+      // A service the phase declares without wanting it running is one it only feeds: restart it if it runs.
+      const declared = services.find((r) => r.name === service);
+      const own = declared?.running === true ? declared : undefined;
+      const deferredTo = own ? undefined : later.get(service);
+      return {
+        service,
+        because: reasons.get(service)!,
+        managed: own !== undefined,
+        ...(declared?.ready ? { ready: declared.ready } : {}),
+        ...(declared?.rolling ? { rolling: true } : {}),
+        ...(deferredTo ? { deferredTo } : {}),
+      };
+    });
   return {
     restarts: owed.filter((r) => !r.deferredTo),
     deferred: owed.filter((r) => r.deferredTo),

@@ -60,7 +60,10 @@ export function parseProbe(stdout: string, resources: readonly Resource[]): Prob
   }
   const observed = new Map<string, string>();
   resources.forEach((r, i) => observed.set(resourceId(r), batched.get(r) ?? sections.get(`r${i}`) ?? ''));
-  const pendingRestarts = (sections.get(PENDING_KEY) ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const pendingRestarts = (sections.get(PENDING_KEY) ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return { observed, pendingRestarts: [...new Set(pendingRestarts)] };
 }
 

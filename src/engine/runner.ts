@@ -105,7 +105,10 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   };
 
   const { observer } = opts;
-  observer?.stageStarted?.('connect', opts.session.hosts.map((h) => h.name));
+  observer?.stageStarted?.(
+    'connect',
+    opts.session.hosts.map((h) => h.name),
+  );
   const reachable = await openHosts(opts, hostReports);
 
   const known: ClusterContext<unknown, TargetHost, unknown> = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost) };
@@ -151,7 +154,11 @@ function worse(a: HostStatus, b: HostStatus): HostStatus {
  * run from the start.
  */
 async function openHosts(opts: Opts, reports: Map<string, HostReport>): Promise<Run[]> {
-  const snippets = (host: TargetHost) => factSnippets(host, opts.phases.flatMap((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? []))));
+  const snippets = (host: TargetHost) =>
+    factSnippets(
+      host,
+      opts.phases.flatMap((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? []))),
+    );
   // A host that answered is done connecting once the caller has described it.
   const reached = await opts.session.readFacts(snippets, {
     started: (host) => opts.observer?.started?.('connect', host),
@@ -235,7 +242,10 @@ function firstCandidate(candidates: readonly string[], sessions: readonly Run[],
 
 /** One command for the state of every phase's resources and of the cluster checks this host runs: a no-op run needs no other probe. */
 async function probeAll(opts: Opts, session: Run, actions: Map<string, Array<AssignedAction<TargetHost>>>, live: readonly string[]): Promise<void> {
-  const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name).map((a) => actionResource(a.action, session.host, live));
+  const mine = [...actions.values()]
+    .flat()
+    .filter((a) => a.host === session.host.name)
+    .map((a) => actionResource(a.action, session.host, live));
   const all = [...[...session.resources.values()].flat(), ...mine];
   if (all.length === 0) {
     // Nothing to read: each phase finds the host as it wants it.
@@ -291,14 +301,29 @@ async function runPhase(
   opts.observer?.stageStarted?.(phase.name, [...participants.map((s) => s.host.name), ...new Set(actionHosts)]);
   for (const s of participants) opts.observer?.started?.(phase.name, s.host.name);
 
-  await runActions(opts, actions.filter((a) => a.action.when === 'before'), sessions, reportOf, run);
+  await runActions(
+    opts,
+    actions.filter((a) => a.action.when === 'before'),
+    sessions,
+    reportOf,
+    run,
+  );
   const rolling = new Map<Run, Restart[]>();
-  await opts.session.each(participants.filter((s) => !s.failed), async (s) => {
-    const plan = await runHostPhase(opts, phase, s, later.get(s.host.name) ?? new Map(), reportOf(s.host.name), run);
-    if (plan?.rolling.length) rolling.set(s, plan.rolling);
-  });
+  await opts.session.each(
+    participants.filter((s) => !s.failed),
+    async (s) => {
+      const plan = await runHostPhase(opts, phase, s, later.get(s.host.name) ?? new Map(), reportOf(s.host.name), run);
+      if (plan?.rolling.length) rolling.set(s, plan.rolling);
+    },
+  );
   await runRollingRestarts(opts, phase, participants, rolling, reportOf, run);
-  await runActions(opts, actions.filter((a) => a.action.when === 'after'), sessions, reportOf, run);
+  await runActions(
+    opts,
+    actions.filter((a) => a.action.when === 'after'),
+    sessions,
+    reportOf,
+    run,
+  );
 
   for (const r of reports.values()) {
     const s = sessions.find((x) => x.host.name === r.host)!;
@@ -327,7 +352,7 @@ async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterSer
   try {
     const resources = s.resources.get(phase.name) ?? [];
     const probe = s.dirty ? await runProbe(s, resources) : s.probes.get(phase.name);
-    if (!probe) throw s.probeError ?? new HostError(s.host.name, 'the host\'s state could not be read');
+    if (!probe) throw s.probeError ?? new HostError(s.host.name, "the host's state could not be read");
     const changes = diffResources(resources, probe, { packages: s.packages });
     const restarts = planRestarts(resources, changes, probe.pendingRestarts, later);
     const rolling = restarts.restarts.filter((r) => r.rolling);
@@ -369,14 +394,7 @@ async function applyHostPhase(s: Run, changes: Change[], plan: RestartPlan, repo
  * Rolling restarts: host after host, each restart waited on (its readiness check) before the next.
  * The first failure stops the roll; hosts not reached keep their recorded debt for the next run.
  */
-async function runRollingRestarts(
-  opts: Opts,
-  phase: AnyPhase,
-  participants: readonly Run[],
-  owed: Map<Run, Restart[]>,
-  reportOf: (host: string) => PhaseHostReport,
-  run: RunState,
-): Promise<void> {
+async function runRollingRestarts(opts: Opts, phase: AnyPhase, participants: readonly Run[], owed: Map<Run, Restart[]>, reportOf: (host: string) => PhaseHostReport, run: RunState): Promise<void> {
   for (const s of participants) {
     const restarts = owed.get(s) ?? [];
     for (const r of restarts) {
@@ -399,13 +417,7 @@ async function runRollingRestarts(
 }
 
 /** Cluster actions of one kind (before or after), in order, each on its host. */
-async function runActions(
-  opts: Opts,
-  actions: ReadonlyArray<AssignedAction<TargetHost>>,
-  sessions: readonly Run[],
-  reportOf: (host: string) => PhaseHostReport,
-  run: RunState,
-): Promise<void> {
+async function runActions(opts: Opts, actions: ReadonlyArray<AssignedAction<TargetHost>>, sessions: readonly Run[], reportOf: (host: string) => PhaseHostReport, run: RunState): Promise<void> {
   for (const assigned of actions) {
     // The assigned host may have failed since the probe: the next candidate that is still fine takes over.
     const name = assigned.host && !sessions.find((s) => s.host.name === assigned.host)!.failed ? assigned.host : firstCandidate(assigned.action.candidates, sessions, (s) => !s.failed);
@@ -418,7 +430,11 @@ async function runActions(
     const report = reportOf(s.host.name);
     const began = Date.now();
     try {
-      const resource = actionResource(assigned.action, s.host, sessions.filter((x) => !x.failed).map((x) => x.host.name));
+      const resource = actionResource(
+        assigned.action,
+        s.host,
+        sessions.filter((x) => !x.failed).map((x) => x.host.name),
+      );
       const fresh = run.changedAnything || name !== assigned.host;
       const probe = fresh ? await runProbe(s, [resource]) : s.probes.get(report.phase);
       const change = diffResources([resource], probe ?? (await runProbe(s, [resource])), { packages: s.packages })[0];

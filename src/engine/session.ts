@@ -70,11 +70,7 @@ export class ClusterSession<H extends TargetHost> {
    * clock) plus `snippets`, named shell snippets that only look. `accept` may refuse a host for what
    * its facts say (it throws a HostError): that host is lost, the others go on.
    */
-  async readFacts(
-    snippets: (host: H) => Readonly<Record<string, string>>,
-    observer?: ConnectObserver,
-    accept?: (host: H, facts: HostFacts) => void,
-  ): Promise<Reached<H, HostWithFacts<H>>> {
+  async readFacts(snippets: (host: H) => Readonly<Record<string, string>>, observer?: ConnectObserver, accept?: (host: H, facts: HostFacts) => void): Promise<Reached<H, HostWithFacts<H>>> {
     return this.reach(observer, async (host, remote) => {
       const began = Date.now();
       const sentAt = Date.now();

@@ -113,7 +113,10 @@ export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
       const { code, body } = splitCode(out);
       if (code !== 0) return [row('etcd member list', on.name, false, gist(body) || `exit code ${code}`)];
       // `id, started|unstarted, name, peer URLs, client URLs, learner`
-      const members = body.split('\n').map((l) => l.split(',').map((f) => f.trim())).filter((f) => f.length >= 3);
+      const members = body
+        .split('\n')
+        .map((l) => l.split(',').map((f) => f.trim()))
+        .filter((f) => f.length >= 3);
       const started = new Set(members.filter((f) => f[1] === 'started').map((f) => f[2]!));
       const missing = expected.filter((n) => !started.has(n));
       return [row('etcd member list', on.name, missing.length === 0, missing.length ? `not started members: ${missing.join(', ')}` : `${started.size} members started: ${[...started].join(', ')}`)];
@@ -203,7 +206,10 @@ export function leasesCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
 
 /** `etcdctl get --prefix` prints key, value, key, value...: public IP → subnet of each lease. */
 export function leasesByIp(text: string, prefix: string): Map<string, string> {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const out = new Map<string, string>();
   for (let i = 0; i + 1 < lines.length; i++) {
     if (!lines[i]!.startsWith(prefix)) continue;

@@ -50,7 +50,10 @@ function missingClusterChecks(spec: ClusterSpec, assigned: Map<string, HealthChe
 
 async function runChecks(session: ClusterSession<HostSpec>, h: OpenHost<HostSpec>, checks: readonly HealthCheck[]): Promise<HealthRow[]> {
   try {
-    const out = await session.sections(h, checks.map((c) => [c.key, c.script] as const));
+    const out = await session.sections(
+      h,
+      checks.map((c) => [c.key, c.script] as const),
+    );
     return checks.flatMap((c) => c.read(out.get(c.key) ?? ''));
   } catch (err) {
     return [{ check: 'health command', host: h.host.name, ok: false, detail: err instanceof Error ? err.message : String(err) }];

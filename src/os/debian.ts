@@ -32,8 +32,7 @@ export const debianAdapter: OsAdapter = {
   },
   installFailureHint: 'check that the host reaches its package repositories (or a local mirror)',
   // purge: the package's configuration is kubestrap's too. The check after it is dpkg's own view.
-  removePackages: (names) =>
-    `DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ${shJoin(names)} && ! dpkg-query -W -f='\${db:Status-Abbrev}\\n' ${shJoin(names)} 2>/dev/null | grep -q '^ii'`,
+  removePackages: (names) => `DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ${shJoin(names)} && ! dpkg-query -W -f='\${db:Status-Abbrev}\\n' ${shJoin(names)} 2>/dev/null | grep -q '^ii'`,
   repoFilePath: (name) => `/etc/apt/sources.list.d/${checkRepoName(name)}.list`,
   // Debian and Ubuntu carry docker.io and containerd in their own archive: no repository to add.
   candidateVersions: (names) =>

@@ -108,12 +108,7 @@ function candidateQuery(manager: 'yum' | 'dnf', names: readonly string[], repo: 
     `  [ "$ks_rc" -eq 0 ] || printf '%s\n' "$ks_out" | tail -n 5`,
   ];
   return [
-    ...(repo
-      ? [
-          `ks_rel=$(. /etc/os-release && echo "\${VERSION_ID%%.*}")`,
-          `ks_url=$(printf '%s' ${shq(repo.baseUrl)} | sed -e "s/\\$releasever/$ks_rel/g" -e "s/\\$basearch/$(uname -m)/g")`,
-        ]
-      : []),
+    ...(repo ? [`ks_rel=$(. /etc/os-release && echo "\${VERSION_ID%%.*}")`, `ks_url=$(printf '%s' ${shq(repo.baseUrl)} | sed -e "s/\\$releasever/$ks_rel/g" -e "s/\\$basearch/$(uname -m)/g")`] : []),
     ...(manager === 'dnf'
       ? ['if true; then', ...run(`dnf -q${from('repo')} repoquery`)]
       : [

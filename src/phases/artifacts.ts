@@ -1,7 +1,7 @@
 import { binariesForRoles, serviceOfBinary } from '../components/binaries.js';
 import { binaryPath } from '../components/paths.js';
 import type { HostSpec } from '../config/cluster-spec.js';
-import { RunArtifacts, type ArtifactOptions } from '../artifacts/provider.js';
+import { RunArtifacts } from '../artifacts/provider.js';
 import { hasLocalZstd } from '../artifacts/wire-encoding.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
 import type { LocalFileResource } from '../engine/resource.js';
@@ -19,8 +19,7 @@ export interface ArtifactsPhaseOptions {
 
 /** `yes` when the host has the command, else `no`: a shell builtin, no process. */
 /** Whether a command is on the host: true, false, or undefined when not asked. */
-const hasCommand = (name: string) =>
-  defineFact(name, `command -v ${name} >/dev/null 2>&1 && echo yes || echo no`, (out) => (out === undefined ? undefined : out.trim() === 'yes'));
+const hasCommand = (name: string) => defineFact(name, `command -v ${name} >/dev/null 2>&1 && echo yes || echo no`, (out) => (out === undefined ? undefined : out.trim() === 'yes'));
 const ZSTD_FACT = hasCommand('zstd');
 const TAR_FACT = hasCommand('tar');
 
@@ -105,7 +104,14 @@ function toolProblems(ctx: ClusterContext): HostError[] {
   return ctx.hosts.flatMap(({ host, facts }) => {
     if (!receivesBinaries(host)) return [];
     if (readFact(facts, TAR_FACT) === false) {
-      return [new HostError(host.name, 'the host has no tar, which unpacks the binaries kubestrap sends', {}, 'install the tar package on the host (yum install -y tar, or apt-get install -y tar), then re-run')];
+      return [
+        new HostError(
+          host.name,
+          'the host has no tar, which unpacks the binaries kubestrap sends',
+          {},
+          'install the tar package on the host (yum install -y tar, or apt-get install -y tar), then re-run',
+        ),
+      ];
     }
     if (host.values.UPLOAD_COMPRESSION !== 'zstd') return [];
     if (!hostHasZstd(facts)) return [new HostError(host.name, 'UPLOAD_COMPRESSION=zstd, but the host has no zstd', {}, 'install zstd on the host, or use UPLOAD_COMPRESSION=auto')];

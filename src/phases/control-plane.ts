@@ -36,8 +36,7 @@ export const controlPlanePhase: Phase = {
     legacyRecordGone('control-plane'),
   ],
   record: ({ spec }) => clusterRecord(spec),
-  preflight: (ctx) =>
-    portProblems(withRole(ctx, 'master'), () => portsNeeded(ctx.spec, 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler')),
+  preflight: (ctx) => portProblems(withRole(ctx, 'master'), () => portsNeeded(ctx.spec, 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler')),
   clusterActions: (ctx) => [
     {
       name: 'apiserver-kubelet-access',
@@ -64,8 +63,7 @@ function encryptExistingSecrets(ctx: ClusterContext): ClusterAction {
   return {
     name: 'encrypt-existing-secrets',
     description: 'write every Secret again, so that those stored before encryption at rest are encrypted too',
-    check: (host) =>
-      [keyName, `[ -z "$ks_key" ] || ${kubectl(host)} get namespaces -l "${SECRETS_ENCRYPTED_LABEL}=$ks_key" -o name | grep -qx namespace/kube-system`].join('\n'),
+    check: (host) => [keyName, `[ -z "$ks_key" ] || ${kubectl(host)} get namespaces -l "${SECRETS_ENCRYPTED_LABEL}=$ks_key" -o name | grep -qx namespace/kube-system`].join('\n'),
     run: (host, live) => {
       const waiting = masters.filter((m) => !live.includes(m));
       // A master still on the old configuration could neither read what the others encrypt nor encrypt what it writes.

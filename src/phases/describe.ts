@@ -26,6 +26,6 @@ function checkNodeAddress(host: HostSpec, facts: HostFacts): void {
     host.name,
     `the cluster address ${host.nodeIp} is not on this host (it has ${facts.addresses.filter((a) => !a.startsWith('127.')).join(', ') || 'no IPv4 address'})`,
     {},
-    'set the host\'s internalAddress in the inventory to one of its own addresses',
+    "set the host's internalAddress in the inventory to one of its own addresses",
   );
 }

@@ -92,5 +92,7 @@ function foreignData(ctx: ClusterContext): HostError[] {
 
 /** Hosts whose etcd member already has data: `init` refuses them and points to `apply`. */
 export function hostsWithEtcdData(ctx: ClusterContext): string[] {
-  return withRole(ctx, 'etcd').hosts.filter((h) => etcdData(h).hasMember).map((h) => h.host.name);
+  return withRole(ctx, 'etcd')
+    .hosts.filter((h) => etcdData(h).hasMember)
+    .map((h) => h.host.name);
 }

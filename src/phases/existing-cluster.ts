@@ -21,6 +21,8 @@ export function localClusterProblems(spec: ClusterSpec): KubestrapError[] {
 
 export function existingClusterProblems(ctx: ClusterContext): KubestrapError[] {
   const etcd = hostsWithEtcdData(ctx).map((name) => new HostError(name, 'already holds etcd data: a cluster exists on it', {}, USE_APPLY));
-  const ca = hostsHoldingCa(ctx).map((name) => new HostError(name, 'already trusts a cluster CA (/etc/kubernetes/pki): a cluster exists on it', {}, `${USE_APPLY}; a host of another cluster must be reset first`));
+  const ca = hostsHoldingCa(ctx).map(
+    (name) => new HostError(name, 'already trusts a cluster CA (/etc/kubernetes/pki): a cluster exists on it', {}, `${USE_APPLY}; a host of another cluster must be reset first`),
+  );
   return [...etcd, ...ca];
 }

@@ -80,7 +80,13 @@ export function hostValues(host: HostSpec, facts: HostFacts | undefined, phases:
   const values = Object.assign({}, ...phases.map((p) => p.hostValues?.(host, facts) ?? {})) as Record<string, string>;
   for (const [key, value] of Object.entries(values)) {
     const problem = checkOneLine(value);
-    if (problem) throw new HostError(host.name, `${key}, derived from what the host reports, is refused: ${problem.message}`, {}, 'check what the host reports for it; kubestrap puts such values into unit files only as one line of text');
+    if (problem)
+      throw new HostError(
+        host.name,
+        `${key}, derived from what the host reports, is refused: ${problem.message}`,
+        {},
+        'check what the host reports for it; kubestrap puts such values into unit files only as one line of text',
+      );
   }
   return values;
 }

@@ -64,9 +64,7 @@ export function sysctlsIn(files: readonly RenderedFile[]): Array<[string, string
 
 /** The files of `dir` that systemd-sysctl, sysctl --system and systemd-modules-load read: `*.conf`, in name order. */
 function confFiles(files: readonly RenderedFile[], dir: string): RenderedFile[] {
-  return files
-    .filter((f) => f.path.startsWith(dir) && /^[^/]+\.conf$/.test(f.path.slice(dir.length)))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return files.filter((f) => f.path.startsWith(dir) && /^[^/]+\.conf$/.test(f.path.slice(dir.length))).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 function settingLines(content: string): string[] {

@@ -20,21 +20,16 @@ const TRUST_ANCHORS: ReadonlyArray<{ name: CaName | typeof SERVICE_ACCOUNT_KEY; 
   { name: SERVICE_ACCOUNT_KEY, path: PKI_PATHS.serviceAccountPub, part: 'publicPem' },
 ];
 
-
 export const PKI_PHASE_TITLE = 'certificates and keys';
 
 /**
  * The sha256 of each trust anchor the host has (and of the encryption config, whose presence
  * matters), by path. One process for all of them; a missing one only complains on stderr.
  */
-export const ANCHORS_FACT = defineFact(
-  'pki-trust-anchors',
-  `sha256sum -- ${[...TRUST_ANCHORS.map(({ path }) => path), PKI_PATHS.encryptionConfig].map(shq).join(' ')}`,
-  (out) => {
-    const lines = (out ?? '').split('\n').map((l) => /^([0-9a-f]{64}) [ *](.+)$/.exec(l.trim()));
-    return new Map(lines.flatMap((m) => (m ? [[m[2]!, m[1]!] as const] : [])));
-  },
-);
+export const ANCHORS_FACT = defineFact('pki-trust-anchors', `sha256sum -- ${[...TRUST_ANCHORS.map(({ path }) => path), PKI_PATHS.encryptionConfig].map(shq).join(' ')}`, (out) => {
+  const lines = (out ?? '').split('\n').map((l) => /^([0-9a-f]{64}) [ *](.+)$/.exec(l.trim()));
+  return new Map(lines.flatMap((m) => (m ? [[m[2]!, m[1]!] as const] : [])));
+});
 
 /**
  * The cluster's certificates, keys and kubeconfigs, on each host exactly what its roles need, as

@@ -94,8 +94,10 @@ function factInput(host: HostSpec) {
 }
 
 /** What the runtime's snippet (for the host's own settings) says; undefined where it did not run. */
-const RUNTIME_FACT = defineFact<RuntimeFacts | undefined, HostSpec>('runtime', (host) => runtimeFactSnippet(factInput(host)), (out) =>
-  out === undefined ? undefined : parseRuntimeFacts(out),
+const RUNTIME_FACT = defineFact<RuntimeFacts | undefined, HostSpec>(
+  'runtime',
+  (host) => runtimeFactSnippet(factInput(host)),
+  (out) => (out === undefined ? undefined : parseRuntimeFacts(out)),
 );
 
 function runtimeFactsOf(facts: HostFacts | undefined): RuntimeFacts | undefined {
@@ -140,9 +142,7 @@ function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] 
     ...filesOf('runtime', files).map(fileResource),
     // A registry dropped from the config loses its hosts.toml and then its folder: the engine removes what it recorded.
     ...registries.flatMap((r): Resource[] => [{ kind: 'directory', path: posix.dirname(r.path), mode: 0o755, owner: 'root', group: 'root' }, plain(r.path, r.content)]),
-    ...(bundle
-      ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))]
-      : [{ kind: 'package', names: runtimePackages(os.adapter) } as const]),
+    ...(bundle ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))] : [{ kind: 'package', names: runtimePackages(os.adapter) } as const]),
     runningService(ctx.spec, host, 'containerd'),
     runningService(ctx.spec, host, 'docker'),
     ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),
@@ -163,7 +163,7 @@ function bundleProblems(host: HostSpec, inputs: RuntimeInputs): KubestrapError[]
       host.name,
       'CONTAINER_RUNTIME_SOURCE=bundle installs containerd, runc and Docker from an offline bundle, and this run has none with them',
       { resource: 'CONTAINER_RUNTIME_SOURCE' },
-      'give the run an offline bundle that holds the runtime\'s static binaries, or set CONTAINER_RUNTIME_SOURCE=package',
+      "give the run an offline bundle that holds the runtime's static binaries, or set CONTAINER_RUNTIME_SOURCE=package",
     ),
   ];
 }
@@ -207,7 +207,7 @@ function packageProblems(ctx: ClusterContext, host: HostSpec, adapter: OsAdapter
 
 function dataRootProblems(host: HostSpec, runtime: RuntimeFacts): KubestrapError[] {
   const dataRoot = host.values.DOCKER_DATA_ROOT!;
-  const fix = 'mount the disk meant for Docker\'s data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem';
+  const fix = "mount the disk meant for Docker's data (and list it in /etc/fstab), or set DOCKER_DATA_ROOT to a directory on a mounted filesystem";
   const problems = runtime.unmountedDataRootMounts.map(
     (mount) => new HostError(host.name, `Docker's data root ${dataRoot} is on ${mount}, which /etc/fstab lists but is not mounted`, { resource: 'DOCKER_DATA_ROOT' }, fix),
   );
@@ -226,5 +226,12 @@ function bridgeProblems(host: HostSpec, facts: HostFacts): KubestrapError[] {
   const own = value.split('/')[0];
   const inside = bridge ? facts.addresses.find((a) => a !== own && !a.startsWith('127.') && cidrContains(bridge, a)) : undefined;
   if (!inside) return [];
-  return [new HostError(host.name, `Docker's bridge ${value} overlaps this host's address ${inside}`, { resource: 'DOCKER_BIP' }, 'pick a bridge range that overlaps none of the host\'s networks, e.g. 192.168.254.1/24')];
+  return [
+    new HostError(
+      host.name,
+      `Docker's bridge ${value} overlaps this host's address ${inside}`,
+      { resource: 'DOCKER_BIP' },
+      "pick a bridge range that overlaps none of the host's networks, e.g. 192.168.254.1/24",
+    ),
+  ];
 }

@@ -50,6 +50,6 @@ function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
       ].join('\n'),
     candidates,
     when: 'after',
-    failureHint: 'look at those nodes\' kubelets: journalctl -u kubelet on each, and bootstrap health',
+    failureHint: "look at those nodes' kubelets: journalctl -u kubelet on each, and bootstrap health",
   };
 }

@@ -31,8 +31,7 @@ export const workersPhase: Phase = {
     legacyRecordGone('workers'),
   ],
   record: ({ spec }) => clusterRecord(spec),
-  preflight: (ctx) =>
-    portProblems(withRole(ctx, 'worker'), () => portsNeeded(ctx.spec, 'kubelet', 'kube-proxy')),
+  preflight: (ctx) => portProblems(withRole(ctx, 'worker'), () => portsNeeded(ctx.spec, 'kubelet', 'kube-proxy')),
   clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
 };
 

@@ -47,8 +47,8 @@ export const KEY_ALGORITHMS: { certificates: KeyAlgorithm; serviceAccount: KeyAl
 
 export const CAS: readonly CaSpec[] = [
   { name: 'ca', commonName: 'kubernetes', purpose: 'Kubernetes CA: API server, kubelets, components, admin' },
-  { name: 'etcd-ca', commonName: 'etcd-ca', purpose: 'etcd CA: members, and etcd\'s clients (API servers, flannel, health checks)' },
-  { name: 'front-proxy-ca', commonName: 'front-proxy-ca', purpose: 'front-proxy CA: the API server\'s client to aggregated APIs' },
+  { name: 'etcd-ca', commonName: 'etcd-ca', purpose: "etcd CA: members, and etcd's clients (API servers, flannel, health checks)" },
+  { name: 'front-proxy-ca', commonName: 'front-proxy-ca', purpose: "front-proxy CA: the API server's client to aggregated APIs" },
 ];
 
 /** flanneld's user name in kube mode: the bring-up binds it to the role flannel needs. */
@@ -102,17 +102,17 @@ export function pkiCatalog(spec: ClusterSpec): PkiCatalog {
       },
     },
     // Bound to the system:kubelet-api-admin role by the bring-up: it reads logs and execs in pods.
-    client('apiserver-kubelet-client', 'ca', 'kube-apiserver-kubelet-client', 'the API server\'s client certificate for kubelets'),
-    client('apiserver-etcd-client', 'etcd-ca', ETCD_USERS.apiserver, 'the API server\'s client certificate for etcd'),
+    client('apiserver-kubelet-client', 'ca', 'kube-apiserver-kubelet-client', "the API server's client certificate for kubelets"),
+    client('apiserver-etcd-client', 'etcd-ca', ETCD_USERS.apiserver, "the API server's client certificate for etcd"),
     // The API server only accepts front-proxy requests from this name (--requestheader-allowed-names).
-    client('front-proxy-client', 'front-proxy-ca', 'front-proxy-client', 'the API server\'s client certificate for aggregated APIs'),
+    client('front-proxy-client', 'front-proxy-ca', 'front-proxy-client', "the API server's client certificate for aggregated APIs"),
     client('admin', 'ca', 'kubestrap-admin', 'cluster administrator (admin.conf)', ['system:masters']),
     client('controller-manager', 'ca', 'system:kube-controller-manager', 'kube-controller-manager (controller-manager.conf)'),
     client('scheduler', 'ca', 'system:kube-scheduler', 'kube-scheduler (scheduler.conf)'),
     client('kube-proxy', 'ca', 'system:kube-proxy', 'kube-proxy (kube-proxy.conf)'),
     client('etcd-healthcheck-client', 'etcd-ca', ETCD_USERS.healthcheck, 'etcd health checks (endpoint health, member list, flannel leases)'),
-    client('etcd-admin-client', 'etcd-ca', ETCD_USERS.admin, 'etcd\'s administrator on etcd members (users and roles, members, flannel\'s network, etcdctl for root)'),
-    client('etcd-flannel-client', 'etcd-ca', ETCD_USERS.flannel, 'flanneld\'s client certificate for etcd (its prefix only)'),
+    client('etcd-admin-client', 'etcd-ca', ETCD_USERS.admin, "etcd's administrator on etcd members (users and roles, members, flannel's network, etcdctl for root)"),
+    client('etcd-flannel-client', 'etcd-ca', ETCD_USERS.flannel, "flanneld's client certificate for etcd (its prefix only)"),
     // With FLANNEL_MODE=kube flanneld reads node podCIDRs through the API server, as this user.
     ...(v.FLANNEL_MODE === 'kube' ? [client('flannel', 'ca', FLANNEL_USER, 'flanneld in kube mode (flannel.conf)')] : []),
   ];

@@ -88,10 +88,7 @@ export async function issueLeafCertificate(profile: CertificateProfile, publicKe
   const spki = publicKeyDer(publicKey);
   // Key encipherment only means something for RSA key exchange; ECDSA keys only sign.
   const keyUsage = x509.KeyUsageFlags.digitalSignature | (publicKey.asymmetricKeyType === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : 0);
-  const names = [
-    ...profile.dnsNames.map((value) => ({ type: 'dns' as const, value })),
-    ...profile.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
-  ];
+  const names = [...profile.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...profile.ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: subjectName(profile),
@@ -164,7 +161,9 @@ export function readCertificate(pem: string | X509Certificate): CertificateInfo 
     subject: subject.map(([k, v]) => `${k}=${v}`).join(', '),
     commonName: subject.find(([k]) => k === 'CN')?.[1] ?? '',
     organizations: subject.filter(([k]) => k === 'O').map(([, v]) => v),
-    issuer: distinguishedName(cert.issuer).map(([k, v]) => `${k}=${v}`).join(', '),
+    issuer: distinguishedName(cert.issuer)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', '),
     dnsNames: san.filter(([k]) => k === 'DNS').map(([, v]) => v),
     ipAddresses: san.filter(([k]) => k === 'IP Address').map(([, v]) => v),
     usages: (Object.keys(EKU_OIDS) as ExtendedUsage[]).filter((u) => eku.includes(EKU_OIDS[u])),

@@ -19,12 +19,7 @@ export function deployedScript(files: readonly HostPkiFile[]): string {
   return sectionedScript(
     files.map((f, i) => {
       const p = shq(f.path);
-      const cert =
-        f.content.kind === 'cert'
-          ? `; cat ${p}`
-          : f.content.kind === 'kubeconfig'
-            ? `; sed -n 's/^ *client-certificate-data: *//p' ${p} | base64 -d`
-            : '';
+      const cert = f.content.kind === 'cert' ? `; cat ${p}` : f.content.kind === 'kubeconfig' ? `; sed -n 's/^ *client-certificate-data: *//p' ${p} | base64 -d` : '';
       return [`f${i}`, `if [ -f ${p} ]; then sha256sum < ${p} | cut -d' ' -f1${cert}; else echo absent; fi`] as const;
     }),
   );

@@ -44,11 +44,19 @@ export function kubeconfigServer(spec: ClusterSpec, host: HostSpec, file: 'admin
 
 type Content = (spec: ClusterSpec, host: HostSpec) => PkiContent;
 
-const cert = (name: string): Content => () => ({ kind: 'cert', name });
-const key = (name: string): Content => () => ({ kind: 'key', name });
-const kubeconfig = (name: string, server: 'admin' | 'component'): Content => (spec, host) => ({ kind: 'kubeconfig', name, server: kubeconfigServer(spec, host, server) });
+const cert =
+  (name: string): Content =>
+  () => ({ kind: 'cert', name });
+const key =
+  (name: string): Content =>
+  () => ({ kind: 'key', name });
+const kubeconfig =
+  (name: string, server: 'admin' | 'component'): Content =>
+  (spec, host) => ({ kind: 'kubeconfig', name, server: kubeconfigServer(spec, host, server) });
 /** An item issued for each host (etcd members' and kubelets' own certificates). */
-const own = (kind: 'cert' | 'key', prefix: string): Content => (_spec, host) => ({ kind, name: `${prefix}/${host.name}` });
+const own =
+  (kind: 'cert' | 'key', prefix: string): Content =>
+  (_spec, host) => ({ kind, name: `${prefix}/${host.name}` });
 
 /**
  * Which local PKI item goes into each file on hosts, in the order hosts get them. The etcd and

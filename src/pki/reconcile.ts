@@ -111,12 +111,7 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
 
   const decisions = catalog.leaves.map((leaf) => {
     const stored = store.read(leaf.name);
-    const reason =
-      mode.kind === 'renew'
-        ? mode.names.has(leaf.name)
-          ? 'renewal requested'
-          : undefined
-        : reissueReason(leaf, stored, cas.get(leaf.ca)!, catalog.settings, opts.now);
+    const reason = mode.kind === 'renew' ? (mode.names.has(leaf.name) ? 'renewal requested' : undefined) : reissueReason(leaf, stored, cas.get(leaf.ca)!, catalog.settings, opts.now);
     return { leaf, stored, reason };
   });
   const fresh = await Promise.all(decisions.map((d) => (d.reason ? issueLeaf(d.leaf, cas.get(d.leaf.ca)!, catalog.settings, opts.now) : undefined)));
@@ -194,10 +189,7 @@ export function profileChanges(want: CertificateProfile, have: CertificateInfo):
 }
 
 function setChanges(label: string, want: readonly string[], have: readonly string[]): string[] {
-  return [
-    ...want.filter((x) => !have.includes(x)).map((x) => `${label} ${x} added`),
-    ...have.filter((x) => !want.includes(x)).map((x) => `${label} ${x} removed`),
-  ];
+  return [...want.filter((x) => !have.includes(x)).map((x) => `${label} ${x} added`), ...have.filter((x) => !want.includes(x)).map((x) => `${label} ${x} removed`)];
 }
 
 /** A CA as stored, checked whole: a certificate without its key (or the reverse) is a damaged store, not a missing CA. */

@@ -72,7 +72,6 @@ export class PkiStore {
     for (const dir of dirs) syncDir(dir);
   }
 
-
   /** Folders checked during the current writeAll. */
   private readonly ensured = new Set<string>();
 

@@ -128,7 +128,14 @@ function isRealFileBelow(root: string, rel: string): boolean {
 }
 
 function removeEmptyDirs(root: string, removed: string[]): void {
-  const dirs = new Set(removed.flatMap((rel) => rel.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+  const dirs = new Set(
+    removed.flatMap((rel) =>
+      rel
+        .split('/')
+        .slice(0, -1)
+        .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+    ),
+  );
   for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
     try {
       rmdirSync(join(root, dir));

@@ -13,10 +13,7 @@ export interface MissingPlaceholder {
 }
 
 /** `byteValues` are byte strings (read as latin1), so they land in the file exactly as written. */
-export function substitutePlaceholders(
-  content: Buffer,
-  byteValues: Readonly<Record<string, string>>,
-): { content: Buffer; missing: MissingPlaceholder[] } {
+export function substitutePlaceholders(content: Buffer, byteValues: Readonly<Record<string, string>>): { content: Buffer; missing: MissingPlaceholder[] } {
   const text = content.toString('latin1');
   const missing: MissingPlaceholder[] = [];
   const replaced = text.replace(PLACEHOLDER, (match, key: string, offset: number) => {

@@ -33,13 +33,7 @@ export function renderCompat(templatesDir: string, configFile: string): CompatRe
     const result = substitutePlaceholders(readFileSync(file.source), values);
     for (const miss of result.missing) {
       problems.push(
-        new TemplateError(
-          file.rel,
-          miss.line,
-          miss.key,
-          `{{${miss.key}}} has no value in ${configFile}`,
-          `add ${miss.key}=<value> to ${configFile} (gen-config.sh would have left it unreplaced)`,
-        ),
+        new TemplateError(file.rel, miss.line, miss.key, `{{${miss.key}}} has no value in ${configFile}`, `add ${miss.key}=<value> to ${configFile} (gen-config.sh would have left it unreplaced)`),
       );
     }
     files.push({ rel: file.rel, content: result.content, mode: file.mode });

@@ -32,7 +32,7 @@ export class CompiledTemplate {
   render(context: Record<string, unknown>): { content: string } | { problems: TemplateError[] } {
     const { source } = this;
     const defined = new Set([...Object.keys(context), ...NUNJUCKS_GLOBALS]);
-    let missing;
+    let missing: UndefinedUse[];
     try {
       this.scan ??= new TemplateScan(source.body, NUNJUCKS_OPTIONS);
       missing = this.scan.undefinedIn(defined);

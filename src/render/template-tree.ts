@@ -43,11 +43,21 @@ export function readTemplateTree(root: string): TemplateTree {
       const childRel = rel ? `${rel}/${name}` : name;
       const source = join(root, childRel);
       if (CONTROL_CHARACTER.test(name)) {
-        problems.push(new TemplateError(printable(childRel, { keepNewlines: false }), undefined, undefined, `the name holds a control character, ${describeControl(name)}`, 'rename the file or folder: paths on hosts are printable text'));
+        problems.push(
+          new TemplateError(
+            printable(childRel, { keepNewlines: false }),
+            undefined,
+            undefined,
+            `the name holds a control character, ${describeControl(name)}`,
+            'rename the file or folder: paths on hosts are printable text',
+          ),
+        );
         continue;
       }
       if (lstatSync(source).isSymbolicLink() && !inside(realpathSync(source))) {
-        problems.push(new TemplateError(childRel, undefined, undefined, `is a symbolic link to ${realpathSync(source)}, outside the template tree`, 'copy the file into the tree instead of linking to it'));
+        problems.push(
+          new TemplateError(childRel, undefined, undefined, `is a symbolic link to ${realpathSync(source)}, outside the template tree`, 'copy the file into the tree instead of linking to it'),
+        );
         continue;
       }
       const stat = statSync(source);

@@ -63,7 +63,11 @@ function collectCommand(lines: string[], start: number): CommandPart[] {
 
 function componentOf(firstPart: string): Component | undefined {
   // systemd prefixes such as "-" or "@" may precede the executable path.
-  const executable = firstPart.trim().split(/\s+/)[0]?.replace(/^[-@:+!]+/, '') ?? '';
+  const executable =
+    firstPart
+      .trim()
+      .split(/\s+/)[0]
+      ?.replace(/^[-@:+!]+/, '') ?? '';
   const name = basename(executable);
   return isKubeComponent(name) || name === 'etcd' ? name : undefined;
 }
@@ -71,20 +75,20 @@ function componentOf(firstPart: string): Component | undefined {
 function flagsIn(part: CommandPart, component: Component, versions: UnitVersions): RejectedFlag[] {
   const line = part.line + 1;
   return flagTokens(part).flatMap((token): RejectedFlag[] => {
-      const eq = token.indexOf('=');
-      const flag = eq < 0 ? token : token.slice(0, eq);
-      const removed = removedOf(component, flag, versions);
-      if (removed) return [{ line, component, ...removed, flag }];
-      if (component === 'etcd' || eq < 0) return [];
-      return removedValues(component, flag, token.slice(eq + 1), versions.kube).map((v) => ({
-        line,
-        component,
-        flag: `${flag}=${v.value}`,
-        removedIn: v.removedIn,
-        status: 'removed',
-        instead: v.instead,
-      }));
-    });
+    const eq = token.indexOf('=');
+    const flag = eq < 0 ? token : token.slice(0, eq);
+    const removed = removedOf(component, flag, versions);
+    if (removed) return [{ line, component, ...removed, flag }];
+    if (component === 'etcd' || eq < 0) return [];
+    return removedValues(component, flag, token.slice(eq + 1), versions.kube).map((v) => ({
+      line,
+      component,
+      flag: `${flag}=${v.value}`,
+      removedIn: v.removedIn,
+      status: 'removed',
+      instead: v.instead,
+    }));
+  });
 }
 
 /** Flags of one command line that do nothing without a companion it lacks, reported on the flag's line. */

@@ -80,7 +80,11 @@ export function parseRuntimeFacts(output: string | undefined): RuntimeFacts {
   const asked = begin >= 0 && end > begin;
   const head = asked ? lines.slice(0, begin) : lines;
   const tail = asked ? lines.slice(end + 1) : lines;
-  const value = (key: string) => head.find((l) => l.startsWith(`${key} `))?.slice(key.length + 1).trim();
+  const value = (key: string) =>
+    head
+      .find((l) => l.startsWith(`${key} `))
+      ?.slice(key.length + 1)
+      .trim();
   const facts: RuntimeFacts = {
     cgroupVersion: value('cgroup') === 'cgroup2fs' ? 2 : 1,
     docker: value('installed-dockerd') === 'yes',
@@ -96,9 +100,21 @@ export function parseRuntimeFacts(output: string | undefined): RuntimeFacts {
     const rcAt = query.findIndex((l) => l.startsWith('rc '));
     const rc = rcAt >= 0 ? query[rcAt]!.slice(3).trim() : 'unknown';
     if (rc === '0') {
-      facts.candidates = new Map(query.slice(0, rcAt).map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 2).map(([name, version]) => [name!, version!]));
+      facts.candidates = new Map(
+        query
+          .slice(0, rcAt)
+          .map((l) => l.trim().split(/\s+/))
+          .filter((f) => f.length === 2)
+          .map(([name, version]) => [name!, version!]),
+      );
     } else if (/^\d+$/.test(rc)) {
-      facts.queryFailure = { exitCode: Number(rc), output: query.slice(rcAt + 1).join('\n').trim() };
+      facts.queryFailure = {
+        exitCode: Number(rc),
+        output: query
+          .slice(rcAt + 1)
+          .join('\n')
+          .trim(),
+      };
     }
   }
   return facts;

@@ -30,7 +30,13 @@ export function registryHostsFiles(mirrors: string, insecure: string): RegistryH
   const files: RegistryHostsFile[] = [];
   const mirrorList = splitList(mirrors);
   if (mirrorList.length) {
-    files.push(file(DOCKER_HUB, DOCKER_HUB_SERVER, mirrorList.map((url) => hostBlock(url.replace(/\/+$/, ''), ['pull', 'resolve']))));
+    files.push(
+      file(
+        DOCKER_HUB,
+        DOCKER_HUB_SERVER,
+        mirrorList.map((url) => hostBlock(url.replace(/\/+$/, ''), ['pull', 'resolve'])),
+      ),
+    );
   }
   for (const registry of splitList(insecure).filter((r) => !parseCidr(r))) {
     if (registry === DOCKER_HUB) continue;
@@ -52,4 +58,3 @@ function hostBlock(url: string, capabilities: string[], skipVerify = false): str
 function toml(value: string): string {
   return JSON.stringify(value);
 }
-

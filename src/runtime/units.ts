@@ -25,7 +25,7 @@ export function runtimeUnits(): RuntimeUnit[] {
         'After=network.target local-fs.target',
         '',
         '[Service]',
-        '# overlayfs is containerd\'s snapshotter; a kernel with it built in has no module to load.',
+        "# overlayfs is containerd's snapshotter; a kernel with it built in has no module to load.",
         'ExecStartPre=-/sbin/modprobe overlay',
         `ExecStart=${bin}/containerd`,
         'Type=notify',

@@ -61,7 +61,12 @@ export async function resolveAuth(endpoint: SshEndpoint): Promise<ResolvedAuth> 
     if (sock) {
       candidates.push({ label: 'agent', serverMethods: ['publickey'], method: { type: 'agent', username: user, agent: sock } });
     } else if (!auth.keyFile && !auth.passwordEnv) {
-      throw new SshError(name, 'auth', 'ssh-agent authentication was asked for, but SSH_AUTH_SOCK is not set', 'start an agent and add the key (eval $(ssh-agent); ssh-add KEY), or configure a key file');
+      throw new SshError(
+        name,
+        'auth',
+        'ssh-agent authentication was asked for, but SSH_AUTH_SOCK is not set',
+        'start an agent and add the key (eval $(ssh-agent); ssh-add KEY), or configure a key file',
+      );
     }
   }
   if (auth.passwordEnv) {

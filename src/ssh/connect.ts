@@ -105,7 +105,15 @@ async function connectOnce(params: ConnectParams, attempt: number): Promise<Clie
       fail(check.failure ?? classify(params, err, tried, check.serverHostKey));
     });
     client.on('close', () => {
-      fail(check.failure ?? connectError(endpoint.name, `connection to ${target(params)} closed during the handshake`, 'check that sshd runs on that port and accepts this client (MaxStartups, TCP wrappers, firewall)', true));
+      fail(
+        check.failure ??
+          connectError(
+            endpoint.name,
+            `connection to ${target(params)} closed during the handshake`,
+            'check that sshd runs on that port and accepts this client (MaxStartups, TCP wrappers, firewall)',
+            true,
+          ),
+      );
     });
     try {
       client.connect(config);
@@ -123,12 +131,7 @@ function target(params: ConnectParams): string {
 const RETRYABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED']);
 
 /** Maps an ssh2 error before 'ready' to a message that says which step failed and what to do. */
-function classify(
-  params: ConnectParams,
-  err: Error & { level?: string; code?: string },
-  tried: readonly string[],
-  offeredHostKeys: readonly string[] | undefined,
-): SshError {
+function classify(params: ConnectParams, err: Error & { level?: string; code?: string }, tried: readonly string[], offeredHostKeys: readonly string[] | undefined): SshError {
   const { endpoint } = params;
   const to = target(params);
   if (err.level === 'client-authentication' || /authentication/i.test(err.message)) {
@@ -143,7 +146,12 @@ function classify(
     return params.hostKeys.noCommonKeyType(endpoint, offeredHostKeys);
   }
   if (err.level === 'client-timeout') {
-    return connectError(endpoint.name, `no SSH handshake with ${to} within ${params.connectTimeoutMs} ms`, 'check that the host is up and the address and port are right; raise the connect timeout on slow links', true);
+    return connectError(
+      endpoint.name,
+      `no SSH handshake with ${to} within ${params.connectTimeoutMs} ms`,
+      'check that the host is up and the address and port are right; raise the connect timeout on slow links',
+      true,
+    );
   }
   if (err.level === 'client-socket' && err.code === 'ENOTFOUND') {
     return connectError(endpoint.name, `cannot resolve ${endpoint.address}`, 'check the address in the inventory', false);

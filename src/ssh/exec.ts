@@ -48,7 +48,12 @@ export function execOnce(client: Client, host: string, req: ExecRequest): Promis
   return new Promise<ExecResult>((resolve, reject) => {
     const onOpened = (err: Error | undefined, channel: ClientChannel) => {
       if (err) {
-        const e = new SshError(host, 'exec', `cannot open a session for: ${req.head}: ${err.message}`, 'the connection may be lost or the server refuses more sessions (MaxSessions); re-run, and check the host');
+        const e = new SshError(
+          host,
+          'exec',
+          `cannot open a session for: ${req.head}: ${err.message}`,
+          'the connection may be lost or the server refuses more sessions (MaxSessions); re-run, and check the host',
+        );
         if (/open failed|administratively prohibited/i.test(err.message)) refusedOpens.add(e);
         reject(e);
         return;

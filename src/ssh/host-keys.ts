@@ -1,16 +1,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SshError } from '../errors.js';
-import {
-  entryMatchesHost,
-  fingerprintSha256,
-  formatKnownHostsLine,
-  hostKeyAlgorithmsFor,
-  hostLookupName,
-  keyTypeOf,
-  parseKnownHosts,
-  type KnownHostEntry,
-} from './known-hosts.js';
+import { entryMatchesHost, fingerprintSha256, formatKnownHostsLine, hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 import type { SshLogSink } from './log.js';
 import type { SshEndpoint } from './target.js';
 
@@ -21,22 +12,9 @@ import type { SshEndpoint } from './target.js';
  */
 
 /** Host key algorithms ssh2 can verify; a known_hosts type outside this list cannot be used to restrict. */
-const SUPPORTED_ALGORITHMS = new Set([
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'rsa-sha2-512',
-  'rsa-sha2-256',
-  'ssh-rsa',
-  'ssh-dss',
-]);
+const SUPPORTED_ALGORITHMS = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-dss']);
 
-type Verdict =
-  | { kind: 'known' }
-  | { kind: 'unknown'; otherTypes: string[] }
-  | { kind: 'changed'; expected: KnownHostEntry[] }
-  | { kind: 'revoked'; entry: KnownHostEntry };
+type Verdict = { kind: 'known' } | { kind: 'unknown'; otherTypes: string[] } | { kind: 'changed'; expected: KnownHostEntry[] } | { kind: 'revoked'; entry: KnownHostEntry };
 
 /** Decides what a presented key means given the known_hosts lines that match the host. */
 export function judgeHostKey(entries: readonly KnownHostEntry[], key: Buffer): Verdict {
@@ -102,12 +80,7 @@ export class HostKeyPolicy {
         try {
           check.failure = await this.decide(endpoint, entries, key);
         } catch (err) {
-          check.failure = new SshError(
-            endpoint.name,
-            'hostkey',
-            `could not record the host key in ${this.file}: ${(err as Error).message}`,
-            'make the known_hosts file and its directory writable',
-          );
+          check.failure = new SshError(endpoint.name, 'hostkey', `could not record the host key in ${this.file}: ${(err as Error).message}`, 'make the known_hosts file and its directory writable');
         }
         return check.failure === undefined;
       },
@@ -131,11 +104,7 @@ export class HostKeyPolicy {
   }
 
   /** Returns undefined to accept, or the error that explains the refusal. */
-  private async decide(
-    endpoint: SshEndpoint,
-    entries: readonly KnownHostEntry[],
-    key: Buffer,
-  ): Promise<SshError | undefined> {
+  private async decide(endpoint: SshEndpoint, entries: readonly KnownHostEntry[], key: Buffer): Promise<SshError | undefined> {
     const verdict = judgeHostKey(entries, key);
     if (verdict.kind === 'known') return undefined;
     if (verdict.kind !== 'unknown' || !this.acceptNew) return this.refusal(endpoint, verdict, key);
@@ -166,9 +135,7 @@ export class HostKeyPolicy {
           'this key must not be trusted: give the host a new host key, or remove the @revoked line if it was added by mistake',
         );
       case 'changed': {
-        const expected = verdict.expected
-          .map((e) => `${e.keyType} ${fingerprintSha256(e.key)} (${this.file}:${e.line})`)
-          .join(', ');
+        const expected = verdict.expected.map((e) => `${e.keyType} ${fingerprintSha256(e.key)} (${this.file}:${e.line})`).join(', ');
         const lines = verdict.expected.map((e) => e.line).join(', ');
         return new SshError(
           endpoint.name,
@@ -178,9 +145,7 @@ export class HostKeyPolicy {
         );
       }
       case 'unknown': {
-        const others = verdict.otherTypes.length
-          ? ` (known only with other key types: ${verdict.otherTypes.join(', ')})`
-          : '';
+        const others = verdict.otherTypes.length ? ` (known only with other key types: ${verdict.otherTypes.join(', ')})` : '';
         return new SshError(
           endpoint.name,
           'hostkey',

@@ -75,7 +75,14 @@ export class SshPool {
   async closeAll(): Promise<void> {
     const hosts = [...this.hosts.values()];
     this.hosts.clear();
-    await Promise.all(hosts.map((h) => h.then((x) => x.close(), () => undefined)));
+    await Promise.all(
+      hosts.map((h) =>
+        h.then(
+          (x) => x.close(),
+          () => undefined,
+        ),
+      ),
+    );
     const jumps = [...this.jumps.values()];
     this.jumps.clear();
     await Promise.all(jumps.map((j) => j.then(endClient, () => undefined)));
@@ -146,7 +153,12 @@ export class SshPool {
 /** A direct-tcpip channel from the jump host to the target: the target's SSH connection runs inside it. */
 function tunnel(jumpClient: Client, jump: SshEndpoint, target: SshTarget): Promise<Duplex> {
   const fail = (why: string) =>
-    connectError(target.name, `jump host ${jump.name} cannot reach ${target.address}:${target.port}: ${why}`, `check that ${target.address}:${target.port} is reachable from ${jump.name} and that its sshd allows TCP forwarding (AllowTcpForwarding)`, true);
+    connectError(
+      target.name,
+      `jump host ${jump.name} cannot reach ${target.address}:${target.port}: ${why}`,
+      `check that ${target.address}:${target.port} is reachable from ${jump.name} and that its sshd allows TCP forwarding (AllowTcpForwarding)`,
+      true,
+    );
   return new Promise((resolve, reject) => {
     try {
       jumpClient.forwardOut('127.0.0.1', 0, target.address, target.port, (err, channel) => (err ? reject(fail(err.message)) : resolve(channel)));

@@ -251,7 +251,12 @@ async function writeViaSudo(host: PutFileHost, path: string, data: Buffer, opts:
     const res = await host.run(installScript(staging, path, opts));
     if (res.code === SHARED_DIR_EXIT) {
       const dir = posix.dirname(path);
-      throw new HostError(host.name, `refusing to install ${path}: ${res.stderr.trim()}`, { resource: path }, `let only root change ${dir}: chown root ${dir} && chmod go-w ${dir} (or give it the sticky bit, chmod +t, as /tmp has)`);
+      throw new HostError(
+        host.name,
+        `refusing to install ${path}: ${res.stderr.trim()}`,
+        { resource: path },
+        `let only root change ${dir}: chown root ${dir} && chmod go-w ${dir} (or give it the sticky bit, chmod +t, as /tmp has)`,
+      );
     }
     if (res.code !== 0) {
       throw new HostError(host.name, `installing ${path} failed`, { resource: path, command: 'install staged file (mktemp, chown, chmod, mv)', exitCode: res.code, stderrTail: res.stderr });

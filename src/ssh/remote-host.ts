@@ -125,7 +125,12 @@ export class SshRemoteHost implements RemoteHost {
     const cmd = rootCommand(this.name, script, privilege, opts.stdin, timeoutMs);
     if (privilege.kind === 'root') return this.exec(cmd.command, cmd.stdin, timeoutMs, head);
     if (this.needsPty && opts.stdin !== undefined) {
-      throw new SshError(this.name, 'sudo', `cannot pass stdin on this host: its sudo requires a tty (requiretty), and a tty mangles stdin (${head})`, `remove "Defaults requiretty" from the host's sudoers, or upload the data with putFile`);
+      throw new SshError(
+        this.name,
+        'sudo',
+        `cannot pass stdin on this host: its sudo requires a tty (requiretty), and a tty mangles stdin (${head})`,
+        `remove "Defaults requiretty" from the host's sudoers, or upload the data with putFile`,
+      );
     }
     const first = await this.exec(cmd.command, cmd.stdin, timeoutMs, head);
     const outcome = interpretSudo(this.name, this.settings.user, privilege, first);
@@ -151,13 +156,23 @@ export class SshRemoteHost implements RemoteHost {
   }
 
   private noStreamWithTty(head: string): SshError {
-    return new SshError(this.name, 'sudo', `sudo on this host requires a tty (requiretty), which cannot carry a binary stream (${head})`, 'remove "Defaults requiretty" from the host\'s sudoers (visudo), or log in as root');
+    return new SshError(
+      this.name,
+      'sudo',
+      `sudo on this host requires a tty (requiretty), which cannot carry a binary stream (${head})`,
+      'remove "Defaults requiretty" from the host\'s sudoers (visudo), or log in as root',
+    );
   }
 
   /** requiretty (old EL sudoers): run once more with a pty, and keep using one for this host. */
   private async retryWithPty(command: string, feed: string | Buffer | undefined, callerStdin: string | Buffer | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
     if (callerStdin !== undefined) {
-      throw new SshError(this.name, 'sudo', `sudo on this host requires a tty (requiretty), which cannot carry stdin (${head})`, `remove "Defaults requiretty" from the host's sudoers (visudo), or upload the data with putFile`);
+      throw new SshError(
+        this.name,
+        'sudo',
+        `sudo on this host requires a tty (requiretty), which cannot carry stdin (${head})`,
+        `remove "Defaults requiretty" from the host's sudoers (visudo), or upload the data with putFile`,
+      );
     }
     if (!this.needsPty) {
       this.needsPty = true;
@@ -261,7 +276,6 @@ export class SshRemoteHost implements RemoteHost {
     this.homeDir ??= this.sftp().then((s) => s.realpath('.'));
     return this.homeDir;
   }
-
 
   /** Errors can quote host output; make sure no secret rides along. */
   private scrubError(err: unknown): unknown {

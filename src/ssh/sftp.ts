@@ -28,7 +28,7 @@ export class SftpSession {
     return new Promise((resolve, reject) => {
       const onOpened = (err: Error | undefined, sftp: SFTPWrapper) => {
         if (err) {
-          reject(new SshError(host, 'sftp', `cannot start SFTP: ${err.message}`, 'make sure the host\'s sshd has an sftp Subsystem line (it does by default)'));
+          reject(new SshError(host, 'sftp', `cannot start SFTP: ${err.message}`, "make sure the host's sshd has an sftp Subsystem line (it does by default)"));
           return;
         }
         sftp.on('close', onClose);
@@ -46,9 +46,7 @@ export class SftpSession {
 
   /** Creates a new file that must not exist yet (O_EXCL, so a planted symlink is never followed). */
   createExclusive(path: string, mode: number): Promise<Buffer> {
-    return this.request(`OPEN ${path}`, (cb: (err: Error | null | undefined, h: Buffer) => void) =>
-      this.sftp.open(path, 'wx', { mode }, cb),
-    );
+    return this.request(`OPEN ${path}`, (cb: (err: Error | null | undefined, h: Buffer) => void) => this.sftp.open(path, 'wx', { mode }, cb));
   }
 
   /** Writes the whole buffer in 32 KiB requests, all sent at once (one exchange each). */

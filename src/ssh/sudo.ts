@@ -54,7 +54,12 @@ export function rootCommand(host: string, script: string, priv: Privilege, stdin
   const marked = shq(`printf '%s\\n' ${SUDO_MARKER} >&2; ${launcher(timeoutMs)}`);
   if (priv.password === undefined) return withStdin({ command: `sudo -n sh -c ${marked} ${args}` }, stdin);
   if (stdin !== undefined) {
-    throw new SshError(host, 'sudo', 'cannot pass stdin to a command when sudo needs a password (the password is fed on stdin)', 'give the user NOPASSWD sudo, log in as root, or upload the data with putFile and read the file');
+    throw new SshError(
+      host,
+      'sudo',
+      'cannot pass stdin to a command when sudo needs a password (the password is fed on stdin)',
+      'give the user NOPASSWD sudo, log in as root, or upload the data with putFile and read the file',
+    );
   }
   // -S reads the password from stdin, -p '' keeps the prompt out of stderr.
   return { command: `sudo -S -p '' sh -c ${marked} ${args}`, stdin: `${priv.password}\n` };
@@ -103,7 +108,12 @@ function sudoError(host: string, user: string, priv: Privilege, said: string, co
   const usePassword = priv.kind === 'sudo' && priv.password !== undefined;
   const sudoers = `/etc/sudoers.d/kubestrap: "${user} ALL=(ALL) NOPASSWD: ALL"`;
   if (/password is required|no askpass program/i.test(said)) {
-    return new SshError(host, 'sudo', `sudo for ${user} needs a password`, `allow ${user} sudo without a password (${sudoers}), or set sudoPasswordEnv to the name of an environment variable holding the password`);
+    return new SshError(
+      host,
+      'sudo',
+      `sudo for ${user} needs a password`,
+      `allow ${user} sudo without a password (${sudoers}), or set sudoPasswordEnv to the name of an environment variable holding the password`,
+    );
   }
   if (/incorrect password|sorry, try again|no password was provided/i.test(said)) {
     const env = priv.kind === 'sudo' && priv.passwordEnv ? priv.passwordEnv : 'the sudo password variable';
@@ -116,7 +126,12 @@ function sudoError(host: string, user: string, priv: Privilege, said: string, co
     return new SshError(host, 'sudo', `sudo is not installed (the login user ${user} is not root)`, 'install sudo on the host, or log in as root');
   }
   const tail = lastLines(said.trim(), 5) || '(no output)';
-  return new SshError(host, 'sudo', `sudo did not run the command (exit ${code}${usePassword ? ', password given' : ''}): ${tail}`, 'run `sudo -n true` as that user on the host to see what sudo wants');
+  return new SshError(
+    host,
+    'sudo',
+    `sudo did not run the command (exit ${code}${usePassword ? ', password given' : ''}): ${tail}`,
+    'run `sudo -n true` as that user on the host to see what sudo wants',
+  );
 }
 
 function lastLines(text: string, n: number): string {

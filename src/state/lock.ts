@@ -168,9 +168,7 @@ function processAlive(pid: number): boolean {
 }
 
 function refused(file: string, holder: LockHolder | undefined): LockError {
-  const who = holder
-    ? `pid ${holder.pid} (${holder.command}, user ${holder.user} on ${holder.host}, since ${holder.startedAt})`
-    : 'another run (its lock file is unreadable)';
+  const who = holder ? `pid ${holder.pid} (${holder.command}, user ${holder.user} on ${holder.host}, since ${holder.startedAt})` : 'another run (its lock file is unreadable)';
   const hint =
     holder && holder.host !== hostname()
       ? `wait for it to finish; if that run is gone, remove ${file}`

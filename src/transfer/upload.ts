@@ -109,7 +109,13 @@ export async function uploadFiles<U extends Upload>(host: RemoteHost, uploads: r
  * Runs `script` (which holds the upload's script) with the upload's stream on its stdin. A local
  * file that changed under the stream is the outcome, whatever the host made of the stream cut short.
  */
-export async function runWithUpload(host: RemoteHost, script: string, upload: PreparedUpload, opts: { timeoutMs?: number }, budget: ByteBudget = UPLOAD_BUDGET): Promise<ExecResult | ChangedSourceError> {
+export async function runWithUpload(
+  host: RemoteHost,
+  script: string,
+  upload: PreparedUpload,
+  opts: { timeoutMs?: number },
+  budget: ByteBudget = UPLOAD_BUDGET,
+): Promise<ExecResult | ChangedSourceError> {
   let changed: ChangedSourceError | undefined;
   const source = upload.source(budget);
   const watched: StreamSource = (write) =>
@@ -168,12 +174,17 @@ export function uploadFailure(host: string, upload: PreparedUpload, exitCode: nu
   const named = archive.members.find(({ entry }) => entry.upload && said.includes(entry.path))?.entry.upload;
   const failed = fault?.upload ?? named ?? uploads[0]!;
   const what = uploads.length === 1 ? failed.path : `${uploads.length} files (${uploads.map((u) => posix.basename(u.path)).join(', ')})`;
-  return new HostError(host, fault ? `installing ${what} failed: ${fault.reason}` : `installing ${what} failed`, {
-    resource: `file:${failed.path}`,
-    command: 'unpack the files into a stage folder, check their lengths, chown, mv',
-    exitCode,
-    ...(said.trim() ? { stderrTail: said.trim().split('\n').slice(-10).join('\n') } : {}),
-  }, fault?.hint ?? hintFor(failed, said));
+  return new HostError(
+    host,
+    fault ? `installing ${what} failed: ${fault.reason}` : `installing ${what} failed`,
+    {
+      resource: `file:${failed.path}`,
+      command: 'unpack the files into a stage folder, check their lengths, chown, mv',
+      exitCode,
+      ...(said.trim() ? { stderrTail: said.trim().split('\n').slice(-10).join('\n') } : {}),
+    },
+    fault?.hint ?? hintFor(failed, said),
+  );
 }
 
 /** What tar's listing and exit codes (the host's check printed them after LISTING) say went wrong, if they say. */
@@ -277,7 +288,7 @@ function hintFor(upload: Upload, stderr: string): string {
   }
   if (/No space left/i.test(stderr)) return `free space in ${dir} on the host`;
   if (/cannot overwrite directory|Is a directory/i.test(stderr)) return `${upload.path} is a directory on the host: move it away, then re-run`;
-  return 'check the host\'s disk and the path, then re-run';
+  return "check the host's disk and the path, then re-run";
 }
 
 /**
@@ -341,7 +352,10 @@ function installScript(uploads: readonly Upload[], stages: ReadonlyMap<string, s
  *   -C DIR NAME...                the members of DIR's stage, extracted under DIR
  */
 function untarCommand(archive: ArchiveLayout<Member>): string {
-  const groups = groupBy(archive.members.map((m) => m.entry), (m) => m.dir);
+  const groups = groupBy(
+    archive.members.map((m) => m.entry),
+    (m) => m.dir,
+  );
   return [
     `LC_ALL=C TAR_OPTIONS= tar -x -m --no-same-owner -b ${TAR_RECORD_BLOCKS} -f - -i -v -R --no-recursion --no-wildcards --no-unquote`,
     ...groups.map(([dir, members]) => `-C ${shq(dir)} ${members.map((m) => shq(m.path)).join(' ')}`),

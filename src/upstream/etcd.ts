@@ -43,7 +43,5 @@ export function removedEtcdFlag(flag: string, version: Version): RemovedFlag | u
   if (!flag.startsWith(EXPERIMENTAL_PREFIX) || !minorAtLeast(version, '3.6')) return undefined;
   const stable = `--${flag.slice(EXPERIMENTAL_PREFIX.length)}`;
   const instead = `use the stable flag (${stable}) or the matching --feature-gates entry`;
-  return minorAtLeast(version, '3.7')
-    ? { flag, removedIn: '3.7', status: 'removed', instead }
-    : { flag, removedIn: '3.6', status: 'deprecated', instead: `${instead} (removed in 3.7)` };
+  return minorAtLeast(version, '3.7') ? { flag, removedIn: '3.7', status: 'removed', instead } : { flag, removedIn: '3.6', status: 'deprecated', instead: `${instead} (removed in 3.7)` };
 }

@@ -113,7 +113,7 @@ export const REMOVED_FLAGS: Readonly<Record<KubeComponent, readonly RemovedFlag[
     removed('--container-runtime', '1.27', 'drop it: every runtime is a remote CRI runtime'),
     removed('--master-service-namespace', '1.27', 'drop it'),
     deprecated('--pod-infra-container-image', '1.27', 'drop it: the runtime picks the pause image (removed in 1.35)'),
-    removed('--pod-infra-container-image', '1.35', 'drop it: set the pause image in the runtime (containerd\'s sandbox image)'),
+    removed('--pod-infra-container-image', '1.35', "drop it: set the pause image in the runtime (containerd's sandbox image)"),
     removed('--keep-terminated-pod-volumes', '1.31', 'drop it'),
     removed('--iptables-masquerade-bit', '1.31', 'drop it: kube-proxy owns its iptables marks'),
     removed('--iptables-drop-bit', '1.31', 'drop it: kube-proxy owns its iptables marks'),
@@ -121,12 +121,7 @@ export const REMOVED_FLAGS: Readonly<Record<KubeComponent, readonly RemovedFlag[
     removed('--cloud-config', '1.34', 'drop it: run an external cloud-controller-manager'),
     ...KLOG_FLAGS,
   ],
-  'kube-proxy': [
-    removed('--resource-container', '1.16', 'drop it'),
-    removed('--cleanup-ipvs', '1.21', 'use --cleanup'),
-    removed('--proxy-port-range', '1.31', 'drop it'),
-    ...KLOG_FLAGS,
-  ],
+  'kube-proxy': [removed('--resource-container', '1.16', 'drop it'), removed('--cleanup-ipvs', '1.21', 'use --cleanup'), removed('--proxy-port-range', '1.31', 'drop it'), ...KLOG_FLAGS],
 };
 
 /** What `version` says about a flag: the latest entry that applies (removed wins over an earlier deprecation). */
@@ -165,7 +160,11 @@ const VALUE_RULES: ValueRule[] = [
   {
     component: 'kube-apiserver',
     flags: ['--enable-admission-plugins', '--disable-admission-plugins', '--admission-control'],
-    removedIn: (value) => value.split(',').filter((p) => p in REMOVED_ADMISSION_PLUGINS).map((p) => ({ value: p, removedIn: REMOVED_ADMISSION_PLUGINS[p]! })),
+    removedIn: (value) =>
+      value
+        .split(',')
+        .filter((p) => p in REMOVED_ADMISSION_PLUGINS)
+        .map((p) => ({ value: p, removedIn: REMOVED_ADMISSION_PLUGINS[p]! })),
     instead: 'drop the plugin: Pod Security admission (namespace labels) replaces it',
   },
   {
@@ -180,7 +179,10 @@ const VALUE_RULES: ValueRule[] = [
 /** Values of `flag` that `version` rejects. */
 export function removedValues(component: KubeComponent, flag: string, value: string, version: KubeVersion): RemovedValue[] {
   return VALUE_RULES.filter((r) => r.component === component && r.flags.includes(flag)).flatMap((r) =>
-    r.removedIn(value.replace(/^["']|["']$/g, '')).filter((v) => minorAtLeast(version, v.removedIn)).map((v) => ({ ...v, instead: r.instead })),
+    r
+      .removedIn(value.replace(/^["']|["']$/g, ''))
+      .filter((v) => minorAtLeast(version, v.removedIn))
+      .map((v) => ({ ...v, instead: r.instead })),
   );
 }
 
@@ -229,14 +231,14 @@ export function insecureModeProblem(version: KubeVersion): SettingProblem | unde
 /** Settings whose allowed values depend on the Kubernetes version. */
 const VERSIONED_SETTINGS: Record<string, Record<string, { since: string; why: string }>> = {
   KUBE_PROXY_MODE: {
-    nftables: { since: '1.31', why: 'kube-proxy\'s nftables mode is enabled by default from Kubernetes 1.31' },
+    nftables: { since: '1.31', why: "kube-proxy's nftables mode is enabled by default from Kubernetes 1.31" },
   },
 };
 
 /** Settings still accepted but deprecated upstream: a warning, not a refusal. */
 const DEPRECATED_SETTINGS: Record<string, Record<string, { since: string; why: string; instead: string }>> = {
   KUBE_PROXY_MODE: {
-    ipvs: { since: '1.35', why: 'kube-proxy\'s ipvs mode is deprecated since Kubernetes 1.35 and will be removed', instead: 'use nftables (GA since 1.33) on current kernels, or iptables' },
+    ipvs: { since: '1.35', why: "kube-proxy's ipvs mode is deprecated since Kubernetes 1.35 and will be removed", instead: 'use nftables (GA since 1.33) on current kernels, or iptables' },
   },
 };
 

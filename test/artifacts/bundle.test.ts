@@ -60,7 +60,12 @@ describe('bundle create, then use with the network gone', () => {
     expect(binaries).toHaveLength(bundleBinaries(config).length * 2);
     for (const a of manifest.artifacts) expect(sha256(readFileSync(join(out, a.file!)))).toBe(a.sha256);
     expect(readFileSync(join(out, 'arm64/bin/kubelet'), 'utf8')).toBe(fakeBinary('kubelet', 'v1.37.1', 'arm64').toString());
-    expect(manifest.artifacts.filter((a) => a.kind === 'image').map((a) => `${a.arch} ${a.image}`).sort()).toEqual([
+    expect(
+      manifest.artifacts
+        .filter((a) => a.kind === 'image')
+        .map((a) => `${a.arch} ${a.image}`)
+        .sort(),
+    ).toEqual([
       `amd64 ${new URL(server.url).host}/coredns/coredns:v1.14.4`,
       `amd64 ${new URL(server.url).host}/pause:3.10.1`,
       `arm64 ${new URL(server.url).host}/coredns/coredns:v1.14.4`,
@@ -117,18 +122,18 @@ describe('bundle create, then use with the network gone', () => {
     expect(existsSync(join(out, MANIFEST_FILE))).toBe(false);
   });
 
-  it('never writes through a link planted in the bundle folder: each file is made anew, the links\' targets stay as they were', async () => {
+  it("never writes through a link planted in the bundle folder: each file is made anew, the links' targets stay as they were", async () => {
     const { dir, config } = await upstream(['amd64']);
     const out = join(dir, 'bundle');
     mkdirSync(join(out, 'amd64', 'bin'), { recursive: true });
     mkdirSync(join(out, 'amd64', 'images'), { recursive: true });
     const victim = join(dir, 'victim');
-    writeFileSync(victim, 'the user\'s own file\n');
+    writeFileSync(victim, "the user's own file\n");
     symlinkSync(victim, join(out, 'amd64', 'images', 'pause-3.10.1.tar'));
     symlinkSync(victim, join(out, 'amd64', 'bin', 'kubelet'));
     symlinkSync(join(dir, 'created-through-a-link'), join(out, MANIFEST_FILE));
     await createBundle({ config, arches: ['amd64'], out, cacheDir: join(dir, 'cache') });
-    expect(readFileSync(victim, 'utf8')).toBe('the user\'s own file\n');
+    expect(readFileSync(victim, 'utf8')).toBe("the user's own file\n");
     expect(existsSync(join(dir, 'created-through-a-link'))).toBe(false);
     for (const file of ['amd64/images/pause-3.10.1.tar', 'amd64/bin/kubelet', MANIFEST_FILE]) expect(lstatSync(join(out, file)).isFile()).toBe(true);
     expect(loadManifest(join(out, MANIFEST_FILE)).manifest.artifacts.length).toBeGreaterThan(0);
@@ -155,12 +160,14 @@ describe('bundle create, then use with the network gone', () => {
     function registry(layer: Buffer, descriptor: (d: { digest: string; size: number }) => { digest: string; size: number } = (d) => d) {
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' }));
       const layerDescriptor = descriptor({ digest: digestOf(layer), size: layer.length });
-      const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layerDescriptor }],
-      }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layerDescriptor }],
+        }),
+      );
       return {
         '/v2/pause/manifests/3.10.1': manifest,
         [`/v2/pause/blobs/${digestOf(config)}`]: config,
@@ -181,7 +188,10 @@ describe('bundle create, then use with the network gone', () => {
       const dir = tmp();
       mkdirSync(join(dir, 'pki'));
       writeFileSync(join(dir, 'pki', 'ca.key'), '-----BEGIN PRIVATE KEY----- the CA key');
-      const { result, dest } = await pull(registry(Buffer.from('layer'), (d) => ({ ...d, digest: 'sha256:../../pki/ca.key' })), join(dir, 'cache'));
+      const { result, dest } = await pull(
+        registry(Buffer.from('layer'), (d) => ({ ...d, digest: 'sha256:../../pki/ca.key' })),
+        join(dir, 'cache'),
+      );
       expect(result).toBeInstanceOf(ArtifactError);
       expect((result as ArtifactError).message).toBe('"sha256:../../pki/ca.key" is not a sha256 digest (sha256: and 64 lower-case hex digits)');
       expect(existsSync(dest)).toBe(false);

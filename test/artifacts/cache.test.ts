@@ -176,7 +176,9 @@ describe('the shared download cache', () => {
       writeFileSync(file, Buffer.concat([KUBELET.subarray(0, 100), Buffer.from('X'), KUBELET.subarray(101)]));
       const err = (await cache.encoded(checked, file, 'gzip').catch((e: unknown) => e)) as ArtifactError;
       expect(err).toBeInstanceOf(ArtifactError);
-      expect(err.message).toMatch(new RegExp(`^${file} is not what was checked: it must hold sha256 ${checked.sha256}, but it held other bytes \\(sha256 [0-9a-f]{64}\\) when it was read to be encoded$`));
+      expect(err.message).toMatch(
+        new RegExp(`^${file} is not what was checked: it must hold sha256 ${checked.sha256}, but it held other bytes \\(sha256 [0-9a-f]{64}\\) when it was read to be encoded$`),
+      );
       expect(readdirSync(join(cache.root, 'encoded', 'gzip'))).toEqual([]);
     });
   });

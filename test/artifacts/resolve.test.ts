@@ -91,17 +91,27 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     const fake = await tgz({ 'kubernetes/server/bin/kubelet': 'not the real kubelet' });
     const server = await serve({ '/v1.36.0/kubernetes-server-linux-amd64.tar.gz': fake, '/v1.36.0/kubernetes-server-linux-amd64.tar.gz.sha256': sha256(fake) });
     const err = (await resolveBinaries(context(server, {}, versions()), kubelet).catch((e: unknown) => e)) as ArtifactError;
-    expect(err.message).toMatch(/checksum mismatch for .*\/v1\.36\.0\/kubernetes-server-linux-amd64\.tar\.gz: expected sha512 1c64da92575451c2.* \(pinned in kubestrap from the upstream CHANGELOG\), got [0-9a-f]{128}/);
+    expect(err.message).toMatch(
+      /checksum mismatch for .*\/v1\.36\.0\/kubernetes-server-linux-amd64\.tar\.gz: expected sha512 1c64da92575451c2.* \(pinned in kubestrap from the upstream CHANGELOG\), got [0-9a-f]{128}/,
+    );
   });
 
-  it('unpacks the binaries of a release archive once, checked against the project\'s SHA256SUMS', async () => {
-    const archive = await tgz({ 'etcd-v3.6.16-linux-amd64/etcd': 'etcd!', 'etcd-v3.6.16-linux-amd64/etcdctl': 'etcdctl!', 'etcd-v3.6.16-linux-amd64/etcdutl': 'etcdutl!', 'etcd-v3.6.16-linux-amd64/README.md': 'hi' });
+  it("unpacks the binaries of a release archive once, checked against the project's SHA256SUMS", async () => {
+    const archive = await tgz({
+      'etcd-v3.6.16-linux-amd64/etcd': 'etcd!',
+      'etcd-v3.6.16-linux-amd64/etcdctl': 'etcdctl!',
+      'etcd-v3.6.16-linux-amd64/etcdutl': 'etcdutl!',
+      'etcd-v3.6.16-linux-amd64/README.md': 'hi',
+    });
     const server = await serve({
       '/etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz': archive,
       '/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS': `${sha256('other')}  etcd-v3.6.16-linux-arm64.tar.gz\n${sha256(archive)}  etcd-v3.6.16-linux-amd64.tar.gz\n`,
     });
     const ctx = context(server);
-    const got = await resolveBinaries(ctx, [{ name: 'etcd', arch: 'amd64' }, { name: 'etcdctl', arch: 'amd64' }]);
+    const got = await resolveBinaries(ctx, [
+      { name: 'etcd', arch: 'amd64' },
+      { name: 'etcdctl', arch: 'amd64' },
+    ]);
     expect(readFileSync(got.get(resolvedKey('etcd', 'amd64'))!.file, 'utf8')).toBe('etcd!');
     expect(readFileSync(got.get(resolvedKey('etcdctl', 'amd64'))!.file, 'utf8')).toBe('etcdctl!');
     expect(server.requests.filter((r) => r.endsWith('.tar.gz'))).toHaveLength(1);
@@ -116,7 +126,9 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     expect(warnings.filter((w) => !w.message.includes('plain HTTP'))).toEqual([
       {
         where: 'flannel v0.28.9 linux/amd64 flanneld-amd64',
-        message: expect.stringMatching(new RegExp(`^upstream publishes no checksum for .*flanneld-amd64; its sha256 ${sha256(flanneld)} was pinned in .*artifacts.lock.json on this first download`)) as unknown,
+        message: expect.stringMatching(
+          new RegExp(`^upstream publishes no checksum for .*flanneld-amd64; its sha256 ${sha256(flanneld)} was pinned in .*artifacts.lock.json on this first download`),
+        ) as unknown,
         hint: expect.stringContaining('compare that sha256') as unknown,
       },
     ]);
@@ -142,7 +154,9 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     const err = (await resolveBinaries(ctx, [{ name, arch: 'amd64' }]).catch((e: unknown) => e)) as ArtifactError;
     expect(err).toBeInstanceOf(ArtifactError);
     expect(err.where()).toBe(`${server.url}${checksumPath}`);
-    expect(err.message).toMatch(new RegExp(`^${server.url}${checksumPath} does not exist \\(HTTP 404\\), but upstream publishes the checksum of ${entry.replaceAll('.', '\\.')} there: without it .* cannot be checked$`));
+    expect(err.message).toMatch(
+      new RegExp(`^${server.url}${checksumPath} does not exist \\(HTTP 404\\), but upstream publishes the checksum of ${entry.replaceAll('.', '\\.')} there: without it .* cannot be checked$`),
+    );
     expect(err.hint).toContain("copy upstream's checksum file to the mirror");
     expect(server.requests).toEqual([checksumPath]);
     expect(existsSync(ctx.lock.file)).toBe(false);
@@ -160,14 +174,22 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
   it('warns, once per property, that a plain-HTTP mirror can change what it serves', async () => {
     const server = await serve(kubeletTree());
     await resolveBinaries(context(server), kubelet);
-    expect(warnings).toEqual([{ where: 'K8S_DOWNLOAD_URL', message: `${server.url} is plain HTTP: whoever is on the way can change what is downloaded from it, checksum files included`, hint: expect.stringContaining('use an https:// mirror') as unknown }]);
+    expect(warnings).toEqual([
+      {
+        where: 'K8S_DOWNLOAD_URL',
+        message: `${server.url} is plain HTTP: whoever is on the way can change what is downloaded from it, checksum files included`,
+        hint: expect.stringContaining('use an https:// mirror') as unknown,
+      },
+    ]);
   });
 
   it('names the URL for a body cut short, and keeps nothing of it', async () => {
     const server = await serve({ ...kubeletTree(), '/release/v1.37.1/bin/linux/amd64/kubelet': truncated(KUBELET.subarray(0, 5000), KUBELET.length) });
     const ctx = context(server);
     const err = (await resolveBinaries(ctx, kubelet).catch((e: unknown) => e)) as ArtifactError;
-    expect(err.message).toMatch(new RegExp(`^the download of ${server.url}/release/v1.37.1/bin/linux/amd64/kubelet (broke off after \\d+ of ${KUBELET.length} bytes|ended after \\d+ of ${KUBELET.length} bytes)`));
+    expect(err.message).toMatch(
+      new RegExp(`^the download of ${server.url}/release/v1.37.1/bin/linux/amd64/kubelet (broke off after \\d+ of ${KUBELET.length} bytes|ended after \\d+ of ${KUBELET.length} bytes)`),
+    );
     expect(err.hint).toContain('K8S_DOWNLOAD_URL');
     expect(readdirSync(join(ctx.cache.root, 'tmp'))).toEqual([]);
   });
@@ -184,13 +206,15 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
       const other = fresh();
       const err = (await resolveBinaries(other, kubelet).catch((e: unknown) => e)) as ArtifactError;
       expect(err).toBeInstanceOf(ArtifactError);
-      expect(err.message).toMatch(new RegExp(`/kubelet is (\\d+ bytes|more than ${KUBELET.length} bytes), more than the size pinned in .*artifacts.lock.json \\(${KUBELET.length} bytes\\); nothing of it was kept$`));
+      expect(err.message).toMatch(
+        new RegExp(`/kubelet is (\\d+ bytes|more than ${KUBELET.length} bytes), more than the size pinned in .*artifacts.lock.json \\(${KUBELET.length} bytes\\); nothing of it was kept$`),
+      );
       expect(readdirSync(join(other.cache.root, 'tmp'))).toEqual([]);
       expect(existsSync(join(other.cache.root, 'blobs'))).toBe(false);
     }
   });
 
-  it('stops a download, and a checksum file, at kubestrap\'s limits when nothing gives a size', async () => {
+  it("stops a download, and a checksum file, at kubestrap's limits when nothing gives a size", async () => {
     const body = Buffer.alloc(300_000, 'k');
     const server = await serve({ '/release/v1.37.1/bin/linux/amd64/kubelet': chunked(body), '/release/v1.37.1/bin/linux/amd64/kubelet.sha256': `${sha256(body)}\n` });
     const ctx = context(server, { limits: { download: 100_000 } });
@@ -207,7 +231,10 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     const dir = 'etcd-v3.6.16-linux-amd64';
     const bomb = await tgz({ [`${dir}/README.md`]: Buffer.alloc(2_000_000), [`${dir}/etcd`]: 'etcd!', [`${dir}/etcdctl`]: 'etcdctl!', [`${dir}/etcdutl`]: 'etcdutl!' });
     const fat = await tgz({ [`${dir}/etcd`]: Buffer.alloc(600_000), [`${dir}/etcdctl`]: 'etcdctl!', [`${dir}/etcdutl`]: 'etcdutl!' });
-    for (const [archive, limits, what] of [[bomb, { expanded: 1_000_000 }, 'expands to more than'], [fat, { member: 500_000 }, `holds ${dir}/etcd, which is more than`]] as const) {
+    for (const [archive, limits, what] of [
+      [bomb, { expanded: 1_000_000 }, 'expands to more than'],
+      [fat, { member: 500_000 }, `holds ${dir}/etcd, which is more than`],
+    ] as const) {
       const server = await serve({
         [`/etcd-io/etcd/releases/download/v3.6.16/${dir}.tar.gz`]: archive,
         '/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS': `${sha256(archive)}  ${dir}.tar.gz\n`,
@@ -277,7 +304,7 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     const bundled = (dir: string) => loadManifest(join(dir, MANIFEST_FILE));
     const KEY = 'kubelet v1.37.1 linux/amd64';
 
-    it('refuses a bundle whose file is not what the cluster\'s lock file pins, naming the file, the pin and both hashes', async () => {
+    it("refuses a bundle whose file is not what the cluster's lock file pins, naming the file, the pin and both hashes", async () => {
       // The cluster was set up from downloads: its lock file pins upstream's kubelet.
       const server = await serve(kubeletTree());
       const ctx = context(server);
@@ -286,8 +313,12 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
       const dir = bundle({ kubelet: 'other kubelet' }, [{ component: 'kubelet', version: 'v1.37.1', file: 'kubelet' }]);
       const err = (await resolveBinaries({ ...ctx, lock: ArtifactLock.open(join(ctx.lock.file, '..')), bundle: bundled(dir) }, kubelet).catch((e: unknown) => e)) as BundleError;
       expect(err).toBeInstanceOf(BundleError);
-      expect(err.message).toContain(`${join(dir, 'kubelet')} (${KEY}) has sha256 ${sha256('other kubelet')}, as the bundle's manifest says, but the cluster's lock file ${ctx.lock.file} pinned ${sha256(KUBELET)}`);
-      expect(err.message).toContain(`fix: the bundle holds other bytes than the ones this cluster was set up with: use a bundle made from the pinned files, or, if you trust this bundle's, delete the entry "${KEY}" from ${ctx.lock.file}`);
+      expect(err.message).toContain(
+        `${join(dir, 'kubelet')} (${KEY}) has sha256 ${sha256('other kubelet')}, as the bundle's manifest says, but the cluster's lock file ${ctx.lock.file} pinned ${sha256(KUBELET)}`,
+      );
+      expect(err.message).toContain(
+        `fix: the bundle holds other bytes than the ones this cluster was set up with: use a bundle made from the pinned files, or, if you trust this bundle's, delete the entry "${KEY}" from ${ctx.lock.file}`,
+      );
     });
 
     it('pins what a bundle brings where the lock file pins nothing yet, so that another bundle cannot swap it', async () => {
@@ -299,7 +330,9 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
       // The same bundle again is fine; one with another kubelet (and a manifest to match) is not.
       await resolveBinaries({ ...ctx, lock: ArtifactLock.open(join(ctx.lock.file, '..')) }, kubelet);
       const second = bundle({ kubelet: 'k2' }, [{ component: 'kubelet', version: 'v1.37.1', file: 'kubelet' }], 'second');
-      await expect(resolveBinaries({ ...ctx, lock: ArtifactLock.open(join(ctx.lock.file, '..')), bundle: bundled(second) }, kubelet)).rejects.toThrow(`but the cluster's lock file ${ctx.lock.file} pinned ${sha256('k')}`);
+      await expect(resolveBinaries({ ...ctx, lock: ArtifactLock.open(join(ctx.lock.file, '..')), bundle: bundled(second) }, kubelet)).rejects.toThrow(
+        `but the cluster's lock file ${ctx.lock.file} pinned ${sha256('k')}`,
+      );
     });
 
     it('refuses a file, or a folder, that is a link leading out of the bundle', async () => {
@@ -314,7 +347,9 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
 
       const linkedDir = bundle({}, [{ component: 'kubelet', version: 'v1.37.1', file: 'amd64/ca.key', sha256: sha256('the CA key') }], 'linked-folder');
       symlinkSync(outside, join(linkedDir, 'amd64'));
-      await expect(resolveBinaries(context({ url: 'http://offline.invalid' }, { bundle: bundled(linkedDir) }), kubelet)).rejects.toThrow(`amd64/ca.key (${KEY}) leads out of ${linkedDir}, to ${join(outside, 'ca.key')}`);
+      await expect(resolveBinaries(context({ url: 'http://offline.invalid' }, { bundle: bundled(linkedDir) }), kubelet)).rejects.toThrow(
+        `amd64/ca.key (${KEY}) leads out of ${linkedDir}, to ${join(outside, 'ca.key')}`,
+      );
     });
 
     it('lists every missing or tampered item at once and says how to complete the bundle', async () => {

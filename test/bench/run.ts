@@ -67,7 +67,10 @@ async function measure(count: number, only: string | undefined, bundleDir: strin
       ...(wanted('cluster') ? { cluster: await measureCluster(lab, join(dir, 'cluster'), count, bundleDir) } : {}),
     };
   } finally {
-    await removeHosts(LAB, hosts.map((h) => h.name));
+    await removeHosts(
+      LAB,
+      hosts.map((h) => h.name),
+    );
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -101,7 +104,10 @@ async function measureCluster(lab: LabInfo, dir: string, count: number, bundleDi
   try {
     return await clusterFigures(lab, hosts, dir, count, bundleDir);
   } finally {
-    await removeHosts(LAB, hosts.map((h) => h.name));
+    await removeHosts(
+      LAB,
+      hosts.map((h) => h.name),
+    );
   }
 }
 
@@ -171,15 +177,15 @@ async function main(): Promise<void> {
   if (clusterRows.length) {
     console.log(`\n${formatRows(['hosts', 'init (s)', 'no-op apply (s)', 'no-op engine (s)', 'plan (s)', 'health (s)', 'handshakes/host', 'commands/host', 'sftp/host'], clusterRows)}`);
     console.log('init: fresh hosts to every node Ready (os, runtime, artifacts from the lab bundle, pki, etcd, control plane, kubelets, flannel, CoreDNS);');
-    console.log('  the Kubernetes components are the lab\'s python stand-ins. no-op: `apply` of every phase again; round trips of that run.');
+    console.log("  the Kubernetes components are the lab's python stand-ins. no-op: `apply` of every phase again; round trips of that run.");
   }
   const uploadRows = results.flatMap((r) => (r.upload ? [r.upload] : []));
   if (uploadRows.length) {
     console.log(`\n${uploadTable(uploadRows)}`);
-    console.log('upload: `apply --phase artifacts` of the binaries of an etcd+master+worker (a 400 MB Kubernetes set + the lab bundle\'s etcd and others) to every host,');
+    console.log("upload: `apply --phase artifacts` of the binaries of an etcd+master+worker (a 400 MB Kubernetes set + the lab bundle's etcd and others) to every host,");
     console.log('  from a warm cache (compressing for the wire is once per file, ever: ' + uploadRows.map((r) => `${r.encodeSeconds.toFixed(1)} s`).join(', ') + ' here);');
     console.log(`  scp: one OpenSSH scp per host, all at once, of the same files, into a folder on BIN_PATH's filesystem; best of ${ROUNDS} rounds each;`);
-    console.log('  ratio = best kubestrap / best scp; paired = the median over rounds of kubestrap / scp of the same round (the machine\'s speed drifts).');
+    console.log("  ratio = best kubestrap / best scp; paired = the median over rounds of kubestrap / scp of the same round (the machine's speed drifts).");
     console.log('  zstd is what UPLOAD_COMPRESSION=auto picks on these hosts (they have zstd); gzip where a host lacks it; none when set.');
     console.log('  Here every byte costs CPU on the 2 cores that the controller and every host share: compression saves encryption,');
     console.log('  network stack and disk work on both ends; on a real network it also saves the link (zstd and gzip send about 1/3).');

@@ -70,7 +70,11 @@ interface Timed {
 function kubestrap(args: string[], env: NodeJS.ProcessEnv): Timed {
   const peakFile = join(tmpdir(), `kubestrap-bench-peak-${process.pid}`);
   const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--import', PEAK_RSS, CLI, ...args, '--output', 'json'], { encoding: 'utf8', env: { ...env, KUBESTRAP_PEAK_RSS_FILE: peakFile }, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, ['--import', PEAK_RSS, CLI, ...args, '--output', 'json'], {
+    encoding: 'utf8',
+    env: { ...env, KUBESTRAP_PEAK_RSS_FILE: peakFile },
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== 0) throw new Error(`bootstrap ${args.join(' ')} exited ${r.status}:\n${r.stdout.slice(-3000)}${r.stderr.slice(-3000)}`);
   const report = JSON.parse(r.stdout) as { hosts: Array<{ roundTrips: { streamedBytes?: number } | null }> };
@@ -141,7 +145,22 @@ export async function measureUpload(lab: LabInfo, hosts: LabHost[], bundleDir: s
   const env = { ...process.env };
 
   // What kubestrap uploads to an etcd+master+worker host: the 400 MB set plus the bundle's etcd and small binaries.
-  const names = ['etcd', 'etcdctl', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'flanneld', 'kubelet', 'kube-proxy', 'flannel', 'bridge', 'host-local', 'loopback', 'portmap'];
+  const names = [
+    'etcd',
+    'etcdctl',
+    'kube-apiserver',
+    'kube-controller-manager',
+    'kube-scheduler',
+    'kubectl',
+    'flanneld',
+    'kubelet',
+    'kube-proxy',
+    'flannel',
+    'bridge',
+    'host-local',
+    'loopback',
+    'portmap',
+  ];
   const files = names.map((n) => (SET[n] ? join(set.dir, n) : join(bundleDir, bundle.manifest.artifacts.find((a) => a.component === n)!.file!)));
   const mb = files.reduce((n, f) => n + statSync(f).size, 0) / 1024 / 1024;
 

@@ -85,7 +85,7 @@ hosts:
     return strings.join('\n');
   };
 
-  it('shows a certificate\'s subject, issuer and SANs with every control and bidi character escaped, in text and JSON', async () => {
+  it("shows a certificate's subject, issuer and SANs with every control and bidi character escaped, in text and JSON", async () => {
     await withHostilePki();
     const text = await runCli(['certs', 'check', ...args()]);
     const json = await runCli(['certs', 'check', ...args(), '--output', 'json']);

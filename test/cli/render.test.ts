@@ -11,7 +11,11 @@ describe('bootstrap CLI', () => {
   it('lists only commands that work', async () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);
-    const commands = run.stdout.split('Commands:')[1]!.split('\n').filter((l) => /^  \S/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    const commands = run.stdout
+      .split('Commands:')[1]!
+      .split('\n')
+      .filter((l) => /^ {2}\S/.test(l))
+      .map((l) => l.trim().split(/\s+/)[0]);
     expect(commands).toEqual(['init', 'render', 'plan', 'apply', 'health', 'certs', 'bundle', 'help']);
   });
 

@@ -8,7 +8,7 @@ import { useTempDir } from '../support/tmp.js';
 
 const ENTER = '\r';
 const DOWN = '\u001b[B';
-const SPACE = ' ';
+const _SPACE = ' ';
 
 /**
  * A terminal session with the real prompts: keystrokes go in one answer at a time, each after the
@@ -39,7 +39,7 @@ function terminal(): PromptStreams & { screen(): string; type(...keys: string[])
 describe('the init wizard', () => {
   const tmp = useTempDir();
 
-  it('asks for hosts, roles, login, version and networks, refuses bad answers with the config checks\' words, and writes files apply accepts', async () => {
+  it("asks for hosts, roles, login, version and networks, refuses bad answers with the config checks' words, and writes files apply accepts", async () => {
     const key = join(tmp(), 'id_ed25519');
     await import('node:fs').then((fs) => fs.writeFileSync(key, 'not really a key\n'));
     const t = terminal();
@@ -60,7 +60,23 @@ describe('the init wizard', () => {
     await t.type('\u0015', '10.96.0.0/16', ENTER);
     await t.type('\u0015', '10.96.0.0/12', ENTER); // refused: overlaps SERVICE_CIDR
     await t.type('\u0015', ENTER); // CLUSTER_CIDR: the default
-    const a = await Promise.race([answers, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the wizard did not finish; screen:\n${t.screen().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').slice(-1500)}`)), 5_000))]);
+    const a = await Promise.race([
+      answers,
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () =>
+            reject(
+              new Error(
+                `the wizard did not finish; screen:\n${t
+                  .screen()
+                  .replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+                  .slice(-1500)}`,
+              ),
+            ),
+          5_000,
+        ),
+      ),
+    ]);
     expect(t.screen()).toContain('"10.0.0.300" is a name, but the cluster needs this host\'s IP');
     expect(t.screen()).toMatch(/10\.0\.0\.0\/16 contains host node1's address 10\.0\.0\.11/);
     expect(t.screen()).toMatch(/overlap/);
@@ -79,7 +95,10 @@ describe('the init wizard', () => {
     const configFile = join(tmp(), 'config.properties');
     writeAnswers(a, inventoryFile, configFile);
     const spec = loadClusterSpec({ inventoryFile, configFile });
-    expect(spec.hosts.map((h) => [h.name, h.roles])).toEqual([['node1', ['etcd', 'master', 'worker']], ['w1', ['worker']]]);
+    expect(spec.hosts.map((h) => [h.name, h.roles])).toEqual([
+      ['node1', ['etcd', 'master', 'worker']],
+      ['w1', ['worker']],
+    ]);
     expect(readFileSync(configFile, 'utf8')).toContain('SERVICE_CIDR=10.96.0.0/16\n');
     expect(existsSync(inventoryFile)).toBe(true);
   });
@@ -100,7 +119,12 @@ describe('the init wizard', () => {
       const asked = confirmOverwrite(t, [join(dir, 'inventory.yaml'), join(dir, 'config.properties')]);
       await t.type('n', ENTER);
       expect(await asked).toBe(false);
-      expect(t.screen().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s+/g, ' ')).toContain(`Overwrite ${join(dir, 'inventory.yaml')} and ${join(dir, 'config.properties')}?`);
+      expect(
+        t
+          .screen()
+          .replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+          .replace(/\s+/g, ' '),
+      ).toContain(`Overwrite ${join(dir, 'inventory.yaml')} and ${join(dir, 'config.properties')}?`);
     });
 
     it('replaces a link where a file goes, never writing through it', () => {
@@ -123,7 +147,9 @@ describe('the init wizard', () => {
       const dir = tmp();
       mkdirSync(join(dir, 'elsewhere'));
       symlinkSync(join(dir, 'elsewhere'), join(dir, 'linked'));
-      expect(() => writeAnswers(a, join(dir, 'linked', 'inventory.yaml'), join(dir, 'config.properties'))).toThrow(`${join(dir, 'linked')} is a symbolic link; init writes ${join(dir, 'linked', 'inventory.yaml')} only into a real folder`);
+      expect(() => writeAnswers(a, join(dir, 'linked', 'inventory.yaml'), join(dir, 'config.properties'))).toThrow(
+        `${join(dir, 'linked')} is a symbolic link; init writes ${join(dir, 'linked', 'inventory.yaml')} only into a real folder`,
+      );
       expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
     });
   });

@@ -51,7 +51,7 @@ describe('the component catalog: who owns a rendered file', () => {
 });
 
 describe('the component catalog: binaries', () => {
-  it('gives each role its components\' binaries, role by role in catalog order', () => {
+  it("gives each role its components' binaries, role by role in catalog order", () => {
     expect(binariesForRoles(['etcd'], versions)).toEqual(['etcd', 'etcdctl', 'etcdutl']);
     expect(binariesForRoles(['etcd'], { ...versions, etcd: parseVersion('v3.4.23')! })).toEqual(['etcd', 'etcdctl']);
     expect(binariesForRoles(['master'], versions)).toEqual(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'etcdctl', 'flanneld']);
@@ -59,12 +59,12 @@ describe('the component catalog: binaries', () => {
     expect(binariesForRoles(['worker', 'etcd'], versions).slice(0, 4)).toEqual(['etcd', 'etcdctl', 'etcdutl', 'kubelet']);
   });
 
-  it('leaves the container runtime\'s binaries to the runtime', () => {
+  it("leaves the container runtime's binaries to the runtime", () => {
     expect(runtimeBinaries()).toEqual(['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'docker', 'dockerd', 'docker-proxy', 'docker-init']);
     expect(binariesForRoles(['etcd', 'master', 'worker'], versions).filter((b) => runtimeBinaries().includes(b))).toEqual([]);
   });
 
-  it('knows every binary kubestrap installs, each daemon its own service\'s', () => {
+  it("knows every binary kubestrap installs, each daemon its own service's", () => {
     const listed = new Set(COMPONENT_NAMES.flatMap((name) => component(name).binaries));
     expect(Object.keys(BINARIES).filter((b) => !listed.has(b as BinaryName))).toEqual([]);
     for (const name of COMPONENT_NAMES) {
@@ -73,7 +73,7 @@ describe('the component catalog: binaries', () => {
     }
   });
 
-  it('restarts a service for its daemon\'s binary only', () => {
+  it("restarts a service for its daemon's binary only", () => {
     expect(serviceOfBinary('kube-apiserver')).toBe('kube-apiserver');
     expect(serviceOfBinary('etcd')).toBe('etcd');
     expect(serviceOfBinary('flanneld')).toBe('flanneld');
@@ -103,12 +103,12 @@ describe('the component catalog: where components run', () => {
     expect(isOn(host(kubeMode, 'm1'), 'flanneld')).toBe(true);
   });
 
-  it('has flanneld read etcd\'s CA and its client certificate in etcd mode, its kubeconfig in kube mode', () => {
+  it("has flanneld read etcd's CA and its client certificate in etcd mode, its kubeconfig in kube mode", () => {
     expect(readsOf(cluster(), 'flanneld')).toEqual(['etcdCaCert', 'etcdFlannelClientCert', 'etcdFlannelClientKey']);
     expect(readsOf(cluster('FLANNEL_MODE=kube\n'), 'flanneld')).toEqual(['flannelConf']);
   });
 
-  it('lists each service\'s ports in the order client, peer, secure, healthz, metrics, and the setting that chooses one', () => {
+  it("lists each service's ports in the order client, peer, secure, healthz, metrics, and the setting that chooses one", () => {
     const spec = cluster('KUBE_APISERVER_PORT=7443\n');
     const ports = (name: ServiceName) => portsOf(spec, name);
     expect(ports('etcd')).toEqual([{ port: 2379 }, { port: 2380 }]);
@@ -118,7 +118,7 @@ describe('the component catalog: where components run', () => {
     expect(ports('flanneld')).toEqual([]);
   });
 
-  it('rolls the members of etcd\'s quorum and the control plane, and the node agents everywhere at once', () => {
+  it("rolls the members of etcd's quorum and the control plane, and the node agents everywhere at once", () => {
     const services = COMPONENT_NAMES.filter((n): n is ServiceName => component(n).service !== undefined);
     expect(services.filter((n) => service(n).rolling)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
   });

@@ -87,12 +87,14 @@ describe('loadClusterSpec', () => {
     ]);
     expect(problems('DOCKER_BIP=10.64.0.1/10\n')[0]).toContain('DOCKER_BIP: 10.64.0.1/10 overlaps SERVICE_CIDR 10.68.0.0/16');
     expect(problems('DOCKER_BIP=10.0.0.1/24\n')[0]).toContain("DOCKER_BIP: 10.0.0.1/24 overlaps host n1's address 10.0.0.11");
-    expect(problems('', INVENTORY.replace('MY_NOTE: hello', 'DOCKER_BIP: 10.0.0.1/24'))[0]).toBe("<tmp>/inventory.yaml hosts[2].properties.DOCKER_BIP: 10.0.0.1/24 overlaps host n1's address 10.0.0.11\n  fix: pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24");
+    expect(problems('', INVENTORY.replace('MY_NOTE: hello', 'DOCKER_BIP: 10.0.0.1/24'))[0]).toBe(
+      "<tmp>/inventory.yaml hosts[2].properties.DOCKER_BIP: 10.0.0.1/24 overlaps host n1's address 10.0.0.11\n  fix: pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24",
+    );
     expect(problems('DOCKER_BIP=172.17.0.0/16\n')[0]).toContain('DOCKER_BIP: "172.17.0.0/16" is not a bridge address');
     expect(problems('DOCKER_BIP=172.17.0.1/16\n')).toEqual([]);
   });
 
-  it('takes a docker-ce repository as http(s) or file URL with yum\'s own variables only', () => {
+  it("takes a docker-ce repository as http(s) or file URL with yum's own variables only", () => {
     for (const url of ['https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable', 'http://10.0.0.1:8000/el/docker-ce/$releasever/$basearch/stable', 'file:///srv/docker-ce']) {
       expect(problems(`DOCKER_YUM_REPO=${url}\n`)).toEqual([]);
     }
@@ -139,10 +141,6 @@ describe('loadClusterSpec', () => {
 
   it('reports config and inventory problems together, each file in line order, and touches nothing', () => {
     const found = problems('B=1\nSERVICE_CIDR=bad\nB=2\n', INVENTORY.replace('name: n2', 'name: n1'));
-    expect(found.map((p) => p.split(':').slice(0, 2).join(':'))).toEqual([
-      '<tmp>/inventory.yaml:4 hosts[1].name',
-      '<tmp>/config.properties:2 SERVICE_CIDR',
-      '<tmp>/config.properties:3 B',
-    ]);
+    expect(found.map((p) => p.split(':').slice(0, 2).join(':'))).toEqual(['<tmp>/inventory.yaml:4 hosts[1].name', '<tmp>/config.properties:2 SERVICE_CIDR', '<tmp>/config.properties:3 B']);
   });
 });

@@ -43,7 +43,11 @@ describe('checkPropertyValues', () => {
     ['DOCKER_INSECURE_REGISTRIES=10.0.0.5:5000,bad/path', 'DOCKER_INSECURE_REGISTRIES: "bad/path" is not a registry address', 'host[:port]'],
     ['EXTRA_SYSCTLS=vm.swappiness', 'EXTRA_SYSCTLS: "vm.swappiness" is not a sysctl assignment', 'key=value'],
     // The injections a review found (issue 11): each passed its check before.
-    ['ETCD_ENDPOINTS=https://10.0.0.1:2379/?a --authorization-mode=AlwaysAllow', 'ETCD_ENDPOINTS: "https://10.0.0.1:2379/?a --authorization-mode=AlwaysAllow" is not an etcd client URL', 'scheme://address:port'],
+    [
+      'ETCD_ENDPOINTS=https://10.0.0.1:2379/?a --authorization-mode=AlwaysAllow',
+      'ETCD_ENDPOINTS: "https://10.0.0.1:2379/?a --authorization-mode=AlwaysAllow" is not an etcd client URL',
+      'scheme://address:port',
+    ],
     ['ETCD_ENDPOINTS=https://10.0.0.1:2379#x', 'ETCD_ENDPOINTS: "https://10.0.0.1:2379#x" is not an etcd client URL', 'scheme://address:port'],
     ['DOCKER_REGISTRY_MIRRORS=https://m.example/?q --debug', 'DOCKER_REGISTRY_MIRRORS: "https://m.example/?q --debug" is not an http(s) URL', 'scheme://host[:port][/path]'],
     ['BIN_PATH=/opt/kube/bin;id', 'BIN_PATH: "/opt/kube/bin;id" is not an absolute path', 'letters, digits and . _ / + -'],

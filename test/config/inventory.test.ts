@@ -34,7 +34,7 @@ describe('inventory', () => {
     expect(loaded?.inventory.hosts.map((h) => h.name)).toEqual(['m1', 'w1', 'w2']);
   });
 
-  it('validates the jump host\'s user like ssh.user', () => {
+  it("validates the jump host's user like ssh.user", () => {
     const yaml = THREE_HOSTS.replace('cluster: demo\n', 'cluster: demo\nssh:\n  jump: { address: 10.0.0.9, user: "-oProxyCommand=id" }\n');
     expect(formatted(yaml)).toEqual(['inv.yaml:3 ssh.jump.user: "-oProxyCommand=id" is not valid\n  fix: write a Unix user name such as root']);
   });
@@ -62,9 +62,7 @@ describe('inventory', () => {
 
   it('rejects two hosts with one cluster address (internalAddress)', () => {
     const yaml = THREE_HOSTS.replace('address: 10.0.0.3', 'address: 10.0.0.3\n    internalAddress: 10.0.0.2');
-    expect(parse(yaml).problems.map((p) => [p.where(), p.message])).toEqual([
-      ['inv.yaml:11 hosts[2].internalAddress', '"10.0.0.2" is already used by hosts[1]'],
-    ]);
+    expect(parse(yaml).problems.map((p) => [p.where(), p.message])).toEqual([['inv.yaml:11 hosts[2].internalAddress', '"10.0.0.2" is already used by hosts[1]']]);
   });
 
   it('allows one address with different SSH ports (hosts behind a NAT) when their cluster addresses differ', () => {

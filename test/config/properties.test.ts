@@ -37,9 +37,7 @@ describe('parseProperties', () => {
   it('reports a duplicate key with both line numbers', () => {
     const { problems } = parse('A=1\nB=2\nA=3\n');
     expect(problems).toHaveLength(1);
-    expect(problems[0]!.format()).toBe(
-      'config.properties:3 A: is set twice (line 1 and line 3)\n  fix: keep one of the two lines; gen-config.sh silently used the last one',
-    );
+    expect(problems[0]!.format()).toBe('config.properties:3 A: is set twice (line 1 and line 3)\n  fix: keep one of the two lines; gen-config.sh silently used the last one');
   });
 
   it('reports a line without = and says how to fix it', () => {

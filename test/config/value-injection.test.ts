@@ -49,17 +49,27 @@ describe('every known key refuses injected values', () => {
 
   const inventory = (dir: string, hostProperties: Record<string, string> = {}) => {
     const file = join(dir, 'inventory.yaml');
-    const props = Object.entries(hostProperties).map(([k, v]) => `\n      ${k}: ${JSON.stringify(v)}`).join('');
-    writeFileSync(file, `cluster: inj\nssh: { user: root, port: ${port}, agent: false, passwordEnv: KS_NEVER_SET }\nhosts:\n  - name: n1\n    address: 127.0.0.1\n    roles: [etcd, master, worker]${props ? `\n    properties:${props}` : ''}\n`);
+    const props = Object.entries(hostProperties)
+      .map(([k, v]) => `\n      ${k}: ${JSON.stringify(v)}`)
+      .join('');
+    writeFileSync(
+      file,
+      `cluster: inj\nssh: { user: root, port: ${port}, agent: false, passwordEnv: KS_NEVER_SET }\nhosts:\n  - name: n1\n    address: 127.0.0.1\n    roles: [etcd, master, worker]${props ? `\n    properties:${props}` : ''}\n`,
+    );
     return file;
   };
   const config = (dir: string, values: Record<string, string>) => {
     const file = join(dir, 'config.properties');
-    writeFileSync(file, Object.entries(values).map(([k, v]) => `${k}=${v}\n`).join(''));
+    writeFileSync(
+      file,
+      Object.entries(values)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+    );
     return file;
   };
 
-  it('accepts the valid value of every key (so a refusal below is the injection\'s)', async () => {
+  it("accepts the valid value of every key (so a refusal below is the injection's)", async () => {
     const dir = tmp();
     const run = await runCli(['render', '-i', inventory(dir), '-c', config(dir, VALID), '--out', join(dir, 'out')]);
     expect(run.code, run.stderr).toBe(0);
@@ -83,7 +93,9 @@ describe('every known key refuses injected values', () => {
     expect(connections).toBe(0);
   });
 
-  const hostKeys = Object.entries(KNOWN_KEYS).filter(([, spec]) => spec.scope === 'host').map(([k]) => k as KnownKey);
+  const hostKeys = Object.entries(KNOWN_KEYS)
+    .filter(([, spec]) => spec.scope === 'host')
+    .map(([k]) => k as KnownKey);
   const hostCases = hostKeys.flatMap((key) => INJECTIONS.map(([what, inject]) => [key, what, inject] as const));
 
   it.each(hostCases)('inventory properties.%s with %s: exit 2, key named, no connection', async (key, _what, inject) => {

@@ -34,7 +34,7 @@ describe.skipIf(!labAvailable())('the artifacts phase on lab hosts', () => {
   const worker = () => hosts.host(1).name;
   const expected = (component: string) => loadManifest(join(bundle(), MANIFEST_FILE)).manifest.artifacts.find((a) => a.component === component)!.sha256;
 
-  it('installs every role\'s binaries into BIN_PATH (CNI plugins into /opt/cni/bin), 0755, with the bundle\'s checksums', async () => {
+  it("installs every role's binaries into BIN_PATH (CNI plugins into /opt/cni/bin), 0755, with the bundle's checksums", async () => {
     const { run, report } = await cluster.json('apply', ['--phase', 'artifacts']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     // 7 binaries for one, 9 for the other, in the same number of commands: facts, probe, and one
@@ -51,7 +51,10 @@ describe.skipIf(!labAvailable())('the artifacts phase on lab hosts', () => {
       expect([mode, owner, sha]).toEqual(['755', 'root:root', expected(name!)]);
     }
     expect((await hosts.run(1, `stat -c '%a' /opt/cni/bin/portmap; ${BIN}/kubelet --version`)).trim().split('\n')).toEqual(['755', `Kubernetes ${bundleFile(bundle(), 'kubelet').version}`]);
-    const record = (await hosts.run(1, 'cat /var/lib/kubestrap/installed.jsonl')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; sha256: string; version: string });
+    const record = (await hosts.run(1, 'cat /var/lib/kubestrap/installed.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; sha256: string; version: string });
     expect(record.find((r) => r.id === `file:${BIN}/kubelet`)).toMatchObject({ sha256: expected('kubelet'), version: bundleFile(bundle(), 'kubelet').version });
   });
 
@@ -59,7 +62,10 @@ describe.skipIf(!labAvailable())('the artifacts phase on lab hosts', () => {
     for (const i of [0, 1]) await hosts.run(i, SHA_WRAPPER);
     const { run, report } = await cluster.json('apply', ['--phase', 'artifacts']);
     expect(run.code).toBe(0);
-    expect(report.results.map((r) => [r.host, r.status, r.changes.length])).toEqual([[master(), 'ok', 0], [worker(), 'ok', 0]]);
+    expect(report.results.map((r) => [r.host, r.status, r.changes.length])).toEqual([
+      [master(), 'ok', 0],
+      [worker(), 'ok', 0],
+    ]);
     expect(report.hosts.map((h) => h.roundTrips?.streamedBytes ?? 0)).toEqual([0, 0]);
     for (const i of [0, 1]) expect(await hosts.run(i, 'cat /var/log/sha256sum-calls')).not.toMatch(/\/opt\/(kube|cni)\//);
   });
@@ -81,14 +87,17 @@ describe.skipIf(!labAvailable())('the artifacts phase on lab hosts', () => {
     expect(changesOf((await cluster.json('apply', ['--phase', 'artifacts'])).report, worker())).toEqual([`file:${BIN}/kubelet`]);
   });
 
-  it('finds a binary changed behind the record\'s back only with --verify-binaries, and repairs it', async () => {
+  it("finds a binary changed behind the record's back only with --verify-binaries, and repairs it", async () => {
     // Same size, new content, and a record that vouches for it (as a change below the file system would leave it).
-    await hosts.run(0, [
-      `printf 'X' | dd of=${BIN}/etcdctl bs=1 seek=100 conv=notrunc status=none`,
-      `stamp=$(stat -c '"size":%s,"mtime":"%y","ctime":"%z"}' ${BIN}/etcdctl)`,
-      `sed -i "s#^\\({\\"id\\":\\"file:${BIN}/etcdctl\\".*\\)\\"size\\".*#\\1$stamp#" /var/lib/kubestrap/installed.jsonl`,
-      ': > /var/log/sha256sum-calls',
-    ].join('\n'));
+    await hosts.run(
+      0,
+      [
+        `printf 'X' | dd of=${BIN}/etcdctl bs=1 seek=100 conv=notrunc status=none`,
+        `stamp=$(stat -c '"size":%s,"mtime":"%y","ctime":"%z"}' ${BIN}/etcdctl)`,
+        `sed -i "s#^\\({\\"id\\":\\"file:${BIN}/etcdctl\\".*\\)\\"size\\".*#\\1$stamp#" /var/lib/kubestrap/installed.jsonl`,
+        ': > /var/log/sha256sum-calls',
+      ].join('\n'),
+    );
     expect(changesOf((await cluster.json('plan', ['--phase', 'artifacts'])).report, master())).toEqual([]);
     const verify = await cluster.json('plan', ['--phase', 'artifacts', '--verify-binaries']);
     expect(changesOf(verify.report, master())).toEqual([`file:${BIN}/etcdctl`]);
@@ -99,7 +108,7 @@ describe.skipIf(!labAvailable())('the artifacts phase on lab hosts', () => {
     expect((await hosts.run(0, `sha256sum.real < ${BIN}/etcdctl`)).split(' ')[0]).toBe(expected('etcdctl'));
   });
 
-  describe('on the lab\'s cgroup v1 hosts', () => {
+  describe("on the lab's cgroup v1 hosts", () => {
     /** Kubernetes 1.37 stand-ins as the user's own builds (the lab bundle holds 1.36). */
     function kube137(): string {
       const entries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kubelet', 'kube-proxy'].map((component) => {

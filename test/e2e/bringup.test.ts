@@ -61,8 +61,18 @@ describe.skipIf(!labAvailable())('bring-up: three hosts, each etcd, master and w
     expect(failures(rows)).toEqual([]);
     expect(code).toBe(0);
     const names = hosts.all().map((h) => h.name);
-    expect(rows.filter((r) => r.check === 'node Ready').map((r) => r.host).sort()).toEqual([...names].sort());
-    expect(rows.filter((r) => r.check === 'flannel lease in etcd').map((r) => r.host).sort()).toEqual([...names].sort());
+    expect(
+      rows
+        .filter((r) => r.check === 'node Ready')
+        .map((r) => r.host)
+        .sort(),
+    ).toEqual([...names].sort());
+    expect(
+      rows
+        .filter((r) => r.check === 'flannel lease in etcd')
+        .map((r) => r.host)
+        .sort(),
+    ).toEqual([...names].sort());
   });
 
   it('etcd serves only TLS clients with a certificate from its CA', async () => {
@@ -71,12 +81,16 @@ describe.skipIf(!labAvailable())('bring-up: three hosts, each etcd, master and w
     expect(plain.code).not.toBe(0);
     const noCert = await hosts.exec(1, `curl -s --max-time 3 --cacert /etc/kubernetes/pki/etcd/ca.crt https://${ip}:2379/health`);
     expect(noCert.code).not.toBe(0);
-    const good = await hosts.run(1, `curl -s --max-time 3 --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key https://${ip}:2379/health`);
+    const good = await hosts.run(
+      1,
+      `curl -s --max-time 3 --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key https://${ip}:2379/health`,
+    );
     expect(good).toContain('"health":"true"');
   });
 
-  it('keeps flannel\'s network in etcd under the prefix, one lease per node', async () => {
-    const etcdctl = 'ETCDCTL_API=3 /opt/kube/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key';
+  it("keeps flannel's network in etcd under the prefix, one lease per node", async () => {
+    const etcdctl =
+      'ETCDCTL_API=3 /opt/kube/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key';
     const config = await hosts.run(0, `${etcdctl} get /coreos.com/network/config --print-value-only`);
     expect(JSON.parse(config)).toEqual({ Network: '172.20.0.0/16', SubnetLen: 24, Backend: { Type: 'vxlan' } });
     const leases = (await hosts.run(0, `${etcdctl} get --prefix /coreos.com/network/subnets/ --keys-only`)).split('\n').filter(Boolean);
@@ -137,7 +151,9 @@ describe.skipIf(!labAvailable())('bring-up: three hosts, each etcd, master and w
     const again = await cluster.json('apply', ['--templates', tree]);
     expect(changed(again.report)).toEqual([]);
     // The bundled tree has it again: the next apply puts it back.
-    expect(changed((await cluster.json('apply')).report).filter(([, , summary]) => !summary.startsWith('record '))).toEqual(hosts.all().map((h) => ['os', h.name, expect.stringMatching(new RegExp(`^create ${gone} \\(0644 root:root, \\d+ bytes\\)$`)) as unknown as string]));
+    expect(changed((await cluster.json('apply')).report).filter(([, , summary]) => !summary.startsWith('record '))).toEqual(
+      hosts.all().map((h) => ['os', h.name, expect.stringMatching(new RegExp(`^create ${gone} \\(0644 root:root, \\d+ bytes\\)$`)) as unknown as string]),
+    );
   });
 
   it('a host that loses its worker role stops and disables its node agents and runtime, and loses their units, binaries and credentials', async () => {
@@ -189,7 +205,11 @@ describe.skipIf(!labAvailable())('bring-up: three hosts, each etcd, master and w
 describe.skipIf(!labAvailable())('bring-up: one master with etcd, two workers, then a third; flannel in kube mode', () => {
   const hosts = useLabHosts(4, { firewalld: true, prefix: 'mw' });
   const cluster = useLabCluster(hosts, { properties: { FLANNEL_MODE: 'kube' } });
-  const first = () => hosts.all().slice(0, 3).map((h) => h.name);
+  const first = () =>
+    hosts
+      .all()
+      .slice(0, 3)
+      .map((h) => h.name);
 
   it('a host that is down during init fails alone, and a later apply finishes it', async () => {
     await cluster.rewriteInventory({ hosts: first() });
@@ -233,7 +253,7 @@ describe.skipIf(!labAvailable())('bring-up: one master with etcd, two workers, t
     expect(code).toBe(0);
   });
 
-  it('then a plain apply changes the others\' /etc/hosts and nothing else', async () => {
+  it("then a plain apply changes the others' /etc/hosts and nothing else", async () => {
     const { run, report } = await cluster.json('apply');
     expect(run.code, run.stderr).toBe(0);
     expect(restarted(report)).toEqual([]);

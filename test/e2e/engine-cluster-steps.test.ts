@@ -54,11 +54,7 @@ function servicePhase(setting: string | undefined, service: ServiceResource = sl
     name: 'services',
     title: 'e2e slow service',
     appliesTo: () => true,
-    resources: () => [
-      file('/etc/systemd/system/ks-slow.service', slowUnit),
-      ...(setting === undefined ? [] : [file('/etc/ks-slow.conf', `SETTING=${setting}\n`, ['ks-slow'])]),
-      service,
-    ],
+    resources: () => [file('/etc/systemd/system/ks-slow.service', slowUnit), ...(setting === undefined ? [] : [file('/etc/ks-slow.conf', `SETTING=${setting}\n`, ['ks-slow'])]), service],
   };
 }
 
@@ -109,7 +105,12 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
     // Together: every host started before any became ready.
     const seen = await events();
     const firstReady = seen.findIndex((e) => e.what === 'ready');
-    expect(seen.slice(0, firstReady).map((e) => e.host).sort()).toEqual([...names()].sort());
+    expect(
+      seen
+        .slice(0, firstReady)
+        .map((e) => e.host)
+        .sort(),
+    ).toEqual([...names()].sort());
   });
 
   it('restarts a rolling service one host at a time, each ready before the next starts', async () => {
@@ -133,7 +134,10 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
     expect(first!.error!.message).toBe(`ks-slow is not ready after ${READY_DELAY_S + 1} s (never)`);
     expect(first!.error!.format()).toMatch(/journal:/);
     // The others wrote their config but were not restarted: their restart is still owed.
-    expect(rest.map((r) => [r.status, r.restarts])).toEqual([['changed', []], ['changed', []]]);
+    expect(rest.map((r) => [r.status, r.restarts])).toEqual([
+      ['changed', []],
+      ['changed', []],
+    ]);
     expect((await events(since)).map((e) => e.host)).toEqual([names()[0], names()[0]]);
     expect((await hosts.run(1, 'cat /var/lib/kubestrap/pending-restarts')).trim()).toBe('ks-slow');
 
@@ -179,7 +183,7 @@ describe.skipIf(!labAvailable())('engine: cluster steps on three real hosts', ()
     expect(noop.hosts.map((h, i) => h.stats!.execs - report.hosts[i]!.stats!.execs)).toEqual([1, 1, 2]);
   });
 
-  it('refuses before any change when a preflight finds a problem, using the phases\' own facts', async () => {
+  it("refuses before any change when a preflight finds a problem, using the phases' own facts", async () => {
     const guarded: Phase = {
       ...servicePhase('5'),
       facts: [SLOW_SETTING],

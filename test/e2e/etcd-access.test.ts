@@ -42,7 +42,11 @@ async function monotonic(hosts: LabHosts, i: number, unit: string, property: 'Ex
 describe.skipIf(!labAvailable())('etcd roles and encryption at rest, on a cluster made before them (etcd mode)', () => {
   // Two masters (one at a time is observable), three etcd members, two workers.
   const hosts = useLabHosts(3, { prefix: 'ea' });
-  const roles = [['etcd', 'master'], ['etcd', 'master', 'worker'], ['etcd', 'worker']];
+  const roles = [
+    ['etcd', 'master'],
+    ['etcd', 'master', 'worker'],
+    ['etcd', 'worker'],
+  ];
   const cluster = useLabCluster(hosts, { layout: (i) => roles[i]! });
   const previous = usePreviousRelease(BEFORE_ETCD_ROLES);
   const masters = [0, 1];

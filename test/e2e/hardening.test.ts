@@ -8,7 +8,7 @@ import { labAvailable, useLabHosts } from './support/hosts.js';
 
 /** Issue 11 on real hosts: raw output is what is parsed and written back; secret files stay secret. */
 
-describe.skipIf(!labAvailable())('a sudo password that also appears in the host\'s files', () => {
+describe.skipIf(!labAvailable())("a sudo password that also appears in the host's files", () => {
   const hosts = useLabHosts(1);
   const cluster = useLabCluster(hosts, { sshUser: 'opspw' });
   const LINE = `10.99.0.7 ${OPSPW_PASSWORD}-mirror # kept by ${OPSPW_PASSWORD}`;

@@ -33,14 +33,7 @@ describe.skipIf(!labAvailable())('lab EL hosts (el7, el9)', () => {
         i,
         'systemctl is-active firewalld; grep ^SELINUX= /etc/selinux/config; getenforce; ls /etc/apt/sources.list.d | wc -l; ls /etc/yum.repos.d; grep -h ^baseurl /etc/yum.repos.d/*.repo',
       );
-      expect(state.trim().split('\n')).toEqual([
-        'active',
-        'SELINUX=enforcing',
-        'Disabled',
-        '0',
-        'kubestrap-lab.repo',
-        `baseurl=http://${hosts.lab.gateway}:8000/el/$releasever/os/$basearch`,
-      ]);
+      expect(state.trim().split('\n')).toEqual(['active', 'SELINUX=enforcing', 'Disabled', '0', 'kubestrap-lab.repo', `baseurl=http://${hosts.lab.gateway}:8000/el/$releasever/os/$basearch`]);
     }
   });
 
@@ -55,14 +48,7 @@ describe.skipIf(!labAvailable())('lab EL hosts (el7, el9)', () => {
   });
 
   it('serve docker-ce at the URL a .repo file takes, and the installed docker runs', async () => {
-    const repo = [
-      '[docker-ce-stable]',
-      'name=Docker CE Stable - $basearch',
-      `baseurl=${hosts.lab.rpm!.dockerCeUrl}`,
-      'enabled=1',
-      'gpgcheck=1',
-      `gpgkey=${hosts.lab.rpm!.gpgKeyUrl}`,
-    ].join('\n');
+    const repo = ['[docker-ce-stable]', 'name=Docker CE Stable - $basearch', `baseurl=${hosts.lab.rpm!.dockerCeUrl}`, 'enabled=1', 'gpgcheck=1', `gpgkey=${hosts.lab.rpm!.gpgKeyUrl}`].join('\n');
     await hosts.run(el7, `printf '%s\\n' '${repo}' > /etc/yum.repos.d/docker-ce.repo`);
     const install = await hosts.exec(el7, 'yum install -y -q docker-ce; echo rc=$?; rpm -q docker-ce docker-ce-cli containerd.io iptables');
     expect(install.stdout, install.stderr).toContain('rc=0');

@@ -3,13 +3,7 @@ import { useLabCluster } from './support/cluster.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
 
 /** What the OS phase leaves on an EL host, in one line per fact. */
-const EL_STATE = [
-  'systemctl is-active firewalld || true',
-  'systemctl is-enabled firewalld || true',
-  'grep ^SELINUX= /etc/selinux/config',
-  'getenforce',
-  'iptables -S FORWARD | head -n 1',
-].join('; ');
+const EL_STATE = ['systemctl is-active firewalld || true', 'systemctl is-enabled firewalld || true', 'grep ^SELINUX= /etc/selinux/config', 'getenforce', 'iptables -S FORWARD | head -n 1'].join('; ');
 
 describe.skipIf(!labAvailable())('apply --phase os on a mixed cluster: Rocky Linux 9, CentOS 7 and Debian 12 hosts', () => {
   const hosts = useLabHosts(3, { flavour: ['el9', 'el7', 'debian'] });

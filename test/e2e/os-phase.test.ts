@@ -46,7 +46,7 @@ describe.skipIf(!labAvailable())('apply --phase os on fresh CentOS-like hosts', 
         [
           'systemctl is-active firewalld || true',
           'systemctl is-enabled firewalld || true',
-          "awk '!/^[[:space:]]*#/ && $3 == \"swap\"' /etc/fstab | wc -l",
+          'awk \'!/^[[:space:]]*#/ && $3 == "swap"\' /etc/fstab | wc -l',
           'cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables /proc/sys/net/bridge/bridge-nf-call-ip6tables',
           'iptables -S FORWARD | head -n 1',
           'hostname',
@@ -66,9 +66,7 @@ describe.skipIf(!labAvailable())('apply --phase os on fresh CentOS-like hosts', 
   it('changes and restarts nothing on a second apply, and plans nothing after it', async () => {
     const apply = await cluster.json('apply', ['--phase', 'os']);
     expect(apply.run.code).toBe(0);
-    expect(apply.report.results.map((r) => [r.host, r.status, r.changes.length, r.restarts.length])).toEqual(
-      hosts.all().map((h) => [h.name, 'ok', 0, 0]),
-    );
+    expect(apply.report.results.map((r) => [r.host, r.status, r.changes.length, r.restarts.length])).toEqual(hosts.all().map((h) => [h.name, 'ok', 0, 0]));
     const plan = await cluster.json('plan', ['--phase', 'os']);
     expect(plan.report.results.every((r) => r.status === 'ok' && r.changes.length === 0 && r.restarts.length === 0)).toBe(true);
     // One connection and two commands (facts, then every resource's state) per host.

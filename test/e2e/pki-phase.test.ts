@@ -97,7 +97,10 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
         const certFile = f.content.kind === 'kubeconfig' ? `/tmp/${leaf.name.replace('/', '-')}.crt` : f.path;
         if (f.content.kind === 'kubeconfig') {
           // The kubeconfig's own CA and client certificate, decoded on the host.
-          await hosts.run(i, `sed -n 's/^ *client-certificate-data: *//p' ${f.path} | base64 -d > ${certFile}; sed -n 's/^ *certificate-authority-data: *//p' ${f.path} | base64 -d > /tmp/kubeconfig-ca.crt; cmp /tmp/kubeconfig-ca.crt ${PKI_PATHS.caCert}`);
+          await hosts.run(
+            i,
+            `sed -n 's/^ *client-certificate-data: *//p' ${f.path} | base64 -d > ${certFile}; sed -n 's/^ *certificate-authority-data: *//p' ${f.path} | base64 -d > /tmp/kubeconfig-ca.crt; cmp /tmp/kubeconfig-ca.crt ${PKI_PATHS.caCert}`,
+          );
         }
         const purpose = leaf.profile.usages.includes('serverAuth') ? 'sslserver' : 'sslclient';
         const verified = await hosts.run(i, `openssl verify -x509_strict -purpose ${purpose} -CAfile ${CA_CERT_PATHS[leaf.ca]} ${certFile}`);
@@ -126,7 +129,11 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
   it('certs check finds every certificate in place, locally and on each host', async () => {
     const run = await cluster.cli(['certs', 'check', '--output', 'json']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as { ok: boolean; local: Array<{ name: string; daysLeft: number }>; hosts: Array<{ host: string; files: Array<{ path: string; matchesLocal: boolean; subject?: string }> }> };
+    const report = JSON.parse(run.stdout) as {
+      ok: boolean;
+      local: Array<{ name: string; daysLeft: number }>;
+      hosts: Array<{ host: string; files: Array<{ path: string; matchesLocal: boolean; subject?: string }> }>;
+    };
     expect(report.ok).toBe(true);
     expect(report.local.find((r) => r.name === 'apiserver')!.daysLeft).toBe(364);
     expect(report.hosts.map((h) => h.files.every((f) => f.matchesLocal))).toEqual([true, true, true]);
@@ -201,9 +208,11 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     await copyToHost(hosts.lab, hosts.host(0), join(cluster.dir, 'audit-policy.yaml'), HOST_PATHS.auditPolicyFile);
     await hosts.run(0, 'mkdir -p /var/log/kubernetes && systemctl daemon-reload && systemctl start kube-apiserver');
     const ip = hosts.host(0).address;
-    await hosts.run(2, `for i in $(seq 150); do curl -sf --max-time 1 --cacert ${PKI_PATHS.caCert} -o /dev/null https://${ip}:6443/healthz && exit 0; sleep 0.2; done; exit 1`).catch(async (e: unknown) => {
-      throw new Error(`${String(e)}\n${(await hosts.exec(0, 'journalctl -u kube-apiserver --no-pager | tail -20')).stdout}`);
-    });
+    await hosts
+      .run(2, `for i in $(seq 150); do curl -sf --max-time 1 --cacert ${PKI_PATHS.caCert} -o /dev/null https://${ip}:6443/healthz && exit 0; sleep 0.2; done; exit 1`)
+      .catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\n${(await hosts.exec(0, 'journalctl -u kube-apiserver --no-pager | tail -20')).stdout}`);
+      });
 
     const curl = (i: number, url: string, extra = '') => hosts.exec(i, `curl -sS --max-time 5 --cacert ${PKI_PATHS.caCert} ${extra} ${url}`);
     expect((await curl(2, `https://${ip}:6443/healthz`)).stdout).toBe('ok');
@@ -220,7 +229,10 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     const unnamed = await curl(2, 'https://not-in-the-certificate.example:6443/healthz', `--resolve not-in-the-certificate.example:6443:${ip}`);
     expect(unnamed.code).toBe(60);
     // The admin kubeconfig's client certificate is accepted by the API server's client CA.
-    await hosts.run(0, `sed -n 's/^ *client-certificate-data: *//p' ${PKI_PATHS.adminConf} | base64 -d > /tmp/admin.crt; sed -n 's/^ *client-key-data: *//p' ${PKI_PATHS.adminConf} | base64 -d > /tmp/admin.key`);
+    await hosts.run(
+      0,
+      `sed -n 's/^ *client-certificate-data: *//p' ${PKI_PATHS.adminConf} | base64 -d > /tmp/admin.crt; sed -n 's/^ *client-key-data: *//p' ${PKI_PATHS.adminConf} | base64 -d > /tmp/admin.key`,
+    );
     expect((await curl(0, `https://${ip}:6443/api`, '-o /dev/null -w %{http_code} --cert /tmp/admin.crt --key /tmp/admin.key')).stdout).not.toBe('403');
     expect((await curl(0, `https://${ip}:6443/api`, '-o /dev/null -w %{http_code}')).stdout).toBe('403');
   });
@@ -237,16 +249,17 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
     const { run, report } = await cluster.json('apply', ['--phase', 'pki']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const changed = report.results.filter((r) => r.changes.length).map((r) => [r.host, r.changes.map((c) => c.resource).sort()]);
-    expect(changed).toEqual(
-      [0, 1].map((i) => [hosts.host(i).name, [`file:${PKI_PATHS.apiserverCert}`, `file:${PKI_PATHS.apiserverKey}`]]),
-    );
+    expect(changed).toEqual([0, 1].map((i) => [hosts.host(i).name, [`file:${PKI_PATHS.apiserverCert}`, `file:${PKI_PATHS.apiserverKey}`]]));
     expect(report.results.flatMap((r) => r.restarts.map((x) => [r.host, x.service]))).toEqual([0, 1].map((i) => [hosts.host(i).name, 'kube-apiserver']));
     const after = await Promise.all([0, 1].map((i) => sha(i, PKI_PATHS.apiserverCert)));
     expect(after[0]).toBe(after[1]);
     expect(after[0]).not.toBe(before[0]);
     // The running API server now serves the new certificate.
     const ip = hosts.host(0).address;
-    const serving = await hosts.run(2, `for i in $(seq 50); do s=$(echo | openssl s_client -connect ${ip}:6443 2>/dev/null | openssl x509 -noout -fingerprint -sha256) && [ -n "$s" ] && echo "$s" && exit 0; sleep 0.2; done; exit 1`);
+    const serving = await hosts.run(
+      2,
+      `for i in $(seq 50); do s=$(echo | openssl s_client -connect ${ip}:6443 2>/dev/null | openssl x509 -noout -fingerprint -sha256) && [ -n "$s" ] && echo "$s" && exit 0; sleep 0.2; done; exit 1`,
+    );
     const local = readCertificate(localPkiStore(spec()).read('apiserver').certPem!)!;
     expect(serving.trim().split('=')[1]!.replace(/:/g, '').toLowerCase()).toBe(local.fingerprint);
     expect((await cluster.cli(['certs', 'check'])).code).toBe(0);

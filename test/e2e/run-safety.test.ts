@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OPSPW_PASSWORD } from '../lab/index.js';
 import { runCli } from '../support/cli.js';
 import { useLabCluster } from './support/cluster.js';
@@ -15,7 +15,16 @@ describe.skipIf(!labAvailable())('one run per cluster', () => {
     const lockFile = join(cluster.dir, '.kubestrap', hosts.lab.name, 'lock');
     // The first run (plan) creates the state folder; then a run in another process holds the lock.
     expect((await cluster.cli(['plan'])).code).toBe(0);
-    const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${join(process.cwd(), 'src/state/lock.ts')}').then((m) => { m.acquireLock(${JSON.stringify(lockFile)}, 'bootstrap apply'); console.log('held'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import('${join(process.cwd(), 'src/state/lock.ts')}').then((m) => { m.acquireLock(${JSON.stringify(lockFile)}, 'bootstrap apply'); console.log('held'); setInterval(() => {}, 1000); })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         holder.stdout.once('data', () => resolve());
@@ -41,7 +50,10 @@ describe.skipIf(!labAvailable())('one run per cluster', () => {
     const run = await cluster.cli(['plan']);
     const file = /debug log: (\S+)/.exec(run.stderr)?.[1];
     expect(file?.startsWith(logs)).toBe(true);
-    const events = readFileSync(file!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; kind?: string });
+    const events = readFileSync(file!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; kind?: string });
     expect(events[0]!.event).toBe('start');
     expect(events.at(-1)!.event).toBe('end');
     expect(events.some((e) => e.event === 'ssh' && e.kind === 'exec')).toBe(true);

@@ -29,7 +29,7 @@ describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host with
   const cluster = useLabCluster(hosts, roles);
   let pool: SshPool;
   let bundle: RuntimeBundle;
-  let cleanup = () => undefined as void;
+  let cleanup: () => void = () => undefined;
   const archive = join(mkdtempSync(join(tmpdir(), 'kubestrap-e2e-bundle-')), 'busybox.tar');
 
   beforeAll(async () => {
@@ -64,22 +64,26 @@ describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host with
     expect((await hosts.exec(0, 'test -e /usr/local/bin/containerd')).code).not.toBe(0);
   });
 
-  it('installs containerd, runc and Docker from the bundle with units of its own, and they work', async () => {
-    const report = await apply();
-    const runtime = report.results.find((r) => r.phase === 'runtime')!;
-    expect(runtime.error).toBeUndefined();
-    expect(runtime.changes.map((c) => c.resourceId)).toEqual(
-      expect.arrayContaining(['file:/usr/local/bin/containerd', 'file:/usr/local/bin/dockerd', 'file:/etc/systemd/system/containerd.service', 'file:/etc/systemd/system/docker.service']),
-    );
-    expect(runtime.changes.some((c) => c.resourceId.startsWith('package:'))).toBe(false);
-    expect((await hosts.run(0, 'systemctl is-active containerd docker')).split('\n').filter(Boolean)).toEqual(['active', 'active']);
-    expect(await hosts.run(0, 'systemctl show -p FragmentPath --value containerd')).toBe('/etc/systemd/system/containerd.service\n');
-    expect(await hosts.run(0, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
-    expect((await hosts.run(0, 'ctr -n k8s.io images ls -q')).split('\n')).toContain(BUSYBOX);
-    expect((await hosts.run(0, "docker info --format '{{.CgroupDriver}}'")).trim()).toBe('cgroupfs');
-    await hosts.run(0, 'docker load -q -i /var/lib/kubestrap/images/busybox.tar');
-    expect((await hosts.run(0, `docker run --rm ${BUSYBOX} /bin/busybox echo hello from the bundle`)).trim()).toBe('hello from the bundle');
-  }, INSTALL_TIMEOUT);
+  it(
+    'installs containerd, runc and Docker from the bundle with units of its own, and they work',
+    async () => {
+      const report = await apply();
+      const runtime = report.results.find((r) => r.phase === 'runtime')!;
+      expect(runtime.error).toBeUndefined();
+      expect(runtime.changes.map((c) => c.resourceId)).toEqual(
+        expect.arrayContaining(['file:/usr/local/bin/containerd', 'file:/usr/local/bin/dockerd', 'file:/etc/systemd/system/containerd.service', 'file:/etc/systemd/system/docker.service']),
+      );
+      expect(runtime.changes.some((c) => c.resourceId.startsWith('package:'))).toBe(false);
+      expect((await hosts.run(0, 'systemctl is-active containerd docker')).split('\n').filter(Boolean)).toEqual(['active', 'active']);
+      expect(await hosts.run(0, 'systemctl show -p FragmentPath --value containerd')).toBe('/etc/systemd/system/containerd.service\n');
+      expect(await hosts.run(0, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
+      expect((await hosts.run(0, 'ctr -n k8s.io images ls -q')).split('\n')).toContain(BUSYBOX);
+      expect((await hosts.run(0, "docker info --format '{{.CgroupDriver}}'")).trim()).toBe('cgroupfs');
+      await hosts.run(0, 'docker load -q -i /var/lib/kubestrap/images/busybox.tar');
+      expect((await hosts.run(0, `docker run --rm ${BUSYBOX} /bin/busybox echo hello from the bundle`)).trim()).toBe('hello from the bundle');
+    },
+    INSTALL_TIMEOUT,
+  );
 
   it('changes and restarts nothing on a second run', async () => {
     const report = await apply();

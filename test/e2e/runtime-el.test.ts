@@ -36,31 +36,38 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime on EL hosts: docker-c
     }
   });
 
-  it('installs through dnf (el9) and yum (el7) from the repository it writes, and starts containerd with CRI and Docker with the systemd driver', async () => {
-    cluster.setProperty('DOCKER_YUM_REPO', hosts.lab.rpm!.dockerCeUrl);
-    cluster.setProperty('DOCKER_YUM_GPGKEY', hosts.lab.rpm!.gpgKeyUrl);
-    const { run, report } = await cluster.json('apply', PHASES);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    const runtime = report.results.filter((r) => r.phase === 'runtime');
-    expect(runtime.map((r) => r.changes.map((c) => c.summary).find((s) => s.startsWith('install')))).toEqual([
-      'install packages containerd.io, docker-ce, docker-ce-cli with dnf',
-      'install packages containerd.io, docker-ce, docker-ce-cli with yum',
-    ]);
-    for (const i of [el9, el7]) {
-      expect(await hosts.run(i, 'rpm -q docker-ce docker-ce-cli containerd.io')).toMatch(/^docker-ce-.*\ndocker-ce-cli-.*\ncontainerd\.io-.*\n$/);
-      expect(await hosts.run(i, 'cat /etc/yum.repos.d/docker-ce.repo')).toContain(`baseurl=${hosts.lab.rpm!.dockerCeUrl}\nenabled=1\ngpgcheck=1\ngpgkey=${hosts.lab.rpm!.gpgKeyUrl}\n`);
-      expect(await hosts.run(i, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
-      // EL: the systemd driver, for Docker, containerd and (later) the kubelet alike.
-      expect((await hosts.run(i, "docker info --format '{{.CgroupDriver}}'")).trim()).toBe('systemd');
-      expect(await hosts.run(i, 'cat /etc/containerd/config.toml')).toContain('SystemdCgroup = true');
-    }
-  }, INSTALL_TIMEOUT);
+  it(
+    'installs through dnf (el9) and yum (el7) from the repository it writes, and starts containerd with CRI and Docker with the systemd driver',
+    async () => {
+      cluster.setProperty('DOCKER_YUM_REPO', hosts.lab.rpm!.dockerCeUrl);
+      cluster.setProperty('DOCKER_YUM_GPGKEY', hosts.lab.rpm!.gpgKeyUrl);
+      const { run, report } = await cluster.json('apply', PHASES);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const runtime = report.results.filter((r) => r.phase === 'runtime');
+      expect(runtime.map((r) => r.changes.map((c) => c.summary).find((s) => s.startsWith('install')))).toEqual([
+        'install packages containerd.io, docker-ce, docker-ce-cli with dnf',
+        'install packages containerd.io, docker-ce, docker-ce-cli with yum',
+      ]);
+      for (const i of [el9, el7]) {
+        expect(await hosts.run(i, 'rpm -q docker-ce docker-ce-cli containerd.io')).toMatch(/^docker-ce-.*\ndocker-ce-cli-.*\ncontainerd\.io-.*\n$/);
+        expect(await hosts.run(i, 'cat /etc/yum.repos.d/docker-ce.repo')).toContain(`baseurl=${hosts.lab.rpm!.dockerCeUrl}\nenabled=1\ngpgcheck=1\ngpgkey=${hosts.lab.rpm!.gpgKeyUrl}\n`);
+        expect(await hosts.run(i, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
+        // EL: the systemd driver, for Docker, containerd and (later) the kubelet alike.
+        expect((await hosts.run(i, "docker info --format '{{.CgroupDriver}}'")).trim()).toBe('systemd');
+        expect(await hosts.run(i, 'cat /etc/containerd/config.toml')).toContain('SystemdCgroup = true');
+      }
+    },
+    INSTALL_TIMEOUT,
+  );
 
   it('changes and restarts nothing on a second apply', async () => {
     const { run, report } = await cluster.json('apply', PHASES);
     expect(run.code).toBe(0);
     expect(report.results.map((r) => [r.phase, r.status, r.changes.length, r.restarts.length])).toEqual([
-      ['os', 'ok', 0, 0], ['os', 'ok', 0, 0], ['runtime', 'ok', 0, 0], ['runtime', 'ok', 0, 0],
+      ['os', 'ok', 0, 0],
+      ['os', 'ok', 0, 0],
+      ['runtime', 'ok', 0, 0],
+      ['runtime', 'ok', 0, 0],
     ]);
   });
 });

@@ -20,7 +20,7 @@ const INSTALL_TIMEOUT = 900_000;
 const PHASES = ['--phase', 'os,runtime'];
 const PAUSE = 'registry.k8s.io/pause:3.10';
 
-describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docker from Debian\'s packages', () => {
+describe.skipIf(!labAvailable())("apply --phase os,runtime: containerd and Docker from Debian's packages", () => {
   const hosts = useLabHosts(2);
   const roles: InventoryOptions = {};
   beforeAll(() => {
@@ -32,7 +32,10 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
 
   it('refuses, before changing anything anywhere, a host whose package sources lack the runtime and a data-root on a missing mount', async () => {
     // node 1: apt knows a source, but it has neither docker.io nor containerd.
-    await hosts.run(1, 'mkdir -p /opt/empty-repo && : > /opt/empty-repo/Packages && mv /etc/apt/sources.list.d /root/sources.list.d.lab && mkdir /etc/apt/sources.list.d && echo "deb [trusted=yes] file:/opt/empty-repo ./" > /etc/apt/sources.list.d/empty.list && apt-get update -qq');
+    await hosts.run(
+      1,
+      'mkdir -p /opt/empty-repo && : > /opt/empty-repo/Packages && mv /etc/apt/sources.list.d /root/sources.list.d.lab && mkdir /etc/apt/sources.list.d && echo "deb [trusted=yes] file:/opt/empty-repo ./" > /etc/apt/sources.list.d/empty.list && apt-get update -qq',
+    );
     // node 0: Docker's data is meant for a disk that is not mounted.
     await hosts.run(0, 'mkdir -p /data && echo "/dev/vdb /data ext4 defaults 0 2" >> /etc/fstab');
     cluster.setProperty('DOCKER_DATA_ROOT', '/data/docker');
@@ -74,24 +77,31 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
     cluster.setProperty('CONTAINER_RUNTIME_SOURCE', 'package');
   });
 
-  it('installs and configures containerd and Docker: CRI loaded, cgroup driver of a cgroup v1 host, the bridge address', async () => {
-    const { run, report } = await cluster.json('apply', PHASES);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(report.results.filter((r) => r.phase === 'runtime').map((r) => r.status)).toEqual(['changed', 'changed']);
-    for (const i of [0, 1]) {
-      expect(await hosts.run(i, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
-      // The lab's hosts are cgroup v1 Debian: both runtimes and the kubelet use cgroupfs there.
-      expect((await hosts.run(i, "docker info --format '{{.CgroupDriver}} {{.LiveRestoreEnabled}}'")).trim()).toBe('cgroupfs true');
-      const config = await hosts.run(i, 'cat /etc/containerd/config.toml');
-      expect(config).toMatch(/^version = 2$/m); // Debian 12's containerd is 1.6
-      expect(config).toContain('SystemdCgroup = false');
-      expect(config).toContain('config_path = "/etc/containerd/certs.d"');
-      expect(await hosts.run(i, 'ip -4 -o addr show docker0')).toContain('inet 172.17.0.1/16');
-    }
-  }, INSTALL_TIMEOUT);
+  it(
+    'installs and configures containerd and Docker: CRI loaded, cgroup driver of a cgroup v1 host, the bridge address',
+    async () => {
+      const { run, report } = await cluster.json('apply', PHASES);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(report.results.filter((r) => r.phase === 'runtime').map((r) => r.status)).toEqual(['changed', 'changed']);
+      for (const i of [0, 1]) {
+        expect(await hosts.run(i, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
+        // The lab's hosts are cgroup v1 Debian: both runtimes and the kubelet use cgroupfs there.
+        expect((await hosts.run(i, "docker info --format '{{.CgroupDriver}} {{.LiveRestoreEnabled}}'")).trim()).toBe('cgroupfs true');
+        const config = await hosts.run(i, 'cat /etc/containerd/config.toml');
+        expect(config).toMatch(/^version = 2$/m); // Debian 12's containerd is 1.6
+        expect(config).toContain('SystemdCgroup = false');
+        expect(config).toContain('config_path = "/etc/containerd/certs.d"');
+        expect(await hosts.run(i, 'ip -4 -o addr show docker0')).toContain('inet 172.17.0.1/16');
+      }
+    },
+    INSTALL_TIMEOUT,
+  );
 
   it('runs a container with Docker', async () => {
-    await hosts.run(1, 'apt-get install -y -qq busybox-static >/dev/null && mkdir -p /tmp/bb/bin && cp /bin/busybox /tmp/bb/bin/ && tar -C /tmp/bb -c . | docker import - kubestrap/busybox:e2e >/dev/null');
+    await hosts.run(
+      1,
+      'apt-get install -y -qq busybox-static >/dev/null && mkdir -p /tmp/bb/bin && cp /bin/busybox /tmp/bb/bin/ && tar -C /tmp/bb -c . | docker import - kubestrap/busybox:e2e >/dev/null',
+    );
     expect((await hosts.run(1, 'docker run --rm kubestrap/busybox:e2e /bin/busybox echo hello from a container')).trim()).toBe('hello from a container');
   });
 
@@ -100,7 +110,10 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
     const { run, report } = await cluster.json('apply', PHASES);
     expect(run.code).toBe(0);
     expect(report.results.map((r) => [r.phase, r.status, r.changes.length, r.restarts.length])).toEqual([
-      ['os', 'ok', 0, 0], ['os', 'ok', 0, 0], ['runtime', 'ok', 0, 0], ['runtime', 'ok', 0, 0],
+      ['os', 'ok', 0, 0],
+      ['os', 'ok', 0, 0],
+      ['runtime', 'ok', 0, 0],
+      ['runtime', 'ok', 0, 0],
     ]);
     expect(report.hosts.map((h) => h.roundTrips)).toEqual([0, 1].map(() => ({ handshakes: 1, execs: 2, sftpOps: 0 })));
     expect([await mainPid(1, 'containerd'), await mainPid(1, 'docker')]).toEqual(pids);
@@ -132,7 +145,9 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
     expect(await mainPid(1, 'docker')).not.toBe(docker);
     expect(await hosts.run(1, "docker inspect -f '{{.State.Pid}} {{.State.StartedAt}}' kubestrap-keep")).toBe(started);
     expect(await hosts.run(1, "docker info --format '{{json .RegistryConfig.Mirrors}}'")).toContain('https://mirror-a.example.com/');
-    expect(await hosts.run(1, 'cat /etc/containerd/certs.d/docker.io/hosts.toml')).toMatch(/server = "https:\/\/registry-1\.docker\.io"\n\n\[host\."https:\/\/mirror-a\.example\.com"\]\n {2}capabilities = \["pull", "resolve"\]/);
+    expect(await hosts.run(1, 'cat /etc/containerd/certs.d/docker.io/hosts.toml')).toMatch(
+      /server = "https:\/\/registry-1\.docker\.io"\n\n\[host\."https:\/\/mirror-a\.example\.com"\]\n {2}capabilities = \["pull", "resolve"\]/,
+    );
     expect(await hosts.run(1, 'cat /etc/containerd/certs.d/10.88.0.1:5000/hosts.toml')).toContain('skip_verify = true');
   });
 
@@ -175,7 +190,7 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
       return runEngine(spec, pool, [phase], 'apply', { filesFor: (h, facts) => templates.renderHost(h, hostValues(h, facts)).files });
     };
 
-    it('imports the pause image into containerd\'s k8s.io namespace when it is missing, and only then', async () => {
+    it("imports the pause image into containerd's k8s.io namespace when it is missing, and only then", async () => {
       const first = await apply();
       for (const r of first.results) {
         expect(r.error).toBeUndefined();
@@ -185,7 +200,10 @@ describe.skipIf(!labAvailable())('apply --phase os,runtime: containerd and Docke
       for (const i of [0, 1]) expect((await hosts.run(i, 'ctr -n k8s.io images ls -q')).split('\n')).toContain(PAUSE);
 
       const again = await apply();
-      expect(again.results.map((r) => [r.status, r.changes.length])).toEqual([['ok', 0], ['ok', 0]]);
+      expect(again.results.map((r) => [r.status, r.changes.length])).toEqual([
+        ['ok', 0],
+        ['ok', 0],
+      ]);
 
       // Gone from containerd (someone pruned it): the next run imports it again from the archive on the host.
       await hosts.run(1, `ctr -n k8s.io images rm ${PAUSE} >/dev/null`);

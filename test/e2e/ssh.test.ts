@@ -97,7 +97,10 @@ describe.skipIf(!labAvailable())('SSH layer on real sshd', () => {
       const b = 'b'.repeat(300_000);
       await host.putFile(file, a, { mode: 0o644, currentSha256: null });
       // A reader loops on the host, recording any content that is neither whole a nor whole b.
-      const reader = lab.exec(0, `end=$(($(date +%s)+3)); bad=0; while [ $(date +%s) -lt $end ]; do s=$(sha256sum < ${file} | cut -c1-64); case $s in ${sha(a)}|${sha(b)}) ;; *) bad=$((bad+1));; esac; done; echo $bad`);
+      const reader = lab.exec(
+        0,
+        `end=$(($(date +%s)+3)); bad=0; while [ $(date +%s) -lt $end ]; do s=$(sha256sum < ${file} | cut -c1-64); case $s in ${sha(a)}|${sha(b)}) ;; *) bad=$((bad+1));; esac; done; echo $bad`,
+      );
       for (let i = 0; i < 6; i++) await host.putFile(file, i % 2 ? a : b, { mode: 0o644, currentSha256: null });
       expect((await reader).stdout.trim()).toBe('0');
     });
@@ -200,7 +203,9 @@ describe.skipIf(!labAvailable())('SSH layer on real sshd', () => {
     it('refuses the lab host with an empty known_hosts, records it with acceptNewHostKeys, then trusts it', async () => {
       const kh = path.join(scratch, 'known_hosts_new');
       await writeFile(kh, '');
-      const err = await newPool({ knownHostsFile: kh }).connect(target(0)).catch((e: unknown) => e);
+      const err = await newPool({ knownHostsFile: kh })
+        .connect(target(0))
+        .catch((e: unknown) => e);
       expect((err as SshError).stage).toBe('hostkey');
       expect((err as SshError).message).toMatch(/unknown host key for [\d.]+: ssh-ed25519 SHA256:/);
       await newPool({ knownHostsFile: kh, acceptNewHostKeys: true }).connect(target(0));
@@ -227,7 +232,9 @@ describe.skipIf(!labAvailable())('SSH layer on real sshd', () => {
       const ed = (await readFile(lab.lab.knownHosts, 'utf8')).split('\n').find((l) => l.startsWith(`${lab.host(1).address} ssh-ed25519`));
       // host 0's address with host 1's key: what a reinstalled host (or an impostor) looks like.
       await writeFile(kh, `${ed?.replace(lab.host(1).address, lab.host(0).address)}\n`);
-      const err = await newPool({ knownHostsFile: kh, acceptNewHostKeys: true }).connect(target(0)).catch((e: unknown) => e);
+      const err = await newPool({ knownHostsFile: kh, acceptNewHostKeys: true })
+        .connect(target(0))
+        .catch((e: unknown) => e);
       expect((err as SshError).stage).toBe('hostkey');
       expect((err as SshError).message).toContain('HOST KEY CHANGED');
     });

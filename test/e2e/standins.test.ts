@@ -109,30 +109,65 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
 
   const apiserverFlags = (over: Record<string, string> = {}): string[] => {
     const flags: Record<string, string> = {
-      'advertise-address': m, 'bind-address': '0.0.0.0', 'secure-port': '6443', 'authorization-mode': 'Node,RBAC',
-      'enable-admission-plugins': 'NodeRestriction', 'client-ca-file': `${PKI}/ca.crt`,
-      'tls-cert-file': `${PKI}/apiserver.crt`, 'tls-private-key-file': `${PKI}/apiserver.key`,
-      'etcd-servers': `https://${m}:2379`, 'etcd-cafile': `${PKI}/etcd/ca.crt`,
-      'etcd-certfile': `${PKI}/apiserver-etcd-client.crt`, 'etcd-keyfile': `${PKI}/apiserver-etcd-client.key`,
-      'service-account-issuer': 'https://kubernetes.default.svc.cluster.local', 'service-account-key-file': `${PKI}/sa.pub`,
-      'service-account-signing-key-file': `${PKI}/sa.key`, 'service-cluster-ip-range': SERVICE_CIDR,
-      'service-node-port-range': '30000-32767', 'kubelet-client-certificate': `${PKI}/apiserver-kubelet-client.crt`,
-      'kubelet-client-key': `${PKI}/apiserver-kubelet-client.key`, 'kubelet-certificate-authority': `${PKI}/ca.crt`,
+      'advertise-address': m,
+      'bind-address': '0.0.0.0',
+      'secure-port': '6443',
+      'authorization-mode': 'Node,RBAC',
+      'enable-admission-plugins': 'NodeRestriction',
+      'client-ca-file': `${PKI}/ca.crt`,
+      'tls-cert-file': `${PKI}/apiserver.crt`,
+      'tls-private-key-file': `${PKI}/apiserver.key`,
+      'etcd-servers': `https://${m}:2379`,
+      'etcd-cafile': `${PKI}/etcd/ca.crt`,
+      'etcd-certfile': `${PKI}/apiserver-etcd-client.crt`,
+      'etcd-keyfile': `${PKI}/apiserver-etcd-client.key`,
+      'service-account-issuer': 'https://kubernetes.default.svc.cluster.local',
+      'service-account-key-file': `${PKI}/sa.pub`,
+      'service-account-signing-key-file': `${PKI}/sa.key`,
+      'service-cluster-ip-range': SERVICE_CIDR,
+      'service-node-port-range': '30000-32767',
+      'kubelet-client-certificate': `${PKI}/apiserver-kubelet-client.crt`,
+      'kubelet-client-key': `${PKI}/apiserver-kubelet-client.key`,
+      'kubelet-certificate-authority': `${PKI}/ca.crt`,
       ...over,
     };
-    return [`${BIN}/kube-apiserver`, ...Object.entries(flags).filter(([, v]) => v !== '').map(([k, v]) => `--${k}=${v}`)];
+    return [
+      `${BIN}/kube-apiserver`,
+      ...Object.entries(flags)
+        .filter(([, v]) => v !== '')
+        .map(([k, v]) => `--${k}=${v}`),
+    ];
   };
 
-  const kubeletConfig = (extra: string[] = []): string => [
-    'apiVersion: kubelet.config.k8s.io/v1beta1', 'kind: KubeletConfiguration', 'failCgroupV1: false', 'cgroupDriver: cgroupfs',
-    'containerRuntimeEndpoint: unix:///run/containerd/containerd.sock', 'authentication:', '  anonymous:', '    enabled: false',
-    '  x509:', `    clientCAFile: ${PKI}/ca.crt`, 'authorization:', '  mode: Webhook', '  webhook:', '    cacheUnauthorizedTTL: 1s',
-    'clusterDNS: [10.96.0.10]', 'clusterDomain: cluster.local', ...extra, ''].join('\n');
+  const kubeletConfig = (extra: string[] = []): string =>
+    [
+      'apiVersion: kubelet.config.k8s.io/v1beta1',
+      'kind: KubeletConfiguration',
+      'failCgroupV1: false',
+      'cgroupDriver: cgroupfs',
+      'containerRuntimeEndpoint: unix:///run/containerd/containerd.sock',
+      'authentication:',
+      '  anonymous:',
+      '    enabled: false',
+      '  x509:',
+      `    clientCAFile: ${PKI}/ca.crt`,
+      'authorization:',
+      '  mode: Webhook',
+      '  webhook:',
+      '    cacheUnauthorizedTTL: 1s',
+      'clusterDNS: [10.96.0.10]',
+      'clusterDomain: cluster.local',
+      ...extra,
+      '',
+    ].join('\n');
 
   /** A kubelet as a service, with its own config (ports) and kubeconfig. */
   const kubelet = async (unit: string, kubeconfig: string, extraConfig: string[], args: string[] = []): Promise<void> => {
     await putFile(hosts, W, `/etc/kubernetes/${unit}.yaml`, kubeletConfig(extraConfig));
-    await service(hosts, W, unit, [`${BIN}/kubelet`, `--config=/etc/kubernetes/${unit}.yaml`, `--kubeconfig=/etc/kubernetes/${kubeconfig}.conf`, `--node-ip=${w}`, ...args], { notify: true, noBlock: true });
+    await service(hosts, W, unit, [`${BIN}/kubelet`, `--config=/etc/kubernetes/${unit}.yaml`, `--kubeconfig=/etc/kubernetes/${kubeconfig}.conf`, `--node-ip=${w}`, ...args], {
+      notify: true,
+      noBlock: true,
+    });
   };
 
   beforeAll(async () => {
@@ -150,14 +185,15 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
     const etcdCa = pki.ca('etcd-ca');
     const foreignCa = pki.ca('foreign-ca');
     const certs: Record<string, CertFiles> = {
-      'ca': ca, 'etcd/ca': etcdCa,
-      'apiserver': pki.issue(ca, 'apiserver', 'kube-apiserver', { sans: [m, '127.0.0.1', '10.96.0.1', 'kubernetes'], usage: ['server'] }),
+      ca: ca,
+      'etcd/ca': etcdCa,
+      apiserver: pki.issue(ca, 'apiserver', 'kube-apiserver', { sans: [m, '127.0.0.1', '10.96.0.1', 'kubernetes'], usage: ['server'] }),
       'apiserver-kubelet-client': pki.issue(ca, 'apiserver-kubelet-client', 'kube-apiserver-kubelet-client', { o: ['kubeadm:cluster-admins'], usage: ['client'] }),
       'apiserver-etcd-client': pki.issue(etcdCa, 'apiserver-etcd-client', 'kube-apiserver-etcd-client', { usage: ['client'] }),
       'etcd/server': pki.issue(etcdCa, 'etcd-server', m, { sans: [m, '127.0.0.1', 'localhost'], usage: ['server', 'client'] }),
       'etcd/healthcheck-client': pki.issue(etcdCa, 'etcd-healthcheck', 'kube-etcd-healthcheck-client', { usage: ['client'] }),
       'etcd/flannel-client': pki.issue(etcdCa, 'flannel-etcd', 'flannel', { usage: ['client'] }),
-      'kubelet': pki.issue(ca, 'kubelet-serving', wName, { sans: [w, wName], usage: ['server'] }),
+      kubelet: pki.issue(ca, 'kubelet-serving', wName, { sans: [w, wName], usage: ['server'] }),
       // An etcd client certificate from the wrong CA: etcd must refuse it.
       'wrong-etcd-client': pki.issue(ca, 'wrong-etcd-client', 'kube-apiserver-etcd-client', { usage: ['client'] }),
     };
@@ -201,20 +237,28 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
       { path: `${PKI}/sa.pub`, content: fs.readFileSync(sa.pub), mode: 0o644 },
       { path: '/usr/local/bin/forward.py', content: FORWARDER, mode: 0o755 },
     ];
-    const kubeconfigsOf = (i: number): HostFile[] => Object.entries(kubeconfigs)
-      .filter(([, [on]]) => on.includes(i)).map(([name, [, text]]) => ({ path: `/etc/kubernetes/${name}.conf`, content: text, mode: 0o600 }));
+    const kubeconfigsOf = (i: number): HostFile[] =>
+      Object.entries(kubeconfigs)
+        .filter(([, [on]]) => on.includes(i))
+        .map(([name, [, text]]) => ({ path: `/etc/kubernetes/${name}.conf`, content: text, mode: 0o600 }));
     await Promise.all([M, W].map((i) => putFiles(hosts, i, [...common, ...kubeconfigsOf(i)])));
     await installs;
 
     await hosts.run(M, 'systemctl disable --now etcd.service');
-    await hosts.run(M, `systemd-run --quiet --unit=etcd-tls -p Type=notify /usr/bin/etcd --name=m --data-dir=/var/lib/etcd/standins \
+    await hosts.run(
+      M,
+      `systemd-run --quiet --unit=etcd-tls -p Type=notify /usr/bin/etcd --name=m --data-dir=/var/lib/etcd/standins \
       --listen-client-urls=https://${m}:2379,https://127.0.0.1:2379 --advertise-client-urls=https://${m}:2379 \
       --listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 --initial-cluster=m=http://127.0.0.1:2380 \
-      --cert-file=${PKI}/etcd/server.crt --key-file=${PKI}/etcd/server.key --client-cert-auth --trusted-ca-file=${PKI}/etcd/ca.crt`);
+      --cert-file=${PKI}/etcd/server.crt --key-file=${PKI}/etcd/server.key --client-cert-auth --trusted-ca-file=${PKI}/etcd/ca.crt`,
+    );
     // A second runtime on w with the CRI plugin disabled, as docker-ce's containerd.io ships it (a version 1 config).
-    await putFile(hosts, W, '/etc/containerd/nocri.toml', [
-      'root = "/var/lib/containerd-nocri"', 'state = "/run/containerd-nocri"', 'disabled_plugins = ["cri"]',
-      '[grpc]', '  address = "/run/containerd-nocri/containerd.sock"', ''].join('\n'));
+    await putFile(
+      hosts,
+      W,
+      '/etc/containerd/nocri.toml',
+      ['root = "/var/lib/containerd-nocri"', 'state = "/run/containerd-nocri"', 'disabled_plugins = ["cri"]', '[grpc]', '  address = "/run/containerd-nocri/containerd.sock"', ''].join('\n'),
+    );
     await hosts.run(W, 'systemd-run --quiet --unit=containerd-nocri /usr/bin/containerd --config /etc/containerd/nocri.toml');
   });
 
@@ -222,7 +266,12 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
     /** Copies of stand-ins that believe they are other Kubernetes versions (`component@v1.x.y`), to test per-version behaviour. */
     const asVersions = async (keys: string[]): Promise<(key: string) => string> => {
       const file = (key: string): string => `/opt/standins/${key.split('@')[1]}/${key.split('@')[0]}`;
-      await hosts.run(W, [...new Set(keys)].map((key) => `mkdir -p ${path.dirname(file(key))} && sed 's/^VERSION = .*/VERSION = "${key.split('@')[1]}"/' ${BIN}/${key.split('@')[0]} > ${file(key)} && chmod 755 ${file(key)}`).join(' && '));
+      await hosts.run(
+        W,
+        [...new Set(keys)]
+          .map((key) => `mkdir -p ${path.dirname(file(key))} && sed 's/^VERSION = .*/VERSION = "${key.split('@')[1]}"/' ${BIN}/${key.split('@')[0]} > ${file(key)} && chmod 755 ${file(key)}`)
+          .join(' && '),
+      );
       return file;
     };
 
@@ -245,9 +294,13 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
         ['kubelet', '--log-dir=/var/log/k8s', 26],
       ];
       const bin = await asVersions(cases.flatMap(([c, , minor]) => [`${c}@v1.${minor}.0`, `${c}@v1.${minor - 1}.0`]).concat('kubelet@v1.34.0'));
-      const runs = await runAll(hosts, W, cases.flatMap(([c, flag, minor]) => [
-        `${bin(`${c}@v1.${minor}.0`)} ${flag} --version`, `${bin(`${c}@v1.${minor - 1}.0`)} ${flag} --version`,
-      ]).concat(`${bin('kubelet@v1.34.0')} --pod-infra-container-image=x --version`));
+      const runs = await runAll(
+        hosts,
+        W,
+        cases
+          .flatMap(([c, flag, minor]) => [`${bin(`${c}@v1.${minor}.0`)} ${flag} --version`, `${bin(`${c}@v1.${minor - 1}.0`)} ${flag} --version`])
+          .concat(`${bin('kubelet@v1.34.0')} --pod-infra-container-image=x --version`),
+      );
       for (const [k, [component, flag, minor]] of cases.entries()) {
         const [refused, accepted] = [runs[2 * k], runs[2 * k + 1]];
         expect(refused?.code, `${component} ${flag} at 1.${minor}`).toBe(1);
@@ -269,8 +322,10 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
       await putFile(hosts, W, '/tmp/kc-v1ok.yaml', config('failCgroupV1: false\n'));
       const bin = await asVersions(['kubelet@v1.35.0', 'kubelet@v1.37.1', 'kubelet@v1.34.0']);
       const [r35, ok35, r37, ok37, old34] = await runAll(hosts, W, [
-        `${bin('kubelet@v1.35.0')} --config=/tmp/kc-default.yaml`, `${bin('kubelet@v1.35.0')} --config=/tmp/kc-v1ok.yaml`,
-        `${bin('kubelet@v1.37.1')} --config=/tmp/kc-default.yaml`, `${bin('kubelet@v1.37.1')} --config=/tmp/kc-v1ok.yaml`,
+        `${bin('kubelet@v1.35.0')} --config=/tmp/kc-default.yaml`,
+        `${bin('kubelet@v1.35.0')} --config=/tmp/kc-v1ok.yaml`,
+        `${bin('kubelet@v1.37.1')} --config=/tmp/kc-default.yaml`,
+        `${bin('kubelet@v1.37.1')} --config=/tmp/kc-v1ok.yaml`,
         `${bin('kubelet@v1.34.0')} --config=/tmp/kc-default.yaml`,
       ]);
       for (const refused of [r35, r37]) {
@@ -286,11 +341,23 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
     });
 
     it('the API server refuses removed and unknown admission plugins', async () => {
-      const cases = [['v1.30.0', 'SecurityContextDeny', true], ['v1.29.0', 'SecurityContextDeny', false],
-        ['v1.31.0', 'PersistentVolumeLabel', true], ['v1.25.0', 'PodSecurityPolicy', true], ['v1.33.0', 'NodeRestrictions', true]] as const;
+      const cases = [
+        ['v1.30.0', 'SecurityContextDeny', true],
+        ['v1.29.0', 'SecurityContextDeny', false],
+        ['v1.31.0', 'PersistentVolumeLabel', true],
+        ['v1.25.0', 'PodSecurityPolicy', true],
+        ['v1.33.0', 'NodeRestrictions', true],
+      ] as const;
       const bin = await asVersions(cases.map(([v]) => `kube-apiserver@${v}`));
       // etcd unreachable on purpose: a server that passes the checks keeps running, so `timeout` bounds it (exit 124).
-      const runs = await runAll(hosts, W, cases.map(([v, plugin], k) => `timeout 5 ${bin(`kube-apiserver@${v}`)} --etcd-servers=https://127.0.0.1:1 --service-account-issuer=https://k --service-account-signing-key-file=${PKI}/sa.key --service-account-key-file=${PKI}/sa.pub --tls-cert-file=${PKI}/apiserver.crt --tls-private-key-file=${PKI}/apiserver.key --secure-port=${17000 + k} --enable-admission-plugins=NodeRestriction,${plugin}`));
+      const runs = await runAll(
+        hosts,
+        W,
+        cases.map(
+          ([v, plugin], k) =>
+            `timeout 5 ${bin(`kube-apiserver@${v}`)} --etcd-servers=https://127.0.0.1:1 --service-account-issuer=https://k --service-account-signing-key-file=${PKI}/sa.key --service-account-key-file=${PKI}/sa.pub --tls-cert-file=${PKI}/apiserver.crt --tls-private-key-file=${PKI}/apiserver.key --secure-port=${17000 + k} --enable-admission-plugins=NodeRestriction,${plugin}`,
+        ),
+      );
       for (const [k, [v, plugin, refused]] of cases.entries()) {
         expect(runs[k]?.code, `${plugin} at ${v}: ${runs[k]?.output}`).toBe(refused ? 1 : 124);
         if (refused) expect(runs[k]?.output).toContain(`enable-admission-plugins plugin "${plugin}" is unknown`);
@@ -300,12 +367,16 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
 
   describe('kube-apiserver', () => {
     it('refuses to start without the flags upstream requires, with unreadable files or a serving key that does not match', async () => {
-      const [missing, unreadable, mismatched, badMode] = await runAll(hosts, M, [
-        [`${BIN}/kube-apiserver`, `--tls-cert-file=${PKI}/apiserver.crt`, `--tls-private-key-file=${PKI}/apiserver.key`],
-        apiserverFlags({ 'etcd-certfile': `${PKI}/nope.crt`, 'secure-port': '16443' }),
-        apiserverFlags({ 'tls-private-key-file': `${PKI}/etcd/server.key`, 'secure-port': '16443' }),
-        apiserverFlags({ 'authorization-mode': 'Node,RBAC,Nodes', 'secure-port': '16443' }),
-      ].map((argv) => `timeout 10 ${argv.join(' ')}`));
+      const [missing, unreadable, mismatched, badMode] = await runAll(
+        hosts,
+        M,
+        [
+          [`${BIN}/kube-apiserver`, `--tls-cert-file=${PKI}/apiserver.crt`, `--tls-private-key-file=${PKI}/apiserver.key`],
+          apiserverFlags({ 'etcd-certfile': `${PKI}/nope.crt`, 'secure-port': '16443' }),
+          apiserverFlags({ 'tls-private-key-file': `${PKI}/etcd/server.key`, 'secure-port': '16443' }),
+          apiserverFlags({ 'authorization-mode': 'Node,RBAC,Nodes', 'secure-port': '16443' }),
+        ].map((argv) => `timeout 10 ${argv.join(' ')}`),
+      );
       for (const r of [missing, unreadable, mismatched, badMode]) expect(r?.code).toBe(1);
       expect(missing?.output).toContain('--etcd-servers must be specified');
       expect(missing?.output).toContain('service-account-issuer is a required flag');
@@ -370,12 +441,37 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
       const escalate = await kubectl('jane', 'create clusterrolebinding jane-admin --clusterrole=cluster-admin --user=jane');
       expect(escalate.code).toBe(1);
       expect(escalate.stderr).toContain('User "jane" cannot create resource "clusterrolebindings"');
-      await putFile(hosts, M, '/tmp/binder.yaml', ['apiVersion: rbac.authorization.k8s.io/v1', 'kind: ClusterRole', 'metadata:', '  name: binding-writer',
-        'rules:', '- apiGroups: [rbac.authorization.k8s.io]', '  resources: [clusterrolebindings]', '  verbs: [create]', '---',
-        'apiVersion: rbac.authorization.k8s.io/v1', 'kind: ClusterRoleBinding', 'metadata:', '  name: jane-binding-writer',
-        'roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: binding-writer}', 'subjects: [{kind: User, name: jane}]', ''].join('\n'));
+      await putFile(
+        hosts,
+        M,
+        '/tmp/binder.yaml',
+        [
+          'apiVersion: rbac.authorization.k8s.io/v1',
+          'kind: ClusterRole',
+          'metadata:',
+          '  name: binding-writer',
+          'rules:',
+          '- apiGroups: [rbac.authorization.k8s.io]',
+          '  resources: [clusterrolebindings]',
+          '  verbs: [create]',
+          '---',
+          'apiVersion: rbac.authorization.k8s.io/v1',
+          'kind: ClusterRoleBinding',
+          'metadata:',
+          '  name: jane-binding-writer',
+          'roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: binding-writer}',
+          'subjects: [{kind: User, name: jane}]',
+          '',
+        ].join('\n'),
+      );
       await admin('apply -f /tmp/binder.yaml');
-      await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/jane.conf ${BIN}/kubectl create clusterrolebinding jane-admin --clusterrole=cluster-admin --user=jane 2>&1 | grep -q "attempting to grant RBAC permissions not currently held"`, 'kube-apiserver', 10);
+      await waitFor(
+        hosts,
+        M,
+        `KUBECONFIG=/etc/kubernetes/jane.conf ${BIN}/kubectl create clusterrolebinding jane-admin --clusterrole=cluster-admin --user=jane 2>&1 | grep -q "attempting to grant RBAC permissions not currently held"`,
+        'kube-apiserver',
+        10,
+      );
       expect((await kubectl('jane', 'create clusterrolebinding jane-view2 --clusterrole=view --user=jane')).stdout).toBe('clusterrolebinding.rbac.authorization.k8s.io/jane-view2 created\n');
       const again = await kubectl('admin', 'create clusterrolebinding jane-view --clusterrole=view --user=jane');
       expect(again.stderr).toBe('error: failed to create clusterrolebinding: clusterrolebindings.rbac.authorization.k8s.io "jane-view" already exists\n');
@@ -385,18 +481,33 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
   describe('kubelets', () => {
     beforeAll(async () => {
       // The container network must be configured for a node to be Ready (the runtime reports NetworkReady).
-      await putFile(hosts, W, '/etc/cni/net.d/10-flannel.conflist', JSON.stringify({
-        name: 'cbr0', cniVersion: '0.3.1', plugins: [{ type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } }, { type: 'portmap', capabilities: { portMappings: true } }],
-      }));
+      await putFile(
+        hosts,
+        W,
+        '/etc/cni/net.d/10-flannel.conflist',
+        JSON.stringify({
+          name: 'cbr0',
+          cniVersion: '0.3.1',
+          plugins: [
+            { type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } },
+            { type: 'portmap', capabilities: { portMappings: true } },
+          ],
+        }),
+      );
     });
 
     it('registers its node and heartbeats with the identity of that node', async () => {
-      await kubelet('kubelet', 'node', ['tlsCertFile: /etc/kubernetes/pki/kubelet.crt', 'tlsPrivateKeyFile: /etc/kubernetes/pki/kubelet.key'],
-        ['--node-labels=node.kubernetes.io/pool=blue', '--register-with-taints=dedicated=infra:NoSchedule']);
+      await kubelet(
+        'kubelet',
+        'node',
+        ['tlsCertFile: /etc/kubernetes/pki/kubelet.crt', 'tlsPrivateKeyFile: /etc/kubernetes/pki/kubelet.key'],
+        ['--node-labels=node.kubernetes.io/pool=blue', '--register-with-taints=dedicated=infra:NoSchedule'],
+      );
       await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/admin.conf ${BIN}/kubectl get node ${wName} >/dev/null 2>&1`, 'kube-apiserver');
       await waitFor(hosts, W, journalHas('kubelet', 'Successfully registered node'), 'kubelet', 10);
       const node = JSON.parse(await admin(`get node ${wName} -o json`)) as {
-        metadata: { labels: Record<string, string> }; spec: { taints: Array<{ key: string }> };
+        metadata: { labels: Record<string, string> };
+        spec: { taints: Array<{ key: string }> };
         status: { addresses: Array<{ type: string; address: string }>; conditions: Array<{ type: string; status: string }>; nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string } };
       };
       expect(node.metadata.labels).toMatchObject({ 'kubernetes.io/hostname': wName, 'kubernetes.io/os': 'linux', 'node.kubernetes.io/pool': 'blue' });
@@ -413,7 +524,13 @@ describe.skipIf(!inject('lab'))('the Kubernetes stand-ins against a real etcd ov
     it('never registers a node for a client that is not that node, as Node authorization and NodeRestriction decide', async () => {
       await kubelet('kubelet-noorg', 'kubelet-noorg', ['port: 10260', 'healthzPort: 10258'], ['--hostname-override=noorg']);
       await kubelet('kubelet-impostor', 'node', ['port: 10261', 'healthzPort: 10259'], ['--hostname-override=impostor']);
-      await waitFor(hosts, W, journalHas('kubelet-noorg', 'nodes is forbidden: User \\"system:node:noorg\\" cannot create resource \\"nodes\\" in API group \\"\\" at the cluster scope'), 'kubelet-noorg', 20);
+      await waitFor(
+        hosts,
+        W,
+        journalHas('kubelet-noorg', 'nodes is forbidden: User \\"system:node:noorg\\" cannot create resource \\"nodes\\" in API group \\"\\" at the cluster scope'),
+        'kubelet-noorg',
+        20,
+      );
       await waitFor(hosts, W, journalHas('kubelet-impostor', `nodes \\"impostor\\" is forbidden: node \\"${wName}\\" is not allowed to modify node \\"impostor\\"`), 'kubelet-impostor', 20);
       expect(await admin('get nodes -o name')).toBe(`node/${wName}\n`);
       await hosts.run(W, 'systemctl stop kubelet-noorg kubelet-impostor');
@@ -542,14 +659,28 @@ spec:
 
     it('applies a CoreDNS manifest: created, then unchanged, then configured; and refuses a service IP outside the range', async () => {
       await putFile(hosts, M, '/tmp/coredns.yaml', coredns('10.96.0.10'));
-      expect(await admin('apply -f /tmp/coredns.yaml')).toBe([
-        'serviceaccount/coredns created', 'clusterrole.rbac.authorization.k8s.io/system:coredns created',
-        'clusterrolebinding.rbac.authorization.k8s.io/system:coredns created', 'configmap/coredns created',
-        'deployment.apps/coredns created', 'service/kube-dns created', ''].join('\n'));
-      expect(await admin('apply -f /tmp/coredns.yaml')).toBe([
-        'serviceaccount/coredns unchanged', 'clusterrole.rbac.authorization.k8s.io/system:coredns unchanged',
-        'clusterrolebinding.rbac.authorization.k8s.io/system:coredns unchanged', 'configmap/coredns unchanged',
-        'deployment.apps/coredns unchanged', 'service/kube-dns unchanged', ''].join('\n'));
+      expect(await admin('apply -f /tmp/coredns.yaml')).toBe(
+        [
+          'serviceaccount/coredns created',
+          'clusterrole.rbac.authorization.k8s.io/system:coredns created',
+          'clusterrolebinding.rbac.authorization.k8s.io/system:coredns created',
+          'configmap/coredns created',
+          'deployment.apps/coredns created',
+          'service/kube-dns created',
+          '',
+        ].join('\n'),
+      );
+      expect(await admin('apply -f /tmp/coredns.yaml')).toBe(
+        [
+          'serviceaccount/coredns unchanged',
+          'clusterrole.rbac.authorization.k8s.io/system:coredns unchanged',
+          'clusterrolebinding.rbac.authorization.k8s.io/system:coredns unchanged',
+          'configmap/coredns unchanged',
+          'deployment.apps/coredns unchanged',
+          'service/kube-dns unchanged',
+          '',
+        ].join('\n'),
+      );
       await putFile(hosts, M, '/tmp/coredns.yaml', coredns('10.96.0.10', '\n        cache 30'));
       expect(await admin('apply -f /tmp/coredns.yaml')).toContain('configmap/coredns configured\n');
       expect(JSON.parse(await etcdctl('get --print-value-only /registry/configmaps/kube-system/coredns')).data.Corefile).toContain('cache 30');
@@ -558,7 +689,9 @@ spec:
       await putFile(hosts, M, '/tmp/coredns-outside.yaml', coredns('10.100.0.10').replace(/name: kube-dns$/m, 'name: kube-dns2'));
       const outside = await kubectl('admin', 'apply -f /tmp/coredns-outside.yaml');
       expect(outside.code).toBe(1);
-      expect(outside.stderr).toContain('Service "kube-dns2" is invalid: spec.clusterIPs: Invalid value: []string{"10.100.0.10"}: failed to allocate IP 10.100.0.10: the provided IP (10.100.0.10) is not in the valid range. The range of valid IPs is 10.96.0.0/16');
+      expect(outside.stderr).toContain(
+        'Service "kube-dns2" is invalid: spec.clusterIPs: Invalid value: []string{"10.100.0.10"}: failed to allocate IP 10.100.0.10: the provided IP (10.100.0.10) is not in the valid range. The range of valid IPs is 10.96.0.0/16',
+      );
     });
 
     it('labels and taints nodes as upstream kubectl does, and lists them as JSON', async () => {
@@ -570,7 +703,10 @@ spec:
       const twice = await kubectl('admin', `taint node ${wName} node-role.kubernetes.io/control-plane:NoSchedule`);
       expect(twice.stderr).toBe(`error: node ${wName} already has node-role.kubernetes.io/control-plane taint(s) with same effect(s) and --overwrite is false\n`);
       expect(await admin(`taint node ${wName} dedicated-`)).toBe(`node/${wName} untainted\n`);
-      const list = JSON.parse(await admin('get nodes -o json')) as { kind: string; items: Array<{ metadata: { labels: Record<string, string> }; spec: { taints: Array<{ key: string; effect: string }> } }> };
+      const list = JSON.parse(await admin('get nodes -o json')) as {
+        kind: string;
+        items: Array<{ metadata: { labels: Record<string, string> }; spec: { taints: Array<{ key: string; effect: string }> } }>;
+      };
       expect(list.kind).toBe('List');
       expect(list.items[0]?.metadata.labels).toMatchObject({ 'node-role.kubernetes.io/worker': '', 'node.kubernetes.io/pool': 'green' });
       expect(list.items[0]?.spec.taints).toContainEqual({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' });
@@ -585,15 +721,35 @@ spec:
   });
 
   describe('controller-manager, scheduler, kube-proxy and flanneld', () => {
-    const cmFlags = (extra: string[]): string[] => [`${BIN}/kube-controller-manager`, '--kubeconfig=/etc/kubernetes/controller-manager.conf',
-      '--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf', '--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf',
-      '--bind-address=127.0.0.1', '--allocate-node-cidrs=true', `--cluster-cidr=${CLUSTER_CIDR}`, '--node-cidr-mask-size=24',
-      `--service-cluster-ip-range=${SERVICE_CIDR}`, `--cluster-signing-cert-file=${PKI}/ca.crt`, `--cluster-signing-key-file=${PKI}/ca.key`,
-      `--root-ca-file=${PKI}/ca.crt`, `--service-account-private-key-file=${PKI}/sa.key`, '--leader-elect=true', ...extra];
+    const cmFlags = (extra: string[]): string[] => [
+      `${BIN}/kube-controller-manager`,
+      '--kubeconfig=/etc/kubernetes/controller-manager.conf',
+      '--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf',
+      '--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf',
+      '--bind-address=127.0.0.1',
+      '--allocate-node-cidrs=true',
+      `--cluster-cidr=${CLUSTER_CIDR}`,
+      '--node-cidr-mask-size=24',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      `--cluster-signing-cert-file=${PKI}/ca.crt`,
+      `--cluster-signing-key-file=${PKI}/ca.key`,
+      `--root-ca-file=${PKI}/ca.crt`,
+      `--service-account-private-key-file=${PKI}/sa.key`,
+      '--leader-elect=true',
+      ...extra,
+    ];
 
     it('flanneld in etcd mode writes no subnet file until its config is in etcd, then leases a subnet there', async () => {
-      const flanneld = [`${BIN}/flanneld`, `--etcd-endpoints=https://${m}:2379`, '--etcd-prefix=/kubestrap/network', `--etcd-cafile=${PKI}/etcd/ca.crt`,
-        `--etcd-certfile=${PKI}/etcd/flannel-client.crt`, `--etcd-keyfile=${PKI}/etcd/flannel-client.key`, '--iface=host0', '--ip-masq'];
+      const flanneld = [
+        `${BIN}/flanneld`,
+        `--etcd-endpoints=https://${m}:2379`,
+        '--etcd-prefix=/kubestrap/network',
+        `--etcd-cafile=${PKI}/etcd/ca.crt`,
+        `--etcd-certfile=${PKI}/etcd/flannel-client.crt`,
+        `--etcd-keyfile=${PKI}/etcd/flannel-client.key`,
+        '--iface=host0',
+        '--ip-masq',
+      ];
       await service(hosts, W, 'flanneld', flanneld, { notify: true, noBlock: true });
       await waitFor(hosts, W, journalHas('flanneld', 'flannel config not found in etcd store. Did you create your config using etcdv3 API?'), 'flanneld', 20);
       expect((await hosts.exec(W, 'test -e /run/flannel/subnet.env')).code).toBe(1);
@@ -615,7 +771,13 @@ spec:
 
     it('the controller-manager needs service-account credentials to give nodes a podCIDR', async () => {
       await service(hosts, M, 'kube-controller-manager', cmFlags([]));
-      await waitFor(hosts, M, journalHas('kube-controller-manager', `nodes \\"${wName}\\" is forbidden: User \\"system:kube-controller-manager\\" cannot patch resource \\"nodes\\"`), 'kube-controller-manager', 30);
+      await waitFor(
+        hosts,
+        M,
+        journalHas('kube-controller-manager', `nodes \\"${wName}\\" is forbidden: User \\"system:kube-controller-manager\\" cannot patch resource \\"nodes\\"`),
+        'kube-controller-manager',
+        30,
+      );
       await service(hosts, M, 'kube-controller-manager', cmFlags(['--use-service-account-credentials=true', '--node-monitor-grace-period=8s']));
       await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/admin.conf ${BIN}/kubectl get node ${wName} -o json | grep -q podCIDR`, 'kube-controller-manager', 30);
       const node = JSON.parse(await admin(`get node ${wName} -o json`)) as { spec: { podCIDR: string; taints: Array<{ key: string }> } };
@@ -628,10 +790,19 @@ spec:
 
     it('flanneld in kube mode retries until RBAC lets it in, follows the podCIDR the controller-manager set, and ends without a usable one', async () => {
       await putFile(hosts, W, '/etc/kube-flannel/net-conf.json', JSON.stringify({ Network: CLUSTER_CIDR, Backend: { Type: 'vxlan' } }));
-      await service(hosts, W, 'flanneld-kube', [`${BIN}/flanneld`, '--kube-subnet-mgr', '--kubeconfig-file=/etc/kubernetes/flannel.conf',
-        '--iface=host0', '--subnet-file=/run/flannel/kube-subnet.env'], { env: { NODE_NAME: wName }, notify: true, noBlock: true });
+      await service(
+        hosts,
+        W,
+        'flanneld-kube',
+        [`${BIN}/flanneld`, '--kube-subnet-mgr', '--kubeconfig-file=/etc/kubernetes/flannel.conf', '--iface=host0', '--subnet-file=/run/flannel/kube-subnet.env'],
+        { env: { NODE_NAME: wName }, notify: true, noBlock: true },
+      );
       await waitFor(hosts, W, journalHas('flanneld-kube', `nodes "${wName}" is forbidden: User "flannel" cannot get resource "nodes"`), 'flanneld-kube', 20);
-      await putFile(hosts, M, '/tmp/flannel-rbac.yaml', `kind: ClusterRole
+      await putFile(
+        hosts,
+        M,
+        '/tmp/flannel-rbac.yaml',
+        `kind: ClusterRole
 apiVersion: rbac.authorization.k8s.io/v1
 metadata:
   name: flannel
@@ -657,18 +828,21 @@ roleRef:
 subjects:
 - kind: User
   name: flannel
-`);
+`,
+      );
       await admin('apply -f /tmp/flannel-rbac.yaml');
       await waitFor(hosts, W, 'test -s /run/flannel/kube-subnet.env', 'flanneld-kube', 20);
       const podCidr = (JSON.parse(await admin(`get node ${wName} -o json`)) as { spec: { podCIDR: string } }).spec.podCIDR;
       expect(await hosts.run(W, 'cat /run/flannel/kube-subnet.env')).toBe(
-        `FLANNEL_NETWORK=${CLUSTER_CIDR}\nFLANNEL_SUBNET=${podCidr.replace(/\.0\/24$/, '.1/24')}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`);
+        `FLANNEL_NETWORK=${CLUSTER_CIDR}\nFLANNEL_SUBNET=${podCidr.replace(/\.0\/24$/, '.1/24')}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`,
+      );
       const node = JSON.parse(await admin(`get node ${wName} -o json`)) as { metadata: { annotations: Record<string, string> } };
       expect(node.metadata.annotations['flannel.alpha.coreos.com/public-ip']).toBe(w);
 
       // As upstream, flanneld ends (exit 1) when its node is missing or its podCIDR is outside the configured network.
       await putFile(hosts, W, '/etc/kube-flannel/other-net.json', JSON.stringify({ Network: '10.99.0.0/16', Backend: { Type: 'vxlan' } }));
-      const once = (node: string, conf: string): string => `NODE_NAME=${node} timeout 30 ${BIN}/flanneld --kube-subnet-mgr --kubeconfig-file=/etc/kubernetes/flannel.conf --iface=host0 --net-config-path=${conf} --subnet-file=/tmp/unused.env`;
+      const once = (node: string, conf: string): string =>
+        `NODE_NAME=${node} timeout 30 ${BIN}/flanneld --kube-subnet-mgr --kubeconfig-file=/etc/kubernetes/flannel.conf --iface=host0 --net-config-path=${conf} --subnet-file=/tmp/unused.env`;
       const [ghost, outside] = await runAll(hosts, W, [once('ghost', '/etc/kube-flannel/net-conf.json'), once(wName, '/etc/kube-flannel/other-net.json')]);
       expect(ghost?.code).toBe(1);
       expect(ghost?.output).toContain('Error registering network: failed to acquire lease: node "ghost" not found');
@@ -678,9 +852,17 @@ subjects:
 
     it('the scheduler and kube-proxy authenticate with their kubeconfigs; an identity RBAC does not know stays unhealthy', async () => {
       await service(hosts, M, 'kube-scheduler', [`${BIN}/kube-scheduler`, '--kubeconfig=/etc/kubernetes/scheduler.conf', '--bind-address=127.0.0.1', '--leader-elect=true']);
-      const proxyConfig = (kubeconfig: string, port: number): string => ['apiVersion: kubeproxy.config.k8s.io/v1alpha1', 'kind: KubeProxyConfiguration',
-        'clientConnection:', `  kubeconfig: /etc/kubernetes/${kubeconfig}.conf`, 'mode: iptables', `clusterCIDR: ${CLUSTER_CIDR}`,
-        `healthzBindAddress: 127.0.0.1:${port}`, ''].join('\n');
+      const proxyConfig = (kubeconfig: string, port: number): string =>
+        [
+          'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
+          'kind: KubeProxyConfiguration',
+          'clientConnection:',
+          `  kubeconfig: /etc/kubernetes/${kubeconfig}.conf`,
+          'mode: iptables',
+          `clusterCIDR: ${CLUSTER_CIDR}`,
+          `healthzBindAddress: 127.0.0.1:${port}`,
+          '',
+        ].join('\n');
       await putFile(hosts, W, '/etc/kubernetes/kube-proxy.yaml', proxyConfig('kube-proxy', 10256));
       await putFile(hosts, W, '/etc/kubernetes/kube-proxy-nobody.yaml', proxyConfig('kube-proxy-nobody', 10246));
       await service(hosts, W, 'kube-proxy', [`${BIN}/kube-proxy`, '--config=/etc/kubernetes/kube-proxy.yaml', `--hostname-override=${wName}`]);
@@ -697,7 +879,10 @@ subjects:
       await hosts.run(W, 'systemctl stop kubelet');
       await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/admin.conf ${BIN}/kubectl get nodes | grep -q "${wName} *NotReady"`, 'kube-controller-manager', 60);
       await waitFor(hosts, M, `KUBECONFIG=/etc/kubernetes/admin.conf ${BIN}/kubectl get node ${wName} -o json | grep -q node.kubernetes.io/unreachable`, 'kube-controller-manager', 20);
-      const node = JSON.parse(await admin(`get node ${wName} -o json`)) as { spec: { taints: Array<{ key: string }> }; status: { conditions: Array<{ type: string; status: string; reason: string }> } };
+      const node = JSON.parse(await admin(`get node ${wName} -o json`)) as {
+        spec: { taints: Array<{ key: string }> };
+        status: { conditions: Array<{ type: string; status: string; reason: string }> };
+      };
       expect(node.status.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NodeStatusUnknown' });
       expect(node.spec.taints.map((t) => t.key)).toContain('node.kubernetes.io/unreachable');
     });

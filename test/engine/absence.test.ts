@@ -68,7 +68,13 @@ describe('absence: what a phase no longer wants is removed', () => {
     const onlyN1 = [appPhase(installs, (h) => h === 'n1')];
     const plan = await run(cluster, onlyN1, 'plan');
     expect(summaries(plan, 'n1')).toEqual([]);
-    expect(summaries(plan, 'n2')).toEqual(['stop and disable app', `remove ${CONF}`, `remove ${UNIT}`, 'remove empty directory /var/lib/demo-empty', 'forget what the app phase installed (nothing left)']);
+    expect(summaries(plan, 'n2')).toEqual([
+      'stop and disable app',
+      `remove ${CONF}`,
+      `remove ${UNIT}`,
+      'remove empty directory /var/lib/demo-empty',
+      'forget what the app phase installed (nothing left)',
+    ]);
 
     const applied = await run(cluster, onlyN1);
     expect(summaries(applied, 'n2')).toEqual(summaries(plan, 'n2'));

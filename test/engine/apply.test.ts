@@ -87,7 +87,10 @@ describe('applyChanges on a local stand-in host', () => {
     const resources: Resource[] = [file(certs, ['etcd', 'kube-apiserver'])];
     const changes = [diffOf(resources[0]!, 'absent')!];
     const plan = planRestarts(resources, changes, []);
-    expect(plan.restarts.map((r) => [r.service, r.managed])).toEqual([['etcd', false], ['kube-apiserver', false]]);
+    expect(plan.restarts.map((r) => [r.service, r.managed])).toEqual([
+      ['etcd', false],
+      ['kube-apiserver', false],
+    ]);
     const outcome = await applyChanges(host, changes, plan);
     expect(outcome.failure).toBeUndefined();
     // One question for both, then the restart of the one that runs.

@@ -18,14 +18,7 @@ describe('batchScript + parseBatch, run for real with sh', () => {
 
   it('reports each step with its exit code and output, and stops at the first failure', () => {
     const never = join(tmp(), 'never');
-    const run = shRun(
-      batchScript([
-        'echo one',
-        'printf two',
-        'echo out; echo err >&2; exit 3',
-        `echo never > ${never}`,
-      ]),
-    );
+    const run = shRun(batchScript(['echo one', 'printf two', 'echo out; echo err >&2; exit 3', `echo never > ${never}`]));
     // The batch itself succeeds: the failure is in the step results.
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');

@@ -46,7 +46,7 @@ describe('parseFacts', () => {
     });
   });
 
-  it('runs the phases\' own snippets in the same command and hands back their output by name', () => {
+  it("runs the phases' own snippets in the same command and hands back their output by name", () => {
     const facts = parseFacts(shRun(factsScript({ cgroup: 'echo v2', 'data-dir': 'echo one; echo two' })).stdout);
     expect(facts.extra).toEqual({ cgroup: 'v2', 'data-dir': 'one\ntwo' });
     expect(facts.os.id).not.toBe('');

@@ -110,19 +110,15 @@ describe('planRestarts', () => {
     expect(plan.restarts).toEqual([{ service: 'kubelet', because: ['/etc/kubernetes/pki/apiserver.crt'], managed: false }]);
   });
 
-  it('carries the service\'s readiness check and rolling order into its restart', () => {
+  it("carries the service's readiness check and rolling order into its restart", () => {
     const ready = { check: 'true', description: 'answers /readyz', timeoutSec: 60 };
     const resources: Resource[] = [file('/etc/kubernetes/apiserver.env', ['kube-apiserver']), service('kube-apiserver', { ready, rolling: true })];
-    expect(planRestarts(resources, changesOf(resources), [])).toEqual([
-      { service: 'kube-apiserver', because: ['/etc/kubernetes/apiserver.env'], managed: true, ready, rolling: true },
-    ]);
+    expect(planRestarts(resources, changesOf(resources), [])).toEqual([{ service: 'kube-apiserver', because: ['/etc/kubernetes/apiserver.env'], managed: true, ready, rolling: true }]);
   });
 
   it('restarts a service an earlier phase left owed, with its own readiness, when it manages it', () => {
     const ready = { check: 'true', description: 'is healthy', timeoutSec: 30 };
     const resources: Resource[] = [service('etcd', { ready, rolling: true })];
-    expect(planRestarts(resources, [], ['etcd'])).toEqual([
-      { service: 'etcd', because: ['an earlier run changed its inputs but did not finish restarting it'], managed: true, ready, rolling: true },
-    ]);
+    expect(planRestarts(resources, [], ['etcd'])).toEqual([{ service: 'etcd', because: ['an earlier run changed its inputs but did not finish restarting it'], managed: true, ready, rolling: true }]);
   });
 });

@@ -61,9 +61,20 @@ describe('localFile: large files installed from the controller', () => {
     expect(change!.restarts).toEqual(['kubelet']);
     expect(readFileSync(resource.path).equals(data)).toBe(true);
     expect(statSync(resource.path).mode & 0o7777).toBe(0o755);
-    const record = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const record = readFileSync(join(state, 'installed.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(record).toEqual([
-      { id: `file:${resource.path}`, sha256: resource.source.sha256, component: 'kubelet', version: 'v1.36.0', size: data.length, mtime: shRun(`stat -c %y ${resource.path}`).stdout.trim(), ctime: shRun(`stat -c %z ${resource.path}`).stdout.trim() },
+      {
+        id: `file:${resource.path}`,
+        sha256: resource.source.sha256,
+        component: 'kubelet',
+        version: 'v1.36.0',
+        size: data.length,
+        mtime: shRun(`stat -c %y ${resource.path}`).stdout.trim(),
+        ctime: shRun(`stat -c %z ${resource.path}`).stdout.trim(),
+      },
     ]);
   });
 
@@ -92,7 +103,7 @@ describe('localFile: large files installed from the controller', () => {
     writeFileSync(resource.path, data);
     chmodSync(resource.path, 0o755);
     const change = await apply();
-    expect(change!.summary).toContain("record ");
+    expect(change!.summary).toContain('record ');
     expect(stepTexts(change).some((s) => s.startsWith('upload'))).toBe(false);
     expect(change!.restarts).toEqual([]);
     expect(existsSync(join(state, 'installed.jsonl'))).toBe(true);
@@ -146,7 +157,12 @@ describe('localFile: large files installed from the controller', () => {
     expect(err?.message).toContain(`installing ${resource.path} failed`);
     expect(err?.details.stderrTail).toMatch(/Unexpected EOF/);
     expect(readFileSync(resource.path, 'utf8')).toBe('old');
-    expect(shRun(`ls -a ${join(resource.path, '..')}`).stdout.trim().split('\n').sort()).toEqual(['.', '..', 'kubelet']);
+    expect(
+      shRun(`ls -a ${join(resource.path, '..')}`)
+        .stdout.trim()
+        .split('\n')
+        .sort(),
+    ).toEqual(['.', '..', 'kubelet']);
   });
 
   it('sends nothing more of a local file that is not the length it was, and names it', async () => {
@@ -158,7 +174,12 @@ describe('localFile: large files installed from the controller', () => {
     expect(err?.details.resource).toBe(`file:${resource.path}`);
     expect(err?.message).toContain(`the local file ${resource.source.transfer.file} gave 300000 of 300005 bytes`);
     expect(readFileSync(resource.path, 'utf8')).toBe('old');
-    expect(shRun(`ls -a ${join(resource.path, '..')}`).stdout.trim().split('\n').sort()).toEqual(['.', '..', 'kubelet']);
+    expect(
+      shRun(`ls -a ${join(resource.path, '..')}`)
+        .stdout.trim()
+        .split('\n')
+        .sort(),
+    ).toEqual(['.', '..', 'kubelet']);
   });
 });
 
@@ -194,23 +215,45 @@ describe('uploadFiles: many files, one command', () => {
       const data = Buffer.alloc(bytes, `${name} `);
       const encoded = join(dir, `${name}.${codec}`);
       writeFileSync(encoded, encodeAs(codec, data));
-      const upload: RecordedUpload = { path: join(dir, target, name), mode: name === 'portmap' ? 0o700 : 0o755, owner: 'root', group: 'root', size: data.length, sha256: sha(data), transfer: { codec, file: encoded, bytes: statSync(encoded).size }, record: { component: name } };
+      const upload: RecordedUpload = {
+        path: join(dir, target, name),
+        mode: name === 'portmap' ? 0o700 : 0o755,
+        owner: 'root',
+        group: 'root',
+        size: data.length,
+        sha256: sha(data),
+        transfer: { codec, file: encoded, bytes: statSync(encoded).size },
+        record: { component: name },
+      };
       return { upload, data };
     };
-    const files = [make('kubelet', 'kube/bin', 700_000, codec), make('etcd', 'kube/bin', 1, codec), make('empty', 'kube/bin', 0, codec), make('portmap', 'cni/bin', 90_000, codec), make('bridge', 'cni/bin', 5_000, codec)];
+    const files = [
+      make('kubelet', 'kube/bin', 700_000, codec),
+      make('etcd', 'kube/bin', 1, codec),
+      make('empty', 'kube/bin', 0, codec),
+      make('portmap', 'cni/bin', 90_000, codec),
+      make('bridge', 'cni/bin', 5_000, codec),
+    ];
     return { dir, state, host, files, make, commands: () => commands };
   }
 
   it.each(['gzip', 'zstd', 'none'] as const)('installs files for several folders in one command (%s), each with its mode, no stage left, all recorded', async (codec) => {
     const { dir, state, host, files, commands } = setup(codec);
-    await uploadFiles(host, files.map((f) => f.upload), new ByteBudget(64 * 1024));
+    await uploadFiles(
+      host,
+      files.map((f) => f.upload),
+      new ByteBudget(64 * 1024),
+    );
     expect(commands()).toBe(1);
     for (const { upload, data } of files) {
       expect(readFileSync(upload.path).equals(data)).toBe(true);
       expect(statSync(upload.path).mode & 0o7777).toBe(upload.mode);
     }
     expect(shRun(`ls -A ${join(dir, 'kube/bin')} ${join(dir, 'cni/bin')}`).stdout).not.toContain('.kubestrap');
-    const record = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; sha256: string; size: number; component: string });
+    const record = readFileSync(join(state, 'installed.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; sha256: string; size: number; component: string });
     expect(record.map((r) => [r.id, r.sha256, r.size, r.component])).toEqual(files.map(({ upload }) => [`file:${upload.path}`, upload.sha256, upload.size, upload.record.component]));
   });
 
@@ -218,9 +261,18 @@ describe('uploadFiles: many files, one command', () => {
     const { state, host, files } = setup();
     const run = (script: string) => expect(shRun(script.replaceAll(HOST_RECORD_DIR, state)).code).toBe(0);
     run(recordEntryScript('version:etcd', { version: 'v3.6.16' }));
-    await uploadFiles(host, files.map((f) => f.upload));
-    await uploadFiles(host, files.slice(0, 2).map((f) => f.upload));
-    const ids = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    await uploadFiles(
+      host,
+      files.map((f) => f.upload),
+    );
+    await uploadFiles(
+      host,
+      files.slice(0, 2).map((f) => f.upload),
+    );
+    const ids = readFileSync(join(state, 'installed.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
     expect(ids.sort()).toEqual(['version:etcd', ...files.map((f) => `file:${f.upload.path}`)].sort());
   });
 
@@ -249,7 +301,11 @@ describe('uploadFiles: many files, one command', () => {
         return shRunWithInput(script.replaceAll(HOST_RECORD_DIR, state), watched);
       },
     };
-    await uploadFiles(host, files.map((f) => f.upload), budget);
+    await uploadFiles(
+      host,
+      files.map((f) => f.upload),
+      budget,
+    );
     expect(chunks).toBe(8);
     expect(buffers.size).toBe(2);
     expect(most).toBeLessThanOrEqual(2 * 1024 * 1024);
@@ -270,7 +326,10 @@ describe('uploadFiles: many files, one command', () => {
   it('fails a stream that does not decode, names the file where it stopped, and installs nothing', async () => {
     const { dir, host, files } = setup('zstd');
     writeFileSync(files[1]!.upload.transfer.file, Buffer.alloc(files[1]!.upload.transfer.bytes, 1));
-    const err = await uploadFiles(host, files.map((f) => f.upload)).catch((e: unknown) => e as { message: string; details: { resource: string } });
+    const err = await uploadFiles(
+      host,
+      files.map((f) => f.upload),
+    ).catch((e: unknown) => e as { message: string; details: { resource: string } });
     expect(err?.message).toMatch(/ failed: zstd could not decode the transfer \(exit 1\)$/);
     expect(err?.details.resource).toBe(`file:${files[1]!.upload.path}`);
     for (const { upload } of files) expect(existsSync(upload.path)).toBe(false);
@@ -280,7 +339,10 @@ describe('uploadFiles: many files, one command', () => {
   it('installs into folders whose names need quoting (a space, a quote, a dollar)', async () => {
     const { host, make } = setup('none');
     const files = [make('kubelet', "my bin's $HOME", 3_000, 'none'), make('bridge', 'cni `x`', 10, 'none')];
-    await uploadFiles(host, files.map((f) => f.upload));
+    await uploadFiles(
+      host,
+      files.map((f) => f.upload),
+    );
     for (const { upload, data } of files) expect(readFileSync(upload.path).equals(data)).toBe(true);
     expect(readdirSync(join(files[0]!.upload.path, '..'))).toEqual(['kubelet']);
   });
@@ -288,7 +350,10 @@ describe('uploadFiles: many files, one command', () => {
   it('sends files of different codecs in a command each', async () => {
     const { files, host, commands, make } = setup('gzip');
     const raw = [make('etcdctl', 'kube/bin', 10, 'none'), make('flannel', 'cni/bin', 2_000, 'none')];
-    await uploadFiles(host, [...files, ...raw].map((f) => f.upload));
+    await uploadFiles(
+      host,
+      [...files, ...raw].map((f) => f.upload),
+    );
     expect(commands()).toBe(2);
     for (const { upload, data } of [...files, ...raw]) expect(readFileSync(upload.path).equals(data)).toBe(true);
   });
@@ -296,7 +361,10 @@ describe('uploadFiles: many files, one command', () => {
   it('refuses to write into a folder that stands where a file should be', async () => {
     const { host, files } = setup();
     mkdirSync(files[1]!.upload.path, { recursive: true });
-    const err = await uploadFiles(host, files.map((f) => f.upload)).catch((e: unknown) => e as { hint: string });
+    const err = await uploadFiles(
+      host,
+      files.map((f) => f.upload),
+    ).catch((e: unknown) => e as { hint: string });
     expect(err?.hint).toContain('is a directory on the host');
     expect(shRun(`ls -A ${files[1]!.upload.path}`).stdout.trim()).toBe('');
   });
@@ -313,16 +381,19 @@ describe("kubestrap's record on the host", () => {
     run(recordFileScript(file, { sha256: sha(Buffer.from('x')), component: 'x' }));
     run(recordEntryScript('version:etcd', { version: 'v3.6.16' }));
     run(recordEntryScript('version:etcd', { version: 'v3.6.17' }));
-    const lines = readFileSync(join(state, 'installed.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string });
+    const lines = readFileSync(join(state, 'installed.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string });
     expect(lines.map((l) => l.id)).toEqual([`file:${file}`, 'version:etcd']);
     expect(lines[1]).toEqual({ id: 'version:etcd', version: 'v3.6.17' });
   });
 });
 
-describe('localFile probes: all of a host\'s files at once', () => {
+describe("localFile probes: all of a host's files at once", () => {
   const tmp = useTempDir();
 
-  it('reads each file\'s state from one stat and one read of the record, whatever their number', async () => {
+  it("reads each file's state from one stat and one read of the record, whatever their number", async () => {
     const dir = tmp();
     const state = join(dir, 'state');
     const host = hostHere(state);
@@ -330,12 +401,30 @@ describe('localFile probes: all of a host\'s files at once', () => {
     const source = join(dir, 'source');
     writeFileSync(source, data);
     const at = (name: string): LocalFileResource => ({
-      kind: 'localFile', path: join(dir, 'bin', name), mode: 0o755, owner: 'root', group: 'root', restarts: [], record: { component: name },
+      kind: 'localFile',
+      path: join(dir, 'bin', name),
+      mode: 0o755,
+      owner: 'root',
+      group: 'root',
+      restarts: [],
+      record: { component: name },
       source: { sha256: sha(data), size: data.length, transfer: { codec: 'none', file: source, bytes: data.length } },
     });
     const names = ['recorded', 'changed', 'absent', 'folder', 'link', 'empty', 'with space', 'recorded-prefix'];
     const rs = names.map(at);
-    await uploadFiles(host, [rs[0]!, rs[1]!, rs[7]!].map((r) => ({ path: r.path, mode: r.mode, owner: r.owner, group: r.group, size: r.source.size, sha256: r.source.sha256, transfer: r.source.transfer, record: r.record ?? {} })));
+    await uploadFiles(
+      host,
+      [rs[0]!, rs[1]!, rs[7]!].map((r) => ({
+        path: r.path,
+        mode: r.mode,
+        owner: r.owner,
+        group: r.group,
+        size: r.source.size,
+        sha256: r.source.sha256,
+        transfer: r.source.transfer,
+        record: r.record ?? {},
+      })),
+    );
     writeFileSync(rs[1]!.path, 'changed!');
     mkdirSync(rs[3]!.path);
     symlinkSync(rs[0]!.path, rs[4]!.path);

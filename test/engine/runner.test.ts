@@ -363,7 +363,10 @@ describe('runPhases on fake hosts: probes', () => {
     const before = ['n1', 'n2'].map((n) => cluster.host(n).commands.length);
 
     const report = await converge(cluster, phases);
-    expect(['n1', 'n2'].map((n, i) => cluster.host(n).commands.slice(before[i]))).toEqual([['facts', 'probe'], ['facts', 'probe']]);
+    expect(['n1', 'n2'].map((n, i) => cluster.host(n).commands.slice(before[i]))).toEqual([
+      ['facts', 'probe'],
+      ['facts', 'probe'],
+    ]);
     expect(hostStatuses(report)).toEqual({ n1: 'ok', n2: 'ok' });
     expect(runSucceeded(report)).toBe(true);
   });

@@ -102,12 +102,7 @@ describe('probeScript + parseProbe: several kinds in one command', () => {
       ['sysctl:kernel.ostype', 'Linux\nread-only'],
       ['module:kubestrap_nope', 'absent'],
     ]);
-    expect(diffResources(resources, probe, debianCtx).map((c) => c.resourceId)).toEqual([
-      `file:${join(tmp(), 'absent.conf')}`,
-      `file:${link}`,
-      'command:needed',
-      'module:kubestrap_nope',
-    ]);
+    expect(diffResources(resources, probe, debianCtx).map((c) => c.resourceId)).toEqual([`file:${join(tmp(), 'absent.conf')}`, `file:${link}`, 'command:needed', 'module:kubestrap_nope']);
   });
 
   it('reads pending restarts from their section, once each', () => {

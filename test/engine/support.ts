@@ -44,7 +44,10 @@ export async function shRunWithInput(script: string, input: Readable | StreamSou
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
   const write = (chunk: Buffer) => new Promise<void>((resolve, reject) => child.stdin.write(chunk, (e) => (e ? reject(e) : resolve())));
   // A script that exits before reading all of its input breaks the pipe: that is its own failure, reported by its exit code.
-  await sourceOf(input)(write).then(() => child.stdin.end(), () => child.stdin.destroy());
+  await sourceOf(input)(write).then(
+    () => child.stdin.end(),
+    () => child.stdin.destroy(),
+  );
   const code = await exited;
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }

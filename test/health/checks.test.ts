@@ -21,17 +21,19 @@ describe('nodesCheck', () => {
   const tmp = useTempDir();
   const rows = (mode: string, output: string) => {
     const spec = clusterFrom(tmp(), `KUBE_VERSION=v1.35.0\nFLANNEL_MODE=${mode}\n`, INVENTORY);
-    return nodesCheck(spec, spec.hosts[0]!).read(output).map((r) => [r.check, r.host, r.ok, r.detail]);
+    return nodesCheck(spec, spec.hosts[0]!)
+      .read(output)
+      .map((r) => [r.check, r.host, r.ok, r.detail]);
   };
 
-  it('reads every worker\'s Ready condition from one list of nodes', () => {
+  it("reads every worker's Ready condition from one list of nodes", () => {
     expect(rows('etcd', `0\n${NODES}`)).toEqual([
       ['node Ready', 'w1', true, 'Ready=True'],
       ['node Ready', 'w2', false, 'Ready=Unknown'],
     ]);
   });
 
-  it('in kube mode reads each worker\'s podCIDR from the same list', () => {
+  it("in kube mode reads each worker's podCIDR from the same list", () => {
     expect(rows('kube', `0\n${NODES}`).filter(([check]) => check === 'node podCIDR (flannel)')).toEqual([
       ['node podCIDR (flannel)', 'w1', true, '172.20.1.0/24'],
       ['node podCIDR (flannel)', 'w2', false, 'no podCIDR yet'],
@@ -44,7 +46,9 @@ describe('etcdAuthCheck', () => {
   const tmp = useTempDir();
   const rows = (output: string) => {
     const spec = clusterFrom(tmp(), '', INVENTORY);
-    return etcdAuthCheck(spec, spec.hosts[0]!).read(output).map((r) => [r.ok, r.detail]);
+    return etcdAuthCheck(spec, spec.hosts[0]!)
+      .read(output)
+      .map((r) => [r.ok, r.detail]);
   };
 
   it('is ok when the health check is refused a key outside its grants, and fails when it may read it (authentication off)', () => {

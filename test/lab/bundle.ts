@@ -130,7 +130,11 @@ function writeStandin(file: string, component: string, kubeVersion: string, flan
 }
 
 function writeCniStandin(file: string, plugin: string): void {
-  fs.writeFileSync(file, `#!/bin/sh\n# kubestrap lab stand-in for the ${plugin} CNI plugin: NOT a CNI plugin.\necho '{"code":100,"msg":"${plugin}: kubestrap lab stand-in, not a CNI plugin"}'\nexit 1\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    file,
+    `#!/bin/sh\n# kubestrap lab stand-in for the ${plugin} CNI plugin: NOT a CNI plugin.\necho '{"code":100,"msg":"${plugin}: kubestrap lab stand-in, not a CNI plugin"}'\nexit 1\n`,
+    { mode: 0o755 },
+  );
 }
 
 /** Writes the bundle (binaries, images, manifest.json) into `dir`, which must be empty or absent. */
@@ -148,7 +152,8 @@ export async function buildBundle(dir: string, opts: BundleOptions = {}): Promis
   const held: Held = { versions: {}, artifacts: [] };
   const add = (project: Project, version: string, names: readonly string[]) => {
     held.versions[project] = version;
-    for (const name of names) held.artifacts.push({ component: name, version, arch: a, kind: 'binary', file: `${a}/bin/${name}`, sha256: sha256(path.join(bin, name)), size: fs.statSync(path.join(bin, name)).size });
+    for (const name of names)
+      held.artifacts.push({ component: name, version, arch: a, kind: 'binary', file: `${a}/bin/${name}`, sha256: sha256(path.join(bin, name)), size: fs.statSync(path.join(bin, name)).size });
   };
 
   const etcdServer = await fromDeb(repoDir, 'etcd-server', { etcd: 'usr/bin/etcd' }, bin);
@@ -176,7 +181,16 @@ export async function buildBundle(dir: string, opts: BundleOptions = {}): Promis
     for (const image of clusterImages(parseVersion(kubeVersion)!, DEFAULT_IMAGE_REGISTRY)) {
       const file = `${a}/images/${image.name}-${image.tag}.tar`;
       await writeLocalImage(path.join(dir, file), { ref: image.ref, entrypoint: image.name === 'pause' ? '/pause' : '/coredns' }, busybox, a);
-      held.artifacts.push({ component: image.name, version: image.tag, arch: a, kind: 'image', image: image.ref, file, sha256: sha256(path.join(dir, file)), size: fs.statSync(path.join(dir, file)).size });
+      held.artifacts.push({
+        component: image.name,
+        version: image.tag,
+        arch: a,
+        kind: 'image',
+        image: image.ref,
+        file,
+        sha256: sha256(path.join(dir, file)),
+        size: fs.statSync(path.join(dir, file)).size,
+      });
     }
   } finally {
     fs.rmSync(busyboxDir, { recursive: true, force: true });

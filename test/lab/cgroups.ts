@@ -37,9 +37,7 @@ function selfCgroups(): Map<string, string> {
 /** Per hierarchy, the lab's cgroup dir: `/sys/fs/cgroup/<h>/<our path>/kubestrap-lab/<lab>`. */
 export function labCgroupRoots(lab: string): string[] {
   const self = selfCgroups();
-  return HIERARCHIES.filter((h) => fs.existsSync(path.join(CGROUP_FS, h.dir)) && self.has(h.key)).map((h) =>
-    path.join(CGROUP_FS, h.dir, self.get(h.key) ?? '/', CGROUP_PARENT, lab),
-  );
+  return HIERARCHIES.filter((h) => fs.existsSync(path.join(CGROUP_FS, h.dir)) && self.has(h.key)).map((h) => path.join(CGROUP_FS, h.dir, self.get(h.key) ?? '/', CGROUP_PARENT, lab));
 }
 
 /** Where leftovers of a lab may be, also if it was created by a process in another cgroup. */

@@ -6,10 +6,7 @@
  *   exec H [--name L] -- CMD...
  */
 import { parseArgs } from 'node:util';
-import {
-  addHosts, cutLink, FLAVOURS, hostExec, labDown, labInfo, labStatus, labUp, parseFlavour, removeHosts, restoreLink, startHost, stopHost,
-  type Flavour, type LabInfo,
-} from './index.js';
+import { addHosts, cutLink, FLAVOURS, hostExec, labDown, labInfo, labStatus, labUp, parseFlavour, removeHosts, restoreLink, startHost, stopHost, type Flavour, type LabInfo } from './index.js';
 
 const USAGE = `usage: npm run lab -- <command> [--name LAB]
   up [--hosts N] [--subnet-index N] [--no-firewalld] [--no-swap]   create/boot the lab (idempotent)

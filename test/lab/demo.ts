@@ -22,7 +22,7 @@ interface Step {
 const cluster = (command: string, ...extra: string[]) => ['bin/bootstrap.js', ...command.split(' '), '-i', '{inventory}', '-c', '{config}', ...extra];
 
 const STEPS: Step[] = [
-  { title: 'render every host\'s files from the inventory and config.properties (touches no host)', argv: cluster('render', '--out', '{out}') },
+  { title: "render every host's files from the inventory and config.properties (touches no host)", argv: cluster('render', '--out', '{out}') },
   { title: 'plan: everything a fresh cluster needs, per host (touches nothing)', argv: cluster('plan', '--bundle', '{bundle}') },
   {
     title: 'init: OS, container runtime, binaries, PKI, etcd, control plane, kubelets and kube-proxy, flannel, CoreDNS; every node Ready',

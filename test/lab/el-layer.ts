@@ -77,13 +77,7 @@ async function installTools(merged: string): Promise<void> {
   const sources = path.join(merged, 'etc/apt/sources.list.d/debian.sources');
   fs.copyFileSync('/etc/apt/sources.list.d/debian.sources', sources);
   const log = `${merged}.apt.log`;
-  const script = [
-    'set -e',
-    'export DEBIAN_FRONTEND=noninteractive',
-    'apt-get update -qq',
-    `apt-get install -y -qq --no-install-recommends ${EL_TOOLS.join(' ')}`,
-    'apt-get clean',
-  ].join('\n');
+  const script = ['set -e', 'export DEBIAN_FRONTEND=noninteractive', 'apt-get update -qq', `apt-get install -y -qq --no-install-recommends ${EL_TOOLS.join(' ')}`, 'apt-get clean'].join('\n');
   try {
     // bind-host: the machine's resolver for apt, without writing it into the layer.
     await sh`systemd-nspawn --quiet --register=no --keep-unit --resolv-conf=bind-host --directory=${merged} /bin/sh -c ${script} >${log} 2>&1`;

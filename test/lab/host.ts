@@ -230,7 +230,11 @@ function bootFailure(state: LabState, h: HostRecord, lines = 25): string {
     where = d.log;
   }
   const plain = text.replace(/\x1b\[[0-9;]*m/g, '').trimEnd();
-  const tail = plain.split('\n').slice(-lines).map((l) => `  | ${l}`).join('\n');
+  const tail = plain
+    .split('\n')
+    .slice(-lines)
+    .map((l) => `  | ${l}`)
+    .join('\n');
   const hint = /inotify.*Too many open files/.test(plain)
     ? '\n(the machine-wide per-user inotify limit ran out: compare `sysctl fs.inotify.max_user_instances` with INOTIFY_LIMITS in test/lab/prereqs.ts)'
     : '';

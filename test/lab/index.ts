@@ -10,7 +10,17 @@ export type { LabRpmRepos } from './rpm-repo.js';
 export type { LabUpOptions } from './lab.js';
 export type { InventoryOptions } from './inventory.js';
 export {
-  addHosts, cutLink, hostExec, labDown, labInfo, labStatus, labUp, removeHosts, restoreLink, startHost, stopHost,
+  addHosts,
+  cutLink,
+  hostExec,
+  labDown,
+  labInfo,
+  labStatus,
+  labUp,
+  removeHosts,
+  restoreLink,
+  startHost,
+  stopHost,
 } from './lab.js';
 export { writeInventory } from './inventory.js';
 export { sshArgs } from './ssh-material.js';

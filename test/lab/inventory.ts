@@ -21,14 +21,7 @@ export interface InventoryOptions {
 /** An inventory in the product's YAML format for the lab's hosts, so tests drive the real CLI with it. */
 export async function writeInventory(lab: LabInfo, file: string, opts: InventoryOptions = {}): Promise<void> {
   const hosts = lab.hosts.filter((h) => (!opts.hosts || opts.hosts.includes(h.name)) && (!opts.flavours || opts.flavours.includes(h.flavour)));
-  const lines = [
-    `cluster: ${lab.name}`,
-    'ssh:',
-    `  user: ${opts.sshUser ?? 'root'}`,
-    `  keyFile: ${path.resolve(lab.sshKey)}`,
-    `  knownHosts: ${path.resolve(lab.knownHosts)}`,
-    'hosts:',
-  ];
+  const lines = [`cluster: ${lab.name}`, 'ssh:', `  user: ${opts.sshUser ?? 'root'}`, `  keyFile: ${path.resolve(lab.sshKey)}`, `  knownHosts: ${path.resolve(lab.knownHosts)}`, 'hosts:'];
   hosts.forEach((h, i) => {
     const roles = opts.roles?.[h.name] ?? opts.layout?.(i) ?? (i === 0 ? ['etcd', 'master'] : ['worker']);
     // The product knows nothing of flavours; the comment is for whoever reads the file.

@@ -1,18 +1,12 @@
 import fs from 'node:fs';
 import { candidateLabRoots, hostCgroupDirs, labCgroupRoots, removeCgroupTrees } from './cgroups.js';
-import {
-  bootHost, customiseHost, guestInit, haltHost, hostKnownHostsEntry, isRunning, killCgroupMembers, mountOverlay, sshOk,
-  unmountOverlay, waitSsh,
-} from './host.js';
+import { bootHost, customiseHost, guestInit, haltHost, hostKnownHostsEntry, isRunning, killCgroupMembers, mountOverlay, sshOk, unmountOverlay, waitSsh } from './host.js';
 import { ensureElLayers } from './el-layer.js';
 import { isElFlavour, type ElFlavour, type Flavour } from './flavours.js';
 import { withLock } from './lock.js';
 import { labLeftoverProcesses } from './leftovers.js';
 import { mountsUnder, unmountUnder } from './mounts.js';
-import {
-  assertSubnetFree, attachPort, createBridge, defaultIndex, deleteLink, detachPort, FIRST_HOST_OCTET, hostAddress,
-  LAST_HOST_OCTET, labNet, vethsOf,
-} from './network.js';
+import { assertSubnetFree, attachPort, createBridge, defaultIndex, deleteLink, detachPort, FIRST_HOST_OCTET, hostAddress, LAST_HOST_OCTET, labNet, vethsOf } from './network.js';
 import { hostDir, labDir, STATE_ROOT } from './paths.js';
 import { ensurePrereqs } from './prereqs.js';
 import { isAlive, terminate } from './proc.js';
@@ -22,9 +16,7 @@ import { ensureRpmRepo, RPM_URL_PATH } from './rpm-repo.js';
 import { sh } from './run.js';
 import { startRepoServer, stopRepoServer } from './server.js';
 import { ensureLabKey, writeKnownHosts } from './ssh-material.js';
-import {
-  findHost, publicHost, readState, toInfo, writeState, type AddHostsOptions, type HostRecord, type LabHost, type LabInfo, type LabState,
-} from './state.js';
+import { findHost, publicHost, readState, toInfo, writeState, type AddHostsOptions, type HostRecord, type LabHost, type LabInfo, type LabState } from './state.js';
 
 export interface LabUpOptions extends AddHostsOptions {
   /** Default 'lab'. Lower-case letters, digits and dashes. */
@@ -220,23 +212,31 @@ async function addHostsLocked(state: LabState, count: number, opts: AddHostsOpti
   writeState(state);
   const { pub } = await ensureLabKey(state.stateDir, state.name);
   try {
-    await Promise.all(fresh.map(async (h) => {
-      await mountOverlay(state, h);
-      await customiseHost(state, h, pub);
-    }));
+    await Promise.all(
+      fresh.map(async (h) => {
+        await mountOverlay(state, h);
+        await customiseHost(state, h, pub);
+      }),
+    );
     refreshKnownHosts(state);
     for (const h of fresh) h.launcher = bootHost(state, h);
     writeState(state);
     await waitAllSsh(state, fresh);
   } catch (e) {
-    await removeHostsLocked(state, fresh.map((h) => h.name)).catch(() => undefined);
+    await removeHostsLocked(
+      state,
+      fresh.map((h) => h.name),
+    ).catch(() => undefined);
     throw e;
   }
   return fresh;
 }
 
 function refreshKnownHosts(state: LabState): void {
-  writeKnownHosts(state.knownHosts, state.hosts.map((h) => hostKnownHostsEntry(state.name, h.machine)));
+  writeKnownHosts(
+    state.knownHosts,
+    state.hosts.map((h) => hostKnownHostsEntry(state.name, h.machine)),
+  );
 }
 
 async function removeHostsLocked(state: LabState, names: string[]): Promise<void> {

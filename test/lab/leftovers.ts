@@ -10,7 +10,7 @@ import { allPids, cmdline, procRef, type ProcRef } from './proc.js';
 export function labLeftoverProcesses(labDir: string): { launchers: ProcRef[]; others: ProcRef[] } {
   const launchers: ProcRef[] = [];
   const others: ProcRef[] = [];
-  const under = (p: string | undefined): boolean => p !== undefined && p.startsWith(labDir + '/');
+  const under = (p: string | undefined): boolean => p?.startsWith(labDir + '/') === true;
   for (const pid of allPids()) {
     if (pid === process.pid) continue;
     const argv = cmdline(pid);

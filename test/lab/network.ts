@@ -81,9 +81,7 @@ export async function assertSubnetFree(net: LabNet): Promise<void> {
   }
   const clash = taken.find((t) => t.dev !== net.bridge && overlaps(t.cidr, net.subnet));
   if (clash) {
-    throw new Error(
-      `lab subnet ${net.subnet} overlaps ${clash.cidr} on ${clash.dev}; choose another with --subnet-index N (labUp({ subnetIndex })) or another lab name`,
-    );
+    throw new Error(`lab subnet ${net.subnet} overlaps ${clash.cidr} on ${clash.dev}; choose another with --subnet-index N (labUp({ subnetIndex })) or another lab name`);
   }
 }
 
@@ -105,9 +103,7 @@ export async function deleteLink(name: string): Promise<void> {
 /** Host-side veth names nspawn gives our machines (`vb-MACHINE`), also those whose bridge is gone. */
 export async function vethsOf(bridge: string, machinePrefix: string): Promise<string[]> {
   const links = JSON.parse((await sh`ip -j link show`).stdout) as Array<{ ifname: string; master?: string }>;
-  return links
-    .filter((l) => l.master === bridge || l.ifname.startsWith(`vb-${machinePrefix}`))
-    .map((l) => l.ifname.split('@')[0] ?? l.ifname);
+  return links.filter((l) => l.master === bridge || l.ifname.startsWith(`vb-${machinePrefix}`)).map((l) => l.ifname.split('@')[0] ?? l.ifname);
 }
 
 export function vethOf(machine: string): string {

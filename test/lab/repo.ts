@@ -13,9 +13,25 @@ import { sh } from './run.js';
  * downgrade/upgrade tests need the file), plus every dependency the rootfs lacks.
  */
 export const REPO_PACKAGES = [
-  'etcd-server', 'etcd-client', 'docker.io', 'containerd', 'runc', 'firewalld', 'kmod',
-  'conntrack', 'socat', 'ipset', 'ebtables', 'ethtool', 'busybox-static',
-  'iptables', 'nftables', 'curl', 'openssl', 'ca-certificates', 'tar',
+  'etcd-server',
+  'etcd-client',
+  'docker.io',
+  'containerd',
+  'runc',
+  'firewalld',
+  'kmod',
+  'conntrack',
+  'socat',
+  'ipset',
+  'ebtables',
+  'ethtool',
+  'busybox-static',
+  'iptables',
+  'nftables',
+  'curl',
+  'openssl',
+  'ca-certificates',
+  'tar',
 ];
 
 const RECIPE_VERSION = 1;
@@ -45,18 +61,11 @@ async function downloadDebs(rootfs: string, out: string): Promise<void> {
   const logFile = `${out}.apt.log`;
   try {
     fs.copyFileSync('/etc/apt/sources.list.d/debian.sources', path.join(d.merged, 'etc/apt/sources.list.d/debian.sources'));
-    const script = [
-      'set -e',
-      'export DEBIAN_FRONTEND=noninteractive',
-      'apt-get update -qq',
-      `apt-get install -y -qq --download-only --reinstall ${REPO_PACKAGES.join(' ')}`,
-    ].join('\n');
-    await sh`systemd-nspawn --quiet --register=no --keep-unit --resolv-conf=copy-host --directory=${d.merged} /bin/sh -c ${script} >${logFile} 2>&1`.catch(
-      () => {
-        const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-        throw new Error(`downloading the lab repo's packages failed (log: ${logFile}):\n${tail}`);
-      },
-    );
+    const script = ['set -e', 'export DEBIAN_FRONTEND=noninteractive', 'apt-get update -qq', `apt-get install -y -qq --download-only --reinstall ${REPO_PACKAGES.join(' ')}`].join('\n');
+    await sh`systemd-nspawn --quiet --register=no --keep-unit --resolv-conf=copy-host --directory=${d.merged} /bin/sh -c ${script} >${logFile} 2>&1`.catch(() => {
+      const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+      throw new Error(`downloading the lab repo's packages failed (log: ${logFile}):\n${tail}`);
+    });
     const archives = path.join(d.merged, 'var/cache/apt/archives');
     for (const f of fs.readdirSync(archives).filter((x) => x.endsWith('.deb'))) fs.copyFileSync(path.join(archives, f), path.join(out, f));
     fs.rmSync(logFile, { force: true });

@@ -17,8 +17,27 @@ export const SUITE = 'bookworm';
  * resolve the virtual package nacl depends on).
  */
 export const ROOTFS_PACKAGES = [
-  'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'iptables', 'procps', 'sudo',
-  'ca-certificates', 'openssl', 'kmod', 'libpam-systemd', 'firewalld', 'python3', 'python3-yaml', 'python3-grpcio', 'python3-nacl', 'python3-cffi-backend', 'curl', 'iputils-ping', 'netcat-openbsd',
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'openssh-server',
+  'iproute2',
+  'iptables',
+  'procps',
+  'sudo',
+  'ca-certificates',
+  'openssl',
+  'kmod',
+  'libpam-systemd',
+  'firewalld',
+  'python3',
+  'python3-yaml',
+  'python3-grpcio',
+  'python3-nacl',
+  'python3-cffi-backend',
+  'curl',
+  'iputils-ping',
+  'netcat-openbsd',
   // What UPLOAD_COMPRESSION=auto looks for on a host; current Ubuntu installs have it too.
   'zstd',
 ];
@@ -26,10 +45,7 @@ export const ROOTFS_PACKAGES = [
 /** Bump when `postProcess` changes: it is part of the cache key. */
 const RECIPE_VERSION = 4;
 
-const PERIODIC_UNITS = [
-  'apt-daily.timer', 'apt-daily-upgrade.timer', 'dpkg-db-backup.timer', 'e2scrub_all.timer', 'fstrim.timer',
-  'e2scrub_reap.service',
-];
+const PERIODIC_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer', 'dpkg-db-backup.timer', 'e2scrub_all.timer', 'fstrim.timer', 'e2scrub_reap.service'];
 
 export const OPSPW_PASSWORD = 'opspw-lab-pass';
 

@@ -143,7 +143,10 @@ export async function ensureRpmRepo(aptRepo: string, rootfs: string, log: (msg: 
 }
 
 function debOf(aptRepo: string, pkg: string): string {
-  const files = fs.readdirSync(aptRepo).filter((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb')).sort();
+  const files = fs
+    .readdirSync(aptRepo)
+    .filter((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'))
+    .sort();
   const last = files.at(-1);
   if (!last) throw new Error(`the lab apt repo ${aptRepo} has no ${pkg}_*.deb; add ${pkg} to REPO_PACKAGES in test/lab/repo.ts`);
   return path.join(aptRepo, last);

@@ -20,11 +20,10 @@ export interface RepoServerOptions {
 export async function startRepoServer(opts: RepoServerOptions): Promise<ProcRef> {
   const log = fs.openSync(path.join(opts.labDir, 'repo-server.log'), 'a');
   const mounts = Object.entries(opts.mounts ?? {}).flatMap(([prefix, dir]) => ['--mount', `${prefix}=${dir}`]);
-  const child = spawn(
-    process.execPath,
-    [REPO_SERVER, '--root', opts.root, '--host', opts.host, '--port', String(opts.port), '--lab-dir', opts.labDir, ...mounts],
-    { detached: true, stdio: ['ignore', log, log] },
-  );
+  const child = spawn(process.execPath, [REPO_SERVER, '--root', opts.root, '--host', opts.host, '--port', String(opts.port), '--lab-dir', opts.labDir, ...mounts], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
   fs.closeSync(log);
   child.unref();
   if (child.pid === undefined) throw new Error(`could not start ${REPO_SERVER}`);

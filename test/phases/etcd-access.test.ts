@@ -11,7 +11,9 @@ describe("etcd's users and roles", () => {
   const spec = (config = '') => clusterFrom(tmp(), config);
   const grantsOf = (config: string) => {
     const access = etcdAccess(spec(config));
-    return Object.fromEntries(access.users.map((u) => [u.name, u.roles.flatMap((r) => (r === 'root' ? ['root'] : access.roles.find((x) => x.name === r)!.grants.map((g) => `${g.permission} ${g.prefix}`)))]));
+    return Object.fromEntries(
+      access.users.map((u) => [u.name, u.roles.flatMap((r) => (r === 'root' ? ['root'] : access.roles.find((x) => x.name === r)!.grants.map((g) => `${g.permission} ${g.prefix}`)))]),
+    );
   };
 
   it('in etcd mode: the API server everything, flanneld its prefix, the health check a read of it, root for the rest', () => {

@@ -10,12 +10,12 @@ describe('hostValues', () => {
   const tmp = useTempDir();
   const fromHost = (value: string): Phase => ({ ...osPhase, hostValues: () => ({ CGROUP_DRIVER: value }) });
 
-  it('passes what phases derive from a host\'s facts', () => {
+  it("passes what phases derive from a host's facts", () => {
     const host = clusterFrom(tmp(), '').hosts[0]!;
     expect(hostValues(host, undefined, [fromHost('systemd')])).toEqual({ CGROUP_DRIVER: 'systemd' });
   });
 
-  it('refuses a derived value with a control character: a host\'s output cannot add a unit directive', () => {
+  it("refuses a derived value with a control character: a host's output cannot add a unit directive", () => {
     const host = clusterFrom(tmp(), '').hosts[0]!;
     const run = () => hostValues(host, undefined, [fromHost('systemd\rExecStartPre=/bin/sh -c id')]);
     expect(run).toThrow(HostError);

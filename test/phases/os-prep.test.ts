@@ -70,7 +70,7 @@ describe('osPhase.resources', () => {
     ]);
   });
 
-  it('prepares an EL host: firewalld off, SELinux permissive, iptables under its release\'s name', () => {
+  it("prepares an EL host: firewalld off, SELinux permissive, iptables under its release's name", () => {
     const resources = resourcesFor('rocky93');
     expect(summary(resources).slice(0, 4)).toEqual(['firewallOff firewalld', 'selinux', 'swapOff', 'package iptables-nft']);
     expect(summary(resourcesFor('centos7'))[3]).toBe('package iptables');
@@ -114,10 +114,7 @@ describe('osPhase.resources', () => {
 
 describe('modulesIn and sysctlsIn', () => {
   it('reads module names, skipping comments, blank lines and files elsewhere', () => {
-    const files = [
-      rendered('/etc/modules-load.d/k8s.conf', '# boot\nbr_netfilter\n\n  overlay  \n; old\nip_vs\n'),
-      rendered('/etc/sysctl.d/k8s.conf', 'not_a_module\n'),
-    ];
+    const files = [rendered('/etc/modules-load.d/k8s.conf', '# boot\nbr_netfilter\n\n  overlay  \n; old\nip_vs\n'), rendered('/etc/sysctl.d/k8s.conf', 'not_a_module\n')];
     expect(modulesIn(files)).toEqual(['br_netfilter', 'overlay', 'ip_vs']);
   });
 
@@ -129,7 +126,10 @@ describe('modulesIn and sysctlsIn', () => {
 
   it('reads key=value and key = value, skipping # and ; comments and blank lines', () => {
     const files = [
-      rendered('/etc/sysctl.d/50-k8s.conf', '# comment = no\n; also = no\n\nnet.ipv4.ip_forward=1\nnet.bridge.bridge-nf-call-iptables = 1\n-net.ipv6.conf.all.forwarding = 1\nnet.ipv4.ip_local_port_range = 1024\t65000\n'),
+      rendered(
+        '/etc/sysctl.d/50-k8s.conf',
+        '# comment = no\n; also = no\n\nnet.ipv4.ip_forward=1\nnet.bridge.bridge-nf-call-iptables = 1\n-net.ipv6.conf.all.forwarding = 1\nnet.ipv4.ip_local_port_range = 1024\t65000\n',
+      ),
     ];
     expect(sysctlsIn(files)).toEqual([
       ['net.ipv4.ip_forward', '1'],

@@ -60,7 +60,7 @@ describe('the pki phase', () => {
     );
   });
 
-  it('goes ahead on fresh hosts and on hosts that hold this PKI\'s CAs', async () => {
+  it("goes ahead on fresh hosts and on hosts that hold this PKI's CAs", async () => {
     const { spec, store, pki } = await prepared();
     const phase = pkiPhase(pki, store.dir);
     const fresh = join(tmp(), 'fresh');
@@ -79,7 +79,12 @@ describe('the pki phase', () => {
     const again = await reconcilePki(spec, store, { now: new Date() });
     const root = join(tmp(), 'm1');
     hold(root, PKI_PATHS.caCert, first.items.get('ca')!.certPem!);
-    const problems = pkiPhase(again, store.dir).preflight!(ctx(spec, spec.hosts.map((h) => hostReading(spec, h.name, h.name === 'm1' ? root : join(tmp(), 'none')))));
+    const problems = pkiPhase(again, store.dir).preflight!(
+      ctx(
+        spec,
+        spec.hosts.map((h) => hostReading(spec, h.name, h.name === 'm1' ? root : join(tmp(), 'none'))),
+      ),
+    );
     expect(problems.map((p) => p.format())).toEqual([
       `m1 file:/etc/kubernetes/pki/ca.crt: holds /etc/kubernetes/pki/ca.crt, but the local PKI in ${store.dir} has no ca (this run would make a new one): going on would replace it\n` +
         `  fix: restore ${store.dir} from your backup (it must hold ca.crt and ca.key); if m1 belongs to no cluster of yours any more, remove its /etc/kubernetes/pki first`,
@@ -91,7 +96,9 @@ describe('the pki phase', () => {
     await first.persist();
     rmSync(store.pathOf('encryption', 'keyPem'));
     const again = await reconcilePki(spec, store, { now: new Date() });
-    const [config] = hostPkiContents(spec, spec.hosts.find((h) => h.name === 'm1')!, first, [hostPkiFiles(spec, spec.hosts.find((h) => h.name === 'm1')!).find((f) => f.path === PKI_PATHS.encryptionConfig)!]);
+    const [config] = hostPkiContents(spec, spec.hosts.find((h) => h.name === 'm1')!, first, [
+      hostPkiFiles(spec, spec.hosts.find((h) => h.name === 'm1')!).find((f) => f.path === PKI_PATHS.encryptionConfig)!,
+    ]);
     const root = join(tmp(), 'm1');
     hold(root, PKI_PATHS.encryptionConfig, config!.content);
     const hosts = spec.hosts.map((h) => hostReading(spec, h.name, h.name === 'm1' ? root : join(tmp(), 'none')));
@@ -105,7 +112,7 @@ describe('the pki phase', () => {
     expect(pkiPhase(restored, store.dir).preflight!(ctx(spec, hosts))).toEqual([]);
   });
 
-  it('refuses a host that trusts another CA or service-account key than this cluster\'s', async () => {
+  it("refuses a host that trusts another CA or service-account key than this cluster's", async () => {
     const { spec, store, pki } = await prepared();
     await pki.persist();
     const other = await reconcilePki(spec, new PkiStore(join(tmp(), 'another-cluster')), { now: new Date() });

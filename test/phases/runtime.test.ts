@@ -39,7 +39,15 @@ describe('runtime phase', () => {
   }
   const summary = (resources: Resource[]) =>
     resources.map((r) =>
-      r.kind === 'file' || r.kind === 'directory' ? `${r.kind} ${r.path}` : r.kind === 'package' ? `package ${r.names.join(',')}` : r.kind === 'service' ? `service ${r.name}` : r.kind === 'command' ? `command ${r.name}` : r.kind,
+      r.kind === 'file' || r.kind === 'directory'
+        ? `${r.kind} ${r.path}`
+        : r.kind === 'package'
+          ? `package ${r.names.join(',')}`
+          : r.kind === 'service'
+            ? `service ${r.name}`
+            : r.kind === 'command'
+              ? `command ${r.name}`
+              : r.kind,
     );
 
   it('runs where the kubelet does', () => {
@@ -47,19 +55,17 @@ describe('runtime phase', () => {
     expect(spec.hosts.filter((h) => runtimePhase.appliesTo(h)).map((h) => h.name)).toEqual(['w1']);
   });
 
-  it('on Debian: the configuration first (the packages then start on it), Debian\'s packages, both services', () => {
+  it("on Debian: the configuration first (the packages then start on it), Debian's packages, both services", () => {
     const { ctx } = setup();
-    expect(summary(runtimePhase.resources(ctx))).toEqual([
-      'file /etc/containerd/config.toml',
-      'file /etc/docker/daemon.json',
-      'package containerd,docker.io',
-      'service containerd',
-      'service docker',
-    ]);
+    expect(summary(runtimePhase.resources(ctx))).toEqual(['file /etc/containerd/config.toml', 'file /etc/docker/daemon.json', 'package containerd,docker.io', 'service containerd', 'service docker']);
   });
 
   it('on EL: the docker-ce repo file from DOCKER_YUM_REPO ahead of docker-ce, docker-ce-cli and containerd.io', () => {
-    const { ctx } = setup('DOCKER_YUM_REPO=https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable\nDOCKER_YUM_GPGKEY=https://mirrors.aliyun.com/docker-ce/linux/centos/gpg\n', 'rocky93', EL_CANDIDATES);
+    const { ctx } = setup(
+      'DOCKER_YUM_REPO=https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable\nDOCKER_YUM_GPGKEY=https://mirrors.aliyun.com/docker-ce/linux/centos/gpg\n',
+      'rocky93',
+      EL_CANDIDATES,
+    );
     const resources = runtimePhase.resources(ctx);
     expect(summary(resources)[0]).toBe('file /etc/yum.repos.d/docker-ce.repo');
     expect(summary(resources)).toContain('package containerd.io,docker-ce,docker-ce-cli');
@@ -106,11 +112,13 @@ describe('runtime phase', () => {
       expect(hostValues(host, undefined).CGROUP_DRIVER).toBe('systemd');
     });
 
-    it('containerd\'s config version from the installed containerd, else the one the package manager would install', () => {
+    it("containerd's config version from the installed containerd, else the one the package manager would install", () => {
       const { host } = setup();
       expect(hostValues(host, hostFacts('debian12', DEBIAN_INSTALLED)).CONTAINERD_CONFIG_VERSION).toBe('2');
       expect(hostValues(host, hostFacts('rocky93', EL_CANDIDATES.replace('1.7.22', '2.1.4'))).CONTAINERD_CONFIG_VERSION).toBe('3');
-      expect(hostValues(host, hostFacts('rocky93', 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7\ninstalled-dockerd yes')).CONTAINERD_CONFIG_VERSION).toBe('3');
+      expect(
+        hostValues(host, hostFacts('rocky93', 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7\ninstalled-dockerd yes')).CONTAINERD_CONFIG_VERSION,
+      ).toBe('3');
       expect(hostValues(host, undefined).CONTAINERD_CONFIG_VERSION).toBe('2');
     });
 
@@ -118,7 +126,7 @@ describe('runtime phase', () => {
       const { file } = setup('', 'rocky93', EL_CANDIDATES.replace('1.7.22', '2.1.4'));
       const toml = file('/etc/containerd/config.toml')!;
       expect(toml).toMatch(/^version = 3$/m);
-      expect(toml).toContain("[plugins.'io.containerd.cri.v1.images'.pinned_images]\n    sandbox = \"registry.k8s.io/pause:3.10.1\"");
+      expect(toml).toContain('[plugins.\'io.containerd.cri.v1.images\'.pinned_images]\n    sandbox = "registry.k8s.io/pause:3.10.1"');
       expect(toml).toContain('SystemdCgroup = true');
       expect(toml).toContain('disabled_plugins = []');
       expect(JSON.parse(file('/etc/docker/daemon.json')!)['exec-opts']).toEqual(['native.cgroupdriver=systemd']);
@@ -178,7 +186,7 @@ describe('runtime phase', () => {
       ]);
     });
 
-    it('refuses a bridge over one of the host\'s networks, but not over docker0\'s own address', () => {
+    it("refuses a bridge over one of the host's networks, but not over docker0's own address", () => {
       const spec = clusterFrom(tmp(), PINNED + 'DOCKER_BIP=192.168.5.1/24\n');
       expect(refuse(spec, 'debian12', DEBIAN_INSTALLED, '127.0.0.1/8\n10.0.0.12/24\n192.168.5.20/24')).toEqual([
         "w1 DOCKER_BIP: Docker's bridge 192.168.5.1/24 overlaps this host's address 192.168.5.20\n  fix: pick a bridge range that overlaps none of the host's networks, e.g. 192.168.254.1/24",

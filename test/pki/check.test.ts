@@ -1,24 +1,21 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkHost, checkLocal } from '../../src/pki/check.js';
-import { deployedScript, parseDeployed } from '../../src/pki/deployed.js';
-import { hostPkiContents } from '../../src/pki/host-files.js';
+import { checkLocal } from '../../src/pki/check.js';
+import { deployedScript } from '../../src/pki/deployed.js';
 import { hostPkiFiles } from '../../src/pki/host-layout.js';
 import { PKI_PATHS } from '../../src/components/paths.js';
-import { reconcilePki, storedPki } from '../../src/pki/reconcile.js';
-import { PkiStore } from '../../src/pki/store.js';
+import { storedPki } from '../../src/pki/reconcile.js';
 import { shRun } from '../engine/support.js';
-import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
-import { hostHoldingPki, PKI_INVENTORY } from './support.js';
+import { hostHoldingPki } from './support.js';
 
 describe('certs check, against a folder standing for a host', () => {
   const tmp = useTempDir();
 
   const setup = () => hostHoldingPki(tmp());
 
-  it('reads each certificate (a kubeconfig\'s client certificate too) and finds every file as the local PKI makes it', async () => {
+  it("reads each certificate (a kubeconfig's client certificate too) and finds every file as the local PKI makes it", async () => {
     const { read } = await setup();
     const rows = read();
     expect(rows.every((r) => r.matchesLocal && r.problems.length === 0)).toBe(true);

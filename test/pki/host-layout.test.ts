@@ -22,9 +22,7 @@ describe('hostPkiFiles: what each host holds', () => {
 
   it('gives a worker no CA key, no etcd member keys and no service-account key', () => {
     const paths = pathsOf(spec(), 'w1');
-    expect(paths.sort()).toEqual(
-      [P.caCert, P.etcdCaCert, P.etcdFlannelClientCert, P.etcdFlannelClientKey, P.kubeletCert, P.kubeletKey, P.kubeletConf, P.kubeProxyConf].sort(),
-    );
+    expect(paths.sort()).toEqual([P.caCert, P.etcdCaCert, P.etcdFlannelClientCert, P.etcdFlannelClientKey, P.kubeletCert, P.kubeletKey, P.kubeletConf, P.kubeProxyConf].sort());
   });
 
   it('keeps etcd server and peer keys on etcd members only, and nothing of Kubernetes on an etcd-only host', () => {
@@ -50,7 +48,9 @@ describe('hostPkiFiles: what each host holds', () => {
   it('puts the service-account private key and the Kubernetes CA key on masters only, and the other CA keys nowhere', () => {
     const s = spec();
     for (const h of s.hosts) {
-      const keys = filesOf(s, h.name).filter((f) => f.content.kind === 'key').map((f) => f.content.name);
+      const keys = filesOf(s, h.name)
+        .filter((f) => f.content.kind === 'key')
+        .map((f) => f.content.name);
       const master = h.roles.includes('master');
       expect([h.name, keys.includes('sa'), keys.includes('ca')]).toEqual([h.name, master, master]);
       expect(keys).not.toContain('etcd-ca');
@@ -85,7 +85,7 @@ describe('hostPkiFiles: what each host holds', () => {
     expect(restarts('m1', P.encryptionConfig)).toEqual(['kube-apiserver']);
   });
 
-  it('in kube mode gives flanneld its kubeconfig instead of etcd\'s CA and a client certificate', () => {
+  it("in kube mode gives flanneld its kubeconfig instead of etcd's CA and a client certificate", () => {
     const s = spec('FLANNEL_MODE=kube\n');
     const restarts = (host: string, path: string) => filesOf(s, host).find((f) => f.path === path)?.restarts;
     expect(pathsOf(s, 'w1').sort()).toEqual([P.caCert, P.flannelConf, P.kubeletCert, P.kubeletKey, P.kubeletConf, P.kubeProxyConf].sort());

@@ -37,7 +37,12 @@ describe('reconcilePki on an empty store', () => {
     const pki = await reconcilePki(spec, store, { now: NOW });
     expect(pki.issued.filter((i) => i.kind === 'ca').map((i) => i.name)).toEqual(['ca', 'etcd-ca', 'front-proxy-ca']);
     expect(pki.issued.filter((i) => i.kind === 'key').map((i) => i.name)).toEqual(['sa', 'encryption']);
-    expect(pki.issued.filter((i) => i.kind === 'leaf').map((i) => i.name).sort()).toEqual(
+    expect(
+      pki.issued
+        .filter((i) => i.kind === 'leaf')
+        .map((i) => i.name)
+        .sort(),
+    ).toEqual(
       [
         'admin',
         'apiserver',
@@ -100,9 +105,7 @@ describe('reconcilePki on an empty store', () => {
     expect(apiserver.commonName).toBe('kube-apiserver');
     expect(apiserver.usages).toEqual(['serverAuth']);
     expect(apiserver.ipAddresses.sort()).toEqual(['10.0.0.11', '10.0.0.12', '10.0.0.100', '10.68.0.1', '127.0.0.1', '203.0.113.10'].sort());
-    expect(apiserver.dnsNames.sort()).toEqual(
-      ['m1', 'm2', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'k8s.example.com'].sort(),
-    );
+    expect(apiserver.dnsNames.sort()).toEqual(['m1', 'm2', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'k8s.example.com'].sort());
     const subjects = Object.fromEntries(pki.catalog.leaves.map((l) => [l.name, cert(pki, l.name).subject]));
     expect(subjects).toMatchObject({
       'kubelet-client/w1': 'O=system:nodes, CN=system:node:w1',
@@ -125,7 +128,18 @@ describe('reconcilePki on an empty store', () => {
     }
     const kubelet = cert(pki, 'kubelet/w1');
     expect([kubelet.dnsNames, kubelet.ipAddresses, kubelet.usages]).toEqual([['w1'], ['10.0.0.21'], ['serverAuth']]);
-    for (const client of ['admin', 'controller-manager', 'scheduler', 'kube-proxy', 'kubelet-client/w1', 'apiserver-kubelet-client', 'apiserver-etcd-client', 'front-proxy-client', 'etcd-flannel-client', 'etcd-healthcheck-client']) {
+    for (const client of [
+      'admin',
+      'controller-manager',
+      'scheduler',
+      'kube-proxy',
+      'kubelet-client/w1',
+      'apiserver-kubelet-client',
+      'apiserver-etcd-client',
+      'front-proxy-client',
+      'etcd-flannel-client',
+      'etcd-healthcheck-client',
+    ]) {
       expect(cert(pki, client).usages, client).toEqual(['clientAuth']);
     }
   });
@@ -275,7 +289,9 @@ describe('reconcilePki on a store that has the PKI', () => {
     rmSync(store.pathOf('etcd-ca', 'certPem'));
     rmSync(store.pathOf('etcd-ca', 'keyPem'));
     const again = await reconcilePki(spec, store, { now: NOW });
-    const etcdLeaves = pkiCatalog(spec).leaves.filter((l) => l.ca === 'etcd-ca').map((l) => l.name);
+    const etcdLeaves = pkiCatalog(spec)
+      .leaves.filter((l) => l.ca === 'etcd-ca')
+      .map((l) => l.name);
     expect(again.issued.map((i) => i.name).sort()).toEqual(['etcd-ca', ...etcdLeaves].sort());
     expect(again.issued.find((i) => i.name === 'apiserver-etcd-client')!.reason).toBe('it was not issued by the current etcd-ca');
   });

@@ -101,7 +101,13 @@ export async function hostileCertificate(): Promise<string> {
   const caKey = await generatePrivateKey('ecdsa-p256');
   const validity = validityFrom(new Date(), 365);
   const caPem = await issueCaCertificate(`ca${HOSTILE}`, caKey, validity);
-  const profile = { commonName: `cn${HOSTILE}`, organizations: [`o${HOSTILE}`], dnsNames: [`dns${HOSTILE}\nall certificates valid for more than 30 days and in place`], ipAddresses: ['10.0.0.21'], usages: ['serverAuth' as const] };
+  const profile = {
+    commonName: `cn${HOSTILE}`,
+    organizations: [`o${HOSTILE}`],
+    dnsNames: [`dns${HOSTILE}\nall certificates valid for more than 30 days and in place`],
+    ipAddresses: ['10.0.0.21'],
+    usages: ['serverAuth' as const],
+  };
   return issueLeafCertificate(profile, await generatePrivateKey('ecdsa-p256'), { certPem: caPem, key: caKey }, validity);
 }
 

@@ -15,7 +15,10 @@ function thisMachine(dir: string, over: Partial<ClusterHost['facts']> = {}): Clu
   const spec = clusterFrom(dir, '');
   const host = spec.hosts[0]!;
   const sentAt = Date.now();
-  const facts = { ...parseFacts(shRun(factsScript({ [LISTENERS_FACT.key]: LISTENERS_FACT.snippet as string, [DISK_FACT.key]: DISK_FACT.snippet as string })).stdout, { sentAt, receivedAt: Date.now() }), ...over };
+  const facts = {
+    ...parseFacts(shRun(factsScript({ [LISTENERS_FACT.key]: LISTENERS_FACT.snippet as string, [DISK_FACT.key]: DISK_FACT.snippet as string })).stdout, { sentAt, receivedAt: Date.now() }),
+    ...over,
+  };
   // PID 1 here is not systemd: the OS part of a host does not matter to these checks.
   return { spec, mode: 'apply', hosts: [{ host, facts, os: { adapter: debianAdapter, arch: 'amd64', label: 'Debian GNU/Linux 12 (apt)' }, files: [] }] };
 }
@@ -40,7 +43,7 @@ describe('preflight checks', () => {
     expect(clockProblems(thisMachine(tmp(), { clockSkewMs: -31_000 }))[0]?.message).toContain('31 s behind');
   });
 
-  it('ports: the real listener list names this test\'s own socket with its process', () => {
+  it("ports: the real listener list names this test's own socket with its process", () => {
     const ctx = thisMachine(tmp());
     const mine = readFact(ctx.hosts[0]!.facts, LISTENERS_FACT).find((l) => l.port === port);
     expect(mine).toMatchObject({ port, pid: process.pid });
@@ -50,7 +53,11 @@ describe('preflight checks', () => {
     const ctx = thisMachine(tmp());
     const name = ctx.hosts[0]!.host.name;
     const [problem] = portProblems(ctx, () => [{ port, unit: 'kube-apiserver.service', key: 'KUBE_APISERVER_PORT' }]);
-    expect(problem?.format()).toMatch(new RegExp(`^${name}: port ${port}, which kube-apiserver needs, is held by \\S+ \\(pid ${process.pid}\\)\\n  fix: stop and disable that process on ${name}, or choose another port with KUBE_APISERVER_PORT$`));
+    expect(problem?.format()).toMatch(
+      new RegExp(
+        `^${name}: port ${port}, which kube-apiserver needs, is held by \\S+ \\(pid ${process.pid}\\)\\n  fix: stop and disable that process on ${name}, or choose another port with KUBE_APISERVER_PORT$`,
+      ),
+    );
     const held = { ...ctx, hosts: [{ ...ctx.hosts[0]!, facts: { ...ctx.hosts[0]!.facts, extra: { [LISTENERS_FACT.key]: `${port} 77 kube-apiserver kube-apiserver.service` } } }] };
     expect(portProblems(held, () => [{ port, unit: 'kube-apiserver.service' }])).toEqual([]);
     expect(portProblems(held, () => [{ port, unit: 'etcd.service' }])[0]?.message).toBe(`port ${port}, which etcd needs, is held by kube-apiserver (pid 77, kube-apiserver.service)`);

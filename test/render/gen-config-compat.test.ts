@@ -35,9 +35,7 @@ const TEMPLATES: Record<string, string | Buffer> = {
   'master-node/etcd.service':
     '[Service]\nExecStart={{BIN_PATH}}/etcd --name={{NODE_IP}} --urls=http://{{NODE_IP}}:2379,http://{{MASTER_IP}}:2379\n' +
     'Adjacent={{NODE_IP}}{{MASTER_IP}} Triple={{{NODE_IP}}} Empty=[{{EMPTY}}] Spaced=[{{SPACED}}]\n',
-  'master-node/scripts/check.sh':
-    '#!/bin/bash\nARR=(a b)\necho ${#ARR[@]} $((1+2)) {% raw %} {# not a comment #} {{ spaced }} {{.Go}} {{ "{{" }}\n' +
-    'echo "{{OPTS}}" {{INDENTED_KEY}} {{LAST}}\n',
+  'master-node/scripts/check.sh': '#!/bin/bash\nARR=(a b)\necho ${#ARR[@]} $((1+2)) {% raw %} {# not a comment #} {{ spaced }} {{.Go}} {{ "{{" }}\n' + 'echo "{{OPTS}}" {{INDENTED_KEY}} {{LAST}}\n',
   'master-node/deep/er/than/that.conf': 'endpoints={{ETCD_ENDPOINTS}}\ncidr={{SERVICE_CIDR}}\nname={{etcd.name}} {{my-key}}\n',
   'worker-node/daemon.json': '{\n  "registry": {"mirrors": {}},\n  "node": "{{NODE_IP}}",\n  "nested": {"a": {"b": {}}}\n}\n',
   'worker-node/no-newline.conf': 'bin={{BIN_PATH}}',
@@ -122,7 +120,10 @@ describe.skipIf(skip)('gen-config.sh compatibility', () => {
 
     const run = await runCli(['render', '--templates', join(dir, 'kubernetes-simple'), '--config', join(dir, 'config.properties'), '--out', join(dir, 'ours')]);
     expect(run.code).not.toBe(0);
-    const where = run.stderr.split('\n').filter((l) => /^(error: )?master-node|^worker-node/.test(l)).map((l) => l.replace(/^error: /, '').split(': ')[0]);
+    const where = run.stderr
+      .split('\n')
+      .filter((l) => /^(error: )?master-node|^worker-node/.test(l))
+      .map((l) => l.replace(/^error: /, '').split(': ')[0]);
     expect(where).toEqual(['master-node/apiserver.service:2 ETCD_SERVERS', 'master-node/apiserver.service:3 NOT_SET', 'worker-node/kubelet.service:3 NODE_IPP']);
     expect(existsSync(join(dir, 'ours'))).toBe(false);
   });

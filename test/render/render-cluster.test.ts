@@ -44,7 +44,11 @@ describe('renderCluster with the bundled units', () => {
 
   it('gives each host the files of its roles only', () => {
     const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
-    const paths = (name: string) => hosts.find((h) => h.host.name === name)!.files.map((f) => f.path).sort();
+    const paths = (name: string) =>
+      hosts
+        .find((h) => h.host.name === name)!
+        .files.map((f) => f.path)
+        .sort();
     expect(paths('e1')).toEqual([
       '/etc/modules-load.d/k8s.conf',
       '/etc/profile.d/kubestrap-etcdctl.sh',
@@ -112,7 +116,7 @@ describe('renderCluster with the bundled units', () => {
     expect(fileOf(hosts, 'w1', '/etc/modules-load.d/k8s.conf')!.content).toContain('\nip_vs\n');
   });
 
-  it('points units at the PKI\'s files on the host and renders no kubeconfig (the pki phase makes them)', () => {
+  it("points units at the PKI's files on the host and renders no kubeconfig (the pki phase makes them)", () => {
     const { hosts } = renderCluster(clusterFrom(tmp(), ''), BUNDLED_UNITS, freshHost);
     expect(fileOf(hosts, 'w1', '/etc/systemd/system/kubelet.service')!.content).toContain('--kubeconfig=/etc/kubernetes/kubelet.conf');
     expect(fileOf(hosts, 'w1', '/etc/kubernetes/kubelet-config.yaml')!.content).toContain('tlsCertFile: /etc/kubernetes/pki/kubelet.crt');
@@ -200,16 +204,17 @@ describe('renderCluster with a custom template tree', () => {
     const unit = (extra: string) => ({ 'master/etc/systemd/system/kube-apiserver.service': `[Service]\nExecStart={{ BIN_PATH }}/kube-apiserver \\\n  --secure-port=6443 \\\n  ${flag}${extra}\n` });
     const { problems } = render(unit(''));
     expect(problems.map((p) => [p.where(), p.message, p.hint])).toEqual([
-      [`master/etc/systemd/system/kube-apiserver.service ${name}`, `kube-apiserver's ${name} does nothing as rendered; rendered for m1 at line 4`, 'add --audit-policy-file: without an audit policy the API server records no events'],
+      [
+        `master/etc/systemd/system/kube-apiserver.service ${name}`,
+        `kube-apiserver's ${name} does nothing as rendered; rendered for m1 at line 4`,
+        'add --audit-policy-file: without an audit policy the API server records no events',
+      ],
     ]);
     expect(render(unit(' \\\n  --audit-policy-file=/etc/kubernetes/audit-policy.yaml')).problems).toEqual([]);
   });
 
   it('accepts --cloud-provider where the version still has it', () => {
-    const { problems } = render(
-      { 'master/etc/systemd/system/kube-apiserver.service': '[Service]\nExecStart=/bin/kube-apiserver --cloud-provider=external\n' },
-      'KUBE_VERSION=v1.32.0\n',
-    );
+    const { problems } = render({ 'master/etc/systemd/system/kube-apiserver.service': '[Service]\nExecStart=/bin/kube-apiserver --cloud-provider=external\n' }, 'KUBE_VERSION=v1.32.0\n');
     expect(problems).toEqual([]);
   });
 
@@ -217,7 +222,10 @@ describe('renderCluster with a custom template tree', () => {
     ['v1.34.7', '--pod-infra-container-image is deprecated since Kubernetes 1.27'],
     ['v1.35.0', 'kubelet v1.35.0 rejects --pod-infra-container-image (removed in Kubernetes 1.35)'],
   ])('refuses kubelet --pod-infra-container-image on %s', (version, message) => {
-    const { problems } = render({ 'worker/etc/systemd/system/kubelet.service': '[Service]\nExecStart=/opt/kube/bin/kubelet --pod-infra-container-image=registry.k8s.io/pause:3.10\n' }, `KUBE_VERSION=${version}\n`);
+    const { problems } = render(
+      { 'worker/etc/systemd/system/kubelet.service': '[Service]\nExecStart=/opt/kube/bin/kubelet --pod-infra-container-image=registry.k8s.io/pause:3.10\n' },
+      `KUBE_VERSION=${version}\n`,
+    );
     expect(problems.map((p) => p.message)).toEqual([expect.stringContaining(message)]);
   });
 
@@ -239,7 +247,7 @@ describe('renderCluster with a custom template tree', () => {
   });
 
   it('refuses templates outside a role folder and unknown role folders', () => {
-    const { problems } = render({ 'README': 'x', 'nodes/etc/x': 'y', '_lib/m.njk': '{{ UNDEFINED }}' });
+    const { problems } = render({ README: 'x', 'nodes/etc/x': 'y', '_lib/m.njk': '{{ UNDEFINED }}' });
     expect(problems.map((p) => p.format().split('\n')[0])).toEqual(['README: is not inside a role folder', 'nodes/etc/x: "nodes" is not a role folder']);
   });
 

@@ -23,7 +23,7 @@ describe('template tree', () => {
     expect(problems).toHaveLength(1);
   });
 
-  it('refuses a link that leads out of the tree (it would copy this machine\'s files onto every host), and follows one inside', () => {
+  it("refuses a link that leads out of the tree (it would copy this machine's files onto every host), and follows one inside", () => {
     const dir = tmp();
     writeTree(dir, { 'secret/id_ed25519': 'PRIVATE KEY\n', 'tpl/all/etc/real.conf': 'real\n' });
     mkdirSync(join(dir, 'tpl/all/etc/ssh'));
@@ -53,7 +53,7 @@ describe('template tree', () => {
 describe('template includes', () => {
   const tmp = useTempDir();
 
-  it('cannot reach a file outside the tree, even one whose folder name starts like the tree\'s', () => {
+  it("cannot reach a file outside the tree, even one whose folder name starts like the tree's", () => {
     const dir = tmp();
     writeTree(dir, {
       'units-private/key': 'PRIVATE KEY\n',

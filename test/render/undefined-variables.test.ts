@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NUNJUCKS_OPTIONS } from '../../src/render/nunjucks-env.js';
 import { findUndefinedVariables } from '../../src/render/undefined-variables.js';
 
-const find = (body: string, defined: string[] = []) =>
-  findUndefinedVariables(body, new Set(defined), NUNJUCKS_OPTIONS).map((u) => `${u.name}@${u.line}:${u.column}`);
+const find = (body: string, defined: string[] = []) => findUndefinedVariables(body, new Set(defined), NUNJUCKS_OPTIONS).map((u) => `${u.name}@${u.line}:${u.column}`);
 
 describe('findUndefinedVariables', () => {
   it('lists every undefined variable with line and column, in output and in conditions', () => {

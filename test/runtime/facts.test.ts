@@ -39,17 +39,19 @@ describe('runtime facts', () => {
       ]);
     });
 
-    it('reports an unreachable repository with dnf\'s own last words', () => {
+    it("reports an unreachable repository with dnf's own last words", () => {
       const env = fakeTools(tmp(), {
         dnf: "echo 'Errors during downloading metadata for repository kubestrap-docker-ce-stable:' >&2; echo \"Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml: Curl error (7): Couldn't connect to server\" >&2; exit 1",
       });
       const facts = parseRuntimeFacts(shRun(runtimeFactSnippet({ packages: PACKAGES, dataRoot: '/var/lib/docker' }), env).stdout);
       expect(facts.candidates).toBeUndefined();
       expect(facts.queryFailure?.exitCode).toBe(1);
-      expect(facts.queryFailure?.output.split('\n').at(-1)).toBe("Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml: Curl error (7): Couldn't connect to server");
+      expect(facts.queryFailure?.output.split('\n').at(-1)).toBe(
+        "Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml: Curl error (7): Couldn't connect to server",
+      );
     });
 
-    it('asks nothing once containerd and dockerd are installed, and reads the installed containerd\'s version', () => {
+    it("asks nothing once containerd and dockerd are installed, and reads the installed containerd's version", () => {
       const dir = tmp();
       const env = fakeTools(dir, {
         containerd: 'echo "containerd containerd.io 1.7.22 7f7fdf5fed64eb6a7caf99b3e12efcf9d60e311c"',
@@ -86,14 +88,14 @@ describe('runtime facts', () => {
       expect(facts.queryFailure).toBeUndefined();
     });
 
-    it('reads apt\'s candidates, a cgroup v2 host and an unmounted disk', () => {
+    it("reads apt's candidates, a cgroup v2 host and an unmounted disk", () => {
       const facts = parseRuntimeFacts('cgroup cgroup2fs\nquery begin\ncontainerd 1.6.20~ds1-1+deb12u3\ndocker.io 20.10.24+dfsg1-1+deb12u1+b6\nrc 0\nquery end\nunmounted /data');
       expect(facts.cgroupVersion).toBe(2);
       expect(Object.fromEntries(facts.candidates!)).toEqual({ containerd: '1.6.20~ds1-1+deb12u3', 'docker.io': '20.10.24+dfsg1-1+deb12u1+b6' });
       expect(facts.unmountedDataRootMounts).toEqual(['/data']);
     });
 
-    it('does not take a failed query\'s output for the snippet\'s own lines', () => {
+    it("does not take a failed query's output for the snippet's own lines", () => {
       const facts = parseRuntimeFacts('cgroup tmpfs\nquery begin\nrc 1\nunmounted /data\nquery end\nquery end\ninstalled-dockerd yes\nquery end');
       expect(facts.queryFailure).toEqual({ exitCode: 1, output: 'unmounted /data\nquery end\nquery end\ninstalled-dockerd yes' });
       expect(facts.unmountedDataRootMounts).toEqual([]);

@@ -30,5 +30,4 @@ describe('containerd registry hosts.toml files', () => {
   it('writes nothing without mirrors or registries', () => {
     expect(registryHostsFiles('', '')).toEqual([]);
   });
-
 });

@@ -8,7 +8,7 @@ describe('targetSecrets', () => {
     for (const n of names) delete process.env[n];
   });
 
-  it('lists every password and passphrase a connection may use, the jump host\'s included', () => {
+  it("lists every password and passphrase a connection may use, the jump host's included", () => {
     names.forEach((n, i) => (process.env[n] = `secret-${i}`));
     const target: SshTarget = {
       name: 'node1',

@@ -100,9 +100,7 @@ describe('auth', () => {
     const s = await serveWithKnownKey({ deploy: { publicKey: keyPair('ed25519').public } });
     process.env.KS_TEST_BADPW = 'not-the-password';
     const started = Date.now();
-    const err = await failure(
-      pool({ knownHostsFile: knownHosts, connectAttempts: 3 }).pool.connect(target(s.port, { user: 'deploy', auth: { keyFile: key.file, passwordEnv: 'KS_TEST_BADPW' } })),
-    );
+    const err = await failure(pool({ knownHostsFile: knownHosts, connectAttempts: 3 }).pool.connect(target(s.port, { user: 'deploy', auth: { keyFile: key.file, passwordEnv: 'KS_TEST_BADPW' } })));
     expect(err.stage).toBe('auth');
     expect(err.message).toContain('user deploy');
     expect(err.message).toContain(`tried: publickey (${key.file}), password`);
@@ -212,10 +210,7 @@ describe('jump host', () => {
     const jumpServer = await startTestServer({ hostKeys: [jumpKey.private], users: { hop: { publicKey: key.pair.public } } });
     try {
       server = await startTestServer({ hostKeys: [hostKey.private], users: { root: { publicKey: key.pair.public } } });
-      await writeFile(
-        knownHosts,
-        `${formatKnownHostsLine('127.0.0.1', server.port, hostKey.blob)}\n${formatKnownHostsLine('127.0.0.1', jumpServer.port, jumpKey.blob)}\n`,
-      );
+      await writeFile(knownHosts, `${formatKnownHostsLine('127.0.0.1', server.port, hostKey.blob)}\n${formatKnownHostsLine('127.0.0.1', jumpServer.port, jumpKey.blob)}\n`);
       const p = pool({ knownHostsFile: knownHosts }).pool;
       const jump = { name: 'bastion', address: '127.0.0.1', port: jumpServer.port, user: 'hop', auth: { keyFile: key.file } };
       const a = await p.connect(target(server.port, { name: 'a', jump, auth: { keyFile: key.file } }));

@@ -81,15 +81,9 @@ describe('host keys', () => {
     try {
       const p = pool({ knownHostsFile: knownHosts, acceptNewHostKeys: true }).pool;
       // Same host under two names plus a second host: three verifications race for the file lock.
-      await Promise.all([
-        p.connect(node(s.port)),
-        p.connect(target(s.port, { name: 'alias', auth: { keyFile } })),
-        p.connect(target(other.port, { name: 'node2', auth: { keyFile } })),
-      ]);
+      await Promise.all([p.connect(node(s.port)), p.connect(target(s.port, { name: 'alias', auth: { keyFile } })), p.connect(target(other.port, { name: 'node2', auth: { keyFile } }))]);
       const lines = (await readFile(knownHosts, 'utf8')).trim().split('\n');
-      expect(lines.sort()).toEqual(
-        [`[127.0.0.1]:${s.port} ssh-ed25519 ${ed.blob.toString('base64')}`, `[127.0.0.1]:${other.port} ecdsa-sha2-nistp256 ${ecdsa.blob.toString('base64')}`].sort(),
-      );
+      expect(lines.sort()).toEqual([`[127.0.0.1]:${s.port} ssh-ed25519 ${ed.blob.toString('base64')}`, `[127.0.0.1]:${other.port} ecdsa-sha2-nistp256 ${ecdsa.blob.toString('base64')}`].sort());
     } finally {
       await other.stop();
     }
@@ -122,7 +116,11 @@ describe('host keys', () => {
   it('does not take a plain "127.0.0.1" entry (port 22) for a host on another port', async () => {
     const s = await serve([ed]);
     await writeFile(knownHosts, `127.0.0.1 ssh-ed25519 ${ed.blob.toString('base64')}\n`);
-    const err = hostKeyError(await pool({ knownHostsFile: knownHosts }).pool.connect(node(s.port)).catch((e: unknown) => e));
+    const err = hostKeyError(
+      await pool({ knownHostsFile: knownHosts })
+        .pool.connect(node(s.port))
+        .catch((e: unknown) => e),
+    );
     expect(err.message).toContain('unknown host key');
   });
 
@@ -136,7 +134,11 @@ describe('host keys', () => {
   it('refuses a host that no longer offers any key type we know for it', async () => {
     const s = await serve([ed]);
     await writeFile(knownHosts, `[127.0.0.1]:${s.port} ecdsa-sha2-nistp256 ${ecdsa.blob.toString('base64')}\n`);
-    const err = hostKeyError(await pool({ knownHostsFile: knownHosts, acceptNewHostKeys: true }).pool.connect(node(s.port)).catch((e: unknown) => e));
+    const err = hostKeyError(
+      await pool({ knownHostsFile: knownHosts, acceptNewHostKeys: true })
+        .pool.connect(node(s.port))
+        .catch((e: unknown) => e),
+    );
     expect(err.message).toContain('ecdsa-sha2-nistp256');
     expect(err.hint).toContain(knownHosts);
   });
@@ -145,7 +147,11 @@ describe('host keys', () => {
     const s = await serve([ed]);
     const b64 = ed.blob.toString('base64');
     await writeFile(knownHosts, `[127.0.0.1]:${s.port} ssh-ed25519 ${b64}\n@revoked * ssh-ed25519 ${b64}\n`);
-    const err = hostKeyError(await pool({ knownHostsFile: knownHosts, acceptNewHostKeys: true }).pool.connect(node(s.port)).catch((e: unknown) => e));
+    const err = hostKeyError(
+      await pool({ knownHostsFile: knownHosts, acceptNewHostKeys: true })
+        .pool.connect(node(s.port))
+        .catch((e: unknown) => e),
+    );
     expect(err.message).toContain('REVOKED');
     expect(err.message).toContain(`${knownHosts}:2`);
   });

@@ -4,14 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostKeyAlgorithmsToOffer, judgeHostKey } from '../../src/ssh/host-keys.js';
-import {
-  entryMatchesHost,
-  fingerprintSha256,
-  formatKnownHostsLine,
-  hostLookupName,
-  keyTypeOf,
-  parseKnownHosts,
-} from '../../src/ssh/known-hosts.js';
+import { entryMatchesHost, fingerprintSha256, formatKnownHostsLine, hostLookupName, keyTypeOf, parseKnownHosts } from '../../src/ssh/known-hosts.js';
 import { skipUnlessAvailable } from '../support/prerequisites.js';
 import { keyPair, tempDir } from './support/fixtures.js';
 

@@ -27,9 +27,12 @@ async function connect(user: string, users: Record<string, TestUser>, over: Part
 
 const payload = randomBytes(3 * 1024 * 1024 + 17);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const chunks = () => Readable.from((function* () {
-  for (let off = 0; off < payload.length; off += 256 * 1024) yield payload.subarray(off, off + 256 * 1024);
-})());
+const chunks = () =>
+  Readable.from(
+    (function* () {
+      for (let off = 0; off < payload.length; off += 256 * 1024) yield payload.subarray(off, off + 256 * 1024);
+    })(),
+  );
 
 beforeEach(async () => {
   dir = await tempDir();
@@ -71,10 +74,12 @@ describe('runWithInput', () => {
   it('fails clearly when the local source breaks', async () => {
     const host = await connect('root', { root: {} });
     const broken = () =>
-      Readable.from((async function* () {
-        yield Buffer.from('some');
-        throw new Error('disk read error');
-      })());
+      Readable.from(
+        (async function* () {
+          yield Buffer.from('some');
+          throw new Error('disk read error');
+        })(),
+      );
     const err = await host.runWithInput('cat >/dev/null; sleep 1', broken).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SshError);
     expect((err as SshError).message).toContain('could not send the input of: cat >/dev/null; sleep 1: disk read error');

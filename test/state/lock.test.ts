@@ -73,7 +73,7 @@ describe('cluster lock', () => {
     expect(holderOf(file())).toMatchObject({ pid: process.pid, command: 'plan' });
   });
 
-  it('lets exactly one of 8 processes racing on a dead holder\'s lock take it over, round after round', async () => {
+  it("lets exactly one of 8 processes racing on a dead holder's lock take it over, round after round", async () => {
     // Each racer loads the lock code, says it is ready, spins until "go", tries once, reports, and
     // keeps what it won until told to exit (so a second winner could not be a later, legal one).
     // Bundled to plain JavaScript, so eight processes start in moments rather than eight tsx compiles.
@@ -114,7 +114,10 @@ describe('cluster lock', () => {
       writeFileSync(go, '');
       await Promise.all(racers.map((r) => r.done));
       const outcomes = racers.map((r) => r.lines.at(-1));
-      expect(outcomes.filter((o) => o === 'won'), `round ${round}: ${outcomes.join(', ')}`).toHaveLength(1);
+      expect(
+        outcomes.filter((o) => o === 'won'),
+        `round ${round}: ${outcomes.join(', ')}`,
+      ).toHaveLength(1);
       expect(outcomes.filter((o) => o === 'LockError')).toHaveLength(7);
       const winner = racers.find((r) => r.lines.at(-1) === 'won')!;
       expect(holderOf(file()).pid).toBe(winner.child.pid);

@@ -45,24 +45,28 @@ export async function fakeUpstream(url: string, versions: ProjectVersions, arche
 export function fakeRegistry(images: readonly ImageRef[], arches: readonly Arch[], opts: { tokenPath?: string; realm?: string } = {}): Record<string, Route> {
   const routes: Record<string, Route> = {};
   const token = 'anonymous-pull-token';
-  const guarded = (body: Buffer, mediaType: string): Route => (req, res) => {
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      res.writeHead(401, { 'www-authenticate': `Bearer realm="${opts.realm}",service="fake-registry",scope="repository:x:pull"` }).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': mediaType, 'content-length': body.length }).end(body);
-  };
+  const guarded =
+    (body: Buffer, mediaType: string): Route =>
+    (req, res) => {
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="${opts.realm}",service="fake-registry",scope="repository:x:pull"` }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': mediaType, 'content-length': body.length }).end(body);
+    };
   routes[opts.tokenPath ?? '/token'] = JSON.stringify({ token });
   for (const image of images) {
     const manifests = arches.map((arch) => {
       const layer = gzipSync(Buffer.from(`layer of ${image.ref} for ${arch}`));
       const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
-      const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(layer), size: layer.length }],
-      }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(layer), size: layer.length }],
+        }),
+      );
       const repo = `/v2/${image.repository}`;
       routes[`${repo}/blobs/${digestOf(layer)}`] = guarded(layer, 'application/octet-stream');
       routes[`${repo}/blobs/${digestOf(config)}`] = guarded(config, 'application/octet-stream');

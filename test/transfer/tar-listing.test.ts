@@ -27,7 +27,11 @@ function untar(dir: string, stream: Buffer): string {
   mkdirSync(join(dir, 'stage'), { recursive: true });
   const names = entries.map((e) => e.path);
   try {
-    return execFileSync('tar', ['-x', '-f', '-', '-i', '-v', '-R', '--no-recursion', '-C', dir, ...names], { input: stream, env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'ignore'] }).toString();
+    return execFileSync('tar', ['-x', '-f', '-', '-i', '-v', '-R', '--no-recursion', '-C', dir, ...names], {
+      input: stream,
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    }).toString();
   } catch (err) {
     return String((err as { stdout: Buffer }).stdout);
   }

@@ -12,7 +12,7 @@ describe('inlineFrame: small pieces between encoded files', () => {
     expect(unzstd(inlineFrame('zstd', data)).equals(data)).toBe(true);
   });
 
-  it('joins zstd frames and the tool\'s own encodings into one stream', () => {
+  it("joins zstd frames and the tool's own encodings into one stream", () => {
     const a = randomBytes(1000);
     const b = Buffer.alloc(200_000, 'kubelet ');
     const encoded = execFileSync('zstd', ['-q', '-3', '-c'], { input: b });

@@ -35,7 +35,15 @@ function member(m: { name: string; type?: string; link?: string; data?: Buffer; 
     header.write(`${m.device[1].toString(8).padStart(7, '0')}\u0000`, 337, 8, 'ascii');
   }
   header.fill(' ', 148, 156);
-  header.write(`${header.reduce((n, b) => n + b, 0).toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'ascii');
+  header.write(
+    `${header
+      .reduce((n, b) => n + b, 0)
+      .toString(8)
+      .padStart(6, '0')}\u0000 `,
+    148,
+    8,
+    'ascii',
+  );
   const body = m.type && m.type !== '0' && m.type !== 'K' ? Buffer.alloc(0) : data;
   return Buffer.concat([header, body, tarPadding(body.length)]);
 }
@@ -70,8 +78,7 @@ const PAYLOADS: Record<string, Payload> = {
     Buffer.concat([member({ name: 'elsewhere-link', type: '2', link: join(root, 'elsewhere') }), member({ name: 'elsewhere-link/pwned', data: PWNED })]),
   'a symlink where the target goes': ({ root, dir, name }) => member({ name: join(dir, name), type: '2', link: join(root, 'canary') }),
   'a stage folder replaced by a symlink': ({ root, dir }) => member({ name: join(dir, '.kubestrap-upload-000000000000'), type: '2', link: join(root, 'elsewhere') }),
-  'a hard link to a file outside, then a file over it': ({ root }) =>
-    Buffer.concat([member({ name: 'hard', type: '1', link: join(root, 'canary') }), member({ name: 'hard', data: PWNED })]),
+  'a hard link to a file outside, then a file over it': ({ root }) => Buffer.concat([member({ name: 'hard', type: '1', link: join(root, 'canary') }), member({ name: 'hard', data: PWNED })]),
   'a device node': ({ root }) => member({ name: join(root, 'null'), type: '3', device: [1, 3] }),
   'zero blocks': () => Buffer.alloc(2 * TAR_BLOCK),
   '100 bytes that are no tar header': () => Buffer.alloc(100, 0x41),
@@ -134,7 +141,11 @@ describe('uploadFiles: an encoding that decodes to other than its file', () => {
     const cwd = join(root, 'cwd', 'here');
     for (const d of ['kube/bin', 'cni/bin', 'elsewhere', 'sources', 'cwd/here']) mkdirSync(join(root, d), { recursive: true });
     writeFileSync(join(root, 'canary'), 'canary\n');
-    const specs: Array<[string, string, number]> = [['kubelet', 'kube/bin', 70_000], ['portmap', 'cni/bin', 3_000], ['etcd', 'kube/bin', 10_001]];
+    const specs: Array<[string, string, number]> = [
+      ['kubelet', 'kube/bin', 70_000],
+      ['portmap', 'cni/bin', 3_000],
+      ['etcd', 'kube/bin', 10_001],
+    ];
     const uploads = specs.map(([name, folder, bytes], i): Upload => {
       const data = Buffer.alloc(bytes, `${name} `);
       const dir = join(root, folder);
@@ -202,7 +213,11 @@ describe('uploadFiles through a real SSH server', () => {
   it('installs the files of two folders in one command, each with its mode, with no stage folder left', async () => {
     const root = tmp();
     const host = confined(await overSsh(root), root);
-    const files = [['kube/bin/kubelet', 300_000, 'zstd'], ['kube/bin/etcd', 1, 'zstd'], ['cni/bin/portmap', 9_000, 'zstd']] as const;
+    const files = [
+      ['kube/bin/kubelet', 300_000, 'zstd'],
+      ['kube/bin/etcd', 1, 'zstd'],
+      ['cni/bin/portmap', 9_000, 'zstd'],
+    ] as const;
     const uploads = files.map(([rel, bytes, codec], i): Upload => {
       const data = Buffer.alloc(bytes, rel);
       const file = join(root, `${i}.${codec}`);

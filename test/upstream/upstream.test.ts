@@ -92,7 +92,13 @@ describe('the artifact catalog', () => {
   });
 
   it('uses a mirror given as base URL, trailing slash or not', () => {
-    const [s] = artifactSources({ project: 'flannel', version: versions.flannel, arch: 'amd64', binaries: ['flanneld'], bases: { ...DOWNLOAD_BASES, GITHUB_DOWNLOAD_URL: 'https://mirror.example/gh/' } });
+    const [s] = artifactSources({
+      project: 'flannel',
+      version: versions.flannel,
+      arch: 'amd64',
+      binaries: ['flanneld'],
+      bases: { ...DOWNLOAD_BASES, GITHUB_DOWNLOAD_URL: 'https://mirror.example/gh/' },
+    });
     expect(s!.url).toBe('https://mirror.example/gh/flannel-io/flannel/releases/download/v0.28.9/flanneld-amd64');
   });
 });

@@ -33,7 +33,10 @@ export function bundleCommand(io: CliIo): Command {
 }
 
 async function create(io: CliIo, opts: CreateOptions): Promise<void> {
-  const arches = opts.arch.split(',').map((a) => a.trim()).filter(Boolean);
+  const arches = opts.arch
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   const unknown = arches.filter((a) => !(ARCHES as readonly string[]).includes(a));
   if (unknown.length || arches.length === 0) throw new UsageError(`unknown architecture ${unknown.join(', ') || '(none)'}`, `choose from: ${ARCHES.join(', ')}`);
   const config = loadClusterConfig(opts.config);

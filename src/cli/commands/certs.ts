@@ -35,7 +35,7 @@ export function certsCommand(io: CliIo, setExitCode: (code: number) => void): Co
   const check = withConnectionOptions(withInputOptions(new Command('check')))
     .summary('every certificate, local and on each host: subject, SANs, issuer, days left, same as local')
     .description(
-      'Reads the local PKI and, with one command per host, what each host holds. Exits 1 when a certificate expires within --days, or a host\'s copy is missing or differs from the local one.',
+      "Reads the local PKI and, with one command per host, what each host holds. Exits 1 when a certificate expires within --days, or a host's copy is missing or differs from the local one.",
     )
     .addOption(new Option('--days <n>', 'fail when a certificate expires within this many days').default(DEFAULT_DAYS).argParser(positiveInt))
     .addOption(outputOption('report format'))
@@ -48,7 +48,7 @@ export function certsCommand(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--all', 'every certificate (not the CAs)', false)
     .option('--name <names...>', 'these certificates: a name as `certs check` shows it (apiserver, kubelet/node1) or a group (kubelet, etcd-server)')
     .action(async (opts: RenewOptions) => setExitCode(await renewCerts(io, opts)));
-  return new Command('certs').summary('check and renew the cluster\'s certificates').addCommand(check).addCommand(renew);
+  return new Command('certs').summary("check and renew the cluster's certificates").addCommand(check).addCommand(renew);
 }
 
 async function checkCerts(io: CliIo, opts: CheckOptions): Promise<number> {

@@ -56,7 +56,7 @@ export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: nu
 /** The options plan and apply share with `init`. */
 export function withConvergeOptions(command: Command): Command {
   return withConnectionOptions(command)
-    .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/)')
+    .option('-t, --templates <dir>', "template tree (default: kubestrap's units/)")
     .addOption(outputOption('progress and report format'))
     .option('--bundle <dir>', 'take every artifact from this offline bundle (bootstrap bundle create) and never use the network')
     .option('--artifacts-manifest <file>', 'your own builds: a manifest (bundle format) whose entries replace the upstream downloads')
@@ -206,4 +206,3 @@ async function progressView(io: CliIo, output: OutputMode, phases: readonly Phas
   const view = new ListrProgress(stages);
   return { observer: view, note: (text) => view.note('connect', text), close: () => view.close() };
 }
-

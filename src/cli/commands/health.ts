@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { loadClusterSpec } from '../../config/cluster-spec.js';
-import { runHealth } from '../../health/run.js';
+import { runHealth, type HealthReport } from '../../health/run.js';
 import { displayFilter, filteredJson } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { openStateDir } from '../../state/state-dir.js';
@@ -17,7 +17,7 @@ export function healthCommand(io: CliIo, setExitCode: (code: number) => void): C
     .summary('check that the cluster works: etcd, API server, controllers, nodes, flannel, runtime')
     .description(
       'Over the SSH connections (one command per host, hosts in parallel): etcd endpoint health and member list, the API ' +
-        'server\'s /readyz, controller-manager and scheduler health, every node Ready, a flannel lease per node, the ' +
+        "server's /readyz, controller-manager and scheduler health, every node Ready, a flannel lease per node, the " +
         'services running. Changes nothing. Exits 1 when any check fails.',
     )
     .addOption(outputOption('report format'))
@@ -31,7 +31,7 @@ async function health(io: CliIo, opts: HealthOptions): Promise<number> {
   openStateDir(spec.stateDir, spec.knownHostsFile);
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
   const { session, close } = openSession(spec, opts);
-  let report;
+  let report: HealthReport;
   try {
     report = await runHealth(spec, session);
   } finally {

@@ -22,12 +22,11 @@ export function renderCommand(io: CliIo): Command {
   return new Command('render')
     .summary("write each host's files to a folder (touches no host)")
     .description(
-      'Write every file each host would get to OUT/<host>/<path on the host>, touching no host.\n' +
-        'Without -i it is a drop-in for gen-config.sh: --templates DIR --config FILE --out DIR.',
+      'Write every file each host would get to OUT/<host>/<path on the host>, touching no host.\n' + 'Without -i it is a drop-in for gen-config.sh: --templates DIR --config FILE --out DIR.',
     )
     .option('-i, --inventory <file>', 'inventory YAML: render per host')
     .option('-c, --config <file>', 'key=value properties', 'config.properties')
-    .option('-t, --templates <dir>', 'template tree (default: kubestrap\'s units/ with -i)')
+    .option('-t, --templates <dir>', "template tree (default: kubestrap's units/ with -i)")
     .option('-o, --out <dir>', 'output folder', 'target')
     .option('--clean', 'remove files an earlier render left in the output folder', false)
     .action((opts: RenderOptions) => (opts.inventory ? renderHosts(io, opts, opts.inventory) : renderGenConfig(io, opts)));
@@ -39,13 +38,9 @@ function renderHosts(io: CliIo, opts: RenderOptions, inventoryFile: string): voi
   const rendered = renderCluster(spec, opts.templates ?? BUNDLED_UNITS, (host) => hostValues(host, undefined));
   if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
 
-  const files: OutputFile[] = rendered.hosts.flatMap(({ host, files }) =>
-    files.map((f) => ({ rel: `${host.name}${f.path}`, content: f.content, mode: f.mode })),
-  );
+  const files: OutputFile[] = rendered.hosts.flatMap(({ host, files }) => files.map((f) => ({ rel: `${host.name}${f.path}`, content: f.content, mode: f.mode })));
   const result = writeOutputTree(opts.out, files, [], { clean: opts.clean });
-  const rows = rendered.hosts.flatMap(({ host, files }) =>
-    files.map((f) => [host.name, f.path, f.mode.toString(8).padStart(4, '0'), String(Buffer.byteLength(f.content))]),
-  );
+  const rows = rendered.hosts.flatMap(({ host, files }) => files.map((f) => [host.name, f.path, f.mode.toString(8).padStart(4, '0'), String(Buffer.byteLength(f.content))]));
   io.stdout.write(`${formatTable(['HOST', 'FILE', 'MODE', 'BYTES'], rows)}\n`);
   reportWritten(io, opts.out, result);
 }

@@ -28,11 +28,23 @@ export interface CertsReport {
  */
 export function certsText(report: CertsReport, filter: TextFilter): string {
   const { local, hosts, days, ok } = report;
-  const table = (header: string[], rows: string[][]) => indent(formatTable(header, rows.map((r) => r.map(filter))));
+  const table = (header: string[], rows: string[][]) =>
+    indent(
+      formatTable(
+        header,
+        rows.map((r) => r.map(filter)),
+      ),
+    );
   const status = (r: CertCheck) => (r.problems.length ? r.problems.join('; ') : 'ok');
   const sans = (r: CertCheck) => [...r.dnsNames, ...r.ipAddresses].join(',');
   const left = (r: CertCheck) => (r.daysLeft === undefined ? '' : String(r.daysLeft));
-  const out = [filter(`local PKI (${report.storeDir})`), table(['NAME', 'SUBJECT', 'ISSUER', 'SANS', 'DAYS', 'STATUS'], local.map((r) => [r.name, r.subject ?? '', r.issuer ?? '', sans(r), left(r), status(r)]))];
+  const out = [
+    filter(`local PKI (${report.storeDir})`),
+    table(
+      ['NAME', 'SUBJECT', 'ISSUER', 'SANS', 'DAYS', 'STATUS'],
+      local.map((r) => [r.name, r.subject ?? '', r.issuer ?? '', sans(r), left(r), status(r)]),
+    ),
+  ];
   for (const h of hosts) {
     out.push('', filter(`${h.host} (${h.address})`));
     if (h.error) {
@@ -43,7 +55,12 @@ export function certsText(report: CertsReport, filter: TextFilter): string {
     out.push(table(['FILE', 'ITEM', 'SUBJECT', 'ISSUER', 'SANS', 'DAYS', 'AS LOCAL', 'STATUS'], rows));
   }
   const failing = [...local, ...hosts.flatMap((h) => h.rows)].filter((r) => r.problems.length).length + hosts.filter((h) => h.error).length;
-  out.push('', ok ? `all certificates valid for more than ${days} days and in place` : `${failing} problem${failing === 1 ? '' : 's'}: \`bootstrap certs renew\` re-issues expiring ones, \`bootstrap apply\` puts missing or different ones right`);
+  out.push(
+    '',
+    ok
+      ? `all certificates valid for more than ${days} days and in place`
+      : `${failing} problem${failing === 1 ? '' : 's'}: \`bootstrap certs renew\` re-issues expiring ones, \`bootstrap apply\` puts missing or different ones right`,
+  );
   return `${out.join('\n')}\n`;
 }
 

@@ -51,10 +51,7 @@ function totals(report: RunReport): string {
   const restarts = report.results.reduce((n, r) => n + r.restarts.length, 0);
   const by = (status: HostReport['status']) => report.hosts.filter((h) => h.status === status).length;
   const touched = new Set(report.results.filter((r) => r.changes.length + r.restarts.length > 0).map((r) => r.host)).size;
-  const parts = [
-    `${changes} change(s) and ${restarts} restart(s) ${report.mode === 'plan' ? 'planned' : 'applied'} on ${touched} host(s)`,
-    `${by('ok')} up to date`,
-  ];
+  const parts = [`${changes} change(s) and ${restarts} restart(s) ${report.mode === 'plan' ? 'planned' : 'applied'} on ${touched} host(s)`, `${by('ok')} up to date`];
   if (by('failed')) parts.push(`${by('failed')} failed`);
   if (by('unreachable')) parts.push(`${by('unreachable')} unreachable`);
   const verdict = report.refused.length ? ' — REFUSED, nothing changed' : runSucceeded(report) ? '' : ' — FAILED';

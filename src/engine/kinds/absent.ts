@@ -21,10 +21,7 @@ export const absentKind: Kind<AbsentResource> = {
   batch: {
     probe: (rs, ctx) => {
       const packages = rs.filter((r) => r.of === 'package').flatMap((r) => r.name.split(','));
-      return [
-        ...rs.map((r, i) => `printf '%s ' ${i}; ${probeOne(r)}`),
-        ...(packages.length ? [`echo '@@packages'; ${ctx.packages.probePackages(packages)}`] : []),
-      ].join('\n');
+      return [...rs.map((r, i) => `printf '%s ' ${i}; ${probeOne(r)}`), ...(packages.length ? [`echo '@@packages'; ${ctx.packages.probePackages(packages)}`] : [])].join('\n');
     },
     split: (output, rs) => {
       const [lines, packages = ''] = output.split('@@packages\n');

@@ -19,9 +19,7 @@ export const directoryKind: Kind<DirectoryResource> = {
     },
   },
   diff: (r, observed, id) => {
-    const apply = script(
-      [shJoin(['mkdir', '-p', '--', r.path]), shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path]), shJoin(['chmod', '--', octal(r.mode), r.path])].join(' && '),
-    );
+    const apply = script([shJoin(['mkdir', '-p', '--', r.path]), shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path]), shJoin(['chmod', '--', octal(r.mode), r.path])].join(' && '));
     const target = `${octal(r.mode)} ${r.owner}:${r.group}`;
     if (observed.trim() === 'absent') return change(r, id, `create directory ${r.path} (${target})`, [apply]);
     const current = parseOwnership(observed);

@@ -89,10 +89,16 @@ export const fileKind: Kind<FileResource> = {
     }
     if (!current || current.mode !== r.mode || current.owner !== r.owner || current.group !== r.group) {
       const was = current ? `${octal(current.mode)} ${current.owner}:${current.group}` : 'unknown';
-      return change(r, id, `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})`, [
-        // By name, so only in a folder no one else can change (see sharedDirGuard).
-        script(`${sharedDirGuard(shq(posix.dirname(r.path)))} && ${shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', '--', octal(r.mode), r.path])}`),
-      ], { ...common, failureHint: `if ${posix.dirname(r.path)} may be changed by others: chown root ${posix.dirname(r.path)} && chmod go-w ${posix.dirname(r.path)}` });
+      return change(
+        r,
+        id,
+        `set ${r.path} to ${octal(r.mode)} ${r.owner}:${r.group} (was ${was})`,
+        [
+          // By name, so only in a folder no one else can change (see sharedDirGuard).
+          script(`${sharedDirGuard(shq(posix.dirname(r.path)))} && ${shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', '--', octal(r.mode), r.path])}`),
+        ],
+        { ...common, failureHint: `if ${posix.dirname(r.path)} may be changed by others: chown root ${posix.dirname(r.path)} && chmod go-w ${posix.dirname(r.path)}` },
+      );
     }
     return undefined;
   },

@@ -10,11 +10,7 @@ import { parseUnitState, unitStateProbe } from './unit-state.js';
  * keeps its own "enabled" switch, which `ufw disable` turns off.
  */
 export const firewallOffKind: Kind<FirewallOffResource> = {
-  probe: (r) =>
-    [
-      ...r.services.map((s) => `printf '%s ' ${shq(s)}; ${unitStateProbe(s)}`),
-      `command -v ufw >/dev/null && ufw status | head -n 1 | sed 's/^/ufw-/'`,
-    ].join('\n'),
+  probe: (r) => [...r.services.map((s) => `printf '%s ' ${shq(s)}; ${unitStateProbe(s)}`), `command -v ufw >/dev/null && ufw status | head -n 1 | sed 's/^/ufw-/'`].join('\n'),
   units: (r) => r.services,
   diff: (r, observed, id) => {
     const lines = observed.split('\n');

@@ -29,8 +29,12 @@ export const hostsEntriesKind: Kind<HostsEntriesResource> = {
     const current = observed.replace(/@@end$/, '');
     const desired = withHostsBlock(current, r.entries);
     if (desired === current) return undefined;
-    return change(r, id, `/etc/hosts: ${r.entries.length} cluster host entr${r.entries.length === 1 ? 'y' : 'ies'}`, [
-      { type: 'put', path: '/etc/hosts', content: desired, mode: 0o644, owner: 'root', group: 'root', currentSha256: sha256(current) },
-    ], { file: { path: '/etc/hosts', currentSha256: sha256(current), desired, secret: false } });
+    return change(
+      r,
+      id,
+      `/etc/hosts: ${r.entries.length} cluster host entr${r.entries.length === 1 ? 'y' : 'ies'}`,
+      [{ type: 'put', path: '/etc/hosts', content: desired, mode: 0o644, owner: 'root', group: 'root', currentSha256: sha256(current) }],
+      { file: { path: '/etc/hosts', currentSha256: sha256(current), desired, secret: false } },
+    );
   },
 };

@@ -16,7 +16,11 @@ export const localFileKind: Kind<LocalFileResource> = {
   batch: {
     probe: (rs) => filesProbeSnippet(rs.map((r) => ({ path: r.path, fields: recordOf(r), verify: r.verify ?? false }))),
     // Each file's text follows its marker line, in the order of `rs`.
-    split: (output, rs) => output.split(`${LOCAL_FILE_MARKER}\n`).slice(1, rs.length + 1).map((text) => text.replace(/\n$/, '')),
+    split: (output, rs) =>
+      output
+        .split(`${LOCAL_FILE_MARKER}\n`)
+        .slice(1, rs.length + 1)
+        .map((text) => text.replace(/\n$/, '')),
   },
 
   diff: (r, observed, id) => {
@@ -43,7 +47,8 @@ export const localFileKind: Kind<LocalFileResource> = {
     const own = parseOwnership(first);
     const attributes = !own || own.mode !== r.mode || own.owner !== r.owner || own.group !== r.group;
     // By name, so only in a folder no one else can change (see sharedDirGuard).
-    if (attributes) steps.push(script(`${sharedDirGuard(shq(posix.dirname(r.path)))} && ${shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', '--', octal(r.mode), r.path])}`));
+    if (attributes)
+      steps.push(script(`${sharedDirGuard(shq(posix.dirname(r.path)))} && ${shJoin(['chown', '--', `${r.owner}:${r.group}`, r.path])} && ${shJoin(['chmod', '--', octal(r.mode), r.path])}`));
     // Right content, but the record does not vouch for it (first run over a manual install, or
     // touched since), or chmod is about to change its ctime: record it, so that later runs need not
     // read it again.

@@ -7,8 +7,7 @@ import type { Kind } from './kind.js';
  * reboot: the fstab lines that enable it are commented out, exactly the lines the plan showed.
  */
 export const swapOffKind: Kind<SwapOffResource> = {
-  probe: () =>
-    [`awk 'NR > 1 {print "active", $1}' /proc/swaps`, `awk '!/^[[:space:]]*#/ && $3 == "swap" {print "fstab", NR, $0}' /etc/fstab`].join('\n'),
+  probe: () => [`awk 'NR > 1 {print "active", $1}' /proc/swaps`, `awk '!/^[[:space:]]*#/ && $3 == "swap" {print "fstab", NR, $0}' /etc/fstab`].join('\n'),
   diff: (r, observed, id) => {
     const lines = observed.split('\n').filter(Boolean);
     const active = lines.filter((l) => l.startsWith('active ')).map((l) => l.slice('active '.length));

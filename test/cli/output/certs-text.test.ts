@@ -1,19 +1,16 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { certsJson, certsText, type CertsReport } from '../../../src/cli/output/certs-text.js';
 import { HostError } from '../../../src/errors.js';
 import { checkHost, checkLocal } from '../../../src/pki/check.js';
 import { deployedScript, parseDeployed } from '../../../src/pki/deployed.js';
-import { hostPkiContents } from '../../../src/pki/host-files.js';
 import { hostPkiFiles } from '../../../src/pki/host-layout.js';
 import { PKI_PATHS } from '../../../src/components/paths.js';
-import { reconcilePki, storedPki } from '../../../src/pki/reconcile.js';
-import { PkiStore } from '../../../src/pki/store.js';
+import { storedPki } from '../../../src/pki/reconcile.js';
 import { displayFilter } from '../../../src/printable.js';
 import { shRun } from '../../engine/support.js';
 import { hostHoldingPki, hostileCertificate, UNSAFE } from '../../pki/support.js';
-import { clusterFrom } from '../../support/cluster.js';
 import { useTempDir } from '../../support/tmp.js';
 
 describe('certs check output: what a host holds, shown', () => {
@@ -45,7 +42,7 @@ describe('certs check output: what a host holds, shown', () => {
 
   const shown = displayFilter(['hunter2-lab']);
 
-  it('escapes every control and bidi character of a host\'s certificate, and of a host\'s error, in text', async () => {
+  it("escapes every control and bidi character of a host's certificate, and of a host's error, in text", async () => {
     const text = certsText(await report(), shown);
     expect(text).not.toMatch(UNSAFE);
     const row = text.split('\n').find((l) => l.includes(PKI_PATHS.kubeletCert))!;

@@ -46,9 +46,7 @@ const planReport: RunReport = {
   mode: 'plan',
   refused: [],
   phases: ['os'],
-  hosts: hosts('changed', [
-    { host: 'e1', address: '10.0.0.13', status: 'unreachable', error: new SshError('e1', 'connect', 'connection refused', 'check that sshd runs') },
-  ]),
+  hosts: hosts('changed', [{ host: 'e1', address: '10.0.0.13', status: 'unreachable', error: new SshError('e1', 'connect', 'connection refused', 'check that sshd runs') }]),
   results: [
     result({
       changes: [changes.sysctlFile, changes.modules, changes.key, changes.sysctl, changes.swap],
@@ -78,10 +76,7 @@ const applyReport: RunReport = {
   refused: [],
   phases: ['os'],
   hosts: [{ ...hosts('failed')[0]!, error: failure }, hosts('failed')[1]!],
-  results: [
-    result({ status: 'failed', changes: [changes.modules], notApplied: [changes.iptables, changes.sysctlFile], error: failure }),
-    result({ host: 'w1', status: 'ok' }),
-  ],
+  results: [result({ status: 'failed', changes: [changes.modules], notApplied: [changes.iptables, changes.sysctlFile], error: failure }), result({ host: 'w1', status: 'ok' })],
   durationMs: 2049,
 };
 

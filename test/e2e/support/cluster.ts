@@ -10,7 +10,13 @@ import type { LabHosts } from './hosts.js';
 /** A run's JSON report, as `--output json` prints it. */
 export interface JsonReport {
   ok: boolean;
-  hosts: Array<{ host: string; status: string; system: string | null; error: { kind: string; message: string; hint: string | null; where: string } | null; roundTrips: { handshakes: number; execs: number; sftpOps: number; streamedBytes?: number } | null }>;
+  hosts: Array<{
+    host: string;
+    status: string;
+    system: string | null;
+    error: { kind: string; message: string; hint: string | null; where: string } | null;
+    roundTrips: { handshakes: number; execs: number; sftpOps: number; streamedBytes?: number } | null;
+  }>;
   refused?: Array<{ kind: string; message: string; hint: string | null; where: string }>;
   results: Array<{
     phase: string;

@@ -38,7 +38,11 @@ export function useLabHosts(count: number, opts: AddHostsOptions = {}): LabHosts
     hosts.push(...(await addHosts(lab.name, count, opts)));
   });
   afterAll(async () => {
-    if (lab && hosts.length > 0) await removeHosts(lab.name, hosts.map((h) => h.name));
+    if (lab && hosts.length > 0)
+      await removeHosts(
+        lab.name,
+        hosts.map((h) => h.name),
+      );
   });
   const host = (i: number): LabHost => {
     const h = hosts[i];

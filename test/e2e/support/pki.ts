@@ -36,25 +36,41 @@ export class TestPki {
 
   ca(name: string): CertFiles {
     const files = { cert: this.file(`${name}.crt`), key: this.file(`${name}.key`) };
-    this.openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-keyout', files.key, '-out', files.cert]);
+    this.openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      files.key,
+      '-out',
+      files.cert,
+    ]);
     return files;
   }
 
   issue(ca: CertFiles, name: string, cn: string, opts: IssueOptions): CertFiles {
     const files = { cert: this.file(`${name}.crt`), key: this.file(`${name}.key`) };
     const subject = `/CN=${cn}${(opts.o ?? []).map((o) => `/O=${o}`).join('')}`;
-    this.openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', subject,
-      '-keyout', files.key, '-out', this.file(`${name}.csr`)]);
+    this.openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', subject, '-keyout', files.key, '-out', this.file(`${name}.csr`)]);
     const usage = opts.usage.map((u) => (u === 'server' ? 'serverAuth' : 'clientAuth')).join(',');
     const ext = [`extendedKeyUsage=${usage}`, 'keyUsage=critical,digitalSignature,keyEncipherment'];
     if (opts.sans?.length) {
       ext.push(`subjectAltName=${opts.sans.map((s) => (/^[\d.]+$|:/.test(s) ? `IP:${s}` : `DNS:${s}`)).join(',')}`);
     }
     fs.writeFileSync(this.file(`${name}.ext`), ext.join('\n') + '\n');
-    this.openssl(['x509', '-req', '-in', this.file(`${name}.csr`), '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
-      '-days', '2', '-extfile', this.file(`${name}.ext`), '-out', files.cert]);
+    this.openssl(['x509', '-req', '-in', this.file(`${name}.csr`), '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', this.file(`${name}.ext`), '-out', files.cert]);
     return files;
   }
 

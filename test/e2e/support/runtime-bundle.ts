@@ -46,7 +46,15 @@ export async function labRuntimeBundle(): Promise<{ bundle: RuntimeBundle; busyb
   const bundle: RuntimeBundle = {
     containerdVersion: version,
     binaries: (): Resource[] =>
-      Object.entries(BINARIES).map(([name, { restarts }]) => ({ kind: 'file', path: `${HOST_PATHS.runtimeBinDir}/${name}`, content: contents[name]!, mode: 0o755, owner: 'root', group: 'root', restarts })),
+      Object.entries(BINARIES).map(([name, { restarts }]) => ({
+        kind: 'file',
+        path: `${HOST_PATHS.runtimeBinDir}/${name}`,
+        content: contents[name]!,
+        mode: 0o755,
+        owner: 'root',
+        group: 'root',
+        restarts,
+      })),
   };
   return { bundle, busybox: readFileSync(join(dir, 'bin/busybox')), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

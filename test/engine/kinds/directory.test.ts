@@ -52,7 +52,7 @@ describe('directory kind', () => {
   });
 });
 
-describe('directory kind: all of a host\'s directories in one probe', () => {
+describe("directory kind: all of a host's directories in one probe", () => {
   const tmp = useTempDir();
 
   it('reads every directory with one stat: present, missing, a file in the way, a link to a folder', () => {

@@ -18,9 +18,7 @@ describe('file kind: diff of probe output', () => {
   it('creates an absent file with one put step that says no file exists', () => {
     const c = diffOf(file({ restarts: ['kubelet'] }), 'absent');
     expect(c?.summary).toBe('create /etc/kubestrap/test.conf (0644 root:root, 10 bytes)');
-    expect(c?.steps).toEqual([
-      { type: 'put', path: '/etc/kubestrap/test.conf', content: CONTENT, mode: 0o644, owner: 'root', group: 'root', currentSha256: null },
-    ]);
+    expect(c?.steps).toEqual([{ type: 'put', path: '/etc/kubestrap/test.conf', content: CONTENT, mode: 0o644, owner: 'root', group: 'root', currentSha256: null }]);
     expect(c?.file).toEqual({ path: '/etc/kubestrap/test.conf', currentSha256: null, desired: CONTENT, secret: false });
     expect(c?.restarts).toEqual(['kubelet']);
     expect(c?.stage).toBe('prepare');

@@ -43,11 +43,7 @@ describe('firewallOff kind', () => {
         ufw: '[ "$1" = status ] && printf "Status: active\\n\\nTo Action From\\n"',
       });
       const observed = observe(debianFirewalls, { env });
-      expect(observed.split('\n')).toEqual([
-        'ufw LoadState=loaded UnitFileState=enabled ActiveState=active ',
-        `firewalld ${NOT_FOUND}`,
-        'ufw-Status: active',
-      ]);
+      expect(observed.split('\n')).toEqual(['ufw LoadState=loaded UnitFileState=enabled ActiveState=active ', `firewalld ${NOT_FOUND}`, 'ufw-Status: active']);
       expect(stepTexts(diffOf(debianFirewalls, observed))).toEqual(['ufw --force disable', 'systemctl disable --now -- ufw']);
     });
 

@@ -14,7 +14,9 @@ describe('hostname kind', () => {
   it('renames a host, naming the old and new name', () => {
     const c = diffOf(named('m1'), 'localhost.localdomain\nlocalhost.localdomain');
     expect(c?.summary).toBe('hostname: localhost.localdomain → m1');
-    expect(stepTexts(c)[0]).toMatch(/^if command -v hostnamectl >\/dev\/null && hostnamectl set-hostname -- m1 2>\/dev\/null; then :; else printf '%s\\n' m1 > \/etc\/hostname\.kubestrap-tmp && mv -f /);
+    expect(stepTexts(c)[0]).toMatch(
+      /^if command -v hostnamectl >\/dev\/null && hostnamectl set-hostname -- m1 2>\/dev\/null; then :; else printf '%s\\n' m1 > \/etc\/hostname\.kubestrap-tmp && mv -f /,
+    );
   });
 
   it('also changes a host whose /etc/hostname differs or is missing', () => {

@@ -56,9 +56,7 @@ describe('hostsEntries kind', () => {
     const current = '127.0.0.1 localhost\n';
     const c = diffOf(resource, `${current}@@end`);
     expect(c?.summary).toBe('/etc/hosts: 2 cluster host entries');
-    expect(c?.steps).toEqual([
-      { type: 'put', path: '/etc/hosts', content: `${current}${BLOCK}\n`, mode: 0o644, owner: 'root', group: 'root', currentSha256: sha256(current) },
-    ]);
+    expect(c?.steps).toEqual([{ type: 'put', path: '/etc/hosts', content: `${current}${BLOCK}\n`, mode: 0o644, owner: 'root', group: 'root', currentSha256: sha256(current) }]);
     expect(c?.file).toEqual({ path: '/etc/hosts', currentSha256: sha256(current), desired: `${current}${BLOCK}\n`, secret: false });
   });
 

@@ -22,7 +22,8 @@ describe('kernelModule kind', () => {
   describe('real probe', () => {
     const tmp = useTempDir();
     /** Points the probe's /proc/modules, /sys/module and /lib/modules at a fake tree. */
-    const inTree = (root: string) => (s: string) => s.replaceAll('/proc/modules', `${root}/proc/modules`).replaceAll('/sys/module/', `${root}/sys/module/`).replaceAll('"/lib/modules/', `"${root}/lib/modules/`);
+    const inTree = (root: string) => (s: string) =>
+      s.replaceAll('/proc/modules', `${root}/proc/modules`).replaceAll('/sys/module/', `${root}/sys/module/`).replaceAll('"/lib/modules/', `"${root}/lib/modules/`);
 
     it('finds modules in /proc/modules (dashes as underscores), /sys/module and modules.builtin', () => {
       const root = tmp();

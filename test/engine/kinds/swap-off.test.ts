@@ -56,11 +56,7 @@ describe('swapOff kind', () => {
       });
       const edit = (s: string) => s.replace('/proc/swaps', `${root}/swaps`).replaceAll('/etc/fstab', `${root}/fstab`);
       const observed = observe(swapOff, { edit });
-      expect(observed.split('\n')).toEqual([
-        'active /dev/dm-1',
-        'fstab 4 /dev/mapper/cl-swap none                    swap    defaults        0 0',
-        'fstab 6 /swapfile\tnone\tswap\tsw\t0\t0',
-      ]);
+      expect(observed.split('\n')).toEqual(['active /dev/dm-1', 'fstab 4 /dev/mapper/cl-swap none                    swap    defaults        0 0', 'fstab 6 /swapfile\tnone\tswap\tsw\t0\t0']);
       const c = diffOf(swapOff, observed);
       sh(edit(stepTexts(c)[1]!));
       const fstab = readFileSync(`${root}/fstab`, 'utf8').split('\n');

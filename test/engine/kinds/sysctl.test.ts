@@ -20,9 +20,7 @@ describe('sysctl kind', () => {
   it('compares multi-value settings word by word (the kernel prints tabs)', () => {
     expect(diffOf(sysctl('net.ipv4.ip_local_port_range', '32768 60999'), '32768\t60999\nwritable')).toBeUndefined();
     expect(diffOf(sysctl('net.ipv4.ip_local_port_range', '32768   60999 '), '32768\t60999\nwritable')).toBeUndefined();
-    expect(diffOf(sysctl('net.ipv4.ip_local_port_range', '1024 65000'), '32768\t60999\nwritable')?.summary).toBe(
-      'sysctl net.ipv4.ip_local_port_range: 32768 60999 → 1024 65000',
-    );
+    expect(diffOf(sysctl('net.ipv4.ip_local_port_range', '1024 65000'), '32768\t60999\nwritable')?.summary).toBe('sysctl net.ipv4.ip_local_port_range: 32768 60999 → 1024 65000');
   });
 
   it('sets a different value with sysctl -w and a hint about the key', () => {
@@ -46,9 +44,7 @@ describe('sysctl kind', () => {
   });
 
   it('quotes a value with spaces in its step', () => {
-    expect(stepTexts(diffOf(sysctl('net.ipv4.ip_local_port_range', '1024 65000'), '32768\t60999\nwritable'))).toEqual([
-      "sysctl -w -- 'net.ipv4.ip_local_port_range=1024 65000'",
-    ]);
+    expect(stepTexts(diffOf(sysctl('net.ipv4.ip_local_port_range', '1024 65000'), '32768\t60999\nwritable'))).toEqual(["sysctl -w -- 'net.ipv4.ip_local_port_range=1024 65000'"]);
   });
 
   describe('real probe of /proc/sys on this machine', () => {

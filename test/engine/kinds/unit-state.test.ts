@@ -40,7 +40,7 @@ describe('unit states in a probe', () => {
     return { lines: out.trim().split('\n'), calls: readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean) };
   }
 
-  it('asks systemd once for every declared unit and reads each unit\'s state from that answer', () => {
+  it("asks systemd once for every declared unit and reads each unit's state from that answer", () => {
     const { lines, calls } = run(unitStatesPrelude(['kubelet', 'flanneld', 'kubelet']), ['kubelet', 'flanneld']);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toContain('kubelet flanneld');

@@ -168,13 +168,7 @@ function authOk(ctx: AuthContext, u: TestUser): boolean {
   return false;
 }
 
-function handleSession(
-  session: Session,
-  who: () => { user: TestUser; userName: string },
-  home: string,
-  bin: string,
-  state: { commands: string[]; ptyExecs: number },
-): void {
+function handleSession(session: Session, who: () => { user: TestUser; userName: string }, home: string, bin: string, state: { commands: string[]; ptyExecs: number }): void {
   let pty = false;
   let kill: ((sig: NodeJS.Signals) => void) | undefined;
   session.on('pty', (accept) => {
