@@ -1,13 +1,9 @@
+import { componentPhase } from './component-phase.js';
 import { HOST_PATHS, PKI_PATHS } from '../components/paths.js';
-import type { Resource } from '../engine/resource.js';
-import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
 import type { ClusterAction, ClusterContext } from './context.js';
 import { shJoin, shq } from '../ssh/quote.js';
-import { fileResource } from './file-resource.js';
-import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
-import { clusterRecord, legacyRecordGone } from './record.js';
+import { namesWithRole, type Phase } from './phase.js';
 import { kubectl } from '../components/clients.js';
-import { portsNeeded, runningService } from './services.js';
 
 /** The API server's client certificate for kubelets (its CN, see pki/catalog.ts) and the binding that lets it reach them. */
 const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
@@ -22,34 +18,29 @@ export const SECRETS_ENCRYPTED_LABEL = 'kubestrap.io/secrets-encrypted-with';
  * Once the API server answers, the binding that lets it reach kubelets (logs, exec) is created,
  * once, when it is missing.
  */
-export const controlPlanePhase: Phase = {
-  name: 'control-plane',
-  title: 'control plane',
-  appliesTo: (host) => host.roles.includes('master'),
-  facts: [LISTENERS_FACT],
-  resources: ({ spec, host, files }: PhaseContext): Resource[] => [
-    { kind: 'directory', path: HOST_PATHS.auditLogDir, mode: 0o700, owner: 'root', group: 'root' },
-    ...filesOf('control-plane', files).map(fileResource),
-    runningService(spec, host, 'kube-apiserver'),
-    runningService(spec, host, 'kube-controller-manager'),
-    runningService(spec, host, 'kube-scheduler'),
-    legacyRecordGone('control-plane'),
-  ],
-  record: ({ spec }) => clusterRecord(spec),
-  preflight: (ctx) => portProblems(withRole(ctx, 'master'), () => portsNeeded(ctx.spec, 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler')),
-  clusterActions: (ctx) => [
-    {
-      name: 'apiserver-kubelet-access',
-      description: `let the API server reach kubelets (bind ${KUBELET_CLIENT_USER} to system:kubelet-api-admin)`,
-      check: (host) => `${kubectl(host)} get clusterrolebinding ${KUBELET_API_BINDING} -o name`,
-      run: (host) => `${kubectl(host)} ${shJoin(['create', 'clusterrolebinding', KUBELET_API_BINDING, '--clusterrole=system:kubelet-api-admin', `--user=${KUBELET_CLIENT_USER}`])}`,
-      candidates: namesWithRole(ctx, 'master'),
-      when: 'after',
-      failureHint: 'check that the API server answers on that master (journalctl -u kube-apiserver)',
-    },
-    encryptExistingSecrets(ctx),
-  ],
-};
+export const controlPlanePhase: Phase = componentPhase(
+  {
+    name: 'control-plane',
+    title: 'control plane',
+    role: 'master',
+    directories: [{ path: HOST_PATHS.auditLogDir, mode: 0o700 }],
+    services: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'],
+  },
+  {
+    clusterActions: (ctx) => [
+      {
+        name: 'apiserver-kubelet-access',
+        description: `let the API server reach kubelets (bind ${KUBELET_CLIENT_USER} to system:kubelet-api-admin)`,
+        check: (host) => `${kubectl(host)} get clusterrolebinding ${KUBELET_API_BINDING} -o name`,
+        run: (host) => `${kubectl(host)} ${shJoin(['create', 'clusterrolebinding', KUBELET_API_BINDING, '--clusterrole=system:kubelet-api-admin', `--user=${KUBELET_CLIENT_USER}`])}`,
+        candidates: namesWithRole(ctx, 'master'),
+        when: 'after',
+        failureHint: 'check that the API server answers on that master (journalctl -u kube-apiserver)',
+      },
+      encryptExistingSecrets(ctx),
+    ],
+  },
+);
 
 /**
  * The API servers encrypt a Secret when they write it: those stored before the encryption config

@@ -1,16 +1,14 @@
+import { componentPhase } from './component-phase.js';
 import { HOST_PATHS } from '../components/paths.js';
 import { HostError } from '../errors.js';
 import type { ClusterContext, ClusterHost } from './context.js';
-import type { Resource } from '../engine/resource.js';
 import { defineFact, readFact } from '../engine/facts.js';
 import { DISK_FACT, diskProblems } from '../preflight/disk.js';
-import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
+import { LISTENERS_FACT } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
 import { etcdAccessAction } from './etcd-access.js';
-import { fileResource } from './file-resource.js';
-import { filesOf, withRole, type Phase, type PhaseContext } from './phase.js';
-import { clusterRecord, legacyRecordGone, legacyRecordPath } from './record.js';
-import { portsNeeded, runningService } from './services.js';
+import { withRole, type Phase } from './phase.js';
+import { legacyRecordPath } from './record.js';
 
 /** Whether the data folder holds a member, and which cluster kubestrap recorded it for. */
 const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(legacyRecordPath('etcd'))}`, parseEtcdData);
@@ -24,28 +22,24 @@ const ETCD_DISK_BYTES = 2 * 1024 ** 3;
  * before the next. A member that already has data keeps it: etcd ignores the initial-cluster flags
  * then, so it is never bootstrapped again.
  */
-export const etcdPhase: Phase = {
-  name: 'etcd',
-  title: 'etcd cluster',
-  appliesTo: (host) => host.roles.includes('etcd'),
-  facts: [LISTENERS_FACT, DISK_FACT, DATA_FACT],
-  resources: ({ spec, host, files }: PhaseContext): Resource[] => [
-    { kind: 'directory', path: HOST_PATHS.etcdDataDir, mode: 0o700, owner: 'root', group: 'root' },
-    ...filesOf('etcd', files).map(fileResource),
-    runningService(spec, host, 'etcd'),
-    legacyRecordGone('etcd'),
-  ],
-  record: ({ spec }) => clusterRecord(spec, { etcd: spec.values.ETCD_VERSION!, dataDir: HOST_PATHS.etcdDataDir }),
-  preflight: (ctx) => {
-    const members = withRole(ctx, 'etcd');
-    return [
-      ...portProblems(members, () => portsNeeded(ctx.spec, 'etcd')),
-      ...foreignData(members),
-      ...diskProblems(members, () => [{ path: HOST_PATHS.etcdDataDir, bytes: ETCD_DISK_BYTES, what: 'etcd data' }]),
-    ];
+export const etcdPhase: Phase = componentPhase(
+  {
+    name: 'etcd',
+    title: 'etcd cluster',
+    role: 'etcd',
+    directories: [{ path: HOST_PATHS.etcdDataDir, mode: 0o700 }],
+    services: ['etcd'],
+    record: ({ spec }) => ({ etcd: spec.values.ETCD_VERSION!, dataDir: HOST_PATHS.etcdDataDir }),
   },
-  clusterActions: (ctx) => [etcdAccessAction(ctx)],
-};
+  {
+    facts: [LISTENERS_FACT, DISK_FACT, DATA_FACT],
+    preflight: (ctx) => {
+      const members = withRole(ctx, 'etcd');
+      return [...foreignData(members), ...diskProblems(members, () => [{ path: HOST_PATHS.etcdDataDir, bytes: ETCD_DISK_BYTES, what: 'etcd data' }])];
+    },
+    clusterActions: (ctx) => [etcdAccessAction(ctx)],
+  },
+);
 
 /** What the etcd fact says about a member's data folder. */
 export function etcdData(h: ClusterHost): EtcdData {

@@ -1,13 +1,9 @@
+import { componentPhase } from './component-phase.js';
 import { kubectl } from '../components/clients.js';
 import { HOST_PATHS } from '../components/paths.js';
 import type { ClusterAction, ClusterContext } from './context.js';
-import type { Resource } from '../engine/resource.js';
-import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
 import { shq } from '../ssh/quote.js';
-import { fileResource } from './file-resource.js';
-import { filesOf, namesWithRole, withRole, type Phase, type PhaseContext } from './phase.js';
-import { clusterRecord, legacyRecordGone } from './record.js';
-import { portsNeeded, runningService } from './services.js';
+import { namesWithRole, type Phase } from './phase.js';
 
 export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
 
@@ -17,23 +13,19 @@ export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
  * identity and the API server's certificate); kube-proxy with its config. Masters among them carry
  * the control-plane role label, and its taint unless MASTER_SCHEDULABLE=true.
  */
-export const workersPhase: Phase = {
-  name: 'workers',
-  title: 'node agents (kubelet, kube-proxy)',
-  appliesTo: (host) => host.roles.includes('worker'),
-  facts: [LISTENERS_FACT],
-  resources: ({ spec, host, files }: PhaseContext): Resource[] => [
-    { kind: 'directory', path: HOST_PATHS.kubeletDir, mode: 0o700, owner: 'root', group: 'root' },
-    { kind: 'directory', path: HOST_PATHS.kubeProxyDir, mode: 0o755, owner: 'root', group: 'root' },
-    ...filesOf('workers', files).map(fileResource),
-    runningService(spec, host, 'kubelet'),
-    runningService(spec, host, 'kube-proxy'),
-    legacyRecordGone('workers'),
-  ],
-  record: ({ spec }) => clusterRecord(spec),
-  preflight: (ctx) => portProblems(withRole(ctx, 'worker'), () => portsNeeded(ctx.spec, 'kubelet', 'kube-proxy')),
-  clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
-};
+export const workersPhase: Phase = componentPhase(
+  {
+    name: 'workers',
+    title: 'node agents (kubelet, kube-proxy)',
+    role: 'worker',
+    directories: [
+      { path: HOST_PATHS.kubeletDir, mode: 0o700 },
+      { path: HOST_PATHS.kubeProxyDir, mode: 0o755 },
+    ],
+    services: ['kubelet', 'kube-proxy'],
+  },
+  { clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)) },
+);
 
 /**
  * A master that runs pods says so by its role label (which a kubelet may not set on itself) and,

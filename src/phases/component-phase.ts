@@ -1,0 +1,47 @@
+import type { Role } from '../config/inventory-schema.js';
+import type { RecordFields } from '../engine/host-record.js';
+import type { Resource } from '../engine/resource.js';
+import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
+import type { ClusterContext, PhaseContext } from './context.js';
+import { fileResource } from './file-resource.js';
+import type { PhaseName } from './phase-names.js';
+import { filesOf, withRole, type Phase } from './phase.js';
+import { clusterRecord, legacyRecordGone } from './record.js';
+import { type ComponentService, portsNeeded, runningService } from './services.js';
+
+/** The shape every phase that runs components shares: its role's hosts, its folders, its rendered files, its services. */
+export interface ComponentPhaseShape {
+  name: PhaseName;
+  title: string;
+  role: Role;
+  /** Folders the components need before they start (data, logs), with their modes. */
+  directories: ReadonlyArray<{ path: string; mode: number }>;
+  /** The services it runs, in start order: each enabled, running and waited on as the catalog says. */
+  services: readonly ComponentService[];
+  /** What the host record keeps of the phase besides the cluster and its Kubernetes version. */
+  record?: (ctx: PhaseContext) => RecordFields;
+}
+
+/**
+ * A phase that runs components on the hosts of one role: their folders, the files rendered for
+ * them, their services (readiness and rolling restarts from the catalog), the host record's
+ * entry, and a preflight that the ports they need are free. What a phase adds (facts, more
+ * preflight, cluster actions) goes in `more`; a `preflight` there runs after the ports check.
+ */
+export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Phase, 'facts' | 'preflight' | 'clusterActions'>> = {}): Phase {
+  return {
+    name: shape.name,
+    title: shape.title,
+    appliesTo: (host) => host.roles.includes(shape.role),
+    facts: more.facts ?? [LISTENERS_FACT],
+    resources: (ctx: PhaseContext): Resource[] => [
+      ...shape.directories.map((d): Resource => ({ kind: 'directory', path: d.path, mode: d.mode, owner: 'root', group: 'root' })),
+      ...filesOf(shape.name, ctx.files).map(fileResource),
+      ...shape.services.map((s) => runningService(ctx.spec, ctx.host, s)),
+      legacyRecordGone(shape.name),
+    ],
+    record: (ctx) => clusterRecord(ctx.spec, shape.record?.(ctx)),
+    preflight: (ctx: ClusterContext) => [...portProblems(withRole(ctx, shape.role), () => portsNeeded(ctx.spec, ...shape.services)), ...(more.preflight?.(ctx) ?? [])],
+    ...(more.clusterActions ? { clusterActions: more.clusterActions } : {}),
+  };
+}
