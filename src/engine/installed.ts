@@ -57,5 +57,10 @@ function absentFor(stale: readonly string[], restarts: Readonly<Record<string, s
     const name = id.slice(colon + 1);
     return [{ kind: 'absent', of, name, ...(restarts[id]?.length ? { restarts: restarts[id] } : {}) }];
   });
+  const files = parsed.filter((r) => r.of === 'file').map((r) => r.name);
+  for (const dir of parsed.filter((r) => r.of === 'directory')) {
+    const inside = files.filter((f) => f.startsWith(`${dir.name}/`) && !f.slice(dir.name.length + 1).includes('/'));
+    if (inside.length) dir.emptiedBy = inside;
+  }
   return parsed.sort((a, b) => REMOVAL_ORDER.indexOf(a.of) - REMOVAL_ORDER.indexOf(b.of) || (a.of === 'directory' ? b.name.length - a.name.length : 0));
 }

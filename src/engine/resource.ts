@@ -151,6 +151,8 @@ export interface AbsentResource {
   name: string;
   /** Services that read a file being removed (a drop-in, a config): restarted if they keep running. */
   restarts?: string[];
+  /** A folder's files that the same run removes first: the folder counts as empty without them. */
+  emptiedBy?: string[];
 }
 
 /**

@@ -90,6 +90,15 @@ describe('absence: what a phase no longer wants is removed', () => {
     expect([summaries(again, 'n1'), summaries(again, 'n2')]).toEqual([[], []]);
   });
 
+  it('removes a folder whose only files the same run removes', async () => {
+    const cluster = fakeCluster(tmp(), { n1: {} });
+    await run(cluster, [appPhase([dir('/etc/demo/app.d'), file(DROP_IN, 'x=1\n')])]);
+    const applied = await run(cluster, [appPhase([])]);
+    expect(summaries(applied, 'n1')).toEqual([`remove ${DROP_IN}`, 'remove empty directory /etc/demo/app.d', 'forget what the app phase installed (nothing left)']);
+    expect(cluster.host('n1').exists('/etc/demo/app.d')).toBe(false);
+    expect(summaries(await run(cluster, [appPhase([])]), 'n1')).toEqual([]);
+  });
+
   it('keeps a file that moved to another phase of the run, which now records it', async () => {
     const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } } });
     const config: TestPhase = { name: 'config', title: 'config', appliesTo: () => true, resources: () => [file(CONF, 'v=1\n', ['app'])] };

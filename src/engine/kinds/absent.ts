@@ -63,9 +63,12 @@ function probeOne(r: AbsentResource): string {
   switch (r.of) {
     case 'file':
       return `if [ -e ${p} ] || [ -L ${p} ]; then echo present; else echo absent; fi`;
-    case 'directory':
-      // Empty (no entry, dot files included) or not: globs, no process. A folder that holds something stays.
-      return `if [ -d ${p} ]; then ks_e=present; for ks_f in ${p}/* ${p}/.[!.]* ${p}/..?*; do if [ -e "$ks_f" ] || [ -L "$ks_f" ]; then ks_e=kept; break; fi; done; echo $ks_e; else echo absent; fi`;
+    case 'directory': {
+      // Empty (no entry, dot files included, none but those the run removes first) or not: globs, no
+      // process. A folder that holds something else stays.
+      const removed = r.emptiedBy?.length ? `case "$ks_f" in ${r.emptiedBy.map(shq).join('|')}) continue ;; esac; ` : '';
+      return `if [ -d ${p} ]; then ks_e=present; for ks_f in ${p}/* ${p}/.[!.]* ${p}/..?*; do [ -e "$ks_f" ] || [ -L "$ks_f" ] || continue; ${removed}ks_e=kept; break; done; echo $ks_e; else echo absent; fi`;
+    }
     case 'service':
       return unitStateProbe(r.name);
     case 'package':
