@@ -6,6 +6,7 @@
  *   exec H [--name L] -- CMD...
  */
 import { parseArgs } from 'node:util';
+import { execLine } from './exec-line.js';
 import { addHosts, cutLink, FLAVOURS, hostExec, labDown, labInfo, labStatus, labUp, parseFlavour, removeHosts, restoreLink, startHost, stopHost, type Flavour, type LabInfo } from './index.js';
 
 const USAGE = `usage: npm run lab -- <command> [--name LAB]
@@ -17,7 +18,8 @@ const USAGE = `usage: npm run lab -- <command> [--name LAB]
   add-hosts N [--flavour F] | remove-host H   fresh hosts on the next free IPs | delete a host
   stop-host H | start-host H             halt a host (disk kept) | boot it again
   cut H | restore H                      detach/re-attach the host's network link
-  exec H -- CMD...                       run CMD as root inside H (no ssh needed)`;
+  exec H -- CMD...                       run CMD as root inside H (no ssh needed); each argument stays one
+                                         word, so a shell line goes to sh -c: exec H -- sh -c 'a | b'`;
 
 function printUp(lab: LabInfo, seconds: number): void {
   console.log(`lab '${lab.name}' up in ${seconds.toFixed(1)} s: bridge ${lab.bridge} ${lab.subnet}, repo ${lab.repoUrl}`);
@@ -110,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'exec': {
       if (rest.length === 0) throw new Error(`exec needs a command after --\n${USAGE}`);
-      const r = await hostExec(name, needArg('a host name'), rest.join(' '));
+      const r = await hostExec(name, needArg('a host name'), execLine(rest));
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       return r.code;
