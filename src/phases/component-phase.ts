@@ -26,9 +26,10 @@ export interface ComponentPhaseShape {
  * A phase that runs components on the hosts of one role: their folders, the files rendered for
  * them, their services (readiness and rolling restarts from the catalog), the host record's
  * entry, and a preflight that the ports they need are free. What a phase adds (facts, more
- * preflight, cluster actions) goes in `more`; a `preflight` there runs after the ports check.
+ * preflight, cluster actions, template variables from facts) goes in `more`; a `preflight` there
+ * runs after the ports check.
  */
-export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Phase, 'facts' | 'preflight' | 'clusterActions'>> = {}): Phase {
+export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Phase, 'facts' | 'preflight' | 'clusterActions' | 'hostValues'>> = {}): Phase {
   return {
     name: shape.name,
     title: shape.title,
@@ -43,5 +44,6 @@ export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Ph
     record: (ctx) => clusterRecord(ctx.spec, shape.record?.(ctx)),
     preflight: (ctx: ClusterContext) => [...portProblems(withRole(ctx, shape.role), () => portsNeeded(ctx.spec, ...shape.services)), ...(more.preflight?.(ctx) ?? [])],
     ...(more.clusterActions ? { clusterActions: more.clusterActions } : {}),
+    ...(more.hostValues ? { hostValues: more.hostValues } : {}),
   };
 }

@@ -3,7 +3,9 @@ import { kubectl } from '../components/clients.js';
 import { HOST_PATHS } from '../components/paths.js';
 import type { ClusterAction, ClusterContext } from './context.js';
 import { shq } from '../ssh/quote.js';
+import { LISTENERS_FACT } from '../preflight/ports.js';
 import { namesWithRole, type Phase } from './phase.js';
+import { kubeletResolvConf, RESOLV_CONF_FACT } from './resolv-conf.js';
 
 export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
 
@@ -11,7 +13,8 @@ export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
  * The node agents on hosts with the worker role (a master may have it too): the kubelet, with its
  * config file and serving certificate, waited on until its node is registered (which proves its
  * identity and the API server's certificate); kube-proxy with its config. Masters among them carry
- * the control-plane role label, and its taint unless MASTER_SCHEDULABLE=true.
+ * the control-plane role label, and its taint unless MASTER_SCHEDULABLE=true. The kubelet's
+ * resolv.conf follows the host's (KUBELET_RESOLV_CONF, see resolv-conf.ts).
  */
 export const workersPhase: Phase = componentPhase(
   {
@@ -24,7 +27,11 @@ export const workersPhase: Phase = componentPhase(
     ],
     services: ['kubelet', 'kube-proxy'],
   },
-  { clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)) },
+  {
+    facts: [LISTENERS_FACT, RESOLV_CONF_FACT],
+    hostValues: (_host, facts) => ({ KUBELET_RESOLV_CONF: kubeletResolvConf(facts) }),
+    clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
+  },
 );
 
 /**
