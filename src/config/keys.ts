@@ -1,4 +1,15 @@
-import { DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, DOWNLOAD_BASES, isSupportedEtcdVersion, isSupportedKubeVersion, parseVersion, supportedEtcdRange, supportedKubeRange } from '../upstream/index.js';
+import {
+  DEFAULT_IMAGE_REGISTRY,
+  DEFAULT_VERSIONS,
+  DOWNLOAD_BASES,
+  etcdBelowMinimum,
+  isSupportedEtcdVersion,
+  isSupportedKubeVersion,
+  parseProjectVersion,
+  parseVersion,
+  supportedEtcdRange,
+  supportedKubeRange,
+} from '../upstream/index.js';
 import {
   checkAbsolutePath,
   checkCidr,
@@ -83,9 +94,17 @@ const checkKubeVersion: ValueCheck = (value) => {
 const checkEtcdVersion: ValueCheck = (value) => {
   const problem = checkVersion(DEFAULT_VERSIONS.etcd)(value);
   if (problem) return problem;
-  return isSupportedEtcdVersion(parseVersion(value)!)
-    ? undefined
-    : { message: `etcd ${value} is not supported`, hint: `set ETCD_VERSION to a version from ${supportedEtcdRange()}, e.g. ${DEFAULT_VERSIONS.etcd}` };
+  const version = parseVersion(value)!;
+  if (!isSupportedEtcdVersion(version)) {
+    return { message: `etcd ${value} is not supported`, hint: `set ETCD_VERSION to a version from ${supportedEtcdRange()}, e.g. ${DEFAULT_VERSIONS.etcd}` };
+  }
+  // Every supported Kubernetes version is 1.31 or later, so the value alone tells.
+  const minimum = etcdBelowMinimum(version);
+  if (!minimum) return undefined;
+  return {
+    message: `etcd ${version.tag} is older than ${minimum.tag}, the oldest 3.${version.minor} release Kubernetes 1.31 and later run on (the API server relies on the /livez and /readyz endpoints etcd added in v3.5.11 and v3.4.29)`,
+    hint: `set ETCD_VERSION to ${minimum.tag} or a later 3.${version.minor} release (upgrade the members first on an existing cluster), or to ${DEFAULT_VERSIONS.etcd} for a new one`,
+  };
 };
 
 /** host[:port] with an optional path, as image references start: registry.k8s.io, mirror.example.com:5000/k8s */
@@ -185,7 +204,7 @@ export const KNOWN_KEYS = {
     check: checkKubeVersion,
   },
   ETCD_VERSION: {
-    summary: `etcd version to install (${supportedEtcdRange()}; 3.4 only for existing clusters).`,
+    summary: `etcd version to install (${supportedEtcdRange()}: 3.4.29+ or 3.5.11+, as Kubernetes 1.31 and later need; 3.4 only for existing clusters).`,
     default: DEFAULT_VERSIONS.etcd,
     scope: 'cluster',
     check: checkEtcdVersion,
@@ -197,10 +216,16 @@ export const KNOWN_KEYS = {
     check: checkVersion(DEFAULT_VERSIONS.flannel),
   },
   FLANNEL_CNI_PLUGIN_VERSION: {
-    summary: "Version of flannel's CNI plugin (flannel-io/cni-plugin), installed as /opt/cni/bin/flannel.",
+    summary: "Release tag of flannel's CNI plugin (flannel-io/cni-plugin), as upstream writes it with its build suffix; installed as /opt/cni/bin/flannel.",
     default: DEFAULT_VERSIONS['flannel-cni-plugin'],
     scope: 'cluster',
-    check: checkVersion(DEFAULT_VERSIONS['flannel-cni-plugin']),
+    check: (value) =>
+      parseProjectVersion('flannel-cni-plugin', value)
+        ? undefined
+        : {
+            message: `"${value}" is not a release tag of flannel's CNI plugin`,
+            hint: `write the tag as flannel-io/cni-plugin's releases name it, vMAJOR.MINOR.PATCH-flannelN, e.g. ${DEFAULT_VERSIONS['flannel-cni-plugin']}`,
+          },
   },
   CNI_PLUGINS_VERSION: {
     summary: 'Version of the CNI reference plugins (bridge, host-local, loopback, portmap).',

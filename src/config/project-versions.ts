@@ -1,4 +1,4 @@
-import { parseVersion, type Project, type ProjectVersions } from '../upstream/index.js';
+import { parseProjectVersion, type Project, type ProjectVersions } from '../upstream/index.js';
 import type { KnownKey } from './keys.js';
 
 /** The property naming each upstream project's version. */
@@ -17,7 +17,7 @@ export const PROJECT_VERSION_KEYS: Record<Project, KnownKey> = {
 export function projectVersions(values: Readonly<Record<string, string>>): ProjectVersions {
   return Object.fromEntries(
     Object.entries(PROJECT_VERSION_KEYS).map(([project, key]) => {
-      const version = parseVersion(values[key] ?? '');
+      const version = parseProjectVersion(project as Project, values[key] ?? '');
       if (!version) throw new Error(`${key}=${values[key]} passed validation but is not a version`);
       return [project, version];
     }),

@@ -1,7 +1,7 @@
 import { binariesOf, type Arch, type BinaryName, type Project } from './components.js';
-import { hasEtcdutl } from './etcd.js';
+import { hasEtcdutl, pinnedEtcdTarball } from './etcd.js';
 import { pinnedTarballs } from './kubernetes.js';
-import { bare, type Version } from './version.js';
+import { bare, compareVersions, mustParseVersion, type Version } from './version.js';
 
 /**
  * Where each upstream binary is published and how to check it: the official URL under a base URL
@@ -89,6 +89,21 @@ function members(names: readonly BinaryName[], path: (name: BinaryName) => strin
   return Object.fromEntries(names.map((n) => [n, path(n)]));
 }
 
+const FLANNEL_CNI_FIRST_PUBLISHED_SHA256 = mustParseVersion('v1.4.0');
+const FLANNEL_CNI_SHORT_ASSETS = mustParseVersion('v1.8.0');
+
+/**
+ * The version in the name of a flannel CNI plugin archive, which upstream's scripts/version.sh
+ * decides: from v1.8.0-flannel2 on it is the tag's first six characters (`VERSION=${GIT_TAG:0:6}`:
+ * v1.9.1-flannel1 ships cni-plugin-flannel-linux-amd64-v1.9.1.tgz), before that the whole tag
+ * (v1.5.1-flannel2 ships ...-v1.5.1-flannel2.tgz).
+ */
+export function flannelCniAssetVersion(v: Version): string {
+  const build = Number(/-flannel(\d+)$/.exec(v.tag)?.[1] ?? 0);
+  const order = compareVersions(v, FLANNEL_CNI_SHORT_ASSETS);
+  return order > 0 || (order === 0 && build >= 2) ? v.tag.slice(0, 6) : v.tag;
+}
+
 const CATALOG: Record<Project, (req: SourceRequest) => ArtifactSource[]> = {
   kubernetes(req) {
     const base = trim(req.bases.K8S_DOWNLOAD_URL);
@@ -117,10 +132,12 @@ const CATALOG: Record<Project, (req: SourceRequest) => ArtifactSource[]> = {
     const dir = `etcd-${req.version.tag}-linux-${req.arch}`;
     const url = github(req, 'etcd-io/etcd', req.version.tag, `${dir}.tar.gz`);
     const names = binariesOf('etcd').filter((n) => n !== 'etcdutl' || hasEtcdutl(req.version));
+    const pinned = pinnedEtcdTarball(req.version, req.arch);
     return [
       {
         url,
         base: 'GITHUB_DOWNLOAD_URL',
+        ...(pinned ? { pinned: { algorithm: 'sha256', hex: pinned } } : {}),
         published: { url: github(req, 'etcd-io/etcd', req.version.tag, 'SHA256SUMS'), algorithm: 'sha256', entry: `${dir}.tar.gz` },
         layout: { kind: 'tgz', members: members(names, (n) => `${dir}/${n}`) },
       },
@@ -131,11 +148,10 @@ const CATALOG: Record<Project, (req: SourceRequest) => ArtifactSource[]> = {
     return [{ url: github(req, 'flannel-io/flannel', req.version.tag, `flanneld-${req.arch}`), base: 'GITHUB_DOWNLOAD_URL', published: null, layout: { kind: 'file', binary: 'flanneld' } }];
   },
   'flannel-cni-plugin'(req) {
-    // Tags read v1.9.1-flannel1 while the assets of the v1.6+ builds drop that suffix.
-    const tag = `${req.version.tag}-flannel1`;
-    const url = github(req, 'flannel-io/cni-plugin', tag, `cni-plugin-flannel-linux-${req.arch}-${req.version.tag}.tgz`);
-    // Nor does flannel's CNI plugin.
-    return [{ url, base: 'GITHUB_DOWNLOAD_URL', published: null, layout: { kind: 'tgz', members: { flannel: `flannel-${req.arch}` } } }];
+    const url = github(req, 'flannel-io/cni-plugin', req.version.tag, `cni-plugin-flannel-linux-${req.arch}-${flannelCniAssetVersion(req.version)}.tgz`);
+    // scripts/package.sh writes a .sha256 next to each archive; the release workflow attaches them from v1.4.0-flannel1 on.
+    const published = compareVersions(req.version, FLANNEL_CNI_FIRST_PUBLISHED_SHA256) >= 0 ? beside(url, '.sha256') : null;
+    return [{ url, base: 'GITHUB_DOWNLOAD_URL', published, layout: { kind: 'tgz', members: { flannel: `flannel-${req.arch}` } } }];
   },
   'cni-plugins'(req) {
     const url = github(req, 'containernetworking/plugins', req.version.tag, `cni-plugins-linux-${req.arch}-${req.version.tag}.tgz`);

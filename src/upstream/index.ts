@@ -11,4 +11,5 @@ export * from './images.js';
 export * from './kube-flags.js';
 export * from './kubernetes.js';
 export * from './ports.js';
+export * from './release-tags.js';
 export * from './version.js';

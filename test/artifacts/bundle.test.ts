@@ -31,7 +31,16 @@ describe('bundle create, then use with the network gone', () => {
     const configFile = join(dir, 'config.properties');
     writeFileSync(
       configFile,
-      [`KUBE_VERSION=v1.37.1`, `K8S_DOWNLOAD_URL=${server.url}`, `GITHUB_DOWNLOAD_URL=${server.url}`, `DOCKER_DOWNLOAD_URL=${server.url}`, `K8S_IMAGE_REGISTRY=${registry}`, ''].join('\n'),
+      // Releases kubestrap pins no checksum for: a fake upstream cannot serve a pinned one.
+      [
+        `KUBE_VERSION=v1.37.1`,
+        'ETCD_VERSION=v3.6.13',
+        `K8S_DOWNLOAD_URL=${server.url}`,
+        `GITHUB_DOWNLOAD_URL=${server.url}`,
+        `DOCKER_DOWNLOAD_URL=${server.url}`,
+        `K8S_IMAGE_REGISTRY=${registry}`,
+        '',
+      ].join('\n'),
     );
     const config = loadClusterConfig(configFile);
     const routes = await fakeUpstream(server.url, config.versions, arches);
@@ -71,7 +80,7 @@ describe('bundle create, then use with the network gone', () => {
       `arm64 ${new URL(server.url).host}/coredns/coredns:v1.14.4`,
       `arm64 ${new URL(server.url).host}/pause:3.10.1`,
     ]);
-    expect(manifest.createdFor).toMatchObject({ kubernetes: 'v1.37.1', etcd: 'v3.6.16', containerd: 'v2.3.0' });
+    expect(manifest.createdFor).toMatchObject({ kubernetes: 'v1.37.1', etcd: 'v3.6.13', containerd: 'v2.3.0' });
     expect(bundleBinaries(config)).toEqual(expect.arrayContaining(['containerd', 'runc', 'dockerd', 'etcdutl', 'flannel', 'portmap']));
   });
 

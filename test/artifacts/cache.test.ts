@@ -8,7 +8,7 @@ import { ArtifactCache } from '../../src/artifacts/cache.js';
 import { ArtifactLock } from '../../src/artifacts/lock.js';
 import { resolveBinaries, type ResolveContext } from '../../src/artifacts/resolve.js';
 import { ArtifactError, StateError } from '../../src/errors.js';
-import { DEFAULT_VERSIONS, parseVersion, type ProjectVersions } from '../../src/upstream/index.js';
+import { defaultProjectVersions, parseVersion } from '../../src/upstream/index.js';
 import { useArtifactServers } from '../support/artifact-server.js';
 import { refusal } from '../support/refusal.js';
 import { useTempDir } from '../support/tmp.js';
@@ -34,7 +34,7 @@ describe('the shared download cache', () => {
       '/release/v1.37.1/bin/linux/amd64/kubelet': KUBELET,
       '/release/v1.37.1/bin/linux/amd64/kubelet.sha256': `${sha256(KUBELET)}\n`,
     });
-    const versions = Object.fromEntries(Object.entries({ ...DEFAULT_VERSIONS, kubernetes: 'v1.37.1' }).map(([k, v]) => [k, parseVersion(v)!])) as ProjectVersions;
+    const versions = { ...defaultProjectVersions(), kubernetes: parseVersion('v1.37.1')! };
     const ctx = (): ResolveContext => ({
       cache: new ArtifactCache(join(dir, 'cache')),
       lock: ArtifactLock.open(join(dir, 'state')),

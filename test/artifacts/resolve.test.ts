@@ -8,7 +8,7 @@ import { ArtifactLock } from '../../src/artifacts/lock.js';
 import { MANIFEST_FILE, loadManifest } from '../../src/artifacts/manifest.js';
 import { resolveBinaries, resolvedKey, type BinaryRequest, type ResolveContext } from '../../src/artifacts/resolve.js';
 import { ArtifactError, BundleError, type Warning } from '../../src/errors.js';
-import { DEFAULT_VERSIONS, parseVersion, type ProjectVersions } from '../../src/upstream/index.js';
+import { defaultProjectVersions, parseProjectVersion, type Project, type ProjectVersions } from '../../src/upstream/index.js';
 import { chunked, deadUrl, startProxy, tgz, truncated, useArtifactServers, type ArtifactServer } from '../support/artifact-server.js';
 import { fakeUpstream } from '../support/fake-upstream.js';
 import { useTempDir } from '../support/tmp.js';
@@ -16,8 +16,11 @@ import { useTempDir } from '../support/tmp.js';
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 function versions(over: Partial<Record<keyof ProjectVersions, string>> = {}): ProjectVersions {
-  return Object.fromEntries(Object.entries({ ...DEFAULT_VERSIONS, ...over }).map(([k, v]) => [k, parseVersion(v)!])) as ProjectVersions;
+  return { ...defaultProjectVersions(), ...Object.fromEntries(Object.entries(over).map(([k, v]) => [k, parseProjectVersion(k as Project, v)!])) };
 }
+
+/** Releases kubestrap pins no checksum for: a fake upstream can serve them (a pinned one it cannot fake). */
+const UNPINNED = { kubernetes: 'v1.37.1', etcd: 'v3.6.13' } as const;
 
 describe('resolveBinaries: verified downloads into the shared cache', () => {
   const tmp = useTempDir();
@@ -30,7 +33,7 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     resetProxySettings();
   });
 
-  function context(server: ArtifactServer | { url: string }, over: Partial<ResolveContext> = {}, v = versions({ kubernetes: 'v1.37.1' })): ResolveContext {
+  function context(server: ArtifactServer | { url: string }, over: Partial<ResolveContext> = {}, v = versions(UNPINNED)): ResolveContext {
     const dir = tmp();
     mkdirSync(join(dir, 'state'), { recursive: true });
     return {
@@ -98,14 +101,14 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
 
   it("unpacks the binaries of a release archive once, checked against the project's SHA256SUMS", async () => {
     const archive = await tgz({
-      'etcd-v3.6.16-linux-amd64/etcd': 'etcd!',
-      'etcd-v3.6.16-linux-amd64/etcdctl': 'etcdctl!',
-      'etcd-v3.6.16-linux-amd64/etcdutl': 'etcdutl!',
-      'etcd-v3.6.16-linux-amd64/README.md': 'hi',
+      'etcd-v3.6.13-linux-amd64/etcd': 'etcd!',
+      'etcd-v3.6.13-linux-amd64/etcdctl': 'etcdctl!',
+      'etcd-v3.6.13-linux-amd64/etcdutl': 'etcdutl!',
+      'etcd-v3.6.13-linux-amd64/README.md': 'hi',
     });
     const server = await serve({
-      '/etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz': archive,
-      '/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS': `${sha256('other')}  etcd-v3.6.16-linux-arm64.tar.gz\n${sha256(archive)}  etcd-v3.6.16-linux-amd64.tar.gz\n`,
+      '/etcd-io/etcd/releases/download/v3.6.13/etcd-v3.6.13-linux-amd64.tar.gz': archive,
+      '/etcd-io/etcd/releases/download/v3.6.13/SHA256SUMS': `${sha256('other')}  etcd-v3.6.13-linux-arm64.tar.gz\n${sha256(archive)}  etcd-v3.6.13-linux-amd64.tar.gz\n`,
     });
     const ctx = context(server);
     const got = await resolveBinaries(ctx, [
@@ -142,7 +145,7 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
 
   it.each([
     ['kubelet', 'v1.37.1', '/release/v1.37.1/bin/linux/amd64/kubelet.sha256', 'kubelet'],
-    ['etcd', 'v3.6.16', '/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS', 'etcd-v3.6.16-linux-amd64.tar.gz'],
+    ['etcd', 'v3.6.13', '/etcd-io/etcd/releases/download/v3.6.13/SHA256SUMS', 'etcd-v3.6.13-linux-amd64.tar.gz'],
     ['containerd', 'v2.3.0', '/containerd/containerd/releases/download/v2.3.0/containerd-static-2.3.0-linux-amd64.tar.gz.sha256sum', 'containerd-static-2.3.0-linux-amd64.tar.gz'],
     ['runc', 'v1.3.3', '/opencontainers/runc/releases/download/v1.3.3/runc.sha256sum', 'runc.amd64'],
     ['bridge', 'v1.9.1', '/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz.sha256', 'cni-plugins-linux-amd64-v1.9.1.tgz'],
@@ -228,7 +231,7 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
   });
 
   it('refuses an archive that expands past its limits, whole or one member, and leaves no partial file in the cache', async () => {
-    const dir = 'etcd-v3.6.16-linux-amd64';
+    const dir = 'etcd-v3.6.13-linux-amd64';
     const bomb = await tgz({ [`${dir}/README.md`]: Buffer.alloc(2_000_000), [`${dir}/etcd`]: 'etcd!', [`${dir}/etcdctl`]: 'etcdctl!', [`${dir}/etcdutl`]: 'etcdutl!' });
     const fat = await tgz({ [`${dir}/etcd`]: Buffer.alloc(600_000), [`${dir}/etcdctl`]: 'etcdctl!', [`${dir}/etcdutl`]: 'etcdutl!' });
     for (const [archive, limits, what] of [
@@ -236,8 +239,8 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
       [fat, { member: 500_000 }, `holds ${dir}/etcd, which is more than`],
     ] as const) {
       const server = await serve({
-        [`/etcd-io/etcd/releases/download/v3.6.16/${dir}.tar.gz`]: archive,
-        '/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS': `${sha256(archive)}  ${dir}.tar.gz\n`,
+        [`/etcd-io/etcd/releases/download/v3.6.13/${dir}.tar.gz`]: archive,
+        '/etcd-io/etcd/releases/download/v3.6.13/SHA256SUMS': `${sha256(archive)}  ${dir}.tar.gz\n`,
       });
       const ctx = context(server, { limits, cache: new ArtifactCache(join(tmp(), `cache-${what.length}`)) });
       const err = (await resolveBinaries(ctx, [{ name: 'etcd', arch: 'amd64' }]).catch((e: unknown) => e)) as ArtifactError;

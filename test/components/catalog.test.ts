@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { binariesForRoles, runtimeBinaries, serviceOfBinary } from '../../src/components/binaries.js';
 import { COMPONENT_NAMES, component, componentsOn, isOn, portsOf, readsOf, runsOn, service, type ServiceName } from '../../src/components/catalog.js';
 import { componentOfFile } from '../../src/components/files.js';
-import { BINARIES, DEFAULT_VERSIONS, parseVersion, type BinaryName, type ProjectVersions } from '../../src/upstream/index.js';
+import { BINARIES, defaultProjectVersions, parseVersion, type BinaryName } from '../../src/upstream/index.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
-const versions = Object.fromEntries(Object.entries(DEFAULT_VERSIONS).map(([k, v]) => [k, parseVersion(v)!])) as ProjectVersions;
+const versions = defaultProjectVersions();
 
 const INVENTORY = `cluster: lab
 hosts:

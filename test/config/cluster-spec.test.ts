@@ -40,7 +40,7 @@ describe('loadClusterSpec', () => {
     expect(spec.values.ETCD_INITIAL_CLUSTER).toBe('n1=https://10.0.0.11:2380,n2=https://10.0.0.12:2380,n3=https://10.0.0.13:2380');
     expect(spec.values.KUBE_APISERVER_URL).toBe('https://10.0.0.11:6443');
     expect(spec.kubeVersion.tag).toBe('v1.36.0');
-    expect(spec.versions.etcd.tag).toBe('v3.6.16');
+    expect(spec.versions.etcd.tag).toBe('v3.6.14');
   });
 
   it('gives every host its NODE_IP, NODE_NAME and its own overrides on top of one config', () => {

@@ -32,6 +32,10 @@ describe('checkPropertyValues', () => {
     ['KUBE_VERSION=v1.38.0', 'KUBE_VERSION: Kubernetes v1.38.0 is not supported', 'v1.31.x to v1.37.x, e.g. v1.36.0'],
     ['KUBE_VERSION=latest', 'KUBE_VERSION: "latest" is not a version', 'v1.36'],
     ['ETCD_VERSION=v3.3.27', 'ETCD_VERSION: etcd v3.3.27 is not supported', 'v3.4.x to v3.7.x'],
+    // Kubernetes 1.31+ relies on the /livez and /readyz endpoints etcd backported to 3.5.11 and 3.4.29.
+    ['ETCD_VERSION=v3.4.23', 'ETCD_VERSION: etcd v3.4.23 is older than v3.4.29, the oldest 3.4 release Kubernetes 1.31 and later run on', 'set ETCD_VERSION to v3.4.29 or a later 3.4 release'],
+    ['ETCD_VERSION=v3.5.10', 'ETCD_VERSION: etcd v3.5.10 is older than v3.5.11', 'or to v3.6.14 for a new one'],
+    ['FLANNEL_CNI_PLUGIN_VERSION=v1.9.1-flannel', 'FLANNEL_CNI_PLUGIN_VERSION: "v1.9.1-flannel" is not a release tag of flannel\'s CNI plugin', 'e.g. v1.9.1-flannel1'],
     ['KUBELET_ALLOW_CGROUP_V1=yes', 'KUBELET_ALLOW_CGROUP_V1: "yes" is not one of the allowed values', 'true, false'],
     ['K8S_DOWNLOAD_URL=dl.k8s.io', 'K8S_DOWNLOAD_URL: "dl.k8s.io" is not an http(s) URL', 'https://'],
     ['K8S_IMAGE_REGISTRY=https://registry.k8s.io', 'K8S_IMAGE_REGISTRY: "https://registry.k8s.io" is not a registry', 'without a scheme'],
@@ -71,6 +75,11 @@ describe('checkPropertyValues', () => {
     const bytes = (text: string) => Buffer.from(text).toString('latin1');
     expect(messages(bytes('UNICODE=节点-ü…\n'), 'compat')).toEqual([]);
     expect(messages(bytes('X=a\u0085b\n'), 'compat')[0]).toContain('X: the value holds a control character, \\x85');
+  });
+
+  it('accepts the oldest etcd releases Kubernetes 1.31+ runs on, and flannel CNI plugin tags with or without a build suffix', () => {
+    expect(messages('ETCD_VERSION=v3.4.29\nFLANNEL_CNI_PLUGIN_VERSION=v1.5.1-flannel2\n')).toEqual([]);
+    expect(messages('ETCD_VERSION=v3.5.11\nFLANNEL_CNI_PLUGIN_VERSION=v1.1.2\n')).toEqual([]);
   });
 
   it('accepts addresses, names and wildcard names as extra API server SANs', () => {

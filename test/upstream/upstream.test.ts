@@ -5,10 +5,14 @@ import {
   artifactSources,
   binariesOf,
   DEFAULT_VERSIONS,
+  defaultProjectVersions,
   DOWNLOAD_BASES,
+  etcdBelowMinimum,
   KUBE_MINORS,
   kubeletRefusesCgroupV1,
+  parseProjectVersion,
   parseVersion,
+  pinnedEtcdTarball,
   pinnedTarballs,
   removedEtcdFlag,
   removedFlag,
@@ -17,7 +21,7 @@ import {
   type ProjectVersions,
 } from '../../src/upstream/index.js';
 
-const versions = Object.fromEntries(Object.entries(DEFAULT_VERSIONS).map(([k, v]) => [k, parseVersion(v)!])) as ProjectVersions;
+const versions = defaultProjectVersions();
 const v = (s: string) => parseVersion(s)!;
 
 describe('the versions table', () => {
@@ -77,18 +81,45 @@ describe('the artifact catalog', () => {
 
   it('names the GitHub release assets of etcd, flannel, the CNI plugins and the runtime', () => {
     expect(sources('etcd')[0]).toMatchObject({
-      url: 'https://github.com/etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz',
-      published: { url: 'https://github.com/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS', entry: 'etcd-v3.6.16-linux-amd64.tar.gz' },
-      layout: { members: { etcd: 'etcd-v3.6.16-linux-amd64/etcd', etcdutl: 'etcd-v3.6.16-linux-amd64/etcdutl' } },
+      url: 'https://github.com/etcd-io/etcd/releases/download/v3.6.14/etcd-v3.6.14-linux-amd64.tar.gz',
+      pinned: { algorithm: 'sha256', hex: 'ffe840ff9295808e88cce2794a18a5ac87f12a5203c8314d0bf6aa119b41bac5' },
+      published: { url: 'https://github.com/etcd-io/etcd/releases/download/v3.6.14/SHA256SUMS', entry: 'etcd-v3.6.14-linux-amd64.tar.gz' },
+      layout: { members: { etcd: 'etcd-v3.6.14-linux-amd64/etcd', etcdutl: 'etcd-v3.6.14-linux-amd64/etcdutl' } },
     });
-    expect(Object.keys((sources('etcd', 'amd64', { etcd: v('v3.4.23') })[0]!.layout as { members: object }).members)).toEqual(['etcd', 'etcdctl']);
+    expect(Object.keys((sources('etcd', 'amd64', { etcd: v('v3.4.29') })[0]!.layout as { members: object }).members)).toEqual(['etcd', 'etcdctl']);
+    expect(sources('etcd', 'amd64', { etcd: v('v3.5.30') })[0]!.pinned).toBeUndefined();
     expect(sources('flannel', 'arm64')[0]).toMatchObject({ url: 'https://github.com/flannel-io/flannel/releases/download/v0.28.9/flanneld-arm64' });
     expect(sources('flannel')[0]!.published).toBeNull();
-    expect(sources('flannel-cni-plugin')[0]!.url).toBe('https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel1/cni-plugin-flannel-linux-amd64-v1.9.1.tgz');
+    expect(sources('flannel-cni-plugin')[0]).toMatchObject({
+      url: 'https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel1/cni-plugin-flannel-linux-amd64-v1.9.1.tgz',
+      published: { url: 'https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel1/cni-plugin-flannel-linux-amd64-v1.9.1.tgz.sha256' },
+    });
     expect(sources('cni-plugins')[0]!.published!.url).toBe('https://github.com/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz.sha256');
     expect(sources('containerd')[0]!.url).toBe('https://github.com/containerd/containerd/releases/download/v2.3.0/containerd-static-2.3.0-linux-amd64.tar.gz');
     expect(sources('runc', 'arm64')[0]!.published).toMatchObject({ url: 'https://github.com/opencontainers/runc/releases/download/v1.3.3/runc.sha256sum', entry: 'runc.arm64' });
     expect(sources('docker', 'arm64')[0]!.url).toBe('https://download.docker.com/linux/static/stable/aarch64/docker-28.5.1.tgz');
+  });
+
+  it("takes flannel's CNI plugin at the release tag the config names, its archive named as that release's packaging named it", () => {
+    const url = (tag: string) => sources('flannel-cni-plugin', 'amd64', { 'flannel-cni-plugin': parseProjectVersion('flannel-cni-plugin', tag)! })[0]!;
+    // scripts/version.sh cuts the tag to six characters from v1.8.0-flannel2 on; earlier releases kept the whole tag.
+    expect(url('v1.9.0-flannel1').url).toMatch(/\/v1\.9\.0-flannel1\/cni-plugin-flannel-linux-amd64-v1\.9\.0\.tgz$/);
+    expect(url('v1.8.0-flannel2').url).toMatch(/\/v1\.8\.0-flannel2\/cni-plugin-flannel-linux-amd64-v1\.8\.0\.tgz$/);
+    expect(url('v1.8.0-flannel1').url).toMatch(/\/v1\.8\.0-flannel1\/cni-plugin-flannel-linux-amd64-v1\.8\.0-flannel1\.tgz$/);
+    expect(url('v1.5.1-flannel2').url).toMatch(/\/v1\.5\.1-flannel2\/cni-plugin-flannel-linux-amd64-v1\.5\.1-flannel2\.tgz$/);
+    // The .sha256 files reach the release page from v1.4.0-flannel1 on.
+    expect(url('v1.2.0').published).toBeNull();
+    expect(parseProjectVersion('flannel-cni-plugin', 'v1.9.1-flannel1')).toEqual({ major: 1, minor: 9, patch: 1, tag: 'v1.9.1-flannel1' });
+    expect(parseProjectVersion('flannel-cni-plugin', 'v1.9.1-rc1')).toBeUndefined();
+    expect(parseProjectVersion('flannel', 'v0.28.9-flannel1')).toBeUndefined();
+  });
+
+  it('defaults etcd to a release whose SHA256SUMS it pins, for both arches', () => {
+    expect(pinnedEtcdTarball(v(DEFAULT_VERSIONS.etcd), 'amd64')).toMatch(/^[0-9a-f]{64}$/);
+    expect(pinnedEtcdTarball(v(DEFAULT_VERSIONS.etcd), 'arm64')).toMatch(/^[0-9a-f]{64}$/);
+    expect(etcdBelowMinimum(v('v3.4.28'))?.tag).toBe('v3.4.29');
+    expect(etcdBelowMinimum(v('v3.5.11'))).toBeUndefined();
+    expect(etcdBelowMinimum(v('v3.6.0'))).toBeUndefined();
   });
 
   it('uses a mirror given as base URL, trailing slash or not', () => {
