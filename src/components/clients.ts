@@ -19,10 +19,14 @@ const ETCDCTL_IDENTITIES = {
 
 export type EtcdctlIdentity = keyof typeof ETCDCTL_IDENTITIES;
 
-/** etcdctl on an etcd member, as `identity`. */
+/**
+ * etcdctl on an etcd member, as `identity`: every setting a flag, none from the environment (etcdctl
+ * 3.6 refuses an ETCDCTL_* variable that a flag shadows, and warns about ETCDCTL_API, which every
+ * supported etcd defaults to 3).
+ */
 export function etcdctl(host: HostSpec, endpoints: string, identity: EtcdctlIdentity = 'healthcheck'): string {
   const { cert, key } = ETCDCTL_IDENTITIES[identity];
-  return `ETCDCTL_API=3 ${shJoin([binaryPath(host, 'etcdctl'), `--endpoints=${endpoints}`, `--cacert=${PKI_PATHS.etcdCaCert}`, `--cert=${cert}`, `--key=${key}`, '--command-timeout=5s'])}`;
+  return shJoin([binaryPath(host, 'etcdctl'), `--endpoints=${endpoints}`, `--cacert=${PKI_PATHS.etcdCaCert}`, `--cert=${cert}`, `--key=${key}`, '--command-timeout=5s']);
 }
 
 /** kubectl on a master, as the cluster admin. */
