@@ -15,7 +15,7 @@ import { parseRuntimeFacts, runtimeFactSnippet, type RuntimeFacts } from '../run
 import { imageResources, type ImageArchive } from '../runtime/images.js';
 import { registryHostsFiles } from '../runtime/registry-hosts.js';
 import { runtimeUnits } from '../runtime/units.js';
-import { containerdConfigVersion, leadingVersion } from '../runtime/versions.js';
+import { containerdConfigVersion, containerdTakesCniBinDirs, leadingVersion } from '../runtime/versions.js';
 import { fileResource } from './file-resource.js';
 import { runningService } from './services.js';
 import { filesOf, type ClusterContext, type ClusterHost, type Phase, type PhaseContext } from './phase.js';
@@ -65,6 +65,7 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
       return {
         CGROUP_DRIVER: cgroupDriver(host, facts, runtime),
         CONTAINERD_CONFIG_VERSION: containerdConfigVersion(containerd),
+        CONTAINERD_CNI_BIN_DIRS: String(containerdTakesCniBinDirs(containerd)),
       };
     },
     resources: (ctx) => runtimeResources(ctx, inputs),

@@ -13,6 +13,15 @@ export function containerdConfigVersion(containerd: Version | undefined): '2' | 
   return containerd && containerd.major >= 2 ? '3' : '2';
 }
 
+/**
+ * Whether the CRI's CNI settings take `bin_dirs` (a list): containerd 2.1 added it and deprecated
+ * `bin_dir`, whose removal is targeted for 2.4, and refuses a config that sets both; 2.0 and 1.x
+ * know only `bin_dir` (containerd docs/cri/config.md, internal/cri/config/config.go).
+ */
+export function containerdTakesCniBinDirs(containerd: Version | undefined): boolean {
+  return containerd !== undefined && (containerd.major > 2 || (containerd.major === 2 && containerd.minor >= 1));
+}
+
 /** The first x.y.z in a version string as packages and `--version` print it: `1.6.20~ds1-1`, `v2.1.4`. */
 export function leadingVersion(text: string): Version | undefined {
   const m = /(?:^|[\s:v])(\d+)\.(\d+)\.(\d+)/.exec(text);
