@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { isOn } from '../components/catalog.js';
 import type { HostSpec } from '../config/cluster-spec.js';
 import type { ContainerRuntimeSource } from '../config/keys.js';
-import { compareVersions, containerdMinimum, type Version } from '../upstream/index.js';
+import { containerdSupports, containerdSupportText, type Version } from '../upstream/index.js';
 import { parseCidr, cidrContains } from '../config/validators.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
 import type { Resource } from '../engine/resource.js';
@@ -189,16 +189,17 @@ function packageProblems(ctx: ClusterContext, host: HostSpec, adapter: OsAdapter
   if (missing.length) problems.push(new HostError(host.name, `the package manager finds no ${missing.join(', ')} in ${where}`, { resource: key }, fix));
 
   const containerd = expectedContainerd(runtime, adapter);
-  const minimum = containerdMinimum(ctx.spec.kubeVersion);
-  if (containerd && compareVersions(containerd, minimum) < 0) {
+  const kube = ctx.spec.kubeVersion;
+  if (containerd && !containerdSupports(kube, containerd)) {
     const state = runtime.containerd ? 'installed' : `offered by ${where}`;
+    const supported = containerdSupportText(kube);
     problems.push(
       new HostError(
         host.name,
-        `containerd ${containerd.tag} (${state}) is older than Kubernetes ${ctx.spec.kubeVersion.tag} supports (${minimum.tag} or later)`,
+        `containerd ${containerd.tag} (${state}) is not one that Kubernetes ${kube.tag} supports (containerd's table: ${supported})`,
         { resource: 'KUBE_VERSION' },
         runtime.containerd
-          ? `upgrade containerd on this host to ${minimum.tag} or later, or choose a KUBE_VERSION that supports ${containerd.tag}`
+          ? `upgrade containerd on this host to ${supported}, or choose a KUBE_VERSION that supports ${containerd.tag}`
           : `${fromRepo ? 'point DOCKER_YUM_REPO at a repository with a newer containerd.io' : 'add a package source with a newer containerd'}, use CONTAINER_RUNTIME_SOURCE=bundle, or choose a KUBE_VERSION that supports ${containerd.tag}`,
       ),
     );

@@ -5,6 +5,7 @@
  */
 export * from './artifacts.js';
 export * from './components.js';
+export * from './containerd.js';
 export * from './defaults.js';
 export * from './etcd.js';
 export * from './images.js';

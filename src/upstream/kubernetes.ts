@@ -1,10 +1,10 @@
-import { compareVersions, mustParseVersion, type KubeVersion, type Version } from './version.js';
+import { compareVersions, mustParseVersion, type KubeVersion } from './version.js';
 
 /**
  * The Kubernetes minors kubestrap supports and what goes with each: the etcd, pause and CoreDNS
- * versions kubeadm of that minor deploys, the oldest containerd its kubelet runs on, and the
- * server/node tarball checksums (sha512) that the release's CHANGELOG lists. Supporting v1.38 is one
- * entry here (plus its removed flags in kube-flags.ts, if it removed any).
+ * versions kubeadm of that minor deploys and the server/node tarball checksums (sha512) that the
+ * release's CHANGELOG lists. Supporting v1.38 is one entry here (plus its removed flags in
+ * kube-flags.ts, if it removed any, and containerd's row in containerd.ts).
  *
  * Sources: kubernetes/kubernetes CHANGELOG/CHANGELOG-1.3x.md ("Downloads for vX.Y.Z" tables,
  * "Dependencies" notes for etcd and CoreDNS) and cmd/kubeadm/app/constants. Where a minor's CHANGELOG
@@ -18,8 +18,6 @@ export interface KubeMinor {
   etcd: string;
   pause: string;
   coredns: string;
-  /** Oldest containerd whose CRI this minor's kubelet supports. */
-  containerdMinimum: string;
   /** sha512 of kubernetes-{server,node}-linux-<arch>.tar.gz per patch release, from the CHANGELOG. */
   tarballs: Record<string, ReleaseTarballs>;
 }
@@ -30,14 +28,13 @@ export interface ReleaseTarballs {
 }
 
 export const KUBE_MINORS: readonly KubeMinor[] = [
-  { minor: 31, etcd: 'v3.5.15', pause: '3.10', coredns: 'v1.11.3', containerdMinimum: 'v1.6.15', tarballs: {} },
-  { minor: 32, etcd: 'v3.5.16', pause: '3.10', coredns: 'v1.11.3', containerdMinimum: 'v1.6.15', tarballs: {} },
+  { minor: 31, etcd: 'v3.5.15', pause: '3.10', coredns: 'v1.11.3', tarballs: {} },
+  { minor: 32, etcd: 'v3.5.16', pause: '3.10', coredns: 'v1.11.3', tarballs: {} },
   {
     minor: 33,
     etcd: 'v3.5.21',
     pause: '3.10',
     coredns: 'v1.12.0',
-    containerdMinimum: 'v1.6.15',
     tarballs: {
       'v1.33.5': {
         server: {
@@ -56,7 +53,6 @@ export const KUBE_MINORS: readonly KubeMinor[] = [
     etcd: 'v3.6.4',
     pause: '3.10.1',
     coredns: 'v1.12.1',
-    containerdMinimum: 'v1.6.15',
     tarballs: {
       'v1.34.7': {
         server: {
@@ -75,7 +71,6 @@ export const KUBE_MINORS: readonly KubeMinor[] = [
     etcd: 'v3.6.6',
     pause: '3.10.1',
     coredns: 'v1.13.1',
-    containerdMinimum: 'v1.6.15',
     tarballs: {
       'v1.35.0': {
         server: {
@@ -94,7 +89,6 @@ export const KUBE_MINORS: readonly KubeMinor[] = [
     etcd: 'v3.6.9',
     pause: '3.10.1',
     coredns: 'v1.13.1',
-    containerdMinimum: 'v1.7.0',
     tarballs: {
       'v1.36.0': {
         server: {
@@ -109,7 +103,7 @@ export const KUBE_MINORS: readonly KubeMinor[] = [
     },
   },
   // 1.37 moved kubeadm's etcd to 3.7 (3.7.0-rc.0 in v1.37.0-alpha.1) and CoreDNS to v1.14 (#139735).
-  { minor: 37, etcd: 'v3.7.0', pause: '3.10.1', coredns: 'v1.14.4', containerdMinimum: 'v1.7.0', tarballs: {} },
+  { minor: 37, etcd: 'v3.7.0', pause: '3.10.1', coredns: 'v1.14.4', tarballs: {} },
 ];
 
 /**
@@ -151,10 +145,6 @@ export function kubeletRefusesCgroupV1(v: KubeVersion): boolean {
 
 /** The newest Kubernetes version that still runs on cgroup v1 without an override, for messages. */
 export const LAST_CGROUP_V1_MINOR = 'v1.34';
-
-export function containerdMinimum(v: KubeVersion): Version {
-  return mustParseVersion(supportedKubeMinor(v).containerdMinimum);
-}
 
 /** Versions to offer someone choosing one (the `init` wizard): the pinned releases, newest first. */
 export function kubeVersionChoices(): string[] {

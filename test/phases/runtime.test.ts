@@ -11,12 +11,12 @@ import { renderCluster } from '../../src/render/render-cluster.js';
 import { factsFor, type OsName } from '../os/os-releases.js';
 import { clusterFrom } from '../support/cluster.js';
 
-/** The last minor that still takes containerd 1.6 (Debian 12's): the tests' hosts run it. */
+/** A minor that still takes containerd 1.7 (1.7.28+): the tests' hosts run it. */
 const PINNED = 'KUBE_VERSION=v1.35.0\n';
 import { useTempDir } from '../support/tmp.js';
 
 const DEBIAN_FRESH = 'cgroup tmpfs\nquery begin\nrc unknown\nquery end';
-const DEBIAN_INSTALLED = 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3\ninstalled-dockerd yes';
+const DEBIAN_INSTALLED = 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd 1.7.28~ds1 1.7.28~ds1-1\ninstalled-dockerd yes';
 const EL_CANDIDATES = 'cgroup tmpfs\nquery begin\ncontainerd.io 1.7.22\ndocker-ce 28.5.1\ndocker-ce-cli 28.5.1\nrc 0\nquery end';
 
 function hostFacts(os: OsName, runtime: string, addresses?: string): HostFacts {
@@ -172,10 +172,10 @@ describe('runtime phase', () => {
       const spec = clusterFrom(tmp(), PINNED);
       const old = 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd 1.5.9\ninstalled-dockerd yes';
       expect(refuse(spec, 'debian12', old)).toEqual([
-        'w1 KUBE_VERSION: containerd v1.5.9 (installed) is older than Kubernetes v1.35.0 supports (v1.6.15 or later)\n  fix: upgrade containerd on this host to v1.6.15 or later, or choose a KUBE_VERSION that supports v1.5.9',
+        "w1 KUBE_VERSION: containerd v1.5.9 (installed) is not one that Kubernetes v1.35.0 supports (containerd's table: 2.2.0+, 2.1.5+ or 1.7.28+)\n  fix: upgrade containerd on this host to 2.2.0+, 2.1.5+ or 1.7.28+, or choose a KUBE_VERSION that supports v1.5.9",
       ]);
-      const offered = refuse(spec, 'debian12', 'cgroup tmpfs\nquery begin\ncontainerd 1.4.13~ds1-1\ndocker.io 20.10.5\nrc 0\nquery end');
-      expect(offered[0]).toContain('containerd v1.4.13 (offered by its package sources) is older than');
+      const offered = refuse(spec, 'debian12', 'cgroup tmpfs\nquery begin\ncontainerd 1.6.20~ds1-1+deb12u3\ndocker.io 20.10.24\nrc 0\nquery end');
+      expect(offered[0]).toContain('containerd v1.6.20 (offered by its package sources) is not one that Kubernetes v1.35.0 supports');
     });
 
     it('refuses a data root on a disk that is not mounted, or under a folder that does not exist', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { containerdConfigVersion, leadingVersion } from '../../src/runtime/versions.js';
-import { compareVersions, containerdMinimum, parseVersion } from '../../src/upstream/index.js';
+import { parseVersion } from '../../src/upstream/index.js';
 
 const v = (text: string) => parseVersion(text)!;
 
@@ -18,13 +18,5 @@ describe('runtime versions', () => {
     expect(containerdConfigVersion(v('1.7.22'))).toBe('2');
     expect(containerdConfigVersion(v('2.0.0'))).toBe('3');
     expect(containerdConfigVersion(undefined)).toBe('2');
-  });
-
-  it('asks for CRI v1 (containerd 1.6.15) up to Kubernetes 1.35 and containerd 1.7 for 1.36 and 1.37', () => {
-    expect(containerdMinimum(v('1.33.10')).tag).toBe('v1.6.15');
-    expect(containerdMinimum(v('1.35.0')).tag).toBe('v1.6.15');
-    expect(containerdMinimum(v('1.36.0')).tag).toBe('v1.7.0');
-    expect(compareVersions(v('1.6.20'), v('1.6.15'))).toBeGreaterThan(0);
-    expect(compareVersions(v('1.6.9'), v('1.6.15'))).toBeLessThan(0);
   });
 });
