@@ -35,7 +35,8 @@ export function factSnippets<H extends TargetHost>(host: H, facts: ReadonlyArray
 
 /** What a host is, read once at the start of a run in a single command. */
 export interface HostFacts {
-  os: { id: string; idLike: string[]; versionId: string; prettyName: string };
+  /** From /etc/os-release; `codename` is VERSION_CODENAME (bookworm, noble), empty where the release has none (EL). */
+  os: { id: string; idLike: string[]; versionId: string; codename: string; prettyName: string };
   /** As `uname -m` prints it: x86_64, aarch64, ... */
   machine: string;
   kernel: string;
@@ -97,6 +98,7 @@ export function parseFacts(stdout: string, timing?: FactTiming): HostFacts {
       id: release.ID ?? '',
       idLike: (release.ID_LIKE ?? '').split(/\s+/).filter(Boolean),
       versionId: release.VERSION_ID ?? '',
+      codename: release.VERSION_CODENAME ?? '',
       prettyName: release.PRETTY_NAME ?? release.ID ?? 'unknown OS',
     },
     machine: (s.get('machine') ?? '').trim(),

@@ -6,8 +6,16 @@ import { debianAdapter } from './debian.js';
 import { elAdapter, type ElMajor } from './el.js';
 
 const EL_IDS = ['rhel', 'centos', 'rocky', 'almalinux', 'ol', 'fedora'];
-const SUPPORTED_EL_MAJORS: readonly ElMajor[] = [7, 8, 9];
-const SUPPORTED = 'CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
+/**
+ * EL 7 is past its end of life (CentOS 7: June 2024; its mirrors moved to vault.centos.org, see
+ * EL_BASE_REPO) and kept for the clusters the seeds made; EL 10 (RHEL, Rocky, Alma 10: 2025) is
+ * cgroup v2 only and dnf only. Debian and Ubuntu releases are taken from 11 and 20.04 on, the
+ * current ones included (Debian 13, Ubuntu 26.04: cgroup v2 only, iptables on nftables); what
+ * their own containerd is worth is asked of their package manager, not of this list (see
+ * src/runtime/source.ts).
+ */
+const SUPPORTED_EL_MAJORS: readonly ElMajor[] = [7, 8, 9, 10];
+const SUPPORTED = 'CentOS/RHEL/Rocky/Alma/Oracle Linux 7-10, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
 
 export interface DetectedOs {
   adapter: OsAdapter;

@@ -1,7 +1,7 @@
 import { shJoin, shq } from '../ssh/quote.js';
 import { checkRepoName, type GenericPackage, type OsAdapter, type PackageRepo } from './adapter.js';
 
-export type ElMajor = 7 | 8 | 9;
+export type ElMajor = 7 | 8 | 9 | 10;
 
 const COMMON: Record<Exclude<GenericPackage, 'iptables' | 'ebtables'>, string[]> = {
   conntrack: ['conntrack-tools'],
@@ -13,13 +13,15 @@ const COMMON: Record<Exclude<GenericPackage, 'iptables' | 'ebtables'>, string[]>
 };
 
 /**
- * Where the releases differ: EL 8 moved ebtables into iptables-ebtables; EL 9 ships iptables,
- * ebtables and arptables as one package, iptables-nft.
+ * Where the releases differ: EL 8 moved ebtables into iptables-ebtables; EL 9 and 10 ship iptables,
+ * ebtables and arptables as one package, iptables-nft (the nftables backend; EL 10 has no legacy
+ * iptables at all).
  */
 const NAMES: Record<ElMajor, Record<GenericPackage, string[]>> = {
   7: { ...COMMON, iptables: ['iptables'], ebtables: ['ebtables'] },
   8: { ...COMMON, iptables: ['iptables'], ebtables: ['iptables-ebtables'] },
   9: { ...COMMON, iptables: ['iptables-nft'], ebtables: ['iptables-nft'] },
+  10: { ...COMMON, iptables: ['iptables-nft'], ebtables: ['iptables-nft'] },
 };
 
 const REPO_DIR = '/etc/yum.repos.d';
@@ -55,7 +57,7 @@ function installScript(manager: 'yum' | 'dnf', names: readonly string[]): string
   ].join('\n');
 }
 
-/** CentOS, RHEL, Rocky, Alma, Oracle Linux 7-9: yum (7) or dnf (8, 9), firewalld, SELinux. */
+/** CentOS, RHEL, Rocky, Alma, Oracle Linux 7-10: yum (7) or dnf (8 and later), firewalld, SELinux. */
 export function elAdapter(major: ElMajor, packageManager: 'yum' | 'dnf'): OsAdapter {
   return {
     family: 'el',

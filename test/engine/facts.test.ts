@@ -7,15 +7,15 @@ import { shRun } from './support.js';
 
 describe('parseFacts', () => {
   it.each([
-    ['centos7', { id: 'centos', idLike: ['rhel', 'fedora'], versionId: '7', prettyName: 'CentOS Linux 7 (Core)' }, 'yum'],
-    ['rocky93', { id: 'rocky', idLike: ['rhel', 'centos', 'fedora'], versionId: '9.3', prettyName: 'Rocky Linux 9.3 (Blue Onyx)' }, 'dnf'],
-    ['alma8', { id: 'almalinux', idLike: ['rhel', 'centos', 'fedora'], versionId: '8.9', prettyName: 'AlmaLinux 8.9 (Midnight Oncilla)' }, 'dnf'],
-    ['rhel9', { id: 'rhel', idLike: ['fedora'], versionId: '9.4', prettyName: 'Red Hat Enterprise Linux 9.4 (Plow)' }, 'dnf'],
-    ['debian12', { id: 'debian', idLike: [], versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' }, 'apt'],
-    ['ubuntu2204', { id: 'ubuntu', idLike: ['debian'], versionId: '22.04', prettyName: 'Ubuntu 22.04.4 LTS' }, 'apt'],
-    ['alpine', { id: 'alpine', idLike: [], versionId: '3.19.1', prettyName: 'Alpine Linux v3.19' }, undefined],
-    ['fedora40', { id: 'fedora', idLike: [], versionId: '40', prettyName: 'Fedora Linux 40 (Server Edition)' }, 'dnf'],
-    ['debianSid', { id: 'debian', idLike: [], versionId: '', prettyName: 'Debian GNU/Linux trixie/sid' }, 'apt'],
+    ['centos7', { id: 'centos', idLike: ['rhel', 'fedora'], versionId: '7', codename: '', prettyName: 'CentOS Linux 7 (Core)' }, 'yum'],
+    ['rocky93', { id: 'rocky', idLike: ['rhel', 'centos', 'fedora'], versionId: '9.3', codename: '', prettyName: 'Rocky Linux 9.3 (Blue Onyx)' }, 'dnf'],
+    ['alma8', { id: 'almalinux', idLike: ['rhel', 'centos', 'fedora'], versionId: '8.9', codename: '', prettyName: 'AlmaLinux 8.9 (Midnight Oncilla)' }, 'dnf'],
+    ['rhel9', { id: 'rhel', idLike: ['fedora'], versionId: '9.4', codename: '', prettyName: 'Red Hat Enterprise Linux 9.4 (Plow)' }, 'dnf'],
+    ['debian12', { id: 'debian', idLike: [], versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' }, 'apt'],
+    ['ubuntu2204', { id: 'ubuntu', idLike: ['debian'], versionId: '22.04', codename: 'jammy', prettyName: 'Ubuntu 22.04.4 LTS' }, 'apt'],
+    ['alpine', { id: 'alpine', idLike: [], versionId: '3.19.1', codename: '', prettyName: 'Alpine Linux v3.19' }, undefined],
+    ['fedora40', { id: 'fedora', idLike: [], versionId: '40', codename: '', prettyName: 'Fedora Linux 40 (Server Edition)' }, 'dnf'],
+    ['debianSid', { id: 'debian', idLike: [], versionId: '', codename: 'trixie', prettyName: 'Debian GNU/Linux trixie/sid' }, 'apt'],
   ] as const)('reads os-release of %s, quoted or not', (os, expected, manager) => {
     const facts = factsFor(os);
     expect(facts.os).toEqual(expected);
@@ -33,7 +33,7 @@ describe('parseFacts', () => {
 
   it('survives an empty reply', () => {
     expect(parseFacts('')).toEqual({
-      os: { id: '', idLike: [], versionId: '', prettyName: 'unknown OS' },
+      os: { id: '', idLike: [], versionId: '', codename: '', prettyName: 'unknown OS' },
       machine: '',
       kernel: '',
       hostname: '',
@@ -63,7 +63,7 @@ describe('parseFacts', () => {
 
   it('falls back to ID when os-release has no PRETTY_NAME', () => {
     const out = "\n@@kubestrap-section os-release\nID='arch'\nBUILD_ID=rolling\n";
-    expect(parseFacts(out).os).toEqual({ id: 'arch', idLike: [], versionId: '', prettyName: 'arch' });
+    expect(parseFacts(out).os).toEqual({ id: 'arch', idLike: [], versionId: '', codename: '', prettyName: 'arch' });
   });
 
   it('FACTS_SCRIPT run for real on this machine reads its facts', () => {

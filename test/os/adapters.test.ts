@@ -20,6 +20,7 @@ describe('OS adapters', () => {
     expect(names(elAdapter(7, 'yum'))).toEqual(['iptables', 'conntrack-tools', 'socat', 'ipset', 'ebtables', 'curl']);
     expect(names(elAdapter(8, 'dnf'))).toEqual(['iptables', 'conntrack-tools', 'socat', 'ipset', 'iptables-ebtables', 'curl']);
     expect(names(elAdapter(9, 'dnf'))).toEqual(['iptables-nft', 'conntrack-tools', 'socat', 'ipset', 'iptables-nft', 'curl']);
+    expect(names(elAdapter(10, 'dnf'))).toEqual(['iptables-nft', 'conntrack-tools', 'socat', 'ipset', 'iptables-nft', 'curl']);
   });
 
   it('name their package manager, their firewalls and whether SELinux is theirs', () => {

@@ -3,7 +3,7 @@ import { HostError } from '../../src/errors.js';
 import { detectOs } from '../../src/os/detect.js';
 import { factsFor, type FakeHost, type OsName } from './os-releases.js';
 
-const SUPPORTED_HINT = 'kubestrap supports CentOS/RHEL/Rocky/Alma/Oracle Linux 7-9, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
+const SUPPORTED_HINT = 'kubestrap supports CentOS/RHEL/Rocky/Alma/Oracle Linux 7-10, Debian 11 or later, Ubuntu 20.04 or later, on x86_64 or aarch64, with systemd';
 
 function refusal(os: OsName, host: FakeHost = {}): HostError {
   try {
@@ -23,6 +23,12 @@ describe('detectOs', () => {
     ['rhel9', 'el', 'dnf install -y -q socat', 'Red Hat Enterprise Linux 9.4 (dnf)', 'iptables-nft'],
     ['debian12', 'debian', 'apt-get install', 'Debian GNU/Linux 12 (apt)', 'iptables'],
     ['ubuntu2204', 'debian', 'apt-get install', 'Ubuntu 22.04.4 LTS (apt)', 'iptables'],
+    // The current releases (2025-2026): cgroup v2 only; EL 10 without legacy iptables.
+    ['debian13', 'debian', 'apt-get install', 'Debian GNU/Linux 13 (apt)', 'iptables'],
+    ['ubuntu2404', 'debian', 'apt-get install', 'Ubuntu 24.04.3 LTS (apt)', 'iptables'],
+    ['ubuntu2604', 'debian', 'apt-get install', 'Ubuntu 26.04 LTS (apt)', 'iptables'],
+    ['rocky10', 'el', 'dnf install -y -q socat', 'Rocky Linux 10.0 (dnf)', 'iptables-nft'],
+    ['alma10', 'el', 'dnf install -y -q socat', 'AlmaLinux 10.0 (dnf)', 'iptables-nft'],
   ] as const)('manages %s with the %s adapter', (os, family, install, label, iptables) => {
     const detected = detectOs('node1', factsFor(os));
     const { adapter, arch } = detected;
@@ -67,13 +73,19 @@ describe('detectOs', () => {
     expect(err.hint).toBe(SUPPORTED_HINT);
   });
 
+  it("reads the release's codename (Docker's apt repository names its suites by it)", () => {
+    expect(factsFor('debian13').os.codename).toBe('trixie');
+    expect(factsFor('ubuntu2604').os.codename).toBe('resolute');
+    expect(factsFor('rocky10').os.codename).toBe('');
+  });
+
   it('refuses an EL host without dnf or yum', () => {
     expect(refusal('rhel9', { packageManager: '' }).message).toBe('Red Hat Enterprise Linux 9.4 (Plow) has neither dnf nor yum');
   });
 
   it('refuses an EL major it does not know', () => {
     const facts = factsFor('rocky93');
-    expect(() => detectOs('node1', { ...facts, os: { ...facts.os, versionId: '10.0', prettyName: 'Rocky Linux 10.0' } })).toThrow('Rocky Linux 10.0 is not supported');
+    expect(() => detectOs('node1', { ...facts, os: { ...facts.os, versionId: '11.0', prettyName: 'Rocky Linux 11.0' } })).toThrow('Rocky Linux 11.0 is not supported');
     expect(() => detectOs('node1', { ...facts, os: { ...facts.os, id: 'amzn', idLike: ['centos', 'rhel', 'fedora'], versionId: '2', prettyName: 'Amazon Linux 2' } })).toThrow(
       'Amazon Linux 2 is not supported',
     );

@@ -71,6 +71,57 @@ ID=ubuntu
 ID_LIKE=debian
 UBUNTU_CODENAME=jammy
 `,
+  debian13: `PRETTY_NAME="Debian GNU/Linux 13 (trixie)"
+NAME="Debian GNU/Linux"
+VERSION_ID="13"
+VERSION="13 (trixie)"
+VERSION_CODENAME=trixie
+DEBIAN_VERSION_FULL=13.2
+ID=debian
+HOME_URL="https://www.debian.org/"
+`,
+  ubuntu2404: `PRETTY_NAME="Ubuntu 24.04.3 LTS"
+NAME="Ubuntu"
+VERSION_ID="24.04"
+VERSION="24.04.3 LTS (Noble Numbat)"
+VERSION_CODENAME=noble
+ID=ubuntu
+ID_LIKE=debian
+UBUNTU_CODENAME=noble
+LOGO=ubuntu-logo
+`,
+  ubuntu2604: `PRETTY_NAME="Ubuntu 26.04 LTS"
+NAME="Ubuntu"
+VERSION_ID="26.04"
+VERSION="26.04 LTS (Resolute Raccoon)"
+VERSION_CODENAME=resolute
+ID=ubuntu
+ID_LIKE=debian
+UBUNTU_CODENAME=resolute
+LOGO=ubuntu-logo
+`,
+  rocky10: `NAME="Rocky Linux"
+VERSION="10.0 (Red Quartz)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="10.0"
+PLATFORM_ID="platform:el10"
+PRETTY_NAME="Rocky Linux 10.0 (Red Quartz)"
+ANSI_COLOR="0;32"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:rocky:rocky:10::baseos"
+SUPPORT_END="2035-05-31"
+`,
+  alma10: `NAME="AlmaLinux"
+VERSION="10.0 (Purple Lion)"
+ID="almalinux"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="10.0"
+PLATFORM_ID="platform:el10"
+PRETTY_NAME="AlmaLinux 10.0 (Purple Lion)"
+ANSI_COLOR="0;34"
+CPE_NAME="cpe:/o:almalinux:almalinux:10::baseos"
+`,
   alpine: `NAME="Alpine Linux"
 ID=alpine
 VERSION_ID=3.19.1
@@ -111,6 +162,11 @@ const MANAGERS: Record<OsName, FakeHost['packageManager']> = {
   rhel9: 'dnf',
   debian12: 'apt-get',
   ubuntu2204: 'apt-get',
+  debian13: 'apt-get',
+  ubuntu2404: 'apt-get',
+  ubuntu2604: 'apt-get',
+  rocky10: 'dnf',
+  alma10: 'dnf',
   alpine: '',
   fedora40: 'dnf',
   debianSid: 'apt-get',
