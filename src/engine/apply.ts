@@ -6,7 +6,7 @@ import { batchScript, parseBatch } from './batch.js';
 import type { ApplyStep, Change } from './change.js';
 import type { Restart, RestartPlan } from './handlers.js';
 import { recordUploadsScript, type RecordedUpload } from './host-record.js';
-import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from './kinds/service.js';
+import { CHECK_MARKER, JOURNAL_MARKER, NOT_READY_MARKER, startTimeoutSec, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
 
 export interface ApplyOutcome {
@@ -25,6 +25,8 @@ interface Op {
   restarts?: string[];
   /** Shown when the step fails. */
   label: string;
+  /** How long a step that belongs to no change may take (a restart's readiness wait), when more than a command's usual limit. */
+  timeoutSec?: number;
 }
 
 /**
@@ -72,7 +74,8 @@ function restartSteps(restarts: readonly Restart[]): Restart[][] {
 
 function restartOp(group: readonly Restart[]): Op {
   const services = group.map((r) => r.service);
-  return { step: { type: 'script', script: restartScript(group) }, restarts: services, label: `restart ${services.join(', ')}` };
+  const waits = group.reduce((sum, r) => sum + (startTimeoutSec(r.ready) ?? 0), 0);
+  return { step: { type: 'script', script: restartScript(group) }, restarts: services, label: `restart ${services.join(', ')}`, ...(waits ? { timeoutSec: waits } : {}) };
 }
 
 function restartScript(group: readonly Restart[]): string {
@@ -152,15 +155,18 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
   const uploadStep = parts.find((p) => uploadsOf(p));
   const upload = uploadStep && prepareUpload(uploadsOf(uploadStep)!, recordUploadsScript);
   const script = batchScript(parts.map((p) => (p === uploadStep ? { script: upload!.script, readsInput: true } : (p[0]!.step as { script: string }).script)));
-  // Slow changes (package installs) bring their own time, and files theirs; the rest of the batch runs within it.
-  const slow = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))].reduce((sum, c) => sum + c!.timeoutSec!, 0) * 1000;
+  // Slow steps (package installs, starts that wait for readiness) bring their own time, and files
+  // theirs; the rest of the batch runs within it.
+  const changes = [...new Set(batch.map((o) => o.change).filter((c) => c?.timeoutSec))];
+  const slow = (changes.reduce((sum, c) => sum + c!.timeoutSec!, 0) + batch.reduce((sum, o) => sum + (o.timeoutSec ?? 0), 0)) * 1000;
   const timeoutMs = slow + (upload ? uploadTimeoutMs(upload.uploads) : 0);
   let result: Awaited<ReturnType<typeof runWithUpload>>;
   try {
     const opts = timeoutMs ? { timeoutMs } : {};
     result = upload ? await runWithUpload(host, script, upload, opts) : await host.run(script, opts);
   } catch (err) {
-    return { op: batch[0]!, error: asHostError(host.name, batch[0]!, err) };
+    // Which of the command's steps was running is unknown: name them all, not only the first.
+    return { op: batch[0]!, error: asHostError(host.name, { ...batch[0]!, label: batchLabel(batch) }, err) };
   }
   // The host saw a stream cut short; the reason is here.
   if (result instanceof ChangedSourceError) return { op: uploadStep![0]!, error: changedSourceFailure(host.name, result) };
@@ -176,16 +182,23 @@ async function runBatch(host: RemoteHost, batch: Op[]): Promise<{ op: Op; error:
   return undefined;
 }
 
+/** The steps one command carried, for a failure of the command as a whole. */
+function batchLabel(batch: readonly Op[]): string {
+  return batch.length === 1 ? batch[0]!.label : `${batch.map((o) => o.label).join('; ')} (${batch.length} steps in one command)`;
+}
+
 function scriptFailure(host: string, op: Op, exitCode: number, text: string): HostError {
   const { output, journal, notReady } = splitJournal(text);
+  // A service that did not become ready: the command, exit code and output shown are its readiness check's.
+  const shown = notReady?.check ?? { command: (op.step as { script: string }).script.split('\n')[0]!, exitCode, output };
   return new HostError(
     host,
-    notReady ?? `${op.label}: failed`,
+    notReady?.message ?? `${op.label}: failed`,
     {
       resource: op.change?.resourceId ?? op.label,
-      command: (op.step as { script: string }).script.split('\n')[0]!,
-      exitCode,
-      ...(output.trim() ? { stderrTail: tail(output) } : {}),
+      command: shown.command,
+      exitCode: shown.exitCode,
+      ...(shown.output.trim() ? { stderrTail: tail(shown.output) } : {}),
       ...(journal ? { journalTail: journal } : {}),
     },
     op.change?.failureHint,
@@ -209,13 +222,37 @@ function asHostError(host: string, op: Op, err: unknown): HostError {
   return new HostError(host, `${op.label}: ${message}`, { resource: op.change?.resourceId ?? op.label }, hint);
 }
 
-/** A failed start's output: what it printed, the unit's journal, and the not-ready line if it timed out. */
-function splitJournal(text: string): { output: string; journal?: string; notReady?: string } {
+interface NotReady {
+  /** The unit and why kubestrap stopped waiting for it. */
+  message: string;
+  /** The readiness check, its last exit code and what it last printed. */
+  check?: { command: string; exitCode: number; output: string };
+}
+
+/** A failed start's output: what it printed, the unit's journal, and why it is not ready (with its check) if it is not. */
+function splitJournal(text: string): { output: string; journal?: string; notReady?: NotReady } {
   const ready = new RegExp(`^${NOT_READY_MARKER} (.*)$`, 'm').exec(text);
-  const rest = ready ? text.replace(ready[0], '') : text;
+  const head = ready ? text.slice(0, ready.index) : text;
+  // The journal comes last: after the not-ready line and its check, when there is one.
+  const rest = ready ? text.slice(ready.index + ready[0].length) : head;
   const at = rest.indexOf(JOURNAL_MARKER);
-  const parts = at < 0 ? { output: rest } : { output: rest.slice(0, at), journal: tail(rest.slice(at + JOURNAL_MARKER.length)) };
-  return ready ? { ...parts, notReady: ready[1]! } : parts;
+  const journal = at < 0 ? {} : { journal: tail(rest.slice(at + JOURNAL_MARKER.length)) };
+  if (!ready) return { output: at < 0 ? head : head.slice(0, at), ...journal };
+  const check = parseCheck(at < 0 ? rest : rest.slice(0, at));
+  return { output: head, ...journal, notReady: { message: ready[1]!, ...(check ? { check } : {}) } };
+}
+
+/** `@@kubestrap-check RC COMMAND`, then the check's last output indented by two spaces. */
+function parseCheck(text: string): NotReady['check'] {
+  const m = new RegExp(`^${CHECK_MARKER} (\\d+) (.*)$`, 'm').exec(text);
+  if (!m) return undefined;
+  const output = text
+    .slice(m.index + m[0].length)
+    .split('\n')
+    .filter((l) => l.startsWith('  '))
+    .map((l) => l.slice(2))
+    .join('\n');
+  return { command: m[2]!, exitCode: Number(m[1]), output };
 }
 
 function tail(text: string, lines = 15): string {

@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyChanges } from '../../src/engine/apply.js';
+import { START_SLACK_SEC } from '../../src/engine/kinds/service.js';
+import { SshError } from '../../src/errors.js';
 import type { Change } from '../../src/engine/change.js';
 import { planRestarts } from '../../src/engine/handlers.js';
 import type { FileResource, LocalFileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
@@ -123,6 +125,41 @@ describe('applyChanges on a local stand-in host', () => {
     const outcome = await applyChanges(host, changes, plan);
     expect(outcome.applied).toEqual(changes);
     expect(outcome.failure?.details).toMatchObject({ resource: 'restart kubelet', exitCode: 1, stderrTail: 'Job for kubelet.service failed.', journalTail: 'kubelet[42]: unknown flag: --foo' });
+  });
+
+  it("reports a service that is not ready by its unit, its readiness check, the check's last exit code and output, and its journal", async () => {
+    const host = localHost(tmp(), { systemctl: '[ "$1" = is-failed ] && exit 1; exit 0', journalctl: 'echo "kube-apiserver[7]: serving securely on [::]:6443"' });
+    // A command this machine lacks stands for a host without curl.
+    const ready = { check: 'no-such-curl -sf --max-time 3 -o /dev/null https://127.0.0.1:6443/readyz', description: 'answers /readyz', timeoutSec: 1 };
+    const apiserver: ServiceResource = { kind: 'service', name: 'kube-apiserver', enabled: true, running: true, ready };
+    const change = diffOf(apiserver, 'LoadState=loaded UnitFileState=disabled ActiveState=inactive')!;
+    // The host has no curl: the check fails at once with 127, whatever the timeout.
+    const outcome = await applyChanges(host, [change], { restarts: [], deferred: [], settled: [] });
+    expect(outcome.failure?.message).toBe('kube-apiserver cannot be checked: its readiness check (answers /readyz) runs a command this host does not have');
+    expect(outcome.failure?.details).toMatchObject({ resource: 'service:kube-apiserver', command: ready.check, exitCode: 127, journalTail: 'kube-apiserver[7]: serving securely on [::]:6443' });
+    expect(outcome.failure?.details.stderrTail).toMatch(/no-such-curl: .*not found/);
+    // The command carrying the start gets the wait's time and more, not a command's usual limit.
+    expect(host.log()[0]).toBe(`timeout ${(1 + START_SLACK_SEC) * 1000}`);
+    expect(outcome.failure?.format()).toContain(`  command: ${ready.check}\n  exit code: 127\n`);
+  });
+
+  it('gives a restart that waits for readiness the time of its wait', async () => {
+    const host = localHost(tmp());
+    const ready = { check: 'true', description: 'answers /healthz', timeoutSec: 150 };
+    const { changes } = scenario();
+    const outcome = await applyChanges(host, [changes[0]!], { restarts: [{ service: 'kubelet', because: ['x'], managed: true, ready }], deferred: [], settled: [] });
+    expect(outcome.failure).toBeUndefined();
+    expect(host.log()).toContain(`timeout ${(150 + START_SLACK_SEC) * 1000}`);
+  });
+
+  it('names every step a command carried when the command as a whole fails (it timed out), not only its first', async () => {
+    const host = localHost(tmp());
+    host.run = async () => {
+      throw new SshError('local', 'exec', 'command timed out after 2 min: printf', 'find out why it hangs');
+    };
+    const { changes } = scenario();
+    const outcome = await applyChanges(host, [changes[1]!], { restarts: [{ service: 'kubelet', because: ['x'], managed: true }], deferred: [], settled: [] });
+    expect(outcome.failure?.message).toBe('enable kubelet; restart kubelet; clear pending restarts (3 steps in one command): command timed out after 2 min: printf');
   });
 
   it('names the failing command of a multi-line step by its real command, not a preamble line', async () => {

@@ -11,21 +11,46 @@ export const JOURNAL_MARKER = '@@kubestrap-journal';
 export const NOT_READY_MARKER = '@@kubestrap-not-ready';
 
 /**
+ * Follows the not-ready line: the readiness check's last exit code and its command, then what it
+ * last printed, indented (so none of its lines reads as a marker).
+ */
+export const CHECK_MARKER = '@@kubestrap-check';
+
+/** What a readiness check's exit code 127 means in sh: a command it runs is not installed. */
+const COMMAND_NOT_FOUND = 127;
+
+/**
+ * How long a start or restart with a readiness check may take, on top of the wait itself:
+ * systemctl's own start (a unit's ExecStartPre) and the journal printed on failure.
+ */
+export const START_SLACK_SEC = 60;
+
+/** The time a command needs that starts a service and waits for `ready`. */
+export function startTimeoutSec(ready: ReadinessCheck | undefined): number | undefined {
+  return ready ? ready.timeoutSec + START_SLACK_SEC : undefined;
+}
+
+/**
  * Starts a unit and, given a readiness check, waits for it in the same command (no round trip per
- * poll). If the start fails, the unit fails while waiting, or the wait times out, prints the unit's
- * last journal lines and fails.
+ * poll). If the start fails, the unit fails while waiting, the check cannot run (a command it uses
+ * is missing) or the wait times out, prints why, the check with its last exit code and output, and
+ * the unit's last journal lines, and fails.
  */
 export function startWithJournal(action: 'start' | 'restart', unit: string, ready?: ReadinessCheck): string {
   const u = shq(unit);
   const journal = `echo '${JOURNAL_MARKER}'; journalctl -u ${u} -n 20 --no-pager -o cat 2>&1`;
   const start = `systemctl ${action} -- ${u} || { rc=$?; ${journal}; exit $rc; }`;
   if (!ready) return start;
-  const notReady = (why: string) => `{ printf '%s %s\\n' '${NOT_READY_MARKER}' ${shq(`${unit} ${why}`)}; ${journal}; exit 1; }`;
+  const lastCheck = `printf '%s %s %s\\n' '${CHECK_MARKER}' "$ks_rc" ${shq(ready.check.replace(/\s*\n\s*/g, ' '))}; printf '%s\\n' "$ks_out" | tail -n 10 | sed 's/^/  /'`;
+  const notReady = (why: string) => `{ printf '%s %s\\n' '${NOT_READY_MARKER}' ${shq(`${unit} ${why}`)}; ${lastCheck}; ${journal}; exit 1; }`;
   // A unit that keeps exiting (systemd restarting it twice in a row) will not become ready: say so now, not at the timeout.
   return [
     start,
     'ks_waited=0; ks_crashed=0',
-    `until ( ${ready.check} ) >/dev/null 2>&1; do`,
+    `until ks_out=$( ( ${ready.check} ) 2>&1 </dev/null ); do`,
+    '  ks_rc=$?',
+    // Waiting cannot help when the check itself cannot run.
+    `  [ "$ks_rc" -eq ${COMMAND_NOT_FOUND} ] && ${notReady(`cannot be checked: its readiness check (${ready.description}) runs a command this host does not have`)}`,
     `  systemctl is-failed -q -- ${u} && ${notReady(`failed while kubestrap waited for it to be ready (${ready.description})`)}`,
     `  if systemctl show -p SubState -- ${u} | grep -qx SubState=auto-restart; then ks_crashed=$((ks_crashed + 1)); else ks_crashed=0; fi`,
     `  [ "$ks_crashed" -ge 2 ] && ${notReady(`keeps exiting (systemd is restarting it) while kubestrap waited for it to be ready (${ready.description})`)}`,
@@ -62,6 +87,11 @@ export const serviceKind: Kind<ServiceResource> = {
     }
     if (actions.length === 0) return undefined;
     const startsOrStops = actions.includes('start') || actions.includes('stop');
-    return change(r, id, `${actions.join(' and ')} ${r.name}`, steps.map(script), { stage: 'services', ...(startsOrStops ? { startsOrStops: r.name } : {}) });
+    const waits = actions.includes('start') ? startTimeoutSec(r.ready) : undefined;
+    return change(r, id, `${actions.join(' and ')} ${r.name}`, steps.map(script), {
+      stage: 'services',
+      ...(startsOrStops ? { startsOrStops: r.name } : {}),
+      ...(waits ? { timeoutSec: waits } : {}),
+    });
   },
 };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceResource } from '../../../src/engine/resource.js';
-import { JOURNAL_MARKER, NOT_READY_MARKER, startWithJournal } from '../../../src/engine/kinds/service.js';
+import { CHECK_MARKER, JOURNAL_MARKER, NOT_READY_MARKER, START_SLACK_SEC, startWithJournal } from '../../../src/engine/kinds/service.js';
 import { parseUnitState } from '../../../src/engine/kinds/unit-state.js';
 import { useTempDir } from '../../support/tmp.js';
 import { diffOf, fakeSystemctl, fakeTools, observe, shRun, stepTexts } from '../support.js';
@@ -45,6 +45,12 @@ describe('service kind', () => {
   it('only starts an enabled service that is not running, and only enables a running one', () => {
     expect(stepTexts(diffOf(svc(), state('loaded', 'enabled', 'failed')))).toEqual([startWithJournal('start', 'kubelet')]);
     expect(diffOf(svc(), state('loaded', 'disabled', 'active'))?.summary).toBe('enable kubelet');
+  });
+
+  it('gives a start that waits for readiness the time of its wait, so the command carrying it outlives the wait', () => {
+    const ready = { check: 'true', description: 'answers /readyz', timeoutSec: 180 };
+    expect(diffOf(svc({ ready }), state('loaded', 'disabled', 'inactive'))?.timeoutSec).toBe(180 + START_SLACK_SEC);
+    expect(diffOf(svc({ ready }), state('loaded', 'disabled', 'active'))?.timeoutSec).toBeUndefined();
   });
 
   it('unmasks a masked service before enabling it', () => {
@@ -103,11 +109,24 @@ describe('service kind', () => {
       expect(readFileSync(flag, 'utf8').trim()).toBe('3');
     });
 
-    it('gives up after the timeout with the reason and the journal', () => {
+    it('gives up after the timeout with the reason, the check with its last exit code and output, and the journal', () => {
       const env = fakeTools(tmp(), { systemctl: 'case "$1" in is-failed) exit 1;; *) exit 0;; esac', journalctl: 'echo "etcd: waiting for peers"' });
-      const run = shRun(`(\n${startWithJournal('restart', 'etcd', { check: 'false', description: 'answers health', timeoutSec: 1 })}\n) 2>&1`, env);
+      const check = "echo 'connection refused' >&2; exit 7";
+      const run = shRun(`(\n${startWithJournal('restart', 'etcd', { check, description: 'answers health', timeoutSec: 1 })}\n) 2>&1`, env);
       expect(run.code).toBe(1);
-      expect(run.stdout).toBe(`${NOT_READY_MARKER} etcd is not ready after 1 s (answers health)\n${JOURNAL_MARKER}\netcd: waiting for peers\n`);
+      expect(run.stdout).toBe(`${NOT_READY_MARKER} etcd is not ready after 1 s (answers health)\n${CHECK_MARKER} 7 ${check}\n  connection refused\n${JOURNAL_MARKER}\netcd: waiting for peers\n`);
+    });
+
+    it('stops at once when the check runs a command the host does not have (exit 127), instead of waiting out the timeout', () => {
+      const env = fakeTools(tmp(), { systemctl: 'case "$1" in is-failed) exit 1;; *) exit 0;; esac', journalctl: 'echo "serving on :6443"' });
+      const started = Date.now();
+      const run = shRun(`(\n${startWithJournal('start', 'kube-apiserver', { check: 'no-such-curl -sf https://127.0.0.1:6443/readyz', description: 'answers /readyz', timeoutSec: 100 })}\n) 2>&1`, env);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain(
+        `${NOT_READY_MARKER} kube-apiserver cannot be checked: its readiness check (answers /readyz) runs a command this host does not have\n${CHECK_MARKER} 127 no-such-curl`,
+      );
+      expect(run.stdout).toMatch(/\n {2}.*no-such-curl: .*not found\n/);
     });
 
     it('stops waiting as soon as the unit fails', () => {
