@@ -9,8 +9,12 @@ export type OsFamily = 'el' | 'debian';
 /** The command that installs packages on a host. */
 export type PackageManager = 'dnf' | 'yum' | 'apt';
 
-/** Packages by what they are for; each family (and EL release) knows its own names. */
-export type GenericPackage = 'iptables' | 'conntrack' | 'socat' | 'ipset' | 'ebtables' | 'curl' | 'containerd' | 'docker';
+/**
+ * Packages by what they are for; each family (and EL release) knows its own names. `docker-cli`:
+ * the docker command where its package is apart from the daemon's, which only recommends it
+ * (installed where the package manager offers it).
+ */
+export type GenericPackage = 'iptables' | 'conntrack' | 'socat' | 'ipset' | 'ebtables' | 'curl' | 'containerd' | 'docker' | 'docker-cli';
 
 /** A package repository kubestrap configures on a host (e.g. docker-ce's), by its base URL. */
 export interface PackageRepo {

@@ -10,6 +10,9 @@ const NAMES: Record<GenericPackage, string[]> = {
   curl: ['curl'],
   containerd: ['containerd'],
   docker: ['docker.io'],
+  // Debian 13's docker.io (26.1.5+dfsg1-9) and later left the docker command to docker-cli, which it
+  // only recommends; older ones (Debian 12's) hold it themselves, and their archives have no such package.
+  'docker-cli': ['docker-cli'],
 };
 
 /** Package lists exist: without them (a host that never ran `apt-get update`) apt knows no candidate yet. */

@@ -10,6 +10,8 @@ const COMMON: Record<Exclude<GenericPackage, 'iptables' | 'ebtables'>, string[]>
   curl: ['curl'],
   containerd: ['containerd.io'],
   docker: ['docker-ce', 'docker-ce-cli'],
+  // docker-ce-cli is one of docker's.
+  'docker-cli': [],
 };
 
 /**

@@ -88,10 +88,20 @@ function runtimePackages(adapter: OsAdapter): string[] {
   return [...adapter.packageNames('containerd'), ...adapter.packageNames('docker')];
 }
 
+/** What the candidate query asks for: the runtime's packages and those installed only where offered. */
+function queriedPackages(adapter: OsAdapter): string[] {
+  return [...runtimePackages(adapter), ...adapter.packageNames('docker-cli')];
+}
+
+/** The runtime's packages, and the docker command's own package where the package manager offers one. */
+function installedPackages(adapter: OsAdapter, runtime: RuntimeFacts | undefined): string[] {
+  return [...runtimePackages(adapter), ...adapter.packageNames('docker-cli').filter((name) => runtime?.candidates?.has(name))];
+}
+
 function factInput(host: HostSpec) {
   const dataRoot = host.values.DOCKER_DATA_ROOT!;
   if (sourceOf(host) !== 'package') return { dataRoot };
-  return { dataRoot, packages: { apt: runtimePackages(debianAdapter), el: runtimePackages(elAdapter(9, 'dnf')), repo: dockerCeRepo(host) } };
+  return { dataRoot, packages: { apt: queriedPackages(debianAdapter), el: queriedPackages(elAdapter(9, 'dnf')), repo: dockerCeRepo(host) } };
 }
 
 /** What the runtime's snippet (for the host's own settings) says; undefined where it did not run. */
@@ -143,7 +153,7 @@ function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] 
     ...filesOf('runtime', files).map(fileResource),
     // A registry dropped from the config loses its hosts.toml and then its folder: the engine removes what it recorded.
     ...registries.flatMap((r): Resource[] => [{ kind: 'directory', path: posix.dirname(r.path), mode: 0o755, owner: 'root', group: 'root' }, plain(r.path, r.content)]),
-    ...(bundle ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))] : [{ kind: 'package', names: runtimePackages(os.adapter) } as const]),
+    ...(bundle ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))] : [{ kind: 'package', names: installedPackages(os.adapter, runtimeFactsOf(ctx.facts)) } as const]),
     runningService(ctx.spec, host, 'containerd'),
     runningService(ctx.spec, host, 'docker'),
     ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),

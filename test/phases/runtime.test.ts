@@ -60,6 +60,14 @@ describe('runtime phase', () => {
     expect(summary(runtimePhase.resources(ctx))).toEqual(['file /etc/containerd/config.toml', 'file /etc/docker/daemon.json', 'package containerd,docker.io', 'service containerd', 'service docker']);
   });
 
+  it("on Debian 13 and later: docker-cli too, where docker.io only recommends the docker command's package", () => {
+    const offered = 'cgroup tmpfs\nquery begin\ncontainerd 2.1.9~ds1-5\ndocker.io 26.1.5+dfsg1-9+deb13u1+b1\ndocker-cli 26.1.5+dfsg1-9+deb13u1+b1\nrc 0\nquery end';
+    expect(summary(runtimePhase.resources(setup('', 'debian13', offered).ctx))).toContain('package containerd,docker.io,docker-cli');
+    // Debian 12's archive has no docker-cli: its docker.io holds the command.
+    const debian12 = 'cgroup tmpfs\nquery begin\ncontainerd 1.7.28~ds1-1\ndocker.io 20.10.24+dfsg1-1+deb12u1+b6\nrc 0\nquery end';
+    expect(summary(runtimePhase.resources(setup('', 'debian12', debian12).ctx))).toContain('package containerd,docker.io');
+  });
+
   it('on EL: the docker-ce repo file from DOCKER_YUM_REPO ahead of docker-ce, docker-ce-cli and containerd.io', () => {
     const { ctx } = setup(
       'DOCKER_YUM_REPO=https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable\nDOCKER_YUM_GPGKEY=https://mirrors.aliyun.com/docker-ce/linux/centos/gpg\n',
