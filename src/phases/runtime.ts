@@ -5,7 +5,7 @@ import type { ContainerRuntimeSource } from '../config/keys.js';
 import { containerdSupports, containerdSupportText, type Version } from '../upstream/index.js';
 import { parseCidr, cidrContains } from '../config/validators.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
-import type { Resource } from '../engine/resource.js';
+import type { CommandResource, Resource } from '../engine/resource.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import type { OsAdapter, PackageRepo } from '../os/adapter.js';
 import { debianAdapter } from '../os/debian.js';
@@ -88,20 +88,33 @@ function runtimePackages(adapter: OsAdapter): string[] {
   return [...adapter.packageNames('containerd'), ...adapter.packageNames('docker')];
 }
 
-/** What the candidate query asks for: the runtime's packages and those installed only where offered. */
-function queriedPackages(adapter: OsAdapter): string[] {
-  return [...runtimePackages(adapter), ...adapter.packageNames('docker-cli')];
-}
-
-/** The runtime's packages, and the docker command's own package where the package manager offers one. */
-function installedPackages(adapter: OsAdapter, runtime: RuntimeFacts | undefined): string[] {
-  return [...runtimePackages(adapter), ...adapter.packageNames('docker-cli').filter((name) => runtime?.candidates?.has(name))];
+/**
+ * The docker command where the Docker packages leave it out: Debian 13's docker.io and later only
+ * recommend docker-cli, and kubestrap installs without recommends; Debian 12's docker.io and EL's
+ * docker-ce-cli (one of docker's packages) bring it. A fresh host's package lists cannot tell which
+ * archive it has (it never ran apt-get update), so this runs after the packages, and installs only
+ * when the command is still missing then.
+ */
+function dockerCommand(adapter: OsAdapter): CommandResource[] {
+  const names = adapter.packageNames('docker-cli');
+  if (names.length === 0) return [];
+  const present = 'command -v docker >/dev/null 2>&1';
+  return [
+    {
+      kind: 'command',
+      name: 'docker-command',
+      description: `install ${names.join(', ')} unless the Docker packages brought the docker command`,
+      check: present,
+      run: `${present} || { ${adapter.installPackages(names)}; }`,
+      failureHint: adapter.installFailureHint,
+    },
+  ];
 }
 
 function factInput(host: HostSpec) {
   const dataRoot = host.values.DOCKER_DATA_ROOT!;
   if (sourceOf(host) !== 'package') return { dataRoot };
-  return { dataRoot, packages: { apt: queriedPackages(debianAdapter), el: queriedPackages(elAdapter(9, 'dnf')), repo: dockerCeRepo(host) } };
+  return { dataRoot, packages: { apt: runtimePackages(debianAdapter), el: runtimePackages(elAdapter(9, 'dnf')), repo: dockerCeRepo(host) } };
 }
 
 /** What the runtime's snippet (for the host's own settings) says; undefined where it did not run. */
@@ -153,7 +166,7 @@ function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] 
     ...filesOf('runtime', files).map(fileResource),
     // A registry dropped from the config loses its hosts.toml and then its folder: the engine removes what it recorded.
     ...registries.flatMap((r): Resource[] => [{ kind: 'directory', path: posix.dirname(r.path), mode: 0o755, owner: 'root', group: 'root' }, plain(r.path, r.content)]),
-    ...(bundle ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))] : [{ kind: 'package', names: installedPackages(os.adapter, runtimeFactsOf(ctx.facts)) } as const]),
+    ...(bundle ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))] : [{ kind: 'package', names: runtimePackages(os.adapter) } as const, ...dockerCommand(os.adapter)]),
     runningService(ctx.spec, host, 'containerd'),
     runningService(ctx.spec, host, 'docker'),
     ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),

@@ -34,8 +34,8 @@ export interface RuntimeFactInput {
 
 /**
  * One snippet, per host: the cgroup hierarchy, the installed containerd's version, and only when
- * containerd, Docker or the docker command is missing, what the package manager could install (the
- * question that costs a repository query). Then where Docker's data root would live.
+ * containerd or Docker is missing, what the package manager could install (the question that
+ * costs a repository query). Then where Docker's data root would live.
  */
 export function runtimeFactSnippet({ packages, dataRoot }: RuntimeFactInput): string {
   const top = `/${dataRoot.split('/').filter(Boolean)[0] ?? ''}`;
@@ -54,8 +54,7 @@ export function runtimeFactSnippet({ packages, dataRoot }: RuntimeFactInput): st
 
 function candidateQuery(packages: NonNullable<RuntimeFactInput['packages']>): string[] {
   return [
-    // The docker command too: a docker.io that only recommends its CLI leaves a host without it.
-    'if ! command -v containerd >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then',
+    'if ! command -v containerd >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1; then',
     'echo "query begin"',
     'if command -v dnf >/dev/null 2>&1; then',
     elAdapter(9, 'dnf').candidateVersions(packages.el, packages.repo),

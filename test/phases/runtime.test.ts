@@ -2,12 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../../src/config/cluster-spec.js';
 import type { HostFacts } from '../../src/engine/facts.js';
-import type { Resource } from '../../src/engine/resource.js';
+import type { CommandResource, Resource } from '../../src/engine/resource.js';
 import { detectOs } from '../../src/os/detect.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { hostValues } from '../../src/phases/index.js';
 import { createRuntimePhase, runtimePhase } from '../../src/phases/runtime.js';
 import { renderCluster } from '../../src/render/render-cluster.js';
+import { fakeTools, shRun } from '../engine/support.js';
 import { factsFor, type OsName } from '../os/os-releases.js';
 import { clusterFrom } from '../support/cluster.js';
 
@@ -57,15 +58,39 @@ describe('runtime phase', () => {
 
   it("on Debian: the configuration first (the packages then start on it), Debian's packages, both services", () => {
     const { ctx } = setup();
-    expect(summary(runtimePhase.resources(ctx))).toEqual(['file /etc/containerd/config.toml', 'file /etc/docker/daemon.json', 'package containerd,docker.io', 'service containerd', 'service docker']);
+    expect(summary(runtimePhase.resources(ctx))).toEqual([
+      'file /etc/containerd/config.toml',
+      'file /etc/docker/daemon.json',
+      'package containerd,docker.io',
+      'command docker-command',
+      'service containerd',
+      'service docker',
+    ]);
   });
 
-  it("on Debian 13 and later: docker-cli too, where docker.io only recommends the docker command's package", () => {
-    const offered = 'cgroup tmpfs\nquery begin\ncontainerd 2.1.9~ds1-5\ndocker.io 26.1.5+dfsg1-9+deb13u1+b1\ndocker-cli 26.1.5+dfsg1-9+deb13u1+b1\nrc 0\nquery end';
-    expect(summary(runtimePhase.resources(setup('', 'debian13', offered).ctx))).toContain('package containerd,docker.io,docker-cli');
-    // Debian 12's archive has no docker-cli: its docker.io holds the command.
-    const debian12 = 'cgroup tmpfs\nquery begin\ncontainerd 1.7.28~ds1-1\ndocker.io 20.10.24+dfsg1-1+deb12u1+b6\nrc 0\nquery end';
-    expect(summary(runtimePhase.resources(setup('', 'debian12', debian12).ctx))).toContain('package containerd,docker.io');
+  it("on Debian: the docker command's own package after the others, installed only where they left the command out", () => {
+    const resources = runtimePhase.resources(setup().ctx);
+    expect(summary(resources)).toEqual([
+      'file /etc/containerd/config.toml',
+      'file /etc/docker/daemon.json',
+      'package containerd,docker.io',
+      'command docker-command',
+      'service containerd',
+      'service docker',
+    ]);
+    const command = resources.find((r): r is CommandResource => r.kind === 'command')!;
+    expect(command.check).toBe('command -v docker >/dev/null 2>&1');
+    // Run for real: a host whose docker.io brought the command installs nothing (Debian 12's has no docker-cli to install).
+    const withDocker = fakeTools(`${tmp()}/with`, { docker: 'exit 0', 'apt-get': 'echo apt-get "$@"; exit 100' });
+    expect(shRun(command.run, withDocker)).toMatchObject({ code: 0, stdout: '' });
+    // A host without it installs docker-cli (Debian 13's docker.io and later only recommend it).
+    const dir = `${tmp()}/without`;
+    const without = { ...fakeTools(dir, { 'apt-get': 'echo apt-get "$@"' }), PATH: `${dir}/bin:/usr/bin:/bin` };
+    expect(shRun(command.run, without).stdout).toContain('apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold docker-cli');
+  });
+
+  it('on EL: nothing more for the docker command, which docker-ce-cli brings', () => {
+    expect(summary(runtimePhase.resources(setup('', 'rocky93', EL_CANDIDATES).ctx)).filter((r) => r.startsWith('command'))).toEqual([]);
   });
 
   it('on EL: the docker-ce repo file from DOCKER_YUM_REPO ahead of docker-ce, docker-ce-cli and containerd.io', () => {

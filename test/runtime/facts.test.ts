@@ -56,7 +56,6 @@ describe('runtime facts', () => {
       const env = fakeTools(dir, {
         containerd: 'echo "containerd containerd.io 1.7.22 7f7fdf5fed64eb6a7caf99b3e12efcf9d60e311c"',
         dockerd: 'exit 0',
-        docker: 'exit 0',
         dnf: `touch ${dir}/asked`,
       });
       const run = shRun(runtimeFactSnippet({ packages: PACKAGES, dataRoot: '/var/lib/docker' }), env);
@@ -65,20 +64,6 @@ describe('runtime facts', () => {
       expect(facts.docker).toBe(true);
       expect(facts.candidates).toBeUndefined();
       expect(shRun(`test -e ${dir}/asked`).code).not.toBe(0);
-    });
-
-    it('asks where the docker command is missing although dockerd is there (a docker.io that only recommends docker-cli)', () => {
-      const dir = tmp();
-      const env = fakeTools(dir, {
-        containerd: 'echo "containerd github.com/containerd/containerd/v2 2.1.9~ds1 2.1.9~ds1-5"',
-        dockerd: 'exit 0',
-        'apt-get': 'exit 0',
-        'apt-cache': "printf 'docker-cli:\\n  Installed: (none)\\n  Candidate: 28.5.2+dfsg4-5\\n'",
-        ls: 'echo unstable_main_binary-amd64_Packages',
-      });
-      // Only the fake tools and the system's own folders: this machine may have a docker command of its own elsewhere.
-      const facts = parseRuntimeFacts(shRun(runtimeFactSnippet({ packages: PACKAGES, dataRoot: '/var/lib/docker' }), { ...env, PATH: `${dir}/bin:/usr/bin:/bin` }).stdout);
-      expect(Object.fromEntries(facts.candidates ?? [])).toEqual({ 'docker-cli': '28.5.2+dfsg4-5' });
     });
 
     it('asks no package manager for a bundle install', () => {
