@@ -29,6 +29,8 @@ export interface Readiness {
   check: string;
   description: string;
   timeoutSec: number;
+  /** The programs the check runs besides kubestrap's own binaries (src/os/host-tools.ts): a preflight finds them missing. */
+  tools?: readonly string[];
 }
 
 export interface Service {
@@ -72,6 +74,9 @@ const local = (scheme: 'http' | 'https', port: number, path = '') => `${scheme}:
 
 /** `curl` that fails unless the URL answers in time; `-s` alone accepts any HTTP answer. */
 const curl = (flags: string, url: string, ...options: string[]) => `curl ${flags} --max-time 3 -o /dev/null ${[...options, shq(url)].join(' ')}`;
+
+/** A readiness check that reads the service's HTTP endpoint (with curl, which the OS phase installs). */
+const overHttp = (check: string, description: string, timeoutSec: number): Readiness => ({ check, description, timeoutSec, tools: ['curl'] });
 
 /** flanneld takes its subnet lease in etcd, unless FLANNEL_MODE=kube makes it follow its Node's podCIDR through the API server. */
 export function flannelUsesEtcd(spec: ClusterSpec): boolean {
@@ -131,7 +136,7 @@ export const COMPONENTS = {
       ports: { secure: { setting: 'KUBE_APISERVER_PORT' } },
       endpoint: (spec) => local('https', Number(spec.values.KUBE_APISERVER_PORT)),
       health: APISERVER_READYZ,
-      readiness: (spec) => ({ check: curl('-sf', APISERVER_READYZ(spec), '--cacert', PKI_PATHS.caCert), description: 'answers /readyz', timeoutSec: 180 }),
+      readiness: (spec) => overHttp(curl('-sf', APISERVER_READYZ(spec), '--cacert', PKI_PATHS.caCert), 'answers /readyz', 180),
       rolling: true,
     },
   },
@@ -146,7 +151,7 @@ export const COMPONENTS = {
       daemon: 'kube-controller-manager',
       ports: { secure: DEFAULT_PORTS.kubeControllerManager },
       health: () => CONTROLLER_MANAGER_HEALTHZ,
-      readiness: () => ({ check: curl('-sfk', CONTROLLER_MANAGER_HEALTHZ), description: 'answers /healthz', timeoutSec: 120 }),
+      readiness: () => overHttp(curl('-sfk', CONTROLLER_MANAGER_HEALTHZ), 'answers /healthz', 120),
       rolling: true,
     },
   },
@@ -160,7 +165,7 @@ export const COMPONENTS = {
       daemon: 'kube-scheduler',
       ports: { secure: DEFAULT_PORTS.kubeScheduler },
       health: () => SCHEDULER_HEALTHZ,
-      readiness: () => ({ check: curl('-sfk', SCHEDULER_HEALTHZ), description: 'answers /healthz', timeoutSec: 120 }),
+      readiness: () => overHttp(curl('-sfk', SCHEDULER_HEALTHZ), 'answers /healthz', 120),
       rolling: true,
     },
   },
@@ -175,11 +180,12 @@ export const COMPONENTS = {
       ports: { secure: DEFAULT_PORTS.kubelet, healthz: DEFAULT_PORTS.kubeletHealthz },
       health: () => KUBELET_HEALTHZ,
       // Serving is not enough: the node must be registered, which proves its identity and the API server's certificate.
-      readiness: (_spec, host) => ({
-        check: `${curl('-sf', KUBELET_HEALTHZ)} && ${shJoin([binaryPath(host, 'kubectl'), `--kubeconfig=${PKI_PATHS.kubeletConf}`, '--request-timeout=5s', 'get', 'node', host.name, '-o', 'name'])}`,
-        description: `answers /healthz and node ${host.name} is registered`,
-        timeoutSec: 180,
-      }),
+      readiness: (_spec, host) =>
+        overHttp(
+          `${curl('-sf', KUBELET_HEALTHZ)} && ${shJoin([binaryPath(host, 'kubectl'), `--kubeconfig=${PKI_PATHS.kubeletConf}`, '--request-timeout=5s', 'get', 'node', host.name, '-o', 'name'])}`,
+          `answers /healthz and node ${host.name} is registered`,
+          180,
+        ),
       rolling: false,
     },
   },
@@ -193,7 +199,7 @@ export const COMPONENTS = {
       daemon: 'kube-proxy',
       ports: { healthz: DEFAULT_PORTS.kubeProxyHealthz, metrics: DEFAULT_PORTS.kubeProxyMetrics },
       health: () => KUBE_PROXY_HEALTHZ,
-      readiness: () => ({ check: curl('-s', KUBE_PROXY_HEALTHZ), description: 'answers /healthz', timeoutSec: 120 }),
+      readiness: () => overHttp(curl('-s', KUBE_PROXY_HEALTHZ), 'answers /healthz', 120),
       rolling: false,
     },
   },

@@ -29,6 +29,12 @@ export interface ClusterContext<S, H extends TargetHost, D> {
   spec: S;
   mode: RunMode;
   hosts: ReadonlyArray<ClusterHost<H, D>>;
+  /**
+   * The names of the phases this run applies, in run order, so a check can count on what an
+   * earlier phase of the run does (a package it installs). Absent where a phase is checked on its
+   * own, outside a run: every phase counts as part of it.
+   */
+  phases?: readonly string[];
 }
 
 /**

@@ -111,7 +111,7 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   );
   const reachable = await openHosts(opts, hostReports);
 
-  const known: ClusterContext<unknown, TargetHost, unknown> = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost) };
+  const known: ClusterContext<unknown, TargetHost, unknown> = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost), phases: opts.phases.map((p) => p.name) };
   const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(known) ?? []))).flat();
   const sessions = prepared.length ? reachable : reachable.filter((s) => workOutResources(opts, s, hostReports));
   const cluster: ClusterContext<unknown, TargetHost, unknown> = { ...known, hosts: sessions.map(clusterHost) };

@@ -10,6 +10,14 @@ const NAMES: Record<GenericPackage, string[]> = {
   curl: ['curl'],
   containerd: ['containerd'],
   docker: ['docker.io'],
+  tar: ['tar'],
+  gzip: ['gzip'],
+  kmod: ['kmod'],
+  procps: ['procps'],
+  diffutils: ['diffutils'],
+  iproute: ['iproute2'],
+  ipvsadm: ['ipvsadm'],
+  nftables: ['nftables'],
   // Debian 13's docker.io (26.1.5+dfsg1-9) and later left the docker command to docker-cli, which it
   // only recommends; older ones (Debian 12's) hold it themselves, and their archives have no such package.
   'docker-cli': ['docker-cli'],

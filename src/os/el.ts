@@ -10,6 +10,14 @@ const COMMON: Record<Exclude<GenericPackage, 'iptables' | 'ebtables'>, string[]>
   curl: ['curl'],
   containerd: ['containerd.io'],
   docker: ['docker-ce', 'docker-ce-cli'],
+  tar: ['tar'],
+  gzip: ['gzip'],
+  kmod: ['kmod'],
+  procps: ['procps-ng'],
+  diffutils: ['diffutils'],
+  iproute: ['iproute'],
+  ipvsadm: ['ipvsadm'],
+  nftables: ['nftables'],
   // docker-ce-cli is one of docker's.
   'docker-cli': [],
 };

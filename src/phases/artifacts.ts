@@ -3,7 +3,9 @@ import { binaryPath } from '../components/paths.js';
 import type { HostSpec } from '../config/cluster-spec.js';
 import { RunArtifacts } from '../artifacts/provider.js';
 import { hasLocalZstd } from '../artifacts/wire-encoding.js';
-import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
+import { readFact, type HostFacts } from '../engine/facts.js';
+import { MISSING_TOOLS_FACT } from '../os/host-tools.js';
+import { toolProblems } from '../preflight/host-tools.js';
 import type { LocalFileResource } from '../engine/resource.js';
 import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { HostError, type KubestrapError } from '../errors.js';
@@ -17,11 +19,6 @@ export interface ArtifactsPhaseOptions {
   verifyBinaries?: boolean;
 }
 
-/** `yes` when the host has the command, else `no`: a shell builtin, no process. */
-/** Whether a command is on the host: true, false, or undefined when not asked. */
-const hasCommand = (name: string) => defineFact(name, `command -v ${name} >/dev/null 2>&1 && echo yes || echo no`, (out) => (out === undefined ? undefined : out.trim() === 'yes'));
-const ZSTD_FACT = hasCommand('zstd');
-const TAR_FACT = hasCommand('tar');
 
 /**
  * The `artifacts` phase: every host gets the binaries of its roles' components (binariesForRoles)
@@ -37,11 +34,11 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
     name: 'artifacts',
     title: ARTIFACTS_PHASE_TITLE,
     appliesTo: receivesBinaries,
-    facts: [ZSTD_FACT, TAR_FACT, CGROUP_FACT],
+    facts: [MISSING_TOOLS_FACT, CGROUP_FACT],
 
     async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
       const provider = artifacts.provider(ctx.spec);
-      const problems: KubestrapError[] = toolProblems(ctx);
+      const problems: KubestrapError[] = zstdProblems(ctx);
       if (problems.length) return problems;
       const wanted = ctx.hosts.flatMap(({ host, facts, os }) => binariesForRoles(host.roles, ctx.spec.versions).map((name) => ({ name, arch: os.arch, host, facts })));
       problems.push(...(await provider.resolve(wanted)));
@@ -75,7 +72,7 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
       });
     },
 
-    preflight: (ctx) => cgroupProblems(ctx, (h) => h.host.roles.includes('worker')),
+    preflight: (ctx) => [...cgroupProblems(ctx, (h) => h.host.roles.includes('worker')), ...toolProblems(ctx, (h) => (receivesBinaries(h.host) ? unpackers(h.host, h.facts) : []))],
 
     // What leaves for a host is hashed here first (each file once per run, none that this run made
     // or hashed): the cache may be shared, and a no-op run sends nothing, so it reads nothing.
@@ -91,7 +88,12 @@ function codecFor(host: HostSpec, facts: HostFacts): TransferCodec {
 }
 
 function hostHasZstd(facts: HostFacts): boolean {
-  return readFact(facts, ZSTD_FACT) === true;
+  return readFact(facts, MISSING_TOOLS_FACT)?.has('zstd') === false;
+}
+
+/** What unpacks the binaries on the host: tar, and gzip for gzip's encoding (zstd is taken only where the host has it). */
+function unpackers(host: HostSpec, facts: HostFacts): string[] {
+  return codecFor(host, facts) === 'gzip' ? ['tar', 'gzip'] : ['tar'];
 }
 
 /** Every host with a role gets binaries. */
@@ -99,21 +101,14 @@ function receivesBinaries(host: HostSpec): boolean {
   return host.roles.length > 0;
 }
 
-/** Hosts that lack what unpacks the binaries: tar always, zstd when it is asked for. */
-function toolProblems(ctx: ClusterContext): HostError[] {
+/**
+ * UPLOAD_COMPRESSION=zstd where an end lacks zstd, found before anything is resolved. What unpacks
+ * the binaries on the host (tar, gzip) the OS phase installs: the preflight refuses it only in a
+ * run without that phase.
+ */
+function zstdProblems(ctx: ClusterContext): HostError[] {
   return ctx.hosts.flatMap(({ host, facts }) => {
-    if (!receivesBinaries(host)) return [];
-    if (readFact(facts, TAR_FACT) === false) {
-      return [
-        new HostError(
-          host.name,
-          'the host has no tar, which unpacks the binaries kubestrap sends',
-          {},
-          'install the tar package on the host (yum install -y tar, or apt-get install -y tar), then re-run',
-        ),
-      ];
-    }
-    if (host.values.UPLOAD_COMPRESSION !== 'zstd') return [];
+    if (!receivesBinaries(host) || host.values.UPLOAD_COMPRESSION !== 'zstd') return [];
     if (!hostHasZstd(facts)) return [new HostError(host.name, 'UPLOAD_COMPRESSION=zstd, but the host has no zstd', {}, 'install zstd on the host, or use UPLOAD_COMPRESSION=auto')];
     if (!hasLocalZstd()) return [new HostError(host.name, 'UPLOAD_COMPRESSION=zstd, but this machine has no zstd to compress with', {}, 'install zstd here, or use UPLOAD_COMPRESSION=auto')];
     return [];

@@ -1,13 +1,15 @@
 import type { Role } from '../config/inventory-schema.js';
 import type { RecordFields } from '../engine/host-record.js';
 import type { Resource } from '../engine/resource.js';
+import { MISSING_TOOLS_FACT } from '../os/host-tools.js';
+import { toolProblems } from '../preflight/host-tools.js';
 import { LISTENERS_FACT, portProblems } from '../preflight/ports.js';
 import type { ClusterContext, PhaseContext } from './context.js';
 import { fileResource } from './file-resource.js';
 import type { PhaseName } from './phase-names.js';
 import { filesOf, withRole, type Phase } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
-import { type ComponentService, portsNeeded, runningService } from './services.js';
+import { type ComponentService, portsNeeded, readinessTools, runningService } from './services.js';
 
 /** The shape every phase that runs components shares: its role's hosts, its folders, its rendered files, its services. */
 export interface ComponentPhaseShape {
@@ -25,7 +27,8 @@ export interface ComponentPhaseShape {
 /**
  * A phase that runs components on the hosts of one role: their folders, the files rendered for
  * them, their services (readiness and rolling restarts from the catalog), the host record's
- * entry, and a preflight that the ports they need are free. What a phase adds (facts, more
+ * entry, and a preflight that the ports they need are free and that the programs their readiness
+ * checks run are there (or installed by the run's OS phase). What a phase adds (facts, more
  * preflight, cluster actions, template variables from facts) goes in `more`; a `preflight` there
  * runs after the ports check.
  */
@@ -34,7 +37,7 @@ export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Ph
     name: shape.name,
     title: shape.title,
     appliesTo: (host) => host.roles.includes(shape.role),
-    facts: more.facts ?? [LISTENERS_FACT],
+    facts: withToolsFact(more.facts ?? [LISTENERS_FACT]),
     resources: (ctx: PhaseContext): Resource[] => [
       ...shape.directories.map((d): Resource => ({ kind: 'directory', path: d.path, mode: d.mode, owner: 'root', group: 'root' })),
       ...filesOf(shape.name, ctx.files).map(fileResource),
@@ -42,8 +45,17 @@ export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Ph
       legacyRecordGone(shape.name),
     ],
     record: (ctx) => clusterRecord(ctx.spec, shape.record?.(ctx)),
-    preflight: (ctx: ClusterContext) => [...portProblems(withRole(ctx, shape.role), () => portsNeeded(ctx.spec, ...shape.services)), ...(more.preflight?.(ctx) ?? [])],
+    preflight: (ctx: ClusterContext) => [
+      ...portProblems(withRole(ctx, shape.role), () => portsNeeded(ctx.spec, ...shape.services)),
+      ...toolProblems(withRole(ctx, shape.role), (h) => readinessTools(ctx.spec, h.host, ...shape.services)),
+      ...(more.preflight?.(ctx) ?? []),
+    ],
     ...(more.clusterActions ? { clusterActions: more.clusterActions } : {}),
     ...(more.hostValues ? { hostValues: more.hostValues } : {}),
   };
+}
+
+/** A phase's facts, and the tools its readiness checks run. */
+function withToolsFact(facts: NonNullable<Phase['facts']>): NonNullable<Phase['facts']> {
+  return typeof facts === 'function' ? (host) => [MISSING_TOOLS_FACT, ...facts(host)] : [MISSING_TOOLS_FACT, ...facts];
 }

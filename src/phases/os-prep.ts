@@ -1,5 +1,9 @@
 import type { HostSpec } from '../config/cluster-spec.js';
 import type { Resource } from '../engine/resource.js';
+import type { GenericPackage, OsAdapter } from '../os/adapter.js';
+import { HOST_TOOLS, installedToolPackages, MISSING_TOOLS_FACT } from '../os/host-tools.js';
+import { toolProblems } from '../preflight/host-tools.js';
+import { kubeProxyModeFacts, kubeProxyModeProblems, nftVersionCheck, runsKubeProxy } from '../preflight/kube-proxy-mode.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, type Phase, type PhaseContext } from './phase.js';
@@ -7,22 +11,36 @@ import { filesOf, type Phase, type PhaseContext } from './phase.js';
 const SYSCTL_DIR = '/etc/sysctl.d/';
 const MODULES_DIR = '/etc/modules-load.d/';
 
+/** What kube-proxy's mode needs installed besides the tools every host gets (its modules load from modules-load.d). */
+const KUBE_PROXY_MODE_PACKAGES: Readonly<Record<string, readonly GenericPackage[]>> = { ipvs: ['ipset', 'ipvsadm'], nftables: ['nftables'] };
+
+/** The tools the fact command and probes read a host with, before anything can be installed. */
+const CHECKED_TOOLS = HOST_TOOLS.filter((t) => t.source === 'checked').map((t) => t.command);
+
 /**
  * What the seeds did by hand on every machine: firewall off (it cuts etcd's ports), SELinux
  * permissive, swap off for the kubelet, bridge netfilter and overlay modules, forwarding sysctls,
- * the FORWARD policy, the hostname and /etc/hosts entries for every member.
+ * the FORWARD policy, the hostname and /etc/hosts entries for every member. Before the rest, the
+ * tools kubestrap and the components run on the host (src/os/host-tools.ts), and what kube-proxy's
+ * mode needs where it runs; a host that lacks what kubestrap reads it with, or whose kernel cannot
+ * run kube-proxy's mode, is refused before anything changes.
  */
 export const osPhase: Phase = {
   name: 'os',
   title: 'OS preparation',
   appliesTo: () => true,
+  facts: (host) => [MISSING_TOOLS_FACT, ...kubeProxyModeFacts(host)],
+  preflight: (ctx) => [...toolProblems(ctx, () => CHECKED_TOOLS), ...kubeProxyModeProblems(ctx)],
   resources: ({ spec, host, os, files: all }: PhaseContext): Resource[] => {
     const files = filesOf('os', all);
     return [
       { kind: 'firewallOff', services: [...os.adapter.firewallServices] },
       ...(os.adapter.managesSelinux ? [{ kind: 'selinux', mode: 'permissive' } as const] : []),
       { kind: 'swapOff' },
-      { kind: 'package', names: os.adapter.packageNames('iptables') },
+      { kind: 'package', names: packagesFor(host, os.adapter) },
+      ...(runsKubeProxy(host) && host.values.KUBE_PROXY_MODE === 'nftables'
+        ? [{ kind: 'command', name: 'nft-version', description: "check that nft is new enough for kube-proxy's nftables mode", ...nftVersionCheck() } as const]
+        : []),
       { kind: 'hostsEntries', entries: spec.hosts.map((h: HostSpec) => ({ ip: h.nodeIp, names: [h.name] })) },
       ...files.map(fileResource),
       ...modulesIn(files).map((name) => ({ kind: 'kernelModule', name }) as const),
@@ -38,6 +56,12 @@ export const osPhase: Phase = {
     ];
   },
 };
+
+/** The tools' packages, and where kube-proxy runs what its mode needs, in the host's names. */
+function packagesFor(host: HostSpec, adapter: OsAdapter): string[] {
+  const mode = runsKubeProxy(host) ? (KUBE_PROXY_MODE_PACKAGES[host.values.KUBE_PROXY_MODE!] ?? []) : [];
+  return [...new Set([...installedToolPackages(adapter), ...mode.flatMap((g) => adapter.packageNames(g))])];
+}
 
 /**
  * Module names of the rendered modules-load.d files, so a template tree decides what loads. A name

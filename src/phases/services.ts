@@ -32,7 +32,12 @@ function unitName(name: ComponentService): string {
 function restartPolicy(spec: ClusterSpec, host: HostSpec, name: ComponentService): Pick<ServiceResource, 'ready' | 'rolling'> {
   const { readiness, rolling } = service(name);
   const ready = readiness?.(spec, host);
-  return { ...(ready ? { ready } : {}), ...(rolling ? { rolling: true } : {}) };
+  return { ...(ready ? { ready: { check: ready.check, description: ready.description, timeoutSec: ready.timeoutSec } } : {}), ...(rolling ? { rolling: true } : {}) };
+}
+
+/** The programs the readiness checks of these services run on `host` (curl): a preflight finds them missing. */
+export function readinessTools(spec: ClusterSpec, host: HostSpec, ...names: ComponentService[]): string[] {
+  return [...new Set(names.flatMap((name) => service(name).readiness?.(spec, host)?.tools ?? []))];
 }
 
 /** The ports these services listen on, each to be held by its own unit: what a preflight finds taken. */

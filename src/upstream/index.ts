@@ -10,6 +10,7 @@ export * from './defaults.js';
 export * from './etcd.js';
 export * from './images.js';
 export * from './kube-flags.js';
+export * from './kube-proxy.js';
 export * from './kubernetes.js';
 export * from './ports.js';
 export * from './release-tags.js';

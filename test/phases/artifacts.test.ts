@@ -11,6 +11,7 @@ import { HostError } from '../../src/errors.js';
 import { debianAdapter } from '../../src/os/debian.js';
 import { detectOs } from '../../src/os/detect.js';
 import { RunArtifacts } from '../../src/artifacts/provider.js';
+import { MISSING_TOOLS_FACT } from '../../src/os/host-tools.js';
 import { artifactsPhase } from '../../src/phases/artifacts.js';
 import { CGROUP_FACT } from '../../src/preflight/cgroup.js';
 import { binariesForRoles } from '../../src/components/binaries.js';
@@ -135,12 +136,15 @@ describe('the artifacts phase', () => {
     expect(problems[0]!.message).toMatch(/^\d+ artifacts missing or not as recorded:/);
   });
 
-  it('refuses, before anything is resolved, a host without tar (it unpacks what is sent), naming it and the package', async () => {
-    const { dir, spec, ctx } = cluster('');
-    ctx.hosts[1]!.facts = { ...ctx.hosts[1]!.facts, extra: { ...ctx.hosts[1]!.facts.extra, tar: 'no' } };
-    const problems = await artifactsPhase(new RunArtifacts({ bundleDir: join(dir, 'nowhere'), cacheDir: join(dir, 'cache') })).prepare!(ctx);
-    expect(problems.map((p) => p.format())).toEqual([expect.stringContaining(`${spec.hosts[1]!.name}: the host has no tar`)]);
-    expect(problems[0]!.hint).toContain('install the tar package');
+  it('refuses a host without tar (it unpacks what is sent), naming it and the package, in a run without the OS phase, which installs it', () => {
+    const { spec, ctx } = cluster('');
+    ctx.hosts[1]!.facts = { ...ctx.hosts[1]!.facts, extra: { ...ctx.hosts[1]!.facts.extra, [MISSING_TOOLS_FACT.key]: 'tar\n' } };
+    const phase = artifactsPhase();
+    const toolsOnly = (problems: ReturnType<NonNullable<typeof phase.preflight>>) => problems.filter((p) => p instanceof HostError && p.details.resource === 'host tools');
+    expect(toolsOnly(phase.preflight!({ ...ctx, phases: ['os', 'artifacts'] }))).toEqual([]);
+    const problems = toolsOnly(phase.preflight!({ ...ctx, phases: ['artifacts'] }));
+    expect(problems.map((p) => p.format())).toEqual([expect.stringContaining(`${spec.hosts[1]!.name} host tools: lacks a command kubestrap runs there: tar (unpacking the binaries kubestrap sends)`)]);
+    expect(problems[0]!.hint).toContain('install tar on');
   });
 
   describe('cgroup v1 preflight', () => {

@@ -53,7 +53,8 @@ describe('osPhase.resources', () => {
     expect(summary(resourcesFor('debian12'))).toEqual([
       'firewallOff ufw,firewalld',
       'swapOff',
-      'package iptables',
+      // The tools kubestrap and the components run there (src/os/host-tools.ts).
+      'package curl,tar,gzip,iptables,conntrack,socat,kmod,procps,diffutils',
       'hostsEntries',
       'file /etc/modules-load.d/k8s.conf',
       'file /etc/profile.d/kubestrap-path.sh',
@@ -72,8 +73,8 @@ describe('osPhase.resources', () => {
 
   it("prepares an EL host: firewalld off, SELinux permissive, iptables under its release's name", () => {
     const resources = resourcesFor('rocky93');
-    expect(summary(resources).slice(0, 4)).toEqual(['firewallOff firewalld', 'selinux', 'swapOff', 'package iptables-nft']);
-    expect(summary(resourcesFor('centos7'))[3]).toBe('package iptables');
+    expect(summary(resources).slice(0, 4)).toEqual(['firewallOff firewalld', 'selinux', 'swapOff', 'package curl,tar,gzip,iptables-nft,conntrack-tools,socat,kmod,procps-ng,diffutils']);
+    expect(summary(resourcesFor('centos7'))[3]).toBe('package curl,tar,gzip,iptables,conntrack-tools,socat,kmod,procps-ng,diffutils');
     expect(resources).toContainEqual({ kind: 'selinux', mode: 'permissive' });
     expect(resourcesFor('debian12').some((r) => r.kind === 'selinux')).toBe(false);
   });
@@ -96,8 +97,10 @@ describe('osPhase.resources', () => {
     expect(sysctl?.kind === 'file' && sysctl.content).toContain('net.ipv4.ip_forward = 1');
   });
 
-  it('follows the configuration: ipvs modules, extra sysctls', () => {
-    const resources = summary(resourcesFor('debian12', 'KUBE_PROXY_MODE=ipvs\nEXTRA_SYSCTLS=vm.max_map_count=262144,net.ipv4.ip_forward=1\n'));
+  it('follows the configuration: ipvs modules where kube-proxy runs, extra sysctls', () => {
+    const config = 'KUBE_PROXY_MODE=ipvs\nEXTRA_SYSCTLS=vm.max_map_count=262144,net.ipv4.ip_forward=1\n';
+    expect(summary(resourcesFor('debian12', config, 'm1')).filter((r) => r.startsWith('module '))).toEqual(['module br_netfilter', 'module overlay']);
+    const resources = summary(resourcesFor('debian12', config, 'w1'));
     expect(resources.filter((r) => r.startsWith('module '))).toEqual([
       'module br_netfilter',
       'module overlay',
