@@ -2,6 +2,7 @@ import { COMPONENTS, LOCAL_ETCD, runsOn } from '../components/catalog.js';
 import { ETCD_ACCESS_MARKER_KEY, etcdctl, kubectl } from '../components/clients.js';
 import { FLANNEL_SUBNET_FILE, PKI_PATHS } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import { hostTool } from '../os/host-tools.js';
 import { shq } from '../ssh/quote.js';
 
 /**
@@ -45,9 +46,19 @@ function splitCode(output: string): { code: number; body: string } {
   return { code: Number((newline < 0 ? output : output.slice(0, newline)).trim()), body: newline < 0 ? '' : output.slice(newline + 1) };
 }
 
+/**
+ * Stops a check whose program the host lacks with what is missing and what installs it, in place
+ * of the shell's `curl: not found`, which would read as the component's state.
+ */
+function needs(command: string): string {
+  const tool = hostTool(command);
+  const why = `${command} is not installed on this host (kubestrap runs it for ${tool.usedFor}): run bootstrap apply --phase os, which installs it, or install the ${tool.package} package`;
+  return `command -v ${command} >/dev/null 2>&1 || { printf '%s\\n' ${shq(why)}; exit 127; }`;
+}
+
 /** A health endpoint answers `ok`; otherwise its answer (e.g. `[-]etcd failed: ...`) or curl's error is the reason. */
 function answersOk(curlArgs: string): string {
-  return `body=$(curl -sS --max-time 3 ${curlArgs}) || exit $?; [ "$body" = ok ] || { printf '%s\\n' "$body"; exit 1; }`;
+  return `${needs('curl')}; body=$(curl -sS --max-time 3 ${curlArgs}) || exit $?; [ "$body" = ok ] || { printf '%s\\n' "$body"; exit 1; }`;
 }
 
 function serviceCheck(host: HostSpec, unit: string, name = unit): HealthCheck {

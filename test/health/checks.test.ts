@@ -1,4 +1,7 @@
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { shRun } from '../engine/support.js';
 import { etcdAuthCheck, hostChecks, nodesCheck } from '../../src/health/checks.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
@@ -69,6 +72,24 @@ describe('hostChecks', () => {
     expect(keys('etcd', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler', 'service:flanneld']);
     expect(keys('kube', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler']);
     expect(keys('kube', 'w1')).toEqual(['service:flanneld', 'service:containerd', 'service:kubelet', 'service:kube-proxy', 'subnet']);
+  });
+
+  it('says that curl is missing, and how to get it, where a host lacks it: not the shell\'s "curl: not found" as the component\'s state', () => {
+    const spec = clusterFrom(tmp(), '', INVENTORY);
+    const apiserver = hostChecks(spec, spec.hosts[0]!).find((c) => c.key === 'apiserver')!;
+    // A PATH that holds the shell and nothing else.
+    const bin = tmp();
+    symlinkSync('/bin/sh', join(bin, 'sh'));
+    const out = shRun(apiserver.script, { PATH: bin }).stdout;
+    expect(apiserver.read(out)).toEqual([
+      {
+        check: 'API server /readyz',
+        host: 'm1',
+        ok: false,
+        detail:
+          "curl is not installed on this host (kubestrap runs it for the readiness checks and `bootstrap health`, which read the components' health endpoints): run bootstrap apply --phase os, which installs it, or install the curl package",
+      },
+    ]);
   });
 
   it('asks each control-plane component on its own health endpoint', () => {
