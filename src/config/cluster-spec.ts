@@ -104,6 +104,8 @@ function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: Prop
     });
   }
 
+  warnings.push(...podlessMasterWarnings(props, values, hosts));
+
   const stateDir = inv.stateDir ? resolveInventoryPath(loaded, inv.stateDir) : join(loaded.baseDir, '.kubestrap', inv.cluster);
   return {
     name: inv.cluster,
@@ -127,6 +129,26 @@ function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: Prop
 }
 
 type InventoryHostWithIp = LoadedInventory['inventory']['hosts'][number] & { nodeIp: string };
+
+/**
+ * With FLANNEL_MODE=kube, flanneld follows its own Node, so a master that is not a worker runs
+ * neither flanneld nor kube-proxy: its API server reaches no pod, directly (what
+ * --enable-aggregator-routing does, which the unit then leaves out) or through a Service. Aggregated
+ * APIs and admission webhooks served from pods fail on it; the rest of the cluster works.
+ */
+function podlessMasterWarnings(props: PropertiesFile, values: Record<string, string>, hosts: readonly InventoryHostWithIp[]): Warning[] {
+  if (values.FLANNEL_MODE !== 'kube') return [];
+  const podless = hosts.filter((h) => h.roles.includes('master') && !h.roles.includes('worker')).map((h) => h.name);
+  if (podless.length === 0) return [];
+  const entry = props.entries.get('FLANNEL_MODE');
+  return [
+    {
+      where: `${props.file}${entry ? `:${entry.line}` : ''} FLANNEL_MODE`,
+      message: `in kube mode, masters that are not workers run neither flanneld nor kube-proxy (${podless.join(', ')}): their API servers cannot reach pods, so aggregated APIs (metrics-server, kubectl top) and admission webhooks served from pods fail there (--enable-aggregator-routing is left out, as it cannot work)`,
+      hint: 'give the masters the worker role as well (they stay tainted NoSchedule unless MASTER_SCHEDULABLE=true), or use FLANNEL_MODE=etcd, in which every master runs flanneld',
+    },
+  ];
+}
 
 function sshTarget(loaded: LoadedInventory, host: InventoryHostWithIp): SshTarget {
   const defaults = loaded.inventory.ssh ?? {};

@@ -1,4 +1,4 @@
-import { COMPONENTS } from '../components/catalog.js';
+import { COMPONENTS, runsOn } from '../components/catalog.js';
 import { HOST_PATHS, PKI_PATHS } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { clusterImage, minorAtLeast, parseVersion } from '../upstream/index.js';
@@ -26,6 +26,8 @@ export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, u
       etcd: host.roles.includes('etcd'),
       master: host.roles.includes('master'),
       worker: host.roles.includes('worker'),
+      // flanneld runs here, so the host reaches pods (an API server, its aggregated APIs and webhooks).
+      on_pod_network: runsOn(spec, host, 'flanneld'),
     },
     cluster: { name: spec.name, hosts: spec.hosts.map(ref), etcd: withRole('etcd'), masters: withRole('master'), workers: withRole('worker') },
     paths: HOST_PATHS,

@@ -41,6 +41,12 @@ describe('checkPropertyValues', () => {
     ['K8S_IMAGE_REGISTRY=https://registry.k8s.io', 'K8S_IMAGE_REGISTRY: "https://registry.k8s.io" is not a registry', 'without a scheme'],
     ['SECURITY_MODE=none', 'SECURITY_MODE: "none" is not one of the allowed values', 'tls, insecure'],
     ['FLANNEL_BACKEND=udp', 'FLANNEL_BACKEND: "udp" is not one of the allowed values', 'vxlan'],
+    // No strongSwan, no pre-shared key: refused rather than rendered into a network that never comes up.
+    [
+      'FLANNEL_BACKEND=ipsec',
+      "FLANNEL_BACKEND: flannel's ipsec backend needs a pre-shared key of at least 96 characters and strongSwan's charon daemon on every node, which kubestrap does not set up",
+      'use FLANNEL_BACKEND=wireguard',
+    ],
     ['BIN_PATH=opt/kube', 'BIN_PATH: "opt/kube" is not an absolute path', '/opt/kube/bin'],
     ['ETCD_ENDPOINTS=10.0.0.1:2379', 'ETCD_ENDPOINTS: "10.0.0.1:2379" is not an etcd client URL', 'https://'],
     ['DOCKER_REGISTRY_MIRRORS=https://a.example,ftp://b', 'DOCKER_REGISTRY_MIRRORS: "ftp://b" is not an http(s) URL', 'https://'],
