@@ -14,7 +14,24 @@ export type PackageManager = 'dnf' | 'yum' | 'apt';
  * the docker command where its package is apart from the daemon's, which only recommends it
  * (installed where the package manager offers it).
  */
-export type GenericPackage = 'iptables' | 'conntrack' | 'socat' | 'ipset' | 'ebtables' | 'curl' | 'containerd' | 'docker' | 'tar' | 'gzip' | 'kmod' | 'procps' | 'diffutils' | 'iproute' | 'ipvsadm' | 'nftables' | 'docker-cli';
+export type GenericPackage =
+  | 'iptables'
+  | 'conntrack'
+  | 'socat'
+  | 'ipset'
+  | 'ebtables'
+  | 'curl'
+  | 'containerd'
+  | 'docker'
+  | 'tar'
+  | 'gzip'
+  | 'kmod'
+  | 'procps'
+  | 'diffutils'
+  | 'iproute'
+  | 'ipvsadm'
+  | 'nftables'
+  | 'docker-cli';
 
 /** A package repository kubestrap configures on a host (e.g. docker-ce's), by its base URL. */
 export interface PackageRepo {

@@ -19,7 +19,6 @@ export interface ArtifactsPhaseOptions {
   verifyBinaries?: boolean;
 }
 
-
 /**
  * The `artifacts` phase: every host gets the binaries of its roles' components (binariesForRoles)
  * in BIN_PATH, CNI plugins in the CNI folder, 0755 root:root, checked before they leave this
