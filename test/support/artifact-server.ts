@@ -104,8 +104,14 @@ export async function startProxy(): Promise<{ url: string; forwarded: string[]; 
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });
-    upstream.on('error', () => res.writeHead(502).end());
+    // The target may be gone mid-answer (closed first at the end of a test): never leave the client waiting.
+    upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
     req.pipe(upstream);
+  });
+  // Every client connection, keep-alive ones included, so that close() ends them all and never waits on one.
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
   });
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     forwarded.push(req.url ?? '');
