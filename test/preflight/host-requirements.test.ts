@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HostSpec } from '../../src/config/cluster-spec.js';
 import type { HostFacts } from '../../src/engine/facts.js';
+import { HostError } from '../../src/errors.js';
 import { detectOs } from '../../src/os/detect.js';
 import { HOST_TOOLS, installedToolPackages, MISSING_TOOLS_FACT, toolInstall } from '../../src/os/host-tools.js';
 import type { ClusterContext } from '../../src/phases/context.js';
+import { hostDescriber } from '../../src/phases/describe.js';
 import { osPhase } from '../../src/phases/os-prep.js';
 import { toolProblems } from '../../src/preflight/host-tools.js';
 import { IPVS_MODULES_FACT, kubeProxyModeFacts, kubeProxyModeProblems, NFT_FACT, nftVersionCheck } from '../../src/preflight/kube-proxy-mode.js';
@@ -13,6 +15,7 @@ import { IPVS_MODULES } from '../../src/upstream/index.js';
 import { shRun } from '../engine/support.js';
 import { factsFor } from '../os/os-releases.js';
 import { clusterFrom } from '../support/cluster.js';
+import { refusal } from '../support/refusal.js';
 import { useTempDir } from '../support/tmp.js';
 
 const tmpDirs = useTempDir();
@@ -72,6 +75,13 @@ describe('the tools kubestrap runs on hosts', () => {
     const problems = osPhase.preflight!(context('', missing, ['os', 'runtime', 'workers']));
     expect(problems.map(firstLine)).toEqual(['w1 host tools: lacks a command kubestrap runs there: ss (the ports in use (preflight))']);
     expect(problems[0]!.hint).toBe('install iproute2 on w1 (apt-get install -y iproute2), then run again');
+  });
+
+  it('says that ip may be missing when a host reports no address at all, not that the cluster address is wrong', () => {
+    const [host] = clusterFrom(tmpDirs(), '').hosts;
+    const error = refusal(HostError, () => hostDescriber(() => [])(host!, factsFor('rocky93', { addresses: '' })), 'a host without addresses');
+    expect(error.message).toBe('reports no IPv4 address at all, so kubestrap cannot check that 10.0.0.11 is its own: it reads them with `ip -o -4 addr show`, which the host may lack');
+    expect(error.hint).toBe('install iproute on the host (dnf install -y iproute), then run again');
   });
 
   it('counts on the OS phase for the tools it installs (curl), and refuses them in a run without it', () => {
