@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { cachedDir, shortHash } from './cache.js';
-import { unmountUnder } from './mounts.js';
 import { rootfsHash } from './rootfs.js';
+import { runInOverlay, withRootfsOverlay } from './rootfs-overlay.js';
 import { sh } from './run.js';
 
 /**
@@ -54,32 +54,27 @@ export async function ensureRepo(rootfs: string, log: (msg: string) => void): Pr
  * download only; the rootfs itself never gets them.
  */
 async function downloadDebs(rootfs: string, out: string): Promise<void> {
-  const work = `${out}.work`;
-  const d = { upper: `${work}/upper`, work: `${work}/work`, merged: `${work}/merged` };
-  for (const x of Object.values(d)) fs.mkdirSync(x, { recursive: true });
-  await sh`mount -t overlay overlay -o ${`lowerdir=${rootfs},upperdir=${d.upper},workdir=${d.work}`} ${d.merged}`;
-  const logFile = `${out}.apt.log`;
-  try {
-    fs.copyFileSync('/etc/apt/sources.list.d/debian.sources', path.join(d.merged, 'etc/apt/sources.list.d/debian.sources'));
+  await withRootfsOverlay(rootfs, `${out}.work`, async (merged) => {
+    fs.copyFileSync('/etc/apt/sources.list.d/debian.sources', path.join(merged, 'etc/apt/sources.list.d/debian.sources'));
     const script = ['set -e', 'export DEBIAN_FRONTEND=noninteractive', 'apt-get update -qq', `apt-get install -y -qq --download-only --reinstall ${REPO_PACKAGES.join(' ')}`].join('\n');
-    await sh`systemd-nspawn --quiet --register=no --keep-unit --resolv-conf=copy-host --directory=${d.merged} /bin/sh -c ${script} >${logFile} 2>&1`.catch(() => {
-      const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-      throw new Error(`downloading the lab repo's packages failed (log: ${logFile}):\n${tail}`);
-    });
-    const archives = path.join(d.merged, 'var/cache/apt/archives');
+    await runInOverlay(merged, script, { logFile: `${out}.apt.log`, what: "downloading the lab repo's packages" });
+    const archives = path.join(merged, 'var/cache/apt/archives');
     for (const f of fs.readdirSync(archives).filter((x) => x.endsWith('.deb'))) fs.copyFileSync(path.join(archives, f), path.join(out, f));
-    fs.rmSync(logFile, { force: true });
-  } finally {
-    await unmountUnder(d.merged);
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+  });
   const missing = REPO_PACKAGES.filter((p) => !fs.readdirSync(out).some((f) => f.startsWith(`${p}_`)));
   if (missing.length > 0) throw new Error(`lab repo lacks ${missing.join(', ')} after download; check the package names against 'apt-cache policy'`);
 }
 
-/** A flat repo (`deb [trusted=yes] URL ./`): Packages, Packages.gz, and a Release so apt accepts it. */
-async function indexRepo(dir: string): Promise<void> {
-  const packages = (await sh({ cwd: dir })`dpkg-scanpackages -m . /dev/null`).stdout;
+/**
+ * A flat repo (`deb [trusted=yes] URL ./`): Packages, Packages.gz, and a Release so apt accepts it.
+ * `listed` says which packages the index names (default all): the others' .debs stay unlisted.
+ */
+export async function indexRepo(dir: string, listed: (pkg: string) => boolean = () => true): Promise<void> {
+  const scanned = (await sh({ cwd: dir })`dpkg-scanpackages -m . /dev/null`).stdout;
+  const packages = scanned
+    .split(/\n(?=Package: )/)
+    .filter((stanza) => listed(/^Package: (\S+)/.exec(stanza)?.[1] ?? ''))
+    .join('\n');
   fs.writeFileSync(path.join(dir, 'Packages'), packages);
   fs.writeFileSync(path.join(dir, 'Packages.gz'), zlib.gzipSync(packages));
   fs.writeFileSync(path.join(dir, 'Release'), releaseFile(dir, ['Packages', 'Packages.gz']));
