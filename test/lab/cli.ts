@@ -1,21 +1,25 @@
 /**
  * `npm run lab -- <command>`: the lab by hand.
- *   up [--hosts N] [--flavour F[,F...]] [--name L] [--subnet-index N] [--no-firewalld] [--no-swap]
+ *   up [--hosts N] [--flavour F[,F...]] [--generation G] [--name L] [--subnet-index N] [--no-firewalld] [--no-swap]
  *   down | status | info                      [--name L]
- *   add-hosts N [--flavour F[,F...]] | remove-host H | stop-host H | start-host H | cut H | restore H   [--name L]
+ *   add-hosts N [--flavour F[,F...]] [--generation G] | remove-host H | stop-host H | start-host H | cut H | restore H   [--name L]
  *   exec H [--name L] -- CMD...
  */
 import { parseArgs } from 'node:util';
 import { execLine } from './exec-line.js';
+import { describeVersions } from './unstable-repo.js';
+import { GENERATIONS, parseGeneration } from './generations.js';
 import { addHosts, cutLink, FLAVOURS, hostExec, labDown, labInfo, labStatus, labUp, parseFlavour, removeHosts, restoreLink, startHost, stopHost, type Flavour, type LabInfo } from './index.js';
 
 const USAGE = `usage: npm run lab -- <command> [--name LAB]
   up [--hosts N] [--subnet-index N] [--no-firewalld] [--no-swap]   create/boot the lab (idempotent)
      [--flavour F | F1,F2,...]           new hosts' flavour, one for all or one per host: ${FLAVOURS.join(', ')}
                                          (el7: CentOS 7 with yum, el9: Rocky Linux 9 with dnf; see test/lab/README.md)
+     [--generation G]                    new Debian hosts' packages: ${GENERATIONS.join(' or ')} (default current: Debian
+                                         unstable's etcd, containerd and Docker next to Debian 12's; previous: Debian 12's only)
   down                                   stop every host and remove everything the lab made
   status | info                          hosts with running/ssh state | the lab's paths as JSON
-  add-hosts N [--flavour F] | remove-host H   fresh hosts on the next free IPs | delete a host
+  add-hosts N [--flavour F] [--generation G] | remove-host H   fresh hosts on the next free IPs | delete a host
   stop-host H | start-host H             halt a host (disk kept) | boot it again
   cut H | restore H                      detach/re-attach the host's network link
   exec H -- CMD...                       run CMD as root inside H (no ssh needed); each argument stays one
@@ -23,7 +27,8 @@ const USAGE = `usage: npm run lab -- <command> [--name LAB]
 
 function printUp(lab: LabInfo, seconds: number): void {
   console.log(`lab '${lab.name}' up in ${seconds.toFixed(1)} s: bridge ${lab.bridge} ${lab.subnet}, repo ${lab.repoUrl}`);
-  for (const h of lab.hosts) console.log(`  ${h.name.padEnd(10)} ${h.address.padEnd(14)} ${h.flavour.padEnd(7)} (machine ${h.machine})`);
+  for (const h of lab.hosts) console.log(`  ${h.name.padEnd(10)} ${h.address.padEnd(14)} ${h.flavour.padEnd(7)} ${h.generation.padEnd(9)} (machine ${h.machine})`);
+  if (lab.unstable) console.log(`unstable:    ${lab.unstable.url} (current hosts): ${describeVersions(lab.unstable.packages)}`);
   if (lab.rpm) {
     console.log(`rpm repos:   ${lab.rpm.baseUrl} (EL hosts' only repo)`);
     console.log(`             ${lab.rpm.dockerCeUrl} (docker-ce; gpg key ${lab.rpm.gpgKeyUrl})`);
@@ -50,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
       'no-firewalld': { type: 'boolean', default: false },
       'no-swap': { type: 'boolean', default: false },
       flavour: { type: 'string' },
+      generation: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -57,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   const name = values.name;
   const flavours = values.flavour?.split(',').map((f) => parseFlavour(f.trim()));
   const flavour: Flavour | Flavour[] | undefined = flavours?.length === 1 ? flavours[0] : flavours;
+  const generation = values.generation === undefined ? {} : { generation: parseGeneration(values.generation) };
   const needArg = (what: string): string => {
     if (!arg) throw new Error(`${cmd} needs ${what}\n${USAGE}`);
     return arg;
@@ -71,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
         firewalld: !values['no-firewalld'],
         swapInFstab: !values['no-swap'],
         ...(flavour ? { flavour } : {}),
+        ...generation,
       });
       printUp(lab, (Date.now() - t0) / 1000);
       return 0;
@@ -84,15 +92,16 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const hosts = await labStatus(name);
       if (hosts.length === 0) console.log(`lab '${name}' has no hosts${(await labInfo(name)) ? '' : ' (it is not up)'}`);
-      for (const h of hosts) console.log(`${h.name.padEnd(10)} ${h.address.padEnd(14)} ${h.flavour.padEnd(7)} ${h.running ? 'running' : 'stopped'}  ssh ${h.sshOk ? 'ok' : 'no'}`);
+      for (const h of hosts)
+        console.log(`${h.name.padEnd(10)} ${h.address.padEnd(14)} ${h.flavour.padEnd(7)} ${h.generation.padEnd(9)} ${h.running ? 'running' : 'stopped'}  ssh ${h.sshOk ? 'ok' : 'no'}`);
       return 0;
     }
     case 'info':
       console.log(JSON.stringify((await labInfo(name)) ?? null, null, 2));
       return 0;
     case 'add-hosts':
-      for (const h of await addHosts(name, Number(needArg('a count')), { firewalld: !values['no-firewalld'], swapInFstab: !values['no-swap'], ...(flavour ? { flavour } : {}) })) {
-        console.log(`${h.name} ${h.address} ${h.flavour}`);
+      for (const h of await addHosts(name, Number(needArg('a count')), { firewalld: !values['no-firewalld'], swapInFstab: !values['no-swap'], ...(flavour ? { flavour } : {}), ...generation })) {
+        console.log(`${h.name} ${h.address} ${h.flavour} ${h.generation}`);
       }
       return 0;
     case 'remove-host':

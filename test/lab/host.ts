@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createCgroups, hostCgroupDirs, pidsIn } from './cgroups.js';
 import { EL_RELEASES, isElFlavour, type ElFlavour } from './flavours.js';
+import type { Generation } from './generations.js';
 import { installBuiltinModules } from './modules.js';
 import { isMounted, unmountUnder } from './mounts.js';
 import { hostDir, LAB_SRC_DIR } from './paths.js';
@@ -12,6 +13,7 @@ import { rpmRepoUrls } from './rpm-repo.js';
 import { sh, shTry } from './run.js';
 import { makeHostKeys, sshArgs } from './ssh-material.js';
 import type { HostRecord, LabState } from './state.js';
+import { UNSTABLE_URL_PATH } from './unstable-repo.js';
 
 /**
  * One lab host: an overlay over the shared rootfs, customised into a distinct server (name, IP,
@@ -58,7 +60,7 @@ export async function customiseHost(state: LabState, h: HostRecord, labPubKey: s
   put('etc/systemd/network/10-host0.network', `[Match]\nName=host0\n\n[Network]\nAddress=${h.address}/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n`);
   put('etc/machine-id', `${(await sh`systemd-id128 new`).stdout.trim()}\n`, 0o444);
   if (isElFlavour(h.flavour)) put('etc/yum.repos.d/kubestrap-lab.repo', labYumRepo(state, h.flavour));
-  else put('etc/apt/sources.list.d/kubestrap-lab.list', `deb [trusted=yes] ${state.repoUrl} ./\n`);
+  else put('etc/apt/sources.list.d/kubestrap-lab.list', labAptSources(state, h.generation));
   installAuthorizedKeys(root, labPubKey);
   if (h.options.swapInFstab) fs.appendFileSync(path.join(root, 'etc/fstab'), '/swapfile none swap sw 0 0\n');
   if (h.options.firewalld) await sh`systemctl --root=${root} enable firewalld`;
@@ -66,6 +68,19 @@ export async function customiseHost(state: LabState, h: HostRecord, labPubKey: s
   const entry = await makeHostKeys(root, h.address);
   fs.writeFileSync(dirsOf(state.name, h.machine).knownHosts, entry + '\n');
   return entry;
+}
+
+/**
+ * A Debian host's only apt sources: the lab's Debian 12 repo, and for the current generation Debian
+ * unstable's builds next to it (apt takes the newer version of what both have).
+ */
+function labAptSources(state: LabState, generation: Generation): string {
+  const lines = [`deb [trusted=yes] ${state.repoUrl} ./`];
+  if (generation === 'current') {
+    if (!state.unstableRepoDir) throw new Error(`lab '${state.name}' serves no Debian unstable repo; run 'npm run lab -- up --name ${state.name}' once`);
+    lines.push(`deb [trusted=yes] ${state.repoUrl}${UNSTABLE_URL_PATH} ./`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** An EL host's only repository: the lab's, for its release ($releasever comes from its release package). */

@@ -8,14 +8,14 @@ import { labLeftoverProcesses } from './leftovers.js';
 import { mountsUnder, unmountUnder } from './mounts.js';
 import { assertSubnetFree, attachPort, createBridge, defaultIndex, deleteLink, detachPort, FIRST_HOST_OCTET, hostAddress, LAST_HOST_OCTET, labNet, vethsOf } from './network.js';
 import { hostDir, labDir, STATE_ROOT } from './paths.js';
-import { ensurePrereqs } from './prereqs.js';
 import { isAlive, terminate } from './proc.js';
-import { ensureRepo } from './repo.js';
-import { ensureRootfs } from './rootfs.js';
+import { DEFAULT_GENERATION } from './generations.js';
+import { ensureLabRepos } from './lab-repos.js';
 import { ensureRpmRepo, RPM_URL_PATH } from './rpm-repo.js';
 import { sh } from './run.js';
 import { startRepoServer, stopRepoServer } from './server.js';
 import { ensureLabKey, writeKnownHosts } from './ssh-material.js';
+import { UNSTABLE_URL_PATH } from './unstable-repo.js';
 import { findHost, publicHost, readState, toInfo, writeState, type AddHostsOptions, type HostRecord, type LabHost, type LabInfo, type LabState } from './state.js';
 
 export interface LabUpOptions extends AddHostsOptions {
@@ -42,16 +42,14 @@ function checkName(name: string): string {
 export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   const name = checkName(opts.name ?? 'lab');
   const log = opts.log ?? defaultLog;
-  await ensurePrereqs();
-  const rootfs = await ensureRootfs(log);
-  const repoDir = await ensureRepo(rootfs, log);
+  const { rootfs, debian12: repoDir, unstable: unstableRepoDir } = await ensureLabRepos(log);
   const rpmRepoDir = await ensureRpmRepo(repoDir, rootfs, log);
   const missing = (opts.hosts ?? 0) - (readState(name)?.hosts.length ?? 0);
   const flavours = missing > 0 ? hostFlavours(missing, opts.flavour) : [];
   const layers = await elLayers(flavours, rootfs, log);
   return withLock(name, async () => {
-    const state = readState(name) ?? (await newLabState(name, rootfs, repoDir, rpmRepoDir, opts));
-    await adoptRpmRepo(state, rpmRepoDir);
+    const state = readState(name) ?? (await newLabState(name, { rootfs, repoDir, rpmRepoDir, unstableRepoDir }, opts));
+    await adoptServedRepos(state, { rpmRepoDir, unstableRepoDir });
     await ensureInfrastructure(state);
     await restartStoppedHosts(state);
     const more = (opts.hosts ?? 0) - state.hosts.length;
@@ -60,11 +58,16 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   });
 }
 
-/** One flavour per new host, from one flavour for all or a list with one per host. */
+/** One value per new host, from one for all (or the default) or a list with one per host. */
+function perHost<T extends string>(count: number, given: T | readonly T[] | undefined, fallback: T, what: string): T[] {
+  if (given === undefined || typeof given === 'string') return Array.from({ length: count }, () => (given as T | undefined) ?? fallback);
+  const list = given as readonly T[];
+  if (list.length !== count) throw new Error(`${list.length} ${what} (${list.join(', ')}) given for ${count} new hosts: give one per host, or one for all`);
+  return [...list];
+}
+
 function hostFlavours(count: number, flavour: AddHostsOptions['flavour']): Flavour[] {
-  if (flavour === undefined || typeof flavour === 'string') return Array.from({ length: count }, () => flavour ?? 'debian');
-  if (flavour.length !== count) throw new Error(`${flavour.length} flavours (${flavour.join(', ')}) given for ${count} new hosts: give one per host, or one for all`);
-  return [...flavour];
+  return perHost(count, flavour, 'debian', 'flavours');
 }
 
 /** The EL layers the new hosts need, built (once per machine) before any lab lock is taken. */
@@ -74,16 +77,22 @@ async function elLayers(flavours: readonly Flavour[], rootfs: string, log: (msg:
   return layers;
 }
 
-/** A lab made before the lab had RPM repos gets them, with its repo server restarted to serve them. */
-async function adoptRpmRepo(state: LabState, rpmRepoDir: string): Promise<void> {
-  if (state.rpmRepoDir === rpmRepoDir) return;
-  state.rpmRepoDir = rpmRepoDir;
+/** The repos served below the Debian 12 one: RPM repos under /el/, Debian unstable's builds under /unstable/. */
+type ServedRepos = Required<Pick<LabState, 'rpmRepoDir' | 'unstableRepoDir'>>;
+
+/**
+ * A lab made before it had one of these repos (or made with an older build of one) gets the
+ * current ones, with its repo server restarted to serve them.
+ */
+async function adoptServedRepos(state: LabState, repos: ServedRepos): Promise<void> {
+  if (state.rpmRepoDir === repos.rpmRepoDir && state.unstableRepoDir === repos.unstableRepoDir) return;
+  Object.assign(state, repos);
   await stopRepoServer(state.server);
   delete state.server;
   writeState(state);
 }
 
-async function newLabState(name: string, rootfs: string, repoDir: string, rpmRepoDir: string, opts: LabUpOptions): Promise<LabState> {
+async function newLabState(name: string, dirs: ServedRepos & Pick<LabState, 'rootfs' | 'repoDir'>, opts: LabUpOptions): Promise<LabState> {
   const net = labNet(name, opts.subnetIndex ?? defaultIndex(name));
   assertIndexUnused(name, net.index);
   await assertSubnetFree(net);
@@ -100,9 +109,7 @@ async function newLabState(name: string, rootfs: string, repoDir: string, rpmRep
     sshKey: key,
     knownHosts: `${stateDir}/known_hosts`,
     stateDir,
-    rootfs,
-    repoDir,
-    rpmRepoDir,
+    ...dirs,
     cgroupRoots: labCgroupRoots(name),
     hosts: [],
   };
@@ -131,7 +138,10 @@ async function ensureInfrastructure(state: LabState): Promise<void> {
       host: state.gateway,
       port: state.port,
       labDir: state.stateDir,
-      ...(state.rpmRepoDir ? { mounts: { [RPM_URL_PATH]: state.rpmRepoDir } } : {}),
+      mounts: {
+        ...(state.rpmRepoDir ? { [RPM_URL_PATH]: state.rpmRepoDir } : {}),
+        ...(state.unstableRepoDir ? { [UNSTABLE_URL_PATH]: state.unstableRepoDir } : {}),
+      },
     });
     writeState(state);
   }
@@ -175,6 +185,7 @@ function machineName(index: number, name: string, octet: number): string {
 function planHosts(state: LabState, count: number, opts: AddHostsOptions, layers: ReadonlyMap<ElFlavour, string[]>): HostRecord[] {
   const prefix = opts.prefix ?? 'node';
   const flavours = hostFlavours(count, opts.flavour);
+  const generations = perHost(count, opts.generation, DEFAULT_GENERATION, 'generations');
   if (!/^[a-z][a-z0-9-]{0,15}$/.test(prefix)) throw new Error(`host prefix '${prefix}' is not valid: a lower-case letter then up to 15 letters, digits or dashes`);
   const used = new Set(state.hosts.map((h) => h.octet));
   const planned: HostRecord[] = [];
@@ -190,6 +201,7 @@ function planHosts(state: LabState, count: number, opts: AddHostsOptions, layers
       flavour,
       lowerDirs: [...(isElFlavour(flavour) ? elLowerDirs(state, flavour, layers) : []), state.rootfs],
       octet,
+      generation: generations[planned.length]!,
       options: { firewalld: opts.firewalld ?? true, swapInFstab: opts.swapInFstab ?? true },
       cut: false,
     });
@@ -281,10 +293,13 @@ export async function labInfo(name = 'lab'): Promise<LabInfo | undefined> {
 }
 
 export async function addHosts(lab: string, count: number, opts: AddHostsOptions & { log?: (msg: string) => void } = {}): Promise<LabHost[]> {
-  await ensurePrereqs();
-  const layers = await elLayers(hostFlavours(count, opts.flavour), mustState(lab).rootfs, opts.log ?? defaultLog);
+  const log = opts.log ?? defaultLog;
+  const { rootfs, debian12, unstable } = await ensureLabRepos(log);
+  const rpmRepoDir = await ensureRpmRepo(debian12, rootfs, log);
+  const layers = await elLayers(hostFlavours(count, opts.flavour), mustState(lab).rootfs, log);
   return withLock(lab, async () => {
     const state = mustState(lab);
+    await adoptServedRepos(state, { rpmRepoDir, unstableRepoDir: unstable });
     await ensureInfrastructure(state);
     const fresh = await addHostsLocked(state, count, opts, layers);
     return fresh.map(publicHost);

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Flavour } from './flavours.js';
+import type { Generation } from './generations.js';
 import { stateFile } from './paths.js';
 import type { ProcRef } from './proc.js';
 import { rpmRepoUrls, type LabRpmRepos } from './rpm-repo.js';
+import { UNSTABLE_URL_PATH, unstableVersions } from './unstable-repo.js';
 
 export interface LabHost {
   /** Hostname inside the host. */
@@ -13,6 +15,8 @@ export interface LabHost {
   address: string;
   /** What the host runs: the Debian base, or that base presented as CentOS 7 (el7) or Rocky Linux 9 (el9). */
   flavour: Flavour;
+  /** Which builds of etcd, containerd and Docker its apt offers (generations.ts). */
+  generation: Generation;
 }
 
 export interface LabInfo {
@@ -27,6 +31,8 @@ export interface LabInfo {
   stateDir: string;
   /** The RPM repositories EL hosts use (null for a lab made before the lab had them). */
   rpm: LabRpmRepos | null;
+  /** The repo of Debian unstable's builds that current hosts see, and the Debian version of each package in it. */
+  unstable: { url: string; packages: Record<string, string> } | null;
   hosts: LabHost[];
 }
 
@@ -43,6 +49,11 @@ export interface AddHostsOptions extends HostOptions {
   prefix?: string;
   /** One flavour for every new host, or one per host (a list as long as the count). Default debian. */
   flavour?: Flavour | readonly Flavour[];
+  /**
+   * Which packages a Debian host's apt offers, for every new host or one per host: current (default)
+   * Debian unstable's etcd, containerd, Docker and kubectl next to Debian 12's; previous: Debian 12's only.
+   */
+  generation?: Generation | readonly Generation[];
 }
 
 export interface HostRecord extends LabHost {
@@ -55,7 +66,7 @@ export interface HostRecord extends LabHost {
   cut: boolean;
 }
 
-export interface LabState extends Omit<LabInfo, 'hosts' | 'rpm'> {
+export interface LabState extends Omit<LabInfo, 'hosts' | 'rpm' | 'unstable'> {
   version: 1;
   index: number;
   port: number;
@@ -63,6 +74,8 @@ export interface LabState extends Omit<LabInfo, 'hosts' | 'rpm'> {
   repoDir: string;
   /** Served under /el/; absent in a lab made before the lab had RPM repos. */
   rpmRepoDir?: string;
+  /** Served under /unstable/; absent in a lab made before the lab had it. */
+  unstableRepoDir?: string;
   /** Per cgroup hierarchy, this lab's dir (hosts get a subdir each). */
   cgroupRoots: string[];
   server?: ProcRef;
@@ -76,6 +89,8 @@ export function readState(lab: string): LabState | undefined {
     for (const h of state.hosts) {
       h.flavour ??= 'debian';
       h.lowerDirs ??= [state.rootfs];
+      // Hosts made before generations saw Debian 12's repo only.
+      h.generation ??= 'previous';
     }
     return state;
   } catch (e) {
@@ -104,12 +119,13 @@ export function toInfo(s: LabState): LabInfo {
     knownHosts: s.knownHosts,
     stateDir: s.stateDir,
     rpm: s.rpmRepoDir ? rpmRepoUrls(s.repoUrl) : null,
+    unstable: s.unstableRepoDir ? { url: `${s.repoUrl}${UNSTABLE_URL_PATH}`, packages: unstableVersions(s.unstableRepoDir).packages } : null,
     hosts: s.hosts.map(publicHost),
   };
 }
 
-export function publicHost({ name, machine, address, flavour }: LabHost): LabHost {
-  return { name, machine, address, flavour };
+export function publicHost({ name, machine, address, flavour, generation }: LabHost): LabHost {
+  return { name, machine, address, flavour, generation };
 }
 
 export function findHost(s: LabState, name: string): HostRecord {
