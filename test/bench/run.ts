@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { reconcilePki } from '../../src/pki/reconcile.js';
 import { localPkiStore } from '../../src/pki/store.js';
-import { cachedBundle } from '../lab/bundle.js';
+import { labBundle } from '../lab/bundle.js';
 import { writeLabConfig } from '../lab/cluster-config.js';
 import { addHosts, labDown, labUp, removeHosts, writeInventory, type LabHost, type LabInfo } from '../lab/index.js';
 import { measureUpload, ROUNDS, uploadTable, type UploadRow } from './upload.js';
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   console.log(`bench: lab '${LAB}', ${process.env.CI ? 'CI' : 'local'} machine, ${counts.join(' / ')} fresh hosts`);
   await labUp({ name: LAB, hosts: 0 });
-  const bundleDir = await cachedBundle();
+  const bundleDir = await labBundle();
   const results: Measured[] = [];
   try {
     for (const count of counts) results.push(await measure(count, values.only, bundleDir));

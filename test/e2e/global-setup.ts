@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { TestProject } from 'vitest/node';
-import { cachedBundle } from '../lab/bundle.js';
+import { describeBundle, labBundle, labBundleRecord } from '../lab/bundle.js';
 import { labDown, labUp } from '../lab/index.js';
 import { takeLock, type HeldLock } from '../lab/lock.js';
 import { STATE_ROOT } from '../lab/paths.js';
@@ -64,7 +64,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     await labDown(name);
     const lab = await labUp({ name, hosts: 0, log });
     project.provide('lab', lab);
-    project.provide('bundleDir', await cachedBundle({ log }));
+    const bundleDir = await labBundle({ log });
+    log(`bundle ${bundleDir}: ${describeBundle(labBundleRecord(bundleDir))}`);
+    project.provide('bundleDir', bundleDir);
   } catch (e) {
     await teardown().catch(() => undefined);
     throw e;

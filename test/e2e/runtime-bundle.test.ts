@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { runEngine } from '../support/engine-run.js';
 import { hostValues } from '../../src/phases/index.js';
@@ -29,13 +29,11 @@ describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host with
   const cluster = useLabCluster(hosts, roles);
   let pool: SshPool;
   let bundle: RuntimeBundle;
-  let cleanup: () => void = () => undefined;
   const archive = join(mkdtempSync(join(tmpdir(), 'kubestrap-e2e-bundle-')), 'busybox.tar');
 
   beforeAll(async () => {
-    const made = await labRuntimeBundle();
+    const made = await labRuntimeBundle(inject('bundleDir')!);
     bundle = made.bundle;
-    cleanup = made.cleanup;
     writeImageArchive(archive, BUSYBOX, { 'bin/busybox': made.busybox });
     cluster.setProperty('CONTAINER_RUNTIME_SOURCE', 'bundle');
     // No apt source and no package lists: nothing could be installed from a repository.
@@ -44,7 +42,6 @@ describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host with
   }, 300_000);
   afterAll(async () => {
     await pool?.closeAll();
-    cleanup();
   });
 
   const apply = async () => {

@@ -3,35 +3,66 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, ManifestSchema, type ArtifactEntryInput, type Manifest } from '../../src/artifacts/manifest.js';
-import { clusterImages, DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, parseVersion, REMOVED_FLAGS, type Arch, type Project, type RemovedFlag } from '../../src/upstream/index.js';
+import { clusterImages, DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, mustParseVersion, REMOVED_FLAGS, type Arch, type Project, type RemovedFlag } from '../../src/upstream/index.js';
+import { GENERATION_DEBS, KUBECTL, type DebBinaries } from './bundle-debs.js';
 import { cachedDir, shortHash } from './cache.js';
+import { DEFAULT_GENERATION, type Generation } from './generations.js';
 import { writeLocalImage } from './images.js';
+import { labKubeVersion, type LabKubeVersion } from './lab-kube-version.js';
+import { ensureLabRepos, type LabRepos } from './lab-repos.js';
 import { STANDINS_DIR } from './paths.js';
-import { ensurePrereqs } from './prereqs.js';
-import { debsOf, ensureRepo, repoHash } from './repo.js';
-import { ensureRootfs } from './rootfs.js';
+import { debsOf } from './repo.js';
 import { sh } from './run.js';
 
 /**
  * An offline bundle in the product's format (see src/artifacts/bundle.ts) for the lab, which cannot
- * download anything: etcd, etcdctl and the container runtime's binaries are the real ones from
- * Debian's packages in the lab repo; the Kubernetes components and flanneld are the python
- * stand-ins from test/standins, each baked into one self-contained file; the CNI plugins are small
- * stand-in scripts; the pause and CoreDNS images are archives made here from busybox-static.
- * `createdFor` records the version of every project, so a test's config can match the bundle.
+ * download anything. Real where Debian packages it: etcd, etcdctl and etcdutl, containerd, runc,
+ * Docker, the CNI reference plugins (and kubectl: see BUNDLED_KUBECTL), from the lab's apt repos as bundle-debs.ts says
+ * per generation (current: Debian unstable's builds; previous: Debian 12's etcd, containerd and
+ * Docker). Stand-ins where it does not: the other Kubernetes components and flanneld are the python
+ * stand-ins from test/standins, each baked into one self-contained file, the flannel CNI plugin a
+ * small script; the pause and CoreDNS images are archives made here from busybox-static.
+ * `createdFor` names every project's version, so a test's config can match the bundle; the
+ * bundle's lab-bundle.json says what each real binary is (package, Debian version, repo).
  */
-export interface BundleOptions {
-  kubeVersion?: string;
-  flannelVersion?: string;
+export interface LabBundleOptions {
+  generation?: Generation;
   log?: (msg: string) => void;
 }
 
+/** The Kubernetes components the stand-ins can play. */
 export const KUBE_COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
-const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'] as const;
+
+/**
+ * The bundle's kubectl: the real one (Debian's) once the API server stand-in answers it (issue 20,
+ * item 3). Not yet: the real kubectl sends protobuf bodies for built-in types, which the stand-in
+ * cannot read (`kubectl create clusterrolebinding` fails with "the body of the request was in an
+ * unknown format"), so the product's cluster actions would fail. Until then the bundle's kubectl is
+ * the python stand-in, and the real one rides along as `<arch>/real/kubectl` (lab-bundle.json's
+ * realKubectl) for tests that try it against the stand-in.
+ */
+const BUNDLED_KUBECTL: 'real' | 'stand-in' = 'stand-in';
+const STANDIN_COMPONENTS = KUBE_COMPONENTS.filter((c) => c !== 'kubectl' || BUNDLED_KUBECTL === 'stand-in');
+
+export const LAB_BUNDLE_FILE = 'lab-bundle.json';
+
+/** What lab-bundle.json records. */
+export interface LabBundleRecord {
+  generation: Generation;
+  /** Every project's version, as createdFor has it. */
+  versions: Partial<Record<Project, string>>;
+  /** Whether upstream supports the bundle's containerd under its Kubernetes version (Debian 12's is supported under none). */
+  containerdSupported: boolean;
+  /** Per real binary: the package it came from, its Debian version and the lab repo that has it. */
+  binaries: Record<string, { pkg: string; debVersion: string; repo: string }>;
+  standIns: string[];
+  /** The real kubectl where the bundle's `kubectl` is the stand-in: its file (relative to the bundle) and package. */
+  realKubectl?: { file: string; pkg: string; debVersion: string; repo: string };
+}
 
 const STANDIN_SOURCE = path.join(STANDINS_DIR, 'standin.py');
 /** Changing what the bundle holds changes this, and with it the cache key. */
-const RECIPE_VERSION = 2;
+const RECIPE_VERSION = 4;
 
 /** Debian version `3.4.23-4+b6` (maybe with an epoch) -> upstream `v3.4.23`. */
 export function upstreamVersion(debVersion: string): string {
@@ -50,28 +81,51 @@ function arch(): Arch {
   throw new Error(`the lab bundle supports amd64 and arm64 machines, not ${os.arch()}`);
 }
 
-/** The versions the lab bundle holds for each project (the debs' versions where it holds real binaries). */
-interface Held {
-  versions: Partial<Record<Project, string>>;
-  artifacts: ArtifactEntryInput[];
+/** A package of the plan: its .deb and Debian version. */
+interface PlannedDeb extends DebBinaries {
+  deb: string;
+  debVersion: string;
 }
 
-/** Unpacks `pkg`'s .deb and copies the named binaries (paths inside the package) into `dir`; returns the upstream version. */
-async function fromDeb(repoDir: string, pkg: string, binaries: Record<string, string>, dir: string): Promise<{ version: string; copied: string[] }> {
-  const deb = debsOf(repoDir, pkg).pop();
-  if (!deb) throw new Error(`the lab repo ${repoDir} has no ${pkg} package; delete it to rebuild`);
+/** What a bundle of a generation will hold, known before it is built (its cache key). */
+interface BundlePlan {
+  generation: Generation;
+  projects: Partial<Record<Project, PlannedDeb[]>>;
+  kubectl: PlannedDeb;
+  kube: LabKubeVersion;
+}
+
+async function planDeb(repos: LabRepos, source: DebBinaries): Promise<PlannedDeb> {
+  const dir = repos[source.repo];
+  const deb = debsOf(dir, source.pkg).pop();
+  if (!deb) throw new Error(`the lab's ${source.repo} repo ${dir} has no ${source.pkg} package; delete it to rebuild`);
+  return { ...source, deb, debVersion: (await sh`dpkg-deb -f ${deb} Version`).stdout.trim() };
+}
+
+async function planBundle(repos: LabRepos, generation: Generation): Promise<BundlePlan> {
+  const projects: BundlePlan['projects'] = {};
+  for (const [project, sources] of Object.entries(GENERATION_DEBS[generation]) as Array<[Project, DebBinaries[]]>) {
+    projects[project] = await Promise.all(sources.map((s) => planDeb(repos, s)));
+  }
+  const kubectl = await planDeb(repos, KUBECTL);
+  const containerd = projects.containerd?.[0];
+  if (!containerd) throw new Error(`bundle-debs.ts gives the ${generation} generation no containerd`);
+  const kube = labKubeVersion(mustParseVersion(upstreamVersion(kubectl.debVersion)), mustParseVersion(upstreamVersion(containerd.debVersion)));
+  return { generation, projects, kubectl, kube };
+}
+
+/** Unpacks the .deb and copies its listed binaries into `bin`; a file the package lacks is an error. */
+async function copyFromDeb(planned: PlannedDeb, bin: string): Promise<string[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-deb-'));
   try {
-    await sh`dpkg-deb -x ${deb} ${tmp}`;
-    const copied: string[] = [];
-    for (const [name, inPackage] of Object.entries(binaries)) {
+    await sh`dpkg-deb -x ${planned.deb} ${tmp}`;
+    return Object.entries(planned.files).map(([name, inPackage]) => {
       const src = path.join(tmp, inPackage);
-      if (!fs.existsSync(src)) continue;
-      fs.copyFileSync(src, path.join(dir, name));
-      fs.chmodSync(path.join(dir, name), 0o755);
-      copied.push(name);
-    }
-    return { version: upstreamVersion((await sh`dpkg-deb -f ${deb} Version`).stdout), copied };
+      if (!fs.existsSync(src)) throw new Error(`${path.basename(planned.deb)} has no ${inPackage} (for the bundle's ${name}); see test/lab/bundle-debs.ts`);
+      fs.copyFileSync(src, path.join(bin, name));
+      fs.chmodSync(path.join(bin, name), 0o755);
+      return name;
+    });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -137,91 +191,116 @@ function writeCniStandin(file: string, plugin: string): void {
   );
 }
 
-/** Writes the bundle (binaries, images, manifest.json) into `dir`, which must be empty or absent. */
-export async function buildBundle(dir: string, opts: BundleOptions = {}): Promise<Manifest> {
-  const kubeVersion = opts.kubeVersion ?? LAB_KUBE_VERSION;
-  const flannelVersion = opts.flannelVersion ?? DEFAULT_VERSIONS.flannel;
-  const log = opts.log ?? ((m: string) => void process.stderr.write(`[lab] ${m}\n`));
-  await ensurePrereqs();
-  const repoDir = await ensureRepo(await ensureRootfs(log), log);
+/** Builds the bundle a plan describes into `dir`, which must be empty or absent. */
+async function buildBundle(dir: string, plan: BundlePlan, repos: LabRepos): Promise<LabBundleRecord> {
   const a = arch();
   const bin = path.join(dir, a, 'bin');
-  const images = path.join(dir, a, 'images');
   fs.mkdirSync(bin, { recursive: true });
-  fs.mkdirSync(images, { recursive: true });
-  const held: Held = { versions: {}, artifacts: [] };
+  fs.mkdirSync(path.join(dir, a, 'images'), { recursive: true });
+  const flannelVersion = DEFAULT_VERSIONS.flannel;
+  const artifacts: ArtifactEntryInput[] = [];
+  const kubeVersion = plan.kube.tag;
+  const record: LabBundleRecord = { generation: plan.generation, versions: {}, containerdSupported: plan.kube.containerdSupported, binaries: {}, standIns: [] };
   const add = (project: Project, version: string, names: readonly string[]) => {
-    held.versions[project] = version;
-    for (const name of names)
-      held.artifacts.push({ component: name, version, arch: a, kind: 'binary', file: `${a}/bin/${name}`, sha256: sha256(path.join(bin, name)), size: fs.statSync(path.join(bin, name)).size });
+    record.versions[project] = version;
+    for (const name of names) {
+      const file = path.join(bin, name);
+      artifacts.push({ component: name, version, arch: a, kind: 'binary', file: `${a}/bin/${name}`, sha256: sha256(file), size: fs.statSync(file).size });
+    }
   };
+  const real = async (planned: PlannedDeb[]): Promise<string[]> => {
+    const names: string[] = [];
+    for (const p of planned) {
+      for (const name of await copyFromDeb(p, bin)) record.binaries[name] = { pkg: p.pkg, debVersion: p.debVersion, repo: p.repo };
+      names.push(...Object.keys(p.files));
+    }
+    return names;
+  };
+  const standIns = (names: readonly string[]) => record.standIns.push(...names);
 
-  const etcdServer = await fromDeb(repoDir, 'etcd-server', { etcd: 'usr/bin/etcd' }, bin);
-  const etcdClient = await fromDeb(repoDir, 'etcd-client', { etcdctl: 'usr/bin/etcdctl' }, bin);
-  add('etcd', etcdServer.version, [...etcdServer.copied, ...etcdClient.copied]);
-  for (const c of KUBE_COMPONENTS) writeStandin(path.join(bin, c), c, kubeVersion, flannelVersion);
-  add('kubernetes', kubeVersion, KUBE_COMPONENTS);
+  for (const [project, planned] of Object.entries(plan.projects) as Array<[Project, PlannedDeb[]]>) add(project, upstreamVersion(planned[0]!.debVersion), await real(planned));
+  for (const c of STANDIN_COMPONENTS) writeStandin(path.join(bin, c), c, kubeVersion, flannelVersion);
+  standIns(STANDIN_COMPONENTS);
+  add('kubernetes', kubeVersion, [...STANDIN_COMPONENTS, ...(BUNDLED_KUBECTL === 'real' ? await real([plan.kubectl]) : [])]);
+  if (BUNDLED_KUBECTL === 'stand-in') record.realKubectl = await realKubectlAside(dir, a, plan.kubectl);
   writeStandin(path.join(bin, 'flanneld'), 'flanneld', kubeVersion, flannelVersion);
+  standIns(['flanneld']);
   add('flannel', flannelVersion, ['flanneld']);
-  for (const p of CNI_PLUGINS) writeCniStandin(path.join(bin, p), p);
-  add('cni-plugins', DEFAULT_VERSIONS['cni-plugins'], CNI_PLUGINS);
   writeCniStandin(path.join(bin, 'flannel'), 'flannel');
+  standIns(['flannel']);
   add('flannel-cni-plugin', DEFAULT_VERSIONS['flannel-cni-plugin'], ['flannel']);
-  const containerd = await fromDeb(repoDir, 'containerd', { containerd: 'usr/bin/containerd', 'containerd-shim-runc-v2': 'usr/bin/containerd-shim-runc-v2', ctr: 'usr/bin/ctr' }, bin);
-  add('containerd', containerd.version, containerd.copied);
-  const runc = await fromDeb(repoDir, 'runc', { runc: 'usr/sbin/runc' }, bin);
-  add('runc', runc.version, runc.copied);
-  const docker = await fromDeb(repoDir, 'docker.io', { docker: 'usr/bin/docker', dockerd: 'usr/sbin/dockerd', 'docker-proxy': 'usr/sbin/docker-proxy', 'docker-init': 'usr/sbin/docker-init' }, bin);
-  add('docker', docker.version, docker.copied);
+  artifacts.push(...(await writeImages(dir, kubeVersion, repos, a)));
 
+  const manifest: Manifest = ManifestSchema.parse({ createdFor: record.versions, artifacts });
+  fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, LAB_BUNDLE_FILE), JSON.stringify(record, null, 2) + '\n');
+  return record;
+}
+
+/** The real kubectl next to the bundle's binaries, where the product does not take it from. */
+async function realKubectlAside(dir: string, a: Arch, kubectl: PlannedDeb): Promise<NonNullable<LabBundleRecord['realKubectl']>> {
+  const aside = path.join(dir, a, 'real');
+  fs.mkdirSync(aside, { recursive: true });
+  await copyFromDeb(kubectl, aside);
+  return { file: `${a}/real/kubectl`, pkg: kubectl.pkg, debVersion: kubectl.debVersion, repo: kubectl.repo };
+}
+
+/** The pause and CoreDNS images of the Kubernetes version, made from Debian 12's busybox-static. */
+async function writeImages(dir: string, kubeVersion: string, repos: LabRepos, a: Arch): Promise<ArtifactEntryInput[]> {
   const busyboxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-busybox-'));
   try {
-    await fromDeb(repoDir, 'busybox-static', { busybox: 'bin/busybox' }, busyboxDir);
-    const busybox = fs.readFileSync(path.join(busyboxDir, 'busybox'));
-    for (const image of clusterImages(parseVersion(kubeVersion)!, DEFAULT_IMAGE_REGISTRY)) {
+    const planned = await planDeb(repos, { repo: 'debian12', pkg: 'busybox-static', files: {} });
+    await sh`dpkg-deb -x ${planned.deb} ${busyboxDir}`;
+    const busybox = fs.readFileSync(path.join(busyboxDir, 'bin/busybox'));
+    const entries: ArtifactEntryInput[] = [];
+    for (const image of clusterImages(mustParseVersion(kubeVersion), DEFAULT_IMAGE_REGISTRY)) {
       const file = `${a}/images/${image.name}-${image.tag}.tar`;
       await writeLocalImage(path.join(dir, file), { ref: image.ref, entrypoint: image.name === 'pause' ? '/pause' : '/coredns' }, busybox, a);
-      held.artifacts.push({
-        component: image.name,
-        version: image.tag,
-        arch: a,
-        kind: 'image',
-        image: image.ref,
-        file,
-        sha256: sha256(path.join(dir, file)),
-        size: fs.statSync(path.join(dir, file)).size,
-      });
+      entries.push({ component: image.name, version: image.tag, arch: a, kind: 'image', image: image.ref, file, sha256: sha256(path.join(dir, file)), size: fs.statSync(path.join(dir, file)).size });
     }
+    return entries;
   } finally {
     fs.rmSync(busyboxDir, { recursive: true, force: true });
   }
+}
 
-  const manifest = ManifestSchema.parse({ createdFor: held.versions, artifacts: held.artifacts });
-  fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-  return manifest;
+/** One line for logs: the generation and every project's version, with what is real and what stands in. */
+export function describeBundle(record: LabBundleRecord): string {
+  const projects = Object.entries(record.versions).map(([project, version]) => `${project} ${version}`);
+  const debs = [...new Set(Object.values(record.binaries).map((b) => `${b.pkg} ${b.debVersion} (${b.repo})`))];
+  if (record.realKubectl) debs.push(`and aside, not the bundle's kubectl, ${record.realKubectl.pkg} ${record.realKubectl.debVersion} (${record.realKubectl.file})`);
+  const unsupported = record.containerdSupported ? '' : ` (upstream supports this containerd under no Kubernetes version kubestrap does: the product refuses it as a host's runtime)`;
+  return `${record.generation} generation: ${projects.join(', ')}${unsupported}; real: ${debs.join(', ')}; stand-ins: ${record.standIns.join(', ')}`;
+}
+
+/** What a built bundle records about itself. */
+export function labBundleRecord(dir: string): LabBundleRecord {
+  return JSON.parse(fs.readFileSync(path.join(dir, LAB_BUNDLE_FILE), 'utf8')) as LabBundleRecord;
 }
 
 /**
- * The Kubernetes version the lab's bundle holds by default: the newest minor whose kubelet still
- * takes the lab's containerd (Debian 12's 1.6), a version whose CHANGELOG checksums are pinned.
+ * The lab bundle of a generation (default current), built once per machine next to the rootfs and
+ * repo caches and kept until what it would hold changes: a package in the lab's repos, the
+ * stand-ins' source or flag tables, the default versions, or the recipe. Only the generations a run
+ * asks for are built: the e2e suite's global setup asks for the current one.
  */
-export const LAB_KUBE_VERSION = 'v1.35.0';
-
-/** The bundle for these options, built once per machine next to the rootfs and repo caches. */
-export async function cachedBundle(opts: BundleOptions = {}): Promise<string> {
+export async function labBundle(opts: LabBundleOptions = {}): Promise<string> {
+  const log = opts.log ?? ((m: string) => void process.stderr.write(`[lab] ${m}\n`));
+  // Before taking the cache lock: the repos' own builds take it too.
+  const repos = await ensureLabRepos(log);
+  const plan = await planBundle(repos, opts.generation ?? DEFAULT_GENERATION);
   const key = shortHash({
-    kube: opts.kubeVersion ?? LAB_KUBE_VERSION,
-    flannel: opts.flannelVersion ?? DEFAULT_VERSIONS.flannel,
+    generation: plan.generation,
+    debs: [...Object.values(plan.projects).flat(), plan.kubectl].map((p) => [p.repo, p.pkg, p.debVersion, p.files]),
+    kube: plan.kube,
+    kubectl: BUNDLED_KUBECTL,
     defaults: DEFAULT_VERSIONS,
     standin: sha256(STANDIN_SOURCE),
     flags: standinFlagTables(),
-    repo: repoHash(),
     recipe: RECIPE_VERSION,
   });
-  // Before taking the cache lock: buildBundle's own ensureRepo would otherwise wait on it forever.
-  await ensurePrereqs();
-  await ensureRepo(await ensureRootfs(opts.log ?? ((m: string) => void process.stderr.write(`[lab] ${m}\n`))), opts.log ?? (() => undefined));
   return cachedDir('bundle', key, async (dir) => {
-    await buildBundle(dir, opts);
+    log(`building the lab bundle (${plan.generation} generation) in ${dir}`);
+    log(`lab bundle: ${describeBundle(await buildBundle(dir, plan, repos))}`);
   });
 }

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { cachedBundle } from './bundle.js';
+import { describeBundle, labBundle, labBundleRecord } from './bundle.js';
 import { writeLabConfig } from './cluster-config.js';
 import { labDown, labUp, writeInventory, type LabInfo } from './index.js';
 import { REPO_ROOT } from './paths.js';
@@ -53,11 +53,12 @@ async function main(): Promise<void> {
   const inventory = path.join(lab.stateDir, 'inventory.yaml');
   await writeInventory(lab, inventory);
   const config = path.join(lab.stateDir, 'config.properties');
-  const bundle = await cachedBundle();
+  const bundle = await labBundle();
   writeLabConfig(config, bundle);
   console.log(`== inventory: ${inventory} (node1 etcd and master, the others workers)`);
   console.log(`== config:    ${config} (config.example.properties with the bundle's versions)`);
   console.log(`== bundle:    ${bundle}`);
+  console.log(`             ${describeBundle(labBundleRecord(bundle))}`);
   const out = path.join(lab.stateDir, 'out');
   const results: boolean[] = [];
   for (const [i, step] of STEPS.entries()) {

@@ -1,60 +1,45 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST_PATHS } from '../../../src/components/paths.js';
 import type { Resource } from '../../../src/engine/resource.js';
 import type { RuntimeBundle } from '../../../src/phases/runtime.js';
-import { leadingVersion } from '../../../src/runtime/versions.js';
-import { debsOf, ensureRepo } from '../../lab/repo.js';
-import { ensureRootfs } from '../../lab/rootfs.js';
-
-/** Binary name on the host -> where it is inside the unpacked Debian packages, and what restarts when it changes. */
-const BINARIES: Record<string, { from: string; restarts: string[] }> = {
-  containerd: { from: 'usr/bin/containerd', restarts: ['containerd'] },
-  'containerd-shim-runc-v2': { from: 'usr/bin/containerd-shim-runc-v2', restarts: [] },
-  ctr: { from: 'usr/bin/ctr', restarts: [] },
-  runc: { from: 'usr/sbin/runc', restarts: [] },
-  docker: { from: 'usr/bin/docker', restarts: [] },
-  dockerd: { from: 'usr/sbin/dockerd', restarts: ['docker'] },
-  'docker-proxy': { from: 'usr/sbin/docker-proxy', restarts: ['docker'] },
-  'docker-init': { from: 'usr/bin/tini-static', restarts: [] },
-};
+import { runtimeBinaries, serviceOfBinary } from '../../../src/components/binaries.js';
+import { mustParseVersion } from '../../../src/upstream/index.js';
+import { ensureLabRepos } from '../../lab/lab-repos.js';
+import { debsOf } from '../../lab/repo.js';
+import { bundleFile } from './bundle.js';
 
 /**
- * The runtime's binaries as an offline bundle would carry them, taken from the lab repo's Debian
- * packages (real containerd, runc and Docker; the lab's hosts have the few libraries they link).
- * Until the offline bundle carries them itself, this is what a bundle install gets in the tests.
+ * The runtime's binaries as the lab bundle holds them (real containerd, runc and Docker from the
+ * lab's Debian packages, of the bundle's generation), as the runtime phase takes them for
+ * CONTAINER_RUNTIME_SOURCE=bundle; and busybox-static, for an image to run. The product's CLI does not
+ * hand the runtime phase a bundle's runtime yet, so the tests build the phase with this one.
  */
-export async function labRuntimeBundle(): Promise<{ bundle: RuntimeBundle; busybox: Buffer; cleanup(): void }> {
-  const log = () => undefined;
-  const repo = await ensureRepo(await ensureRootfs(log), log);
-  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-runtime-bundle-'));
-  for (const pkg of ['containerd', 'runc', 'docker.io', 'tini', 'busybox-static']) {
-    const deb = debsOf(repo, pkg).pop();
-    if (!deb) throw new Error(`the lab repo ${repo} has no ${pkg} package`);
-    execFileSync('dpkg-deb', ['-x', deb, dir]);
-  }
-  const version = leadingVersion(execFileSync('dpkg-deb', ['-f', debsOf(repo, 'containerd').pop()!, 'Version'], { encoding: 'utf8' }))!;
-  const contents = Object.fromEntries(
-    Object.entries(BINARIES).map(([name, { from }]) => {
-      const file = join(dir, from);
-      if (!existsSync(file)) throw new Error(`${from} is not in the lab's runtime packages`);
-      return [name, readFileSync(realpathSync(file))];
-    }),
-  );
+export async function labRuntimeBundle(bundleDir: string): Promise<{ bundle: RuntimeBundle; busybox: Buffer }> {
+  const contents = new Map(runtimeBinaries().map((name) => [name, readFileSync(bundleFile(bundleDir, name).file)]));
   const bundle: RuntimeBundle = {
-    containerdVersion: version,
+    containerdVersion: mustParseVersion(bundleFile(bundleDir, 'containerd').version),
     binaries: (): Resource[] =>
-      Object.entries(BINARIES).map(([name, { restarts }]) => ({
-        kind: 'file',
-        path: `${HOST_PATHS.runtimeBinDir}/${name}`,
-        content: contents[name]!,
-        mode: 0o755,
-        owner: 'root',
-        group: 'root',
-        restarts,
-      })),
+      [...contents].map(([name, content]) => {
+        const service = serviceOfBinary(name);
+        return { kind: 'file', path: `${HOST_PATHS.runtimeBinDir}/${name}`, content, mode: 0o755, owner: 'root', group: 'root', restarts: service ? [service] : [] };
+      }),
   };
-  return { bundle, busybox: readFileSync(join(dir, 'bin/busybox')), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { bundle, busybox: await busyboxStatic() };
+}
+
+/** busybox-static from the lab's Debian 12 repo. */
+async function busyboxStatic(): Promise<Buffer> {
+  const { debian12 } = await ensureLabRepos(() => undefined);
+  const deb = debsOf(debian12, 'busybox-static').pop();
+  if (!deb) throw new Error(`the lab repo ${debian12} has no busybox-static package`);
+  const dir = mkdtempSync(join(tmpdir(), 'kubestrap-busybox-'));
+  try {
+    execFileSync('dpkg-deb', ['-x', deb, dir]);
+    return readFileSync(join(dir, 'bin/busybox'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
