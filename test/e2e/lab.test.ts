@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { cutLink, labStatus, restoreLink, startHost, stopHost } from '../lab/index.js';
+import { REPO_ROOT } from '../lab/paths.js';
 import { useLabHosts } from './support/hosts.js';
 import { sshRun } from './support/ssh.js';
 
@@ -65,6 +67,15 @@ describe.skipIf(!inject('lab'))('lab hosts are real, separate servers', () => {
     // Per network namespace sysctls work; kernel-wide ones are read-only inside a host.
     expect((await hosts.exec(0, 'sysctl -w net.ipv4.ip_forward=1')).code).toBe(0);
     expect((await hosts.exec(0, 'sysctl -w vm.swappiness=10')).code).not.toBe(0);
+  });
+
+  it('runs `npm run lab -- exec` with each argument as it was given: a | in a pattern is no pipe', async () => {
+    await hosts.run(0, "printf 'a\\nb\\nc\\n' > /root/abc");
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'test/lab/cli.ts', 'exec', hosts.host(0).name, '--name', hosts.lab.name, '--', 'grep', '-E', 'a|b', '/root/abc'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect({ status: cli.status, stdout: cli.stdout }).toEqual({ status: 0, stdout: 'a\nb\n' });
   });
 
   it('can be stopped and started again, keeping its disk', async () => {

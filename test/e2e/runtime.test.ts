@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { runEngine } from '../support/engine-run.js';
 import { hostValues } from '../../src/phases/index.js';
@@ -9,7 +9,9 @@ import { createRuntimePhase } from '../../src/phases/runtime.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { prepareTemplates } from '../../src/render/render-cluster.js';
 import { SshPool } from '../../src/ssh/pool.js';
+import { parseVersion } from '../../src/upstream/index.js';
 import type { InventoryOptions } from '../lab/index.js';
+import { bundleFile } from './support/bundle.js';
 import { useLabCluster } from './support/cluster.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
 import { writeImageArchive } from './support/image-archive.js';
@@ -83,14 +85,23 @@ describe.skipIf(!labAvailable())("apply --phase os,runtime: containerd and Docke
       const { run, report } = await cluster.json('apply', PHASES);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(report.results.filter((r) => r.phase === 'runtime').map((r) => r.status)).toEqual(['changed', 'changed']);
+      // The hosts' apt has the bundle's generation of containerd (current: Debian unstable's 2.x, config format 3).
+      const containerd = parseVersion(bundleFile(inject('bundleDir')!, 'containerd').version)!;
       for (const i of [0, 1]) {
+        expect(await hosts.run(i, 'containerd --version')).toContain(` ${containerd.tag.slice(1)}`);
         expect(await hosts.run(i, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
         // The lab's hosts are cgroup v1 Debian: both runtimes and the kubelet use cgroupfs there.
         expect((await hosts.run(i, "docker info --format '{{.CgroupDriver}} {{.LiveRestoreEnabled}}'")).trim()).toBe('cgroupfs true');
         const config = await hosts.run(i, 'cat /etc/containerd/config.toml');
-        expect(config).toMatch(/^version = 2$/m); // Debian 12's containerd is 1.6
-        expect(config).toContain('SystemdCgroup = false');
-        expect(config).toContain('config_path = "/etc/containerd/certs.d"');
+        expect(config).toMatch(new RegExp(`^version = ${containerd.major >= 2 ? 3 : 2}$`, 'm'));
+        // containerd's own reading of the file (every setting as it took it), not only what was written.
+        const taken = await hosts.run(i, 'containerd config dump');
+        expect(taken).toMatch(/^\s*SystemdCgroup = false$/m);
+        expect(taken).toMatch(/^\s*config_path = ['"]\/etc\/containerd\/certs\.d['"]$/m);
+        expect(taken).toMatch(/^\s*sandbox(_image)? = ['"]registry\.k8s\.io\/pause:[\d.]+['"]$/m);
+        if (containerd.major >= 2) expect(taken).toMatch(/^\s*bin_dirs = \[['"]\/opt\/cni\/bin['"]\]$/m);
+        // A file in the format it reads: containerd 2.x migrates an older one at every start, with a warning.
+        expect(await hosts.run(i, 'journalctl -u containerd --no-pager -o cat')).not.toContain('Configuration migrated from version');
         expect(await hosts.run(i, 'ip -4 -o addr show docker0')).toContain('inet 172.17.0.1/16');
       }
     },
