@@ -1,3 +1,4 @@
+import type { RuntimeSourceSetting } from '../runtime/source.js';
 import {
   DEFAULT_IMAGE_REGISTRY,
   DEFAULT_VERSIONS,
@@ -71,21 +72,32 @@ export const FLANNEL_MODES = ['etcd', 'kube'] as const;
 export const BOOLEANS = ['true', 'false'] as const;
 export const KUBE_PROXY_MODES = ['iptables', 'ipvs', 'nftables'] as const;
 export const UPLOAD_COMPRESSIONS = ['auto', 'zstd', 'gzip', 'none'] as const;
-/** Where containerd, runc and Docker come from: the OS's packages, or the offline bundle's static binaries. */
-export const CONTAINER_RUNTIME_SOURCES = ['package', 'bundle'] as const;
+/**
+ * Where containerd, runc and Docker come from (src/runtime/source.ts): auto, the first that gives a
+ * containerd the cluster's Kubernetes supports of the distribution's packages, Docker's repositories
+ * and the release binaries; package, the first of the two package sources; docker or static, that
+ * one; bundle, the older name of static.
+ */
+export const CONTAINER_RUNTIME_SOURCES = ['auto', 'package', 'docker', 'static', 'bundle'] as const satisfies readonly RuntimeSourceSetting[];
 export type ContainerRuntimeSource = (typeof CONTAINER_RUNTIME_SOURCES)[number];
 
-/** yum's own variables, filled in per host; nothing else may follow a `$`. */
-const YUM_VARIABLES = /\$(releasever|basearch)\b/g;
-
-const checkRepoUrl: ValueCheck = (value) => {
-  const plain = value.replace(YUM_VARIABLES, 'x');
-  if (isUrl(plain, { schemes: ['http', 'https'], port: 'optional', path: true }) || /^file:\/\/\/[A-Za-z0-9._~/-]*$/.test(plain)) return undefined;
-  return {
-    message: `"${value}" is not a package repository URL`,
-    hint: 'write http(s)://host[:port]/path or file:///path; $releasever and $basearch are filled in per host, e.g. https://download.docker.com/linux/centos/$releasever/$basearch/stable',
+/**
+ * A package repository's URL, with the variables filled in per host and nothing else after a `$`:
+ * yum's own ($releasever, $basearch), or for apt kubestrap's $distro (os-release's ID: debian, ubuntu).
+ */
+function repoUrlCheck(variables: readonly string[], example: string): ValueCheck {
+  const pattern = variables.length ? new RegExp(`\\$(${variables.join('|')})\\b`, 'g') : undefined;
+  return (value) => {
+    const plain = pattern ? value.replace(pattern, 'x') : value;
+    if (isUrl(plain, { schemes: ['http', 'https'], port: 'optional', path: true }) || /^file:\/\/\/[A-Za-z0-9._~/-]*$/.test(plain)) return undefined;
+    const filled = variables.length ? `; ${variables.map((v) => `$${v}`).join(' and ')} ${variables.length > 1 ? 'are' : 'is'} filled in per host` : '';
+    return { message: `"${value}" is not a package repository URL`, hint: `write http(s)://host[:port]/path or file:///path${filled}, e.g. ${example}` };
   };
-};
+}
+
+const checkYumRepoUrl = repoUrlCheck(['releasever', 'basearch'], 'https://download.docker.com/linux/centos/$releasever/$basearch/stable');
+const checkAptRepoUrl = repoUrlCheck(['distro'], 'https://download.docker.com/linux/$distro');
+const checkMirrorUrl = repoUrlCheck([], 'https://vault.centos.org/7.9.2009');
 
 /** Docker's bridge address: a host address with its prefix, as daemon.json's `bip` takes it. */
 const checkBip: ValueCheck = (value) => {
@@ -336,8 +348,9 @@ export const KNOWN_KEYS = {
         : { message: `"${value}" is not a unix socket URL`, hint: 'write unix:///path/to.sock, e.g. unix:///run/containerd/containerd.sock' },
   },
   CONTAINER_RUNTIME_SOURCE: {
-    summary: `Where containerd, runc and Docker come from: ${CONTAINER_RUNTIME_SOURCES.join(" (the OS's packages) or ")} (the offline bundle's static binaries).`,
-    default: 'package',
+    summary:
+      "Where containerd, runc and Docker come from: auto (the distribution's packages where upstream supports their containerd under KUBE_VERSION, else Docker's repository, else the release binaries), package (the distribution's or Docker's packages), docker (Docker's repository), static (the release binaries: the offline bundle's, or downloaded; bundle is its older name). The plan says which, and why.",
+    default: 'auto',
     scope: 'host',
     check: checkOneOf(CONTAINER_RUNTIME_SOURCES),
   },
@@ -345,13 +358,34 @@ export const KNOWN_KEYS = {
     summary: 'Base URL of the docker-ce yum repository on EL hosts (docker-ce, docker-ce-cli, containerd.io); a mirror or an offline copy works the same way.',
     default: 'https://download.docker.com/linux/centos/$releasever/$basearch/stable',
     scope: 'host',
-    check: checkRepoUrl,
+    check: checkYumRepoUrl,
   },
   DOCKER_YUM_GPGKEY: {
     summary: "URL of the key that signs the docker-ce repository's packages: yum and dnf install nothing it has not signed.",
     default: 'https://download.docker.com/linux/centos/gpg',
     scope: 'host',
-    check: checkRepoUrl,
+    check: checkYumRepoUrl,
+  },
+  DOCKER_APT_REPO: {
+    summary:
+      "Base URL of Docker's apt repository on Debian and Ubuntu hosts (containerd.io, docker-ce, docker-ce-cli; suite: the release's codename, component stable); $distro is os-release's ID (debian, ubuntu). A mirror works the same way.",
+    default: 'https://download.docker.com/linux/$distro',
+    scope: 'host',
+    check: checkAptRepoUrl,
+  },
+  DOCKER_APT_GPGKEY: {
+    summary: "URL of the key that signs Docker's apt repository (fetched on the host into /etc/apt/keyrings): apt installs nothing it has not signed.",
+    default: 'https://download.docker.com/linux/$distro/gpg',
+    scope: 'host',
+    check: checkAptRepoUrl,
+  },
+  EL_BASE_REPO: {
+    summary:
+      "EL 7: base URL of a vault or local mirror of the release's own repositories (os, updates, extras below it), written to /etc/yum.repos.d/CentOS-Base.repo in place of the mirrorlist that is gone since CentOS 7's end of life. Empty: the release's own file stays.",
+    default: '',
+    scope: 'host',
+    check: checkMirrorUrl,
+    optional: true,
   },
   DOCKER_BIP: {
     summary: "Address and prefix of Docker's bridge (docker0); must overlap neither CLUSTER_CIDR, SERVICE_CIDR nor the hosts' network.",

@@ -41,6 +41,8 @@ export interface LocalFileResource {
   record?: RecordFields;
   /** Shown in plans, e.g. `kubelet v1.36.0`. */
   label?: string;
+  /** Lines a plan shows under its install: why it comes from where it does. */
+  why?: string[];
 }
 
 export interface DirectoryResource {
@@ -81,6 +83,8 @@ export interface PackageResource {
   kind: 'package';
   /** Package names for the host's distribution (the OS adapter maps generic names). */
   names: string[];
+  /** Lines a plan shows under its install: why these packages, from where. */
+  why?: string[];
 }
 
 export interface SysctlResource {

@@ -44,6 +44,14 @@ export interface PackageRepo {
   baseUrl: string;
   /** URL of the key that signs its packages: signatures are always checked. */
   gpgKey: string;
+  /** apt: the components of its suite. Default: stable. */
+  components?: string;
+  /**
+   * apt, for the file only (a query reads them on the host): the suite (the host's release
+   * codename) and the architecture, with $distro already filled in in `baseUrl` and `gpgKey`.
+   */
+  suite?: string;
+  arch?: string;
 }
 
 /** The engine's view of a package manager (probe, install) is part of every adapter. */
@@ -67,12 +75,18 @@ export interface OsAdapter extends PackageTool {
   repoFilePath(name: string): string;
   /**
    * Shell that only looks: prints `NAME VERSION` for each of `names` the package manager can
-   * install (from `repo` alone when given, even before its file is written), then `rc N` with the
-   * query's exit status; a failed query's own message follows (an unreachable repository).
+   * install (from `repos` alone when given, even before their files are written; else from the
+   * host's own), then `rc N` with the query's exit status (`rc unknown`: it cannot tell); a failed
+   * query's own last lines follow, each behind `| ` (an unreachable repository).
    */
-  candidateVersions(names: readonly string[], repo?: PackageRepo): string;
-  /** The file that configures `repo` for this family's package manager; undefined where it needs none. */
-  repoFile(repo: PackageRepo): { path: string; content: string } | undefined;
+  candidateVersions(names: readonly string[], repos?: readonly PackageRepo[]): string;
+  /** The file that configures `repo` for this family's package manager. */
+  repoFile(repo: PackageRepo): { path: string; content: string };
+  /**
+   * Where this family wants the key that signs `repo` on the host, and the shell that fetches it
+   * there; undefined where the package manager fetches it itself (yum and dnf, from `gpgkey=`).
+   */
+  repoKey(repo: PackageRepo): { path: string; fetch: string } | undefined;
 }
 
 /** Repository file names: a word, as every package manager accepts it as a file name and id. */

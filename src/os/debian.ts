@@ -1,5 +1,7 @@
-import { shJoin } from '../ssh/quote.js';
-import { checkRepoName, type GenericPackage, type OsAdapter } from './adapter.js';
+import { createHash } from 'node:crypto';
+import { shJoin, shq } from '../ssh/quote.js';
+import { checkRepoName, type GenericPackage, type OsAdapter, type PackageRepo } from './adapter.js';
+import { aptCandidateQuery } from './apt-query.js';
 
 const NAMES: Record<GenericPackage, string[]> = {
   iptables: ['iptables'],
@@ -23,8 +25,18 @@ const NAMES: Record<GenericPackage, string[]> = {
   'docker-cli': ['docker-cli'],
 };
 
-/** Package lists exist: without them (a host that never ran `apt-get update`) apt knows no candidate yet. */
-const HAS_LISTS = 'ls /var/lib/apt/lists/ 2>/dev/null | grep -q Packages';
+const KEYRINGS = '/etc/apt/keyrings';
+
+/** The key of a repository, named after its URL: a new URL is a new file, fetched anew. */
+function keyringPath(repo: PackageRepo): string {
+  return `${KEYRINGS}/${checkRepoName(repo.fileName)}-${createHash('sha256').update(repo.gpgKey).digest('hex').slice(0, 12)}.asc`;
+}
+
+/** One line as apt reads it (Docker's own instructions write the same), signed by the key kubestrap fetched. */
+function aptSourceFile(repo: PackageRepo): string {
+  if (!repo.suite || !repo.arch) throw new Error(`apt repository ${repo.id} has no suite or architecture for this host`);
+  return `# Managed by kubestrap; change it through config.properties.\ndeb [arch=${repo.arch} signed-by=${keyringPath(repo)}] ${repo.baseUrl} ${repo.suite} ${repo.components ?? 'stable'}\n`;
+}
 
 /** Debian and Ubuntu: apt, ufw (or firewalld when someone installed it), no SELinux. */
 export const debianAdapter: OsAdapter = {
@@ -45,8 +57,12 @@ export const debianAdapter: OsAdapter = {
   // purge: the package's configuration is kubestrap's too. The check after it is dpkg's own view.
   removePackages: (names) => `DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ${shJoin(names)} && ! dpkg-query -W -f='\${db:Status-Abbrev}\\n' ${shJoin(names)} 2>/dev/null | grep -q '^ii'`,
   repoFilePath: (name) => `/etc/apt/sources.list.d/${checkRepoName(name)}.list`,
-  // Debian and Ubuntu carry docker.io and containerd in their own archive: no repository to add.
-  candidateVersions: (names) =>
-    `if ${HAS_LISTS}; then apt-cache policy ${shJoin(names)} 2>/dev/null | awk '/^[^ ]/ {p = $1; sub(/:$/, "", p)} /Candidate:/ && $2 != "(none)" {print p, $2}'; echo 'rc 0'; else echo 'rc unknown'; fi`,
-  repoFile: () => undefined,
+  candidateVersions: (names, repos) => aptCandidateQuery(names, repos),
+  repoFile: (repo) => ({ path: debianAdapter.repoFilePath(repo.fileName), content: aptSourceFile(repo) }),
+  // apt's own downloader (no curl needed), into a file of its own: a reader never sees half a key.
+  repoKey: (repo) => {
+    const path = keyringPath(repo);
+    const part = shq(`${path}.part`);
+    return { path, fetch: `install -d -m 0755 -- ${KEYRINGS} && /usr/lib/apt/apt-helper download-file ${shq(repo.gpgKey)} ${part} && chmod 0644 -- ${part} && mv -f -- ${part} ${shq(path)}` };
+  },
 };

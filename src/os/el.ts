@@ -82,8 +82,10 @@ export function elAdapter(major: ElMajor, packageManager: 'yum' | 'dnf'): OsAdap
     // By name: removing what provides a capability (iptables) could take a package kubestrap never installed.
     removePackages: (names) => `${packageManager} remove -y -q ${shJoin(names)} && [ -z "$(rpm -q --qf '%{NAME}\\n' ${shJoin(names)} 2>/dev/null | grep -v 'is not installed')" ]`,
     repoFilePath: (name) => `${REPO_DIR}/${checkRepoName(name)}.repo`,
-    candidateVersions: (names, repo) => candidateQuery(packageManager, names, repo),
+    candidateVersions: (names, repos) => candidateQuery(packageManager, names, repos ?? []),
     repoFile: (repo) => ({ path: `${REPO_DIR}/${checkRepoName(repo.fileName)}.repo`, content: `# Managed by kubestrap; change it through config.properties.\n${yumRepoFile(repo)}` }),
+    // yum and dnf fetch the key from the file's gpgkey= themselves.
+    repoKey: () => undefined,
   };
 }
 
@@ -103,24 +105,26 @@ export function yumRepoFile(repo: YumRepo): string {
 }
 
 /**
- * Asks the package manager what it could install, from `repo` alone when given: `--repofrompath`
+ * Asks the package manager what it could install, from `repos` alone when given: `--repofrompath`
  * reads a repository by URL, so the question is answered before kubestrap writes the repo file.
- * The URL's `$releasever` and `$basearch` are filled in as yum would, from os-release and uname.
+ * The URLs' `$releasever` and `$basearch` are filled in as yum would, from os-release and uname.
  * EL 7's yum has no repoquery of its own: yum-utils' `repoquery` answers there, a dnf-based yum
- * answers itself, or nobody does (and nothing is refused for it).
+ * answers itself, or nobody does (and nothing is refused for it). A failure's last lines follow
+ * `rc N`, each behind `| `, so none can pass for a line of the caller's.
  */
-function candidateQuery(manager: 'yum' | 'dnf', names: readonly string[], repo: PackageRepo | undefined): string {
-  const id = repo ? `kubestrap-${repo.id}` : '';
-  // dnf names the one repository to read --repo; yum-utils' repoquery names it --repoid.
-  const from = (option: 'repo' | 'repoid') => (repo ? ` --repofrompath="${id},$ks_url" --${option}=${id}` : '');
+function candidateQuery(manager: 'yum' | 'dnf', names: readonly string[], repos: readonly PackageRepo[]): string {
+  const ids = repos.map((r) => `kubestrap-${r.id}`);
+  // dnf names the repositories to read --repo; yum-utils' repoquery names them --repoid.
+  const from = (option: 'repo' | 'repoid') => ids.map((id, i) => ` --repofrompath="${id},$ks_url${i}"`).join('') + ids.map((id) => ` --${option}=${id}`).join('');
   const run = (query: string) => [
     `  ks_out=$(${query} --qf '%{name} %{version}\n' ${shJoin(names)} 2>&1); ks_rc=$?`,
     `  [ "$ks_rc" -eq 0 ] && printf '%s\n' "$ks_out" | awk 'NF == 2' | sort -u`,
     '  echo "rc $ks_rc"',
-    `  [ "$ks_rc" -eq 0 ] || printf '%s\n' "$ks_out" | tail -n 5`,
+    `  [ "$ks_rc" -eq 0 ] || printf '%s\n' "$ks_out" | tail -n 5 | sed 's/^/| /'`,
   ];
   return [
-    ...(repo ? [`ks_rel=$(. /etc/os-release && echo "\${VERSION_ID%%.*}")`, `ks_url=$(printf '%s' ${shq(repo.baseUrl)} | sed -e "s/\\$releasever/$ks_rel/g" -e "s/\\$basearch/$(uname -m)/g")`] : []),
+    ...(repos.length ? [`ks_rel=$(. /etc/os-release && echo "\${VERSION_ID%%.*}")`] : []),
+    ...repos.map((r, i) => `ks_url${i}=$(printf '%s' ${shq(r.baseUrl)} | sed -e "s/\\$releasever/$ks_rel/g" -e "s/\\$basearch/$(uname -m)/g")`),
     ...(manager === 'dnf'
       ? ['if true; then', ...run(`dnf -q${from('repo')} repoquery`)]
       : [

@@ -80,7 +80,7 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
 }
 
 /** The codec for a host: UPLOAD_COMPRESSION, where `auto` takes zstd when both ends have it. */
-function codecFor(host: HostSpec, facts: HostFacts): TransferCodec {
+export function codecFor(host: HostSpec, facts: HostFacts): TransferCodec {
   const setting = host.values.UPLOAD_COMPRESSION ?? 'auto';
   if (setting === 'zstd' || setting === 'gzip' || setting === 'none') return setting;
   return hostHasZstd(facts) && hasLocalZstd() ? 'zstd' : 'gzip';

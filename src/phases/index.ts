@@ -12,7 +12,7 @@ import { networkPhase } from './network.js';
 import { osPhase } from './os-prep.js';
 import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
 import { PKI_PHASE_TITLE, pkiPhase } from './pki.js';
-import { runtimePhase } from './runtime.js';
+import { createRuntimePhase, runtimePhase } from './runtime.js';
 import { verifyPhase } from './verify.js';
 import { workersPhase } from './workers.js';
 
@@ -42,7 +42,14 @@ function ready(phase: Phase): PhaseEntry {
 /** The phases kubestrap can run today, in run order. */
 export const PHASES: readonly PhaseEntry[] = [
   ready(osPhase),
-  ready(runtimePhase),
+  {
+    name: 'runtime',
+    title: runtimePhase.title,
+    needsPki: false,
+    hostValues: runtimePhase.hostValues!.bind(runtimePhase),
+    // The run's artifacts: where a host takes the release binaries.
+    build: ({ artifacts }) => createRuntimePhase(artifacts ? { artifacts } : {}),
+  },
   {
     name: 'artifacts',
     title: ARTIFACTS_PHASE_TITLE,

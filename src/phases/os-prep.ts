@@ -5,6 +5,7 @@ import { HOST_TOOLS, installedToolPackages, MISSING_TOOLS_FACT } from '../os/hos
 import { toolProblems } from '../preflight/host-tools.js';
 import { kubeProxyModeFacts, kubeProxyModeProblems, nftVersionCheck, runsKubeProxy } from '../preflight/kube-proxy-mode.js';
 import type { RenderedFile } from '../render/render-cluster.js';
+import { elBaseRepoProblems, elBaseRepoResources } from './el-base-repo.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, type Phase, type PhaseContext } from './phase.js';
 
@@ -30,10 +31,13 @@ export const osPhase: Phase = {
   title: 'OS preparation',
   appliesTo: () => true,
   facts: (host) => [MISSING_TOOLS_FACT, ...kubeProxyModeFacts(host)],
-  preflight: (ctx) => [...toolProblems(ctx, () => CHECKED_TOOLS), ...kubeProxyModeProblems(ctx)],
-  resources: ({ spec, host, os, files: all }: PhaseContext): Resource[] => {
+  preflight: (ctx) => [...toolProblems(ctx, () => CHECKED_TOOLS), ...kubeProxyModeProblems(ctx), ...elBaseRepoProblems(ctx)],
+  resources: (ctx: PhaseContext): Resource[] => {
+    const { spec, host, os, files: all } = ctx;
     const files = filesOf('os', all);
     return [
+      // EL 7's own repositories at EL_BASE_REPO's mirror, before anything is installed from them.
+      ...elBaseRepoResources(ctx),
       { kind: 'firewallOff', services: [...os.adapter.firewallServices] },
       ...(os.adapter.managesSelinux ? [{ kind: 'selinux', mode: 'permissive' } as const] : []),
       { kind: 'swapOff' },

@@ -1,28 +1,32 @@
 import { posix } from 'node:path';
+import type { RunArtifacts } from '../artifacts/provider.js';
+import { runtimeBinaries } from '../components/binaries.js';
 import { isOn } from '../components/catalog.js';
+import { HOST_PATHS } from '../components/paths.js';
 import type { HostSpec } from '../config/cluster-spec.js';
-import type { ContainerRuntimeSource } from '../config/keys.js';
-import { containerdSupports, containerdSupportText, type Version } from '../upstream/index.js';
 import { parseCidr, cidrContains } from '../config/validators.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
 import type { CommandResource, Resource } from '../engine/resource.js';
 import { HostError, type KubestrapError } from '../errors.js';
-import type { OsAdapter, PackageRepo } from '../os/adapter.js';
-import { debianAdapter } from '../os/debian.js';
+import type { OsAdapter } from '../os/adapter.js';
 import { detectOs } from '../os/detect.js';
-import { elAdapter } from '../os/el.js';
 import { parseRuntimeFacts, runtimeFactSnippet, type RuntimeFacts } from '../runtime/facts.js';
 import { imageResources, type ImageArchive } from '../runtime/images.js';
 import { registryHostsFiles } from '../runtime/registry-hosts.js';
+import type { RuntimeChoice, RuntimeDecision } from '../runtime/source.js';
 import { runtimeUnits } from '../runtime/units.js';
-import { containerdConfigVersion, containerdTakesCniBinDirs, leadingVersion } from '../runtime/versions.js';
+import { containerdConfigVersion, containerdTakesCniBinDirs } from '../runtime/versions.js';
+import type { Version } from '../upstream/index.js';
+import { codecFor } from './artifacts.js';
+import { binaryFile } from './binary-file.js';
 import { fileResource } from './file-resource.js';
+import { configuredRelease, dockerRepo, runtimeDecision, runtimeFactInput, runtimeSetting, type StaticRelease } from './runtime-source.js';
 import { runningService } from './services.js';
-import { filesOf, type ClusterContext, type ClusterHost, type Phase, type PhaseContext } from './phase.js';
+import { filesOf, type ClusterHost, type Phase, type PhaseContext } from './phase.js';
 
-/** The runtime's static binaries from the offline bundle, for CONTAINER_RUNTIME_SOURCE=bundle. */
+/** The runtime's release binaries given by the caller instead of the run's artifacts (the tests' own builds). */
 export interface RuntimeBundle {
-  /** The bundle's containerd: its config format follows it before the host has any. */
+  /** Its containerd: the config format follows it before the host has any. */
   containerdVersion: Version;
   /**
    * Resources that put containerd, its shim, ctr, runc, docker, dockerd, docker-proxy and
@@ -32,10 +36,13 @@ export interface RuntimeBundle {
   binaries(ctx: PhaseContext): Resource[];
 }
 
-/** What the runtime phase takes from outside the cluster's config: the offline bundle. */
+/** What the runtime phase takes from outside the cluster's config. */
 export interface RuntimeInputs {
   /** Images a host imports into containerd when they are missing (pause, CoreDNS). */
   images?(host: HostSpec): readonly ImageArchive[];
+  /** The run's artifacts (offline bundle, cache, downloads): the release binaries for hosts that take them. */
+  artifacts?: RunArtifacts;
+  /** Release binaries of the caller's own, in place of the run's artifacts. */
   bundle?: RuntimeBundle;
 }
 
@@ -45,14 +52,18 @@ export type CgroupDriver = 'systemd' | 'cgroupfs';
 const hasRuntime = (host: HostSpec) => isOn(host, 'containerd');
 
 /**
- * containerd (the kubelet's CRI) and Docker (for the people on the node), from the OS's packages:
- * Debian's docker.io and containerd, or on EL docker-ce, docker-ce-cli and containerd.io from the
- * docker-ce repository at DOCKER_YUM_REPO. The configuration is written before the packages
- * arrive, so the services start on it. containerd's config format and the cgroup driver follow
- * what the host is (facts), registries live in hosts.toml files that need no restart, and images
- * that no registry serves are imported only when containerd lacks them.
+ * containerd (the kubelet's CRI) and Docker (for the people on the node), from where each host's
+ * CONTAINER_RUNTIME_SOURCE and its package managers say (runtime-source.ts): the distribution's
+ * packages, Docker's repository (its key and source file, or .repo file, first) or the release
+ * binaries with their units. The plan says which, and why, under the install. The configuration
+ * is written before anything is installed, so the services start on it. containerd's config format
+ * and the cgroup driver follow what the host is (facts), registries live in hosts.toml files that
+ * need no restart, and images that no registry serves are imported only when containerd lacks them.
  */
 export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
+  const release = (host: HostSpec): StaticRelease =>
+    inputs.bundle ? { containerd: inputs.bundle.containerdVersion, label: 'given to this run' } : configuredRelease(host, inputs.artifacts?.options.bundleDir !== undefined);
+  const decide = (host: HostSpec, facts: HostFacts) => decisionOf(host, facts, release(host));
   return {
     name: 'runtime',
     title: 'container runtime (containerd, Docker)',
@@ -60,40 +71,150 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
     facts: (host) => (hasRuntime(host) ? [RUNTIME_FACT] : []),
     hostValues: (host, facts) => {
       const runtime = runtimeFactsOf(facts);
-      const bundled = sourceOf(host) === 'bundle' ? inputs.bundle?.containerdVersion : undefined;
-      const containerd = runtime?.containerd ?? bundled ?? (facts && runtime ? expectedContainerd(runtime, adapterOf(host, facts)) : undefined);
+      const containerd = expectedContainerd(host, facts, release(host), decide);
       return {
         CGROUP_DRIVER: cgroupDriver(host, facts, runtime),
         CONTAINERD_CONFIG_VERSION: containerdConfigVersion(containerd),
         CONTAINERD_CNI_BIN_DIRS: String(containerdTakesCniBinDirs(containerd)),
       };
     },
-    resources: (ctx) => runtimeResources(ctx, inputs),
-    preflight: (ctx) => ctx.hosts.filter((h) => hasRuntime(h.host)).flatMap((h) => runtimeProblems(ctx, h, inputs)),
+
+    async prepare(ctx) {
+      const wanted = inputs.bundle ? [] : ctx.hosts.filter((h) => hasRuntime(h.host) && choiceOf(decide(h.host, h.facts))?.source === 'static');
+      if (wanted.length === 0) return [];
+      if (!inputs.artifacts) return wanted.map((h) => noRelease(h.host));
+      const provider = inputs.artifacts.provider(ctx.spec);
+      const requests = wanted.flatMap((h) => runtimeBinaries().map((name) => ({ name, arch: h.os.arch, host: h.host, facts: h.facts })));
+      const problems = await provider.resolve(requests);
+      if (problems.length || ctx.mode === 'plan') return problems;
+      await provider.encode(requests.map((r) => ({ binary: provider.binary(r.name, r.arch), codec: codecFor(r.host, r.facts) })));
+      return [];
+    },
+
+    resources: (ctx) => {
+      const choice = choiceOf(decide(ctx.host, ctx.facts));
+      if (!choice) throw new Error(`the runtime phase has no source for ${ctx.host.name}: its preflight should have refused it`);
+      return runtimeResources(ctx, choice, inputs);
+    },
+    preflight: (ctx) => ctx.hosts.filter((h) => hasRuntime(h.host)).flatMap((h) => runtimeProblems(h, decide)),
+    beforeUpload: async (uploads) => {
+      if (uploads.length) await inputs.artifacts?.prepared().checkSent(uploads);
+    },
   };
 }
 
+/** The phase as it needs nothing from the run: template values, and runs whose hosts take packages. */
 export const runtimePhase = createRuntimePhase();
 
-function sourceOf(host: HostSpec): ContainerRuntimeSource {
-  return host.values.CONTAINER_RUNTIME_SOURCE as ContainerRuntimeSource;
+/** What the runtime's snippet (for the host's own settings) says; undefined where it did not run. */
+const RUNTIME_FACT = defineFact<RuntimeFacts | undefined, HostSpec>(
+  'runtime',
+  (host) => runtimeFactSnippet(runtimeFactInput(host)),
+  (out) => (out === undefined ? undefined : parseRuntimeFacts(out)),
+);
+
+function runtimeFactsOf(facts: HostFacts | undefined): RuntimeFacts | undefined {
+  return facts ? readFact(facts, RUNTIME_FACT) : undefined;
 }
 
-/** docker-ce's yum repository, under the id and file name of Docker's own instructions (so it replaces theirs). */
-export function dockerCeRepo(host: HostSpec): PackageRepo {
-  return { id: 'docker-ce-stable', fileName: 'docker-ce', name: 'Docker CE Stable - $basearch', baseUrl: host.values.DOCKER_YUM_REPO!, gpgKey: host.values.DOCKER_YUM_GPGKEY! };
+function adapterOf(host: HostSpec, facts: HostFacts): OsAdapter | undefined {
+  try {
+    return detectOs(host.name, facts).adapter;
+  } catch {
+    return undefined; // the engine refuses such a host itself, with the reason
+  }
 }
 
-function runtimePackages(adapter: OsAdapter): string[] {
-  return [...adapter.packageNames('containerd'), ...adapter.packageNames('docker')];
+type Decide = (host: HostSpec, facts: HostFacts) => RuntimeDecision | undefined;
+
+/** Where the host's runtime comes from; undefined where its facts were not read or its OS is not one kubestrap manages. */
+function decisionOf(host: HostSpec, facts: HostFacts, release: StaticRelease): RuntimeDecision | undefined {
+  const runtime = runtimeFactsOf(facts);
+  const adapter = adapterOf(host, facts);
+  return runtime && adapter ? runtimeDecision(host, facts, adapter, runtime, release) : undefined;
+}
+
+function choiceOf(decision: RuntimeDecision | undefined): RuntimeChoice | undefined {
+  return decision && 'choice' in decision ? decision.choice : undefined;
+}
+
+/**
+ * The kubelet and the runtime must agree on who manages cgroups. systemd where it can (cgroup v2,
+ * and EL, where systemd is the recommended driver on v1 too); cgroupfs on a v1 Debian host. A host
+ * not read yet is assumed to be a current one: cgroup v2.
+ */
+export function cgroupDriver(host: HostSpec, facts: HostFacts | undefined, runtime: RuntimeFacts | undefined): CgroupDriver {
+  if (!facts || !runtime) return 'systemd';
+  return runtime.cgroupVersion === 2 || adapterOf(host, facts)?.family === 'el' ? 'systemd' : 'cgroupfs';
+}
+
+/**
+ * The containerd the host will run: the one its source gives (installed, on offer, or the release
+ * binaries'); without facts, the release binaries' where the config asks for them, else unknown.
+ */
+function expectedContainerd(host: HostSpec, facts: HostFacts | undefined, release: StaticRelease, decide: Decide): Version | undefined {
+  const choice = facts ? choiceOf(decide(host, facts)) : undefined;
+  if (choice) return choice.source === 'static' ? release.containerd : (choice.containerd ?? runtimeFactsOf(facts)?.containerd);
+  const setting = runtimeSetting(host);
+  return setting === 'static' || setting === 'bundle' ? release.containerd : runtimeFactsOf(facts)?.containerd;
+}
+
+function runtimeResources(ctx: PhaseContext, choice: RuntimeChoice, inputs: RuntimeInputs): Resource[] {
+  const { host, files } = ctx;
+  const registries = registryHostsFiles(host.values.DOCKER_REGISTRY_MIRRORS ?? '', host.values.DOCKER_INSECURE_REGISTRIES ?? '');
+  return [
+    ...(choice.source === 'docker' ? repositoryResources(ctx) : []),
+    // Before the packages: their services then start on this configuration, not the packaged one.
+    ...filesOf('runtime', files).map(fileResource),
+    // A registry dropped from the config loses its hosts.toml and then its folder: the engine removes what it recorded.
+    ...registries.flatMap((r): Resource[] => [{ kind: 'directory', path: posix.dirname(r.path), mode: 0o755, owner: 'root', group: 'root' }, plain(r.path, r.content)]),
+    ...installResources(ctx, choice, inputs),
+    runningService(ctx.spec, host, 'containerd'),
+    runningService(ctx.spec, host, 'docker'),
+    ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),
+  ];
+}
+
+const plain = (path: string, content: string): Resource => ({ kind: 'file', path, content, mode: 0o644, owner: 'root', group: 'root', restarts: [] });
+
+/** Docker's repository on this host: the key that signs it where the package manager does not fetch it (apt), then its file. */
+function repositoryResources({ host, facts, os }: PhaseContext): Resource[] {
+  const repo = dockerRepo(host, os.adapter, facts);
+  const key = os.adapter.repoKey(repo);
+  const file = os.adapter.repoFile(repo);
+  const fetchKey: CommandResource[] = key
+    ? [
+        {
+          kind: 'command',
+          name: 'docker-repository-key',
+          description: `fetch the key that signs Docker's repository from ${repo.gpgKey} into ${key.path}`,
+          check: `[ -s ${key.path} ]`,
+          run: key.fetch,
+          failureHint: `check that the host reaches ${repo.gpgKey} (DOCKER_APT_GPGKEY), or point it at a mirror that serves the key`,
+        },
+      ]
+    : [];
+  return [...fetchKey, plain(file.path, file.content)];
+}
+
+/** The packages of the chosen source, or the release binaries with their units; the plan shows why under the install. */
+function installResources(ctx: PhaseContext, choice: RuntimeChoice, inputs: RuntimeInputs): Resource[] {
+  const why = [choice.why];
+  if (choice.source !== 'static') return [{ kind: 'package', names: choice.packages, why }, ...(choice.source === 'distro' ? dockerCommand(ctx.os.adapter) : [])];
+  const units = runtimeUnits().map((u) => plain(u.path, u.content));
+  if (inputs.bundle) return [...inputs.bundle.binaries(ctx), ...units];
+  const provider = inputs.artifacts!.prepared();
+  const codec = codecFor(ctx.host, ctx.facts);
+  const binaries = runtimeBinaries().map((name) => binaryFile(provider, name, ctx.os.arch, codec, `${HOST_PATHS.runtimeBinDir}/${name}`, name === 'containerd' ? { why } : {}));
+  return [...binaries, ...units];
 }
 
 /**
  * The docker command where the Docker packages leave it out: Debian 13's docker.io and later only
- * recommend docker-cli, and kubestrap installs without recommends; Debian 12's docker.io and EL's
- * docker-ce-cli (one of docker's packages) bring it. A fresh host's package lists cannot tell which
- * archive it has (it never ran apt-get update), so this runs after the packages, and installs only
- * when the command is still missing then.
+ * recommend docker-cli, and kubestrap installs without recommends; Debian 12's docker.io and
+ * Docker's docker-ce-cli bring it. A fresh host's package lists cannot tell which archive it has
+ * (it never ran apt-get update), so this runs after the packages, and installs only when the
+ * command is still missing then.
  */
 function dockerCommand(adapter: OsAdapter): CommandResource[] {
   const names = adapter.packageNames('docker-cli');
@@ -111,123 +232,57 @@ function dockerCommand(adapter: OsAdapter): CommandResource[] {
   ];
 }
 
-function factInput(host: HostSpec) {
-  const dataRoot = host.values.DOCKER_DATA_ROOT!;
-  if (sourceOf(host) !== 'package') return { dataRoot };
-  return { dataRoot, packages: { apt: runtimePackages(debianAdapter), el: runtimePackages(elAdapter(9, 'dnf')), repo: dockerCeRepo(host) } };
-}
-
-/** What the runtime's snippet (for the host's own settings) says; undefined where it did not run. */
-const RUNTIME_FACT = defineFact<RuntimeFacts | undefined, HostSpec>(
-  'runtime',
-  (host) => runtimeFactSnippet(factInput(host)),
-  (out) => (out === undefined ? undefined : parseRuntimeFacts(out)),
-);
-
-function runtimeFactsOf(facts: HostFacts | undefined): RuntimeFacts | undefined {
-  return facts ? readFact(facts, RUNTIME_FACT) : undefined;
-}
-
-function adapterOf(host: HostSpec, facts: HostFacts): OsAdapter | undefined {
-  try {
-    return detectOs(host.name, facts).adapter;
-  } catch {
-    return undefined; // the engine refuses such a host itself, with the reason
-  }
-}
-
-/**
- * The kubelet and the runtime must agree on who manages cgroups. systemd where it can (cgroup v2,
- * and EL, where systemd is the recommended driver on v1 too); cgroupfs on a v1 Debian host. A host
- * not read yet is assumed to be a current one: cgroup v2.
- */
-export function cgroupDriver(host: HostSpec, facts: HostFacts | undefined, runtime: RuntimeFacts | undefined): CgroupDriver {
-  if (!facts || !runtime) return 'systemd';
-  return runtime.cgroupVersion === 2 || adapterOf(host, facts)?.family === 'el' ? 'systemd' : 'cgroupfs';
-}
-
-/** The containerd the host has, or the one its package manager would install. */
-function expectedContainerd(runtime: RuntimeFacts, adapter: OsAdapter | undefined): Version | undefined {
-  if (runtime.containerd) return runtime.containerd;
-  const name = adapter?.packageNames('containerd')[0];
-  const candidate = name ? runtime.candidates?.get(name) : undefined;
-  return candidate ? leadingVersion(candidate) : undefined;
-}
-
-function runtimeResources(ctx: PhaseContext, inputs: RuntimeInputs): Resource[] {
-  const { host, os, files } = ctx;
-  const bundle = sourceOf(host) === 'bundle' ? inputs.bundle : undefined;
-  const repoFile = sourceOf(host) === 'package' ? os.adapter.repoFile(dockerCeRepo(host)) : undefined;
-  const registries = registryHostsFiles(host.values.DOCKER_REGISTRY_MIRRORS ?? '', host.values.DOCKER_INSECURE_REGISTRIES ?? '');
-  const plain = (path: string, content: string): Resource => ({ kind: 'file', path, content, mode: 0o644, owner: 'root', group: 'root', restarts: [] });
-  return [
-    ...(repoFile ? [plain(repoFile.path, repoFile.content)] : []),
-    // Before the packages: their services then start on this configuration, not the packaged one.
-    ...filesOf('runtime', files).map(fileResource),
-    // A registry dropped from the config loses its hosts.toml and then its folder: the engine removes what it recorded.
-    ...registries.flatMap((r): Resource[] => [{ kind: 'directory', path: posix.dirname(r.path), mode: 0o755, owner: 'root', group: 'root' }, plain(r.path, r.content)]),
-    ...(bundle ? [...bundle.binaries(ctx), ...runtimeUnits().map((u) => plain(u.path, u.content))] : [{ kind: 'package', names: runtimePackages(os.adapter) } as const, ...dockerCommand(os.adapter)]),
-    runningService(ctx.spec, host, 'containerd'),
-    runningService(ctx.spec, host, 'docker'),
-    ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),
-  ];
+function noRelease(host: HostSpec): KubestrapError {
+  return new HostError(
+    host.name,
+    'takes the release binaries of containerd, runc and Docker, and this run has no artifacts to take them from',
+    { resource: 'CONTAINER_RUNTIME_SOURCE' },
+    'run it through bootstrap plan or apply (with --bundle for an offline bundle)',
+  );
 }
 
 /** Everything about a host that would make the runtime fail, found before anything changes anywhere. */
-function runtimeProblems(ctx: ClusterContext, { host, facts, os }: ClusterHost, inputs: RuntimeInputs): KubestrapError[] {
+function runtimeProblems({ host, facts, os }: ClusterHost, decide: Decide): KubestrapError[] {
   const runtime = runtimeFactsOf(facts);
   if (!runtime) return [];
-  return [...packageProblems(ctx, host, os.adapter, runtime), ...bundleProblems(host, inputs), ...dataRootProblems(host, runtime), ...bridgeProblems(host, facts)];
+  const decision = decide(host, facts);
+  const source =
+    decision && 'refused' in decision
+      ? [new HostError(host.name, decision.refused.message, { resource: decision.refused.key }, decision.refused.hint)]
+      : baseRepoProblems(host, facts, os.adapter, runtime, choiceOf(decision));
+  return [...source, ...dataRootProblems(host, runtime), ...bridgeProblems(host, facts)];
 }
 
-function bundleProblems(host: HostSpec, inputs: RuntimeInputs): KubestrapError[] {
-  if (sourceOf(host) !== 'bundle' || inputs.bundle) return [];
+/**
+ * docker-ce on EL needs container-selinux from the release's own repositories (extras): where the
+ * host cannot read them, the install would fail halfway. CentOS 7 is the case in point: past its
+ * end of life its mirrorlist is gone and its trees live only on vault mirrors.
+ */
+function baseRepoProblems(host: HostSpec, facts: HostFacts, adapter: OsAdapter, runtime: RuntimeFacts, choice: RuntimeChoice | undefined): KubestrapError[] {
+  const failure = runtime.baseRepos?.failure;
+  if (adapter.family !== 'el' || choice?.source !== 'docker' || !failure) return [];
+  const last = failure.output.split('\n').at(-1);
+  const said = `cannot read its own package repositories, where docker-ce's container-selinux comes from (exit ${failure.exitCode}${last ? `: ${last}` : ''})`;
+  const mirror = host.values.EL_BASE_REPO;
+  const eol = facts.os.versionId.split('.')[0] === '7';
+  if (eol) {
+    return [
+      new HostError(
+        host.name,
+        `${said}: ${mirror ? `EL_BASE_REPO ${mirror} does not answer as a CentOS 7 tree (os/, updates/, extras/)` : 'CentOS 7 is past its end of life (30 June 2024): mirrorlist.centos.org is gone, and base, updates and extras live only on vault mirrors'}`,
+        { resource: 'EL_BASE_REPO' },
+        'set EL_BASE_REPO to a vault or local mirror of CentOS 7, e.g. https://vault.centos.org/7.9.2009 (kubestrap writes CentOS-Base.repo for it), or CONTAINER_RUNTIME_SOURCE=static for the release binaries',
+      ),
+    ];
+  }
   return [
     new HostError(
       host.name,
-      'CONTAINER_RUNTIME_SOURCE=bundle installs containerd, runc and Docker from an offline bundle, and this run has none with them',
-      { resource: 'CONTAINER_RUNTIME_SOURCE' },
-      "give the run an offline bundle that holds the runtime's static binaries, or set CONTAINER_RUNTIME_SOURCE=package",
+      said,
+      {},
+      "make the release's repositories reachable from the host (or point its .repo files at a local mirror), or set CONTAINER_RUNTIME_SOURCE=static for the release binaries",
     ),
   ];
-}
-
-function packageProblems(ctx: ClusterContext, host: HostSpec, adapter: OsAdapter, runtime: RuntimeFacts): KubestrapError[] {
-  if (sourceOf(host) !== 'package') return [];
-  const repo = dockerCeRepo(host);
-  const fromRepo = adapter.repoFile(repo) !== undefined;
-  const where = fromRepo ? `the docker-ce repository ${repo.baseUrl}` : 'its package sources';
-  const key = fromRepo ? 'DOCKER_YUM_REPO' : 'CONTAINER_RUNTIME_SOURCE';
-  const fix = fromRepo
-    ? 'set DOCKER_YUM_REPO to a docker-ce repository this host reaches (a mirror, or an offline copy), or CONTAINER_RUNTIME_SOURCE=bundle'
-    : 'add a package source that has them (and run apt-get update), or set CONTAINER_RUNTIME_SOURCE=bundle to install from the offline bundle';
-  const wanted = runtimePackages(adapter);
-  if (runtime.queryFailure) {
-    const said = runtime.queryFailure.output ? `: ${runtime.queryFailure.output.split('\n').at(-1)}` : '';
-    return [new HostError(host.name, `cannot read ${where} to install ${wanted.join(', ')} (exit ${runtime.queryFailure.exitCode})${said}`, { resource: key }, fix)];
-  }
-  const problems: KubestrapError[] = [];
-  const installed = (name: string) => (adapter.packageNames('containerd').includes(name) ? runtime.containerd !== undefined : runtime.docker);
-  const missing = runtime.candidates ? wanted.filter((name) => !installed(name) && !runtime.candidates!.has(name)) : [];
-  if (missing.length) problems.push(new HostError(host.name, `the package manager finds no ${missing.join(', ')} in ${where}`, { resource: key }, fix));
-
-  const containerd = expectedContainerd(runtime, adapter);
-  const kube = ctx.spec.kubeVersion;
-  if (containerd && !containerdSupports(kube, containerd)) {
-    const state = runtime.containerd ? 'installed' : `offered by ${where}`;
-    const supported = containerdSupportText(kube);
-    problems.push(
-      new HostError(
-        host.name,
-        `containerd ${containerd.tag} (${state}) is not one that Kubernetes ${kube.tag} supports (containerd's table: ${supported})`,
-        { resource: 'KUBE_VERSION' },
-        runtime.containerd
-          ? `upgrade containerd on this host to ${supported}, or choose a KUBE_VERSION that supports ${containerd.tag}`
-          : `${fromRepo ? 'point DOCKER_YUM_REPO at a repository with a newer containerd.io' : 'add a package source with a newer containerd'}, use CONTAINER_RUNTIME_SOURCE=bundle, or choose a KUBE_VERSION that supports ${containerd.tag}`,
-      ),
-    );
-  }
-  return problems;
 }
 
 function dataRootProblems(host: HostSpec, runtime: RuntimeFacts): KubestrapError[] {

@@ -3,6 +3,7 @@ import type { PackageRepo } from '../os/adapter.js';
 import { debianAdapter } from '../os/debian.js';
 import { elAdapter } from '../os/el.js';
 import { shq } from '../ssh/quote.js';
+import type { PackageQuery, RuntimeSource } from './source.js';
 import { leadingVersion } from './versions.js';
 
 /** What the runtime phase needs to know about a host before it decides anything. */
@@ -13,13 +14,17 @@ export interface RuntimeFacts {
   containerd?: Version;
   /** Whether `dockerd` is installed. */
   docker: boolean;
+  /** Where the installed containerd came from: Docker's containerd.io, the distribution's containerd, or no package (a binary of its own). */
+  installedFrom?: RuntimeSource;
   /**
-   * What the package manager could install, asked only when the runtime is not installed yet:
-   * package name -> version. `undefined`: not asked, or the host cannot tell (no package lists yet).
+   * What the package managers said they could install, asked only when there is a choice to make
+   * (see runtimeFactSnippet); undefined where not asked. The distribution's own packages (apt
+   * hosts), Docker's repository, and on EL the release's own repositories, which docker-ce needs
+   * (container-selinux): a failure there is a mirror the host cannot reach.
    */
-  candidates?: Map<string, string>;
-  /** A failed package query: its exit status and the last lines it printed (an unreachable repository). */
-  queryFailure?: { exitCode: number; output: string };
+  distro?: PackageQuery;
+  dockerRepo?: PackageQuery;
+  baseRepos?: PackageQuery;
   /** fstab mount points that hold DOCKER_DATA_ROOT and are not mounted. */
   unmountedDataRootMounts: string[];
   /** The top-level directory of DOCKER_DATA_ROOT does not exist: a disk that was meant to be there is not. */
@@ -27,23 +32,59 @@ export interface RuntimeFacts {
 }
 
 export interface RuntimeFactInput {
-  /** The packages each package manager would install for the runtime, and from where; none for a bundle install. */
-  packages?: { apt: readonly string[]; el: readonly string[]; repo?: PackageRepo };
   dataRoot: string;
+  /** What to ask when there is a choice to make; none for the release binaries (CONTAINER_RUNTIME_SOURCE=static). */
+  queries?: {
+    /** Below this an installed containerd is to be replaced: the oldest release upstream supports for the cluster's Kubernetes. */
+    oldest: Version;
+    /** The distribution's runtime packages, asked of the host's own sources (apt: EL's carry none). */
+    distro?: readonly string[];
+    /** Docker's packages, asked of its repository for each family (apt's URL may hold $distro). */
+    docker?: { names: readonly string[]; apt: PackageRepo; el: PackageRepo };
+    /** EL: a package of the release's own repositories, asked of `repos` when given (EL_BASE_REPO), else of the host's. */
+    base?: { names: readonly string[]; repos: readonly PackageRepo[] };
+  };
 }
 
+type QueryName = 'distro' | 'docker' | 'base';
+
+/** One named question, between its own begin and end lines. */
+const block = (name: QueryName, script: string) => [`echo 'query ${name} begin'`, script, `echo 'query ${name} end'`];
+
 /**
- * One snippet, per host: the cgroup hierarchy, the installed containerd's version, and only when
- * containerd or Docker is missing, what the package manager could install (the question that
- * costs a repository query). Then where Docker's data root would live.
+ * One snippet, per host: the cgroup hierarchy, the installed containerd (version, and which
+ * package it came from) and dockerd; and only when there is a choice to make (containerd or
+ * dockerd missing, or the containerd older than any the cluster's Kubernetes supports), what the
+ * package managers could install: the questions that cost a repository round trip. Then where
+ * Docker's data root would live.
  */
-export function runtimeFactSnippet({ packages, dataRoot }: RuntimeFactInput): string {
+export function runtimeFactSnippet({ queries, dataRoot }: RuntimeFactInput): string {
   const top = `/${dataRoot.split('/').filter(Boolean)[0] ?? ''}`;
+  const oldest = queries ? queries.oldest.tag.slice(1) : '';
   return [
     'echo "cgroup $(stat -fc %T /sys/fs/cgroup 2>/dev/null)"',
-    'command -v containerd >/dev/null 2>&1 && echo "installed-containerd $(containerd --version 2>/dev/null | head -n 1)"',
-    'command -v dockerd >/dev/null 2>&1 && echo "installed-dockerd yes"',
-    ...(packages ? candidateQuery(packages) : []),
+    'ks_ask=',
+    'if command -v containerd >/dev/null 2>&1; then',
+    '  ks_cl=$(containerd --version 2>/dev/null | head -n 1)',
+    '  echo "installed-containerd $ks_cl"',
+    // Docker's package on either family, else the distribution's, else a binary of its own.
+    '  if command -v rpm >/dev/null 2>&1 && rpm -q containerd.io >/dev/null 2>&1; then echo "installed-from docker"',
+    "  elif command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W -f='${db:Status-Abbrev}' containerd.io 2>/dev/null | grep -q '^ii'; then echo \"installed-from docker\"",
+    "  elif command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W -f='${db:Status-Abbrev}' containerd 2>/dev/null | grep -q '^ii'; then echo \"installed-from distro\"",
+    '  else echo "installed-from static"; fi',
+    // The third word of `containerd --version` is the version (1.6.20~ds1, v2.1.4); older than the oldest supported: ask.
+    ...(queries
+      ? [
+          '  read -r ks_w1 ks_w2 ks_cv ks_rest <<KS_EOF',
+          '$ks_cl',
+          'KS_EOF',
+          '  ks_cv=${ks_cv#v}; ks_cv=${ks_cv%%[!0-9.]*}',
+          `  [ "$(printf '%s\\n%s\\n' "$ks_cv" ${shq(oldest)} | sort -V | head -n 1)" = ${shq(oldest)} ] || ks_ask=1`,
+        ]
+      : []),
+    'else ks_ask=1; fi',
+    'if command -v dockerd >/dev/null 2>&1; then echo "installed-dockerd yes"; else ks_ask=1; fi',
+    ...(queries ? packageQueries(queries) : []),
     `[ -d ${shq(top)} ] || echo "data-root-top missing"`,
     `ks_root=${shq(dataRoot.replace(/\/+$/, ''))}`,
     `for ks_m in $(awk '!/^[[:space:]]*#/ && NF >= 3 && $3 != "swap" && $2 ~ /^\\// {print $2}' /etc/fstab 2>/dev/null); do`,
@@ -52,70 +93,95 @@ export function runtimeFactSnippet({ packages, dataRoot }: RuntimeFactInput): st
   ].join('\n');
 }
 
-function candidateQuery(packages: NonNullable<RuntimeFactInput['packages']>): string[] {
+/** The questions, by the package manager the host has (dnf before yum before apt, as the facts take it). */
+function packageQueries(q: NonNullable<RuntimeFactInput['queries']>): string[] {
+  const el = (manager: 'dnf' | 'yum') => {
+    const adapter = elAdapter(manager === 'dnf' ? 9 : 7, manager);
+    return [...(q.docker ? block('docker', adapter.candidateVersions(q.docker.names, [q.docker.el])) : []), ...(q.base ? block('base', adapter.candidateVersions(q.base.names, q.base.repos)) : [])];
+  };
+  const apt = [...(q.distro ? block('distro', debianAdapter.candidateVersions(q.distro)) : []), ...(q.docker ? block('docker', debianAdapter.candidateVersions(q.docker.names, [q.docker.apt])) : [])];
   return [
-    'if ! command -v containerd >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1; then',
-    'echo "query begin"',
+    'if [ -n "$ks_ask" ]; then',
     'if command -v dnf >/dev/null 2>&1; then',
-    elAdapter(9, 'dnf').candidateVersions(packages.el, packages.repo),
+    ...el('dnf'),
     'elif command -v yum >/dev/null 2>&1; then',
-    elAdapter(7, 'yum').candidateVersions(packages.el, packages.repo),
+    ...el('yum'),
     'elif command -v apt-get >/dev/null 2>&1; then',
-    debianAdapter.candidateVersions(packages.apt),
+    ...apt,
     'fi',
-    'echo "query end"',
     'fi',
-  ];
+  ].filter((line) => line !== '');
 }
 
+const BEGIN = /^query (distro|docker|base) begin$/;
+
 /**
- * The snippet prints its own lines before and after the package query; what the package manager
- * printed (an error, a repository's text) is read only between the query's first and last line,
- * so it cannot pass for one of the snippet's own.
+ * The snippet prints its own lines before and after the package queries; what a package manager
+ * printed (an error, a repository's text) is read only inside its query's block, where its
+ * candidate lines have two words and its failure lines start with `| `, so none can pass for a
+ * line of the snippet's own or end a block early.
  */
 export function parseRuntimeFacts(output: string | undefined): RuntimeFacts {
   const lines = (output ?? '').split('\n');
-  const begin = lines.indexOf('query begin');
-  const end = lines.lastIndexOf('query end');
-  const asked = begin >= 0 && end > begin;
-  const head = asked ? lines.slice(0, begin) : lines;
-  const tail = asked ? lines.slice(end + 1) : lines;
+  const blocks = new Map<QueryName, string[]>();
+  const own: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const begin = BEGIN.exec(lines[i]!);
+    const end = begin ? lines.indexOf(`query ${begin[1]} end`, i + 1) : -1;
+    if (!begin || end < 0) {
+      own.push(lines[i]!);
+      continue;
+    }
+    blocks.set(begin[1] as QueryName, lines.slice(i + 1, end));
+    i = end;
+  }
   const value = (key: string) =>
-    head
+    own
       .find((l) => l.startsWith(`${key} `))
       ?.slice(key.length + 1)
       .trim();
   const facts: RuntimeFacts = {
     cgroupVersion: value('cgroup') === 'cgroup2fs' ? 2 : 1,
     docker: value('installed-dockerd') === 'yes',
-    unmountedDataRootMounts: tail.filter((l) => l.startsWith('unmounted ')).map((l) => l.slice('unmounted '.length).trim()),
-    dataRootTopMissing: tail.includes('data-root-top missing'),
+    unmountedDataRootMounts: own.filter((l) => l.startsWith('unmounted ')).map((l) => l.slice('unmounted '.length).trim()),
+    dataRootTopMissing: own.includes('data-root-top missing'),
   };
   const containerd = value('installed-containerd');
   const installed = containerd ? leadingVersion(containerd) : undefined;
   if (installed) facts.containerd = installed;
+  const from = value('installed-from');
+  if (installed && (from === 'docker' || from === 'distro' || from === 'static')) facts.installedFrom = from;
+  const query = (name: QueryName) => {
+    const body = blocks.get(name);
+    return body ? parseQuery(body) : undefined;
+  };
+  const distro = query('distro');
+  const docker = query('docker');
+  const base = query('base');
+  return { ...facts, ...(distro ? { distro } : {}), ...(docker ? { dockerRepo: docker } : {}), ...(base ? { baseRepos: base } : {}) };
+}
 
-  if (asked) {
-    const query = lines.slice(begin + 1, end);
-    const rcAt = query.findIndex((l) => l.startsWith('rc '));
-    const rc = rcAt >= 0 ? query[rcAt]!.slice(3).trim() : 'unknown';
-    if (rc === '0') {
-      facts.candidates = new Map(
-        query
+/** Candidates before `rc 0`; after another exit status, the failure's lines (without their `| `); `rc unknown`: cannot tell. */
+function parseQuery(body: readonly string[]): PackageQuery {
+  const rcAt = body.findIndex((l) => l.startsWith('rc '));
+  const rc = rcAt >= 0 ? body[rcAt]!.slice(3).trim() : 'unknown';
+  if (rc === '0') {
+    return {
+      candidates: new Map(
+        body
           .slice(0, rcAt)
           .map((l) => l.trim().split(/\s+/))
           .filter((f) => f.length === 2)
           .map(([name, version]) => [name!, version!]),
-      );
-    } else if (/^\d+$/.test(rc)) {
-      facts.queryFailure = {
-        exitCode: Number(rc),
-        output: query
-          .slice(rcAt + 1)
-          .join('\n')
-          .trim(),
-      };
-    }
+      ),
+    };
   }
-  return facts;
+  if (!/^\d+$/.test(rc)) return {};
+  const output = body
+    .slice(rcAt + 1)
+    .filter((l) => l.startsWith('|'))
+    .map((l) => l.replace(/^\| ?/, ''))
+    .join('\n')
+    .trim();
+  return { failure: { exitCode: Number(rc), output } };
 }

@@ -36,8 +36,6 @@ export interface PackageOffer {
   label: string;
   /** The packages it installs, containerd's first; none where the source has nothing for this OS. */
   packages: readonly string[];
-  /** Also installed where the source offers them (the docker command, split off docker.io in newer archives). */
-  optional?: readonly string[];
   /** The property that says where it is, for a refusal (DOCKER_APT_REPO, DOCKER_YUM_REPO). */
   key?: string;
   /** Undefined where the host was not asked (its runtime is installed and supported). */
@@ -126,7 +124,7 @@ function keptRuntime(s: RuntimeSituation, allowed: readonly RuntimeSource[]): Ru
   }
   if (!containerdSupports(s.kube, containerd)) return undefined;
   const offer = from === 'distro' ? s.distro : s.docker;
-  return { source: from, containerd, packages: packagesOf(offer, undefined), why: `containerd ${containerd.tag} from ${offer.label} is installed, and Kubernetes ${s.kube.tag} supports it` };
+  return { source: from, containerd, packages: [...offer.packages], why: `containerd ${containerd.tag} from ${offer.label} is installed, and Kubernetes ${s.kube.tag} supports it` };
 }
 
 function judge(s: RuntimeSituation, source: RuntimeSource): Verdict {
@@ -143,7 +141,7 @@ function judge(s: RuntimeSituation, source: RuntimeSource): Verdict {
     return { ok: false, said: `${offer.label}: could not be read (exit ${query.failure.exitCode}${last ? `: ${last}` : ''})` };
   }
   if (!query?.candidates) {
-    if (offer.trustedWhenUnknown) return { ok: true, packages: packagesOf(offer, undefined), said: `${offer.label} (the host could not say which containerd is there)` };
+    if (offer.trustedWhenUnknown) return { ok: true, packages: [...offer.packages], said: `${offer.label} (the host could not say which containerd is there)` };
     return { ok: false, said: `${offer.label}: the host could not say which containerd is there` };
   }
   const candidates = query.candidates;
@@ -153,12 +151,7 @@ function judge(s: RuntimeSituation, source: RuntimeSource): Verdict {
   if (!containerd || !containerdSupports(s.kube, containerd)) {
     return { ok: false, said: `${offer.label}: containerd ${containerd?.tag ?? candidates.get(offer.packages[0]!)}, which Kubernetes ${s.kube.tag} does not support` };
   }
-  return { ok: true, containerd, packages: packagesOf(offer, candidates), said: `${offer.label} (containerd ${containerd.tag})` };
-}
-
-/** The offer's packages, with the optional ones it offers (all of them when it was not asked: they are installed already). */
-function packagesOf(offer: PackageOffer, candidates: ReadonlyMap<string, string> | undefined): string[] {
-  return [...offer.packages, ...(offer.optional ?? []).filter((p) => candidates === undefined || candidates.has(p))];
+  return { ok: true, containerd, packages: [...offer.packages], said: `${offer.label} (containerd ${containerd.tag})` };
 }
 
 function tooOldInstalled(s: RuntimeSituation, containerd: Version, offer: PackageOffer): RuntimeRefusal {

@@ -103,8 +103,22 @@ describe('loadClusterSpec', () => {
     }
   });
 
-  it('refuses an unknown container runtime source', () => {
-    expect(problems('CONTAINER_RUNTIME_SOURCE=tarball\n')[0]).toMatch(/CONTAINER_RUNTIME_SOURCE: .*tarball[\s\S]*package, bundle/);
+  it("takes Docker's apt repository and key with $distro only, and a vault or mirror URL for EL 7's base repositories", () => {
+    for (const url of ['https://download.docker.com/linux/$distro', 'https://mirrors.aliyun.com/docker-ce/linux/ubuntu', 'file:///srv/docker-apt']) {
+      expect(problems(`DOCKER_APT_REPO=${url}\nDOCKER_APT_GPGKEY=${url}/gpg\n`)).toEqual([]);
+    }
+    const [problem] = problems('DOCKER_APT_REPO=https://download.docker.com/linux/$releasever\n');
+    expect(problem).toContain('DOCKER_APT_REPO: "https://download.docker.com/linux/$releasever" is not a package repository URL');
+    expect(problem).toContain('$distro is filled in per host, e.g. https://download.docker.com/linux/$distro');
+    expect(problems('EL_BASE_REPO=https://vault.centos.org/7.9.2009\n')).toEqual([]);
+    expect(problems('EL_BASE_REPO=\n')).toEqual([]);
+    expect(problems('EL_BASE_REPO=https://vault.centos.org/$releasever\n')[0]).toContain('EL_BASE_REPO: "https://vault.centos.org/$releasever" is not a package repository URL');
+    expect(problems('EL_BASE_REPO=https://vault.centos.org/7.9.2009 --setopt=x\n')[0]).toContain('is not a package repository URL');
+  });
+
+  it('refuses an unknown container runtime source, naming them all', () => {
+    expect(problems('CONTAINER_RUNTIME_SOURCE=tarball\n')[0]).toMatch(/CONTAINER_RUNTIME_SOURCE: .*tarball[\s\S]*auto, package, docker, static, bundle/);
+    for (const source of ['auto', 'package', 'docker', 'static', 'bundle']) expect(problems(`CONTAINER_RUNTIME_SOURCE=${source}\n`)).toEqual([]);
   });
 
   it('refuses a pod network too small for the nodes', () => {

@@ -2,23 +2,33 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../../src/config/cluster-spec.js';
 import type { HostFacts } from '../../src/engine/facts.js';
-import type { CommandResource, Resource } from '../../src/engine/resource.js';
+import type { CommandResource, FileResource, PackageResource, Resource } from '../../src/engine/resource.js';
 import { detectOs } from '../../src/os/detect.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { hostValues } from '../../src/phases/index.js';
 import { createRuntimePhase, runtimePhase } from '../../src/phases/runtime.js';
 import { renderCluster } from '../../src/render/render-cluster.js';
+import { parseVersion } from '../../src/upstream/index.js';
 import { fakeTools, shRun } from '../engine/support.js';
 import { factsFor, type OsName } from '../os/os-releases.js';
 import { clusterFrom } from '../support/cluster.js';
-
-/** A minor that still takes containerd 1.7 (1.7.28+): the tests' hosts run it. */
-const PINNED = 'KUBE_VERSION=v1.35.0\n';
 import { useTempDir } from '../support/tmp.js';
 
-const DEBIAN_FRESH = 'cgroup tmpfs\nquery begin\nrc unknown\nquery end';
-const DEBIAN_INSTALLED = 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd 1.7.28~ds1 1.7.28~ds1-1\ninstalled-dockerd yes';
-const EL_CANDIDATES = 'cgroup tmpfs\nquery begin\ncontainerd.io 1.7.22\ndocker-ce 28.5.1\ndocker-ce-cli 28.5.1\nrc 0\nquery end';
+/** The lab bundle's minor: it takes containerd 2.2.0+, 2.1.5+ or 1.7.28+. */
+const PINNED = 'KUBE_VERSION=v1.35.0\n';
+
+const query = (name: string, body: string) => `query ${name} begin\n${body}\nquery ${name} end`;
+/** Debian 12's own packages (apt-cache policy against Debian's archive, 2026-12-07). */
+const DEBIAN12 = query('distro', 'containerd 1.6.20~ds1-1+deb12u3\ndocker.io 20.10.24+dfsg1-1+deb12u1+b6\nrc 0');
+const DOCKER_APT = query('docker', 'containerd.io 2.2.1-1~debian.12~bookworm\ndocker-ce 5:29.1.3-1~debian.12~bookworm\ndocker-ce-cli 5:29.1.3-1~debian.12~bookworm\nrc 0');
+const DOCKER_UNREACHABLE = query('docker', "rc 100\n| E: Failed to fetch https://download.docker.com/linux/debian/dists/bookworm/InRelease  Could not resolve 'download.docker.com'");
+/** A fresh Debian 12 host that reaches Docker's repository: what the default config meets. */
+const DEBIAN_FRESH = `cgroup tmpfs\n${DEBIAN12}\n${DOCKER_APT}`;
+const DEBIAN_OFFLINE = `cgroup tmpfs\n${DEBIAN12}\n${DOCKER_UNREACHABLE}`;
+/** A Debian whose own containerd is supported (Debian unstable's 2.1.9). */
+const DEBIAN_CURRENT = `cgroup tmpfs\n${query('distro', 'containerd 2.1.9~ds1-1\ndocker.io 28.5.2+dfsg1-1\nrc 0')}\n${DOCKER_APT}`;
+const DEBIAN_INSTALLED = 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd 1.7.28~ds1 1.7.28~ds1-1\ninstalled-from distro\ninstalled-dockerd yes';
+const EL_CANDIDATES = `cgroup tmpfs\n${query('docker', 'containerd.io 2.2.1\ndocker-ce 28.5.1\ndocker-ce-cli 28.5.1\nrc 0')}\n${query('base', 'container-selinux 2.229.0\nrc 0')}`;
 
 function hostFacts(os: OsName, runtime: string, addresses?: string): HostFacts {
   const facts = factsFor(os, addresses ? { addresses } : {});
@@ -50,26 +60,42 @@ describe('runtime phase', () => {
               ? `command ${r.name}`
               : r.kind,
     );
+  const packageOf = (resources: Resource[]) => resources.find((r): r is PackageResource => r.kind === 'package')!;
 
   it('runs where the kubelet does', () => {
     const spec = clusterFrom(tmp(), PINNED);
     expect(spec.hosts.filter((h) => runtimePhase.appliesTo(h)).map((h) => h.name)).toEqual(['w1']);
   });
 
-  it("on Debian: the configuration first (the packages then start on it), Debian's packages, both services", () => {
-    const { ctx } = setup();
-    expect(summary(runtimePhase.resources(ctx))).toEqual([
+  it("on Debian 12 with the default config: Docker's apt repository (its key, then its file), as Debian's containerd 1.6 is too old, and says so", () => {
+    const resources = runtimePhase.resources(setup().ctx);
+    expect(summary(resources)).toEqual([
+      'command docker-repository-key',
+      'file /etc/apt/sources.list.d/docker.list',
       'file /etc/containerd/config.toml',
       'file /etc/docker/daemon.json',
-      'package containerd,docker.io',
-      'command docker-command',
+      'package containerd.io,docker-ce,docker-ce-cli',
       'service containerd',
       'service docker',
     ]);
+    const key = resources[0] as CommandResource;
+    const keyring = /(\/etc\/apt\/keyrings\/docker-[0-9a-f]{12}\.asc)/.exec(key.check)![1];
+    expect(key.run).toContain('/usr/lib/apt/apt-helper download-file https://download.docker.com/linux/debian/gpg');
+    expect((resources[1] as FileResource).content).toBe(
+      `# Managed by kubestrap; change it through config.properties.\ndeb [arch=amd64 signed-by=${keyring}] https://download.docker.com/linux/debian bookworm stable\n`,
+    );
+    expect(packageOf(resources).why).toEqual([
+      "CONTAINER_RUNTIME_SOURCE=auto: Docker's repository https://download.docker.com/linux/debian (containerd v2.2.1): Debian GNU/Linux 12's own packages: containerd v1.6.20, which Kubernetes v1.35.0 does not support",
+    ]);
   });
 
-  it("on Debian: the docker command's own package after the others, installed only where they left the command out", () => {
-    const resources = runtimePhase.resources(setup().ctx);
+  it("on Ubuntu: the same, with its own $distro and suite in DOCKER_APT_REPO's URL", () => {
+    const resources = runtimePhase.resources(setup('DOCKER_APT_REPO=https://mirrors.aliyun.com/docker-ce/linux/$distro\n', 'ubuntu2604', DEBIAN_FRESH).ctx);
+    expect((resources[1] as FileResource).content).toMatch(/ https:\/\/mirrors\.aliyun\.com\/docker-ce\/linux\/ubuntu resolute stable\n$/);
+  });
+
+  it("on a Debian whose own containerd is supported: its packages, and the docker command's own package where they left it out", () => {
+    const resources = runtimePhase.resources(setup('', 'debian13', DEBIAN_CURRENT).ctx);
     expect(summary(resources)).toEqual([
       'file /etc/containerd/config.toml',
       'file /etc/docker/daemon.json',
@@ -78,6 +104,7 @@ describe('runtime phase', () => {
       'service containerd',
       'service docker',
     ]);
+    expect(packageOf(resources).why).toEqual(["CONTAINER_RUNTIME_SOURCE=auto: Debian GNU/Linux 13's own packages (containerd v2.1.9)"]);
     const command = resources.find((r): r is CommandResource => r.kind === 'command')!;
     expect(command.check).toBe('command -v docker >/dev/null 2>&1');
     // Run for real: a host whose docker.io brought the command installs nothing (Debian 12's has no docker-cli to install).
@@ -89,11 +116,32 @@ describe('runtime phase', () => {
     expect(shRun(command.run, without).stdout).toContain('apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold docker-cli');
   });
 
-  it('on EL: nothing more for the docker command, which docker-ce-cli brings', () => {
-    expect(summary(runtimePhase.resources(setup('', 'rocky93', EL_CANDIDATES).ctx)).filter((r) => r.startsWith('command'))).toEqual([]);
+  it("on Debian 12 that cannot reach Docker's repository: the release binaries and their units, with both reasons", () => {
+    const bundle = {
+      containerdVersion: parseVersion('2.1.9')!,
+      binaries: (): Resource[] => [{ kind: 'file', path: '/usr/local/bin/containerd', content: 'x', mode: 0o755, owner: 'root', group: 'root', restarts: ['containerd'] }],
+    };
+    const { ctx } = setup('', 'debian12', DEBIAN_OFFLINE);
+    expect(summary(createRuntimePhase({ bundle }).resources(ctx))).toEqual([
+      'file /etc/containerd/config.toml',
+      'file /etc/docker/daemon.json',
+      'file /usr/local/bin/containerd',
+      'file /etc/systemd/system/containerd.service',
+      'file /etc/systemd/system/docker.service',
+      'service containerd',
+      'service docker',
+    ]);
   });
 
-  it('on EL: the docker-ce repo file from DOCKER_YUM_REPO ahead of docker-ce, docker-ce-cli and containerd.io', () => {
+  it('refuses, before anything changes, a run that has no artifacts to take the release binaries from', async () => {
+    const { spec, host, facts, ctx } = setup('', 'debian12', DEBIAN_OFFLINE);
+    const problems = await runtimePhase.prepare!({ spec, mode: 'plan', hosts: [{ host, facts, os: ctx.os, files: [] }] });
+    expect(problems.map((p) => p.format())).toEqual([
+      'w1 CONTAINER_RUNTIME_SOURCE: takes the release binaries of containerd, runc and Docker, and this run has no artifacts to take them from\n  fix: run it through bootstrap plan or apply (with --bundle for an offline bundle)',
+    ]);
+  });
+
+  it('on EL: the docker-ce repo file from DOCKER_YUM_REPO ahead of docker-ce, docker-ce-cli and containerd.io, and nothing more for the docker command', () => {
     const { ctx } = setup(
       'DOCKER_YUM_REPO=https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable\nDOCKER_YUM_GPGKEY=https://mirrors.aliyun.com/docker-ce/linux/centos/gpg\n',
       'rocky93',
@@ -102,8 +150,8 @@ describe('runtime phase', () => {
     const resources = runtimePhase.resources(ctx);
     expect(summary(resources)[0]).toBe('file /etc/yum.repos.d/docker-ce.repo');
     expect(summary(resources)).toContain('package containerd.io,docker-ce,docker-ce-cli');
-    const repo = resources[0] as Extract<Resource, { kind: 'file' }>;
-    expect(repo.content).toBe(
+    expect(summary(resources).filter((r) => r.startsWith('command'))).toEqual([]);
+    expect((resources[0] as FileResource).content).toBe(
       [
         '# Managed by kubestrap; change it through config.properties.',
         '[docker-ce-stable]',
@@ -115,14 +163,19 @@ describe('runtime phase', () => {
         '',
       ].join('\n'),
     );
+    expect(packageOf(resources).why![0]).toBe(
+      "CONTAINER_RUNTIME_SOURCE=auto: Docker's repository https://mirrors.aliyun.com/docker-ce/linux/centos/$releasever/$basearch/stable (containerd v2.2.1): Rocky Linux 9.3's own repositories: no containerd",
+    );
   });
 
-  it('writes no repo file for a bundle install, and a hosts.toml per registry', () => {
-    const { ctx } = setup('CONTAINER_RUNTIME_SOURCE=bundle\nDOCKER_REGISTRY_MIRRORS=https://m.example\nDOCKER_INSECURE_REGISTRIES=10.0.0.5:5000\n', 'rocky93', EL_CANDIDATES);
-    const names = summary(runtimePhase.resources(ctx));
-    expect(names.filter((n) => n.includes('yum.repos.d'))).toEqual([]);
+  it('writes no repo file for the release binaries (bundle, the older name of static), and a hosts.toml per registry', () => {
+    const bundle = { containerdVersion: parseVersion('2.3.0')!, binaries: () => [] };
+    const { ctx } = setup('CONTAINER_RUNTIME_SOURCE=bundle\nDOCKER_REGISTRY_MIRRORS=https://m.example\nDOCKER_INSECURE_REGISTRIES=10.0.0.5:5000\n', 'rocky93', 'cgroup tmpfs');
+    const resources = createRuntimePhase({ bundle }).resources(ctx);
+    const names = summary(resources);
+    expect(names.filter((n) => n.includes('yum.repos.d') || n.startsWith('package'))).toEqual([]);
     expect(names).toEqual(expect.arrayContaining(['file /etc/containerd/certs.d/docker.io/hosts.toml', 'file /etc/containerd/certs.d/10.0.0.5:5000/hosts.toml']));
-    const toml = runtimePhase.resources(ctx).filter((r): r is Extract<Resource, { kind: 'file' }> => r.kind === 'file' && r.path.endsWith('hosts.toml'));
+    const toml = resources.filter((r): r is FileResource => r.kind === 'file' && r.path.endsWith('hosts.toml'));
     expect(toml.map((r) => r.restarts)).toEqual([[], []]);
   });
 
@@ -145,18 +198,23 @@ describe('runtime phase', () => {
       expect(hostValues(host, undefined).CGROUP_DRIVER).toBe('systemd');
     });
 
-    it("containerd's config version from the installed containerd, else the one the package manager would install", () => {
+    it("containerd's config version from the containerd the host will run: installed, on offer from the chosen source, or the release binaries'", () => {
       const { host } = setup();
       expect(hostValues(host, hostFacts('debian12', DEBIAN_INSTALLED)).CONTAINERD_CONFIG_VERSION).toBe('2');
-      expect(hostValues(host, hostFacts('rocky93', EL_CANDIDATES.replace('1.7.22', '2.1.4'))).CONTAINERD_CONFIG_VERSION).toBe('3');
+      // Debian's own 1.6 is on offer too, but Docker's 2.2 is what the host gets.
+      expect(hostValues(host, hostFacts('debian12', DEBIAN_FRESH)).CONTAINERD_CONFIG_VERSION).toBe('3');
+      expect(hostValues(host, hostFacts('rocky93', EL_CANDIDATES)).CONTAINERD_CONFIG_VERSION).toBe('3');
       expect(
-        hostValues(host, hostFacts('rocky93', 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7\ninstalled-dockerd yes')).CONTAINERD_CONFIG_VERSION,
+        hostValues(host, hostFacts('rocky93', 'cgroup tmpfs\ninstalled-containerd containerd containerd.io 2.2.1 75cb2b7\ninstalled-from docker\ninstalled-dockerd yes')).CONTAINERD_CONFIG_VERSION,
       ).toBe('3');
+      // Not read yet: unknown (version 2, which containerd 2 converts), or CONTAINERD_VERSION's for the release binaries.
       expect(hostValues(host, undefined).CONTAINERD_CONFIG_VERSION).toBe('2');
+      const statics = setup('CONTAINER_RUNTIME_SOURCE=static\n').host;
+      expect(hostValues(statics, undefined).CONTAINERD_CONFIG_VERSION).toBe('3');
     });
 
     it('renders the same cgroup driver into containerd, Docker and the kubelet, and the config format for containerd 2', () => {
-      const { file } = setup('', 'rocky93', EL_CANDIDATES.replace('1.7.22', '2.1.4'));
+      const { file } = setup('', 'rocky93', EL_CANDIDATES);
       const toml = file('/etc/containerd/config.toml')!;
       expect(toml).toMatch(/^version = 3$/m);
       expect(toml).toContain('[plugins.\'io.containerd.cri.v1.images\'.pinned_images]\n    sandbox = "registry.k8s.io/pause:3.10.1"');
@@ -180,35 +238,57 @@ describe('runtime phase', () => {
       return runtimePhase.preflight!({ spec, mode: 'apply', hosts: [{ host, facts, os: detectOs(host.name, facts), files: [] }] }).map((e) => e.format());
     };
 
-    it('accepts a fresh Debian host whose package lists are not there yet, and one with the packages installed', () => {
+    it('accepts Debian 12 with the default config (online or not), and a host with a supported runtime installed', () => {
       const spec = clusterFrom(tmp(), PINNED);
       expect(refuse(spec, 'debian12', DEBIAN_FRESH)).toEqual([]);
+      expect(refuse(spec, 'debian12', DEBIAN_OFFLINE)).toEqual([]);
       expect(refuse(spec, 'debian12', DEBIAN_INSTALLED)).toEqual([]);
     });
 
-    it('names the repository, the packages and the property when the docker-ce repository cannot be read', () => {
-      const spec = clusterFrom(tmp(), PINNED + 'DOCKER_YUM_REPO=http://10.0.0.1:9/el/$releasever\n');
-      const out = refuse(spec, 'rocky93', "cgroup tmpfs\nquery begin\nrc 1\nError: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml\nquery end");
+    it("refuses Docker's repository alone where it cannot be read, naming the property, the repository and its last words", () => {
+      const spec = clusterFrom(tmp(), `${PINNED}CONTAINER_RUNTIME_SOURCE=docker\nDOCKER_YUM_REPO=http://10.0.0.1:9/el/$releasever\n`);
+      const out = refuse(spec, 'rocky93', `cgroup tmpfs\n${query('docker', "rc 1\n| Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml")}`);
       expect(out).toEqual([
-        "w1 DOCKER_YUM_REPO: cannot read the docker-ce repository http://10.0.0.1:9/el/$releasever to install containerd.io, docker-ce, docker-ce-cli (exit 1): Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml\n" +
-          '  fix: set DOCKER_YUM_REPO to a docker-ce repository this host reaches (a mirror, or an offline copy), or CONTAINER_RUNTIME_SOURCE=bundle',
+        "w1 DOCKER_YUM_REPO: no containerd that Kubernetes v1.35.0 supports (containerd's table: 2.2.0+, 2.1.5+ or 1.7.28+) comes from CONTAINER_RUNTIME_SOURCE=docker: Docker's repository http://10.0.0.1:9/el/$releasever: could not be read (exit 1: Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml)\n" +
+          '  fix: point DOCKER_YUM_REPO at a repository (or mirror) this host reaches, set CONTAINER_RUNTIME_SOURCE=auto or static (the release binaries), or choose a KUBE_VERSION that a containerd on offer supports',
       ]);
     });
 
-    it('names what the repository lacks', () => {
-      const spec = clusterFrom(tmp(), PINNED);
-      const out = refuse(spec, 'rocky93', 'cgroup tmpfs\nquery begin\ncontainerd.io 1.7.22\nrc 0\nquery end');
-      expect(out[0]).toMatch(/^w1 DOCKER_YUM_REPO: the package manager finds no docker-ce, docker-ce-cli in the docker-ce repository https:\/\/download\.docker\.com/);
+    it("refuses package where neither the distribution nor Docker's repository has a supported containerd", () => {
+      const spec = clusterFrom(tmp(), `${PINNED}CONTAINER_RUNTIME_SOURCE=package\n`);
+      const [out] = refuse(spec, 'debian12', DEBIAN_OFFLINE);
+      expect(out).toMatch(
+        /^w1 CONTAINER_RUNTIME_SOURCE: no containerd that Kubernetes v1\.35\.0 supports .* comes from CONTAINER_RUNTIME_SOURCE=package: Debian GNU\/Linux 12's own packages: containerd v1\.6\.20/,
+      );
     });
 
-    it('refuses a containerd older than the Kubernetes version supports, installed or on offer', () => {
+    it("refuses to install the same too-old packages again, and replaces a too-old distribution's containerd with Docker's", () => {
+      const spec = clusterFrom(tmp(), `${PINNED}CONTAINER_RUNTIME_SOURCE=docker\n`);
+      const stale = `cgroup tmpfs\ninstalled-containerd containerd containerd.io 1.6.33 abc\ninstalled-from docker\ninstalled-dockerd yes\n${DOCKER_APT}`;
+      expect(refuse(spec, 'debian12', stale)[0]).toMatch(
+        /^w1 CONTAINER_RUNTIME_SOURCE: containerd v1\.6\.33 \(installed from Docker's repository https:\/\/download\.docker\.com\/linux\/debian\) is not one/,
+      );
+      const old = `cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3\ninstalled-from distro\ninstalled-dockerd yes\n${DEBIAN12}\n${DOCKER_APT}`;
+      expect(refuse(clusterFrom(tmp(), PINNED), 'debian12', old)).toEqual([]);
+    });
+
+    it('says what CentOS 7 past its end of life lacks when its own repositories cannot be read, and points at EL_BASE_REPO', () => {
       const spec = clusterFrom(tmp(), PINNED);
-      const old = 'cgroup tmpfs\ninstalled-containerd containerd github.com/containerd/containerd 1.5.9\ninstalled-dockerd yes';
-      expect(refuse(spec, 'debian12', old)).toEqual([
-        "w1 KUBE_VERSION: containerd v1.5.9 (installed) is not one that Kubernetes v1.35.0 supports (containerd's table: 2.2.0+, 2.1.5+ or 1.7.28+)\n  fix: upgrade containerd on this host to 2.2.0+, 2.1.5+ or 1.7.28+, or choose a KUBE_VERSION that supports v1.5.9",
-      ]);
-      const offered = refuse(spec, 'debian12', 'cgroup tmpfs\nquery begin\ncontainerd 1.6.20~ds1-1+deb12u3\ndocker.io 20.10.24\nrc 0\nquery end');
-      expect(offered[0]).toContain('containerd v1.6.20 (offered by its package sources) is not one that Kubernetes v1.35.0 supports');
+      const eol = query(
+        'base',
+        'rc 1\n| Could not retrieve mirrorlist http://mirrorlist.centos.org/?release=7&arch=x86_64&repo=os&infra=stock error was\n| 14: curl#6 - "Could not resolve host: mirrorlist.centos.org; Unknown error"',
+      );
+      const [out] = refuse(spec, 'centos7', `cgroup tmpfs\n${query('docker', 'rc unknown')}\n${eol}`);
+      expect(out).toBe(
+        'w1 EL_BASE_REPO: cannot read its own package repositories, where docker-ce\'s container-selinux comes from (exit 1: 14: curl#6 - "Could not resolve host: mirrorlist.centos.org; Unknown error"): CentOS 7 is past its end of life (30 June 2024): mirrorlist.centos.org is gone, and base, updates and extras live only on vault mirrors\n' +
+          '  fix: set EL_BASE_REPO to a vault or local mirror of CentOS 7, e.g. https://vault.centos.org/7.9.2009 (kubestrap writes CentOS-Base.repo for it), or CONTAINER_RUNTIME_SOURCE=static for the release binaries',
+      );
+      const rocky = refuse(
+        spec,
+        'rocky93',
+        `cgroup tmpfs\n${query('docker', 'containerd.io 2.2.1\ndocker-ce 28.5.1\ndocker-ce-cli 28.5.1\nrc 0')}\n${query('base', "rc 1\n| Error: Failed to download metadata for repo 'appstream'")}`,
+      );
+      expect(rocky[0]).toMatch(/^w1: cannot read its own package repositories, where docker-ce's container-selinux comes from \(exit 1: Error: Failed to download metadata for repo 'appstream'\)\n/);
     });
 
     it('refuses a data root on a disk that is not mounted, or under a folder that does not exist', () => {

@@ -17,7 +17,7 @@ const UNREACHABLE: PackageQuery = {
   failure: {
     exitCode: 100,
     output:
-      "Err:1 https://download.docker.com/linux/debian bookworm InRelease\n| E: Failed to fetch https://download.docker.com/linux/debian/dists/bookworm/InRelease  Could not resolve 'download.docker.com'",
+      "Err:1 https://download.docker.com/linux/debian bookworm InRelease\nE: Failed to fetch https://download.docker.com/linux/debian/dists/bookworm/InRelease  Could not resolve 'download.docker.com'",
   },
 };
 
@@ -26,7 +26,7 @@ function situation(setting: RuntimeSourceSetting, distro: PackageQuery | undefin
     setting,
     kube: v('1.36.0'),
     installed: { docker: false },
-    distro: { label: "Debian GNU/Linux 12's own packages", packages: ['containerd', 'docker.io'], optional: ['docker-cli'], ...(distro ? { query: distro } : {}) },
+    distro: { label: "Debian GNU/Linux 12's own packages", packages: ['containerd', 'docker.io'], ...(distro ? { query: distro } : {}) },
     docker: {
       label: "Docker's repository https://download.docker.com/linux/debian",
       packages: ['containerd.io', 'docker-ce', 'docker-ce-cli'],
@@ -59,22 +59,18 @@ describe('where the runtime comes from', () => {
     );
   });
 
-  it('takes the distribution where its containerd is supported, with the docker command where it is a package of its own', () => {
+  it('takes the distribution where its containerd is supported', () => {
     const choice = chosen(chooseRuntimeSource(situation('auto', DEBIAN.unstable, DOCKER_REPO, { kube: v('1.35.2') })))!;
-    expect(choice).toMatchObject({ source: 'distro', containerd: v('2.1.9'), packages: ['containerd', 'docker.io', 'docker-cli'] });
+    expect(choice).toMatchObject({ source: 'distro', containerd: v('2.1.9'), packages: ['containerd', 'docker.io'] });
     expect(choice.why).toBe("CONTAINER_RUNTIME_SOURCE=auto: Debian GNU/Linux 12's own packages (containerd v2.1.9)");
-    // Without docker-cli on offer (Debian 12, 13), docker.io holds the command.
-    expect(chosen(chooseRuntimeSource(situation('auto', offers({ containerd: '1.7.28~ds1-1', 'docker.io': '26.1.5' }), undefined, { kube: v('1.35.0') })))?.packages).toEqual([
-      'containerd',
-      'docker.io',
-    ]);
+    expect(chosen(chooseRuntimeSource(situation('auto', offers({ containerd: '1.7.28~ds1-1', 'docker.io': '26.1.5' }), undefined, { kube: v('1.35.0') })))?.source).toBe('distro');
   });
 
   it("falls back to the release binaries when Docker's repository cannot be read, and says both reasons", () => {
     const choice = chosen(chooseRuntimeSource(situation('auto', DEBIAN[12], UNREACHABLE, { kube: v('1.35.0'), static: { containerd: v('2.1.9'), label: 'from the offline bundle' } })))!;
     expect(choice).toMatchObject({ source: 'static', containerd: v('2.1.9'), packages: [] });
     expect(choice.why).toBe(
-      "CONTAINER_RUNTIME_SOURCE=auto: the static release binaries from the offline bundle (containerd v2.1.9): Debian GNU/Linux 12's own packages: containerd v1.6.20, which Kubernetes v1.35.0 does not support; Docker's repository https://download.docker.com/linux/debian: could not be read (exit 100: | E: Failed to fetch https://download.docker.com/linux/debian/dists/bookworm/InRelease  Could not resolve 'download.docker.com')",
+      "CONTAINER_RUNTIME_SOURCE=auto: the static release binaries from the offline bundle (containerd v2.1.9): Debian GNU/Linux 12's own packages: containerd v1.6.20, which Kubernetes v1.35.0 does not support; Docker's repository https://download.docker.com/linux/debian: could not be read (exit 100: E: Failed to fetch https://download.docker.com/linux/debian/dists/bookworm/InRelease  Could not resolve 'download.docker.com')",
     );
   });
 

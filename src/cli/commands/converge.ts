@@ -98,7 +98,9 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
     // Under the lock: two runs must not both create a CA.
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
-    const phases = entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts: runArtifacts(io, opts, notes), install: { verifyBinaries: opts.verifyBinaries } }));
+    // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
+    const artifacts = runArtifacts(io, opts, notes);
+    const phases = entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts, install: { verifyBinaries: opts.verifyBinaries } }));
     const filesFor: FilesFor = (host, facts) => {
       const rendered = templates.renderHost(host, hostValues(host, facts));
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);

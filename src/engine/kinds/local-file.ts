@@ -27,15 +27,17 @@ export const localFileKind: Kind<LocalFileResource> = {
     const [first = '', second = ''] = observed.split('\n');
     const what = r.label ? ` (${r.label})` : '';
     const common = { restarts: [...new Set(r.restarts)] };
+    // Why it comes from where it does: said where it is sent, not where only its record changes.
+    const why = r.why ? { detail: r.why } : {};
     const upload = { type: 'upload' as const, upload: uploadOf(r) };
     const size = formatBytes(r.source.size);
 
     if (first === 'absent' || first === 'other-type' || first === '') {
       const verb = first === 'other-type' ? 'replace (not a regular file)' : 'install';
-      return change(r, id, `${verb} ${r.path}${what}, ${size}, ${octal(r.mode)} ${r.owner}:${r.group}`, [upload], common);
+      return change(r, id, `${verb} ${r.path}${what}, ${size}, ${octal(r.mode)} ${r.owner}:${r.group}`, [upload], { ...common, ...why });
     }
     const [how = '', current = '', vouched] = second.trim().split(/\s+/);
-    if (how === 'other') return change(r, id, `update ${r.path}${what}, ${size}: kubestrap installed another version`, [upload], common);
+    if (how === 'other') return change(r, id, `update ${r.path}${what}, ${size}: kubestrap installed another version`, [upload], { ...common, ...why });
     if (how === 'hashed' && current !== r.source.sha256) {
       return change(r, id, `update ${r.path}${what}, ${size}: its content differs from the expected checksum (sha256 ${short(current)} -> ${short(r.source.sha256)})`, [upload], {
         ...common,

@@ -12,6 +12,10 @@ export const packageKind: Kind<PackageResource> = {
     const missing = r.names.filter((n) => !installed.has(n));
     if (missing.length === 0) return undefined;
     const summary = `install package${missing.length === 1 ? '' : 's'} ${missing.join(', ')} with ${ctx.packages.packageManager}`;
-    return change(r, id, summary, [script(ctx.packages.installPackages(missing))], { failureHint: ctx.packages.installFailureHint, timeoutSec: INSTALL_TIMEOUT_SEC });
+    return change(r, id, summary, [script(ctx.packages.installPackages(missing))], {
+      failureHint: ctx.packages.installFailureHint,
+      timeoutSec: INSTALL_TIMEOUT_SEC,
+      ...(r.why ? { detail: r.why } : {}),
+    });
   },
 };
