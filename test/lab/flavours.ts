@@ -2,14 +2,16 @@
  * What a lab host runs. `debian` is the lab's Debian 12 base; `el7` and `el9` add to it the EL tools
  * Debian packages (rpm, dnf, selinux-utils, policycoreutils) and the identity of CentOS 7 or Rocky
  * Linux 9, so that every command kubestrap's EL adapter sends runs the real tool against the lab's
- * real RPM repository. The userland and kernel stay Debian's (see the lab README).
+ * real RPM repository. `ubuntu` is the Debian base with Ubuntu 24.04's identity and name resolution
+ * as systemd-resolved leaves it (ubuntu.ts). The userland and kernel stay Debian's (see the lab README).
  */
-export const FLAVOURS = ['debian', 'el7', 'el9'] as const;
+export const FLAVOURS = ['debian', 'el7', 'el9', 'ubuntu'] as const;
 export type Flavour = (typeof FLAVOURS)[number];
-export type ElFlavour = Exclude<Flavour, 'debian'>;
+export const EL_FLAVOURS = ['el7', 'el9'] as const satisfies readonly Flavour[];
+export type ElFlavour = (typeof EL_FLAVOURS)[number];
 
 export function isElFlavour(f: Flavour): f is ElFlavour {
-  return f !== 'debian';
+  return (EL_FLAVOURS as readonly Flavour[]).includes(f);
 }
 
 export function parseFlavour(text: string): Flavour {

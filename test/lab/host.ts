@@ -13,6 +13,7 @@ import { rpmRepoUrls } from './rpm-repo.js';
 import { sh, shTry } from './run.js';
 import { makeHostKeys, sshArgs } from './ssh-material.js';
 import type { HostRecord, LabState } from './state.js';
+import { writeUbuntuIdentity } from './ubuntu.js';
 import { UNSTABLE_URL_PATH } from './unstable-repo.js';
 
 /**
@@ -61,6 +62,7 @@ export async function customiseHost(state: LabState, h: HostRecord, labPubKey: s
   put('etc/machine-id', `${(await sh`systemd-id128 new`).stdout.trim()}\n`, 0o444);
   if (isElFlavour(h.flavour)) put('etc/yum.repos.d/kubestrap-lab.repo', labYumRepo(state, h.flavour));
   else put('etc/apt/sources.list.d/kubestrap-lab.list', labAptSources(state, h.generation));
+  if (h.flavour === 'ubuntu') writeUbuntuIdentity(root, new URL(state.repoUrl).hostname);
   installAuthorizedKeys(root, labPubKey);
   if (h.options.swapInFstab) fs.appendFileSync(path.join(root, 'etc/fstab'), '/swapfile none swap sw 0 0\n');
   if (h.options.firewalld) await sh`systemctl --root=${root} enable firewalld`;
