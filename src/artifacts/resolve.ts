@@ -290,7 +290,7 @@ async function ensureSource(ctx: ResolveContext, source: ArtifactSource, key: st
   }
   const origin: UrlOrigin = { property: source.base, value: ctx.bases[source.base] };
   const expected: Expected[] = [];
-  if (source.pinned) expected.push({ ...source.pinned, why: 'pinned in kubestrap from the upstream CHANGELOG' });
+  if (source.pinned) expected.push({ algorithm: source.pinned.algorithm, hex: source.pinned.hex, why: `pinned in kubestrap from ${source.pinned.from}` });
   if (pin) expected.push({ algorithm: 'sha256', hex: pin.sha256, why: `pinned in ${ctx.lock.file}` });
   if (source.published) {
     const published = await publishedDigest(ctx, source, source.published, origin, expected.length > 0);

@@ -41,11 +41,17 @@ export interface PublishedChecksum {
 
 export type SourceLayout = { kind: 'file'; binary: BinaryName } | { kind: 'tgz'; members: Partial<Record<BinaryName, string>> };
 
+/** A checksum kubestrap carries for a download, and where upstream published it (for messages). */
+export interface PinnedDigest extends Digest {
+  /** e.g. `the upstream CHANGELOG`, `etcd's SHA256SUMS`. */
+  from: string;
+}
+
 export interface ArtifactSource {
   url: string;
   /** The property the URL's base comes from, for messages ("check K8S_DOWNLOAD_URL"). */
   base: DownloadBase;
-  pinned?: Digest;
+  pinned?: PinnedDigest;
   /**
    * The checksum file upstream publishes next to the download: a mirror that lacks it is refused
    * (unless `pinned` checks the download). Null, said for each source, only where upstream never
@@ -116,7 +122,7 @@ const CATALOG: Record<Project, (req: SourceRequest) => ArtifactSource[]> = {
         {
           url,
           base: 'K8S_DOWNLOAD_URL',
-          pinned: { algorithm: 'sha512', hex: pinned.server[req.arch] },
+          pinned: { algorithm: 'sha512', hex: pinned.server[req.arch], from: 'the upstream CHANGELOG' },
           published: beside(url, '.sha256'),
           layout: { kind: 'tgz', members: members(binariesOf('kubernetes'), (n) => `kubernetes/server/bin/${n}`) },
         },
@@ -137,7 +143,7 @@ const CATALOG: Record<Project, (req: SourceRequest) => ArtifactSource[]> = {
       {
         url,
         base: 'GITHUB_DOWNLOAD_URL',
-        ...(pinned ? { pinned: { algorithm: 'sha256', hex: pinned } } : {}),
+        ...(pinned ? { pinned: { algorithm: 'sha256', hex: pinned, from: "the release's SHA256SUMS" } } : {}),
         published: { url: github(req, 'etcd-io/etcd', req.version.tag, 'SHA256SUMS'), algorithm: 'sha256', entry: `${dir}.tar.gz` },
         layout: { kind: 'tgz', members: members(names, (n) => `${dir}/${n}`) },
       },

@@ -99,6 +99,14 @@ describe('resolveBinaries: verified downloads into the shared cache', () => {
     );
   });
 
+  it("checks the default etcd against the SHA256SUMS checksum kubestrap carries, whatever the mirror's SHA256SUMS says", async () => {
+    const dir = 'etcd-v3.6.14-linux-amd64';
+    const fake = await tgz({ [`${dir}/etcd`]: 'not the real etcd', [`${dir}/etcdctl`]: 'x', [`${dir}/etcdutl`]: 'x' });
+    const server = await serve({ [`/etcd-io/etcd/releases/download/v3.6.14/${dir}.tar.gz`]: fake, '/etcd-io/etcd/releases/download/v3.6.14/SHA256SUMS': `${sha256(fake)}  ${dir}.tar.gz\n` });
+    const err = (await resolveBinaries(context(server, {}, versions()), [{ name: 'etcd', arch: 'amd64' }]).catch((e: unknown) => e)) as ArtifactError;
+    expect(err.message).toMatch(/checksum mismatch for .*etcd-v3\.6\.14-linux-amd64\.tar\.gz: expected sha256 ffe840ff9295808e.* \(pinned in kubestrap from the release's SHA256SUMS\)/);
+  });
+
   it("unpacks the binaries of a release archive once, checked against the project's SHA256SUMS", async () => {
     const archive = await tgz({
       'etcd-v3.6.13-linux-amd64/etcd': 'etcd!',

@@ -68,7 +68,7 @@ describe('the artifact catalog', () => {
   it('takes a pinned Kubernetes release from its server tarball, checked against the CHANGELOG sha512', () => {
     const [s] = sources('kubernetes');
     expect(s!.url).toBe('https://dl.k8s.io/v1.36.0/kubernetes-server-linux-amd64.tar.gz');
-    expect(s!.pinned).toEqual({ algorithm: 'sha512', hex: pinnedTarballs(v('v1.36.0'))!.server.amd64 });
+    expect(s!.pinned).toEqual({ algorithm: 'sha512', hex: pinnedTarballs(v('v1.36.0'))!.server.amd64, from: 'the upstream CHANGELOG' });
     expect(s!.published!.url).toBe('https://dl.k8s.io/v1.36.0/kubernetes-server-linux-amd64.tar.gz.sha256');
     expect(s!.layout).toMatchObject({ kind: 'tgz', members: { kubelet: 'kubernetes/server/bin/kubelet' } });
   });
