@@ -8,6 +8,7 @@ import { convergeCommand } from './commands/converge.js';
 import { healthCommand } from './commands/health.js';
 import { initCommand } from './commands/init.js';
 import { renderCommand } from './commands/render.js';
+import { resetCommand } from './commands/reset.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
 function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
@@ -29,6 +30,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   program.addCommand(convergeCommand(io, 'apply', setExitCode));
   program.addCommand(healthCommand(io, setExitCode));
   program.addCommand(certsCommand(io, setExitCode));
+  program.addCommand(resetCommand(io, setExitCode));
   program.addCommand(bundleCommand(io));
   // Added commands keep their own settings: each gets the program's.
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride().configureOutput(output);

@@ -29,6 +29,14 @@ export function withInstalled(
   return [...absentFor(stale, recorded?.restarts ?? {}), ...wanted, ...(keep ? [record] : [])];
 }
 
+/** Everything a phase's record entry lists as absent resources, but what `keep` spares: what a teardown removes. */
+export function removalOf(recorded: RecordedPhase | undefined, keep: (id: string) => boolean = () => false): AbsentResource[] {
+  return absentFor(
+    (recorded?.ids ?? []).filter((id) => !keep(id)),
+    recorded?.restarts ?? {},
+  );
+}
+
 function installedEntry(r: Resource): Array<{ id: string; restarts: string[] }> {
   switch (r.kind) {
     case 'file':

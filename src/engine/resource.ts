@@ -157,6 +157,8 @@ export interface AbsentResource {
   restarts?: string[];
   /** A folder's files that the same run removes first: the folder counts as empty without them. */
   emptiedBy?: string[];
+  /** A folder removed with everything in it (data a reset was asked to delete), on its own filesystem only. */
+  recursive?: boolean;
 }
 
 /**

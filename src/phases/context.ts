@@ -4,6 +4,7 @@ import type {
   ClusterContext as EngineClusterContext,
   ClusterHost as EngineClusterHost,
   HostScript as EngineHostScript,
+  Phase as EnginePhase,
   PhaseContext as EnginePhaseContext,
 } from '../engine/phase.js';
 import type { DetectedOs } from '../os/detect.js';
@@ -22,3 +23,5 @@ export type ClusterHost = EngineClusterHost<HostSpec, HostDetail>;
 export type ClusterContext = EngineClusterContext<ClusterSpec, HostSpec, HostDetail>;
 export type ClusterAction = EngineClusterAction<HostSpec>;
 export type HostScript = EngineHostScript<HostSpec>;
+/** Any engine phase on kubestrap's spec and hosts: the bring-up's own, or another procedure's (reset). */
+export type KubestrapPhase = EnginePhase<string, ClusterSpec, HostSpec, HostDetail>;

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ClusterSpec } from '../config/cluster-spec.js';
 import { HostError, StateError, type KubestrapError } from '../errors.js';
 import type { ClusterContext } from './context.js';
@@ -14,9 +16,16 @@ const USE_APPLY = 'bootstrap apply changes an existing cluster (and finishes one
  * only what differs.
  */
 export function localClusterProblems(spec: ClusterSpec): KubestrapError[] {
+  // A whole-cluster reset kept the PKI for the next init: its CAs are meant to be used again.
+  if (existsSync(resetMarkerPath(spec))) return [];
   const store = localPkiStore(spec);
   const ca = CAS.find((c) => store.read(c.name).certPem !== undefined);
   return ca ? [new StateError(store.pathOf(ca.name, 'certPem'), `cluster "${spec.name}" already has a CA (${ca.name}) here: it was initialised before`, USE_APPLY)] : [];
+}
+
+/** Left in the state folder by a whole-cluster reset that kept the PKI; the next successful init removes it. */
+export function resetMarkerPath(spec: Pick<ClusterSpec, 'stateDir'>): string {
+  return join(spec.stateDir, 'reset.json');
 }
 
 export function existingClusterProblems(ctx: ClusterContext): KubestrapError[] {

@@ -1,14 +1,13 @@
 import { Command } from 'commander';
 import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
 import type { HostFacts } from '../../engine/facts.js';
-import type { ClusterContext } from '../../phases/context.js';
+import type { ClusterContext, KubestrapPhase } from '../../phases/context.js';
 import { InvalidInputError, type KubestrapError, type Warning } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
 import { hostDescriber } from '../../phases/describe.js';
 import { RunArtifacts } from '../../artifacts/provider.js';
 import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseEntry, type PhaseInputs } from '../../phases/index.js';
-import type { Phase } from '../../phases/phase.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
 import { localPkiStore } from '../../pki/store.js';
 import { reconcilePki } from '../../pki/reconcile.js';
@@ -71,11 +70,18 @@ export interface RunExtras {
   before?: (spec: ClusterSpec) => void;
   /** The run's name in the lock and the debug log. */
   command?: string;
+  /**
+   * The phases of another procedure on the hosts (reset), instead of the bring-up's: they need no
+   * templates, PKI or artifacts.
+   */
+  phases?: () => KubestrapPhase[];
+  /** Sees the run's report before it is printed. */
+  after?: (report: RunReport) => void;
 }
 
 /** Runs plan or apply; returns the exit code (the report is printed). */
 export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, extras: RunExtras = {}): Promise<number> {
-  const entries = choosePhases(opts.phase);
+  const entries = extras.phases ? [] : choosePhases(opts.phase);
   const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
   printWarnings(io, spec.warnings);
   extras.before?.(spec);
@@ -83,7 +89,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   const limit = limitedHosts(spec, opts.limit);
   const templates = prepareTemplates(spec, opts.templates ?? BUNDLED_UNITS);
   // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
-  const problems = [...templates.problems, ...spec.hosts.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)];
+  const problems = extras.phases ? [] : [...templates.problems, ...spec.hosts.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)];
   if (problems.length) throw new InvalidInputError(problems.filter((p, i) => problems.findIndex((q) => q.format() === p.format()) === i));
 
   // Hosts' output is parsed raw; what is shown or logged has every password and passphrase redacted.
@@ -100,14 +106,16 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
     const artifacts = runArtifacts(io, opts, notes);
-    const phases = entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts, install: { verifyBinaries: opts.verifyBinaries } }));
+    const phases = extras.phases?.() ?? entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts, install: { verifyBinaries: opts.verifyBinaries } }));
     const filesFor: FilesFor = (host, facts) => {
+      if (extras.phases) return [];
       const rendered = templates.renderHost(host, hostValues(host, facts));
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
       return rendered.files;
     };
     report = await runOnHosts(io, mode, opts, spec, phases, filesFor, limit, log, notes, extras.preflight);
     log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
+    extras.after?.(report);
   } finally {
     lock.release();
     log.close();
@@ -159,7 +167,7 @@ async function runOnHosts(
   mode: RunMode,
   opts: ConvergeOptions,
   spec: ClusterSpec,
-  phases: Phase[],
+  phases: KubestrapPhase[],
   filesFor: FilesFor,
   limit: string[] | undefined,
   log: RunLog,
@@ -196,7 +204,7 @@ function choosePhases(names: string[] | undefined): PhaseEntry[] {
   return selectPhases(requested);
 }
 
-async function progressView(io: CliIo, output: OutputMode, phases: readonly Phase[]): Promise<{ observer?: RunObserver; note(text: string): void; close(): Promise<void> }> {
+async function progressView(io: CliIo, output: OutputMode, phases: readonly KubestrapPhase[]): Promise<{ observer?: RunObserver; note(text: string): void; close(): Promise<void> }> {
   // A terminal that reports no width (some pseudo-terminals) would get one character per line.
   const drawable = io.stdout === process.stdout && process.stdout.isTTY === true && (process.stdout.columns ?? 0) >= 40;
   const tty = output === 'tty' || (output === 'auto' && drawable);

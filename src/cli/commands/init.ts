@@ -1,6 +1,7 @@
+import { rmSync } from 'node:fs';
 import { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
-import { existingClusterProblems, localClusterProblems } from '../../phases/existing-cluster.js';
+import { existingClusterProblems, localClusterProblems, resetMarkerPath } from '../../phases/existing-cluster.js';
 import { printable } from '../../printable.js';
 import { kubeVersionChoices } from '../../upstream/index.js';
 import { EXIT_INVALID_INPUT, EXIT_OK, type CliIo } from '../io.js';
@@ -57,11 +58,13 @@ async function init(io: CliIo, opts: InitOptions, streams: PromptStreams): Promi
     io.stderr.write(`${printable(`wrote ${inventory} and ${config}`)}\n`);
   }
   const run: ConvergeOptions = { ...opts, inventory, config };
+  let resetMarker: string | undefined;
   const extras: RunExtras = {
     command: 'init',
     before: (spec) => {
       const problems = localClusterProblems(spec);
       if (problems.length) throw new InvalidInputError(problems);
+      resetMarker = resetMarkerPath(spec);
     },
     preflight: existingClusterProblems,
   };
@@ -73,5 +76,8 @@ async function init(io: CliIo, opts: InitOptions, streams: PromptStreams): Promi
       return EXIT_OK;
     }
   }
-  return converge(io, 'apply', run, extras);
+  const code = await converge(io, 'apply', run, extras);
+  // The PKI a reset kept is this cluster's again: a later init refuses it as usual.
+  if (code === EXIT_OK && resetMarker) rmSync(resetMarker, { force: true });
+  return code;
 }

@@ -38,6 +38,12 @@ export const absentKind: Kind<AbsentResource> = {
           reloadsSystemd: UNIT_DIRS.some((d) => r.name.startsWith(d)),
         });
       case 'directory':
+        if (r.recursive) {
+          // A whole tree goes: never a relative path, the root, or one that climbs out of where it says.
+          if (!/^\/[^/]/.test(r.name) || r.name.split('/').includes('..')) throw new Error(`refusing to remove ${r.name} recursively`);
+          if (observed.trim() === 'absent') return undefined;
+          return change(r, id, `remove ${r.name} and everything in it`, [script(shJoin(['rm', '-rf', '--one-file-system', '--', r.name]))]);
+        }
         if (observed.trim() !== 'present') return undefined;
         return change(r, id, `remove empty directory ${r.name}`, [script(shJoin(['rmdir', '--', r.name]))]);
       case 'service': {

@@ -3,8 +3,10 @@ import { change } from '../change.js';
 import type { HostsEntriesResource } from '../resource.js';
 import type { Kind } from './kind.js';
 
-const BEGIN = '# BEGIN kubestrap cluster hosts (managed: edits inside this block are overwritten)';
-const END = '# END kubestrap cluster hosts';
+export const HOSTS_BLOCK_BEGIN = '# BEGIN kubestrap cluster hosts (managed: edits inside this block are overwritten)';
+export const HOSTS_BLOCK_END = '# END kubestrap cluster hosts';
+const BEGIN = HOSTS_BLOCK_BEGIN;
+const END = HOSTS_BLOCK_END;
 
 /**
  * /etc/hosts with our block replaced (or appended); everything outside the block is kept. A BEGIN
