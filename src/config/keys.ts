@@ -250,7 +250,8 @@ export const KNOWN_KEYS = {
       parseProjectVersion('flannel-cni-plugin', value)
         ? undefined
         : {
-            message: `"${value}" is not a release tag of flannel's CNI plugin`,
+            // A bare version was kubestrap's own default before it took the tag as written.
+            message: `"${value}" is not a release tag of flannel's CNI plugin${/^v?\d+\.\d+\.\d+$/.test(value) ? ' (its releases after v1.2.0 are tagged with a build suffix, which kubestrap no longer adds)' : ''}`,
             hint: `write the tag as flannel-io/cni-plugin's releases name it, vMAJOR.MINOR.PATCH-flannelN, e.g. ${DEFAULT_VERSIONS['flannel-cni-plugin']}`,
           },
   },

@@ -36,6 +36,11 @@ describe('checkPropertyValues', () => {
     ['ETCD_VERSION=v3.4.23', 'ETCD_VERSION: etcd v3.4.23 is older than v3.4.29, the oldest 3.4 release Kubernetes 1.31 and later run on', 'set ETCD_VERSION to v3.4.29 or a later 3.4 release'],
     ['ETCD_VERSION=v3.5.10', 'ETCD_VERSION: etcd v3.5.10 is older than v3.5.11', 'or to v3.6.14 for a new one'],
     ['FLANNEL_CNI_PLUGIN_VERSION=v1.9.1-flannel', 'FLANNEL_CNI_PLUGIN_VERSION: "v1.9.1-flannel" is not a release tag of flannel\'s CNI plugin', 'e.g. v1.9.1-flannel1'],
+    [
+      'FLANNEL_CNI_PLUGIN_VERSION=v1.9.1',
+      'FLANNEL_CNI_PLUGIN_VERSION: "v1.9.1" is not a release tag of flannel\'s CNI plugin (its releases after v1.2.0 are tagged with a build suffix, which kubestrap no longer adds)',
+      'vMAJOR.MINOR.PATCH-flannelN, e.g. v1.9.1-flannel1',
+    ],
     ['KUBELET_ALLOW_CGROUP_V1=yes', 'KUBELET_ALLOW_CGROUP_V1: "yes" is not one of the allowed values', 'true, false'],
     ['K8S_DOWNLOAD_URL=dl.k8s.io', 'K8S_DOWNLOAD_URL: "dl.k8s.io" is not an http(s) URL', 'https://'],
     ['K8S_IMAGE_REGISTRY=https://registry.k8s.io', 'K8S_IMAGE_REGISTRY: "https://registry.k8s.io" is not a registry', 'without a scheme'],

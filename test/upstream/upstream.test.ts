@@ -111,6 +111,9 @@ describe('the artifact catalog', () => {
     expect(url('v1.2.0').published).toBeNull();
     expect(parseProjectVersion('flannel-cni-plugin', 'v1.9.1-flannel1')).toEqual({ major: 1, minor: 9, patch: 1, tag: 'v1.9.1-flannel1' });
     expect(parseProjectVersion('flannel-cni-plugin', 'v1.9.1-rc1')).toBeUndefined();
+    // Tags after v1.2.0 all carry the suffix: a bare v1.9.1 (kubestrap's old default) names no release.
+    expect(parseProjectVersion('flannel-cni-plugin', 'v1.9.1')).toBeUndefined();
+    expect(parseProjectVersion('flannel-cni-plugin', 'v1.1.2')?.tag).toBe('v1.1.2');
     expect(parseProjectVersion('flannel', 'v0.28.9-flannel1')).toBeUndefined();
   });
 
