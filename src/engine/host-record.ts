@@ -18,7 +18,9 @@ import type { Upload } from '../transfer/upload.js';
 export const HOST_RECORD_DIR = '/var/lib/kubestrap';
 export const HOST_RECORD_FILE = `${HOST_RECORD_DIR}/installed.jsonl`;
 
-export type RecordFields = Readonly<Record<string, string | number>>;
+/** What a record line may hold: JSON values. */
+export type RecordValue = string | number | boolean | readonly RecordValue[] | { readonly [key: string]: RecordValue };
+export type RecordFields = Readonly<Record<string, RecordValue>>;
 
 /** stat(1) format printing the end of a file's record line: size, mtime and ctime with nanoseconds. */
 const STAMP = '"size":%s,"mtime":"%y","ctime":"%z"}';

@@ -1,12 +1,14 @@
 import type { HostSpec } from '../config/cluster-spec.js';
+import type { HostFacts } from '../engine/facts.js';
 import type { Resource } from '../engine/resource.js';
 import type { GenericPackage, OsAdapter } from '../os/adapter.js';
-import { HOST_TOOLS, installedToolPackages, MISSING_TOOLS_FACT } from '../os/host-tools.js';
+import { HOST_TOOLS, MISSING_TOOLS_FACT, toolPackages } from '../os/host-tools.js';
 import { toolProblems } from '../preflight/host-tools.js';
 import { kubeProxyModeFacts, kubeProxyModeProblems, nftVersionCheck, runsKubeProxy } from '../preflight/kube-proxy-mode.js';
 import type { RenderedFile } from '../render/render-cluster.js';
 import { elBaseRepoProblems, elBaseRepoResources } from './el-base-repo.js';
 import { fileResource } from './file-resource.js';
+import { OS_SETTINGS_FACT, osOriginal } from './os-original.js';
 import { filesOf, type Phase, type PhaseContext } from './phase.js';
 
 const SYSCTL_DIR = '/etc/sysctl.d/';
@@ -30,10 +32,12 @@ export const osPhase: Phase = {
   name: 'os',
   title: 'OS preparation',
   appliesTo: () => true,
-  facts: (host) => [MISSING_TOOLS_FACT, ...kubeProxyModeFacts(host)],
+  facts: (host) => [MISSING_TOOLS_FACT, OS_SETTINGS_FACT, ...kubeProxyModeFacts(host)],
+  // What the host had before the first run changed it, for `reset --restore-os`.
+  record: ({ facts }) => ({ original: { ...osOriginal(facts) } }),
   preflight: (ctx) => [...toolProblems(ctx, () => CHECKED_TOOLS), ...kubeProxyModeProblems(ctx), ...elBaseRepoProblems(ctx)],
   resources: (ctx: PhaseContext): Resource[] => {
-    const { spec, host, os, files: all } = ctx;
+    const { spec, host, facts, os, files: all } = ctx;
     const files = filesOf('os', all);
     return [
       // EL 7's own repositories at EL_BASE_REPO's mirror, before anything is installed from them.
@@ -41,7 +45,7 @@ export const osPhase: Phase = {
       { kind: 'firewallOff', services: [...os.adapter.firewallServices] },
       ...(os.adapter.managesSelinux ? [{ kind: 'selinux', mode: 'permissive' } as const] : []),
       { kind: 'swapOff' },
-      { kind: 'package', names: packagesFor(host, os.adapter) },
+      { kind: 'package', names: packagesFor(host, facts, os.adapter) },
       ...(runsKubeProxy(host) && host.values.KUBE_PROXY_MODE === 'nftables'
         ? [{ kind: 'command', name: 'nft-version', description: "check that nft is new enough for kube-proxy's nftables mode", ...nftVersionCheck() } as const]
         : []),
@@ -61,10 +65,10 @@ export const osPhase: Phase = {
   },
 };
 
-/** The tools' packages, and where kube-proxy runs what its mode needs, in the host's names. */
-function packagesFor(host: HostSpec, adapter: OsAdapter): string[] {
+/** The tools' packages (those the host lacks), and where kube-proxy runs what its mode needs, in the host's names. */
+function packagesFor(host: HostSpec, facts: HostFacts, adapter: OsAdapter): string[] {
   const mode = runsKubeProxy(host) ? (KUBE_PROXY_MODE_PACKAGES[host.values.KUBE_PROXY_MODE!] ?? []) : [];
-  return [...new Set([...installedToolPackages(adapter), ...mode.flatMap((g) => adapter.packageNames(g))])];
+  return [...new Set([...toolPackages(adapter, facts), ...mode.flatMap((g) => adapter.packageNames(g))])];
 }
 
 /**

@@ -10,6 +10,7 @@ import { removalOf } from '../engine/installed.js';
 import type { AbsentResource, CommandResource, Resource } from '../engine/resource.js';
 import { shq } from '../ssh/quote.js';
 import type { KubestrapPhase, PhaseContext } from './context.js';
+import { type OsOriginal, restoreOsScript } from './os-original.js';
 import type { PhaseName } from './phase-names.js';
 
 /** A phase of `bootstrap reset`: the engine's phase on kubestrap's hosts, named after what it removes. */
@@ -56,8 +57,15 @@ function recordedTeardown(name: PhaseName, opts: ResetOptions): ResetPhase {
     name: `reset-${name}`,
     title: `remove what the ${name} phase installed`,
     appliesTo: () => true,
-    resources: ({ facts }: PhaseContext): Resource[] => removalOf(facts.record.get(name), keep),
+    resources: ({ facts }: PhaseContext): Resource[] => [...removalOf(facts.record.get(name), keep), ...(name === 'os' && opts.restoreOs ? [restoreOs(facts)] : [])],
   };
+}
+
+/** --restore-os: swap, SELinux and the firewalls as the host had them before kubestrap, from the next boot on. */
+function restoreOs(facts: PhaseContext['facts']): CommandResource {
+  const original = facts.record.get('os')?.fields.original as OsOriginal | undefined;
+  const { check, run } = restoreOsScript(original);
+  return command('reset-restore-os', "put back swap, SELinux's mode and the firewalls as they were before kubestrap, for the next boot", check, run);
 }
 
 /**

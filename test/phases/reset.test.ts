@@ -1,4 +1,9 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { factsScript, parseFacts } from '../../src/engine/facts.js';
+import { OS_SETTINGS_FACT, osOriginal, restoreOsScript, SWAP_MARK } from '../../src/phases/os-original.js';
+import { shRun } from '../engine/support.js';
 import type { FileResource, ServiceResource } from '../../src/engine/resource.js';
 import type { RunReport } from '../../src/engine/report.js';
 import { HOST_RECORD_FILE } from '../../src/engine/host-record.js';
@@ -88,5 +93,34 @@ describe('reset, from the host record', () => {
       expect.stringMatching(/^n2: is still a member of the running cluster \(its Node is registered\)/),
     ]);
     expect(phase.preflight!(ctx({ 'reset-nodes': 'node/n1\n', 'reset-members': 'a1, started, n1, https://x, https://y, false\n' }))).toEqual([]);
+  });
+});
+
+describe('reset --restore-os, from what the os phase recorded', () => {
+  const tmp = useTempDir();
+
+  it('keeps the settings the first run saw: a later run reads what kubestrap made', () => {
+    const read = (output: string) => parseFacts(shRun(factsScript({ [OS_SETTINGS_FACT.key]: `printf '${output}'` })).stdout);
+    const first = read('selinux enforcing\\nfirewall firewalld\\n');
+    expect(osOriginal(first)).toEqual({ selinux: 'enforcing', firewalls: ['firewalld'] });
+    const later = {
+      ...parseFacts('@@x-os-settings\nselinux permissive\n'),
+      record: new Map([['os', { ids: [], restarts: {}, fields: { original: { selinux: 'enforcing', firewalls: ['firewalld'] } }, line: '' }]]),
+    };
+    expect(osOriginal(later)).toEqual({ selinux: 'enforcing', firewalls: ['firewalld'] });
+  });
+
+  it('puts swap lines and SELinux back for the next boot, then finds nothing to do', () => {
+    const root = tmp();
+    mkdirSync(join(root, 'selinux'));
+    writeFileSync(join(root, 'fstab'), `UUID=1 / ext4 defaults 0 1\n${SWAP_MARK}/swap.img none swap sw 0 0\n`);
+    writeFileSync(join(root, 'selinux', 'config'), 'SELINUX=permissive\nSELINUXTYPE=targeted\n');
+    const { check, run } = restoreOsScript({ selinux: 'enforcing', firewalls: [] });
+    const here = (script: string) => script.replaceAll('/etc/fstab', join(root, 'fstab')).replaceAll('/etc/selinux/config', join(root, 'selinux', 'config'));
+    expect(shRun(here(check)).code).not.toBe(0);
+    expect(shRun(here(run)).code).toBe(0);
+    expect(readFileSync(join(root, 'fstab'), 'utf8')).toBe('UUID=1 / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n');
+    expect(readFileSync(join(root, 'selinux', 'config'), 'utf8')).toBe('SELINUX=enforcing\nSELINUXTYPE=targeted\n');
+    expect(shRun(here(check)).code).toBe(0);
   });
 });
