@@ -56,7 +56,8 @@ export function aptCandidateQuery(names: readonly string[], repos: readonly Pack
     `  [ "$ks_rc" -eq 0 ] && printf '%s\\n' "$ks_out" | grep -q '^[WE]: Failed to fetch' && ks_rc=100`,
     `  [ "$ks_rc" -eq 0 ] && apt-cache ${options} policy ${shJoin(names)} 2>/dev/null | ${POLICY_AWK}`,
     '  echo "rc $ks_rc"',
-    `  [ "$ks_rc" -eq 0 ] || printf '%s\\n' "$ks_out" | tail -n 5 | sed 's/^/| /'`,
+    // apt's closing summary says less than the line before it (which source, and why).
+    `  [ "$ks_rc" -eq 0 ] || printf '%s\\n' "$ks_out" | grep -v '^[WE]: Some index files failed' | tail -n 5 | sed 's/^/| /'`,
     '  rm -rf "$ks_t"',
     "} || echo 'rc unknown'",
   ];

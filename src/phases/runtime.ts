@@ -91,10 +91,10 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
       return [];
     },
 
+    // Worked out before the preflight runs: a host without a source wants nothing, and the preflight refuses the run.
     resources: (ctx) => {
       const choice = choiceOf(decide(ctx.host, ctx.facts));
-      if (!choice) throw new Error(`the runtime phase has no source for ${ctx.host.name}: its preflight should have refused it`);
-      return runtimeResources(ctx, choice, inputs);
+      return choice ? runtimeResources(ctx, choice, inputs) : [];
     },
     preflight: (ctx) => ctx.hosts.filter((h) => hasRuntime(h.host)).flatMap((h) => runtimeProblems(h, decide)),
     beforeUpload: async (uploads) => {

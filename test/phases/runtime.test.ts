@@ -133,6 +133,10 @@ describe('runtime phase', () => {
     ]);
   });
 
+  it('wants nothing of a host without a source (its resources are worked out before the preflight refuses it)', () => {
+    expect(runtimePhase.resources(setup(`CONTAINER_RUNTIME_SOURCE=package\n`, 'debian12', DEBIAN_OFFLINE).ctx)).toEqual([]);
+  });
+
   it('refuses, before anything changes, a run that has no artifacts to take the release binaries from', async () => {
     const { spec, host, facts, ctx } = setup('', 'debian12', DEBIAN_OFFLINE);
     const problems = await runtimePhase.prepare!({ spec, mode: 'plan', hosts: [{ host, facts, os: ctx.os, files: [] }] });
