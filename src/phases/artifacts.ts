@@ -1,4 +1,4 @@
-import { binariesForRoles, serviceOfBinary } from '../components/binaries.js';
+import { binariesForRoles } from '../components/binaries.js';
 import { binaryPath } from '../components/paths.js';
 import type { HostSpec } from '../config/cluster-spec.js';
 import { RunArtifacts } from '../artifacts/provider.js';
@@ -6,10 +6,10 @@ import { hasLocalZstd } from '../artifacts/wire-encoding.js';
 import { readFact, type HostFacts } from '../engine/facts.js';
 import { MISSING_TOOLS_FACT } from '../os/host-tools.js';
 import { toolProblems } from '../preflight/host-tools.js';
-import type { LocalFileResource } from '../engine/resource.js';
 import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import { CGROUP_FACT, cgroupProblems } from '../preflight/cgroup.js';
+import { binaryFile } from './binary-file.js';
 import type { ClusterContext, Phase, PhaseContext } from './phase.js';
 
 export const ARTIFACTS_PHASE_TITLE = 'binaries';
@@ -49,26 +49,8 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
 
     resources: ({ spec, host, facts, os }: PhaseContext) => {
       const p = ready();
-      const arch = os.arch;
       const codec = codecFor(host, facts);
-      return binariesForRoles(host.roles, spec.versions).map((name): LocalFileResource => {
-        const b = p.binary(name, arch);
-        const service = serviceOfBinary(name);
-        // A plan sends nothing: the raw file stands in for an encoding it need not make.
-        const transfer = p.hasEncoding(b, codec) ? p.encoding(b, codec) : { codec: 'none' as const, file: b.file, bytes: b.size };
-        return {
-          kind: 'localFile',
-          path: binaryPath(host, name),
-          mode: 0o755,
-          owner: 'root',
-          group: 'root',
-          source: { sha256: b.sha256, size: b.size, transfer },
-          restarts: service ? [service] : [],
-          ...(options.verifyBinaries ? { verify: true } : {}),
-          record: { component: name, version: b.version },
-          label: `${name} ${b.version}`,
-        };
-      });
+      return binariesForRoles(host.roles, spec.versions).map((name) => binaryFile(p, name, os.arch, codec, binaryPath(host, name), { verify: options.verifyBinaries ?? false }));
     },
 
     preflight: (ctx) => [...cgroupProblems(ctx, (h) => h.host.roles.includes('worker')), ...toolProblems(ctx, (h) => (receivesBinaries(h.host) ? unpackers(h.host, h.facts) : []))],
