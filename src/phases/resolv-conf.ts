@@ -26,7 +26,8 @@ export interface ResolvConf {
 
 // Shell builtins only: it runs on every worker at every run. A comment line's first word is `#...`.
 const SNIPPET = [
-  'while read -r ks_k ks_v ks_rest; do [ "$ks_k" = nameserver ] && printf \'nameserver %s\\n\' "$ks_v"; done 2>/dev/null < /etc/resolv.conf',
+  // A last line without its newline counts too.
+  'while read -r ks_k ks_v ks_rest || [ -n "$ks_k" ]; do [ "$ks_k" = nameserver ] && printf \'nameserver %s\\n\' "$ks_v"; done 2>/dev/null < /etc/resolv.conf',
   `[ -f ${RESOLVED_UPSTREAM_FILE} ] && echo upstream-file`,
   ':',
 ].join('\n');

@@ -43,6 +43,10 @@ describe("the kubelet's resolv.conf", () => {
     });
   });
 
+  it('reads a last line that has no newline', () => {
+    expect(parseResolvConf(runSnippet({ 'etc/resolv.conf': 'search lan\nnameserver 127.0.0.53' })).nameservers).toEqual(['127.0.0.53']);
+  });
+
   it('reads nothing, and succeeds, on a host without /etc/resolv.conf', () => {
     expect(parseResolvConf(runSnippet({}))).toEqual({ nameservers: [], upstreamFile: false });
   });
