@@ -8,16 +8,20 @@ import type { GenericPackage, OsAdapter } from './adapter.js';
  *   EL's @core): listed, never checked;
  * - `checked`: the fact command and the probes read the host with it before kubestrap can install
  *   anything: a host without it is refused before anything changes, naming its package;
- * - `installed`: the OS phase installs its package (the OS adapter's name for it) before any
- *   later phase runs it;
+ * - `installed`: where the host lacks the command, the OS phase installs its package (the OS
+ *   adapter's name for it) before any later phase runs it; a command another package brought
+ *   (EL 9's curl-minimal) counts;
+ * - `package`: the OS phase installs the package whatever the host has, as the components need the
+ *   distribution's own (iptables: iptables-nft on EL 9, with the backend the kernel uses);
  * - `optional`: used when the host has it (zstd makes uploads smaller).
- * What the components themselves run (kube-proxy's iptables, conntrack) is `installed` too.
+ * conntrack and socat are not listed: kube-proxy needs no conntrack program from Kubernetes 1.32
+ * (kubernetes/kubernetes#126847) and containerd forwards ports itself.
  */
-export type ToolSource = 'base' | 'checked' | 'installed' | 'optional';
+export type ToolSource = 'base' | 'checked' | 'installed' | 'package' | 'optional';
 
 /** A tool whose package the OS adapter names (`checked`, `installed`), or one it needs not name. */
 export type HostTool =
-  | { command: string; source: 'checked' | 'installed'; package: GenericPackage; usedFor: string }
+  | { command: string; source: 'checked' | 'installed' | 'package'; package: GenericPackage; usedFor: string }
   | { command: string; source: 'base' | 'optional'; package: string; usedFor: string };
 
 const base = (commands: readonly string[], pkg: string, usedFor: string): HostTool[] => commands.map((command) => ({ command, package: pkg, source: 'base', usedFor }));
@@ -68,9 +72,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'curl', package: 'curl', source: 'installed', usedFor: "the readiness checks and `bootstrap health`, which read the components' health endpoints" },
   { command: 'tar', package: 'tar', source: 'installed', usedFor: 'unpacking the binaries kubestrap sends' },
   { command: 'gzip', package: 'gzip', source: 'installed', usedFor: 'decoding gzip-compressed uploads' },
-  { command: 'iptables', package: 'iptables', source: 'installed', usedFor: "the FORWARD policy; kube-proxy's and flanneld's rules" },
-  { command: 'conntrack', package: 'conntrack', source: 'installed', usedFor: "kube-proxy's clean-up of stale connections" },
-  { command: 'socat', package: 'socat', source: 'installed', usedFor: 'port forwarding to pods' },
+  { command: 'iptables', package: 'iptables', source: 'package', usedFor: "the FORWARD policy; kube-proxy's and flanneld's rules" },
   { command: 'modprobe', package: 'kmod', source: 'installed', usedFor: 'loading the kernel modules of modules-load.d' },
   { command: 'sysctl', package: 'procps', source: 'installed', usedFor: 'the kernel settings of sysctl.d' },
   { command: 'cmp', package: 'diffutils', source: 'installed', usedFor: "the addons' check of what was applied" },
@@ -107,9 +109,22 @@ export function hostTool(command: string): HostTool {
   return tool;
 }
 
-/** The packages the OS phase installs so that every `installed` tool is there, in the adapter's names. */
-export function installedToolPackages(adapter: OsAdapter): string[] {
-  return [...new Set(HOST_TOOLS.filter((t) => t.source === 'installed').flatMap((t) => packageNamesOf(adapter, t)))];
+/**
+ * The packages the OS phase installs, in the adapter's names: those of the `package` tools, and of
+ * the `installed` tools whose command the host lacks.
+ */
+export function toolPackages(adapter: OsAdapter, facts: HostFacts): string[] {
+  const lacking = missingTools(
+    facts,
+    HOST_TOOLS.filter((t) => t.source === 'installed').map((t) => t.command),
+  );
+  return [...new Set(HOST_TOOLS.filter((t) => t.source === 'package' || lacking.includes(t.command)).flatMap((t) => packageNamesOf(adapter, t)))];
+}
+
+/** Whether the OS phase installs what brings `command` (it does for `installed` and `package` tools). */
+export function installedByOsPhase(command: string): boolean {
+  const { source } = hostTool(command);
+  return source === 'installed' || source === 'package';
 }
 
 /** The adapter's packages that bring `commands`, and the command line that installs them. */
@@ -120,5 +135,12 @@ export function toolInstall(adapter: OsAdapter, commands: readonly string[]): { 
 }
 
 function packageNamesOf(adapter: OsAdapter, tool: HostTool): string[] {
-  return tool.source === 'checked' || tool.source === 'installed' ? adapter.packageNames(tool.package) : [tool.package];
+  switch (tool.source) {
+    case 'checked':
+    case 'installed':
+    case 'package':
+      return adapter.packageNames(tool.package);
+    default:
+      return [tool.package];
+  }
 }

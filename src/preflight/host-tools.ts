@@ -1,5 +1,5 @@
 import { HostError } from '../errors.js';
-import { hostTool, missingTools, toolInstall } from '../os/host-tools.js';
+import { hostTool, installedByOsPhase, missingTools, toolInstall } from '../os/host-tools.js';
 import type { ClusterContext, ClusterHost } from '../phases/context.js';
 
 /** The phase that installs the `installed` tools (src/os/host-tools.ts). */
@@ -14,11 +14,11 @@ const INSTALLING_PHASE = 'os';
 export function toolProblems(ctx: ClusterContext, needsOf: (h: ClusterHost) => readonly string[]): HostError[] {
   const osPhaseRuns = ctx.phases === undefined || ctx.phases.includes(INSTALLING_PHASE);
   return ctx.hosts.flatMap((h) => {
-    const missing = missingTools(h.facts, needsOf(h)).filter((c) => !(osPhaseRuns && hostTool(c).source === 'installed'));
+    const missing = missingTools(h.facts, needsOf(h)).filter((c) => !(osPhaseRuns && installedByOsPhase(c)));
     if (missing.length === 0) return [];
     const install = toolInstall(h.os.adapter, missing);
     const listed = missing.map((c) => `${c} (${hostTool(c).usedFor})`).join(', ');
-    const osPhase = missing.some((c) => hostTool(c).source === 'installed') ? `, or run the ${INSTALLING_PHASE} phase, which installs them` : '';
+    const osPhase = missing.some(installedByOsPhase) ? `, or run the ${INSTALLING_PHASE} phase, which installs them` : '';
     return [
       new HostError(
         h.host.name,

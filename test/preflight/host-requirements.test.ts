@@ -5,7 +5,7 @@ import type { HostSpec } from '../../src/config/cluster-spec.js';
 import type { HostFacts } from '../../src/engine/facts.js';
 import { HostError } from '../../src/errors.js';
 import { detectOs } from '../../src/os/detect.js';
-import { HOST_TOOLS, installedToolPackages, MISSING_TOOLS_FACT, toolInstall } from '../../src/os/host-tools.js';
+import { HOST_TOOLS, MISSING_TOOLS_FACT, toolInstall, toolPackages } from '../../src/os/host-tools.js';
 import type { ClusterContext } from '../../src/phases/context.js';
 import { hostDescriber } from '../../src/phases/describe.js';
 import { osPhase } from '../../src/phases/os-prep.js';
@@ -44,7 +44,7 @@ describe('the tools kubestrap runs on hosts', () => {
   it('lists every command once, each with what it is for', () => {
     const commands = HOST_TOOLS.map((t) => t.command);
     expect(new Set(commands).size).toBe(commands.length);
-    for (const c of ['curl', 'tar', 'gzip', 'iptables', 'conntrack', 'socat', 'modprobe', 'sysctl', 'cmp', 'ip', 'ss', 'sha256sum', 'systemctl']) expect(commands).toContain(c);
+    for (const c of ['curl', 'tar', 'gzip', 'iptables', 'modprobe', 'sysctl', 'cmp', 'ip', 'ss', 'sha256sum', 'systemctl']) expect(commands).toContain(c);
     expect(HOST_TOOLS.every((t) => t.usedFor.length > 0)).toBe(true);
   });
 
@@ -61,12 +61,16 @@ describe('the tools kubestrap runs on hosts', () => {
     expect(missing.has('curl')).toBe(true);
     expect(missing.has('tar')).toBe(false);
     expect(missing.has('ip')).toBe(false);
-    expect(missing.has('conntrack')).toBe(true);
+    expect(missing.has('sysctl')).toBe(true);
   });
 
-  it("installs the packages of every installed tool in the OS adapter's names", () => {
-    expect(installedToolPackages(detectOs('x', factsFor('debian12')).adapter)).toEqual(['curl', 'tar', 'gzip', 'iptables', 'conntrack', 'socat', 'kmod', 'procps', 'diffutils']);
-    expect(installedToolPackages(detectOs('x', factsFor('rocky93')).adapter)).toEqual(['curl', 'tar', 'gzip', 'iptables-nft', 'conntrack-tools', 'socat', 'kmod', 'procps-ng', 'diffutils']);
+  it("installs the distribution's iptables, and the packages of the tools a host lacks, in the OS adapter's names", () => {
+    const lacking = (commands: string) => hostFacts({ [MISSING_TOOLS_FACT.key]: commands });
+    const debian = detectOs('x', factsFor('debian12')).adapter;
+    const rocky = detectOs('x', factsFor('rocky93')).adapter;
+    expect(toolPackages(debian, lacking(''))).toEqual(['iptables']);
+    expect(toolPackages(debian, lacking('curl\nsysctl\nmodprobe\ncmp\ntar\ngzip\n'))).toEqual(['curl', 'tar', 'gzip', 'iptables', 'kmod', 'procps', 'diffutils']);
+    expect(toolPackages(rocky, lacking('curl\nsysctl\n'))).toEqual(['curl', 'iptables-nft', 'procps-ng']);
     expect(toolInstall(detectOs('x', factsFor('rocky93')).adapter, ['ip', 'ss'])).toEqual({ packages: ['iproute'], command: 'dnf install -y iproute' });
   });
 
