@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
+import { runCli } from '../support/cli.js';
 import { runEngine } from '../support/engine-run.js';
 import { hostValues } from '../../src/phases/index.js';
 import { osPhase } from '../../src/phases/os-prep.js';
@@ -10,7 +11,7 @@ import { createRuntimePhase, type RuntimeBundle } from '../../src/phases/runtime
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { prepareTemplates } from '../../src/render/render-cluster.js';
 import { SshPool } from '../../src/ssh/pool.js';
-import { useLabCluster } from './support/cluster.js';
+import { type JsonReport, useLabCluster } from './support/cluster.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
 import { writeImageArchive } from './support/image-archive.js';
 import { labRuntimeBundle } from './support/runtime-bundle.js';
@@ -52,13 +53,22 @@ describe.skipIf(!labAvailable())('CONTAINER_RUNTIME_SOURCE=bundle on a host with
     return runEngine(spec, pool, [osPhase, runtime], 'apply', { filesFor: (h, facts) => templates.renderHost(h, values(h, facts)).files });
   };
 
-  it('is refused by a run that has no bundle, with nothing changed', async () => {
-    const { run, report } = await cluster.json('apply', ['--phase', 'os,runtime']);
-    expect(run.code).toBe(2);
-    expect(report.refused?.map((r) => `${r.where}: ${r.message}`)).toEqual([
-      `${hosts.host(0).name} CONTAINER_RUNTIME_SOURCE: CONTAINER_RUNTIME_SOURCE=bundle installs containerd, runc and Docker from an offline bundle, and this run has none with them`,
-    ]);
-    expect((await hosts.exec(0, 'test -e /usr/local/bin/containerd')).code).not.toBe(0);
+  it('is refused by a run without the offline bundle whose release binaries cannot be downloaded, with nothing changed', async () => {
+    // The release binaries come from the run's bundle, or are downloaded: here from a port where nothing listens.
+    const dead = `http://${hosts.lab.gateway}:9`;
+    cluster.setProperty('GITHUB_DOWNLOAD_URL', dead);
+    cluster.setProperty('DOCKER_DOWNLOAD_URL', dead);
+    try {
+      const run = await runCli(['apply', '--phase', 'os,runtime', '--output', 'json', '-i', cluster.inventory, '-c', cluster.config]);
+      expect(run.code, run.stdout + run.stderr).toBe(2);
+      const report = JSON.parse(run.stdout) as JsonReport;
+      expect(report.results).toEqual([]);
+      expect((report.refused ?? []).map((r) => r.message).join('\n')).toContain(`${dead}/containerd/containerd/releases/download/`);
+      expect((await hosts.exec(0, 'test -e /usr/local/bin/containerd')).code).not.toBe(0);
+    } finally {
+      cluster.setProperty('GITHUB_DOWNLOAD_URL', 'https://github.com');
+      cluster.setProperty('DOCKER_DOWNLOAD_URL', 'https://download.docker.com');
+    }
   });
 
   it(
