@@ -39,6 +39,13 @@ async function leftovers(hosts: LabHosts, i: number): Promise<string[]> {
   return (await hosts.run(i, script)).split('\n').filter(Boolean);
 }
 
+/** Each failed phase's error, for a failing assertion's message. */
+function errorsOf(report: JsonReport): string {
+  const failed = report.results.filter((r) => r.error).map((r) => `${r.phase} ${r.host}: ${r.error!.message}\n${r.error!.details?.stderrTail ?? ''}`);
+  const refused = (report.refused ?? []).map((e) => `refused: ${e.where}: ${e.message}`);
+  return [...refused, ...failed].join('\n');
+}
+
 function statuses(report: JsonReport): Array<[string, string]> {
   return report.hosts.map((h) => [h.host, h.status]);
 }
@@ -51,8 +58,8 @@ describe.skipIf(!labAvailable())('reset: kubestrap off the hosts, without cuttin
   const worker = () => hosts.host(1).name;
 
   it('init makes the cluster', async () => {
-    const { run } = await cluster.json('init', ['--yes']);
-    expect(run.code, run.stderr).toBe(0);
+    const { run, report } = await cluster.json('init', ['--yes']);
+    expect(run.code, `${run.stderr}\n${errorsOf(report)}`).toBe(0);
   });
 
   it('refuses to reset a host the running cluster still counts (--limit), before any change', async () => {
@@ -87,8 +94,8 @@ describe.skipIf(!labAvailable())('reset: kubestrap off the hosts, without cuttin
   });
 
   it('init on the same hosts succeeds again, with the PKI the reset kept', async () => {
-    const { run } = await cluster.json('init', ['--yes']);
-    expect(run.code, run.stderr).toBe(0);
+    const { run, report } = await cluster.json('init', ['--yes']);
+    expect(run.code, `${run.stderr}\n${errorsOf(report)}`).toBe(0);
     const health = await cluster.cli(['health']);
     expect(health.code, health.stdout).toBe(0);
   });
