@@ -65,10 +65,23 @@ function absentFor(stale: readonly string[], restarts: Readonly<Record<string, s
     const name = id.slice(colon + 1);
     return [{ kind: 'absent', of, name, ...(restarts[id]?.length ? { restarts: restarts[id] } : {}) }];
   });
-  const files = parsed.filter((r) => r.of === 'file').map((r) => r.name);
-  for (const dir of parsed.filter((r) => r.of === 'directory')) {
-    const inside = files.filter((f) => f.startsWith(`${dir.name}/`) && !f.slice(dir.name.length + 1).includes('/'));
-    if (inside.length) dir.emptiedBy = inside;
-  }
   return parsed.sort((a, b) => REMOVAL_ORDER.indexOf(a.of) - REMOVAL_ORDER.indexOf(b.of) || (a.of === 'directory' ? b.name.length - a.name.length : 0));
+}
+
+/**
+ * A folder counts as empty when all it holds is what the run removes before it on the same host:
+ * files and folders made absent by this phase or an earlier one (a reset empties /etc/kubernetes
+ * phase by phase, and the phase that made the folder comes last). `phases` are one host's
+ * resources in run order; the absent folders are marked in place.
+ */
+export function markEmptiedFolders(phases: ReadonlyArray<readonly Resource[]>): void {
+  const removed: string[] = [];
+  for (const resources of phases) {
+    const absent = resources.filter((r): r is AbsentResource => r.kind === 'absent' && (r.of === 'file' || r.of === 'directory'));
+    removed.push(...absent.map((r) => r.name));
+    for (const dir of absent.filter((r) => r.of === 'directory' && !r.recursive)) {
+      const inside = removed.filter((name) => name.startsWith(`${dir.name}/`) && !name.slice(dir.name.length + 1).includes('/'));
+      if (inside.length) dir.emptiedBy = inside;
+    }
+  }
 }

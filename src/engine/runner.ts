@@ -10,7 +10,7 @@ import type { KindContext, PackageTool } from './kinds/kind.js';
 import type { ClusterContext, ClusterHost, Phase, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport } from './report.js';
-import { withInstalled } from './installed.js';
+import { markEmptiedFolders, withInstalled } from './installed.js';
 import { resourceId, type Resource } from './resource.js';
 import { asKubestrapError, type ClusterSession, type HostWithFacts } from './session.js';
 import type { TargetHost } from './target.js';
@@ -206,6 +206,7 @@ function workOutResources(opts: Opts, s: Run, reports: Map<string, HostReport>):
       const fields = phase.appliesTo(s.host) ? (phase.record?.(ctx) ?? {}) : {};
       s.resources.set(phase.name, checkUnique(s.host.name, withInstalled(phase.name, wanted.get(phase)!, s.facts.record.get(phase.name), fields, wantedByAny)));
     }
+    markEmptiedFolders(involved.map((p) => s.resources.get(p.name) ?? []));
     return true;
   } catch (err) {
     const error = asKubestrapError(s.host.name, err);

@@ -99,6 +99,27 @@ describe('absence: what a phase no longer wants is removed', () => {
     expect(summaries(await run(cluster, [appPhase([])]), 'n1')).toEqual([]);
   });
 
+  it('removes a folder one phase made once the phases before it in the run removed what they put in it, and keeps a folder that holds anything else', async () => {
+    const cluster = fakeCluster(tmp(), { n1: {} });
+    const layout: TestPhase = { name: 'layout', title: 'layout', appliesTo: () => true, resources: () => [dir('/etc/demo'), dir('/etc/demo/sub'), dir('/etc/keep')] };
+    const fill: TestPhase = { name: 'fill', title: 'fill', appliesTo: () => true, resources: () => [file(CONF, 'v=1\n'), file('/etc/demo/sub/a.conf', 'a\n'), file('/etc/keep/b.conf', 'b\n')] };
+    await run(cluster, [layout, fill]);
+    cluster.host('n1').place('/etc/keep/theirs.conf', 'not ours\n');
+    // A teardown: the filling phase's removals run first, the folders' phase last, all probed before any change.
+    const gone = (name: string): TestPhase => ({ name, title: name, appliesTo: () => false, resources: () => [] });
+    const applied = await run(cluster, [gone('fill'), gone('layout')]);
+    expect(summaries(applied, 'n1')).toEqual([
+      `remove ${CONF}`,
+      'remove /etc/demo/sub/a.conf',
+      'remove /etc/keep/b.conf',
+      'forget what the fill phase installed (nothing left)',
+      'remove empty directory /etc/demo/sub',
+      'remove empty directory /etc/demo',
+      'forget what the layout phase installed (nothing left)',
+    ]);
+    expect([cluster.host('n1').exists('/etc/demo'), cluster.host('n1').read('/etc/keep/theirs.conf')]).toEqual([false, 'not ours\n']);
+  });
+
   it('keeps a file that moved to another phase of the run, which now records it', async () => {
     const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } } });
     const config: TestPhase = { name: 'config', title: 'config', appliesTo: () => true, resources: () => [file(CONF, 'v=1\n', ['app'])] };
