@@ -88,6 +88,18 @@ export type PkiFile = keyof typeof PKI_PATHS;
 /** Where flanneld writes the node's subnet (`--subnet-file`): its readiness and health read it. */
 export const FLANNEL_SUBNET_FILE = `${HOST_PATHS.flannelRunDir}/subnet.env`;
 
+/** Folders of the system's own layout: kubestrap puts binaries there (BIN_PATH=/usr/local/bin, say) but never owns or removes them. */
+const SYSTEM_FOLDERS = new Set(['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin', '/usr/libexec', '/usr/local/libexec']);
+
+/**
+ * The folders kubestrap makes for a host's binaries (BIN_PATH, the CNI plugins'): those a reset
+ * removes once empty. A system folder, or one right under the root, is never one of them.
+ */
+export function binaryFolders(host: HostSpec, names: readonly BinaryName[]): string[] {
+  const folders = new Set(names.map((name) => binaryPath(host, name).replace(/\/[^/]+$/, '')));
+  return [...folders].filter((dir) => !SYSTEM_FOLDERS.has(dir) && dir.split('/').filter(Boolean).length > 1);
+}
+
 /** Where a binary goes on this host: BIN_PATH, or the CNI plugin folder the runtime reads. */
 export function binaryPath(host: HostSpec, name: BinaryName): string {
   return BINARIES[name].dir === 'cni' ? `${HOST_PATHS.cniBinDir}/${name}` : `${host.values.BIN_PATH}/${name}`;

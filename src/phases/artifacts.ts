@@ -1,5 +1,5 @@
 import { binariesForRoles } from '../components/binaries.js';
-import { binaryPath } from '../components/paths.js';
+import { binaryFolders, binaryPath } from '../components/paths.js';
 import type { HostSpec } from '../config/cluster-spec.js';
 import { RunArtifacts } from '../artifacts/provider.js';
 import { hasLocalZstd } from '../artifacts/wire-encoding.js';
@@ -10,6 +10,7 @@ import type { TransferCodec } from '../transfer/transfer-codec.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import { CGROUP_FACT, cgroupProblems } from '../preflight/cgroup.js';
 import { binaryFile } from './binary-file.js';
+import type { Resource } from '../engine/resource.js';
 import type { ClusterContext, Phase, PhaseContext } from './phase.js';
 
 export const ARTIFACTS_PHASE_TITLE = 'binaries';
@@ -50,7 +51,10 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
     resources: ({ spec, host, facts, os }: PhaseContext) => {
       const p = ready();
       const codec = codecFor(host, facts);
-      return binariesForRoles(host.roles, spec.versions).map((name) => binaryFile(p, name, os.arch, codec, binaryPath(host, name), { verify: options.verifyBinaries ?? false }));
+      const names = binariesForRoles(host.roles, spec.versions);
+      // The folders are recorded with the binaries, so that a reset (or a host's last role gone) removes them once empty.
+      const folders = binaryFolders(host, names).map((path): Resource => ({ kind: 'directory', path, mode: 0o755, owner: 'root', group: 'root' }));
+      return [...folders, ...names.map((name) => binaryFile(p, name, os.arch, codec, binaryPath(host, name), { verify: options.verifyBinaries ?? false }))];
     },
 
     preflight: (ctx) => [...cgroupProblems(ctx, (h) => h.host.roles.includes('worker')), ...toolProblems(ctx, (h) => (receivesBinaries(h.host) ? unpackers(h.host, h.facts) : []))],

@@ -66,9 +66,12 @@ describe('the artifacts phase', () => {
     expect(await phase.prepare!(ctx)).toEqual([]);
     const resourcesOf = (name: string) => {
       const host = spec.hosts.find((h) => h.name === name)!;
-      return phase.resources({ spec, host, facts, os: detectOs(name, facts), files: [] }) as LocalFileResource[];
+      return phase.resources({ spec, host, facts, os: detectOs(name, facts), files: [] });
     };
-    const worker = resourcesOf('w1');
+    const all = resourcesOf('w1');
+    // Their folders first: kubestrap's own, so a reset removes them once empty.
+    expect(all.filter((r) => r.kind === 'directory').map((r) => r.path)).toEqual(['/usr/local/kube', '/opt/cni/bin']);
+    const worker = all.filter((r): r is LocalFileResource => r.kind === 'localFile');
     expect(worker.map((r) => r.path)).toEqual([
       '/usr/local/kube/kubelet',
       '/usr/local/kube/kube-proxy',
@@ -92,7 +95,13 @@ describe('the artifacts phase', () => {
     });
     expect(kubelet.source).toMatchObject({ sha256: sha256('kubelet binary'), size: 14, transfer: { codec: 'gzip' } });
     expect(worker.find((r) => r.path.endsWith('/portmap'))!.restarts).toEqual([]);
-    expect(resourcesOf('e1').map((r) => r.path.split('/').at(-1))).toEqual(['etcd', 'etcdctl', 'etcdutl']);
+    expect(resourcesOf('e1').map((r) => (r.kind === 'localFile' ? r.path.split('/').at(-1) : r.kind))).toEqual(['directory', 'etcd', 'etcdctl', 'etcdutl']);
+    // A system folder is the system's: binaries go there, the folder is never kubestrap's.
+    const system = cluster('BIN_PATH=/usr/local/bin\n');
+    const inSystem = artifactsPhase(new RunArtifacts({ bundleDir: bundle(system.dir, system.spec), cacheDir: join(system.dir, 'cache') }));
+    expect(await inSystem.prepare!(system.ctx)).toEqual([]);
+    const e1 = system.spec.hosts.find((h) => h.name === 'e1')!;
+    expect(inSystem.resources({ spec: system.spec, host: e1, facts: system.facts, os: detectOs('e1', system.facts), files: [] }).filter((r) => r.kind === 'directory')).toEqual([]);
   });
 
   it('hashes what a later run sends before it leaves: a stored encoding that changed is refused, the others pass', async () => {
@@ -100,7 +109,7 @@ describe('the artifacts phase', () => {
     const options = { bundleDir: bundle(dir, spec), cacheDir: join(dir, 'cache') };
     const uploadsOf = (phase: ReturnType<typeof artifactsPhase>) => {
       const host = spec.hosts.find((h) => h.name === 'w1')!;
-      const resources = phase.resources({ spec, host, facts, os: detectOs(host.name, facts), files: [] }) as LocalFileResource[];
+      const resources = phase.resources({ spec, host, facts, os: detectOs(host.name, facts), files: [] }).filter((r): r is LocalFileResource => r.kind === 'localFile');
       return resources.flatMap((r) => localFileKind.diff(r, 'absent', resourceId(r), { packages: debianAdapter })!.steps.flatMap((s) => (s.type === 'upload' ? [s.upload] : [])));
     };
     // The first run makes the encodings (from the bytes it hashed), pins their own digests in the
