@@ -76,6 +76,8 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
         CGROUP_DRIVER: cgroupDriver(host, facts, runtime),
         CONTAINERD_CONFIG_VERSION: containerdConfigVersion(containerd),
         CONTAINERD_CNI_BIN_DIRS: String(containerdTakesCniBinDirs(containerd)),
+        // Unknown until read: the upstream default; the plan of a host read shows the setting in the file's diff.
+        CONTAINERD_RESTRICT_OOM_SCORE_ADJ: String(runtime?.oomScoreAdjRestricted ?? false),
       };
     },
 

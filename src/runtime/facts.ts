@@ -29,6 +29,12 @@ export interface RuntimeFacts {
   unmountedDataRootMounts: string[];
   /** The top-level directory of DOCKER_DATA_ROOT does not exist: a disk that was meant to be there is not. */
   dataRootTopMissing: boolean;
+  /**
+   * Root on this host may not lower a process's oom_score_adj (no CAP_SYS_RESOURCE: an LXC or
+   * systemd-nspawn container, rootless in a container). containerd starts every sandbox at -998,
+   * so runc fails each one ("can't get final child's PID from pipe: EOF") unless told not to.
+   */
+  oomScoreAdjRestricted: boolean;
 }
 
 export interface RuntimeFactInput {
@@ -85,6 +91,8 @@ export function runtimeFactSnippet({ queries, dataRoot }: RuntimeFactInput): str
     'else ks_ask=1; fi',
     'if command -v dockerd >/dev/null 2>&1; then echo "installed-dockerd yes"; else ks_ask=1; fi',
     ...(queries ? packageQueries(queries) : []),
+    // In a subshell: only that short-lived process's score changes (and only where it may).
+    "( echo -998 > /proc/self/oom_score_adj ) 2>/dev/null || echo 'oom-score-adj restricted'",
     `[ -d ${shq(top)} ] || echo "data-root-top missing"`,
     `ks_root=${shq(dataRoot.replace(/\/+$/, ''))}`,
     `for ks_m in $(awk '!/^[[:space:]]*#/ && NF >= 3 && $3 != "swap" && $2 ~ /^\\// {print $2}' /etc/fstab 2>/dev/null); do`,
@@ -145,6 +153,7 @@ export function parseRuntimeFacts(output: string | undefined): RuntimeFacts {
     docker: value('installed-dockerd') === 'yes',
     unmountedDataRootMounts: own.filter((l) => l.startsWith('unmounted ')).map((l) => l.slice('unmounted '.length).trim()),
     dataRootTopMissing: own.includes('data-root-top missing'),
+    oomScoreAdjRestricted: own.includes('oom-score-adj restricted'),
   };
   const containerd = value('installed-containerd');
   const installed = containerd ? leadingVersion(containerd) : undefined;

@@ -7,6 +7,7 @@ import { detectOs } from '../../src/os/detect.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
 import { hostValues } from '../../src/phases/index.js';
 import { createRuntimePhase, runtimePhase } from '../../src/phases/runtime.js';
+import { runtimeFactSnippet } from '../../src/runtime/facts.js';
 import { renderCluster } from '../../src/render/render-cluster.js';
 import { parseVersion } from '../../src/upstream/index.js';
 import { fakeTools, shRun } from '../engine/support.js';
@@ -232,6 +233,23 @@ describe('runtime phase', () => {
       expect(debian.file('/etc/containerd/config.toml')).toMatch(/^version = 2$/m);
       expect(JSON.parse(debian.file('/etc/docker/daemon.json')!)).toMatchObject({ 'exec-opts': ['native.cgroupdriver=cgroupfs'], bip: '172.17.0.1/16', 'live-restore': true });
       expect(debian.file('/etc/kubernetes/kubelet-config.yaml')).toContain('cgroupDriver: cgroupfs');
+    });
+
+    it('restrict_oom_score_adj where the host refuses a negative oom_score_adj (a container without CAP_SYS_RESOURCE), in both config formats', () => {
+      const restricted = 'oom-score-adj restricted';
+      const v3 = setup('', 'debian12', `${DEBIAN_FRESH}\n${restricted}`);
+      expect(hostValues(v3.host, v3.facts).CONTAINERD_RESTRICT_OOM_SCORE_ADJ).toBe('true');
+      expect(v3.file('/etc/containerd/config.toml')).toMatch(/\[plugins\.'io\.containerd\.cri\.v1\.runtime'\]\n(\s*#.*\n)*\s*restrict_oom_score_adj = true\n/);
+      const v2 = setup('', 'debian12', `${DEBIAN_INSTALLED}\n${restricted}`);
+      expect(v2.file('/etc/containerd/config.toml')).toMatch(/^version = 2$/m);
+      expect(v2.file('/etc/containerd/config.toml')).toMatch(/\[plugins\."io\.containerd\.grpc\.v1\.cri"\]\n\s*sandbox_image = .*\n(\s*#.*\n)*\s*restrict_oom_score_adj = true\n/);
+      // A host that lets root lower the score, or one not read yet: upstream's default, no line.
+      expect(setup().file('/etc/containerd/config.toml')).not.toContain('restrict_oom_score_adj');
+      expect(setup('', 'debian12', DEBIAN_INSTALLED).file('/etc/containerd/config.toml')).not.toContain('restrict_oom_score_adj');
+    });
+
+    it('the fact snippet tries the write in a subshell, so only that process changes', () => {
+      expect(runtimeFactSnippet({ dataRoot: '/var/lib/docker' })).toContain("( echo -998 > /proc/self/oom_score_adj ) 2>/dev/null || echo 'oom-score-adj restricted'");
     });
   });
 
