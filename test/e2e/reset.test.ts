@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { SshPool } from '../../src/ssh/pool.js';
-import { useLabCluster, type JsonReport } from './support/cluster.js';
+import { errorsOf, useLabCluster, type JsonReport } from './support/cluster.js';
 import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
 
 /**
@@ -37,13 +37,6 @@ async function leftovers(hosts: LabHosts, i: number): Promise<string[]> {
     ':',
   ].join('\n');
   return (await hosts.run(i, script)).split('\n').filter(Boolean);
-}
-
-/** Each failed phase's error, for a failing assertion's message. */
-function errorsOf(report: JsonReport): string {
-  const failed = report.results.filter((r) => r.error).map((r) => `${r.phase} ${r.host}: ${r.error!.message}\n${r.error!.details?.stderrTail ?? ''}`);
-  const refused = (report.refused ?? []).map((e) => `refused: ${e.where}: ${e.message}`);
-  return [...refused, ...failed].join('\n');
 }
 
 function statuses(report: JsonReport): Array<[string, string]> {

@@ -29,6 +29,13 @@ export interface JsonReport {
   }>;
 }
 
+/** A failed run's refusals and each failed phase's error (its stderr's last lines too), for an assertion's message. */
+export function errorsOf(report: JsonReport): string {
+  const refused = (report.refused ?? []).map((e) => `refused: ${e.where}: ${e.message}`);
+  const failed = report.results.filter((r) => r.error).map((r) => `${r.phase} ${r.host}: ${r.error!.message}\n${(r.error!.details?.stderrTail ?? '').slice(-1500)}`);
+  return [...refused, ...failed].join('\n');
+}
+
 export interface LabCluster {
   dir: string;
   inventory: string;
