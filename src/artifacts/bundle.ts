@@ -4,7 +4,7 @@ import type { ClusterConfig } from '../config/cluster-config.js';
 import { BundleError, type Warning } from '../errors.js';
 import { ensureRealDir, writeFresh, type Refusal } from '../fresh-file.js';
 import { binariesForRoles, runtimeBinaries } from '../components/binaries.js';
-import { clusterImages, downloadBases, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
+import { downloadBases, nodeImages, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir } from './cache.js';
 import { hashFile } from './hash-file.js';
 import { ArtifactLock } from './lock.js';
@@ -15,7 +15,7 @@ import { resolveBinaries, resolvedKey, type DownloadProgress } from './resolve.j
 /**
  * Offline bundles, as kubeasz's `ezdown` makes them: a folder with every binary a config needs
  * (Kubernetes, etcd, flannel, CNI plugins, and the container runtime's static binaries), the pause
- * and CoreDNS images as archives the runtime imports, and manifest.json with each file's sha256.
+ * CoreDNS and pod-check images as archives the runtime imports, and manifest.json with each file's sha256.
  * `--bundle DIR` then takes everything from there and never touches the network.
  *
  *   DIR/manifest.json
@@ -70,11 +70,11 @@ export async function createBundle(req: BundleRequest): Promise<Manifest> {
     }
     ensureRealDir(out, join(out, arch, 'images'), refuse);
     const registry = req.config.values.K8S_IMAGE_REGISTRY!;
-    for (const image of clusterImages(req.config.versions.kubernetes, registry)) {
+    for (const image of nodeImages(req.config.versions.kubernetes, registry, req.config.values.HEALTH_CHECK_IMAGE!)) {
       const file = `${arch}/images/${image.name}-${image.tag}.tar`;
       const { sha256, size } = await pullImage(image, arch, join(out, file), {
         cache,
-        origin: { property: 'K8S_IMAGE_REGISTRY', value: registry },
+        origin: image.name === 'health-check' ? { property: 'HEALTH_CHECK_IMAGE', value: image.ref } : { property: 'K8S_IMAGE_REGISTRY', value: registry },
         ...(req.progress ? { progress: req.progress } : {}),
       });
       artifacts.push({ component: image.name, version: image.tag, arch, kind: 'image', image: image.ref, file, sha256, size });

@@ -5,7 +5,7 @@ import type { ClusterSpec } from '../config/cluster-spec.js';
 import type { TransferCodec } from '../transfer/transfer-codec.js';
 import type { Upload } from '../transfer/upload.js';
 import { BundleError, KubestrapError, type Warning } from '../errors.js';
-import { clusterImage, downloadBases, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
+import { clusterImage, downloadBases, healthCheckImage, type Arch, type BinaryName, type ImageName } from '../upstream/index.js';
 import { ArtifactCache, userCacheDir, type EncodedFile } from './cache.js';
 import { ArtifactLock } from './lock.js';
 import { bundledImage, type BundledImage } from './bundle.js';
@@ -109,7 +109,8 @@ export class ArtifactProvider {
   async image(name: ImageName, arch: Arch): Promise<BundledImage | undefined> {
     const bundle = this.bundle();
     if (!bundle) return undefined;
-    return bundledImage(bundle, clusterImage(this.spec.kubeVersion, this.spec.values.K8S_IMAGE_REGISTRY!, name).ref, name, arch, (f) => this.cache.hashOf(f));
+    const ref = name === 'health-check' ? healthCheckImage(this.spec.values.HEALTH_CHECK_IMAGE!).ref : clusterImage(this.spec.kubeVersion, this.spec.values.K8S_IMAGE_REGISTRY!, name).ref;
+    return bundledImage(bundle, ref, name, arch, (f) => this.cache.hashOf(f));
   }
 
   /**

@@ -1,11 +1,13 @@
 import type { RuntimeSourceSetting } from '../runtime/source.js';
 import {
+  DEFAULT_HEALTH_CHECK_IMAGE,
   DEFAULT_IMAGE_REGISTRY,
   DEFAULT_VERSIONS,
   DOWNLOAD_BASES,
   etcdBelowMinimum,
   isSupportedEtcdVersion,
   isSupportedKubeVersion,
+  parseImageReference,
   parseProjectVersion,
   parseVersion,
   supportedEtcdRange,
@@ -139,6 +141,10 @@ const checkImageRegistry: ValueCheck = (value) =>
   /^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._-]+)*$/.test(value)
     ? undefined
     : { message: `"${value}" is not a registry`, hint: `write host[:port][/path] without a scheme, e.g. ${DEFAULT_IMAGE_REGISTRY}` };
+
+/** registry[:port]/repository:tag, pinned by tag as the bundle and the nodes' imports need it. */
+const checkImageReference: ValueCheck = (value) =>
+  parseImageReference(value) ? undefined : { message: `"${value}" is not an image reference with a registry and a tag`, hint: `write registry/repository:tag, e.g. ${DEFAULT_HEALTH_CHECK_IMAGE}` };
 
 const downloadBase = (key: keyof typeof DOWNLOAD_BASES, what: string): KeySpec => ({
   summary: `Base URL of ${what} downloads; point it at a mirror with the same layout. HTTPS_PROXY is honoured.`,
@@ -287,6 +293,18 @@ export const KNOWN_KEYS = {
     default: DEFAULT_IMAGE_REGISTRY,
     scope: 'cluster',
     check: checkImageRegistry,
+  },
+  HEALTH_CHECK_IMAGE: {
+    summary: 'Image of the pod check (health --deep, and the verify step of a run that brings up nodes): a busybox with httpd, wget and nslookup; an offline bundle carries it.',
+    default: DEFAULT_HEALTH_CHECK_IMAGE,
+    scope: 'cluster',
+    check: checkImageReference,
+  },
+  VERIFY_PODS: {
+    summary: 'true: a run that brings up nodes (init, a new node) ends with the pod check: a pod on every node, DNS, pod-to-pod and Service traffic from each.',
+    default: 'true',
+    scope: 'cluster',
+    check: checkOneOf(['true', 'false']),
   },
   KUBELET_ALLOW_CGROUP_V1: {
     summary: 'true: let Kubernetes 1.35+ kubelets run on cgroup v1 hosts (failCgroupV1: false); upstream deprecated cgroup v1.',

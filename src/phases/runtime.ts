@@ -3,11 +3,11 @@ import type { RunArtifacts } from '../artifacts/provider.js';
 import { runtimeBinaries } from '../components/binaries.js';
 import { isOn } from '../components/catalog.js';
 import { HOST_PATHS } from '../components/paths.js';
-import type { HostSpec } from '../config/cluster-spec.js';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { parseCidr, cidrContains } from '../config/validators.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
 import type { CommandResource, Resource } from '../engine/resource.js';
-import { HostError, type KubestrapError } from '../errors.js';
+import { BundleError, HostError, KubestrapError } from '../errors.js';
 import type { OsAdapter } from '../os/adapter.js';
 import { detectOs } from '../os/detect.js';
 import { parseRuntimeFacts, runtimeFactSnippet, type RuntimeFacts } from '../runtime/facts.js';
@@ -16,7 +16,7 @@ import { registryHostsFiles } from '../runtime/registry-hosts.js';
 import type { RuntimeChoice, RuntimeDecision } from '../runtime/source.js';
 import { runtimeUnits } from '../runtime/units.js';
 import { containerdConfigVersion, containerdTakesCniBinDirs } from '../runtime/versions.js';
-import type { Version } from '../upstream/index.js';
+import type { Arch, ImageName, Version } from '../upstream/index.js';
 import { codecFor } from './artifacts.js';
 import { binaryFile } from './binary-file.js';
 import { fileResource } from './file-resource.js';
@@ -48,6 +48,9 @@ export interface RuntimeInputs {
 
 export type CgroupDriver = 'systemd' | 'cgroupfs';
 
+/** What a node imports from an offline bundle, where no registry serves it. */
+const BUNDLED_IMAGES: readonly ImageName[] = ['pause', 'coredns', 'health-check'];
+
 /** The hosts the component catalog gives the runtime (where the kubelet runs). */
 const hasRuntime = (host: HostSpec) => isOn(host, 'containerd');
 
@@ -64,6 +67,30 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
   const release = (host: HostSpec): StaticRelease =>
     inputs.bundle ? { containerd: inputs.bundle.containerdVersion, label: 'given to this run' } : configuredRelease(host, inputs.artifacts?.options.bundleDir !== undefined);
   const decide = (host: HostSpec, facts: HostFacts) => decisionOf(host, facts, release(host));
+  // An offline bundle's images (pause, CoreDNS, the pod check's) per architecture, read and checked in prepare.
+  const bundled = new Map<Arch, ImageArchive[]>();
+  const bundleImages = async (spec: ClusterSpec, arches: readonly Arch[]): Promise<KubestrapError[]> => {
+    const provider = inputs.artifacts?.options.bundleDir !== undefined ? inputs.artifacts.provider(spec) : undefined;
+    if (!provider || inputs.images) return [];
+    const problems: KubestrapError[] = [];
+    for (const arch of new Set(arches)) {
+      const archives: ImageArchive[] = [];
+      for (const name of BUNDLED_IMAGES) {
+        try {
+          const image = await provider.image(name, arch);
+          if (image) archives.push({ ref: image.ref, archive: image.file });
+        } catch (err) {
+          // A bundle made before it carried the pod check's image: the check says the image is missing.
+          if (name === 'health-check' && err instanceof BundleError) continue;
+          if (err instanceof KubestrapError) problems.push(err);
+          else throw err;
+        }
+      }
+      bundled.set(arch, archives);
+    }
+    return problems;
+  };
+  const images = (ctx: PhaseContext): readonly ImageArchive[] => inputs.images?.(ctx.host) ?? bundled.get(ctx.os.arch) ?? [];
   return {
     name: 'runtime',
     title: 'container runtime (containerd, Docker)',
@@ -82,12 +109,16 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
     },
 
     async prepare(ctx) {
+      const imageProblems = await bundleImages(
+        ctx.spec,
+        ctx.hosts.filter((h) => hasRuntime(h.host)).map((h) => h.os.arch),
+      );
       const wanted = inputs.bundle ? [] : ctx.hosts.filter((h) => hasRuntime(h.host) && choiceOf(decide(h.host, h.facts))?.source === 'static');
-      if (wanted.length === 0) return [];
+      if (wanted.length === 0) return imageProblems;
       if (!inputs.artifacts) return wanted.map((h) => noRelease(h.host));
       const provider = inputs.artifacts.provider(ctx.spec);
       const requests = wanted.flatMap((h) => runtimeBinaries().map((name) => ({ name, arch: h.os.arch, host: h.host, facts: h.facts })));
-      const problems = await provider.resolve(requests);
+      const problems = [...imageProblems, ...(await provider.resolve(requests))];
       if (problems.length || ctx.mode === 'plan') return problems;
       await provider.encode(requests.map((r) => ({ binary: provider.binary(r.name, r.arch), codec: codecFor(r.host, r.facts) })));
       return [];
@@ -96,7 +127,7 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
     // Worked out before the preflight runs: a host without a source wants nothing, and the preflight refuses the run.
     resources: (ctx) => {
       const choice = choiceOf(decide(ctx.host, ctx.facts));
-      return choice ? runtimeResources(ctx, choice, inputs) : [];
+      return choice ? runtimeResources(ctx, choice, inputs, images(ctx)) : [];
     },
     preflight: (ctx) => ctx.hosts.filter((h) => hasRuntime(h.host)).flatMap((h) => runtimeProblems(h, decide)),
     beforeUpload: async (uploads) => {
@@ -161,7 +192,7 @@ function expectedContainerd(host: HostSpec, facts: HostFacts | undefined, releas
   return setting === 'static' || setting === 'bundle' ? release.containerd : runtimeFactsOf(facts)?.containerd;
 }
 
-function runtimeResources(ctx: PhaseContext, choice: RuntimeChoice, inputs: RuntimeInputs): Resource[] {
+function runtimeResources(ctx: PhaseContext, choice: RuntimeChoice, inputs: RuntimeInputs, images: readonly ImageArchive[]): Resource[] {
   const { host, files } = ctx;
   const registries = registryHostsFiles(host.values.DOCKER_REGISTRY_MIRRORS ?? '', host.values.DOCKER_INSECURE_REGISTRIES ?? '');
   return [
@@ -173,7 +204,7 @@ function runtimeResources(ctx: PhaseContext, choice: RuntimeChoice, inputs: Runt
     ...installResources(ctx, choice, inputs),
     runningService(ctx.spec, host, 'containerd'),
     runningService(ctx.spec, host, 'docker'),
-    ...(inputs.images?.(host) ?? []).flatMap((image) => imageResources(image)),
+    ...images.flatMap((image) => imageResources(image)),
   ];
 }
 

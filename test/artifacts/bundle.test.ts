@@ -12,7 +12,7 @@ import { loadClusterConfig } from '../../src/config/cluster-config.js';
 import { digestOf } from '../../src/artifacts/image-archive.js';
 import { pullImage } from '../../src/artifacts/oci.js';
 import { ArtifactError, BundleError } from '../../src/errors.js';
-import { clusterImages, type ImageRef } from '../../src/upstream/index.js';
+import { nodeImages, type ImageRef } from '../../src/upstream/index.js';
 import { runCli } from '../support/cli.js';
 import { chunked, deadUrl, useArtifactServers, type Route } from '../support/artifact-server.js';
 import { fakeBinary, fakeRegistry, fakeUpstream } from '../support/fake-upstream.js';
@@ -39,12 +39,13 @@ describe('bundle create, then use with the network gone', () => {
         `GITHUB_DOWNLOAD_URL=${server.url}`,
         `DOCKER_DOWNLOAD_URL=${server.url}`,
         `K8S_IMAGE_REGISTRY=${registry}`,
+        `HEALTH_CHECK_IMAGE=${registry}/e2e-test-images/busybox:1.36.1-1`,
         '',
       ].join('\n'),
     );
     const config = loadClusterConfig(configFile);
     const routes = await fakeUpstream(server.url, config.versions, arches);
-    const images = clusterImages(config.versions.kubernetes, registry);
+    const images = nodeImages(config.versions.kubernetes, registry, config.values.HEALTH_CHECK_IMAGE!);
     for (const [path, route] of Object.entries({ ...routes, ...fakeRegistry(images, arches, { realm: `${server.url}/token` }) })) server.routes.set(path, route);
     return { dir, server, config, configFile, images };
   }
@@ -76,8 +77,10 @@ describe('bundle create, then use with the network gone', () => {
         .sort(),
     ).toEqual([
       `amd64 ${new URL(server.url).host}/coredns/coredns:v1.14.4`,
+      `amd64 ${new URL(server.url).host}/e2e-test-images/busybox:1.36.1-1`,
       `amd64 ${new URL(server.url).host}/pause:3.10.1`,
       `arm64 ${new URL(server.url).host}/coredns/coredns:v1.14.4`,
+      `arm64 ${new URL(server.url).host}/e2e-test-images/busybox:1.36.1-1`,
       `arm64 ${new URL(server.url).host}/pause:3.10.1`,
     ]);
     expect(manifest.createdFor).toMatchObject({ kubernetes: 'v1.37.1', etcd: 'v3.6.13', containerd: 'v2.3.0' });

@@ -3,7 +3,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, ManifestSchema, type ArtifactEntryInput, type Manifest } from '../../src/artifacts/manifest.js';
-import { clusterImages, DEFAULT_IMAGE_REGISTRY, DEFAULT_VERSIONS, mustParseVersion, REMOVED_FLAGS, type Arch, type Project, type RemovedFlag } from '../../src/upstream/index.js';
+import {
+  DEFAULT_HEALTH_CHECK_IMAGE,
+  DEFAULT_IMAGE_REGISTRY,
+  nodeImages,
+  DEFAULT_VERSIONS,
+  mustParseVersion,
+  REMOVED_FLAGS,
+  type Arch,
+  type Project,
+  type RemovedFlag,
+} from '../../src/upstream/index.js';
 import { GENERATION_DEBS, KUBECTL, type DebBinaries } from './bundle-debs.js';
 import { cachedDir, shortHash } from './cache.js';
 import { DEFAULT_GENERATION, type Generation } from './generations.js';
@@ -21,7 +31,7 @@ import { sh } from './run.js';
  * per generation (current: Debian unstable's builds; previous: Debian 12's etcd, containerd and
  * Docker). Stand-ins where it does not: the other Kubernetes components and flanneld are the python
  * stand-ins from test/standins, each baked into one self-contained file, the flannel CNI plugin a
- * small script; the pause and CoreDNS images are archives made here from busybox-static.
+ * small script; the pause, CoreDNS and pod-check images are archives made here from busybox-static.
  * `createdFor` names every project's version, so a test's config can match the bundle; the
  * bundle's lab-bundle.json says what each real binary is (package, Debian version, repo).
  */
@@ -62,7 +72,7 @@ export interface LabBundleRecord {
 
 const STANDIN_SOURCE = path.join(STANDINS_DIR, 'standin.py');
 /** Changing what the bundle holds changes this, and with it the cache key. */
-const RECIPE_VERSION = 4;
+const RECIPE_VERSION = 5;
 
 /** Debian version `3.4.23-4+b6` (maybe with an epoch) -> upstream `v3.4.23`. */
 export function upstreamVersion(debVersion: string): string {
@@ -245,7 +255,10 @@ async function realKubectlAside(dir: string, a: Arch, kubectl: PlannedDeb): Prom
   return { file: `${a}/real/kubectl`, pkg: kubectl.pkg, debVersion: kubectl.debVersion, repo: kubectl.repo };
 }
 
-/** The pause and CoreDNS images of the Kubernetes version, made from Debian 12's busybox-static. */
+/**
+ * The pause and CoreDNS images of the Kubernetes version and the pod check's (HEALTH_CHECK_IMAGE's
+ * default), made from Debian 12's busybox-static; the pod check gives its pods their command.
+ */
 async function writeImages(dir: string, kubeVersion: string, repos: LabRepos, a: Arch): Promise<ArtifactEntryInput[]> {
   const busyboxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-busybox-'));
   try {
@@ -253,9 +266,9 @@ async function writeImages(dir: string, kubeVersion: string, repos: LabRepos, a:
     await sh`dpkg-deb -x ${planned.deb} ${busyboxDir}`;
     const busybox = fs.readFileSync(path.join(busyboxDir, 'bin/busybox'));
     const entries: ArtifactEntryInput[] = [];
-    for (const image of clusterImages(mustParseVersion(kubeVersion), DEFAULT_IMAGE_REGISTRY)) {
+    for (const image of nodeImages(mustParseVersion(kubeVersion), DEFAULT_IMAGE_REGISTRY, DEFAULT_HEALTH_CHECK_IMAGE)) {
       const file = `${a}/images/${image.name}-${image.tag}.tar`;
-      await writeLocalImage(path.join(dir, file), { ref: image.ref, entrypoint: image.name === 'pause' ? '/pause' : '/coredns' }, busybox, a);
+      await writeLocalImage(path.join(dir, file), { ref: image.ref, entrypoint: `/${image.name}` }, busybox, a);
       entries.push({ component: image.name, version: image.tag, arch: a, kind: 'image', image: image.ref, file, sha256: sha256(path.join(dir, file)), size: fs.statSync(path.join(dir, file)).size });
     }
     return entries;
