@@ -1,5 +1,6 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import type { ClusterSession, OpenHost } from '../engine/session.js';
+import { runPodCheck } from './pod-check/run.js';
 import { etcdAuthCheck, etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type HealthCheck, type HealthRow } from './checks.js';
 
 export interface HealthReport {
@@ -12,12 +13,16 @@ export interface HealthReport {
  * `bootstrap health`, a procedure on the cluster session: every host reached (so a jump host works
  * as for apply), then one command per host with all of its checks, hosts in parallel. The
  * cluster-wide checks ride in the command of the first etcd member and the first master that answered.
+ * `deep`: the pod check too (pod-check/), on that master.
  */
-export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostSpec>): Promise<HealthReport> {
+export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostSpec>, opts: { deep?: boolean } = {}): Promise<HealthReport> {
   const started = Date.now();
   const { open, lost } = await session.connect();
   const clusterChecks = assignClusterChecks(spec, session, open);
-  const rows = (await session.each(open, (h) => runChecks(session, h, [...hostChecks(spec, h.host), ...(clusterChecks.get(h.host.name) ?? [])]))).flat();
+  // The pod check runs alongside, as a command of its own on the first master that answered.
+  const masters = spec.hosts.filter((h) => h.roles.includes('master')).map((h) => h.name);
+  const deep = opts.deep ? runPodCheck(spec, session.first(open, masters)) : Promise.resolve([]);
+  const rows = [...(await session.each(open, (h) => runChecks(session, h, [...hostChecks(spec, h.host), ...(clusterChecks.get(h.host.name) ?? [])]))).flat(), ...(await deep)];
   const unreachable = lost.map((l) => ({ check: 'reachable over SSH', host: l.host.name, ok: false, detail: l.error.message }));
   const all = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
   return { ok: all.every((r) => r.ok), rows: order(spec, all), durationMs: Date.now() - started };

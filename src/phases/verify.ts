@@ -2,14 +2,19 @@ import type { ClusterAction } from './context.js';
 import { shq } from '../ssh/quote.js';
 import { namesWithRole, type Phase } from './phase.js';
 import { kubectl } from '../components/clients.js';
+import { podCheckFor, podCheckNodes } from '../health/pod-check/run.js';
+import { POD_CHECK_SECONDS, ROW_MARK } from '../health/pod-check/script.js';
+import type { ClusterSpec } from '../config/cluster-spec.js';
 
 /** How long a run waits for every node to report Ready after its agents started. */
 export const NODES_READY_TIMEOUT_SEC = 300;
 
 /**
- * The last step of a run: every node of the inventory is Ready. It only looks (and waits while
- * nodes are still coming up); the per-component checks were the phases' readiness waits, and
- * `bootstrap health` checks all of it on demand.
+ * The last step of a run: every node of the inventory is Ready and, where nodes were coming up
+ * (init, a node added) and VERIFY_PODS is true, pods work on them: the pod check of
+ * `bootstrap health --deep` (a pod per node; DNS, pod-to-pod and Service traffic from each). It
+ * only looks (and waits while nodes are still coming up); the per-component checks were the
+ * phases' readiness waits, and `bootstrap health` checks all of it on demand.
  */
 export const verifyPhase: Phase = {
   name: 'verify',
@@ -20,21 +25,23 @@ export const verifyPhase: Phase = {
     const nodes = ctx.spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
     const masters = namesWithRole(ctx, 'master');
     if (nodes.length === 0 || masters.length === 0) return [];
-    return [nodesReady(nodes, masters)];
+    return [nodesReady(nodes, masters), ...(ctx.spec.values.VERIFY_PODS === 'true' ? [podsWork(ctx.spec, nodes, masters)] : [])];
   },
 };
+
+// Prints the nodes that are not Ready (or not there); empty when all are. One list of every node,
+// whatever their number: kubectl's STATUS column is Ready, or Ready,SchedulingDisabled when cordoned.
+function notReadyScript(nodes: readonly string[], host: Parameters<typeof kubectl>[0], live: readonly string[]): string {
+  const wanted = nodes.filter((n) => live.includes(n));
+  return `ready=$(${kubectl(host)} get nodes --no-headers 2>/dev/null | awk '$2 == "Ready" || $2 ~ /^Ready,/ { print $1 }'); for n in ${wanted.map(shq).join(' ')}; do printf '%s\\n' "$ready" | grep -qxF -- "$n" || echo "$n"; done`;
+}
 
 /**
  * Waits for the nodes of the hosts that are still fine: one that was down or failed earlier in the
  * run has its own error already, and waiting for its node would only delay the report.
  */
 function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
-  // Prints the nodes that are not Ready (or not there); empty when all are. One list of every node,
-  // whatever their number: kubectl's STATUS column is Ready, or Ready,SchedulingDisabled when cordoned.
-  const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) => {
-    const wanted = nodes.filter((n) => live.includes(n));
-    return `ready=$(${kubectl(host)} get nodes --no-headers 2>/dev/null | awk '$2 == "Ready" || $2 ~ /^Ready,/ { print $1 }'); for n in ${wanted.map(shq).join(' ')}; do printf '%s\\n' "$ready" | grep -qxF -- "$n" || echo "$n"; done`;
-  };
+  const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) => notReadyScript(nodes, host, live);
   return {
     name: 'nodes-ready',
     description: `wait until every node is Ready (${nodes.join(', ')})`,
@@ -51,5 +58,27 @@ function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
     candidates,
     when: 'after',
     failureHint: "look at those nodes' kubelets: journalctl -u kubelet on each, and bootstrap health",
+  };
+}
+
+/**
+ * The pod check, where nodes were coming up when the run started: the same check as nodes-ready
+ * (every node Ready then) says there is nothing to prove, so a no-op run stays one. Its failure
+ * lists each node's failed checks, worded as health --deep words them.
+ */
+function podsWork(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
+  const failedRows = `awk -F '\\t' '$1 == "${ROW_MARK}" && $4 == "FAIL" { print $3 ": " $2 ": " $5 }'`;
+  return {
+    name: 'pods-work',
+    description: `run a pod on every node (${nodes.join(', ')}) and check DNS, pod-to-pod and Service traffic from each (namespace kubestrap-health, deleted after)`,
+    timeoutSec: POD_CHECK_SECONDS + 30,
+    check: (host, live) => `[ -z "$(${notReadyScript(nodes, host, live)})" ]`,
+    run: (host, live) => {
+      const script = podCheckFor(spec, host, podCheckNodes(spec, live));
+      return `ks_out=$(${script}); ks_rc=$?; printf '%s\\n' "$ks_out" | ${failedRows} >&2; [ "$ks_rc" -eq 0 ]`;
+    },
+    candidates,
+    when: 'after',
+    failureHint: 'each line names a node and what failed there; bootstrap health --deep runs the check again (VERIFY_PODS=false leaves it out of init and apply)',
   };
 }

@@ -9,6 +9,7 @@ import { openSession, outputOption, withConnectionOptions, withInputOptions, typ
 
 interface HealthOptions extends ConnectionOptions {
   output: OutputMode;
+  deep?: boolean;
 }
 
 /** `bootstrap health`: is the cluster still working? One row per check and host; exit 1 on any failure. */
@@ -18,8 +19,11 @@ export function healthCommand(io: CliIo, setExitCode: (code: number) => void): C
     .description(
       'Over the SSH connections (one command per host, hosts in parallel): etcd endpoint health and member list, the API ' +
         "server's /readyz, controller-manager and scheduler health, every node Ready, a flannel lease per node, the " +
-        'services running. Changes nothing. Exits 1 when any check fails.',
+        'services running. Changes nothing. Exits 1 when any check fails. --deep also runs pods: one per node (image ' +
+        'HEALTH_CHECK_IMAGE), and from each: DNS, a pod on another node by its IP, a Service; in the namespace ' +
+        'kubestrap-health, which it creates and deletes (about 10-60 s; at most about 6 minutes).',
     )
+    .option('--deep', 'also run a pod on every node and check DNS, pod-to-pod and Service traffic from each')
     .addOption(outputOption('report format'))
     .action(async (opts: HealthOptions) => setExitCode(await health(io, opts)));
 }
@@ -33,7 +37,7 @@ async function health(io: CliIo, opts: HealthOptions): Promise<number> {
   const { session, close } = openSession(spec, opts);
   let report: HealthReport;
   try {
-    report = await runHealth(spec, session);
+    report = await runHealth(spec, session, { deep: opts.deep === true });
   } finally {
     await close();
   }
