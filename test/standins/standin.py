@@ -2,8 +2,8 @@
 """Test stand-in for the Kubernetes binaries and flanneld, which cannot be downloaded in the lab.
 
 NOT Kubernetes. One file plays kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
-kube-proxy, kubectl or flanneld (COMPONENT below, baked in by test/lab/bundle.ts, else the file name
-`standin-<component>`). It reads the flags and files the real binaries read and refuses what they
+kube-proxy, kubectl, flanneld, the flannel CNI plugin or CoreDNS (COMPONENT below, baked in by
+test/lab/bundle.ts, else the file name `standin-<component>`; the kubelet runs its own file as CoreDNS). It reads the flags and files the real binaries read and refuses what they
 refuse, so that a provisioner tested against it fails where it would fail against the real ones:
 removed flags and admission plugins, missing or mismatched certificates, identities that Node/RBAC
 authorization rejects, a container runtime without its CRI plugin, cgroup v1 from 1.35 on, a flannel
@@ -11,8 +11,10 @@ network config missing from etcd. State lives in the lab's real etcd (over gRPC 
 certificates given, so etcd's authentication sees each component as its certificate's CN), so etcdctl
 sees what the API server stored.
 
-What it does not do: run pods, program iptables, create flannel's VXLAN device, watch. The contract it
-implements is test/standins/README.md. Python 3.7+ standard library, plus python3-yaml for YAML,
+Clients and the data path around it are real: kubectl, containerd (pods run through its CRI), runc, the
+CNI plugins, iptables. What it does not do: exec/attach/port-forward, server-side apply, resources and
+QoS, flannel's VXLAN device (routes as host-gw instead). The contract it implements, and what is real,
+is test/standins/README.md. Python 3.7+ standard library, plus python3-yaml for YAML,
 python3-grpcio for etcd and python3-nacl for the API server's secretbox encryption at rest.
 """
 import atexit
@@ -24,6 +26,7 @@ import http.server
 import ipaddress
 import json
 import os
+import queue
 import random
 import re
 import shutil
@@ -43,7 +46,7 @@ VERSION = "v1.37.1"  # baked in by test/lab/bundle.ts (kube components)
 FLANNEL_VERSION = "v0.28.9"  # baked in by test/lab/bundle.ts (flanneld)
 
 COMPONENTS = (
-    "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "flanneld",
+    "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "flanneld", "flannel", "coredns",
 )
 
 # ---------------------------------------------------------------------------------------------------
@@ -96,6 +99,7 @@ BOOL_FLAGS = {
 KUBECTL_SHORT = {"o": "output", "n": "namespace", "f": "filename", "A": "all-namespaces", "l": "selector", "w": "watch"}
 
 DEFAULT_CRI_ENDPOINT = "unix:///run/containerd/containerd.sock"
+SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
@@ -109,6 +113,8 @@ def minor(version):
 # ---------------------------------------------------------------------------------------------------
 
 def component_name():
+    if COMPONENT == "kubelet" and os.environ.get("KUBESTRAP_STANDIN_ROLE") == "coredns":
+        return "coredns"  # the kubelet runs its own file as CoreDNS in that pod's container (see PodWorker)
     if COMPONENT:
         return COMPONENT
     name = os.path.basename(sys.argv[0])
@@ -636,6 +642,45 @@ class Etcd:
     def keepalive(self, lease):
         return pb_one(self.call("/etcdserverpb.Lease/LeaseKeepAlive", pb_int(1, lease), stream=True), 3)
 
+    def watch(self, prefix, start_revision, events, stop, deadline):
+        """etcd's Watch service on every key under prefix from start_revision on, with each change's previous
+        value: puts ("PUT" | "DELETE", kv, prev_kv) on the events queue, then None when the watch ends (stop set,
+        deadline passed), or an EtcdError (WatchCompacted when start_revision is gone). Runs in its own thread."""
+        import grpc
+        create = pb_bytes(1, prefix) + pb_bytes(2, prefix_end(prefix)) + pb_int(3, start_revision) + pb_int(6, 1)
+
+        def requests():  # the stream stays open until the watch ends: a half-closed stream would end etcd's side
+            yield pb_bytes(1, create)
+            stop.wait(max(0.0, deadline - time.time()))
+
+        def run():
+            call = None
+            try:
+                call = self.channel(self.endpoints[0]).stream_stream("/etcdserverpb.Watch/Watch")(requests(), timeout=max(1.0, deadline - time.time()))
+                threading.Thread(target=lambda: (stop.wait(max(0.0, deadline - time.time())), call.cancel()), daemon=True).start()
+                for raw in call:
+                    reply = pb_parse(raw)
+                    if pb_one(reply, 5):
+                        raise WatchCompacted(pb_one(reply, 5))
+                    if pb_one(reply, 4):
+                        raise EtcdError(pb_one(reply, 6, b"watch canceled").decode())
+                    for data in reply.get(11, []):
+                        event = pb_parse(data)
+                        prev = pb_one(event, 3, b"")
+                        events.put(("DELETE" if pb_one(event, 1) == 1 else "PUT", pb_kv(pb_one(event, 2, b"")), pb_kv(prev) if prev else None))
+                events.put(None)
+            except grpc.RpcError as e:
+                events.put(None if e.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED) else EtcdError(e.details() or str(e.code())))
+            except EtcdError as e:
+                events.put(e)
+        threading.Thread(target=run, daemon=True).start()
+
+
+class WatchCompacted(EtcdError):
+    def __init__(self, revision):
+        super().__init__("required revision has been compacted")
+        self.revision = revision
+
 
 def kv_value(kv):
     return unb64(kv.get("value"))
@@ -701,6 +746,36 @@ RESOURCES = [
     Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False, ("crd", "crds")),
     Resource("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", False),
     Resource("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", False),
+]
+
+
+# What discovery lists besides the stored resources: each resource's subresources (kind, verbs), the
+# "all" category kubectl expands `get all` with, and the create-only resources that are never stored
+# (reviews, bindings), as the real server lists them.
+STATUS_VERBS = ("get", "patch", "update")
+SUBRESOURCES = {
+    "namespaces": (("status", "Namespace", STATUS_VERBS), ("finalize", "Namespace", ("update",))),
+    "nodes": (("status", "Node", STATUS_VERBS), ("proxy", "NodeProxyOptions", ("create", "delete", "get", "patch", "update"))),
+    "pods": (("status", "Pod", STATUS_VERBS), ("binding", "Binding", ("create",)), ("log", "Pod", ("get",)),
+             ("eviction", "Eviction", ("create",))),
+    "services": (("status", "Service", STATUS_VERBS),),
+    "serviceaccounts": (("token", "TokenRequest", ("create",)),),
+    "deployments": (("status", "Deployment", STATUS_VERBS), ("scale", "Scale", STATUS_VERBS)),
+    "replicasets": (("status", "ReplicaSet", STATUS_VERBS), ("scale", "Scale", STATUS_VERBS)),
+    "daemonsets": (("status", "DaemonSet", STATUS_VERBS),),
+    "statefulsets": (("status", "StatefulSet", STATUS_VERBS), ("scale", "Scale", STATUS_VERBS)),
+    "jobs": (("status", "Job", STATUS_VERBS),), "cronjobs": (("status", "CronJob", STATUS_VERBS),),
+    "certificatesigningrequests": (("status", "CertificateSigningRequest", STATUS_VERBS),
+                                   ("approval", "CertificateSigningRequest", STATUS_VERBS)),
+}
+CATEGORY_ALL = {"pods", "services", "deployments", "daemonsets", "replicasets", "statefulsets", "jobs", "cronjobs"}
+RESOURCE_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+VIRTUAL = [
+    Resource("", "v1", "Binding", "bindings", True),
+    Resource("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False),
+    Resource("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False),
+    Resource("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True),
+    Resource("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False),
 ]
 
 
@@ -799,6 +874,22 @@ class KubeClient:
         elif not self.token and user.get("tokenFile"):
             self.token = read_file(rel(user["tokenFile"])).decode().strip()
 
+    @classmethod
+    def in_cluster(cls, user_agent):
+        """client-go's in-cluster config: the `kubernetes` service's variables, the pod's service-account token (read
+        again for every request: the kubelet rotates it) and CA."""
+        host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+        if not host or not port:
+            fatal("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined")
+        client = cls.__new__(cls)
+        client.path, client.user_agent, client.token = None, user_agent, None
+        client.namespace = read_text(SA_MOUNT + "/namespace") or "default"
+        client.server = "https://" + join_host_port(host, port)
+        client.host, client.port = host, int(port)
+        client.ctx = client_context(ca_file=SA_MOUNT + "/ca.crt")
+        client.token_file = SA_MOUNT + "/token"
+        return client
+
     def with_token(self, token):
         """The same server and CA, authenticated by a bearer token instead of the certificate (client-go's SA clients)."""
         other = KubeClient.__new__(KubeClient)
@@ -818,8 +909,9 @@ class KubeClient:
         if body is not None:
             headers["Content-Type"] = content_type
             body = body if isinstance(body, (bytes, str)) else json.dumps(body)
-        if self.token:
-            headers["Authorization"] = "Bearer " + self.token
+        token = self.token or (read_text(self.token_file) if getattr(self, "token_file", None) else None)
+        if token:
+            headers["Authorization"] = "Bearer " + token
         status, resp_headers, data = https_request(self.ctx, self.host, self.port, method, path, body, headers)
         text = data.decode("utf-8", "replace")
         parsed = text
@@ -869,6 +961,89 @@ def describe_failure(e):
     if isinstance(e, ApiError):
         return e.message if e.status != 401 else "Unauthorized"
     return str(e)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Kubernetes' protobuf encoding of request bodies: kubectl's typed clients (create clusterrolebinding,
+# create namespace|configmap|secret|serviceaccount, auth can-i, auth whoami) send protobuf, and client-go
+# falls back to JSON only for CBOR. The envelope (magic `k8s\0`, runtime.Unknown with the TypeMeta and
+# the raw message) and the few messages those commands send are decoded here, field numbers as in
+# upstream's generated.proto, into the JSON the server handles. Other kinds are refused with 415, as
+# upstream refuses a media type it cannot decode. Answers are JSON, which every client accepts.
+# ---------------------------------------------------------------------------------------------------
+
+PROTOBUF_MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
+PROTO_MESSAGES = {
+    "Unknown": {1: ("typeMeta", "TypeMeta"), 2: ("raw", "raw"), 3: ("contentEncoding", "string"), 4: ("contentType", "string")},
+    "TypeMeta": {1: ("apiVersion", "string"), 2: ("kind", "string")},
+    "ObjectMeta": {1: ("name", "string"), 2: ("generateName", "string"), 3: ("namespace", "string"), 5: ("uid", "string"),
+                   6: ("resourceVersion", "string"), 7: ("generation", "int"), 11: ("labels", "map"), 12: ("annotations", "map"),
+                   13: ("ownerReferences", "OwnerReference*"), 14: ("finalizers", "string*")},
+    "OwnerReference": {5: ("apiVersion", "string"), 1: ("kind", "string"), 3: ("name", "string"), 4: ("uid", "string"),
+                       6: ("controller", "bool"), 7: ("blockOwnerDeletion", "bool")},
+    "ClusterRoleBinding": {1: ("metadata", "ObjectMeta"), 2: ("subjects", "Subject*"), 3: ("roleRef", "RoleRef")},
+    "Subject": {1: ("kind", "string"), 2: ("apiGroup", "string"), 3: ("name", "string"), 4: ("namespace", "string")},
+    "RoleRef": {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")},
+    "ClusterRole": {1: ("metadata", "ObjectMeta"), 2: ("rules", "PolicyRule*")},
+    "PolicyRule": {1: ("verbs", "string*"), 2: ("apiGroups", "string*"), 3: ("resources", "string*"), 4: ("resourceNames", "string*"),
+                   5: ("nonResourceURLs", "string*")},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SelfSubjectAccessReviewSpec")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"), 2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"), 4: ("version", "string"),
+                           5: ("resource", "string"), 6: ("subresource", "string"), 7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta")},
+    "Namespace": {1: ("metadata", "ObjectMeta"), 2: ("spec", "NamespaceSpec")},
+    "NamespaceSpec": {1: ("finalizers", "string*")},
+    "ConfigMap": {1: ("metadata", "ObjectMeta"), 2: ("data", "map"), 3: ("binaryData", "mapbytes"), 4: ("immutable", "bool")},
+    "Secret": {1: ("metadata", "ObjectMeta"), 2: ("data", "mapbytes"), 3: ("type", "string"), 4: ("stringData", "map"), 5: ("immutable", "bool")},
+    "ServiceAccount": {1: ("metadata", "ObjectMeta"), 2: ("secrets", "ObjectReference*"), 3: ("imagePullSecrets", "LocalObjectReference*"),
+                       4: ("automountServiceAccountToken", "bool")},
+    "ObjectReference": {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string"), 4: ("uid", "string"), 5: ("apiVersion", "string")},
+    "LocalObjectReference": {1: ("name", "string")},
+}
+PROTO_KINDS = {"ClusterRoleBinding", "ClusterRole", "SelfSubjectAccessReview", "SelfSubjectReview", "Namespace", "ConfigMap", "Secret", "ServiceAccount"}
+
+
+def proto_decode(data, message):
+    """One message of PROTO_MESSAGES as the JSON upstream would have received (empty fields left out, as omitempty)."""
+    fields, out = pb_parse(data), {}
+    for number, values in fields.items():
+        if number not in PROTO_MESSAGES[message]:
+            continue
+        name, kind = PROTO_MESSAGES[message][number]
+        repeated, kind = kind.endswith("*"), kind.rstrip("*")
+        if kind in ("map", "mapbytes"):
+            entries = [pb_parse(v) for v in values]
+            value = {pb_one(e, 1, b"").decode(): (b64(pb_one(e, 2, b"")) if kind == "mapbytes" else pb_one(e, 2, b"").decode()) for e in entries}
+        else:
+            def one(v):
+                if kind == "string":
+                    return v.decode()
+                if kind == "raw":
+                    return v
+                if kind in ("int", "bool"):
+                    return bool(v) if kind == "bool" else v
+                return proto_decode(v, kind)
+            value = [one(v) for v in values] if repeated else one(values[-1])
+        if value not in ("", 0, False, None, [], {}) or kind == "bool" and number in fields:
+            out[name] = value
+    return out
+
+
+def decode_protobuf_object(data):
+    """An object in Kubernetes' protobuf envelope as JSON, or a Status 415 for what this stand-in cannot read."""
+    if not data.startswith(b"k8s\x00"):
+        raise Status(400, "BadRequest", "the body of the request was in an unknown format: provided data does not appear to be a protobuf message, "
+                     "expected prefix [107 56 115 0]")
+    unknown = proto_decode(data[4:], "Unknown")
+    type_meta = unknown.get("typeMeta") or {}
+    if type_meta.get("kind") not in PROTO_KINDS:
+        raise Status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, "
+                     "application/yaml (this test stand-in decodes protobuf only for %s)" % ", ".join(sorted(PROTO_KINDS)))
+    obj = proto_decode(unknown.get("raw") or b"", type_meta["kind"])
+    obj["apiVersion"], obj["kind"] = type_meta.get("apiVersion", ""), type_meta["kind"]
+    return obj
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -965,7 +1140,33 @@ BOOTSTRAP_CLUSTER_ROLES = {
         rule(("patch", "update"), ("",), ("nodes/status",)), rule(("patch", "update"), ("",), ("pods/status",)),
         rule(("delete", "list"), ("",), ("pods",)), EVENTS,
     ],
+    "system:controller:deployment-controller": [
+        rule(("get", "list", "watch", "update"), ("apps", "extensions"), ("deployments",)),
+        rule(("update",), ("apps", "extensions"), ("deployments/status", "deployments/finalizers")),
+        rule(("create", "delete", "get", "list", "patch", "update", "watch"), ("apps", "extensions"), ("replicasets",)),
+        rule(("get", "list", "update", "watch"), ("",), ("pods",)), EVENTS,
+    ],
+    "system:controller:replicaset-controller": [
+        rule(("get", "list", "update", "watch"), ("apps", "extensions"), ("replicasets",)),
+        rule(("update",), ("apps", "extensions"), ("replicasets/status", "replicasets/finalizers")),
+        rule(("create", "delete", "list", "patch", "watch"), ("",), ("pods",)), EVENTS,
+    ],
+    "system:controller:endpoint-controller": [
+        rule(READ, ("",), ("services", "pods")), rule(("create", "delete", "get", "list", "update"), ("",), ("endpoints",)),
+        rule(("create",), ("",), ("endpoints/restricted",)), EVENTS,
+    ],
+    "system:controller:endpointslice-controller": [
+        rule(("get", "list", "watch"), ("",), ("services", "pods", "nodes")),
+        rule(("create", "delete", "get", "list", "update"), ("discovery.k8s.io",), ("endpointslices",)), EVENTS,
+    ],
+    "system:controller:service-account-controller": [rule(("create",), ("",), ("serviceaccounts",)), EVENTS],
+    "system:controller:root-ca-cert-publisher": [rule(("create", "update"), ("",), ("configmaps",)), EVENTS],
+    "system:controller:generic-garbage-collector": [rule(("get", "list", "watch", "patch", "update", "delete"), ("*",), ("*",)), EVENTS],
 }
+# The controllers the controller-manager stand-in runs, each as its own service account with
+# --use-service-account-credentials (as upstream: the roles above, bound in kube-system).
+CONTROLLER_ACCOUNTS = ("node-controller", "deployment-controller", "replicaset-controller", "endpoint-controller", "endpointslice-controller",
+                       "service-account-controller", "root-ca-cert-publisher", "generic-garbage-collector")
 
 
 def subject(kind, name, namespace=None):
@@ -990,9 +1191,9 @@ BOOTSTRAP_CLUSTER_ROLE_BINDINGS = {
     "system:kube-scheduler": ("system:kube-scheduler", [subject("User", "system:kube-scheduler")]),
     "system:volume-scheduler": ("system:volume-scheduler", [subject("User", "system:kube-scheduler")]),
     "system:kube-dns": ("system:kube-dns", [subject("ServiceAccount", "kube-dns", "kube-system")]),
-    "system:controller:node-controller": ("system:controller:node-controller",
-                                          [subject("ServiceAccount", "node-controller", "kube-system")]),
 }
+BOOTSTRAP_CLUSTER_ROLE_BINDINGS.update({"system:controller:" + name: ("system:controller:" + name, [subject("ServiceAccount", name, "kube-system")])
+                                        for name in CONTROLLER_ACCOUNTS})
 
 BOOTSTRAP_LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
 BOOTSTRAP_ANNOTATIONS = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
@@ -1114,6 +1315,82 @@ def merge_patch(target, patch):
     return result
 
 
+# Strategic merge patch: the merge keys of the lists upstream's types mark `patchStrategy:"merge"`, by the
+# list's field name (and, where one name has two keys, the field holding the list). Other lists are
+# replaced whole, as upstream replaces atomic lists (taints, tolerations, subjects, rules).
+SMP_MERGE_KEYS = {
+    "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "volumes": "name", "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath", "env": "name", "imagePullSecrets": "name", "hostAliases": "ip", "conditions": "type",
+    "addresses": "type", "ownerReferences": "uid", "podIPs": "ip", "hostIPs": "ip", "resourceClaims": "name", "schedulingGates": "name",
+}
+SMP_PRIMITIVE_MERGE = {"finalizers"}
+
+
+def smp_merge_key(key, parents):
+    if key == "ports":  # a container's ports merge by containerPort; a Service's by port
+        return "containerPort" if any(p in ("containers", "initContainers", "ephemeralContainers") for p in parents) else "port"
+    return SMP_MERGE_KEYS.get(key)
+
+
+def strategic_merge_patch(target, patch, parents=()):
+    """Upstream's strategic merge patch on JSON: merge keys, `$patch` (replace, delete, merge), `$retainKeys`,
+    `$deleteFromPrimitiveList/<f>` and `$setElementOrder/<f>`; null deletes a field."""
+    if not isinstance(patch, dict):
+        return patch
+    directive = patch.get("$patch")
+    if directive == "replace":
+        return {k: v for k, v in patch.items() if k != "$patch"}
+    result = dict(target) if isinstance(target, dict) else {}
+    orders = {}
+    for key, value in patch.items():
+        if key in ("$patch", "$retainKeys"):
+            continue
+        if key.startswith("$setElementOrder/"):
+            orders[key.split("/", 1)[1]] = value
+            continue
+        if key.startswith("$deleteFromPrimitiveList/"):
+            field = key.split("/", 1)[1]
+            result[field] = [x for x in result.get(field) or [] if x not in (value or [])]
+            continue
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict):
+            if value.get("$patch") == "delete":
+                result.pop(key, None)
+            else:
+                result[key] = strategic_merge_patch(result.get(key), value, parents + (key,))
+        elif isinstance(value, list) and smp_merge_key(key, parents) and all(isinstance(v, dict) for v in value):
+            result[key] = smp_merge_list(result.get(key) or [], value, smp_merge_key(key, parents), parents + (key,))
+        elif isinstance(value, list) and key in SMP_PRIMITIVE_MERGE:
+            result[key] = list(result.get(key) or []) + [v for v in value if v not in (result.get(key) or [])]
+        else:
+            result[key] = value
+    for field, order in orders.items():
+        key = smp_merge_key(field, parents)
+        if isinstance(result.get(field), list):
+            ident = (lambda x: x.get(key) if isinstance(x, dict) else x) if key else (lambda x: x)
+            wanted = [ident(o) for o in order or []]
+            result[field] = sorted(result[field], key=lambda x: wanted.index(ident(x)) if ident(x) in wanted else len(wanted))
+    if "$retainKeys" in patch:
+        result = {k: v for k, v in result.items() if k in patch["$retainKeys"]}
+    return result
+
+
+def smp_merge_list(target, patch, key, parents):
+    if any(item.get("$patch") == "replace" for item in patch):
+        return [{k: v for k, v in item.items() if k != "$patch"} for item in patch if item.get("$patch") != "replace"]
+    result = [dict(x) if isinstance(x, dict) else x for x in target]
+    for item in patch:
+        at = next((i for i, x in enumerate(result) if isinstance(x, dict) and x.get(key) == item.get(key)), None)
+        if item.get("$patch") == "delete":
+            result = [x for x in result if not (isinstance(x, dict) and x.get(key) == item.get(key))]
+        elif at is None:
+            result.append(strategic_merge_patch({}, item, parents))
+        else:
+            result[at] = strategic_merge_patch(result[at], item, parents)
+    return result
+
+
 def json_patch(target, ops):
     """RFC 6902 JSON patch: add, remove, replace, test."""
     doc = json.loads(json.dumps(target))
@@ -1200,6 +1477,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def reply_json(self, code, obj):
         self.reply(code, json.dumps(obj), "application/json")
+
+    def start_stream(self, ctype="application/json"):
+        """A response of unknown length (a watch): chunked, each write sent at once."""
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def write_chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def end_stream(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def peer_identity(self):
         """(CN, [O...]) of a client certificate the TLS layer verified, else None."""
@@ -1310,9 +1602,23 @@ def not_found(resource, name):
     return Status(404, "NotFound", '%s "%s" not found' % (resource.qualified, name), details(resource, name))
 
 
+CAUSE_REASONS = (("Invalid value", "FieldValueInvalid"), ("Required value", "FieldValueRequired"), ("Forbidden", "FieldValueForbidden"),
+                 ("Unsupported value", "FieldValueNotSupported"), ("Internal error", "InternalError"))
+
+
 def invalid(resource, name, problems):
+    """422 Invalid with each problem (`field: message`) as a cause, as upstream's field errors: kubectl prints
+    `The <Kind> "<name>" is invalid: <field>: <message>` from the causes."""
     text = problems[0] if len(problems) == 1 else "[%s]" % ", ".join(problems)
-    return Status(422, "Invalid", '%s "%s" is invalid: %s' % (resource.kind, name, text), details(resource, name))
+    causes = []
+    for problem in problems:
+        field, _, message = problem.partition(": ")
+        reason = next((r for prefix, r in CAUSE_REASONS if message.startswith(prefix)), "FieldValueInvalid")
+        causes.append({"reason": reason, "message": message, "field": field})
+    body = {"name": name, "kind": resource.kind, "causes": causes}
+    if resource.group:
+        body["group"] = resource.group
+    return Status(422, "Invalid", '%s "%s" is invalid: %s' % (resource.kind, name, text), body)
 
 
 def conflict(resource, name):
@@ -1470,6 +1776,283 @@ def load_encryption_config(path):
             fatal("%sresources[%d].providers: Required value: providers (list) should have at least 1 element" % (where, i))
         rules.append(EncryptionRule(patterns, providers))
     return rules
+
+
+# ---------------------------------------------------------------------------------------------------
+# Discovery and OpenAPI as kubectl reads them. Discovery: the legacy documents (/api, /apis, one
+# APIResourceList per group-version) and, when the client asks for it, the aggregated document
+# (apidiscovery.k8s.io/v2, what kubectl 1.30+ asks for first: two requests instead of one per group).
+# OpenAPI: an index and one document per group-version whose PATCH operations carry their kind and the
+# `fieldValidation` query parameter. That is all kubectl reads: with the parameter there, it leaves
+# validation to the server (fieldValidation=Strict) instead of checking manifests against schemas, and
+# without a strategic-merge request body it computes apply's patches from its compiled-in types. The
+# documents hold no schemas: the stand-in does not reject unknown fields (upstream does, with Strict).
+# /openapi/v2 is a valid protobuf document with no definitions, so that kubectl's client-side
+# validation (a List on `kubectl replace -f -`) finds nothing to check instead of failing to download.
+# ---------------------------------------------------------------------------------------------------
+
+def served_group_versions():
+    """[(group, version, [Resource...])] in discovery order: the core group, then the others by name."""
+    groups = {}
+    for r in RESOURCES + VIRTUAL:
+        groups.setdefault((r.group, r.version), []).append(r)
+    return sorted(((g, v, rs) for (g, v), rs in groups.items()), key=lambda x: (x[0] != "", x[0]))
+
+
+def resource_verbs(r):
+    return ["create"] if r in VIRTUAL else list(RESOURCE_VERBS)
+
+
+def api_resource_list(group, version):
+    listed = next((rs for g, v, rs in served_group_versions() if (g, v) == (group, version)), None)
+    if listed is None:
+        return None
+    resources = []
+    for r in listed:
+        entry = {"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced, "kind": r.kind, "verbs": resource_verbs(r)}
+        if r.short:
+            entry["shortNames"] = list(r.short)
+        if r.plural in CATEGORY_ALL:
+            entry["categories"] = ["all"]
+        resources.append(entry)
+        for sub, kind, verbs in SUBRESOURCES.get(r.plural, ()):
+            resources.append({"name": "%s/%s" % (r.plural, sub), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": list(verbs)})
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "%s/%s" % (group, version) if group else version, "resources": resources}
+
+
+def aggregated_discovery(core, api_version):
+    """APIGroupDiscoveryList for /api (core) or /apis."""
+    items = []
+    for group, version, listed in served_group_versions():
+        if (group == "") != core:
+            continue
+        resources = []
+        for r in listed:
+            entry = {"resource": r.plural, "responseKind": {"group": group, "version": version, "kind": r.kind},
+                     "scope": "Namespaced" if r.namespaced else "Cluster", "singularResource": r.kind.lower(), "verbs": resource_verbs(r)}
+            if r.short:
+                entry["shortNames"] = list(r.short)
+            if r.plural in CATEGORY_ALL:
+                entry["categories"] = ["all"]
+            subs = [{"subresource": sub, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": list(verbs)}
+                    for sub, kind, verbs in SUBRESOURCES.get(r.plural, ())]
+            if subs:
+                entry["subresources"] = subs
+            resources.append(entry)
+        items.append({"metadata": {"name": group, "creationTimestamp": None},
+                      "versions": [{"version": version, "resources": resources, "freshness": "Current"}]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items}
+
+
+def aggregated_discovery_wanted(accept):
+    """The apidiscovery version the Accept header asks for in JSON (v2 before v2beta1, as client-go orders them), or None."""
+    for media in (accept or "").split(","):
+        params = dict(p.strip().split("=", 1) for p in media.split(";")[1:] if "=" in p)
+        if media.split(";")[0].strip() == "application/json" and params.get("g") == "apidiscovery.k8s.io" and \
+                params.get("as") == "APIGroupDiscoveryList" and params.get("v") in ("v2", "v2beta1"):
+            return params["v"]
+    return None
+
+
+def openapi_v3_path(group, version):
+    return "api/%s" % version if not group else "apis/%s/%s" % (group, version)
+
+
+def openapi_v3_document(group, version):
+    """The group-version's OpenAPI v3 document: each stored resource's item path with a PATCH operation."""
+    listed = next((rs for g, v, rs in served_group_versions() if (g, v) == (group, version)), None)
+    if listed is None:
+        return None
+    paths = {}
+    base = "/" + openapi_v3_path(group, version)
+    query = lambda name: {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+    for r in listed:
+        if r in VIRTUAL:
+            continue
+        path = base + ("/namespaces/{namespace}" if r.namespaced else "") + "/%s/{name}" % r.plural
+        paths[path] = {"patch": {"description": "partially update the specified %s" % r.kind,
+                                 "operationId": "patch%s%s%s" % (r.group.split(".")[0].capitalize() or "Core", version.capitalize(), r.kind),
+                                 "parameters": [query("dryRun"), query("fieldManager"), query("fieldValidation"), query("force")],
+                                 "responses": {"200": {"description": "OK"}},
+                                 "x-kubernetes-action": "patch",
+                                 "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": r.kind}}}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": VERSION}, "paths": paths, "components": {"schemas": {}}}
+
+
+def openapi_v3_index():
+    paths = {}
+    for group, version, _ in served_group_versions():
+        doc = json.dumps(openapi_v3_document(group, version), sort_keys=True).encode()
+        paths[openapi_v3_path(group, version)] = {
+            "serverRelativeURL": "/openapi/v3/%s?hash=%s" % (openapi_v3_path(group, version), hashlib.sha512(doc).hexdigest()[:128].upper())}
+    return {"paths": paths}
+
+
+def openapi_v2_protobuf():
+    """gnostic's openapi_v2.Document: swagger (1), info (2: title 1, version 2), no paths or definitions."""
+    return pb_bytes(1, "2.0") + pb_bytes(2, pb_bytes(1, "Kubernetes") + pb_bytes(2, VERSION))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Server-side printing: a Table (meta.k8s.io/v1) when the client asks for one, as kubectl does for
+# `get` without -o json|yaml|name. kubectl prints the cells as they are, so the columns are upstream's
+# (pkg/printers/internalversion), with their priority (1: only with -o wide).
+# ---------------------------------------------------------------------------------------------------
+
+def human_duration(seconds):
+    """apimachinery's duration.HumanDuration: what the Age column says."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return "%ds" % s
+    minutes = s // 60
+    if minutes < 10:
+        return "%dm%ds" % (minutes, s % 60) if s % 60 else "%dm" % minutes
+    if minutes < 180:
+        return "%dm" % minutes
+    hours = s // 3600
+    if hours < 8:
+        return "%dh%dm" % (hours, minutes % 60) if minutes % 60 else "%dh" % hours
+    if hours < 48:
+        return "%dh" % hours
+    if hours < 24 * 8:
+        return "%dd%dh" % (hours // 24, hours % 24) if hours % 24 else "%dd" % (hours // 24)
+    if hours < 24 * 365 * 2:
+        return "%dd" % (hours // 24)
+    years, days = hours // (24 * 365), (hours // 24) % 365
+    if hours < 24 * 365 * 8:
+        return "%dy%dd" % (years, days) if days else "%dy" % years
+    return "%dy" % years
+
+
+def age_of(obj, field=("metadata", "creationTimestamp")):
+    stamp = dig(obj, *field)
+    return human_duration(time.time() - parse_time(stamp)) if stamp else "<unknown>"
+
+
+def node_status_text(node):
+    ready = next((c for c in dig(node, "status", "conditions", default=[]) or [] if c.get("type") == "Ready"), None)
+    text = "Unknown" if ready is None else "Ready" if ready.get("status") == "True" else "NotReady"
+    return text + (",SchedulingDisabled" if dig(node, "spec", "unschedulable") else "")
+
+
+def node_roles(node):
+    labels = dig(node, "metadata", "labels", default={}) or {}
+    roles = sorted({k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/") and k.split("/", 1)[1]} |
+                   {v for k, v in labels.items() if k == "kubernetes.io/role" and v})
+    return ",".join(roles) or "<none>"
+
+
+def pod_status_text(pod):
+    """kubectl's STATUS of a pod: the reason of its last waiting or terminated container, else its phase."""
+    status = pod.get("status") or {}
+    reason = status.get("reason") or status.get("phase") or "Unknown"
+    for i, c in enumerate(status.get("initContainerStatuses") or []):
+        term, wait = dig(c, "state", "terminated"), dig(c, "state", "waiting")
+        if term and term.get("exitCode") == 0:
+            continue
+        if term:
+            reason = "Init:" + (term.get("reason") or "ExitCode:%d" % term.get("exitCode", 0))
+        elif wait and wait.get("reason") not in (None, "", "PodInitializing"):
+            reason = "Init:" + wait["reason"]
+        else:
+            reason = "Init:%d/%d" % (i, len(dig(pod, "spec", "initContainers", default=[]) or []))
+        break
+    else:
+        running = False
+        for c in reversed(status.get("containerStatuses") or []):
+            term, wait = dig(c, "state", "terminated"), dig(c, "state", "waiting")
+            if wait and wait.get("reason"):
+                reason = wait["reason"]
+            elif term and term.get("reason"):
+                reason = term["reason"]
+            elif term:
+                reason = "Signal:%d" % term["signal"] if term.get("signal") else "ExitCode:%d" % term.get("exitCode", 0)
+            elif c.get("ready") and dig(c, "state", "running"):
+                running = True
+        if reason == "Completed" and running:
+            reason = "Running"
+    if dig(pod, "metadata", "deletionTimestamp"):
+        reason = "Terminating"
+    return reason
+
+
+def pod_restarts(pod):
+    statuses = dig(pod, "status", "containerStatuses", default=[]) or []
+    return sum(int(c.get("restartCount") or 0) for c in statuses)
+
+
+def service_ports(svc):
+    ports = []
+    for p in dig(svc, "spec", "ports", default=[]) or []:
+        text = "%s/%s" % (p.get("port"), p.get("protocol", "TCP"))
+        if p.get("nodePort"):
+            text = "%s:%s/%s" % (p.get("port"), p["nodePort"], p.get("protocol", "TCP"))
+        ports.append(text)
+    return ",".join(ports) or "<none>"
+
+
+def column(name, kind="string", priority=0, fmt=""):
+    return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
+
+
+NAME_COLUMN = column("Name", fmt="name")
+TABLE_PRINTERS = {
+    "nodes": ([NAME_COLUMN, column("Status"), column("Roles"), column("Age"), column("Version"), column("Internal-IP", priority=1),
+               column("External-IP", priority=1), column("OS-Image", priority=1), column("Kernel-Version", priority=1),
+               column("Container-Runtime", priority=1)],
+              lambda n: [n["metadata"]["name"], node_status_text(n), node_roles(n), age_of(n), dig(n, "status", "nodeInfo", "kubeletVersion", default="")]
+              + [next((a["address"] for a in dig(n, "status", "addresses", default=[]) or [] if a.get("type") == t), "<none>") for t in ("InternalIP", "ExternalIP")]
+              + [dig(n, "status", "nodeInfo", k, default="<unknown>") for k in ("osImage", "kernelVersion", "containerRuntimeVersion")]),
+    "pods": ([NAME_COLUMN, column("Ready"), column("Status"), column("Restarts", "string"), column("Age"), column("IP", priority=1),
+              column("Node", priority=1), column("Nominated Node", priority=1), column("Readiness Gates", priority=1)],
+             lambda p: [p["metadata"]["name"], "%d/%d" % (sum(1 for c in dig(p, "status", "containerStatuses", default=[]) or [] if c.get("ready")),
+                                                        len(dig(p, "spec", "containers", default=[]) or [])),
+                        pod_status_text(p), str(pod_restarts(p)), age_of(p), dig(p, "status", "podIP", default="<none>") or "<none>",
+                        dig(p, "spec", "nodeName", default="<none>") or "<none>", "<none>", "<none>"]),
+    "services": ([NAME_COLUMN, column("Type"), column("Cluster-IP"), column("External-IP"), column("Port(s)"), column("Age"),
+                  column("Selector", priority=1)],
+                 lambda s: [s["metadata"]["name"], dig(s, "spec", "type", default="ClusterIP"), dig(s, "spec", "clusterIP", default="<none>"),
+                            ",".join(dig(s, "spec", "externalIPs", default=[]) or []) or "<none>", service_ports(s), age_of(s),
+                            ",".join("%s=%s" % kv for kv in sorted((dig(s, "spec", "selector", default={}) or {}).items())) or "<none>"]),
+    "namespaces": ([NAME_COLUMN, column("Status"), column("Age")],
+                   lambda n: [n["metadata"]["name"], dig(n, "status", "phase", default="Active"), age_of(n)]),
+    "deployments": ([NAME_COLUMN, column("Ready"), column("Up-to-date", "integer"), column("Available", "integer"), column("Age")],
+                    lambda d: [d["metadata"]["name"], "%d/%d" % (dig(d, "status", "readyReplicas", default=0) or 0, dig(d, "spec", "replicas", default=1)),
+                               dig(d, "status", "updatedReplicas", default=0) or 0, dig(d, "status", "availableReplicas", default=0) or 0, age_of(d)]),
+    "replicasets": ([NAME_COLUMN, column("Desired", "integer"), column("Current", "integer"), column("Ready", "integer"), column("Age")],
+                    lambda r: [r["metadata"]["name"], dig(r, "spec", "replicas", default=1), dig(r, "status", "replicas", default=0) or 0,
+                               dig(r, "status", "readyReplicas", default=0) or 0, age_of(r)]),
+    "endpoints": ([NAME_COLUMN, column("Endpoints"), column("Age")],
+                  lambda e: [e["metadata"]["name"], ",".join("%s:%s" % (a["ip"], p.get("port")) for s in e.get("subsets") or []
+                                                             for a in s.get("addresses") or [] for p in s.get("ports") or [{}]) or "<none>", age_of(e)]),
+    "configmaps": ([NAME_COLUMN, column("Data", "integer"), column("Age")],
+                   lambda c: [c["metadata"]["name"], len(c.get("data") or {}) + len(c.get("binaryData") or {}), age_of(c)]),
+    "secrets": ([NAME_COLUMN, column("Type"), column("Data", "integer"), column("Age")],
+                lambda c: [c["metadata"]["name"], c.get("type", "Opaque"), len(c.get("data") or {}), age_of(c)]),
+    "clusterrolebindings": ([NAME_COLUMN, column("Role"), column("Age")],
+                            lambda b: [b["metadata"]["name"], "ClusterRole/" + dig(b, "roleRef", "name", default=""), age_of(b)]),
+    "rolebindings": ([NAME_COLUMN, column("Role"), column("Age")],
+                     lambda b: [b["metadata"]["name"], "%s/%s" % (dig(b, "roleRef", "kind", default=""), dig(b, "roleRef", "name", default="")), age_of(b)]),
+    "leases": ([NAME_COLUMN, column("Holder"), column("Age")],
+               lambda l: [l["metadata"]["name"], dig(l, "spec", "holderIdentity", default="") or "", age_of(l)]),
+}
+DEFAULT_PRINTER = ([NAME_COLUMN, column("Age")], lambda o: [o["metadata"]["name"], age_of(o)])
+
+
+def table_wanted(accept):
+    return any("as=Table" in media and "g=meta.k8s.io" in media for media in (accept or "").split(","))
+
+
+def as_table(resource, objects, revision):
+    columns, cells = TABLE_PRINTERS.get(resource.plural, DEFAULT_PRINTER)
+    rows = [{"cells": cells(o), "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.get("metadata", {})}}
+            for o in objects]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": str(revision)},
+            "columnDefinitions": columns, "rows": rows}
 
 
 class ApiServer:
@@ -1631,17 +2214,28 @@ class ApiServer:
         resource = res("endpoints")
         current, rev = self.load(resource, "default", "kubernetes")
         addresses = dig(current or {}, "subsets", default=[{}])[0].get("addresses", []) if current else []
-        if any(a.get("ip") == self.advertise for a in addresses):
-            return
-        addresses = addresses + [{"ip": self.advertise}]
-        obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "kubernetes", "namespace": "default",
-               "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-               "subsets": [{"addresses": addresses, "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}]}
+        if not any(a.get("ip") == self.advertise for a in addresses):
+            addresses = addresses + [{"ip": self.advertise}]
+            obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "kubernetes", "namespace": "default",
+                   "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                   "subsets": [{"addresses": addresses, "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}]}
+            if current is None:
+                self.store_new(resource, "default", obj)
+            else:
+                obj["metadata"] = current["metadata"]
+                self.etcd.txn_put(self.key(resource, "default", "kubernetes"), self.encode(resource, obj), "MOD", rev)
+        # and its EndpointSlice, which kube-proxy and CoreDNS read, as upstream's endpoints reconciler writes both
+        slices = res("endpointslices", "discovery.k8s.io")
+        current, rev = self.load(slices, "default", "kubernetes")
+        body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": True}} for a in addresses],
+                "ports": [{"name": "https", "port": self.port, "protocol": "TCP"}]}
         if current is None:
-            self.store_new(resource, "default", obj)
-        else:
-            obj["metadata"] = current["metadata"]
-            self.etcd.txn_put(self.key(resource, "default", "kubernetes"), self.encode(resource, obj), "MOD", rev)
+            self.store_new(slices, "default", body)
+        elif current.get("endpoints") != body["endpoints"] or current.get("ports") != body["ports"]:
+            body["metadata"] = current["metadata"]
+            self.etcd.txn_put(self.key(slices, "default", "kubernetes"), self.encode(slices, body), "MOD", rev)
 
     # -- storage: one JSON object per key, resourceVersion = etcd's mod_revision --
 
@@ -1722,6 +2316,9 @@ class ApiServer:
     # -- authentication --
 
     def authenticate(self, h):
+        return self.impersonate(h, self.authenticate_client(h))
+
+    def authenticate_client(self, h):
         identity = h.peer_identity()
         if identity and identity[0]:
             cn, orgs = identity
@@ -1735,6 +2332,28 @@ class ApiServer:
         if not self.anonymous:
             raise Status(401, "Unauthorized", "Unauthorized")
         return ANONYMOUS
+
+    def impersonate(self, h, user):
+        """Impersonate-User/-Group/-Uid (kubectl --as, --as-group): each needs the `impersonate` verb, as upstream."""
+        name, groups = h.headers.get("Impersonate-User"), h.headers.get_all("Impersonate-Group") or []
+        if not name:
+            if groups:
+                raise bad_request("requested [%s] without impersonating a user" % ", ".join("{Group %s}" % g for g in groups))
+            return user
+        sa = re.fullmatch(r"system:serviceaccount:([^:]+):([^:]+)", name)
+        wanted = [{"verb": "impersonate", "group": "", "resource": "serviceaccounts", "namespace": sa.group(1), "name": sa.group(2)} if sa
+                  else {"verb": "impersonate", "group": "", "resource": "users", "name": name}]
+        wanted += [{"verb": "impersonate", "group": "", "resource": "groups", "name": g} for g in groups]
+        for attrs in wanted:
+            if not self.authorize(user, attrs)[0]:
+                what = "serviceaccounts" if attrs["resource"] == "serviceaccounts" else attrs["resource"]
+                raise Status(403, "Forbidden", '%s "%s" is forbidden: User "%s" cannot impersonate resource "%s" in API group "" at the cluster scope'
+                             % (what, attrs["name"], user.name, what), {"name": attrs["name"], "kind": what})
+        if sa:
+            groups = groups + ["system:serviceaccounts", "system:serviceaccounts:" + sa.group(1)]
+        if name != "system:anonymous":
+            groups = groups + ["system:authenticated"]
+        return User(name, groups, h.headers.get("Impersonate-Uid") or "")
 
     def token_user(self, token):
         cached = self.token_cache.get(token)
@@ -1812,6 +2431,10 @@ class ApiServer:
         resource, verb = attrs["resource"], attrs["verb"]
         if resource in ("secrets", "configmaps", "persistentvolumeclaims", "persistentvolumes") or (
                 resource == "serviceaccounts" and attrs.get("subresource") == "token"):
+            # The graph upstream keeps: a node reads only what the pods bound to it use, and gets tokens for their accounts.
+            wanted = "create" if resource == "serviceaccounts" else "get"
+            if verb == wanted and attrs.get("name") and self.pod_uses(node, attrs):
+                return True, ""
             return False, "no relationship found between node '%s' and this object" % node
         if resource == "leases" and attrs["group"] == "coordination.k8s.io":
             if verb not in ("get", "create", "update", "patch", "delete"):
@@ -1822,6 +2445,38 @@ class ApiServer:
                 return False, "can only access node lease with the same name as the requesting node"
             return True, ""
         return any(rule_allows(r, attrs) for r in NODE_RULES), ""
+
+    def pod_uses(self, node, attrs):
+        """Whether a pod bound to node uses the object attrs names (its configmaps, secrets, claims, service account)."""
+        try:
+            pods, _ = self.list_objects(res("pods"), attrs.get("namespace"))
+        except EtcdError:
+            return False
+        name = attrs.get("name")
+        for pod in pods:
+            spec = pod.get("spec") or {}
+            if spec.get("nodeName") != node:
+                continue
+            if attrs["resource"] == "serviceaccounts":
+                if spec.get("serviceAccountName", "default") == name:
+                    return True
+                continue
+            containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+            refs = set()
+            for v in spec.get("volumes") or []:
+                refs |= {("configmaps", dig(v, "configMap", "name")), ("secrets", dig(v, "secret", "secretName")),
+                         ("persistentvolumeclaims", dig(v, "persistentVolumeClaim", "claimName"))}
+                for source in dig(v, "projected", "sources", default=[]) or []:
+                    refs |= {("configmaps", dig(source, "configMap", "name")), ("secrets", dig(source, "secret", "name"))}
+            for c in containers:
+                for e in c.get("env") or []:
+                    refs |= {("configmaps", dig(e, "valueFrom", "configMapKeyRef", "name")), ("secrets", dig(e, "valueFrom", "secretKeyRef", "name"))}
+                for e in c.get("envFrom") or []:
+                    refs |= {("configmaps", dig(e, "configMapRef", "name")), ("secrets", dig(e, "secretRef", "name"))}
+            refs |= {("secrets", s.get("name")) for s in spec.get("imagePullSecrets") or []}
+            if (attrs["resource"], name) in refs:
+                return True
+        return False
 
     def rbac_snapshot(self):
         with self.rbac_lock:
@@ -1940,6 +2595,13 @@ class ApiServer:
         if resource.plural == "leases" and resource.group == "coordination.k8s.io":
             if ns != "kube-node-lease" or name != node:
                 raise forbidden(resource, name, "can only access node lease with the same name as the requesting node")
+        if resource.plural == "pods" and resource.group == "":
+            if verb == "create" and "kubernetes.io/config.mirror" not in (dig(new or {}, "metadata", "annotations", default={}) or {}):
+                raise forbidden(resource, name, 'pod does not have "kubernetes.io/config.mirror" annotation, node "%s" can only create mirror pods' % node)
+            if verb in ("update", "patch") and dig(old or {}, "spec", "nodeName") != node:
+                raise forbidden(resource, name, 'node "%s" can only update pod status for pods with its own node name' % node)
+            if verb == "delete" and dig(old or {}, "spec", "nodeName") != node:
+                raise forbidden(resource, name, 'node "%s" can only delete pods with spec.nodeName set to itself' % node)
 
     def validate(self, resource, ns, name, obj, old):
         problems = []
@@ -2028,6 +2690,11 @@ class ApiServer:
             h.reply_json(s.code, s.body())
         except EtcdError as e:
             h.reply_json(500, Status(500, "InternalError", "Internal error occurred: %s" % e).body())
+        except OSError:
+            raise  # the client went away
+        except Exception as e:  # a bug here: a 500 as upstream's panic handler answers, not a dropped connection
+            log("request %s %s failed: %r" % (method, h.path, e), "E")
+            h.reply_json(500, Status(500, "InternalError", "Internal error occurred: %s" % e).body())
 
     def parse(self, method, path, query):
         parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
@@ -2045,8 +2712,9 @@ class ApiServer:
             ns, rest = rest[1], rest[2:]
         plural, name = rest[0], rest[1] if len(rest) > 1 else None
         sub, extra = (rest[2] if len(rest) > 2 else None), "/".join(rest[3:])
-        if plural == "subjectaccessreviews" and group == "authorization.k8s.io":
-            return {"verb": verb, "group": group, "resource": plural, "virtual": True, "name": None, "namespace": None}
+        virtual = next((r for r in VIRTUAL if (r.group, r.version, r.plural) == (group, version, plural)), None)
+        if virtual:
+            return {"verb": verb, "group": group, "resource": plural, "virtual": True, "name": None, "namespace": ns, "res": virtual}
         resource = resource_by_path(group, version, plural)
         if resource is None:
             raise Status(404, "NotFound", "the server could not find the requested resource")
@@ -2098,60 +2766,103 @@ class ApiServer:
             return h.reply_json(200, {"major": m.group(1), "minor": m.group(2), "gitVersion": VERSION, "gitCommit": "standin",
                                       "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "standin",
                                       "compiler": "gc", "platform": "linux/amd64"})
+        accept = h.headers.get("Accept") or ""
+        aggregated = aggregated_discovery_wanted(accept) if path in ("/api", "/apis") else None
+        if aggregated:
+            body = aggregated_discovery(path == "/api", "apidiscovery.k8s.io/" + aggregated)
+            return h.reply(200, json.dumps(body), "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList" % aggregated)
         if path == "/api":
             return h.reply_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": join_host_port(self.advertise, self.port)}]})
         if path == "/apis":
-            groups = sorted({r.group for r in RESOURCES if r.group})
+            groups = sorted({g for g, _, _ in served_group_versions() if g})
             return h.reply_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                 {"name": g, "versions": [{"groupVersion": g + "/v1", "version": "v1"}],
                  "preferredVersion": {"groupVersion": g + "/v1", "version": "v1"}} for g in groups]})
+        if path == "/openapi/v2":
+            if "application/json" in accept and "protobuf" not in accept:
+                return h.reply_json(200, {"swagger": "2.0", "info": {"title": "Kubernetes", "version": VERSION}, "paths": {}, "definitions": {}})
+            return h.reply(200, openapi_v2_protobuf(), "application/octet-stream")
+        if path == "/openapi/v3":
+            return h.reply_json(200, openapi_v3_index())
+        m = re.fullmatch(r"/openapi/v3/api/(v1)|/openapi/v3/apis/([^/]+)/([^/]+)", path)
+        if m:
+            doc = openapi_v3_document(m.group(2) or "", m.group(1) or m.group(3))
+            if doc is not None:
+                return h.reply_json(200, doc)
         m = re.fullmatch(r"/api/(v1)|/apis/([^/]+)/([^/]+)", path)
         if m:
-            group, version = (m.group(2) or ""), (m.group(1) or m.group(3))
-            listed = [r for r in RESOURCES if r.group == group and r.version == version]
+            listed = api_resource_list(m.group(2) or "", m.group(1) or m.group(3))
             if listed:
-                return h.reply_json(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": listed[0].api_version,
-                                          "resources": [{"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
-                                                         "kind": r.kind, "shortNames": list(r.short),
-                                                         "verbs": ["create", "delete", "get", "list", "patch", "update"]} for r in listed]})
+                return h.reply_json(200, listed)
+        if path.startswith("/apis/") and path.count("/") == 2:
+            group = path.split("/")[2]
+            if any(g == group for g, _, _ in served_group_versions()):
+                return h.reply_json(200, {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [{"groupVersion": group + "/v1", "version": "v1"}],
+                                          "preferredVersion": {"groupVersion": group + "/v1", "version": "v1"}})
         return h.reply(404, "404 page not found\n")
 
     def resource_request(self, h, user, req, query):
         if req.get("virtual"):
-            return self.subject_access_review(json.loads(h.read_body() or b"{}"))
+            return self.virtual_request(user, req, self.parse_any(h))
         resource, ns, name, sub, verb = req["res"], req["namespace"], req["name"], req["subresource"], req["verb"]
         if resource.namespaced and not ns and verb not in ("list", "watch"):
             raise Status(404, "NotFound", "the server could not find the requested resource")
         if verb == "watch":
-            raise Status(405, "MethodNotAllowed", "watch is not supported by this test stand-in; poll with list instead")
+            return self.watch(h, resource, ns, query)
         if verb == "list":
-            return 200, self.list_response(resource, ns, query)
+            listed = self.list_response(resource, ns, query)
+            if table_wanted(h.headers.get("Accept")):
+                return 200, as_table(resource, listed["items"], listed["metadata"]["resourceVersion"])
+            return 200, listed
         if sub == "proxy" and resource.plural == "nodes":
             return self.proxy_to_kubelet(h, name, req["extra"], query)
         if sub == "token" and resource.plural == "serviceaccounts" and verb == "create":
-            return self.token_request(resource, ns, name, json.loads(h.read_body() or b"{}"))
+            return self.token_request(resource, ns, name, self.parse_any(h))
+        if resource.plural == "pods" and sub == "binding" and verb == "create":
+            return self.bind_pod(user, ns, name, self.parse_any(h))
+        if resource.plural == "pods" and sub == "log" and verb == "get":
+            return self.pod_log(h, ns, name, dict(query))
         if sub not in (None, "status"):
             raise Status(404, "NotFound", "the server could not find the requested resource")
         if verb == "get":
             obj, _ = self.load(resource, ns, name)
             if obj is None:
                 raise not_found(resource, name)
+            if table_wanted(h.headers.get("Accept")):
+                return 200, as_table(resource, [obj], obj["metadata"]["resourceVersion"])
             return 200, obj
         if verb == "create":
             return self.create(user, resource, ns, self.parse_body(h, resource))
         if verb == "delete":
-            return self.delete(user, resource, ns, name)
+            options = self.parse_any(h)
+            if query.get("gracePeriodSeconds"):
+                options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+            return self.delete(user, resource, ns, name, options)
         if verb == "deletecollection":
             raise Status(405, "MethodNotAllowed", "deletecollection is not supported by this test stand-in")
         return self.update(user, resource, ns, name, sub, verb, h)
 
-    def parse_body(self, h, resource):
+    @staticmethod
+    def read_object(h):
+        """The request's object: JSON, YAML or Kubernetes protobuf (by its Content-Type); {} for an empty body."""
         raw = h.read_body()
+        if (h.headers.get("Content-Type") or "").split(";")[0].strip() == PROTOBUF_MEDIA_TYPE:
+            return decode_protobuf_object(raw)
+        if not raw.strip():
+            return {}
         try:
-            obj = json.loads(raw) if raw.strip().startswith(b"{") else load_yaml(raw.decode())
-        except ValueError as e:
+            return json.loads(raw) if raw.strip().startswith(b"{") else load_yaml(raw.decode())
+        except Exception as e:  # ValueError, yaml.YAMLError
             raise bad_request("the body of the request was in an unknown format: %s" % e)
+
+    def parse_any(self, h):
+        """A request body of another kind than the resource (Binding, DeleteOptions, reviews), or {}."""
+        obj = self.read_object(h)
+        return obj if isinstance(obj, dict) else {}
+
+    def parse_body(self, h, resource):
+        obj = self.read_object(h)
         if not isinstance(obj, dict):
             raise bad_request("the body of the request was in an unknown format")
         if obj.get("kind") and obj.get("kind") != resource.kind:
@@ -2188,8 +2899,107 @@ class ApiServer:
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        if resource.plural == "pods":
+            self.admit_pod(ns, name, obj)
         self.validate(resource, ns, name, obj, None)
         return 201, self.store_new(resource, ns, obj)
+
+    # -- pods: defaults, the admission plugins that change them, binding, graceful deletion, logs --
+
+    def admit_pod(self, ns, name, pod):
+        """Upstream's defaults for a new pod, then what the ServiceAccount, Priority and DefaultTolerationSeconds
+        admission plugins do to it."""
+        spec = pod.setdefault("spec", {})
+        containers = spec.get("containers") or []
+        if not containers:
+            raise invalid(res("pods"), name, ["spec.containers: Required value"])
+        for field in ("initContainers", "containers"):
+            for i, c in enumerate(spec.get(field) or []):
+                if not c.get("image"):
+                    raise invalid(res("pods"), name, ["spec.%s[%d].image: Required value" % (field, i)])
+                if not re.fullmatch(DNS1123_LABEL, c.get("name") or ""):
+                    raise invalid(res("pods"), name, ['spec.%s[%d].name: Invalid value: "%s": a lowercase RFC 1123 label must consist of lower '
+                                                      "case alphanumeric characters or '-'" % (field, i, c.get("name", ""))])
+                tag = c["image"].rsplit("/", 1)[-1]
+                c.setdefault("imagePullPolicy", "Always" if ":" not in tag.split("@")[0] or tag.endswith(":latest") else "IfNotPresent")
+                c.setdefault("terminationMessagePath", "/dev/termination-log")
+                c.setdefault("terminationMessagePolicy", "File")
+                c.setdefault("resources", {})
+        for key, value in (("restartPolicy", "Always"), ("dnsPolicy", "ClusterFirst"), ("terminationGracePeriodSeconds", 30),
+                           ("schedulerName", "default-scheduler"), ("securityContext", {}), ("enableServiceLinks", True)):
+            spec.setdefault(key, value)
+        mirror = "kubernetes.io/config.mirror" in (dig(pod, "metadata", "annotations", default={}) or {})
+        if "ServiceAccount" in self.enabled_admission and not mirror:
+            sa_name = spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
+            spec["serviceAccount"] = sa_name
+            sa, _ = self.load(res("serviceaccounts"), ns, sa_name)
+            if sa is None:
+                raise forbidden(res("pods"), name, 'error looking up service account %s/%s: serviceaccount "%s" not found' % (ns, sa_name, sa_name))
+            automount = spec.get("automountServiceAccountToken", sa.get("automountServiceAccountToken", True))
+            if automount is not False and not any(v.get("name", "").startswith("kube-api-access-") for v in spec.get("volumes") or []):
+                volume = "kube-api-access-" + "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+                spec.setdefault("volumes", []).append({"name": volume, "projected": {"defaultMode": 420, "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}})
+                for c in (spec.get("initContainers") or []) + containers:
+                    c.setdefault("volumeMounts", []).append({"name": volume, "readOnly": True, "mountPath": SA_MOUNT})
+        if "Priority" in self.enabled_admission:
+            pc_name = spec.get("priorityClassName")
+            if pc_name:
+                pc, _ = self.load(res("priorityclasses", "scheduling.k8s.io"), None, pc_name)
+                if pc is None:
+                    raise forbidden(res("pods"), name, "no PriorityClass with name %s was found" % pc_name)
+                spec["priority"] = pc.get("value", 0)
+                spec.setdefault("preemptionPolicy", pc.get("preemptionPolicy", "PreemptLowerPriority"))
+            else:
+                spec.setdefault("priority", 0)
+        if "DefaultTolerationSeconds" in self.enabled_admission:
+            tolerations = spec.setdefault("tolerations", [])
+            for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+                if not any(t.get("key") in (key, None, "") and t.get("effect") in ("NoExecute", None, "") for t in tolerations):
+                    tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+        pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+    def bind_pod(self, user, ns, name, binding):
+        """pods/binding (and the bindings resource): the scheduler's write of a pod's node."""
+        node = dig(binding, "target", "name")
+        if not node:
+            raise invalid(res("pods"), name, ["target.name: Required value"])
+        for _ in range(5):
+            pod, revision = self.load(res("pods"), ns, name)
+            if pod is None:
+                raise not_found(res("pods"), name)
+            if dig(pod, "metadata", "deletionTimestamp"):
+                raise Status(409, "Conflict", 'Operation cannot be fulfilled on pods/binding "%s": pod %s is being deleted, cannot be assigned to a host'
+                             % (name, name), {"name": name, "kind": "pods/binding"})
+            if dig(pod, "spec", "nodeName"):
+                raise Status(409, "Conflict", 'Operation cannot be fulfilled on pods/binding "%s": pod %s is already assigned to node "%s"'
+                             % (name, name, pod["spec"]["nodeName"]), {"name": name, "kind": "pods/binding"})
+            pod["spec"]["nodeName"] = node
+            conditions = [c for c in dig(pod, "status", "conditions", default=[]) or [] if c.get("type") != "PodScheduled"]
+            pod.setdefault("status", {})["conditions"] = conditions + [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                                                                        "lastTransitionTime": now_rfc3339()}]
+            try:
+                self.store_update(res("pods"), ns, name, pod, revision)
+                return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+            except Status as s:
+                if s.code != 409:
+                    raise
+        raise conflict(res("pods"), name)
+
+    def pod_log(self, h, ns, name, query):
+        """pods/log, served by the kubelet of the pod's node (containerLogs), as upstream proxies it."""
+        pod, _ = self.load(res("pods"), ns, name)
+        if pod is None:
+            raise not_found(res("pods"), name)
+        names = [c["name"] for c in dig(pod, "spec", "containers", default=[]) or []]
+        container = query.pop("container", None) or (names[0] if len(names) == 1 else None)
+        if container is None:
+            raise bad_request("a container name must be specified for pod %s, choose one of: [%s]" % (name, " ".join(names)))
+        if not dig(pod, "spec", "nodeName"):
+            raise bad_request("pod %s does not have a host assigned" % name)
+        return self.proxy_to_kubelet(h, pod["spec"]["nodeName"], "containerLogs/%s/%s/%s" % (ns, name, container), query)
 
     def update(self, user, resource, ns, name, sub, verb, h):
         if verb == "update":
@@ -2236,9 +3046,10 @@ class ApiServer:
             patch = json.loads(raw)
         except ValueError as e:
             raise bad_request("the body of the request was in an unknown format: %s" % e)
-        if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-            # strategic merge is approximated by a JSON merge patch: lists are replaced, not merged by key
+        if ctype == "application/merge-patch+json":
             return merge_patch(old, patch)
+        if ctype == "application/strategic-merge-patch+json":
+            return strategic_merge_patch(old, patch)
         if ctype == "application/json-patch+json":
             try:
                 return json_patch(old, patch)
@@ -2247,11 +3058,33 @@ class ApiServer:
         raise Status(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted media types '
                      'include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json')
 
-    def delete(self, user, resource, ns, name):
+    def delete(self, user, resource, ns, name, options=None):
+        """Answers with the deleted object, as upstream. A pod on a node that has not finished is deleted
+        gracefully: it gets a deletionTimestamp and its kubelet, once the containers stopped, deletes it for good
+        (gracePeriodSeconds=0), as upstream's pod strategy and kubelet do."""
+        options = options or {}
         old, revision = self.load(resource, ns, name)
         if old is None:
             raise not_found(resource, name)
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != old["metadata"].get("uid"):
+            raise Status(409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s"
+                         % (pre["uid"], old["metadata"].get("uid")), details(resource, name))
+        if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"].get("resourceVersion"):
+            raise Status(409, "Conflict", "Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s"
+                         % (pre["resourceVersion"], old["metadata"].get("resourceVersion")), details(resource, name))
         self.admit(user, "delete", resource, ns, name, None, None, old)
+        if resource.plural == "pods":
+            grace = options.get("gracePeriodSeconds")
+            grace = int(dig(old, "spec", "terminationGracePeriodSeconds", default=30) if grace is None else grace)
+            running = dig(old, "spec", "nodeName") and dig(old, "status", "phase") not in ("Succeeded", "Failed")
+            if running and grace > 0:
+                meta = old["metadata"]
+                if not meta.get("deletionTimestamp") or grace < int(meta.get("deletionGracePeriodSeconds") or grace):
+                    meta["deletionTimestamp"] = datetime.datetime.fromtimestamp(time.time() + grace, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    meta["deletionGracePeriodSeconds"] = grace
+                    old = self.store_update(resource, ns, name, old, revision)
+                return 200, old
         if not self.etcd.txn_delete(self.key(resource, ns, name), revision):
             raise conflict(resource, name)
         if resource.plural == "namespaces":
@@ -2259,8 +3092,7 @@ class ApiServer:
                 if r.namespaced:
                     self.etcd.delete_prefix(self.list_key(r, name))
         self.rbac_changed(resource)
-        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                     "details": dict(details(resource, name), uid=old["metadata"].get("uid"))}
+        return 200, old
 
     def token_request(self, resource, ns, name, body):
         sa, _ = self.load(resource, ns, name)
@@ -2277,6 +3109,100 @@ class ApiServer:
         return 201, {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": {"name": name, "namespace": ns},
                      "spec": {"audiences": audiences, "expirationSeconds": seconds},
                      "status": {"token": token, "expirationTimestamp": expiry}}
+
+    def virtual_request(self, user, req, body):
+        """The create-only resources: access reviews, who-am-I, bindings."""
+        resource = req["res"]
+        if req["verb"] != "create":
+            raise Status(405, "MethodNotAllowed", 'the server does not allow this method on the requested resource')
+        spec = body.setdefault("spec", {})
+        if resource.plural == "selfsubjectaccessreviews":
+            spec.update({"user": user.name, "groups": user.groups, "uid": user.uid})
+        if resource.plural == "localsubjectaccessreviews":
+            (spec.get("resourceAttributes") or {})["namespace"] = req["namespace"]
+        if resource.plural.endswith("subjectaccessreviews"):
+            code, review = self.subject_access_review(body)
+            review["apiVersion"], review["kind"] = resource.api_version, resource.kind
+            return code, review
+        if resource.plural == "selfsubjectreviews":
+            return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": None},
+                         "status": {"userInfo": {"username": user.name, "uid": user.uid, "groups": user.groups}}}
+        if resource.plural == "bindings":
+            return self.bind_pod(user, req["namespace"], dig(body, "metadata", "name", default=""), body)
+        raise Status(404, "NotFound", "the server could not find the requested resource")
+
+    def watch(self, h, resource, ns, query):
+        """A watch as upstream serves it, from etcd's own watch: synthetic ADDED events for what exists when no
+        resourceVersion is given (or "0", or sendInitialEvents=true, then a BOOKMARK marking their end), then every
+        change after the start revision; label and field selectors as upstream applies them (an object that
+        stops matching is DELETED). Bookmarks every 10 s when allowed, which also finds clients that went away."""
+        rv = query.get("resourceVersion") or ""
+        initial = query.get("sendInitialEvents") in ("true", "1")
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        if initial and not bookmarks:
+            raise Status(422, "Invalid", "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled "
+                         "and allowWatchBookmarks is set to true")
+        labels, fields = query.get("labelSelector"), query.get("fieldSelector")
+        matches = lambda obj: obj is not None and (not labels or selector_matches(labels, dig(obj, "metadata", "labels", default={}) or {})) \
+            and (not fields or field_selector_matches(fields, obj))
+        timeout = int(query.get("timeoutSeconds") or 1800)
+        deadline = time.time() + min(timeout, 1800)
+        synthetic = []
+        if initial or rv in ("", "0"):
+            items, start = self.list_objects(resource, ns)
+            synthetic = [i for i in items if matches(i)]
+        else:
+            try:
+                start = int(rv)
+            except ValueError:
+                raise bad_request('invalid resource version "%s"' % rv)
+        events, stop = queue.Queue(), threading.Event()
+        self.etcd.watch(self.list_key(resource, ns), start + 1, events, stop, deadline)
+        h.start_stream()
+        send = lambda kind, obj: h.write_chunk((json.dumps({"type": kind, "object": obj}) + "\n").encode())
+        bookmark = lambda revision, extra=None: send("BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": dict(
+            {"resourceVersion": str(revision)}, **({"annotations": extra} if extra else {}))})
+        try:
+            for obj in synthetic:
+                send("ADDED", obj)
+            if initial:
+                bookmark(start, {"k8s.io/initial-events-end": "true"})
+            revision = start
+            while time.time() < deadline:
+                try:
+                    event = events.get(timeout=min(10.0, max(0.1, deadline - time.time())))
+                except queue.Empty:
+                    if bookmarks:
+                        bookmark(revision)
+                    continue
+                if event is None:
+                    break
+                if isinstance(event, WatchCompacted):
+                    send("ERROR", Status(410, "Expired", "too old resource version: %d (%d)" % (start, event.revision)).body())
+                    break
+                if isinstance(event, EtcdError):
+                    send("ERROR", Status(500, "InternalError", "Internal error occurred: %s" % event).body())
+                    break
+                kind, kv, prev_kv = event
+                revision = int(kv.get("mod_revision") or revision)
+                try:
+                    old = self.decode(resource, prev_kv) if prev_kv else None
+                    new = self.decode(resource, kv) if kind == "PUT" else None
+                except (EtcdError, ValueError):
+                    continue
+                if old is not None and kind == "DELETE":
+                    old["metadata"]["resourceVersion"] = str(revision)
+                if matches(new):
+                    send("MODIFIED" if matches(old) else "ADDED", new)
+                elif matches(old):
+                    send("DELETED", new if new is not None else old)
+            h.end_stream()
+        except OSError:  # the client went away
+            pass
+        finally:
+            stop.set()
+        h.close_connection = True
+        return None
 
     def subject_access_review(self, body):
         spec = body.get("spec") or {}
@@ -2992,6 +3918,138 @@ def check_cri(endpoint):
 
 
 # ---------------------------------------------------------------------------------------------------
+# The CRI (runtime.v1) over the runtime's socket, as the kubelet speaks it: the few messages the pod
+# runner uses, encoded by hand with upstream's field numbers (k8s.io/cri-api api.proto); python3-grpcio
+# carries them. containerd's CRI plugin does the rest as it does for the real kubelet: the sandbox
+# (pause image from its config), the network namespace and the CNI plugins from its conf_dir/bin_dir,
+# resolv.conf and hostname, the containers through runc.
+# ---------------------------------------------------------------------------------------------------
+
+def pb_map(field, mapping):
+    return b"".join(pb_bytes(field, pb_bytes(1, k) + pb_bytes(2, v)) for k, v in sorted((mapping or {}).items()))
+
+
+def pb_strings(field, values):
+    return b"".join(pb_bytes(field, v) for v in values or [])
+
+
+def pb_map_read(fields, field):
+    return {pb_one(e, 1, b"").decode(): pb_one(e, 2, b"").decode() for e in (pb_parse(v) for v in fields.get(field, []))}
+
+
+CRI_CONTAINER_STATES = {0: "created", 1: "running", 2: "exited", 3: "unknown"}
+CRI_PROTOCOLS = {"TCP": 0, "UDP": 1, "SCTP": 2}
+
+
+class CriError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+class Cri:
+    def __init__(self, endpoint):
+        import grpc
+        self.path = endpoint[len("unix://"):] if endpoint.startswith("unix://") else endpoint
+        self.channel = grpc.insecure_channel("unix://" + self.path)
+
+    def call(self, service, method, request, timeout=120):
+        import grpc
+        try:
+            return pb_parse(self.channel.unary_unary("/runtime.v1.%s/%s" % (service, method))(request, timeout=timeout))
+        except grpc.RpcError as e:
+            raise CriError(e.code().name if e.code() else "Unknown", "rpc error: code = %s desc = %s" % (
+                "".join(w.capitalize() for w in (e.code().name if e.code() else "unknown").split("_")), e.details()))
+
+    def status(self):
+        """The runtime's conditions: {type: (status, reason, message)}."""
+        reply = pb_parse(pb_one(self.call("RuntimeService", "Status", b""), 1, b""))
+        conditions = {}
+        for raw in reply.get(1, []):
+            c = pb_parse(raw)
+            conditions[pb_one(c, 1, b"").decode()] = (bool(pb_one(c, 2)), pb_one(c, 3, b"").decode(), pb_one(c, 4, b"").decode())
+        return conditions
+
+    @staticmethod
+    def sandbox_config(pod, hostname, log_dir, dns, ports, host_network, cgroup_parent):
+        meta = pod["metadata"]
+        metadata = pb_bytes(1, meta["name"]) + pb_bytes(2, meta["uid"]) + pb_bytes(3, meta["namespace"])
+        dns_config = pb_strings(1, dns[0]) + pb_strings(2, dns[1]) + pb_strings(3, dns[2])
+        mappings = b"".join(pb_bytes(5, pb_int(1, CRI_PROTOCOLS.get(p.get("protocol", "TCP"), 0)) + pb_int(2, p["containerPort"])
+                                     + pb_int(3, p["hostPort"]) + pb_bytes(4, p.get("hostIP", ""))) for p in ports)
+        labels = {"io.kubernetes.pod.name": meta["name"], "io.kubernetes.pod.namespace": meta["namespace"], "io.kubernetes.pod.uid": meta["uid"]}
+        namespaces = pb_int(1, 2 if host_network else 0, always=True) + pb_int(2, 1, always=True)  # network POD|NODE, pid CONTAINER
+        linux = pb_bytes(1, cgroup_parent) + pb_bytes(2, pb_bytes(1, namespaces))
+        return (pb_bytes(1, metadata) + pb_bytes(2, hostname) + pb_bytes(3, log_dir) + pb_bytes(4, dns_config) + mappings
+                + pb_map(6, labels) + pb_map(7, meta.get("annotations") or {}) + pb_bytes(8, linux))
+
+    def run_sandbox(self, config):
+        return pb_one(self.call("RuntimeService", "RunPodSandbox", pb_bytes(1, config), timeout=240), 1, b"").decode()
+
+    def sandbox_status(self, sandbox_id):
+        status = pb_parse(pb_one(self.call("RuntimeService", "PodSandboxStatus", pb_bytes(1, sandbox_id)), 1, b""))
+        network = pb_parse(pb_one(status, 5, b""))
+        return {"ready": pb_one(status, 3) == 0, "ip": pb_one(network, 1, b"").decode()}
+
+    def list_sandboxes(self):
+        out = []
+        for raw in self.call("RuntimeService", "ListPodSandbox", b"").get(1, []):
+            sb = pb_parse(raw)
+            out.append({"id": pb_one(sb, 1, b"").decode(), "ready": pb_one(sb, 3) == 0, "created": pb_one(sb, 4), "labels": pb_map_read(sb, 5)})
+        return out
+
+    def stop_sandbox(self, sandbox_id):
+        self.call("RuntimeService", "StopPodSandbox", pb_bytes(1, sandbox_id))
+
+    def remove_sandbox(self, sandbox_id):
+        self.call("RuntimeService", "RemovePodSandbox", pb_bytes(1, sandbox_id))
+
+    def create_container(self, sandbox_id, sandbox_config, name, attempt, image, command, args, workdir, env, mounts, labels, log_path, privileged):
+        metadata = pb_bytes(1, name) + pb_int(2, attempt)
+        envs = b"".join(pb_bytes(6, pb_bytes(1, k) + pb_bytes(2, v)) for k, v in env)
+        mount_msgs = b"".join(pb_bytes(7, pb_bytes(1, m[0]) + pb_bytes(2, m[1]) + pb_int(3, 1 if m[2] else 0)) for m in mounts)
+        linux = pb_bytes(2, pb_int(2, 1 if privileged else 0))
+        config = (pb_bytes(1, metadata) + pb_bytes(2, pb_bytes(1, image)) + pb_strings(3, command) + pb_strings(4, args) + pb_bytes(5, workdir)
+                  + envs + mount_msgs + pb_map(9, labels) + pb_bytes(11, log_path) + pb_bytes(15, linux))
+        reply = self.call("RuntimeService", "CreateContainer", pb_bytes(1, sandbox_id) + pb_bytes(2, config) + pb_bytes(3, sandbox_config))
+        return pb_one(reply, 1, b"").decode()
+
+    def start_container(self, container_id):
+        self.call("RuntimeService", "StartContainer", pb_bytes(1, container_id))
+
+    def stop_container(self, container_id, timeout):
+        self.call("RuntimeService", "StopContainer", pb_bytes(1, container_id) + pb_int(2, int(timeout)), timeout=int(timeout) + 60)
+
+    def remove_container(self, container_id):
+        self.call("RuntimeService", "RemoveContainer", pb_bytes(1, container_id))
+
+    def list_containers(self, sandbox_id):
+        out = []
+        for raw in self.call("RuntimeService", "ListContainers", pb_bytes(1, pb_bytes(3, sandbox_id))).get(1, []):
+            c = pb_parse(raw)
+            out.append({"id": pb_one(c, 1, b"").decode(), "name": pb_one(pb_parse(pb_one(c, 3, b"")), 1, b"").decode(),
+                        "attempt": pb_one(pb_parse(pb_one(c, 3, b"")), 2), "state": CRI_CONTAINER_STATES.get(pb_one(c, 6), "unknown"),
+                        "created": pb_one(c, 7)})
+        return out
+
+    def container_status(self, container_id):
+        s = pb_parse(pb_one(self.call("RuntimeService", "ContainerStatus", pb_bytes(1, container_id)), 1, b""))
+        return {"id": container_id, "state": CRI_CONTAINER_STATES.get(pb_one(s, 3), "unknown"), "started": pb_one(s, 5), "finished": pb_one(s, 6),
+                "exit_code": pb_one(s, 7), "image_ref": pb_one(s, 9, b"").decode(), "reason": pb_one(s, 10, b"").decode(),
+                "message": pb_one(s, 11, b"").decode(), "log_path": pb_one(s, 15, b"").decode()}
+
+    def exec_sync(self, container_id, cmd, timeout):
+        reply = self.call("RuntimeService", "ExecSync", pb_bytes(1, container_id) + pb_strings(2, cmd) + pb_int(3, int(timeout)), timeout=timeout + 10)
+        return pb_one(reply, 3), pb_one(reply, 1, b"").decode("utf-8", "replace") + pb_one(reply, 2, b"").decode("utf-8", "replace")
+
+    def image_present(self, image):
+        return bool(self.call("ImageService", "ImageStatus", pb_bytes(1, pb_bytes(1, image))).get(1))
+
+    def pull_image(self, image, sandbox_config):
+        return pb_one(self.call("ImageService", "PullImage", pb_bytes(1, pb_bytes(1, image)) + pb_bytes(3, sandbox_config), timeout=300), 1, b"").decode()
+
+
+# ---------------------------------------------------------------------------------------------------
 # kubelet
 # ---------------------------------------------------------------------------------------------------
 
@@ -3034,9 +4092,15 @@ class Kubelet:
             self.client = None
         endpoint = flags.get("container-runtime-endpoint") or cfg("containerRuntimeEndpoint") or DEFAULT_CRI_ENDPOINT
         self.runtime_version = check_cri(endpoint)
+        self.cri = Cri(endpoint)
         self.cni_dir = containerd_cni_dir()
         self.sar_cache = {}
         self.conditions = {}
+        self.cgroup_driver = cfg("cgroupDriver", "cgroupfs")
+        self.cluster_dns = flags.all("cluster-dns") or cfg("clusterDNS") or []
+        self.cluster_domain = (flags.get("cluster-domain") or cfg("clusterDomain") or "cluster.local").strip(".")
+        self.resolv_conf = flags.get("resolv-conf") or cfg("resolvConf", "/etc/resolv.conf")
+        self.workers, self.services = {}, ([], 0.0)
 
     def load_config(self):
         path = self.flags.get("config")
@@ -3132,7 +4196,7 @@ class Kubelet:
     def node_status(self):
         arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
         now = now_rfc3339()
-        problem = cni_config_problem(self.cni_dir)
+        problem = self.runtime_problem()
         wanted = [("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
                   ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
                   ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
@@ -3154,6 +4218,168 @@ class Kubelet:
                              "containerRuntimeVersion": self.runtime_version, "kernelVersion": os.uname().release,
                              "osImage": os_image(), "machineID": read_text("/etc/machine-id"), "systemUUID": "",
                              "bootID": read_text("/proc/sys/kernel/random/boot_id")}}
+
+    def runtime_problem(self):
+        """Why the node is not Ready as the runtime reports it over CRI (Status: RuntimeReady, NetworkReady), as the
+        kubelet words it; None when both are ready. Without an answer, whether the CNI config dir holds a config."""
+        try:
+            conditions = self.cri.status()
+        except CriError:
+            return cni_config_problem(self.cni_dir)
+        runtime = conditions.get("RuntimeReady", (False, "", "runtime did not report RuntimeReady"))
+        if not runtime[0]:
+            return "container runtime status check may not have completed yet: RuntimeReady=false reason:%s message:%s" % runtime[1:]
+        network = conditions.get("NetworkReady", (False, "", "runtime did not report NetworkReady"))
+        if not network[0]:
+            return "container runtime network not ready: NetworkReady=false reason:%s message:%s" % network[1:]
+        return None
+
+    # -- what pod workers ask the node for --
+
+    def get_object(self, resource, ns, name, optional):
+        try:
+            return self.client.get(api_path(res(resource), ns, name))
+        except ApiError as e:
+            if e.status == 404 and optional:
+                return None
+            raise
+
+    def token(self, pod, seconds, audiences):
+        """A service-account token bound to the pod (TokenRequest), as the kubelet's projected volumes hold."""
+        meta = pod["metadata"]
+        spec = {"expirationSeconds": int(seconds), "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": meta["name"], "uid": meta["uid"]}}
+        if audiences:
+            spec["audiences"] = audiences
+        sa = dig(pod, "spec", "serviceAccountName", default="default")
+        review = self.client.post(api_path(res("serviceaccounts"), meta["namespace"], sa, "token"),
+                                  {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+        return review["status"]["token"]
+
+    def host_resolv(self):
+        """(nameservers, search domains, options) of the resolvConf the kubelet was given."""
+        servers, searches, options = [], [], []
+        for line in read_text(self.resolv_conf).splitlines():
+            words = line.split()
+            if words and words[0] == "nameserver" and len(words) > 1:
+                servers.append(words[1])
+            elif words and words[0] in ("search", "domain"):
+                searches = words[1:]
+            elif words and words[0] == "options":
+                options += words[1:]
+        return servers, searches, options
+
+    def service_env(self, ns, links):
+        """The service variables of a container: the `kubernetes` service's always, the namespace's with enableServiceLinks."""
+        services, stamp = self.services
+        if time.time() - stamp > 5:
+            try:
+                services = self.client.get("/api/v1/services").get("items", [])
+                self.services = (services, time.time())
+            except (ApiError, NetError):
+                pass
+        env = []
+        for svc in services:
+            meta, spec = svc["metadata"], svc.get("spec") or {}
+            own = meta.get("namespace") == ns and links
+            master = meta.get("namespace") == "default" and meta["name"] == "kubernetes"
+            ip, ports = spec.get("clusterIP"), spec.get("ports") or []
+            if not (own or master) or not ip or ip == "None" or not ports:
+                continue
+            prefix = env_name(meta["name"])
+            env += [(prefix + "_SERVICE_HOST", ip), (prefix + "_SERVICE_PORT", str(ports[0]["port"]))]
+            env += [(prefix + "_SERVICE_PORT_" + env_name(p["name"]), str(p["port"])) for p in ports if p.get("name")]
+            env.append((prefix + "_PORT", "%s://%s:%s" % (ports[0].get("protocol", "TCP").lower(), ip, ports[0]["port"])))
+            for p in ports:
+                proto = p.get("protocol", "TCP")
+                base = "%s_PORT_%s_%s" % (prefix, p["port"], proto)
+                env += [(base, "%s://%s:%s" % (proto.lower(), ip, p["port"])), (base + "_PROTO", proto.lower()), (base + "_PORT", str(p["port"])), (base + "_ADDR", ip)]
+        return env
+
+    @staticmethod
+    def read_log(path, tail=None):
+        """A CRI log file's lines (`<time> <stream> <P|F> <text>`) as the container wrote them."""
+        lines, partial = [], ""
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for raw in f:
+                    parts = raw.rstrip("\n").split(" ", 3)
+                    if len(parts) < 4:
+                        continue
+                    partial += parts[3]
+                    if parts[2] == "F":
+                        lines.append(partial)
+                        partial = ""
+        except OSError:
+            return []
+        if partial:
+            lines.append(partial)
+        return lines[-tail:] if tail else lines
+
+    # -- pods: the sync loop --
+
+    def adoptable(self):
+        """What the runtime still runs for pods (a kubelet that restarted adopts it): pod UID -> its newest ready sandbox and containers."""
+        found = {}
+        try:
+            for sb in sorted(self.cri.list_sandboxes(), key=lambda x: x["created"]):
+                uid = sb["labels"].get("io.kubernetes.pod.uid")
+                if uid and sb["ready"]:
+                    found[uid] = {"sandbox": sb["id"], "containers": self.cri.list_containers(sb["id"])}
+                elif uid and uid not in found:
+                    found[uid] = {"sandbox": None, "containers": [], "stale": [sb["id"]]}
+        except CriError as e:
+            log('"Failed to list pod sandboxes" err=%s' % q(e), "E")
+        return found
+
+    def pod_loop(self, stop):
+        adopted, collected = self.adoptable(), 0.0
+        while not stop.is_set():
+            try:
+                pods = self.client.get("/api/v1/pods?fieldSelector=" + urllib.parse.quote("spec.nodeName=" + self.node_name)).get("items", [])
+            except (ApiError, NetError) as e:
+                log('"Failed to list pods for the node" err=%s' % q(describe_failure(e)), "E")
+                stop.wait(2)
+                continue
+            seen = set()
+            for pod in pods:
+                uid = pod["metadata"]["uid"]
+                seen.add(uid)
+                worker = self.workers.get(uid)
+                if worker is not None:
+                    worker.pod = pod
+                    worker.wake.set()
+                elif dig(pod, "status", "phase") not in ("Succeeded", "Failed") or dig(pod, "metadata", "deletionTimestamp"):
+                    worker = self.workers[uid] = PodWorker(self, pod, adopted.pop(uid, None))
+                    worker.start()
+            for uid, worker in list(self.workers.items()):
+                if worker.done.is_set():
+                    del self.workers[uid]
+                elif uid not in seen:
+                    worker.pod = None
+                    worker.wake.set()
+            if time.time() - collected > 30:  # garbage collection: sandboxes of pods the API server no longer has
+                self.collect_sandboxes(seen)
+                collected = time.time()
+            stop.wait(1 if pods or self.workers else 3)  # an idle node polls less: the lab's hosts share two cores
+
+    def collect_sandboxes(self, seen):
+        try:
+            sandboxes = self.cri.list_sandboxes()
+        except CriError as e:
+            log('"Failed to list pod sandboxes" err=%s' % q(e), "E")
+            return
+        for sb in sandboxes:
+            uid = sb["labels"].get("io.kubernetes.pod.uid")
+            if not uid or uid in seen or uid in self.workers:
+                continue
+            try:
+                for c in self.cri.list_containers(sb["id"]):
+                    self.cri.remove_container(c["id"])
+                self.cri.stop_sandbox(sb["id"])
+                self.cri.remove_sandbox(sb["id"])
+                log('removed sandbox %s of pod UID %s, which the API server no longer has' % (sb["id"][:13], uid))
+            except CriError as e:
+                log('"Failed to remove an orphaned sandbox" err=%s' % q(e), "E")
 
     def register_node(self, stop):
         delay = 0.2
@@ -3227,10 +4453,25 @@ class Kubelet:
         if path == "/healthz":
             return h.reply(200, "ok")
         if path == "/pods":
-            return h.reply_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []})
+            items = [w.pod for w in list(self.workers.values()) if w.pod is not None]
+            return h.reply_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+        m = re.fullmatch(r"/containerLogs/([^/]+)/([^/]+)/([^/]+)", path)
+        if m:
+            return self.container_logs(h, *m.groups())
         if path == "/configz":
             return h.reply_json(200, {"kubeletconfig": self.config})
         return h.reply(404, "404 page not found\n")
+
+    def container_logs(self, h, ns, name, container):
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h.path).query))
+        worker = next((w for w in list(self.workers.values()) if (w.ns, w.name) == (ns, name)), None)
+        state = worker.states.get(container) if worker else None
+        if state is None or "attempt" not in state:
+            return h.reply(404, 'container "%s" in pod "%s" is waiting to start' % (container, name) if worker else 'pod "%s/%s" not found' % (ns, name))
+        attempt = state["attempt"] - (1 if query.get("previous") == "true" else 0)
+        lines = self.read_log(os.path.join(POD_LOGS_DIR, "%s_%s_%s" % (ns, name, worker.uid), container, "%d.log" % attempt),
+                              int(query["tailLines"]) if query.get("tailLines") else None)
+        return h.reply(200, "".join(line + "\n" for line in lines))
 
     def authorized(self, user, verb, subresources):
         mode = self.flags.get("authorization-mode") or dig(self.config, "authorization", "mode", default="Webhook")
@@ -3286,10 +4527,571 @@ class Kubelet:
         if self.client is None:
             log("No API server defined - no node status update will be sent")
         elif not self.register or self.register_node(stop):
+            threading.Thread(target=self.pod_loop, args=(stop,), daemon=True).start()
             self.heartbeat_loop(stop)
         stop.wait()
         log("received SIGTERM, shutting down")
         return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# kubelet: pods. Each pod bound to the node gets a worker that does what the real kubelet's pod workers
+# do, through the real runtime over CRI: its volumes (configMap, secret, projected service-account
+# token, CA and namespace, downwardAPI, emptyDir, hostPath) under /var/lib/kubelet/pods/<uid>, its
+# sandbox (the runtime wires the network namespace with the CNI plugins and reports the IP), its init
+# containers in order, then its containers (image present or pulled, environment with the service
+# variables, mounts, a termination-message file, logs under /var/log/pods), restarts as restartPolicy
+# says with upstream's back-off (CrashLoopBackOff), readiness and liveness probes (httpGet, tcpSocket,
+# exec), and the pod's status (phase, conditions, IPs, container states) written to the API server.
+# A pod deleted gracefully is stopped within its grace period and then deleted for good. A kubelet
+# that restarts adopts the sandboxes and containers the runtime still runs for its pods.
+# Not done: startup probes, resource limits, security contexts (containers run as the image says),
+# volumes other than those above (a pod with one stays ContainerCreating, saying so), static pods.
+# One stand-in's substitution: a container of an image whose repository is `coredns` runs standin.py's
+# CoreDNS role (with the node's python mounted read-only) instead of the lab image's idle entrypoint.
+# ---------------------------------------------------------------------------------------------------
+
+KUBELET_PODS_DIR = "/var/lib/kubelet/pods"
+POD_LOGS_DIR = "/var/log/pods"
+STANDIN_MOUNT = "/kubestrap-standin"
+BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
+
+
+def image_repository(image):
+    name = image.split("@")[0]
+    last = name.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if ":" in last else name
+
+
+def standin_role(image):
+    """The stand-in role a container of this image runs instead of the image's own entrypoint, if any."""
+    return "coredns" if image_repository(image).rsplit("/", 1)[-1] == "coredns" else None
+
+
+def cri_time(nanos):
+    return datetime.datetime.fromtimestamp(nanos / 1e9, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if nanos else None
+
+
+def env_name(service_name):
+    return service_name.upper().replace("-", "_")
+
+
+class PodWorker(threading.Thread):
+    def __init__(self, kubelet, pod, adopted=None):
+        super().__init__(daemon=True)
+        self.kubelet, self.pod = kubelet, pod
+        self.uid, self.ns, self.name = pod["metadata"]["uid"], pod["metadata"]["namespace"], pod["metadata"]["name"]
+        self.wake, self.done = threading.Event(), threading.Event()
+        self.sandbox, self.sandbox_config, self.ip = (adopted or {}).get("sandbox"), None, None
+        self.sandbox_attempt = 0
+        self.volumes, self.volumes_at = None, 0.0  # {volume name: host path} once prepared, and when
+        self.problem = None  # (reason, message) of the pod as a whole, e.g. a sandbox that failed
+        self.retry_at = 0.0
+        self.states = {}  # container name -> state dict (see container_state)
+        for c in (adopted or {}).get("containers", []):
+            if c["name"] not in self.states or c["attempt"] >= self.states[c["name"]]["attempt"]:
+                self.states[c["name"]] = {"id": c["id"], "attempt": c["attempt"], "restarts": c["attempt"]}
+        self.started_at = None
+        self.reported = None
+        self.finished = False
+
+    @property
+    def cri(self):
+        return self.kubelet.cri
+
+    def log_event(self, text, level="I"):
+        log('%s pod="%s/%s" podUID="%s"' % (text, self.ns, self.name, self.uid), level)
+
+    def run(self):
+        while True:
+            pod = self.pod
+            try:
+                if pod is None or dig(pod, "metadata", "deletionTimestamp"):
+                    self.terminate(pod)
+                    return
+                if not self.finished:
+                    self.sync(pod)
+                self.report(pod)
+            except (ApiError, NetError) as e:
+                self.log_event('"Error syncing pod, skipping" err=%s' % q(describe_failure(e)), "E")
+            except Exception as e:  # keep the worker alive: a bug here must not stop the node's other pods
+                self.log_event('"Error syncing pod, skipping" err=%s' % q(repr(e)), "E")
+            self.wake.wait(1.0)
+            self.wake.clear()
+
+    # -- volumes --
+
+    def volume_dir(self, kind, name):
+        path = os.path.join(KUBELET_PODS_DIR, self.uid, "volumes", "kubernetes.io~" + kind, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    @staticmethod
+    def write_files(path, files, mode):
+        for rel, data in files.items():
+            target = os.path.join(path, rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target + ".tmp", "wb") as f:
+                f.write(data if isinstance(data, bytes) else data.encode())
+            os.chmod(target + ".tmp", mode)
+            os.rename(target + ".tmp", target)
+
+    def object_files(self, resource, name, items, optional):
+        obj = self.kubelet.get_object(resource, self.ns, name, optional)
+        if obj is None:
+            return {}
+        data = {k: v.encode() for k, v in (obj.get("data") or {}).items()} if resource == "configmaps" else \
+            {k: unb64(v) for k, v in (obj.get("data") or {}).items()}
+        data.update({k: unb64(v) for k, v in (obj.get("binaryData") or {}).items()})
+        if items:
+            return {i["path"]: data[i["key"]] for i in items if i["key"] in data}
+        return data
+
+    def field_value(self, path):
+        pod = self.pod or {}
+        if path == "status.podIP":
+            return self.ip or ""
+        if path == "status.hostIP":
+            return self.kubelet.node_ip
+        m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+        if m:
+            return (dig(pod, "metadata", m.group(1), default={}) or {}).get(m.group(2), "")
+        if path in ("metadata.labels", "metadata.annotations"):
+            return "\n".join('%s="%s"' % kv for kv in sorted((dig(pod, *path.split("."), default={}) or {}).items()))
+        value = dig(pod, *path.split("."))
+        return "" if value is None else str(value)
+
+    def prepare_volumes(self, pod):
+        paths = {}
+        for v in dig(pod, "spec", "volumes", default=[]) or []:
+            name = v["name"]
+            if "configMap" in v:
+                src = v["configMap"]
+                path = self.volume_dir("configmap", name)
+                self.write_files(path, self.object_files("configmaps", src.get("name"), src.get("items"), src.get("optional")), src.get("defaultMode", 0o644))
+            elif "secret" in v:
+                src = v["secret"]
+                path = self.volume_dir("secret", name)
+                self.write_files(path, self.object_files("secrets", src.get("secretName"), src.get("items"), src.get("optional")), src.get("defaultMode", 0o644))
+            elif "projected" in v:
+                path = self.volume_dir("projected", name)
+                files = {}
+                for source in v["projected"].get("sources") or []:
+                    if "serviceAccountToken" in source:
+                        t = source["serviceAccountToken"]
+                        files[t["path"]] = self.kubelet.token(pod, t.get("expirationSeconds", 3600), [t["audience"]] if t.get("audience") else None)
+                    elif "configMap" in source:
+                        files.update(self.object_files("configmaps", source["configMap"].get("name"), source["configMap"].get("items"), source["configMap"].get("optional")))
+                    elif "secret" in source:
+                        files.update(self.object_files("secrets", source["secret"].get("name"), source["secret"].get("items"), source["secret"].get("optional")))
+                    elif "downwardAPI" in source:
+                        files.update({i["path"]: self.field_value(dig(i, "fieldRef", "fieldPath", default="")) for i in source["downwardAPI"].get("items") or []})
+                self.write_files(path, files, v["projected"].get("defaultMode", 0o644))
+            elif "downwardAPI" in v:
+                path = self.volume_dir("downward-api", name)
+                self.write_files(path, {i["path"]: self.field_value(dig(i, "fieldRef", "fieldPath", default="")) for i in v["downwardAPI"].get("items") or []},
+                                 v["downwardAPI"].get("defaultMode", 0o644))
+            elif "emptyDir" in v:
+                path = self.volume_dir("empty-dir", name)
+            elif "hostPath" in v:
+                path = v["hostPath"]["path"]
+                if v["hostPath"].get("type") == "DirectoryOrCreate":
+                    os.makedirs(path, exist_ok=True)
+                elif not os.path.exists(path) and v["hostPath"].get("type") not in (None, "", "FileOrCreate"):
+                    raise ValueError('hostPath type check failed: %s is not a %s' % (path, v["hostPath"]["type"]))
+            else:
+                kind = next((k for k in v if k != "name"), "?")
+                raise ValueError("volume %s: the %s volume type is not implemented by this test stand-in" % (name, kind))
+            paths[name] = path
+        return paths
+
+    # -- the sandbox --
+
+    def dns_config(self, pod):
+        spec = pod.get("spec") or {}
+        policy = spec.get("dnsPolicy", "ClusterFirst")
+        host = self.kubelet.host_resolv()
+        if policy == "ClusterFirstWithHostNet" and not spec.get("hostNetwork"):
+            policy = "ClusterFirst"
+        if policy == "ClusterFirst" and spec.get("hostNetwork"):
+            policy = "Default"
+        if policy == "ClusterFirst" and self.kubelet.cluster_dns:
+            domain = self.kubelet.cluster_domain
+            servers, searches, options = list(self.kubelet.cluster_dns), ["%s.svc.%s" % (self.ns, domain), "svc." + domain, domain] + host[1], ["ndots:5"]
+        elif policy == "None":
+            servers, searches, options = [], [], []
+        else:
+            servers, searches, options = host
+        extra = spec.get("dnsConfig") or {}
+        servers = servers + [s for s in extra.get("nameservers") or [] if s not in servers]
+        searches = searches + [s for s in extra.get("searches") or [] if s not in searches]
+        options = options + ["%s:%s" % (o["name"], o["value"]) if o.get("value") else o["name"] for o in extra.get("options") or []]
+        return servers[:3], searches[:32], options
+
+    def make_sandbox_config(self, pod):
+        spec = pod.get("spec") or {}
+        ports = [p for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort")]
+        log_dir = os.path.join(POD_LOGS_DIR, "%s_%s_%s" % (self.ns, self.name, self.uid))
+        os.makedirs(log_dir, exist_ok=True)
+        # as upstream: a pod on the node's network keeps the node's hostname (the runtime sets none)
+        hostname = "" if spec.get("hostNetwork") else spec.get("hostname") or self.name
+        # The cgroup driver must be the runtime's: the parent's syntax tells runc which one to use, and a
+        # mismatch fails the sandbox as it does upstream.
+        parent = ("kubepods-besteffort-pod%s.slice" % self.uid.replace("-", "_") if self.kubelet.cgroup_driver == "systemd"
+                  else "/kubepods/besteffort/pod" + self.uid)
+        return Cri.sandbox_config(pod, hostname[:63], log_dir, self.dns_config(pod), ports, spec.get("hostNetwork"), parent)
+
+    def ensure_sandbox(self, pod):
+        if self.sandbox and self.sandbox_config is None:
+            self.sandbox_config = self.make_sandbox_config(pod)
+        if self.sandbox:
+            try:
+                status = self.cri.sandbox_status(self.sandbox)
+                if status["ready"]:
+                    self.ip = status["ip"] or (self.kubelet.node_ip if dig(pod, "spec", "hostNetwork") else None)
+                    return True
+                self.log_event("No ready sandbox for pod can be found. Need to start a new one")
+            except CriError as e:
+                self.log_event("sandbox %s is gone (%s); starting a new one" % (self.sandbox, e))
+            self.sandbox, self.sandbox_attempt = None, self.sandbox_attempt + 1
+            self.states = {n: dict(s, id=None) for n, s in self.states.items()}  # a new sandbox starts every container anew
+        if time.time() < self.retry_at:
+            return False
+        config = self.make_sandbox_config(pod)
+        try:
+            self.sandbox = self.cri.run_sandbox(config)
+        except CriError as e:
+            self.problem = ("ContainerCreating", "Failed to create pod sandbox: %s" % e)
+            self.log_event('"Failed to create sandbox for pod" err=%s' % q(e), "E")
+            self.retry_at = time.time() + 5
+            return False
+        self.sandbox_config, self.problem = config, None
+        status = self.cri.sandbox_status(self.sandbox)
+        self.ip = status["ip"] or (self.kubelet.node_ip if spec.get("hostNetwork") else None)
+        self.log_event("started sandbox %s, IP %s" % (self.sandbox[:13], self.ip))
+        return True
+
+    # -- containers --
+
+    def environment(self, pod, c):
+        env = self.kubelet.service_env(self.ns, dig(pod, "spec", "enableServiceLinks", default=True) is not False)
+        for source in c.get("envFrom") or []:
+            ref = source.get("configMapRef") or source.get("secretRef") or {}
+            resource = "configmaps" if "configMapRef" in source else "secrets"
+            for k, v in sorted(self.object_files(resource, ref.get("name"), None, ref.get("optional")).items()):
+                env.append((source.get("prefix", "") + k, v.decode("utf-8", "replace")))
+        for e in c.get("env") or []:
+            value = e.get("value", "")
+            source = e.get("valueFrom") or {}
+            if "fieldRef" in source:
+                value = self.field_value(source["fieldRef"].get("fieldPath", ""))
+            elif "configMapKeyRef" in source or "secretKeyRef" in source:
+                ref = source.get("configMapKeyRef") or source.get("secretKeyRef")
+                files = self.object_files("configmaps" if "configMapKeyRef" in source else "secrets", ref.get("name"), None, ref.get("optional"))
+                if ref.get("key") not in files and not ref.get("optional"):
+                    raise ValueError('couldn\'t find key %s in %s %s/%s' % (ref.get("key"), "ConfigMap" if "configMapKeyRef" in source else "Secret", self.ns, ref.get("name")))
+                value = files.get(ref.get("key"), b"").decode("utf-8", "replace")
+            env.append((e["name"], re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: dict(env).get(m.group(1), m.group(0)), value)))
+        return env
+
+    def start_container(self, pod, c, state):
+        image, policy = c["image"], c.get("imagePullPolicy", "IfNotPresent")
+        present = self.cri.image_present(image)
+        if policy == "Never" and not present:
+            state["waiting"] = ("ErrImageNeverPull", 'Container image "%s" is not present with pull policy of Never' % image)
+            return
+        if policy == "Always" or not present:
+            if state.get("pull_failed") and time.time() < state.get("retry_at", 0):
+                state["waiting"] = ("ImagePullBackOff", 'Back-off pulling image "%s"' % image)
+                return
+            try:
+                self.cri.pull_image(image, self.sandbox_config or b"")
+                state.pop("pull_failed", None)
+            except CriError as e:
+                state.update(pull_failed=True, retry_at=time.time() + state.get("pull_backoff", BACKOFF_START),
+                             pull_backoff=min(BACKOFF_MAX, state.get("pull_backoff", BACKOFF_START) * 2))
+                state["waiting"] = ("ErrImagePull", "failed to pull and unpack image \"%s\": %s" % (image, e))
+                self.log_event('"Failed to pull image" image="%s" err=%s' % (image, q(e)), "E")
+                return
+        attempt = state.get("attempt", -1) + 1 if state.get("id") or "attempt" in state else 0
+        log_rel = "%s/%d.log" % (c["name"], attempt)
+        os.makedirs(os.path.join(POD_LOGS_DIR, "%s_%s_%s" % (self.ns, self.name, self.uid), c["name"]), exist_ok=True)
+        mounts = []
+        for m in c.get("volumeMounts") or []:
+            host = self.volumes.get(m["name"])
+            if host is None:
+                state["waiting"] = ("CreateContainerConfigError", 'volume "%s" not found' % m["name"])
+                return
+            mounts.append((m["mountPath"], os.path.join(host, m["subPath"]) if m.get("subPath") else host, bool(m.get("readOnly"))))
+        term = os.path.join(KUBELET_PODS_DIR, self.uid, "containers", c["name"], uuid.uuid4().hex[:8])
+        os.makedirs(os.path.dirname(term), exist_ok=True)
+        open(term, "w").close()
+        mounts.append((c.get("terminationMessagePath", "/dev/termination-log"), term, False))
+        try:
+            env = self.environment(pod, c)
+        except ValueError as e:
+            state["waiting"] = ("CreateContainerConfigError", str(e))
+            return
+        command, args = c.get("command") or [], c.get("args") or []
+        role = standin_role(image)
+        if role:
+            me = os.path.realpath(sys.argv[0])
+            mounts += [("/usr", "/usr", True), ("/lib", "/usr/lib", True), ("/lib64", "/usr/lib64", True), (STANDIN_MOUNT + "/" + role, me, True)]
+            command, env = ["/usr/bin/python3", STANDIN_MOUNT + "/" + role], env + [("KUBESTRAP_STANDIN_ROLE", role)]
+        expand = lambda values: [re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: dict(env).get(m.group(1), m.group(0)), v) for v in values]
+        labels = {"io.kubernetes.container.name": c["name"], "io.kubernetes.pod.name": self.name, "io.kubernetes.pod.namespace": self.ns,
+                  "io.kubernetes.pod.uid": self.uid}
+        try:
+            cid = self.cri.create_container(self.sandbox, self.sandbox_config or b"", c["name"], attempt, image, expand(command), expand(args),
+                                            c.get("workingDir", ""), env, mounts, labels, log_rel, bool(dig(c, "securityContext", "privileged")))
+        except CriError as e:
+            state["waiting"] = ("CreateContainerError", str(e))
+            self.log_event('"Failed to create container" container="%s" err=%s' % (c["name"], q(e)), "E")
+            return
+        try:
+            self.cri.start_container(cid)
+        except CriError as e:
+            state.update(id=cid, attempt=attempt, term=term)
+            state["waiting"] = ("RunContainerError", str(e))
+            self.log_event('"Failed to start container" container="%s" err=%s' % (c["name"], q(e)), "E")
+            return
+        state.update(id=cid, attempt=attempt, term=term, started=time.time(), probes={})
+        state.pop("waiting", None)
+        self.log_event('started container %s (%s, attempt %d)' % (c["name"], cid[:13], attempt))
+
+    def termination_message(self, c, state, status):
+        text = ""
+        try:
+            with open(state.get("term") or "/nonexistent", "rb") as f:
+                text = f.read(4096).decode("utf-8", "replace")
+        except OSError:
+            pass
+        if not text and c.get("terminationMessagePolicy") == "FallbackToLogsOnError" and status["exit_code"] != 0:
+            text = "\n".join(self.kubelet.read_log(status.get("log_path") or "", 80))[-2048:]
+        return text
+
+    def probe(self, pod, c, state, kind):
+        """Runs the container's readiness or liveness probe when due; returns its current verdict (None: no probe)."""
+        spec = c.get(kind + "Probe")
+        if not spec:
+            return None
+        probes = state.setdefault("probes", {})
+        record = probes.setdefault(kind, {"ok": kind == "liveness", "fails": 0, "passes": 0, "next": state.get("started", time.time()) + spec.get("initialDelaySeconds", 0)})
+        if time.time() < record["next"]:
+            return record["ok"]
+        record["next"] = time.time() + spec.get("periodSeconds", 10)
+        ok, timeout = False, spec.get("timeoutSeconds", 1)
+        port = lambda p: next((cp["containerPort"] for cp in c.get("ports") or [] if cp.get("name") == p), p) if isinstance(p, str) else p
+        try:
+            if "httpGet" in spec:
+                g = spec["httpGet"]
+                host = g.get("host") or self.ip
+                conn = (http.client.HTTPSConnection(host, port(g["port"]), timeout=timeout, context=ssl._create_unverified_context())
+                        if g.get("scheme") == "HTTPS" else http.client.HTTPConnection(host, port(g["port"]), timeout=timeout))
+                conn.request("GET", g.get("path", "/"), headers={h["name"]: h["value"] for h in g.get("httpHeaders") or []})
+                ok = 200 <= conn.getresponse().status < 400
+                conn.close()
+            elif "tcpSocket" in spec:
+                socket.create_connection((spec["tcpSocket"].get("host") or self.ip, port(spec["tcpSocket"]["port"])), timeout=timeout).close()
+                ok = True
+            elif "exec" in spec:
+                ok = self.cri.exec_sync(state["id"], spec["exec"].get("command") or [], timeout)[0] == 0
+        except (OSError, http.client.HTTPException, CriError):
+            ok = False
+        record["passes"], record["fails"] = (record["passes"] + 1, 0) if ok else (0, record["fails"] + 1)
+        if ok and record["passes"] >= spec.get("successThreshold", 1):
+            record["ok"] = True
+        elif not ok and record["fails"] >= spec.get("failureThreshold", 3):
+            record["ok"] = False
+        return record["ok"]
+
+    def sync_container(self, pod, c, restart_policy):
+        """Starts, watches and restarts one container; returns its state dict."""
+        state = self.states.setdefault(c["name"], {})
+        if state.get("id"):
+            try:
+                status = self.cri.container_status(state["id"])
+            except CriError:
+                status = {"state": "unknown", "exit_code": 0}
+            state["status"] = status
+            if status["state"] == "running":
+                if self.probe(pod, c, state, "liveness") is False:
+                    self.log_event('Container %s failed liveness probe, will be restarted' % c["name"])
+                    self.cri.stop_container(state["id"], dig(pod, "spec", "terminationGracePeriodSeconds", default=30))
+                state["ready"] = self.probe(pod, c, state, "readiness") is not False
+                return state
+            state["ready"] = False
+            if status["state"] in ("exited", "unknown") and not state.get("finished_seen"):
+                state["finished_seen"] = True
+                state["last"] = {"exitCode": status["exit_code"], "reason": status["reason"] or ("Completed" if status["exit_code"] == 0 else "Error"),
+                                 "startedAt": cri_time(status["started"]), "finishedAt": cri_time(status["finished"]),
+                                 "containerID": "containerd://" + state["id"]}
+                message = self.termination_message(c, state, status)
+                if message:
+                    state["last"]["message"] = message
+                ran = time.time() - state.get("started", 0)
+                state["backoff"] = BACKOFF_START if ran > 600 else min(BACKOFF_MAX, state.get("backoff", BACKOFF_START / 2) * 2)
+                state["retry_at"] = time.time() + state["backoff"]
+            restart = restart_policy == "Always" or (restart_policy == "OnFailure" and status["exit_code"] != 0)
+            if not restart:
+                state["terminal"] = True
+                return state
+            if time.time() < state.get("retry_at", 0):
+                state["waiting"] = ("CrashLoopBackOff", "back-off %ds restarting failed container=%s pod=%s_%s(%s)"
+                                    % (state["backoff"], c["name"], self.name, self.ns, self.uid))
+                return state
+            try:
+                self.cri.remove_container(state["id"])
+            except CriError:
+                pass
+            state["restarts"] = state.get("restarts", 0) + 1
+            state["id"], state["finished_seen"] = None, False
+        self.start_container(pod, c, state)
+        return state
+
+    def sync(self, pod):
+        if self.started_at is None:
+            self.started_at = now_rfc3339()
+        if self.volumes is None or time.time() - self.volumes_at > 600:  # again every 10 minutes: tokens rotate, configmaps change
+            try:
+                self.volumes, self.volumes_at = self.prepare_volumes(pod), time.time()
+                self.problem = None
+            except (ValueError, OSError, ApiError, NetError) as e:
+                if self.volumes is None:
+                    self.problem = ("ContainerCreating", "MountVolume.SetUp failed: %s" % describe_failure(e))
+                    return
+                self.log_event('"Failed to refresh volumes" err=%s' % q(describe_failure(e)), "E")
+        if not self.ensure_sandbox(pod):
+            return
+        spec = pod.get("spec") or {}
+        policy = spec.get("restartPolicy", "Always")
+        for c in spec.get("initContainers") or []:  # in order, each to a successful end before the next
+            if self.states.get(c["name"], {}).get("succeeded"):
+                continue
+            state = self.sync_container(pod, c, "OnFailure" if policy == "Always" else policy)
+            if state.get("finished_seen") and dig(state, "last", "exitCode") == 0:
+                state["succeeded"] = True
+                continue
+            if state.get("terminal"):
+                self.finish()
+            return
+        for c in spec.get("containers") or []:
+            self.sync_container(pod, c, policy)
+        if all(self.states.get(c["name"], {}).get("terminal") for c in spec.get("containers") or []):
+            self.finish()
+
+    def finish(self):
+        """A pod whose containers all ended for good: its sandbox is stopped (its IP returns to the pool), as upstream does."""
+        self.finished = True
+        if self.sandbox:
+            try:
+                self.cri.stop_sandbox(self.sandbox)
+            except CriError as e:
+                self.log_event("failed to stop the sandbox of a finished pod: %s" % e, "E")
+
+    # -- status --
+
+    def container_status(self, c, init=False):
+        state = self.states.get(c["name"], {})
+        status = state.get("status") or {}
+        out = {"name": c["name"], "image": c["image"], "imageID": status.get("image_ref", ""), "ready": bool(state.get("ready")),
+               "restartCount": state.get("restarts", 0), "started": status.get("state") == "running"}
+        if state.get("id"):
+            out["containerID"] = "containerd://" + state["id"]
+        if state.get("id") and status.get("state") == "running" and not state.get("waiting"):
+            out["state"] = {"running": {"startedAt": cri_time(status.get("started")) or now_rfc3339()}}
+        elif state.get("terminal") or state.get("succeeded"):
+            out["state"] = {"terminated": state.get("last") or {"exitCode": 0, "reason": "Completed"}}
+        else:
+            reason, message = state.get("waiting") or self.problem or ("PodInitializing" if init else "ContainerCreating", None)
+            out["state"] = {"waiting": dict({"reason": reason}, **({"message": message} if message else {}))}
+        if state.get("last") and "terminated" not in out["state"]:
+            out["lastState"] = {"terminated": state["last"]}
+        else:
+            out["lastState"] = {}
+        return out
+
+    def status(self, pod):
+        spec = pod.get("spec") or {}
+        inits = [self.container_status(c, True) for c in spec.get("initContainers") or []]
+        mains = [self.container_status(c) for c in spec.get("containers") or []]
+        initialized = all("terminated" in s["state"] and s["state"]["terminated"].get("exitCode") == 0 for s in inits)
+        terminated = [s["state"]["terminated"] for s in mains if "terminated" in s["state"]]
+        failed_init = any(self.states.get(c["name"], {}).get("terminal") and dig(self.states[c["name"]], "last", "exitCode") for c in spec.get("initContainers") or [])
+        if failed_init or (len(terminated) == len(mains) and mains and self.finished and any(t.get("exitCode") for t in terminated)):
+            phase = "Failed"
+        elif len(terminated) == len(mains) and mains and self.finished:
+            phase = "Succeeded"
+        elif self.sandbox and initialized and any("running" in s["state"] or "terminated" in s["state"] or s.get("restartCount") for s in mains):
+            phase = "Running"
+        else:
+            phase = "Pending"
+        ready = initialized and all(s["ready"] for s in mains) and phase == "Running"
+        now = now_rfc3339()
+        previous = {c["type"]: c for c in dig(pod, "status", "conditions", default=[]) or []}
+
+        def condition(kind, value, reason=None):
+            old = previous.get(kind) or {}
+            c = {"type": kind, "status": "True" if value else "False", "lastProbeTime": None,
+                 "lastTransitionTime": old.get("lastTransitionTime") if old.get("status") == ("True" if value else "False") else now}
+            if reason and not value:
+                c["reason"] = reason
+            return c
+        not_ready = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
+        conditions = [condition("PodReadyToStartContainers", bool(self.sandbox and self.ip) and not self.finished),
+                      condition("Initialized", initialized, "ContainersNotInitialized" if not initialized else None),
+                      condition("Ready", ready, not_ready), condition("ContainersReady", ready, not_ready)]
+        if "PodScheduled" in previous:
+            conditions.append(previous["PodScheduled"])
+        status = {"phase": phase, "conditions": conditions, "hostIP": self.kubelet.node_ip, "hostIPs": [{"ip": self.kubelet.node_ip}],
+                  "startTime": dig(pod, "status", "startTime") or self.started_at, "containerStatuses": mains,
+                  "qosClass": dig(pod, "status", "qosClass", default="BestEffort")}
+        if inits:
+            status["initContainerStatuses"] = inits
+        if self.ip:
+            status["podIP"], status["podIPs"] = self.ip, [{"ip": self.ip}]
+        # null removes a field a merge patch would otherwise keep from an earlier report
+        status["message"] = self.problem[1] if self.problem and phase == "Pending" else None
+        return status
+
+    def report(self, pod):
+        status = self.status(pod)
+        comparable = json.dumps({k: v for k, v in status.items() if k != "conditions"}, sort_keys=True) + json.dumps(
+            [(c["type"], c["status"]) for c in status["conditions"]])
+        if comparable == self.reported:
+            return
+        self.kubelet.client.patch("/api/v1/namespaces/%s/pods/%s/status" % (self.ns, self.name), {"status": status})
+        self.reported = comparable
+
+    # -- the end --
+
+    def terminate(self, pod):
+        """Stops what runs for the pod (within its grace period), removes it from the runtime and, for a pod that
+        is still in the API server, deletes it for good: what a graceful deletion waits for."""
+        grace = int(dig(pod or {}, "metadata", "deletionGracePeriodSeconds", default=30) or 0)
+        for name, state in self.states.items():
+            if state.get("id"):
+                try:
+                    self.cri.stop_container(state["id"], grace)
+                    self.cri.remove_container(state["id"])
+                except CriError as e:
+                    self.log_event("failed to stop container %s: %s" % (name, e), "E")
+        if self.sandbox:
+            try:
+                self.cri.stop_sandbox(self.sandbox)
+                self.cri.remove_sandbox(self.sandbox)
+            except CriError as e:
+                self.log_event("failed to remove the sandbox: %s" % e, "E")
+        shutil.rmtree(os.path.join(KUBELET_PODS_DIR, self.uid), ignore_errors=True)
+        if pod is not None:
+            try:
+                self.kubelet.client.request("DELETE", "/api/v1/namespaces/%s/pods/%s" % (self.ns, self.name),
+                                            {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}})
+            except ApiError as e:
+                if e.status not in (404, 409):
+                    self.log_event('"Failed to delete pod" err=%s' % q(describe_failure(e)), "E")
+        self.log_event("pod stopped and removed")
+        self.done.set()
 
 
 def kubelet_subresources(path):
@@ -3308,12 +5110,12 @@ def kubelet_subresources(path):
 class PlainHealth:
     """An unauthenticated /healthz (kubelet :10248, kube-proxy's healthz/livez answer their own)."""
 
-    def __init__(self, check=None):
-        self.check = check
+    def __init__(self, check=None, paths=("/healthz", "/livez", "/readyz")):
+        self.check, self.paths = check, paths
 
     def serve(self, h, method):
         path = urllib.parse.urlsplit(h.path).path
-        if path in ("/healthz", "/livez", "/readyz"):
+        if path in self.paths:
             if self.check:
                 code, body, ctype = self.check()
                 return h.reply(code, body, ctype)
@@ -3465,6 +5267,9 @@ class ControllerManager:
         controllers = flags.all("controllers") or ["*"]
         enabled = lambda name: ("*" in controllers or name in controllers) and "-" + name not in controllers
         self.run_ipam, self.run_lifecycle = self.allocate and enabled("nodeipam"), enabled("nodelifecycle")
+        self.workload = [name for name in ("serviceaccount", "root-ca-cert-publisher", "deployment", "replicaset", "endpoint", "endpointslice",
+                                           "garbagecollector") if enabled(name)]
+        self.root_ca = read_file(flags.get("root-ca-file")).decode() if flags.get("root-ca-file") else None
         self.grace = go_duration(flags.get("node-monitor-grace-period"), 40.0)
         self.tokens = {}
         self.elector = LeaderElector(self.root, flags.get("leader-elect-resource-namespace") or "kube-system",
@@ -3509,6 +5314,14 @@ class ControllerManager:
         return 0
 
     def reconcile(self):
+        self.pass_cache = {}
+        for name in self.workload:  # each on its own: one controller's refusal must not stop the others
+            try:
+                getattr(self, "sync_" + name.replace("-", "_"))()
+            except ApiError as e:
+                if e.status == 401:
+                    raise
+                log('"Unhandled Error" logger="%s-controller" err=%s' % (name, q(describe_failure(e))), "E")
         if not (self.run_ipam or self.run_lifecycle):
             return
         client = self.controller_client("node-controller")
@@ -3524,6 +5337,214 @@ class ControllerManager:
                 except ApiError as e:
                     if e.status != 409:  # a concurrent writer (the kubelet): the next pass sees the fresh node
                         raise
+
+    # -- the workload controllers a cluster's addons and checks need: service accounts, the root CA in every
+    # namespace, Deployments -> ReplicaSets -> Pods, Services' Endpoints and EndpointSlices, garbage collection --
+
+    def listed(self, path):
+        """A list's items, read once per reconcile pass for every controller that needs them."""
+        if path not in self.pass_cache:
+            self.pass_cache[path] = self.root.get(path).get("items", [])
+        return self.pass_cache[path]
+
+    def sync_serviceaccount(self):
+        client = self.controller_client("service-account-controller")
+        namespaces = self.listed("/api/v1/namespaces")
+        have = {(a["metadata"]["namespace"], a["metadata"]["name"]) for a in self.listed("/api/v1/serviceaccounts")}
+        for ns in namespaces:
+            name = ns["metadata"]["name"]
+            if (name, "default") not in have and dig(ns, "status", "phase") != "Terminating":
+                client.post(api_path(res("serviceaccounts"), name), {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}})
+
+    def sync_root_ca_cert_publisher(self):
+        if not self.root_ca:
+            return
+        client = self.controller_client("root-ca-cert-publisher")
+        maps = {c["metadata"]["namespace"]: c for c in self.listed("/api/v1/configmaps?fieldSelector=metadata.name%3Dkube-root-ca.crt")}
+        for ns in self.listed("/api/v1/namespaces"):
+            name = ns["metadata"]["name"]
+            current = maps.get(name)
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": name, "annotations": {
+                "kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such "
+                                             "as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions "
+                                             "of Kubernetes clusters."}}, "data": {"ca.crt": self.root_ca}}
+            if current is None:
+                client.post(api_path(res("configmaps"), name), body)
+            elif (current.get("data") or {}).get("ca.crt") != self.root_ca:
+                current["data"] = body["data"]
+                client.put(api_path(res("configmaps"), name, "kube-root-ca.crt"), current)
+
+    @staticmethod
+    def template_hash(template):
+        return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+    @staticmethod
+    def owned_by(obj, owner):
+        return any(r.get("uid") == owner["metadata"]["uid"] for r in dig(obj, "metadata", "ownerReferences", default=[]) or [])
+
+    @staticmethod
+    def owner_ref(owner, kind, api_version):
+        return {"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                "controller": True, "blockOwnerDeletion": True}
+
+    def sync_deployment(self):
+        """A ReplicaSet per pod template (named by its hash) with the Deployment's replicas, the older ones scaled to 0
+        once the new one is available (Recreate: at once), and the Deployment's status from them."""
+        client = self.controller_client("deployment-controller")
+        sets = self.listed("/apis/apps/v1/replicasets")
+        for d in self.listed("/apis/apps/v1/deployments"):
+            ns, spec = d["metadata"]["namespace"], d.get("spec") or {}
+            template = json.loads(json.dumps(spec.get("template") or {}))
+            pod_hash = self.template_hash(template)
+            mine = [r for r in sets if r["metadata"]["namespace"] == ns and self.owned_by(r, d)]
+            current = next((r for r in mine if dig(r, "metadata", "labels", "pod-template-hash") == pod_hash), None)
+            replicas = spec.get("replicas", 1)
+            if current is None:
+                template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = pod_hash
+                selector = json.loads(json.dumps(spec.get("selector") or {}))
+                selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
+                current = client.post(api_path(res("replicasets", "apps"), ns), {
+                    "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+                        "name": "%s-%s" % (d["metadata"]["name"], pod_hash), "namespace": ns, "labels": dict(template["metadata"]["labels"]),
+                        "annotations": {"deployment.kubernetes.io/revision": str(len(mine) + 1)},
+                        "ownerReferences": [self.owner_ref(d, "Deployment", "apps/v1")]},
+                    "spec": {"replicas": replicas, "selector": selector, "template": template}})
+                log('"Created new replica set" deployment="%s/%s" replicaSet="%s"' % (ns, d["metadata"]["name"], current["metadata"]["name"]))
+            elif dig(current, "spec", "replicas") != replicas:
+                client.patch(api_path(res("replicasets", "apps"), ns, current["metadata"]["name"]), {"spec": {"replicas": replicas}})
+            new_ready = dig(current, "status", "availableReplicas", default=0) or 0
+            recreate = dig(spec, "strategy", "type") == "Recreate"
+            for old in mine:
+                if old["metadata"]["uid"] != current["metadata"]["uid"] and dig(old, "spec", "replicas", default=1) and (recreate or new_ready >= replicas):
+                    client.patch(api_path(res("replicasets", "apps"), ns, old["metadata"]["name"]), {"spec": {"replicas": 0}})
+            count = lambda field: sum(dig(r, "status", field, default=0) or 0 for r in mine)
+            available = count("availableReplicas")
+            status = {"observedGeneration": d["metadata"].get("generation", 1), "replicas": count("replicas"),
+                      "updatedReplicas": dig(current, "status", "replicas", default=0) or 0, "readyReplicas": count("readyReplicas"),
+                      "availableReplicas": available, "unavailableReplicas": max(0, replicas - available),
+                      "conditions": [{"type": "Available", "status": "True" if available >= replicas else "False",
+                                      "reason": "MinimumReplicasAvailable" if available >= replicas else "MinimumReplicasUnavailable",
+                                      "message": "Deployment has minimum availability." if available >= replicas else "Deployment does not have minimum availability."},
+                                     {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable" if new_ready >= replicas else "ReplicaSetUpdated",
+                                      "message": 'ReplicaSet "%s" %s.' % (current["metadata"]["name"], "has successfully progressed" if new_ready >= replicas else "is progressing")}]}
+            old_status = {k: v for k, v in (d.get("status") or {}).items()}
+            if json.dumps({k: old_status.get(k) for k in status}, sort_keys=True) != json.dumps(status, sort_keys=True):
+                client.put(api_path(res("deployments", "apps"), ns, d["metadata"]["name"], "status"), dict(d, status=status))
+
+    def sync_replicaset(self):
+        """Pods from the template until there are `replicas` of them that are not being deleted; the extra ones deleted."""
+        client = self.controller_client("replicaset-controller")
+        pods = self.listed("/api/v1/pods")
+        for rs in self.listed("/apis/apps/v1/replicasets"):
+            ns, spec = rs["metadata"]["namespace"], rs.get("spec") or {}
+            mine = [p for p in pods if p["metadata"]["namespace"] == ns and self.owned_by(p, rs)]
+            alive = [p for p in mine if not dig(p, "metadata", "deletionTimestamp") and dig(p, "status", "phase") not in ("Succeeded", "Failed")]
+            wanted = spec.get("replicas", 1)
+            for _ in range(wanted - len(alive)):
+                template = json.loads(json.dumps(spec.get("template") or {}))
+                meta = template.setdefault("metadata", {})
+                meta.update({"generateName": rs["metadata"]["name"] + "-", "namespace": ns, "ownerReferences": [self.owner_ref(rs, "ReplicaSet", "apps/v1")]})
+                created = client.post(api_path(res("pods"), ns), dict(template, apiVersion="v1", kind="Pod"))
+                log('"Created pod" replicaSet="%s/%s" pod="%s"' % (ns, rs["metadata"]["name"], created["metadata"]["name"]))
+            for pod in sorted(alive, key=lambda p: (bool(dig(p, "spec", "nodeName")), p["metadata"].get("creationTimestamp", "")), reverse=False)[:max(0, len(alive) - wanted)]:
+                client.delete(api_path(res("pods"), ns, pod["metadata"]["name"]))
+            ready = [p for p in alive if any(c.get("type") == "Ready" and c.get("status") == "True" for c in dig(p, "status", "conditions", default=[]) or [])]
+            status = {"replicas": len(alive), "fullyLabeledReplicas": len(alive), "readyReplicas": len(ready), "availableReplicas": len(ready),
+                      "observedGeneration": rs["metadata"].get("generation", 1)}
+            if any((rs.get("status") or {}).get(k) != v for k, v in status.items()):
+                client.put(api_path(res("replicasets", "apps"), ns, rs["metadata"]["name"], "status"), dict(rs, status=status))
+
+    def service_endpoints(self, services, pods):
+        """(service, [(pod, ready)], ports) for every Service with a selector."""
+        for svc in services:
+            selector = dig(svc, "spec", "selector") or {}
+            if not selector:
+                continue
+            ns = svc["metadata"]["namespace"]
+            members = [p for p in pods if p["metadata"]["namespace"] == ns and dig(p, "status", "podIP") and not dig(p, "metadata", "deletionTimestamp")
+                       and dig(p, "status", "phase") not in ("Succeeded", "Failed")
+                       and all((dig(p, "metadata", "labels", default={}) or {}).get(k) == v for k, v in selector.items())]
+            yield svc, [(p, any(c.get("type") == "Ready" and c.get("status") == "True" for c in dig(p, "status", "conditions", default=[]) or [])) for p in members]
+
+    @staticmethod
+    def target_port(port, pod):
+        target = port.get("targetPort", port.get("port"))
+        if isinstance(target, str):
+            return next((cp["containerPort"] for c in dig(pod, "spec", "containers", default=[]) or [] for cp in c.get("ports") or []
+                         if cp.get("name") == target), None)
+        return target
+
+    def sync_endpoint(self):
+        client = self.controller_client("endpoint-controller")
+        services = self.listed("/api/v1/services")
+        pods = self.listed("/api/v1/pods")
+        existing = {(e["metadata"]["namespace"], e["metadata"]["name"]): e for e in self.listed("/api/v1/endpoints")}
+        for svc, members in self.service_endpoints(services, pods):
+            ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+            subsets = []
+            for p in dig(svc, "spec", "ports", default=[]) or []:
+                ready = [{"ip": pod["status"]["podIP"], "nodeName": dig(pod, "spec", "nodeName"), "targetRef": {
+                    "kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"]}} for pod, ok in members if ok and self.target_port(p, pod)]
+                not_ready = [{"ip": pod["status"]["podIP"], "nodeName": dig(pod, "spec", "nodeName")} for pod, ok in members if not ok and self.target_port(p, pod)]
+                if ready or not_ready:
+                    subset = {"ports": [dict({"port": self.target_port(p, (members[0][0])), "protocol": p.get("protocol", "TCP")}, **({"name": p["name"]} if p.get("name") else {}))]}
+                    if ready:
+                        subset["addresses"] = ready
+                    if not_ready:
+                        subset["notReadyAddresses"] = not_ready
+                    subsets.append(subset)
+            current = existing.get((ns, name))
+            body = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns, "labels": dict(dig(svc, "metadata", "labels", default={}) or {})}}
+            if subsets:
+                body["subsets"] = subsets
+            if current is None:
+                client.post(api_path(res("endpoints"), ns), body)
+            elif current.get("subsets") != body.get("subsets"):
+                current["subsets"] = body.get("subsets")
+                if current["subsets"] is None:
+                    current.pop("subsets")
+                client.put(api_path(res("endpoints"), ns, name), current)
+
+    def sync_endpointslice(self):
+        client = self.controller_client("endpointslice-controller")
+        services = self.listed("/api/v1/services")
+        pods = self.listed("/api/v1/pods")
+        slices = self.listed("/apis/discovery.k8s.io/v1/endpointslices")
+        for svc, members in self.service_endpoints(services, pods):
+            ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+            ports = [dict({"port": self.target_port(p, members[0][0]) if members else p.get("port"), "protocol": p.get("protocol", "TCP")},
+                          **({"name": p["name"]} if p.get("name") else {"name": ""})) for p in dig(svc, "spec", "ports", default=[]) or []]
+            endpoints = [{"addresses": [pod["status"]["podIP"]], "conditions": {"ready": ok, "serving": ok, "terminating": False},
+                          "nodeName": dig(pod, "spec", "nodeName"), "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
+                                                                                 "uid": pod["metadata"]["uid"]}} for pod, ok in members]
+            current = next((sl for sl in slices if sl["metadata"]["namespace"] == ns and self.owned_by(sl, svc)), None)
+            if current is None:
+                client.post(api_path(res("endpointslices", "discovery.k8s.io"), ns), {
+                    "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4", "endpoints": endpoints, "ports": ports,
+                    "metadata": {"generateName": name + "-", "namespace": ns, "labels": {"kubernetes.io/service-name": name,
+                                                                                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+                                 "ownerReferences": [self.owner_ref(svc, "Service", "v1")]}})
+            elif current.get("endpoints") != endpoints or current.get("ports") != ports:
+                current.update(endpoints=endpoints, ports=ports)
+                client.put(api_path(res("endpointslices", "discovery.k8s.io"), ns, current["metadata"]["name"]), current)
+
+    def sync_garbagecollector(self):
+        """Dependents whose owner is gone are deleted (background propagation), as the garbage collector does."""
+        client = self.controller_client("generic-garbage-collector")
+        owners = {}
+        for resource in (res("deployments", "apps"), res("replicasets", "apps"), res("services")):
+            owners.update({o["metadata"]["uid"]: o for o in self.listed(api_path(resource))})
+        for resource in (res("replicasets", "apps"), res("pods"), res("endpointslices", "discovery.k8s.io")):
+            for obj in self.listed(api_path(resource)):
+                refs = dig(obj, "metadata", "ownerReferences", default=[]) or []
+                if refs and all(r.get("uid") not in owners and r.get("kind") in ("Deployment", "ReplicaSet", "Service") for r in refs):
+                    try:
+                        client.delete(api_path(resource, obj["metadata"]["namespace"], obj["metadata"]["name"]))
+                        log('"Deleting object" logger="garbage-collector-controller" object="%s/%s" objectUID="%s" kind="%s" propagationPolicy="Background"'
+                            % (obj["metadata"]["namespace"], obj["metadata"]["name"], obj["metadata"]["uid"], resource.kind))
+                    except ApiError as e:
+                        if e.status != 404:
+                            raise
 
     def allocate_cidrs(self, client, nodes):
         used = {dig(n, "spec", "podCIDR") for n in nodes}
@@ -3586,20 +5607,116 @@ class Scheduler:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        renewed = 0.0
         while not stop.is_set():
+            listed = {}
             for kind, path in (("*v1.Node", "/api/v1/nodes"), ("*v1.Pod", "/api/v1/pods")):
                 try:
-                    self.client.get(path)
+                    listed[kind] = self.client.get(path).get("items", [])
                 except (ApiError, NetError) as e:
                     log('"Unhandled Error" err=%s' % q("failed to list %s: %s" % (kind, describe_failure(e))), "E")
-            if self.elector:
+            leading = self.elector is None
+            if self.elector and time.time() - renewed > 2:
                 try:
-                    self.elector.try_acquire_or_renew()
+                    leading = self.elector.try_acquire_or_renew()
+                    renewed = time.time()
                 except (ApiError, NetError) as e:
                     log(lease_failure(self.elector, e), "E")
-            stop.wait(5)
+            elif self.elector:
+                leading = self.elector.leading
+            pending = leading and len(listed) == 2 and self.schedule(listed["*v1.Node"], listed["*v1.Pod"])
+            stop.wait(1 if pending else 3)  # polls less while nothing waits: the lab's hosts share two cores
         log("received SIGTERM, shutting down")
         return 0
+
+    # -- scheduling: the default scheduler's filters that decide where a pod may go, then the least-loaded node --
+
+    @staticmethod
+    def tolerated(taint, tolerations):
+        for t in tolerations or []:
+            if t.get("effect") and t["effect"] != taint.get("effect"):
+                continue
+            if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
+                return True
+            if t.get("key") == taint.get("key") and (t.get("value") or "") == (taint.get("value") or ""):
+                return True
+        return False
+
+    @staticmethod
+    def affinity_matches(node, pod):
+        terms = dig(pod, "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms") or []
+        labels = dig(node, "metadata", "labels", default={}) or {}
+        fields = {"metadata.name": node["metadata"]["name"]}
+
+        def requirement(r, values):
+            op, value = r.get("operator"), values.get(r.get("key"))
+            return {"In": value in (r.get("values") or []), "NotIn": value not in (r.get("values") or []), "Exists": value is not None,
+                    "DoesNotExist": value is None}.get(op, False)
+        return not terms or any(all(requirement(r, labels) for r in term.get("matchExpressions") or [])
+                                and all(requirement(r, fields) for r in term.get("matchFields") or []) for term in terms)
+
+    def why_not(self, node, pod):
+        """Why the pod may not go to this node, in the scheduler's words; None if it may."""
+        spec = pod.get("spec") or {}
+        ready = next((c for c in dig(node, "status", "conditions", default=[]) or [] if c.get("type") == "Ready"), {})
+        if dig(node, "spec", "unschedulable"):
+            return "node(s) were unschedulable"
+        for taint in dig(node, "spec", "taints", default=[]) or []:
+            if taint.get("effect") in ("NoSchedule", "NoExecute") and not self.tolerated(taint, spec.get("tolerations")):
+                return "node(s) had untolerated taint {%s: %s}" % (taint.get("key"), taint.get("value", ""))
+        if ready.get("status") != "True":
+            return "node(s) were not ready"
+        labels = dig(node, "metadata", "labels", default={}) or {}
+        if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()) or not self.affinity_matches(node, pod):
+            return "node(s) didn't match Pod's node affinity/selector"
+        if spec.get("nodeName") and spec["nodeName"] != node["metadata"]["name"]:
+            return "node(s) didn't match the requested node name"
+        return None
+
+    def schedule(self, nodes, pods):
+        """Binds what can be bound; returns whether any pod was pending."""
+        load, pending = {}, False
+        for p in pods:
+            if dig(p, "spec", "nodeName"):
+                load[p["spec"]["nodeName"]] = load.get(p["spec"]["nodeName"], 0) + 1
+        for pod in pods:
+            spec, meta = pod.get("spec") or {}, pod["metadata"]
+            if spec.get("nodeName") or meta.get("deletionTimestamp") or spec.get("schedulerName", "default-scheduler") != "default-scheduler" \
+                    or dig(pod, "status", "phase") in ("Succeeded", "Failed"):
+                continue
+            pending = True
+            reasons = {}
+            fits = []
+            for node in nodes:
+                reason = self.why_not(node, pod)
+                if reason:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                else:
+                    fits.append(node["metadata"]["name"])
+            path = "/api/v1/namespaces/%s/pods/%s" % (meta["namespace"], meta["name"])
+            if not fits:
+                message = "0/%d nodes are available: %s. preemption: 0/%d nodes are available: %d Preemption is not helpful for scheduling." % (
+                    len(nodes), ", ".join("%d %s" % (n, r) for r, n in sorted(reasons.items())), len(nodes), len(nodes))
+                current = next((c for c in dig(pod, "status", "conditions", default=[]) or [] if c.get("type") == "PodScheduled"), {})
+                if current.get("message") != message:
+                    condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+                                 "lastProbeTime": None, "lastTransitionTime": now_rfc3339()}
+                    try:
+                        self.client.patch(path + "/status", {"status": {"conditions": [condition]}}, "application/strategic-merge-patch+json")
+                        log('"Unable to schedule pod; no fit; waiting" pod="%s/%s" err="%s"' % (meta["namespace"], meta["name"], message))
+                    except (ApiError, NetError) as e:
+                        log('"Error updating pod" pod="%s/%s" err=%s' % (meta["namespace"], meta["name"], q(describe_failure(e))), "E")
+                continue
+            target = min(fits, key=lambda n: (load.get(n, 0), random.random()))
+            try:
+                self.client.post(path + "/binding", {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                                                     "target": {"apiVersion": "v1", "kind": "Node", "name": target}})
+                load[target] = load.get(target, 0) + 1
+                log('"Successfully bound pod to node" pod="%s/%s" node="%s" evaluatedNodes=%d feasibleNodes=%d' % (
+                    meta["namespace"], meta["name"], target, len(nodes), len(fits)))
+            except (ApiError, NetError) as e:
+                log('"Error scheduling pod; retrying" pod="%s/%s" err=%s' % (meta["namespace"], meta["name"], q(describe_failure(e))), "E")
+        return pending
 
 
 class KubeProxy:
@@ -3620,6 +5737,8 @@ class KubeProxy:
         host, _, port = healthz.rpartition(":")
         self.healthz = (host.strip("[]") or "0.0.0.0", int(port or 10256))
         self.synced_at = None
+        self.cluster_cidr = config.get("clusterCIDR") or flags.get("cluster-cidr") or ""
+        self.programmed, self.chains, self.checked_at = None, set(), 0.0
 
     def health(self):
         now = time.time()
@@ -3635,19 +5754,337 @@ class KubeProxy:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         while not stop.is_set():
-            ok = True
+            ok, listed = True, {}
             for kind, path in (("*v1.Service", "/api/v1/services"), ("*v1.EndpointSlice", "/apis/discovery.k8s.io/v1/endpointslices"),
                                ("*v1.Node", "/api/v1/nodes/" + self.node)):
                 try:
-                    self.client.get(path)
+                    listed[kind] = self.client.get(path)
                 except (ApiError, NetError) as e:
                     if not (isinstance(e, ApiError) and e.status == 404 and kind == "*v1.Node"):
                         ok = False
                         log('"Unhandled Error" err=%s' % q("failed to list %s: %s" % (kind, describe_failure(e))), "E")
-            if ok:
+            if ok and self.sync_rules(listed["*v1.Service"].get("items", []), listed["*v1.EndpointSlice"].get("items", [])):
                 self.synced_at = time.time()
-            stop.wait(5)
+            stop.wait(2)
         log("received SIGTERM, shutting down")
+        return 0
+
+    # -- Service IPs: upstream's iptables proxier's chains (nftables mode is served with the same rules, through iptables-nft) --
+
+    @staticmethod
+    def chain(prefix, *parts):
+        return prefix + base64.b32encode(hashlib.sha256("".join(parts).encode()).digest()).decode()[:16]
+
+    def rules(self, services, slices):
+        """(nat rules, filter rules, chains) for every ClusterIP and NodePort: DNAT to a ready endpoint chosen at random,
+        masquerading what does not come from the pod network (and hairpin traffic); REJECT where none is ready."""
+        ready = {}
+        for sl in slices:
+            key = (sl["metadata"].get("namespace"), dig(sl, "metadata", "labels", "kubernetes.io/service-name"))
+            for ep in sl.get("endpoints") or []:
+                if dig(ep, "conditions", "ready") is not False:
+                    for port in sl.get("ports") or []:
+                        for address in ep.get("addresses") or []:
+                            ready.setdefault(key + (port.get("name") or "",), set()).add((address, port.get("port"), port.get("protocol", "TCP")))
+        nat, filt, chains = [], [], {"KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"}
+        for svc in sorted(services, key=lambda x: (x["metadata"].get("namespace"), x["metadata"]["name"])):
+            ns, name, spec = svc["metadata"].get("namespace"), svc["metadata"]["name"], svc.get("spec") or {}
+            ip = spec.get("clusterIP")
+            if not ip or ip == "None" or spec.get("type") == "ExternalName":
+                continue
+            for p in spec.get("ports") or []:
+                proto, port = p.get("protocol", "TCP"), p["port"]
+                label = "%s/%s%s" % (ns, name, ":" + p["name"] if p.get("name") else "")
+                match = "-p %s -m %s --dport %d" % (proto.lower(), proto.lower(), port)
+                endpoints = sorted(e for e in ready.get((ns, name, p.get("name") or ""), set()) if e[2] == proto)
+                if not endpoints:
+                    filt.append('-A KUBE-SERVICES -d %s/32 %s -m comment --comment "%s has no endpoints" -j REJECT --reject-with icmp-port-unreachable'
+                                % (ip, match, label))
+                    if p.get("nodePort"):
+                        filt.append('-A KUBE-EXTERNAL-SERVICES -p %s -m addrtype --dst-type LOCAL -m %s --dport %d -m comment --comment "%s has no endpoints" '
+                                    '-j REJECT --reject-with icmp-port-unreachable' % (proto.lower(), proto.lower(), p["nodePort"], label))
+                    continue
+                svc_chain = self.chain("KUBE-SVC-", ns, name, p.get("name") or "", proto)
+                chains.add(svc_chain)
+                nat.append('-A KUBE-SERVICES -d %s/32 %s -m comment --comment "%s cluster IP" -j %s' % (ip, match, label, svc_chain))
+                if self.cluster_cidr:
+                    nat.append('-A %s ! -s %s -d %s/32 %s -m comment --comment "%s cluster IP" -j KUBE-MARK-MASQ' % (svc_chain, self.cluster_cidr, ip, match, label))
+                if p.get("nodePort"):
+                    nat.append('-A KUBE-NODEPORTS -p %s -m %s --dport %d -m comment --comment "%s" -j KUBE-MARK-MASQ' % (proto.lower(), proto.lower(), p["nodePort"], label))
+                    nat.append('-A KUBE-NODEPORTS -p %s -m %s --dport %d -m comment --comment "%s" -j %s' % (proto.lower(), proto.lower(), p["nodePort"], label, svc_chain))
+                for i, (address, target, _) in enumerate(endpoints):
+                    sep = self.chain("KUBE-SEP-", ns, name, p.get("name") or "", proto, address, str(target))
+                    chains.add(sep)
+                    left = len(endpoints) - i
+                    pick = "-m statistic --mode random --probability %.10f " % (1.0 / left) if left > 1 else ""
+                    nat.append('-A %s -m comment --comment "%s -> %s:%s" %s-j %s' % (svc_chain, label, address, target, pick, sep))
+                    nat.append('-A %s -s %s/32 -m comment --comment "%s" -j KUBE-MARK-MASQ' % (sep, address, label))
+                    nat.append('-A %s -p %s -m comment --comment "%s" -m %s -j DNAT --to-destination %s:%s' % (sep, proto.lower(), label, proto.lower(), address, target))
+        nat.append('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" '
+                   '-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS')
+        nat += ['-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000', '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+                '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
+                '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE']
+        return nat, filt, chains
+
+    def sync_rules(self, services, slices):
+        """Programs the rules when they changed (iptables-restore --noflush: only kube-proxy's chains are rewritten, stale ones deleted)."""
+        if self.mode not in ("iptables", "nftables", ""):
+            return True
+        nat, filt, chains = self.rules(services, slices)
+        wanted = (nat, filt)
+        if wanted == self.programmed and (time.time() - self.checked_at < 30 or self.jumps_in_place()):
+            self.checked_at = time.time() if time.time() - self.checked_at >= 30 else self.checked_at
+            return True
+        stale = sorted(self.chains - chains)
+        text = "*filter\n:KUBE-SERVICES - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n" + "".join(r + "\n" for r in filt) + "COMMIT\n*nat\n"
+        text += "".join(":%s - [0:0]\n" % c for c in sorted(chains | set(stale)))
+        text += "".join(r + "\n" for r in nat) + "".join("-X %s\n" % c for c in stale) + "COMMIT\n"
+        r = subprocess.run(["iptables-restore", "--noflush"], input=text.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            log('"Failed to execute iptables-restore" err=%s' % q(r.stderr.decode().strip()), "E")
+            return False
+        for table, chain, rule in KUBE_PROXY_JUMPS:
+            if subprocess.run(["iptables", "-w", "-t", table, "-C", chain] + rule, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+                subprocess.run(["iptables", "-w", "-t", table, "-I", chain, "1"] + rule, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.programmed, self.chains, self.checked_at = wanted, chains, time.time()
+        log("programmed %d service rules (%d chains)" % (len(nat), len(chains)))
+        return True
+
+    @staticmethod
+    def jumps_in_place():
+        return all(subprocess.run(["iptables", "-w", "-t", table, "-C", chain] + rule, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+                   for table, chain, rule in KUBE_PROXY_JUMPS)
+
+
+# The jumps from the built-in chains into kube-proxy's, as upstream's iptables proxier installs them.
+KUBE_PROXY_JUMPS = [
+    ("nat", "PREROUTING", ["-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"]),
+    ("nat", "OUTPUT", ["-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"]),
+    ("nat", "POSTROUTING", ["-m", "comment", "--comment", "kubernetes postrouting rules", "-j", "KUBE-POSTROUTING"]),
+    ("filter", "FORWARD", ["-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"]),
+    ("filter", "OUTPUT", ["-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"]),
+    ("filter", "INPUT", ["-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "kubernetes externally-visible service portals",
+                         "-j", "KUBE-EXTERNAL-SERVICES"]),
+]
+
+
+# ---------------------------------------------------------------------------------------------------
+# CoreDNS: what a provisioner's DNS addon must give pods. The lab's CoreDNS image idles; the kubelet
+# stand-in runs this role in its container instead (so it has the pod's network namespace, IP and
+# service-account token). It reads the Corefile it was given (-conf): the server block's port, the
+# `kubernetes` plugin's zones and ttl, `forward`'s upstreams; it lists Services and EndpointSlices
+# through the API server as in-cluster clients do (KUBERNETES_SERVICE_HOST, the token and CA under
+# /var/run/secrets/kubernetes.io/serviceaccount), every 2 s instead of watching, and answers over
+# UDP and TCP: A records for `<service>.<namespace>.svc.<zone>` (the ClusterIP; a headless service's
+# ready endpoints, and `<hostname>.<service>...` for theirs), CNAME for ExternalName services,
+# `<a-b-c-d>.<namespace>.pod.<zone>` (pods insecure), PTR for service IPs, NXDOMAIN for other names in
+# its zones, and everything else forwarded to the upstreams (SERVFAIL when none answers). /health on
+# :8080 and /ready on :8181 (ready once it listed Services), as the real plugins serve them.
+# ---------------------------------------------------------------------------------------------------
+
+DNS_A, DNS_CNAME, DNS_SOA, DNS_PTR, DNS_AAAA, DNS_SRV = 1, 5, 6, 12, 28, 33
+
+
+def parse_corefile(text):
+    """(port, zones, ttl, upstream list or resolv.conf path) of the first server block."""
+    head = re.search(r"^\s*(?:dns://)?([^\s{]*?):(\d+)\s*\{", text, re.M)
+    port = int(head.group(2)) if head else 53
+    zones, ttl = [], 5
+    k8s = re.search(r"^\s*kubernetes\b([^\n{]*)(\{(?:[^{}]|\{[^{}]*\})*\})?", text, re.M)
+    if k8s:
+        zones = [z.strip(".").lower() + "." for z in k8s.group(1).split()] or ["cluster.local."]
+        m = re.search(r"^\s*ttl\s+(\d+)", k8s.group(2) or "", re.M)
+        ttl = int(m.group(1)) if m else 5
+    fwd = re.search(r"^\s*forward\s+\S+\s+([^\n{]+)", text, re.M)
+    upstreams = fwd.group(1).split() if fwd else []
+    return port, zones, ttl, upstreams
+
+
+def dns_name(data, offset):
+    """A (possibly compressed) name at offset: (name with a trailing dot, offset after it)."""
+    labels, end, jumps = [], None, 0
+    while True:
+        length = data[offset]
+        if length & 0xC0 == 0xC0:
+            end = end or offset + 2
+            offset = ((length & 0x3F) << 8) | data[offset + 1]
+            jumps += 1
+            if jumps > 20:
+                raise ValueError("compression loop")
+            continue
+        if length == 0:
+            return ".".join(labels).lower() + ".", end or offset + 1
+        labels.append(data[offset + 1:offset + 1 + length].decode("ascii", "replace"))
+        offset += 1 + length
+
+
+def dns_encode_name(name):
+    return b"".join(bytes([len(label)]) + label.encode() for label in name.strip(".").split(".") if label) + b"\0"
+
+
+class CoreDns:
+    def __init__(self, flags):
+        self.conf = flags.get("conf") or "Corefile"
+        self.port, self.zones, self.ttl, upstreams = parse_corefile(read_file(self.conf, "plugin/kubernetes: Corefile").decode())
+        self.upstreams = [u for src in upstreams for u in (self.resolv_servers(src) if src.startswith("/") else [src.replace("dns://", "")])]
+        self.client = KubeClient.in_cluster("coredns/%s (linux/amd64) standin" % VERSION)
+        self.records, self.reverse, self.synced = {}, {}, False
+
+    @staticmethod
+    def resolv_servers(path):
+        return [line.split()[1] for line in read_text(path).splitlines() if line.startswith("nameserver") and len(line.split()) > 1]
+
+    def sync_loop(self, stop):
+        while not stop.is_set():
+            try:
+                services = self.client.get("/api/v1/services").get("items", [])
+                slices = self.client.get("/apis/discovery.k8s.io/v1/endpointslices").get("items", [])
+                self.rebuild(services, slices)
+                if not self.synced:
+                    log("plugin/kubernetes: synced %d services" % len(services))
+                self.synced = True
+            except (ApiError, NetError) as e:
+                log("plugin/kubernetes: Failed to watch: %s" % describe_failure(e), "E")
+            stop.wait(2)
+
+    def rebuild(self, services, slices):
+        records, reverse = {}, {}
+        ready = {}
+        for sl in slices:
+            svc = dig(sl, "metadata", "labels", "kubernetes.io/service-name")
+            for ep in sl.get("endpoints") or []:
+                if dig(ep, "conditions", "ready") is not False:
+                    ready.setdefault((sl["metadata"].get("namespace"), svc), []).append(ep)
+        for zone in self.zones:
+            if zone.endswith("arpa."):
+                continue
+            for s in services:
+                ns, name, spec = s["metadata"].get("namespace"), s["metadata"]["name"], s.get("spec") or {}
+                fqdn = "%s.%s.svc.%s" % (name, ns, zone)
+                if spec.get("type") == "ExternalName":
+                    records[fqdn] = ("CNAME", spec.get("externalName", "").rstrip(".") + ".")
+                elif spec.get("clusterIP") and spec["clusterIP"] != "None":
+                    records[fqdn] = ("A", [spec["clusterIP"]])
+                    reverse[".".join(reversed(spec["clusterIP"].split("."))) + ".in-addr.arpa."] = fqdn
+                else:
+                    eps = ready.get((ns, name), [])
+                    records[fqdn] = ("A", sorted({a for ep in eps for a in ep.get("addresses") or []}))
+                    for ep in eps:
+                        if ep.get("hostname"):
+                            records["%s.%s" % (ep["hostname"], fqdn)] = ("A", list(ep.get("addresses") or []))
+        self.records, self.reverse = records, reverse
+
+    def in_zone(self, name):
+        return any(name == z or name.endswith("." + z) for z in self.zones)
+
+    def lookup(self, name, qtype):
+        """(rcode, [(type, data)]) for a name in the cluster's zones."""
+        if name in self.reverse and qtype == DNS_PTR:
+            return 0, [(DNS_PTR, dns_encode_name(self.reverse[name]))]
+        record = self.records.get(name)
+        if record is None:
+            m = re.fullmatch(r"(\d+)-(\d+)-(\d+)-(\d+)\.[^.]+\.pod\.(.+)", name)
+            if m and m.group(5) in self.zones:
+                record = ("A", [".".join(m.group(1, 2, 3, 4))])
+        if record is None:
+            # a name some record lies below (e.g. `svc.cluster.local.`) exists without data: NODATA, not NXDOMAIN
+            return (0 if any(r.endswith("." + name) for r in self.records) else 3), []
+        kind, value = record
+        if kind == "CNAME":
+            return 0, [(DNS_CNAME, dns_encode_name(value))]
+        if qtype in (DNS_A, 255):
+            return 0, [(DNS_A, socket.inet_aton(ip)) for ip in value]
+        return 0, []
+
+    def answer(self, query):
+        qid, flags, qdcount = int.from_bytes(query[0:2], "big"), int.from_bytes(query[2:4], "big"), int.from_bytes(query[4:6], "big")
+        if qdcount != 1:
+            return self.reply(query, qid, flags, 1, [], 12)
+        name, offset = dns_name(query, 12)
+        qtype = int.from_bytes(query[offset:offset + 2], "big")
+        question_end = offset + 4
+        if not self.in_zone(name) and name not in self.reverse:
+            return self.forward(query, qid, flags, question_end)
+        rcode, answers = self.lookup(name, qtype)
+        return self.reply(query, qid, flags, rcode, answers, question_end, authoritative=True)
+
+    def reply(self, query, qid, flags, rcode, answers, question_end, authoritative=False):
+        out_flags = 0x8000 | (flags & 0x7900) | 0x0080 | (0x0400 if authoritative else 0) | rcode
+        header = qid.to_bytes(2, "big") + out_flags.to_bytes(2, "big") + (1 if question_end > 12 else 0).to_bytes(2, "big") + \
+            len(answers).to_bytes(2, "big") + b"\0\0\0\0"
+        body = query[12:question_end] if question_end > 12 else b""
+        for kind, data in answers:
+            body += b"\xc0\x0c" + kind.to_bytes(2, "big") + b"\0\x01" + self.ttl.to_bytes(4, "big") + len(data).to_bytes(2, "big") + data
+        return header + body
+
+    def forward(self, query, qid, flags, question_end):
+        for upstream in self.upstreams:
+            host, _, port = upstream.rpartition(":") if upstream.count(":") == 1 else (upstream, "", "53")
+            try:
+                with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.settimeout(2)
+                    s.sendto(query, (host, int(port or 53)))
+                    return s.recvfrom(65535)[0]
+            except OSError as e:
+                log('plugin/forward: %s: %s' % (upstream, e), "E")
+        return self.reply(query, qid, flags, 2, [], question_end)
+
+    def serve_udp(self, sock):
+        while True:
+            data, peer = sock.recvfrom(4096)
+            try:
+                sock.sendto(self.answer(data), peer)
+            except (ValueError, IndexError) as e:
+                log("plugin/errors: malformed query from %s: %s" % (peer[0], e), "E")
+
+    def serve_tcp(self, sock):
+        def one(conn):
+            with conn:
+                try:
+                    size = int.from_bytes(conn.recv(2), "big")
+                    data = b""
+                    while len(data) < size:
+                        chunk = conn.recv(size - len(data))
+                        if not chunk:
+                            return
+                        data += chunk
+                    reply = self.answer(data)
+                    conn.sendall(len(reply).to_bytes(2, "big") + reply)
+                except (OSError, ValueError, IndexError):
+                    pass
+        while True:
+            conn, _ = sock.accept()
+            conn.settimeout(5)
+            threading.Thread(target=one, args=(conn,), daemon=True).start()
+
+    def health(self):
+        return 200, "OK", "text/plain"
+
+    def ready(self):
+        return (200, "OK", "text/plain") if self.synced else (503, "plugin/kubernetes: not synced", "text/plain")
+
+    def run(self):
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            udp.bind(("0.0.0.0", self.port))
+            tcp.bind(("0.0.0.0", self.port))
+        except OSError as e:
+            fatal("listen udp :%d: bind: %s" % (self.port, go_strerror(e)))
+        tcp.listen(64)
+        threading.Thread(target=self.serve_udp, args=(udp,), daemon=True).start()
+        threading.Thread(target=self.serve_tcp, args=(tcp,), daemon=True).start()
+        Server("0.0.0.0", 8080, PlainHealth(self.health, paths=("/health",)))
+        Server("0.0.0.0", 8181, PlainHealth(self.ready, paths=("/ready",)))
+        log(".:%d on %s, zones %s, upstreams %s (CoreDNS stand-in %s)" % (self.port, os.environ.get("HOSTNAME", ""), " ".join(self.zones),
+                                                                        " ".join(self.upstreams) or "none", VERSION))
+        self.sync_loop(stop)
+        log("[INFO] SIGTERM: Shutting down servers then terminating")
         return 0
 
 
@@ -3799,7 +6236,15 @@ class Flanneld:
                     self.etcd.keepalive(lease)
                     renewed = time.time()
                 self.write_subnet_file(config, subnet)
-                stop.wait(10)
+                kvs, _ = self.etcd.range_prefix(self.prefix + "/subnets/")
+                peers = {}
+                for kv in kvs:
+                    try:
+                        peers[unb64(kv["key"]).decode().rsplit("/", 1)[-1].replace("-", "/")] = json.loads(kv_value(kv)).get("PublicIP")
+                    except ValueError:
+                        continue
+                self.program(config, subnet, peers)
+                stop.wait(5)
             except (EtcdError, ValueError) as e:
                 log("Couldn't fetch network config: %s" % e if config is None else "failed to acquire lease: %s" % e, "E")
                 stop.wait(1)
@@ -3840,8 +6285,71 @@ class Flanneld:
                 annotated = True
                 log("Lease acquired: %s" % cidr)
             self.write_subnet_file(self.net_config, subnet)
-            stop.wait(10)
+            try:
+                nodes = self.client.get("/api/v1/nodes").get("items", [])
+                self.program(self.net_config, subnet, {dig(n, "spec", "podCIDR"): dig(n, "metadata", "annotations", "flannel.alpha.coreos.com/public-ip")
+                                                       for n in nodes if dig(n, "spec", "podCIDR")})
+            except (ApiError, NetError) as e:
+                log("failed to list nodes for routes: %s" % describe_failure(e), "E")
+            stop.wait(5)
         return 0
+
+    # -- the data path: routes between nodes (host-gw), masquerading (--ip-masq), forwarding --
+
+    def program(self, config, own, peers):
+        """A route to every other node's subnet via its public IP, as flannel's host-gw backend programs them (for any
+        configured backend: the lab's hosts share one bridge, so no encapsulation is needed); routes to subnets that
+        have no lease any more are removed. With --ip-masq, flannel's masquerading rules; and its forwarding rules."""
+        network = config["network"]
+        out = subprocess.run(["ip", "-4", "route", "show"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
+        current = {}
+        for m in re.finditer(r"^(\d+\.\d+\.\d+\.\d+/\d+) via (\S+) dev (\S+)", out, re.M):
+            net = ipaddress.ip_network(m.group(1))
+            if net.subnet_of(network) and net != own:
+                current[str(net)] = m.group(2)
+        wanted = {str(ipaddress.ip_network(k)): v for k, v in peers.items() if k and v and v != self.public_ip and ipaddress.ip_network(k) != own}
+        for subnet, gateway in sorted(wanted.items()):
+            if current.get(subnet) != gateway:
+                r = subprocess.run(["ip", "route", "replace", subnet, "via", gateway, "dev", self.iface], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                log("route %s via %s dev %s%s" % (subnet, gateway, self.iface, ": " + r.stdout.decode().strip() if r.returncode else ""),
+                    "E" if r.returncode else "I")
+        for subnet in sorted(set(current) - set(wanted)):
+            subprocess.run(["ip", "route", "del", subnet], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log("removed route %s: its lease is gone" % subnet)
+        self.program_iptables(network, own)
+
+    def program_iptables(self, network, own):
+        key = (str(network), str(own))
+        if getattr(self, "rules_key", None) == key and time.time() - getattr(self, "rules_at", 0) < 30:
+            return
+        comment = ["-m", "comment", "--comment", "flanneld masq"]
+        rules = [("filter", "FLANNEL-FWD", ["-s", str(network), "-m", "comment", "--comment", "flanneld forward", "-j", "ACCEPT"]),
+                 ("filter", "FLANNEL-FWD", ["-d", str(network), "-m", "comment", "--comment", "flanneld forward", "-j", "ACCEPT"])]
+        jumps = [("filter", "FORWARD", ["-m", "comment", "--comment", "flanneld forward", "-j", "FLANNEL-FWD"])]
+        if self.ip_masq:
+            rules += [("nat", "FLANNEL-POSTRTG", ["-m", "mark", "--mark", "0x4000/0x4000"] + comment + ["-j", "RETURN"]),
+                      ("nat", "FLANNEL-POSTRTG", ["-s", str(own), "-d", str(network)] + comment + ["-j", "RETURN"]),
+                      ("nat", "FLANNEL-POSTRTG", ["-s", str(network), "-d", str(own)] + comment + ["-j", "RETURN"]),
+                      ("nat", "FLANNEL-POSTRTG", ["!", "-s", str(network), "-d", str(own)] + comment + ["-j", "RETURN"]),
+                      ("nat", "FLANNEL-POSTRTG", ["-s", str(network), "!", "-d", "224.0.0.0/4"] + comment + ["-j", "MASQUERADE"]),
+                      ("nat", "FLANNEL-POSTRTG", ["!", "-s", str(network), "-d", str(network)] + comment + ["-j", "MASQUERADE"])]
+            jumps.append(("nat", "POSTROUTING", comment + ["-j", "FLANNEL-POSTRTG"]))
+        text = ""
+        for table in ("filter", "nat"):
+            chains = sorted({c for t, c, _ in rules if t == table})
+            if chains:
+                text += "*%s\n" % table + "".join(":%s - [0:0]\n" % c for c in chains)
+                text += "".join("-A %s %s\n" % (c, " ".join(shlex_quote(a) for a in r)) for t, c, r in rules if t == table) + "COMMIT\n"
+        r = subprocess.run(["iptables-restore", "--noflush"], input=text.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode:
+            log("failed to set up iptables rules: %s" % r.stderr.decode().strip(), "E")
+            return
+        for table, chain, rule in jumps:
+            if subprocess.run(["iptables", "-w", "-t", table, "-C", chain] + rule, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+                subprocess.run(["iptables", "-w", "-t", table, "-A", chain] + rule, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if getattr(self, "rules_key", None) != key:
+            log("iptables: forwarding for %s%s" % (network, ", masquerading what leaves it" if self.ip_masq else ""))
+        self.rules_key, self.rules_at = key, time.time()
 
     def registration_failed(self, reason):
         log("Error registering network: failed to acquire lease: %s" % reason, "E")
@@ -3870,12 +6378,105 @@ class Flanneld:
         return 0
 
 
+def shlex_quote(arg):
+    """An iptables-restore word: quoted when it holds a blank."""
+    return '"%s"' % arg if " " in arg else arg
+
+
 def read_text_strict(path):
     try:
         with open(path) as f:
             return f.read()
     except OSError as e:
         raise ValueError("open %s: %s" % (path, go_strerror(e)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The flannel CNI plugin (/opt/cni/bin/flannel), as upstream's meta-plugin (flannel-io/cni-plugin):
+# ADD reads flanneld's subnet file, completes the `delegate` config (type bridge, the subnet as
+# host-local's range and the flannel network as its route, ipMasq unless flanneld masquerades, mtu,
+# isGateway), saves it under dataDir for DEL, and runs the delegate plugin (the real bridge, which
+# runs the real host-local) found in CNI_PATH, with the same environment; DEL and CHECK run the saved
+# config's plugin. Errors as CNI's skel prints them: {"code", "msg"} on stdout, exit 1.
+# ---------------------------------------------------------------------------------------------------
+
+CNI_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+
+
+def flannel_subnet_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            env[key] = value
+    missing = [k for k in ("FLANNEL_NETWORK", "FLANNEL_SUBNET", "FLANNEL_MTU", "FLANNEL_IPMASQ") if k not in env]
+    if missing:
+        raise ValueError("%s is missing %s" % (path, ", ".join(missing)))
+    return env
+
+
+def cni_delegate(plugin, conf):
+    """Runs a CNI plugin from CNI_PATH with conf on stdin and this process's environment; relays its output."""
+    for directory in os.environ.get("CNI_PATH", "").split(":"):
+        binary = os.path.join(directory, plugin)
+        if directory and os.path.isfile(binary) and os.access(binary, os.X_OK):
+            r = subprocess.run([binary], input=json.dumps(conf).encode(), stdout=subprocess.PIPE)
+            sys.stdout.write(r.stdout.decode())
+            return r.returncode
+    raise ValueError('failed to find plugin "%s" in path [%s]' % (plugin, " ".join(os.environ.get("CNI_PATH", "").split(":"))))
+
+
+def flannel_cni():
+    command = os.environ.get("CNI_COMMAND", "")
+    raw = sys.stdin.read() if command != "VERSION" else ""
+    try:
+        conf = json.loads(raw) if raw.strip() else {}
+        if command == "VERSION":
+            sys.stdout.write(json.dumps({"cniVersion": "1.0.0", "supportedVersions": CNI_VERSIONS}))
+            return 0
+        if command not in ("ADD", "DEL", "CHECK", "STATUS", "GC"):
+            raise ValueError('unknown CNI_COMMAND: %s' % command)
+        if command in ("STATUS", "GC"):
+            return 0
+        scratch = os.path.join(conf.get("dataDir") or "/var/lib/cni/flannel", os.environ.get("CNI_CONTAINERID", ""))
+        if command in ("DEL", "CHECK"):
+            if not os.path.exists(scratch):
+                return 0  # nothing was set up, or DEL ran already
+            with open(scratch) as f:
+                delegate = json.load(f)
+            code = cni_delegate(delegate["type"], delegate)
+            if command == "DEL" and code == 0:
+                os.remove(scratch)
+            return code
+        env = flannel_subnet_env(conf.get("subnetFile") or "/run/flannel/subnet.env")
+        delegate = dict(conf.get("delegate") or {})
+        for key in ("name", "ipam"):
+            if key in delegate:
+                raise ValueError("'delegate' dictionary must not have '%s' field, it'll be set by flannel" % key)
+        if conf.get("runtimeConfig"):
+            delegate["runtimeConfig"] = conf["runtimeConfig"]
+        delegate["name"] = conf.get("name")
+        delegate.setdefault("type", "bridge")
+        delegate.setdefault("ipMasq", env["FLANNEL_IPMASQ"] != "true")
+        delegate.setdefault("mtu", int(env["FLANNEL_MTU"]))
+        if delegate["type"] == "bridge":
+            delegate.setdefault("isGateway", True)
+        if conf.get("cniVersion"):
+            delegate["cniVersion"] = conf["cniVersion"]
+        ipam = dict(conf.get("ipam") or {})
+        ipam.setdefault("type", "host-local")
+        ipam["ranges"] = [[{"subnet": str(ipaddress.ip_network(env["FLANNEL_SUBNET"], strict=False))}]]
+        ipam["routes"] = list(ipam.get("routes") or []) + [{"dst": str(ipaddress.ip_network(env["FLANNEL_NETWORK"], strict=False))}]
+        delegate["ipam"] = ipam
+        os.makedirs(os.path.dirname(scratch), mode=0o700, exist_ok=True)
+        with open(scratch, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            json.dump(delegate, f)
+        return cni_delegate(delegate["type"], delegate)
+    except (OSError, ValueError, KeyError) as e:
+        text = "open %s: %s" % (e.filename, go_strerror(e)) if isinstance(e, OSError) and e.filename else str(e)
+        sys.stdout.write(json.dumps({"cniVersion": "1.0.0", "code": 999, "msg": text}))
+        return 1
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -3902,11 +6503,15 @@ RUNNERS = {
     "kube-scheduler": lambda flags: Scheduler(flags).run(),
     "kube-proxy": lambda flags: KubeProxy(flags).run(),
     "flanneld": lambda flags: Flanneld(flags).run(),
+    "flannel": lambda flags: flannel_cni(),
+    "coredns": lambda flags: CoreDns(flags).run(),
 }
 
 
 def main():
     component = component_name()
+    if component == "flannel":  # a CNI plugin: its input is the environment and stdin, not flags
+        return flannel_cni()
     flags = Flags(sys.argv[1:], KUBECTL_SHORT if component == "kubectl" else None)
     if component != "kubectl":
         check_flags(component, flags)  # pflag fails on an unknown flag before --version is looked at
