@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { PKI_PATHS } from '../../src/components/paths.js';
-import { useLabCluster, type JsonReport } from './support/cluster.js';
+import { bundleVersionProperties } from '../lab/cluster-config.js';
+import { errorsOf, useLabCluster, type JsonReport } from './support/cluster.js';
 import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
-import { usePreviousRelease } from './support/previous-release.js';
+import { bundleWithVersions, usePreviousRelease } from './support/previous-release.js';
 
 /**
  * What a compromised worker can reach in etcd, and what a reader of etcd's data sees of Secrets. A
@@ -53,8 +55,18 @@ describe.skipIf(!labAvailable())('etcd roles and encryption at rest, on a cluste
   const name = (i: number) => hosts.host(i).name;
 
   it('the previous release makes the cluster: any worker certificate reads all of etcd, Secrets are stored plain', async () => {
-    const init = await previous.cli(['init', '--yes', '--output', 'json', '--bundle', inject('bundleDir')!, '-i', cluster.inventory, '-c', cluster.config]);
-    expect(init.code, `${init.stdout.slice(-3000)}\n${init.stderr}`).toBe(0);
+    // That release took the flannel CNI plugin's bare version and added its tag's suffix itself; it
+    // reads its own example's config.
+    const tag = bundleVersionProperties(inject('bundleDir')!).FLANNEL_CNI_PLUGIN_VERSION!;
+    const bundle = bundleWithVersions(inject('bundleDir')!, cluster.dir, { 'flannel-cni-plugin': tag.replace(/-flannel\d+$/, '') });
+    const config = join(cluster.dir, 'previous-release.properties');
+    previous.writeLabConfig(config, bundle);
+    // That release installed docker.io without recommends, and Debian 13's and later docker.io only recommend
+    // the docker command (fixed in e8abf10): its users installed docker-cli by hand, as here.
+    const apt = 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-cli >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; exit 1; }';
+    await Promise.all([1, 2].map((i) => hosts.run(i, apt)));
+    const init = await previous.cli(['init', '--yes', '--output', 'json', '--bundle', bundle, '-i', cluster.inventory, '-c', config]);
+    expect(init.code, `${init.stderr}\n${init.stdout.startsWith('{') ? errorsOf(JSON.parse(init.stdout) as JsonReport) : init.stdout.slice(-3000)}`).toBe(0);
     await hosts.run(0, `printf '%s' '${secretManifest('from-before')}' | ${kubectl} apply -f -`);
     // The defects this release fixes, seen on the old cluster: a worker's flannel certificate reads a Secret, in the clear.
     expect(await hosts.run(2, `${asFlannel} get /registry/secrets/default/from-before --print-value-only`)).toContain(Buffer.from(SECRET_TEXT).toString('base64'));
@@ -63,9 +75,12 @@ describe.skipIf(!labAvailable())('etcd roles and encryption at rest, on a cluste
   it('one apply turns on etcd roles and encryption, restarting each control-plane service once, one master at a time', async () => {
     const { run, report } = await cluster.json('apply');
     expect(run.code, `${run.stderr}\n${JSON.stringify(report.results.filter((r) => r.error))}`).toBe(0);
-    expect(restarted(report)).toEqual(masters.flatMap((i) => ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((s) => `${name(i)} ${s}`)).sort());
+    // The control plane restarts once per master; etcd not at all (its roles take no restart). The
+    // workers' runtime may restart too: this release writes containerd 2.x's config in its own format.
+    const controlPlane = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
+    expect(restarted(report).filter((r) => !/ (containerd|docker)$/.test(r))).toEqual(masters.flatMap((i) => controlPlane.map((s) => `${name(i)} ${s}`)).sort());
     expect(changed(report)).toEqual(expect.arrayContaining([`etcd ${name(0)} command:cluster:etcd-access`, `control-plane ${name(0)} command:cluster:encrypt-existing-secrets`]));
-    for (const unit of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+    for (const unit of controlPlane) {
       const secondStarted = await monotonic(hosts, 1, unit, 'ExecMainStartTimestampMonotonic');
       const firstReady = await monotonic(hosts, 0, unit, 'ActiveEnterTimestampMonotonic');
       expect([unit, secondStarted > firstReady]).toEqual([unit, true]);

@@ -1,8 +1,11 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { MANIFEST_FILE } from '../../../src/artifacts/manifest.js';
+import { binariesOf, type Project } from '../../../src/upstream/index.js';
+import { bundleVersionProperties, setProperties } from '../../lab/cluster-config.js';
 import type { CliRun } from '../../support/cli.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
@@ -15,6 +18,42 @@ const REPO = resolve(import.meta.dirname, '../../..');
 export interface PreviousRelease {
   commit: string;
   cli(args: string[]): Promise<CliRun>;
+  /**
+   * A config.properties for a lab cluster as this release's own example wrote it (a later example
+   * may hold values it refuses): the versions `bundleDir` holds, 1.35+ kubelets allowed on the lab's
+   * cgroup v1 hosts.
+   */
+  writeLabConfig(file: string, bundleDir: string): void;
+}
+
+/**
+ * The lab's bundle as an earlier release reads it: the same files (hard links, one file system)
+ * with a manifest that names `versions`' projects by the versions that release's config takes.
+ * Releases before the flannel CNI plugin's tag was taken as written (v1.9.1-flannel1) took its bare
+ * version (v1.9.1) and added the suffix themselves.
+ */
+export function bundleWithVersions(bundleDir: string, dir: string, versions: Partial<Record<Project, string>>): string {
+  const out = join(dir, 'bundle');
+  linkTree(bundleDir, out, (name) => name !== MANIFEST_FILE);
+  const file = join(out, MANIFEST_FILE);
+  const manifest = JSON.parse(readFileSync(join(bundleDir, MANIFEST_FILE), 'utf8')) as { createdFor?: Record<string, string>; artifacts: Array<{ component: string; version: string }> };
+  for (const [project, version] of Object.entries(versions)) {
+    const names = binariesOf(project as Project) as string[];
+    for (const a of manifest.artifacts) if (names.includes(a.component)) a.version = version;
+    if (manifest.createdFor) manifest.createdFor[project] = version;
+  }
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
+  return out;
+}
+
+/** `from`'s files hard-linked into `to`, folders made anew; top-level names `keep` refuses are left out. */
+function linkTree(from: string, to: string, keep: (name: string) => boolean = () => true): void {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    if (!keep(entry.name)) continue;
+    if (entry.isDirectory()) linkTree(join(from, entry.name), join(to, entry.name));
+    else linkSync(join(from, entry.name), join(to, entry.name));
+  }
 }
 
 export function usePreviousRelease(commit: string): PreviousRelease {
@@ -37,6 +76,10 @@ export function usePreviousRelease(commit: string): PreviousRelease {
   });
   return {
     commit,
+    writeLabConfig(file, bundleDir) {
+      writeFileSync(file, execFileSync('git', ['-C', REPO, 'show', `${commit}:config.example.properties`], { encoding: 'utf8' }));
+      setProperties(file, { ...bundleVersionProperties(bundleDir), KUBELET_ALLOW_CGROUP_V1: 'true' });
+    },
     cli: (args) =>
       new Promise((done) => {
         if (!dir) throw new Error('the previous release is set up in beforeAll');
