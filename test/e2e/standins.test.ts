@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadManifest, MANIFEST_FILE } from '../../src/artifacts/manifest.js';
-import { bakedStandin, KUBE_COMPONENTS, labBundleRecord } from '../lab/bundle.js';
+import { bakedStandin, KUBE_COMPONENTS } from '../lab/bundle.js';
 import { hostDir } from '../lab/paths.js';
 import { bundleFile } from './support/bundle.js';
 import { useLabHosts, type LabHosts } from './support/hosts.js';
@@ -30,10 +30,9 @@ const CLUSTER_CIDR = '10.244.0.0/16';
 const SERVICE_CIDR = '10.96.0.0/16';
 const FLANNEL_PREFIX = '/kubestrap/network';
 
-/** The real kubectl: the bundle's, or the one it carries aside while its own `kubectl` is the python stand-in. */
+/** The real kubectl: the bundle's. */
 function realKubectl(bundleDir: string): string {
-  const aside = labBundleRecord(bundleDir).realKubectl;
-  return aside ? path.join(bundleDir, aside.file) : bundleFile(bundleDir, 'kubectl').file;
+  return bundleFile(bundleDir, 'kubectl').file;
 }
 
 /** The image the lab bundle holds for a component (pause, coredns): its reference and archive. */

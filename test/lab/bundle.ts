@@ -27,7 +27,7 @@ import { sh } from './run.js';
 /**
  * An offline bundle in the product's format (see src/artifacts/bundle.ts) for the lab, which cannot
  * download anything. Real where Debian packages it: etcd, etcdctl and etcdutl, containerd, runc,
- * Docker, the CNI reference plugins (and kubectl: see BUNDLED_KUBECTL), from the lab's apt repos as bundle-debs.ts says
+ * Docker, the CNI reference plugins and kubectl (1.36), from the lab's apt repos as bundle-debs.ts says
  * per generation (current: Debian unstable's builds; previous: Debian 12's etcd, containerd and
  * Docker). Stand-ins where it does not: the other Kubernetes components and flanneld are the python
  * stand-ins from test/standins, each baked into one self-contained file, the flannel CNI plugin a
@@ -40,19 +40,14 @@ export interface LabBundleOptions {
   log?: (msg: string) => void;
 }
 
-/** The Kubernetes components the stand-ins can play. */
+/** The Kubernetes components the stand-ins can play (the python kubectl only in tests of the API server stand-in). */
 export const KUBE_COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
 
 /**
- * The bundle's kubectl: the real one (Debian's) once the API server stand-in answers it (issue 20,
- * item 3). Not yet: the real kubectl sends protobuf bodies for built-in types, which the stand-in
- * cannot read (`kubectl create clusterrolebinding` fails with "the body of the request was in an
- * unknown format"), so the product's cluster actions would fail. Until then the bundle's kubectl is
- * the python stand-in, and the real one rides along as `<arch>/real/kubectl` (lab-bundle.json's
- * realKubectl) for tests that try it against the stand-in.
+ * The Kubernetes components the bundle holds as stand-ins: all but kubectl, which is the real one
+ * (Debian's), run by the product's cluster checks and actions against the API server stand-in.
  */
-const BUNDLED_KUBECTL: 'real' | 'stand-in' = 'stand-in';
-const STANDIN_COMPONENTS = KUBE_COMPONENTS.filter((c) => c !== 'kubectl' || BUNDLED_KUBECTL === 'stand-in');
+const STANDIN_COMPONENTS = KUBE_COMPONENTS.filter((c) => c !== 'kubectl');
 
 export const LAB_BUNDLE_FILE = 'lab-bundle.json';
 
@@ -66,13 +61,11 @@ export interface LabBundleRecord {
   /** Per real binary: the package it came from, its Debian version and the lab repo that has it. */
   binaries: Record<string, { pkg: string; debVersion: string; repo: string }>;
   standIns: string[];
-  /** The real kubectl where the bundle's `kubectl` is the stand-in: its file (relative to the bundle) and package. */
-  realKubectl?: { file: string; pkg: string; debVersion: string; repo: string };
 }
 
 const STANDIN_SOURCE = path.join(STANDINS_DIR, 'standin.py');
 /** Changing what the bundle holds changes this, and with it the cache key. */
-const RECIPE_VERSION = 5;
+const RECIPE_VERSION = 6;
 
 /** Debian version `3.4.23-4+b6` (maybe with an epoch) -> upstream `v3.4.23`. */
 export function upstreamVersion(debVersion: string): string {
@@ -231,8 +224,7 @@ async function buildBundle(dir: string, plan: BundlePlan, repos: LabRepos): Prom
   for (const [project, planned] of Object.entries(plan.projects) as Array<[Project, PlannedDeb[]]>) add(project, upstreamVersion(planned[0]!.debVersion), await real(planned));
   for (const c of STANDIN_COMPONENTS) writeStandin(path.join(bin, c), c, kubeVersion, flannelVersion);
   standIns(STANDIN_COMPONENTS);
-  add('kubernetes', kubeVersion, [...STANDIN_COMPONENTS, ...(BUNDLED_KUBECTL === 'real' ? await real([plan.kubectl]) : [])]);
-  if (BUNDLED_KUBECTL === 'stand-in') record.realKubectl = await realKubectlAside(dir, a, plan.kubectl);
+  add('kubernetes', kubeVersion, [...STANDIN_COMPONENTS, ...(await real([plan.kubectl]))]);
   writeStandin(path.join(bin, 'flanneld'), 'flanneld', kubeVersion, flannelVersion);
   standIns(['flanneld']);
   add('flannel', flannelVersion, ['flanneld']);
@@ -245,14 +237,6 @@ async function buildBundle(dir: string, plan: BundlePlan, repos: LabRepos): Prom
   fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, LAB_BUNDLE_FILE), JSON.stringify(record, null, 2) + '\n');
   return record;
-}
-
-/** The real kubectl next to the bundle's binaries, where the product does not take it from. */
-async function realKubectlAside(dir: string, a: Arch, kubectl: PlannedDeb): Promise<NonNullable<LabBundleRecord['realKubectl']>> {
-  const aside = path.join(dir, a, 'real');
-  fs.mkdirSync(aside, { recursive: true });
-  await copyFromDeb(kubectl, aside);
-  return { file: `${a}/real/kubectl`, pkg: kubectl.pkg, debVersion: kubectl.debVersion, repo: kubectl.repo };
 }
 
 /**
@@ -281,7 +265,6 @@ async function writeImages(dir: string, kubeVersion: string, repos: LabRepos, a:
 export function describeBundle(record: LabBundleRecord): string {
   const projects = Object.entries(record.versions).map(([project, version]) => `${project} ${version}`);
   const debs = [...new Set(Object.values(record.binaries).map((b) => `${b.pkg} ${b.debVersion} (${b.repo})`))];
-  if (record.realKubectl) debs.push(`and aside, not the bundle's kubectl, ${record.realKubectl.pkg} ${record.realKubectl.debVersion} (${record.realKubectl.file})`);
   const unsupported = record.containerdSupported ? '' : ` (upstream supports this containerd under no Kubernetes version kubestrap does: the product refuses it as a host's runtime)`;
   return `${record.generation} generation: ${projects.join(', ')}${unsupported}; real: ${debs.join(', ')}; stand-ins: ${record.standIns.join(', ')}`;
 }
@@ -306,7 +289,6 @@ export async function labBundle(opts: LabBundleOptions = {}): Promise<string> {
     generation: plan.generation,
     debs: [...Object.values(plan.projects).flat(), plan.kubectl].map((p) => [p.repo, p.pkg, p.debVersion, p.files]),
     kube: plan.kube,
-    kubectl: BUNDLED_KUBECTL,
     defaults: DEFAULT_VERSIONS,
     standin: sha256(STANDIN_SOURCE),
     flags: standinFlagTables(),
