@@ -203,6 +203,31 @@ export class StateError extends SubjectProblem {
   readonly kind = 'state';
 }
 
+/** An etcd snapshot or its metadata that kubestrap will not use (the subject is the file): refused before anything on a host changes. */
+export class SnapshotError extends SubjectProblem {
+  readonly kind = 'snapshot';
+}
+
+/**
+ * `etcd restore` stopped part way: which step, on which hosts, and (in the hint) how to put back
+ * the data it moved aside.
+ */
+export class RestoreError extends KubestrapError {
+  readonly kind = 'restore';
+
+  constructor(
+    readonly step: string,
+    message: string,
+    hint: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return `etcd restore, step "${this.step}"`;
+  }
+}
+
 /** A warning: reported, never fatal. */
 export interface Warning {
   where: string;

@@ -1,0 +1,147 @@
+import { LOCAL_ETCD } from '../components/catalog.js';
+import { etcdctl } from '../components/clients.js';
+import { binaryPath } from '../components/paths.js';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import { HostError, type KubestrapError } from '../errors.js';
+import { asKubestrapError, type ClusterSession, type OpenHost } from '../engine/session.js';
+import { shJoin } from '../ssh/quote.js';
+import { parseEndpointStatus, parseMemberList, parseSnapshotStatus, SNAPSHOT_METADATA_FORMAT, type SnapshotMetadata } from './metadata.js';
+import { sha256 } from './store.js';
+
+/** A snapshot as it arrived from a member, checked there and here. */
+export interface TakenSnapshot {
+  data: Buffer;
+  metadata: SnapshotMetadata;
+  /** Members asked before this one that could not serve it, and why. */
+  skipped: Array<{ host: string; reason: string }>;
+  durationMs: number;
+}
+
+/** Large clusters' snapshots take a while to write and to travel. */
+const SNAPSHOT_TIMEOUT_MS = 15 * 60 * 1000;
+
+/**
+ * The one command that takes a snapshot on a member, as etcd's root (the snapshot RPC needs it once
+ * authentication is on). It is written to a private temp folder, read by `etcdutl snapshot status`
+ * and hashed there, sent back as base64 (the command's output is text) and removed in the same
+ * command, by the trap too if the command is cut short: no copy stays on the host.
+ */
+export function snapshotScript(host: HostSpec): string {
+  const root = etcdctl(host, LOCAL_ETCD, 'admin');
+  const etcdutl = binaryPath(host, 'etcdutl');
+  const file = '"$ks_dir/snapshot.db"';
+  const section = (key: string, body: string) => `echo "@@ks-${key}"\n${body}`;
+  return [
+    'umask 077',
+    'ks_dir=$(mktemp -d /tmp/kubestrap-snapshot.XXXXXX) || { echo "@@ks-error"; echo "cannot make a temp folder"; exit 1; }',
+    `trap 'rm -rf "$ks_dir"' EXIT HUP INT TERM`,
+    section('status', `${root} endpoint status -w json 2>&1`),
+    section('members', `${root} member list 2>&1`),
+    // etcdctl writes `<file>.part` and renames it: the file exists only when the snapshot is whole.
+    // The later --command-timeout wins: a large snapshot takes longer than a check.
+    `if ! ${root} --command-timeout=600s snapshot save ${file} >"$ks_dir/log" 2>&1; then ${section('error', 'cat "$ks_dir/log"; exit 1')}; fi`,
+    section('check', `${shJoin([etcdutl, 'snapshot', 'status'])} ${file} -w json 2>&1`),
+    section('sha256', `sha256sum ${file} | cut -d' ' -f1`),
+    section('size', `wc -c < ${file}`),
+    section('data', `base64 -w0 ${file}; echo`),
+    'rm -rf "$ks_dir"',
+    section('end', ':'),
+  ].join('\n');
+}
+
+/** The script's output cut at its `@@ks-<key>` lines (a snapshot's base64 never holds `@`). */
+export function parseSnapshotOutput(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let key: string | undefined;
+  let lines: string[] = [];
+  const flush = () => {
+    if (key !== undefined) out.set(key, lines.join('\n').trim());
+  };
+  for (const line of stdout.split('\n')) {
+    const m = /^@@ks-([a-z0-9]+)$/.exec(line);
+    if (m) {
+      flush();
+      key = m[1];
+      lines = [];
+    } else lines.push(line);
+  }
+  flush();
+  return out;
+}
+
+/**
+ * What the member sent, checked: the snapshot's bytes are the ones the member hashed and
+ * `etcdutl snapshot status` read; anything else is an error naming the member.
+ */
+export function readSnapshotOutput(spec: ClusterSpec, host: HostSpec, stdout: string, takenAt: Date): { data: Buffer; metadata: SnapshotMetadata } {
+  const s = parseSnapshotOutput(stdout);
+  const fail = (message: string, detail?: string) => new HostError(host.name, message, detail ? { stderrTail: detail } : {}, 'check etcd on that member: bootstrap health, journalctl -u etcd');
+  if (s.has('error')) throw fail('etcdctl snapshot save failed', s.get('error'));
+  const status = parseEndpointStatus(s.get('status') ?? '');
+  if (!status) throw fail('etcd did not answer endpoint status', s.get('status'));
+  const members = parseMemberList(s.get('members') ?? '');
+  if (!members.length) throw fail('etcd did not answer member list', s.get('members'));
+  const checked = parseSnapshotStatus(s.get('check') ?? '');
+  if (!checked) throw fail('etcdutl snapshot status could not read the snapshot', s.get('check'));
+  if (!s.has('end')) throw fail('the snapshot command did not finish');
+  const data = Buffer.from(s.get('data') ?? '', 'base64');
+  const hash = sha256(data);
+  const remoteHash = s.get('sha256') ?? '';
+  if (hash !== remoteHash || data.length !== Number(s.get('size'))) {
+    throw fail(`the snapshot changed on its way: ${data.length} bytes with sha256 ${hash} arrived, the member had ${s.get('size')} bytes with sha256 ${remoteHash}`);
+  }
+  const metadata: SnapshotMetadata = {
+    format: SNAPSHOT_METADATA_FORMAT,
+    cluster: spec.name,
+    takenAt: takenAt.toISOString(),
+    takenFrom: host.name,
+    etcdVersion: status.version,
+    revision: status.revision,
+    clusterId: status.clusterId,
+    members,
+    size: data.length,
+    sha256: hash,
+    status: checked,
+  };
+  return { data, metadata };
+}
+
+/**
+ * `etcd backup` as a procedure on the session: the etcd members in inventory order, the first that
+ * answers and serves a checked snapshot gives it; a member that is down or fails is skipped, with
+ * its reason kept for the report.
+ */
+export async function takeSnapshot(spec: ClusterSpec, session: ClusterSession<HostSpec>): Promise<TakenSnapshot> {
+  const started = Date.now();
+  const members = spec.hosts.filter((h) => h.roles.includes('etcd'));
+  const skipped: TakenSnapshot['skipped'] = [];
+  const { open, lost } = await session.connect();
+  for (const member of members) {
+    const gone = lost.find((l) => l.host.name === member.name);
+    if (gone) {
+      skipped.push({ host: member.name, reason: gone.error.message });
+      continue;
+    }
+    const h = open.find((o): o is OpenHost<HostSpec> => o.host.name === member.name);
+    if (!h) continue;
+    try {
+      const takenAt = new Date();
+      const result = await h.remote.run(snapshotScript(member), { timeoutMs: SNAPSHOT_TIMEOUT_MS });
+      const snapshot = readSnapshotOutput(spec, member, result.stdout, takenAt);
+      return { ...snapshot, skipped, durationMs: Date.now() - started };
+    } catch (err) {
+      skipped.push({ host: member.name, reason: reason(asKubestrapError(member.name, err)) });
+    }
+  }
+  throw new HostError(
+    members.map((m) => m.name).join(', ') || '(no etcd member)',
+    `no etcd member gave a snapshot: ${skipped.map((s) => `${s.host}: ${s.reason}`).join('; ') || 'the inventory has no host with the etcd role'}`,
+    {},
+    'bootstrap health shows what is wrong with etcd; a snapshot needs one member that answers',
+  );
+}
+
+function reason(err: KubestrapError): string {
+  const tail = err instanceof HostError && err.details.stderrTail ? ` (${err.details.stderrTail.trim().split('\n').slice(-2).join(' ')})` : '';
+  return `${err.message}${tail}`;
+}
