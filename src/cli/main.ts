@@ -9,6 +9,7 @@ import { healthCommand } from './commands/health.js';
 import { initCommand } from './commands/init.js';
 import { renderCommand } from './commands/render.js';
 import { resetCommand } from './commands/reset.js';
+import { etcdCommand } from './commands/etcd.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
 function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
@@ -31,6 +32,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   program.addCommand(healthCommand(io, setExitCode));
   program.addCommand(certsCommand(io, setExitCode));
   program.addCommand(resetCommand(io, setExitCode));
+  program.addCommand(etcdCommand(io, setExitCode));
   program.addCommand(bundleCommand(io));
   // Added commands keep their own settings: each gets the program's.
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride().configureOutput(output);
@@ -54,5 +56,5 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
 }
 
 function isInputError(err: KubestrapError): boolean {
-  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output', 'lock', 'state', 'bundle'].includes(err.kind);
+  return ['config', 'inventory', 'template', 'invalid-input', 'usage', 'output', 'lock', 'state', 'bundle', 'snapshot'].includes(err.kind);
 }
