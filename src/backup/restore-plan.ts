@@ -132,8 +132,9 @@ export function restoreMemberScript(host: HostSpec, plan: RestorePlan): string {
   ].join('\n');
 }
 
+/** Starts the units; a unit that fails to start adds its journal's last lines to stderr (the error shows them). */
 export function startScript(units: readonly string[]): string {
-  return shJoin(['systemctl', 'start', '--', ...units]);
+  return `${shJoin(['systemctl', 'start', '--', ...units])} || { ks_rc=$?; for u in ${units.map(shq).join(' ')}; do journalctl -u "$u" -n 12 --no-pager -o cat >&2 || :; done; exit $ks_rc; }`;
 }
 
 /** Polls until `check` succeeds, for at most `seconds`; the last failure's output goes to stderr. */

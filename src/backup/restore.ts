@@ -85,7 +85,7 @@ export async function restoreSnapshot(
       await session.each(hosts, async (h) => {
         try {
           const r = await h.remote.run(script(h), { timeoutMs });
-          return r.code === 0 ? undefined : new HostError(h.host.name, `exited ${r.code}`, { exitCode: r.code, stderrTail: (r.stderr || r.stdout).trim().split('\n').slice(-8).join('\n') });
+          return r.code === 0 ? undefined : new HostError(h.host.name, `exited ${r.code}`, { exitCode: r.code, stderrTail: (r.stderr || r.stdout).trim().split('\n').slice(-16).join('\n') });
         } catch (err) {
           return asKubestrapError(h.host.name, err);
         }
@@ -153,7 +153,7 @@ export async function rollbackRestore(spec: ClusterSpec, session: ClusterSession
       try {
         const r = await h.remote.run(script(h), { timeoutMs });
         if (r.stdout.includes('moved back')) movedBack.push(h.host.name);
-        return r.code === 0 ? undefined : new HostError(h.host.name, `exited ${r.code}`, { exitCode: r.code, stderrTail: (r.stderr || r.stdout).trim().split('\n').slice(-8).join('\n') });
+        return r.code === 0 ? undefined : new HostError(h.host.name, `exited ${r.code}`, { exitCode: r.code, stderrTail: (r.stderr || r.stdout).trim().split('\n').slice(-16).join('\n') });
       } catch (err) {
         return asKubestrapError(h.host.name, err);
       }

@@ -35,13 +35,21 @@ export function snapshotScript(host: HostSpec): string {
     'umask 077',
     'ks_dir=$(mktemp -d /tmp/kubestrap-snapshot.XXXXXX) || { echo "@@ks-error"; echo "cannot make a temp folder"; exit 1; }',
     `trap 'rm -rf "$ks_dir"' EXIT HUP INT TERM`,
-    section('status', `${root} endpoint status -w json 2>&1`),
-    section('members', `${root} member list 2>&1`),
+    // Status and members at once (each etcdctl is a process start and a TLS handshake). A member that
+    // does not answer is skipped at once: the snapshot's long timeout is for a member that does.
+    `${root} member list >"$ks_dir/members" 2>&1 &`,
+    `if ! ${root} endpoint status -w json >"$ks_dir/status" 2>&1; then wait; ${section('error', 'cat "$ks_dir/status"; exit 1')}; fi`,
+    'wait',
+    section('status', `cat "$ks_dir/status"`),
+    section('members', `cat "$ks_dir/members"`),
     // etcdctl writes `<file>.part` and renames it: the file exists only when the snapshot is whole.
     // The later --command-timeout wins: a large snapshot takes longer than a check.
     `if ! ${root} --command-timeout=600s snapshot save ${file} >"$ks_dir/log" 2>&1; then ${section('error', 'cat "$ks_dir/log"; exit 1')}; fi`,
+    // etcdutl's read and the hash at once too.
+    `sha256sum ${file} | cut -d' ' -f1 >"$ks_dir/sha256" &`,
     section('check', `${shJoin([etcdutl, 'snapshot', 'status'])} ${file} -w json 2>&1`),
-    section('sha256', `sha256sum ${file} | cut -d' ' -f1`),
+    'wait',
+    section('sha256', `cat "$ks_dir/sha256"`),
     section('size', `wc -c < ${file}`),
     section('data', `base64 -w0 ${file}; echo`),
     'rm -rf "$ks_dir"',
