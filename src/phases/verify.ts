@@ -25,7 +25,7 @@ export const verifyPhase: Phase = {
     const nodes = ctx.spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
     const masters = namesWithRole(ctx, 'master');
     if (nodes.length === 0 || masters.length === 0) return [];
-    return [nodesReady(nodes, masters), ...(ctx.spec.values.VERIFY_PODS === 'true' ? [podsWork(ctx.spec, nodes, masters)] : [])];
+    return [nodesReady(ctx.spec, nodes, masters)];
   },
 };
 
@@ -40,12 +40,13 @@ function notReadyScript(nodes: readonly string[], host: Parameters<typeof kubect
  * Waits for the nodes of the hosts that are still fine: one that was down or failed earlier in the
  * run has its own error already, and waiting for its node would only delay the report.
  */
-function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
+function nodesReady(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
   const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) => notReadyScript(nodes, host, live);
+  const pods = spec.values.VERIFY_PODS === 'true';
   return {
     name: 'nodes-ready',
-    description: `wait until every node is Ready (${nodes.join(', ')})`,
-    timeoutSec: NODES_READY_TIMEOUT_SEC + 30,
+    description: `wait until every node is Ready (${nodes.join(', ')})${pods ? `, then ${POD_CHECK_DESCRIPTION}` : ''}`,
+    timeoutSec: NODES_READY_TIMEOUT_SEC + 30 + (pods ? POD_CHECK_SECONDS + 30 : 0),
     check: (host, live) => `[ -z "$(${notReady(host, live)})" ]`,
     run: (host, live) =>
       [
@@ -54,6 +55,7 @@ function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
         `  if [ "$waited" -ge ${NODES_READY_TIMEOUT_SEC} ]; then echo "not Ready after ${NODES_READY_TIMEOUT_SEC} s:" $left >&2; exit 1; fi`,
         '  waited=$((waited + 5)); sleep 5',
         'done',
+        ...(pods ? [podCheckRun(spec, host, live)] : []),
       ].join('\n'),
     candidates,
     when: 'after',
@@ -61,24 +63,14 @@ function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
   };
 }
 
+const POD_CHECK_DESCRIPTION = 'run a pod on every node and check DNS, pod-to-pod and Service traffic from each (namespace kubestrap-health, deleted after)';
+
 /**
- * The pod check, where nodes were coming up when the run started: the same check as nodes-ready
- * (every node Ready then) says there is nothing to prove, so a no-op run stays one. Its failure
- * lists each node's failed checks, worded as health --deep words them.
+ * The pod check, in the command that waited for the nodes: it runs only where nodes were coming up
+ * when the run started (init, a node added), so a no-op run stays one. Its failure lists each
+ * node's failed checks on stderr, worded as health --deep words them.
  */
-function podsWork(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
+function podCheckRun(spec: ClusterSpec, host: Parameters<typeof kubectl>[0], live: readonly string[]): string {
   const failedRows = `awk -F '\\t' '$1 == "${ROW_MARK}" && $4 == "FAIL" { print $3 ": " $2 ": " $5 }'`;
-  return {
-    name: 'pods-work',
-    description: `run a pod on every node (${nodes.join(', ')}) and check DNS, pod-to-pod and Service traffic from each (namespace kubestrap-health, deleted after)`,
-    timeoutSec: POD_CHECK_SECONDS + 30,
-    check: (host, live) => `[ -z "$(${notReadyScript(nodes, host, live)})" ]`,
-    run: (host, live) => {
-      const script = podCheckFor(spec, host, podCheckNodes(spec, live));
-      return `ks_out=$(${script}); ks_rc=$?; printf '%s\\n' "$ks_out" | ${failedRows} >&2; [ "$ks_rc" -eq 0 ]`;
-    },
-    candidates,
-    when: 'after',
-    failureHint: 'each line names a node and what failed there; bootstrap health --deep runs the check again (VERIFY_PODS=false leaves it out of init and apply)',
-  };
+  return `ks_out=$( ${podCheckFor(spec, host, podCheckNodes(spec, live))} ); ks_rc=$?; printf '%s\\n' "$ks_out" | ${failedRows} >&2; [ "$ks_rc" -eq 0 ] || { echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; }`;
 }

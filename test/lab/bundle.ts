@@ -30,8 +30,7 @@ import { sh } from './run.js';
  * Docker, the CNI reference plugins and kubectl (1.36), from the lab's apt repos as bundle-debs.ts says
  * per generation (current: Debian unstable's builds; previous: Debian 12's etcd, containerd and
  * Docker). Stand-ins where it does not: the other Kubernetes components and flanneld are the python
- * stand-ins from test/standins, each baked into one self-contained file, the flannel CNI plugin a
- * small script; the pause, CoreDNS and pod-check images are archives made here from busybox-static.
+ * stand-ins from test/standins, each baked into one self-contained file (the flannel CNI plugin too); the pause, CoreDNS and pod-check images are archives made here from busybox-static.
  * `createdFor` names every project's version, so a test's config can match the bundle; the
  * bundle's lab-bundle.json says what each real binary is (package, Debian version, repo).
  */
@@ -186,14 +185,6 @@ function writeStandin(file: string, component: string, kubeVersion: string, flan
   fs.writeFileSync(file, bakedStandin(component, kubeVersion, flannelVersion), { mode: 0o755 });
 }
 
-function writeCniStandin(file: string, plugin: string): void {
-  fs.writeFileSync(
-    file,
-    `#!/bin/sh\n# kubestrap lab stand-in for the ${plugin} CNI plugin: NOT a CNI plugin.\necho '{"code":100,"msg":"${plugin}: kubestrap lab stand-in, not a CNI plugin"}'\nexit 1\n`,
-    { mode: 0o755 },
-  );
-}
-
 /** Builds the bundle a plan describes into `dir`, which must be empty or absent. */
 async function buildBundle(dir: string, plan: BundlePlan, repos: LabRepos): Promise<LabBundleRecord> {
   const a = arch();
@@ -228,7 +219,8 @@ async function buildBundle(dir: string, plan: BundlePlan, repos: LabRepos): Prom
   writeStandin(path.join(bin, 'flanneld'), 'flanneld', kubeVersion, flannelVersion);
   standIns(['flanneld']);
   add('flannel', flannelVersion, ['flanneld']);
-  writeCniStandin(path.join(bin, 'flannel'), 'flannel');
+  // standin.py's flannel role is upstream's meta-plugin: it reads flanneld's subnet file and runs the real bridge plugin.
+  writeStandin(path.join(bin, 'flannel'), 'flannel', kubeVersion, flannelVersion);
   standIns(['flannel']);
   add('flannel-cni-plugin', DEFAULT_VERSIONS['flannel-cni-plugin'], ['flannel']);
   artifacts.push(...(await writeImages(dir, kubeVersion, repos, a)));

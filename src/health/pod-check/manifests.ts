@@ -67,9 +67,13 @@ function pod(name: string, role: 'server' | 'client', node: string, image: strin
   };
 }
 
-/** The namespace, the Service and a server pod per node, as one List for `kubectl apply -f -`. */
+/** The namespace, applied first: its pods wait for its default ServiceAccount, which the controller-manager makes. */
+export function namespaceManifest(): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: POD_CHECK_NAMESPACE, labels: { 'app.kubernetes.io/managed-by': 'kubestrap' } } });
+}
+
+/** The Service and a server pod per node, as one List for `kubectl apply -f -`. */
 export function serverManifest(input: PodCheckInput): string {
-  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: POD_CHECK_NAMESPACE, labels: { 'app.kubernetes.io/managed-by': 'kubestrap' } } };
   const service = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -82,7 +86,7 @@ export function serverManifest(input: PodCheckInput): string {
       { name: 'NODE', value: n.name },
     ]),
   );
-  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [namespace, service, ...servers] });
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [service, ...servers] });
 }
 
 /**

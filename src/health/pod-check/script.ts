@@ -1,6 +1,7 @@
 import { shq } from '../../ssh/quote.js';
 import {
   clientManifest,
+  namespaceManifest,
   clientPodName,
   peerIpPlaceholder,
   POD_CHECK_NAMESPACE,
@@ -16,10 +17,12 @@ import {
 /** How long the servers may take to run (an image pulled from a registry included), and the clients to finish. */
 export const SERVER_START_SECONDS = 120;
 export const CLIENT_FINISH_SECONDS = 100;
+/** How long the namespace's default ServiceAccount may take to appear. */
+export const SERVICE_ACCOUNT_SECONDS = 30;
 /** How long the cleanup waits for the namespace to be gone (its pods stop within a second). */
 export const CLEANUP_SECONDS = 60;
 /** The whole check's bound, for the command that runs it. */
-export const POD_CHECK_SECONDS = CLEANUP_SECONDS * 2 + SERVER_START_SECONDS + CLIENT_FINISH_SECONDS + 30;
+export const POD_CHECK_SECONDS = CLEANUP_SECONDS * 2 + SERVICE_ACCOUNT_SECONDS + SERVER_START_SECONDS + CLIENT_FINISH_SECONDS + 30;
 
 /** What one row line of the script holds: `ks-row<TAB>check<TAB>node<TAB>ok|FAIL<TAB>detail`. */
 export const ROW_MARK = 'ks-row';
@@ -65,8 +68,15 @@ export function podCheckScript(input: PodCheckScriptInput): string {
     // Pods of the same check: listed with -o wide, NAME STATUS IP NODE at $1 $3 $6 $7 (restarts are 0: restartPolicy Never).
     `ks_wait() { ks_end=$(($(date +%s) + $2)); while :; do ks_st=$(ks_k -n ${ns} get pods -l ${ROLE_LABEL}=$1 -o wide --no-headers 2>/dev/null); [ "$(printf '%s\\n' "$ks_st" | awk 'NF' | wc -l)" -ge ${nodes.length} ] && printf '%s\\n' "$ks_st" | ks_settled && return 0; [ "$(date +%s)" -ge "$ks_end" ] && return 1; sleep 2; done; }`,
     `ks_field() { printf '%s\\n' "$ks_st" | awk -v p="$1" -v f="$2" '$1 == p { print $f }'; }`,
-    `if ! ks_out=$(printf '%s' ${shq(serverManifest(input))} | ks_k apply -f - 2>&1); then`,
-    `  ks_why=$(printf '%s' "$ks_out" | tail -n 1)`,
+    // Pods are refused until the namespace's default ServiceAccount exists (admission), as upstream.
+    'ks_rc=1',
+    `if ks_out=$(printf '%s' ${shq(namespaceManifest())} | ks_k apply -f - 2>&1); then`,
+    `  ks_end=$(($(date +%s) + ${SERVICE_ACCOUNT_SECONDS}))`,
+    `  until ks_k -n ${ns} get serviceaccount default -o name >/dev/null 2>&1 || [ "$(date +%s)" -ge "$ks_end" ]; do sleep 1; done`,
+    `  ks_out=$(printf '%s' ${shq(serverManifest(input))} | ks_k apply -f - 2>&1) && ks_rc=0`,
+    'fi',
+    'if [ "$ks_rc" -ne 0 ]; then',
+    `  ks_why=$(printf '%s\\n' "$ks_out" | grep -v -e ' created$' -e ' configured$' -e ' unchanged$' | tail -n 3 | tr '\\n' ' ')`,
     ...nodes.map((n) => `  ks_row ${shq(POD_CHECKS.start)} ${shq(n.name)} FAIL "kubectl apply of the check's pods failed: $ks_why"`),
     '  exit 1',
     'fi',
@@ -89,7 +99,7 @@ export function podCheckScript(input: PodCheckScriptInput): string {
     '[ "$ks_running" -gt 0 ] || exit 1',
     `ks_sed="s|${SERVICE_IP_PLACEHOLDER}|$ks_svc|g${nodes.map((_, i) => `;s|${peerIpPlaceholder(i)}|$ks_ip${i}|g`).join('')}"`,
     `if ! ks_out=$(printf '%s' ${shq(clientManifest(input))} | sed "$ks_sed" | ks_k apply -f - 2>&1); then`,
-    `  ks_why=$(printf '%s' "$ks_out" | tail -n 1)`,
+    `  ks_why=$(printf '%s\\n' "$ks_out" | grep -v -e ' created$' -e ' configured$' -e ' unchanged$' | tail -n 3 | tr '\\n' ' ')`,
     ...nodes.map((n) => `  ks_row ${shq(POD_CHECKS.dns)} ${shq(n.name)} FAIL "kubectl apply of the check's client pods failed: $ks_why"`),
     '  exit 1',
     'fi',
@@ -103,7 +113,7 @@ export function podCheckScript(input: PodCheckScriptInput): string {
     lines.push(`ks_result ${i} ${shq(n.name)} ${shq(peer)} "$ks_svc" "$(ks_field ${clientPodName(i)} 3)"`);
   });
   lines.push('exit $ks_bad');
-  return `(\n${lines.join('\n')}\n)`;
+  return `( \n${lines.join('\n')}\n)`;
 }
 
 /** Why a server pod is not running, worded with what to look at; $1 the STATUS column, $2 the node. */

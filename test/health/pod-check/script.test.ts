@@ -1,7 +1,7 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clientManifest, serverManifest } from '../../../src/health/pod-check/manifests.js';
+import { clientManifest, namespaceManifest, serverManifest } from '../../../src/health/pod-check/manifests.js';
 import { podCheckRows } from '../../../src/health/pod-check/rows.js';
 import { podCheckScript } from '../../../src/health/pod-check/script.js';
 import { shRun } from '../../engine/support.js';
@@ -17,9 +17,15 @@ interface Pod {
 
 describe('pod check manifests', () => {
   it('a server pod per node, pinned and tolerating every taint, a Service selecting them, in the check namespace', () => {
+    expect(JSON.parse(namespaceManifest())).toMatchObject({ kind: 'Namespace', metadata: { name: 'kubestrap-health' } });
     const list = JSON.parse(serverManifest(INPUT)) as { items: Array<{ kind: string; metadata: { name: string; namespace?: string } }> };
-    expect(list.items.map((i) => `${i.kind}/${i.metadata.name}`)).toEqual(['Namespace/kubestrap-health', 'Service/kubestrap-health', 'Pod/server-0', 'Pod/server-1', 'Pod/server-2']);
-    const pods = list.items.slice(2) as unknown as Pod[];
+    expect(list.items.map((i) => `${i.kind}/${i.metadata.name}/${i.metadata.namespace}`)).toEqual([
+      'Service/kubestrap-health/kubestrap-health',
+      'Pod/server-0/kubestrap-health',
+      'Pod/server-1/kubestrap-health',
+      'Pod/server-2/kubestrap-health',
+    ]);
+    const pods = list.items.slice(1) as unknown as Pod[];
     expect(pods.map((p) => p.spec.nodeName)).toEqual(['node-a', 'node-b', 'node-c']);
     expect(pods[0]!.spec.tolerations).toEqual([{ operator: 'Exists' }]);
     expect(pods[0]!.spec.containers[0]!.image).toBe(INPUT.image);
@@ -68,6 +74,7 @@ describe('pod check script', () => {
         '  "delete namespace kubestrap-health") rm -f $d/ns;;',
         '  "apply -f -") cat >> $d/applied; touch $d/ns;;',
         '  *"kubestrap-health=server -o wide --no-headers") cat $d/servers;;',
+        '  "-n kubestrap-health get serviceaccount default -o name") echo serviceaccount/default;;',
         '  *"kubestrap-health=client -o wide --no-headers") cat $d/clients;;',
         '  *"kubestrap-health=client -o json") cat $d/json;;',
         '  *"get service kubestrap-health --no-headers") echo "kubestrap-health ClusterIP 10.96.7.7 <none> 80/TCP 3s";;',
