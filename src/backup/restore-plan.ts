@@ -176,7 +176,7 @@ export function rollbackScript(): string {
     // The stamp names folders: only the shape restoreStamp gives is used.
     `case "$ks_stamp" in *[!0-9TZ]*) ks_stamp= ;; esac`,
     'systemctl stop etcd.service',
-    'if [ -n "$ks_stamp" ] && [ -d "${DATA}.before-restore-$ks_stamp" ]; then',
+    `if [ -n "$ks_stamp" ] && [ -d "${DATA}.before-restore-$ks_stamp" ]; then`,
     `  if [ -e ${shq(DATA)} ]; then mv ${shq(DATA)} "${DATA}.failed-restore-$ks_stamp"; fi`,
     `  mv "${DATA}.before-restore-$ks_stamp" ${shq(DATA)}`,
     `  echo "moved back ${DATA}.before-restore-$ks_stamp"`,

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeRestore, restoreMemberScript, restorePlan, rollbackScript } from '../../src/backup/restore-plan.js';
 import { reachRestoreHosts, restoreSnapshot } from '../../src/backup/restore.js';
@@ -75,6 +77,8 @@ describe('etcd restore', () => {
     expect(script).not.toMatch(/rm -rf/);
     expect(describeRestore(plan, snapshot()).join('\n')).toContain('move /var/lib/etcd aside to /var/lib/etcd.before-restore-20260304T050607Z (kept');
     expect(rollbackScript()).not.toMatch(/rm -rf|rm -r /);
+    // Every path is spelled out: no template placeholder left for the shell to read as an empty variable.
+    for (const script of [rollbackScript(), restoreMemberScript(plan.members[0]!, plan)]) expect(script).not.toContain('${');
   });
 
   it('runs the steps in order: check everywhere, then control plane down, etcd down, data aside, start together', async () => {
@@ -126,5 +130,58 @@ describe('etcd restore', () => {
     expect(restorePlan(s, NOW, ['e3']).members.map((h) => h.name)).toEqual(['m1', 'e2']);
     const two = fakeSession(s.hosts, () => ({ code: 0, stdout: '' }), ['e2', 'e3']);
     await expect(reachRestoreHosts(s, two.session, true)).rejects.toThrow(HostError);
+  });
+});
+
+describe('restore and rollback on a member, run in a sandbox', () => {
+  const tmp = useTempDir();
+
+  /** The script with the host's paths moved under `root`, and systemctl and etcdutl stand-ins there. */
+  function sandboxed(root: string, script: string): string {
+    return script.replaceAll('/var/lib/', `${root}/var/lib/`).replaceAll('/opt/kube/bin/', `${root}/bin/`).replaceAll('systemctl ', `${root}/bin/systemctl `);
+  }
+
+  it('moves the data aside, restores, and --rollback puts the data from before back, keeping the restored copy', () => {
+    const root = tmp();
+    const s = clusterFrom(root, 'KUBE_VERSION=v1.35.0\n', INVENTORY);
+    const plan = restorePlan(s, NOW);
+    mkdirSync(`${root}/var/lib/etcd/member`, { recursive: true });
+    writeFileSync(`${root}/var/lib/etcd/member/old`, 'old data');
+    mkdirSync(`${root}/var/lib/kubestrap/etcd-restore`, { recursive: true });
+    mkdirSync(`${root}/bin`);
+    writeFileSync(`${root}/bin/systemctl`, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    // etcdutl snapshot restore ... --data-dir=DIR: makes DIR with the restored data.
+    writeFileSync(`${root}/bin/etcdutl`, '#!/bin/sh\nfor a; do case "$a" in --data-dir=*) mkdir -p "${a#--data-dir=}/member" && echo restored > "${a#--data-dir=}/member/new" ;; esac; done\n', {
+      mode: 0o755,
+    });
+    const run = (script: string) => execFileSync('sh', ['-c', sandboxed(root, script)], { encoding: 'utf8' });
+    run(restoreMemberScript(s.hosts[0]!, plan));
+    expect(readFileSync(`${root}/var/lib/etcd/member/new`, 'utf8')).toBe('restored\n');
+    expect(readFileSync(`${root}${plan.aside}/member/old`, 'utf8')).toBe('old data');
+    // A second restore of the same stamp refuses rather than move the restored copy over the data from before.
+    expect(() => run(restoreMemberScript(s.hosts[0]!, plan))).toThrow();
+    expect(run(rollbackScript())).toContain('moved back');
+    expect(readFileSync(`${root}/var/lib/etcd/member/old`, 'utf8')).toBe('old data');
+    expect(readFileSync(`${root}/var/lib/etcd.failed-restore-${plan.stamp}/member/new`, 'utf8')).toBe('restored\n');
+    expect(existsSync(`${root}/var/lib/kubestrap/etcd-restore/stamp`)).toBe(false);
+    // Nothing to roll back any more: the data stays as it is.
+    expect(run(rollbackScript())).toContain('kept');
+    expect(readFileSync(`${root}/var/lib/etcd/member/old`, 'utf8')).toBe('old data');
+  });
+
+  it('a member cut off after the move and before the restore gets its data back too', () => {
+    const root = tmp();
+    const s = clusterFrom(root, 'KUBE_VERSION=v1.35.0\n', INVENTORY);
+    const plan = restorePlan(s, NOW);
+    mkdirSync(`${root}/var/lib/etcd/member`, { recursive: true });
+    mkdirSync(`${root}/var/lib/kubestrap/etcd-restore`, { recursive: true });
+    mkdirSync(`${root}/bin`);
+    writeFileSync(`${root}/bin/systemctl`, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    writeFileSync(`${root}/bin/etcdutl`, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const run = (script: string) => execFileSync('sh', ['-c', sandboxed(root, script)], { encoding: 'utf8' });
+    expect(() => run(restoreMemberScript(s.hosts[0]!, plan))).toThrow();
+    expect(existsSync(`${root}/var/lib/etcd`)).toBe(false);
+    expect(run(rollbackScript())).toContain('moved back');
+    expect(existsSync(`${root}/var/lib/etcd/member`)).toBe(true);
   });
 });
