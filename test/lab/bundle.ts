@@ -64,7 +64,7 @@ export interface LabBundleRecord {
 
 const STANDIN_SOURCE = path.join(STANDINS_DIR, 'standin.py');
 /** Changing what the bundle holds changes this, and with it the cache key. */
-const RECIPE_VERSION = 6;
+const RECIPE_VERSION = 7;
 
 /** Debian version `3.4.23-4+b6` (maybe with an epoch) -> upstream `v3.4.23`. */
 export function upstreamVersion(debVersion: string): string {
