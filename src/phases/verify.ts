@@ -2,6 +2,7 @@ import type { ClusterAction } from './context.js';
 import { shq } from '../ssh/quote.js';
 import { namesWithRole, type Phase } from './phase.js';
 import { kubectl } from '../components/clients.js';
+import { HOST_PATHS } from '../components/paths.js';
 import { podCheckFor, podCheckNodes } from '../health/pod-check/run.js';
 import { POD_CHECK_SECONDS, ROW_MARK } from '../health/pod-check/script.js';
 import type { ClusterSpec } from '../config/cluster-spec.js';
@@ -25,7 +26,7 @@ export const verifyPhase: Phase = {
     const nodes = ctx.spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
     const masters = namesWithRole(ctx, 'master');
     if (nodes.length === 0 || masters.length === 0) return [];
-    return [nodesReady(ctx.spec, nodes, masters)];
+    return [nodesReady(nodes, masters), ...(ctx.spec.values.VERIFY_PODS === 'true' ? [podsWork(ctx.spec, nodes, masters)] : [])];
   },
 };
 
@@ -40,13 +41,12 @@ function notReadyScript(nodes: readonly string[], host: Parameters<typeof kubect
  * Waits for the nodes of the hosts that are still fine: one that was down or failed earlier in the
  * run has its own error already, and waiting for its node would only delay the report.
  */
-function nodesReady(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
+function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
   const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) => notReadyScript(nodes, host, live);
-  const pods = spec.values.VERIFY_PODS === 'true';
   return {
     name: 'nodes-ready',
-    description: `wait until every node is Ready (${nodes.join(', ')})${pods ? `, then ${POD_CHECK_DESCRIPTION}` : ''}`,
-    timeoutSec: NODES_READY_TIMEOUT_SEC + 30 + (pods ? POD_CHECK_SECONDS + 30 : 0),
+    description: `wait until every node is Ready (${nodes.join(', ')})`,
+    timeoutSec: NODES_READY_TIMEOUT_SEC + 30,
     check: (host, live) => `[ -z "$(${notReady(host, live)})" ]`,
     run: (host, live) =>
       [
@@ -55,7 +55,6 @@ function nodesReady(spec: ClusterSpec, nodes: string[], candidates: string[]): C
         `  if [ "$waited" -ge ${NODES_READY_TIMEOUT_SEC} ]; then echo "not Ready after ${NODES_READY_TIMEOUT_SEC} s:" $left >&2; exit 1; fi`,
         '  waited=$((waited + 5)); sleep 5',
         'done',
-        ...(pods ? [podCheckRun(spec, host, live)] : []),
       ].join('\n'),
     candidates,
     when: 'after',
@@ -63,14 +62,34 @@ function nodesReady(spec: ClusterSpec, nodes: string[], candidates: string[]): C
   };
 }
 
-const POD_CHECK_DESCRIPTION = 'run a pod on every node and check DNS, pod-to-pod and Service traffic from each (namespace kubestrap-health, deleted after)';
+/**
+ * Where a master keeps the nodes the pod check last passed on, one per line: the check runs again
+ * when they are not the inventory's nodes (init, a node added or removed, or a run whose check
+ * failed), so a no-op run stays one.
+ */
+export const POD_CHECK_MARKER = `${HOST_PATHS.appliedDir}/pod-check-nodes`;
 
 /**
- * The pod check, in the command that waited for the nodes: it runs only where nodes were coming up
- * when the run started (init, a node added), so a no-op run stays one. Its failure lists each
- * node's failed checks on stderr, worded as health --deep words them.
+ * The pod check of health --deep, once the nodes are Ready. Its failure lists each node's failed
+ * checks on stderr, worded as health --deep words them.
  */
-function podCheckRun(spec: ClusterSpec, host: Parameters<typeof kubectl>[0], live: readonly string[]): string {
+function podsWork(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
   const failedRows = `awk -F '\\t' '$1 == "${ROW_MARK}" && $4 == "FAIL" { print $3 ": " $2 ": " $5 }'`;
-  return `ks_out=$( ${podCheckFor(spec, host, podCheckNodes(spec, live))} ); ks_rc=$?; printf '%s\\n' "$ks_out" | ${failedRows} >&2; [ "$ks_rc" -eq 0 ] || { echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; }`;
+  const passedOn = (live: readonly string[]) => podCheckNodes(spec, live).join('\n');
+  return {
+    name: 'pods-work',
+    description: `run a pod on every node (${nodes.join(', ')}) and check DNS, pod-to-pod and Service traffic from each (namespace kubestrap-health, deleted after)`,
+    timeoutSec: POD_CHECK_SECONDS + 30,
+    check: (_host, live) => `[ "$(cat ${shq(POD_CHECK_MARKER)} 2>/dev/null)" = ${shq(passedOn(live))} ]`,
+    run: (host, live) =>
+      [
+        `ks_out=$( ${podCheckFor(spec, host, podCheckNodes(spec, live))} ); ks_rc=$?`,
+        `printf '%s\\n' "$ks_out" | ${failedRows} >&2`,
+        `if [ "$ks_rc" -ne 0 ]; then rm -f ${shq(POD_CHECK_MARKER)}; echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; fi`,
+        `mkdir -p ${shq(HOST_PATHS.appliedDir)} && printf '%s\\n' ${shq(passedOn(live))} > ${shq(POD_CHECK_MARKER)}`,
+      ].join('\n'),
+    candidates,
+    when: 'after',
+    failureHint: 'each line names a node and what failed there; bootstrap health --deep runs the check again',
+  };
 }

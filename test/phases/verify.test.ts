@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { ClusterContext } from '../../src/phases/context.js';
-import { NODES_READY_TIMEOUT_SEC, verifyPhase } from '../../src/phases/verify.js';
+import { NODES_READY_TIMEOUT_SEC, POD_CHECK_MARKER, verifyPhase } from '../../src/phases/verify.js';
+
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -14,12 +16,24 @@ hosts:
 describe('verify phase', () => {
   const tmp = useTempDir();
 
-  function action() {
-    const spec = clusterFrom(tmp(), 'KUBE_VERSION=v1.35.0\n', INVENTORY);
+  function action(config = '') {
+    const spec = clusterFrom(tmp(), `KUBE_VERSION=v1.35.0\n${config}`, INVENTORY);
     const hosts = spec.hosts.map((host) => ({ host }) as ClusterContext['hosts'][number]);
-    const [wait] = verifyPhase.clusterActions!({ spec, mode: 'apply', hosts });
-    return { spec, wait: wait! };
+    const [wait, pods] = verifyPhase.clusterActions!({ spec, mode: 'apply', hosts });
+    return { spec, wait: wait!, pods };
   }
+
+  it('then runs the pod check where the nodes it last passed on are not the live ones, and records them when it passes', () => {
+    const { spec, pods } = action();
+    expect(pods!.name).toBe('pods-work');
+    const script = (s: NonNullable<typeof pods>['run'], live: string[]) => (typeof s === 'string' ? s : s(spec.hosts[0]!, live));
+    expect(script(pods!.check, ['m1', 'w1', 'w2'])).toBe(`[ "$(cat ${POD_CHECK_MARKER} 2>/dev/null)" = 'w1\nw2' ]`);
+    const run = script(pods!.run, ['m1', 'w1', 'w2']);
+    expect(run).toContain(`printf '%s\\n' 'w1\nw2' > ${POD_CHECK_MARKER}`);
+    // Valid sh: no `$((` where a command substitution opens a subshell.
+    expect(spawnSync('sh', ['-n'], { input: run, encoding: 'utf8' }).status).toBe(0);
+    expect(action('VERIFY_PODS=false\n').pods).toBeUndefined();
+  });
 
   it('waits on a master for the nodes of the hosts still fine, not for one that failed or was down', () => {
     const { spec, wait } = action();

@@ -148,7 +148,7 @@ describe('runtime facts', () => {
     });
 
     it('reads the snippet missing entirely (a host the phase does not concern) as cgroup v1 with nothing known', () => {
-      expect(parseRuntimeFacts(undefined)).toEqual({ cgroupVersion: 1, docker: false, unmountedDataRootMounts: [], dataRootTopMissing: false });
+      expect(parseRuntimeFacts(undefined)).toEqual({ cgroupVersion: 1, docker: false, unmountedDataRootMounts: [], dataRootTopMissing: false, oomScoreAdjRestricted: false });
     });
   });
 });

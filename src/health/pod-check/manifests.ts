@@ -119,7 +119,8 @@ const CLIENT_SCRIPT = [
   `retry() { end=$(($($bb date +%s) + ${CLIENT_CHECK_SECONDS})); while :; do out=$("$@" 2>&1) && { printf '%s' "$out"; return 0; }; [ "$($bb date +%s)" -ge "$end" ] && { printf '%s' "$out"; return 1; }; $bb sleep 1; done; }`,
   // busybox nslookup: the answer's address follows the Name: line.
   `lookup() { $bb nslookup "$LOOKUP" | $bb awk '/^Name:/{f=1} f && /^Address/{a=$NF} END{if (a == "") exit 1; print a}'; }`,
-  `fetch() { $bb wget -q -T 3 -O - "http://$1/"; }`,
+  // Bounded by timeout, not wget's -T: Debian's static busybox 1.35 crashes on -T.
+  `fetch() { $bb timeout 5 $bb wget -q -O - "http://$1/"; }`,
   'bad=0',
   'if a=$(retry lookup); then dns="ok:$(printf %s "$a" | word)"; else dns="fail:$(printf %s "$a" | word)"; bad=1; fi',
   'if [ -z "$PEER_NODE" ]; then pod=skip; elif [ -z "$PEER_IP" ]; then pod=skip:no-server; ' +

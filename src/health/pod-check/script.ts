@@ -31,7 +31,7 @@ export const POD_CHECKS = { start: 'pod starts', dns: 'pod DNS', pod: 'pod to po
 
 /** Statuses (kubectl's STATUS column: the phase or the kubelet's reason) after which a pod is not going to run. */
 const SETTLED =
-  'Running|Completed|Error|ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|RunContainerError|StartError|ContainerCannotRun|OOMKilled';
+  'Completed|Error|ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|RunContainerError|StartError|ContainerCannotRun|OOMKilled';
 
 export interface PodCheckScriptInput extends PodCheckInput {
   /** kubectl on the master, as the cluster admin. */
@@ -54,7 +54,8 @@ export function podCheckScript(input: PodCheckScriptInput): string {
     `ks_k() { ${input.kubectl} "$@"; }`,
     'ks_bad=0',
     `ks_row() { printf '${ROW_MARK}\\t%s\\t%s\\t%s\\t%s\\n' "$1" "$2" "$3" "$4"; [ "$3" = ok ] || ks_bad=1; }`,
-    `ks_settled() { awk 'NF && $3 !~ /^(${SETTLED})$/ { n++ } END { exit n > 0 }'; }`,
+    // $1: whether Running counts (servers) or not (clients: they run to their end).
+    `ks_settled() { awk -v running="$1" 'NF && !($3 ~ /^(${SETTLED})$/ || ($3 == "Running" && running)) { n++ } END { exit n > 0 }'; }`,
     // The namespace gone for good: an earlier check's leftovers, or this one's.
     'ks_clean() {',
     `  ks_k get namespace ${ns} -o name >/dev/null 2>&1 || return 0`,
@@ -66,7 +67,7 @@ export function podCheckScript(input: PodCheckScriptInput): string {
     "trap 'exit 1' INT TERM HUP",
     'ks_clean',
     // Pods of the same check: listed with -o wide, NAME STATUS IP NODE at $1 $3 $6 $7 (restarts are 0: restartPolicy Never).
-    `ks_wait() { ks_end=$(($(date +%s) + $2)); while :; do ks_st=$(ks_k -n ${ns} get pods -l ${ROLE_LABEL}=$1 -o wide --no-headers 2>/dev/null); [ "$(printf '%s\\n' "$ks_st" | awk 'NF' | wc -l)" -ge ${nodes.length} ] && printf '%s\\n' "$ks_st" | ks_settled && return 0; [ "$(date +%s)" -ge "$ks_end" ] && return 1; sleep 2; done; }`,
+    `ks_wait() { ks_end=$(($(date +%s) + $2)); while :; do ks_st=$(ks_k -n ${ns} get pods -l ${ROLE_LABEL}=$1 -o wide --no-headers 2>/dev/null); [ "$(printf '%s\\n' "$ks_st" | awk 'NF' | wc -l)" -ge ${nodes.length} ] && printf '%s\\n' "$ks_st" | ks_settled "$3" && return 0; [ "$(date +%s)" -ge "$ks_end" ] && return 1; sleep 2; done; }`,
     `ks_field() { printf '%s\\n' "$ks_st" | awk -v p="$1" -v f="$2" '$1 == p { print $f }'; }`,
     // Pods are refused until the namespace's default ServiceAccount exists (admission), as upstream.
     'ks_rc=1',
@@ -80,7 +81,7 @@ export function podCheckScript(input: PodCheckScriptInput): string {
     ...nodes.map((n) => `  ks_row ${shq(POD_CHECKS.start)} ${shq(n.name)} FAIL "kubectl apply of the check's pods failed: $ks_why"`),
     '  exit 1',
     'fi',
-    `ks_wait server ${SERVER_START_SECONDS}`,
+    `ks_wait server ${SERVER_START_SECONDS} 1`,
     'ks_running=0',
   ];
   // Per node: running with an IP, or the kubelet's reason.
@@ -103,7 +104,7 @@ export function podCheckScript(input: PodCheckScriptInput): string {
     ...nodes.map((n) => `  ks_row ${shq(POD_CHECKS.dns)} ${shq(n.name)} FAIL "kubectl apply of the check's client pods failed: $ks_why"`),
     '  exit 1',
     'fi',
-    `ks_wait client ${CLIENT_FINISH_SECONDS}`,
+    `ks_wait client ${CLIENT_FINISH_SECONDS} ''`,
     // Each client's result line, from its termination message in the pod status.
     `ks_res=$(ks_k -n ${ns} get pods -l ${ROLE_LABEL}=client -o json 2>/dev/null | grep -o 'KSRESULT [^"\\\\]*')`,
     resultRows(input),
