@@ -28,7 +28,7 @@ async function leftovers(hosts: LabHosts): Promise<string> {
 
 describe.skipIf(!labAvailable())('the pod check: init verifies that pods work, health --deep checks it on demand', () => {
   const hosts = useLabHosts(2, { prefix: 'hd' });
-  const cluster = useLabCluster(hosts, { layout: (i) => (i === 0 ? ['etcd', 'master', 'worker'] : ['worker']) });
+  const cluster = useLabCluster(hosts, { layout: (i) => (i === 0 ? ['etcd', 'master', 'worker'] : ['worker']), properties: { VERIFY_PODS: 'true' } });
   const name = (i: number) => hosts.host(i).name;
 
   async function deepHealth(): Promise<{ code: number; report: HealthJson; text: string }> {
