@@ -16,7 +16,8 @@ const FOLDERS = ['/etc/kubernetes', '/opt/kube/bin', '/var/lib/etcd', '/var/lib/
 /** What a running cluster leaves on a node that its stand-ins here do not: a pod's volume, interfaces, chains with jumps, CNI state. */
 const LEAVE_RUNTIME_STATE = [
   'mkdir -p /var/lib/kubelet/pods/p1/volumes/v && mount -t tmpfs tmpfs /var/lib/kubelet/pods/p1/volumes/v',
-  'ip link add cni0 type bridge && ip link add flannel.1 type bridge',
+  // Pods that ran made cni0 already (the real bridge plugin); flannel.1 stands for the VXLAN device the stand-in does not make.
+  'for i in cni0 flannel.1; do [ -e /sys/class/net/$i ] || ip link add $i type bridge || exit 1; done',
   'iptables -N KUBE-E2E-SERVICES && iptables -A FORWARD -j KUBE-E2E-SERVICES && iptables -A KUBE-E2E-SERVICES -p tcp --dport 9 -j ACCEPT',
   'iptables -t nat -N CNI-E2E && iptables -t nat -A POSTROUTING -m comment --comment "cni masquerade" -j CNI-E2E',
   'iptables -t nat -N FLANNEL-E2E-POSTRTG && iptables -t nat -A POSTROUTING -j FLANNEL-E2E-POSTRTG',

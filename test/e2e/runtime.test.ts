@@ -213,7 +213,10 @@ describe.skipIf(!labAvailable())("apply --phase os,runtime: containerd and Docke
       const first = await apply();
       for (const r of first.results) {
         expect(r.error).toBeUndefined();
-        expect(r.changes.map((c) => c.resourceId)).toEqual(['file:/var/lib/kubestrap/images/pause.tar', `command:image-import:${PAUSE}`, 'record:runtime']);
+        // The earlier runs of this file (with the lab's bundle) left the bundle's image archives, which this run does not want: removed.
+        const bundled = r.changes.filter((c) => c.resourceId.startsWith('file:/var/lib/kubestrap/images/') && !c.resourceId.endsWith('/pause.tar'));
+        expect(bundled.map((c) => c.summary)).toEqual(bundled.map((c) => `remove ${c.resourceId.slice('file:'.length)}`));
+        expect(r.changes.filter((c) => !bundled.includes(c)).map((c) => c.resourceId)).toEqual(['file:/var/lib/kubestrap/images/pause.tar', `command:image-import:${PAUSE}`, 'record:runtime']);
         expect(r.restarts).toEqual([]);
       }
       for (const i of [0, 1]) expect((await hosts.run(i, 'ctr -n k8s.io images ls -q')).split('\n')).toContain(PAUSE);
