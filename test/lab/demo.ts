@@ -29,6 +29,7 @@ const STEPS: Step[] = [
     argv: cluster('init', '--yes', '--bundle', '{bundle}'),
   },
   { title: 'health: every component on every host, and the cluster as the API server sees it', argv: cluster('health') },
+  { title: 'health --deep: a pod on every node resolves cluster DNS, reaches a pod on another node and a Service', argv: cluster('health', '--deep') },
   { title: 'apply again: nothing left to change, nothing restarted', argv: cluster('apply', '--bundle', '{bundle}') },
   { title: 'certs check: every certificate, who holds it and when it expires', argv: cluster('certs check') },
 ];
