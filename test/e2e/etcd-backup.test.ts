@@ -16,6 +16,8 @@ const asRoot = `${BIN}/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=${PKI
 const kubectl = `${BIN}/kubectl --kubeconfig=${PKI_PATHS.adminConf} --request-timeout=10s`;
 const KEY = '/e2e/backup-probe';
 const CONFIGMAP = 'backup-probe';
+/** What is restored here is etcd's state; the pod check (health --deep's, in init's verify) is another file's subject and doubles init's time. */
+const NO_POD_CHECK = { VERIFY_PODS: 'false' };
 
 async function readBack(hosts: LabHosts, member: number, master: number): Promise<{ key: string; configmap: string }> {
   const key = (await hosts.exec(member, `${asRoot} get ${KEY} --print-value-only`)).stdout.trim();
@@ -52,22 +54,21 @@ async function backup(cluster: LabCluster, extra: string[] = []): Promise<{ file
   return JSON.parse(run.stdout) as { file: string; durationMs: number; metadata: { members: unknown[]; sha256: string; size: number; revision: number } };
 }
 
-// The two clusters are independent: their files run side by side (most of a run is waiting for services).
-describe.skipIf(!labAvailable()).concurrent('etcd backup and restore', () => {
-  describe.sequential('three members', () => {
+describe.skipIf(!labAvailable())('etcd backup and restore', () => {
+  describe('three members', () => {
     const hosts = useLabHosts(3, { prefix: 'eb' });
     const roles = [
       ['etcd', 'master'],
       ['etcd', 'worker'],
       ['etcd', 'worker'],
     ];
-    const cluster = useLabCluster(hosts, { layout: (i) => roles[i]! });
+    const cluster = useLabCluster(hosts, { layout: (i) => roles[i]!, properties: NO_POD_CHECK });
     let snapshot = '';
 
     it('init makes the cluster', async () => {
       const { run, report } = await cluster.json('init', ['--yes']);
       expect(run.code, `${run.stderr}\n${errorsOf(report)}`).toBe(0);
-    });
+    }, 300_000);
 
     it('backs up a key and an object: a checked snapshot, private, with its metadata; --keep rotates', async () => {
       await writeBoth(hosts, 1, 0, 'before-backup');
@@ -144,9 +145,10 @@ describe.skipIf(!labAvailable()).concurrent('etcd backup and restore', () => {
     it('a member that is down is skipped by backup; restore refuses a member that does not answer', async () => {
       await hosts.run(0, 'systemctl stop etcd.service');
       try {
-        const taken = await backup(cluster);
-        expect(taken.metadata.members).toHaveLength(3);
-        expect(JSON.parse((await cluster.cli(['etcd', 'backup', '--output', 'json'])).stdout).skipped[0].host).toBe(hosts.host(0).name);
+        const run = await cluster.cli(['etcd', 'backup', '--output', 'json']);
+        expect(run.code, shown(run)).toBe(0);
+        const taken = JSON.parse(run.stdout) as { metadata: { takenFrom: string; members: unknown[] }; skipped: Array<{ host: string }> };
+        expect([taken.metadata.takenFrom, taken.metadata.members.length, taken.skipped.map((x) => x.host)]).toEqual([hosts.host(1).name, 3, [hosts.host(0).name]]);
       } finally {
         await hosts.run(0, 'systemctl start etcd.service');
       }
@@ -162,9 +164,9 @@ describe.skipIf(!labAvailable()).concurrent('etcd backup and restore', () => {
     });
   });
 
-  describe.sequential('one member', () => {
+  describe('one member', () => {
     const hosts = useLabHosts(1, { prefix: 'e1' });
-    const cluster = useLabCluster(hosts, { layout: () => ['etcd', 'master', 'worker'] });
+    const cluster = useLabCluster(hosts, { layout: () => ['etcd', 'master', 'worker'], properties: NO_POD_CHECK });
 
     it('init, back up a key and an object, delete both, restore: both are back, health ok, the node Ready', async () => {
       const { run, report } = await cluster.json('init', ['--yes']);
