@@ -1,16 +1,21 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { pipeline, Transform } from 'node:stream';
 import { LOCAL_ETCD } from '../components/catalog.js';
 import { etcdctl } from '../components/clients.js';
 import { binaryPath } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { HostError, type KubestrapError } from '../errors.js';
 import { asKubestrapError, type ClusterSession, type OpenHost } from '../engine/session.js';
+import { writeFreshFrom } from '../fresh-file.js';
 import { shJoin } from '../ssh/quote.js';
+import type { RemoteHost } from '../ssh/remote-host.js';
 import { parseEndpointStatus, parseMemberList, parseSnapshotStatus, SNAPSHOT_METADATA_FORMAT, type SnapshotMetadata } from './metadata.js';
-import { sha256 } from './store.js';
+import { snapshotName } from './store.js';
 
-/** A snapshot as it arrived from a member, checked there and here. */
+/** A snapshot as it arrived from a member, checked there and here, in its file in the backup folder. */
 export interface TakenSnapshot {
-  data: Buffer;
+  file: string;
   metadata: SnapshotMetadata;
   /** Members asked before this one that could not serve it, and why. */
   skipped: Array<{ host: string; reason: string }>;
@@ -23,8 +28,9 @@ const SNAPSHOT_TIMEOUT_MS = 15 * 60 * 1000;
 /**
  * The one command that takes a snapshot on a member, as etcd's root (the snapshot RPC needs it once
  * authentication is on). It is written to a private temp folder, read by `etcdutl snapshot status`
- * and hashed there, sent back as base64 (the command's output is text) and removed in the same
- * command, by the trap too if the command is cut short: no copy stays on the host.
+ * and hashed there, and removed in the same command, by the trap too if the command is cut short:
+ * no copy stays on the host. The report (`@@ks-<key>` sections) goes to stderr; stdout carries the
+ * snapshot's raw bytes and nothing else, streamed to the controller's disk as they come.
  */
 export function snapshotScript(host: HostSpec): string {
   const root = etcdctl(host, LOCAL_ETCD, 'admin');
@@ -33,6 +39,8 @@ export function snapshotScript(host: HostSpec): string {
   const section = (key: string, body: string) => `echo "@@ks-${key}"\n${body}`;
   return [
     'umask 077',
+    // fd 3 is the real stdout (the snapshot's bytes only); everything else reports on stderr.
+    'exec 3>&1 1>&2',
     'ks_dir=$(mktemp -d /tmp/kubestrap-snapshot.XXXXXX) || { echo "@@ks-error"; echo "cannot make a temp folder"; exit 1; }',
     `trap 'rm -rf "$ks_dir"' EXIT HUP INT TERM`,
     // Status and members at once (each etcdctl is a process start and a TLS handshake). A member that
@@ -51,13 +59,14 @@ export function snapshotScript(host: HostSpec): string {
     'wait',
     section('sha256', `cat "$ks_dir/sha256"`),
     section('size', `wc -c < ${file}`),
-    section('data', `base64 -w0 ${file}; echo`),
+    `cat ${file} >&3 || { ${section('error', 'echo "cannot send the snapshot"; exit 1')}; }`,
+    'exec 3>&-',
     'rm -rf "$ks_dir"',
     section('end', ':'),
   ].join('\n');
 }
 
-/** The script's output cut at its `@@ks-<key>` lines (a snapshot's base64 never holds `@`). */
+/** The script's report cut at its `@@ks-<key>` lines. */
 export function parseSnapshotOutput(stdout: string): Map<string, string> {
   const out = new Map<string, string>();
   let key: string | undefined;
@@ -77,12 +86,18 @@ export function parseSnapshotOutput(stdout: string): Map<string, string> {
   return out;
 }
 
+/** What arrived on the controller: counted and hashed as it was written, never held whole. */
+export interface Arrived {
+  size: number;
+  sha256: string;
+}
+
 /**
- * What the member sent, checked: the snapshot's bytes are the ones the member hashed and
+ * What the member reported and what arrived, checked: the bytes are the ones the member hashed and
  * `etcdutl snapshot status` read; anything else is an error naming the member.
  */
-export function readSnapshotOutput(spec: ClusterSpec, host: HostSpec, stdout: string, takenAt: Date): { data: Buffer; metadata: SnapshotMetadata } {
-  const s = parseSnapshotOutput(stdout);
+export function readSnapshotOutput(spec: ClusterSpec, host: HostSpec, report: string, arrived: Arrived, takenAt: Date): SnapshotMetadata {
+  const s = parseSnapshotOutput(report);
   const fail = (message: string, detail?: string) => new HostError(host.name, message, detail ? { stderrTail: detail } : {}, 'check etcd on that member: bootstrap health, journalctl -u etcd');
   if (s.has('error')) throw fail('etcdctl snapshot save failed', s.get('error'));
   const status = parseEndpointStatus(s.get('status') ?? '');
@@ -92,13 +107,11 @@ export function readSnapshotOutput(spec: ClusterSpec, host: HostSpec, stdout: st
   const checked = parseSnapshotStatus(s.get('check') ?? '');
   if (!checked) throw fail('etcdutl snapshot status could not read the snapshot', s.get('check'));
   if (!s.has('end')) throw fail('the snapshot command did not finish');
-  const data = Buffer.from(s.get('data') ?? '', 'base64');
-  const hash = sha256(data);
   const remoteHash = s.get('sha256') ?? '';
-  if (hash !== remoteHash || data.length !== Number(s.get('size'))) {
-    throw fail(`the snapshot changed on its way: ${data.length} bytes with sha256 ${hash} arrived, the member had ${s.get('size')} bytes with sha256 ${remoteHash}`);
+  if (arrived.sha256 !== remoteHash || arrived.size !== Number(s.get('size'))) {
+    throw fail(`the snapshot changed on its way: ${arrived.size} bytes with sha256 ${arrived.sha256} arrived, the member had ${s.get('size')} bytes with sha256 ${remoteHash}`);
   }
-  const metadata: SnapshotMetadata = {
+  return {
     format: SNAPSHOT_METADATA_FORMAT,
     cluster: spec.name,
     takenAt: takenAt.toISOString(),
@@ -107,11 +120,39 @@ export function readSnapshotOutput(spec: ClusterSpec, host: HostSpec, stdout: st
     revision: status.revision,
     clusterId: status.clusterId,
     members,
-    size: data.length,
-    sha256: hash,
+    size: arrived.size,
+    sha256: arrived.sha256,
     status: checked,
   };
-  return { data, metadata };
+}
+
+/**
+ * Runs the snapshot command on one member with its stdout streamed into a fresh 0600 temp file in
+ * `dir` and hashed on the way; the file is renamed to its snapshot name only once the member's
+ * report agrees, else removed. The metadata is the caller's to write.
+ */
+export async function streamSnapshot(spec: ClusterSpec, member: HostSpec, remote: RemoteHost, dir: string, takenAt: Date): Promise<{ file: string; metadata: SnapshotMetadata }> {
+  const file = join(dir, snapshotName(takenAt));
+  let metadata: SnapshotMetadata | undefined;
+  await writeFreshFrom(file, 0o600, async (out) => {
+    const hash = createHash('sha256');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    // pipeline: a file that cannot be written (a full disk) fails the counter too, which stops the command.
+    const written = new Promise<void>((resolve, reject) => pipeline(counter, out, (err) => (err ? reject(err) : resolve())));
+    written.catch(() => undefined);
+    const result = await remote.runToOutput(snapshotScript(member), counter, { timeoutMs: SNAPSHOT_TIMEOUT_MS });
+    await written;
+    metadata = readSnapshotOutput(spec, member, result.stderr, { size, sha256: hash.digest('hex') }, takenAt);
+  });
+  if (!metadata) throw new HostError(member.name, 'the snapshot command gave no report');
+  return { file, metadata };
 }
 
 /**
@@ -119,7 +160,7 @@ export function readSnapshotOutput(spec: ClusterSpec, host: HostSpec, stdout: st
  * answers and serves a checked snapshot gives it; a member that is down or fails is skipped, with
  * its reason kept for the report.
  */
-export async function takeSnapshot(spec: ClusterSpec, session: ClusterSession<HostSpec>): Promise<TakenSnapshot> {
+export async function takeSnapshot(spec: ClusterSpec, session: ClusterSession<HostSpec>, dir: string): Promise<TakenSnapshot> {
   const started = Date.now();
   const members = spec.hosts.filter((h) => h.roles.includes('etcd'));
   const skipped: TakenSnapshot['skipped'] = [];
@@ -133,9 +174,7 @@ export async function takeSnapshot(spec: ClusterSpec, session: ClusterSession<Ho
     const h = open.find((o): o is OpenHost<HostSpec> => o.host.name === member.name);
     if (!h) continue;
     try {
-      const takenAt = new Date();
-      const result = await h.remote.run(snapshotScript(member), { timeoutMs: SNAPSHOT_TIMEOUT_MS });
-      const snapshot = readSnapshotOutput(spec, member, result.stdout, takenAt);
+      const snapshot = await streamSnapshot(spec, member, h.remote, dir, new Date());
       return { ...snapshot, skipped, durationMs: Date.now() - started };
     } catch (err) {
       skipped.push({ host: member.name, reason: reason(asKubestrapError(member.name, err)) });

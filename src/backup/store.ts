@@ -44,12 +44,12 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Writes the snapshot, then its metadata (the metadata names a snapshot that is complete). Both 0600, never through a link. */
-export function storeSnapshot(dir: string, data: Buffer, metadata: SnapshotMetadata): string {
-  const file = join(dir, snapshotName(new Date(metadata.takenAt)));
-  writeFresh(file, data, 0o600);
+/**
+ * Writes a snapshot's metadata next to it, once the snapshot is in place (streamed there, see
+ * snapshot.ts): the metadata names a snapshot that is complete. 0600, never through a link.
+ */
+export function storeMetadata(file: string, metadata: SnapshotMetadata): void {
   writeFresh(`${file}${METADATA_SUFFIX}`, `${JSON.stringify(metadata, null, 2)}\n`, 0o600);
-  return file;
 }
 
 /** The snapshots in `dir` that have their metadata, oldest first. */

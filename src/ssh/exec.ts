@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import type { Writable } from 'node:stream';
 import type { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
 import { SshError } from '../errors.js';
 import type { StreamSource } from './stream-source.js';
@@ -26,6 +27,12 @@ export interface ExecRequest {
   pty: boolean;
   /** What to call the command in messages: its first line, never its full text. */
   head: string;
+  /**
+   * Where stdout goes instead of into the result (whose `stdout` is then empty): piped with
+   * backpressure, so output too large to hold (a snapshot) is never whole in memory. It is ended
+   * when the command's output ends, and the result waits for it to finish.
+   */
+  stdoutTo?: Writable;
 }
 
 // A pty with echo off and no CR/LF translation, so a password fed on stdin is never echoed back and
@@ -87,7 +94,27 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
       reject(new SshError(host, 'exec', `command timed out after ${formatMs(req.timeoutMs)}: ${req.head}`, 'find out why it hangs on the host (a lock, a prompt, the network), or allow it more time'));
     }, req.timeoutMs);
 
-    channel.on('data', (d: Buffer) => stdout.push(d));
+    let outputDone: Promise<void> = Promise.resolve();
+    let outputError: Error | undefined;
+    const keepError = (err: Error) => new SshError(host, 'exec', `could not keep the output of: ${req.head}: ${err.message}`, 'check the local folder it was written to (space, permissions)');
+    const out = req.stdoutTo;
+    if (out) {
+      outputDone = new Promise<void>((resolve, reject) => {
+        out.once('finish', resolve);
+        out.once('error', reject);
+      });
+      // A writable that fails (a full disk) stops the command's output: nothing more can be kept.
+      // The rest is read and dropped, or ssh2 would hold the channel's close behind unread data.
+      outputDone.catch((err: unknown) => {
+        outputError = err instanceof Error ? err : new Error(String(err));
+        channel.unpipe(out);
+        channel.resume();
+        channel.close();
+      });
+      // pipe() pauses the channel while the writable is full; ssh2 then stops widening the window,
+      // so the host's sshd holds the rest back instead of this process buffering it.
+      channel.pipe(out);
+    } else channel.on('data', (d: Buffer) => stdout.push(d));
     channel.stderr.on('data', (d: Buffer) => stderr.push(d));
     channel.on('exit', (code: number | null, signal?: string) => {
       exit = code === null ? { code: 128 + signalNumber(signal), signal } : { code };
@@ -102,13 +129,22 @@ function collect(channel: ClientChannel, host: string, req: ExecRequest): Promis
         reject(new SshError(host, 'exec', `could not send the input of: ${req.head}: ${inputError.message}`, 'check the local file kubestrap was sending'));
         return;
       }
+      if (outputError) {
+        reject(keepError(outputError));
+        return;
+      }
       if (!exit) {
         reject(new SshError(host, 'exec', `connection lost while running: ${req.head}`, 'the host may have rebooted, run out of memory or dropped off the network; check it and re-run'));
         return;
       }
       const result: ExecResult = { code: exit.code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
       if (exit.signal) result.signal = exit.signal;
-      resolve(result);
+      // A channel that closed without its end of output must still end the writable, or this waits forever.
+      if (out && !out.writableEnded) out.end();
+      outputDone.then(
+        () => resolve(result),
+        (err: unknown) => reject(keepError(err instanceof Error ? err : new Error(String(err)))),
+      );
     });
     // Always send EOF: a command that reads stdin must see its end, not wait for the timeout.
     if (req.stdin === undefined) channel.end();

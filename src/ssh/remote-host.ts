@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { HostError, KubestrapError, SshError } from '../errors.js';
 import { execOnce, isSessionRefused, type ExecRequest, type ExecResult } from './exec.js';
@@ -32,6 +32,11 @@ export interface RemoteHost {
    * too large to hold in memory (binaries). The stream is opened only once the command can start.
    */
   runWithInput(script: string, input: () => Readable | StreamSource, opts?: { timeoutMs?: number }): Promise<ExecResult>;
+  /**
+   * Runs a POSIX sh script as root with its stdout piped into `out` with backpressure (the result's
+   * `stdout` is empty; `out` has finished when it resolves): for output too large to hold (a snapshot).
+   */
+  runToOutput(script: string, out: Writable, opts?: { timeoutMs?: number }): Promise<ExecResult>;
   /** Atomic write (see put-file.ts); skipped when the remote sha256 already equals the content's. */
   putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }>;
   /** Round trips so far on this connection (each exec or SFTP request/response exchange counted once; the handshake counted separately) */
@@ -155,6 +160,22 @@ export class SshRemoteHost implements RemoteHost {
     throw this.noStreamWithTty(head);
   }
 
+  async runToOutput(script: string, out: Writable, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const head = commandHead(script);
+    const { privilege } = this.settings;
+    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
+    // A pty merges stderr into stdout: the stream would carry sudo's and the script's messages.
+    if (this.needsPty) throw this.noStreamWithTty(head);
+    const cmd = rootCommand(this.name, script, privilege, undefined, timeoutMs);
+    const result = await this.exec(cmd.command, cmd.stdin, timeoutMs, head, out);
+    if (privilege.kind === 'root') return result;
+    const outcome = interpretSudo(this.name, this.settings.user, privilege, result);
+    if (outcome.kind === 'ran') return outcome.result;
+    if (outcome.kind === 'refused') throw outcome.error;
+    this.needsPty = true;
+    throw this.noStreamWithTty(head);
+  }
+
   private noStreamWithTty(head: string): SshError {
     return new SshError(
       this.name,
@@ -211,14 +232,14 @@ export class SshRemoteHost implements RemoteHost {
   }
 
   /** One exec round trip: queued behind the channel limit, counted, logged (errors and log events scrubbed, output raw). A stream input is opened once a channel is free. */
-  private async exec(command: string, stdin: string | Buffer | (() => StreamSource) | undefined, timeoutMs: number, head: string): Promise<ExecResult> {
+  private async exec(command: string, stdin: string | Buffer | (() => StreamSource) | undefined, timeoutMs: number, head: string, stdoutTo?: Writable): Promise<ExecResult> {
     this.assertAlive(head);
     return this.channels.use(async () => {
       this.assertAlive(head);
       const started = Date.now();
       try {
         const input = typeof stdin === 'function' ? stdin() : stdin;
-        const req = { command, timeoutMs, pty: this.needsPty, head, ...(input === undefined ? {} : { stdin: input }) };
+        const req = { command, timeoutMs, pty: this.needsPty, head, ...(input === undefined ? {} : { stdin: input }), ...(stdoutTo ? { stdoutTo } : {}) };
         const res = await this.execRetryingRefusedOpen(req);
         this.settings.log?.({ host: this.name, kind: 'exec', command: this.scrub(head), durationMs: Date.now() - started, exitCode: res.code });
         return res;

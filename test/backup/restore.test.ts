@@ -35,6 +35,9 @@ function fakeSession(hosts: readonly HostSpec[], answer: (host: string, script: 
       ran.push(`${name}: stage`);
       return { ...answer(name, script), stderr: '' };
     },
+    async runToOutput() {
+      throw new Error('a restore reads no stream from a host');
+    },
     async putFile() {
       return { written: true };
     },

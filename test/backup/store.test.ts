@@ -1,10 +1,10 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listSnapshots, openBackupDir, readCheckedSnapshot, rotateSnapshots, snapshotName, storeSnapshot } from '../../src/backup/store.js';
+import { listSnapshots, openBackupDir, readCheckedSnapshot, rotateSnapshots, snapshotName } from '../../src/backup/store.js';
 import { SnapshotError, StateError } from '../../src/errors.js';
 import { useTempDir } from '../support/tmp.js';
-import { metadataFor } from './support.js';
+import { metadataFor, storeSnapshot } from './support.js';
 
 const DATA = Buffer.from('an etcd snapshot, as bytes\0\x01\x02');
 

@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SNAPSHOT_METADATA_FORMAT, type SnapshotMetadata } from '../../src/backup/metadata.js';
-import { sha256 } from '../../src/backup/store.js';
+import { sha256, snapshotName, storeMetadata } from '../../src/backup/store.js';
 
 /** Metadata as `etcd backup` writes it, for `data`. */
 export function metadataFor(data: Buffer, overrides: Partial<SnapshotMetadata> = {}): SnapshotMetadata {
@@ -17,4 +19,12 @@ export function metadataFor(data: Buffer, overrides: Partial<SnapshotMetadata> =
     status: { hash: 123, revision: 7, totalKey: 42, totalSize: data.length },
     ...overrides,
   };
+}
+
+/** A snapshot in `dir` as `etcd backup` leaves it (the file 0600, then its metadata), for tests that start from one. */
+export function storeSnapshot(dir: string, data: Buffer, metadata: SnapshotMetadata): string {
+  const file = join(dir, snapshotName(new Date(metadata.takenAt)));
+  writeFileSync(file, data, { mode: 0o600 });
+  storeMetadata(file, metadata);
+  return file;
 }

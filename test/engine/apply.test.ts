@@ -10,7 +10,7 @@ import { planRestarts } from '../../src/engine/handlers.js';
 import type { FileResource, LocalFileResource, Resource, ServiceResource } from '../../src/engine/resource.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { useTempDir } from '../support/tmp.js';
-import { debianCtx, diffOf, fakeTools, observe, shRun, shRunWithInput } from './support.js';
+import { debianCtx, diffOf, fakeTools, observe, shRun, shRunToOutput, shRunWithInput } from './support.js';
 
 /**
  * A "remote" host that is this machine: scripts run with sh, with systemctl, journalctl and apt-get
@@ -36,6 +36,10 @@ function localHost(root: string, tools: Record<string, string> = {}): RemoteHost
     runWithInput: async (script, input) => {
       stats.execs++;
       return shRunWithInput(script.replaceAll('/var/lib/kubestrap', join(root, 'state')), input(), env);
+    },
+    runToOutput: async (script, out) => {
+      stats.execs++;
+      return shRunToOutput(script.replaceAll('/var/lib/kubestrap', join(root, 'state')), out, env);
     },
     putFile: async (path, content) => {
       stats.sftpOps++;

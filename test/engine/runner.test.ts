@@ -14,7 +14,7 @@ import { ArtifactError } from '../../src/errors.js';
 import type { RemoteHost } from '../../src/ssh/remote-host.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
-import { shRun, shRunWithInput } from './support.js';
+import { shRun, shRunToOutput, shRunWithInput } from './support.js';
 import { fakeCluster, type FakeCluster } from './support/fake-cluster.js';
 import { LOCAL_OWNER, type HostModel } from './support/fake-host.js';
 
@@ -33,6 +33,7 @@ function thisMachine(dir: string): RemoteHost {
     stats: { handshakes: 1, execs: 0, sftpOps: 0, streamedBytes: 0 },
     run: async (script) => shRun(move(script)),
     runWithInput: async (script, input) => shRunWithInput(move(script), input()),
+    runToOutput: async (script, out) => shRunToOutput(move(script), out),
     putFile: async () => ({ written: true }),
     close: async () => undefined,
   };

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -61,9 +61,25 @@ export function hostHere(stateDir: string): RemoteHost {
     stats,
     run: async (script) => shRun(move(script)),
     runWithInput: async (script, input) => shRunWithInput(move(script), input()),
+    runToOutput: async (script, out) => shRunToOutput(move(script), out),
     putFile: async () => ({ written: true }),
     close: async () => undefined,
   };
+}
+
+/** Like shRun, with stdout piped into `out` as RemoteHost.runToOutput pipes it (`stdout` empty). */
+export async function shRunToOutput(script: string, out: Writable, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn('sh', ['-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const err: Buffer[] = [];
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  const finished = new Promise<void>((resolve, reject) => {
+    out.once('finish', resolve);
+    out.once('error', reject);
+  });
+  child.stdout.pipe(out);
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  await finished;
+  return { code, stdout: '', stderr: Buffer.concat(err).toString('utf8') };
 }
 
 /** `data` as the controller's cache would encode it for `codec` (zstd by the real tool). */

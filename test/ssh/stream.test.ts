@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SshError } from '../../src/errors.js';
 import { formatKnownHostsLine } from '../../src/ssh/known-hosts.js';
@@ -83,6 +83,85 @@ describe('runWithInput', () => {
     const err = await host.runWithInput('cat >/dev/null; sleep 1', broken).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SshError);
     expect((err as SshError).message).toContain('could not send the input of: cat >/dev/null; sleep 1: disk read error');
+    expect((await host.run('echo alive')).stdout).toBe('alive\n');
+  });
+});
+
+describe('runToOutput', () => {
+  /** A writable that hashes what it takes and can be held still (each write waits while held). */
+  function slowSink() {
+    const hash = createHash('sha256');
+    let taken = 0;
+    let release: (() => void) | undefined;
+    let held: Promise<void> | undefined = new Promise<void>((r) => {
+      release = r;
+    });
+    const sink = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        taken += chunk.length;
+        (held ?? Promise.resolve()).then(() => done());
+      },
+    });
+    return {
+      sink,
+      taken: () => taken,
+      sha: () => hash.digest('hex'),
+      release: () => {
+        held = undefined;
+        release?.();
+      },
+    };
+  }
+
+  // 96 blocks of 256 KiB (24 MiB), counted in a file as the command writes them.
+  const BLOCKS = 96;
+  const BLOCK = 256 * 1024;
+  const producer = (progress: string) => `i=0; while [ $i -lt ${BLOCKS} ]; do head -c ${BLOCK} /dev/zero | tr '\\0' x; i=$((i+1)); echo $i > ${progress}; done`;
+
+  it('pipes a large stdout into a writable with backpressure: a held sink holds the command back, and every byte arrives', async () => {
+    const host = await connect('root', { root: {} });
+    const progress = path.join(dir, 'progress');
+    const s = slowSink();
+    const run = host.runToOutput(producer(progress), s.sink);
+    await new Promise((r) => setTimeout(r, 700));
+    // Held after its first chunk: the command is held back (the SSH window of 2 MiB and the pipes
+    // between hold some MiB), not read whole into this process.
+    const written = Number((await readFile(progress, 'utf8').catch(() => '0')).trim());
+    expect(written).toBeLessThan(BLOCKS / 2);
+    s.release();
+    const res = await run;
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('');
+    expect(s.taken()).toBe(BLOCKS * BLOCK);
+    expect(s.sha()).toBe(sha(Buffer.alloc(BLOCKS * BLOCK, 'x')));
+  });
+
+  it('keeps stdout out of the sudo marker and stderr out of the stream', async () => {
+    const host = await connect('opspw', { opspw: { sudo: 'password', sudoPassword: SUDO_PW } }, { sudoPasswordEnv: 'KS_STREAM_PW' });
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const res = await host.runToOutput('echo report >&2; printf "bytes\\0only"', sink);
+    expect(Buffer.concat(chunks).toString('latin1')).toBe('bytes\0only');
+    expect(res.stderr).toBe('report\n');
+  });
+
+  it('fails clearly when the writable fails', async () => {
+    const host = await connect('root', { root: {} });
+    const broken = new Writable({
+      write(_chunk, _enc, done) {
+        done(new Error('no space left on device'));
+      },
+    });
+    const err = await host.runToOutput('head -c 1000000 /dev/zero', broken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SshError);
+    expect((err as SshError).message).toContain('could not keep the output of: head -c 1000000 /dev/zero: no space left on device');
     expect((await host.run('echo alive')).stdout).toBe('alive\n');
   });
 });

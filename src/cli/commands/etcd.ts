@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { restorePlan, describeRestore } from '../../backup/restore-plan.js';
 import { reachRestoreHosts, restoreSnapshot, rollbackRestore, type RestoreObserver } from '../../backup/restore.js';
 import { takeSnapshot } from '../../backup/snapshot.js';
-import { defaultBackupDir, listSnapshots, openBackupDir, readCheckedSnapshot, rotateSnapshots, storeSnapshot } from '../../backup/store.js';
+import { defaultBackupDir, listSnapshots, openBackupDir, readCheckedSnapshot, rotateSnapshots, storeMetadata } from '../../backup/store.js';
 import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js';
 import { runHealth, type HealthReport } from '../../health/run.js';
 import { displayFilter, filteredJson, printable } from '../../printable.js';
@@ -77,8 +77,9 @@ async function backupEtcd(io: CliIo, opts: BackupOptions): Promise<number> {
   const lock = acquireLock(state.lockFile, 'bootstrap etcd backup');
   const { session, close } = openSession(spec, opts);
   try {
-    const taken = await takeSnapshot(spec, session);
-    const file = storeSnapshot(dir, taken.data, taken.metadata);
+    const taken = await takeSnapshot(spec, session, dir);
+    const file = taken.file;
+    storeMetadata(file, taken.metadata);
     const rotated = opts.keep ? rotateSnapshots(dir, opts.keep) : [];
     const m = taken.metadata;
     if (opts.output === 'json') {

@@ -2,13 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { SshError } from '../../../src/errors.js';
 import type { ExecResult } from '../../../src/ssh/exec.js';
 import type { PutFileOptions } from '../../../src/ssh/put-file.js';
 import type { HostStats, RemoteHost } from '../../../src/ssh/remote-host.js';
 import type { StreamSource } from '../../../src/ssh/stream-source.js';
-import { shRunWithInput } from '../support.js';
+import { shRunToOutput, shRunWithInput } from '../support.js';
 import { readUnit, writeUnit, type UnitModel, type UnitState } from './fake-tools.js';
 
 /**
@@ -95,6 +95,13 @@ export class FakeHost implements RemoteHost {
 
   async runWithInput(script: string, input: () => Readable | StreamSource): Promise<ExecResult> {
     return this.exec(script, input());
+  }
+
+  async runToOutput(script: string, out: Writable): Promise<ExecResult> {
+    this.record(kindOfScript(script), script.split('\n')[0]!);
+    this.stats.execs++;
+    const result = await shRunToOutput(script.replace(HOST_FOLDERS, `${this.root}/`), out, this.env);
+    return { ...result, stderr: this.unsandboxed(result.stderr) };
   }
 
   async putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }> {
