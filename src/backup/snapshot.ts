@@ -11,7 +11,7 @@ import { writeFreshFrom } from '../fresh-file.js';
 import { shJoin } from '../ssh/quote.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import { parseEndpointStatus, parseMemberList, parseSnapshotStatus, SNAPSHOT_METADATA_FORMAT, type SnapshotMetadata } from './metadata.js';
-import { snapshotName } from './store.js';
+import { freeSnapshotName } from './store.js';
 
 /** A snapshot as it arrived from a member, checked there and here, in its file in the backup folder. */
 export interface TakenSnapshot {
@@ -132,7 +132,7 @@ export function readSnapshotOutput(spec: ClusterSpec, host: HostSpec, report: st
  * report agrees, else removed. The metadata is the caller's to write.
  */
 export async function streamSnapshot(spec: ClusterSpec, member: HostSpec, remote: RemoteHost, dir: string, takenAt: Date): Promise<{ file: string; metadata: SnapshotMetadata }> {
-  const file = join(dir, snapshotName(takenAt));
+  const file = join(dir, freeSnapshotName(dir, takenAt));
   let metadata: SnapshotMetadata | undefined;
   await writeFreshFrom(file, 0o600, async (out) => {
     const hash = createHash('sha256');

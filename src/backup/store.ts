@@ -32,12 +32,21 @@ export function openBackupDir(dir: string): void {
   }
 }
 
-/** A snapshot's file name for its time: sortable, so that the newest is last. */
+/** A snapshot's file name for its time, to the millisecond: sortable, so that the newest is last. */
 export function snapshotName(takenAt: Date): string {
-  return `${SNAPSHOT_PREFIX}${takenAt
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')}${SNAPSHOT_SUFFIX}`;
+  return `${SNAPSHOT_PREFIX}${takenAt.toISOString().replace(/[-:]/g, '')}${SNAPSHOT_SUFFIX}`;
+}
+
+/**
+ * The name for a snapshot taken at `takenAt` that no file in `dir` has yet: two backups within the
+ * same millisecond must not replace one another, so the time in the name steps on until it is free.
+ */
+export function freeSnapshotName(dir: string, takenAt: Date): string {
+  const taken = new Set(existsSync(dir) ? readdirSync(dir) : []);
+  for (let at = takenAt.getTime(); ; at += 1) {
+    const name = snapshotName(new Date(at));
+    if (!taken.has(name) && !taken.has(`${name}${METADATA_SUFFIX}`)) return name;
+  }
 }
 
 export function sha256(data: Buffer): string {

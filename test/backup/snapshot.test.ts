@@ -80,11 +80,11 @@ describe('the snapshot command', () => {
     const member = streamingMember(big, output(big));
     const takenAt = new Date('2026-01-02T03:04:05Z');
     const { file, metadata } = await streamSnapshot(s, s.hosts[0]!, member.remote, dir, takenAt);
-    expect(file).toBe(join(dir, 'etcd-20260102T030405Z.db'));
+    expect(file).toBe(join(dir, 'etcd-20260102T030405.000Z.db'));
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(sha256(readFileSync(file))).toBe(sha256(big));
     expect(metadata).toMatchObject({ size: big.length, sha256: sha256(big) });
-    expect(readdirSync(dir)).toEqual(['etcd-20260102T030405Z.db']);
+    expect(readdirSync(dir)).toEqual(['etcd-20260102T030405.000Z.db']);
     // Backpressure: what waited in memory stayed within a stream's high-water mark and a chunk.
     expect(member.maxBuffered()).toBeLessThan(256 * 1024);
   });

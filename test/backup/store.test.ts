@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listSnapshots, openBackupDir, readCheckedSnapshot, rotateSnapshots, snapshotName } from '../../src/backup/store.js';
+import { freeSnapshotName, listSnapshots, openBackupDir, readCheckedSnapshot, rotateSnapshots, snapshotName } from '../../src/backup/store.js';
 import { SnapshotError, StateError } from '../../src/errors.js';
 import { useTempDir } from '../support/tmp.js';
 import { metadataFor, storeSnapshot } from './support.js';
@@ -15,7 +15,7 @@ describe('the local snapshot store', () => {
     const dir = join(tmp(), 'backups', 'etcd');
     openBackupDir(dir);
     const file = storeSnapshot(dir, DATA, metadataFor(DATA));
-    expect(file).toBe(join(dir, 'etcd-20260102T030405Z.db'));
+    expect(file).toBe(join(dir, 'etcd-20260102T030405.000Z.db'));
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(`${file}.json`).mode & 0o777).toBe(0o600);
@@ -35,11 +35,22 @@ describe('the local snapshot store', () => {
     const dir = tmp();
     for (const t of ['2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z']) storeSnapshot(dir, DATA, metadataFor(DATA, { takenAt: new Date(t).toISOString() }));
     writeFileSync(join(dir, 'notes.txt'), 'mine');
-    expect(snapshotName(new Date('2026-01-01T00:00:00Z'))).toBe('etcd-20260101T000000Z.db');
-    expect(rotateSnapshots(dir, 2)).toEqual([join(dir, 'etcd-20260101T000000Z.db')]);
-    expect(listSnapshots(dir)).toEqual([join(dir, 'etcd-20260102T000000Z.db'), join(dir, 'etcd-20260103T000000Z.db')]);
+    expect(snapshotName(new Date('2026-01-01T00:00:00Z'))).toBe('etcd-20260101T000000.000Z.db');
+    expect(rotateSnapshots(dir, 2)).toEqual([join(dir, 'etcd-20260101T000000.000Z.db')]);
+    expect(listSnapshots(dir)).toEqual([join(dir, 'etcd-20260102T000000.000Z.db'), join(dir, 'etcd-20260103T000000.000Z.db')]);
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
     expect(rotateSnapshots(dir, 5)).toEqual([]);
+  });
+
+  it('never names a second snapshot as one already in the folder, even within the same millisecond', () => {
+    const dir = tmp();
+    const at = new Date('2026-01-01T00:00:00.500Z');
+    const first = storeSnapshot(dir, DATA, metadataFor(DATA, { takenAt: at.toISOString() }));
+    expect(first).toBe(join(dir, 'etcd-20260101T000000.500Z.db'));
+    expect(freeSnapshotName(dir, at)).toBe('etcd-20260101T000000.501Z.db');
+    writeFileSync(join(dir, 'etcd-20260101T000000.501Z.db.json'), '{}');
+    expect(freeSnapshotName(dir, at)).toBe('etcd-20260101T000000.502Z.db');
+    expect(freeSnapshotName(join(dir, 'absent'), at)).toBe('etcd-20260101T000000.500Z.db');
   });
 
   it('refuses a snapshot with one byte changed, saying both hashes', () => {
