@@ -37,6 +37,14 @@ export function snapshotName(takenAt: Date): string {
   return `${SNAPSHOT_PREFIX}${takenAt.toISOString().replace(/[-:]/g, '')}${SNAPSHOT_SUFFIX}`;
 }
 
+/** The time in a snapshot's name (snapshotName's inverse), or undefined for a name it did not make. */
+export function snapshotTakenAt(name: string): Date | undefined {
+  const m = /^etcd-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d{3})?Z\.db$/.exec(name);
+  if (!m) return undefined;
+  const at = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ?? ''}Z`);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
 /**
  * The name for a snapshot taken at `takenAt` that no file in `dir` has yet: two backups within the
  * same millisecond must not replace one another, so the time in the name steps on until it is free.

@@ -153,6 +153,22 @@ const downloadBase = (key: keyof typeof DOWNLOAD_BASES, what: string): KeySpec =
   check: checkHttpUrl,
 });
 
+/** Where etcd keeps its data on a member (components/paths.ts; config does not import components). */
+const ETCD_DATA_DIR = '/var/lib/etcd';
+
+/**
+ * A systemd calendar expression, checked for what it may hold (it goes into a unit file as is):
+ * whether systemd reads it is the host's to say (`systemd-analyze calendar`), and the timer's
+ * install fails with systemd's own message if it does not.
+ */
+const checkOnCalendar: ValueCheck = (value) =>
+  /^[A-Za-z0-9*:,./~ -]+$/.test(value) && value.trim() === value
+    ? undefined
+    : {
+        message: `"${value}" is not a systemd calendar expression`,
+        hint: 'write an OnCalendar value, e.g. daily, hourly or *-*-* 02:00:00 (check it with systemd-analyze calendar), or leave it empty for no scheduled backups',
+      };
+
 const checkEtcdEndpoint: ValueCheck = (value) =>
   isUrl(value, { schemes: ['http', 'https'], port: 'required', path: false })
     ? undefined
@@ -241,6 +257,30 @@ export const KNOWN_KEYS = {
     default: DEFAULT_VERSIONS.etcd,
     scope: 'cluster',
     check: checkEtcdVersion,
+  },
+  ETCD_BACKUP_SCHEDULE: {
+    summary: 'When the first etcd member takes a local snapshot (a systemd OnCalendar value, e.g. daily). Empty: no scheduled backups.',
+    default: '',
+    scope: 'cluster',
+    check: checkOnCalendar,
+    optional: true,
+  },
+  ETCD_BACKUP_KEEP: {
+    summary: 'How many scheduled snapshots the member keeps; older ones are removed after each new one.',
+    default: '7',
+    scope: 'cluster',
+    check: checkInteger(1, 1000),
+  },
+  ETCD_BACKUP_DIR: {
+    summary: 'Folder on the first etcd member where scheduled snapshots go (made 0700).',
+    default: '/var/backups/kubestrap/etcd',
+    scope: 'cluster',
+    check: (value) =>
+      checkAbsolutePath(value) ??
+      // etcd's data folder is moved aside by a restore and removed by a reset: no place for backups.
+      (value === '/' || value === ETCD_DATA_DIR || value.startsWith(`${ETCD_DATA_DIR}/`) || ETCD_DATA_DIR.startsWith(`${value.replace(/\/+$/, '')}/`)
+        ? { message: `"${value}" is or holds etcd's data folder (${ETCD_DATA_DIR})`, hint: 'choose a folder of its own, e.g. /var/backups/kubestrap/etcd' }
+        : undefined),
   },
   FLANNEL_VERSION: {
     summary: 'flannel version to install.',

@@ -1,3 +1,4 @@
+import { backupSettings, readScheduledBackup, scheduledBackupHost, scheduledBackupProbe } from '../backup/scheduled.js';
 import { COMPONENTS, LOCAL_ETCD, runsOn } from '../components/catalog.js';
 import { ETCD_ACCESS_MARKER_KEY, etcdctl, kubectl } from '../components/clients.js';
 import { FLANNEL_SUBNET_FILE, PKI_PATHS } from '../components/paths.js';
@@ -89,6 +90,7 @@ export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
     const member = `https://${host.nodeIp}:${COMPONENTS.etcd.service.ports.client}`;
     checks.push(serviceCheck(host, 'etcd'));
     checks.push(commandCheck('etcd-health', 'etcd endpoint health', host, `${etcdctl(host, member)} endpoint health`, () => `${member} is healthy`));
+    if (scheduledBackupHost(spec)?.name === host.name) checks.push(scheduledBackupCheck(spec, host));
   }
   if (host.roles.includes('master')) {
     const { 'kube-apiserver': apiserver, 'kube-controller-manager': controllerManager, 'kube-scheduler': scheduler } = COMPONENTS;
@@ -112,6 +114,19 @@ export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
     });
   }
   return checks;
+}
+
+/** The scheduled etcd backup, on the member that takes it (ETCD_BACKUP_SCHEDULE set): its newest snapshot's age, or why there is none. */
+export function scheduledBackupCheck(spec: ClusterSpec, host: HostSpec): HealthCheck {
+  const settings = backupSettings(spec);
+  return {
+    key: 'etcd-scheduled-backup',
+    script: scheduledBackupProbe(settings),
+    read: (out) => {
+      const { ok, detail } = readScheduledBackup(out, settings);
+      return [row('etcd scheduled backup', host.name, ok, detail)];
+    },
+  };
 }
 
 /** etcd's member list, read on one member: every etcd host of the inventory must be a started member. */

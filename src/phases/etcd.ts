@@ -1,3 +1,4 @@
+import { scheduledBackupResources } from '../backup/scheduled.js';
 import { componentPhase } from './component-phase.js';
 import { HOST_PATHS } from '../components/paths.js';
 import { HostError } from '../errors.js';
@@ -22,7 +23,7 @@ const ETCD_DISK_BYTES = 2 * 1024 ** 3;
  * before the next. A member that already has data keeps it: etcd ignores the initial-cluster flags
  * then, so it is never bootstrapped again.
  */
-export const etcdPhase: Phase = componentPhase(
+const etcdMembers: Phase = componentPhase(
   {
     name: 'etcd',
     title: 'etcd cluster',
@@ -40,6 +41,15 @@ export const etcdPhase: Phase = componentPhase(
     clusterActions: (ctx) => [etcdAccessAction(ctx)],
   },
 );
+
+/**
+ * The members, and on the first one the scheduled backup when ETCD_BACKUP_SCHEDULE is set
+ * (backup/scheduled.ts): what the phase no longer wants there, its record removes.
+ */
+export const etcdPhase: Phase = {
+  ...etcdMembers,
+  resources: (ctx) => [...etcdMembers.resources(ctx), ...scheduledBackupResources(ctx.spec, ctx.host)],
+};
 
 /** What the etcd fact says about a member's data folder. */
 export function etcdData(h: ClusterHost): EtcdData {
