@@ -203,6 +203,11 @@ export class StateError extends SubjectProblem {
   readonly kind = 'state';
 }
 
+/** A kubeconfig kubestrap was asked to write or merge into that it cannot use as it is (the subject is the file). */
+export class KubeconfigError extends SubjectProblem {
+  readonly kind = 'output';
+}
+
 /** An etcd snapshot or its metadata that kubestrap will not use (the subject is the file): refused before anything on a host changes. */
 export class SnapshotError extends SubjectProblem {
   readonly kind = 'snapshot';

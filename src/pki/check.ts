@@ -28,7 +28,7 @@ export interface CertCheck {
   problems: string[];
 }
 
-function described(info: CertificateInfo | undefined, now: Date): Pick<CertCheck, 'subject' | 'issuer' | 'dnsNames' | 'ipAddresses' | 'notAfter' | 'daysLeft'> {
+export function described(info: CertificateInfo | undefined, now: Date): Pick<CertCheck, 'subject' | 'issuer' | 'dnsNames' | 'ipAddresses' | 'notAfter' | 'daysLeft'> {
   if (!info) return { dnsNames: [], ipAddresses: [] };
   return {
     subject: info.subject,
@@ -40,7 +40,7 @@ function described(info: CertificateInfo | undefined, now: Date): Pick<CertCheck
   };
 }
 
-function expiryProblems(left: number | undefined, days: number): string[] {
+export function expiryProblems(left: number | undefined, days: number): string[] {
   if (left === undefined) return [];
   if (left < 0) return [`expired ${-left} days ago`];
   return left < days ? [`expires in ${left} days`] : [];

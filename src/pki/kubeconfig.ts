@@ -8,6 +8,10 @@ export interface KubeconfigInput {
   caCertPem: string;
   clientCertPem: string;
   clientKeyPem: string;
+  /** The context's name; default `<user>@<cluster>`. */
+  context?: string;
+  /** The name the server's certificate is checked against when `server` is not among its SANs (a tunnel's local address). */
+  tlsServerName?: string;
 }
 
 /**
@@ -16,12 +20,13 @@ export interface KubeconfigInput {
  */
 export function kubeconfig(k: KubeconfigInput): string {
   const b64 = (pem: string) => Buffer.from(pem).toString('base64');
-  const context = `${k.user}@${k.cluster}`;
+  const context = k.context ?? `${k.user}@${k.cluster}`;
+  const server = { 'certificate-authority-data': b64(k.caCertPem), server: k.server, ...(k.tlsServerName ? { 'tls-server-name': k.tlsServerName } : {}) };
   return stringify(
     {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: k.cluster, cluster: { 'certificate-authority-data': b64(k.caCertPem), server: k.server } }],
+      clusters: [{ name: k.cluster, cluster: server }],
       users: [{ name: k.user, user: { 'client-certificate-data': b64(k.clientCertPem), 'client-key-data': b64(k.clientKeyPem) } }],
       contexts: [{ name: context, context: { cluster: k.cluster, user: k.user } }],
       'current-context': context,

@@ -193,7 +193,7 @@ function setChanges(label: string, want: readonly string[], have: readonly strin
 }
 
 /** A CA as stored, checked whole: a certificate without its key (or the reverse) is a damaged store, not a missing CA. */
-function loadCa(store: PkiStore, ca: CaSpec): (LoadedCa & { keyPem: string }) | undefined {
+export function loadCa(store: PkiStore, ca: CaSpec): (LoadedCa & { keyPem: string }) | undefined {
   const { certPem, keyPem } = store.read(ca.name);
   if (!certPem && !keyPem) return undefined;
   const certFile = store.pathOf(ca.name, 'certPem');
