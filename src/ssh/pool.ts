@@ -61,6 +61,15 @@ export class SshPool {
    * is forgotten, so asking again after a host rebooted connects anew.
    */
   connect(target: SshTarget): Promise<RemoteHost> {
+    return this.connection(target);
+  }
+
+  /** A TCP connection from the host to `address:port` through its pooled SSH connection (see SshRemoteHost.forwardOut). */
+  async forwardOut(target: SshTarget, address: string, port: number): Promise<Duplex> {
+    return (await this.connection(target)).forwardOut(address, port);
+  }
+
+  private connection(target: SshTarget): Promise<SshRemoteHost> {
     const existing = this.hosts.get(target.name);
     if (existing) return existing;
     const forget = () => {

@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Client } from 'ssh2';
 import { HostError, KubestrapError, SshError } from '../errors.js';
 import { execOnce, isSessionRefused, type ExecRequest, type ExecResult } from './exec.js';
@@ -213,6 +213,30 @@ export class SshRemoteHost implements RemoteHost {
     });
     this.settings.log?.({ host: this.name, kind: 'put-file', command: path, durationMs: Date.now() - started, detail: result.written ? 'written' : 'unchanged' });
     return result;
+  }
+
+  /**
+   * A TCP connection that the host opens to `address:port` (from its own view: `127.0.0.1` is the
+   * host itself), carried as a direct-tcpip channel of this connection: one round trip, no command
+   * on the host. The host's sshd must allow TCP forwarding (AllowTcpForwarding, on by default).
+   */
+  forwardOut(address: string, port: number): Promise<Duplex> {
+    const head = `forward to ${address}:${port}`;
+    this.assertAlive(head);
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, address, port, (err, channel) => {
+        if (!err) return resolve(channel);
+        const why = this.lost
+          ? this.lostError(head)
+          : new SshError(
+              this.name,
+              'exec',
+              `the host could not open ${address}:${port}: ${err.message}`,
+              `check that something listens on ${address}:${port} on ${this.name} and that its sshd allows TCP forwarding (AllowTcpForwarding)`,
+            );
+        reject(why);
+      });
+    });
   }
 
   async close(): Promise<void> {
