@@ -198,6 +198,11 @@ export class LockError extends SubjectProblem {
   readonly kind = 'lock';
 }
 
+/** An ssh_config file (the user's, one given with -F, or one it includes) that cannot be read or is not supported (the subject is the file). */
+export class SshConfigError extends SubjectProblem {
+  readonly kind = 'ssh-config';
+}
+
 /** The local state folder (known_hosts, lock, logs, the PKI) cannot be trusted or used as it is. */
 export class StateError extends SubjectProblem {
   readonly kind = 'state';

@@ -1,15 +1,15 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, InvalidInputError, InventoryError, type KubestrapError, type Warning } from '../errors.js';
-import type { SshAuth, SshEndpoint, SshTarget } from '../ssh/target.js';
+import { ConfigError, InvalidInputError, InventoryError, SshConfigError, type KubestrapError, type Warning } from '../errors.js';
 import { DEFAULT_PORTS, insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
-import type { JumpHost, Role } from './inventory-schema.js';
+import type { Role } from './inventory-schema.js';
+import type { SshTarget } from '../ssh/target.js';
 import { loadInventory, resolveInventoryPath, type LoadedInventory } from './inventory.js';
 import { HOST_DERIVED_KEYS } from './keys.js';
 import { projectVersions } from './project-versions.js';
 import { readProperties, type PropertiesFile } from './properties.js';
+import { SshConfig, type SshConfigSource } from './ssh-config.js';
+import { sshTarget } from './ssh-targets.js';
 import { cidrContains, cidrsOverlap, parseCidr, splitList, type Cidr } from './validators.js';
 
 /** Values computed from the inventory; a properties file may not set them. */
@@ -45,6 +45,8 @@ export interface ClusterSpec {
 export interface ClusterSources {
   inventoryFile: string;
   configFile: string;
+  /** Where hosts the inventory does not say how to reach are looked up (default: no ssh_config). */
+  sshConfig?: SshConfigSource;
 }
 
 /** Reads and validates both inputs; throws InvalidInputError listing every problem found. */
@@ -52,7 +54,9 @@ export function loadClusterSpec(sources: ClusterSources): ClusterSpec {
   const problems: KubestrapError[] = [];
   const warnings: Warning[] = [];
 
-  const inventory = loadInventory(sources.inventoryFile);
+  const sshConfig = readSshConfig(sources.sshConfig ?? { kind: 'none' }, problems);
+  warnings.push(...(sshConfig?.warnings ?? []));
+  const inventory = sshConfig ? loadInventory(sources.inventoryFile, sshConfig) : { problems: [], warnings: [] };
   problems.push(...inventory.problems);
   warnings.push(...inventory.warnings);
 
@@ -68,6 +72,17 @@ export function loadClusterSpec(sources: ClusterSources): ClusterSpec {
   const clusterProblems = checkAgainstInventory(props, spec);
   if (clusterProblems.length) throw new InvalidInputError(clusterProblems, warnings);
   return spec;
+}
+
+/** The ssh_config to read, or undefined with its problem added (a file given with -F that does not exist, an unreadable Include). */
+function readSshConfig(source: SshConfigSource, problems: KubestrapError[]): SshConfig | undefined {
+  try {
+    return SshConfig.read(source);
+  } catch (err) {
+    if (!(err instanceof SshConfigError)) throw err;
+    problems.push(err);
+    return undefined;
+  }
 }
 
 function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: PropertiesFile, fileValues: Record<string, string>, warnings: Warning[]): ClusterSpec {
@@ -121,7 +136,7 @@ function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: Prop
       address: h.address,
       nodeIp: h.nodeIp,
       roles: [...h.roles],
-      ssh: sshTarget(loaded, h),
+      ssh: sshTarget(inv, h, (path) => resolveInventoryPath(loaded, path)),
       values: { ...values, ...h.properties, NODE_IP: h.nodeIp, NODE_NAME: h.name },
     })),
     warnings,
@@ -148,48 +163,6 @@ function podlessMasterWarnings(props: PropertiesFile, values: Record<string, str
       hint: 'give the masters the worker role as well (they stay tainted NoSchedule unless MASTER_SCHEDULABLE=true), or use FLANNEL_MODE=etcd, in which every master runs flanneld',
     },
   ];
-}
-
-function sshTarget(loaded: LoadedInventory, host: InventoryHostWithIp): SshTarget {
-  const defaults = loaded.inventory.ssh ?? {};
-  const own = host.ssh ?? {};
-  const merged = { ...defaults, ...own };
-  const jump = own.jump ?? defaults.jump;
-  const user = merged.user ?? 'root';
-  return {
-    name: host.name,
-    address: host.address,
-    port: merged.port ?? 22,
-    user,
-    auth: sshAuth(loaded, merged),
-    ...(jump ? { jump: jumpEndpoint(loaded, jump, user) } : {}),
-    ...(merged.sudoPasswordEnv ? { sudoPasswordEnv: merged.sudoPasswordEnv } : {}),
-  };
-}
-
-function jumpEndpoint(loaded: LoadedInventory, jump: JumpHost, defaultUser: string): SshEndpoint {
-  return {
-    name: `jump ${jump.address}`,
-    address: jump.address,
-    port: jump.port ?? 22,
-    user: jump.user ?? defaultUser,
-    auth: sshAuth(loaded, jump),
-  };
-}
-
-/** Without any configured method, behave like OpenSSH: the agent if one runs, else the default keys. */
-function sshAuth(loaded: LoadedInventory, s: { keyFile?: string; passphraseEnv?: string; passwordEnv?: string; agent?: boolean }): SshAuth {
-  const auth: SshAuth = {};
-  if (s.keyFile) auth.keyFile = resolveInventoryPath(loaded, s.keyFile);
-  if (s.passphraseEnv) auth.passphraseEnv = s.passphraseEnv;
-  if (s.passwordEnv) auth.passwordEnv = s.passwordEnv;
-  if (s.agent !== undefined) auth.agent = s.agent;
-  if (!auth.keyFile && !auth.passwordEnv && auth.agent === undefined) {
-    if (process.env.SSH_AUTH_SOCK) auth.agent = true;
-    const defaultKey = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(homedir(), '.ssh', k)).find(existsSync);
-    if (defaultKey) auth.keyFile = defaultKey;
-  }
-  return auth;
 }
 
 function checkAgainstInventory(props: PropertiesFile, spec: ClusterSpec): KubestrapError[] {

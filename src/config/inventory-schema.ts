@@ -47,8 +47,11 @@ const propertyValue = z.union([z.string(), z.number(), z.boolean()]).transform(S
 export const HostSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lower-case host name of letters, digits and "-" (it becomes the Kubernetes node name), e.g. node1'),
-    /** Where SSH connects. */
-    address: hostAddress,
+    /**
+     * Where SSH connects. May be left out when ssh_config has a HostName for the host's name (an SSH
+     * alias); when given, it wins over HostName.
+     */
+    address: hostAddress.optional(),
     /** The address the cluster uses (NODE_IP); defaults to `address`, which must then be an IP. */
     internalAddress: z.string().optional(),
     roles: z.array(z.enum(ROLES)).min(1, 'at least one of etcd, master, worker'),

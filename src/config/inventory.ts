@@ -2,10 +2,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
-import { InventoryError, type Warning } from '../errors.js';
-import { HostSchema, InventorySchema, JumpHostSchema, SshSettingsSchema, type Inventory } from './inventory-schema.js';
+import { InventoryError, type KubestrapError, type Warning } from '../errors.js';
+import { HostSchema, InventorySchema, JumpHostSchema, SshSettingsSchema } from './inventory-schema.js';
 import { HOST_DERIVED_KEYS, isKnownKey, KNOWN_KEYS } from './keys.js';
 import { IDENTIFIER_PATTERN } from './properties.js';
+import { SshConfig } from './ssh-config.js';
+import { resolveSshHosts, type ResolvedInventory } from './ssh-targets.js';
 import { didYouMean } from './suggest.js';
 import { checkOneLine, isIPv4 } from './validators.js';
 import { parseLocatedYaml, type LocatedYaml } from './yaml-locator.js';
@@ -14,28 +16,30 @@ export interface LoadedInventory {
   file: string;
   /** Relative paths in the inventory (key files, state dir) are resolved against this directory. */
   baseDir: string;
-  inventory: Inventory;
+  /** The inventory with every host's SSH address and jump host filled in from ssh_config where it gives none. */
+  inventory: ResolvedInventory;
 }
 
 export interface InventoryResult {
   loaded?: LoadedInventory;
-  problems: InventoryError[];
+  problems: KubestrapError[];
   warnings: Warning[];
 }
 
 type Path = ReadonlyArray<string | number>;
 
-export function loadInventory(file: string): InventoryResult {
+/** Reads the inventory; hosts it does not say how to reach are looked up in `sshConfig` (none: nothing is). */
+export function loadInventory(file: string, sshConfig: SshConfig = SshConfig.read({ kind: 'none' })): InventoryResult {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     return { problems: [new InventoryError(file, [], undefined, `cannot read the inventory: ${(err as Error).message}`, 'pass an existing YAML file with -i')], warnings: [] };
   }
-  return parseInventory(text, file);
+  return parseInventory(text, file, sshConfig);
 }
 
-export function parseInventory(text: string, file: string): InventoryResult {
+export function parseInventory(text: string, file: string, sshConfig: SshConfig = SshConfig.read({ kind: 'none' })): InventoryResult {
   const yaml = parseLocatedYaml(text);
   if (yaml.errors.length) {
     return {
@@ -47,7 +51,9 @@ export function parseInventory(text: string, file: string): InventoryResult {
   if (!parsed.success) {
     return { problems: parsed.error.issues.flatMap((issue) => issueToErrors(issue, file, yaml)), warnings: [] };
   }
-  const loaded: LoadedInventory = { file, baseDir: dirname(resolve(file)), inventory: parsed.data };
+  const resolved = resolveSshHosts(parsed.data, sshConfig, (path, message, hint) => new InventoryError(file, path, yaml.lineOf(path), message, hint));
+  if (!resolved.inventory) return { problems: resolved.problems, warnings: [] };
+  const loaded: LoadedInventory = { file, baseDir: dirname(resolve(file)), inventory: resolved.inventory };
   const checker = new InventoryChecker(loaded, yaml);
   checker.run();
   return { loaded: checker.problems.length ? undefined : loaded, problems: checker.problems, warnings: checker.warnings };

@@ -48,10 +48,10 @@ export async function resolveAuth(endpoint: SshEndpoint): Promise<ResolvedAuth> 
   const { auth, user, name } = endpoint;
   const candidates: Candidate[] = [];
   const secrets: string[] = [];
-  if (auth.keyFile) {
-    const key = await loadPrivateKey(endpoint, auth.keyFile, auth.passphraseEnv);
+  for (const file of [...(auth.keyFile ? [auth.keyFile] : []), ...(auth.moreKeyFiles ?? [])]) {
+    const key = await loadPrivateKey(endpoint, file, auth.passphraseEnv);
     candidates.push({
-      label: `publickey (${auth.keyFile})`,
+      label: `publickey (${file})`,
       serverMethods: ['publickey'],
       method: { type: 'publickey', username: user, key },
     });

@@ -7,6 +7,8 @@
 export interface SshAuth {
   /** Private key file (OpenSSH, PEM or PPK). */
   keyFile?: string;
+  /** Further private keys, tried in order after keyFile (ssh_config may name several with IdentityFile). */
+  moreKeyFiles?: string[];
   /** Name of the environment variable holding the key file's passphrase. */
   passphraseEnv?: string;
   /** Name of the environment variable holding the login password. */
