@@ -7,8 +7,10 @@ import { certsCommand } from './commands/certs.js';
 import { convergeCommand } from './commands/converge.js';
 import { healthCommand } from './commands/health.js';
 import { initCommand } from './commands/init.js';
+import { kubeconfigCommand } from './commands/kubeconfig.js';
 import { renderCommand } from './commands/render.js';
 import { resetCommand } from './commands/reset.js';
+import { tunnelCommand } from './commands/tunnel.js';
 import { etcdCommand } from './commands/etcd.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
@@ -33,6 +35,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   program.addCommand(certsCommand(io, setExitCode));
   program.addCommand(resetCommand(io, setExitCode));
   program.addCommand(etcdCommand(io, setExitCode));
+  program.addCommand(kubeconfigCommand(io, setExitCode));
+  program.addCommand(tunnelCommand(io));
   program.addCommand(bundleCommand(io));
   // Added commands keep their own settings: each gets the program's.
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride().configureOutput(output);

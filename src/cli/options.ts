@@ -49,7 +49,7 @@ export function openSession(spec: ClusterSpec, opts: ConnectionOptions, log?: (e
   return { session, close: () => pool.closeAll() };
 }
 
-function openPool(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): SshPool {
+export function openPool(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): SshPool {
   return new SshPool({
     knownHostsFile: spec.knownHostsFile,
     acceptNewHostKeys: opts.acceptNewHostKeys,

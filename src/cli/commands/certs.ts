@@ -7,6 +7,7 @@ import { deployedScript, parseDeployed } from '../../pki/deployed.js';
 import { hostPkiFiles } from '../../pki/host-layout.js';
 import { reconcilePki, storedPki, type PreparedPki } from '../../pki/reconcile.js';
 import { localPkiStore } from '../../pki/store.js';
+import { checkPersonalCertificates } from '../../pki/user-certs.js';
 import { displayFilter } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { acquireLock } from '../../state/lock.js';
@@ -57,7 +58,8 @@ async function checkCerts(io: CliIo, opts: CheckOptions): Promise<number> {
   const store = localPkiStore(spec);
   const pki = storedPki(spec, store);
   const now = new Date();
-  const local = checkLocal(pki, store, now, opts.days);
+  // The personal certificates `bootstrap kubeconfig` issued are listed with the rest (users/<name>).
+  const local = [...checkLocal(pki, store, now, opts.days), ...checkPersonalCertificates(store, now, opts.days)];
   // Certificates and errors from hosts are shown with their control characters escaped and every password redacted.
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
   const { session, close } = openSession(spec, opts);
