@@ -1,13 +1,19 @@
 import { Option, type Command } from 'commander';
-import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import type { ClusterSources, ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { ClusterSession } from '../engine/session.js';
 import { SshPool } from '../ssh/pool.js';
 import { UsageError } from './usage-error.js';
 
-/** Options of every command that reaches the hosts; one definition, so they read the same everywhere. */
-export interface ConnectionOptions {
+/** The inputs of every command that reads the inventory (withInputOptions). */
+export interface InputOptions {
   inventory: string;
   config: string;
+  /** -F FILE, or false for --no-ssh-config; unset: ~/.ssh/config. */
+  sshConfig?: string | false;
+}
+
+/** Options of every command that reaches the hosts; one definition, so they read the same everywhere. */
+export interface ConnectionOptions extends InputOptions {
   concurrency: number;
   acceptNewHostKeys: boolean;
   connectTimeout: number;
@@ -18,7 +24,20 @@ export type OutputMode = 'auto' | 'tty' | 'plain' | 'json';
 const DEFAULT_CONCURRENCY = 20;
 
 export function withInputOptions(command: Command): Command {
-  return command.requiredOption('-i, --inventory <file>', 'inventory YAML').option('-c, --config <file>', 'key=value properties', 'config.properties');
+  return withSshConfigOptions(command.requiredOption('-i, --inventory <file>', 'inventory YAML').option('-c, --config <file>', 'key=value properties', 'config.properties'));
+}
+
+/** -F and --no-ssh-config, for a command whose inventory is optional (render). */
+export function withSshConfigOptions(command: Command): Command {
+  return command
+    .option('-F, --ssh-config <file>', 'read this ssh_config instead of ~/.ssh/config (for hosts the inventory does not say how to reach)')
+    .option('--no-ssh-config', 'read no ssh_config: the inventory alone says how to reach each host');
+}
+
+/** What loadClusterSpec reads, as the input options say: ~/.ssh/config unless -F or --no-ssh-config, as OpenSSH. */
+export function clusterSources(opts: InputOptions): ClusterSources {
+  const sshConfig = opts.sshConfig === false ? { kind: 'none' as const } : opts.sshConfig ? { kind: 'file' as const, path: opts.sshConfig } : { kind: 'user' as const };
+  return { inventoryFile: opts.inventory, configFile: opts.config, sshConfig };
 }
 
 export function withConnectionOptions(command: Command): Command {

@@ -13,7 +13,7 @@ import { targetSecrets } from '../../ssh/auth.js';
 import { acquireLock } from '../../state/lock.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
-import { openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { clusterSources, openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type InputOptions, type OutputMode } from '../options.js';
 import { certsJson, certsText, type HostCerts } from '../output/certs-text.js';
 import { UsageError } from '../usage-error.js';
 
@@ -22,9 +22,7 @@ interface CheckOptions extends ConnectionOptions {
   output: OutputMode;
 }
 
-interface RenewOptions {
-  inventory: string;
-  config: string;
+interface RenewOptions extends InputOptions {
   all: boolean;
   name?: string[];
 }
@@ -53,7 +51,7 @@ export function certsCommand(io: CliIo, setExitCode: (code: number) => void): Co
 }
 
 async function checkCerts(io: CliIo, opts: CheckOptions): Promise<number> {
-  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources(opts));
   printWarnings(io, spec.warnings);
   const store = localPkiStore(spec);
   const pki = storedPki(spec, store);
@@ -97,7 +95,7 @@ async function readHostCerts(spec: ClusterSpec, session: ClusterSession<HostSpec
 
 async function renewCerts(io: CliIo, opts: RenewOptions): Promise<number> {
   if (opts.all === Boolean(opts.name?.length)) throw new UsageError('say which certificates to renew', 'give --all, or --name with one or more names (as `bootstrap certs check` shows them)');
-  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources(opts));
   printWarnings(io, spec.warnings);
   const names = chooseLeaves(spec, opts);
   const state = openStateDir(spec.stateDir);

@@ -23,7 +23,7 @@ import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
 import { issuanceLines } from '../output/pki-text.js';
 import { formatReport } from '../output/report-text.js';
-import { openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { clusterSources, openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
 export interface ConvergeOptions extends ConnectionOptions {
@@ -82,7 +82,7 @@ export interface RunExtras {
 /** Runs plan or apply; returns the exit code (the report is printed). */
 export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, extras: RunExtras = {}): Promise<number> {
   const entries = extras.phases ? [] : choosePhases(opts.phase);
-  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources(opts));
   printWarnings(io, spec.warnings);
   extras.before?.(spec);
   const command = extras.command ?? mode;

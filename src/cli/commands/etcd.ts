@@ -12,7 +12,7 @@ import { targetSecrets } from '../../ssh/auth.js';
 import { acquireLock } from '../../state/lock.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
-import { openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { clusterSources, openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { confirmApply, type PromptStreams } from '../wizard.js';
 
@@ -63,7 +63,7 @@ export function etcdCommand(io: CliIo, setExitCode: (code: number) => void, stre
 }
 
 function loadSpec(io: CliIo, opts: ConnectionOptions): ClusterSpec {
-  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources(opts));
   printWarnings(io, spec.warnings);
   return spec;
 }

@@ -5,7 +5,7 @@ import { displayFilter, filteredJson } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, formatTable, printWarnings, type CliIo } from '../io.js';
-import { openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { clusterSources, openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 
 interface HealthOptions extends ConnectionOptions {
   output: OutputMode;
@@ -29,7 +29,7 @@ export function healthCommand(io: CliIo, setExitCode: (code: number) => void): C
 }
 
 async function health(io: CliIo, opts: HealthOptions): Promise<number> {
-  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources(opts));
   printWarnings(io, spec.warnings);
   // The state folder holds known_hosts: checked as for apply before anything trusts it.
   openStateDir(spec.stateDir, spec.knownHostsFile);

@@ -8,18 +8,20 @@ import { renderCompat } from '../../render/render-compat.js';
 import { writeOutputTree, type OutputFile, type WriteResult } from '../../render/output-tree.js';
 import { printable } from '../../printable.js';
 import { formatTable, printWarnings, type CliIo } from '../io.js';
+import { clusterSources, withSshConfigOptions } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
 interface RenderOptions {
   inventory?: string;
   config: string;
+  sshConfig?: string | false;
   templates?: string;
   out: string;
   clean: boolean;
 }
 
 export function renderCommand(io: CliIo): Command {
-  return new Command('render')
+  const command = new Command('render')
     .summary("write each host's files to a folder (touches no host)")
     .description(
       'Write every file each host would get to OUT/<host>/<path on the host>, touching no host.\n' + 'Without -i it is a drop-in for gen-config.sh: --templates DIR --config FILE --out DIR.',
@@ -28,12 +30,12 @@ export function renderCommand(io: CliIo): Command {
     .option('-c, --config <file>', 'key=value properties', 'config.properties')
     .option('-t, --templates <dir>', "template tree (default: kubestrap's units/ with -i)")
     .option('-o, --out <dir>', 'output folder', 'target')
-    .option('--clean', 'remove files an earlier render left in the output folder', false)
-    .action((opts: RenderOptions) => (opts.inventory ? renderHosts(io, opts, opts.inventory) : renderGenConfig(io, opts)));
+    .option('--clean', 'remove files an earlier render left in the output folder', false);
+  return withSshConfigOptions(command).action((opts: RenderOptions) => (opts.inventory ? renderHosts(io, opts, opts.inventory) : renderGenConfig(io, opts)));
 }
 
 function renderHosts(io: CliIo, opts: RenderOptions, inventoryFile: string): void {
-  const spec = loadClusterSpec({ inventoryFile, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources({ ...opts, inventory: inventoryFile }));
   printWarnings(io, spec.warnings);
   const rendered = renderCluster(spec, opts.templates ?? BUNDLED_UNITS, (host) => hostValues(host, undefined));
   if (rendered.problems.length) throw new InvalidInputError(rendered.problems);

@@ -12,7 +12,7 @@ import { printable } from '../../printable.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, type CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { confirmApply, type PromptStreams } from '../wizard.js';
-import { type ConnectionOptions, type OutputMode, outputOption, withConnectionOptions, withInputOptions } from '../options.js';
+import { clusterSources, type ConnectionOptions, type OutputMode, outputOption, withConnectionOptions, withInputOptions } from '../options.js';
 import { converge, type ConvergeOptions, type RunExtras } from './converge.js';
 
 interface ResetCommandOptions extends ConnectionOptions {
@@ -78,7 +78,7 @@ async function reset(io: CliIo, opts: ResetCommandOptions, streams: PromptStream
   const code = await converge(io, 'apply', run, extras);
   if (code === EXIT_INVALID_INPUT) return code;
   if (last && nothingToDo(last) && runSucceeded(last)) return nothingToReset(io, opts.output);
-  if (code === EXIT_OK && !limit?.length) clearLocalState(io, loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config }), opts.deletePki);
+  if (code === EXIT_OK && !limit?.length) clearLocalState(io, loadClusterSpec(clusterSources(opts)), opts.deletePki);
   return code === EXIT_OK ? EXIT_OK : EXIT_FAILED;
 }
 
