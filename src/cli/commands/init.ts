@@ -5,6 +5,7 @@ import { existingClusterProblems, localClusterProblems, resetMarkerPath } from '
 import { printable } from '../../printable.js';
 import { kubeVersionChoices } from '../../upstream/index.js';
 import { EXIT_INVALID_INPUT, EXIT_OK, type CliIo } from '../io.js';
+import { withSshConfigOptions } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { askCluster, confirmApply, confirmOverwrite, writeAnswers, type PromptStreams } from '../wizard.js';
 import { converge, withConvergeOptions, type ConvergeOptions, type RunExtras } from './converge.js';
@@ -35,7 +36,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void, stre
     .option('-i, --inventory <file>', `inventory YAML (default: ${DEFAULT_INVENTORY}, or asked for on a terminal)`)
     .option('-c, --config <file>', `key=value properties (default: ${DEFAULT_CONFIG}, or asked for on a terminal)`)
     .option('-y, --yes', 'apply without showing the plan and asking', false);
-  return withConvergeOptions(command).action(async (opts: InitOptions) => setExitCode(await init(io, opts, streams)));
+  return withConvergeOptions(withSshConfigOptions(command)).action(async (opts: InitOptions) => setExitCode(await init(io, opts, streams)));
 }
 
 function canAsk(io: CliIo, opts: InitOptions, streams: PromptStreams): boolean {

@@ -10,12 +10,10 @@ import { identityProblems, issuePersonalCertificate, type PersonalCertificate } 
 import { filteredJson, printable } from '../../printable.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_OK, printWarnings, type CliIo } from '../io.js';
-import { outputOption, positiveInt, withInputOptions, type OutputMode } from '../options.js';
+import { clusterSources, outputOption, positiveInt, withInputOptions, type InputOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
-interface KubeconfigOptions {
-  inventory: string;
-  config: string;
+interface KubeconfigOptions extends InputOptions {
   user: string;
   group: string[];
   days: number;
@@ -49,7 +47,7 @@ export function kubeconfigCommand(io: CliIo, setExitCode: (code: number) => void
 }
 
 async function makeKubeconfig(io: CliIo, opts: KubeconfigOptions): Promise<number> {
-  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources(opts));
   printWarnings(io, spec.warnings);
   const id = { user: opts.user, groups: opts.group };
   const problems = identityProblems(spec, id);
