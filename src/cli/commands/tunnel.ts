@@ -7,7 +7,7 @@ import { targetSecrets } from '../../ssh/auth.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { openTunnel } from '../../tunnel/api-tunnel.js';
 import { printWarnings, type CliIo } from '../io.js';
-import { openPool, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { clusterSources, openPool, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
 interface TunnelCommandOptions extends ConnectionOptions {
@@ -39,21 +39,22 @@ export function tunnelCommand(io: CliIo, stop: () => StopSignal = untilSignalled
         "inside its SSH connection (the master's sshd must allow TCP forwarding), for a machine that reaches the hosts' SSH but not the API server. " +
         'TLS stays end to end. Runs until Ctrl-C or SIGTERM. Point a kubeconfig at it with `bootstrap kubeconfig --tunnel-port <port>`.',
     )
-    .addOption(new Option('--port <port>', 'the local port (default: KUBE_APISERVER_PORT)').argParser(localPort))
+    .addOption(new Option('--port <port>', 'the local port (default: KUBE_APISERVER_PORT; 0: any free one)').argParser(localPort))
     .addOption(outputOption('how to announce the tunnel: json prints one line once it listens'))
     .action(async (opts: TunnelCommandOptions) => {
       await runTunnel(io, opts, stop());
     });
 }
 
+/** 0 lets the system choose a free port (the announcement says which). */
 function localPort(value: string): number {
-  const port = positiveInt(value);
-  if (port > 65535) throw new UsageError(`"${value}" is not a port`, 'give a port from 1 to 65535');
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`"${value}" is not a port`, 'give a port from 1 to 65535, or 0 for any free one');
   return port;
 }
 
 async function runTunnel(io: CliIo, opts: TunnelCommandOptions, stopped: StopSignal): Promise<void> {
-  const spec = loadClusterSpec({ inventoryFile: opts.inventory, configFile: opts.config });
+  const spec = loadClusterSpec(clusterSources(opts));
   printWarnings(io, spec.warnings);
   openStateDir(spec.stateDir, spec.knownHostsFile);
   const masters = spec.hosts.filter((h) => h.roles.includes('master'));
