@@ -1,9 +1,10 @@
 import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { snapshotMetadataSchema } from '../../src/backup/metadata.js';
 import { PKI_PATHS } from '../../src/components/paths.js';
 import type { CliRun } from '../support/cli.js';
-import { errorsOf, useLabCluster, type LabCluster } from './support/cluster.js';
+import { errorsOf, useLabCluster, type JsonReport, type LabCluster } from './support/cluster.js';
 import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
 
 /**
@@ -162,6 +163,54 @@ describe.skipIf(!labAvailable())('etcd backup and restore', () => {
         await hosts.run(2, 'systemctl start ssh.service');
       }
     });
+
+    it('a scheduled backup: apply sets it up on the first member only; its run leaves a checked snapshot there, 0600 in 0700; health shows its age; emptied, apply removes timer, service and script and keeps the snapshots', async () => {
+      const dir = '/var/backups/kubestrap/etcd';
+      const unit = 'kubestrap-etcd-backup';
+      const ids = [`directory:${dir}`, `file:${BIN}/${unit}`, `file:/etc/systemd/system/${unit}.service`, `file:/etc/systemd/system/${unit}.timer`, `service:${unit}.timer`];
+      const planned = (report: JsonReport, i: number) =>
+        report.results.filter((r) => r.host === hosts.host(i).name).flatMap((r) => r.changes.map((c) => c.resource).filter((id) => id.includes(unit) || id.includes(dir)));
+      cluster.setProperty('ETCD_BACKUP_SCHEDULE', '*-*-* 03:00:00');
+      const plan = await cluster.json('plan');
+      expect(plan.run.code, `${plan.run.stderr}\n${errorsOf(plan.report)}`).toBe(0);
+      expect(planned(plan.report, 0).sort()).toEqual([...ids].sort());
+      expect([planned(plan.report, 1), planned(plan.report, 2)]).toEqual([[], []]);
+      const apply = await cluster.json('apply');
+      expect(apply.run.code, `${apply.run.stderr}\n${errorsOf(apply.report)}`).toBe(0);
+      expect(await active(hosts, 0, `${unit}.timer`)).toBe('active');
+      for (const i of [1, 2]) expect(await hosts.run(i, `ls -d /etc/systemd/system/${unit}.* ${BIN}/${unit} ${dir} 2>/dev/null; true`)).toBe('');
+
+      // The timer's run, started by hand: a oneshot, so systemctl returns once it is done.
+      const started = await hosts.exec(0, `systemctl start ${unit}.service`);
+      const journal = started.code === 0 ? '' : (await hosts.exec(0, `journalctl -u ${unit} -n 30 --no-pager -o cat`)).stdout;
+      expect(started.code, `${started.stderr}\n${journal}`).toBe(0);
+      const names = (await hosts.run(0, `ls -A ${dir}`)).split('\n').filter(Boolean);
+      expect(names).toHaveLength(2);
+      const snapshot = names.find((n) => n.endsWith('.db'))!;
+      expect(names).toEqual([snapshot, `${snapshot}.json`]);
+      expect((await hosts.run(0, `stat -c '%a %U' ${dir} ${dir}/${snapshot} ${dir}/${snapshot}.json`)).trim()).toBe('700 root\n600 root\n600 root');
+      // Its metadata is the controller store's: a copy brought here is one etcd restore takes.
+      const metadata = snapshotMetadataSchema.parse(JSON.parse(await hosts.run(0, `cat ${dir}/${snapshot}.json`)));
+      expect([metadata.takenFrom, metadata.members.length, metadata.sha256]).toEqual([hosts.host(0).name, 3, (await hosts.run(0, `sha256sum ${dir}/${snapshot}`)).split(' ')[0]]);
+      expect((await hosts.exec(0, `${BIN}/etcdutl snapshot status ${dir}/${snapshot} -w json`)).code).toBe(0);
+
+      const health = await cluster.cli(['health', '--output', 'json']);
+      const rows = (JSON.parse(health.stdout) as { checks: Array<{ check: string; host: string; ok: boolean; detail: string }> }).checks.filter((r) => r.check === 'etcd scheduled backup');
+      console.log(`scheduled backup health row: ${JSON.stringify(rows)}`);
+      expect(rows.map((r) => [r.host, r.ok])).toEqual([[hosts.host(0).name, true]]);
+      expect(rows[0]!.detail).toMatch(new RegExp(`^newest ${snapshot.replace(/\./g, '\\.')}, \\d+ (s|min) old`));
+
+      // Emptied: the next apply removes what it set up; the snapshots are the user's data and stay.
+      cluster.setProperty('ETCD_BACKUP_SCHEDULE', '');
+      const removal = await cluster.json('apply');
+      expect(removal.run.code, `${removal.run.stderr}\n${errorsOf(removal.report)}`).toBe(0);
+      expect(planned(removal.report, 0).sort()).toEqual(ids.filter((id) => !id.startsWith('directory:')).sort());
+      expect(await hosts.run(0, `ls -d /etc/systemd/system/${unit}.* ${BIN}/${unit} 2>/dev/null; true`)).toBe('');
+      expect((await hosts.run(0, `systemctl show -p LoadState ${unit}.timer`)).trim()).toBe('LoadState=not-found');
+      expect((await hosts.run(0, `ls -A ${dir}`)).split('\n').filter(Boolean)).toEqual(names);
+      const after = await cluster.cli(['health', '--output', 'json']);
+      expect((JSON.parse(after.stdout) as { checks: Array<{ check: string }> }).checks.map((r) => r.check)).not.toContain('etcd scheduled backup');
+    }, 600_000);
   });
 
   describe('one member', () => {
