@@ -1,0 +1,100 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { addHost, group, type AnsibleInventory, type AnsibleValue, type Sourced } from './ansible-inventory.js';
+
+/**
+ * Ansible's YAML inventory (ansible-core's `yaml` plugin), as kubespray's inventory builder wrote
+ * hosts.yaml: top-level groups (usually `all`), each with `hosts` (name: variables or nothing),
+ * `vars` and `children` (name: a group of the same shape, or nothing).
+ */
+export function parseAnsibleYaml(text: string, file: string, inv: AnsibleInventory): ConfigError[] {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    return [new ConfigError(file, undefined, undefined, `is not valid YAML: ${(err as Error).message}`, 'fix the YAML syntax')];
+  }
+  if (!isMapping(doc)) return [new ConfigError(file, undefined, undefined, 'is not an Ansible YAML inventory (a mapping of groups)', 'pass a hosts.yaml whose top level is `all:` or other groups')];
+  const problems: ConfigError[] = [];
+  for (const [name, body] of Object.entries(doc)) readGroup(inv, name, body, name, problems);
+  return problems;
+}
+
+function readGroup(inv: AnsibleInventory, name: string, body: unknown, path: string, problems: ConfigError[]): void {
+  const g = group(inv, name);
+  if (body === null || body === undefined) return;
+  if (!isMapping(body)) {
+    problems.push(new ConfigError(inv.file, undefined, path, 'is not a group (hosts, vars, children)', 'write the group as a mapping'));
+    return;
+  }
+  for (const [host, vars] of Object.entries(mappingOr(body.hosts))) addHost(inv, name, host, sourced(inv.file, vars, `${path}.hosts.${host}`));
+  for (const [k, v] of sourced(inv.file, body.vars, `${path}.vars`)) g.vars.set(k, v);
+  for (const [child, childBody] of Object.entries(mappingOr(body.children))) {
+    if (!g.children.includes(child)) g.children.push(child);
+    readGroup(inv, child, childBody, `${path}.children.${child}`, problems);
+  }
+}
+
+/**
+ * Variables from Ansible's group_vars/ and host_vars/ folders next to the inventory, where kubespray
+ * keeps the cluster's settings (group_vars/k8s_cluster/k8s-cluster.yml): `NAME.yml`, `NAME.yaml` or
+ * every YAML file of a folder `NAME/`. Returns the files it read, and those for a group or host the
+ * inventory does not have (Ansible applies them to no host).
+ */
+export function readVarsFolders(inv: AnsibleInventory, problems: ConfigError[]): { read: string[]; unused: string[] } {
+  const read: string[] = [];
+  const unused: string[] = [];
+  const base = dirname(inv.file);
+  for (const [folder, target] of [
+    ['group_vars', (name: string) => inv.groups.get(name)?.vars],
+    ['host_vars', (name: string) => inv.hosts.get(name)],
+  ] as const) {
+    for (const { name, file } of varsFiles(join(base, folder))) {
+      const vars = target(name);
+      if (!vars) {
+        unused.push(file);
+        continue;
+      }
+      read.push(file);
+      try {
+        for (const [k, v] of sourced(file, parse(readFileSync(file, 'utf8')), '')) vars.set(k, v);
+      } catch (err) {
+        problems.push(new ConfigError(file, undefined, undefined, `is not valid YAML: ${(err as Error).message}`, 'fix the YAML syntax'));
+      }
+    }
+  }
+  return { read, unused };
+}
+
+function varsFiles(folder: string): Array<{ name: string; file: string }> {
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) return [];
+  return readdirSync(folder)
+    .sort()
+    .flatMap((entry) => {
+      const path = join(folder, entry);
+      if (statSync(path).isDirectory()) {
+        return readdirSync(path)
+          .sort()
+          .filter((f) => /\.ya?ml$/.test(f))
+          .map((f) => ({ name: entry, file: join(path, f) }));
+      }
+      const m = /^(.+)\.ya?ml$/.exec(entry);
+      return m ? [{ name: m[1]!, file: path }] : [];
+    });
+}
+
+/** Variables of a mapping; each is said to be at the file and the mapping's YAML path (its key is said with it). */
+function sourced(file: string, vars: unknown, path: string): Map<string, Sourced> {
+  const where = path ? `${file} ${path}` : file;
+  return new Map(Object.entries(mappingOr(vars)).map(([k, v]) => [k, { value: v as AnsibleValue, where }]));
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function mappingOr(value: unknown): Record<string, unknown> {
+  return isMapping(value) ? value : {};
+}
