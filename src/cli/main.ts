@@ -6,6 +6,7 @@ import { bundleCommand } from './commands/bundle.js';
 import { certsCommand } from './commands/certs.js';
 import { convergeCommand } from './commands/converge.js';
 import { healthCommand } from './commands/health.js';
+import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
 import { kubeconfigCommand } from './commands/kubeconfig.js';
 import { renderCommand } from './commands/render.js';
@@ -38,6 +39,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   program.addCommand(kubeconfigCommand(io, setExitCode));
   program.addCommand(tunnelCommand(io));
   program.addCommand(bundleCommand(io));
+  program.addCommand(importCommand(io, setExitCode));
   // Added commands keep their own settings: each gets the program's.
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride().configureOutput(output);
   return program;
