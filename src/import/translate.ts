@@ -5,7 +5,10 @@ import { KNOWN_KEYS, type KnownKey } from '../config/keys.js';
 import { networkAddress, parseCidr } from '../config/validators.js';
 import { ConfigError } from '../errors.js';
 import { effectiveVars, groupMembers, hostGroups, type AnsibleInventory, type AnsibleValue, type Sourced } from './ansible-inventory.js';
+import type { CarriedProperty, ReportItem } from './report-schema.js';
 import { ANSIBLE_SETTINGS, CONNECTION_VARS, describe, isPropertyMapping, SECRET_VARS, textValue, type Conversion, type Flavour } from './flavours.js';
+
+export type { CarriedProperty, ReportItem };
 
 /**
  * From an Ansible inventory to kubestrap's inventory and properties. Every variable of the source is
@@ -13,23 +16,6 @@ import { ANSIBLE_SETTINGS, CONNECTION_VARS, describe, isPropertyMapping, SECRET_
  * anyway), or left behind with where it was and why. The last step sweeps the inventory for any
  * value no step looked at, so that nothing can be dropped without a line in the report.
  */
-export interface CarriedProperty {
-  key: KnownKey;
-  value: string;
-  /** Where the value came from: variables, or how it was derived. */
-  from: string[];
-}
-
-export interface ReportItem {
-  /** A variable, a group or a host. */
-  name: string;
-  /** Its value as written (absent for secrets). */
-  value?: string;
-  where: string;
-  why: string;
-  hint?: string;
-}
-
 export interface Translation {
   inventory: InventoryInput;
   properties: CarriedProperty[];

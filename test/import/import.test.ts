@@ -5,6 +5,7 @@ import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { importInventory, type ImportResult } from '../../src/import/import.js';
 import { planInputCheck } from '../../src/import/plan-check.js';
+import { importReportSchema } from '../../src/import/report-schema.js';
 import { runCli } from '../support/cli.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
 
@@ -194,8 +195,9 @@ describe('bootstrap import on the command line', () => {
     const refused = await runCli(['import', KUBEASZ, '--out', dir]);
     expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining(`${join(dir, 'config.properties')} already exists`)]);
     expect(readFileSync(join(dir, 'config.properties'), 'utf8')).toBe('KEEP=me\n');
-    const forced = await runCli(['import', KUBEASZ, '--out', dir, '--force']);
+    const forced = await runCli(['import', KUBEASZ, '--out', dir, '--force', '--output', 'json']);
     expect(forced.code).toBe(0);
+    expect(importReportSchema.parse(JSON.parse(forced.stdout))).toMatchObject({ ok: true, format: 'kubeasz', planProblems: [] });
     expect(readFileSync(join(dir, 'config.properties'), 'utf8')).toContain('SERVICE_CIDR=10.68.0.0/16');
   });
 
@@ -205,7 +207,7 @@ describe('bootstrap import on the command line', () => {
     writeTree(dir, { hosts: readFileSync(KUBEASZ, 'utf8').replace('192.168.1.5 ', 'worker5.lan ') });
     const run = await runCli(['import', join(dir, 'hosts'), '--out', join(dir, 'out'), '--output', 'json']);
     expect(run.code).toBe(2);
-    const report = JSON.parse(run.stdout) as { ok: boolean; planProblems: string[]; notCarriedOver: unknown[] };
+    const report = importReportSchema.parse(JSON.parse(run.stdout));
     expect(report.ok).toBe(false);
     expect(report.planProblems).toEqual([expect.stringContaining('"worker5.lan" is a name, but the cluster needs this host\'s IP')]);
     expect(report.notCarriedOver.length).toBeGreaterThan(0);
