@@ -16,7 +16,7 @@ describe('bootstrap CLI', () => {
       .split('\n')
       .filter((l) => /^ {2}\S/.test(l))
       .map((l) => l.trim().split(/\s+/)[0]);
-    expect(commands).toEqual(['init', 'render', 'plan', 'apply', 'health', 'certs', 'reset', 'etcd', 'bundle', 'help']);
+    expect(commands).toEqual(['init', 'render', 'plan', 'apply', 'health', 'certs', 'reset', 'etcd', 'kubeconfig', 'tunnel', 'bundle', 'import', 'help']);
   });
 
   it('renders the example inventory into OUT/<host>/<path> with a summary table', async () => {
