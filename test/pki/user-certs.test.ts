@@ -30,7 +30,7 @@ describe('personal certificates', () => {
     const refused = (user: string, groups: string[] = []) => identityProblems(spec, { user, groups });
     expect(refused('alice', ['system:masters'])).toEqual([expect.stringContaining('group "system:masters": system: groups are Kubernetes\' own')]);
     expect(refused('alice', ['System:Nodes'])).toHaveLength(1);
-    expect(refused('system:node:w1')).toEqual(expect.arrayContaining([expect.stringContaining('system: names are Kubernetes\' own identities')]));
+    expect(refused('system:node:w1')).toEqual(expect.arrayContaining([expect.stringContaining("system: names are Kubernetes' own identities")]));
     // Their bindings would come with the name: the admin's, the API server's kubelet client.
     expect(refused('kubestrap-admin')).toEqual(['user "kubestrap-admin" is the name of one of the cluster\'s own certificates']);
     expect(refused('kube-apiserver-kubelet-client')).toHaveLength(1);
