@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import SSHConfig, { glob, type Line } from 'ssh-config';
+import SSHConfig, { type Line } from 'ssh-config';
 import { SshConfigError, type Warning } from '../errors.js';
 
 /**
@@ -84,11 +84,6 @@ export class SshConfig {
     return new SshConfig('user', '~/.ssh/config', existsSync(user) ? user : undefined, home);
   }
 
-  /** Whether any file was read: with none, every lookup is empty. */
-  get active(): boolean {
-    return this.root !== undefined;
-  }
-
   /** What the config says for `alias` (an inventory host's name or address, or a jump host as written). */
   lookup(alias: string): SshHostConfig {
     const obtained = new Map<string, Obtained[]>();
@@ -101,7 +96,7 @@ export class SshConfig {
       if (line.type !== SSHConfig.DIRECTIVE) continue;
       const param = line.param.toLowerCase();
       if (param === 'host' && 'config' in line) {
-        const matches = alias !== undefined && glob(valuesOf(line), alias);
+        const matches = alias !== undefined && hostMatches(valuesOf(line), alias);
         this.walkLines(line.config, file, alias, active && matches, depth, obtained);
       } else if (param === 'match' && 'config' in line) {
         this.warnOnce(file, `Match ${valuesOf(line).join(' ')}`);
@@ -239,7 +234,7 @@ export function expandGlob(pattern: string): string[] {
       found = found.map((dir) => join(dir, part));
       continue;
     }
-    const re = globRegExp(part);
+    const re = wildcardRegExp(part, '[^/]');
     found = found.flatMap((dir) =>
       listDir(dir)
         .filter((name) => re.test(name) && (name[0] !== '.' || part[0] === '.'))
@@ -250,12 +245,24 @@ export function expandGlob(pattern: string): string[] {
   return found.filter((f) => existsSync(f));
 }
 
-function globRegExp(part: string): RegExp {
-  const body = part
+/**
+ * OpenSSH's Host line: a negated pattern that matches rules the block out, else any pattern that
+ * matches rules it in; names compare without case. (The library's own matcher takes `?` for zero
+ * or one character, where OpenSSH means exactly one.)
+ */
+function hostMatches(patterns: readonly string[], alias: string): boolean {
+  const matches = (pattern: string) => wildcardRegExp(pattern, '.', 'i').test(alias);
+  if (patterns.some((p) => p.startsWith('!') && matches(p.slice(1)))) return false;
+  return patterns.some((p) => !p.startsWith('!') && matches(p));
+}
+
+/** `*` any run of `one`, `?` exactly one `one`; everything else literal but glob(3)'s `[...]` classes. */
+function wildcardRegExp(pattern: string, one: string, flags = ''): RegExp {
+  const body = pattern
     .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '[^/]*')
-    .replace(/\?/g, '[^/]');
-  return new RegExp(`^${body}$`);
+    .replace(/\*/g, `${one}*`)
+    .replace(/\?/g, one);
+  return new RegExp(`^${body}$`, flags);
 }
 
 function listDir(dir: string): string[] {
