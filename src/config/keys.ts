@@ -153,8 +153,21 @@ const downloadBase = (key: keyof typeof DOWNLOAD_BASES, what: string): KeySpec =
   check: checkHttpUrl,
 });
 
-/** Where etcd keeps its data on a member (components/paths.ts; config does not import components). */
-const ETCD_DATA_DIR = '/var/lib/etcd';
+/**
+ * Folders that `etcd restore` moves aside (etcd's data) or `reset` deletes with all they hold: no
+ * place for backups. Their paths are components/paths.ts's, which config does not import; a test
+ * keeps this list equal to what reset removes.
+ */
+export const WIPED_HOST_DIRS = ['/var/lib/etcd', '/var/lib/kubelet', '/var/lib/kube-proxy', '/run/flannel', '/var/lib/cni', '/var/log/kubernetes', '/var/lib/kubestrap'] as const;
+
+/** A backup folder: absolute, not the root, neither inside nor holding a folder that a restore or reset wipes. */
+const checkBackupDir: ValueCheck = (value) => {
+  const problem = checkAbsolutePath(value);
+  if (problem) return problem;
+  const dir = value.replace(/\/+$/, '');
+  const wiped = WIPED_HOST_DIRS.find((w) => dir === '' || dir === w || dir.startsWith(`${w}/`) || w.startsWith(`${dir}/`));
+  return wiped ? { message: `"${value}" is or holds ${wiped}, which etcd restore moves aside or reset deletes`, hint: 'choose a folder of its own, e.g. /var/backups/kubestrap/etcd' } : undefined;
+};
 
 /**
  * A systemd calendar expression, checked for what it may hold (it goes into a unit file as is):
@@ -275,12 +288,7 @@ export const KNOWN_KEYS = {
     summary: 'Folder on the first etcd member where scheduled snapshots go (made 0700).',
     default: '/var/backups/kubestrap/etcd',
     scope: 'cluster',
-    check: (value) =>
-      checkAbsolutePath(value) ??
-      // etcd's data folder is moved aside by a restore and removed by a reset: no place for backups.
-      (value === '/' || value === ETCD_DATA_DIR || value.startsWith(`${ETCD_DATA_DIR}/`) || ETCD_DATA_DIR.startsWith(`${value.replace(/\/+$/, '')}/`)
-        ? { message: `"${value}" is or holds etcd's data folder (${ETCD_DATA_DIR})`, hint: 'choose a folder of its own, e.g. /var/backups/kubestrap/etcd' }
-        : undefined),
+    check: checkBackupDir,
   },
   FLANNEL_VERSION: {
     summary: 'flannel version to install.',

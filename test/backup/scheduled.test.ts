@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { BACKUP_TIMER, backupScript, backupSettings, formatAge, readScheduledBackup, scheduledBackupHost } from '../../src/backup/scheduled.js';
 import { readCheckedSnapshot, snapshotName, snapshotTakenAt } from '../../src/backup/store.js';
 import { PKI_PATHS } from '../../src/components/paths.js';
-import { KNOWN_KEYS } from '../../src/config/keys.js';
+import { KNOWN_KEYS, WIPED_HOST_DIRS } from '../../src/config/keys.js';
 import { parsePhaseRecords, phaseRecordLine } from '../../src/engine/host-record.js';
 import { withInstalled } from '../../src/engine/installed.js';
 import type { RecordResource, Resource } from '../../src/engine/resource.js';
 import { hostChecks } from '../../src/health/checks.js';
 import { detectOs } from '../../src/os/detect.js';
 import { etcdPhase } from '../../src/phases/etcd.js';
+import { resetPhases } from '../../src/phases/reset.js';
 import { shRun } from '../engine/support.js';
 import { factsFor } from '../os/os-releases.js';
 import { clusterFrom } from '../support/cluster.js';
@@ -61,6 +62,18 @@ describe('scheduled etcd backup: what the etcd phase wants', () => {
     expect(backupIds(etcdResources(spec, 'e2'))).toEqual([]);
   });
 
+  it("knows every folder reset deletes with its content (its list is config's own: config does not import components)", () => {
+    const spec = specWith('daily');
+    const host = spec.hosts[1]!;
+    const facts = factsFor('debian12');
+    const wiped = resetPhases({ deleteEtcdData: true, restoreOs: true })
+      .filter((p) => p.name === 'reset-runtime-state' || p.name === 'reset-record')
+      .flatMap((p) => p.resources({ spec, host, files: [], facts, os: detectOs(host.name, facts) }))
+      .flatMap((r) => (r.kind === 'absent' && r.recursive ? [r.name] : []));
+    expect(wiped.length).toBeGreaterThan(0);
+    expect([...WIPED_HOST_DIRS].sort()).toEqual(wiped.sort());
+  });
+
   it('wants none of it anywhere when the schedule is empty (the default)', () => {
     const spec = specWith('');
     expect(scheduledBackupHost(spec)).toBeUndefined();
@@ -101,8 +114,9 @@ describe('scheduled etcd backup: what the etcd phase wants', () => {
     expect(order.lastIndexOf('file')).toBeLessThan(order.indexOf('directory'));
   });
 
-  it('refuses a backup folder that is or holds etcd data, and a schedule that would not stay one line of a unit', () => {
-    for (const dir of ['/var/lib/etcd', '/var/lib/etcd/backups', '/var/lib', '/', 'relative/dir']) expect(KNOWN_KEYS.ETCD_BACKUP_DIR.check(dir), dir).toBeDefined();
+  it('refuses a backup folder that is or holds a folder restore or reset wipes, and a schedule that would not stay one line of a unit', () => {
+    for (const dir of ['/var/lib/etcd', '/var/lib/etcd/backups', '/var/lib', '/', '/var/lib/kubestrap/backups', '/var/log/kubernetes/', 'relative/dir'])
+      expect(KNOWN_KEYS.ETCD_BACKUP_DIR.check(dir), dir).toBeDefined();
     expect(KNOWN_KEYS.ETCD_BACKUP_DIR.check('/srv/etcd-backups')).toBeUndefined();
     for (const bad of ['daily\nExecStart=/bin/evil', 'daily; rm', ' daily', '"daily"']) expect(KNOWN_KEYS.ETCD_BACKUP_SCHEDULE.check(bad), bad).toBeDefined();
     for (const good of ['daily', 'hourly', '*-*-* 02:00:00', 'Mon..Fri 03:30', '*:0/15']) expect(KNOWN_KEYS.ETCD_BACKUP_SCHEDULE.check(good), good).toBeUndefined();
