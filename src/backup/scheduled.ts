@@ -111,6 +111,8 @@ export LC_ALL=C
 dir=${shq(s.dir)}
 keep=${s.keep}
 mkdir -p -m 700 "$dir"
+# What a run killed outright (no trap ran) left: systemd never runs this unit twice at once.
+rm -rf -- "$dir"/.snapshot.*
 work=$(mktemp -d "$dir/.snapshot.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' HUP INT TERM

@@ -197,6 +197,9 @@ esac
     const { dir, run } = sandbox({ keep: 2 });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(join(dir, 'notes.txt'), 'mine');
+    // A run killed outright leaves its temp folder: the next one clears it.
+    mkdirSync(join(dir, '.snapshot.Kd93jQ'));
+    writeFileSync(join(dir, '.snapshot.Kd93jQ', 'snapshot.db.part'), 'half');
     const runs = [run(), run(), run()];
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
     const snapshots = readdirSync(dir)
