@@ -6,6 +6,7 @@ import { issueLeafCertificate, readCertificate, signedBy, validityFrom } from '.
 import { generatePrivateKey, parsePrivateKey, privateKeyPem } from '../../src/pki/keys.js';
 import { reconcilePki } from '../../src/pki/reconcile.js';
 import { localPkiStore } from '../../src/pki/store.js';
+import { kubeconfigReportSchema } from '../../src/cli/output/access-json.js';
 import { runCli } from '../support/cli.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
@@ -95,6 +96,8 @@ describe('bootstrap kubeconfig', () => {
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as Record<string, unknown>;
     expect(report).toMatchObject({ user: 'alice', groups: [], server: 'https://10.0.0.11:6443', context: 'alice@lab', file: null, mergedInto: file, replaced: null });
+    // Exactly the documented shape: no key more, none less.
+    expect(kubeconfigReportSchema.strict().parse(report)).toEqual(report);
     const k = parse(readFileSync(file, 'utf8')) as Kubeconfig;
     expect(k.clusters.map((c) => c.name)).toEqual(['prod', 'lab']);
     expect(k['current-context']).toBe('alice@lab');

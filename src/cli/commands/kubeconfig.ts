@@ -11,6 +11,7 @@ import { filteredJson, printable } from '../../printable.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { clusterSources, outputOption, positiveInt, withInputOptions, type InputOptions, type OutputMode } from '../options.js';
+import { kubeconfigReportSchema, type KubeconfigReport } from '../output/access-json.js';
 import { UsageError } from '../usage-error.js';
 
 interface KubeconfigOptions extends InputOptions {
@@ -105,7 +106,7 @@ function reportText(c: PersonalCertificate, server: string, context: string, out
 
 function reportJson(c: PersonalCertificate, server: string, context: string, out: string | undefined, merged: string | undefined): string {
   const replaced = c.replaced ? { serialNumber: c.replaced.serialNumber, notAfter: c.replaced.notAfter.toISOString() } : null;
-  const report = {
+  const report: KubeconfigReport = {
     user: c.user,
     groups: c.groups,
     serialNumber: c.info.serialNumber,
@@ -116,5 +117,5 @@ function reportJson(c: PersonalCertificate, server: string, context: string, out
     mergedInto: merged ?? null,
     replaced,
   };
-  return `${filteredJson(report, printable, 2)}\n`;
+  return `${filteredJson(kubeconfigReportSchema.parse(report), printable, 2)}\n`;
 }

@@ -8,6 +8,7 @@ import { openStateDir } from '../../state/state-dir.js';
 import { openTunnel } from '../../tunnel/api-tunnel.js';
 import { printWarnings, type CliIo } from '../io.js';
 import { clusterSources, openPool, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { tunnelReportSchema, type TunnelReport } from '../output/access-json.js';
 import { UsageError } from '../usage-error.js';
 
 interface TunnelCommandOptions extends ConnectionOptions {
@@ -71,10 +72,10 @@ async function runTunnel(io: CliIo, opts: TunnelCommandOptions, stopped: StopSig
       throw portTaken(err, opts.port) ?? err;
     });
     const server = `https://${tunnel.address}:${tunnel.port}`;
-    const announce = { listening: `${tunnel.address}:${tunnel.port}`, server, master: tunnel.master(), apiserver: `${api.hostname}:${api.port}` };
+    const announce: TunnelReport = { listening: `${tunnel.address}:${tunnel.port}`, server, master: tunnel.master(), apiserver: `${api.hostname}:${api.port}` };
     io.stdout.write(
       opts.output === 'json'
-        ? `${filteredJson(announce, shown)}\n`
+        ? `${filteredJson(tunnelReportSchema.parse(announce), shown)}\n`
         : shown(
             `tunnel to the API server (${announce.apiserver} on ${announce.master}) listening on ${server}; Ctrl-C stops it\n` +
               `  kubeconfig: bootstrap kubeconfig -i ${opts.inventory} -c ${opts.config} --user <you> --tunnel-port ${tunnel.port}\n` +
