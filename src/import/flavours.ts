@@ -44,8 +44,9 @@ export interface Flavour {
   dnsServiceIndex: number;
   /** A group whose host is the SSH jump host for all the others. */
   jumpGroup?: string;
-  /** The variable naming the cluster, if the tool has one (kubestrap's inventory `cluster`). */
+  /** The variable naming the cluster, if the tool has one (kubestrap's inventory `cluster`), and how to read the name from it. */
   clusterNameVar?: string;
+  clusterNameOf?: (value: AnsibleValue) => string | undefined;
   /** Host variables kubestrap reads but does not carry over, and why. */
   hostNotes: Readonly<Record<string, string>>;
 }
@@ -112,7 +113,13 @@ const KUBEASZ: Flavour = {
     ETCD_DATA_DIR: { settled: (v) => (v === '/var/lib/etcd' ? { same: "kubestrap's etcd data folder is /var/lib/etcd too" } : { refused: `kubestrap keeps etcd's data in /var/lib/etcd, not ${v}` }) },
   },
   nodeNameVar: 'k8s_nodename',
-  clusterNameVar: 'CLUSTER_NAME',
+  // `ezctl new NAME` writes cluster_dir="{{ base_dir }}/clusters/NAME" (config.yml's CLUSTER_NAME is
+  // the kubeconfig's cluster, "cluster1" in every cluster).
+  clusterNameVar: 'cluster_dir',
+  clusterNameOf: (value) => {
+    const name = typeof value === 'string' ? /\/clusters\/([^/{}\s]+)$/.exec(value)?.[1] : undefined;
+    return name === '_cluster_name_' ? undefined : name;
+  },
   hostNotes: {},
   // config.yml's K8S_NODENAME: k8s_nodename lower-cased with _ as -, else k8s-<inventory name, . as ->.
   defaultNodeName: (name) => `k8s-${name.replaceAll('.', '-')}`,
@@ -191,6 +198,14 @@ export const SECRET_VARS: Readonly<Record<string, string>> = {
   ansible_sudo_pass: 'sudoPasswordEnv',
   ansible_ssh_private_key_passphrase: 'passphraseEnv',
 };
+
+/**
+ * Names of settings that may hold a secret (a token, a key, a password) whose value the report must
+ * not show, whatever it is: only its name and where it is.
+ */
+export function looksSecret(name: string): boolean {
+  return /pass|secret|token|credential|vault|(^|_)key($|_)/i.test(name) && !/_(file|dir|path)$/i.test(name);
+}
 
 /** Why Ansible's own settings have no kubestrap counterpart, for the ones inventories commonly hold. */
 export const ANSIBLE_SETTINGS: Readonly<Record<string, string>> = {

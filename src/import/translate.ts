@@ -6,7 +6,7 @@ import { networkAddress, parseCidr } from '../config/validators.js';
 import { ConfigError } from '../errors.js';
 import { effectiveVars, groupMembers, hostGroups, type AnsibleInventory, type AnsibleValue, type Sourced } from './ansible-inventory.js';
 import type { CarriedProperty, ReportItem } from './report-schema.js';
-import { ANSIBLE_SETTINGS, CONNECTION_VARS, describe, isPropertyMapping, SECRET_VARS, textValue, type Conversion, type Flavour } from './flavours.js';
+import { ANSIBLE_SETTINGS, CONNECTION_VARS, describe, isPropertyMapping, looksSecret, SECRET_VARS, textValue, type Conversion, type Flavour } from './flavours.js';
 
 export type { CarriedProperty, ReportItem };
 
@@ -55,6 +55,7 @@ class Translator {
     this.schedulableMasters(roleHosts);
     this.clusterVariables(roleHosts.map((h) => h.name));
     this.deriveDnsAddress();
+    this.noteDefaultVersion();
     const cluster = this.clusterName(opts.cluster, roleHosts[0]!.name);
     this.reportOtherGroups();
     this.sweep(roleHosts.map((h) => h.name));
@@ -331,13 +332,28 @@ class Translator {
     });
   }
 
-  /** --cluster, else the tool's cluster name, else the inventory's folder (kubespray's inventory/NAME/, kubeasz's clusters/NAME/). */
+  /** A cluster taken over must keep its Kubernetes version: say so when the inventory gave none kubestrap accepts. */
+  private noteDefaultVersion(): void {
+    if (this.properties.some((p) => p.key === 'KUBE_VERSION')) return;
+    const names = Object.entries(this.flavour.variables)
+      .filter(([, m]) => isPropertyMapping(m) && m.key === 'KUBE_VERSION')
+      .map(([name]) => name);
+    this.leave({
+      name: 'Kubernetes version',
+      where: this.inv.file,
+      why: `no version kubestrap accepts was found (${names.join(', ')}): KUBE_VERSION takes kubestrap's default, ${KNOWN_KEYS.KUBE_VERSION.default}`,
+      hint: 'set KUBE_VERSION in config.properties to the version the cluster runs (kubectl version), if it already runs',
+    });
+  }
+
+  /** --cluster, else the name the tool gave the cluster, else the inventory's folder (kubespray's inventory/NAME/, kubeasz's clusters/NAME/). */
   private clusterName(given: string | undefined, firstHost: string): string {
     if (given !== undefined) return given;
     const variable = this.flavour.clusterNameVar;
-    const named = variable ? this.textOf(effectiveVars(this.inv, firstHost).get(variable), variable) : undefined;
-    const candidate = named ?? basename(dirname(resolve(this.inv.file)));
-    const name = candidate
+    const source = variable ? effectiveVars(this.inv, firstHost).get(variable) : undefined;
+    const named = source && this.flavour.clusterNameOf?.(source.value);
+    if (source && named) this.seen.add(source);
+    const name = (named ?? basename(dirname(resolve(this.inv.file))))
       .toLowerCase()
       .replace(/[^a-z0-9-]+/g, '-')
       .replace(/^-+|-+$/g, '')
@@ -347,7 +363,7 @@ class Translator {
     this.adjusted.push({
       name: 'cluster',
       value: cluster,
-      where: named !== undefined ? `${variable}` : "the inventory's folder name",
+      where: source && named ? `${source.where} ${variable}` : "the inventory's folder name",
       why: 'names the cluster in the inventory (and its state folder .kubestrap/<cluster>)',
       hint: 'pass --cluster NAME to choose another',
     });
@@ -397,7 +413,7 @@ class Translator {
       this.seen.add(source);
     }
     const { value, ...rest } = item;
-    this.leftBehind.push(show && value !== undefined ? item : rest);
+    this.leftBehind.push(show && value !== undefined && !looksSecret(item.name) ? item : rest);
   }
 }
 

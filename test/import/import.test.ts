@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
@@ -55,15 +55,19 @@ describe('bootstrap import of kubeasz', () => {
     for (const key of written) expect(accounted(r), key).toContain(key);
     expect(left(r, 'ansible_python_interpreter')[0]?.why).toBe('kubestrap runs no Python on the hosts');
     expect(left(r, 'k8s_nodename')[0]?.why).toBe('is overridden on every imported host it applies to');
+    // The example names no version: the report says which one the cluster will get.
+    expect(left(r, 'Kubernetes version')[0]?.why).toMatch(/^no version kubestrap accepts was found \(K8S_VER\): KUBE_VERSION takes kubestrap's default, v1\.\d+\.\d+$/);
   });
 
   it("reads config.yml beside hosts as kubeasz's playbooks do; values kubestrap refuses are reported with the key's own check", () => {
     const dir = useTemp();
-    copyFileSync(KUBEASZ, join(dir, 'hosts'));
     const config = readFileSync(join(FIXTURES, 'kubeasz-config/config.yml'), 'utf8');
-    writeTree(dir, { 'config.yml': config.replace('__k8s_ver__', 'v1.34.2') });
+    // As `ezctl new k8s-01` writes them: the cluster's name in hosts, its versions in config.yml.
+    writeTree(dir, { hosts: readFileSync(KUBEASZ, 'utf8').replace('_cluster_name_', 'k8s-01'), 'config.yml': config.replace('__k8s_ver__', 'v1.34.2') });
     const r = importInventory(join(dir, 'hosts'));
-    expect(r.inventory.cluster).toBe('cluster1');
+    expect(r.inventory.cluster).toBe('k8s-01');
+    expect(r.adjusted.find((a) => a.name === 'cluster')?.where).toBe(`${join(dir, 'hosts')}:72 [all:vars] cluster_dir`);
+    expect(left(r, 'Kubernetes version')).toEqual([]);
     expect(properties(r)).toMatchObject({ KUBE_VERSION: 'v1.34.2', APISERVER_EXTRA_SANS: '10.1.1.1,k8s.easzlab.io', NODE_CIDR_MASK_SIZE: '24', FLANNEL_BACKEND: 'vxlan', CA_VALIDITY_DAYS: '36500' });
     // 438000h is 18250 days: past what CERT_VALIDITY_DAYS accepts, so it is left behind with that check's words.
     expect(left(r, 'CERT_EXPIRY')).toEqual([expect.objectContaining({ value: '18250', why: expect.stringContaining('as CERT_VALIDITY_DAYS: ') })]);
@@ -138,6 +142,8 @@ describe('bootstrap import of kubespray', () => {
         'ansible_user=ubuntu',
         'ansible_become_pass=hunter2',
         'kube_version=1.34.2',
+        'registry_password=s3cret',
+        'kube_encryption_key="k3y"',
         '[k8s_cluster:children]',
         'kube_control_plane',
         'kube_node',
@@ -153,7 +159,8 @@ describe('bootstrap import of kubespray', () => {
     ]);
     expect(properties(r).KUBE_VERSION).toBe('v1.34.2');
     expect(left(r, 'ansible_become_pass')).toEqual([expect.objectContaining({ hint: 'put it in an environment variable and set ssh.sudoPasswordEnv to its name' })]);
-    expect(JSON.stringify(r)).not.toContain('hunter2');
+    for (const secret of ['hunter2', 's3cret', 'k3y']) expect(JSON.stringify(r)).not.toContain(secret);
+    expect(left(r, 'registry_password')).toEqual([expect.objectContaining({ why: 'kubestrap has no setting for it' })]);
     expect(left(r, 'etcd_member_name')[0]?.why).toBe('kubestrap names each etcd member after its host');
     expect(left(r, 'rr1')[0]?.why).toContain('is in none of the groups kubestrap takes roles from');
     expect(left(r, '[calico_rr]')[0]?.value).toBe('rr1');
