@@ -39,6 +39,13 @@ export interface RunReport {
   results: PhaseHostReport[];
   /** Preflight problems: when there are any, nothing was changed on any host. */
   refused: KubestrapError[];
+  /** Wall-clock time of each stage run, in order: `connect` (connect, read facts, preflight, probe), then each phase. */
+  stages: StageTime[];
+  durationMs: number;
+}
+
+export interface StageTime {
+  name: string;
   durationMs: number;
 }
 

@@ -9,7 +9,7 @@ import { planRestarts, type LaterServices, type Restart, type RestartPlan } from
 import type { KindContext, PackageTool } from './kinds/kind.js';
 import type { ClusterContext, ClusterHost, Phase, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
-import type { HostReport, HostStatus, PhaseHostReport, RunReport } from './report.js';
+import type { HostReport, HostStatus, PhaseHostReport, RunReport, StageTime } from './report.js';
 import { markEmptiedFolders, withInstalled } from './installed.js';
 import { resourceId, type Resource } from './resource.js';
 import { asKubestrapError, type ClusterSession, type HostWithFacts } from './session.js';
@@ -93,6 +93,8 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   // Inside, the caller's types only pass through: the engine reads names and addresses alone.
   const opts = options as unknown as Opts;
   const started = Date.now();
+  // Wall-clock time per stage (hosts work in parallel within one): what the closing line reports.
+  const stages: StageTime[] = [];
   const hostReports = new Map<string, HostReport>(opts.session.hosts.map((h) => [h.name, { host: h.name, address: h.address, status: 'ok' as HostStatus }]));
   const report = (results: PhaseHostReport[], refused: KubestrapError[] = []): RunReport => {
     for (const r of results) {
@@ -101,7 +103,7 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
       if (r.error && !host.error) host.error = r.error;
     }
     for (const s of sessions) hostReports.get(s.host.name)!.stats = { ...s.remote.stats };
-    return { mode: opts.mode, phases: opts.phases.map((p) => p.name), hosts: [...hostReports.values()], results, refused, durationMs: Date.now() - started };
+    return { mode: opts.mode, phases: opts.phases.map((p) => p.name), hosts: [...hostReports.values()], results, refused, stages, durationMs: Date.now() - started };
   };
 
   const { observer } = opts;
@@ -120,6 +122,7 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
     for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
     observer?.stageFinished?.('connect');
     opts.log?.({ event: 'preflight-refused', problems: refused.map((e) => e.format()) });
+    stages.push({ name: 'connect', durationMs: Date.now() - started });
     return report([], refused);
   }
   if (opts.mode === 'apply') for (const p of opts.phases) await p.beforeChanges?.(cluster);
@@ -128,11 +131,14 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   const answered = sessions.map((s) => s.host.name);
   await opts.session.each(sessions, (s) => probeAll(opts, s, actions, answered));
   observer?.stageFinished?.('connect');
+  stages.push({ name: 'connect', durationMs: Date.now() - started });
 
   const results: PhaseHostReport[] = [];
   const run: RunState = { changedAnything: false };
   for (const [index, phase] of opts.phases.entries()) {
+    const began = Date.now();
     results.push(...(await runPhase(opts, phase, laterServices(opts.phases.slice(index + 1), sessions), sessions, actions.get(phase.name) ?? [], run)));
+    stages.push({ name: phase.name, durationMs: Date.now() - began });
   }
   return report(results);
 }

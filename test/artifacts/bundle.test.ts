@@ -16,6 +16,7 @@ import { nodeImages, type ImageRef } from '../../src/upstream/index.js';
 import { runCli } from '../support/cli.js';
 import { chunked, deadUrl, useArtifactServers, type Route } from '../support/artifact-server.js';
 import { fakeBinary, fakeRegistry, fakeUpstream } from '../support/fake-upstream.js';
+import { expectFitsSchemaFile } from '../support/report-schemas.js';
 import { useTempDir } from '../support/tmp.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -85,6 +86,25 @@ describe('bundle create, then use with the network gone', () => {
     ]);
     expect(manifest.createdFor).toMatchObject({ kubernetes: 'v1.37.1', etcd: 'v3.6.13', containerd: 'v2.3.0' });
     expect(bundleBinaries(config)).toEqual(expect.arrayContaining(['containerd', 'runc', 'dockerd', 'etcdutl', 'flannel', 'portmap']));
+  });
+
+  it('--output json: the bundle folder and its manifest, as schemas/bundle-create.schema.json says', async () => {
+    const { dir, configFile } = await upstream(['amd64']);
+    const out = join(dir, 'bundle');
+    const env = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(dir, 'cache');
+    try {
+      const run = await runCli(['bundle', 'create', '--out', out, '-c', configFile, '--output', 'json']);
+      expect(run.code, run.stderr).toBe(0);
+      expectFitsSchemaFile('bundle-create', run.stdout);
+      const report = JSON.parse(run.stdout) as { ok: boolean; out: string; totalBytes: number; manifest: unknown };
+      const { manifest } = loadManifest(join(out, MANIFEST_FILE));
+      expect(report).toEqual({ ok: true, out, totalBytes: manifest.artifacts.reduce((n, a) => n + (a.size ?? 0), 0), manifest });
+      expect(report.totalBytes).toBeGreaterThan(0);
+    } finally {
+      if (env === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = env;
+    }
   });
 
   it('writes image archives a runtime imports: OCI layout plus docker manifest, layers checked against their digests', async () => {

@@ -208,6 +208,15 @@ describe('runPhases on fake hosts: a host that fails fails alone', () => {
     expect(resultOf(report, 'config', 'n2').status).toBe('ok');
     expect(runSucceeded(report)).toBe(true);
   });
+
+  it('times each stage on the wall clock: connect, then every phase in order, within the run', async () => {
+    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } }, n2: { units: { app: {} } } });
+    const report = await converge(cluster, phases());
+
+    expect(report.stages.map((s) => s.name)).toEqual(['connect', 'config', 'extra']);
+    for (const s of report.stages) expect(s.durationMs).toBeGreaterThanOrEqual(0);
+    expect(report.stages.reduce((n, s) => n + s.durationMs, 0)).toBeLessThanOrEqual(report.durationMs);
+  });
 });
 
 describe('runPhases on fake hosts: rolling restarts', () => {

@@ -22,7 +22,7 @@ import { downloadProgress } from '../output/download-progress.js';
 import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
 import { issuanceLines } from '../output/pki-text.js';
-import { formatReport } from '../output/report-text.js';
+import { formatReport, runClosingLine } from '../output/report-text.js';
 import { clusterSources, openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -122,7 +122,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   }
   printWarnings(io, notes.warnings);
   io.stdout.write(opts.output === 'json' ? reportJson(report, shown) : formatReport(report, shown));
-  if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n`);
+  if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n${runClosingLine(report)}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
   return runSucceeded(report) ? EXIT_OK : EXIT_FAILED;
 }

@@ -7,11 +7,13 @@ import { takeSnapshot } from '../../backup/snapshot.js';
 import { defaultBackupDir, listSnapshots, openBackupDir, readCheckedSnapshot, rotateSnapshots, storeMetadata } from '../../backup/store.js';
 import { loadClusterSpec, type ClusterSpec } from '../../config/cluster-spec.js';
 import { runHealth, type HealthReport } from '../../health/run.js';
-import { displayFilter, filteredJson, printable } from '../../printable.js';
+import { displayFilter, printable } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { acquireLock } from '../../state/lock.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
+import { etcdBackupReportSchema, etcdRestoreReportSchema } from '../output/etcd-json.js';
+import { jsonReport } from '../output/json.js';
 import { clusterSources, openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { confirmApply, type PromptStreams } from '../wizard.js';
@@ -83,7 +85,7 @@ async function backupEtcd(io: CliIo, opts: BackupOptions): Promise<number> {
     const rotated = opts.keep ? rotateSnapshots(dir, opts.keep) : [];
     const m = taken.metadata;
     if (opts.output === 'json') {
-      io.stdout.write(`${filteredJson({ ok: true, file, metadata: m, skipped: taken.skipped, removed: rotated, durationMs: taken.durationMs }, shown, 2)}\n`);
+      io.stdout.write(jsonReport(etcdBackupReportSchema, { ok: true, file, metadata: m, skipped: taken.skipped, removed: rotated, durationMs: taken.durationMs }, shown));
     } else {
       for (const s of taken.skipped) io.stderr.write(`${shown(`skipped ${s.host}: ${s.reason}`)}\n`);
       io.stdout.write(
@@ -151,7 +153,7 @@ async function restoreEtcd(io: CliIo, given: string | undefined, opts: RestoreOp
     const health = await settledHealth(spec, session);
     const failed = health.rows.filter((r) => !r.ok);
     if (opts.output === 'json') {
-      io.stdout.write(`${filteredJson({ ok: health.ok, rollback: opts.rollback, movedBack, snapshot: snapshot?.file, durationMs: Date.now() - began, health: health.rows }, shown, 2)}\n`);
+      io.stdout.write(jsonReport(etcdRestoreReportSchema, { ok: health.ok, rollback: opts.rollback, movedBack, snapshot: snapshot?.file, durationMs: Date.now() - began, health: health.rows }, shown));
     } else {
       for (const r of failed) io.stdout.write(`${shown(`health FAIL: ${r.check} ${r.host}: ${r.detail}`)}\n`);
       const what = opts.rollback ? `rolled back (data put back on: ${movedBack?.join(', ') || 'no member: none was moved aside'})` : `restored ${snapshot?.file}`;

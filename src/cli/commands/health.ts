@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { loadClusterSpec } from '../../config/cluster-spec.js';
 import { runHealth, type HealthReport } from '../../health/run.js';
-import { displayFilter, filteredJson } from '../../printable.js';
+import { displayFilter } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, formatTable, printWarnings, type CliIo } from '../io.js';
+import { healthJson } from '../output/health-json.js';
 import { clusterSources, openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 
 interface HealthOptions extends ConnectionOptions {
@@ -42,7 +43,7 @@ async function health(io: CliIo, opts: HealthOptions): Promise<number> {
     await close();
   }
   if (opts.output === 'json') {
-    io.stdout.write(`${filteredJson({ ok: report.ok, durationMs: report.durationMs, checks: report.rows }, shown, 2)}\n`);
+    io.stdout.write(healthJson(report, shown));
   } else {
     const rows = report.rows.map((r) => [r.check, r.host, r.ok ? 'ok' : 'FAIL', shown(r.detail)]);
     const failed = report.rows.filter((r) => !r.ok).length;

@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import type { KubestrapError } from '../../errors.js';
 import type { CertCheck } from '../../pki/check.js';
-import { filteredJson, type TextFilter } from '../../printable.js';
+import type { TextFilter } from '../../printable.js';
 import { formatTable } from '../io.js';
+import { jsonReport } from './json.js';
 
 /** One host's part of `certs check`: what it holds, or why it could not be read. */
 export interface HostCerts {
@@ -64,10 +66,32 @@ export function certsText(report: CertsReport, filter: TextFilter): string {
   return `${out.join('\n')}\n`;
 }
 
+const certCheckSchema = z.object({
+  where: z.string().meta({ description: 'local, or the host' }),
+  name: z.string().meta({ description: 'the PKI item: ca, apiserver, kubelet/node1, user/alice, ...' }),
+  path: z.string(),
+  subject: z.string().optional(),
+  issuer: z.string().optional(),
+  dnsNames: z.array(z.string()),
+  ipAddresses: z.array(z.string()),
+  notAfter: z.string().optional().meta({ description: 'ISO 8601' }),
+  daysLeft: z.number().int().optional(),
+  matchesLocal: z.boolean().optional().meta({ description: "hosts only: the host's file is the one the local PKI makes for it" }),
+  problems: z.array(z.string()).meta({ description: 'why this certificate fails the check; empty when it passes' }),
+});
+
+/** `certs check`: every certificate, local and on each host; ok when none has a problem. */
+export const certsReportSchema = z.object({
+  ok: z.boolean(),
+  days: z.number().int().meta({ description: 'the --days threshold' }),
+  local: z.array(certCheckSchema),
+  hosts: z.array(z.object({ host: z.string(), error: z.string().nullable().meta({ description: 'why the host could not be read' }), files: z.array(certCheckSchema) })),
+});
+
 /** `certs check` for machines; every string passes `filter`, as in the text. */
 export function certsJson(report: CertsReport, filter: TextFilter): string {
   const { local, hosts, days, ok } = report;
-  return `${filteredJson({ ok, days, local, hosts: hosts.map((h) => ({ host: h.host, error: h.error?.format() ?? null, files: h.rows })) }, filter, 2)}\n`;
+  return jsonReport(certsReportSchema, { ok, days, local, hosts: hosts.map((h) => ({ host: h.host, error: h.error?.format() ?? null, files: h.rows })) }, filter);
 }
 
 function indent(text: string): string {

@@ -1,4 +1,5 @@
 import { runSucceeded, type HostReport, type PhaseHostReport, type RunReport } from '../../engine/report.js';
+import { closingLine } from './closing-line.js';
 import { PHASES } from '../../phases/index.js';
 import { printable, type TextFilter } from '../../printable.js';
 import { changeLines } from './changes-text.js';
@@ -60,4 +61,10 @@ function totals(report: RunReport): string {
 
 function indent(text: string): string[] {
   return text ? text.split('\n').map((l) => `  ${l}`) : [];
+}
+
+/** The closing line of a plan, apply, init or reset: verdict, total and per-stage times. */
+export function runClosingLine(report: RunReport): string {
+  const verdict = report.refused.length ? 'refused' : runSucceeded(report) ? 'done' : 'failed';
+  return closingLine(verdict, report.durationMs, report.stages);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReport } from '../../../src/cli/output/report-text.js';
+import { formatReport, runClosingLine } from '../../../src/cli/output/report-text.js';
 import { reportJson } from '../../../src/cli/output/report-json.js';
 import type { Change } from '../../../src/engine/change.js';
 import { sha256 } from '../../../src/engine/kinds/file.js';
@@ -8,6 +8,7 @@ import type { FileResource } from '../../../src/engine/resource.js';
 import { HostError, SshError } from '../../../src/errors.js';
 import { displayFilter } from '../../../src/printable.js';
 import { diffOf } from '../../engine/support.js';
+import { expectFitsSchemaFile } from '../../support/report-schemas.js';
 
 const OLD_SYSCTL = 'net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 1\n';
 const NEW_SYSCTL = 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\n';
@@ -61,6 +62,10 @@ const planReport: RunReport = {
     }),
     result({ host: 'w1', status: 'ok' }),
   ],
+  stages: [
+    { name: 'connect', durationMs: 1200 },
+    { name: 'os', durationMs: 340 },
+  ],
   durationMs: 1540,
 };
 
@@ -77,6 +82,10 @@ const applyReport: RunReport = {
   phases: ['os'],
   hosts: [{ ...hosts('failed')[0]!, error: failure }, hosts('failed')[1]!],
   results: [result({ status: 'failed', changes: [changes.modules], notApplied: [changes.iptables, changes.sysctlFile], error: failure }), result({ host: 'w1', status: 'ok' })],
+  stages: [
+    { name: 'connect', durationMs: 1049 },
+    { name: 'os', durationMs: 1000 },
+  ],
   durationMs: 2049,
 };
 
@@ -234,5 +243,25 @@ describe('reportJson', () => {
       details: { resource: 'package:iptables', command: 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables', exitCode: 100, stderrTail: 'E: Unable to locate package iptables' },
     });
     expect(json.results[0]!.notApplied.map((c) => c.resource)).toEqual(['package:iptables', 'file:/etc/sysctl.d/k8s.conf']);
+  });
+});
+
+describe('reports against schemas/', () => {
+  it('plan, apply, init and reset reports fit their schema files, with each stage timed', () => {
+    for (const name of ['plan', 'init'] as const) expectFitsSchemaFile(name, reportJson(planReport));
+    for (const name of ['apply', 'reset'] as const) expectFitsSchemaFile(name, reportJson(applyReport));
+    expect((JSON.parse(reportJson(planReport)) as { stages: unknown }).stages).toEqual([
+      { name: 'connect', durationMs: 1200 },
+      { name: 'os', durationMs: 340 },
+    ]);
+  });
+});
+
+describe('runClosingLine', () => {
+  it('says how the run ended, its total and each stage, as a terminal user reads it', () => {
+    expect(runClosingLine({ ...planReport, hosts: hosts('changed') })).toBe('done in 1.5s — connect 1.2s · os 0.3s');
+    expect(runClosingLine(applyReport)).toBe('failed after 2.0s — connect 1.0s · os 1.0s');
+    const refused = { ...planReport, refused: [new SshError('m1', 'connect', 'no route', 'check the address')], stages: [{ name: 'connect', durationMs: 800 }], durationMs: 800 };
+    expect(runClosingLine(refused)).toBe('refused after 0.8s — connect 0.8s');
   });
 });
