@@ -291,7 +291,10 @@ class Translator {
     }
     const refusal = this.propertyRefusal(key, converted.value);
     if (refusal) {
-      this.leave({ name, value: converted.value, where: source.where, ...refusal }, source);
+      // A converted value is shown with what was written (CERT_EXPIRY 438000h is 18250 days).
+      const written = textValue(source.value);
+      const value = 'value' in written && written.value !== converted.value ? `${written.value} (${converted.value})` : converted.value;
+      this.leave({ name, value, where: source.where, ...refusal }, source);
       return;
     }
     this.seen.add(source);
