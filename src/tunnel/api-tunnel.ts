@@ -57,7 +57,8 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
   // Proves a path to the API server before anyone is told to use the port.
   (await connectThroughAny()).destroy();
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  // Half-open: a client that has sent all it will (FIN) still gets the answer, as through a direct connection.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     carry(socket, connectThroughAny);
@@ -76,7 +77,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<OpenTunnel> {
   };
 }
 
-/** Joins a local connection with its channel; either side ending or failing ends both. */
+/** Joins a local connection with its channel; either side ending ends the other, once what it sent is delivered; a failure ends both. */
 function carry(socket: Socket, connect: () => Promise<Duplex>): void {
   // Bytes kubectl sends before the channel is open wait in the paused socket.
   socket.pause();
@@ -85,7 +86,8 @@ function carry(socket: Socket, connect: () => Promise<Duplex>): void {
     (channel) => {
       if (socket.destroyed) return void channel.destroy();
       channel.on('error', () => socket.destroy());
-      channel.once('close', () => socket.destroy());
+      // Ended, not destroyed: what the channel delivered last may still be on its way to the client.
+      channel.once('close', () => socket.end());
       socket.once('close', () => channel.destroy());
       socket.pipe(channel);
       channel.pipe(socket);

@@ -80,6 +80,16 @@ describe('bootstrap tunnel', () => {
     expect(calls).toEqual(['m1', 'm1', 'm1']);
   });
 
+  it('a client that has sent all it will (FIN) still gets the whole answer', async () => {
+    const m1 = await master('m1');
+    const t = await tunnel([m1]);
+    const s = connect(t.port, '127.0.0.1');
+    s.end('last words');
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('m1:last words');
+  });
+
   it('goes through the first master that answers, and moves on when that one stops', async () => {
     const m1 = await master('m1');
     const m2 = await master('m2');
