@@ -29,6 +29,13 @@ function readGroup(inv: AnsibleInventory, name: string, body: unknown, path: str
     problems.push(new ConfigError(inv.file, undefined, path, 'is not a group (hosts, vars, children)', 'write the group as a mapping'));
     return;
   }
+  // Ansible skips other keys with a warning; here a misspelt `host:` would lose its hosts, so it is refused.
+  for (const [key, value] of Object.entries(body)) {
+    if (!['hosts', 'vars', 'children'].includes(key))
+      problems.push(new ConfigError(inv.file, undefined, `${path}.${key}`, 'is not hosts, vars or children', 'a group holds hosts:, vars: and children:'));
+    else if (value !== null && value !== undefined && !isMapping(value))
+      problems.push(new ConfigError(inv.file, undefined, `${path}.${key}`, 'is not a mapping', `write ${key}: as name: value lines`));
+  }
   for (const [host, vars] of Object.entries(mappingOr(body.hosts))) addHost(inv, name, host, sourced(inv.file, vars, `${path}.hosts.${host}`));
   for (const [k, v] of sourced(inv.file, body.vars, `${path}.vars`)) g.vars.set(k, v);
   for (const [child, childBody] of Object.entries(mappingOr(body.children))) {

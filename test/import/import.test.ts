@@ -168,6 +168,19 @@ describe('bootstrap import of kubespray', () => {
     expect(r.leftBehind.find((i) => i.name === 'masters in a worker group')).toBeUndefined();
   });
 
+  it('refuses a YAML group with a key Ansible would skip, or hosts that are not a mapping', () => {
+    const dir = useTemp();
+    writeTree(dir, { 'hosts.yaml': 'all:\n  children:\n    kube_control_plane:\n      host:\n        node1:\n    kube_node:\n      hosts: [node2]\n' });
+    expect(() => importInventory(join(dir, 'hosts.yaml'))).toThrow(
+      expect.objectContaining({
+        problems: [
+          expect.objectContaining({ key: 'all.children.kube_control_plane.host', message: 'is not hosts, vars or children' }),
+          expect.objectContaining({ key: 'all.children.kube_node.hosts', message: 'is not a mapping' }),
+        ],
+      }),
+    );
+  });
+
   it('asks which tool wrote an inventory it cannot tell', () => {
     const dir = useTemp();
     writeTree(dir, { hosts: '[web]\nw1\n' });
