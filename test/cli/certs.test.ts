@@ -5,6 +5,7 @@ import { readCertificate } from '../../src/pki/certificate.js';
 import { reconcilePki } from '../../src/pki/reconcile.js';
 import { localPkiStore } from '../../src/pki/store.js';
 import { runCli } from '../support/cli.js';
+import { expectFitsSchemaFile } from '../support/report-schemas.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 import { hostileCertificate, PKI_INVENTORY, UNSAFE } from '../pki/support.js';
@@ -44,6 +45,14 @@ describe('bootstrap certs renew', () => {
     const run = await runCli(['certs', 'renew', ...args(), '--all']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/there is no ca to renew certificates with\n {2}fix: restore .* from your backup, or run `bootstrap apply`/);
+  });
+
+  it('--output json: the certificates re-issued, as schemas/certs-renew.schema.json says', async () => {
+    const store = await withPki();
+    const run = await runCli(['certs', 'renew', ...args(), '--name', 'apiserver', 'kubelet', '--output', 'json']);
+    expect(run.code, run.stderr).toBe(0);
+    expectFitsSchemaFile('certs-renew', run.stdout);
+    expect(JSON.parse(run.stdout)).toEqual({ ok: true, storeDir: store.dir, renewed: ['apiserver', 'kubelet/m2', 'kubelet/w1'] });
   });
 
   it('re-issues the named certificates and groups in the local PKI, and only those', async () => {

@@ -14,7 +14,8 @@ import { acquireLock } from '../../state/lock.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_FAILED, EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { clusterSources, openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type InputOptions, type OutputMode } from '../options.js';
-import { certsJson, certsText, type HostCerts } from '../output/certs-text.js';
+import { certsJson, certsRenewReportSchema, certsText, type HostCerts } from '../output/certs-text.js';
+import { jsonReport } from '../output/json.js';
 import { UsageError } from '../usage-error.js';
 
 interface CheckOptions extends ConnectionOptions {
@@ -25,6 +26,7 @@ interface CheckOptions extends ConnectionOptions {
 interface RenewOptions extends InputOptions {
   all: boolean;
   name?: string[];
+  output: OutputMode;
 }
 
 const DEFAULT_DAYS = 30;
@@ -46,6 +48,7 @@ export function certsCommand(io: CliIo, setExitCode: (code: number) => void): Co
     )
     .option('--all', 'every certificate (not the CAs)', false)
     .option('--name <names...>', 'these certificates: a name as `certs check` shows it (apiserver, kubelet/node1) or a group (kubelet, etcd-server)')
+    .addOption(outputOption('report format'))
     .action(async (opts: RenewOptions) => setExitCode(await renewCerts(io, opts)));
   return new Command('certs').summary("check and renew the cluster's certificates").addCommand(check).addCommand(renew);
 }
@@ -104,8 +107,13 @@ async function renewCerts(io: CliIo, opts: RenewOptions): Promise<number> {
     const store = localPkiStore(spec);
     const renewed = await reconcilePki(spec, store, { now: new Date(), mode: { kind: 'renew', names } });
     await renewed.persist();
+    const renewedNames = renewed.issued.map((i) => i.name);
+    if (opts.output === 'json') {
+      io.stdout.write(jsonReport(certsRenewReportSchema, { ok: true, storeDir: store.dir, renewed: renewedNames }));
+      return EXIT_OK;
+    }
     io.stdout.write(
-      `renewed ${renewed.issued.length} certificate${renewed.issued.length === 1 ? '' : 's'} in ${store.dir}: ${renewed.issued.map((i) => i.name).join(', ')}\n` +
+      `renewed ${renewed.issued.length} certificate${renewed.issued.length === 1 ? '' : 's'} in ${store.dir}: ${renewedNames.join(', ')}\n` +
         'run `bootstrap apply` to roll them out: every host that holds one gets it, and only the services that read it restart\n',
     );
   } finally {

@@ -88,6 +88,13 @@ export const certsReportSchema = z.object({
   hosts: z.array(z.object({ host: z.string(), error: z.string().nullable().meta({ description: 'why the host could not be read' }), files: z.array(certCheckSchema) })),
 });
 
+/** `certs renew`: the certificates re-issued in the local PKI (the next apply rolls them out). */
+export const certsRenewReportSchema = z.object({
+  ok: z.literal(true).meta({ description: 'a refused renewal prints an error instead of a report' }),
+  storeDir: z.string().meta({ description: "the local PKI's folder" }),
+  renewed: z.array(z.string()).meta({ description: 'the certificates re-issued, as certs check names them' }),
+});
+
 /** `certs check` for machines; every string passes `filter`, as in the text. */
 export function certsJson(report: CertsReport, filter: TextFilter): string {
   const { local, hosts, days, ok } = report;

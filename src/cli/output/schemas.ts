@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { bundleReportSchema } from './bundle-json.js';
-import { certsReportSchema } from './certs-text.js';
+import { certsRenewReportSchema, certsReportSchema } from './certs-text.js';
 import { etcdBackupReportSchema, etcdRestoreReportSchema } from './etcd-json.js';
 import { healthReportSchema } from './health-json.js';
+import { importReportSchema } from '../../import/report-schema.js';
 import { runReportSchema } from './report-json.js';
 
 /**
@@ -18,9 +19,11 @@ export const REPORT_SCHEMAS = {
   reset: runReportSchema,
   health: healthReportSchema,
   'certs-check': certsReportSchema,
+  'certs-renew': certsRenewReportSchema,
   'etcd-backup': etcdBackupReportSchema,
   'etcd-restore': etcdRestoreReportSchema,
   'bundle-create': bundleReportSchema,
+  import: importReportSchema,
 } satisfies Record<string, z.ZodType>;
 
 export type ReportName = keyof typeof REPORT_SCHEMAS;
