@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SUPPORTED_KUBE_MINORS } from '../../src/upstream/index.js';
 import { runCli } from '../support/cli.js';
+import { expectFitsSchemaFile } from '../support/report-schemas.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
 
 describe('bootstrap CLI', () => {
@@ -92,6 +93,24 @@ describe('bootstrap CLI', () => {
     expect(existsSync(join(dir, 'out/b'))).toBe(false);
     expect(readFileSync(join(dir, 'out/mine.txt'), 'utf8')).toBe('a file of my own');
     expect(readFileSync(join(dir, 'out/a/one'), 'utf8')).toBe('1\n');
+  });
+
+  it('--output json: each file written per host, and in gen-config.sh mode what else the folder holds, as schemas/render.schema.json says', async () => {
+    const out = join(tmp(), 'target');
+    const hosts = await runCli(['render', '-i', 'inventory/single-master.yaml', '-c', 'config.example.properties', '--out', out, '--output', 'json']);
+    expect(hosts.code, hosts.stderr).toBe(0);
+    expectFitsSchemaFile('render', hosts.stdout);
+    const report = JSON.parse(hosts.stdout) as { written: number; files: Array<{ host: string; path: string; mode: string }> };
+    expect(report.written).toBe(37);
+    expect(report.files).toContainEqual(expect.objectContaining({ host: 'master1', path: '/etc/systemd/system/kube-apiserver.service', mode: '0644' }));
+
+    const dir = tmp();
+    writeTree(dir, { 'tpl/a/one': '{{X}}\n', 'config.properties': 'X=1\n', 'out/mine.txt': 'mine' });
+    const compat = await runCli(['render', '--templates', join(dir, 'tpl'), '--config', join(dir, 'config.properties'), '--out', join(dir, 'out'), '--output', 'json']);
+    expect(compat.code, compat.stderr).toBe(0);
+    expectFitsSchemaFile('render', compat.stdout);
+    expect(JSON.parse(compat.stdout)).toMatchObject({ ok: true, written: 1, files: [{ host: null, path: 'a/one', bytes: 2 }], stale: [], foreign: ['mine.txt'] });
+    expect(compat.stderr).toContain('no render wrote (left alone, also by --clean): mine.txt');
   });
 
   it('--clean refuses a folder no render made, deleting nothing (--out /home --clean removed every home)', async () => {

@@ -4,6 +4,7 @@ import { certsRenewReportSchema, certsReportSchema } from './certs-text.js';
 import { etcdBackupReportSchema, etcdRestoreReportSchema } from './etcd-json.js';
 import { healthReportSchema } from './health-json.js';
 import { importReportSchema } from '../../import/report-schema.js';
+import { renderReportSchema } from './render-json.js';
 import { runReportSchema } from './report-json.js';
 
 /**
@@ -18,6 +19,7 @@ export const REPORT_SCHEMAS = {
   init: runReportSchema,
   reset: runReportSchema,
   health: healthReportSchema,
+  render: renderReportSchema,
   'certs-check': certsReportSchema,
   'certs-renew': certsRenewReportSchema,
   'etcd-backup': etcdBackupReportSchema,
