@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
-import { filteredJson, printable } from '../printable.js';
+import { printable } from '../printable.js';
 import type { ImportResult } from './import.js';
-import { importReportSchema, type ImportReport, type ReportItem } from './report-schema.js';
+import type { ReportItem } from './report-schema.js';
 
 /**
  * The two files `bootstrap import` writes, and its report. The report is the promise that nothing
@@ -29,22 +29,6 @@ export function importText(result: ImportResult, files: { inventory: string; con
   section(lines, 'Carried over in another form', result.adjusted);
   section(lines, 'Not carried over', result.leftBehind);
   return `${printable(lines.join('\n'))}\n`;
-}
-
-export function importJson(result: ImportResult, files: { inventory: string; config: string }, problems: readonly string[]): string {
-  const report: ImportReport = importReportSchema.parse({
-    ok: problems.length === 0,
-    format: result.format,
-    read: result.read,
-    written: files,
-    inventory: result.inventory,
-    properties: result.properties,
-    settled: result.settled,
-    adjusted: result.adjusted,
-    notCarriedOver: result.leftBehind,
-    planProblems: problems,
-  });
-  return `${filteredJson(report, printable, 2)}\n`;
 }
 
 /** Items of one place and reason together: a file's many unused settings read as one paragraph. */

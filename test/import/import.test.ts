@@ -7,6 +7,7 @@ import { importInventory, type ImportResult } from '../../src/import/import.js';
 import { planInputCheck } from '../../src/import/plan-check.js';
 import { importReportSchema } from '../../src/import/report-schema.js';
 import { runCli } from '../support/cli.js';
+import { expectFitsSchemaFile } from '../support/report-schemas.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures');
@@ -218,6 +219,7 @@ describe('bootstrap import on the command line', () => {
     const forced = await runCli(['import', KUBEASZ, '--out', dir, '--force', '--output', 'json']);
     expect(forced.code).toBe(0);
     expect(importReportSchema.parse(JSON.parse(forced.stdout))).toMatchObject({ ok: true, format: 'kubeasz', planProblems: [] });
+    expectFitsSchemaFile('import', forced.stdout);
     expect(readFileSync(join(dir, 'config.properties'), 'utf8')).toContain('SERVICE_CIDR=10.68.0.0/16');
   });
 
@@ -227,6 +229,7 @@ describe('bootstrap import on the command line', () => {
     writeTree(dir, { hosts: readFileSync(KUBEASZ, 'utf8').replace('192.168.1.5 ', 'worker5.lan ') });
     const run = await runCli(['import', join(dir, 'hosts'), '--out', join(dir, 'out'), '--output', 'json']);
     expect(run.code).toBe(2);
+    expectFitsSchemaFile('import', run.stdout);
     const report = importReportSchema.parse(JSON.parse(run.stdout));
     expect(report.ok).toBe(false);
     expect(report.planProblems).toEqual([expect.stringContaining('"worker5.lan" is a name, but the cluster needs this host\'s IP')]);

@@ -3,11 +3,13 @@ import { Command, Option } from 'commander';
 import { ensureRealDir, lstatOrUndefined, writeFresh } from '../../fresh-file.js';
 import { FORMATS, type ImportFormat } from '../../import/flavours.js';
 import { importInventory } from '../../import/import.js';
-import { importJson, importText, inventoryYaml, propertiesText } from '../../import/output.js';
+import { importText, inventoryYaml, propertiesText } from '../../import/output.js';
+import { importReportSchema } from '../../import/report-schema.js';
 import { planInputCheck } from '../../import/plan-check.js';
 import { printable } from '../../printable.js';
 import { EXIT_INVALID_INPUT, EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { outputOption, type OutputMode } from '../options.js';
+import { jsonReport } from '../output/json.js';
 import { UsageError } from '../usage-error.js';
 
 interface ImportOptions {
@@ -50,8 +52,10 @@ function runImport(io: CliIo, file: string, opts: ImportOptions): number {
   // The files are kept when plan would refuse them: the problems name their lines, to be edited there.
   const check = planInputCheck(files.inventory, files.config);
   const problems = check.problems.map((p) => p.format());
-  if (opts.output === 'json') io.stdout.write(importJson(result, files, problems));
-  else {
+  if (opts.output === 'json') {
+    const { leftBehind, ...carried } = result;
+    io.stdout.write(jsonReport(importReportSchema, { ok: problems.length === 0, ...carried, written: files, notCarriedOver: leftBehind, planProblems: problems }));
+  } else {
     io.stdout.write(importText(result, files));
     printWarnings(io, check.warnings);
     if (problems.length) io.stderr.write(`error: plan would refuse the files written:\n${printable(problems.join('\n'))}\n`);
