@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kubeconfigReportSchema, tunnelReportSchema } from './access-json.js';
 import { bundleReportSchema } from './bundle-json.js';
 import { certsRenewReportSchema, certsReportSchema } from './certs-text.js';
 import { etcdBackupReportSchema, etcdRestoreReportSchema } from './etcd-json.js';
@@ -26,6 +27,8 @@ export const REPORT_SCHEMAS = {
   'etcd-restore': etcdRestoreReportSchema,
   'bundle-create': bundleReportSchema,
   import: importReportSchema,
+  kubeconfig: kubeconfigReportSchema,
+  tunnel: tunnelReportSchema,
 } satisfies Record<string, z.ZodType>;
 
 export type ReportName = keyof typeof REPORT_SCHEMAS;
