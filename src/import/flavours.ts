@@ -47,6 +47,11 @@ export interface Flavour {
   /** The variable naming the cluster, if the tool has one (kubestrap's inventory `cluster`), and how to read the name from it. */
   clusterNameVar?: string;
   clusterNameOf?: (value: AnsibleValue) => string | undefined;
+  /**
+   * Groups the tool makes at run time out of others (kubespray's dynamic_groups role), whose
+   * group_vars apply to those hosts although the inventory never lists them.
+   */
+  dynamicGroups?: Readonly<Record<string, readonly string[]>>;
   /** Host variables kubestrap reads but does not carry over, and why. */
   hostNotes: Readonly<Record<string, string>>;
 }
@@ -168,6 +173,13 @@ const KUBESPRAY: Flavour = {
   // kubespray's skydns_server is kube_service_addresses | ipaddr(3).
   dnsServiceIndex: 3,
   jumpGroup: 'bastion',
+  // roles/dynamic_groups/tasks/main.yml: old names, and k8s_cluster (group_vars/k8s_cluster/ of the sample).
+  dynamicGroups: {
+    kube_control_plane: ['kube-master'],
+    kube_node: ['kube-node'],
+    calico_rr: ['calico-rr'],
+    k8s_cluster: ['kube_node', 'kube_control_plane', 'calico_rr'],
+  },
 };
 
 export const FLAVOURS: Readonly<Record<ImportFormat, Flavour>> = { kubeasz: KUBEASZ, kubespray: KUBESPRAY };

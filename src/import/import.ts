@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError, InvalidInputError } from '../errors.js';
 import { parseAnsibleIni } from './ansible-ini.js';
-import { emptyInventory, groupMembers, type AnsibleInventory } from './ansible-inventory.js';
+import { emptyInventory, group, groupMembers, type AnsibleInventory } from './ansible-inventory.js';
 import { parseAnsibleYaml, readVarsFolders } from './ansible-yaml.js';
 import { FLAVOURS, type ImportFormat } from './flavours.js';
 import { translate, type Translation } from './translate.js';
@@ -24,6 +24,7 @@ export interface ImportOptions {
 export function importInventory(file: string, opts: ImportOptions = {}): ImportResult {
   const inv = readInventory(file);
   const format = opts.from ?? detectFormat(inv);
+  addDynamicGroups(inv, FLAVOURS[format].dynamicGroups ?? {});
   const problems: ConfigError[] = [];
   const vars = readVarsFolders(inv, problems);
   const config = format === 'kubeasz' ? readKubeaszConfig(inv, problems) : [];
@@ -33,6 +34,16 @@ export function importInventory(file: string, opts: ImportOptions = {}): ImportR
     translation.leftBehind.push({ name: basename(unused), where: unused, why: 'names a group or host the inventory does not have, so Ansible applies it to no host' });
   }
   return { ...translation, format, read: [file, ...vars.read, ...config] };
+}
+
+/** A group made at run time holds the groups it is made of, as children: their hosts get its group_vars. */
+function addDynamicGroups(inv: AnsibleInventory, dynamic: Readonly<Record<string, readonly string[]>>): void {
+  for (const [name, sources] of Object.entries(dynamic)) {
+    const present = sources.filter((s) => inv.groups.has(s));
+    if (present.length === 0) continue;
+    const target = group(inv, name);
+    for (const source of present) if (!target.children.includes(source) && source !== name) target.children.push(source);
+  }
 }
 
 function readInventory(file: string): AnsibleInventory {

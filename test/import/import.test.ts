@@ -169,6 +169,24 @@ describe('bootstrap import of kubespray', () => {
     expect(r.leftBehind.find((i) => i.name === 'masters in a worker group')).toBeUndefined();
   });
 
+  it("reads host_vars/ and group_vars/ beside the inventory, k8s_cluster's too though only kubespray's run makes that group; a file for a group it does not have is reported, not read", () => {
+    const dir = useTemp();
+    writeTree(dir, {
+      'hosts.yaml': 'all:\n  hosts:\n    node1:\n      ansible_host: 10.0.0.1\n  children:\n    kube_control_plane:\n      hosts:\n        node1:\n    etcd:\n      hosts:\n        node1:\n',
+      'host_vars/node1.yml': 'ansible_user: admin\nansible_port: 2200\n',
+      'group_vars/k8s_cluster.yml': 'kube_pods_subnet: 10.244.0.0/16\n',
+      'group_vars/all/versions.yaml': 'kube_version: v1.35.1\n',
+      'group_vars/calico.yml': 'calico_version: v3.29.0\n',
+    });
+    const r = importInventory(join(dir, 'hosts.yaml'));
+    expect(r.inventory.ssh).toEqual({ user: 'admin', port: 2200 });
+    expect(properties(r)).toMatchObject({ KUBE_VERSION: 'v1.35.1' });
+    // kubespray makes k8s_cluster at run time (dynamic_groups) out of kube_control_plane and kube_node.
+    expect(properties(r).CLUSTER_CIDR).toBe('10.244.0.0/16');
+    expect(r.leftBehind).toContainEqual(expect.objectContaining({ name: 'calico.yml', why: 'names a group or host the inventory does not have, so Ansible applies it to no host' }));
+    expect(r.read).toEqual([join(dir, 'hosts.yaml'), join(dir, 'group_vars/all/versions.yaml'), join(dir, 'group_vars/k8s_cluster.yml'), join(dir, 'host_vars/node1.yml')]);
+  });
+
   it('refuses a YAML group with a key Ansible would skip, or hosts that are not a mapping', () => {
     const dir = useTemp();
     writeTree(dir, { 'hosts.yaml': 'all:\n  children:\n    kube_control_plane:\n      host:\n        node1:\n    kube_node:\n      hosts: [node2]\n' });
