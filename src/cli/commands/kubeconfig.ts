@@ -7,11 +7,12 @@ import { kubeconfig } from '../../pki/kubeconfig.js';
 import { defaultKubeconfigPath, mergeIntoFile } from '../../pki/kubeconfig-merge.js';
 import { localPkiStore, type PkiStore } from '../../pki/store.js';
 import { identityProblems, issuePersonalCertificate, type PersonalCertificate } from '../../pki/user-certs.js';
-import { filteredJson, printable } from '../../printable.js';
+import { printable } from '../../printable.js';
 import { openStateDir } from '../../state/state-dir.js';
 import { EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { clusterSources, outputOption, positiveInt, withInputOptions, type InputOptions, type OutputMode } from '../options.js';
 import { kubeconfigReportSchema, type KubeconfigReport } from '../output/access-json.js';
+import { jsonReport } from '../output/json.js';
 import { UsageError } from '../usage-error.js';
 
 interface KubeconfigOptions extends InputOptions {
@@ -117,5 +118,5 @@ function reportJson(c: PersonalCertificate, server: string, context: string, out
     mergedInto: merged ?? null,
     replaced,
   };
-  return `${filteredJson(kubeconfigReportSchema.parse(report), printable, 2)}\n`;
+  return jsonReport(kubeconfigReportSchema, report);
 }

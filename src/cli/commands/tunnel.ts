@@ -75,7 +75,8 @@ async function runTunnel(io: CliIo, opts: TunnelCommandOptions, stopped: StopSig
     const announce: TunnelReport = { listening: `${tunnel.address}:${tunnel.port}`, server, master: tunnel.master(), apiserver: `${api.hostname}:${api.port}` };
     io.stdout.write(
       opts.output === 'json'
-        ? `${filteredJson(tunnelReportSchema.parse(announce), shown)}\n`
+        ? // One line, not jsonReport's indented block: a script reads the announcement as the first line of a process that keeps running.
+          `${filteredJson(tunnelReportSchema.parse(announce), shown)}\n`
         : shown(
             `tunnel to the API server (${announce.apiserver} on ${announce.master}) listening on ${server}; Ctrl-C stops it\n` +
               `  kubeconfig: bootstrap kubeconfig -i ${opts.inventory} -c ${opts.config} --user <you> --tunnel-port ${tunnel.port}\n` +
