@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { importInventory, type ImportResult } from '../../src/import/import.js';
-import { planInputCheck } from '../../src/import/plan-check.js';
+import { planInputCheck } from '../../src/cli/run-inputs.js';
 import { importReportSchema } from '../../src/import/report-schema.js';
 import { runCli } from '../support/cli.js';
 import { expectFitsSchemaFile } from '../support/report-schemas.js';

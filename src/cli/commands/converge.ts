@@ -12,7 +12,7 @@ import { BUNDLED_UNITS } from '../../package-root.js';
 import { localPkiStore } from '../../pki/store.js';
 import { reconcilePki } from '../../pki/reconcile.js';
 import { displayFilter } from '../../printable.js';
-import { prepareTemplates, type RenderedFile } from '../../render/render-cluster.js';
+import type { RenderedFile } from '../../render/render-cluster.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { acquireLock } from '../../state/lock.js';
 import { RunLog } from '../../state/run-log.js';
@@ -24,6 +24,7 @@ import { reportJson } from '../output/report-json.js';
 import { issuanceLines } from '../output/pki-text.js';
 import { formatReport, runClosingLine } from '../output/report-text.js';
 import { clusterSources, openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { checkedTemplates } from '../run-inputs.js';
 import { UsageError } from '../usage-error.js';
 
 export interface ConvergeOptions extends ConnectionOptions {
@@ -87,10 +88,8 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   extras.before?.(spec);
   const command = extras.command ?? mode;
   const limit = limitedHosts(spec, opts.limit);
-  const templates = prepareTemplates(spec, opts.templates ?? BUNDLED_UNITS);
   // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
-  const problems = extras.phases ? [] : [...templates.problems, ...spec.hosts.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)];
-  if (problems.length) throw new InvalidInputError(problems.filter((p, i) => problems.findIndex((q) => q.format() === p.format()) === i));
+  const templates = checkedTemplates(spec, opts.templates ?? BUNDLED_UNITS, !extras.phases);
 
   // Hosts' output is parsed raw; what is shown or logged has every password and passphrase redacted.
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));

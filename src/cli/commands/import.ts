@@ -5,11 +5,11 @@ import { FORMATS, type ImportFormat } from '../../import/flavours.js';
 import { importInventory } from '../../import/import.js';
 import { importText, inventoryYaml, propertiesText } from '../../import/output.js';
 import { importReportSchema } from '../../import/report-schema.js';
-import { planInputCheck } from '../../import/plan-check.js';
 import { printable } from '../../printable.js';
 import { EXIT_INVALID_INPUT, EXIT_OK, printWarnings, type CliIo } from '../io.js';
 import { outputOption, type OutputMode } from '../options.js';
 import { jsonReport } from '../output/json.js';
+import { planInputCheck } from '../run-inputs.js';
 import { UsageError } from '../usage-error.js';
 
 interface ImportOptions {
