@@ -58,6 +58,12 @@ describe.skipIf(!labAvailable())('one run per cluster', () => {
     expect(events.at(-1)!.event).toBe('end');
     expect(events.some((e) => e.event === 'ssh' && e.kind === 'exec')).toBe(true);
   });
+
+  it('ends with the verdict, the total and each stage on the wall clock, after the report', async () => {
+    const run = await cluster.cli(['plan', '--phase', 'os']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toMatch(/^done in \d+\.\ds — connect \d+\.\ds · os \d+\.\ds$/);
+  });
 });
 
 describe.skipIf(!labAvailable())('a login user that is not root', () => {
