@@ -3,6 +3,7 @@ import { InvalidInputError, type KubestrapError, type Warning } from '../errors.
 import { BUNDLED_UNITS } from '../package-root.js';
 import { hostValues } from '../phases/index.js';
 import { prepareTemplates, type PreparedTemplates } from '../render/render-cluster.js';
+import { clusterSources } from './options.js';
 
 /**
  * The templates of a run, refused before connecting unless they render for every host as a fresh
@@ -17,12 +18,13 @@ export function checkedTemplates(spec: ClusterSpec, templatesDir: string, render
 }
 
 /**
- * What `plan` would refuse of an inventory and properties file before it connects (kubestrap's own
- * templates), as a list instead of an error: `bootstrap import` asks it of the files it wrote.
+ * What `plan -i INVENTORY -c CONFIG` (its default options: ~/.ssh/config, kubestrap's own templates)
+ * would refuse before it connects, as a list instead of an error: `bootstrap import` asks it of the
+ * files it wrote.
  */
 export function planInputCheck(inventoryFile: string, configFile: string): { problems: KubestrapError[]; warnings: Warning[] } {
   try {
-    const spec = loadClusterSpec({ inventoryFile, configFile });
+    const spec = loadClusterSpec(clusterSources({ inventory: inventoryFile, config: configFile }));
     checkedTemplates(spec, BUNDLED_UNITS);
     return { problems: [], warnings: spec.warnings };
   } catch (err) {
