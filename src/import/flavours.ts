@@ -67,6 +67,12 @@ const version = (value: AnsibleValue): Conversion => {
   return 'value' in converted && /^\d/.test(converted.value) ? { value: `v${converted.value}` } : converted;
 };
 
+/** kubeasz before 3.x wrote the cluster domain fully qualified (`cluster.local.`): the same domain without the root's dot. */
+const domain = (value: AnsibleValue): Conversion => {
+  const converted = text(value);
+  return 'value' in converted ? { value: converted.value.replace(/(?<=.)\.$/, '') } : converted;
+};
+
 /** kubeasz writes certificate lifetimes as Go durations in hours (`876000h`); kubestrap takes days. */
 const hoursToDays = (value: AnsibleValue): Conversion => {
   const m = /^(\d+)h$/.exec(String(value));
@@ -92,9 +98,16 @@ export function describe(value: AnsibleValue): string {
 const KUBEASZ: Flavour = {
   format: 'kubeasz',
   // kubeasz's 04.kube-master.yml gives masters the kube-node role too: they are nodes, cordoned unless in kube_node.
-  roles: { etcd: ['etcd'], kube_master: ['master', 'worker'], kube_node: ['worker'] },
+  // Before 3.0 kubeasz wrote the groups kube-master and kube-node (and ex-lb, lb, deploy, new-*).
+  roles: { etcd: ['etcd'], kube_master: ['master', 'worker'], kube_node: ['worker'], 'kube-master': ['master', 'worker'], 'kube-node': ['worker'] },
   otherGroups: {
     ex_lb: 'kubestrap sets up no load balancer in front of the API servers; point MASTER_IP at one you run',
+    'ex-lb': 'kubestrap sets up no load balancer in front of the API servers; point MASTER_IP at one you run',
+    lb: 'kubestrap sets up no haproxy or keepalived on the masters; point MASTER_IP at a load balancer you run',
+    deploy: 'kubestrap runs from the machine you start it on; it needs no deploy host',
+    'new-master': 'kubeasz adds these masters with easzctl add-master; list them in kube-master to import them as masters',
+    'new-node': 'kubeasz adds these nodes with easzctl add-node; list them in kube-node to import them as workers',
+    'new-etcd': 'kubeasz adds these etcd members with easzctl add-etcd; list them in etcd to import them as etcd members',
     harbor: 'kubestrap sets up no registry; IMAGE_REGISTRY and DOCKER_REGISTRY_MIRRORS point at one you run',
     chrony: 'kubestrap sets up no time server; its preflight refuses hosts whose clocks differ',
   },
@@ -106,7 +119,7 @@ const KUBEASZ: Flavour = {
     SERVICE_CIDR: { key: 'SERVICE_CIDR' },
     CLUSTER_CIDR: { key: 'CLUSTER_CIDR' },
     NODE_PORT_RANGE: { key: 'NODE_PORT_RANGE' },
-    CLUSTER_DNS_DOMAIN: { key: 'CLUSTER_DOMAIN' },
+    CLUSTER_DNS_DOMAIN: { key: 'CLUSTER_DOMAIN', convert: domain },
     bin_dir: { key: 'BIN_PATH' },
     K8S_VER: { key: 'KUBE_VERSION', convert: version },
     flannel_ver: { key: 'FLANNEL_VERSION', convert: version },
@@ -125,7 +138,8 @@ const KUBEASZ: Flavour = {
     const name = typeof value === 'string' ? /\/clusters\/([^/{}\s]+)$/.exec(value)?.[1] : undefined;
     return name === '_cluster_name_' ? undefined : name;
   },
-  hostNotes: {},
+  // kubeasz 2.x named its etcd members with NODE_NAME on the [etcd] hosts.
+  hostNotes: { NODE_NAME: 'kubestrap names each etcd member after its host' },
   // config.yml's K8S_NODENAME: k8s_nodename lower-cased with _ as -, else k8s-<inventory name, . as ->.
   defaultNodeName: (name) => `k8s-${name.replaceAll('.', '-')}`,
   // kubeasz's CLUSTER_DNS_SVC_IP is SERVICE_CIDR | ipaddr(2).
@@ -148,8 +162,8 @@ const KUBESPRAY: Flavour = {
     kube_apiserver_node_port_range: { key: 'NODE_PORT_RANGE' },
     kube_proxy_mode: { key: 'KUBE_PROXY_MODE' },
     // kubespray's dns_domain defaults to "{{ cluster_name }}": cluster_name is the DNS domain.
-    dns_domain: { key: 'CLUSTER_DOMAIN' },
-    cluster_name: { key: 'CLUSTER_DOMAIN' },
+    dns_domain: { key: 'CLUSTER_DOMAIN', convert: domain },
+    cluster_name: { key: 'CLUSTER_DOMAIN', convert: domain },
     skydns_server: { key: 'CLUSTER_DNS_SVC_IP' },
     kube_version: { key: 'KUBE_VERSION', convert: version },
     etcd_version: { key: 'ETCD_VERSION', convert: version },

@@ -74,11 +74,18 @@ function isYaml(file: string, text: string): boolean {
   return first !== undefined && /^[\w.-]+:\s*$/.test(first.trim()) && !first.trim().startsWith('[');
 }
 
-/** kubeasz calls its masters kube_master; kubespray kube_control_plane (kube-master before 2.16). */
+/** Groups only kubeasz's hosts files have, in every version (2.x: deploy, lb, new-*; then harbor, ex-lb, chrony). */
+const KUBEASZ_ONLY_GROUPS = ['deploy', 'lb', 'new-master', 'new-node', 'new-etcd', 'harbor', 'ex-lb', 'ex_lb', 'chrony'];
+
+/**
+ * kubeasz calls its masters kube_master; kubespray kube_control_plane. Both called them kube-master
+ * once (kubeasz before 3.0, kubespray before 2.16): then kubeasz's own groups tell them apart.
+ */
 function detectFormat(inv: AnsibleInventory): ImportFormat {
   const has = (g: string) => inv.groups.has(g);
-  const kubeasz = has('kube_master');
-  const kubespray = has('kube_control_plane') || has('kube-master');
+  const oldKubeasz = has('kube-master') && KUBEASZ_ONLY_GROUPS.some(has);
+  const kubeasz = has('kube_master') || oldKubeasz;
+  const kubespray = has('kube_control_plane') || (has('kube-master') && !oldKubeasz);
   if (kubeasz !== kubespray) return kubeasz ? 'kubeasz' : 'kubespray';
   const groups = [...inv.groups.keys()].filter((g) => g !== 'all' && g !== 'ungrouped' && (inv.groups.get(g)!.hosts.length || groupMembers(inv, g).length));
   throw new InvalidInputError([

@@ -12,6 +12,7 @@ import { useTempDir, writeTree } from '../support/tmp.js';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures');
 const KUBEASZ = join(FIXTURES, 'kubeasz/hosts');
+const KUBEASZ_2 = join(FIXTURES, 'kubeasz-2/hosts');
 const KUBESPRAY_YAML = join(FIXTURES, 'kubespray/hosts.yaml');
 const KUBESPRAY_INI = join(FIXTURES, 'kubespray-ini/inventory-uncommented.ini');
 const useTemp = useTempDir('kubestrap-import-');
@@ -75,6 +76,20 @@ describe('bootstrap import of kubeasz', () => {
     expect(left(r, 'flannel_ver')[0]?.why).toBe('as FLANNEL_VERSION: "__flannel__" is not a version');
     expect(left(r, 'IP_AUTODETECTION_METHOD')[0]).toMatchObject({ where: join(dir, 'config.yml'), why: 'kubestrap has no setting for it' });
     expect(r.read).toEqual([join(dir, 'hosts'), join(dir, 'config.yml')]);
+  });
+
+  it('takes a kubeasz 2.x hosts file, whose groups are kube-master and kube-node as in old kubespray ones, as kubeasz', () => {
+    const r = importInventory(KUBEASZ_2);
+    expect(r.format).toBe('kubeasz');
+    expect(r.inventory.hosts.map((h) => [h.address, h.roles.join('+')])).toEqual([
+      ['192.168.1.1', 'etcd+master+worker'],
+      ['192.168.1.2', 'etcd+master+worker'],
+      ['192.168.1.3', 'etcd+worker'],
+      ['192.168.1.4', 'worker'],
+    ]);
+    // kubeasz before 3.x wrote the cluster domain with the root's dot: the same domain.
+    expect(properties(r)).toMatchObject({ SERVICE_CIDR: '10.68.0.0/16', CLUSTER_CIDR: '172.20.0.0/16', KUBE_PROXY_MODE: 'ipvs', CLUSTER_DOMAIN: 'cluster.local' });
+    expect(left(r, 'NODE_NAME').map((l) => l.why)).toEqual(Array(3).fill('kubestrap names each etcd member after its host'));
   });
 });
 
@@ -211,6 +226,7 @@ describe('bootstrap import of kubespray', () => {
 describe('bootstrap import on the command line', () => {
   it.each([
     ['kubeasz hosts', KUBEASZ],
+    ['kubeasz 2.x hosts', KUBEASZ_2],
     ['kubespray hosts.yaml', KUBESPRAY_YAML],
     ['kubespray inventory.ini', KUBESPRAY_INI],
   ])('writes from %s an inventory and properties that plan accepts', async (_name, source) => {
