@@ -53,7 +53,18 @@ const READ = new Set(['hostname', 'user', 'port', 'identityfile', 'identitiesonl
 interface Obtained {
   value: string;
   file: string;
+  /** The keyword as written in lower case: ProxyJump and ProxyCommand share one slot. */
+  keyword: string;
 }
+
+/** What the inventory says about a login, which wins over ssh_config (as `ssh -l USER -p PORT` does) and fills %r and %p. */
+export interface GivenLogin {
+  user?: string;
+  port?: number;
+}
+
+/** kubestrap's own defaults, where OpenSSH would take the local user: what %r and %p stand for when nothing sets them. */
+const DEFAULT_LOGIN = { user: 'root', port: 22 };
 
 export class SshConfig {
   /** Every file read, in the order read: named in messages about a host the config should have described. */
@@ -84,11 +95,14 @@ export class SshConfig {
     return new SshConfig('user', '~/.ssh/config', existsSync(user) ? user : undefined, home);
   }
 
-  /** What the config says for `alias` (an inventory host's name or address, or a jump host as written). */
-  lookup(alias: string): SshHostConfig {
+  /**
+   * What the config says for `alias` (an inventory host's name or address, or a jump host as written);
+   * `given` is the user and port the inventory sets for it, which IdentityFile's %r and %p stand for.
+   */
+  lookup(alias: string, given: GivenLogin = {}): SshHostConfig {
     const obtained = new Map<string, Obtained[]>();
     if (this.root) this.walkFile(this.root, alias, true, 0, obtained);
-    return this.interpret(alias, obtained);
+    return this.interpret(alias, obtained, given);
   }
 
   private walkFile(file: string, alias: string | undefined, active: boolean, depth: number, obtained: Map<string, Obtained[]>): void {
@@ -114,9 +128,11 @@ export class SshConfig {
       if (param === 'include') {
         for (const included of this.includedFiles(file, valuesOf(line), depth)) this.walkFile(included, alias, active, depth + 1, obtained);
       } else if (active && READ.has(param)) {
-        const list = obtained.get(param) ?? [];
-        if (param === 'identityfile' || list.length === 0) list.push({ value: valuesOf(line).join(' '), file });
-        obtained.set(param, list);
+        // OpenSSH keeps one proxy: the first ProxyJump or ProxyCommand (`none` included) rules out the other.
+        const slot = param === 'proxycommand' ? 'proxyjump' : param;
+        const list = obtained.get(slot) ?? [];
+        if (param === 'identityfile' || list.length === 0) list.push({ value: valuesOf(line).join(' '), file, keyword: param });
+        obtained.set(slot, list);
       }
     }
   }
@@ -156,25 +172,27 @@ export class SshConfig {
     });
   }
 
-  private interpret(alias: string, obtained: Map<string, Obtained[]>): SshHostConfig {
+  private interpret(alias: string, obtained: Map<string, Obtained[]>, given: GivenLogin): SshHostConfig {
     const first = (key: string) => obtained.get(key)?.[0];
-    const port = first('port');
+    const portLine = first('port');
+    const port = portLine ? parsePort(portLine.value, portLine.file, 'Port') : undefined;
     const user = first('user')?.value;
     const hostNameRaw = first('hostname');
     const hostName = hostNameRaw ? expandTokens(hostNameRaw, { h: alias, n: alias }) : undefined;
     const identitiesOnly = first('identitiesonly');
-    const proxyJump = first('proxyjump');
-    const proxyCommand = first('proxycommand')?.value;
-    const tokens = { h: hostName ?? alias, n: alias, d: this.home, u: localUser(), ...(user ? { r: user } : {}), ...(port ? { p: port.value } : {}) };
+    const proxy = first('proxyjump');
+    const proxyValue = proxy && proxy.value.toLowerCase() !== 'none' ? proxy : undefined;
+    const login = { r: given.user ?? user ?? DEFAULT_LOGIN.user, p: String(given.port ?? port ?? DEFAULT_LOGIN.port) };
+    const tokens = { h: hostName ?? alias, n: alias, d: this.home, u: localUser(), ...login };
     const config: SshHostConfig = {
       identityFiles: (obtained.get('identityfile') ?? []).map((o) => this.identityFile(o, tokens)).filter((f) => existsSync(f)),
-      proxyJump: proxyJump && proxyJump.value.toLowerCase() !== 'none' ? proxyJump.value.split(',').map((hop) => parseHop(hop.trim(), proxyJump.file)) : [],
+      proxyJump: proxyValue?.keyword === 'proxyjump' ? proxyValue.value.split(',').map((hop) => parseHop(hop.trim(), proxyValue.file)) : [],
     };
     if (hostName) config.hostName = hostName;
     if (user) config.user = user;
-    if (port) config.port = parsePort(port.value, port.file, 'Port');
+    if (port !== undefined) config.port = port;
     if (identitiesOnly) config.identitiesOnly = identitiesOnly.value.toLowerCase() === 'yes';
-    if (proxyCommand && proxyCommand.toLowerCase() !== 'none') config.proxyCommand = proxyCommand;
+    if (proxyValue?.keyword === 'proxycommand') config.proxyCommand = proxyValue.value;
     return config;
   }
 

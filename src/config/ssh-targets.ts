@@ -56,7 +56,7 @@ export function resolveSshHosts(inventory: Inventory, sshConfig: SshConfig, erro
 }
 
 function resolveHost(inventory: Inventory, host: InventoryHost, i: number, sshConfig: SshConfig, error: (path: Path, message: string, hint?: string) => InventoryError): ResolvedHost | InventoryError {
-  const config = sshConfig.lookup(host.address ?? host.name);
+  const config = sshConfig.lookup(host.address ?? host.name, { user: host.ssh?.user ?? inventory.ssh?.user, port: host.ssh?.port ?? inventory.ssh?.port });
   const address = host.address ?? config.hostName;
   if (address === undefined) return noAddress(host.name, i, sshConfig, error);
   const inventoryJump = host.ssh?.jump ?? inventory.ssh?.jump;
@@ -87,7 +87,7 @@ function resolveJump(
   path: Path,
   error: (path: Path, message: string, hint?: string) => InventoryError,
 ): ResolvedJump | InventoryError {
-  const config = sshConfig.lookup(name);
+  const config = sshConfig.lookup(name, { user: settings.user ?? hop.user, port: settings.port ?? hop.port });
   if (config.proxyJump.length > 0) {
     return error(
       path,

@@ -39,6 +39,14 @@ describe('ssh_config', () => {
     expect(config.lookup('lab1').identityFiles).toEqual([join(dir, '.ssh/id_lab'), join(dir, '.ssh/lab1.key')]);
   });
 
+  it('expands %r and %p in IdentityFile to the user and port in effect: the inventory\'s, else ssh_config\'s, else root and 22', () => {
+    const dir = home({ '.ssh/id_root_22': 'key', '.ssh/id_ops_2222': 'key', '.ssh/id_deploy_2200': 'key' });
+    const config = user({ '.ssh/config': 'Host lab1\n  User ops\n  Port 2222\nHost *\n  IdentityFile ~/.ssh/id_%r_%p\n' });
+    expect(config.lookup('lab2').identityFiles).toEqual([join(dir, '.ssh/id_root_22')]);
+    expect(config.lookup('lab1').identityFiles).toEqual([join(dir, '.ssh/id_ops_2222')]);
+    expect(config.lookup('lab1', { user: 'deploy', port: 2200 }).identityFiles).toEqual([join(dir, '.ssh/id_deploy_2200')]);
+  });
+
   it('expands %h in HostName to the alias', () => {
     expect(user({ '.ssh/config': 'Host *.lab\n  HostName %h.example.org\n' }).lookup('n1.lab').hostName).toBe('n1.lab.example.org');
   });
@@ -53,6 +61,15 @@ describe('ssh_config', () => {
     expect(config.lookup('a').proxyJump).toEqual([{ host: 'bastion', user: 'ops', port: 2200 }]);
     expect(config.lookup('b').proxyJump).toEqual([{ host: 'j1' }, { host: 'j2' }]);
     expect(config.lookup('c').proxyJump).toEqual([]);
+  });
+
+  it('takes ProxyJump and ProxyCommand as one setting, as OpenSSH does: the first of them obtained wins', () => {
+    const config = user({ '.ssh/config': 'Host bastion\n  ProxyCommand none\nHost direct\n  ProxyJump none\nHost *\n  ProxyCommand nc %h %p\n  ProxyJump bastion\n' });
+    expect(config.lookup('bastion')).toMatchObject({ proxyJump: [] });
+    expect(config.lookup('bastion').proxyCommand).toBeUndefined();
+    expect(config.lookup('direct')).toMatchObject({ proxyJump: [] });
+    expect(config.lookup('direct').proxyCommand).toBeUndefined();
+    expect(config.lookup('lab1')).toMatchObject({ proxyJump: [], proxyCommand: 'nc %h %p' });
   });
 
   it('follows Include in place: globs in order, paths relative to ~/.ssh, absolute paths, a pattern that matches nothing skipped', () => {

@@ -121,6 +121,13 @@ hosts:
     ]);
   });
 
+  it("expands IdentityFile's %r and %p to the inventory's user and port, which win over ssh_config's", () => {
+    const inventory = 'cluster: lab\nssh: { user: admin }\nhosts:\n  - { name: lab1, roles: [etcd, master, worker], ssh: { port: 2200 } }\n';
+    writeTree(tmp(), { 'keys/admin-2200': 'a key' });
+    const [lab1] = load(inventory, 'Host lab1\n  HostName 10.0.0.11\n  User ops\n  Port 2222\n  IdentityFile TMP/keys/%r-%p\n').hosts;
+    expect(lab1!.ssh).toMatchObject({ user: 'admin', port: 2200, auth: { keyFile: join(tmp(), 'keys/admin-2200') } });
+  });
+
   it('leaves an inventory that says everything unchanged by an empty ssh_config', () => {
     const inventory = 'cluster: lab\nhosts:\n  - { name: n1, address: 10.0.0.11, roles: [etcd, master, worker] }\n';
     expect(load(inventory, '').hosts[0]!.ssh).toMatchObject({ name: 'n1', address: '10.0.0.11', port: 22, user: 'root' });
