@@ -39,7 +39,7 @@ describe('ssh_config', () => {
     expect(config.lookup('lab1').identityFiles).toEqual([join(dir, '.ssh/id_lab'), join(dir, '.ssh/lab1.key')]);
   });
 
-  it('expands %r and %p in IdentityFile to the user and port in effect: the inventory\'s, else ssh_config\'s, else root and 22', () => {
+  it("expands %r and %p in IdentityFile to the user and port in effect: the inventory's, else ssh_config's, else root and 22", () => {
     const dir = home({ '.ssh/id_root_22': 'key', '.ssh/id_ops_2222': 'key', '.ssh/id_deploy_2200': 'key' });
     const config = user({ '.ssh/config': 'Host lab1\n  User ops\n  Port 2222\nHost *\n  IdentityFile ~/.ssh/id_%r_%p\n' });
     expect(config.lookup('lab2').identityFiles).toEqual([join(dir, '.ssh/id_root_22')]);
