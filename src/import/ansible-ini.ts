@@ -60,17 +60,28 @@ function parseHostLine(inv: AnsibleInventory, groupName: string, line: string, w
   if (!tokens) return { message: `"${line}" has an unclosed quote`, hint: 'close the quote, as the shell would need it' };
   const [pattern, ...assignments] = tokens;
   if (pattern === undefined) return undefined;
-  const vars = new Map<string, Sourced>();
+  const expanded = expandHostPattern(pattern);
+  if (!expanded) return HOST_PATTERN_PROBLEM(pattern);
+  // Ansible sets the port first and the line's variables after it: an ansible_port= there wins.
+  const vars = portVars(expanded.port, where);
   for (const token of assignments) {
     const eq = token.indexOf('=');
     if (eq < 0) return { message: `"${token}" is not a key=value host variable`, hint: 'write host variables as key=value after the host name' };
     vars.set(token.slice(0, eq), { value: literalValue(token.slice(eq + 1)), where });
   }
-  const expanded = expandHostPattern(pattern);
-  if (!expanded) return { message: `"${pattern}" is not a host name or range`, hint: 'write name, name:port, or a range such as node[1:3]' };
-  if (expanded.port !== undefined) vars.set('ansible_port', { value: expanded.port, where });
   for (const host of expanded.hosts) addHost(inv, groupName, host, vars);
   return undefined;
+}
+
+/** Why a host pattern is refused, in both inventory formats. */
+export const HOST_PATTERN_PROBLEM = (pattern: string) => ({
+  message: `"${pattern}" is not a host name or range`,
+  hint: 'write name, name:port, [IPv6]:port, or a range such as node[1:3]',
+});
+
+/** The ansible_port a host pattern's `:port` sets, as the first of the host's variables. */
+export function portVars(port: number | undefined, where: string): Map<string, Sourced> {
+  return new Map(port === undefined ? [] : [['ansible_port', { value: port, where }]]);
 }
 
 /** Python's shlex.split(s, comments=True) in POSIX mode; undefined for an unclosed quote. */
@@ -127,9 +138,13 @@ function pythonLiteral(text: string): AnsibleValue | undefined {
 
 /**
  * A host pattern: a name with optional `[a:b]` or `[a:b:step]` ranges (numbers, zero-padded when the
- * start is, or single letters), and an optional `:port` after an IPv4 address or name.
+ * start is, or single letters), and an optional `:port` after an IPv4 address or name; an IPv6
+ * address bare, or in brackets when a port follows (Ansible's parse_address).
  */
 export function expandHostPattern(pattern: string): { hosts: string[]; port?: number } | undefined {
+  // Two colons at least: an IPv6 address, never a name with a port or a range.
+  const ipv6 = /^\[([0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*)\](?::(\d+))?$|^([0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*)$/i.exec(pattern);
+  if (ipv6) return ipv6[2] ? { hosts: [ipv6[1]!], port: Number(ipv6[2]) } : { hosts: [(ipv6[1] ?? ipv6[3])!] };
   const withPort = /^([^:]+):(\d+)$/.exec(pattern);
   const name = withPort ? withPort[1]! : pattern;
   if (name.includes(':') && !/\[/.test(name)) return undefined;

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { expandHostPattern, HOST_PATTERN_PROBLEM, portVars } from './ansible-ini.js';
 import { addHost, group, type AnsibleInventory, type AnsibleValue, type Sourced } from './ansible-inventory.js';
 
 /**
@@ -36,7 +37,19 @@ function readGroup(inv: AnsibleInventory, name: string, body: unknown, path: str
     else if (value !== null && value !== undefined && !isMapping(value))
       problems.push(new ConfigError(inv.file, undefined, `${path}.${key}`, 'is not a mapping', `write ${key}: as name: value lines`));
   }
-  for (const [host, vars] of Object.entries(mappingOr(body.hosts))) addHost(inv, name, host, sourced(inv.file, vars, `${path}.hosts.${host}`));
+  for (const [pattern, vars] of Object.entries(mappingOr(body.hosts))) {
+    // Ansible's YAML plugin expands a host key as the INI one does a host line's name: `node1:2222`, `node[1:3]`.
+    const expanded = expandHostPattern(pattern);
+    const where = `${path}.hosts.${pattern}`;
+    if (!expanded) {
+      const { message, hint } = HOST_PATTERN_PROBLEM(pattern);
+      problems.push(new ConfigError(inv.file, undefined, where, message, hint));
+      continue;
+    }
+    const own = portVars(expanded.port, `${inv.file} ${where}`);
+    for (const [k, v] of sourced(inv.file, vars, where)) own.set(k, v);
+    for (const host of expanded.hosts) addHost(inv, name, host, own);
+  }
   for (const [k, v] of sourced(inv.file, body.vars, `${path}.vars`)) g.vars.set(k, v);
   for (const [child, childBody] of Object.entries(mappingOr(body.children))) {
     if (!g.children.includes(child)) g.children.push(child);

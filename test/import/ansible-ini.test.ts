@@ -28,6 +28,19 @@ describe("Ansible's INI inventory", () => {
     expect(expandHostPattern('bad[1:')).toBeUndefined();
   });
 
+  it("takes IPv6 addresses as Ansible's parse_address does: bare, or in brackets with a port", () => {
+    expect(expandHostPattern('2001:db8::1')).toEqual({ hosts: ['2001:db8::1'] });
+    expect(expandHostPattern('[fe80::3]:2222')).toEqual({ hosts: ['fe80::3'], port: 2222 });
+    expect(expandHostPattern('[2001:db8::2]')).toEqual({ hosts: ['2001:db8::2'] });
+    expect(expandHostPattern('node:x')).toBeUndefined();
+  });
+
+  it("lets a host line's ansible_port win over the port written after its name, as Ansible sets the variables after the port", () => {
+    const { inventory } = parseAnsibleIni('[nodes]\nn1:2222 ansible_port=2200\nn2:2222\n', 'hosts');
+    expect(inventory.hosts.get('n1')?.get('ansible_port')?.value).toBe(2200);
+    expect(inventory.hosts.get('n2')?.get('ansible_port')?.value).toBe(2222);
+  });
+
   it('reads groups, children and vars, with where each value was written', () => {
     const text = [
       '# a comment',

@@ -215,6 +215,38 @@ describe('bootstrap import of kubespray', () => {
     );
   });
 
+  it('expands host keys of a YAML inventory as Ansible does: a port after the name, ranges', () => {
+    const dir = useTemp();
+    writeTree(dir, {
+      'hosts.yaml': [
+        'all:',
+        '  hosts:',
+        '    10.0.0.1:2222:',
+        '    node[2:3]:',
+        '      ansible_host: 10.0.0.9',
+        '  children:',
+        '    kube_control_plane:',
+        '      hosts:',
+        '        10.0.0.1:2222:',
+        '    etcd:',
+        '      hosts:',
+        '        10.0.0.1:2222:',
+        '    kube_node:',
+        '      hosts:',
+        '        node[2:3]:',
+        '',
+      ].join('\n'),
+    });
+    const r = importInventory(join(dir, 'hosts.yaml'));
+    expect(r.inventory.hosts.map((h) => [h.name, h.address, h.ssh?.port])).toEqual([
+      ['10-0-0-1', '10.0.0.1', 2222],
+      ['node2', '10.0.0.9', undefined],
+      ['node3', '10.0.0.9', undefined],
+    ]);
+    writeTree(dir, { 'bad.yaml': 'all:\n  children:\n    kube_node:\n      hosts:\n        bad[1:\n' });
+    expect(() => importInventory(join(dir, 'bad.yaml'))).toThrow(expect.objectContaining({ problems: [expect.objectContaining({ message: expect.stringContaining('is not a host name or range') })] }));
+  });
+
   it('asks which tool wrote an inventory it cannot tell', () => {
     const dir = useTemp();
     writeTree(dir, { hosts: '[web]\nw1\n' });
