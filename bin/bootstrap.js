@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI lives in dist/ (built by `npm run build`, which `npm ci` runs through `prepare`).
-import { tuneHeapForStreaming } from '../dist/cli/heap.js';
-import { main } from '../dist/cli/main.js';
-
-tuneHeapForStreaming();
-process.exitCode = await main(process.argv.slice(2));
+// Thin launcher: the CLI is one bundle in dist/ (built by `npm run build`, which `npm ci` runs through `prepare`).
+// Stack traces are printed with --debug only: then map them to src/ (the .map files next to the bundle).
+// Not always: reading a bundle's map costs start-up time, and the import below must come after this.
+if (process.argv.includes('--debug')) process.setSourceMapsEnabled(true);
+await import('../dist/bootstrap.js');

@@ -2,6 +2,7 @@ import { createWriteStream, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
+import { importCommonJs } from '../common-js.js';
 import { ArtifactError } from '../errors.js';
 import { discard } from '../fresh-file.js';
 import { LIMITS, sizeText } from './limits.js';
@@ -33,7 +34,7 @@ let undici: Promise<Undici> | undefined;
 
 /** undici loads on the first download: most runs download nothing, and loading it costs 0.2 s. */
 function http(): Promise<Undici> {
-  undici ??= import('undici');
+  undici ??= importCommonJs(import('undici'));
   return undici;
 }
 

@@ -19,6 +19,7 @@ import {
 import type { ArtifactCache } from './cache.js';
 import { digestFromChecksumFile } from './checksum-file.js';
 import { downloadTo, fetchText, type SizeLimit, type UrlOrigin } from './download.js';
+import { importCommonJs } from '../common-js.js';
 import { LIMITS, sizeText, type Limits } from './limits.js';
 import type { ArtifactLock, Pin } from './lock.js';
 import { entryKey, entryPath, type ArtifactEntry, type LoadedManifest } from './manifest.js';
@@ -395,7 +396,7 @@ async function extract(ctx: ResolveContext, source: ArtifactSource, archive: str
   // Members being written: a failure waits for each to remove its temp file.
   const writing = new Set<Promise<void>>();
   // Loaded here: only a download of a release archive needs it.
-  const { extract: untar } = await import('tar-stream');
+  const { extract: untar } = await importCommonJs(import('tar-stream'));
   const tar = untar();
   tar.on('entry', (header, stream, next) => {
     const name = wanted.get(normalize(header.name));

@@ -2,20 +2,72 @@ import { Command, CommanderError } from 'commander';
 import { KubestrapError } from '../errors.js';
 import { PACKAGE_VERSION } from '../package-root.js';
 import { printable } from '../printable.js';
-import { bundleCommand } from './commands/bundle.js';
-import { certsCommand } from './commands/certs.js';
-import { convergeCommand } from './commands/converge.js';
-import { healthCommand } from './commands/health.js';
-import { importCommand } from './commands/import.js';
-import { initCommand } from './commands/init.js';
-import { kubeconfigCommand } from './commands/kubeconfig.js';
-import { renderCommand } from './commands/render.js';
-import { resetCommand } from './commands/reset.js';
-import { tunnelCommand } from './commands/tunnel.js';
-import { etcdCommand } from './commands/etcd.js';
 import { EXIT_FAILED, EXIT_INVALID_INPUT, EXIT_OK, printError, processIo, type CliIo } from './io.js';
 
-function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+type SetExitCode = (code: number) => void;
+
+/**
+ * Every command, as the top-level help lists it. A command's module (and what it imports: ssh2, the
+ * X.509 library, listr2...) is imported only when that command is named, so `bootstrap --help` and
+ * each command start with nothing they do not run. The summary lives here, not in the command's
+ * module, so that the list needs none of them.
+ */
+interface LazyCommand {
+  name: string;
+  summary: string;
+  load(io: CliIo, setExitCode: SetExitCode): Promise<Command>;
+}
+
+const COMMANDS: LazyCommand[] = [
+  {
+    name: 'init',
+    summary: 'create a new cluster on fresh hosts (asks on a terminal, shows the plan first)',
+    load: async (io, set) => (await import('./commands/init.js')).initCommand(io, set),
+  },
+  { name: 'render', summary: "write each host's files to a folder (touches no host)", load: async (io) => (await import('./commands/render.js')).renderCommand(io) },
+  {
+    name: 'plan',
+    summary: 'show what apply would change on each host (touches nothing)',
+    load: async (io, set) => (await import('./commands/converge.js')).convergeCommand(io, 'plan', set),
+  },
+  { name: 'apply', summary: 'bring every host to the desired state', load: async (io, set) => (await import('./commands/converge.js')).convergeCommand(io, 'apply', set) },
+  {
+    name: 'health',
+    summary: 'check that the cluster works: etcd, API server, controllers, nodes, flannel, runtime',
+    load: async (io, set) => (await import('./commands/health.js')).healthCommand(io, set),
+  },
+  { name: 'certs', summary: "check and renew the cluster's certificates", load: async (io, set) => (await import('./commands/certs.js')).certsCommand(io, set) },
+  {
+    name: 'reset',
+    summary: 'take kubestrap off the hosts: units, binaries, configuration, certificates, run-time state (shows it first)',
+    load: async (io, set) => (await import('./commands/reset.js')).resetCommand(io, set),
+  },
+  { name: 'etcd', summary: "back up and restore the cluster's state (etcd)", load: async (io, set) => (await import('./commands/etcd.js')).etcdCommand(io, set) },
+  {
+    name: 'kubeconfig',
+    summary: 'a kubeconfig with a personal certificate from the cluster CA (never the admin credential)',
+    load: async (io, set) => (await import('./commands/kubeconfig.js')).kubeconfigCommand(io, set),
+  },
+  {
+    name: 'tunnel',
+    summary: "forward a local port to the API server through a master's SSH connection",
+    load: async (io) => (await import('./commands/tunnel.js')).tunnelCommand(io),
+  },
+  { name: 'bundle', summary: 'offline bundles: every artifact a config needs, in one folder', load: async (io) => (await import('./commands/bundle.js')).bundleCommand(io) },
+  {
+    name: 'import',
+    summary: 'write inventory.yaml and config.properties from a kubeasz or kubespray inventory (touches no host)',
+    load: async (io, set) => (await import('./commands/import.js')).importCommand(io, set),
+  },
+];
+
+/** The command the arguments name (`help NAME` names NAME): the program's own options take no values. */
+function namedCommand(argv: string[]): string | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
+}
+
+async function buildProgram(io: CliIo, argv: string[], setExitCode: SetExitCode): Promise<Command> {
   // commander's errors quote the command line (`unknown option '...'`): escaped, as every message is.
   const output = {
     writeOut: (s: string) => io.stdout.write(s),
@@ -28,18 +80,10 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .exitOverride()
     .configureOutput(output)
     .showHelpAfterError();
-  program.addCommand(initCommand(io, setExitCode));
-  program.addCommand(renderCommand(io));
-  program.addCommand(convergeCommand(io, 'plan', setExitCode));
-  program.addCommand(convergeCommand(io, 'apply', setExitCode));
-  program.addCommand(healthCommand(io, setExitCode));
-  program.addCommand(certsCommand(io, setExitCode));
-  program.addCommand(resetCommand(io, setExitCode));
-  program.addCommand(etcdCommand(io, setExitCode));
-  program.addCommand(kubeconfigCommand(io, setExitCode));
-  program.addCommand(tunnelCommand(io));
-  program.addCommand(bundleCommand(io));
-  program.addCommand(importCommand(io, setExitCode));
+  const named = namedCommand(argv);
+  // The others stay placeholders with a name and a summary: enough for the list and for commander's
+  // "did you mean" on a misspelt name; none of them runs, since commander runs only the named one.
+  for (const entry of COMMANDS) program.addCommand((entry.name === named ? await entry.load(io, setExitCode) : new Command(entry.name)).summary(entry.summary));
   // Added commands keep their own settings: each gets the program's.
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride().configureOutput(output);
   return program;
@@ -48,7 +92,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
 /** Runs the CLI and returns its exit code (the launcher sets process.exitCode). */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => (exitCode = code));
+  const program = await buildProgram(io, argv, (code) => (exitCode = code));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

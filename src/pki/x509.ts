@@ -15,6 +15,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
+import { importCommonJs } from '../common-js.js';
 
 export type { X509 };
 
@@ -23,7 +24,7 @@ let loaded: Promise<typeof X509> | undefined;
 export function x509Library(): Promise<typeof X509> {
   loaded ??= (async () => {
     await import('reflect-metadata');
-    const lib = await import('@peculiar/x509');
+    const lib = await importCommonJs(import('@peculiar/x509'));
     lib.cryptoProvider.set(webcrypto);
     return lib;
   })();

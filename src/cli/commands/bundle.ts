@@ -20,7 +20,7 @@ interface CreateOptions {
 
 /** `bootstrap bundle create`: everything a config needs, for hosts (and a controller) without internet access. */
 export function bundleCommand(io: CliIo): Command {
-  const bundle = new Command('bundle').summary('offline bundles: every artifact a config needs, in one folder');
+  const bundle = new Command('bundle');
   bundle
     .command('create')
     .summary('download and check every binary and image the config needs into a folder')

@@ -50,7 +50,7 @@ export function certsCommand(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--name <names...>', 'these certificates: a name as `certs check` shows it (apiserver, kubelet/node1) or a group (kubelet, etcd-server)')
     .addOption(outputOption('report format'))
     .action(async (opts: RenewOptions) => setExitCode(await renewCerts(io, opts)));
-  return new Command('certs').summary("check and renew the cluster's certificates").addCommand(check).addCommand(renew);
+  return new Command('certs').addCommand(check).addCommand(renew);
 }
 
 async function checkCerts(io: CliIo, opts: CheckOptions): Promise<number> {

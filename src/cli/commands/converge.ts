@@ -40,13 +40,11 @@ export interface ConvergeOptions extends ConnectionOptions {
 /** `plan` and `apply` share everything but the mode: same inputs, same probes, same diff. */
 export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: number) => void): Command {
   const phases = availablePhaseNames().join(', ');
-  const command = new Command(mode)
-    .summary(mode === 'plan' ? 'show what apply would change on each host (touches nothing)' : 'bring every host to the desired state')
-    .description(
-      mode === 'plan'
-        ? 'Connect to every host, read its state, and print exactly what `apply` would change: file diffs, services to restart, packages to install. Changes nothing.'
-        : 'Connect to every host, read its state, and change only what differs; restart only the services whose inputs changed.',
-    );
+  const command = new Command(mode).description(
+    mode === 'plan'
+      ? 'Connect to every host, read its state, and print exactly what `apply` would change: file diffs, services to restart, packages to install. Changes nothing.'
+      : 'Connect to every host, read its state, and change only what differs; restart only the services whose inputs changed.',
+  );
   return withConvergeOptions(withInputOptions(command))
     .option('--phase <names...>', `only these phases (${phases})`)
     .option('--limit <hosts...>', 'change only these hosts (names, comma- or space-separated); the others are read, not changed')

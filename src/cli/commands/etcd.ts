@@ -61,7 +61,7 @@ export function etcdCommand(io: CliIo, setExitCode: (code: number) => void, stre
     .option('--allow-missing-member', 'restore although an etcd member or master does not answer (it is left out)', false)
     .addOption(outputOption('report format'))
     .action(async (snapshot: string | undefined, opts: RestoreOptions) => setExitCode(await restoreEtcd(io, snapshot, opts, streams)));
-  return new Command('etcd').summary("back up and restore the cluster's state (etcd)").addCommand(backup).addCommand(restore);
+  return new Command('etcd').addCommand(backup).addCommand(restore);
 }
 
 function loadSpec(io: CliIo, opts: ConnectionOptions): ClusterSpec {

@@ -16,7 +16,6 @@ interface HealthOptions extends ConnectionOptions {
 /** `bootstrap health`: is the cluster still working? One row per check and host; exit 1 on any failure. */
 export function healthCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   return withConnectionOptions(withInputOptions(new Command('health')))
-    .summary('check that the cluster works: etcd, API server, controllers, nodes, flannel, runtime')
     .description(
       'Over the SSH connections (one command per host, hosts in parallel): etcd endpoint health and member list, the API ' +
         "server's /readyz, controller-manager and scheduler health, every node Ready, a flannel lease per node, the " +

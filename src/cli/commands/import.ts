@@ -23,7 +23,6 @@ interface ImportOptions {
 /** `bootstrap import FILE`: a kubeasz or kubespray inventory to kubestrap's inventory.yaml and config.properties. */
 export function importCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   return new Command('import')
-    .summary('write inventory.yaml and config.properties from a kubeasz or kubespray inventory (touches no host)')
     .description(
       "Reads kubeasz's hosts (and config.yml beside it) or kubespray's inventory.ini or hosts.yaml (and group_vars/, host_vars/ beside it), writes inventory.yaml and config.properties into --out, " +
         'and says what it carried over, from where, and every value it did not, with why. Then checks the files as `plan` does before it connects; exits 2 if plan would refuse them.',

@@ -27,7 +27,6 @@ const DEFAULT_CONFIG = 'config.properties';
  */
 export function initCommand(io: CliIo, setExitCode: (code: number) => void, streams: PromptStreams = { input: process.stdin, output: process.stdout }): Command {
   const command = new Command('init')
-    .summary('create a new cluster on fresh hosts (asks on a terminal, shows the plan first)')
     .description(
       'Run every phase on hosts that hold no cluster yet. Without -i and -c on a terminal, ask for hosts, roles, SSH login, ' +
         'version and networks, and write inventory.yaml and config.properties. Show the plan and ask before applying ' +

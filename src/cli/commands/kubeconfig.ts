@@ -30,7 +30,6 @@ const DEFAULT_DAYS = 365;
 /** `bootstrap kubeconfig`: a kubeconfig with a personal client certificate, for the operator's own machine. */
 export function kubeconfigCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   return withInputOptions(new Command('kubeconfig'))
-    .summary('a kubeconfig with a personal certificate from the cluster CA (never the admin credential)')
     .description(
       'Issues a client certificate for --user (its groups from --group) from the local cluster CA, with a new key, and writes a kubeconfig ' +
         "holding it (0600) that points at the cluster's API server address (MASTER_IP or the load balancer), or at `bootstrap tunnel`'s local port with --tunnel-port. " +

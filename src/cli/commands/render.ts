@@ -25,7 +25,6 @@ interface RenderOptions {
 
 export function renderCommand(io: CliIo): Command {
   const command = new Command('render')
-    .summary("write each host's files to a folder (touches no host)")
     .description(
       'Write every file each host would get to OUT/<host>/<path on the host>, touching no host.\n' + 'Without -i it is a drop-in for gen-config.sh: --templates DIR --config FILE --out DIR.',
     )

@@ -31,7 +31,6 @@ interface ResetCommandOptions extends ConnectionOptions {
  */
 export function resetCommand(io: CliIo, setExitCode: (code: number) => void, streams: PromptStreams = { input: process.stdin, output: process.stdout }): Command {
   const command = new Command('reset')
-    .summary('take kubestrap off the hosts: units, binaries, configuration, certificates, run-time state (shows it first)')
     .description(
       'Stop and disable what kubestrap runs, remove what it installed (from the host record), and what the cluster made at run time: ' +
         "pods' containers and mounts, the pod network's interfaces, the iptables chains and nftables tables of kube-proxy, flannel and CNI, data folders " +

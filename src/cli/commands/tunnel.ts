@@ -34,7 +34,6 @@ function untilSignalled(): StopSignal {
 /** `bootstrap tunnel`: a local port to the API server over a master's SSH connection, until Ctrl-C or SIGTERM. */
 export function tunnelCommand(io: CliIo, stop: () => StopSignal = untilSignalled): Command {
   return withConnectionOptions(withInputOptions(new Command('tunnel')))
-    .summary("forward a local port to the API server through a master's SSH connection")
     .description(
       "Listens on 127.0.0.1:<port> and carries each connection to the API server's secure port on the first master that answers, " +
         "inside its SSH connection (the master's sshd must allow TCP forwarding), for a machine that reaches the hosts' SSH but not the API server. " +
