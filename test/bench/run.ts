@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --hosts 3,9,20] [--only os|upload|pki|cluster] [--keep] [--lab NAME]`: the numbers the
+ * `npm run bench [-- --hosts 3,9,20] [--only os|upload|pki|cluster|startup] [--keep] [--lab NAME]`: the numbers the
  * design promises, measured on lab hosts with the built CLI exactly as an operator runs it (process
  * start included).
  *   - wall time of the first `apply --phase os` on fresh hosts (firewalld running, swap in fstab),
@@ -10,6 +10,7 @@
  *     files to the same hosts, bytes sent per host, the controller's peak memory (see upload.ts)
  *   - a whole cluster: `init` on fresh hosts (3 etcd+master, the rest workers; one master for fewer than
  *     3 hosts), then a no-op `apply` of every phase, `plan` and `health`, with round trips per host
+ *   - start-up: `bootstrap --help`, and the first SSH packet of a `plan` and an `apply` (startup.ts)
  * Prints figures; asserts nothing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import { localPkiStore } from '../../src/pki/store.js';
 import { labBundle } from '../lab/bundle.js';
 import { writeLabConfig } from '../lab/cluster-config.js';
 import { addHosts, labDown, labUp, removeHosts, writeInventory, type LabHost, type LabInfo } from '../lab/index.js';
+import { measureStartup, startupLines } from './startup.js';
 import { measureUpload, ROUNDS, uploadTable, type UploadRow } from './upload.js';
 
 /** `--lab NAME`: several people may bench on one machine. */
@@ -158,6 +160,8 @@ async function main(): Promise<void> {
   }
   if (values.only === 'pki') return;
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  if (values.only === undefined || values.only === 'startup') console.log(`${startupLines(await measureStartup()).join('\n')}\n`);
+  if (values.only === 'startup') return;
   console.log(`bench: lab '${LAB}', ${process.env.CI ? 'CI' : 'local'} machine, ${counts.join(' / ')} fresh hosts`);
   await labUp({ name: LAB, hosts: 0 });
   const bundleDir = await labBundle();

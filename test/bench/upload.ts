@@ -193,7 +193,7 @@ export async function measureUpload(lab: LabInfo, hosts: LabHost[], bundleDir: s
   return { hosts: hosts.length, mb, scp, kubestrap: kubestrapBest as Record<TransferCodec, Timed>, pairedRatio, noop, encodeSeconds };
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
