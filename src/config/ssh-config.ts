@@ -197,7 +197,8 @@ export class SshConfig {
   }
 
   private identityFile(o: Obtained, tokens: Record<string, string>): string {
-    const path = expandTokens(o, tokens);
+    // OpenSSH expands ${VAR} first, then %-tokens (default_client_percent_dollar_expand).
+    const path = expandTokens({ ...o, value: expandEnv(o) }, tokens);
     if (path === '~' || path.startsWith('~/')) return join(this.home, path.slice(1));
     // OpenSSH takes a relative IdentityFile from the directory ssh runs in; kubestrap does the same.
     return path;
@@ -217,6 +218,15 @@ function expandTokens(o: Obtained, tokens: Record<string, string>): string {
     const value = tokens[token];
     if (value === undefined)
       throw new SshConfigError(o.file, `${whole} in "${o.value}" is not a token kubestrap expands (it knows %h %n %r %p %d %u %%)`, 'write the value out, or set it in the inventory');
+    return value;
+  });
+}
+
+/** `${NAME}` from the environment, as OpenSSH expands it in IdentityFile; one that is not set is an error, as in ssh. */
+function expandEnv(o: Obtained): string {
+  return o.value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
+    const value = process.env[name];
+    if (value === undefined) throw new SshConfigError(o.file, `${whole} in "${o.value}" names an environment variable that is not set`, `set ${name}, or write the path out`);
     return value;
   });
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SshConfig } from '../../src/config/ssh-config.js';
 import { SshConfigError } from '../../src/errors.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
@@ -45,6 +45,19 @@ describe('ssh_config', () => {
     expect(config.lookup('lab2').identityFiles).toEqual([join(dir, '.ssh/id_root_22')]);
     expect(config.lookup('lab1').identityFiles).toEqual([join(dir, '.ssh/id_ops_2222')]);
     expect(config.lookup('lab1', { user: 'deploy', port: 2200 }).identityFiles).toEqual([join(dir, '.ssh/id_deploy_2200')]);
+  });
+
+  it('expands ${NAME} in IdentityFile from the environment, as OpenSSH does, and refuses a variable that is not set', () => {
+    const dir = home({ 'keys/id_lab': 'key' });
+    vi.stubEnv('KUBESTRAP_TEST_KEYS', join(dir, 'keys'));
+    vi.stubEnv('KUBESTRAP_TEST_UNSET', undefined);
+    try {
+      const config = user({ '.ssh/config': 'Host lab1\n  IdentityFile ${KUBESTRAP_TEST_KEYS}/id_lab\nHost lab2\n  IdentityFile ${KUBESTRAP_TEST_UNSET}/id_lab\n' });
+      expect(config.lookup('lab1').identityFiles).toEqual([join(dir, 'keys/id_lab')]);
+      expect(() => config.lookup('lab2')).toThrow(/KUBESTRAP_TEST_UNSET.* is not set/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('expands %h in HostName to the alias', () => {
