@@ -1,6 +1,6 @@
 import type { Role } from '../config/inventory-schema.js';
 import type { KnownKey } from '../config/keys.js';
-import type { AnsibleValue } from './ansible-inventory.js';
+import type { AnsibleValue, Sourced } from './ansible-inventory.js';
 
 /**
  * What kubeasz's and kubespray's variables and groups mean to kubestrap. Each tool's knowledge is a
@@ -38,8 +38,8 @@ export interface Flavour {
   nodeNameVar?: string;
   /** The host variable with the address the cluster uses (kubestrap's internalAddress). */
   internalAddressVar?: string;
-  /** The node name a host gets when nothing names it, as the tool makes it. */
-  defaultNodeName: (inventoryName: string) => string;
+  /** The node name a host gets when nothing names it, as the tool makes it (from the host's variables). */
+  defaultNodeName: (inventoryName: string, vars: ReadonlyMap<string, Sourced>) => string;
   /** Which address of SERVICE_CIDR the tool gives the cluster DNS (kubestrap's CLUSTER_DNS_SVC_IP). */
   dnsServiceIndex: number;
   /** A group whose host is the SSH jump host for all the others. */
@@ -140,8 +140,12 @@ const KUBEASZ: Flavour = {
   },
   // kubeasz 2.x named its etcd members with NODE_NAME on the [etcd] hosts.
   hostNotes: { NODE_NAME: 'kubestrap names each etcd member after its host' },
-  // config.yml's K8S_NODENAME: k8s_nodename lower-cased with _ as -, else k8s-<inventory name, . as ->.
-  defaultNodeName: (name) => `k8s-${name.replaceAll('.', '-')}`,
+  // config.yml's K8S_NODENAME: k8s_nodename lower-cased with _ as -, else k8s-<inventory name, . as ->
+  // since kubeasz 3.6.3; before (and with no config.yml, as in 2.x) the node was the inventory name.
+  defaultNodeName: (name, vars) => {
+    const template = vars.get('K8S_NODENAME')?.value;
+    return typeof template === 'string' && /k8s-\{\{\s*inventory_hostname/.test(template) ? `k8s-${name.replaceAll('.', '-')}` : name;
+  },
   // kubeasz's CLUSTER_DNS_SVC_IP is SERVICE_CIDR | ipaddr(2).
   dnsServiceIndex: 2,
 };

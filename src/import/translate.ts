@@ -170,7 +170,7 @@ class Translator {
 
   private nodeName(ansibleName: string, vars: Map<string, Sourced>): string {
     const set = this.flavour.nodeNameVar ? this.textOf(vars.get(this.flavour.nodeNameVar), this.flavour.nodeNameVar) : undefined;
-    const tools = set ? set.toLowerCase().replaceAll('_', '-') : this.flavour.defaultNodeName(ansibleName);
+    const tools = set ? set.toLowerCase().replaceAll('_', '-') : this.flavour.defaultNodeName(ansibleName, vars);
     const name = tools
       .toLowerCase()
       .replace(/[^a-z0-9-]+/g, '-')

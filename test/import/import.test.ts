@@ -65,9 +65,14 @@ describe('bootstrap import of kubeasz', () => {
     const dir = useTemp();
     const config = readFileSync(join(FIXTURES, 'kubeasz-config/config.yml'), 'utf8');
     // As `ezctl new k8s-01` writes them: the cluster's name in hosts, its versions in config.yml.
-    writeTree(dir, { hosts: readFileSync(KUBEASZ, 'utf8').replace('_cluster_name_', 'k8s-01'), 'config.yml': config.replace('__k8s_ver__', 'v1.34.2') });
+    writeTree(dir, {
+      hosts: readFileSync(KUBEASZ, 'utf8').replace('_cluster_name_', 'k8s-01').replace(" k8s_nodename='worker-02'", ''),
+      'config.yml': config.replace('__k8s_ver__', 'v1.34.2'),
+    });
     const r = importInventory(join(dir, 'hosts'));
     expect(r.inventory.cluster).toBe('k8s-01');
+    // config.yml's K8S_NODENAME names a node without k8s_nodename k8s-<address>.
+    expect(r.inventory.hosts.at(-1)?.name).toBe('k8s-192-168-1-5');
     expect(r.adjusted.find((a) => a.name === 'cluster')?.where).toBe(`${join(dir, 'hosts')}:72 [all:vars] cluster_dir`);
     expect(left(r, 'Kubernetes version')).toEqual([]);
     expect(properties(r)).toMatchObject({ KUBE_VERSION: 'v1.34.2', APISERVER_EXTRA_SANS: '10.1.1.1,k8s.easzlab.io', NODE_CIDR_MASK_SIZE: '24', FLANNEL_BACKEND: 'vxlan', CA_VALIDITY_DAYS: '36500' });
@@ -81,12 +86,14 @@ describe('bootstrap import of kubeasz', () => {
   it('takes a kubeasz 2.x hosts file, whose groups are kube-master and kube-node as in old kubespray ones, as kubeasz', () => {
     const r = importInventory(KUBEASZ_2);
     expect(r.format).toBe('kubeasz');
-    expect(r.inventory.hosts.map((h) => [h.address, h.roles.join('+')])).toEqual([
-      ['192.168.1.1', 'etcd+master+worker'],
-      ['192.168.1.2', 'etcd+master+worker'],
-      ['192.168.1.3', 'etcd+worker'],
-      ['192.168.1.4', 'worker'],
+    expect(r.inventory.hosts.map((h) => [h.name, h.address, h.roles.join('+')])).toEqual([
+      ['192-168-1-1', '192.168.1.1', 'etcd+master+worker'],
+      ['192-168-1-2', '192.168.1.2', 'etcd+master+worker'],
+      ['192-168-1-3', '192.168.1.3', 'etcd+worker'],
+      ['192-168-1-4', '192.168.1.4', 'worker'],
     ]);
+    // Without config.yml's K8S_NODENAME (kubeasz before 3.6.3), kubeasz's nodes are named by their inventory name: the change is said.
+    expect(r.adjusted.find((a) => a.name === '192.168.1.1')?.why).toContain('kubeasz names its node 192.168.1.1');
     // kubeasz before 3.x wrote the cluster domain with the root's dot: the same domain.
     expect(properties(r)).toMatchObject({ SERVICE_CIDR: '10.68.0.0/16', CLUSTER_CIDR: '172.20.0.0/16', KUBE_PROXY_MODE: 'ipvs', CLUSTER_DOMAIN: 'cluster.local' });
     expect(left(r, 'NODE_NAME').map((l) => l.why)).toEqual(Array(3).fill('kubestrap names each etcd member after its host'));
