@@ -141,7 +141,7 @@ const KUBEASZ: Flavour = {
   // kubeasz 2.x named its etcd members with NODE_NAME on the [etcd] hosts.
   hostNotes: { NODE_NAME: 'kubestrap names each etcd member after its host' },
   // config.yml's K8S_NODENAME: k8s_nodename lower-cased with _ as -, else k8s-<inventory name, . as ->
-  // since kubeasz 3.6.3; before (and with no config.yml, as in 2.x) the node was the inventory name.
+  // since kubeasz 3.6.4; before (and with no config.yml, as in 2.x) the node was the inventory name.
   defaultNodeName: (name, vars) => {
     const template = vars.get('K8S_NODENAME')?.value;
     return typeof template === 'string' && /k8s-\{\{\s*inventory_hostname/.test(template) ? `k8s-${name.replaceAll('.', '-')}` : name;

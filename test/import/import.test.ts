@@ -92,7 +92,7 @@ describe('bootstrap import of kubeasz', () => {
       ['192-168-1-3', '192.168.1.3', 'etcd+worker'],
       ['192-168-1-4', '192.168.1.4', 'worker'],
     ]);
-    // Without config.yml's K8S_NODENAME (kubeasz before 3.6.3), kubeasz's nodes are named by their inventory name: the change is said.
+    // Without config.yml's K8S_NODENAME (kubeasz before 3.6.4), kubeasz's nodes are named by their inventory name: the change is said.
     expect(r.adjusted.find((a) => a.name === '192.168.1.1')?.why).toContain('kubeasz names its node 192.168.1.1');
     // kubeasz before 3.x wrote the cluster domain with the root's dot: the same domain.
     expect(properties(r)).toMatchObject({ SERVICE_CIDR: '10.68.0.0/16', CLUSTER_CIDR: '172.20.0.0/16', KUBE_PROXY_MODE: 'ipvs', CLUSTER_DOMAIN: 'cluster.local' });
