@@ -191,7 +191,7 @@ export class SshConfig {
     if (hostName) config.hostName = hostName;
     if (user) config.user = user;
     if (port !== undefined) config.port = port;
-    if (identitiesOnly) config.identitiesOnly = identitiesOnly.value.toLowerCase() === 'yes';
+    if (identitiesOnly) config.identitiesOnly = parseFlag(identitiesOnly, 'IdentitiesOnly');
     if (proxyValue?.keyword === 'proxycommand') config.proxyCommand = proxyValue.value;
     return config;
   }
@@ -245,6 +245,14 @@ function parseHop(hop: string, file: string): JumpHop {
   if (!m) throw new SshConfigError(file, `ProxyJump "${hop}" is not [user@]host[:port]`, 'fix the ProxyJump line');
   const [, user, host, port] = m;
   return { host: host!.replace(/^\[|\]$/g, ''), ...(user ? { user } : {}), ...(port ? { port: parsePort(port, file, 'ProxyJump port') } : {}) };
+}
+
+/** OpenSSH's yes/no flags, which take true and false too, in any case (readconf.c's multistate_flag). */
+function parseFlag(o: Obtained, what: string): boolean {
+  const value = o.value.toLowerCase();
+  if (value === 'yes' || value === 'true') return true;
+  if (value === 'no' || value === 'false') return false;
+  throw new SshConfigError(o.file, `${what} "${o.value}" is not yes or no`, `write ${what} yes or ${what} no`);
 }
 
 function parsePort(value: string, file: string, what: string): number {

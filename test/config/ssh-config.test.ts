@@ -128,6 +128,13 @@ describe('ssh_config', () => {
     expect(SshConfig.read({ kind: 'user' }, join(dir, 'nobody')).lookup('lab1')).toEqual({ identityFiles: [], proxyJump: [] });
   });
 
+  it('reads IdentitiesOnly as OpenSSH reads a flag: yes or true, no or false, in any case; anything else is refused', () => {
+    const config = user({ '.ssh/config': 'Host a\n  IdentitiesOnly True\nHost b\n  IdentitiesOnly false\nHost c\n  IdentitiesOnly always\n' });
+    expect(config.lookup('a').identitiesOnly).toBe(true);
+    expect(config.lookup('b').identitiesOnly).toBe(false);
+    expect(() => config.lookup('c')).toThrow(/IdentitiesOnly "always" is not yes or no/);
+  });
+
   it('refuses a Port that is not a port number, naming the file', () => {
     const config = user({ '.ssh/config': 'Host lab1\n  Port ssh\n' });
     expect(() => config.lookup('lab1')).toThrow(/Port "ssh" is not a port number/);
