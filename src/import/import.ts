@@ -76,6 +76,8 @@ function isYaml(file: string, text: string): boolean {
 
 /** Groups only kubeasz's hosts files have, in every version (2.x: deploy, lb, new-*; then harbor, ex-lb, chrony). */
 const KUBEASZ_ONLY_GROUPS = ['deploy', 'lb', 'new-master', 'new-node', 'new-etcd', 'harbor', 'ex-lb', 'ex_lb', 'chrony'];
+/** Groups of kubespray's inventories that kubeasz never wrote: they win over a group of the operator's own that kubeasz also has (lb). */
+const KUBESPRAY_ONLY_GROUPS = ['k8s-cluster', 'k8s_cluster', 'calico-rr', 'calico_rr', 'bastion'];
 
 /**
  * kubeasz calls its masters kube_master; kubespray kube_control_plane. Both called them kube-master
@@ -83,7 +85,7 @@ const KUBEASZ_ONLY_GROUPS = ['deploy', 'lb', 'new-master', 'new-node', 'new-etcd
  */
 function detectFormat(inv: AnsibleInventory): ImportFormat {
   const has = (g: string) => inv.groups.has(g);
-  const oldKubeasz = has('kube-master') && KUBEASZ_ONLY_GROUPS.some(has);
+  const oldKubeasz = has('kube-master') && KUBEASZ_ONLY_GROUPS.some(has) && !KUBESPRAY_ONLY_GROUPS.some(has);
   const kubeasz = has('kube_master') || oldKubeasz;
   const kubespray = has('kube_control_plane') || (has('kube-master') && !oldKubeasz);
   if (kubeasz !== kubespray) return kubeasz ? 'kubeasz' : 'kubespray';

@@ -254,6 +254,15 @@ describe('bootstrap import of kubespray', () => {
     expect(() => importInventory(join(dir, 'bad.yaml'))).toThrow(expect.objectContaining({ problems: [expect.objectContaining({ message: expect.stringContaining('is not a host name or range') })] }));
   });
 
+  it("takes an old kubespray inventory (kube-master) with a group of the operator's own named like one of kubeasz's as kubespray", () => {
+    const dir = useTemp();
+    writeTree(dir, {
+      'inventory.ini':
+        '[kube-master]\nnode1 ansible_host=10.0.0.1\n[etcd]\nnode1\n[kube-node]\nnode2 ansible_host=10.0.0.2\n[lb]\nlb1 ansible_host=10.0.0.9\n[k8s-cluster:children]\nkube-master\nkube-node\n',
+    });
+    expect(importInventory(join(dir, 'inventory.ini')).format).toBe('kubespray');
+  });
+
   it('asks which tool wrote an inventory it cannot tell', () => {
     const dir = useTemp();
     writeTree(dir, { hosts: '[web]\nw1\n' });
