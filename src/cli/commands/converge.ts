@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
 import type { HostFacts } from '../../engine/facts.js';
+import type { ClusterSession } from '../../engine/session.js';
 import type { ClusterContext, KubestrapPhase } from '../../phases/context.js';
 import { InvalidInputError, type KubestrapError, type Warning } from '../../errors.js';
 import { runSucceeded, type RunReport } from '../../engine/report.js';
@@ -94,11 +95,14 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   const state = openStateDir(spec.stateDir, spec.knownHostsFile);
   const lock = acquireLock(state.lockFile, `bootstrap ${command}`);
   const log = new RunLog(state.logsDir, command, shown);
+  const opened = openSession(spec, opts, (e) => log.write(e));
   // Download progress goes to the run's view once it exists; warnings about artifacts are said after the report.
   const notes: RunNotes = { draw: () => undefined, warnings: [] };
   let report: RunReport;
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
+    // Inputs checked and the lock held: the handshakes can go on while the PKI is prepared.
+    opened.connectEarly();
     // Under the lock: two runs must not both create a CA.
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
@@ -110,10 +114,11 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
       return rendered.files;
     };
-    report = await runOnHosts(io, mode, opts, spec, phases, filesFor, limit, log, notes, extras.preflight);
+    report = await runOnHosts(io, mode, opts, opened.session, spec, phases, filesFor, limit, log, notes, extras.preflight);
     log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
     extras.after?.(report);
   } finally {
+    await opened.close();
     lock.release();
     log.close();
   }
@@ -163,6 +168,7 @@ async function runOnHosts(
   io: CliIo,
   mode: RunMode,
   opts: ConvergeOptions,
+  session: ClusterSession<HostSpec>,
   spec: ClusterSpec,
   phases: KubestrapPhase[],
   filesFor: FilesFor,
@@ -171,7 +177,6 @@ async function runOnHosts(
   notes: RunNotes,
   preflight: RunExtras['preflight'],
 ): Promise<RunReport> {
-  const { session, close } = openSession(spec, opts, (e) => log.write(e));
   const view = await progressView(io, opts.output, phases);
   notes.draw = (text) => view.note(text);
   try {
@@ -188,7 +193,6 @@ async function runOnHosts(
     });
   } finally {
     await view.close();
-    await close();
   }
 }
 
