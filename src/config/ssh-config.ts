@@ -239,9 +239,9 @@ function localUser(): string {
   }
 }
 
-/** One ProxyJump hop: `[user@]host[:port]` or `ssh://[user@]host[:port]`. */
+/** One ProxyJump hop: `[user@]host[:port]` or `ssh://[user@]host[:port]`; the user runs to the last `@` (domain logins), as in OpenSSH. */
 function parseHop(hop: string, file: string): JumpHop {
-  const m = /^(?:ssh:\/\/)?(?:([^@]+)@)?(\[[^\]]+\]|[^:@]+)(?::(\d+))?$/.exec(hop);
+  const m = /^(?:ssh:\/\/)?(?:(.+)@)?(\[[^\]]+\]|[^:@]+)(?::(\d+))?$/.exec(hop);
   if (!m) throw new SshConfigError(file, `ProxyJump "${hop}" is not [user@]host[:port]`, 'fix the ProxyJump line');
   const [, user, host, port] = m;
   return { host: host!.replace(/^\[|\]$/g, ''), ...(user ? { user } : {}), ...(port ? { port: parsePort(port, file, 'ProxyJump port') } : {}) };

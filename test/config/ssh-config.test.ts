@@ -76,6 +76,11 @@ describe('ssh_config', () => {
     expect(config.lookup('c').proxyJump).toEqual([]);
   });
 
+  it('takes the user of a ProxyJump hop up to its last @, as OpenSSH does, for domain logins', () => {
+    const config = user({ '.ssh/config': 'Host a\n  ProxyJump alice@corp.example@bastion:2200\n' });
+    expect(config.lookup('a').proxyJump).toEqual([{ host: 'bastion', user: 'alice@corp.example', port: 2200 }]);
+  });
+
   it('takes ProxyJump and ProxyCommand as one setting, as OpenSSH does: the first of them obtained wins', () => {
     const config = user({ '.ssh/config': 'Host bastion\n  ProxyCommand none\nHost direct\n  ProxyJump none\nHost *\n  ProxyCommand nc %h %p\n  ProxyJump bastion\n' });
     expect(config.lookup('bastion')).toMatchObject({ proxyJump: [] });
