@@ -9,6 +9,15 @@ describe('the command line', () => {
     expect(run.stderr).toContain("error: unknown option '--\\x1b[2Jall-ok\\u202e'");
   });
 
+  it("shows a command's own options however it is asked for help (its module is imported only when it is named), and lists every command", async () => {
+    for (const args of [['apply', '--help'], ['help', 'apply'], ['--debug', 'apply', '--help']]) {
+      const run = await runCli(args);
+      expect([run.code, run.stdout]).toEqual([0, expect.stringContaining('--phase <names...>')]);
+    }
+    const list = await runCli(['--help']);
+    expect(list.stdout).toContain('apply           bring every host to the desired state');
+  });
+
   it('says the version package.json has', async () => {
     const run = await runCli(['--version']);
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
