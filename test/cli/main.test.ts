@@ -10,7 +10,11 @@ describe('the command line', () => {
   });
 
   it("shows a command's own options however it is asked for help (its module is imported only when it is named), and lists every command", async () => {
-    for (const args of [['apply', '--help'], ['help', 'apply'], ['--debug', 'apply', '--help']]) {
+    for (const args of [
+      ['apply', '--help'],
+      ['help', 'apply'],
+      ['--debug', 'apply', '--help'],
+    ]) {
       const run = await runCli(args);
       expect([run.code, run.stdout]).toEqual([0, expect.stringContaining('--phase <names...>')]);
     }
