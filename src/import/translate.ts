@@ -378,6 +378,22 @@ class Translator {
       const members = groupMembers(this.inv, group);
       if (members.length) this.leave({ name: `[${group}]`, value: members.join(', '), where: this.inv.file, why });
     }
+    // A group the tool's table does not know (kubespray 2.x's vault, one of the operator's own) holds
+    // hosts for some purpose kubestrap does not carry; groups of groups only gather known ones.
+    const { roles, otherGroups, jumpGroup, dynamicGroups = {} } = this.flavour;
+    const known = new Set([
+      'all',
+      'ungrouped',
+      ...Object.keys(roles),
+      ...Object.keys(otherGroups),
+      ...(jumpGroup ? [jumpGroup] : []),
+      ...Object.keys(dynamicGroups),
+      ...Object.values(dynamicGroups).flat(),
+    ]);
+    for (const g of this.inv.groups.values()) {
+      if (known.has(g.name) || g.hosts.length === 0) continue;
+      this.leave({ name: `[${g.name}]`, value: g.hosts.join(', '), where: this.inv.file, why: 'kubestrap gives this group no role or setting: its hosts are imported for their other groups only' });
+    }
   }
 
   /** Whatever no step read: left behind, with why as precisely as can be said. */

@@ -263,6 +263,20 @@ describe('bootstrap import of kubespray', () => {
     expect(importInventory(join(dir, 'inventory.ini')).format).toBe('kubespray');
   });
 
+  it("says which hosts of a group kubestrap has no use for lose that group's part (kubespray 2.x's [vault]), groups of groups aside", () => {
+    const dir = useTemp();
+    writeTree(dir, {
+      'inventory.ini':
+        '[all]\nnode1 ansible_host=10.0.0.1\nnode2 ansible_host=10.0.0.2\n[kube-master]\nnode1\n[kube-node]\nnode2\n[etcd]\nnode1\n[k8s-cluster:children]\nkube-node\nkube-master\n[calico-rr]\n[vault]\nnode1\nnode2\n[monitoring]\nnode2\n',
+    });
+    const r = importInventory(join(dir, 'inventory.ini'));
+    const why = expect.stringContaining('kubestrap gives this group no role');
+    // (A name like vault's keeps its value out of the report, as for any setting that may hold a secret.)
+    expect(left(r, '[vault]')).toEqual([expect.objectContaining({ why })]);
+    expect(left(r, '[monitoring]')).toEqual([expect.objectContaining({ value: 'node2', why })]);
+    expect(r.leftBehind.filter((l) => l.name.startsWith('['))).toHaveLength(2);
+  });
+
   it('asks which tool wrote an inventory it cannot tell', () => {
     const dir = useTemp();
     writeTree(dir, { hosts: '[web]\nw1\n' });
