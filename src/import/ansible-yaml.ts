@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { expandHostPattern, HOST_PATTERN_PROBLEM, portVars } from './ansible-ini.js';
@@ -59,49 +59,69 @@ function readGroup(inv: AnsibleInventory, name: string, body: unknown, path: str
 
 /**
  * Variables from Ansible's group_vars/ and host_vars/ folders next to the inventory, where kubespray
- * keeps the cluster's settings (group_vars/k8s_cluster/k8s-cluster.yml): `NAME.yml`, `NAME.yaml` or
- * every YAML file of a folder `NAME/`. Returns the files it read, and those for a group or host the
- * inventory does not have (Ansible applies them to no host).
+ * keeps the cluster's settings (group_vars/k8s_cluster/k8s-cluster.yml), found as Ansible's
+ * host_group_vars plugin finds them: for a name, the first of `NAME`, `NAME.yml`, `NAME.yaml`,
+ * `NAME.json` that exists (a folder: its files without extension or with one of those, in depth,
+ * hidden ones and backups `~` skipped). Returns the files it read, and those it did not with why:
+ * for a group or host the inventory does not have, or behind another file of the same name.
  */
-export function readVarsFolders(inv: AnsibleInventory, problems: ConfigError[]): { read: string[]; unused: string[] } {
+export function readVarsFolders(inv: AnsibleInventory, problems: ConfigError[]): { read: string[]; unused: Array<{ file: string; why: string }> } {
   const read: string[] = [];
-  const unused: string[] = [];
+  const unused: Array<{ file: string; why: string }> = [];
   const base = dirname(inv.file);
   for (const [folder, target] of [
     ['group_vars', (name: string) => inv.groups.get(name)?.vars],
     ['host_vars', (name: string) => inv.hosts.get(name)],
   ] as const) {
-    for (const { name, file } of varsFiles(join(base, folder))) {
+    for (const { name, first, files, shadowed } of varsFiles(join(base, folder))) {
       const vars = target(name);
       if (!vars) {
-        unused.push(file);
+        unused.push(...[...files, ...shadowed].map((file) => ({ file, why: 'names a group or host the inventory does not have, so Ansible applies it to no host' })));
         continue;
       }
-      read.push(file);
-      try {
-        for (const [k, v] of sourced(file, parse(readFileSync(file, 'utf8')), '')) vars.set(k, v);
-      } catch (err) {
-        problems.push(new ConfigError(file, undefined, undefined, `is not valid YAML: ${(err as Error).message}`, 'fix the YAML syntax'));
+      unused.push(...shadowed.map((file) => ({ file, why: `Ansible reads ${first} for ${name}, and not this file` })));
+      for (const file of files) {
+        read.push(file);
+        try {
+          for (const [k, v] of sourced(file, parse(readFileSync(file, 'utf8')), '')) vars.set(k, v);
+        } catch (err) {
+          problems.push(new ConfigError(file, undefined, undefined, `is not valid YAML: ${(err as Error).message}`, 'fix the YAML syntax'));
+        }
       }
     }
   }
   return { read, unused };
 }
 
-function varsFiles(folder: string): Array<{ name: string; file: string }> {
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) return [];
+const VARS_EXTENSIONS = ['.yml', '.yaml', '.json'];
+const isDirectory = (path: string) => existsSync(path) && statSync(path).isDirectory();
+const visible = (entry: string) => !entry.startsWith('.') && !entry.endsWith('~');
+
+function varsFiles(folder: string): Array<{ name: string; first: string; files: string[]; shadowed: string[] }> {
+  if (!isDirectory(folder)) return [];
+  const names = [
+    ...new Set(
+      readdirSync(folder)
+        .filter(visible)
+        .map((entry) => (VARS_EXTENSIONS.includes(extname(entry)) ? entry.slice(0, -extname(entry).length) : entry)),
+    ),
+  ].sort();
+  return names.map((name) => {
+    const [first, ...shadowed] = ['', ...VARS_EXTENSIONS].map((ext) => join(folder, name + ext)).filter((path) => existsSync(path)) as [string, ...string[]];
+    return { name, first, files: isDirectory(first) ? filesInDepth(first) : [first], shadowed };
+  });
+}
+
+/** A vars folder's files as Ansible takes them: without extension or a YAML/JSON one, subfolders in depth, in name order. */
+function filesInDepth(folder: string): string[] {
   return readdirSync(folder)
+    .filter(visible)
     .sort()
     .flatMap((entry) => {
       const path = join(folder, entry);
-      if (statSync(path).isDirectory()) {
-        return readdirSync(path)
-          .sort()
-          .filter((f) => /\.ya?ml$/.test(f))
-          .map((f) => ({ name: entry, file: join(path, f) }));
-      }
-      const m = /^(.+)\.ya?ml$/.exec(entry);
-      return m ? [{ name: m[1]!, file: path }] : [];
+      const ext = extname(entry);
+      if (isDirectory(path)) return ext ? [] : filesInDepth(path);
+      return !ext || VARS_EXTENSIONS.includes(ext) ? [path] : [];
     });
 }
 

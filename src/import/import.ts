@@ -30,8 +30,8 @@ export function importInventory(file: string, opts: ImportOptions = {}): ImportR
   const config = format === 'kubeasz' ? readKubeaszConfig(inv, problems) : [];
   if (problems.length) throw new InvalidInputError(problems);
   const translation = translate(inv, FLAVOURS[format], opts.cluster === undefined ? {} : { cluster: opts.cluster });
-  for (const unused of vars.unused) {
-    translation.leftBehind.push({ name: basename(unused), where: unused, why: 'names a group or host the inventory does not have, so Ansible applies it to no host' });
+  for (const { file: unused, why } of vars.unused) {
+    translation.leftBehind.push({ name: basename(unused), where: unused, why });
   }
   return { ...translation, format, read: [file, ...vars.read, ...config] };
 }

@@ -209,6 +209,23 @@ describe('bootstrap import of kubespray', () => {
     expect(r.read).toEqual([join(dir, 'hosts.yaml'), join(dir, 'group_vars/all/versions.yaml'), join(dir, 'group_vars/k8s_cluster.yml'), join(dir, 'host_vars/node1.yml')]);
   });
 
+  it('reads vars files as Ansible finds them: a file without extension or .json too, folders in depth, the first of NAME, NAME.yml, NAME.yaml, NAME.json only', () => {
+    const dir = useTemp();
+    writeTree(dir, {
+      'inventory.ini': '[kube_control_plane]\nnode1 ansible_host=10.0.0.1\n[etcd:children]\nkube_control_plane\n',
+      'group_vars/all': 'kube_version: v1.35.1\n',
+      'group_vars/all.yml': 'kube_version: v1.30.0\n',
+      'group_vars/etcd.json': '{"etcd_version": "v3.5.21"}\n',
+      'group_vars/kube_control_plane/net/cidr.yml': 'kube_pods_subnet: 10.244.0.0/16\n',
+      'group_vars/kube_control_plane/old.yml~': 'kube_service_addresses: 10.1.0.0/16\n',
+    });
+    const r = importInventory(join(dir, 'inventory.ini'));
+    expect(properties(r)).toMatchObject({ KUBE_VERSION: 'v1.35.1', ETCD_VERSION: 'v3.5.21', CLUSTER_CIDR: '10.244.0.0/16' });
+    expect(properties(r).SERVICE_CIDR).toBeUndefined();
+    expect(left(r, 'all.yml')).toEqual([expect.objectContaining({ why: `Ansible reads ${join(dir, 'group_vars/all')} for all, and not this file` })]);
+    expect(r.read).toEqual([join(dir, 'inventory.ini'), join(dir, 'group_vars/all'), join(dir, 'group_vars/etcd.json'), join(dir, 'group_vars/kube_control_plane/net/cidr.yml')]);
+  });
+
   it('refuses a YAML group with a key Ansible would skip, or hosts that are not a mapping', () => {
     const dir = useTemp();
     writeTree(dir, { 'hosts.yaml': 'all:\n  children:\n    kube_control_plane:\n      host:\n        node1:\n    kube_node:\n      hosts: [node2]\n' });
