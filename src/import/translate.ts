@@ -1,4 +1,4 @@
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { firstHosts } from '../config/config-checks.js';
 import type { InventoryInput, Role } from '../config/inventory-schema.js';
 import { KNOWN_KEYS, type KnownKey } from '../config/keys.js';
@@ -191,8 +191,22 @@ class Translator {
   private sshOf(vars: Map<string, Sourced>): SshFields {
     const user = this.connection(vars, 'user');
     const keyFile = this.connection(vars, 'keyFile');
+    if (keyFile !== undefined) this.noteRelativeKeyFile(keyFile, vars);
     const port = this.port(vars);
     return { ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}), ...(keyFile !== undefined ? { keyFile } : {}) };
+  }
+
+  /** Ansible hands a relative key file to ssh, which opens it from the folder ansible-playbook runs in; kubestrap opens it from inventory.yaml's. */
+  private noteRelativeKeyFile(keyFile: string, vars: Map<string, Sourced>): void {
+    if (isAbsolute(keyFile) || keyFile === '~' || keyFile.startsWith('~/') || this.adjusted.some((a) => a.value === keyFile && a.name.endsWith('key_file'))) return;
+    const name = CONNECTION_VARS.keyFile.find((k) => vars.has(k))!;
+    this.adjusted.push({
+      name,
+      value: keyFile,
+      where: vars.get(name)!.where,
+      why: "is a relative path: Ansible takes it from the folder it runs in, kubestrap from inventory.yaml's folder",
+      hint: 'write the absolute path (or ~/...) in inventory.yaml',
+    });
   }
 
   private port(vars: Map<string, Sourced>): number | undefined {

@@ -294,6 +294,19 @@ describe('bootstrap import of kubespray', () => {
     expect(r.leftBehind.filter((l) => l.name.startsWith('['))).toHaveLength(2);
   });
 
+  it('says that a relative key file is taken from another folder than Ansible takes it from', () => {
+    const dir = useTemp();
+    writeTree(dir, {
+      'inventory.ini':
+        '[kube_control_plane]\nnode1 ansible_host=10.0.0.1 ansible_ssh_private_key_file=keys/id_rsa\nnode2 ansible_host=10.0.0.2 ansible_ssh_private_key_file=keys/id_rsa\n[etcd:children]\nkube_control_plane\n',
+    });
+    const r = importInventory(join(dir, 'inventory.ini'));
+    expect(r.inventory.ssh?.keyFile).toBe('keys/id_rsa');
+    expect(r.adjusted.filter((a) => a.name === 'ansible_ssh_private_key_file')).toEqual([
+      expect.objectContaining({ value: 'keys/id_rsa', why: expect.stringContaining("kubestrap from inventory.yaml's folder") }),
+    ]);
+  });
+
   it('asks which tool wrote an inventory it cannot tell', () => {
     const dir = useTemp();
     writeTree(dir, { hosts: '[web]\nw1\n' });
