@@ -41,6 +41,8 @@ export interface SshHostConfig {
   port?: number;
   /** IdentityFile values, `~` and tokens expanded, in order; files that do not exist are left out, as OpenSSH skips them. */
   identityFiles: string[];
+  /** Set when IdentityFile lines apply, even `none` or files that do not exist: OpenSSH then tries no default key. */
+  identityFilesNamed?: true;
   identitiesOnly?: boolean;
   /** ProxyJump's hops, first to last; empty when unset or `none`. */
   proxyJump: JumpHop[];
@@ -185,9 +187,13 @@ export class SshConfig {
     const login = { r: given.user ?? user ?? DEFAULT_LOGIN.user, p: String(given.port ?? port ?? DEFAULT_LOGIN.port) };
     const tokens = { h: hostName ?? alias, n: alias, d: this.home, u: localUser(), ...login };
     const config: SshHostConfig = {
-      identityFiles: (obtained.get('identityfile') ?? []).map((o) => this.identityFile(o, tokens)).filter((f) => existsSync(f)),
+      identityFiles: (obtained.get('identityfile') ?? [])
+        .filter((o) => o.value.toLowerCase() !== 'none')
+        .map((o) => this.identityFile(o, tokens))
+        .filter((f) => existsSync(f)),
       proxyJump: proxyValue?.keyword === 'proxyjump' ? proxyValue.value.split(',').map((hop) => parseHop(hop.trim(), proxyValue.file)) : [],
     };
+    if (obtained.has('identityfile')) config.identityFilesNamed = true;
     if (hostName) config.hostName = hostName;
     if (user) config.user = user;
     if (port !== undefined) config.port = port;

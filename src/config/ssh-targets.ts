@@ -152,7 +152,8 @@ function jumpEndpoint(jump: ResolvedJump, defaultUser: string, resolvePath: (p: 
 /**
  * The inventory's way to log in when it names one (a key file, a password, the agent on or off);
  * else ssh_config's IdentityFiles, with the agent unless IdentitiesOnly; else as OpenSSH does without
- * either: the agent if one runs, and the first default key that exists.
+ * either: the agent if one runs, and the first default key that exists (none when ssh_config names
+ * IdentityFiles, though none of them exists, as OpenSSH adds its defaults only when none is named).
  */
 function sshAuth(s: AuthSettings, config: SshHostConfig, resolvePath: (p: string) => string): SshAuth {
   const auth: SshAuth = {};
@@ -162,7 +163,7 @@ function sshAuth(s: AuthSettings, config: SshHostConfig, resolvePath: (p: string
   if (s.agent !== undefined) auth.agent = s.agent;
   if (auth.keyFile || auth.passwordEnv || auth.agent !== undefined) return auth;
   if (process.env.SSH_AUTH_SOCK && config.identitiesOnly !== true) auth.agent = true;
-  const [first, ...more] = config.identityFiles.length ? config.identityFiles : defaultKeys().slice(0, 1);
+  const [first, ...more] = config.identityFilesNamed ? config.identityFiles : defaultKeys().slice(0, 1);
   if (first) auth.keyFile = first;
   if (more.length) auth.moreKeyFiles = more;
   return auth;

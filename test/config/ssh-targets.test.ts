@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadClusterSpec } from '../../src/config/cluster-spec.js';
 import type { SshConfigSource } from '../../src/config/ssh-config.js';
 import { InvalidInputError } from '../../src/errors.js';
@@ -126,6 +126,21 @@ hosts:
     writeTree(tmp(), { 'keys/admin-2200': 'a key' });
     const [lab1] = load(inventory, 'Host lab1\n  HostName 10.0.0.11\n  User ops\n  Port 2222\n  IdentityFile TMP/keys/%r-%p\n').hosts;
     expect(lab1!.ssh).toMatchObject({ user: 'admin', port: 2200, auth: { keyFile: join(tmp(), 'keys/admin-2200') } });
+  });
+
+  it("tries no default key when ssh_config names IdentityFiles, even none that exists or 'none', as OpenSSH does", () => {
+    writeTree(tmp(), { 'home/.ssh/id_ed25519': 'a default key' });
+    vi.stubEnv('HOME', join(tmp(), 'home'));
+    vi.stubEnv('SSH_AUTH_SOCK', '/run/agent.sock');
+    try {
+      const inventory = 'cluster: lab\nhosts:\n  - { name: lab1, address: 10.0.0.11, roles: [etcd, master, worker] }\n  - { name: lab2, address: 10.0.0.12, roles: [worker] }\n';
+      const [lab1, lab2] = load(inventory, 'Host 10.0.0.11\n  IdentityFile none\nHost 10.0.0.12\n  IdentityFile TMP/keys/missing\n').hosts;
+      expect(lab1!.ssh.auth).toEqual({ agent: true });
+      expect(lab2!.ssh.auth).toEqual({ agent: true });
+      expect(load(inventory, '').hosts[0]!.ssh.auth).toEqual({ agent: true, keyFile: join(tmp(), 'home/.ssh/id_ed25519') });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('leaves an inventory that says everything unchanged by an empty ssh_config', () => {
