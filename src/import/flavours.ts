@@ -141,10 +141,12 @@ const KUBEASZ: Flavour = {
   // kubeasz 2.x named its etcd members with NODE_NAME on the [etcd] hosts.
   hostNotes: { NODE_NAME: 'kubestrap names each etcd member after its host' },
   // config.yml's K8S_NODENAME: k8s_nodename lower-cased with _ as -, else k8s-<inventory name, . as ->
-  // since kubeasz 3.6.4; before (and with no config.yml, as in 2.x) the node was the inventory name.
+  // since kubeasz 3.6.4; before, the node was the inventory name. Without config.yml: a 2.x hosts file
+  // (no cluster_dir, which ezctl brought in 3.0) named it so; a 3.x one alone is taken as today's kubeasz's.
   defaultNodeName: (name, vars) => {
     const template = vars.get('K8S_NODENAME')?.value;
-    return typeof template === 'string' && /k8s-\{\{\s*inventory_hostname/.test(template) ? `k8s-${name.replaceAll('.', '-')}` : name;
+    const prefixed = typeof template === 'string' ? /k8s-\{\{\s*inventory_hostname/.test(template) : vars.has('cluster_dir');
+    return prefixed ? `k8s-${name.replaceAll('.', '-')}` : name;
   },
   // kubeasz's CLUSTER_DNS_SVC_IP is SERVICE_CIDR | ipaddr(2).
   dnsServiceIndex: 2,

@@ -94,6 +94,10 @@ describe('bootstrap import of kubeasz', () => {
     ]);
     // Without config.yml's K8S_NODENAME (kubeasz before 3.6.4), kubeasz's nodes are named by their inventory name: the change is said.
     expect(r.adjusted.find((a) => a.name === '192.168.1.1')?.why).toContain('kubeasz names its node 192.168.1.1');
+    // A 3.x hosts file (cluster_dir) without its config.yml is taken as today's kubeasz's, which names the node k8s-<address>.
+    const dir = useTemp();
+    writeTree(dir, { hosts: readFileSync(KUBEASZ, 'utf8').replace(" k8s_nodename='worker-02'", '') });
+    expect(importInventory(join(dir, 'hosts')).inventory.hosts.at(-1)?.name).toBe('k8s-192-168-1-5');
     // kubeasz before 3.x wrote the cluster domain with the root's dot: the same domain.
     expect(properties(r)).toMatchObject({ SERVICE_CIDR: '10.68.0.0/16', CLUSTER_CIDR: '172.20.0.0/16', KUBE_PROXY_MODE: 'ipvs', CLUSTER_DOMAIN: 'cluster.local' });
     expect(left(r, 'NODE_NAME').map((l) => l.why)).toEqual(Array(3).fill('kubestrap names each etcd member after its host'));
