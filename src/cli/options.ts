@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { ClusterSources, ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { ClusterSession } from '../engine/session.js';
-import { SshPool, type RemoteHost } from '../ssh/pool.js';
-import type { SshTarget } from '../ssh/target.js';
+import { SshPool } from '../ssh/pool.js';
 import { UsageError } from './usage-error.js';
 
 /** The inputs of every command that reads the inventory (withInputOptions). */
@@ -63,37 +62,10 @@ export function positiveInt(value: string): number {
  * The cluster session of a command: the pool's connections to the spec's hosts, closed by `close`.
  * Every command that talks to hosts runs its procedure on one.
  */
-export function openSession(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): OpenedSession {
+export function openSession(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): { session: ClusterSession<HostSpec>; close(): Promise<void> } {
   const pool = openPool(spec, opts, log);
-  const early = new Map<string, Promise<RemoteHost>>();
-  // The session's first connect to a host takes the early connection, failure included (the pool
-  // forgets a failed one: asking it again would try the host a second time); later ones ask the pool.
-  const connect = (target: SshTarget) => {
-    const started = early.get(target.name);
-    early.delete(target.name);
-    return started ?? pool.connect(target);
-  };
-  const session = new ClusterSession(spec.hosts, { connect, concurrency: opts.concurrency, ...(log ? { log } : {}) });
-  const connectEarly = () => {
-    for (const host of spec.hosts.slice(0, opts.concurrency)) {
-      const started = pool.connect(host.ssh);
-      // Said by the session when it takes it; until then, not an unhandled rejection.
-      started.catch(() => undefined);
-      early.set(host.name, started);
-    }
-  };
-  return { session, connectEarly, close: () => pool.closeAll() };
-}
-
-export interface OpenedSession {
-  session: ClusterSession<HostSpec>;
-  /**
-   * Starts the handshakes with the first hosts (as many as the session connects at once) now, so
-   * that they overlap what the command still does on the controller before it needs them (issuing
-   * the PKI, setting up its view): one handshake per host still, the session takes these.
-   */
-  connectEarly(): void;
-  close(): Promise<void>;
+  const session = new ClusterSession(spec.hosts, { connect: (target) => pool.connect(target), concurrency: opts.concurrency, ...(log ? { log } : {}) });
+  return { session, close: () => pool.closeAll() };
 }
 
 export function openPool(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): SshPool {

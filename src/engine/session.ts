@@ -51,10 +51,29 @@ export interface ConnectObserver {
 }
 
 export class ClusterSession<H extends TargetHost> {
+  /** Handshakes started by `connectEarly`, each taken (failure included) by the host's first connect. */
+  private readonly early = new Map<string, Promise<RemoteHost>>();
+
   constructor(
     readonly hosts: readonly H[],
     private readonly opts: SessionOptions,
   ) {}
+
+  /**
+   * Starts the handshakes with the first hosts (as many as are connected at once) now, so that they
+   * overlap what the command still does on the controller before it needs them (issuing the PKI,
+   * setting up its view). Still one handshake per host: the first connect takes the started one,
+   * its failure included (asking the pool again would try the host a second time).
+   */
+  connectEarly(): void {
+    for (const host of this.hosts.slice(0, this.opts.concurrency)) {
+      if (this.early.has(host.name)) continue;
+      const started = this.opts.connect(host.ssh);
+      // Said by the connect that takes it; until then, not an unhandled rejection.
+      started.catch(() => undefined);
+      this.early.set(host.name, started);
+    }
+  }
 
   get concurrency(): number {
     return this.opts.concurrency;
@@ -105,7 +124,7 @@ export class ClusterSession<H extends TargetHost> {
     const results = await this.each(this.hosts, async (host): Promise<X | LostHost<H>> => {
       observer?.started?.(host.name);
       try {
-        const opened = await read(host, await this.opts.connect(host.ssh));
+        const opened = await read(host, await this.open(host));
         observer?.finished?.(host.name, 'ok');
         return opened;
       } catch (err) {
@@ -118,6 +137,12 @@ export class ClusterSession<H extends TargetHost> {
     });
     const isLost = (r: X | LostHost<H>): r is LostHost<H> => !('remote' in r);
     return { open: results.filter((r): r is X => !isLost(r)), lost: results.filter(isLost) };
+  }
+
+  private open(host: H): Promise<RemoteHost> {
+    const started = this.early.get(host.name);
+    this.early.delete(host.name);
+    return started ?? this.opts.connect(host.ssh);
   }
 }
 

@@ -102,7 +102,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
     // Inputs checked and the lock held: the handshakes can go on while the PKI is prepared.
-    opened.connectEarly();
+    opened.session.connectEarly();
     // Under the lock: two runs must not both create a CA.
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
