@@ -3,6 +3,7 @@ import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import SSHConfig, { type Line } from 'ssh-config';
 import { SshConfigError, type Warning } from '../errors.js';
+import { hostPatternsMatch } from '../ssh/host-patterns.js';
 
 /**
  * The user's ssh_config, read as OpenSSH reads it for one destination: in file order, the first value
@@ -112,7 +113,7 @@ export class SshConfig {
       if (line.type !== SSHConfig.DIRECTIVE) continue;
       const param = line.param.toLowerCase();
       if (param === 'host' && 'config' in line) {
-        const matches = alias !== undefined && hostMatches(valuesOf(line), alias);
+        const matches = alias !== undefined && hostPatternsMatch(valuesOf(line), alias);
         this.walkLines(line.config, file, alias, active && matches, depth, obtained);
       } else if (param === 'match' && 'config' in line) {
         this.warnOnce(file, `Match ${valuesOf(line).join(' ')}`);
@@ -287,24 +288,13 @@ export function expandGlob(pattern: string): string[] {
   return found.filter((f) => existsSync(f));
 }
 
-/**
- * OpenSSH's Host line: a negated pattern that matches rules the block out, else any pattern that
- * matches rules it in; names compare without case. (The library's own matcher takes `?` for zero
- * or one character, where OpenSSH means exactly one.)
- */
-function hostMatches(patterns: readonly string[], alias: string): boolean {
-  const matches = (pattern: string) => wildcardRegExp(pattern, '.', 'i').test(alias);
-  if (patterns.some((p) => p.startsWith('!') && matches(p.slice(1)))) return false;
-  return patterns.some((p) => !p.startsWith('!') && matches(p));
-}
-
 /** `*` any run of `one`, `?` exactly one `one`; everything else literal but glob(3)'s `[...]` classes. */
-function wildcardRegExp(pattern: string, one: string, flags = ''): RegExp {
+function wildcardRegExp(pattern: string, one: string): RegExp {
   const body = pattern
     .replace(/[.+^${}()|\\]/g, '\\$&')
     .replace(/\*/g, `${one}*`)
     .replace(/\?/g, one);
-  return new RegExp(`^${body}$`, flags);
+  return new RegExp(`^${body}$`);
 }
 
 function listDir(dir: string): string[] {

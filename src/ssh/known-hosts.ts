@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { hostPatternsMatch } from './host-patterns.js';
 
 /**
  * OpenSSH known_hosts, the format (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"): parse lines, match a
@@ -61,7 +62,7 @@ export function hostLookupName(address: string, port: number): string {
 export function entryMatchesHost(entry: KnownHostEntry, address: string, port: number): boolean {
   const name = hostLookupName(address, port);
   if (entry.hosts.startsWith('|')) return hashedMatches(entry.hosts, name);
-  return patternListMatches(entry.hosts, name);
+  return hostPatternsMatch(entry.hosts.split(','), name);
 }
 
 /** `|1|salt|hmac`: HMAC-SHA1 of the lookup name keyed with the salt (OpenSSH `HashKnownHosts`). */
@@ -72,29 +73,6 @@ function hashedMatches(field: string, name: string): boolean {
   const expected = Buffer.from(parts[3], 'base64');
   const actual = createHmac('sha1', salt).update(name).digest();
   return expected.length === actual.length && timingSafeEqual(expected, actual);
-}
-
-/** A comma list matches when some pattern matches and no negated pattern does (OpenSSH match_hostname). */
-function patternListMatches(list: string, name: string): boolean {
-  let matched = false;
-  for (const pattern of list.split(',')) {
-    if (pattern.startsWith('!')) {
-      if (globMatches(pattern.slice(1), name)) return false;
-    } else if (globMatches(pattern, name)) {
-      matched = true;
-    }
-  }
-  return matched;
-}
-
-/** `*` and `?` wildcards; host names compare case-insensitively, as in OpenSSH. */
-function globMatches(pattern: string, name: string): boolean {
-  const re = pattern
-    .toLowerCase()
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name.toLowerCase());
 }
 
 /** The key type named inside an SSH wire-format public key (its first string). */
