@@ -28,7 +28,7 @@ export function scheduledBackupHost(spec: ClusterSpec): HostSpec | undefined {
   return spec.hosts.find((h) => h.roles.includes('etcd'));
 }
 
-/** What the scheduled backup needs, with the member it runs on. */
+/** The scheduled backup's properties, read once. */
 export interface BackupSettings {
   schedule: string;
   dir: string;
@@ -177,19 +177,20 @@ export function readScheduledBackup(output: string, s: BackupSettings): { ok: bo
   const taken = newest ? snapshotTakenAt(newest) : undefined;
   const now = Number(v.get('now'));
   const journal = `journalctl -u ${BACKUP_SERVICE} on the member says why`;
-  const withNewest = (text: string) => (taken && newest ? `${text}; newest ${newest}, ${formatAge(now - taken.getTime() / 1000)} old` : `${text}; no snapshot in ${s.dir}`);
+  const newestLine = taken && newest ? `newest ${newest}, ${formatAge(now - taken.getTime() / 1000)} old` : undefined;
+  const withNewest = (text: string) => `${text}; ${newestLine ?? `no snapshot in ${s.dir}`}`;
   const timer = v.get('timer.LoadState') === 'loaded' ? (v.get('timer.ActiveState') ?? '') : 'not installed';
   if (timer !== 'active') return { ok: false, detail: withNewest(`${BACKUP_TIMER} is ${timer || 'unknown'}: nothing is scheduled (bootstrap apply sets it up)`) };
   const state = v.get('service.ActiveState') ?? '';
   const result = v.get('service.Result') ?? '';
   if (state === 'failed' || (result !== '' && result !== 'success')) return { ok: false, detail: withNewest(`the last scheduled backup failed (${result || state}): ${journal}`) };
-  if (!taken || !newest) {
+  if (!newestLine) {
     const ran = [v.get('service.ExecMainExitTimestamp'), v.get('timer.LastTriggerUSec')].some((t) => t !== undefined && t !== '' && t !== 'n/a');
     return ran && state !== 'activating'
       ? { ok: false, detail: `the scheduled backup ran but left no snapshot in ${s.dir}: ${journal}` }
       : { ok: true, detail: `no snapshot yet: the timer has not fired (OnCalendar=${s.schedule})` };
   }
-  return { ok: true, detail: `newest ${newest}, ${formatAge(now - taken.getTime() / 1000)} old (${s.dir}, the newest ${s.keep} kept)` };
+  return { ok: true, detail: `${newestLine} (${s.dir}, the newest ${s.keep} kept)` };
 }
 
 /** An age as an operator reads it: seconds, minutes, hours, then days. A clock behind the name's reads as 0 s. */

@@ -1,10 +1,10 @@
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tunnelCommand } from '../../src/cli/commands/tunnel.js';
 import { clientKeyFile, keyPair } from '../ssh/support/fixtures.js';
 import { startTestServer, type TestServer } from '../ssh/support/test-server.js';
+import { sink } from '../support/cli.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -24,15 +24,6 @@ afterEach(async () => {
 async function listening(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
-}
-
-function sink(into: string[]): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, done) {
-      into.push(chunk.toString());
-      done();
-    },
-  });
 }
 
 describe('bootstrap tunnel', () => {
