@@ -219,6 +219,30 @@ export class SnapshotError extends SubjectProblem {
 }
 
 /**
+ * A version edit that upstream's upgrade rules refuse (src/upstream/upgrade-policy.ts): the rule,
+ * the setting to change and the hosts concerned; the hint is the way forward (for a skipped minor,
+ * the version to stop at). Raised before any host changes.
+ */
+export class UpgradeError extends KubestrapError {
+  readonly kind = 'upgrade';
+
+  constructor(
+    readonly rule: string,
+    /** The file and key whose value breaks the rule: `config.properties KUBE_VERSION`. */
+    readonly setting: string,
+    readonly hosts: readonly string[],
+    message: string,
+    hint: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return `${this.setting} (upgrade rule ${this.rule}; ${this.hosts.join(', ')})`;
+  }
+}
+
+/**
  * `etcd restore` stopped part way: which step, on which hosts, and (in the hint) how to put back
  * the data it moved aside.
  */

@@ -260,13 +260,13 @@ export const KNOWN_KEYS = {
     check: checkPortRange,
   },
   KUBE_VERSION: {
-    summary: `Kubernetes version to install (${supportedKubeRange()}).`,
+    summary: `Kubernetes version to install (${supportedKubeRange()}). On an existing cluster a new value is an upgrade: one minor at a time, never back across a minor (plan and apply refuse it before any change, naming the version to stop at).`,
     default: DEFAULT_VERSIONS.kubernetes,
     scope: 'cluster',
     check: checkKubeVersion,
   },
   ETCD_VERSION: {
-    summary: `etcd version to install (${supportedEtcdRange()}: 3.4.29+ or 3.5.11+, as Kubernetes 1.31 and later need; 3.4 only for existing clusters).`,
+    summary: `etcd version to install (${supportedEtcdRange()}: 3.4.29+ or 3.5.11+, as Kubernetes 1.31 and later need; 3.4 only for existing clusters). On an existing cluster a new value is an upgrade: one minor at a time (3.4, 3.5, 3.6, 3.7; 3.6 only from 3.5.26 on), never back across a minor.`,
     default: DEFAULT_VERSIONS.etcd,
     scope: 'cluster',
     check: checkEtcdVersion,

@@ -14,4 +14,5 @@ export * from './kube-proxy.js';
 export * from './kubernetes.js';
 export * from './ports.js';
 export * from './release-tags.js';
+export * from './upgrade-policy.js';
 export * from './version.js';

@@ -7,6 +7,7 @@ import { InvalidInputError, type KubestrapError, type Warning } from '../../erro
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
 import { hostDescriber } from '../../phases/describe.js';
+import { upgradeProblems } from '../../phases/upgrade-preflight.js';
 import { RunArtifacts } from '../../artifacts/provider.js';
 import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseEntry, type PhaseInputs } from '../../phases/index.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
@@ -114,7 +115,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
       return rendered.files;
     };
-    report = await runOnHosts(io, mode, opts, opened.session, spec, phases, filesFor, limit, log, notes, extras.preflight);
+    report = await runOnHosts(io, mode, opts, opened.session, spec, phases, filesFor, limit, log, notes, extras.phases ? extras.preflight : withUpgradeRules(extras.preflight));
     log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
     extras.after?.(report);
   } finally {
@@ -194,6 +195,11 @@ async function runOnHosts(
   } finally {
     await view.close();
   }
+}
+
+/** The bring-up's runs also follow upstream's upgrade rules: a version edit they refuse changes nothing. */
+function withUpgradeRules(preflight: RunExtras['preflight']): NonNullable<RunExtras['preflight']> {
+  return (ctx) => [...upgradeProblems(ctx), ...(preflight?.(ctx) ?? [])];
 }
 
 function choosePhases(names: string[] | undefined): PhaseEntry[] {
