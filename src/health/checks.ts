@@ -5,6 +5,7 @@ import { FLANNEL_SUBNET_FILE, PKI_PATHS } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { hostTool } from '../os/host-tools.js';
 import { shq } from '../ssh/quote.js';
+import { versionsCheck } from './versions.js';
 
 /**
  * What `bootstrap health` looks at. Each check is a shell snippet that only looks, run on a host
@@ -113,6 +114,7 @@ export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
       },
     });
   }
+  checks.push(versionsCheck(host));
   return checks;
 }
 

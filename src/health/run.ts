@@ -1,6 +1,7 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import type { ClusterSession, OpenHost } from '../engine/session.js';
 import { runPodCheck } from './pod-check/run.js';
+import { skewRows } from './versions.js';
 import { etcdAuthCheck, etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type HealthCheck, type HealthRow } from './checks.js';
 
 export interface HealthReport {
@@ -24,7 +25,8 @@ export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostS
   const deep = opts.deep ? runPodCheck(spec, session.first(open, masters)) : Promise.resolve([]);
   const rows = [...(await session.each(open, (h) => runChecks(session, h, [...hostChecks(spec, h.host), ...(clusterChecks.get(h.host.name) ?? [])]))).flat(), ...(await deep)];
   const unreachable = lost.map((l) => ({ check: 'reachable over SSH', host: l.host.name, ok: false, detail: l.error.message }));
-  const all = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
+  const found = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
+  const all = [...found, ...skewRows(found)];
   return { ok: all.every((r) => r.ok), rows: order(spec, all), durationMs: Date.now() - started };
 }
 
