@@ -7,7 +7,7 @@ import { fetchCurrentContents } from './current-content.js';
 import { factSnippets, type HostFacts } from './facts.js';
 import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
 import type { KindContext, PackageTool } from './kinds/kind.js';
-import type { ClusterContext, ClusterHost, Phase, RunMode } from './phase.js';
+import type { ClusterContext, ClusterHost, Phase, PhaseContext, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport, StageTime } from './report.js';
 import { markEmptiedFolders, withInstalled } from './installed.js';
@@ -202,17 +202,7 @@ function clusterHost(s: Run): ClusterHost<TargetHost, unknown> {
 /** Every phase's resources for a host; a host whose resources cannot be worked out fails here, alone. */
 function workOutResources(opts: Opts, s: Run, reports: Map<string, HostReport>): boolean {
   try {
-    const ctx = { spec: opts.spec, host: s.host, facts: s.facts, ...(s.detail as object) };
-    // A phase that no longer applies to the host (a role it lost) still removes what it installed there.
-    const involved = opts.phases.filter((p) => p.appliesTo(s.host) || s.facts.record.has(p.name));
-    const wanted = new Map(involved.map((p) => [p, p.appliesTo(s.host) ? p.resources(ctx) : []] as const));
-    // What another phase of the run wants now (a file that moved from one phase to another) is not removed.
-    const wantedByAny = new Set([...wanted.values()].flat().map(resourceId));
-    for (const phase of involved) {
-      const fields = phase.appliesTo(s.host) ? (phase.record?.(ctx) ?? {}) : {};
-      s.resources.set(phase.name, checkUnique(s.host.name, withInstalled(phase.name, wanted.get(phase)!, s.facts.record.get(phase.name), fields, wantedByAny)));
-    }
-    markEmptiedFolders(involved.map((p) => s.resources.get(p.name) ?? []));
+    for (const [phase, resources] of hostResources(opts.phases, opts.spec, s.host, s.facts, s.detail)) s.resources.set(phase, resources);
     return true;
   } catch (err) {
     const error = asKubestrapError(s.host.name, err);
@@ -221,6 +211,27 @@ function workOutResources(opts: Opts, s: Run, reports: Map<string, HostReport>):
     opts.observer?.finished?.('connect', s.host.name, 'failed');
     return false;
   }
+}
+
+/**
+ * Every involved phase's resources for a host with these facts, by phase name, records of what each
+ * installed included: what the probe reads and the diff compares. Pure (no host is contacted); a throw
+ * means the host's resources cannot be worked out.
+ */
+export function hostResources<S, H extends TargetHost, D>(phases: ReadonlyArray<Phase<string, S, H, D>>, spec: S, host: H, facts: HostFacts, detail: D): Map<string, Resource[]> {
+  const ctx = { spec, host, facts, ...(detail as object) } as PhaseContext<S, H, D>;
+  // A phase that no longer applies to the host (a role it lost) still removes what it installed there.
+  const involved = phases.filter((p) => p.appliesTo(host) || facts.record.has(p.name));
+  const wanted = new Map(involved.map((p) => [p, p.appliesTo(host) ? p.resources(ctx) : []] as const));
+  // What another phase of the run wants now (a file that moved from one phase to another) is not removed.
+  const wantedByAny = new Set([...wanted.values()].flat().map(resourceId));
+  const out = new Map<string, Resource[]>();
+  for (const phase of involved) {
+    const fields = phase.appliesTo(host) ? (phase.record?.(ctx) ?? {}) : {};
+    out.set(phase.name, checkUnique(host.name, withInstalled(phase.name, wanted.get(phase)!, facts.record.get(phase.name), fields, wantedByAny)));
+  }
+  markEmptiedFolders(involved.map((p) => out.get(p.name) ?? []));
+  return out;
 }
 
 function checkUnique(host: string, resources: Resource[]): Resource[] {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --hosts 3,9,20] [--only os|upload|pki|cluster|startup] [--keep] [--lab NAME]`: the numbers the
+ * `npm run bench [-- --hosts 3,9,20] [--sim-hosts 10,100,1000] [--only os|upload|pki|cluster|startup|sim] [--save] [--keep] [--lab NAME]`: the numbers the
  * design promises, measured on lab hosts with the built CLI exactly as an operator runs it (process
  * start included).
  *   - wall time of the first `apply --phase os` on fresh hosts (firewalld running, swap in fstab),
@@ -11,7 +11,10 @@
  *   - a whole cluster: `init` on fresh hosts (3 etcd+master, the rest workers; one master for fewer than
  *     3 hosts), then a no-op `apply` of every phase, `plan` and `health`, with round trips per host
  *   - start-up: `bootstrap --help`, and the first SSH packet of a `plan` and an `apply` (startup.ts)
- * Prints figures; asserts nothing.
+ *   - simulated hosts (10, 100, 1000): the controller's wall, CPU and peak RSS of a first run, a no-op
+ *     and adding one host with --limit, against in-process SSH servers (sim/bench.ts)
+ * Prints figures, start-up's and the simulated runs' next to those of test/bench/results.json (the
+ * last `--save`) with the change and the issue's targets (results.ts); asserts nothing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +27,9 @@ import { localPkiStore } from '../../src/pki/store.js';
 import { labBundle } from '../lab/bundle.js';
 import { writeLabConfig } from '../lab/cluster-config.js';
 import { addHosts, labDown, labUp, removeHosts, writeInventory, type LabHost, type LabInfo } from '../lab/index.js';
-import { measureStartup, startupLines } from './startup.js';
+import { comparisonLines, readResults, RESULTS_FILE, saveResults } from './results.js';
+import { measureSim, SIM_PHASES, type SimFigures } from './sim/bench.js';
+import { measureStartup, startupLines, type StartupFigures } from './startup.js';
 import { measureUpload, ROUNDS, uploadTable, type UploadRow } from './upload.js';
 
 /** `--lab NAME`: several people may bench on one machine. */
@@ -149,19 +154,43 @@ function formatRows(header: string[], rows: string[][]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { hosts: { type: 'string', default: '3,9' }, only: { type: 'string' }, keep: { type: 'boolean', default: false }, lab: { type: 'string', default: 'bench' } },
+    options: {
+      hosts: { type: 'string', default: '3,9' },
+      'sim-hosts': { type: 'string', default: '10,100,1000' },
+      only: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      save: { type: 'boolean', default: false },
+      lab: { type: 'string', default: 'bench' },
+    },
   });
-  const counts = values.hosts.split(',').map(Number);
-  if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--hosts takes host counts such as 3,9,20`);
+  const counts = hostCounts(values.hosts);
   LAB = values.lab;
-  if (values.only === undefined || values.only === 'pki') {
+  const wanted = (part: string) => values.only === undefined || values.only === part;
+  if (wanted('pki')) {
     console.log(await pkiFigures([3, 100]));
     console.log('issue: every CA, key and certificate in memory; keep: written to the local store (synced); re-run: a run that finds nothing to issue.\n');
   }
   if (values.only === 'pki') return;
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-  if (values.only === undefined || values.only === 'startup') console.log(`${startupLines(await measureStartup()).join('\n')}\n`);
-  if (values.only === 'startup') return;
+  const figures: Record<string, number> = {};
+  if (wanted('startup')) {
+    const startup = await measureStartup();
+    console.log(`${startupLines(startup).join('\n')}\n`);
+    Object.assign(figures, startupFigures(startup));
+  }
+  if (wanted('sim')) {
+    console.log(`simulated hosts (${values['sim-hosts']}): the controller alone, \`apply --phase ${SIM_PHASES.join(',')}\` against in-process SSH servers (test/bench/sim/)`);
+    Object.assign(figures, simFigures(await measureSim(hostCounts(values['sim-hosts']), (line) => console.log(line))));
+    console.log('  first run: every host fresh; no-op: every host converged; add one: the inventory plus a fresh host, `apply --limit` it.');
+    console.log('  wall: process start to exit; CPU: user + system of the controller process; RSS: its peak.\n');
+  }
+  const previous = readResults();
+  if (Object.keys(figures).length) console.log(`${comparisonLines(figures, previous).join('\n')}\n`);
+  if (values.save) {
+    saveResults(figures, previous);
+    console.log(`saved to ${RESULTS_FILE}`);
+  }
+  if (values.only === 'startup' || values.only === 'sim') return;
   console.log(`bench: lab '${LAB}', ${process.env.CI ? 'CI' : 'local'} machine, ${counts.join(' / ')} fresh hosts`);
   await labUp({ name: LAB, hosts: 0 });
   const bundleDir = await labBundle();
@@ -194,6 +223,29 @@ async function main(): Promise<void> {
     console.log('  Here every byte costs CPU on the 2 cores that the controller and every host share: compression saves encryption,');
     console.log('  network stack and disk work on both ends; on a real network it also saves the link (zstd and gzip send about 1/3).');
   }
+}
+
+function hostCounts(list: string): number[] {
+  const counts = list.split(',').map(Number);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`host counts are numbers such as 3,9,20, not ${list}`);
+  return counts;
+}
+
+function startupFigures(f: StartupFigures): Record<string, number> {
+  return {
+    'start-up: `bootstrap --help` (s)': f.helpSeconds,
+    ...Object.fromEntries(f.firstPacket.map((p) => [`start-up: first SSH packet of \`${p.command}\` (s)`, p.seconds])),
+  };
+}
+
+function simFigures(rows: readonly SimFigures[]): Record<string, number> {
+  return Object.fromEntries(
+    rows.flatMap((r) => [
+      [`sim ${r.hosts} hosts, ${r.case}: wall (s)`, r.wallSeconds],
+      [`sim ${r.hosts} hosts, ${r.case}: CPU (s)`, r.cpuSeconds],
+      [`sim ${r.hosts} hosts, ${r.case}: peak RSS (MB)`, r.peakRssMb],
+    ]),
+  );
 }
 
 /** The PKI alone, on the controller: inventories of `counts` hosts (3 etcd+master, the rest workers); no host is contacted. */
