@@ -62,9 +62,15 @@ export function positiveInt(value: string): number {
  * The cluster session of a command: the pool's connections to the spec's hosts, closed by `close`.
  * Every command that talks to hosts runs its procedure on one.
  */
-export function openSession(spec: ClusterSpec, opts: ConnectionOptions, log?: (event: Record<string, unknown>) => void): { session: ClusterSession<HostSpec>; close(): Promise<void> } {
+/** A session on the cluster's hosts (by default the ones it should have; converge adds the hosts leaving it). */
+export function openSession(
+  spec: ClusterSpec,
+  opts: ConnectionOptions,
+  log?: (event: Record<string, unknown>) => void,
+  hosts: readonly HostSpec[] = spec.hosts,
+): { session: ClusterSession<HostSpec>; close(): Promise<void> } {
   const pool = openPool(spec, opts, log);
-  const session = new ClusterSession(spec.hosts, { connect: (target) => pool.connect(target), concurrency: opts.concurrency, ...(log ? { log } : {}) });
+  const session = new ClusterSession(hosts, { connect: (target) => pool.connect(target), concurrency: opts.concurrency, ...(log ? { log } : {}) });
   return { session, close: () => pool.closeAll() };
 }
 

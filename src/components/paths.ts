@@ -11,6 +11,14 @@ export const HOST_PATHS = {
   pkiDir: '/etc/kubernetes/pki',
   etcdPkiDir: '/etc/kubernetes/pki/etcd',
   etcdDataDir: '/var/lib/etcd',
+  /**
+   * How a member without data founds or joins the cluster (ETCD_INITIAL_CLUSTER and _STATE, which
+   * etcd reads from its environment and ignores once it has data). Written by the etcd phase's
+   * join step, not rendered, so that a change of membership rewrites no member's unit: it depends
+   * on the member list as etcd reports it. It lives with the data it founded and goes with it
+   * (etcd logs a warning about a file it does not know there, and goes on).
+   */
+  etcdInitialClusterEnv: '/var/lib/etcd/kubestrap-initial-cluster.env',
   kubeletDir: '/var/lib/kubelet',
   kubeProxyDir: '/var/lib/kube-proxy',
   auditLogDir: '/var/log/kubernetes',

@@ -25,6 +25,8 @@ export interface HostSpec {
   ssh: SshTarget;
   /** Template variables for this host: cluster values, the host's overrides, NODE_IP and NODE_NAME. */
   values: Record<string, string>;
+  /** Marked `remove: true`: the host leaves the cluster in this run (ClusterSpec.leaving). */
+  leaving?: true;
 }
 
 export interface ClusterSpec {
@@ -38,7 +40,13 @@ export interface ClusterSpec {
   versions: ProjectVersions;
   /** Cluster-wide values with defaults and derived values filled in. */
   values: Record<string, string>;
+  /** The hosts the cluster should have: everything derived from membership (etcd endpoints, /etc/hosts, SANs) comes from these. */
   hosts: HostSpec[];
+  /**
+   * Hosts marked `remove: true`: they get no bring-up phase, only the steps that take them out of the
+   * cluster (drain, Node and etcd member gone) and the removal of what kubestrap installed there.
+   */
+  leaving: HostSpec[];
   warnings: Warning[];
 }
 
@@ -87,7 +95,8 @@ function readSshConfig(source: SshConfigSource, problems: KubestrapError[]): Ssh
 
 function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: PropertiesFile, fileValues: Record<string, string>, warnings: Warning[]): ClusterSpec {
   const inv = loaded.inventory;
-  const hosts = inv.hosts.map((h) => ({ ...h, nodeIp: h.internalAddress ?? h.address }));
+  const all = inv.hosts.map((h) => ({ ...h, nodeIp: h.internalAddress ?? h.address }));
+  const hosts = all.filter((h) => h.remove !== true);
   const values = { ...fileValues };
   const tls = values.SECURITY_MODE === 'tls';
   const etcdHosts = hosts.filter((h) => h.roles.includes('etcd'));
@@ -131,16 +140,21 @@ function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: Prop
     kubeVersion: versions.kubernetes,
     versions,
     values,
-    hosts: hosts.map((h) => ({
+    hosts: hosts.map(hostSpec),
+    leaving: all.filter((h) => h.remove === true).map((h) => ({ ...hostSpec(h), leaving: true as const })),
+    warnings,
+  };
+
+  function hostSpec(h: InventoryHostWithIp): HostSpec {
+    return {
       name: h.name,
       address: h.address,
       nodeIp: h.nodeIp,
       roles: [...h.roles],
       ssh: sshTarget(inv, h, (path) => resolveInventoryPath(loaded, path)),
       values: { ...values, ...h.properties, NODE_IP: h.nodeIp, NODE_NAME: h.name },
-    })),
-    warnings,
-  };
+    };
+  }
 }
 
 type InventoryHostWithIp = LoadedInventory['inventory']['hosts'][number] & { nodeIp: string };

@@ -57,6 +57,11 @@ export const HostSchema = z
     roles: z.array(z.enum(ROLES)).min(1, 'at least one of etcd, master, worker'),
     ssh: HostSshSchema.optional(),
     properties: z.record(z.string(), propertyValue).optional(),
+    /**
+     * The host is to leave the cluster: `apply` drains and deletes its Node, removes its etcd member,
+     * takes what kubestrap installed off it and updates the rest; then the entry can go.
+     */
+    remove: z.boolean().optional(),
   })
   .strict();
 

@@ -162,12 +162,17 @@ class InventoryChecker {
     }
   }
 
+  /** What the cluster keeps once the hosts marked `remove: true` are gone: at least one etcd member and one master. */
   private checkRoles(): void {
     const { hosts } = this.loaded.inventory;
-    const etcd = hosts.filter((h) => h.roles.includes('etcd')).length;
-    if (etcd === 0) this.fail(['hosts'], 'no host has the etcd role', 'add "etcd" to the roles of one host (or three, for fault tolerance)');
-    if (!hosts.some((h) => h.roles.includes('master'))) {
-      this.fail(['hosts'], 'no host has the master role', 'add "master" to the roles of at least one host');
+    const staying = hosts.filter((h) => h.remove !== true);
+    const leaving = hosts.length - staying.length;
+    const after = leaving ? ` once the ${leaving} host(s) marked remove: true are gone` : '';
+    const keep = leaving ? '; remove fewer hosts at a time, or first add the role to a host that stays' : '';
+    const etcd = staying.filter((h) => h.roles.includes('etcd')).length;
+    if (etcd === 0) this.fail(['hosts'], `no host has the etcd role${after}`, `add "etcd" to the roles of one host (or three, for fault tolerance)${keep}`);
+    if (!staying.some((h) => h.roles.includes('master'))) {
+      this.fail(['hosts'], `no host has the master role${after}`, `add "master" to the roles of at least one host${keep}`);
     }
     if (etcd > 0 && etcd % 2 === 0) {
       this.warnings.push({

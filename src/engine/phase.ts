@@ -69,6 +69,12 @@ export interface Phase<Name extends string, S, H extends TargetHost, D> {
   title: string;
   appliesTo(host: H): boolean;
   /**
+   * Hosts the phase leaves entirely alone, though they are part of the run (a host leaving the
+   * cluster, which other phases take apart): they get none of its resources, keep what it
+   * recorded there, and are not in the context its prepare, preflight and cluster actions see.
+   */
+  ignores?(host: H): boolean;
+  /**
    * Facts the phase reads (readFact), added to the one fact command. A function says which facts
    * a host needs (none where the phase does not apply).
    */

@@ -114,10 +114,10 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   const reachable = await openHosts(opts, hostReports);
 
   const known: ClusterContext<unknown, TargetHost, unknown> = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost), phases: opts.phases.map((p) => p.name) };
-  const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(known) ?? []))).flat();
+  const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(scoped(known, p)) ?? []))).flat();
   const sessions = prepared.length ? reachable : reachable.filter((s) => workOutResources(opts, s, hostReports));
   const cluster: ClusterContext<unknown, TargetHost, unknown> = { ...known, hosts: sessions.map(clusterHost) };
-  const refused = [...prepared, ...(opts.preflight?.(cluster) ?? []), ...opts.phases.flatMap((p) => p.preflight?.(cluster) ?? [])];
+  const refused = [...prepared, ...(opts.preflight?.(cluster) ?? []), ...opts.phases.flatMap((p) => p.preflight?.(scoped(cluster, p)) ?? [])];
   if (refused.length) {
     for (const s of sessions) opts.observer?.finished?.('connect', s.host.name, 'skipped');
     observer?.stageFinished?.('connect');
@@ -125,7 +125,7 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
     stages.push({ name: 'connect', durationMs: Date.now() - started });
     return report([], refused);
   }
-  if (opts.mode === 'apply') for (const p of opts.phases) await p.beforeChanges?.(cluster);
+  if (opts.mode === 'apply') for (const p of opts.phases) await p.beforeChanges?.(scoped(cluster, p));
   const actions = assignActions(opts.phases, cluster, sessions);
   for (const s of sessions) if (opts.limit && !opts.limit.includes(s.host.name)) s.resources.clear();
   const answered = sessions.map((s) => s.host.name);
@@ -195,6 +195,12 @@ function reportLost(reports: Map<string, HostReport>, host: TargetHost, status: 
   reports.set(host.name, { ...reports.get(host.name)!, host: host.name, address: host.address, status, error, ...(remote ? { stats: { ...remote.stats } } : {}) });
 }
 
+/** The cluster as a phase sees it: without the hosts it ignores. */
+function scoped(cluster: ClusterContext<unknown, TargetHost, unknown>, phase: AnyPhase): ClusterContext<unknown, TargetHost, unknown> {
+  const { ignores } = phase;
+  return ignores ? { ...cluster, hosts: cluster.hosts.filter((h) => !ignores.call(phase, h.host)) } : cluster;
+}
+
 function clusterHost(s: Run): ClusterHost<TargetHost, unknown> {
   return { host: s.host, facts: s.facts, ...(s.detail as object) };
 }
@@ -221,7 +227,7 @@ function workOutResources(opts: Opts, s: Run, reports: Map<string, HostReport>):
 export function hostResources<S, H extends TargetHost, D>(phases: ReadonlyArray<Phase<string, S, H, D>>, spec: S, host: H, facts: HostFacts, detail: D): Map<string, Resource[]> {
   const ctx = { spec, host, facts, ...(detail as object) } as PhaseContext<S, H, D>;
   // A phase that no longer applies to the host (a role it lost) still removes what it installed there.
-  const involved = phases.filter((p) => p.appliesTo(host) || facts.record.has(p.name));
+  const involved = phases.filter((p) => !p.ignores?.(host) && (p.appliesTo(host) || facts.record.has(p.name)));
   const wanted = new Map(involved.map((p) => [p, p.appliesTo(host) ? p.resources(ctx) : []] as const));
   // What another phase of the run wants now (a file that moved from one phase to another) is not removed.
   const wantedByAny = new Set([...wanted.values()].flat().map(resourceId));
@@ -248,7 +254,7 @@ function checkUnique(host: string, resources: Resource[]): Resource[] {
 function assignActions(phases: readonly AnyPhase[], cluster: ClusterContext<unknown, TargetHost, unknown>, sessions: readonly Run[]): Map<string, Array<AssignedAction<TargetHost>>> {
   const byPhase = new Map<string, Array<AssignedAction<TargetHost>>>();
   for (const phase of phases) {
-    const assigned = (phase.clusterActions?.(cluster) ?? []).map((action) => ({ action, host: firstCandidate(action.candidates, sessions) }));
+    const assigned = (phase.clusterActions?.(scoped(cluster, phase)) ?? []).map((action) => ({ action, host: firstCandidate(action.candidates, sessions) }));
     byPhase.set(phase.name, assigned);
   }
   return byPhase;

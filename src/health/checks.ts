@@ -1,6 +1,7 @@
 import { backupSettings, readScheduledBackup, scheduledBackupHost, scheduledBackupProbe } from '../backup/scheduled.js';
 import { COMPONENTS, LOCAL_ETCD, runsOn } from '../components/catalog.js';
 import { ETCD_ACCESS_MARKER_KEY, etcdctl, kubectl } from '../components/clients.js';
+import { memberOf, parseMemberList } from '../components/etcd-members.js';
 import { FLANNEL_SUBNET_FILE, PKI_PATHS } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { hostTool } from '../os/host-tools.js';
@@ -131,23 +132,28 @@ export function scheduledBackupCheck(spec: ClusterSpec, host: HostSpec): HealthC
   };
 }
 
-/** etcd's member list, read on one member: every etcd host of the inventory must be a started member. */
+/**
+ * etcd's member list against the inventory, read on one member: every etcd host of the inventory
+ * must be a started member, and every member an etcd host of the inventory (a member left behind by
+ * a removal, or added by hand, fails naming it: etcd counts it towards the quorum).
+ */
 export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
-  const expected = spec.hosts.filter((h) => h.roles.includes('etcd')).map((h) => h.name);
+  const expected = spec.hosts.filter((h) => h.roles.includes('etcd'));
   return {
     key: 'etcd-members',
     script: withCode(`${etcdctl(on, LOCAL_ETCD)} member list`),
     read: (out) => {
       const { code, body } = splitCode(out);
       if (code !== 0) return [row('etcd member list', on.name, false, gist(body) || `exit code ${code}`)];
-      // `id, started|unstarted, name, peer URLs, client URLs, learner`
-      const members = body
-        .split('\n')
-        .map((l) => l.split(',').map((f) => f.trim()))
-        .filter((f) => f.length >= 3);
-      const started = new Set(members.filter((f) => f[1] === 'started').map((f) => f[2]!));
-      const missing = expected.filter((n) => !started.has(n));
-      return [row('etcd member list', on.name, missing.length === 0, missing.length ? `not started members: ${missing.join(', ')}` : `${started.size} members started: ${[...started].join(', ')}`)];
+      const members = parseMemberList(body);
+      const missing = expected.filter((h) => !memberOf(members, h)?.started).map((h) => h.name);
+      const unknown = members.filter((m) => !expected.some((h) => memberOf([m], h))).map((m) => `${m.name || '(not started)'} ${m.peerUrls.join(',')}`);
+      const problems = [
+        ...(missing.length ? [`not started members: ${missing.join(', ')}`] : []),
+        ...(unknown.length ? [`members the inventory does not have as etcd hosts: ${unknown.join('; ')} (etcdctl member remove, or mark the host remove: true and apply)`] : []),
+      ];
+      const started = members.filter((m) => m.started).map((m) => m.name);
+      return [row('etcd member list', on.name, problems.length === 0, problems.length ? problems.join('; ') : `${started.length} members started: ${started.join(', ')}`)];
     },
   };
 }

@@ -2,17 +2,15 @@ import { scheduledBackupResources } from '../backup/scheduled.js';
 import { componentPhase } from './component-phase.js';
 import { HOST_PATHS } from '../components/paths.js';
 import { HostError } from '../errors.js';
-import type { ClusterContext, ClusterHost } from './context.js';
-import { defineFact, readFact } from '../engine/facts.js';
+import type { ClusterContext } from './context.js';
+import { DATA_FACT, etcdData } from './etcd-data.js';
 import { DISK_FACT, diskProblems } from '../preflight/disk.js';
 import { LISTENERS_FACT } from '../preflight/ports.js';
-import { shq } from '../ssh/quote.js';
 import { etcdAccessAction } from './etcd-access.js';
 import { withRole, type Phase } from './phase.js';
-import { legacyRecordPath } from './record.js';
+import { etcdJoinActions } from './membership/etcd-join.js';
+import { MEMBERS_FACT } from './membership/members-fact.js';
 
-/** Whether the data folder holds a member, and which cluster kubestrap recorded it for. */
-const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(legacyRecordPath('etcd'))}`, parseEtcdData);
 /** Room etcd needs to start and grow for a while; its quota (8 GiB) is a ceiling, not a start. */
 const ETCD_DISK_BYTES = 2 * 1024 ** 3;
 
@@ -20,8 +18,10 @@ const ETCD_DISK_BYTES = 2 * 1024 ** 3;
  * etcd on the hosts with the etcd role, with TLS between members and to clients. Members of a new
  * cluster start together (their units are `Type=notify`: each waits for the quorum), so the first
  * start happens on every member at once; later restarts go one member at a time, each healthy
- * before the next. A member that already has data keeps it: etcd ignores the initial-cluster flags
- * then, so it is never bootstrapped again.
+ * before the next. How a member without data founds or joins the cluster is not in its unit but in
+ * a file the join step writes (membership/etcd-join.ts: `member add` first when the cluster
+ * exists), so a change of membership restarts no member. A member that already has data keeps it:
+ * etcd ignores the initial-cluster settings then, so it is never bootstrapped again.
  */
 const etcdMembers: Phase = componentPhase(
   {
@@ -33,12 +33,12 @@ const etcdMembers: Phase = componentPhase(
     record: ({ spec }) => ({ etcd: spec.values.ETCD_VERSION!, dataDir: HOST_PATHS.etcdDataDir }),
   },
   {
-    facts: [LISTENERS_FACT, DISK_FACT, DATA_FACT],
+    facts: [LISTENERS_FACT, DISK_FACT, DATA_FACT, MEMBERS_FACT],
     preflight: (ctx) => {
       const members = withRole(ctx, 'etcd');
       return [...foreignData(members), ...diskProblems(members, () => [{ path: HOST_PATHS.etcdDataDir, bytes: ETCD_DISK_BYTES, what: 'etcd data' }])];
     },
-    clusterActions: (ctx) => [etcdAccessAction(ctx)],
+    clusterActions: (ctx) => [...etcdJoinActions(ctx), etcdAccessAction(ctx)],
   },
 );
 
@@ -50,32 +50,6 @@ export const etcdPhase: Phase = {
   ...etcdMembers,
   resources: (ctx) => [...etcdMembers.resources(ctx), ...scheduledBackupResources(ctx.spec, ctx.host)],
 };
-
-/** What the etcd fact says about a member's data folder. */
-export function etcdData(h: ClusterHost): EtcdData {
-  const data = readFact(h.facts, DATA_FACT);
-  const recorded = h.facts.record.get('etcd')?.fields.cluster;
-  return typeof recorded === 'string' ? { ...data, recordedCluster: recorded } : data;
-}
-
-interface EtcdData {
-  hasMember: boolean;
-  recordedCluster: string | undefined;
-}
-
-function parseEtcdData(output: string | undefined): EtcdData {
-  const text = output ?? '';
-  const hasMember = text.split('\n')[0]?.trim() === 'member';
-  const json = hasMember ? text.slice(text.indexOf('\n') + 1) : text;
-  let recordedCluster: string | undefined;
-  try {
-    const parsed = JSON.parse(json) as { cluster?: unknown };
-    if (typeof parsed.cluster === 'string') recordedCluster = parsed.cluster;
-  } catch {
-    recordedCluster = undefined;
-  }
-  return { hasMember, recordedCluster };
-}
 
 /** An existing data folder that kubestrap did not make for this cluster: starting on it would join (or corrupt) another cluster. */
 function foreignData(ctx: ClusterContext): HostError[] {

@@ -1,9 +1,6 @@
-import { etcdctl, kubectl } from '../components/clients.js';
-import { LOCAL_ETCD } from '../components/catalog.js';
 import { HOST_PATHS } from '../components/paths.js';
-import { defineFact, readFact } from '../engine/facts.js';
+import { readFact } from '../engine/facts.js';
 import { HostError } from '../errors.js';
-import type { HostSpec } from '../config/cluster-spec.js';
 import { HOST_RECORD_DIR } from '../engine/host-record.js';
 import { HOSTS_BLOCK_BEGIN, HOSTS_BLOCK_END } from '../engine/kinds/hosts-entries.js';
 import { removalOf } from '../engine/installed.js';
@@ -12,6 +9,7 @@ import { shq } from '../ssh/quote.js';
 import type { KubestrapPhase, PhaseContext } from './context.js';
 import { type OsOriginal, restoreOsScript } from './os-original.js';
 import type { PhaseName } from './phase-names.js';
+import { MEMBERS_FACT, membershipFacts, NODES_FACT } from './membership/members-fact.js';
 
 /** A phase of `bootstrap reset`: the engine's phase on kubestrap's hosts, named after what it removes. */
 export type ResetPhase = KubestrapPhase;
@@ -78,11 +76,11 @@ export function membershipPhase(limit: readonly string[]): ResetPhase {
     name: 'reset-membership',
     title: 'check that the hosts to reset have left the cluster',
     appliesTo: () => false,
-    facts: (host) => [...(host.roles.includes('master') ? [NODES_FACT] : []), ...(host.roles.includes('etcd') ? [MEMBERS_FACT] : [])],
+    facts: membershipFacts,
     resources: () => [],
     preflight: (ctx) => {
       const nodes = new Set(ctx.hosts.flatMap((h) => readFact(h.facts, NODES_FACT) ?? []));
-      const members = new Set(ctx.hosts.flatMap((h) => readFact(h.facts, MEMBERS_FACT) ?? []));
+      const members = new Set(ctx.hosts.flatMap((h) => (readFact(h.facts, MEMBERS_FACT) ?? []).map((m) => m.name)));
       return limit.flatMap((name) => {
         const still = [...(nodes.has(name) ? ['its Node is registered'] : []), ...(members.has(name) ? ['it is an etcd member'] : [])];
         if (!still.length) return [];
@@ -91,27 +89,13 @@ export function membershipPhase(limit: readonly string[]): ResetPhase {
             name,
             `is still a member of the running cluster (${still.join(', ')}): resetting it alone would leave the cluster counting on a host that is gone`,
             {},
-            `take it out of the cluster first (kubectl drain ${name} --ignore-daemonsets, kubectl delete node ${name}; etcdctl member remove on another member), remove it from the inventory, then reset it; or reset the whole cluster`,
+            `take it out of the cluster with kubestrap: mark it remove: true in the inventory and run bootstrap apply (it drains and deletes its Node, removes its etcd member and takes kubestrap off it; --forget ${name} if it does not answer), then drop it from the inventory; or reset the whole cluster`,
           ),
         ];
       });
     },
   };
 }
-
-/** The registered Nodes' names, asked on a master as its administrator; undefined when it could not answer. */
-const NODES_FACT = defineFact<string[] | undefined, HostSpec>(
-  'reset-nodes',
-  (host) => `${kubectl(host)} get nodes -o name 2>/dev/null || echo '@@unknown'`,
-  (out) => (out === undefined || out.includes('@@unknown') ? undefined : out.split('\n').flatMap((l) => (l.startsWith('node/') ? [l.slice('node/'.length).trim()] : []))),
-);
-
-/** The etcd members' names (`id, status, name, ...`), asked on a member as the health check; undefined when it could not answer. */
-const MEMBERS_FACT = defineFact<string[] | undefined, HostSpec>(
-  'reset-members',
-  (host) => `${etcdctl(host, LOCAL_ETCD)} member list 2>/dev/null || echo '@@unknown'`,
-  (out) => (out === undefined || out.includes('@@unknown') ? undefined : out.split('\n').flatMap((l) => (l.split(',')[2]?.trim() ? [l.split(',')[2]!.trim()] : []))),
-);
 
 /** What the running cluster made on a host, which no record lists. */
 function runtimeLeftovers(opts: ResetOptions): ResetPhase {

@@ -35,9 +35,7 @@ describe('bootstrap CLI', () => {
   it('renders the HA example', async () => {
     const run = await runCli(['render', '-i', 'inventory/ha.yaml', '-c', 'config.example.properties', '--out', join(tmp(), 'ha')]);
     expect(run.code).toBe(0);
-    expect(readFileSync(join(tmp(), 'ha/master3/etc/systemd/system/etcd.service'), 'utf8')).toContain(
-      '--initial-cluster=master1=https://10.10.0.11:2380,master2=https://10.10.0.12:2380,master3=https://10.10.0.13:2380',
-    );
+    expect(readFileSync(join(tmp(), 'ha/master3/etc/systemd/system/etcd.service'), 'utf8')).toContain('--initial-advertise-peer-urls=https://10.10.0.13:2380');
   });
 
   it('exits 2 with every problem and writes nothing on bad input', async () => {

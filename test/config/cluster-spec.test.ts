@@ -33,6 +33,19 @@ describe('loadClusterSpec', () => {
     return [];
   }
 
+  it('a host marked remove: true leaves: membership-derived values come from the hosts that stay', () => {
+    const spec = load('', INVENTORY.replace('roles: [etcd, worker] }\n', 'roles: [etcd, worker], remove: true }\n'));
+    expect(spec.hosts.map((h) => h.name)).toEqual(['n1', 'n3']);
+    expect(spec.leaving.map((h) => [h.name, h.leaving, h.roles])).toEqual([['n2', true, ['etcd', 'worker']]]);
+    expect(spec.values.ETCD_ENDPOINTS).toBe('https://10.0.0.11:2379,https://10.0.0.13:2379');
+    expect(spec.values.ETCD_INITIAL_CLUSTER).toBe('n1=https://10.0.0.11:2380,n3=https://10.0.0.13:2380');
+  });
+
+  it('refuses removing the last master or the last etcd member, saying why', () => {
+    const inventory = INVENTORY.replace('roles: [etcd, master] }', 'roles: [etcd, master], remove: true }');
+    expect(problems('', inventory)).toEqual([expect.stringContaining('no host has the master role once the 1 host(s) marked remove: true are gone')]);
+  });
+
   it('derives ETCD_ENDPOINTS, MASTER_IP and the etcd initial cluster from the inventory', () => {
     const spec = load('');
     expect(spec.values.MASTER_IP).toBe('10.0.0.11');

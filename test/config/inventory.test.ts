@@ -42,7 +42,7 @@ describe('inventory', () => {
   it('rejects an unknown field with its YAML path, line and the field it probably meant', () => {
     // address itself may be left out now (ssh_config's HostName can give it): the typo is the one problem.
     expect(formatted(THREE_HOSTS.replace('    address: 10.0.0.2', '    adress: 10.0.0.2'))).toEqual([
-      'inv.yaml:7 hosts[1].adress: unknown field "adress"\n  fix: did you mean "address"? (valid fields: name, address, internalAddress, roles, ssh, properties)',
+      'inv.yaml:7 hosts[1].adress: unknown field "adress"\n  fix: did you mean "address"? (valid fields: name, address, internalAddress, roles, ssh, properties, remove)',
     ]);
   });
 

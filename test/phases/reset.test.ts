@@ -89,10 +89,10 @@ describe('reset, from the host record', () => {
     const phase = membershipPhase(['n2']);
     const facts = (extra: Record<string, string>) => ({ extra, record: new Map() }) as never;
     const ctx = (n1: Record<string, string>) => ({ spec: {} as never, mode: 'apply' as const, hosts: [{ host: { name: 'n1' }, facts: facts(n1) }] as never });
-    expect(phase.preflight!(ctx({ 'reset-nodes': 'node/n1\nnode/n2\n', 'reset-members': 'a1, started, n1, https://x, https://y, false\n' })).map((e) => e.format())).toEqual([
+    expect(phase.preflight!(ctx({ 'cluster-nodes': 'node/n1\nnode/n2\n', 'etcd-members': 'a1, started, n1, https://x, https://y, false\n' })).map((e) => e.format())).toEqual([
       expect.stringMatching(/^n2: is still a member of the running cluster \(its Node is registered\)/),
     ]);
-    expect(phase.preflight!(ctx({ 'reset-nodes': 'node/n1\n', 'reset-members': 'a1, started, n1, https://x, https://y, false\n' }))).toEqual([]);
+    expect(phase.preflight!(ctx({ 'cluster-nodes': 'node/n1\n', 'etcd-members': 'a1, started, n1, https://x, https://y, false\n' }))).toEqual([]);
   });
 });
 

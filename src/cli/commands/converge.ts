@@ -27,12 +27,15 @@ import { issuanceLines } from '../output/pki-text.js';
 import { formatReport, runClosingLine } from '../output/report-text.js';
 import { clusterSources, openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { checkedTemplates } from '../run-inputs.js';
+import { forRemainingHosts, leavePhases } from '../../phases/membership/leave.js';
 import { UsageError } from '../usage-error.js';
 
 export interface ConvergeOptions extends ConnectionOptions {
   templates?: string;
   phase?: string[];
   limit?: string[];
+  /** Hosts marked remove: true that are not contacted: the cluster forgets them, the hosts are left as they are. */
+  forget?: string[];
   output: OutputMode;
   bundle?: string;
   artifactsManifest?: string;
@@ -50,6 +53,7 @@ export function convergeCommand(io: CliIo, mode: RunMode, setExitCode: (code: nu
   return withConvergeOptions(withInputOptions(command))
     .option('--phase <names...>', `only these phases (${phases})`)
     .option('--limit <hosts...>', 'change only these hosts (names, comma- or space-separated); the others are read, not changed')
+    .option('--forget <hosts...>', 'hosts marked remove: true that are gone for good: the cluster forgets them (Node, etcd member, endpoints) without contacting them')
     .action(async (opts: ConvergeOptions) => setExitCode(await converge(io, mode, opts)));
 }
 
@@ -88,6 +92,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   extras.before?.(spec);
   const command = extras.command ?? mode;
   const limit = limitedHosts(spec, opts.limit);
+  const membership = membershipOf(spec, opts, extras);
   // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
   const templates = checkedTemplates(spec, opts.templates ?? BUNDLED_UNITS, !extras.phases);
 
@@ -96,7 +101,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   const state = openStateDir(spec.stateDir, spec.knownHostsFile);
   const lock = acquireLock(state.lockFile, `bootstrap ${command}`);
   const log = new RunLog(state.logsDir, command, shown);
-  const opened = openSession(spec, opts, (e) => log.write(e));
+  const opened = openSession(spec, opts, (e) => log.write(e), membership.hosts);
   // Download progress goes to the run's view once it exists; warnings about artifacts are said after the report.
   const notes: RunNotes = { draw: () => undefined, warnings: [] };
   let report: RunReport;
@@ -108,7 +113,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
     const artifacts = runArtifacts(io, opts, notes);
-    const phases = extras.phases?.() ?? entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts, install: { verifyBinaries: opts.verifyBinaries } }));
+    const phases = extras.phases?.() ?? membership.phases(entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts, install: { verifyBinaries: opts.verifyBinaries } })));
     const filesFor: FilesFor = (host, facts) => {
       if (extras.phases) return [];
       const rendered = templates.renderHost(host, hostValues(host, facts));
@@ -123,11 +128,44 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
     lock.release();
     log.close();
   }
-  printWarnings(io, notes.warnings);
+  printWarnings(io, [...notes.warnings, ...membership.forgotten]);
   io.stdout.write(opts.output === 'json' ? reportJson(report, shown) : formatReport(report, shown));
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n${runClosingLine(report)}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
   return runSucceeded(report) ? EXIT_OK : EXIT_FAILED;
+}
+
+interface Membership {
+  /** The session's hosts: the leaving ones too, but the forgotten. */
+  hosts: HostSpec[];
+  phases(bringUp: KubestrapPhase[]): KubestrapPhase[];
+  forgotten: Warning[];
+}
+
+/**
+ * Hosts marked remove: true leave the cluster in a run of every phase (leavePhases); a run of some
+ * phases (--phase) leaves them alone. Hosts named by --forget are not contacted, and said so.
+ */
+function membershipOf(spec: ClusterSpec, opts: ConvergeOptions, extras: RunExtras): Membership {
+  const forget = opts.forget?.flatMap((n) => n.split(',')).filter(Boolean) ?? [];
+  const strangers = forget.filter((n) => !spec.leaving.some((h) => h.name === n));
+  if (strangers.length) {
+    throw new UsageError(
+      `--forget names ${strangers.join(', ')}, which the inventory does not mark remove: true`,
+      'mark the host remove: true in the inventory first; --forget only says that it will not answer',
+    );
+  }
+  const leaves = !extras.phases && !opts.phase?.length && spec.leaving.length > 0;
+  if (!leaves) return { hosts: spec.hosts, phases: (bringUp) => bringUp, forgotten: [] };
+  return {
+    hosts: [...spec.hosts, ...spec.leaving.filter((h) => !forget.includes(h.name))],
+    phases: (bringUp) => [...bringUp.map(forRemainingHosts), ...leavePhases(spec, forget)],
+    forgotten: forget.map((name) => ({
+      where: name,
+      message: 'is not contacted (--forget): the cluster forgets it (Node, etcd member, endpoints); what kubestrap installed on the host stays there',
+      hint: `if it comes back, take kubestrap off it with bootstrap reset --limit ${name} (with an inventory that lists it), before it starts etcd or a kubelet again`,
+    })),
+  };
 }
 
 function limitedHosts(spec: ClusterSpec, names: string[] | undefined): string[] | undefined {
