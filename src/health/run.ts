@@ -1,7 +1,7 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import type { ClusterSession, OpenHost } from '../engine/session.js';
 import { runPodCheck } from './pod-check/run.js';
-import { skewRows } from './versions.js';
+import { skewRows, versionsCheck } from './versions.js';
 import { etcdAuthCheck, etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type HealthCheck, type HealthRow } from './checks.js';
 
 export interface HealthReport {
@@ -23,7 +23,7 @@ export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostS
   // The pod check runs alongside, as a command of its own on the first master that answered.
   const masters = spec.hosts.filter((h) => h.roles.includes('master')).map((h) => h.name);
   const deep = opts.deep ? runPodCheck(spec, session.first(open, masters)) : Promise.resolve([]);
-  const rows = [...(await session.each(open, (h) => runChecks(session, h, [...hostChecks(spec, h.host), ...(clusterChecks.get(h.host.name) ?? [])]))).flat(), ...(await deep)];
+  const rows = [...(await session.each(open, (h) => runChecks(session, h, [...hostChecks(spec, h.host), versionsCheck(h.host), ...(clusterChecks.get(h.host.name) ?? [])]))).flat(), ...(await deep)];
   const unreachable = lost.map((l) => ({ check: 'reachable over SSH', host: l.host.name, ok: false, detail: l.error.message }));
   const found = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
   const all = [...found, ...skewRows(found)];

@@ -69,9 +69,9 @@ describe('hostChecks', () => {
   };
 
   it('checks what runs on each host: flanneld on a master only where the catalog runs it', () => {
-    expect(keys('etcd', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler', 'service:flanneld', 'versions']);
-    expect(keys('kube', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler', 'versions']);
-    expect(keys('kube', 'w1')).toEqual(['service:flanneld', 'service:containerd', 'service:kubelet', 'service:kube-proxy', 'subnet', 'versions']);
+    expect(keys('etcd', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler', 'service:flanneld']);
+    expect(keys('kube', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler']);
+    expect(keys('kube', 'w1')).toEqual(['service:flanneld', 'service:containerd', 'service:kubelet', 'service:kube-proxy', 'subnet']);
   });
 
   it('says that curl is missing, and how to get it, where a host lacks it: not the shell\'s "curl: not found" as the component\'s state', () => {
