@@ -139,4 +139,22 @@ describe('absence: what a phase no longer wants is removed', () => {
     expect(summaries(limited, 'n2')).toEqual([]);
     expect(cluster.host('n2').read(CONF)).toBe('v=1\n');
   });
+  it('leaves a host the phase ignores as it is, records included, and keeps it out of its cluster actions', async () => {
+    const cluster = fakeCluster(tmp(), { n1: { units: { app: {} } }, n2: { units: { app: {} } } });
+    await run(cluster, [appPhase([file(CONF, 'v=1\n'), app])]);
+    // n2 is leaving: the phase no longer applies there, yet what it installed is another phase's to take apart.
+    const ignoring: TestPhase = {
+      ...appPhase([file(CONF, 'v=1\n'), app], (h) => h === 'n1'),
+      ignores: (h) => h.name === 'n2',
+      preflight: (ctx) => {
+        expect(ctx.hosts.map((h) => h.host.name)).toEqual(['n1']);
+        return [];
+      },
+    };
+    const plan = await run(cluster, [ignoring], 'plan');
+    expect(summaries(plan, 'n2')).toEqual([]);
+    const applied = await run(cluster, [ignoring]);
+    expect(summaries(applied, 'n2')).toEqual([]);
+    expect(cluster.host('n2').read(CONF)).toBe('v=1\n');
+  });
 });
