@@ -17,6 +17,7 @@ import {
 import { ENCRYPTION_KEY, encryptionKeyText, newEncryptionKey, parseEncryptionKey } from './encryption.js';
 import { generatePrivateKey, parsePrivateKey, privateKeyPem, publicKeyPem } from './keys.js';
 import type { PkiStore, StoredItem } from './store.js';
+import { CheckedLeaves, type LeafTexts } from './checked-leaves.js';
 
 /** One item of the PKI as the run uses it: a CA or leaf (certificate and key), or the service-account key pair. */
 export interface PkiItem {
@@ -109,11 +110,13 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
   if (encryption) items.set(ENCRYPTION_KEY, encryption);
   else if (mode.kind === 'converge') record(ENCRYPTION_KEY, 'key', 'new', { keyPem: encryptionKeyText(newEncryptionKey(opts.now)) });
 
+  const checked = CheckedLeaves.load(store.dir);
   const decisions = catalog.leaves.map((leaf) => {
     const stored = store.read(leaf.name);
-    const reason = mode.kind === 'renew' ? (mode.names.has(leaf.name) ? 'renewal requested' : undefined) : reissueReason(leaf, stored, cas.get(leaf.ca)!, catalog.settings, opts.now);
+    const reason = mode.kind === 'renew' ? (mode.names.has(leaf.name) ? 'renewal requested' : undefined) : reissueReason(leaf, stored, cas.get(leaf.ca)!, catalog.settings, opts.now, checked);
     return { leaf, stored, reason };
   });
+  if (mode.kind !== 'renew') checked.save();
   const fresh = await Promise.all(decisions.map((d) => (d.reason ? issueLeaf(d.leaf, cas.get(d.leaf.ca)!, catalog.settings, opts.now) : undefined)));
   decisions.forEach((d, i) => {
     if (d.reason) record(d.leaf.name, 'leaf', d.reason, fresh[i]!);
@@ -158,16 +161,13 @@ async function issueLeaf(leaf: LeafSpec, ca: LoadedCa, settings: PkiSettings, no
 }
 
 /** Why a stored leaf must be issued again, or undefined when it is good as it is. */
-function reissueReason(leaf: LeafSpec, stored: StoredItem, ca: LoadedCa, settings: PkiSettings, now: Date): string | undefined {
+function reissueReason(leaf: LeafSpec, stored: StoredItem, ca: LoadedCa, settings: PkiSettings, now: Date, checked: CheckedLeaves): string | undefined {
   if (!stored.certPem && !stored.keyPem) return 'new';
   if (!stored.certPem || !stored.keyPem) return `its ${stored.certPem ? 'key' : 'certificate'} is missing`;
-  const cert = parseCertificate(stored.certPem);
-  const key = parsePrivateKey(stored.keyPem);
-  if (!cert) return 'its certificate is unreadable';
-  if (!key) return 'its key is unreadable';
-  if (!certifiesKey(cert, key)) return 'its key does not match its certificate';
-  if (!signedBy(cert, ca.cert)) return `it was not issued by the current ${leaf.ca}`;
-  const info = readCertificate(cert)!;
+  const texts = { certPem: stored.certPem, keyPem: stored.keyPem, caCertPem: ca.certPem };
+  const info = checked.info(texts) ?? soundLeaf(leaf, texts, ca);
+  if (typeof info === 'string') return info;
+  checked.remember(texts, info);
   const changed = profileChanges(leaf.profile, info);
   if (changed.length) return `no longer matches the inventory: ${changed.join(', ')}`;
   const left = daysLeft(info, now);
@@ -175,6 +175,17 @@ function reissueReason(leaf: LeafSpec, stored: StoredItem, ca: LoadedCa, setting
   const canLast = info.notAfter.getTime() < ca.info.notAfter.getTime() - 86_400_000;
   if (left < settings.renewBeforeDays && canLast) return left < 0 ? `expired ${-left} days ago` : `expires in ${left} days`;
   return undefined;
+}
+
+/** What the leaf's certificate says once its key and issuer are checked, or why it cannot be kept. */
+function soundLeaf(leaf: LeafSpec, texts: LeafTexts, ca: LoadedCa): CertificateInfo | string {
+  const cert = parseCertificate(texts.certPem);
+  const key = parsePrivateKey(texts.keyPem);
+  if (!cert) return 'its certificate is unreadable';
+  if (!key) return 'its key is unreadable';
+  if (!certifiesKey(cert, key)) return 'its key does not match its certificate';
+  if (!signedBy(cert, ca.cert)) return `it was not issued by the current ${leaf.ca}`;
+  return readCertificate(cert)!;
 }
 
 /** What differs between the certificate and what the catalog wants it to say, for people. */

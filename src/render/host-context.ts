@@ -15,13 +15,11 @@ interface HostRef {
 }
 
 export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, unknown> {
-  const ref = (h: HostSpec): HostRef => ({ name: h.name, ip: h.nodeIp });
-  const withRole = (role: string) => spec.hosts.filter((h) => h.roles.includes(role as HostSpec['roles'][number])).map(ref);
   const etcdVersion = parseVersion(host.values.ETCD_VERSION ?? '');
   return {
     ...host.values,
     host: {
-      ...ref(host),
+      ...hostRef(host),
       roles: host.roles,
       etcd: host.roles.includes('etcd'),
       master: host.roles.includes('master'),
@@ -29,7 +27,7 @@ export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, u
       // flanneld runs here, so the host reaches pods (an API server, its aggregated APIs and webhooks).
       on_pod_network: runsOn(spec, host, 'flanneld'),
     },
-    cluster: { name: spec.name, hosts: spec.hosts.map(ref), etcd: withRole('etcd'), masters: withRole('master'), workers: withRole('worker') },
+    cluster: clusterRefs(spec),
     paths: HOST_PATHS,
     pki: PKI_PATHS,
     ports: { etcdClient: COMPONENTS.etcd.service.ports.client, etcdPeer: COMPONENTS.etcd.service.ports.peer },
@@ -38,4 +36,24 @@ export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, u
     kube_at_least: (v: string) => minorAtLeast(spec.kubeVersion, v),
     etcd_at_least: (v: string) => (etcdVersion ? minorAtLeast(etcdVersion, v) : false),
   };
+}
+
+function hostRef(h: HostSpec): HostRef {
+  return { name: h.name, ip: h.nodeIp };
+}
+
+/**
+ * The cluster's host lists, made once per spec and shared by every host's context (templates only
+ * read them): made per host, they cost each host the whole inventory, 1000 x 1000 refs for 1000 hosts.
+ */
+const clusterRefsOf = new WeakMap<ClusterSpec, Record<string, unknown>>();
+
+function clusterRefs(spec: ClusterSpec): Record<string, unknown> {
+  let refs = clusterRefsOf.get(spec);
+  if (!refs) {
+    const withRole = (role: HostSpec['roles'][number]) => spec.hosts.filter((h) => h.roles.includes(role)).map(hostRef);
+    refs = { name: spec.name, hosts: spec.hosts.map(hostRef), etcd: withRole('etcd'), masters: withRole('master'), workers: withRole('worker') };
+    clusterRefsOf.set(spec, refs);
+  }
+  return refs;
 }

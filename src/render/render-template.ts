@@ -19,6 +19,11 @@ export interface TemplateSource {
 export class CompiledTemplate {
   private compiled: nunjucks.Template | undefined;
   private scan: TemplateScan | undefined;
+  /**
+   * Undefined uses by the set of names a context defines: every host of a cluster usually defines
+   * the same names, and walking the template for each of 1000 hosts was a fifth of their render.
+   */
+  private readonly undefinedByNames = new Map<string, UndefinedUse[]>();
 
   constructor(
     private readonly env: nunjucks.Environment,
@@ -34,8 +39,7 @@ export class CompiledTemplate {
     const defined = new Set([...Object.keys(context), ...NUNJUCKS_GLOBALS]);
     let missing: UndefinedUse[];
     try {
-      this.scan ??= new TemplateScan(source.body, NUNJUCKS_OPTIONS);
-      missing = this.scan.undefinedIn(defined);
+      missing = this.undefinedIn(defined);
     } catch (err) {
       return { problems: [nunjucksError(err, source)] };
     }
@@ -46,6 +50,17 @@ export class CompiledTemplate {
     } catch (err) {
       return { problems: [nunjucksError(err, source)] };
     }
+  }
+  private undefinedIn(defined: ReadonlySet<string>): UndefinedUse[] {
+    // In the order the context has them: the same for every host built the same way (another order only misses the cache).
+    const names = [...defined].join('\n');
+    let missing = this.undefinedByNames.get(names);
+    if (!missing) {
+      this.scan ??= new TemplateScan(this.source.body, NUNJUCKS_OPTIONS);
+      missing = this.scan.undefinedIn(defined);
+      this.undefinedByNames.set(names, missing);
+    }
+    return missing;
   }
 }
 

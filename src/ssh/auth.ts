@@ -91,7 +91,22 @@ export async function resolveAuth(endpoint: SshEndpoint): Promise<ResolvedAuth> 
   return { candidates, secrets };
 }
 
+/**
+ * Keys read and parsed, by file and passphrase: a run logs into every host with the same key, and
+ * reading and parsing it once per host cost 0.5 s of a 300-host run (an encrypted key's KDF far
+ * more). Only keys that loaded are kept, so a failure is found again, and said, for each host.
+ */
+const loadedKeys = new Map<string, ParsedKey>();
+
 async function loadPrivateKey(endpoint: SshEndpoint, file: string, passphraseEnv: string | undefined): Promise<ParsedKey> {
+  const passphrase = passphraseEnv ? requireEnv(endpoint.name, 'auth', passphraseEnv, `the passphrase of ${file}`) : undefined;
+  const cacheKey = JSON.stringify([file, passphrase ?? null]);
+  const loaded = loadedKeys.get(cacheKey) ?? (await readPrivateKey(endpoint, file, passphrase, passphraseEnv));
+  loadedKeys.set(cacheKey, loaded);
+  return loaded;
+}
+
+async function readPrivateKey(endpoint: SshEndpoint, file: string, passphrase: string | undefined, passphraseEnv: string | undefined): Promise<ParsedKey> {
   let data: Buffer;
   try {
     data = await readFile(file);
@@ -100,7 +115,6 @@ async function loadPrivateKey(endpoint: SshEndpoint, file: string, passphraseEnv
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code})`;
     throw new SshError(endpoint.name, 'auth', `private key ${file} ${why}`, 'check the key path in the inventory and its permissions');
   }
-  const passphrase = passphraseEnv ? requireEnv(endpoint.name, 'auth', passphraseEnv, `the passphrase of ${file}`) : undefined;
   const parsed = ssh2.utils.parseKey(data, passphrase);
   if (parsed instanceof Error) throw keyError(endpoint, file, parsed.message, passphraseEnv);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;

@@ -9,11 +9,21 @@ export function hostPatternsMatch(patterns: readonly string[], name: string): bo
   return patterns.some((p) => !p.startsWith('!') && globMatches(p, name));
 }
 
+/** Compiled wildcard patterns: every host's connection matches its name against every known_hosts line. */
+const compiled = new Map<string, RegExp>();
+
 function globMatches(pattern: string, name: string): boolean {
-  const re = pattern
-    .toLowerCase()
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name.toLowerCase());
+  // Most patterns are plain names (`[10.0.0.5]:2222`): compared as text, no expression built.
+  if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === name.toLowerCase();
+  let re = compiled.get(pattern);
+  if (!re) {
+    const source = pattern
+      .toLowerCase()
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${source}$`);
+    compiled.set(pattern, re);
+  }
+  return re.test(name.toLowerCase());
 }

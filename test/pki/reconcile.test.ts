@@ -235,6 +235,27 @@ describe('reconcilePki on a store that has the PKI', () => {
     ]);
   });
 
+  it('checks a leaf in full again once any of its files changed, though an earlier run found it sound', async () => {
+    const { spec, store } = setup(tmp());
+    await converged(spec, store);
+    // The earlier runs' verdicts are kept; a key that is no longer the certificate's must not pass on them.
+    await reconcilePki(spec, store, { now: NOW });
+    expect(readdirSync(store.dir)).toContain('checked.json');
+    await store.writeAll([['kube-proxy', { certPem: store.read('kube-proxy').certPem!, keyPem: privateKeyPem(await generatePrivateKey('ecdsa-p256')) }]]);
+    const again = await reconcilePki(spec, store, { now: NOW });
+    expect(again.issued).toEqual([{ name: 'kube-proxy', kind: 'leaf', reason: 'its key does not match its certificate' }]);
+  });
+
+  it('judges expiry and the inventory each run, also for a leaf found sound before', async () => {
+    const { spec, store } = setup(tmp());
+    await converged(spec, store);
+    await reconcilePki(spec, store, { now: NOW });
+    const grown = PKI_INVENTORY.replace('  - { name: w1,', '  - { name: m3, address: 10.0.0.13, roles: [master] }\n  - { name: w1,');
+    const after = await reconcilePki(setup(tmp(), '', grown).spec, store, { now: new Date(NOW.getTime() + 340 * DAY) });
+    expect(after.issued.find((i) => i.name === 'apiserver')?.reason).toBe('no longer matches the inventory: DNS m3 added, IP 10.0.0.13 added');
+    expect(after.issued.find((i) => i.name === 'kube-proxy')?.reason).toBe('expires in 25 days');
+  });
+
   it('re-issues just the leaf that expires within CERT_RENEW_BEFORE_DAYS', async () => {
     const { spec, store } = setup(tmp());
     const pki = await converged(spec, store);

@@ -20,4 +20,11 @@ describe('OpenSSH host pattern lists (known_hosts, ssh_config Host)', () => {
     expect(hostPatternsMatch(['node[12]'], 'node[12]')).toBe(true);
     expect(hostPatternsMatch(['10.0.0.1'], '10a0b0c1')).toBe(false);
   });
+
+  it('a plain name compares as text without case, and a wildcard pattern keeps its meaning when used again', () => {
+    expect(hostPatternsMatch(['[NODE1]:2222'], '[node1]:2222')).toBe(true);
+    expect(hostPatternsMatch(['[node1]:2222'], '[node1]:22222')).toBe(false);
+    expect(hostPatternsMatch(['n?de*'], 'node7')).toBe(true);
+    expect(hostPatternsMatch(['n?de*'], 'mode7')).toBe(false);
+  });
 });

@@ -33,6 +33,12 @@ describe('parseKnownHosts', () => {
     expect(entries[0]?.key.equals(ed.blob)).toBe(true);
   });
 
+  it('parses a text once, however many hosts look themselves up in it, and a changed text anew', () => {
+    const text = `host1 ssh-ed25519 ${b64(ed)}`;
+    expect(parseKnownHosts(text)).toBe(parseKnownHosts(text));
+    expect(parseKnownHosts(`${text}\nhost2 ssh-ed25519 ${b64(ed)}`).map((e) => e.hosts)).toEqual(['host1', 'host2']);
+  });
+
   it('marks @revoked lines and ignores @cert-authority lines', () => {
     const entries = parseKnownHosts(`@revoked * ssh-ed25519 ${b64(ed)}\n@cert-authority *.example.com ssh-ed25519 ${b64(ec)}\n`);
     expect(entries).toHaveLength(1);

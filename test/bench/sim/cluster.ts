@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -45,7 +45,8 @@ export function writeSimCluster(dir: string, count: number, basePort: number): S
   const inventory = writeInventory(join(dir, 'inventory.yaml'), hosts.slice(0, count));
   const inventoryPlusOne = writeInventory(join(dir, 'inventory-plus-one.yaml'), hosts);
   const config = join(dir, 'config.properties');
-  copyFileSync('config.example.properties', config);
+  // The example's pod network has room for 256 nodes' subnets; 1000 hosts need a wider one.
+  writeFileSync(config, readFileSync('config.example.properties', 'utf8').replace(/^CLUSTER_CIDR=.*$/m, 'CLUSTER_CIDR=10.128.0.0/12'));
   return { dir, inventory, inventoryPlusOne, config, hostKeyFile, hosts };
 }
 
