@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadClusterSpec, type ClusterSpec, type HostSpec } from '../../config/cluster-spec.js';
 import type { HostFacts } from '../../engine/facts.js';
 import type { ClusterSession } from '../../engine/session.js';
@@ -25,7 +25,7 @@ import { plainProgress } from '../output/progress-plain.js';
 import { reportJson } from '../output/report-json.js';
 import { issuanceLines } from '../output/pki-text.js';
 import { formatReport, runClosingLine } from '../output/report-text.js';
-import { clusterSources, openSession, outputOption, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
+import { clusterSources, openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { checkedTemplates } from '../run-inputs.js';
 import { forRemainingHosts, leavePhases } from '../../phases/membership/leave.js';
 import { UsageError } from '../usage-error.js';
@@ -40,6 +40,8 @@ export interface ConvergeOptions extends ConnectionOptions {
   bundle?: string;
   artifactsManifest?: string;
   verifyBinaries: boolean;
+  /** Absent where the command has no such option (reset): one node at a time. */
+  maxUnavailable?: number;
 }
 
 /** `plan` and `apply` share everything but the mode: same inputs, same probes, same diff. */
@@ -64,7 +66,8 @@ export function withConvergeOptions(command: Command): Command {
     .addOption(outputOption('progress and report format'))
     .option('--bundle <dir>', 'take every artifact from this offline bundle (bootstrap bundle create) and never use the network')
     .option('--artifacts-manifest <file>', 'your own builds: a manifest (bundle format) whose entries replace the upstream downloads')
-    .option('--verify-binaries', 'hash every installed binary on every host, whatever kubestrap recorded', false);
+    .option('--verify-binaries', 'hash every installed binary on every host, whatever kubestrap recorded', false)
+    .addOption(new Option('--max-unavailable <n>', 'nodes drained at once when their kubelet or kube-proxy restarts (an upgrade)').default(1).argParser(positiveInt));
 }
 
 /** What a command adds to a plan or apply run. */
@@ -113,7 +116,11 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
     const artifacts = runArtifacts(io, opts, notes);
-    const phases = extras.phases?.() ?? membership.phases(entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts, install: { verifyBinaries: opts.verifyBinaries } })));
+    const phases =
+      extras.phases?.() ??
+      membership.phases(
+        entries.map((e) => e.build({ ...(pki ? { pki } : {}), artifacts, install: { verifyBinaries: opts.verifyBinaries }, ...(opts.maxUnavailable ? { maxUnavailable: opts.maxUnavailable } : {}) })),
+      );
     const filesFor: FilesFor = (host, facts) => {
       if (extras.phases) return [];
       const rendered = templates.renderHost(host, hostValues(host, facts));
@@ -155,7 +162,9 @@ function membershipOf(spec: ClusterSpec, opts: ConvergeOptions, extras: RunExtra
       'mark the host remove: true in the inventory first; --forget only says that it will not answer',
     );
   }
-  const leaves = !extras.phases && !opts.phase?.length && spec.leaving.length > 0;
+  // A procedure of its own (reset) covers every host the inventory lists: a whole-cluster reset leaves none behind.
+  if (extras.phases) return { hosts: [...spec.hosts, ...spec.leaving], phases: (bringUp) => bringUp, forgotten: [] };
+  const leaves = !opts.phase?.length && spec.leaving.length > 0;
   if (!leaves) return { hosts: spec.hosts, phases: (bringUp) => bringUp, forgotten: [] };
   return {
     hosts: [...spec.hosts, ...spec.leaving.filter((h) => !forget.includes(h.name))],
@@ -171,8 +180,9 @@ function membershipOf(spec: ClusterSpec, opts: ConvergeOptions, extras: RunExtra
 function limitedHosts(spec: ClusterSpec, names: string[] | undefined): string[] | undefined {
   const requested = names?.flatMap((n) => n.split(',')).filter(Boolean);
   if (!requested) return undefined;
-  const unknown = requested.filter((n) => !spec.hosts.some((h) => h.name === n));
-  if (unknown.length) throw new UsageError(`--limit names ${unknown.join(', ')}, which the inventory does not have`, `choose from: ${spec.hosts.map((h) => h.name).join(', ')}`);
+  const listed = [...spec.hosts, ...spec.leaving].map((h) => h.name);
+  const unknown = requested.filter((n) => !listed.includes(n));
+  if (unknown.length) throw new UsageError(`--limit names ${unknown.join(', ')}, which the inventory does not have`, `choose from: ${listed.join(', ')}`);
   return requested;
 }
 
