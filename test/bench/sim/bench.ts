@@ -43,8 +43,9 @@ export async function measureSim(counts: readonly number[], log: (line: string) 
   for (const count of counts) {
     const dir = mkdtempSync(join(tmpdir(), 'kubestrap-sim-'));
     try {
-      // Ports of their own per size: a port the last size's simulator held may linger.
-      const cluster = writeSimCluster(dir, count, 20000 + Math.floor(Math.random() * 40) * 1100);
+      // Below the kernel's ephemeral ports (32768 and up by default), where outgoing connections
+      // would take them; a block of their own per size, since a port the last simulator held may linger.
+      const cluster = writeSimCluster(dir, count, 10000 + Math.floor(Math.random() * 19) * 1100);
       for (const name of SIM_CASES) {
         const figures = await simCase(cluster, count, name);
         log(`  ${count} hosts, ${name}: ${figures.wallSeconds.toFixed(2)} s wall, ${figures.cpuSeconds.toFixed(2)} s CPU, ${figures.peakRssMb.toFixed(0)} MB`);
