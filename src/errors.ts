@@ -299,3 +299,25 @@ function indentBlock(label: string, text: string): string {
     .join('\n');
   return `  ${label}:\n${body}`;
 }
+
+/**
+ * A request kubestrap made itself to a cluster API (the API server, etcd) through a host's SSH
+ * connection failed: which host carried it, which API and request, and what came back.
+ */
+export class ClusterApiError extends KubestrapError {
+  readonly kind = 'cluster-api';
+
+  constructor(
+    readonly host: string,
+    /** `API server 127.0.0.1:6443 GET /api/v1/nodes`, `etcd 127.0.0.1:2379 Range kubestrap/etcd-access`. */
+    readonly request: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+
+  where(): string {
+    return `${this.host} ${this.request}`;
+  }
+}

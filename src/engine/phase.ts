@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { KubestrapError } from '../errors.js';
 import type { Fact, HostFacts } from './facts.js';
 import type { RecordFields } from './host-record.js';
@@ -37,6 +38,12 @@ export interface ClusterContext<S, H extends TargetHost, D> {
   phases?: readonly string[];
 }
 
+/** A TCP connection the host opens to `address:port` (from its own view: 127.0.0.1 is the host itself). */
+export type HostChannel = (address: string, port: number) => Promise<Duplex>;
+
+/** A controller-side check of a cluster action; `live` as for HostScript. */
+export type ClusterQuery<H extends TargetHost> = (channel: HostChannel, host: H, live: readonly string[]) => Promise<boolean>;
+
 /**
  * Work done once for the whole cluster (write a key to a store, create an object through an API),
  * on one host: the first of `candidates` that is reachable and has not failed. Like a `command`
@@ -49,6 +56,13 @@ export interface ClusterAction<H extends TargetHost> {
   description: string;
   /** Runs on the chosen host; must only look. */
   check: HostScript<H>;
+  /**
+   * The check made by the controller itself, in place of `check`: through channels the chosen
+   * host's SSH connection opens to its own ports (an API it serves), so no process starts on the
+   * host. Resolves true when nothing needs doing. A throw counts as "needs doing", as a failing
+   * `check` does: the run (or plan) then shows the action, and the action's own failure says why.
+   */
+  query?: ClusterQuery<H>;
   run: HostScript<H>;
   /** Host names in order of preference. */
   candidates: readonly string[];

@@ -7,7 +7,7 @@ import { fetchCurrentContents } from './current-content.js';
 import { factSnippets, type HostFacts } from './facts.js';
 import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
 import type { KindContext, PackageTool } from './kinds/kind.js';
-import type { ClusterContext, ClusterHost, Phase, PhaseContext, RunMode } from './phase.js';
+import type { ClusterAction, ClusterContext, ClusterHost, HostChannel, Phase, PhaseContext, RunMode } from './phase.js';
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport, StageTime } from './report.js';
 import { markEmptiedFolders, withInstalled } from './installed.js';
@@ -264,20 +264,23 @@ function firstCandidate(candidates: readonly string[], sessions: readonly Run[],
   return candidates.find((name) => sessions.some((s) => s.host.name === name && usable(s)));
 }
 
-/** One command for the state of every phase's resources and of the cluster checks this host runs: a no-op run needs no other probe. */
+/**
+ * One command for the state of every phase's resources and of the cluster checks this host runs: a
+ * no-op run needs no other probe. Checks the controller makes itself (a cluster action's `query`)
+ * go over the host's forwarded channels alongside that command and start nothing on the host.
+ */
 async function probeAll(opts: Opts, session: Run, actions: Map<string, Array<AssignedAction<TargetHost>>>, live: readonly string[]): Promise<void> {
-  const mine = [...actions.values()]
-    .flat()
-    .filter((a) => a.host === session.host.name)
-    .map((a) => actionResource(a.action, session.host, live));
-  const all = [...[...session.resources.values()].flat(), ...mine];
-  if (all.length === 0) {
-    // Nothing to read: each phase finds the host as it wants it.
-    for (const phase of opts.phases) session.probes.set(phase.name, { observed: new Map(), pendingRestarts: [] });
-    return;
-  }
+  const mine = [...actions.values()].flat().filter((a) => a.host === session.host.name);
+  const scripted = mine.filter((a) => !a.action.query).map((a) => actionResource(a.action, session.host, live));
+  const queried = mine.filter((a) => a.action.query);
+  const all = [...[...session.resources.values()].flat(), ...scripted];
   try {
-    const probe = await runProbe(session, all);
+    // Nothing to read on the host: each phase finds it as it wants it.
+    const [probe, answers] = await Promise.all([
+      all.length ? runProbe(session, all) : { observed: new Map<string, string>(), pendingRestarts: [] },
+      Promise.all(queried.map(async (a) => [resourceId(actionResource(a.action, session.host, live)), await queryAction(opts, session, a.action, live)] as const)),
+    ]);
+    for (const [id, observed] of answers) probe.observed.set(id, observed);
     for (const phase of opts.phases) session.probes.set(phase.name, probe);
   } catch (err) {
     // Reported by the first phase, which finds no probe: the host fails there, alone.
@@ -304,6 +307,27 @@ function laterServices(later: readonly AnyPhase[], sessions: readonly Run[]): Ma
   }
   return byHost;
 }
+/** A cluster action's state: its query on the controller, else its check on the host. */
+async function probeAction(opts: Opts, s: Run, action: ClusterAction<TargetHost>, resource: Resource, live: readonly string[]): Promise<ProbeResult> {
+  if (!action.query) return runProbe(s, [resource]);
+  return { observed: new Map([[resourceId(resource), await queryAction(opts, s, action, live)]]), pendingRestarts: [] };
+}
+
+/** A query's answer as the action's command resource reads a check's exit status: `0` nothing to do. */
+async function queryAction(opts: Opts, s: Run, action: ClusterAction<TargetHost>, live: readonly string[]): Promise<string> {
+  try {
+    return (await action.query!(hostChannel(s), s.host, live)) ? '0' : '1';
+  } catch (err) {
+    opts.log?.({ event: 'query-failed', action: action.name, host: s.host.name, error: asKubestrapError(s.host.name, err).format() });
+    return '1';
+  }
+}
+
+function hostChannel(s: Run): HostChannel {
+  const forward = s.remote.forwardOut?.bind(s.remote);
+  return (address, port) => (forward ? forward(address, port) : Promise.reject(new HostError(s.host.name, `cannot open ${address}:${port}: the host is not reached over SSH`)));
+}
+
 
 /** One phase on every host it concerns: actions before, hosts in parallel, rolling restarts, actions after. */
 async function runPhase(
@@ -460,8 +484,9 @@ async function runActions(opts: Opts, actions: ReadonlyArray<AssignedAction<Targ
         sessions.filter((x) => !x.failed).map((x) => x.host.name),
       );
       const fresh = run.changedAnything || name !== assigned.host;
-      const probe = fresh ? await runProbe(s, [resource]) : s.probes.get(report.phase);
-      const change = diffResources([resource], probe ?? (await runProbe(s, [resource])), { packages: s.packages })[0];
+      const live = sessions.filter((x) => !x.failed).map((x) => x.host.name);
+      const probe = (fresh ? undefined : s.probes.get(report.phase)) ?? (await probeAction(opts, s, assigned.action, resource, live));
+      const change = diffResources([resource], probe, { packages: s.packages })[0];
       if (!change) continue;
       if (opts.mode === 'plan') {
         report.changes.push(change);

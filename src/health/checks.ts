@@ -1,11 +1,15 @@
 import { backupSettings, readScheduledBackup, scheduledBackupHost, scheduledBackupProbe } from '../backup/scheduled.js';
 import { COMPONENTS, LOCAL_ETCD, runsOn } from '../components/catalog.js';
-import { ETCD_ACCESS_MARKER_KEY, etcdctl, kubectl } from '../components/clients.js';
+import { ETCD_ACCESS_MARKER_KEY, etcdctl } from '../components/clients.js';
+import { etcdApiOn, kubeApiOn } from '../cluster-api/cluster-apis.js';
+import { NodeListSchema, readyStatus, type Node } from '../cluster-api/kube-objects.js';
+import type { ClientIdentity, OpenChannel } from '../cluster-api/tls-channel.js';
 import { memberOf, parseMemberList } from '../components/etcd-members.js';
 import { FLANNEL_SUBNET_FILE, PKI_PATHS } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { hostTool } from '../os/host-tools.js';
 import { shq } from '../ssh/quote.js';
+import { KubestrapError } from '../errors.js';
 import { versionsCheck } from './versions.js';
 
 /**
@@ -26,6 +30,28 @@ export interface HealthCheck {
   key: string;
   script: string;
   read(output: string): HealthRow[];
+}
+
+/** The client certificates the controller's own requests use (from the local PKI). */
+export type HealthIdentities = (name: 'kubeAdmin' | 'etcdHealthcheck') => ClientIdentity;
+
+/**
+ * A check the controller makes itself, through a forwarded channel of the host's SSH connection to
+ * an API the host serves (etcd, the API server): no process starts on the host. It never throws: a
+ * failed request is a failed row, saying which request failed and how.
+ */
+export interface ApiCheck {
+  key: string;
+  query(channel: OpenChannel): Promise<HealthRow[]>;
+}
+
+/** The rows `query` makes, or `failed`'s rows with the request's error when it fails. */
+async function rowsOr(query: () => Promise<HealthRow[]>, failed: (why: string) => HealthRow[]): Promise<HealthRow[]> {
+  try {
+    return await query();
+  } catch (err) {
+    return failed(err instanceof KubestrapError ? `${err.where()}: ${err.message}` : String(err));
+  }
 }
 
 const ACTIVE = (unit: string) => `systemctl is-active -- ${shq(unit)}`;
@@ -88,10 +114,7 @@ function commandCheck(key: string, check: string, host: HostSpec, script: string
 export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
   const checks: HealthCheck[] = [];
   if (host.roles.includes('etcd')) {
-    // The member's address, not 127.0.0.1: what its peers and the API servers reach.
-    const member = `https://${host.nodeIp}:${COMPONENTS.etcd.service.ports.client}`;
     checks.push(serviceCheck(host, 'etcd'));
-    checks.push(commandCheck('etcd-health', 'etcd endpoint health', host, `${etcdctl(host, member)} endpoint health`, () => `${member} is healthy`));
     if (scheduledBackupHost(spec)?.name === host.name) checks.push(scheduledBackupCheck(spec, host));
   }
   if (host.roles.includes('master')) {
@@ -159,97 +182,99 @@ export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
 }
 
 /**
- * Whether etcd's authentication is on, read on one member: the health check's user is refused a key
- * outside its grants. Off, any client certificate of the etcd CA (every worker's, in etcd mode)
- * reads and writes every key.
+ * A member's own health, asked by the controller through its connection as etcdctl's `endpoint
+ * health` asks: a read answers, a refusal for lack of permission included. At the member's address,
+ * not its loopback: what its peers and the API servers reach. (Its status and alarms need etcd's
+ * root: the health check's user may not read them.)
  */
-export function etcdAuthCheck(_spec: ClusterSpec, on: HostSpec): HealthCheck {
+export function etcdHealthCheck(host: HostSpec, ids: HealthIdentities): ApiCheck {
+  const member = `https://${host.nodeIp}:${COMPONENTS.etcd.service.ports.client}`;
+  const fail = (why: string) => [row('etcd endpoint health', host.name, false, why)];
   return {
-    key: 'etcd-auth',
-    script: withCode(`${etcdctl(on, LOCAL_ETCD)} get ${shq(ETCD_ACCESS_MARKER_KEY)}`),
-    read: (out) => {
-      const { code, body } = splitCode(out);
-      const check = 'etcd access control';
-      if (code === 0) return [row(check, on.name, false, 'authentication is off: any client certificate of the etcd CA reads and writes every key; run bootstrap apply')];
-      if (/permission denied/.test(body)) return [row(check, on.name, true, 'on: each client reaches only its own keys')];
-      return [row(check, on.name, false, `etcdctl on ${on.name}: ${gist(body) || `exit code ${code}`}`)];
-    },
+    key: 'etcd-health',
+    query: (channel) =>
+      rowsOr(async () => {
+        await etcdApiOn(host, channel, ids('etcdHealthcheck'), member).get('health');
+        return [row('etcd endpoint health', host.name, true, `${member} is healthy`)];
+      }, fail),
   };
 }
 
 /**
- * The nodes as the API server sees them, read on one master with one list: every node of the
+ * Whether etcd's authentication is on, read on one member: the health check's user is refused a key
+ * outside its grants. Off, any client certificate of the etcd CA (every worker's, in etcd mode)
+ * reads and writes every key.
+ */
+export function etcdAuthCheck(_spec: ClusterSpec, on: HostSpec, ids: HealthIdentities): ApiCheck {
+  const check = 'etcd access control';
+  return {
+    key: 'etcd-auth',
+    query: (channel) =>
+      rowsOr(
+        async () => {
+          const read = await etcdApiOn(on, channel, ids('etcdHealthcheck')).get(ETCD_ACCESS_MARKER_KEY);
+          if (read.kind === 'denied') return [row(check, on.name, true, 'on: each client reaches only its own keys')];
+          return [row(check, on.name, false, 'authentication is off: any client certificate of the etcd CA reads and writes every key; run bootstrap apply')];
+        },
+        (why) => [row(check, on.name, false, why)],
+      ),
+  };
+}
+
+/**
+ * The nodes as the API server sees them, read through one master with one list: every node of the
  * inventory Ready and, in flannel's kube mode, holding the podCIDR flanneld takes as its subnet.
  */
-export function nodesCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
+export function nodesCheck(spec: ClusterSpec, on: HostSpec, ids: HealthIdentities): ApiCheck {
   const nodes = spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
   const kubeMode = spec.values.FLANNEL_MODE === 'kube';
   return {
     key: 'nodes',
-    script: withCode(`${kubectl(on)} get nodes -o json`),
-    read: (out) => {
-      const { code, body } = splitCode(out);
-      if (code !== 0) {
-        const why = `kubectl on ${on.name}: ${gist(body) || `exit code ${code}`}`;
-        return nodes.flatMap((n) => [row('node Ready', n, false, why), ...(kubeMode ? [row('node podCIDR (flannel)', n, false, why)] : [])]);
-      }
-      const listed = nodeStates(body);
-      return nodes.flatMap((n) => {
-        const state = listed.get(n);
-        const ready = row('node Ready', n, state?.ready === 'True', state ? `Ready=${state.ready}` : 'not registered');
-        if (!kubeMode) return [ready];
-        return [ready, row('node podCIDR (flannel)', n, state?.podCIDR !== undefined, state?.podCIDR ?? 'no podCIDR yet')];
-      });
-    },
+    query: (channel) =>
+      rowsOr(
+        async () => nodeRows(nodes, kubeMode, (await kubeApiOn(spec, on, channel, ids('kubeAdmin')).get('/api/v1/nodes', NodeListSchema))?.items ?? []),
+        (why) => nodes.flatMap((n) => [row('node Ready', n, false, why), ...(kubeMode ? [row('node podCIDR (flannel)', n, false, why)] : [])]),
+      ),
   };
 }
 
-/** `kubectl get nodes -o json`: each node's Ready status (Unknown without the condition) and podCIDR. */
-export function nodeStates(json: string): Map<string, { ready: string; podCIDR: string | undefined }> {
-  const out = new Map<string, { ready: string; podCIDR: string | undefined }>();
-  try {
-    const list = JSON.parse(json) as {
-      items?: Array<{ metadata?: { name?: string }; spec?: { podCIDR?: string }; status?: { conditions?: Array<{ type?: string; status?: string }> } }>;
-    };
-    for (const item of list.items ?? []) {
-      const name = item.metadata?.name;
-      if (!name) continue;
-      out.set(name, { ready: item.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown', podCIDR: item.spec?.podCIDR || undefined });
-    }
-  } catch {
-    // Not JSON: every node reads as not registered.
-  }
-  return out;
+/** Each wanted node's rows from the API server's list: its Ready condition and (kube mode) its podCIDR. */
+export function nodeRows(nodes: readonly string[], kubeMode: boolean, listed: readonly Node[]): HealthRow[] {
+  const byName = new Map(listed.map((n) => [n.metadata.name, n]));
+  return nodes.flatMap((name) => {
+    const node = byName.get(name);
+    const ready = row('node Ready', name, node !== undefined && readyStatus(node) === 'True', node ? `Ready=${readyStatus(node)}` : 'not registered');
+    if (!kubeMode) return [ready];
+    const podCIDR = node?.spec.podCIDR || undefined;
+    return [ready, row('node podCIDR (flannel)', name, podCIDR !== undefined, podCIDR ?? 'no podCIDR yet')];
+  });
 }
 
 /** flannel's leases in etcd (etcd mode), read on one etcd member: one per node, for the node's address. */
-export function leasesCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
+export function leasesCheck(spec: ClusterSpec, on: HostSpec, ids: HealthIdentities): ApiCheck {
   const prefix = `${spec.values.FLANNEL_ETCD_PREFIX}/subnets/`;
   const nodes = spec.hosts.filter((h) => h.roles.includes('master') || h.roles.includes('worker'));
   return {
     key: 'leases',
-    script: withCode(`${etcdctl(on, LOCAL_ETCD)} get --prefix ${shq(prefix)}`),
-    read: (out) => {
-      const { code, body } = splitCode(out);
-      if (code !== 0) return nodes.map((n) => row('flannel lease in etcd', n.name, false, `etcdctl on ${on.name}: ${gist(body) || `exit code ${code}`}`));
-      const byIp = leasesByIp(body, prefix);
-      return nodes.map((n) => row('flannel lease in etcd', n.name, byIp.has(n.nodeIp), byIp.get(n.nodeIp) ?? `no lease for ${n.nodeIp} under ${prefix}`));
-    },
+    query: (channel) =>
+      rowsOr(
+        async () => {
+          const byIp = leasesByIp(await etcdApiOn(on, channel, ids('etcdHealthcheck')).getPrefix(prefix), prefix);
+          return nodes.map((n) => row('flannel lease in etcd', n.name, byIp.has(n.nodeIp), byIp.get(n.nodeIp) ?? `no lease for ${n.nodeIp} under ${prefix}`));
+        },
+        (why) => nodes.map((n) => row('flannel lease in etcd', n.name, false, why)),
+      ),
   };
 }
 
-/** `etcdctl get --prefix` prints key, value, key, value...: public IP → subnet of each lease. */
-export function leasesByIp(text: string, prefix: string): Map<string, string> {
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
+/** flannel's leases (key `<prefix><subnet>-<bits>`, value JSON with its PublicIP): public IP → subnet of each. */
+export function leasesByIp(leases: ReadonlyArray<{ key: string; value: string }>, prefix: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (let i = 0; i + 1 < lines.length; i++) {
-    if (!lines[i]!.startsWith(prefix)) continue;
+  for (const { key, value } of leases) {
+    if (!key.startsWith(prefix)) continue;
     try {
-      const value = JSON.parse(lines[i + 1]!) as { PublicIP?: string };
-      if (value.PublicIP) out.set(value.PublicIP, lines[i]!.slice(prefix.length).replace('-', '/'));
+      const lease = JSON.parse(value) as { PublicIP?: string };
+      if (lease.PublicIP) out.set(lease.PublicIP, key.slice(prefix.length).replace('-', '/'));
     } catch {
       // not a lease value
     }

@@ -4,6 +4,9 @@ import type { ClusterAction, ClusterContext } from './context.js';
 import { shJoin, shq } from '../ssh/quote.js';
 import { namesWithRole, type Phase } from './phase.js';
 import { kubectl } from '../components/clients.js';
+import { ObjectSchema } from '../cluster-api/kube-objects.js';
+import { encryptionKeyName } from '../pki/client-identities.js';
+import { adminApi, exists } from './cluster-queries.js';
 
 /** The API server's client certificate for kubelets (its CN, see pki/catalog.ts) and the binding that lets it reach them. */
 const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
@@ -32,6 +35,7 @@ export const controlPlanePhase: Phase = componentPhase(
         name: 'apiserver-kubelet-access',
         description: `let the API server reach kubelets (bind ${KUBELET_CLIENT_USER} to system:kubelet-api-admin)`,
         check: (host) => `${kubectl(host)} get clusterrolebinding ${KUBELET_API_BINDING} -o name`,
+        query: (channel, host) => exists(adminApi(ctx.spec, host, channel), `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${KUBELET_API_BINDING}`),
         run: (host) => `${kubectl(host)} ${shJoin(['create', 'clusterrolebinding', KUBELET_API_BINDING, '--clusterrole=system:kubelet-api-admin', `--user=${KUBELET_CLIENT_USER}`])}`,
         candidates: namesWithRole(ctx, 'master'),
         when: 'after',
@@ -55,6 +59,13 @@ function encryptExistingSecrets(ctx: ClusterContext): ClusterAction {
     name: 'encrypt-existing-secrets',
     description: 'write every Secret again, so that those stored before encryption at rest are encrypted too',
     check: (host) => [keyName, `[ -z "$ks_key" ] || ${kubectl(host)} get namespaces -l "${SECRETS_ENCRYPTED_LABEL}=$ks_key" -o name | grep -qx namespace/kube-system`].join('\n'),
+    // The key the run deploys, from the local PKI: the masters' config says the same once the pki phase ran.
+    query: async (channel, host) => {
+      const key = encryptionKeyName(ctx.spec);
+      if (!key) return true;
+      const ns = await adminApi(ctx.spec, host, channel).get('/api/v1/namespaces/kube-system', ObjectSchema);
+      return ns?.metadata.labels[SECRETS_ENCRYPTED_LABEL] === key;
+    },
     run: (host, live) => {
       const waiting = masters.filter((m) => !live.includes(m));
       // A master still on the old configuration could neither read what the others encrypt nor encrypt what it writes.

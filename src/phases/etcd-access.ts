@@ -6,6 +6,7 @@ import { shq } from '../ssh/quote.js';
 import { namesWithRole } from './phase.js';
 import { LOCAL_ETCD } from '../components/catalog.js';
 import { ETCD_ACCESS_MARKER_KEY, etcdctl } from '../components/clients.js';
+import { etcdAs } from './cluster-queries.js';
 
 /**
  * Who may read and write what in etcd. etcd alone only checks that a client certificate comes from
@@ -79,6 +80,14 @@ export function etcdAccessAction(ctx: ClusterContext): ClusterAction {
     name: 'etcd-access',
     description: `etcd authentication on, with roles: ${access.roles.map(describeRole).join('; ')}`,
     check: (host) => accessCheck(host, access),
+    // As accessCheck, by the controller over etcd's gRPC API: two reads, no etcdctl on the member.
+    query: async (channel, host) => {
+      const [root, health] = await Promise.all([
+        etcdAs(ctx.spec, host, channel, 'etcdAdmin').get(ETCD_ACCESS_MARKER_KEY),
+        etcdAs(ctx.spec, host, channel, 'etcdHealthcheck').get(ETCD_ACCESS_MARKER_KEY),
+      ]);
+      return root.kind === 'value' && root.value === access.fingerprint && health.kind === 'denied';
+    },
     run: (host) => accessScript(host, access),
     candidates: namesWithRole(ctx, 'etcd'),
     when: 'after',

@@ -10,6 +10,7 @@ import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, type Phase, type PhaseContext } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
 import { runningService } from './services.js';
+import { adminApi, etcdAs, exists } from './cluster-queries.js';
 
 /** What flanneld in kube mode may do through the API server (upstream's kube-flannel RBAC). */
 export const FLANNEL_ROLE = 'kubestrap:flannel';
@@ -51,6 +52,10 @@ function networkConfig(ctx: ClusterContext): ClusterAction {
     name: 'flannel-network-config',
     description: `write flannel's network ${value} to etcd at ${key}`,
     check: (host) => `[ "$(${root(host)} get ${shq(key)} --print-value-only)" = ${shq(value)} ]`,
+    query: async (channel, host) => {
+      const read = await etcdAs(ctx.spec, host, channel, 'etcdAdmin').get(key);
+      return read.kind === 'value' && read.value === value;
+    },
     run: (host) => `${root(host)} put ${shq(key)} ${shq(value)} >/dev/null`,
     candidates: namesWithRole(ctx, 'etcd'),
     when: 'before',
@@ -87,6 +92,12 @@ function flannelAccess(ctx: ClusterContext): ClusterAction {
     name: 'flannel-access',
     description: `let flanneld (${FLANNEL_USER}) read nodes and patch their status`,
     check: (host) => `${kubectl(host)} get clusterrolebinding ${FLANNEL_ROLE} -o name && ${kubectl(host)} get clusterrole ${FLANNEL_ROLE} -o name`,
+    query: async (channel, host) => {
+      const api = adminApi(ctx.spec, host, channel);
+      const rbac = '/apis/rbac.authorization.k8s.io/v1';
+      const found = await Promise.all([exists(api, `${rbac}/clusterrolebindings/${FLANNEL_ROLE}`), exists(api, `${rbac}/clusterroles/${FLANNEL_ROLE}`)]);
+      return found.every(Boolean);
+    },
     run: (host) => `printf '%s' ${shq(manifest)} | ${kubectl(host)} apply -f -`,
     candidates: namesWithRole(ctx, 'master'),
     when: 'before',

@@ -2,7 +2,8 @@ import type { ClusterAction } from './context.js';
 import { shq } from '../ssh/quote.js';
 import { namesWithRole, type Phase } from './phase.js';
 import { kubectl } from '../components/clients.js';
-import { HOST_PATHS } from '../components/paths.js';
+import { NodeListSchema, readyStatus } from '../cluster-api/kube-objects.js';
+import { adminApi, readStateConfigMap, stateConfigMap } from './cluster-queries.js';
 import { podCheckFor, podCheckNodes } from '../health/pod-check/run.js';
 import { POD_CHECK_SECONDS, ROW_MARK } from '../health/pod-check/script.js';
 import type { ClusterSpec } from '../config/cluster-spec.js';
@@ -26,7 +27,7 @@ export const verifyPhase: Phase = {
     const nodes = ctx.spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
     const masters = namesWithRole(ctx, 'master');
     if (nodes.length === 0 || masters.length === 0) return [];
-    return [nodesReady(nodes, masters), ...(ctx.spec.values.VERIFY_PODS === 'true' ? [podsWork(ctx.spec, nodes, masters)] : [])];
+    return [nodesReady(ctx.spec, nodes, masters), ...(ctx.spec.values.VERIFY_PODS === 'true' ? [podsWork(ctx.spec, nodes, masters)] : [])];
   },
 };
 
@@ -37,17 +38,33 @@ function notReadyScript(nodes: readonly string[], host: Parameters<typeof kubect
   return `ready=$(${kubectl(host)} get nodes --no-headers 2>/dev/null | awk '$2 == "Ready" || $2 ~ /^Ready,/ { print $1 }'); for n in ${wanted.map(shq).join(' ')}; do printf '%s\\n' "$ready" | grep -qxF -- "$n" || echo "$n"; done`;
 }
 
+/** The nodes among `wanted` that the API server does not list as Ready, asked by the controller through `host`'s connection. */
+async function notReadyNodes(spec: ClusterSpec, host: Parameters<typeof kubectl>[0], channel: Parameters<typeof adminApi>[2], wanted: readonly string[]): Promise<string[]> {
+  const list = await adminApi(spec, host, channel).get('/api/v1/nodes', NodeListSchema);
+  const ready = new Set((list?.items ?? []).filter((n) => readyStatus(n) === 'True').map((n) => n.metadata.name));
+  return wanted.filter((n) => !ready.has(n));
+}
+
 /**
  * Waits for the nodes of the hosts that are still fine: one that was down or failed earlier in the
  * run has its own error already, and waiting for its node would only delay the report.
  */
-function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
+function nodesReady(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
   const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) => notReadyScript(nodes, host, live);
   return {
     name: 'nodes-ready',
     description: `wait until every node is Ready (${nodes.join(', ')})`,
     timeoutSec: NODES_READY_TIMEOUT_SEC + 30,
     check: (host, live) => `[ -z "$(${notReady(host, live)})" ]`,
+    query: async (channel, host, live) =>
+      (
+        await notReadyNodes(
+          spec,
+          host,
+          channel,
+          nodes.filter((n) => live.includes(n)),
+        )
+      ).length === 0,
     run: (host, live) =>
       [
         `waited=0`,
@@ -63,11 +80,12 @@ function nodesReady(nodes: string[], candidates: string[]): ClusterAction {
 }
 
 /**
- * Where a master keeps the nodes the pod check last passed on, one per line: the check runs again
- * when they are not the inventory's nodes (init, a node added or removed, or a run whose check
- * failed), so a no-op run stays one.
+ * The nodes the pod check last passed on, one per line, kept in the cluster (ConfigMap
+ * kube-system/kubestrap-pod-check): the check runs again when they are not the inventory's nodes
+ * (init, a node added or removed, or a run whose check failed), so a no-op run stays one.
  */
-export const POD_CHECK_MARKER = `${HOST_PATHS.appliedDir}/pod-check-nodes`;
+export const POD_CHECK_STATE = 'pod-check';
+const POD_CHECK_CONFIGMAP = `configmap/kubestrap-${POD_CHECK_STATE}`;
 
 /**
  * The pod check of health --deep, once the nodes are Ready. Its failure lists each node's failed
@@ -80,13 +98,14 @@ function podsWork(spec: ClusterSpec, nodes: string[], candidates: string[]): Clu
     name: 'pods-work',
     description: `run a pod on every node (${nodes.join(', ')}) and check DNS, pod-to-pod and Service traffic from each (namespace kubestrap-health, deleted after)`,
     timeoutSec: POD_CHECK_SECONDS + 30,
-    check: (_host, live) => `[ "$(cat ${shq(POD_CHECK_MARKER)} 2>/dev/null)" = ${shq(passedOn(live))} ]`,
+    check: (host, live) => `[ "$(${kubectl(host)} -n kube-system get ${POD_CHECK_CONFIGMAP} -o 'jsonpath={.data.nodes}' 2>/dev/null)" = ${shq(passedOn(live))} ]`,
+    query: async (channel, host, live) => (await readStateConfigMap(adminApi(spec, host, channel), POD_CHECK_STATE))?.nodes === passedOn(live),
     run: (host, live) =>
       [
         `ks_out=$( ${podCheckFor(spec, host, podCheckNodes(spec, live))} ); ks_rc=$?`,
         `printf '%s\\n' "$ks_out" | ${failedRows} >&2`,
-        `if [ "$ks_rc" -ne 0 ]; then rm -f ${shq(POD_CHECK_MARKER)}; echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; fi`,
-        `mkdir -p ${shq(HOST_PATHS.appliedDir)} && printf '%s\\n' ${shq(passedOn(live))} > ${shq(POD_CHECK_MARKER)}`,
+        `if [ "$ks_rc" -ne 0 ]; then ${kubectl(host)} -n kube-system delete ${POD_CHECK_CONFIGMAP} --ignore-not-found >/dev/null; echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; fi`,
+        `printf '%s' ${shq(stateConfigMap(POD_CHECK_STATE, { nodes: passedOn(live) }))} | ${kubectl(host)} apply -f - >/dev/null`,
       ].join('\n'),
     candidates,
     when: 'after',

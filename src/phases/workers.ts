@@ -6,6 +6,8 @@ import { shq } from '../ssh/quote.js';
 import { LISTENERS_FACT } from '../preflight/ports.js';
 import { namesWithRole, type Phase } from './phase.js';
 import { kubeletResolvConf, RESOLV_CONF_FACT } from './resolv-conf.js';
+import { NodeSchema } from '../cluster-api/kube-objects.js';
+import { adminApi } from './cluster-queries.js';
 
 export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
 
@@ -45,11 +47,13 @@ function masterNodeActions(ctx: ClusterContext, node: string): ClusterAction[] {
   // The node's JSON, one line: a label appears as `"<label>":`, a taint as `"key":"<label>"`.
   const nodeJson = (host: Parameters<typeof kubectl>[0]) => `${kubectl(host)} get node ${shq(node)} -o json | tr -d ' \\n'`;
   const taint = `"key":"${CONTROL_PLANE_ROLE_LABEL}"`;
+  const nodeObject = (host: Parameters<typeof kubectl>[0], channel: Parameters<typeof adminApi>[2]) => adminApi(ctx.spec, host, channel).get(`/api/v1/nodes/${encodeURIComponent(node)}`, NodeSchema);
   return [
     {
       name: `control-plane-label:${node}`,
       description: `label node ${node} ${CONTROL_PLANE_ROLE_LABEL}`,
       check: (host) => `${nodeJson(host)} | grep -qF ${shq(`"${CONTROL_PLANE_ROLE_LABEL}":`)}`,
+      query: async (channel, host) => (await nodeObject(host, channel))?.metadata.labels[CONTROL_PLANE_ROLE_LABEL] !== undefined,
       run: (host) => `${kubectl(host)} label node ${shq(node)} ${shq(`${CONTROL_PLANE_ROLE_LABEL}=`)} --overwrite`,
       candidates,
       when: 'after',
@@ -58,6 +62,11 @@ function masterNodeActions(ctx: ClusterContext, node: string): ClusterAction[] {
       name: `control-plane-taint:${node}`,
       description: tainted ? `taint node ${node} ${CONTROL_PLANE_ROLE_LABEL}:NoSchedule` : `remove the ${CONTROL_PLANE_ROLE_LABEL} taint from node ${node} (MASTER_SCHEDULABLE=true)`,
       check: (host) => `${nodeJson(host)} | ${tainted ? 'grep -qF' : '! grep -qF'} ${shq(taint)}`,
+      query: async (channel, host) => {
+        const found = await nodeObject(host, channel);
+        // No node yet: the label action's run fails first and says so.
+        return found !== undefined && found.spec.taints.some((t) => t.key === CONTROL_PLANE_ROLE_LABEL) === tainted;
+      },
       run: (host) => `${kubectl(host)} taint node ${shq(node)} ${shq(`${CONTROL_PLANE_ROLE_LABEL}${tainted ? ':NoSchedule' : ':NoSchedule-'}`)}${tainted ? ' --overwrite' : ''}`,
       candidates,
       when: 'after',

@@ -21,6 +21,8 @@ export interface HostStats {
   sftpOps: number;
   /** Bytes sent as streamed command input (runWithInput): binaries, compressed as they travel. */
   streamedBytes?: number;
+  /** Forwarded channels opened (forwardOut): the controller's own requests to the host's ports, no process on the host. */
+  channels?: number;
 }
 
 export interface RemoteHost {
@@ -39,6 +41,11 @@ export interface RemoteHost {
   runToOutput(script: string, out: Writable, opts?: { timeoutMs?: number }): Promise<ExecResult>;
   /** Atomic write (see put-file.ts); skipped when the remote sha256 already equals the content's. */
   putFile(path: string, content: Buffer | string, opts: PutFileOptions): Promise<{ written: boolean }>;
+  /**
+   * A TCP connection the host opens to `address:port` for the controller (see SshRemoteHost.forwardOut).
+   * Absent where the host is not reached over SSH (tests' hosts that are local folders).
+   */
+  forwardOut?(address: string, port: number): Promise<Duplex>;
   /** Round trips so far on this connection (each exec or SFTP request/response exchange counted once; the handshake counted separately) */
   readonly stats: HostStats;
   close(): Promise<void>;
@@ -223,6 +230,7 @@ export class SshRemoteHost implements RemoteHost {
   forwardOut(address: string, port: number): Promise<Duplex> {
     const head = `forward to ${address}:${port}`;
     this.assertAlive(head);
+    this.stats.channels = (this.stats.channels ?? 0) + 1;
     return new Promise((resolve, reject) => {
       this.client.forwardOut('127.0.0.1', 0, address, port, (err, channel) => {
         if (!err) return resolve(channel);

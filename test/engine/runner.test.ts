@@ -335,6 +335,64 @@ describe('runPhases on fake hosts: cluster actions', () => {
   });
 });
 
+describe('runPhases on fake hosts: cluster checks the controller makes itself (query)', () => {
+  const tmp = useTempDir();
+  const queried = (answer: () => Promise<boolean>, asked: string[]): ClusterAction => ({
+    name: 'queried',
+    description: 'configure through an API',
+    check: 'exit 1',
+    query: async (_channel, host, live) => {
+      asked.push(`${host.name} ${live.join(',')}`);
+      return answer();
+    },
+    run: 'note queried',
+    candidates: ['n2', 'n1'],
+    when: 'after',
+  });
+
+  it('asks the query instead of probing: a no-op sends the chosen host its fact command alone, and nothing runs', async () => {
+    const cluster = fakeCluster(tmp(), { n1: {}, n2: {} });
+    const asked: string[] = [];
+    const report = await converge(cluster, [
+      actionsPhase(
+        'api',
+        queried(async () => true, asked),
+      ),
+    ]);
+
+    expect(runSucceeded(report)).toBe(true);
+    expect(asked).toEqual(['n2 n1,n2']);
+    expect(cluster.host('n2').commands).toEqual(['facts']);
+    expect(cluster.takeEvents()).toEqual([]);
+  });
+
+  it('runs the action on the host when the query says it is needed, or cannot answer (a failed request)', async () => {
+    for (const answer of [async () => false, () => Promise.reject(new Error('API server down'))]) {
+      const cluster = fakeCluster(tmp(), { n1: {}, n2: {} });
+      await converge(cluster, [actionsPhase('api', queried(answer, []))]);
+      expect(cluster.takeEvents()).toEqual(['n2 queried']);
+      expect(cluster.host('n2').commands).toEqual(['facts', 'apply']);
+    }
+  });
+
+  it('plans the action without running it', async () => {
+    const cluster = fakeCluster(tmp(), { n1: {}, n2: {} });
+    const report = await converge(
+      cluster,
+      [
+        actionsPhase(
+          'api',
+          queried(async () => false, []),
+        ),
+      ],
+      { mode: 'plan' },
+    );
+
+    expect(report.results.flatMap((r) => r.changes.map((c) => `${r.host} ${c.resourceId}`))).toEqual(['n2 command:cluster:queried']);
+    expect(cluster.takeEvents()).toEqual([]);
+  });
+});
+
 describe('runPhases on fake hosts: --limit', () => {
   const tmp = useTempDir();
 

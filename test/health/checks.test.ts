@@ -2,7 +2,8 @@ import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { shRun } from '../engine/support.js';
-import { etcdAuthCheck, hostChecks, nodesCheck } from '../../src/health/checks.js';
+import { NodeListSchema } from '../../src/cluster-api/kube-objects.js';
+import { etcdAuthCheck, hostChecks, nodeRows, nodesCheck, type HealthIdentities } from '../../src/health/checks.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -13,51 +14,60 @@ hosts:
   - { name: w2, address: 10.0.0.13, roles: [worker] }
 `;
 
-const NODES = JSON.stringify({
+const NODES = NodeListSchema.parse({
   items: [
     { metadata: { name: 'w1' }, spec: { podCIDR: '172.20.1.0/24' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
     { metadata: { name: 'w2' }, spec: {}, status: { conditions: [{ type: 'MemoryPressure', status: 'False' }] } },
   ],
-});
+}).items;
+
+/** The identities are never read: the channel fails first, as a host whose sshd refuses forwarding. */
+const NO_IDENTITIES: HealthIdentities = () => {
+  throw new Error('not asked');
+};
+const refused = () => Promise.reject(new Error('open failed: connection refused'));
 
 describe('nodesCheck', () => {
   const tmp = useTempDir();
-  const rows = (mode: string, output: string) => {
-    const spec = clusterFrom(tmp(), `KUBE_VERSION=v1.35.0\nFLANNEL_MODE=${mode}\n`, INVENTORY);
-    return nodesCheck(spec, spec.hosts[0]!)
-      .read(output)
-      .map((r) => [r.check, r.host, r.ok, r.detail]);
-  };
+  const rows = (kubeMode: boolean) => nodeRows(['w1', 'w2'], kubeMode, NODES).map((r) => [r.check, r.host, r.ok, r.detail]);
 
   it("reads every worker's Ready condition from one list of nodes", () => {
-    expect(rows('etcd', `0\n${NODES}`)).toEqual([
+    expect(rows(false)).toEqual([
       ['node Ready', 'w1', true, 'Ready=True'],
       ['node Ready', 'w2', false, 'Ready=Unknown'],
     ]);
+    expect(nodeRows(['w3'], false, NODES)).toEqual([{ check: 'node Ready', host: 'w3', ok: false, detail: 'not registered' }]);
   });
 
   it("in kube mode reads each worker's podCIDR from the same list", () => {
-    expect(rows('kube', `0\n${NODES}`).filter(([check]) => check === 'node podCIDR (flannel)')).toEqual([
+    expect(rows(true).filter(([check]) => check === 'node podCIDR (flannel)')).toEqual([
       ['node podCIDR (flannel)', 'w1', true, '172.20.1.0/24'],
       ['node podCIDR (flannel)', 'w2', false, 'no podCIDR yet'],
     ]);
-    expect(rows('kube', '1\nconnection refused').every(([, , ok, detail]) => ok === false && String(detail).includes('connection refused'))).toBe(true);
+  });
+
+  it("fails every node's rows with the request's error when the API server cannot be asked", async () => {
+    const spec = clusterFrom(tmp(), 'FLANNEL_MODE=kube\n', INVENTORY);
+    const failed = await nodesCheck(spec, spec.hosts[0]!, NO_IDENTITIES).query(refused);
+    expect(failed.map((r) => [r.check, r.host, r.ok])).toEqual([
+      ['node Ready', 'w1', false],
+      ['node podCIDR (flannel)', 'w1', false],
+      ['node Ready', 'w2', false],
+      ['node podCIDR (flannel)', 'w2', false],
+    ]);
+    expect(failed[0]!.detail).toContain('not asked');
   });
 });
 
 describe('etcdAuthCheck', () => {
   const tmp = useTempDir();
-  const rows = (output: string) => {
-    const spec = clusterFrom(tmp(), '', INVENTORY);
-    return etcdAuthCheck(spec, spec.hosts[0]!)
-      .read(output)
-      .map((r) => [r.ok, r.detail]);
-  };
 
-  it('is ok when the health check is refused a key outside its grants, and fails when it may read it (authentication off)', () => {
-    expect(rows('1\n{"level":"warn"}\nError: etcdserver: permission denied')).toEqual([[true, 'on: each client reaches only its own keys']]);
-    expect(rows('0\n')).toEqual([[false, expect.stringMatching(/^authentication is off: any client certificate of the etcd CA reads and writes every key/)]]);
-    expect(rows('1\nError: context deadline exceeded')).toEqual([[false, 'etcdctl on m1: Error: context deadline exceeded']]);
+  it('fails, saying why, when etcd cannot be asked', async () => {
+    const spec = clusterFrom(tmp(), '', INVENTORY);
+    const ids: HealthIdentities = () => ({ ca: '', cert: '', key: '' });
+    expect(await etcdAuthCheck(spec, spec.hosts[0]!, ids).query(refused)).toEqual([
+      { check: 'etcd access control', host: 'm1', ok: false, detail: 'm1 etcd 127.0.0.1:2379 KV/Range: open failed: connection refused' },
+    ]);
   });
 });
 
@@ -69,8 +79,8 @@ describe('hostChecks', () => {
   };
 
   it('checks what runs on each host: flanneld on a master only where the catalog runs it', () => {
-    expect(keys('etcd', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler', 'service:flanneld']);
-    expect(keys('kube', 'm1')).toEqual(['service:etcd', 'etcd-health', 'apiserver', 'controller-manager', 'scheduler']);
+    expect(keys('etcd', 'm1')).toEqual(['service:etcd', 'apiserver', 'controller-manager', 'scheduler', 'service:flanneld']);
+    expect(keys('kube', 'm1')).toEqual(['service:etcd', 'apiserver', 'controller-manager', 'scheduler']);
     expect(keys('kube', 'w1')).toEqual(['service:flanneld', 'service:containerd', 'service:kubelet', 'service:kube-proxy', 'subnet']);
   });
 
@@ -98,6 +108,5 @@ describe('hostChecks', () => {
     expect(scripts.apiserver).toContain('--cacert /etc/kubernetes/pki/ca.crt https://127.0.0.1:7443/readyz');
     expect(scripts['controller-manager']).toContain('-k https://127.0.0.1:10257/healthz');
     expect(scripts.scheduler).toContain('-k https://127.0.0.1:10259/healthz');
-    expect(scripts['etcd-health']).toContain('--endpoints=https://10.0.0.11:2379');
   });
 });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { ClusterContext } from '../../src/phases/context.js';
-import { NODES_READY_TIMEOUT_SEC, POD_CHECK_MARKER, verifyPhase } from '../../src/phases/verify.js';
+import { NODES_READY_TIMEOUT_SEC, verifyPhase } from '../../src/phases/verify.js';
 
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
@@ -27,9 +27,10 @@ describe('verify phase', () => {
     const { spec, pods } = action();
     expect(pods!.name).toBe('pods-work');
     const script = (s: NonNullable<typeof pods>['run'], live: string[]) => (typeof s === 'string' ? s : s(spec.hosts[0]!, live));
-    expect(script(pods!.check, ['m1', 'w1', 'w2'])).toBe(`[ "$(cat ${POD_CHECK_MARKER} 2>/dev/null)" = 'w1\nw2' ]`);
+    expect(script(pods!.check, ['m1', 'w1', 'w2'])).toMatch(/get configmap\/kubestrap-pod-check -o 'jsonpath=\{\.data\.nodes\}' 2>\/dev\/null\)" = 'w1\nw2' \]$/);
     const run = script(pods!.run, ['m1', 'w1', 'w2']);
-    expect(run).toContain(`printf '%s\\n' 'w1\nw2' > ${POD_CHECK_MARKER}`);
+    // Recorded in the cluster, where the next run's check reads it through the API.
+    expect(run).toContain(`'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubestrap-pod-check","namespace":"kube-system"},"data":{"nodes":"w1\\nw2"}}'`);
     // Valid sh: no `$((` where a command substitution opens a subshell.
     expect(spawnSync('sh', ['-n'], { input: run, encoding: 'utf8' }).status).toBe(0);
     expect(action('VERIFY_PODS=false\n').pods).toBeUndefined();

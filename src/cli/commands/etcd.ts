@@ -17,6 +17,7 @@ import { jsonReport } from '../output/json.js';
 import { clusterSources, openSession, outputOption, positiveInt, withConnectionOptions, withInputOptions, type ConnectionOptions, type OutputMode } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { confirmApply, type PromptStreams } from '../wizard.js';
+import { clientIdentity } from '../../pki/client-identities.js';
 
 interface BackupOptions extends ConnectionOptions {
   out?: string;
@@ -172,7 +173,7 @@ async function restoreEtcd(io: CliIo, given: string | undefined, opts: RestoreOp
 async function settledHealth(spec: ClusterSpec, session: Parameters<typeof runHealth>[1]): Promise<HealthReport> {
   const until = Date.now() + HEALTH_SETTLE_MS;
   for (;;) {
-    const report = await runHealth(spec, session);
+    const report = await runHealth(spec, session, { identities: (name) => clientIdentity(spec, name) });
     if (report.ok || Date.now() > until) return report;
     await new Promise((r) => setTimeout(r, 3000));
   }

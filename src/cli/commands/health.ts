@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { loadClusterSpec } from '../../config/cluster-spec.js';
 import { runHealth, type HealthReport } from '../../health/run.js';
+import { clientIdentity } from '../../pki/client-identities.js';
 import { displayFilter } from '../../printable.js';
 import { targetSecrets } from '../../ssh/auth.js';
 import { openStateDir } from '../../state/state-dir.js';
@@ -17,9 +18,10 @@ interface HealthOptions extends ConnectionOptions {
 export function healthCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   return withConnectionOptions(withInputOptions(new Command('health')))
     .description(
-      'Over the SSH connections (one command per host, hosts in parallel): etcd endpoint health and member list, the API ' +
-        "server's /readyz, controller-manager and scheduler health, every node Ready, a flannel lease per node, the " +
-        'services running. Changes nothing. Exits 1 when any check fails. --deep also runs pods: one per node (image ' +
+      'Over the SSH connections (one command per host, hosts in parallel): etcd member list, the API ' +
+        "server's /readyz, controller-manager and scheduler health, the services running; and, as kubestrap's own requests " +
+        "through forwarded channels of those connections (no process on the host), each member's etcd health, etcd's access " +
+        'control, every node Ready and a flannel lease per node. Changes nothing. Exits 1 when any check fails. --deep also runs pods: one per node (image ' +
         'HEALTH_CHECK_IMAGE), and from each: DNS, a pod on another node by its IP, a Service; in the namespace ' +
         'kubestrap-health, which it creates and deletes (about 10-60 s; at most about 6 minutes).',
     )
@@ -37,7 +39,7 @@ async function health(io: CliIo, opts: HealthOptions): Promise<number> {
   const { session, close } = openSession(spec, opts);
   let report: HealthReport;
   try {
-    report = await runHealth(spec, session, { deep: opts.deep === true });
+    report = await runHealth(spec, session, { deep: opts.deep === true, identities: (name) => clientIdentity(spec, name) });
   } finally {
     await close();
   }

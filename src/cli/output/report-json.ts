@@ -41,7 +41,15 @@ export const runReportSchema = z.object({
       status: STATUS,
       system: z.string().nullable(),
       error: errorJsonSchema,
-      roundTrips: z.object({ handshakes: z.number().int(), execs: z.number().int(), sftpOps: z.number().int(), streamedBytes: z.number().int().optional() }).nullable(),
+      roundTrips: z
+        .object({
+          handshakes: z.number().int(),
+          execs: z.number().int(),
+          sftpOps: z.number().int(),
+          streamedBytes: z.number().int().optional(),
+          channels: z.number().int().optional().meta({ description: "forwarded channels: kubestrap's own requests to the host's API server or etcd, no process on the host" }),
+        })
+        .nullable(),
     }),
   ),
   results: z.array(

@@ -1,0 +1,106 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { etcdApiOn } from '../../src/cluster-api/cluster-apis.js';
+import { loadClusterSpec } from '../../src/config/cluster-spec.js';
+import { clientIdentity } from '../../src/pki/client-identities.js';
+import { SshPool } from '../../src/ssh/pool.js';
+import { errorsOf, useLabCluster, type JsonReport } from './support/cluster.js';
+import { labAvailable, useLabHosts } from './support/hosts.js';
+
+/**
+ * The cluster checks are the controller's own requests to the API server and etcd, through
+ * forwarded channels of the SSH connections kubestrap already holds: a no-op run starts nothing on
+ * the master beyond its fact command and its probe, and still sees what differs in the cluster.
+ */
+interface HealthRow {
+  check: string;
+  host: string;
+  ok: boolean;
+  detail: string;
+}
+
+const KUBECTL = '/opt/kube/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf';
+
+function roundTrips(report: JsonReport, host: string): { handshakes: number; execs: number; sftpOps: number; channels?: number } {
+  return report.hosts.find((h) => h.host === host)!.roundTrips as { handshakes: number; execs: number; sftpOps: number; channels?: number };
+}
+
+function clusterChanges(report: JsonReport): string[] {
+  return report.results.flatMap((r) => r.changes.filter((c) => c.resource.startsWith('command:cluster:')).map((c) => `${r.host} ${c.resource}`));
+}
+
+describe.skipIf(!labAvailable())('cluster checks over the SSH connection (etcd+master+worker, and a worker)', () => {
+  const hosts = useLabHosts(2, { prefix: 'ca' });
+  const cluster = useLabCluster(hosts, { layout: (i) => (i === 0 ? ['etcd', 'master', 'worker'] : ['worker']) });
+  const master = () => hosts.host(0).name;
+
+  it('init makes the cluster', async () => {
+    const { run, report } = await cluster.json('init', ['--yes']);
+    expect(run.code, `${errorsOf(report)}\n${run.stderr}`).toBe(0);
+    // Minutes on a loaded machine (other engineers' labs share its two cores).
+  }, 900_000);
+
+  it("a no-op apply runs two commands on the master (facts, probe): its cluster checks are the controller's requests through forwarded channels", async () => {
+    const { run, report } = await cluster.json('apply');
+    expect(run.code, `${errorsOf(report)}\n${run.stderr}`).toBe(0);
+    expect(report.results.flatMap((r) => r.changes.map((c) => `${r.host} ${c.resource}`))).toEqual([]);
+    expect(roundTrips(report, master())).toMatchObject({ handshakes: 1, execs: 2, sftpOps: 0 });
+    // etcd access, the kubelet binding, Secrets' encryption, CoreDNS, nodes Ready, the pod check's record, the control-plane label and taint.
+    expect(roundTrips(report, master()).channels).toBeGreaterThanOrEqual(8);
+    expect(roundTrips(report, hosts.host(1).name)).toMatchObject({ handshakes: 1, execs: 2, sftpOps: 0 });
+    expect(roundTrips(report, hosts.host(1).name).channels ?? 0).toBe(0);
+  });
+
+  it('plan sees a cluster object gone through the API, and apply puts it back', async () => {
+    await hosts.run(0, `${KUBECTL} -n kube-system delete deployment coredns`);
+    const plan = await cluster.json('plan');
+    expect(plan.run.code, `${errorsOf(plan.report)}\n${plan.run.stderr}`).toBe(0);
+    expect(clusterChanges(plan.report)).toEqual([`${master()} command:cluster:addon:coredns`]);
+    const { run, report } = await cluster.json('apply');
+    expect(run.code, `${errorsOf(report)}\n${run.stderr}`).toBe(0);
+    expect(clusterChanges(report)).toEqual([`${master()} command:cluster:addon:coredns`]);
+    expect(await hosts.run(0, `${KUBECTL} -n kube-system get deployment coredns -o name`)).toContain('deployment.apps/coredns');
+    expect(clusterChanges((await cluster.json('plan')).report)).toEqual([]);
+  });
+
+  it("health reads etcd's and the cluster's state through the same channels: every row ok, etcd's auth on", async () => {
+    const run = await cluster.cli(['health', '--output', 'json']);
+    const rows = (JSON.parse(run.stdout) as { checks: HealthRow[] }).checks;
+    expect(rows.filter((r) => !r.ok).map((r) => `${r.check} ${r.host}: ${r.detail}`)).toEqual([]);
+    expect(run.code).toBe(0);
+    const row = (check: string) => rows.filter((r) => r.check === check).map((r) => [r.host, r.detail]);
+    expect(row('etcd endpoint health')).toEqual([[master(), `https://${hosts.host(0).address}:2379 is healthy`]]);
+    expect(row('etcd access control')).toEqual([[master(), 'on: each client reaches only its own keys']]);
+    expect(
+      row('node Ready')
+        .map(([host]) => host)
+        .sort(),
+    ).toEqual(
+      hosts
+        .all()
+        .map((h) => h.name)
+        .sort(),
+    );
+    expect(row('flannel lease in etcd')).toHaveLength(2);
+  });
+
+  describe("etcd's gRPC API through a member's pooled connection", () => {
+    let pool: SshPool | undefined;
+    afterAll(() => pool?.closeAll());
+    const etcd = (user: 'etcdAdmin' | 'etcdHealthcheck') => {
+      const spec = loadClusterSpec({ inventoryFile: cluster.inventory, configFile: cluster.config });
+      pool ??= new SshPool({ knownHostsFile: spec.knownHostsFile, acceptNewHostKeys: false });
+      const member = spec.hosts[0]!;
+      return etcdApiOn(member, (address, port) => pool!.forwardOut(member.ssh, address, port), clientIdentity(spec, user));
+    };
+
+    it("lists the members and, as etcd's root, reads its status; the health check is refused what its role does not grant", async () => {
+      const members = await etcd('etcdHealthcheck').memberList();
+      expect(members.map((m) => [m.name, m.started, m.peerUrls, m.isLearner])).toEqual([[master(), true, [`https://${hosts.host(0).address}:2380`], false]]);
+      const status = await etcd('etcdAdmin').status();
+      expect(status.version).toMatch(/^3\.\d+\.\d+$/);
+      expect(status.leader).toBe(members[0]!.id);
+      expect(await etcd('etcdHealthcheck').get('kubestrap/etcd-access')).toMatchObject({ kind: 'denied', message: expect.stringContaining('permission denied') });
+      expect(await etcd('etcdAdmin').get('kubestrap/etcd-access')).toMatchObject({ kind: 'value', value: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    });
+  });
+});
