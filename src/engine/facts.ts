@@ -1,5 +1,6 @@
 import { parsePhaseRecords, PHASE_RECORDS_SNIPPET, type RecordedPhase } from './host-record.js';
 import { parseSections, sectionedScript } from './sections.js';
+import { readLine } from './shell-read.js';
 import type { TargetHost } from './target.js';
 
 /**
@@ -62,9 +63,6 @@ export interface FactTiming {
   sentAt: number;
   receivedAt: number;
 }
-
-/** A one-line file's content, read by the shell itself: every run pays for each process it starts. */
-const readLine = (file: string) => `IFS= read -r ks_v < ${file} && printf '%s\\n' "$ks_v"`;
 
 const FACT_SNIPPETS: ReadonlyArray<readonly [string, string]> = [
   ['os-release', `while IFS= read -r ks_v || [ -n "$ks_v" ]; do printf '%s\\n' "$ks_v"; done < /etc/os-release`],

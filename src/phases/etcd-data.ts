@@ -3,9 +3,10 @@ import { defineFact, readFact } from '../engine/facts.js';
 import { shq } from '../ssh/quote.js';
 import type { ClusterHost } from './context.js';
 import { legacyRecordPath } from './record.js';
+import { readFile } from '../engine/shell-read.js';
 
 /** Whether the data folder holds a member, and which cluster kubestrap recorded it for. */
-export const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; cat ${shq(legacyRecordPath('etcd'))}`, parseEtcdData);
+export const DATA_FACT = defineFact('etcd-data', `test -d ${shq(`${HOST_PATHS.etcdDataDir}/member`)} && echo member; ${readFile(shq(legacyRecordPath('etcd')))}`, parseEtcdData);
 /** What the etcd fact says about a member's data folder. */
 export function etcdData(h: ClusterHost): EtcdData {
   const data = readFact(h.facts, DATA_FACT);

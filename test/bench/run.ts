@@ -30,6 +30,7 @@ import { addHosts, labDown, labUp, removeHosts, writeInventory, type LabHost, ty
 import { comparisonLines, readResults, RESULTS_FILE, saveResults } from './results.js';
 import { measureSim, SIM_PHASES, type SimFigures } from './sim/bench.js';
 import { measureStartup, startupLines, type StartupFigures } from './startup.js';
+import { hostCpuAcross, spread } from './host-cpu.js';
 import { measureUpload, ROUNDS, uploadTable, type UploadRow } from './upload.js';
 
 /** `--lab NAME`: several people may bench on one machine. */
@@ -39,7 +40,7 @@ const CLI = join(process.cwd(), 'bin/bootstrap.js');
 interface Report {
   ok: boolean;
   durationMs: number;
-  hosts: Array<{ roundTrips: { handshakes: number; execs: number; sftpOps: number } | null }>;
+  hosts: Array<{ host: string; roundTrips: { handshakes: number; execs: number; sftpOps: number; channels?: number } | null }>;
 }
 
 function run(args: string[]): { seconds: number; report: Report } {
@@ -126,7 +127,9 @@ async function clusterFigures(lab: LabInfo, hosts: LabHost[], dir: string, count
   writeLabConfig(config, bundleDir);
   const args = (cmd: string, ...extra: string[]) => [cmd, '-i', inventory, '-c', config, ...extra];
   const init = run(args('init', '--yes', '--bundle', bundleDir));
-  const noop = run(args('apply', '--bundle', bundleDir));
+  const { result: noop, seconds: cpu } = hostCpuAcross(LAB, hosts, () => run(args('apply', '--bundle', bundleDir)));
+  // The cluster checks' hosts: commands there beyond facts and probe would be processes started for them.
+  const masterTrips = noop.report.hosts.filter((h) => hosts.slice(0, masters).some((m) => m.name === h.host)).map((h) => h.roundTrips);
   const plan = run(args('plan', '--bundle', bundleDir));
   const health = run(args('health'));
   return [
@@ -139,6 +142,8 @@ async function clusterFigures(lab: LabInfo, hosts: LabHost[], dir: string, count
     perHost(noop.report, 'handshakes'),
     perHost(noop.report, 'execs'),
     perHost(noop.report, 'sftpOps'),
+    spread(cpu),
+    `${masterTrips.map((t) => t?.execs ?? 0).join('/')} / ${masterTrips.map((t) => t?.channels ?? 0).join('/')}`,
   ];
 }
 
@@ -208,9 +213,13 @@ async function main(): Promise<void> {
   }
   const clusterRows = results.flatMap((r) => (r.cluster ? [r.cluster] : []));
   if (clusterRows.length) {
-    console.log(`\n${formatRows(['hosts', 'init (s)', 'no-op apply (s)', 'no-op engine (s)', 'plan (s)', 'health (s)', 'handshakes/host', 'commands/host', 'sftp/host'], clusterRows)}`);
+    console.log(
+      `\n${formatRows(['hosts', 'init (s)', 'no-op apply (s)', 'no-op engine (s)', 'plan (s)', 'health (s)', 'handshakes/host', 'commands/host', 'sftp/host', 'host CPU no-op (s): min-max (median)', 'masters: commands / channels'], clusterRows)}`,
+    );
     console.log('init: fresh hosts to every node Ready (os, runtime, artifacts from the lab bundle, pki, etcd, control plane, kubelets, flannel, CoreDNS);');
     console.log("  the Kubernetes components are the lab's python stand-ins. no-op: `apply` of every phase again; round trips of that run.");
+    console.log("  host CPU: each lab host's cgroup CPU (cpuacct) across the no-op run: its fact command and probe, and its own services meanwhile;");
+    console.log("  masters: each master's commands (facts + probe = 2: none for the cluster checks) and forwarded channels (the controller's own API requests).");
   }
   const uploadRows = results.flatMap((r) => (r.upload ? [r.upload] : []));
   if (uploadRows.length) {

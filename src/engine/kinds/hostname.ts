@@ -2,9 +2,11 @@ import { shq } from '../../ssh/quote.js';
 import { change, script } from '../change.js';
 import type { HostnameResource } from '../resource.js';
 import type { Kind } from './kind.js';
+import { readFile, readLine } from '../shell-read.js';
 
 export const hostnameKind: Kind<HostnameResource> = {
-  probe: () => 'hostname\ncat /etc/hostname',
+  // The running name (what `hostname` prints) and the configured one, read without a process.
+  probe: () => `${readLine('/proc/sys/kernel/hostname')}\n${readFile('/etc/hostname')}`,
   diff: (r, observed, id) => {
     const [running = '', configured = ''] = observed.split('\n').map((l) => l.trim());
     if (running === r.name && configured === r.name) return undefined;

@@ -2,6 +2,7 @@ import { sha256 } from './file.js';
 import { change } from '../change.js';
 import type { HostsEntriesResource } from '../resource.js';
 import type { Kind } from './kind.js';
+import { readFile } from '../shell-read.js';
 
 export const HOSTS_BLOCK_BEGIN = '# BEGIN kubestrap cluster hosts (managed: edits inside this block are overwritten)';
 export const HOSTS_BLOCK_END = '# END kubestrap cluster hosts';
@@ -26,7 +27,7 @@ export function withHostsBlock(current: string, entries: HostsEntriesResource['e
 
 export const hostsEntriesKind: Kind<HostsEntriesResource> = {
   // A trailing marker keeps the file's last newline visible after the section is trimmed.
-  probe: () => "cat /etc/hosts; echo '@@end'",
+  probe: () => `${readFile('/etc/hosts')}; echo '@@end'`,
   diff: (r, observed, id) => {
     const current = observed.replace(/@@end$/, '');
     const desired = withHostsBlock(current, r.entries);

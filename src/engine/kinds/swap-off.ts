@@ -7,7 +7,8 @@ import type { Kind } from './kind.js';
  * reboot: the fstab lines that enable it are commented out, exactly the lines the plan showed.
  */
 export const swapOffKind: Kind<SwapOffResource> = {
-  probe: () => [`awk 'NR > 1 {print "active", $1}' /proc/swaps`, `awk '!/^[[:space:]]*#/ && $3 == "swap" {print "fstab", NR, $0}' /etc/fstab`].join('\n'),
+  // One awk for both files: the first file's lines are the swaps in use (after its header), FNR the line in the file at hand.
+  probe: () => `awk 'FNR == 1 { file++ } file == 1 { if (FNR > 1) print "active", $1; next } !/^[[:space:]]*#/ && $3 == "swap" { print "fstab", FNR, $0 }' /proc/swaps /etc/fstab`,
   diff: (r, observed, id) => {
     const lines = observed.split('\n').filter(Boolean);
     const active = lines.filter((l) => l.startsWith('active ')).map((l) => l.slice('active '.length));

@@ -16,6 +16,7 @@ function normalize(value: string): string {
 export const sysctlKind: Kind<SysctlResource> = {
   probe: (r) => {
     const p = shq(procPath(r.key));
+    // cat, not the shell's read: dash reads a byte at a time, and integer sysctls answer nothing past offset 0.
     return `if [ -e ${p} ]; then cat ${p}; if [ -w ${p} ]; then echo writable; else echo read-only; fi; else echo absent; fi`;
   },
   diff: (r, observed, id) => {
