@@ -16,6 +16,8 @@ export interface InventoryOptions {
   flavours?: Flavour[];
   /** Per-host property overrides (the inventory's `properties:`), by host name. */
   hostProperties?: Record<string, Record<string, string>>;
+  /** Hosts marked `remove: true` (they leave the cluster on the next apply). */
+  remove?: string[];
 }
 
 /** An inventory in the product's YAML format for the lab's hosts, so tests drive the real CLI with it. */
@@ -26,6 +28,7 @@ export async function writeInventory(lab: LabInfo, file: string, opts: Inventory
     const roles = opts.roles?.[h.name] ?? opts.layout?.(i) ?? (i === 0 ? ['etcd', 'master'] : ['worker']);
     // The product knows nothing of flavours; the comment is for whoever reads the file.
     lines.push(`  - name: ${h.name}  # lab flavour: ${h.flavour}`, `    address: ${h.address}`, `    roles: [${roles.join(', ')}]`);
+    if (opts.remove?.includes(h.name)) lines.push('    remove: true');
     const properties = Object.entries(opts.hostProperties?.[h.name] ?? {});
     if (properties.length) lines.push('    properties:', ...properties.map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`));
   });
