@@ -46,6 +46,8 @@ export interface Service {
   readiness?(spec: ClusterSpec, host: HostSpec): Readiness | undefined;
   /** Restarted one host at a time, each ready before the next: members of a quorum and the control plane. */
   rolling: boolean;
+  /** Takes changed inputs with `systemctl reload` (its ExecReload), keeping its connections, instead of a restart. */
+  reloads?: true;
 }
 
 export interface Component {
@@ -55,6 +57,8 @@ export interface Component {
   runs?(spec: ClusterSpec, host: HostSpec): boolean;
   /** Its binaries, in install order. */
   binaries: readonly BinaryName[];
+  /** Comes from the OS's packages instead (generic names; the OS adapter installs them). */
+  packages?: readonly string[];
   /** Its binaries come with the container runtime (packages, or the bundle's static builds), not with the artifacts phase. */
   withRuntime?: true;
   /**
@@ -88,6 +92,33 @@ const CONTROLLER_MANAGER_HEALTHZ = local('https', DEFAULT_PORTS.kubeControllerMa
 const SCHEDULER_HEALTHZ = local('https', DEFAULT_PORTS.kubeScheduler, '/healthz');
 const KUBELET_HEALTHZ = local('http', DEFAULT_PORTS.kubeletHealthz, '/healthz');
 const KUBE_PROXY_HEALTHZ = local('http', DEFAULT_PORTS.kubeProxyHealthz, '/healthz');
+
+/**
+ * haproxy's statistics socket, on the loopback only: what the readiness check and `health` read
+ * every backend's state from. A TCP socket, not a UNIX one, so bash's /dev/tcp reads it: minimal
+ * hosts have neither socat nor nc.
+ */
+export const API_LB_STATS_PORT = 8404;
+
+/**
+ * The node-local API load balancer's place: LB mode (two or more masters and MASTER_IP empty, the
+ * derived API_LB) on a host that runs node agents but no API server of its own. Masters keep
+ * talking to their own API server (see kubeconfigServer).
+ */
+export function apiLbOn(host: HostSpec): boolean {
+  return host.values.API_LB === 'true' && host.roles.includes('worker') && !host.roles.includes('master');
+}
+
+/** The API server address a kubelet, kube-proxy or flanneld on an LB host uses: its own load balancer. */
+export function apiLbUrl(spec: ClusterSpec): string {
+  return local('https', Number(spec.values.KUBE_APISERVER_PORT));
+}
+
+/** `show stat` on haproxy's stats socket: its CSV, one line per frontend, backend and server. */
+export const API_LB_SHOW_STAT = `timeout 5 bash -c ${shq(`exec 3<>/dev/tcp/127.0.0.1/${API_LB_STATS_PORT} && printf 'show stat\\n' >&3 && cat <&3`)}`;
+
+/** The backend of the API servers in haproxy.cfg, whose servers are the masters by name. */
+export const API_LB_BACKEND = 'kube-apiserver';
 
 /**
  * Every component, in the order hosts install them and restart them. Binaries go role by role in the
@@ -241,6 +272,29 @@ export const COMPONENTS = {
     withRuntime: true,
     files: ['/etc/docker/'],
     service: { unit: 'docker.service', ports: {}, readiness: () => ({ check: 'docker info', description: 'answers `docker info`', timeoutSec: 60 }), rolling: false },
+  },
+  /**
+   * The node-local API load balancer (haproxy from the OS packages) on LB hosts (apiLbOn): a TCP
+   * listener on 127.0.0.1:KUBE_APISERVER_PORT in front of every master's API server, each checked
+   * by its /readyz. A change of the master list reloads it: no connection through it drops.
+   */
+  'api-lb': {
+    roles: ['worker'],
+    runs: (_spec, host) => apiLbOn(host),
+    binaries: [],
+    packages: ['haproxy'],
+    files: [HOST_PATHS.haproxyConfig],
+    service: {
+      unit: 'haproxy.service',
+      ports: { secure: { setting: 'KUBE_APISERVER_PORT' }, metrics: API_LB_STATS_PORT },
+      readiness: () => ({
+        check: `${API_LB_SHOW_STAT} | awk -F, '$1 == "${API_LB_BACKEND}" && $2 != "BACKEND" && $18 ~ /^UP/ { up = 1 } END { exit !up }'`,
+        description: 'answers on its stats socket with an API server UP',
+        timeoutSec: 60,
+      }),
+      rolling: false,
+      reloads: true,
+    },
   },
   /** Cluster addons (CoreDNS): manifests on the masters, applied with kubectl. */
   addons: { roles: ['master'], binaries: [], files: [`${HOST_PATHS.addonsDir}/`] },

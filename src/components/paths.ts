@@ -38,6 +38,12 @@ export const HOST_PATHS = {
   runtimeBinDir: '/usr/local/bin',
   /** containerd's `config_path`: one `<registry>/hosts.toml` per registry. */
   containerdRegistryDir: '/etc/containerd/certs.d',
+  /**
+   * The node-local API load balancer's configuration: the path every distribution's haproxy unit
+   * reads, so kubestrap owns the whole file instead of pointing the unit elsewhere (EL 7's unit
+   * names the path in ExecStart, where no drop-in's variable reaches).
+   */
+  haproxyConfig: '/etc/haproxy/haproxy.cfg',
   /** Image archives (pause, CoreDNS) waiting to be imported into containerd. */
   imageArchiveDir: '/var/lib/kubestrap/images',
 } as const;

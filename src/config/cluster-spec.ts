@@ -13,7 +13,7 @@ import { sshTarget } from './ssh-targets.js';
 import { cidrContains, cidrsOverlap, parseCidr, splitList, type Cidr } from './validators.js';
 
 /** Values computed from the inventory; a properties file may not set them. */
-export const CLUSTER_DERIVED_KEYS = ['ETCD_INITIAL_CLUSTER', 'KUBE_APISERVER_URL'] as const;
+export const CLUSTER_DERIVED_KEYS = ['ETCD_INITIAL_CLUSTER', 'KUBE_APISERVER_URL', 'API_LB'] as const;
 
 export interface HostSpec {
   name: string;
@@ -102,6 +102,8 @@ function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: Prop
   const etcdHosts = hosts.filter((h) => h.roles.includes('etcd'));
   const firstMaster = hosts.find((h) => h.roles.includes('master'))!;
 
+  // LB mode: the other nodes reach the masters through a load balancer of their own (see keys.ts).
+  values.API_LB = String(values.MASTER_IP === '' && hosts.filter((h) => h.roles.includes('master')).length >= 2);
   if (values.MASTER_IP === '') values.MASTER_IP = firstMaster.nodeIp;
   if (values.ETCD_ENDPOINTS === '') {
     values.ETCD_ENDPOINTS = etcdHosts.map((h) => `${tls ? 'https' : 'http'}://${h.nodeIp}:${DEFAULT_PORTS.etcdClient}`).join(',');
@@ -214,6 +216,8 @@ function derivedFrom(key: string): string {
       return "each host's address (or internalAddress) in the inventory is its NODE_IP";
     case 'NODE_NAME':
       return "each host's name in the inventory is its NODE_NAME";
+    case 'API_LB':
+      return 'API_LB is true with two or more masters and MASTER_IP empty; set MASTER_IP to an external load balancer instead of the node-local ones';
     default:
       return `${key} is computed from the inventory's hosts`;
   }

@@ -204,7 +204,9 @@ export const KNOWN_KEYS = {
     check: checkAbsolutePath,
   },
   MASTER_IP: {
-    summary: 'Address the workers and kubeconfigs use for the API server. Empty: the first master in the inventory.',
+    summary:
+      'Address of the API server for the admin kubeconfig and, when set, for every node that runs no API server (an external load balancer in front of the masters). ' +
+      'Empty: the first master for the admin; with two or more masters every other node then gets its own load balancer, haproxy on 127.0.0.1:KUBE_APISERVER_PORT in front of every master (LB mode, the derived value API_LB=true).',
     default: '',
     scope: 'cluster',
     check: checkIPv4,

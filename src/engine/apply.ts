@@ -4,7 +4,7 @@ import { shq } from '../ssh/quote.js';
 import { ChangedSourceError, changedSourceFailure, prepareUpload, runWithUpload, uploadFailure, uploadTimeoutMs } from '../transfer/upload.js';
 import { batchScript, parseBatch } from './batch.js';
 import type { ApplyStep, Change } from './change.js';
-import type { Restart, RestartPlan } from './handlers.js';
+import { verb, type Restart, type RestartPlan } from './handlers.js';
 import { recordUploadsScript, type RecordedUpload } from './host-record.js';
 import { CHECK_MARKER, JOURNAL_MARKER, NOT_READY_MARKER, startTimeoutSec, startWithJournal } from './kinds/service.js';
 import { clearPendingScript, recordPendingScript } from './pending-restarts.js';
@@ -75,19 +75,19 @@ function restartSteps(restarts: readonly Restart[]): Restart[][] {
 function restartOp(group: readonly Restart[]): Op {
   const services = group.map((r) => r.service);
   const waits = group.reduce((sum, r) => sum + (startTimeoutSec(r.ready) ?? 0), 0);
-  return { step: { type: 'script', script: restartScript(group) }, restarts: services, label: `restart ${services.join(', ')}`, ...(waits ? { timeoutSec: waits } : {}) };
+  return { step: { type: 'script', script: restartScript(group) }, restarts: services, label: group.map((r) => `${verb(r)} ${r.service}`).join(', '), ...(waits ? { timeoutSec: waits } : {}) };
 }
 
 function restartScript(group: readonly Restart[]): string {
   const first = group[0]!;
-  if (first.managed) return startWithJournal('restart', first.service, first.ready);
+  if (first.managed) return startWithJournal(verb(first), first.service, first.ready);
   // Services this phase does not manage restart only if they run: they may not even be installed
   // yet (certificates come before the units that read them). One systemctl call asks about them
   // all (it prints one state per unit, in order, whether the unit exists or not): each call costs
   // a process start and a D-Bus round trip.
   return [
     `set -- $(systemctl is-active -- ${group.map((r) => shq(r.service)).join(' ')} 2>/dev/null)`,
-    ...group.map((r) => `if [ "\${1-}" = active ]; then\n${startWithJournal('restart', r.service, r.ready)}\nfi\n[ $# -eq 0 ] || shift`),
+    ...group.map((r) => `if [ "\${1-}" = active ]; then\n${startWithJournal(verb(r), r.service, r.ready)}\nfi\n[ $# -eq 0 ] || shift`),
   ].join('\n');
 }
 

@@ -13,6 +13,13 @@ export interface Restart {
   rolling?: boolean;
   /** A later phase of this run manages the service and restarts it there (with its readiness and order). */
   deferredTo?: string;
+  /** The service takes its new inputs with `systemctl reload` (ServiceResource.reloads), not a restart. */
+  reload?: boolean;
+}
+
+/** What a restart owed does to its service: a restart, or a reload for a service that takes new inputs that way. */
+export function verb(r: Pick<Restart, 'reload'>): 'restart' | 'reload' {
+  return r.reload ? 'reload' : 'restart';
 }
 
 /**
@@ -58,6 +65,7 @@ export function planRestarts(resources: readonly Resource[], changes: readonly C
         managed: own !== undefined,
         ...(declared?.ready ? { ready: declared.ready } : {}),
         ...(declared?.rolling ? { rolling: true } : {}),
+        ...(declared?.reloads ? { reload: true } : {}),
         ...(deferredTo ? { deferredTo } : {}),
       };
     });

@@ -77,6 +77,12 @@ export interface ServiceResource {
    * First starts are not rolled: members of a new cluster must start together.
    */
   rolling?: boolean;
+  /**
+   * A change of its inputs reloads it (`systemctl reload`: the unit's ExecReload) instead of
+   * restarting it: for a daemon that takes new configuration without dropping its connections
+   * (haproxy). Starts and stops are unchanged.
+   */
+  reloads?: boolean;
 }
 
 export interface PackageResource {

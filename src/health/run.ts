@@ -1,6 +1,8 @@
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import type { ClusterSession, OpenHost } from '../engine/session.js';
 import { runPodCheck } from './pod-check/run.js';
+import { apiLbOn } from '../components/catalog.js';
+import { apiLbCheck } from './api-lb.js';
 import { skewRows, versionsCheck } from './versions.js';
 import { etcdAuthCheck, etcdHealthCheck, etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type ApiCheck, type HealthCheck, type HealthIdentities, type HealthRow } from './checks.js';
 import type { OpenChannel } from '../cluster-api/tls-channel.js';
@@ -33,13 +35,14 @@ export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostS
     ...hostChecks(spec, host),
     versionsCheck(host),
     ...(host.roles.includes('etcd') ? [etcdHealthCheck(host, opts.identities)] : []),
+    ...(apiLbOn(host) ? [apiLbCheck(spec, host)] : []),
     ...(clusterChecks.get(host.name) ?? []),
   ];
   const rows = [...(await session.each(open, (h) => runChecks(session, h, checksOf(h.host)))).flat(), ...(await deep)];
   const unreachable = lost.map((l) => ({ check: 'reachable over SSH', host: l.host.name, ok: false, detail: l.error.message }));
   const found = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
   const all = [...found, ...skewRows(found)];
-  return { ok: all.every((r) => r.ok), rows: order(spec, all), durationMs: Date.now() - started };
+  return { ok: all.every((r) => r.ok), rows: order(spec, merged(all)), durationMs: Date.now() - started };
 }
 
 function assignClusterChecks(spec: ClusterSpec, session: ClusterSession<HostSpec>, open: ReadonlyArray<OpenHost<HostSpec>>, ids: HealthIdentities): Map<string, AnyCheck[]> {
@@ -90,6 +93,20 @@ async function runCommand(session: ClusterSession<HostSpec>, h: OpenHost<HostSpe
 function channelOf(h: OpenHost<HostSpec>): OpenChannel {
   const forward = h.remote.forwardOut?.bind(h.remote);
   return (address, port) => (forward ? forward(address, port) : Promise.reject(new Error(`${h.host.name} is not reached over SSH: no channel to ${address}:${port}`)));
+}
+
+/**
+ * One row per check and host: what several hosts say about one (each node's load balancer about a
+ * master) becomes one row, failed if any says so, with every detail.
+ */
+export function merged(rows: readonly HealthRow[]): HealthRow[] {
+  const byKey = new Map<string, HealthRow>();
+  for (const r of rows) {
+    const key = `${r.check}\u0000${r.host}`;
+    const seen = byKey.get(key);
+    byKey.set(key, seen ? { ...seen, ok: seen.ok && r.ok, detail: `${seen.detail}; ${r.detail}` } : r);
+  }
+  return [...byKey.values()];
 }
 
 /** Rows by check, then in inventory order. */

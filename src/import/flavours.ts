@@ -101,9 +101,9 @@ const KUBEASZ: Flavour = {
   // Before 3.0 kubeasz wrote the groups kube-master and kube-node (and ex-lb, lb, deploy, new-*).
   roles: { etcd: ['etcd'], kube_master: ['master', 'worker'], kube_node: ['worker'], 'kube-master': ['master', 'worker'], 'kube-node': ['worker'] },
   otherGroups: {
-    ex_lb: 'kubestrap sets up no load balancer in front of the API servers; point MASTER_IP at one you run',
-    'ex-lb': 'kubestrap sets up no load balancer in front of the API servers; point MASTER_IP at one you run',
-    lb: 'kubestrap sets up no haproxy or keepalived on the masters; point MASTER_IP at a load balancer you run',
+    ex_lb: 'kubestrap sets up no load balancer hosts: with MASTER_IP empty and several masters each node gets its own (haproxy on 127.0.0.1); point MASTER_IP at one you run to use it instead',
+    'ex-lb': 'kubestrap sets up no load balancer hosts: with MASTER_IP empty and several masters each node gets its own (haproxy on 127.0.0.1); point MASTER_IP at one you run to use it instead',
+    lb: 'kubestrap sets up no haproxy or keepalived on the masters: with MASTER_IP empty and several masters each other node gets its own haproxy on 127.0.0.1; point MASTER_IP at a load balancer you run to use it instead',
     deploy: 'kubestrap runs from the machine you start it on; it needs no deploy host',
     'new-master': 'kubeasz adds these masters with easzctl add-master; list them in kube-master to import them as masters',
     'new-node': 'kubeasz adds these nodes with easzctl add-node; list them in kube-node to import them as workers',

@@ -13,6 +13,7 @@ const PHASE_OF: Record<ComponentName, PhaseName> = {
   'kube-scheduler': 'control-plane',
   kubelet: 'workers',
   'kube-proxy': 'workers',
+  'api-lb': 'api-lb',
   kubectl: 'os',
   etcdctl: 'os',
   flanneld: 'network',

@@ -5,6 +5,7 @@ import type { HostFacts } from '../engine/facts.js';
 import type { RunArtifacts } from '../artifacts/provider.js';
 import type { PreparedPki } from '../pki/reconcile.js';
 import { addonsPhase } from './addons.js';
+import { apiLbPhase } from './api-lb.js';
 import { ARTIFACTS_PHASE_TITLE, artifactsPhase, type ArtifactsPhaseOptions } from './artifacts.js';
 import { controlPlanePhase } from './control-plane.js';
 import { etcdPhase } from './etcd.js';
@@ -67,6 +68,7 @@ export const PHASES: readonly PhaseEntry[] = [
   },
   ready(etcdPhase),
   ready(controlPlanePhase),
+  ready(apiLbPhase),
   ready(workersPhase),
   ready(networkPhase),
   ready(addonsPhase),

@@ -29,10 +29,14 @@ function unitName(name: ComponentService): string {
   return service(name).unit.replace(/\.service$/, '');
 }
 
-function restartPolicy(spec: ClusterSpec, host: HostSpec, name: ComponentService): Pick<ServiceResource, 'ready' | 'rolling'> {
-  const { readiness, rolling } = service(name);
+function restartPolicy(spec: ClusterSpec, host: HostSpec, name: ComponentService): Pick<ServiceResource, 'ready' | 'rolling' | 'reloads'> {
+  const { readiness, rolling, reloads } = service(name);
   const ready = readiness?.(spec, host);
-  return { ...(ready ? { ready: { check: ready.check, description: ready.description, timeoutSec: ready.timeoutSec } } : {}), ...(rolling ? { rolling: true } : {}) };
+  return {
+    ...(ready ? { ready: { check: ready.check, description: ready.description, timeoutSec: ready.timeoutSec } } : {}),
+    ...(rolling ? { rolling: true } : {}),
+    ...(reloads ? { reloads: true } : {}),
+  };
 }
 
 /** The programs the readiness checks of these services run on `host` (curl): a preflight finds them missing. */

@@ -1,4 +1,4 @@
-import { component, componentsOn, localApiserver, readsOf } from '../components/catalog.js';
+import { apiLbOn, apiLbUrl, component, componentsOn, localApiserver, readsOf } from '../components/catalog.js';
 import { HOST_PATHS, PKI_PATHS, type PkiFile } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import type { CaName } from './catalog.js';
@@ -35,10 +35,13 @@ export const PKI_DIRECTORIES: readonly string[] = [HOST_PATHS.kubernetesDir, HOS
 /**
  * The API server a kubeconfig on this host points at. A master's own components use the API
  * server on the same host (so they come up with it and never talk to another version during an
- * upgrade); workers and the admin use KUBE_APISERVER_URL (MASTER_IP, possibly a load balancer).
+ * upgrade); in LB mode the other nodes' components use their node-local load balancer, which
+ * outlives any one master; otherwise, and always the admin, KUBE_APISERVER_URL (MASTER_IP,
+ * possibly an external load balancer).
  */
 export function kubeconfigServer(spec: ClusterSpec, host: HostSpec, file: 'admin' | 'component'): string {
   if (file === 'component' && host.roles.includes('master')) return localApiserver(spec);
+  if (file === 'component' && apiLbOn(host)) return apiLbUrl(spec);
   return spec.values.KUBE_APISERVER_URL!;
 }
 

@@ -1,4 +1,4 @@
-import { COMPONENTS, runsOn } from '../components/catalog.js';
+import { API_LB_STATS_PORT, COMPONENTS, runsOn } from '../components/catalog.js';
 import { HOST_PATHS, PKI_PATHS } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { clusterImage, minorAtLeast, parseVersion } from '../upstream/index.js';
@@ -30,7 +30,7 @@ export function hostContext(spec: ClusterSpec, host: HostSpec): Record<string, u
     cluster: clusterRefs(spec),
     paths: HOST_PATHS,
     pki: PKI_PATHS,
-    ports: { etcdClient: COMPONENTS.etcd.service.ports.client, etcdPeer: COMPONENTS.etcd.service.ports.peer },
+    ports: { etcdClient: COMPONENTS.etcd.service.ports.client, etcdPeer: COMPONENTS.etcd.service.ports.peer, apiLbStats: API_LB_STATS_PORT },
     // The images that go with the cluster's Kubernetes minor (see upstream/kubernetes.ts).
     images: { pause: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'pause').ref, coredns: clusterImage(spec.kubeVersion, spec.values.K8S_IMAGE_REGISTRY!, 'coredns').ref },
     kube_at_least: (v: string) => minorAtLeast(spec.kubeVersion, v),

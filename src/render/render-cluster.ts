@@ -3,6 +3,8 @@ import { posix } from 'node:path';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { ROLES, type Role } from '../config/inventory-schema.js';
 import { ConfigError, TemplateError, type KubestrapError } from '../errors.js';
+import { runsOn } from '../components/catalog.js';
+import { componentOfFile } from '../components/files.js';
 import { HELPER_NAMES, hostContext } from './host-context.js';
 import { createEnvironment } from './nunjucks-env.js';
 import { CompiledTemplate, type TemplateSource } from './render-template.js';
@@ -78,6 +80,7 @@ export function prepareTemplates(spec: ClusterSpec, templatesDir: string): Prepa
       }
       hostProblems.push(...guardUnit(template, result.content, spec, host));
       const file = toRenderedFile(template, result.content);
+      if (!ownerRuns(spec, host, file.path)) continue;
       const earlier = files.get(file.path);
       if (earlier && earlier.content !== file.content) hostProblems.push(conflict(file, earlier, host));
       files.set(file.path, file);
@@ -85,6 +88,16 @@ export function prepareTemplates(spec: ClusterSpec, templatesDir: string): Prepa
     return { files: [...files.values()], problems: hostProblems };
   };
   return { problems, renderHost };
+}
+
+/**
+ * A file whose component the cluster's settings keep off this host (haproxy's configuration outside
+ * LB mode, flanneld's unit on a podless master in kube mode) is not the host's: no phase installs
+ * it, so `render` does not show it either.
+ */
+function ownerRuns(spec: ClusterSpec, host: HostSpec, path: string): boolean {
+  const owner = componentOfFile(path);
+  return owner === undefined || runsOn(spec, host, owner);
 }
 
 export function renderCluster(spec: ClusterSpec, templatesDir: string, extra: ExtraValues = () => ({})): { hosts: RenderedHost[]; problems: KubestrapError[] } {

@@ -91,7 +91,7 @@ describe('the component catalog: where components run', () => {
   it('puts components on the hosts of their roles', () => {
     const spec = cluster();
     expect(componentsOn(host(spec, 'm1'))).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'etcdctl', 'flanneld', 'addons']);
-    expect(componentsOn(host(spec, 'w1'))).toEqual(['kubelet', 'kube-proxy', 'kubectl', 'flanneld', 'cni-plugins', 'containerd', 'docker']);
+    expect(componentsOn(host(spec, 'w1'))).toEqual(['kubelet', 'kube-proxy', 'kubectl', 'flanneld', 'cni-plugins', 'containerd', 'docker', 'api-lb']);
   });
 
   it('runs flanneld on masters and workers, but in kube mode not on a master without a kubelet', () => {

@@ -103,6 +103,18 @@ describe('applyChanges on a local stand-in host', () => {
     expect(host.log()).toEqual([`put ${certs}`, 'systemctl is-active -- etcd kube-apiserver', 'systemctl restart -- kube-apiserver']);
   });
 
+  it('reloads, instead of restarting, a service that takes changed inputs that way (haproxy)', async () => {
+    const host = localHost(tmp());
+    const config = join(tmp(), 'etc', 'haproxy.cfg');
+    const haproxy: ServiceResource = { kind: 'service', name: 'haproxy', enabled: true, running: true, reloads: true };
+    const resources: Resource[] = [file(config, ['haproxy']), haproxy];
+    const changes = [diffOf(resources[0]!, 'absent')!];
+    const plan = planRestarts(resources, changes, []);
+    expect(plan.restarts).toEqual([{ service: 'haproxy', because: [config], managed: true, reload: true }]);
+    expect(await applyChanges(host, changes, plan)).toEqual({ applied: changes, restarted: ['haproxy'] });
+    expect(host.log()).toEqual([`put ${config}`, 'systemctl reload -- haproxy']);
+  });
+
   it('stops at the first failing step, reports it, and leaves the restart owed', async () => {
     const host = localHost(tmp(), { systemctl: '[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service does not exist." >&2; exit 1; }; exit 0' });
     const { changes, plan } = scenario();

@@ -32,6 +32,8 @@ export const REPO_PACKAGES = [
   'openssl',
   'ca-certificates',
   'tar',
+  // The node-local API load balancer (LB mode): Debian 12's 2.6; unstable's 3.x does not run on Debian 12.
+  'haproxy',
 ];
 
 const RECIPE_VERSION = 1;

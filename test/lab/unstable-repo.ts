@@ -17,7 +17,7 @@ import { runInOverlay, withRootfsOverlay } from './rootfs-overlay.js';
  * Only the packages named here come from unstable, never their dependencies (unstable's libraries
  * would not run on Debian 12). Left out: runc (1.3 needs glibc 2.38; Debian 12's runc serves
  * containerd 2.x) and haproxy (3.x needs glibc 2.38 and unstable's OpenSSL and PCRE libraries;
- * nothing in the lab runs it yet).
+ * hosts take Debian 12's 2.6 from the Debian 12 repo).
  */
 export const UNSTABLE_PACKAGES = [
   // etcd 3.5 (etcd, etcdutl; etcdctl): for the bundle only (BUNDLE_ONLY)

@@ -545,6 +545,7 @@ class Etcd:
     def __init__(self, endpoints, ca=None, cert=None, key=None):
         self.endpoints = [e.strip() for e in endpoints if e.strip()]
         self.channels = {}
+        self.last_good = None
         self.lock = threading.Lock()
         self.ctx = self.pem = None
         if any(e.startswith("https://") for e in self.endpoints):
@@ -585,13 +586,20 @@ class Etcd:
     def call(self, method, request, stream=False):
         import grpc
         errors = []
-        for endpoint in self.endpoints:
+        # As clientv3's balancer, calls go to an endpoint that answers: the last one that did comes first, so a
+        # member that is down costs one failed call, not one per request (etcd's own client keeps to ready
+        # subchannels the same way).
+        preferred = self.last_good if self.last_good in self.endpoints else None
+        for endpoint in ([preferred] if preferred else []) + [e for e in self.endpoints if e != preferred]:
             ch = self.channel(endpoint)
             try:
                 if stream:
                     replies = ch.stream_stream(method)(iter([request]), timeout=5)
-                    return pb_parse(next(replies))
-                return pb_parse(ch.unary_unary(method)(request, timeout=5))
+                    reply = pb_parse(next(replies))
+                else:
+                    reply = pb_parse(ch.unary_unary(method)(request, timeout=5))
+                self.last_good = endpoint
+                return reply
             except grpc.RpcError as e:
                 if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     errors.append("%s: %s" % (endpoint, self.dial_error(endpoint) or e.details()))

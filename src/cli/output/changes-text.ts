@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import type { Change } from '../../engine/change.js';
-import type { Restart } from '../../engine/handlers.js';
+import { verb, type Restart } from '../../engine/handlers.js';
 import type { PhaseHostReport } from '../../engine/report.js';
 
 /** Lines of a new file shown in a plan before it is cut short. */
@@ -44,5 +44,5 @@ function describeRestart(r: Restart): string {
   const how = r.deferredTo
     ? ` (in phase ${r.deferredTo})`
     : [!r.managed && ' (if running)', r.rolling && ' (one host at a time)', r.ready && ` (then wait until it ${r.ready.description})`].filter(Boolean).join('');
-  return `  ↻ restart ${r.service}${how} because: ${r.because.join(', ')}`;
+  return `  ↻ ${verb(r)} ${r.service}${how} because: ${r.because.join(', ')}`;
 }

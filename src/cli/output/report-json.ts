@@ -22,6 +22,7 @@ const restartSchema = z.object({
   ready: z.object({ check: z.string(), description: z.string(), timeoutSec: z.number() }).optional().meta({ description: 'what is waited for after the restart' }),
   rolling: z.boolean().optional().meta({ description: 'one host at a time across the cluster' }),
   deferredTo: z.string().optional().meta({ description: 'the later phase of this run that restarts it' }),
+  reload: z.boolean().optional().meta({ description: 'the service takes the change with systemctl reload instead of a restart' }),
 });
 
 /** plan, apply, init and reset: one run of phases over the hosts. */

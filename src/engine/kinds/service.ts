@@ -31,12 +31,12 @@ export function startTimeoutSec(ready: ReadinessCheck | undefined): number | und
 }
 
 /**
- * Starts a unit and, given a readiness check, waits for it in the same command (no round trip per
+ * Starts (restarts, reloads) a unit and, given a readiness check, waits for it in the same command (no round trip per
  * poll). If the start fails, the unit fails while waiting, the check cannot run (a command it uses
  * is missing) or the wait times out, prints why, the check with its last exit code and output, and
  * the unit's last journal lines, and fails.
  */
-export function startWithJournal(action: 'start' | 'restart', unit: string, ready?: ReadinessCheck): string {
+export function startWithJournal(action: 'start' | 'restart' | 'reload', unit: string, ready?: ReadinessCheck): string {
   const u = shq(unit);
   const journal = `echo '${JOURNAL_MARKER}'; journalctl -u ${u} -n 20 --no-pager -o cat 2>&1`;
   const start = `systemctl ${action} -- ${u} || { rc=$?; ${journal}; exit $rc; }`;
