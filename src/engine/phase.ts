@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { KubestrapError } from '../errors.js';
 import type { Fact, HostFacts } from './facts.js';
+import type { HostBatches } from './host-batches.js';
 import type { RecordFields } from './host-record.js';
 import type { Resource } from './resource.js';
 import type { TargetHost } from './target.js';
@@ -125,4 +126,10 @@ export interface Phase<Name extends string, S, H extends TargetHost, D> {
    */
   beforeUpload?(uploads: readonly Upload[]): Promise<void>;
   clusterActions?(ctx: ClusterContext<S, H, D>): Array<ClusterAction<H>>;
+  /**
+   * In a run that applies, hosts whose changes of this phase take them out of service: applied a
+   * batch at a time, each changed host taken out before and put back after (host-batches.ts). In a
+   * plan, the steps show among the host's changes. Absent: every host at once.
+   */
+  batches?(ctx: ClusterContext<S, H, D>): HostBatches<H> | undefined;
 }

@@ -11,6 +11,7 @@ import type { ClusterAction, ClusterContext, ClusterHost, HostChannel, Phase, Ph
 import { diffResources, parseProbe, probeScript, type ProbeResult } from './probe.js';
 import type { HostReport, HostStatus, PhaseHostReport, RunReport, StageTime } from './report.js';
 import { markEmptiedFolders, withInstalled } from './installed.js';
+import { inBatches, runAroundStep, stepChange, stepHost, type HostBatches } from './host-batches.js';
 import { resourceId, type Resource } from './resource.js';
 import { asKubestrapError, type ClusterSession, type HostWithFacts } from './session.js';
 import type { TargetHost } from './target.js';
@@ -134,7 +135,7 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   stages.push({ name: 'connect', durationMs: Date.now() - started });
 
   const results: PhaseHostReport[] = [];
-  const run: RunState = { changedAnything: false };
+  const run: RunState = { changedAnything: false, batches: phaseBatches(opts.phases, cluster) };
   for (const [index, phase] of opts.phases.entries()) {
     const began = Date.now();
     results.push(...(await runPhase(opts, phase, laterServices(opts.phases.slice(index + 1), sessions), sessions, actions.get(phase.name) ?? [], run)));
@@ -146,6 +147,17 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
 interface RunState {
   /** Something changed on some host: cluster actions re-check instead of trusting the first probe. */
   changedAnything: boolean;
+  /** The phases that change hosts a batch at a time, with their steps around each host. */
+  batches: ReadonlyMap<string, HostBatches<TargetHost>>;
+}
+
+function phaseBatches(phases: readonly AnyPhase[], cluster: ClusterContext<unknown, TargetHost, unknown>): Map<string, HostBatches<TargetHost>> {
+  return new Map(
+    phases.flatMap((p) => {
+      const batches = p.batches?.(cluster);
+      return batches ? [[p.name, batches] as const] : [];
+    }),
+  );
 }
 
 const SEVERITY: HostStatus[] = ['skipped', 'ok', 'changed', 'failed', 'unreachable'];
@@ -295,18 +307,6 @@ async function runProbe(session: Run, resources: readonly Resource[]): Promise<P
   return parseProbe(result.stdout, resources);
 }
 
-/** Services that phases after this one manage on some host, so this phase leaves their restarts to them. */
-function laterServices(later: readonly AnyPhase[], sessions: readonly Run[]): Map<string, LaterServices> {
-  const byHost = new Map<string, LaterServices>();
-  for (const s of sessions) {
-    const services = new Map<string, string>();
-    for (const phase of [...later].reverse()) {
-      for (const r of s.resources.get(phase.name) ?? []) if (r.kind === 'service' && r.running === true) services.set(r.name, phase.name);
-    }
-    byHost.set(s.host.name, services);
-  }
-  return byHost;
-}
 /** A cluster action's state: its query on the controller, else its check on the host. */
 async function probeAction(opts: Opts, s: Run, action: ClusterAction<TargetHost>, resource: Resource, live: readonly string[]): Promise<ProbeResult> {
   if (!action.query) return runProbe(s, [resource]);
@@ -328,6 +328,18 @@ function hostChannel(s: Run): HostChannel {
   return (address, port) => (forward ? forward(address, port) : Promise.reject(new HostError(s.host.name, `cannot open ${address}:${port}: the host is not reached over SSH`)));
 }
 
+/** Services that phases after this one manage on some host, so this phase leaves their restarts to them. */
+function laterServices(later: readonly AnyPhase[], sessions: readonly Run[]): Map<string, LaterServices> {
+  const byHost = new Map<string, LaterServices>();
+  for (const s of sessions) {
+    const services = new Map<string, string>();
+    for (const phase of [...later].reverse()) {
+      for (const r of s.resources.get(phase.name) ?? []) if (r.kind === 'service' && r.running === true) services.set(r.name, phase.name);
+    }
+    byHost.set(s.host.name, services);
+  }
+  return byHost;
+}
 
 /** One phase on every host it concerns: actions before, hosts in parallel, rolling restarts, actions after. */
 async function runPhase(
@@ -357,13 +369,19 @@ async function runPhase(
     run,
   );
   const rolling = new Map<Run, Restart[]>();
+  const hostPhase = async (s: Run, around?: Around) => {
+    const plan = await runHostPhase(opts, phase, s, later.get(s.host.name) ?? new Map(), reportOf(s.host.name), run, around);
+    if (plan?.rolling.length) rolling.set(s, plan.rolling);
+  };
+  const batches = run.batches.get(phase.name);
+  const live = participants.filter((s) => !s.failed);
+  // Hosts not in service yet (new ones) have nothing to take out: they go all at once, first.
+  const serving = batches ? live.filter((s) => batches.serving(s.host, s.facts)) : [];
   await opts.session.each(
-    participants.filter((s) => !s.failed),
-    async (s) => {
-      const plan = await runHostPhase(opts, phase, s, later.get(s.host.name) ?? new Map(), reportOf(s.host.name), run);
-      if (plan?.rolling.length) rolling.set(s, plan.rolling);
-    },
+    live.filter((s) => !serving.includes(s)),
+    (s) => hostPhase(s),
   );
+  if (batches && serving.length) await runInBatches(batches, serving, sessions, hostPhase, reportOf);
   await runRollingRestarts(opts, phase, participants, rolling, reportOf, run);
   await runActions(
     opts,
@@ -394,8 +412,58 @@ function emptyReport(phase: string, host: string): PhaseHostReport {
   return { phase, host, status: 'ok', changes: [], restarts: [], notApplied: [], currentContent: new Map(), durationMs: 0 };
 }
 
+/** What a batched phase does around one host's changes: take it out of service before, put it back after (host-batches.ts). */
+interface Around {
+  before(report: PhaseHostReport, mode: RunMode): Promise<KubestrapError | undefined>;
+  after(report: PhaseHostReport, mode: RunMode): Promise<KubestrapError | undefined>;
+}
+
+/**
+ * A batched phase: its hosts `size` at a time, in inventory order, each changed host taken out of
+ * service before its changes and put back after. The first host that fails stops the hosts of
+ * later batches (they are not taken out: the cluster keeps what capacity it has); the next run
+ * continues with them.
+ */
+async function runInBatches(
+  batches: HostBatches<TargetHost>,
+  participants: readonly Run[],
+  sessions: readonly Run[],
+  hostPhase: (s: Run, around: Around) => Promise<void>,
+  reportOf: (host: string) => PhaseHostReport,
+): Promise<void> {
+  const around = (s: Run): Around => {
+    const step = (which: 'before' | 'after') => async (report: PhaseHostReport, mode: RunMode) => {
+      const change = stepChange(batches[which], s.host, stepHost(batches.candidates, sessions)?.host.name);
+      const error = mode === 'apply' ? await runAroundStep(batches[which], s.host, batches.candidates, sessions) : undefined;
+      if (!error) report.changes.push(change);
+      else report.notApplied.push(change);
+      return error;
+    };
+    return { before: step('before'), after: step('after') };
+  };
+  for (const batch of inBatches(participants, batches.size)) {
+    const stopper = participants.find((p) => p.failed);
+    if (stopper) {
+      for (const s of batch.filter((x) => !x.failed)) {
+        fail(
+          s,
+          reportOf(s.host.name),
+          new HostError(
+            s.host.name,
+            `not changed: ${stopper.host.name} failed first, and hosts are taken out of service only while the others serve`,
+            {},
+            `fix ${stopper.host.name} (its error above), then run apply again: it continues with this host`,
+          ),
+        );
+      }
+      continue;
+    }
+    await Promise.all(batch.filter((s) => !s.failed).map((s) => hostPhase(s, around(s))));
+  }
+}
+
 /** The per-host part of a phase; returns the rolling restarts this host owes (done later, one host at a time). */
-async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterServices, report: PhaseHostReport, run: RunState): Promise<{ rolling: Restart[] } | undefined> {
+async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterServices, report: PhaseHostReport, run: RunState, around?: Around): Promise<{ rolling: Restart[] } | undefined> {
   const began = Date.now();
   try {
     const resources = s.resources.get(phase.name) ?? [];
@@ -404,8 +472,13 @@ async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterSer
     const changes = diffResources(resources, probe, { packages: s.packages });
     const restarts = planRestarts(resources, changes, probe.pendingRestarts, later);
     const rolling = restarts.restarts.filter((r) => r.rolling);
+    const work = changes.length + restarts.restarts.length + restarts.deferred.length + restarts.settled.length;
+    // Only what stops or restarts a service takes the host out of service; a file alone does not.
+    const disrupts = restarts.restarts.length > 0 || changes.some((c) => c.startsOrStops !== undefined);
     if (opts.mode === 'plan') {
+      if (around && disrupts) await around.before(report, 'plan');
       report.changes.push(...changes);
+      if (around && disrupts) await around.after(report, 'plan');
       report.restarts.push(...restarts.restarts, ...restarts.deferred);
       report.currentContent = await fetchCurrentContents(s.remote, changes);
       if (report.changes.length + report.restarts.length) report.status = 'changed';
@@ -413,9 +486,13 @@ async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterSer
     }
     const uploads = changes.flatMap((c) => c.steps.flatMap((step) => (step.type === 'upload' ? [step.upload] : [])));
     if (uploads.length) await phase.beforeUpload?.(uploads);
-    const work = changes.length + restarts.restarts.length + restarts.deferred.length + restarts.settled.length;
+    const outOfService = around && disrupts ? await around.before(report, 'apply') : undefined;
+    if (outOfService) throw outOfService;
     if (work) await applyHostPhase(s, changes, restarts, report, run);
-    return report.status === 'failed' ? undefined : { rolling };
+    if (report.status === 'failed') return undefined;
+    const back = around && disrupts ? await around.after(report, 'apply') : undefined;
+    if (back) throw back;
+    return { rolling };
   } catch (err) {
     fail(s, report, asKubestrapError(s.host.name, err));
     return undefined;

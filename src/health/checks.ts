@@ -10,7 +10,6 @@ import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { hostTool } from '../os/host-tools.js';
 import { shq } from '../ssh/quote.js';
 import { KubestrapError } from '../errors.js';
-import { versionsCheck } from './versions.js';
 
 /**
  * What `bootstrap health` looks at. Each check is a shell snippet that only looks, run on a host
@@ -138,7 +137,6 @@ export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
       },
     });
   }
-  checks.push(versionsCheck(host));
   return checks;
 }
 

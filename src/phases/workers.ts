@@ -5,6 +5,7 @@ import type { ClusterAction, ClusterContext } from './context.js';
 import { shq } from '../ssh/quote.js';
 import { LISTENERS_FACT } from '../preflight/ports.js';
 import { namesWithRole, type Phase } from './phase.js';
+import { withNodeDrain } from './node-drain.js';
 import { kubeletResolvConf, RESOLV_CONF_FACT } from './resolv-conf.js';
 import { NodeSchema } from '../cluster-api/kube-objects.js';
 import { adminApi } from './cluster-queries.js';
@@ -18,7 +19,7 @@ export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
  * the control-plane role label, and its taint unless MASTER_SCHEDULABLE=true. The kubelet's
  * resolv.conf follows the host's (KUBELET_RESOLV_CONF, see resolv-conf.ts).
  */
-export const workersPhase: Phase = componentPhase(
+const nodeAgents: Phase = componentPhase(
   {
     name: 'workers',
     title: 'node agents (kubelet, kube-proxy)',
@@ -35,6 +36,13 @@ export const workersPhase: Phase = componentPhase(
     clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
   },
 );
+
+/** The node agents' phase, its nodes drained around their restarts `maxUnavailable` at a time (node-drain.ts). */
+export function createWorkersPhase(maxUnavailable = 1): Phase {
+  return withNodeDrain(nodeAgents, maxUnavailable);
+}
+
+export const workersPhase: Phase = createWorkersPhase();
 
 /**
  * A master that runs pods says so by its role label (which a kubelet may not set on itself) and,
