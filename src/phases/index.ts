@@ -15,7 +15,7 @@ import { PHASE_ORDER, type Phase, type PhaseName } from './phase.js';
 import { PKI_PHASE_TITLE, pkiPhase } from './pki.js';
 import { createRuntimePhase, runtimePhase } from './runtime.js';
 import { verifyPhase } from './verify.js';
-import { workersPhase } from './workers.js';
+import { createWorkersPhase, workersPhase } from './workers.js';
 
 /** What some phases need from the command before the run: the PKI prepared locally, where artifacts come from. */
 export interface PhaseInputs {
@@ -23,6 +23,8 @@ export interface PhaseInputs {
   /** Where this run's artifacts come from (bundle, own builds, cache). */
   artifacts?: RunArtifacts;
   install?: ArtifactsPhaseOptions;
+  /** Nodes drained at once when their agents restart (`--max-unavailable`, default 1). */
+  maxUnavailable?: number;
 }
 
 /** A phase kubestrap can run; `build` makes it once the command has what it needs (`needsPki`). */
@@ -69,7 +71,13 @@ export const PHASES: readonly PhaseEntry[] = [
   ready(etcdPhase),
   ready(controlPlanePhase),
   ready(apiLbPhase),
-  ready(workersPhase),
+  {
+    name: 'workers',
+    title: workersPhase.title,
+    needsPki: false,
+    hostValues: workersPhase.hostValues!.bind(workersPhase),
+    build: ({ maxUnavailable }) => createWorkersPhase(maxUnavailable),
+  },
   ready(networkPhase),
   ready(addonsPhase),
   ready(verifyPhase),
