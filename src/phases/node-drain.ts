@@ -56,8 +56,9 @@ export function nodeBatches(ctx: ClusterContext, size: number): HostBatches<Host
   return {
     size,
     candidates: namesWithRole(ctx, 'master'),
-    // A node the workers phase made before: a new host has no node to drain yet.
-    serving: (_host, facts) => facts.record.has('workers'),
+    // A node the workers phase made before and keeps: a new host has no node to drain yet, and one
+    // that loses its worker role stops its kubelet for good (it would never be Ready to uncordon).
+    serving: (host, facts) => host.roles.includes('worker') && facts.record.has('workers'),
     before: {
       describe: (t) => `drain node ${t.name} (PodDisruptionBudgets respected, ${DRAIN_TIMEOUT_SEC} s at most)`,
       script: drainScript,

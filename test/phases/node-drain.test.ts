@@ -2,6 +2,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HostSpec } from '../../src/config/cluster-spec.js';
+import { parseFacts } from '../../src/engine/facts.js';
+import { parsePhaseRecords, phaseRecordLine } from '../../src/engine/host-record.js';
 import type { ClusterContext } from '../../src/phases/context.js';
 import { DRAIN_TIMEOUT_SEC, leftCordonedAction, nodeBatches } from '../../src/phases/node-drain.js';
 import { shRun } from '../engine/support.js';
@@ -82,6 +84,14 @@ describe('draining a node around its restarts', () => {
   it('runs on the masters, as many nodes at once as asked', () => {
     const { batches } = setup({});
     expect([batches.size, batches.candidates]).toEqual([2, ['m1']]);
+  });
+
+  it('drains only nodes an earlier run made and that keep the worker role', () => {
+    const { batches, m1, w1 } = setup({});
+    const made = { ...parseFacts(''), record: parsePhaseRecords(phaseRecordLine('workers', [], {}, {})) };
+    expect(batches.serving(w1, made)).toBe(true);
+    expect(batches.serving(w1, parseFacts(''))).toBe(false);
+    expect(batches.serving(m1, made)).toBe(false);
   });
 
   it("marks a schedulable node as kubestrap's, then drains it through evictions with a time limit", () => {
