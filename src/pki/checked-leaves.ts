@@ -61,7 +61,8 @@ export class CheckedLeaves {
   save(): void {
     if (!existsSync(this.dir) || (!this.changed && this.used.size === this.known.size)) return;
     const file = join(this.dir, FILE);
-    writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(this.used)), { mode: 0o600 });
+    // Hashes and what the certificates say: as public as the certificates next to it (0644).
+    writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(this.used)), { mode: 0o644 });
     renameSync(`${file}.tmp`, file);
   }
 }

@@ -119,8 +119,12 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
   if (mode.kind !== 'renew') checked.save();
   const fresh = await Promise.all(decisions.map((d) => (d.reason ? issueLeaf(d.leaf, cas.get(d.leaf.ca)!, catalog.settings, opts.now) : undefined)));
   decisions.forEach((d, i) => {
-    if (d.reason) record(d.leaf.name, 'leaf', d.reason, fresh[i]!);
-    else if (d.stored.certPem && d.stored.keyPem) items.set(d.leaf.name, { certPem: d.stored.certPem, keyPem: d.stored.keyPem });
+    if (d.reason) {
+      const item = fresh[i]!;
+      record(d.leaf.name, 'leaf', d.reason, item);
+      // Sound as issued: the run after the one that keeps it need not check it again.
+      if (mode.kind !== 'renew') checked.remember({ certPem: item.certPem!, keyPem: item.keyPem!, caCertPem: cas.get(d.leaf.ca)!.certPem }, readCertificate(item.certPem!)!);
+    } else if (d.stored.certPem && d.stored.keyPem) items.set(d.leaf.name, { certPem: d.stored.certPem, keyPem: d.stored.keyPem });
   });
 
   return {
@@ -128,8 +132,9 @@ export async function reconcilePki(spec: ClusterSpec, store: PkiStore, opts: Rec
     items,
     issued,
     warnings,
-    persist() {
-      return store.writeAll(issued.map(({ name }) => [name, items.get(name)! satisfies StoredItem] as const));
+    async persist() {
+      await store.writeAll(issued.map(({ name }) => [name, items.get(name)! satisfies StoredItem] as const));
+      if (mode.kind !== 'renew') checked.save();
     },
   };
 }
