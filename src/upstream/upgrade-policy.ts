@@ -89,50 +89,68 @@ function minorSteps(hosts: readonly HostVersions[], component: UpgradeComponent,
   return [...groups.values()].flatMap((g) => rule(g.from, g.to, g.hosts) ?? []);
 }
 
-const kubeStep: StepRule = (from, to, hosts) => {
-  const next = from.minor + 1;
-  if (to.major === from.major && to.minor > next) {
-    return {
-      rule: 'kubernetes-minor-skip',
-      hosts,
-      key: 'KUBE_VERSION',
-      message: `Kubernetes ${from.tag} to ${to.tag} skips ${to.minor - next === 1 ? 'a minor' : `${to.minor - next} minors`}: upstream upgrades one minor at a time`,
-      way: `set KUBE_VERSION=${intermediateKube(from)} and apply, then ${to.tag}`,
-    };
-  }
-  if (compareMinor(to, from) < 0) {
-    return {
-      rule: 'kubernetes-downgrade',
-      hosts,
-      key: 'KUBE_VERSION',
-      message: `Kubernetes ${from.tag} to ${to.tag} is a downgrade across minors, which upstream does not support`,
-      way: `keep KUBE_VERSION at a v${from.major}.${from.minor}.x release (a patch back within the minor is allowed); to go back, restore an etcd snapshot taken before the upgrade (bootstrap etcd restore) with the old version's binaries`,
-    };
-  }
-  return undefined;
-};
+/** What tells one project's version steps apart: its setting, its rules' names and words. */
+interface Stepping {
+  project: string;
+  key: 'KUBE_VERSION' | 'ETCD_VERSION';
+  skip: SkewRule;
+  downgrade: SkewRule;
+  /** Why a skip is refused: `upstream upgrades one minor at a time`. */
+  oneAtATime: string;
+  /** Why a downgrade is, after "is a downgrade across minors". */
+  noDowngrade: (from: Version, to: Version) => string;
+  /** The version to stop at on the way. */
+  intermediate: (from: Version) => string;
+  /** How to go back instead, after "keep KEY at a vX.Y.x release". */
+  goBack: string;
+}
 
-const etcdStep: StepRule = (from, to, hosts) => {
-  if (to.major === from.major && to.minor > from.minor + 1) {
+/** One minor at a time and never back across one, worded for the project. */
+function minorStep(p: Stepping): StepRule {
+  return (from, to, hosts) => {
+    const next = from.minor + 1;
+    if (to.major === from.major && to.minor > next) {
+      const skipped = to.minor - next === 1 ? 'a minor' : `${to.minor - next} minors`;
+      return {
+        rule: p.skip,
+        hosts,
+        key: p.key,
+        message: `${p.project} ${from.tag} to ${to.tag} skips ${skipped}: ${p.oneAtATime}`,
+        way: `set ${p.key}=${p.intermediate(from)} and apply, then ${to.tag}`,
+      };
+    }
+    if (compareMinor(to, from) >= 0) return undefined;
     return {
-      rule: 'etcd-minor-skip',
+      rule: p.downgrade,
       hosts,
-      key: 'ETCD_VERSION',
-      message: `etcd ${from.tag} to ${to.tag} skips a minor: etcd upgrades one minor at a time (3.4 → 3.5 → 3.6 → 3.7)`,
-      way: `set ETCD_VERSION=${intermediateEtcd(from)} and apply, then ${to.tag}`,
+      key: p.key,
+      message: `${p.project} ${from.tag} to ${to.tag} is a downgrade across minors, ${p.noDowngrade(from, to)}`,
+      way: `keep ${p.key} at a v${from.major}.${from.minor}.x release (a patch back within the minor is allowed), ${p.goBack}`,
     };
-  }
-  if (compareMinor(to, from) < 0) {
-    return {
-      rule: 'etcd-downgrade',
-      hosts,
-      key: 'ETCD_VERSION',
-      message: `etcd ${from.tag} to ${to.tag} is a downgrade across minors: a member's data of ${from.major}.${from.minor} is not read by ${to.major}.${to.minor}`,
-      way: `keep ETCD_VERSION at a v${from.major}.${from.minor}.x release, or restore an etcd snapshot taken before the upgrade (bootstrap etcd restore)`,
-    };
-  }
-  return undefined;
-};
+  };
+}
+
+const kubeStep = minorStep({
+  project: 'Kubernetes',
+  key: 'KUBE_VERSION',
+  skip: 'kubernetes-minor-skip',
+  downgrade: 'kubernetes-downgrade',
+  oneAtATime: 'upstream upgrades one minor at a time',
+  noDowngrade: () => 'which upstream does not support',
+  intermediate: intermediateKube,
+  goBack: "or restore an etcd snapshot taken before the upgrade (bootstrap etcd restore) with the old version's binaries",
+});
+
+const etcdStep = minorStep({
+  project: 'etcd',
+  key: 'ETCD_VERSION',
+  skip: 'etcd-minor-skip',
+  downgrade: 'etcd-downgrade',
+  oneAtATime: 'etcd upgrades one minor at a time (3.4 → 3.5 → 3.6 → 3.7)',
+  noDowngrade: (from, to) => `and a member's data of ${from.major}.${from.minor} is not read by ${to.major}.${to.minor}`,
+  intermediate: intermediateEtcd,
+  goBack: 'or restore an etcd snapshot taken before the upgrade (bootstrap etcd restore)',
+});
 
 /** A minor with a floor (3.6) is refused while any member runs the minor before it below that floor. */
 function etcdFloor(hosts: readonly HostVersions[]): SkewRefusal[] {
