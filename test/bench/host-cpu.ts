@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { candidateLabRoots } from '../lab/cgroups.js';
@@ -22,11 +23,19 @@ export function hostCpuSeconds(lab: string, host: Pick<LabHost, 'machine'>): num
   throw new Error(`no CPU accounting for lab host ${host.machine} under /sys/fs/cgroup`);
 }
 
-/** Per host, the CPU seconds `work` cost it. */
-export function hostCpuAcross<T>(lab: string, hosts: readonly LabHost[], work: () => T): { result: T; seconds: number[] } {
-  const before = hosts.map((h) => hostCpuSeconds(lab, h));
+/**
+ * Per host, the CPU seconds `work` cost it: the host's CPU across `work`, less its CPU over as long
+ * again right after, idle (a cluster's hosts keep working on their own: etcd, the stand-ins).
+ */
+export function hostCpuAcross<T>(lab: string, hosts: readonly LabHost[], work: () => T): { result: T; seconds: number[]; idle: number[] } {
+  const read = () => hosts.map((h) => hostCpuSeconds(lab, h));
+  const before = read();
+  const started = Date.now();
   const result = work();
-  return { result, seconds: hosts.map((h, i) => hostCpuSeconds(lab, h) - before[i]!) };
+  const after = read();
+  execFileSync('sleep', [String((Date.now() - started) / 1000)]);
+  const idle = read().map((v, i) => v - after[i]!);
+  return { result, seconds: after.map((v, i) => v - before[i]! - idle[i]!), idle };
 }
 
 /** `min-max (median)` of per-host figures, for one cell. */

@@ -127,7 +127,7 @@ async function clusterFigures(lab: LabInfo, hosts: LabHost[], dir: string, count
   writeLabConfig(config, bundleDir);
   const args = (cmd: string, ...extra: string[]) => [cmd, '-i', inventory, '-c', config, ...extra];
   const init = run(args('init', '--yes', '--bundle', bundleDir));
-  const { result: noop, seconds: cpu } = hostCpuAcross(LAB, hosts, () => run(args('apply', '--bundle', bundleDir)));
+  const { result: noop, seconds: cpu, idle } = hostCpuAcross(LAB, hosts, () => run(args('apply', '--bundle', bundleDir)));
   // The cluster checks' hosts: commands there beyond facts and probe would be processes started for them.
   const masterTrips = noop.report.hosts.filter((h) => hosts.slice(0, masters).some((m) => m.name === h.host)).map((h) => h.roundTrips);
   const plan = run(args('plan', '--bundle', bundleDir));
@@ -142,7 +142,7 @@ async function clusterFigures(lab: LabInfo, hosts: LabHost[], dir: string, count
     perHost(noop.report, 'handshakes'),
     perHost(noop.report, 'execs'),
     perHost(noop.report, 'sftpOps'),
-    spread(cpu),
+    `${spread(cpu)}, idle ${spread(idle)}`,
     `${masterTrips.map((t) => t?.execs ?? 0).join('/')} / ${masterTrips.map((t) => t?.channels ?? 0).join('/')}`,
   ];
 }
@@ -214,11 +214,12 @@ async function main(): Promise<void> {
   const clusterRows = results.flatMap((r) => (r.cluster ? [r.cluster] : []));
   if (clusterRows.length) {
     console.log(
-      `\n${formatRows(['hosts', 'init (s)', 'no-op apply (s)', 'no-op engine (s)', 'plan (s)', 'health (s)', 'handshakes/host', 'commands/host', 'sftp/host', 'host CPU no-op (s): min-max (median)', 'masters: commands / channels'], clusterRows)}`,
+      `\n${formatRows(['hosts', 'init (s)', 'no-op apply (s)', 'no-op engine (s)', 'plan (s)', 'health (s)', 'handshakes/host', 'commands/host', 'sftp/host', 'host CPU of the no-op (s): min-max (median)', 'masters: commands / channels'], clusterRows)}`,
     );
     console.log('init: fresh hosts to every node Ready (os, runtime, artifacts from the lab bundle, pki, etcd, control plane, kubelets, flannel, CoreDNS);');
     console.log("  the Kubernetes components are the lab's python stand-ins. no-op: `apply` of every phase again; round trips of that run.");
-    console.log("  host CPU: each lab host's cgroup CPU (cpuacct) across the no-op run: its fact command and probe, and its own services meanwhile;");
+    console.log("  host CPU: each lab host's cgroup CPU (cpuacct) across the no-op run less over as long again idle right after (shown: idle):");
+    console.log('    its fact command, its probe and what they start;');
     console.log("  masters: each master's commands (facts + probe = 2: none for the cluster checks) and forwarded channels (the controller's own API requests).");
   }
   const uploadRows = results.flatMap((r) => (r.upload ? [r.upload] : []));
