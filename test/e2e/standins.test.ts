@@ -1256,6 +1256,24 @@ subjects:
       expect(await hosts.run(W, 'ctr -n k8s.io containers ls -q')).not.toContain(id);
       expect(await hosts.run(W, 'ctr -n k8s.io tasks ls -q')).not.toContain(id);
     });
+
+    it('kubectl drain evicts through the eviction API: a PodDisruptionBudget that allows no disruption holds the pod, one that allows it lets it go', async () => {
+      const pdb = (minAvailable: number) =>
+        ['apiVersion: policy/v1', 'kind: PodDisruptionBudget', 'metadata: {name: evictee}', `spec: {minAvailable: ${minAvailable}, selector: {matchLabels: {app: evictee}}}`, ''].join('\n');
+      await putFile(hosts, M, '/tmp/evictee.yaml', [podYaml('evictee', W, webScript), pdb(1)].join('---\n'));
+      await admin('apply -f /tmp/evictee.yaml');
+      await admin('wait --for=condition=Ready pod/evictee --timeout=60s');
+      const held = await kubectl('admin', `drain ${wName} --ignore-daemonsets --delete-emptydir-data --force --timeout=8s`);
+      expect(held.stderr).toContain("Cannot evict pod as it would violate the pod's disruption budget");
+      expect(await podField('evictee', '.status.phase')).toBe('Running');
+      await putFile(hosts, M, '/tmp/evictee-pdb.yaml', pdb(0));
+      await admin('apply -f /tmp/evictee-pdb.yaml');
+      const drained = await kubectl('admin', `drain ${wName} --ignore-daemonsets --delete-emptydir-data --force --timeout=60s`);
+      expect(drained.stdout).toContain('pod/evictee evicted');
+      expect((await kubectl('admin', 'get pod evictee')).stderr).toContain('not found');
+      expect(await admin(`uncordon ${wName}`)).toContain('uncordoned');
+      await admin('delete pdb evictee');
+    });
   });
 
   describe('node lifecycle', () => {

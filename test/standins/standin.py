@@ -761,6 +761,9 @@ RESOURCES = [
 # "all" category kubectl expands `get all` with, and the create-only resources that are never stored
 # (reviews, bindings), as the real server lists them.
 STATUS_VERBS = ("get", "patch", "update")
+# Subresources whose kind lives in another API group, listed with it as upstream does: kubectl drain
+# evicts only when pods/eviction names its group (else it falls back to deleting the pods).
+SUBRESOURCE_GROUPS = {"Eviction": ("policy", "v1"), "TokenRequest": ("authentication.k8s.io", "v1"), "Scale": ("autoscaling", "v1")}
 SUBRESOURCES = {
     "namespaces": (("status", "Namespace", STATUS_VERBS), ("finalize", "Namespace", ("update",))),
     "nodes": (("status", "Node", STATUS_VERBS), ("proxy", "NodeProxyOptions", ("create", "delete", "get", "patch", "update"))),
@@ -1009,8 +1012,12 @@ PROTO_MESSAGES = {
                        4: ("automountServiceAccountToken", "bool")},
     "ObjectReference": {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string"), 4: ("uid", "string"), 5: ("apiVersion", "string")},
     "LocalObjectReference": {1: ("name", "string")},
+    # kubectl drain evicts through policy/v1 Eviction, sent as protobuf like its other typed requests
+    "Eviction": {1: ("metadata", "ObjectMeta"), 2: ("deleteOptions", "DeleteOptions")},
+    "DeleteOptions": {1: ("gracePeriodSeconds", "int"), 4: ("propagationPolicy", "string"), 5: ("dryRun", "string*")},
 }
-PROTO_KINDS = {"ClusterRoleBinding", "ClusterRole", "SelfSubjectAccessReview", "SelfSubjectReview", "Namespace", "ConfigMap", "Secret", "ServiceAccount"}
+PROTO_KINDS = {"ClusterRoleBinding", "ClusterRole", "SelfSubjectAccessReview", "SelfSubjectReview", "Namespace", "ConfigMap", "Secret", "ServiceAccount",
+               "Eviction", "DeleteOptions"}
 
 
 def proto_decode(data, message):
@@ -1048,7 +1055,8 @@ def decode_protobuf_object(data):
     type_meta = unknown.get("typeMeta") or {}
     if type_meta.get("kind") not in PROTO_KINDS:
         raise Status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, "
-                     "application/yaml (this test stand-in decodes protobuf only for %s)" % ", ".join(sorted(PROTO_KINDS)))
+                     "application/yaml (this test stand-in decodes protobuf only for %s, not %s)"
+                     % (", ".join(sorted(PROTO_KINDS)), type_meta.get("kind") or "a message without a kind"))
     obj = proto_decode(unknown.get("raw") or b"", type_meta["kind"])
     obj["apiVersion"], obj["kind"] = type_meta.get("apiVersion", ""), type_meta["kind"]
     return obj
@@ -1824,7 +1832,10 @@ def api_resource_list(group, version):
             entry["categories"] = ["all"]
         resources.append(entry)
         for sub, kind, verbs in SUBRESOURCES.get(r.plural, ()):
-            resources.append({"name": "%s/%s" % (r.plural, sub), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": list(verbs)})
+            entry = {"name": "%s/%s" % (r.plural, sub), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": list(verbs)}
+            if kind in SUBRESOURCE_GROUPS:
+                entry["group"], entry["version"] = SUBRESOURCE_GROUPS[kind]
+            resources.append(entry)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "%s/%s" % (group, version) if group else version, "resources": resources}
 
 
@@ -1842,8 +1853,8 @@ def aggregated_discovery(core, api_version):
                 entry["shortNames"] = list(r.short)
             if r.plural in CATEGORY_ALL:
                 entry["categories"] = ["all"]
-            subs = [{"subresource": sub, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": list(verbs)}
-                    for sub, kind, verbs in SUBRESOURCES.get(r.plural, ())]
+            subs = [{"subresource": sub, "responseKind": dict(zip(("group", "version"), SUBRESOURCE_GROUPS.get(kind, (group, version))), kind=kind),
+                     "verbs": list(verbs)} for sub, kind, verbs in SUBRESOURCES.get(r.plural, ())]
             if subs:
                 entry["subresources"] = subs
             resources.append(entry)
@@ -2831,6 +2842,8 @@ class ApiServer:
             return self.bind_pod(user, ns, name, self.parse_any(h))
         if resource.plural == "pods" and sub == "log" and verb == "get":
             return self.pod_log(h, ns, name, dict(query))
+        if resource.plural == "pods" and sub == "eviction" and verb == "create":
+            return self.evict_pod(user, resource, ns, name, self.parse_any(h))
         if sub not in (None, "status"):
             raise Status(404, "NotFound", "the server could not find the requested resource")
         if verb == "get":
@@ -3066,6 +3079,28 @@ class ApiServer:
         raise Status(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted media types '
                      'include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json')
 
+    def evict_pod(self, user, resource, ns, name, eviction):
+        """policy/v1 Eviction: the pod is deleted (with the eviction's DeleteOptions) unless a
+        PodDisruptionBudget selecting it allows no disruption, which upstream answers with 429."""
+        pod, _ = self.load(resource, ns, name)
+        if pod is None:
+            raise not_found(resource, name)
+        labels = dig(pod, "metadata", "labels", default={}) or {}
+        pdbs, _ = self.list_objects(resource_by_path("policy", "v1", "poddisruptionbudgets"), ns)
+        pods, _ = self.list_objects(resource, ns)
+        for pdb in pdbs:
+            match = dig(pdb, "spec", "selector", "matchLabels", default={}) or {}
+            if not match or any(labels.get(k) != v for k, v in match.items()):
+                continue
+            selected = [p for p in pods if all((dig(p, "metadata", "labels", default={}) or {}).get(k) == v for k, v in match.items())]
+            healthy = sum(1 for p in selected if dig(p, "status", "phase") == "Running" and not dig(p, "metadata", "deletionTimestamp"))
+            if disruptions_allowed(dig(pdb, "spec", default={}) or {}, len(selected), healthy) < 1:
+                raise Status(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
+                             {"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget %s needs %d healthy pods and has %d currently"
+                                          % (pdb["metadata"]["name"], healthy, healthy)}]})
+        self.delete(user, resource, ns, name, (eviction or {}).get("deleteOptions") or {})
+        return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
     def delete(self, user, resource, ns, name, options=None):
         """Answers with the deleted object, as upstream. A pod on a node that has not finished is deleted
         gracefully: it gets a deletionTimestamp and its kubelet, once the containers stopped, deletes it for good
@@ -3246,6 +3281,19 @@ class ApiServer:
         except NetError as e:
             raise Status(503, "ServiceUnavailable", "error trying to reach service: %s" % e.cause)
         h.reply(status, data, headers.get("content-type", "text/plain"))
+
+
+def disruptions_allowed(spec, expected, healthy):
+    """A PodDisruptionBudget's allowance as upstream's disruption controller works it out (an int or a
+    percentage of the selected pods, rounded up)."""
+    def count(value):
+        text = str(value)
+        return -(-expected * int(text[:-1]) // 100) if text.endswith("%") else int(text)
+    if spec.get("maxUnavailable") is not None:
+        return count(spec["maxUnavailable"]) - (expected - healthy)
+    if spec.get("minAvailable") is not None:
+        return healthy - count(spec["minAvailable"])
+    return 1
 
 
 def selector_matches(selector, labels):
