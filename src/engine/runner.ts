@@ -443,23 +443,22 @@ async function runInBatches(
   };
   for (const batch of inBatches(participants, batches.size)) {
     const stopper = participants.find((p) => p.failed);
-    if (stopper) {
-      for (const s of batch.filter((x) => !x.failed)) {
-        fail(
-          s,
-          reportOf(s.host.name),
-          new HostError(
-            s.host.name,
-            `not changed: ${stopper.host.name} failed first, and hosts are taken out of service only while the others serve`,
-            {},
-            `fix ${stopper.host.name} (its error above), then run apply again: it continues with this host`,
-          ),
-        );
-      }
-      continue;
-    }
-    await Promise.all(batch.filter((s) => !s.failed).map((s) => hostPhase(s, around(s))));
+    await Promise.all(batch.filter((s) => !s.failed).map((s) => hostPhase(s, stopper ? refused(s, stopper) : around(s))));
   }
+}
+
+/**
+ * After a host failed, a later host whose changes would take it out of service is refused before
+ * any of them; one whose changes disrupt nothing (or that has none) carries on as usual.
+ */
+function refused(s: Run, stopper: Run): Around {
+  const error = new HostError(
+    s.host.name,
+    `not changed: ${stopper.host.name} failed first, and hosts are taken out of service only while the others serve`,
+    {},
+    `fix ${stopper.host.name} (its error above), then run apply again: it continues with this host`,
+  );
+  return { before: async (_report, mode) => (mode === 'apply' ? error : undefined), after: async () => undefined };
 }
 
 /** The per-host part of a phase; returns the rolling restarts this host owes (done later, one host at a time). */

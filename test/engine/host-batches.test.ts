@@ -84,6 +84,17 @@ describe('hosts a batch at a time, each taken out of service around its changes'
     expect(cluster.host('n3').read(CONF)).toBe('v=1\n');
   });
 
+  it('after a failure, a host of a later batch whose changes disrupt nothing carries on', async () => {
+    const cluster = fakeCluster(tmp(), { n1: serving('v=1\n'), n2: serving('v=1\n'), n3: serving('v=2\n') });
+    const b = batches(1);
+    const report = await run(cluster, { ...b, before: { ...b.before, script: (t) => (t.name === 'n1' ? 'exit 1' : b.before.script(t, t)) } });
+
+    expect(report.results.find((r) => r.host === 'n2')?.error?.message).toContain('n1 failed first');
+    const n3 = report.results.find((r) => r.host === 'n3')!;
+    expect(n3.status).not.toBe('failed');
+    expect(cluster.takeEvents().filter((e) => e.includes('n3'))).toEqual([]);
+  });
+
   it('changes a host that does not serve yet with no step around it, before the others', async () => {
     const cluster = fakeCluster(tmp(), { n1: serving('v=1\n'), new: { units: { node: {} } } });
     await run(cluster, batches(1));
