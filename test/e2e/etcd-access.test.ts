@@ -75,12 +75,15 @@ describe.skipIf(!labAvailable())('etcd roles and encryption at rest, on a cluste
   it('one apply turns on etcd roles and encryption, restarting each control-plane service once, one master at a time', async () => {
     const { run, report } = await cluster.json('apply');
     expect(run.code, `${run.stderr}\n${JSON.stringify(report.results.filter((r) => r.error))}`).toBe(0);
-    // The control plane restarts once per master; etcd not at all (its roles take no restart). The
-    // workers' runtime may restart too: this release writes containerd 2.x's config in its own format.
+    // The control plane restarts once per master. etcd's roles take no restart, but each member restarts
+    // once, as its unit no longer carries the initial-cluster flags (they moved to the join step's file).
+    // With two masters the worker's node agents move to its node-local API load balancer: they restart
+    // once. The workers' runtime may restart too: this release writes containerd 2.x's config in its own format.
     const controlPlane = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
-    expect(restarted(report).filter((r) => !/ (containerd|docker)$/.test(r))).toEqual(masters.flatMap((i) => controlPlane.map((s) => `${name(i)} ${s}`)).sort());
+    const expected = [...masters.flatMap((i) => controlPlane.map((s) => `${name(i)} ${s}`)), ...[0, 1, 2].map((i) => `${name(i)} etcd`), ...['kubelet', 'kube-proxy'].map((s) => `${name(2)} ${s}`)];
+    expect(restarted(report).filter((r) => !/ (containerd|docker)$/.test(r))).toEqual(expected.sort());
     expect(changed(report)).toEqual(expect.arrayContaining([`etcd ${name(0)} command:cluster:etcd-access`, `control-plane ${name(0)} command:cluster:encrypt-existing-secrets`]));
-    for (const unit of controlPlane) {
+    for (const unit of [...controlPlane, 'etcd']) {
       const secondStarted = await monotonic(hosts, 1, unit, 'ExecMainStartTimestampMonotonic');
       const firstReady = await monotonic(hosts, 0, unit, 'ActiveEnterTimestampMonotonic');
       expect([unit, secondStarted > firstReady]).toEqual([unit, true]);

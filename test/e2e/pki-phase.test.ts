@@ -16,6 +16,7 @@ import { useLabCluster } from './support/cluster.js';
 import { copyToHost } from './support/copy.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
 import { makeTestPki } from './support/pki.js';
+import { shq } from '../../src/ssh/quote.js';
 
 /**
  * The pki phase on three lab hosts (h0: etcd+master, h1: etcd+master+worker, h2: worker): what each
@@ -160,6 +161,8 @@ describe.skipIf(!labAvailable())('the pki phase on lab hosts', () => {
       const unit = renderedFile(s, hosts.host(i).name, '/etc/systemd/system/etcd.service');
       writeFileSync(join(cluster.dir, 'etcd.service'), unit);
       await copyToHost(hosts.lab, hosts.host(i), join(cluster.dir, 'etcd.service'), '/etc/systemd/system/etcd.service');
+      // What the etcd phase's join step writes for the founding members: the unit reads the member list from it.
+      await hosts.run(i, `printf 'ETCD_INITIAL_CLUSTER=%s\\nETCD_INITIAL_CLUSTER_STATE=new\\n' ${shq(s.values.ETCD_INITIAL_CLUSTER!)} > ${HOST_PATHS.etcdInitialClusterEnv}`);
       await hosts.run(i, 'systemctl daemon-reload');
     }
     // Type=notify: each member waits for quorum, so both start together (over peer TLS, with the peer certificates).
