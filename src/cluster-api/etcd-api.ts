@@ -1,4 +1,5 @@
 import { connect as http2Connect, constants, type ClientHttp2Session } from 'node:http2';
+import type { EtcdMember as ListedMember } from '../components/etcd-members.js';
 import { ClusterApiError } from '../errors.js';
 import { decode, encodeBytesFields, read, type Message } from './protobuf.js';
 import { tlsOver, type ClientIdentity, type OpenChannel } from './tls-channel.js';
@@ -10,14 +11,8 @@ const CALL_TIMEOUT_MS = 10_000;
 /** gRPC status codes etcd answers with that callers tell apart (https://grpc.io/docs/guides/status-codes/). */
 const GRPC_PERMISSION_DENIED = 7;
 
-/** A member as etcd lists it; the fields of components/etcd-members.ts's EtcdMember, which etcdctl's text gives, and more. */
-export interface EtcdMember {
-  /** Hexadecimal, as etcdctl prints it. */
-  id: string;
-  /** Whether it started (etcdctl's `started`): a member added but never started has no name yet. */
-  started: boolean;
-  name: string;
-  peerUrls: string[];
+/** A member as etcd lists it: what etcdctl's text gives (components/etcd-members.ts), and more. */
+export interface EtcdMember extends ListedMember {
   clientUrls: string[];
   isLearner: boolean;
 }
