@@ -15,6 +15,28 @@ export interface ApiEndpoint {
 /** How long one request may take, the TLS handshake included, before it fails. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/** What the API server answered: its status code and body as text. */
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+/**
+ * How a PATCH body is read (https://kubernetes.io/docs/reference/using-api/api-concepts/#patch-and-apply):
+ * `merge` JSON merge patch (RFC 7386), `strategic` Kubernetes' strategic merge patch (lists merged
+ * by their keys), `apply` server-side apply (the whole wanted object, owned by a field manager).
+ */
+export type PatchType = 'merge' | 'strategic' | 'apply';
+
+const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+/** The field manager kubestrap's writes are recorded under (an object's managedFields). */
+export const FIELD_MANAGER = 'kubestrap';
+
 /**
  * The API server's REST API, spoken by the controller through a host's forwarded channel with a
  * client certificate of the cluster's PKI, instead of kubectl on that host: no process starts there.
@@ -29,15 +51,62 @@ export class KubeApi {
 
   /** The object at `path`, read through `schema`; undefined when the API server says it does not exist (404). */
   async get<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    const { status, body } = await this.request('GET', path);
-    if (status === 404) return undefined;
-    if (status !== 200) throw this.error(`GET ${path}`, `answered ${status}: ${gist(body)}`);
+    const answer = await this.request('GET', path);
+    if (answer.status === 404) return undefined;
+    return this.read(`GET ${path}`, this.expect(`GET ${path}`, answer, [200]), schema);
+  }
+
+  /** A plain-text endpoint (`/readyz`): its answer whatever the status, for the caller to judge. */
+  text(path: string): Promise<Answer> {
+    return this.request('GET', path, undefined, 'text/plain');
+  }
+
+  /** Creates `object` in the collection at `path`; false when an object of its name is already there (409 AlreadyExists). */
+  async create(path: string, object: unknown): Promise<boolean> {
+    const answer = await this.request('POST', `${path}?fieldManager=${FIELD_MANAGER}`, { type: 'application/json', text: JSON.stringify(object) });
+    if (answer.status === 409) return false;
+    this.expect(`POST ${path}`, answer, [200, 201, 202]);
+    return true;
+  }
+
+  /** Writes `object` back whole at `path` (PUT): its resourceVersion, if it holds one, must still be the stored one. */
+  async replace(path: string, object: unknown): Promise<void> {
+    this.expect(`PUT ${path}`, await this.request('PUT', `${path}?fieldManager=${FIELD_MANAGER}`, { type: 'application/json', text: JSON.stringify(object) }), [200, 201]);
+  }
+
+  /**
+   * Patches the object at `path`. Server-side apply creates it when missing and takes its fields
+   * over from other managers (force): kubestrap owns what it applies, as `kubectl apply
+   * --server-side --force-conflicts` would.
+   */
+  async patch(path: string, type: PatchType, patch: unknown): Promise<void> {
+    const query = type === 'apply' ? `fieldManager=${FIELD_MANAGER}&force=true` : `fieldManager=${FIELD_MANAGER}`;
+    // JSON is YAML: the apply body needs no YAML writer.
+    const answer = await this.request('PATCH', `${path}?${query}`, { type: PATCH_CONTENT_TYPES[type], text: JSON.stringify(patch) });
+    this.expect(`PATCH ${path}`, answer, [200, 201]);
+  }
+
+  /** Deletes the object at `path`; false when it was not there. */
+  async delete(path: string): Promise<boolean> {
+    const answer = await this.request('DELETE', path);
+    if (answer.status === 404) return false;
+    this.expect(`DELETE ${path}`, answer, [200, 202]);
+    return true;
+  }
+
+  private read<T>(what: string, body: string, schema: z.ZodType<T>): T {
     const parsed = schema.safeParse(parseJson(body));
-    if (!parsed.success) throw this.error(`GET ${path}`, `answered with an object kubestrap cannot read: ${parsed.error.issues[0]?.message ?? 'not JSON'}`);
+    if (!parsed.success) throw this.error(what, `answered with an object kubestrap cannot read: ${parsed.error.issues[0]?.message ?? 'not JSON'}`);
     return parsed.data;
   }
 
-  private async request(method: string, path: string): Promise<{ status: number; body: string }> {
+  /** The answer's body when its status is one of `ok`; else an error with the API server's own message. */
+  private expect(what: string, answer: Answer, ok: readonly number[]): string {
+    if (!ok.includes(answer.status)) throw this.error(what, `answered ${answer.status}: ${gist(answer.body)}`);
+    return answer.body;
+  }
+
+  private async request(method: string, path: string, body?: { type: string; text: string }, accept = 'application/json'): Promise<Answer> {
     const what = `${method} ${path}`;
     let socket: TLSSocket;
     try {
@@ -52,7 +121,7 @@ export class KubeApi {
           path,
           host: this.endpoint.address,
           port: this.endpoint.port,
-          headers: { accept: 'application/json', connection: 'close' },
+          headers: { accept, connection: 'close', ...(body ? { 'content-type': body.type, 'content-length': Buffer.byteLength(body.text) } : {}) },
           createConnection: () => socket,
           timeout: REQUEST_TIMEOUT_MS,
         },
@@ -71,7 +140,7 @@ export class KubeApi {
         socket.destroy();
         reject(this.error(what, err.message));
       });
-      req.end();
+      req.end(body?.text);
     });
   }
 

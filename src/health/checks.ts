@@ -1,11 +1,12 @@
 import { backupSettings, readScheduledBackup, scheduledBackupHost, scheduledBackupProbe } from '../backup/scheduled.js';
-import { COMPONENTS, LOCAL_ETCD, runsOn } from '../components/catalog.js';
-import { ETCD_ACCESS_MARKER_KEY, etcdctl } from '../components/clients.js';
+import { COMPONENTS, runsOn } from '../components/catalog.js';
+import { ETCD_ACCESS_MARKER_KEY } from '../components/clients.js';
 import { etcdApiOn, kubeApiOn } from '../cluster-api/cluster-apis.js';
 import { NodeListSchema, readyStatus, type Node } from '../cluster-api/kube-objects.js';
 import type { ClientIdentity, OpenChannel } from '../cluster-api/tls-channel.js';
-import { memberOf, parseMemberList } from '../components/etcd-members.js';
-import { FLANNEL_SUBNET_FILE, PKI_PATHS } from '../components/paths.js';
+import { memberOf } from '../components/etcd-members.js';
+import type { EtcdMember } from '../cluster-api/etcd-api.js';
+import { FLANNEL_SUBNET_FILE } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { hostTool } from '../os/host-tools.js';
 import { shq } from '../ssh/quote.js';
@@ -117,9 +118,9 @@ export function hostChecks(spec: ClusterSpec, host: HostSpec): HealthCheck[] {
     if (scheduledBackupHost(spec)?.name === host.name) checks.push(scheduledBackupCheck(spec, host));
   }
   if (host.roles.includes('master')) {
-    const { 'kube-apiserver': apiserver, 'kube-controller-manager': controllerManager, 'kube-scheduler': scheduler } = COMPONENTS;
+    const { 'kube-controller-manager': controllerManager, 'kube-scheduler': scheduler } = COMPONENTS;
+    // The API server's /readyz is the controller's own request (apiserverReadyCheck).
     checks.push(
-      commandCheck('apiserver', 'API server /readyz', host, answersOk(`--cacert ${PKI_PATHS.caCert} ${shq(apiserver.service.health(spec))}`), () => 'ok'),
       // Their serving certificates are their own, self-signed: -k.
       commandCheck('controller-manager', 'controller-manager /healthz', host, answersOk(`-k ${controllerManager.service.health()}`), () => 'ok'),
       commandCheck('scheduler', 'scheduler /healthz', host, answersOk(`-k ${scheduler.service.health()}`), () => 'ok'),
@@ -154,28 +155,55 @@ export function scheduledBackupCheck(spec: ClusterSpec, host: HostSpec): HealthC
 }
 
 /**
- * etcd's member list against the inventory, read on one member: every etcd host of the inventory
- * must be a started member, and every member an etcd host of the inventory (a member left behind by
- * a removal, or added by hand, fails naming it: etcd counts it towards the quorum).
+ * etcd's member list against the inventory, read on one member by the controller (one gRPC call
+ * through its connection, as the health check's user: listing members needs no grant): every etcd
+ * host of the inventory must be a started member, and every member an etcd host of the inventory (a
+ * member left behind by a removal, or added by hand, fails naming it: etcd counts it towards the
+ * quorum).
  */
-export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec): HealthCheck {
-  const expected = spec.hosts.filter((h) => h.roles.includes('etcd'));
+export function etcdMembersCheck(spec: ClusterSpec, on: HostSpec, ids: HealthIdentities): ApiCheck {
+  const check = 'etcd member list';
   return {
     key: 'etcd-members',
-    script: withCode(`${etcdctl(on, LOCAL_ETCD)} member list`),
-    read: (out) => {
-      const { code, body } = splitCode(out);
-      if (code !== 0) return [row('etcd member list', on.name, false, gist(body) || `exit code ${code}`)];
-      const members = parseMemberList(body);
-      const missing = expected.filter((h) => !memberOf(members, h)?.started).map((h) => h.name);
-      const unknown = members.filter((m) => !expected.some((h) => memberOf([m], h))).map((m) => `${m.name || '(not started)'} ${m.peerUrls.join(',')}`);
-      const problems = [
-        ...(missing.length ? [`not started members: ${missing.join(', ')}`] : []),
-        ...(unknown.length ? [`members the inventory does not have as etcd hosts: ${unknown.join('; ')} (etcdctl member remove, or mark the host remove: true and apply)`] : []),
-      ];
-      const started = members.filter((m) => m.started).map((m) => m.name);
-      return [row('etcd member list', on.name, problems.length === 0, problems.length ? problems.join('; ') : `${started.length} members started: ${started.join(', ')}`)];
-    },
+    query: (channel) =>
+      rowsOr(
+        async () => [memberListRow(spec, on, await etcdApiOn(on, channel, ids('etcdHealthcheck')).memberList())],
+        (why) => [row(check, on.name, false, why)],
+      ),
+  };
+}
+
+/** The member list's row: who is missing or unknown, else the started members. */
+export function memberListRow(spec: ClusterSpec, on: HostSpec, members: readonly EtcdMember[]): HealthRow {
+  const expected = spec.hosts.filter((h) => h.roles.includes('etcd'));
+  const missing = expected.filter((h) => !memberOf(members, h)?.started).map((h) => h.name);
+  const unknown = members.filter((m) => !expected.some((h) => memberOf([m], h))).map((m) => `${m.name || '(not started)'} ${m.peerUrls.join(',')}`);
+  const problems = [
+    ...(missing.length ? [`not started members: ${missing.join(', ')}`] : []),
+    ...(unknown.length ? [`members the inventory does not have as etcd hosts: ${unknown.join('; ')} (etcdctl member remove, or mark the host remove: true and apply)`] : []),
+  ];
+  const started = members.filter((m) => m.started).map((m) => m.name);
+  return row('etcd member list', on.name, problems.length === 0, problems.length ? problems.join('; ') : `${started.length} members started: ${started.join(', ')}`);
+}
+
+/**
+ * A master's API server is ready (`/readyz` answers `ok`), asked by the controller through the
+ * master's connection to its own API server; otherwise the failed checks it lists (`[-]etcd failed`).
+ */
+export function apiserverReadyCheck(spec: ClusterSpec, host: HostSpec, ids: HealthIdentities): ApiCheck {
+  const check = 'API server /readyz';
+  return {
+    key: 'apiserver',
+    query: (channel) =>
+      rowsOr(
+        async () => {
+          const { status, body } = await kubeApiOn(spec, host, channel, ids('kubeAdmin')).text('/readyz');
+          const ok = status === 200 && body.trim() === 'ok';
+          const failed = body.split('\n').filter((l) => l.startsWith('[-]'));
+          return [row(check, host.name, ok, ok ? 'ok' : failed.join('; ') || `answered ${status}: ${gist(body)}`)];
+        },
+        (why) => [row(check, host.name, false, why)],
+      ),
   };
 }
 

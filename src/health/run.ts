@@ -4,7 +4,19 @@ import { runPodCheck } from './pod-check/run.js';
 import { apiLbOn } from '../components/catalog.js';
 import { apiLbCheck } from './api-lb.js';
 import { skewRows, versionsCheck } from './versions.js';
-import { etcdAuthCheck, etcdHealthCheck, etcdMembersCheck, hostChecks, leasesCheck, nodesCheck, type ApiCheck, type HealthCheck, type HealthIdentities, type HealthRow } from './checks.js';
+import {
+  apiserverReadyCheck,
+  etcdAuthCheck,
+  etcdHealthCheck,
+  etcdMembersCheck,
+  hostChecks,
+  leasesCheck,
+  nodesCheck,
+  type ApiCheck,
+  type HealthCheck,
+  type HealthIdentities,
+  type HealthRow,
+} from './checks.js';
 import type { OpenChannel } from '../cluster-api/tls-channel.js';
 
 export interface HealthReport {
@@ -35,6 +47,7 @@ export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostS
     ...hostChecks(spec, host),
     versionsCheck(host),
     ...(host.roles.includes('etcd') ? [etcdHealthCheck(host, opts.identities)] : []),
+    ...(host.roles.includes('master') ? [apiserverReadyCheck(spec, host, opts.identities)] : []),
     ...(apiLbOn(host) ? [apiLbCheck(spec, host)] : []),
     ...(clusterChecks.get(host.name) ?? []),
   ];

@@ -1,9 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kubeApiOn } from '../../src/cluster-api/cluster-apis.js';
 import { NodeListSchema, readyStatus } from '../../src/cluster-api/kube-objects.js';
 import type { OpenChannel } from '../../src/cluster-api/tls-channel.js';
@@ -12,6 +9,7 @@ import { ClusterApiError } from '../../src/errors.js';
 import { clientIdentity } from '../../src/pki/client-identities.js';
 import { reconcilePki } from '../../src/pki/reconcile.js';
 import { localPkiStore } from '../../src/pki/store.js';
+import { answer, useApiServer, type SeenRequest } from '../support/api-server.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -23,55 +21,74 @@ const NODES = {
   ],
 };
 
-/**
- * An API server stand-in on this machine, serving with the cluster's own apiserver certificate and
- * asking for a client certificate of the cluster CA; the "channel" is a real TCP connection to it,
- * as the host's forwarded channel would be.
- */
+/** An API server stand-in on this machine (support/api-server.ts), with the cluster's own serving certificate. */
 describe('KubeApi over a channel', () => {
   const tmp = useTempDir();
-  let server: Server | undefined;
-  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
-
-  async function serve(): Promise<{ spec: ClusterSpec; channel: OpenChannel; seen: string[] }> {
-    const spec = clusterFrom(tmp(), '');
-    const pki = await reconcilePki(spec, localPkiStore(spec), { now: new Date() });
-    await pki.persist();
-    const apiserver = pki.items.get('apiserver')!;
-    const seen: string[] = [];
-    server = createServer({ key: apiserver.keyPem, cert: apiserver.certPem, ca: pki.items.get('ca')!.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      seen.push(`${(req.socket as TLSSocket).getPeerCertificate().subject.CN} ${req.method} ${req.url}`);
-      if (req.url === '/api/v1/nodes') return void res.end(JSON.stringify(NODES));
-      res.statusCode = req.url === '/api/v1/secret' ? 403 : 404;
-      res.end(JSON.stringify({ kind: 'Status', message: req.url === '/api/v1/secret' ? 'forbidden: no' : 'not found' }));
-    });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
-    return { spec, channel: async () => connect(port, '127.0.0.1'), seen };
-  }
+  const serve = useApiServer(tmp);
+  const admin = (spec: ClusterSpec, channel: OpenChannel) => kubeApiOn(spec, spec.hosts[0]!, channel, clientIdentity(spec, 'kubeAdmin'));
+  const line = (r: SeenRequest) => `${r.user} ${r.method} ${r.url}`;
 
   it('reads typed objects as the cluster admin, verified against the cluster CA', async () => {
-    const { spec, channel, seen } = await serve();
-    const api = kubeApiOn(spec, spec.hosts[0]!, channel, clientIdentity(spec, 'kubeAdmin'));
-    const list = await api.get('/api/v1/nodes', NodeListSchema);
+    const { spec, channel, seen } = await serve((req, res) => (req.url === '/api/v1/nodes' ? answer(res, 200, NODES) : answer(res, 404, {})));
+    const list = await admin(spec, channel).get('/api/v1/nodes', NodeListSchema);
     expect(list?.items.map((n) => [n.metadata.name, readyStatus(n), n.spec.taints])).toEqual([
       ['m1', 'True', []],
       ['w1', 'Unknown', []],
     ]);
-    expect(seen).toEqual(['kubestrap-admin GET /api/v1/nodes']);
+    expect(seen.map(line)).toEqual(['kubestrap-admin GET /api/v1/nodes']);
   });
 
   it('reads an object that is not there as undefined, and any other refusal as an error naming the host and request', async () => {
-    const { spec, channel } = await serve();
-    const api = kubeApiOn(spec, spec.hosts[0]!, channel, clientIdentity(spec, 'kubeAdmin'));
+    const { spec, channel } = await serve((req, res) =>
+      req.url === '/api/v1/secret' ? answer(res, 403, { kind: 'Status', message: 'forbidden: no' }) : answer(res, 404, { kind: 'Status', message: 'not found' }),
+    );
+    const api = admin(spec, channel);
     expect(await api.get('/api/v1/namespaces/x', NodeListSchema)).toBeUndefined();
     const err = await api.get('/api/v1/secret', NodeListSchema).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClusterApiError);
     expect((err as ClusterApiError).format()).toMatch(/^m1 API server 127\.0\.0\.1:\d+ GET \/api\/v1\/secret: answered 403: forbidden: no\n {2}fix: check that the API server runs on m1/);
   });
 
+  it('writes as field manager kubestrap: create (false when it exists), replace, each patch type with its content type, delete', async () => {
+    const { spec, channel, seen } = await serve((req, res) => {
+      if (req.method === 'POST') return answer(res, req.body.includes('"b"') ? 409 : 201, {});
+      if (req.method === 'DELETE') return answer(res, req.url.endsWith('/gone') ? 404 : 200, {});
+      answer(res, 200, {});
+    });
+    const api = admin(spec, channel);
+    expect(await api.create('/api/v1/namespaces', { metadata: { name: 'a' } })).toBe(true);
+    expect(await api.create('/api/v1/namespaces', { metadata: { name: 'b' } })).toBe(false);
+    await api.replace('/api/v1/namespaces/a', { metadata: { name: 'a', resourceVersion: '7' } });
+    await api.patch('/api/v1/nodes/m1', 'merge', { metadata: { labels: { x: '' } } });
+    await api.patch('/api/v1/nodes/m1', 'strategic', { spec: { taints: [] } });
+    await api.patch('/api/v1/namespaces/a', 'apply', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } });
+    expect(await api.delete('/api/v1/namespaces/a')).toBe(true);
+    expect(await api.delete('/api/v1/namespaces/gone')).toBe(false);
+    expect(seen.map((r) => `${r.method} ${r.url} ${r.type ?? '-'}`)).toEqual([
+      'POST /api/v1/namespaces?fieldManager=kubestrap application/json',
+      'POST /api/v1/namespaces?fieldManager=kubestrap application/json',
+      'PUT /api/v1/namespaces/a?fieldManager=kubestrap application/json',
+      'PATCH /api/v1/nodes/m1?fieldManager=kubestrap application/merge-patch+json',
+      'PATCH /api/v1/nodes/m1?fieldManager=kubestrap application/strategic-merge-patch+json',
+      'PATCH /api/v1/namespaces/a?fieldManager=kubestrap&force=true application/apply-patch+yaml',
+      'DELETE /api/v1/namespaces/a -',
+      'DELETE /api/v1/namespaces/gone -',
+    ]);
+    expect(JSON.parse(seen[5]!.body)).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } });
+  });
+
+  it("fails a write the API server refuses with its message, and reads a text endpoint's answer whatever its status", async () => {
+    const { spec, channel } = await serve((req, res) =>
+      req.url === '/readyz' ? answer(res, 500, '[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed') : answer(res, 422, { kind: 'Status', message: 'Node "m1" is invalid' }),
+    );
+    const api = admin(spec, channel);
+    const err = (await api.patch('/api/v1/nodes/m1', 'merge', {}).catch((e: unknown) => e)) as ClusterApiError;
+    expect(err.format()).toMatch(/^m1 API server 127\.0\.0\.1:\d+ PATCH \/api\/v1\/nodes\/m1: answered 422: Node "m1" is invalid\n/);
+    expect(await api.text('/readyz')).toEqual({ status: 500, body: '[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed' });
+  });
+
   it('refuses a server whose certificate the cluster CA did not sign', async () => {
-    const { spec, channel } = await serve();
+    const { spec, channel } = await serve((_req, res) => answer(res, 200, NODES));
     const elsewhere = join(tmp(), 'other');
     mkdirSync(elsewhere);
     const other = clusterFrom(elsewhere, '');
