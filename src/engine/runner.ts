@@ -13,6 +13,7 @@ import type { HostReport, HostStatus, PhaseHostReport, RunReport, StageTime } fr
 import { markEmptiedFolders, withInstalled } from './installed.js';
 import { inBatches, runAroundStep, stepChange, stepHost, type HostBatches } from './host-batches.js';
 import { resourceId, type Resource } from './resource.js';
+import { rollingOrder, serviceOrder } from './rolling-order.js';
 import { asKubestrapError, type ClusterSession, type HostWithFacts } from './session.js';
 import type { TargetHost } from './target.js';
 
@@ -515,28 +516,29 @@ async function applyHostPhase(s: Run, changes: Change[], plan: RestartPlan, repo
 }
 
 /**
- * Rolling restarts: host after host, each restart waited on (its readiness check) before the next.
- * The first failure stops the roll; hosts not reached keep their recorded debt for the next run.
+ * Rolling restarts, service by service in the phase's order: every host's restart of the first
+ * service, one host at a time in inventory order, then every host's restart of the next (all API
+ * servers before any controller-manager, as upstream's skew policy wants). Each restart is waited
+ * on (its readiness check) before the next. The first failure stops the roll: the restarts not
+ * done, on that host and the others, keep their recorded debt for the next run.
  */
 async function runRollingRestarts(opts: Opts, phase: AnyPhase, participants: readonly Run[], owed: Map<Run, Restart[]>, reportOf: (host: string) => PhaseHostReport, run: RunState): Promise<void> {
-  for (const s of participants) {
-    const restarts = owed.get(s) ?? [];
-    for (const r of restarts) {
-      const report = reportOf(s.host.name);
-      const began = Date.now();
-      const error = await restartOne(s.remote, r);
-      report.durationMs += Date.now() - began;
-      s.dirty = true;
-      run.changedAnything = true;
-      if (error) {
-        fail(s, report, error);
-        const waiting = participants.filter((p) => (owed.get(p) ?? []).length > 0 && p !== s && participants.indexOf(p) > participants.indexOf(s));
-        opts.log?.({ event: 'rolling-stopped', phase: phase.name, host: s.host.name, service: r.service, notRestarted: waiting.map((p) => p.host.name) });
-        return;
-      }
-      report.restarts.push(r);
-      report.status = 'changed';
+  const roll = rollingOrder(participants.map((s) => ({ host: s, restarts: owed.get(s) ?? [], services: serviceOrder(s.resources.get(phase.name) ?? []) })));
+  for (const [at, { host: s, restart: r }] of roll.entries()) {
+    const report = reportOf(s.host.name);
+    const began = Date.now();
+    const error = await restartOne(s.remote, r);
+    report.durationMs += Date.now() - began;
+    s.dirty = true;
+    run.changedAnything = true;
+    if (error) {
+      fail(s, report, error);
+      const waiting = roll.slice(at + 1).map((x) => `${x.host.host.name} ${x.restart.service}`);
+      opts.log?.({ event: 'rolling-stopped', phase: phase.name, host: s.host.name, service: r.service, notRestarted: waiting });
+      return;
     }
+    report.restarts.push(r);
+    report.status = 'changed';
   }
 }
 
