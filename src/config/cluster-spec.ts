@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ConfigError, InvalidInputError, InventoryError, SshConfigError, type KubestrapError, type Warning } from '../errors.js';
-import { DEFAULT_PORTS, insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
+import { containerdSupportText, DEFAULT_PORTS, insecureModeProblem, kubeletRefusesCgroupV1, settingProblem, settingWarning, type KubeVersion, type ProjectVersions } from '../upstream/index.js';
 import { checkPropertyValues, problemAt } from './config-checks.js';
 import type { Role } from './inventory-schema.js';
 import type { SshTarget } from '../ssh/target.js';
@@ -127,6 +127,15 @@ function buildSpec(sources: ClusterSources, loaded: LoadedInventory, props: Prop
       where: `${props.file} KUBELET_ALLOW_CGROUP_V1`,
       message: `kubelets of ${versions.kubernetes.tag} are told to run on cgroup v1 hosts (failCgroupV1: false); upstream deprecated cgroup v1 and will remove its support`,
       hint: 'move the hosts to cgroup v2 (systemd.unified_cgroup_hierarchy=1), then remove KUBELET_ALLOW_CGROUP_V1',
+    });
+  }
+
+  if (values.CONTAINERD_ALLOW_UNSUPPORTED === 'true') {
+    const kube = versions.kubernetes;
+    warnings.push({
+      where: `${props.file} CONTAINERD_ALLOW_UNSUPPORTED`,
+      message: `a containerd outside containerd's table for Kubernetes ${kube.major}.${kube.minor} (${containerdSupportText(kube)}) is taken where no source offers one in it (the plan says which host's runtime is); upstream does not test such a pair`,
+      hint: `run a containerd of ${containerdSupportText(kube)} (CONTAINERD_VERSION with CONTAINER_RUNTIME_SOURCE=static, or Docker's repository), then remove CONTAINERD_ALLOW_UNSUPPORTED`,
     });
   }
 

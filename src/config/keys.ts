@@ -362,6 +362,13 @@ export const KNOWN_KEYS = {
     scope: 'cluster',
     check: checkOneOf(['true', 'false']),
   },
+  CONTAINERD_ALLOW_UNSUPPORTED: {
+    summary:
+      "true: a containerd outside upstream's table for KUBE_VERSION's minor (containerd's RELEASES.md) is taken with a warning naming the table's row, instead of refused, where no source offers one inside it: a distribution's build with backported fixes (as kubeadm's --ignore-preflight-errors).",
+    default: 'false',
+    scope: 'cluster',
+    check: checkOneOf(['true', 'false']),
+  },
   UPLOAD_COMPRESSION: {
     summary: 'How binaries travel to the host: auto (zstd if the host has it, else gzip), zstd, gzip or none (fast local networks).',
     default: 'auto',

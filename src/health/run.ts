@@ -54,7 +54,7 @@ export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostS
   const rows = [...(await session.each(open, (h) => runChecks(session, h, checksOf(h.host)))).flat(), ...(await deep)];
   const unreachable = lost.map((l) => ({ check: 'reachable over SSH', host: l.host.name, ok: false, detail: l.error.message }));
   const found = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
-  const all = [...found, ...skewRows(found)];
+  const all = [...found, ...skewRows(found, { containerdUnsupported: spec.values.CONTAINERD_ALLOW_UNSUPPORTED === 'true' })];
   return { ok: all.every((r) => r.ok), rows: order(spec, merged(all)), durationMs: Date.now() - started };
 }
 

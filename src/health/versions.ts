@@ -4,7 +4,7 @@ import type { HostSpec } from '../config/cluster-spec.js';
 import type { Role } from '../config/inventory-schema.js';
 import { leadingVersion } from '../runtime/versions.js';
 import { shq } from '../ssh/quote.js';
-import { compareVersions, parseVersion, skewViolations, type ComponentVersions, type UpgradeComponent, type Version } from '../upstream/index.js';
+import { compareVersions, parseVersion, skewViolations, type ComponentVersions, type SkewWaivers, type UpgradeComponent, type Version } from '../upstream/index.js';
 import type { BinaryName } from '../upstream/index.js';
 import type { HealthCheck, HealthRow } from './checks.js';
 
@@ -69,7 +69,7 @@ function versionRow(host: HostSpec, probe: VersionProbe, out: string): HealthRow
  * The skew rules on what the version rows say the hosts run: one row, ok with the versions seen, or
  * failed with each broken rule and its way forward. No row when no host said a version.
  */
-export function skewRows(rows: readonly HealthRow[]): HealthRow[] {
+export function skewRows(rows: readonly HealthRow[], waivers: SkewWaivers = {}): HealthRow[] {
   const byHost = new Map<string, ComponentVersions>();
   for (const r of rows) {
     const probe = VERSION_CHECKS.has(r.check) ? PROBES.find((p) => p.check === r.check) : undefined;
@@ -78,7 +78,10 @@ export function skewRows(rows: readonly HealthRow[]): HealthRow[] {
     byHost.set(r.host, { ...byHost.get(r.host), [probe.component]: version });
   }
   if (byHost.size === 0) return [];
-  const found = skewViolations([...byHost].map(([host, versions]) => ({ host, versions })));
+  const found = skewViolations(
+    [...byHost].map(([host, versions]) => ({ host, versions })),
+    waivers,
+  );
   if (found.length === 0) return [{ check: SKEW_CHECK, host: '-', ok: true, detail: `within upstream's policy: ${seen(byHost)}` }];
   return found.map((f) => ({ check: SKEW_CHECK, host: f.hosts.join(', '), ok: false, detail: `${f.message} (rule ${f.rule}); fix: ${f.way}` }));
 }

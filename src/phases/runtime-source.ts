@@ -108,5 +108,6 @@ export function runtimeDecision(host: HostSpec, facts: HostFacts, adapter: OsAda
     distro,
     docker,
     static: release,
+    allowUnsupported: host.values.CONTAINERD_ALLOW_UNSUPPORTED === 'true',
   });
 }

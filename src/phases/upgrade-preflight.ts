@@ -57,5 +57,6 @@ export function hostVersions(ctx: ClusterContext): HostVersions[] {
  * changes, with the version to go to instead.
  */
 export function upgradeProblems(ctx: ClusterContext): KubestrapError[] {
-  return upgradeRefusals(hostVersions(ctx)).map((r) => new UpgradeError(r.rule, `${ctx.spec.configFile} ${r.key}`, r.hosts, r.message, r.way));
+  const waivers = { containerdUnsupported: ctx.spec.values.CONTAINERD_ALLOW_UNSUPPORTED === 'true' };
+  return upgradeRefusals(hostVersions(ctx), waivers).map((r) => new UpgradeError(r.rule, `${ctx.spec.configFile} ${r.key}`, r.hosts, r.message, r.way));
 }

@@ -53,6 +53,11 @@ export interface RuntimeSituation {
   docker: PackageOffer;
   /** The static binaries' containerd and where they come from: `from the offline bundle`, `downloaded`. */
   static: { containerd: Version; label: string };
+  /**
+   * CONTAINERD_ALLOW_UNSUPPORTED: when no source gives a containerd in upstream's table, take one
+   * outside it (a distribution's build with backported fixes) instead of refusing, and say so.
+   */
+  allowUnsupported?: boolean;
 }
 
 export interface RuntimeChoice {
@@ -82,6 +87,9 @@ const ORDER: Record<RuntimeSourceSetting, readonly RuntimeSource[]> = {
   bundle: ['static'],
 };
 
+/** Whether a containerd is taken under the situation's Kubernetes: upstream's table, or anything when the operator allowed it. */
+type Accepts = (containerd: Version) => boolean;
+
 /** One source, judged: what it would give, or why not. */
 type Verdict = { ok: true; containerd?: Version; packages: string[]; said: string } | { ok: false; said: string };
 
@@ -93,17 +101,31 @@ type Verdict = { ok: true; containerd?: Version; packages: string[]; said: strin
  * would come from the same packages again is refused: installing them changes nothing.
  */
 export function chooseRuntimeSource(s: RuntimeSituation): RuntimeDecision {
+  const strict = decide(s, (containerd) => containerdSupports(s.kube, containerd));
+  if ('choice' in strict || !s.allowUnsupported) return strict;
+  // Only where nothing in upstream's table is on offer: a supported runtime always wins over an allowed one.
+  const lenient = decide(s, () => true);
+  return 'choice' in lenient ? { choice: { ...lenient.choice, why: `${lenient.choice.why}${outsideTable(s, lenient.choice.containerd)}` } } : strict;
+}
+
+/** The plan's warning for a containerd taken outside upstream's table: which row it misses, and the setting that let it in. */
+function outsideTable(s: RuntimeSituation, containerd: Version | undefined): string {
+  if (!containerd || containerdSupports(s.kube, containerd)) return '';
+  return `; WARNING: containerd ${containerd.tag} is outside containerd's table for Kubernetes ${s.kube.major}.${s.kube.minor} (${containerdSupportText(s.kube)}), taken because CONTAINERD_ALLOW_UNSUPPORTED=true`;
+}
+
+function decide(s: RuntimeSituation, accepts: Accepts): RuntimeDecision {
   const allowed = ORDER[s.setting];
   const prefix = `CONTAINER_RUNTIME_SOURCE=${s.setting}`;
-  const kept = keptRuntime(s, allowed);
+  const kept = keptRuntime(s, allowed, accepts);
   if (kept) return { choice: { ...kept, why: `${prefix}: ${kept.why}` } };
 
   const said: string[] = [];
   for (const source of allowed) {
-    const verdict = judge(s, source);
+    const verdict = judge(s, source, accepts);
     if (verdict.ok) {
       const { installed } = s;
-      if (source !== 'static' && source === installed.from && installed.containerd && !containerdSupports(s.kube, installed.containerd)) {
+      if (source !== 'static' && source === installed.from && installed.containerd && !accepts(installed.containerd)) {
         return { refused: tooOldInstalled(s, installed.containerd, source === 'distro' ? s.distro : s.docker) };
       }
       const reasons = said.length ? `: ${said.join('; ')}` : '';
@@ -115,22 +137,27 @@ export function chooseRuntimeSource(s: RuntimeSituation): RuntimeDecision {
 }
 
 /** The installed runtime, where it is complete, from a source the setting allows, and supported (static: at the configured version). */
-function keptRuntime(s: RuntimeSituation, allowed: readonly RuntimeSource[]): RuntimeChoice | undefined {
+function keptRuntime(s: RuntimeSituation, allowed: readonly RuntimeSource[], accepts: Accepts): RuntimeChoice | undefined {
   const { from, containerd, docker } = s.installed;
   if (!from || !docker || !containerd || !allowed.includes(from)) return undefined;
   if (from === 'static') {
-    const verdict = judge(s, 'static');
+    const verdict = judge(s, 'static', accepts);
     return verdict.ok ? { source: 'static', containerd: s.static.containerd, packages: [], why: `${verdict.said}, installed before` } : undefined;
   }
-  if (!containerdSupports(s.kube, containerd)) return undefined;
+  if (!accepts(containerd)) return undefined;
   const offer = from === 'distro' ? s.distro : s.docker;
-  return { source: from, containerd, packages: [...offer.packages], why: `containerd ${containerd.tag} from ${offer.label} is installed, and Kubernetes ${s.kube.tag} supports it` };
+  return {
+    source: from,
+    containerd,
+    packages: [...offer.packages],
+    why: `containerd ${containerd.tag} from ${offer.label} is installed, and Kubernetes ${s.kube.tag} ${containerdSupports(s.kube, containerd) ? 'supports it' : 'runs with it'}`,
+  };
 }
 
-function judge(s: RuntimeSituation, source: RuntimeSource): Verdict {
+function judge(s: RuntimeSituation, source: RuntimeSource, accepts: Accepts): Verdict {
   if (source === 'static') {
     const { containerd, label } = s.static;
-    if (containerdSupports(s.kube, containerd)) return { ok: true, containerd, packages: [], said: `the static release binaries ${label} (containerd ${containerd.tag})` };
+    if (accepts(containerd)) return { ok: true, containerd, packages: [], said: `the static release binaries ${label} (containerd ${containerd.tag})` };
     return { ok: false, said: `the static release binaries' containerd ${containerd.tag} (CONTAINERD_VERSION) is not one that Kubernetes ${s.kube.tag} supports` };
   }
   const offer = source === 'distro' ? s.distro : s.docker;
@@ -148,7 +175,7 @@ function judge(s: RuntimeSituation, source: RuntimeSource): Verdict {
   const missing = offer.packages.filter((p) => !candidates.has(p));
   if (missing.length) return { ok: false, said: `${offer.label}: no ${missing.join(', ')}` };
   const containerd = leadingVersion(candidates.get(offer.packages[0]!)!);
-  if (!containerd || !containerdSupports(s.kube, containerd)) {
+  if (!containerd || !accepts(containerd)) {
     return { ok: false, said: `${offer.label}: containerd ${containerd?.tag ?? candidates.get(offer.packages[0]!)}, which Kubernetes ${s.kube.tag} does not support` };
   }
   return { ok: true, containerd, packages: [...offer.packages], said: `${offer.label} (containerd ${containerd.tag})` };
@@ -171,6 +198,7 @@ function nothingFits(s: RuntimeSituation, said: readonly string[]): RuntimeRefus
     ...(only.includes('docker') && s.docker.key ? [`point ${s.docker.key} at a repository (or mirror) this host reaches`] : []),
     ...(only.includes('static') ? [`set CONTAINERD_VERSION to a release it supports (${supported})`] : ['set CONTAINER_RUNTIME_SOURCE=auto or static (the release binaries)']),
     `or choose a KUBE_VERSION that a containerd on offer supports`,
+    ...(s.allowUnsupported ? [] : [`or, last, for a distribution's build with backported fixes, CONTAINERD_ALLOW_UNSUPPORTED=true (takes one outside the table, with a warning)`]),
   ];
   return {
     message: `no containerd that Kubernetes ${s.kube.tag} supports (containerd's table: ${supported}) comes from CONTAINER_RUNTIME_SOURCE=${s.setting}: ${said.join('; ')}`,

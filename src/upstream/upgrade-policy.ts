@@ -63,9 +63,20 @@ export const NODE_MAX_MINORS_BEHIND = 3;
 /** Before this etcd minor, every member of the one before must run at least the version given. */
 const ETCD_UPGRADE_FLOOR: Readonly<Record<number, string>> = { 6: 'v3.5.26' };
 
+/** What the operator waived: CONTAINERD_ALLOW_UNSUPPORTED takes a containerd outside upstream's table (see src/runtime/source.ts). */
+export interface SkewWaivers {
+  containerdUnsupported?: boolean;
+}
+
 /** Every refusal of a version edit: its steps (running → wanted, per host) and the skew the cluster would have after it. */
-export function upgradeRefusals(hosts: readonly HostVersions[]): SkewRefusal[] {
-  return [...stepRefusals(hosts), ...skewViolations(hosts.map((h) => ({ host: h.host, versions: h.wanted })))];
+export function upgradeRefusals(hosts: readonly HostVersions[], waivers: SkewWaivers = {}): SkewRefusal[] {
+  return [
+    ...stepRefusals(hosts),
+    ...skewViolations(
+      hosts.map((h) => ({ host: h.host, versions: h.wanted })),
+      waivers,
+    ),
+  ];
 }
 
 /** The step rules: one Kubernetes minor at a time, no downgrade across minors; etcd likewise, along its path. */
@@ -173,9 +184,10 @@ function etcdFloor(hosts: readonly HostVersions[]): SkewRefusal[] {
 }
 
 /** The skew rules on one set of versions (what hosts run, or what they would run after a run). */
-export function skewViolations(hosts: ReadonlyArray<{ host: string; versions: ComponentVersions }>): SkewRefusal[] {
+export function skewViolations(hosts: ReadonlyArray<{ host: string; versions: ComponentVersions }>, waivers: SkewWaivers = {}): SkewRefusal[] {
+  const runtime = waivers.containerdUnsupported ? [] : containerdViolations(hosts);
   const apiservers = hosts.flatMap((h) => (h.versions['control-plane'] ? [{ host: h.host, v: h.versions['control-plane'] }] : []));
-  if (apiservers.length === 0) return containerdViolations(hosts);
+  if (apiservers.length === 0) return runtime;
   const oldest = apiservers.reduce((a, b) => (compareMinor(b.v, a.v) < 0 ? b : a));
   const newest = apiservers.reduce((a, b) => (compareMinor(b.v, a.v) > 0 ? b : a));
   const out: SkewRefusal[] = [];
@@ -220,7 +232,7 @@ export function skewViolations(hosts: ReadonlyArray<{ host: string; versions: Co
       way: `upgrade those nodes first (their per-host KUBE_VERSION), one minor at a time, to within ${NODE_MAX_MINORS_BEHIND} minors of ${newest.v.tag}`,
     });
   }
-  return [...out, ...containerdViolations(hosts)];
+  return [...out, ...runtime];
 }
 
 /** A node's containerd must be one upstream supports under the Kubernetes the node runs. */

@@ -79,6 +79,11 @@ describe('health: the version each component runs', () => {
     expect(found[1]!.detail).toContain('rule containerd-unsupported');
   });
 
+  it('takes a containerd outside the table as within policy when CONTAINERD_ALLOW_UNSUPPORTED waives it', () => {
+    const rows = [row('kube-apiserver version', 'm1', true, 'v1.36.0'), row('kubelet version', 'w1', true, 'v1.36.0'), row('containerd version', 'w1', true, 'v2.1.9')];
+    expect(skewRows(rows, { containerdUnsupported: true }).map((r) => r.ok)).toEqual([true]);
+  });
+
   it('says nothing when no host said a version', () => {
     expect(skewRows([row('etcd version', 'm1', false, 'no answer')])).toEqual([]);
   });

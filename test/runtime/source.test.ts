@@ -91,7 +91,7 @@ describe('where the runtime comes from', () => {
       /^no containerd that Kubernetes v1\.36\.0 supports \(containerd's table: 2\.3\.0\+ or 2\.2\.0\+\) comes from CONTAINER_RUNTIME_SOURCE=package: Debian GNU\/Linux 12's own packages: containerd v1\.7\.24/,
     );
     expect(out.hint).toBe(
-      'point DOCKER_APT_REPO at a repository (or mirror) this host reaches, set CONTAINER_RUNTIME_SOURCE=auto or static (the release binaries), or choose a KUBE_VERSION that a containerd on offer supports',
+      "point DOCKER_APT_REPO at a repository (or mirror) this host reaches, set CONTAINER_RUNTIME_SOURCE=auto or static (the release binaries), or choose a KUBE_VERSION that a containerd on offer supports, or, last, for a distribution's build with backported fixes, CONTAINERD_ALLOW_UNSUPPORTED=true (takes one outside the table, with a warning)",
     );
   });
 
@@ -126,5 +126,26 @@ describe('where the runtime comes from', () => {
     const out = refused(chooseRuntimeSource(situation('docker', undefined, offers({ 'containerd.io': '2.2.1', 'docker-ce': '29.1.3', 'docker-ce-cli': '29.1.3' }), { installed: stale })))!;
     expect(out.message).toContain('containerd v2.1.4 (installed from Docker');
     expect(out.hint).toMatch(/^upgrade containerd on this host to 2\.3\.0\+ or 2\.2\.0\+/);
+  });
+
+  it('CONTAINERD_ALLOW_UNSUPPORTED: takes a containerd outside the table only where nothing in it is on offer, with a warning naming the row', () => {
+    const oldStatic = { static: { containerd: v('1.6.20'), label: 'from the offline bundle' } };
+    // Refused without it, and the refusal names the way out.
+    const out = refused(chooseRuntimeSource(situation('static', undefined, undefined, { ...oldStatic, kube: v('1.35.0') })))!;
+    expect(out.hint).toContain('CONTAINERD_ALLOW_UNSUPPORTED=true');
+    const choice = chosen(chooseRuntimeSource(situation('static', undefined, undefined, { ...oldStatic, kube: v('1.35.0'), allowUnsupported: true })))!;
+    expect(choice).toMatchObject({ source: 'static', containerd: v('1.6.20') });
+    expect(choice.why).toContain("WARNING: containerd v1.6.20 is outside containerd's table for Kubernetes 1.35 (2.2.0+, 2.1.5+ or 1.7.28+), taken because CONTAINERD_ALLOW_UNSUPPORTED=true");
+    // A supported source still wins: Docker's repository over Debian 12's own 1.6.20.
+    const auto = chosen(chooseRuntimeSource(situation('auto', DEBIAN[12], DOCKER_REPO, { allowUnsupported: true })))!;
+    expect(auto.source).toBe('docker');
+    expect(auto.why).not.toContain('WARNING');
+    // Nothing supported on offer: the distribution's, first in auto's order.
+    expect(chosen(chooseRuntimeSource(situation('package', DEBIAN[12], UNREACHABLE, { allowUnsupported: true })))).toMatchObject({ source: 'distro', containerd: v('1.6.20') });
+    // An installed one stays where it came from, as a supported one does.
+    const installed = { containerd: v('2.1.9'), docker: true, from: 'distro' as const };
+    const kept = chosen(chooseRuntimeSource(situation('package', DEBIAN.unstable, UNREACHABLE, { installed, allowUnsupported: true })))!;
+    expect(kept).toMatchObject({ source: 'distro', containerd: v('2.1.9') });
+    expect(kept.why).toContain('is installed, and Kubernetes v1.36.0 runs with it; WARNING: containerd v2.1.9 is outside');
   });
 });

@@ -75,6 +75,10 @@ describe('upgrade policy: the skew a cluster may run', () => {
     expect(found.map((r) => r.rule)).toEqual(['containerd-unsupported']);
     expect(found[0]!.way).toContain('2.3.0+ or 2.2.0+');
     expect(skewViolations([at('w1', { node: '1.36.0', containerd: '2.2.1' })])).toEqual([]);
+    // CONTAINERD_ALLOW_UNSUPPORTED waives it (a distribution's build), and only it.
+    expect(skewViolations([at('w1', { node: '1.36.0', containerd: '2.1.9' })], { containerdUnsupported: true })).toEqual([]);
+    const nodeAhead = skewViolations([at('m1', { 'control-plane': '1.35.0' }), at('w1', { node: '1.36.0', containerd: '2.1.9' })], { containerdUnsupported: true });
+    expect(nodeAhead.map((r) => r.rule)).toEqual(['kubelet-newer-than-apiserver']);
   });
 
   it('refuses a version edit whose result breaks a skew rule, such as a node ahead of the masters', () => {
