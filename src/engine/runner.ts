@@ -136,10 +136,10 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   stages.push({ name: 'connect', durationMs: Date.now() - started });
 
   const results: PhaseHostReport[] = [];
-  const run: RunState = { changedAnything: false, batches: phaseBatches(opts.phases, cluster) };
+  const run: RunState = { changedAnything: false, batches: phaseBatches(opts.phases, cluster), owed: new Map() };
   for (const [index, phase] of opts.phases.entries()) {
     const began = Date.now();
-    results.push(...(await runPhase(opts, phase, laterServices(opts.phases.slice(index + 1), sessions), sessions, actions.get(phase.name) ?? [], run)));
+    results.push(...(await runPhase(opts, phase, laterServices(opts.phases.slice(index + 1), sessions, run.batches), sessions, actions.get(phase.name) ?? [], run)));
     stages.push({ name: phase.name, durationMs: Date.now() - began });
   }
   return report(results);
@@ -150,6 +150,11 @@ interface RunState {
   changedAnything: boolean;
   /** The phases that change hosts a batch at a time, with their steps around each host. */
   batches: ReadonlyMap<string, HostBatches<TargetHost>>;
+  /**
+   * Restarts an earlier phase left to a later one, by host, with their reasons: the later phase
+   * owes them in a plan too (nothing was recorded on the host), and says why in either mode.
+   */
+  owed: Map<string, Map<string, string[]>>;
 }
 
 function phaseBatches(phases: readonly AnyPhase[], cluster: ClusterContext<unknown, TargetHost, unknown>): Map<string, HostBatches<TargetHost>> {
@@ -329,13 +334,23 @@ function hostChannel(s: Run): HostChannel {
   return (address, port) => (forward ? forward(address, port) : Promise.reject(new HostError(s.host.name, `cannot open ${address}:${port}: the host is not reached over SSH`)));
 }
 
-/** Services that phases after this one manage on some host, so this phase leaves their restarts to them. */
-function laterServices(later: readonly AnyPhase[], sessions: readonly Run[]): Map<string, LaterServices> {
+/**
+ * Services that phases after this one restart on each host, so this phase leaves their restarts to
+ * them: those a later phase runs, and those a later batched phase feeds on a host it would take out
+ * of service, which it restarts in that window (a host that does not serve yet has nothing to take
+ * out: whoever runs the service restarts it, as without batches).
+ */
+function laterServices(later: readonly AnyPhase[], sessions: readonly Run[], batches: RunState['batches']): Map<string, LaterServices> {
   const byHost = new Map<string, LaterServices>();
   for (const s of sessions) {
-    const services = new Map<string, string>();
+    const services = new Map<string, { phase: string; window?: boolean }>();
     for (const phase of [...later].reverse()) {
-      for (const r of s.resources.get(phase.name) ?? []) if (r.kind === 'service' && r.running === true) services.set(r.name, phase.name);
+      const window = batches.get(phase.name)?.serving(s.host, s.facts) === true;
+      for (const r of s.resources.get(phase.name) ?? []) {
+        if (r.kind !== 'service') continue;
+        if (r.running === true) services.set(r.name, { phase: phase.name });
+        else if (window && r.running === undefined) services.set(r.name, { phase: phase.name, window: true });
+      }
     }
     byHost.set(s.host.name, services);
   }
@@ -470,7 +485,8 @@ async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterSer
     const probe = s.dirty ? await runProbe(s, resources) : s.probes.get(phase.name);
     if (!probe) throw s.probeError ?? new HostError(s.host.name, "the host's state could not be read");
     const changes = diffResources(resources, probe, { packages: s.packages });
-    const restarts = planRestarts(resources, changes, probe.pendingRestarts, later);
+    const restarts = planRestarts(resources, changes, probe.pendingRestarts, later, run.owed.get(s.host.name));
+    carryOwed(run, s.host.name, restarts);
     const rolling = restarts.restarts.filter((r) => r.rolling);
     const work = changes.length + restarts.restarts.length + restarts.deferred.length + restarts.settled.length;
     // Only what stops or restarts a service takes the host out of service; a file alone does not.
@@ -499,6 +515,15 @@ async function runHostPhase(opts: Opts, phase: AnyPhase, s: Run, later: LaterSer
   } finally {
     report.durationMs += Date.now() - began;
   }
+}
+
+/** What this phase restarts (or settles) is no longer owed; what it leaves to a later phase is, with its reasons. */
+function carryOwed(run: RunState, host: string, plan: RestartPlan): void {
+  let owed = run.owed.get(host);
+  if (!owed) run.owed.set(host, (owed = new Map()));
+  for (const r of plan.restarts) owed.delete(r.service);
+  for (const service of plan.settled) owed.delete(service);
+  for (const r of plan.deferred) owed.set(r.service, r.because);
 }
 
 async function applyHostPhase(s: Run, changes: Change[], plan: RestartPlan, report: PhaseHostReport, run: RunState): Promise<void> {

@@ -102,9 +102,22 @@ describe('planRestarts', () => {
     expect(changesOf([service('kubelet')], { kubelet: DISABLED_RUNNING })[0]?.startsOrStops).toBeUndefined();
   });
 
+  it("leaves even its own service's restart to a later phase that restarts it in its window, and carries an earlier phase's reasons", () => {
+    const resources: Resource[] = [file('/etc/containerd/config.toml', ['containerd']), service('containerd')];
+    const plan = planAll(resources, changesOf(resources), [], new Map([['containerd', { phase: 'workers', window: true }]]));
+    expect([plan.restarts, plan.deferred.map((r) => [r.service, r.managed, r.deferredTo])]).toEqual([[], [['containerd', true, 'workers']]]);
+    // A later phase that only runs the service does not take its restart from the phase that runs it too.
+    expect(planAll(resources, changesOf(resources), [], new Map([['containerd', { phase: 'other' }]])).deferred).toEqual([]);
+    // The window's phase owes it with the earlier phase's reasons (recorded on the host in an apply, or not at all in a plan).
+    const fed: Resource[] = [{ kind: 'service', name: 'containerd' }, service('kubelet')];
+    const owed = new Map([['containerd', ['/etc/containerd/config.toml']]]);
+    expect(planAll(fed, [], ['containerd'], new Map(), owed).restarts).toEqual([{ service: 'containerd', because: ['/etc/containerd/config.toml'], managed: false }]);
+    expect(planAll(fed, [], [], new Map(), owed).restarts.map((r) => r.service)).toEqual(['containerd']);
+  });
+
   it('leaves a restart to the later phase that manages the service, and keeps it owed', () => {
     const resources: Resource[] = [file('/etc/kubernetes/pki/apiserver.crt', ['kube-apiserver', 'kubelet'])];
-    const plan = planAll(resources, changesOf(resources), [], new Map([['kube-apiserver', 'control-plane']]));
+    const plan = planAll(resources, changesOf(resources), [], new Map([['kube-apiserver', { phase: 'control-plane' }]]));
     expect(plan.deferred).toEqual([{ service: 'kube-apiserver', because: ['/etc/kubernetes/pki/apiserver.crt'], managed: false, deferredTo: 'control-plane' }]);
     // Nobody later manages the kubelet here: restarted now, if it runs.
     expect(plan.restarts).toEqual([{ service: 'kubelet', because: ['/etc/kubernetes/pki/apiserver.crt'], managed: false }]);
