@@ -267,9 +267,12 @@ function checkPodSubnets(props: PropertiesFile, spec: ClusterSpec): ConfigError[
 function checkDockerBridges(props: PropertiesFile, spec: ClusterSpec): KubestrapError[] {
   const problems: KubestrapError[] = [];
   const hint = 'pick a bridge range that overlaps no pod, Service or host address, e.g. 192.168.254.1/24';
+  // Every host usually shares one value: each distinct one is checked once against every host, not per host (1000 hosts: a million address checks).
+  const clashes = new Map<string, string | undefined>();
   for (const [index, host] of spec.hosts.entries()) {
     const value = host.values.DOCKER_BIP!;
-    const clash = dockerBridgeClash(parseCidr(value)!, spec);
+    if (!clashes.has(value)) clashes.set(value, dockerBridgeClash(parseCidr(value)!, spec));
+    const clash = clashes.get(value);
     if (!clash) continue;
     const problem =
       value === spec.values.DOCKER_BIP

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SshError } from '../errors.js';
-import { entryMatchesHost, fingerprintSha256, formatKnownHostsLine, hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
+import { fingerprintSha256, formatKnownHostsLine, hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, knownHostsEntriesFor, type KnownHostEntry } from './known-hosts.js';
 import type { SshLogSink } from './log.js';
 import type { SshEndpoint } from './target.js';
 
@@ -100,7 +100,7 @@ export class HostKeyPolicy {
 
   private async entriesFor(endpoint: SshEndpoint): Promise<KnownHostEntry[]> {
     const text = await readKnownHostsText(this.file);
-    return parseKnownHosts(text).filter((e) => entryMatchesHost(e, endpoint.address, endpoint.port));
+    return knownHostsEntriesFor(text, endpoint.address, endpoint.port);
   }
 
   /** Returns undefined to accept, or the error that explains the refusal. */

@@ -22,7 +22,17 @@ export interface KnownHostEntry {
   key: Buffer;
 }
 
-let lastParsed: { text: string; entries: readonly KnownHostEntry[] } | undefined;
+let lastParsed: { text: string; entries: readonly KnownHostEntry[]; index: EntryIndex } | undefined;
+
+/**
+ * Entries by the one lower-case name they list plainly, and those that must be matched one by one
+ * (wildcards, negations, hashes): each of 1000 connections looks itself up among 1000 lines, and
+ * comparing every line was a million matches per run.
+ */
+interface EntryIndex {
+  byName: Map<string, KnownHostEntry[]>;
+  patterned: KnownHostEntry[];
+}
 
 /**
  * Parses known_hosts text. Lines OpenSSH would skip are skipped too: blanks, comments, malformed
@@ -31,14 +41,43 @@ let lastParsed: { text: string; entries: readonly KnownHostEntry[] } | undefined
 export function parseKnownHosts(text: string): readonly KnownHostEntry[] {
   // Each connection reads the file afresh (it may have changed), and a run connects to every host:
   // the same text is parsed once, not once per host (1000 hosts, 1000 lines each: a million lines).
-  if (lastParsed?.text === text) return lastParsed.entries;
+  return parsed(text).entries;
+}
+
+function parsed(text: string): NonNullable<typeof lastParsed> {
+  if (lastParsed?.text === text) return lastParsed;
   const entries: KnownHostEntry[] = [];
   text.split('\n').forEach((raw, i) => {
     const entry = parseLine(raw, i + 1);
     if (entry) entries.push(entry);
   });
-  lastParsed = { text, entries };
-  return entries;
+  lastParsed = { text, entries, index: indexEntries(entries) };
+  return lastParsed;
+}
+
+function indexEntries(entries: readonly KnownHostEntry[]): EntryIndex {
+  const index: EntryIndex = { byName: new Map(), patterned: [] };
+  for (const entry of entries) {
+    const names = entry.hosts.split(',');
+    if (entry.hosts.startsWith('|') || names.some((n) => /[*?!]/.test(n))) {
+      index.patterned.push(entry);
+      continue;
+    }
+    for (const name of new Set(names.map((n) => n.toLowerCase()))) {
+      const list = index.byName.get(name);
+      if (list) list.push(entry);
+      else index.byName.set(name, [entry]);
+    }
+  }
+  return index;
+}
+
+/** The entries of known_hosts `text` that cover this host, in file order: as filtering with entryMatchesHost, without matching every line. */
+export function knownHostsEntriesFor(text: string, address: string, port: number): KnownHostEntry[] {
+  const { index } = parsed(text);
+  const plain = index.byName.get(hostLookupName(address, port).toLowerCase()) ?? [];
+  const matched = index.patterned.filter((e) => entryMatchesHost(e, address, port));
+  return matched.length ? [...plain, ...matched].sort((a, b) => a.line - b.line) : [...plain];
 }
 
 function parseLine(raw: string, line: number): KnownHostEntry | undefined {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostKeyAlgorithmsToOffer, judgeHostKey } from '../../src/ssh/host-keys.js';
-import { entryMatchesHost, fingerprintSha256, formatKnownHostsLine, hostLookupName, keyTypeOf, parseKnownHosts } from '../../src/ssh/known-hosts.js';
+import { entryMatchesHost, fingerprintSha256, formatKnownHostsLine, hostLookupName, keyTypeOf, knownHostsEntriesFor, parseKnownHosts } from '../../src/ssh/known-hosts.js';
 import { skipUnlessAvailable } from '../support/prerequisites.js';
 import { keyPair, tempDir } from './support/fixtures.js';
 
@@ -86,6 +86,31 @@ describe('host matching', () => {
     expect(entries.filter((e) => entryMatchesHost(e, '10.0.0.1', 22)).map((e) => e.keyType)).toEqual(['ssh-ed25519']);
     expect(entries.filter((e) => entryMatchesHost(e, '10.0.0.2', 2222)).map((e) => e.keyType)).toEqual(['ecdsa-sha2-nistp256']);
     expect(entries.filter((e) => entryMatchesHost(e, '10.0.0.2', 22))).toEqual([]);
+  });
+});
+
+describe('knownHostsEntriesFor', () => {
+  it('finds what filtering every line with entryMatchesHost finds, in file order', () => {
+    const text = [
+      `*.lab,!bad.lab ssh-ed25519 ${b64(ed)}`,
+      `node1,10.0.0.11 ssh-ed25519 ${b64(ed)}`,
+      `@revoked NODE1 ecdsa-sha2-nistp256 ${b64(ec)}`,
+      `[10.0.0.11]:2222 ssh-ed25519 ${b64(ed)}`,
+      `node? ecdsa-sha2-nistp256 ${b64(ec)}`,
+      `bad.lab ssh-ed25519 ${b64(ed)}`,
+    ].join('\n');
+    for (const [address, port] of [
+      ['node1', 22],
+      ['10.0.0.11', 22],
+      ['10.0.0.11', 2222],
+      ['good.lab', 22],
+      ['bad.lab', 22],
+      ['other', 22],
+    ] as const) {
+      const expected = parseKnownHosts(text).filter((e) => entryMatchesHost(e, address, port));
+      expect(knownHostsEntriesFor(text, address, port)).toEqual(expected);
+    }
+    expect(knownHostsEntriesFor(text, 'node1', 22).map((e) => e.line)).toEqual([2, 3, 5]);
   });
 });
 
