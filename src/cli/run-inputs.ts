@@ -6,13 +6,16 @@ import { prepareTemplates, type PreparedTemplates } from '../render/render-clust
 import { clusterSources } from './options.js';
 
 /**
- * The templates of a run, refused before connecting unless they render for every host as a fresh
- * host would be (`render` false for procedures that install none, such as reset). With
- * loadClusterSpec, this is everything plan and apply check of their inputs before they connect.
+ * The templates of a run, refused before connecting unless they render for every host the run may
+ * change (`limit`: those named, else all) as a fresh host would be (`render` false for procedures
+ * that install none, such as reset). With loadClusterSpec, this is everything plan and apply check
+ * of their inputs before they connect. A host read for the others renders again with its facts,
+ * and fails alone if it cannot.
  */
-export function checkedTemplates(spec: ClusterSpec, templatesDir: string, render = true): PreparedTemplates {
+export function checkedTemplates(spec: ClusterSpec, templatesDir: string, render = true, limit?: readonly string[]): PreparedTemplates {
   const templates = prepareTemplates(spec, templatesDir);
-  const problems = render ? [...templates.problems, ...spec.hosts.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)] : [];
+  const changed = limit ? spec.hosts.filter((h) => limit.includes(h.name)) : spec.hosts;
+  const problems = render ? [...templates.problems, ...changed.flatMap((h) => templates.renderHost(h, hostValues(h, undefined)).problems)] : [];
   if (problems.length) throw new InvalidInputError(problems.filter((p, i) => problems.findIndex((q) => q.format() === p.format()) === i));
   return templates;
 }

@@ -2,7 +2,7 @@ import { HostError, type KubestrapError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import { applyChanges, restartOne } from './apply.js';
 import type { Change } from './change.js';
-import { actionResource, carryOut, type AssignedAction } from './cluster-actions.js';
+import { actionResource, type AssignedAction } from './cluster-actions.js';
 import { fetchCurrentContents } from './current-content.js';
 import { factSnippets, type HostFacts } from './facts.js';
 import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
@@ -12,6 +12,7 @@ import { diffResources, parseProbe, probeScript, type ProbeResult } from './prob
 import type { HostReport, HostStatus, PhaseHostReport, RunReport, StageTime } from './report.js';
 import { markEmptiedFolders, withInstalled } from './installed.js';
 import { inBatches, runAroundStep, stepChange, stepHost, type HostBatches } from './host-batches.js';
+import { hostsToRead, type LimitReads } from './limited-reads.js';
 import { resourceId, type Resource } from './resource.js';
 import { rollingOrder, serviceOrder } from './rolling-order.js';
 import { asKubestrapError, type ClusterSession, type HostWithFacts } from './session.js';
@@ -51,12 +52,15 @@ export interface RunOptions<S, H extends TargetHost, D> {
   phases: ReadonlyArray<Phase<string, S, H, D>>;
   mode: RunMode;
   /**
-   * Only these hosts get per-host changes (`--limit`). The others are still read (facts for
-   * preflight and for what the limited hosts need to know of them) and may run cluster actions.
+   * Only these hosts get per-host changes (`--limit`). Of the others, only those the phases and the
+   * command's preflight say they need (`limitReads`) are read, and may run cluster actions; the
+   * rest are not contacted (reported `skipped`).
    */
   limit?: readonly string[];
   /** A check of the command's own across all hosts, run with the phases' preflights (e.g. `init`: no cluster there yet). */
   preflight?: (ctx: ClusterContext<S, H, D>) => KubestrapError[];
+  /** The hosts `preflight` needs in a limited run, as a phase's `limitReads`; absent with a preflight: every host. */
+  limitReads?: LimitReads<H>;
   observer?: RunObserver;
   log?: (event: Record<string, unknown>) => void;
 }
@@ -109,11 +113,13 @@ export async function runPhases<S, H extends TargetHost, D>(options: RunOptions<
   };
 
   const { observer } = opts;
+  const reading = readHosts(opts);
+  for (const h of opts.session.hosts) if (!reading.includes(h)) hostReports.get(h.name)!.status = 'skipped';
   observer?.stageStarted?.(
     'connect',
-    opts.session.hosts.map((h) => h.name),
+    reading.map((h) => h.name),
   );
-  const reachable = await openHosts(opts, hostReports);
+  const reachable = await openHosts(opts, hostReports, reading);
 
   const known: ClusterContext<unknown, TargetHost, unknown> = { spec: opts.spec, mode: opts.mode, hosts: reachable.map(clusterHost), phases: opts.phases.map((p) => p.name) };
   const prepared = (await Promise.all(opts.phases.map((p) => p.prepare?.(scoped(known, p)) ?? []))).flat();
@@ -172,22 +178,37 @@ function worse(a: HostStatus, b: HostStatus): HostStatus {
   return SEVERITY.indexOf(a) >= SEVERITY.indexOf(b) ? a : b;
 }
 
+/** The hosts the run reads: all, or with a limit the limited ones and those the phases and the command's preflight need. */
+function readHosts(opts: Opts): TargetHost[] {
+  // A phase chooses among the hosts it does not ignore.
+  const needs = opts.phases.map((p): LimitReads<TargetHost> | undefined => {
+    const { limitReads, ignores } = p;
+    return limitReads && ((limited, hosts) => limitReads.call(p, limited, ignores ? hosts.filter((h) => !ignores.call(p, h)) : hosts));
+  });
+  return hostsToRead(opts.session.hosts, opts.limit, [...needs, opts.preflight ? opts.limitReads : () => []]);
+}
+
 /**
- * Every host reached and read (the session's fact command with every phase's snippets), then
- * described by the caller; a host that does not answer, or that the caller refuses, is out of the
- * run from the start.
+ * Every host to read reached and read (the session's fact command with every phase's snippets),
+ * then described by the caller; a host that does not answer, or that the caller refuses, is out of
+ * the run from the start.
  */
-async function openHosts(opts: Opts, reports: Map<string, HostReport>): Promise<Run[]> {
+async function openHosts(opts: Opts, reports: Map<string, HostReport>, reading: readonly TargetHost[]): Promise<Run[]> {
   const snippets = (host: TargetHost) =>
     factSnippets(
       host,
       opts.phases.flatMap((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? []))),
     );
   // A host that answered is done connecting once the caller has described it.
-  const reached = await opts.session.readFacts(snippets, {
-    started: (host) => opts.observer?.started?.('connect', host),
-    finished: (host, status) => status !== 'ok' && opts.observer?.finished?.('connect', host, status),
-  });
+  const reached = await opts.session.readFacts(
+    snippets,
+    {
+      started: (host) => opts.observer?.started?.('connect', host),
+      finished: (host, status) => status !== 'ok' && opts.observer?.finished?.('connect', host, status),
+    },
+    undefined,
+    reading,
+  );
   for (const lost of reached.lost) reportLost(reports, lost.host, lost.status, lost.error);
   return reached.open.flatMap((h) => {
     const run = describeHost(opts, h, reports);
@@ -596,10 +617,10 @@ async function runActions(opts: Opts, actions: ReadonlyArray<AssignedAction<Targ
         report.status = 'changed';
         continue;
       }
-      const failure = await carryOut(assigned.action, change, { host: s.host, remote: s.remote, channel: hostChannel(s), live });
+      const outcome = await applyChanges(s.remote, [change], { restarts: [], deferred: [], settled: [] });
       run.changedAnything = true;
-      if (failure) {
-        fail(s, report, failure);
+      if (outcome.failure) {
+        fail(s, report, outcome.failure);
         report.notApplied.push(change);
         return;
       }

@@ -63,10 +63,12 @@ export class ClusterSession<H extends TargetHost> {
    * Starts the handshakes with the first hosts (as many as are connected at once) now, so that they
    * overlap what the command still does on the controller before it needs them (issuing the PKI,
    * setting up its view). Still one handshake per host: the first connect takes the started one,
-   * its failure included (asking the pool again would try the host a second time).
+   * its failure included (asking the pool again would try the host a second time). `only`: the
+   * hosts a limited run changes, which it reads whatever else it reads.
    */
-  connectEarly(): void {
-    for (const host of this.hosts.slice(0, this.opts.concurrency)) {
+  connectEarly(only?: readonly string[]): void {
+    const hosts = only ? this.hosts.filter((h) => only.includes(h.name)) : this.hosts;
+    for (const host of hosts.slice(0, this.opts.concurrency)) {
       if (this.early.has(host.name)) continue;
       const started = this.opts.connect(host.ssh);
       // Said by the connect that takes it; until then, not an unhandled rejection.
@@ -81,16 +83,22 @@ export class ClusterSession<H extends TargetHost> {
 
   /** Every host reached (the pool's handshake, no command): what needs nothing but a command per host. */
   async connect(observer?: ConnectObserver): Promise<Reached<H, OpenHost<H>>> {
-    return this.reach(observer, async (host, remote) => ({ host, remote }));
+    return this.reach(this.hosts, observer, async (host, remote) => ({ host, remote }));
   }
 
   /**
    * Every host reached and its facts read in one command: the engine's own (OS, kernel, addresses,
    * clock) plus `snippets`, named shell snippets that only look. `accept` may refuse a host for what
-   * its facts say (it throws a HostError): that host is lost, the others go on.
+   * its facts say (it throws a HostError): that host is lost, the others go on. Only `hosts` are
+   * contacted (some of the session's: a run limited to some hosts).
    */
-  async readFacts(snippets: (host: H) => Readonly<Record<string, string>>, observer?: ConnectObserver, accept?: (host: H, facts: HostFacts) => void): Promise<Reached<H, HostWithFacts<H>>> {
-    return this.reach(observer, async (host, remote) => {
+  async readFacts(
+    snippets: (host: H) => Readonly<Record<string, string>>,
+    observer?: ConnectObserver,
+    accept?: (host: H, facts: HostFacts) => void,
+    hosts: readonly H[] = this.hosts,
+  ): Promise<Reached<H, HostWithFacts<H>>> {
+    return this.reach(hosts, observer, async (host, remote) => {
       const began = Date.now();
       const sentAt = Date.now();
       const output = (await remote.run(factsScript(snippets(host)))).stdout;
@@ -120,8 +128,8 @@ export class ClusterSession<H extends TargetHost> {
     return undefined;
   }
 
-  private async reach<X extends OpenHost<H>>(observer: ConnectObserver | undefined, read: (host: H, remote: RemoteHost) => Promise<X>): Promise<Reached<H, X>> {
-    const results = await this.each(this.hosts, async (host): Promise<X | LostHost<H>> => {
+  private async reach<X extends OpenHost<H>>(hosts: readonly H[], observer: ConnectObserver | undefined, read: (host: H, remote: RemoteHost) => Promise<X>): Promise<Reached<H, X>> {
+    const results = await this.each(hosts, async (host): Promise<X | LostHost<H>> => {
       observer?.started?.(host.name);
       try {
         const opened = await read(host, await this.open(host));

@@ -34,4 +34,6 @@ export const apiLbPhase: Phase = {
   record: ({ spec }) => clusterRecord(spec),
   // Its listener is the API server's port on the loopback: free on a host that runs no API server, unless something else took it.
   preflight: (ctx) => portProblems({ ...ctx, hosts: ctx.hosts.filter((h) => apiLbOn(h.host)) }, () => portsNeeded(ctx.spec, 'api-lb')),
+  // The masters it balances come from the inventory; its preflight looks at each host alone.
+  limitReads: () => [],
 };

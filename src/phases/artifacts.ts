@@ -35,6 +35,8 @@ export function artifactsPhase(artifacts: RunArtifacts = new RunArtifacts(), opt
     title: ARTIFACTS_PHASE_TITLE,
     appliesTo: receivesBinaries,
     facts: [MISSING_TOOLS_FACT, CGROUP_FACT],
+    // Binaries for the architectures of the hosts it changes; its preflight looks at each host alone.
+    limitReads: () => [],
 
     async prepare(ctx: ClusterContext): Promise<KubestrapError[]> {
       const provider = artifacts.provider(ctx.spec);

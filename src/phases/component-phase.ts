@@ -9,7 +9,7 @@ import { fileResource } from './file-resource.js';
 import type { PhaseName } from './phase-names.js';
 import { filesOf, withRole, type Phase } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
-import { type ComponentService, portsNeeded, readinessTools, runningService } from './services.js';
+import { type ComponentService, fedService, portsNeeded, readinessTools, runningService } from './services.js';
 
 /** The shape every phase that runs components shares: its role's hosts, its folders, its rendered files, its services. */
 export interface ComponentPhaseShape {
@@ -20,6 +20,11 @@ export interface ComponentPhaseShape {
   directories: ReadonlyArray<{ path: string; mode: number }>;
   /** The services it runs, in start order: each enabled, running and waited on as the catalog says. */
   services: readonly ComponentService[];
+  /**
+   * Services it does not run but restarts first when they owe a restart (fedService): a phase with
+   * host batches restarts them in the window a host is out of service (runner.ts laterServices).
+   */
+  feeds?: readonly ComponentService[];
   /** What the host record keeps of the phase besides the cluster and its Kubernetes version. */
   record?: (ctx: PhaseContext) => RecordFields;
 }
@@ -32,7 +37,7 @@ export interface ComponentPhaseShape {
  * preflight, cluster actions, template variables from facts) goes in `more`; a `preflight` there
  * runs after the ports check.
  */
-export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Phase, 'facts' | 'preflight' | 'clusterActions' | 'hostValues'>> = {}): Phase {
+export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Phase, 'facts' | 'preflight' | 'clusterActions' | 'hostValues' | 'limitReads'>> = {}): Phase {
   return {
     name: shape.name,
     title: shape.title,
@@ -41,6 +46,7 @@ export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Ph
     resources: (ctx: PhaseContext): Resource[] => [
       ...shape.directories.map((d): Resource => ({ kind: 'directory', path: d.path, mode: d.mode, owner: 'root', group: 'root' })),
       ...filesOf(shape.name, ctx.files).map(fileResource),
+      ...(shape.feeds ?? []).map((s) => fedService(ctx.spec, ctx.host, s)),
       ...shape.services.map((s) => runningService(ctx.spec, ctx.host, s)),
       legacyRecordGone(shape.name),
     ],
@@ -52,6 +58,8 @@ export function componentPhase(shape: ComponentPhaseShape, more: Partial<Pick<Ph
     ],
     ...(more.clusterActions ? { clusterActions: more.clusterActions } : {}),
     ...(more.hostValues ? { hostValues: more.hostValues } : {}),
+    // Its preflight looks at each host alone; other hosts are read for its cluster actions only.
+    limitReads: more.limitReads ?? (() => []),
   };
 }
 

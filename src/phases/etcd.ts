@@ -7,7 +7,7 @@ import { DATA_FACT, etcdData } from './etcd-data.js';
 import { DISK_FACT, diskProblems } from '../preflight/disk.js';
 import { LISTENERS_FACT } from '../preflight/ports.js';
 import { etcdAccessAction } from './etcd-access.js';
-import { withRole, type Phase } from './phase.js';
+import { readsRoles, withRole, type Phase } from './phase.js';
 import { etcdJoinActions } from './membership/etcd-join.js';
 import { MEMBERS_FACT } from './membership/members-fact.js';
 
@@ -39,6 +39,8 @@ const etcdMembers: Phase = componentPhase(
       return [...foreignData(members), ...diskProblems(members, () => [{ path: HOST_PATHS.etcdDataDir, bytes: ETCD_DISK_BYTES, what: 'etcd data' }])];
     },
     clusterActions: (ctx) => [...etcdJoinActions(ctx), etcdAccessAction(ctx)],
+    // Every member: a member joins with the member list as the others report it, and the access action runs on one.
+    limitReads: readsRoles('etcd'),
   },
 );
 

@@ -36,6 +36,8 @@ export const osPhase: Phase = {
   // What the host had before the first run changed it, for `reset --restore-os`.
   record: ({ facts }) => ({ original: { ...osOriginal(facts) } }),
   preflight: (ctx) => [...toolProblems(ctx, () => CHECKED_TOOLS), ...kubeProxyModeProblems(ctx), ...elBaseRepoProblems(ctx)],
+  // /etc/hosts lists every host from the inventory; its preflight looks at each host alone.
+  limitReads: () => [],
   resources: (ctx: PhaseContext): Resource[] => {
     const { spec, host, facts, os, files: all } = ctx;
     const files = filesOf('os', all);

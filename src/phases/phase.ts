@@ -31,6 +31,11 @@ export function withRole(ctx: ClusterContext, role: Role): ClusterContext {
   return { ...ctx, hosts: ctx.hosts.filter((h) => h.host.roles.includes(role)) };
 }
 
+/** A phase's `limitReads` for cluster actions on hosts of `roles`: those hosts, whichever hosts the run is limited to. */
+export function readsRoles(...roles: Role[]): (limited: readonly HostSpec[], hosts: readonly HostSpec[]) => HostSpec[] {
+  return (_limited, hosts) => hosts.filter((h) => roles.some((r) => h.roles.includes(r)));
+}
+
 /** Names of the run's hosts that have `role`, in inventory order: the candidates of a cluster action. */
 export function namesWithRole(ctx: ClusterContext, role: Role): string[] {
   return withRole(ctx, role).hosts.map((h) => h.host.name);

@@ -57,6 +57,9 @@ export function pkiPhase(pki: PreparedPki, storeDir: string): Phase {
     },
     // Certificates are time-bound: a host whose clock is off sees them as not yet valid or expired.
     preflight: (ctx) => [...replacedAnchors(ctx, pki, storeDir), ...replacedEncryptionKey(ctx, pki, storeDir), ...clockProblems(ctx)],
+    // A run that issues a CA, SA key or encryption key (a lost state folder) reads every host, so
+    // that none holding another one goes unseen; otherwise each host is checked alone.
+    limitReads: (_limited, hosts) => (pki.issued.some((i) => i.name === ENCRYPTION_KEY || TRUST_ANCHORS.some((a) => a.name === i.name)) ? [...hosts] : []),
     beforeChanges: () => pki.persist(),
   };
 }

@@ -96,6 +96,8 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
     title: 'container runtime (containerd, Docker)',
     appliesTo: hasRuntime,
     facts: (host) => (hasRuntime(host) ? [RUNTIME_FACT] : []),
+    // Downloads for the architectures of the hosts it changes; its preflight looks at each host alone.
+    limitReads: () => [],
     hostValues: (host, facts) => {
       const runtime = runtimeFactsOf(facts);
       const containerd = expectedContainerd(host, facts, release(host), decide);

@@ -7,6 +7,7 @@ import { InvalidInputError, type KubestrapError, type Warning } from '../../erro
 import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { runPhases, type RunMode, type RunObserver, type StageName } from '../../engine/runner.js';
 import { hostDescriber } from '../../phases/describe.js';
+import { readsRoles } from '../../phases/phase.js';
 import { upgradeProblems } from '../../phases/upgrade-preflight.js';
 import { RunArtifacts } from '../../artifacts/provider.js';
 import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseEntry, type PhaseInputs } from '../../phases/index.js';
@@ -97,7 +98,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   const limit = limitedHosts(spec, opts.limit);
   const membership = membershipOf(spec, opts, extras);
   // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
-  const templates = checkedTemplates(spec, opts.templates ?? BUNDLED_UNITS, !extras.phases);
+  const templates = checkedTemplates(spec, opts.templates ?? BUNDLED_UNITS, !extras.phases, limit);
 
   // Hosts' output is parsed raw; what is shown or logged has every password and passphrase redacted.
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
@@ -111,7 +112,7 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
     // Inputs checked and the lock held: the handshakes can go on while the PKI is prepared.
-    opened.session.connectEarly();
+    opened.session.connectEarly(limit);
     // Under the lock: two runs must not both create a CA.
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
@@ -236,7 +237,8 @@ async function runOnHosts(
       phases,
       mode,
       ...(limit ? { limit } : {}),
-      ...(preflight ? { preflight } : {}),
+      // The upgrade rules compare each host's versions with the control plane's: a limited run reads masters and etcd members.
+      ...(preflight ? { preflight, limitReads: readsRoles('master', 'etcd') } : {}),
       ...(view.observer ? { observer: view.observer } : {}),
       log: (e) => log.write(e),
     });
