@@ -6,6 +6,7 @@ import { HOST_PATHS } from '../components/paths.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
 import { parseCidr, cidrContains } from '../config/validators.js';
 import { defineFact, readFact, type HostFacts } from '../engine/facts.js';
+import type { RecordFields } from '../engine/host-record.js';
 import type { CommandResource, Resource } from '../engine/resource.js';
 import { BundleError, HostError, KubestrapError } from '../errors.js';
 import type { OsAdapter } from '../os/adapter.js';
@@ -131,6 +132,11 @@ export function createRuntimePhase(inputs: RuntimeInputs = {}): Phase {
       const choice = choiceOf(decide(ctx.host, ctx.facts));
       return choice ? runtimeResources(ctx, choice, inputs, images(ctx)) : [];
     },
+    // The containerd it installs: what an upgrade starts from next time (plan's upgrade steps).
+    record: (ctx): RecordFields => {
+      const containerd = expectedContainerd(ctx.host, ctx.facts, release(ctx.host), decide);
+      return containerd ? { containerd: containerd.tag } : {};
+    },
     preflight: (ctx) => ctx.hosts.filter((h) => hasRuntime(h.host)).flatMap((h) => runtimeProblems(h, decide)),
     beforeUpload: async (uploads) => {
       if (uploads.length) await inputs.artifacts?.prepared().checkSent(uploads);
@@ -150,6 +156,11 @@ const RUNTIME_FACT = defineFact<RuntimeFacts | undefined, HostSpec>(
 
 function runtimeFactsOf(facts: HostFacts | undefined): RuntimeFacts | undefined {
   return facts ? readFact(facts, RUNTIME_FACT) : undefined;
+}
+
+/** The containerd the host has installed (its `containerd --version`), as its facts read it. */
+export function installedContainerd(facts: HostFacts): Version | undefined {
+  return runtimeFactsOf(facts)?.containerd;
 }
 
 function adapterOf(host: HostSpec, facts: HostFacts): OsAdapter | undefined {

@@ -9,6 +9,7 @@ import { runPhases, type RunMode, type RunObserver, type StageName } from '../..
 import { hostDescriber } from '../../phases/describe.js';
 import { readsRoles } from '../../phases/phase.js';
 import { upgradeProblems } from '../../phases/upgrade-preflight.js';
+import { upgradeSteps, type UpgradeStep } from '../../phases/upgrade-view.js';
 import { RunArtifacts } from '../../artifacts/provider.js';
 import { availablePhaseNames, hostValues, PHASES, selectPhases, type PhaseEntry, type PhaseInputs } from '../../phases/index.js';
 import { BUNDLED_UNITS } from '../../package-root.js';
@@ -109,6 +110,8 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   // Download progress goes to the run's view once it exists; warnings about artifacts are said after the report.
   const notes: RunNotes = { draw: () => undefined, warnings: [] };
   let report: RunReport;
+  // The versions the run moves, worked out from what the hosts' records say once they are read.
+  let upgrade: UpgradeStep[] = [];
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
     // Inputs checked and the lock held: the handshakes can go on while the PKI is prepared.
@@ -128,7 +131,19 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
       if (rendered.problems.length) throw new InvalidInputError(rendered.problems);
       return rendered.files;
     };
-    report = await runOnHosts(io, mode, opts, opened.session, spec, phases, filesFor, limit, log, notes, extras.phases ? extras.preflight : withUpgradeRules(extras.preflight));
+    report = await runOnHosts(
+      io,
+      mode,
+      opts,
+      opened.session,
+      spec,
+      phases,
+      filesFor,
+      limit,
+      log,
+      notes,
+      extras.phases ? extras.preflight : withUpgradeRules(extras.preflight, (ctx) => (upgrade = upgradeSteps(ctx, phases, opts.maxUnavailable ?? 1, limit))),
+    );
     log.write({ event: 'end', ok: runSucceeded(report), durationMs: report.durationMs });
     extras.after?.(report);
   } finally {
@@ -137,7 +152,9 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
     log.close();
   }
   printWarnings(io, [...notes.warnings, ...membership.forgotten]);
-  io.stdout.write(opts.output === 'json' ? reportJson(report, shown) : formatReport(report, shown));
+  // A refused run moves nothing.
+  const moved = report.refused.length ? [] : upgrade;
+  io.stdout.write(opts.output === 'json' ? reportJson(report, shown, moved) : formatReport(report, shown, moved));
   if (opts.output !== 'json') io.stderr.write(`debug log: ${log.file}\n${runClosingLine(report)}\n`);
   if (report.refused.length) return EXIT_INVALID_INPUT;
   return runSucceeded(report) ? EXIT_OK : EXIT_FAILED;
@@ -247,9 +264,15 @@ async function runOnHosts(
   }
 }
 
-/** The bring-up's runs also follow upstream's upgrade rules: a version edit they refuse changes nothing. */
-function withUpgradeRules(preflight: RunExtras['preflight']): NonNullable<RunExtras['preflight']> {
-  return (ctx) => [...upgradeProblems(ctx), ...(preflight?.(ctx) ?? [])];
+/**
+ * The bring-up's runs also follow upstream's upgrade rules: a version edit they refuse changes
+ * nothing. The same look at every host's versions gives the report its upgrade steps (`seen`).
+ */
+function withUpgradeRules(preflight: RunExtras['preflight'], seen: (ctx: ClusterContext) => void): NonNullable<RunExtras['preflight']> {
+  return (ctx) => {
+    seen(ctx);
+    return [...upgradeProblems(ctx), ...(preflight?.(ctx) ?? [])];
+  };
 }
 
 function choosePhases(names: string[] | undefined): PhaseEntry[] {

@@ -4,6 +4,7 @@ import { runSucceeded, type RunReport } from '../../engine/report.js';
 import { printable, type TextFilter } from '../../printable.js';
 import { changeLines } from './changes-text.js';
 import { errorJson, errorJsonSchema, jsonReport } from './json.js';
+import type { UpgradeStep } from '../../phases/upgrade-view.js';
 
 const STATUS = z.enum(['ok', 'changed', 'failed', 'unreachable', 'skipped']);
 
@@ -25,6 +26,15 @@ const restartSchema = z.object({
   reload: z.boolean().optional().meta({ description: 'the service takes the change with systemctl reload instead of a restart' }),
 });
 
+const upgradeStepSchema = z.object({
+  components: z.string().meta({ description: 'what moves, e.g. etcd, kube-apiserver, "kubelet, kube-proxy", containerd' }),
+  to: z.string().meta({ description: 'the version the run installs, e.g. v1.36.0' }),
+  hosts: z
+    .array(z.object({ host: z.string(), from: z.string().meta({ description: 'the version the host runs now (its record; containerd: as installed)' }) }))
+    .meta({ description: 'in the order they move' }),
+  how: z.string().meta({ description: 'e.g. one master at a time, each ready before the next' }),
+});
+
 /** plan, apply, init and reset: one run of phases over the hosts. */
 export const runReportSchema = z.object({
   mode: z.enum(['plan', 'apply']),
@@ -35,6 +45,10 @@ export const runReportSchema = z.object({
     .array(z.object({ name: z.string(), durationMs: z.number().int() }))
     .meta({ description: 'wall-clock time of each stage: connect (connect, read facts, preflight, probe), then each phase' }),
   refused: z.array(errorJsonSchema.unwrap()).meta({ description: 'preflight problems: when any, nothing changed on any host' }),
+  upgrade: z.array(upgradeStepSchema).meta({
+    description:
+      "the versions the run moves, in the order it moves them (issue 24): etcd, the API servers, controller-managers and schedulers, each node's containerd, kubelet and kube-proxy in its drain; empty when none",
+  }),
   hosts: z.array(
     z.object({
       host: z.string(),
@@ -69,7 +83,7 @@ export const runReportSchema = z.object({
 });
 
 /** The report for machines: stable field names, no ANSI, errors with their parts; every string passes `filter`. */
-export function reportJson(report: RunReport, filter: TextFilter = printable): string {
+export function reportJson(report: RunReport, filter: TextFilter = printable, upgrade: readonly UpgradeStep[] = []): string {
   return jsonReport(
     runReportSchema,
     {
@@ -79,6 +93,7 @@ export function reportJson(report: RunReport, filter: TextFilter = printable): s
       phases: report.phases,
       stages: report.stages,
       refused: report.refused.map((e) => errorJson(e)!),
+      upgrade: upgrade.map((s) => ({ ...s, hosts: s.hosts.map((h) => ({ ...h })) })),
       hosts: report.hosts.map((h) => ({
         host: h.host,
         address: h.address,

@@ -1,4 +1,6 @@
 import { runSucceeded, type HostReport, type PhaseHostReport, type RunReport } from '../../engine/report.js';
+import type { UpgradeStep } from '../../phases/upgrade-view.js';
+import { upgradeLines } from './upgrade-text.js';
 import { closingLine } from './closing-line.js';
 import { PHASES } from '../../phases/index.js';
 import { printable, type TextFilter } from '../../printable.js';
@@ -11,7 +13,7 @@ import { changeLines } from './changes-text.js';
  * in it, so all of it passes `filter` (control characters escaped, and secrets redacted when the
  * caller knows them).
  */
-export function formatReport(report: RunReport, filter: TextFilter = printable): string {
+export function formatReport(report: RunReport, filter: TextFilter = printable, upgrade: readonly UpgradeStep[] = []): string {
   const out: string[] = [];
   if (report.refused.length) {
     out.push(`Refused before any change on any host (${report.refused.length} problem${report.refused.length === 1 ? '' : 's'}):`);
@@ -23,6 +25,7 @@ export function formatReport(report: RunReport, filter: TextFilter = printable):
     if (stopped) out.push(`${host.host} (${host.address}): ${host.status}`, ...indent(host.error?.format() ?? ''));
     else out.push(`${host.host} (${host.address}): ${host.system ?? host.status}`);
   }
+  out.push(...upgradeLines(upgrade));
   for (const phase of report.phases) {
     const results = report.results.filter((r) => r.phase === phase);
     if (results.length === 0) continue;

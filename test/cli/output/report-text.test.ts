@@ -9,6 +9,7 @@ import { HostError, SshError } from '../../../src/errors.js';
 import { displayFilter } from '../../../src/printable.js';
 import { diffOf } from '../../engine/support.js';
 import { expectFitsSchemaFile } from '../../support/report-schemas.js';
+import type { UpgradeStep } from '../../../src/phases/upgrade-view.js';
 
 const OLD_SYSCTL = 'net.ipv4.ip_forward = 0\nnet.bridge.bridge-nf-call-iptables = 1\n';
 const NEW_SYSCTL = 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\n';
@@ -254,6 +255,34 @@ describe('reports against schemas/', () => {
       { name: 'connect', durationMs: 1200 },
       { name: 'os', durationMs: 340 },
     ]);
+  });
+});
+
+describe('the upgrade section', () => {
+  const steps: UpgradeStep[] = [
+    { components: 'etcd', to: 'v3.6.5', hosts: ['m1', 'w1'].map((host) => ({ host, from: 'v3.5.21' })), how: 'one member at a time, each healthy before the next' },
+    { components: 'kubelet, kube-proxy', to: 'v1.36.0', hosts: [{ host: 'w1', from: 'v1.35.0' }], how: 'each node drained, 1 at a time, then uncordoned once Ready' },
+  ];
+
+  it('text: the steps in order after the hosts, before the phases; none without an upgrade', () => {
+    const text = formatReport(planReport, undefined, steps).split('\n');
+    const at = text.indexOf('== upgrade ==');
+    expect(text.slice(at, at + 3)).toEqual([
+      '== upgrade ==',
+      'etcd v3.5.21 -> v3.6.5: m1, w1 (one member at a time, each healthy before the next)',
+      'kubelet, kube-proxy v1.35.0 -> v1.36.0: w1 (each node drained, 1 at a time, then uncordoned once Ready)',
+    ]);
+    expect(at).toBeGreaterThan(text.indexOf('== hosts =='));
+    expect(at).toBeLessThan(text.findIndex((l) => l.startsWith('== os')));
+    expect(formatReport(planReport)).not.toContain('== upgrade ==');
+  });
+
+  it('JSON: the steps as given, an empty list without, both fitting the schema files', () => {
+    const json = (s: readonly UpgradeStep[]) => (JSON.parse(reportJson(planReport, undefined, s)) as { upgrade: unknown }).upgrade;
+    expect(json(steps)).toEqual(steps);
+    expect(json([])).toEqual([]);
+    expectFitsSchemaFile('plan', reportJson(planReport, undefined, steps));
+    expectFitsSchemaFile('apply', reportJson(applyReport, undefined, steps));
   });
 });
 
