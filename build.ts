@@ -3,7 +3,8 @@
  * command imports lazily (each command's module, the X.509 library, listr2, undici...), so that
  * `--help` and each command read only what they run. Type checking is `npm run typecheck` (tsc).
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { renderBuiltHelp } from './src/cli/built-help.js';
 import { build } from 'esbuild';
 
 // ssh2 stays in node_modules: it loads its optional native parts (sshcrypto.node, cpu-features)
@@ -15,7 +16,8 @@ const REQUIRE_SHIM = "import { createRequire as __kubestrapRequire } from 'node:
 
 rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { bootstrap: 'src/cli/entry.ts' },
+  // fast-help: what the launcher reads first, alone (`bootstrap --help` without the CLI).
+  entryPoints: { bootstrap: 'src/cli/entry.ts', 'fast-help': 'src/cli/fast-help.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -27,3 +29,6 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+
+// The top-level help as commander renders it, for fast-help.ts.
+writeFileSync('dist/help.json', `${JSON.stringify(await renderBuiltHelp())}\n`);

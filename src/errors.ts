@@ -213,6 +213,11 @@ export class KubeconfigError extends SubjectProblem {
   readonly kind = 'output';
 }
 
+/** A manifest kubestrap applies through the API cannot be (not YAML, an object it cannot place): `where` names the manifest or object. */
+export class ManifestError extends SubjectProblem {
+  readonly kind = 'manifest';
+}
+
 /** An etcd snapshot or its metadata that kubestrap will not use (the subject is the file): refused before anything on a host changes. */
 export class SnapshotError extends SubjectProblem {
   readonly kind = 'snapshot';

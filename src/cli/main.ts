@@ -72,6 +72,9 @@ async function buildProgram(io: CliIo, argv: string[], setExitCode: SetExitCode)
   const output = {
     writeOut: (s: string) => io.stdout.write(s),
     writeErr: (s: string) => io.stderr.write(printable(s)),
+    // As commander's own default, but of the CLI's streams: the help built for the launcher is rendered through them (built-help.ts).
+    getOutHelpWidth: () => terminalWidth(io.stdout),
+    getErrHelpWidth: () => terminalWidth(io.stderr),
   };
   const program = new Command('bootstrap')
     .description('kubestrap: turn fresh Linux hosts into a Kubernetes cluster over SSH')
@@ -87,6 +90,12 @@ async function buildProgram(io: CliIo, argv: string[], setExitCode: SetExitCode)
   // Added commands keep their own settings: each gets the program's.
   for (const command of program.commands) for (const c of [command, ...command.commands]) c.exitOverride().configureOutput(output);
   return program;
+}
+
+/** A terminal's width; elsewhere commander's default of 80. */
+function terminalWidth(stream: CliIo['stdout']): number {
+  const tty = stream as { isTTY?: boolean; columns?: number };
+  return (tty.isTTY && tty.columns) || 80;
 }
 
 /** Runs the CLI and returns its exit code (the launcher sets process.exitCode). */

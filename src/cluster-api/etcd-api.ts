@@ -80,6 +80,17 @@ export class EtcdApi {
     }
   }
 
+  /** Writes `value` at `key` (etcdctl put). */
+  async put(key: string, value: string): Promise<void> {
+    await this.unary(
+      'KV/Put',
+      encodeBytesFields([
+        [1, Buffer.from(key, 'utf8')],
+        [2, Buffer.from(value, 'utf8')],
+      ]),
+    );
+  }
+
   /** Every key under `prefix` with its value, in key order. */
   async getPrefix(prefix: string): Promise<Array<{ key: string; value: string }>> {
     const answer = await this.unary(

@@ -69,9 +69,15 @@ export class KubeApi {
     return true;
   }
 
-  /** Writes `object` back whole at `path` (PUT): its resourceVersion, if it holds one, must still be the stored one. */
-  async replace(path: string, object: unknown): Promise<void> {
-    this.expect(`PUT ${path}`, await this.request('PUT', `${path}?fieldManager=${FIELD_MANAGER}`, { type: 'application/json', text: JSON.stringify(object) }), [200, 201]);
+  /**
+   * Writes `object` back whole at `path` (PUT): its resourceVersion, if it holds one, must still be
+   * the stored one. `conflictIsDone`: a conflict (409, written by someone else since it was read)
+   * is no failure, for a caller that only needs the object written once more, by anyone.
+   */
+  async replace(path: string, object: unknown, opts: { conflictIsDone?: boolean } = {}): Promise<void> {
+    const answer = await this.request('PUT', `${path}?fieldManager=${FIELD_MANAGER}`, { type: 'application/json', text: JSON.stringify(object) });
+    if (answer.status === 409 && opts.conflictIsDone) return;
+    this.expect(`PUT ${path}`, answer, [200, 201]);
   }
 
   /**

@@ -46,26 +46,14 @@ export type HostChannel = (address: string, port: number) => Promise<Duplex>;
 /** A controller-side check of a cluster action; `live` as for HostScript. */
 export type ClusterQuery<H extends TargetHost> = (channel: HostChannel, host: H, live: readonly string[]) => Promise<boolean>;
 
-/**
- * Work done once for the whole cluster (write a key to a store, create an object through an API),
- * on one host: the first of `candidates` that is reachable and has not failed. Like a `command`
- * resource it is desired state: `check` exits 0 when nothing needs doing, so a no-op run only pays
- * for the check, which rides along in the chosen host's probe.
- */
-export interface ClusterAction<H extends TargetHost> {
+/** A controller-side change of a cluster action, through the same channels as its query; a throw fails it, saying why. */
+export type ClusterApply<H extends TargetHost> = (channel: HostChannel, host: H, live: readonly string[]) => Promise<void>;
+
+/** What every cluster action has, however it looks and acts. */
+interface ClusterActionBase {
   /** Stable name for reports and ids. */
   name: string;
   description: string;
-  /** Runs on the chosen host; must only look. */
-  check: HostScript<H>;
-  /**
-   * The check made by the controller itself, in place of `check`: through channels the chosen
-   * host's SSH connection opens to its own ports (an API it serves), so no process starts on the
-   * host. Resolves true when nothing needs doing. A throw counts as "needs doing", as a failing
-   * `check` does: the run (or plan) then shows the action, and the action's own failure says why.
-   */
-  query?: ClusterQuery<H>;
-  run: HostScript<H>;
   /** Host names in order of preference. */
   candidates: readonly string[];
   /** `before` the phase's per-host changes (e.g. a setting its services read at start) or `after` them. */
@@ -74,6 +62,29 @@ export interface ClusterAction<H extends TargetHost> {
   /** For an action that waits on purpose (longer than a command's default limit). */
   timeoutSec?: number;
 }
+
+/**
+ * How an action looks: `check` runs on the chosen host and must only look (exit 0: nothing to do);
+ * `query` is the same check made by the controller itself, in place of `check`, through channels the
+ * chosen host's SSH connection opens to its own ports (an API it serves), so no process starts on
+ * the host. A query resolves true when nothing needs doing; a throw counts as "needs doing", as a
+ * failing `check` does: the run (or plan) then shows the action, and the action's own failure says why.
+ */
+type ClusterActionLooks<H extends TargetHost> = { check: HostScript<H>; query?: ClusterQuery<H> } | { check?: undefined; query: ClusterQuery<H> };
+
+/**
+ * How an action acts: `run` on the chosen host, or `apply` by the controller through the chosen
+ * host's channels (an API request), which starts no process on the host.
+ */
+type ClusterActionDoes<H extends TargetHost> = { run: HostScript<H>; apply?: undefined } | { run?: undefined; apply: ClusterApply<H> };
+
+/**
+ * Work done once for the whole cluster (write a key to a store, create an object through an API),
+ * on one host: the first of `candidates` that is reachable and has not failed. Like a `command`
+ * resource it is desired state: it looks first, so a no-op run only pays for the look, which rides
+ * along in the chosen host's probe (or is the controller's own request).
+ */
+export type ClusterAction<H extends TargetHost> = ClusterActionBase & ClusterActionLooks<H> & ClusterActionDoes<H>;
 
 /**
  * A group of resources applied together on every host it concerns, then cluster-wide actions. A

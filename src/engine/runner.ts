@@ -2,7 +2,7 @@ import { HostError, type KubestrapError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import { applyChanges, restartOne } from './apply.js';
 import type { Change } from './change.js';
-import { actionResource, type AssignedAction } from './cluster-actions.js';
+import { actionResource, carryOut, type AssignedAction } from './cluster-actions.js';
 import { fetchCurrentContents } from './current-content.js';
 import { factSnippets, type HostFacts } from './facts.js';
 import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
@@ -617,10 +617,10 @@ async function runActions(opts: Opts, actions: ReadonlyArray<AssignedAction<Targ
         report.status = 'changed';
         continue;
       }
-      const outcome = await applyChanges(s.remote, [change], { restarts: [], deferred: [], settled: [] });
+      const failure = await carryOut(assigned.action, change, { host: s.host, remote: s.remote, channel: hostChannel(s), live });
       run.changedAnything = true;
-      if (outcome.failure) {
-        fail(s, report, outcome.failure);
+      if (failure) {
+        fail(s, report, failure);
         report.notApplied.push(change);
         return;
       }

@@ -1,10 +1,9 @@
 import { componentPhase } from './component-phase.js';
-import { HOST_PATHS, PKI_PATHS } from '../components/paths.js';
+import { HOST_PATHS } from '../components/paths.js';
 import type { ClusterAction, ClusterContext } from './context.js';
-import { shJoin, shq } from '../ssh/quote.js';
 import { namesWithRole, readsRoles, type Phase } from './phase.js';
-import { kubectl } from '../components/clients.js';
-import { ObjectSchema } from '../cluster-api/kube-objects.js';
+import { ObjectSchema, SecretListSchema } from '../cluster-api/kube-objects.js';
+import type { KubeApi } from '../cluster-api/kube-api.js';
 import { encryptionKeyName } from '../pki/client-identities.js';
 import { adminApi, exists } from './cluster-queries.js';
 
@@ -13,6 +12,7 @@ const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 export const KUBELET_API_BINDING = 'kubestrap:apiserver-kubelet-client';
 /** On the kube-system namespace: the key every Secret was last written with, so the rewrite happens once per key. */
 export const SECRETS_ENCRYPTED_LABEL = 'kubestrap.io/secrets-encrypted-with';
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 
 /**
  * The control plane on every master: the API server (etcd over TLS, Node and RBAC authorization,
@@ -35,9 +35,17 @@ export const controlPlanePhase: Phase = componentPhase(
       {
         name: 'apiserver-kubelet-access',
         description: `let the API server reach kubelets (bind ${KUBELET_CLIENT_USER} to system:kubelet-api-admin)`,
-        check: (host) => `${kubectl(host)} get clusterrolebinding ${KUBELET_API_BINDING} -o name`,
-        query: (channel, host) => exists(adminApi(ctx.spec, host, channel), `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${KUBELET_API_BINDING}`),
-        run: (host) => `${kubectl(host)} ${shJoin(['create', 'clusterrolebinding', KUBELET_API_BINDING, '--clusterrole=system:kubelet-api-admin', `--user=${KUBELET_CLIENT_USER}`])}`,
+        query: (channel, host) => exists(adminApi(ctx.spec, host, channel), `${RBAC}/clusterrolebindings/${KUBELET_API_BINDING}`),
+        // Created once: an operator's later edit of the binding is theirs to keep.
+        apply: async (channel, host) => {
+          await adminApi(ctx.spec, host, channel).create(`${RBAC}/clusterrolebindings`, {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'ClusterRoleBinding',
+            metadata: { name: KUBELET_API_BINDING },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:kubelet-api-admin' },
+            subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBELET_CLIENT_USER }],
+          });
+        },
         candidates: namesWithRole(ctx, 'master'),
         when: 'after',
         failureHint: 'check that the API server answers on that master (journalctl -u kube-apiserver)',
@@ -51,35 +59,43 @@ export const controlPlanePhase: Phase = componentPhase(
  * The API servers encrypt a Secret when they write it: those stored before the encryption config
  * (an existing cluster, a new key) stay plain until written again. Once every master runs with the
  * config, each Secret is written back as it is (upstream's `get | replace`), and kube-system is
- * labelled with the key, read from the master's own config, so this happens once per key.
+ * labelled with the key the run deploys, so this happens once per key.
  */
 function encryptExistingSecrets(ctx: ClusterContext): ClusterAction {
   const masters = namesWithRole(ctx, 'master');
-  const keyName = `ks_key=$(sed -n 's/^ *- name: *//p' ${shq(PKI_PATHS.encryptionConfig)} 2>/dev/null | head -n 1)`;
+  // The key the run deploys, from the local PKI: the masters' config says the same once the pki phase ran.
+  const key = encryptionKeyName(ctx.spec);
   return {
     name: 'encrypt-existing-secrets',
     description: 'write every Secret again, so that those stored before encryption at rest are encrypted too',
-    check: (host) => [keyName, `[ -z "$ks_key" ] || ${kubectl(host)} get namespaces -l "${SECRETS_ENCRYPTED_LABEL}=$ks_key" -o name | grep -qx namespace/kube-system`].join('\n'),
-    // The key the run deploys, from the local PKI: the masters' config says the same once the pki phase ran.
     query: async (channel, host) => {
-      const key = encryptionKeyName(ctx.spec);
       if (!key) return true;
       const ns = await adminApi(ctx.spec, host, channel).get('/api/v1/namespaces/kube-system', ObjectSchema);
       return ns?.metadata.labels[SECRETS_ENCRYPTED_LABEL] === key;
     },
-    run: (host, live) => {
+    apply: async (channel, host, live) => {
       const waiting = masters.filter((m) => !live.includes(m));
       // A master still on the old configuration could neither read what the others encrypt nor encrypt what it writes.
-      if (waiting.length) return `echo ${shq(`not every master runs with the encryption config yet (${waiting.join(', ')}): Secrets are rewritten once all do`)} >&2; exit 1`;
-      return [
-        'set -e',
-        keyName,
-        `${kubectl(host)} get secrets --all-namespaces -o json | ${kubectl(host)} replace -f - >/dev/null`,
-        `${kubectl(host)} label namespace kube-system --overwrite "${SECRETS_ENCRYPTED_LABEL}=$ks_key" >/dev/null`,
-      ].join('\n');
+      if (waiting.length) throw new Error(`not every master runs with the encryption config yet (${waiting.join(', ')}): Secrets are rewritten once all do`);
+      const api = adminApi(ctx.spec, host, channel);
+      await rewriteSecrets(api);
+      await api.patch('/api/v1/namespaces/kube-system', 'merge', { metadata: { labels: { [SECRETS_ENCRYPTED_LABEL]: key } } });
     },
     candidates: masters,
     when: 'after',
     failureHint: 'check that the API server answers on every master (journalctl -u kube-apiserver), then run apply again',
   };
+}
+
+/**
+ * Every Secret written back as it is (upstream's `kubectl get secrets -A -o json | kubectl replace
+ * -f -`), one PUT each with the version it was read at: one that changed meanwhile (409) was
+ * written since, so it is encrypted already.
+ */
+async function rewriteSecrets(api: KubeApi): Promise<void> {
+  const list = await api.get('/api/v1/secrets', SecretListSchema);
+  for (const secret of list?.items ?? []) {
+    const { namespace, name } = secret.metadata;
+    await api.replace(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`, { ...secret, apiVersion: 'v1', kind: 'Secret' }, { conflictIsDone: true });
+  }
 }

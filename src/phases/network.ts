@@ -1,16 +1,14 @@
-import { LOCAL_ETCD, runsOn } from '../components/catalog.js';
-import { etcdctl, kubectl } from '../components/clients.js';
+import { runsOn } from '../components/catalog.js';
 import { HOST_PATHS } from '../components/paths.js';
-import type { HostSpec } from '../config/cluster-spec.js';
 import type { ClusterAction, ClusterContext } from './context.js';
 import type { Resource } from '../engine/resource.js';
 import { FLANNEL_USER } from '../pki/catalog.js';
-import { shq } from '../ssh/quote.js';
 import { fileResource } from './file-resource.js';
 import { filesOf, namesWithRole, readsRoles, type Phase, type PhaseContext } from './phase.js';
 import { clusterRecord, legacyRecordGone } from './record.js';
 import { runningService } from './services.js';
 import { adminApi, etcdAs, exists } from './cluster-queries.js';
+import { objectPath, serverSideApply } from '../cluster-api/apply.js';
 
 /** What flanneld in kube mode may do through the API server (upstream's kube-flannel RBAC). */
 export const FLANNEL_ROLE = 'kubestrap:flannel';
@@ -49,16 +47,14 @@ function networkConfig(ctx: ClusterContext): ClusterAction {
   // One line, as flannel's own docs write it; the comparison is on exactly this text.
   const value = JSON.stringify(JSON.parse(netConf(ctx) ?? '{}'));
   // As etcd's root: flanneld's own user may write there too, but its certificate is on the nodes, not the members.
-  const root = (host: HostSpec) => etcdctl(host, LOCAL_ETCD, 'admin');
   return {
     name: 'flannel-network-config',
     description: `write flannel's network ${value} to etcd at ${key}`,
-    check: (host) => `[ "$(${root(host)} get ${shq(key)} --print-value-only)" = ${shq(value)} ]`,
     query: async (channel, host) => {
       const read = await etcdAs(ctx.spec, host, channel, 'etcdAdmin').get(key);
       return read.kind === 'value' && read.value === value;
     },
-    run: (host) => `${root(host)} put ${shq(key)} ${shq(value)} >/dev/null`,
+    apply: (channel, host) => etcdAs(ctx.spec, host, channel, 'etcdAdmin').put(key, value),
     candidates: namesWithRole(ctx, 'etcd'),
     when: 'before',
     failureHint: 'check that etcd is healthy on that member (bootstrap health, journalctl -u etcd)',
@@ -67,40 +63,34 @@ function networkConfig(ctx: ClusterContext): ClusterAction {
 
 /** In kube mode flanneld reads nodes and patches their status through the API server, as upstream's kube-flannel role allows. */
 function flannelAccess(ctx: ClusterContext): ClusterAction {
-  const manifest = JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'List',
-    items: [
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRole',
-        metadata: { name: FLANNEL_ROLE },
-        rules: [
-          { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
-          { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
-          { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
-        ],
-      },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRoleBinding',
-        metadata: { name: FLANNEL_ROLE },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: FLANNEL_ROLE },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: FLANNEL_USER }],
-      },
-    ],
-  });
+  const objects = [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: FLANNEL_ROLE },
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+        { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: FLANNEL_ROLE },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: FLANNEL_ROLE },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: FLANNEL_USER }],
+    },
+  ];
   return {
     name: 'flannel-access',
     description: `let flanneld (${FLANNEL_USER}) read nodes and patch their status`,
-    check: (host) => `${kubectl(host)} get clusterrolebinding ${FLANNEL_ROLE} -o name && ${kubectl(host)} get clusterrole ${FLANNEL_ROLE} -o name`,
     query: async (channel, host) => {
       const api = adminApi(ctx.spec, host, channel);
-      const rbac = '/apis/rbac.authorization.k8s.io/v1';
-      const found = await Promise.all([exists(api, `${rbac}/clusterrolebindings/${FLANNEL_ROLE}`), exists(api, `${rbac}/clusterroles/${FLANNEL_ROLE}`)]);
+      const found = await Promise.all(objects.map((o) => exists(api, objectPath(o))));
       return found.every(Boolean);
     },
-    run: (host) => `printf '%s' ${shq(manifest)} | ${kubectl(host)} apply -f -`,
+    apply: (channel, host) => serverSideApply(adminApi(ctx.spec, host, channel), objects),
     candidates: namesWithRole(ctx, 'master'),
     when: 'before',
     failureHint: 'check that the API server answers on that master (journalctl -u kube-apiserver)',

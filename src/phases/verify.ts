@@ -6,7 +6,9 @@ import { NodeListSchema, readyStatus } from '../cluster-api/kube-objects.js';
 import { adminApi, readStateConfigMap, stateConfigMap } from './cluster-queries.js';
 import { podCheckFor, podCheckNodes } from '../health/pod-check/run.js';
 import { POD_CHECK_SECONDS, ROW_MARK } from '../health/pod-check/script.js';
-import type { ClusterSpec } from '../config/cluster-spec.js';
+import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import type { HostChannel } from '../engine/phase.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long a run waits for every node to report Ready after its agents started. */
 export const NODES_READY_TIMEOUT_SEC = 300;
@@ -33,48 +35,36 @@ export const verifyPhase: Phase = {
   },
 };
 
-// Prints the nodes that are not Ready (or not there); empty when all are. One list of every node,
-// whatever their number: kubectl's STATUS column is Ready, or Ready,SchedulingDisabled when cordoned.
-function notReadyScript(nodes: readonly string[], host: Parameters<typeof kubectl>[0], live: readonly string[]): string {
-  const wanted = nodes.filter((n) => live.includes(n));
-  return `ready=$(${kubectl(host)} get nodes --no-headers 2>/dev/null | awk '$2 == "Ready" || $2 ~ /^Ready,/ { print $1 }'); for n in ${wanted.map(shq).join(' ')}; do printf '%s\\n' "$ready" | grep -qxF -- "$n" || echo "$n"; done`;
-}
-
-/** The nodes among `wanted` that the API server does not list as Ready, asked by the controller through `host`'s connection. */
-async function notReadyNodes(spec: ClusterSpec, host: Parameters<typeof kubectl>[0], channel: Parameters<typeof adminApi>[2], wanted: readonly string[]): Promise<string[]> {
+/** The nodes among `wanted` that the API server does not list as Ready (cordoned ones count as Ready), asked by the controller through `host`'s connection. */
+async function notReadyNodes(spec: ClusterSpec, host: HostSpec, channel: HostChannel, wanted: readonly string[]): Promise<string[]> {
   const list = await adminApi(spec, host, channel).get('/api/v1/nodes', NodeListSchema);
   const ready = new Set((list?.items ?? []).filter((n) => readyStatus(n) === 'True').map((n) => n.metadata.name));
   return wanted.filter((n) => !ready.has(n));
 }
 
+/** How often the wait asks again. */
+const NODES_READY_POLL_MS = 5_000;
+
 /**
  * Waits for the nodes of the hosts that are still fine: one that was down or failed earlier in the
- * run has its own error already, and waiting for its node would only delay the report.
+ * run has its own error already, and waiting for its node would only delay the report. One node
+ * list every few seconds, by the controller: nothing runs on the master.
  */
 function nodesReady(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
-  const notReady = (host: Parameters<typeof kubectl>[0], live: readonly string[]) => notReadyScript(nodes, host, live);
+  const wanted = (live: readonly string[]) => nodes.filter((n) => live.includes(n));
   return {
     name: 'nodes-ready',
     description: `wait until every node is Ready (${nodes.join(', ')})`,
-    timeoutSec: NODES_READY_TIMEOUT_SEC + 30,
-    check: (host, live) => `[ -z "$(${notReady(host, live)})" ]`,
-    query: async (channel, host, live) =>
-      (
-        await notReadyNodes(
-          spec,
-          host,
-          channel,
-          nodes.filter((n) => live.includes(n)),
-        )
-      ).length === 0,
-    run: (host, live) =>
-      [
-        `waited=0`,
-        `while left=$(${notReady(host, live)}); [ -n "$left" ]; do`,
-        `  if [ "$waited" -ge ${NODES_READY_TIMEOUT_SEC} ]; then echo "not Ready after ${NODES_READY_TIMEOUT_SEC} s:" $left >&2; exit 1; fi`,
-        '  waited=$((waited + 5)); sleep 5',
-        'done',
-      ].join('\n'),
+    query: async (channel, host, live) => (await notReadyNodes(spec, host, channel, wanted(live))).length === 0,
+    apply: async (channel, host, live) => {
+      const deadline = Date.now() + NODES_READY_TIMEOUT_SEC * 1000;
+      for (;;) {
+        const left = await notReadyNodes(spec, host, channel, wanted(live));
+        if (left.length === 0) return;
+        if (Date.now() >= deadline) throw new Error(`not Ready after ${NODES_READY_TIMEOUT_SEC} s: ${left.join(' ')}`);
+        await sleep(NODES_READY_POLL_MS);
+      }
+    },
     candidates,
     when: 'after',
     failureHint: "look at those nodes' kubelets: journalctl -u kubelet on each, and bootstrap health",
@@ -107,7 +97,7 @@ function podsWork(spec: ClusterSpec, nodes: string[], candidates: string[]): Clu
         `ks_out=$( ${podCheckFor(spec, host, podCheckNodes(spec, live))} ); ks_rc=$?`,
         `printf '%s\\n' "$ks_out" | ${failedRows} >&2`,
         `if [ "$ks_rc" -ne 0 ]; then ${kubectl(host)} -n kube-system delete ${POD_CHECK_CONFIGMAP} --ignore-not-found >/dev/null; echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; fi`,
-        `printf '%s' ${shq(stateConfigMap(POD_CHECK_STATE, { nodes: passedOn(live) }))} | ${kubectl(host)} apply -f - >/dev/null`,
+        `printf '%s' ${shq(JSON.stringify(stateConfigMap(POD_CHECK_STATE, { nodes: passedOn(live) })))} | ${kubectl(host)} apply -f - >/dev/null`,
       ].join('\n'),
     candidates,
     when: 'after',

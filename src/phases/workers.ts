@@ -1,13 +1,12 @@
 import { componentPhase } from './component-phase.js';
-import { kubectl } from '../components/clients.js';
 import { HOST_PATHS } from '../components/paths.js';
 import type { ClusterAction, ClusterContext } from './context.js';
-import { shq } from '../ssh/quote.js';
 import { LISTENERS_FACT } from '../preflight/ports.js';
 import { namesWithRole, readsRoles, type Phase } from './phase.js';
 import { withNodeDrain } from './node-drain.js';
 import { kubeletResolvConf, RESOLV_CONF_FACT } from './resolv-conf.js';
-import { NodeSchema } from '../cluster-api/kube-objects.js';
+import { NodeSchema, type Node } from '../cluster-api/kube-objects.js';
+import type { KubeApi } from '../cluster-api/kube-api.js';
 import { adminApi } from './cluster-queries.js';
 
 export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
@@ -39,9 +38,9 @@ const nodeAgents: Phase = componentPhase(
   {
     facts: [LISTENERS_FACT, RESOLV_CONF_FACT],
     hostValues: (_host, facts) => ({ KUBELET_RESOLV_CONF: kubeletResolvConf(facts) }),
+    clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
     // The masters: candidates of its cluster actions and of the drain's steps.
     limitReads: readsRoles('master'),
-    clusterActions: (ctx) => ctx.hosts.filter((h) => h.host.roles.includes('master') && h.host.roles.includes('worker')).flatMap((h) => masterNodeActions(ctx, h.host.name)),
   },
 );
 
@@ -60,32 +59,46 @@ export const workersPhase: Phase = createWorkersPhase();
 function masterNodeActions(ctx: ClusterContext, node: string): ClusterAction[] {
   const candidates = namesWithRole(ctx, 'master');
   const tainted = ctx.spec.values.MASTER_SCHEDULABLE !== 'true';
-  // The node's JSON, one line: a label appears as `"<label>":`, a taint as `"key":"<label>"`.
-  const nodeJson = (host: Parameters<typeof kubectl>[0]) => `${kubectl(host)} get node ${shq(node)} -o json | tr -d ' \\n'`;
-  const taint = `"key":"${CONTROL_PLANE_ROLE_LABEL}"`;
-  const nodeObject = (host: Parameters<typeof kubectl>[0], channel: Parameters<typeof adminApi>[2]) => adminApi(ctx.spec, host, channel).get(`/api/v1/nodes/${encodeURIComponent(node)}`, NodeSchema);
+  const path = `/api/v1/nodes/${encodeURIComponent(node)}`;
+  const nodeObject = (api: KubeApi) => api.get(path, NodeSchema);
   return [
     {
       name: `control-plane-label:${node}`,
       description: `label node ${node} ${CONTROL_PLANE_ROLE_LABEL}`,
-      check: (host) => `${nodeJson(host)} | grep -qF ${shq(`"${CONTROL_PLANE_ROLE_LABEL}":`)}`,
-      query: async (channel, host) => (await nodeObject(host, channel))?.metadata.labels[CONTROL_PLANE_ROLE_LABEL] !== undefined,
-      run: (host) => `${kubectl(host)} label node ${shq(node)} ${shq(`${CONTROL_PLANE_ROLE_LABEL}=`)} --overwrite`,
+      query: async (channel, host) => (await nodeObject(adminApi(ctx.spec, host, channel)))?.metadata.labels[CONTROL_PLANE_ROLE_LABEL] !== undefined,
+      // A merge patch of the one label: the node's other labels stay as they are (`kubectl label --overwrite`).
+      apply: (channel, host) => adminApi(ctx.spec, host, channel).patch(path, 'merge', { metadata: { labels: { [CONTROL_PLANE_ROLE_LABEL]: '' } } }),
       candidates,
       when: 'after',
     },
     {
       name: `control-plane-taint:${node}`,
       description: tainted ? `taint node ${node} ${CONTROL_PLANE_ROLE_LABEL}:NoSchedule` : `remove the ${CONTROL_PLANE_ROLE_LABEL} taint from node ${node} (MASTER_SCHEDULABLE=true)`,
-      check: (host) => `${nodeJson(host)} | ${tainted ? 'grep -qF' : '! grep -qF'} ${shq(taint)}`,
       query: async (channel, host) => {
-        const found = await nodeObject(host, channel);
-        // No node yet: the label action's run fails first and says so.
+        const found = await nodeObject(adminApi(ctx.spec, host, channel));
+        // No node yet: the label action's apply fails first and says so.
         return found !== undefined && found.spec.taints.some((t) => t.key === CONTROL_PLANE_ROLE_LABEL) === tainted;
       },
-      run: (host) => `${kubectl(host)} taint node ${shq(node)} ${shq(`${CONTROL_PLANE_ROLE_LABEL}${tainted ? ':NoSchedule' : ':NoSchedule-'}`)}${tainted ? ' --overwrite' : ''}`,
+      apply: async (channel, host) => {
+        const api = adminApi(ctx.spec, host, channel);
+        const found = await nodeObject(api);
+        if (!found) throw new Error(`node ${node} is not registered: its kubelet has not joined (journalctl -u kubelet on ${node})`);
+        await api.patch(path, 'merge', taintPatch(found, tainted));
+      },
       candidates,
       when: 'after',
     },
   ];
+}
+
+/**
+ * The node's taints with the control-plane taint added (NoSchedule) or taken out, the others as
+ * they are: taints are one list the API replaces whole (no merge key), so the patch carries the
+ * resourceVersion it was read at and fails, rather than drop a taint added meanwhile, as `kubectl
+ * taint` does.
+ */
+export function taintPatch(node: Node, tainted: boolean): unknown {
+  const others = node.spec.taints.filter((t) => t.key !== CONTROL_PLANE_ROLE_LABEL);
+  const taints = tainted ? [...others, { key: CONTROL_PLANE_ROLE_LABEL, effect: 'NoSchedule' }] : others;
+  return { metadata: { resourceVersion: node.metadata.resourceVersion }, spec: { taints } };
 }

@@ -393,6 +393,44 @@ describe('runPhases on fake hosts: cluster checks the controller makes itself (q
   });
 });
 
+describe('runPhases on fake hosts: cluster changes the controller makes itself (apply)', () => {
+  const tmp = useTempDir();
+  const applied = (needed: boolean, done: string[], fails?: Error): ClusterAction => ({
+    name: 'applied',
+    description: 'create an object through an API',
+    query: async () => !needed || done.length > 0,
+    apply: async (_channel, host, live) => {
+      if (fails) throw fails;
+      done.push(`${host.name} ${live.join(',')}`);
+    },
+    candidates: ['n2', 'n1'],
+    when: 'after',
+    failureHint: 'look at the API server',
+  });
+
+  it('applies by the controller: nothing but the fact command runs on the chosen host, and a no-op does not apply', async () => {
+    const cluster = fakeCluster(tmp(), { n1: {}, n2: {} });
+    const done: string[] = [];
+    const report = await converge(cluster, [actionsPhase('api', applied(true, done))]);
+    expect(runSucceeded(report)).toBe(true);
+    expect(done).toEqual(['n2 n1,n2']);
+    expect(cluster.host('n2').commands).toEqual(['facts']);
+    expect(resultOf(report, 'api', 'n2').changes.map((c) => c.resourceId)).toEqual(['command:cluster:applied']);
+    const again: string[] = [];
+    await converge(cluster, [actionsPhase('api', applied(false, again))]);
+    expect(again).toEqual([]);
+  });
+
+  it("fails the chosen host with the apply's error, the action's hint and its resource", async () => {
+    const cluster = fakeCluster(tmp(), { n1: {}, n2: {} });
+    const report = await converge(cluster, [actionsPhase('api', applied(true, [], new Error('answered 422: invalid')))]);
+    expect(runSucceeded(report)).toBe(false);
+    const error = resultOf(report, 'api', 'n2').error!;
+    expect(error.format()).toMatch(/^n2 command:cluster:applied: .*answered 422: invalid\n {2}fix: look at the API server/);
+    expect(cluster.host('n2').commands).toEqual(['facts']);
+  });
+});
+
 describe('runPhases on fake hosts: --limit', () => {
   const tmp = useTempDir();
 

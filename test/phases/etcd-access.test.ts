@@ -50,7 +50,7 @@ describe("etcd's users and roles", () => {
     const action = etcdAccessAction(ctx);
     expect(action.candidates).toEqual(['m1', 'e1']);
     expect(action.when).toBe('after');
-    const check = typeof action.check === 'string' ? action.check : action.check(s.hosts[0]!, []);
+    const check = typeof action.check === 'string' ? action.check : action.check!(s.hosts[0]!, []);
     const [asRoot, asHealth] = check.split(' && ! ');
     expect(asRoot).toContain(`'--cert=${PKI_PATHS.etcdAdminClientCert}'`);
     expect(asHealth).toContain(`'--cert=${PKI_PATHS.etcdHealthcheckClientCert}'`);

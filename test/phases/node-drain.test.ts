@@ -123,12 +123,12 @@ describe('draining a node around its restarts', () => {
 
   it('uncordons, after a stopped run, the Ready nodes still marked, and only those; nothing to do without', () => {
     const { action, m1, run } = setup({ nodes: 'w1=true=True\nw2=true=False\nw3==True\n' });
-    const check = typeof action.check === 'string' ? action.check : action.check(m1, []);
-    const script = typeof action.run === 'string' ? action.run : action.run(m1, []);
+    const check = typeof action.check === 'string' ? action.check : action.check!(m1, []);
+    const script = typeof action.run === 'string' ? action.run : action.run!(m1, []);
     expect(run(check).code).not.toBe(0);
     expect(run(script).calls).toEqual(['uncordon w1', 'annotate node w1 kubestrap.io/drained-']);
     const none = setup({ nodes: 'w1==True\n' });
-    const noneCheck = typeof none.action.check === 'string' ? none.action.check : none.action.check(none.m1, []);
+    const noneCheck = typeof none.action.check === 'string' ? none.action.check : none.action.check!(none.m1, []);
     expect(none.run(noneCheck).code).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { ClusterContext } from '../../src/phases/context.js';
-import { NODES_READY_TIMEOUT_SEC, verifyPhase } from '../../src/phases/verify.js';
-
+import { verifyPhase } from '../../src/phases/verify.js';
+import { answer, useApiServer } from '../support/api-server.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
 
@@ -15,6 +15,7 @@ hosts:
 
 describe('verify phase', () => {
   const tmp = useTempDir();
+  const serve = useApiServer(tmp, INVENTORY);
 
   function action(config = '') {
     const spec = clusterFrom(tmp(), `KUBE_VERSION=v1.35.0\n${config}`, INVENTORY);
@@ -26,7 +27,7 @@ describe('verify phase', () => {
   it('then runs the pod check where the nodes it last passed on are not the live ones, and records them when it passes', () => {
     const { spec, pods } = action();
     expect(pods!.name).toBe('pods-work');
-    const script = (s: NonNullable<typeof pods>['run'], live: string[]) => (typeof s === 'string' ? s : s(spec.hosts[0]!, live));
+    const script = (s: NonNullable<typeof pods>['run'], live: string[]) => (typeof s === 'string' ? s : s!(spec.hosts[0]!, live));
     expect(script(pods!.check, ['m1', 'w1', 'w2'])).toMatch(/get configmap\/kubestrap-pod-check -o 'jsonpath=\{\.data\.nodes\}' 2>\/dev\/null\)" = 'w1\nw2' \]$/);
     const run = script(pods!.run, ['m1', 'w1', 'w2']);
     // Recorded in the cluster, where the next run's check reads it through the API.
@@ -36,16 +37,21 @@ describe('verify phase', () => {
     expect(action('VERIFY_PODS=false\n').pods).toBeUndefined();
   });
 
-  it('waits on a master for the nodes of the hosts still fine, not for one that failed or was down', () => {
-    const { spec, wait } = action();
-    expect(wait.candidates).toEqual(['m1']);
-    const script = (s: typeof wait.run, live: string[]) => (typeof s === 'string' ? s : s(spec.hosts[0]!, live));
-    expect(script(wait.run, ['m1', 'w1', 'w2'])).toMatch(/for n in w1 w2; do/);
-    expect(script(wait.run, ['m1', 'w2'])).toMatch(/for n in w2; do/);
-    expect(script(wait.check, ['m1', 'w1'])).toMatch(/for n in w1; do/);
-  });
-
-  it('has a time limit longer than its own wait, so its message (which nodes) is what the operator sees', () => {
-    expect(action().wait.timeoutSec).toBeGreaterThan(NODES_READY_TIMEOUT_SEC);
-  });
+  it('waits, by the controller through the API, for the nodes of the hosts still fine, not for one that failed or was down', async () => {
+    let asked = 0;
+    const { spec, channel, seen } = await serve((_req, res) => {
+      asked++;
+      // w1 never Ready; w2 Ready from the second list on.
+      const node = (name: string, ready: boolean) => ({ metadata: { name }, status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } });
+      answer(res, 200, { items: [node('w1', false), node('w2', asked > 1)] });
+    });
+    const hosts = spec.hosts.map((host) => ({ host }) as ClusterContext['hosts'][number]);
+    const [wait] = verifyPhase.clusterActions!({ spec, mode: 'apply', hosts });
+    expect(wait!.candidates).toEqual(['m1']);
+    expect(await wait!.query!(channel, spec.hosts[0]!, ['m1', 'w2'])).toBe(false);
+    await wait!.apply!(channel, spec.hosts[0]!, ['m1', 'w2']);
+    expect(await wait!.query!(channel, spec.hosts[0]!, ['m1', 'w2'])).toBe(true);
+    expect(await wait!.query!(channel, spec.hosts[0]!, ['m1', 'w1', 'w2'])).toBe(false);
+    expect(new Set(seen.map((r) => `${r.user} ${r.method} ${r.url}`))).toEqual(new Set(['kubestrap-admin GET /api/v1/nodes']));
+  }, 20_000);
 });

@@ -1407,6 +1407,90 @@ def smp_merge_list(target, patch, key, parents):
     return result
 
 
+# Server-side apply (PATCH with application/apply-patch+yaml): the body is the object as its field manager
+# wants it. What each manager applied is kept in metadata.managedFields (operation Apply, fieldsV1: a tree of
+# `f:<field>` keys, lists as whole fields); a field the manager applied last time and no longer does is
+# removed, unless another manager applied it too; the rest merges as a strategic merge patch (lists by their
+# merge keys), so fields others set stay. Not modelled: fields set by update/patch have no manager here, so an
+# apply never conflicts with them (upstream answers 409 unless force=true); associative lists are whole fields.
+APPLY_PATCH = "application/apply-patch+yaml"
+APPLY_SKIPPED = {("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"), ("metadata", "managedFields"),
+                 ("metadata", "resourceVersion"), ("status",)}
+
+
+def applied_paths(obj, parents=()):
+    """The fields an apply body sets: a path per leaf value, a list being one field."""
+    paths = set()
+    for key, value in (obj or {}).items():
+        path = parents + (key,)
+        if path in APPLY_SKIPPED or path[:1] == ("status",):
+            continue
+        if isinstance(value, dict) and value:
+            paths |= applied_paths(value, path)
+        else:
+            paths.add(path)
+    return paths
+
+
+def fields_v1(paths):
+    tree = {}
+    for path in sorted(paths):
+        node = tree
+        for key in path:
+            node = node.setdefault("f:" + key, {})
+    return tree
+
+
+def paths_of_fields(tree, parents=()):
+    paths = set()
+    for key, sub in (tree or {}).items():
+        if not key.startswith("f:"):
+            continue
+        path = parents + (key[2:],)
+        paths |= paths_of_fields(sub, path) if sub else {path}
+    return paths
+
+
+def managed_paths(obj, manager=None, but=None):
+    """The fields the Apply entries of `manager` (or of every manager but `but`) own."""
+    paths = set()
+    for entry in dig(obj, "metadata", "managedFields", default=[]) or []:
+        if entry.get("operation") != "Apply" or (manager is not None and entry.get("manager") != manager) or entry.get("manager") == but:
+            continue
+        paths |= paths_of_fields(entry.get("fieldsV1"))
+    return paths
+
+
+def remove_path(obj, path):
+    parent = dig(obj, *path[:-1]) if len(path) > 1 else obj
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+
+
+def server_side_applied(old, config, manager, api_version):
+    """The object after `manager` applies `config` (old None: the object it creates)."""
+    paths = applied_paths(config)
+    body = {k: v for k, v in config.items() if k != "status"}
+    body["metadata"] = {k: v for k, v in (config.get("metadata") or {}).items() if k not in ("managedFields", "resourceVersion")}
+    if old is None:
+        new = json.loads(json.dumps(body))
+        entries = []
+    else:
+        new = json.loads(json.dumps(old))
+        others = managed_paths(old, but=manager)
+        for path in managed_paths(old, manager) - paths - others:
+            remove_path(new, path)
+        new = strategic_merge_patch(new, body)
+        entries = [e for e in dig(old, "metadata", "managedFields", default=[]) or [] if not (e.get("manager") == manager and e.get("operation") == "Apply")]
+    mine = {"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(paths)}
+    before = next((e for e in dig(old, "metadata", "managedFields", default=[]) or [] if e.get("manager") == manager and e.get("operation") == "Apply"), None)
+    if before and before.get("fieldsV1") == mine["fieldsV1"] and before.get("apiVersion") == api_version:
+        mine["time"] = before.get("time")  # the same fields applied again: an apply that changes nothing writes nothing
+    entries.append(mine)
+    new.setdefault("metadata", {})["managedFields"] = entries
+    return new
+
+
 def json_patch(target, ops):
     """RFC 6902 JSON patch: add, remove, replace, test."""
     doc = json.loads(json.dumps(target))
@@ -2862,6 +2946,12 @@ class ApiServer:
             return self.delete(user, resource, ns, name, options)
         if verb == "deletecollection":
             raise Status(405, "MethodNotAllowed", "deletecollection is not supported by this test stand-in")
+        if verb == "patch" and (h.headers.get("Content-Type") or "").split(";")[0].strip() == APPLY_PATCH:
+            return self.update(user, resource, ns, name, sub, verb, h, apply_as=self.apply_manager(query))
+        if verb == "patch" and query.get("force") is not None:
+            raise Status(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch',
+                         {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueForbidden",
+                          "message": "Forbidden: may not be specified for non-apply patch", "field": "force"}]})
         return self.update(user, resource, ns, name, sub, verb, h)
 
     @staticmethod
@@ -3022,16 +3112,48 @@ class ApiServer:
             raise bad_request("pod %s does not have a host assigned" % name)
         return self.proxy_to_kubelet(h, pod["spec"]["nodeName"], "containerLogs/%s/%s/%s" % (ns, name, container), query)
 
-    def update(self, user, resource, ns, name, sub, verb, h):
-        if verb == "update":
+    @staticmethod
+    def apply_manager(query):
+        manager = query.get("fieldManager") or ""
+        if not manager:
+            raise Status(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                         {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired",
+                          "message": "Required value: is required for apply patch", "field": "fieldManager"}]})
+        return manager
+
+    def apply_config(self, h, resource, ns, name):
+        """A server-side apply body: the whole object, of the URL's kind, name and namespace."""
+        config = self.read_object(h)
+        if not isinstance(config, dict) or not config.get("kind") or not config.get("apiVersion"):
+            raise bad_request("error decoding patch: Object 'Kind' or 'apiVersion' is missing in the apply configuration")
+        if config["kind"] != resource.kind or config["apiVersion"] != resource.api_version:
+            raise bad_request("the kind in the data (%s, %s) does not match the expected kind (%s)" % (config["apiVersion"], config["kind"], resource.kind))
+        meta = config.get("metadata") or {}
+        if meta.get("name") != name:
+            raise bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (meta.get("name"), name))
+        if resource.namespaced and meta.get("namespace") not in (None, ns):
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        return config
+
+    def update(self, user, resource, ns, name, sub, verb, h, apply_as=None):
+        if apply_as is not None:
+            if sub is not None:
+                raise Status(415, "UnsupportedMediaType", "server-side apply of a subresource is not supported by this test stand-in")
+            config = self.apply_config(h, resource, ns, name)
+        elif verb == "update":
             body = self.parse_body(h, resource)
         else:
             ctype, raw = (h.headers.get("Content-Type") or "").split(";")[0].strip(), h.read_body()
         for _ in range(5):  # a patch is re-applied to a fresh read when another writer won the race
             old, stale, revision = self.load_stale(resource, ns, name)
+            if old is None and apply_as is not None:  # apply creates what is missing
+                return self.create(user, resource, ns, server_side_applied(None, config, apply_as, resource.api_version))
             if old is None:
                 raise not_found(resource, name)
-            new = json.loads(json.dumps(body)) if verb == "update" else self.apply_patch(ctype, raw, old)
+            if apply_as is not None:
+                new = server_side_applied(old, config, apply_as, resource.api_version)
+            else:
+                new = json.loads(json.dumps(body)) if verb == "update" else self.apply_patch(ctype, raw, old)
             if dig(new, "metadata", "resourceVersion") not in (None, "", str(revision)):
                 raise conflict(resource, name)
             new["apiVersion"], new["kind"] = resource.api_version, resource.kind
@@ -3077,7 +3199,8 @@ class ApiServer:
             except (KeyError, IndexError, ValueError) as e:
                 raise Status(422, "Invalid", "the server rejected our request due to an error in our request: %s" % e)
         raise Status(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted media types '
-                     'include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json')
+                     'include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, '
+                     'application/strategic-merge-patch+json')
 
     def evict_pod(self, user, resource, ns, name, eviction):
         """policy/v1 Eviction: the pod is deleted (with the eviction's DeleteOptions) unless a

@@ -39,7 +39,7 @@ export function useApiServer(tmp: () => string, inventory?: string): (handler: A
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const request: SeenRequest = {
-          user: (req.socket as TLSSocket).getPeerCertificate().subject.CN,
+          user: String((req.socket as TLSSocket).getPeerCertificate().subject.CN),
           method: req.method ?? '',
           url: req.url ?? '',
           type: req.headers['content-type'],
