@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SshError } from '../errors.js';
 import { fingerprintSha256, formatKnownHostsLine, hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, knownHostsEntriesFor, type KnownHostEntry } from './known-hosts.js';
@@ -157,9 +157,22 @@ export class HostKeyPolicy {
   }
 }
 
+/**
+ * The file's text as last read, with what its stat said then: every connection reads known_hosts
+ * afresh (it may have changed), and 1000 connections reading a 1000-line file cost a second of a
+ * run. An unchanged stat (same file, size and modification time to the nanosecond) means the text read before.
+ */
+const lastRead = new Map<string, { stamp: string; text: string }>();
+
 async function readKnownHostsText(file: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    const stats = await stat(file, { bigint: true });
+    const stamp = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+    const cached = lastRead.get(file);
+    if (cached?.stamp === stamp) return cached.text;
+    const text = await readFile(file, 'utf8');
+    lastRead.set(file, { stamp, text });
+    return text;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw err;

@@ -104,6 +104,18 @@ describe('host keys', () => {
     expect((await readFile(knownHosts, 'utf8')).trim().split('\n')).toHaveLength(2);
   });
 
+  it('reads known_hosts again once it changed, though a connection before found it unchanged', async () => {
+    const s = await serve([ed]);
+    const other = keyPair('ed25519');
+    // The same length: only the file's times tell the two versions apart.
+    await writeFile(knownHosts, `[127.0.0.1]:${s.port} ssh-ed25519 ${other.blob.toString('base64')}\n`);
+    const { pool: p } = pool({ knownHostsFile: knownHosts });
+    expect(hostKeyError(await p.connect(node(s.port)).catch((e: unknown) => e)).message).toContain('HOST KEY CHANGED');
+    await writeFile(knownHosts, `[127.0.0.1]:${s.port} ssh-ed25519 ${ed.blob.toString('base64')}\n`);
+    const { pool: again } = pool({ knownHostsFile: knownHosts });
+    await expect(again.connect(node(s.port))).resolves.toBeDefined();
+  });
+
   it('matches a hashed known_hosts entry (|1|salt|hmac)', async () => {
     const s = await serve([ed]);
     const salt = randomBytes(20);
