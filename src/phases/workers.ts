@@ -15,7 +15,7 @@ export const CONTROL_PLANE_ROLE_LABEL = 'node-role.kubernetes.io/control-plane';
  * The node agents on hosts with the worker role (a master may have it too): the kubelet, with its
  * config file and serving certificate, waited on until its node is registered (which proves its
  * identity and the API server's certificate); kube-proxy with its config; on a node in service,
- * containerd's restarts (see `feeds`). Masters among them carry the control-plane role label, and
+ * the runtime's restarts (see `feeds`). Masters among them carry the control-plane role label, and
  * its taint unless MASTER_SCHEDULABLE=true. The kubelet's resolv.conf follows the host's
  * (KUBELET_RESOLV_CONF, see resolv-conf.ts).
  */
@@ -29,11 +29,12 @@ const nodeAgents: Phase = componentPhase(
       { path: HOST_PATHS.kubeProxyDir, mode: 0o755 },
     ],
     services: ['kubelet', 'kube-proxy'],
-    // A restart of containerd owed by the runtime phase (a new binary, a new config) happens here,
+    // A restart of the runtime owed by the runtime phase (a new binary, a new config) happens here,
     // in the node's drain, before the kubelet's (a new kubelet may need the new containerd): a node
-    // is drained once for both. Docker is not here: the kubelet does not use it, and its
-    // live-restore keeps its containers through a restart, so no pod needs to leave for it.
-    feeds: ['containerd'],
+    // is drained once for all. Docker after containerd: a new dockerd must not start against the
+    // old containerd still running (their binaries change together); a Docker-only change (a
+    // registry mirror) drains the node too, which costs time and keeps the order simple.
+    feeds: ['containerd', 'docker'],
   },
   {
     facts: [LISTENERS_FACT, RESOLV_CONF_FACT],

@@ -23,10 +23,11 @@ describe('the workers phase', () => {
     return workersPhase.resources({ spec, host, facts, os: detectOs(host.name, facts), files: [] }).filter((r): r is ServiceResource => r.kind === 'service');
   }
 
-  it("feeds containerd before it runs the kubelet: a restart the runtime owes goes first in the node's drain", () => {
+  it("feeds containerd and Docker before it runs the kubelet: a restart the runtime owes goes first in the node's drain", () => {
     const found = services();
     expect(found.map((s) => [s.name, s.running ?? null])).toEqual([
       ['containerd', null],
+      ['docker', null],
       ['kubelet', true],
       ['kube-proxy', true],
     ]);
@@ -34,11 +35,12 @@ describe('the workers phase', () => {
     expect(found[0]!.ready?.check).toBe('ctr version');
   });
 
-  it('restarts an owed containerd (try-restart: only if it runs) before the kubelet, and leaves Docker to the runtime phase', () => {
+  it('restarts an owed runtime (try-restart: only if it runs), containerd then Docker, before the kubelet', () => {
     const resources = services();
-    const plan = planRestarts(resources, [], ['containerd', 'kubelet', 'docker']);
+    const plan = planRestarts(resources, [], ['kubelet', 'docker', 'containerd']);
     expect(plan.restarts.map((r) => [r.service, r.managed])).toEqual([
       ['containerd', false],
+      ['docker', false],
       ['kubelet', true],
     ]);
   });
