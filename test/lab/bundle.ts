@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE, ManifestSchema, type ArtifactEntryInput, type Manifest } from '../../src/artifacts/manifest.js';
 import {
+  containerdSupports,
   DEFAULT_HEALTH_CHECK_IMAGE,
   DEFAULT_IMAGE_REGISTRY,
   nodeImages,
@@ -36,6 +37,17 @@ import { sh } from './run.js';
  */
 export interface LabBundleOptions {
   generation?: Generation;
+  /**
+   * The Kubernetes version the stand-ins play and the images are made for (part of the cache key),
+   * e.g. two minors in a row for an upgrade; default labKubeVersion's. kubectl stays Debian's.
+   */
+  kubeVersion?: string;
+  /**
+   * Projects whose real binaries come from another generation's packages than the bundle's (part of
+   * the cache key): e.g. the previous generation with the current etcd, where Debian 12's etcd 3.4.23
+   * is older than any supported Kubernetes minor runs on (3.4.29, src/upstream/etcd.ts).
+   */
+  projectsFrom?: Partial<Record<Project, Generation>>;
   log?: (msg: string) => void;
 }
 
@@ -64,7 +76,7 @@ export interface LabBundleRecord {
 
 const STANDIN_SOURCE = path.join(STANDINS_DIR, 'standin.py');
 /** Changing what the bundle holds changes this, and with it the cache key. */
-const RECIPE_VERSION = 7;
+const RECIPE_VERSION = 8;
 
 /** Debian version `3.4.23-4+b6` (maybe with an epoch) -> upstream `v3.4.23`. */
 export function upstreamVersion(debVersion: string): string {
@@ -104,15 +116,20 @@ async function planDeb(repos: LabRepos, source: DebBinaries): Promise<PlannedDeb
   return { ...source, deb, debVersion: (await sh`dpkg-deb -f ${deb} Version`).stdout.trim() };
 }
 
-async function planBundle(repos: LabRepos, generation: Generation): Promise<BundlePlan> {
+async function planBundle(repos: LabRepos, generation: Generation, opts: LabBundleOptions): Promise<BundlePlan> {
   const projects: BundlePlan['projects'] = {};
-  for (const [project, sources] of Object.entries(GENERATION_DEBS[generation]) as Array<[Project, DebBinaries[]]>) {
+  for (const project of Object.keys(GENERATION_DEBS[generation]) as Project[]) {
+    const sources = GENERATION_DEBS[opts.projectsFrom?.[project] ?? generation][project] ?? [];
     projects[project] = await Promise.all(sources.map((s) => planDeb(repos, s)));
   }
   const kubectl = await planDeb(repos, KUBECTL);
   const containerd = projects.containerd?.[0];
   if (!containerd) throw new Error(`bundle-debs.ts gives the ${generation} generation no containerd`);
-  const kube = labKubeVersion(mustParseVersion(upstreamVersion(kubectl.debVersion)), mustParseVersion(upstreamVersion(containerd.debVersion)));
+  const containerdVersion = mustParseVersion(upstreamVersion(containerd.debVersion));
+  const kubeVersion = opts.kubeVersion;
+  const kube = kubeVersion
+    ? { tag: mustParseVersion(kubeVersion).tag, containerdSupported: containerdSupports(mustParseVersion(kubeVersion), containerdVersion) }
+    : labKubeVersion(mustParseVersion(upstreamVersion(kubectl.debVersion)), containerdVersion);
   return { generation, projects, kubectl, kube };
 }
 
@@ -216,11 +233,15 @@ async function buildBundle(dir: string, plan: BundlePlan, repos: LabRepos): Prom
   for (const c of STANDIN_COMPONENTS) writeStandin(path.join(bin, c), c, kubeVersion, flannelVersion);
   standIns(STANDIN_COMPONENTS);
   add('kubernetes', kubeVersion, [...STANDIN_COMPONENTS, ...(await real([plan.kubectl]))]);
-  writeStandin(path.join(bin, 'flanneld'), 'flanneld', kubeVersion, flannelVersion);
+  // flannel's version does not move with Kubernetes', so neither may its stand-ins' bytes: a cluster's
+  // artifact lock pins the bytes of flanneld v0.28.9, and bundles of two Kubernetes versions (an
+  // upgrade) must agree on them. They play their Kubernetes client at the product's default.
+  const flannelKube = DEFAULT_VERSIONS.kubernetes;
+  writeStandin(path.join(bin, 'flanneld'), 'flanneld', flannelKube, flannelVersion);
   standIns(['flanneld']);
   add('flannel', flannelVersion, ['flanneld']);
   // standin.py's flannel role is upstream's meta-plugin: it reads flanneld's subnet file and runs the real bridge plugin.
-  writeStandin(path.join(bin, 'flannel'), 'flannel', kubeVersion, flannelVersion);
+  writeStandin(path.join(bin, 'flannel'), 'flannel', flannelKube, flannelVersion);
   standIns(['flannel']);
   add('flannel-cni-plugin', DEFAULT_VERSIONS['flannel-cni-plugin'], ['flannel']);
   artifacts.push(...(await writeImages(dir, kubeVersion, repos, a)));
@@ -257,7 +278,10 @@ async function writeImages(dir: string, kubeVersion: string, repos: LabRepos, a:
 export function describeBundle(record: LabBundleRecord): string {
   const projects = Object.entries(record.versions).map(([project, version]) => `${project} ${version}`);
   const debs = [...new Set(Object.values(record.binaries).map((b) => `${b.pkg} ${b.debVersion} (${b.repo})`))];
-  const unsupported = record.containerdSupported ? '' : ` (upstream supports this containerd under no Kubernetes version kubestrap does: the product refuses it as a host's runtime)`;
+  const kube = record.versions.kubernetes ?? '?';
+  const unsupported = record.containerdSupported
+    ? ''
+    : ` (upstream does not support this containerd under Kubernetes ${kube}: the product refuses it as a host's runtime unless CONTAINERD_ALLOW_UNSUPPORTED=true)`;
   return `${record.generation} generation: ${projects.join(', ')}${unsupported}; real: ${debs.join(', ')}; stand-ins: ${record.standIns.join(', ')}`;
 }
 
@@ -276,7 +300,7 @@ export async function labBundle(opts: LabBundleOptions = {}): Promise<string> {
   const log = opts.log ?? ((m: string) => void process.stderr.write(`[lab] ${m}\n`));
   // Before taking the cache lock: the repos' own builds take it too.
   const repos = await ensureLabRepos(log);
-  const plan = await planBundle(repos, opts.generation ?? DEFAULT_GENERATION);
+  const plan = await planBundle(repos, opts.generation ?? DEFAULT_GENERATION, opts);
   const key = shortHash({
     generation: plan.generation,
     debs: [...Object.values(plan.projects).flat(), plan.kubectl].map((p) => [p.repo, p.pkg, p.debVersion, p.files]),
