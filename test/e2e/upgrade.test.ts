@@ -54,6 +54,8 @@ describe.skipIf(!labAvailable())('upgrades on lab hosts', () => {
       expect(refused[0]!.where).toContain('KUBE_VERSION (upgrade rule kubernetes-minor-skip');
       expect(refused[0]!.hint).toContain(`KUBE_VERSION=v1.${kube.minor + 1}.`);
       expect(report.results).toEqual([]);
+      // A refused run moves no version: its report lists no upgrade step.
+      expect(report.upgrade).toEqual([]);
       expect(await fingerprint()).toBe(before);
     } finally {
       cluster.setProperty('KUBE_VERSION', kube.tag);
@@ -85,5 +87,23 @@ describe.skipIf(!labAvailable())('upgrades on lab hosts', () => {
     const { run, report } = await cluster.json('apply');
     expect(run.code, errorsOf(report)).toBe(0);
     expect(report.results.flatMap((r) => r.changes.map((c) => `${r.phase} ${r.host}: ${c.summary}`))).toEqual([]);
+    expect(report.upgrade).toEqual([]);
+  });
+
+  it("plan lists a patch upgrade as steps, each from the host record's version, and changes nothing", async () => {
+    const kube = configured('KUBE_VERSION');
+    const before = await fingerprint();
+    const next = `v${kube.major}.${kube.minor}.${kube.patch + 1}`;
+    cluster.setProperty('KUBE_VERSION', next);
+    try {
+      // The phases that run the control plane and the node agents: the lab has no binaries of the next patch to download.
+      const { run, report } = await cluster.json('plan', ['--phase', 'control-plane,workers']);
+      expect(run.code, errorsOf(report)).toBe(0);
+      const from = [{ host: hosts.host(0).name, from: kube.tag }];
+      expect(report.upgrade?.map((s) => [s.components, s.to, s.hosts])).toEqual(['kube-apiserver', 'kube-controller-manager, kube-scheduler', 'kubelet, kube-proxy'].map((c) => [c, next, from]));
+      expect(await fingerprint()).toBe(before);
+    } finally {
+      cluster.setProperty('KUBE_VERSION', kube.tag);
+    }
   });
 });

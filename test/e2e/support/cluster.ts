@@ -18,6 +18,8 @@ export interface JsonReport {
     roundTrips: { handshakes: number; execs: number; sftpOps: number; streamedBytes?: number } | null;
   }>;
   refused?: Array<{ kind: string; message: string; hint: string | null; where: string }>;
+  /** The versions the run moves, in order (issue 24): one step per component and target version. */
+  upgrade?: Array<{ components: string; to: string; hosts: Array<{ host: string; from: string }>; how: string }>;
   results: Array<{
     phase: string;
     host: string;
