@@ -18,11 +18,14 @@ import {
   type HealthRow,
 } from './checks.js';
 import type { OpenChannel } from '../cluster-api/tls-channel.js';
+import type { HostStats } from '../ssh/remote-host.js';
 
 export interface HealthReport {
   ok: boolean;
   rows: HealthRow[];
   durationMs: number;
+  /** Each reached host's SSH round trips for the checks: its one command (and the pod check's on a master with --deep), its channels. */
+  roundTrips: Array<{ host: string } & HostStats>;
 }
 
 /** A check of either kind: a snippet in the host's command, or the controller's own request through its connection. */
@@ -55,7 +58,8 @@ export async function runHealth(spec: ClusterSpec, session: ClusterSession<HostS
   const unreachable = lost.map((l) => ({ check: 'reachable over SSH', host: l.host.name, ok: false, detail: l.error.message }));
   const found = [...unreachable, ...rows, ...missingClusterChecks(spec, clusterChecks)];
   const all = [...found, ...skewRows(found, { containerdUnsupported: spec.values.CONTAINERD_ALLOW_UNSUPPORTED === 'true' })];
-  return { ok: all.every((r) => r.ok), rows: order(spec, merged(all)), durationMs: Date.now() - started };
+  const roundTrips = open.map((h) => ({ host: h.host.name, ...h.remote.stats }));
+  return { ok: all.every((r) => r.ok), rows: order(spec, merged(all)), durationMs: Date.now() - started, roundTrips };
 }
 
 function assignClusterChecks(spec: ClusterSpec, session: ClusterSession<HostSpec>, open: ReadonlyArray<OpenHost<HostSpec>>, ids: HealthIdentities): Map<string, AnyCheck[]> {

@@ -62,12 +62,63 @@ describe.skipIf(!labAvailable())('cluster checks over the SSH connection (etcd+m
     expect(clusterChanges((await cluster.json('plan')).report)).toEqual([]);
   });
 
-  it("health reads etcd's and the cluster's state through the same channels: every row ok, etcd's auth on", async () => {
+  it('changes the cluster through the API as well: the binding, the label, the taint and CoreDNS come back with nothing run on the master but facts and probe', async () => {
+    await hosts.run(
+      0,
+      [
+        `${KUBECTL} delete clusterrolebinding kubestrap:apiserver-kubelet-client`,
+        `${KUBECTL} label node ${master()} node-role.kubernetes.io/control-plane-`,
+        `${KUBECTL} taint node ${master()} node-role.kubernetes.io/control-plane:NoSchedule- example.com/keep=yes:NoSchedule`,
+        `${KUBECTL} -n kube-system delete deployment coredns`,
+      ].join(' && '),
+    );
+    const { run, report } = await cluster.json('apply');
+    expect(run.code, `${errorsOf(report)}\n${run.stderr}`).toBe(0);
+    expect(clusterChanges(report).sort()).toEqual(
+      ['command:cluster:addon:coredns', 'command:cluster:apiserver-kubelet-access', `command:cluster:control-plane-label:${master()}`, `command:cluster:control-plane-taint:${master()}`].map(
+        (c) => `${master()} ${c}`,
+      ),
+    );
+    // Facts, probe, and the probe again of the phases after the first that changed the master (the
+    // engine reads a changed host again): the four changes themselves ran nothing there.
+    expect(roundTrips(report, master())).toMatchObject({ handshakes: 1, execs: 3, sftpOps: 0 });
+    const node = JSON.parse(await hosts.run(0, `${KUBECTL} get node ${master()} -o json`)) as {
+      metadata: { labels: Record<string, string> };
+      spec: { taints?: Array<{ key: string; value?: string }> };
+    };
+    expect(node.metadata.labels['node-role.kubernetes.io/control-plane']).toBe('');
+    // The taint kubestrap owns is back; the one an operator added stays.
+    expect((node.spec.taints ?? []).map((t) => t.key).sort()).toEqual(['example.com/keep', 'node-role.kubernetes.io/control-plane']);
+    expect(await hosts.run(0, `${KUBECTL} get clusterrolebinding kubestrap:apiserver-kubelet-client -o jsonpath='{.subjects[0].name}'`)).toBe('kube-apiserver-kubelet-client');
+    // Server-side apply: the objects record kubestrap as the manager of what it applied.
+    expect(await hosts.run(0, `${KUBECTL} -n kube-system get deployment coredns -o jsonpath='{.metadata.managedFields[*].manager}'`)).toContain('kubestrap');
+    await hosts.run(0, `${KUBECTL} taint node ${master()} example.com/keep-`);
+    expect(clusterChanges((await cluster.json('plan')).report)).toEqual([]);
+  });
+
+  it("the API server takes server-side apply as upstream does: kubectl apply --server-side creates, drops a field it no longer applies, keeps another manager's", async () => {
+    const cm = (manager: string, data: string) =>
+      `printf '%s' '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ssa","namespace":"default"},"data":${data}}' | ${KUBECTL} apply --server-side --field-manager=${manager} -f -`;
+    expect(await hosts.run(0, cm('e2e', '{"a":"1","b":"2"}'))).toContain('serverside-applied');
+    await hosts.run(0, cm('other', '{"c":"3"}'));
+    await hosts.run(0, cm('e2e', '{"a":"1"}'));
+    expect(JSON.parse(await hosts.run(0, `${KUBECTL} get configmap ssa -o jsonpath='{.data}'`))).toEqual({ a: '1', c: '3' });
+    expect((await hosts.run(0, `${KUBECTL} get configmap ssa -o jsonpath='{.metadata.managedFields[*].manager}'`)).split(' ').sort()).toEqual(['e2e', 'other']);
+  });
+
+  it("health reads etcd's and the cluster's state through the same channels: every row ok, etcd's auth on, one command on the master", async () => {
     const run = await cluster.cli(['health', '--output', 'json']);
-    const rows = (JSON.parse(run.stdout) as { checks: HealthRow[] }).checks;
+    const parsed = JSON.parse(run.stdout) as { checks: HealthRow[]; hosts: Array<{ host: string; roundTrips: { execs: number; channels?: number } }> };
+    const rows = parsed.checks;
     expect(rows.filter((r) => !r.ok).map((r) => `${r.check} ${r.host}: ${r.detail}`)).toEqual([]);
     expect(run.code).toBe(0);
+    // Its services and the controller-manager's and scheduler's health in one command; /readyz, etcd and the cluster's state are the controller's requests.
+    const trips = Object.fromEntries(parsed.hosts.map((h) => [h.host, h.roundTrips]));
+    expect(trips[master()]).toMatchObject({ execs: 1 });
+    expect(trips[master()]!.channels).toBeGreaterThanOrEqual(6);
     const row = (check: string) => rows.filter((r) => r.check === check).map((r) => [r.host, r.detail]);
+    expect(row('API server /readyz')).toEqual([[master(), 'ok']]);
+    expect(row('etcd member list')).toEqual([[master(), `1 members started: ${master()}`]]);
     expect(row('etcd endpoint health')).toEqual([[master(), `https://${hosts.host(0).address}:2379 is healthy`]]);
     expect(row('etcd access control')).toEqual([[master(), 'on: each client reaches only its own keys']]);
     expect(

@@ -16,8 +16,31 @@ export const healthReportSchema = z.object({
   ok: z.boolean(),
   durationMs: z.number().int(),
   checks: z.array(healthRowSchema),
+  hosts: z
+    .array(
+      z.object({
+        host: z.string(),
+        roundTrips: z.object({
+          handshakes: z.number().int(),
+          execs: z.number().int().meta({ description: 'commands run on the host: one for its checks (two on the master that runs the pod check of --deep)' }),
+          sftpOps: z.number().int(),
+          channels: z.number().int().optional().meta({ description: "forwarded channels: kubestrap's own requests to the host's API server or etcd, no process on the host" }),
+        }),
+      }),
+    )
+    .optional()
+    .meta({ description: 'each reached host and what the checks cost it over SSH' }),
 });
 
 export function healthJson(report: HealthReport, filter: TextFilter): string {
-  return jsonReport(healthReportSchema, { ok: report.ok, durationMs: report.durationMs, checks: report.rows }, filter);
+  return jsonReport(
+    healthReportSchema,
+    {
+      ok: report.ok,
+      durationMs: report.durationMs,
+      checks: report.rows,
+      hosts: report.roundTrips.map(({ host, handshakes, execs, sftpOps, channels }) => ({ host, roundTrips: { handshakes, execs, sftpOps, ...(channels === undefined ? {} : { channels }) } })),
+    },
+    filter,
+  );
 }

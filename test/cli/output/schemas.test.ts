@@ -47,7 +47,15 @@ describe('jsonReport', () => {
   });
 
   it('filters every string after checking, as the text output does', () => {
-    const out = healthJson({ ok: false, durationMs: 12, rows: [{ check: 'node Ready', host: 'w1', ok: false, detail: 'NotReady\u001b[31m secret' }] }, (s) => printable(s).replaceAll('secret', '***'));
+    const out = healthJson(
+      {
+        ok: false,
+        durationMs: 12,
+        rows: [{ check: 'node Ready', host: 'w1', ok: false, detail: 'NotReady\u001b[31m secret' }],
+        roundTrips: [{ host: 'm1', handshakes: 1, execs: 1, sftpOps: 0, channels: 4 }],
+      },
+      (s) => printable(s).replaceAll('secret', '***'),
+    );
     expect(out).not.toContain('\u001b');
     expect(out).toContain('***');
     expectFitsSchemaFile('health', out);
