@@ -2,27 +2,42 @@ import { parsePhaseRecords, PHASE_RECORDS_SNIPPET, type RecordedPhase } from './
 import { parseSections, sectionedScript } from './sections.js';
 import { readLine } from './shell-read.js';
 import type { TargetHost } from './target.js';
+import type { HostChannel } from './phase.js';
+
+/**
+ * The controller's own request for a fact, through a channel of the host's SSH connection to a port
+ * the host serves (an API): no process starts on the host. Resolves to the output the fact's parser
+ * reads; a throw reads as a snippet that did not run (undefined).
+ */
+export type FactQuery = (channel: HostChannel) => Promise<string>;
 
 /**
  * A fact a phase reads from each host: a named shell snippet that only looks (it runs inside the
- * one fact command; it may depend on the host) and the parser that turns its output into the value
- * every consumer reads. A host's output is parsed once, whoever asks; `undefined` when the snippet
- * did not run on that host.
+ * one fact command; it may depend on the host), or the controller's own request (`query`, made
+ * alongside that command), and the parser that turns its output into the value every consumer
+ * reads. A host's output is parsed once, whoever asks; `undefined` when it did not run on that host.
  */
-export interface Fact<T, H extends TargetHost = TargetHost> {
+export interface Fact<T, H extends TargetHost = TargetHost, S = unknown> {
   readonly key: string;
-  readonly snippet: string | ((host: H) => string);
+  readonly snippet?: string | ((host: H) => string);
+  /** In place of a snippet; `spec` is the run's (RunOptions.spec). A method: a fact of a known spec type is one of any. */
+  query?(host: H, spec: S): FactQuery;
   parse(output: string | undefined): T;
 }
 
-export function defineFact<T, H extends TargetHost = TargetHost>(key: string, snippet: Fact<T, H>['snippet'], parse: (output: string | undefined) => T): Fact<T, H> {
+export function defineFact<T, H extends TargetHost = TargetHost>(key: string, snippet: string | ((host: H) => string), parse: (output: string | undefined) => T): Fact<T, H> {
   return { key, snippet, parse };
+}
+
+/** A fact the controller asks itself (FactQuery), for hosts of spec type `S`. */
+export function defineQueryFact<T, H extends TargetHost, S>(key: string, query: (host: H, spec: S) => FactQuery, parse: (output: string | undefined) => T): Fact<T, H, S> {
+  return { key, query, parse };
 }
 
 const parsedFacts = new WeakMap<HostFacts, Map<string, unknown>>();
 
 /** A fact's value on a host, parsed from its output the first time it is asked for. */
-export function readFact<T>(facts: HostFacts, fact: Fact<T, never>): T {
+export function readFact<T>(facts: HostFacts, fact: Fact<T, never, never>): T {
   let parsed = parsedFacts.get(facts);
   if (!parsed) parsedFacts.set(facts, (parsed = new Map()));
   if (!parsed.has(fact.key)) parsed.set(fact.key, fact.parse(facts.extra[fact.key]));
@@ -31,7 +46,12 @@ export function readFact<T>(facts: HostFacts, fact: Fact<T, never>): T {
 
 /** The snippets of `facts` for one host, by key: what the fact command runs for them. */
 export function factSnippets<H extends TargetHost>(host: H, facts: ReadonlyArray<Fact<unknown, H>>): Record<string, string> {
-  return Object.fromEntries(facts.map((f) => [f.key, typeof f.snippet === 'string' ? f.snippet : f.snippet(host)]));
+  return Object.fromEntries(facts.flatMap((f) => (f.snippet === undefined ? [] : [[f.key, typeof f.snippet === 'string' ? f.snippet : f.snippet(host)]])));
+}
+
+/** The controller's own requests of `facts` for one host, by key: made alongside its fact command. */
+export function factQueries<H extends TargetHost, S>(host: H, facts: ReadonlyArray<Fact<unknown, H, S>>, spec: S): Record<string, FactQuery> {
+  return Object.fromEntries(facts.flatMap((f) => (f.query ? [[f.key, f.query(host, spec)]] : [])));
 }
 
 /** What a host is, read once at the start of a run in a single command. */

@@ -4,7 +4,7 @@ import { applyChanges, restartOne } from './apply.js';
 import type { Change } from './change.js';
 import { actionResource, carryOut, type AssignedAction } from './cluster-actions.js';
 import { fetchCurrentContents } from './current-content.js';
-import { factSnippets, type HostFacts } from './facts.js';
+import { factQueries, factSnippets, type HostFacts } from './facts.js';
 import { planRestarts, type LaterServices, type Restart, type RestartPlan } from './handlers.js';
 import type { KindContext, PackageTool } from './kinds/kind.js';
 import type { ClusterAction, ClusterContext, ClusterHost, HostChannel, Phase, PhaseContext, RunMode } from './phase.js';
@@ -194,11 +194,8 @@ function readHosts(opts: Opts): TargetHost[] {
  * the run from the start.
  */
 async function openHosts(opts: Opts, reports: Map<string, HostReport>, reading: readonly TargetHost[]): Promise<Run[]> {
-  const snippets = (host: TargetHost) =>
-    factSnippets(
-      host,
-      opts.phases.flatMap((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? []))),
-    );
+  const factsOf = (host: TargetHost) => opts.phases.flatMap((p) => (typeof p.facts === 'function' ? p.facts(host) : (p.facts ?? [])));
+  const snippets = (host: TargetHost) => factSnippets(host, factsOf(host));
   // A host that answered is done connecting once the caller has described it.
   const reached = await opts.session.readFacts(
     snippets,
@@ -208,6 +205,7 @@ async function openHosts(opts: Opts, reports: Map<string, HostReport>, reading: 
     },
     undefined,
     reading,
+    (host) => factQueries(host, factsOf(host), opts.spec),
   );
   for (const lost of reached.lost) reportLost(reports, lost.host, lost.status, lost.error);
   return reached.open.flatMap((h) => {

@@ -1,7 +1,8 @@
 import { HostError, KubestrapError, SshError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import type { SshTarget } from '../ssh/target.js';
-import { factsScript, parseFacts, type HostFacts } from './facts.js';
+import { factsScript, parseFacts, type FactQuery, type HostFacts } from './facts.js';
+import type { HostChannel } from './phase.js';
 import { mapLimit } from './limit.js';
 import { parseSections, sectionedScript } from './sections.js';
 import type { TargetHost } from './target.js';
@@ -97,12 +98,16 @@ export class ClusterSession<H extends TargetHost> {
     observer?: ConnectObserver,
     accept?: (host: H, facts: HostFacts) => void,
     hosts: readonly H[] = this.hosts,
+    queries: (host: H) => Readonly<Record<string, FactQuery>> = () => ({}),
   ): Promise<Reached<H, HostWithFacts<H>>> {
     return this.reach(hosts, observer, async (host, remote) => {
       const began = Date.now();
       const sentAt = Date.now();
+      // The controller's own requests go through the host's channels while its fact command runs.
+      const asked = Promise.all(Object.entries(queries(host)).map(async ([key, query]) => [key, await query(channelOf(remote)).catch(() => undefined)] as const));
       const output = (await remote.run(factsScript(snippets(host)))).stdout;
       const facts = parseFacts(output, { sentAt, receivedAt: Date.now() });
+      for (const [key, answer] of await asked) if (answer !== undefined) facts.extra[key] = answer;
       accept?.(host, facts);
       this.opts.log?.({ event: 'facts', host: host.name, os: facts.os.prettyName, kernel: facts.kernel, clockSkewMs: facts.clockSkewMs, durationMs: Date.now() - began });
       return { host, remote, facts };
@@ -156,4 +161,10 @@ export class ClusterSession<H extends TargetHost> {
 
 export function asKubestrapError(host: string, err: unknown): KubestrapError {
   return err instanceof KubestrapError ? err : new HostError(host, String((err as Error)?.message ?? err));
+}
+
+/** Channels the host opens for the controller (forwarded TCP over its SSH connection); refused where the host is not reached over SSH. */
+export function channelOf(remote: RemoteHost): HostChannel {
+  const forward = remote.forwardOut?.bind(remote);
+  return (address, port) => (forward ? forward(address, port) : Promise.reject(new HostError(remote.name, `cannot open ${address}:${port}: the host is not reached over SSH`)));
 }

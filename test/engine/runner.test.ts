@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HOST_RECORD_DIR, HOST_RECORD_FILE, phaseRecordLine } from '../../src/engine/host-record.js';
 import { withInstalled } from '../../src/engine/installed.js';
+import { defineQueryFact, readFact } from '../../src/engine/facts.js';
+import type { TargetHost } from '../../src/engine/target.js';
 import type { ClusterAction } from '../../src/phases/context.js';
 import { runSucceeded, type HostStatus, type PhaseHostReport, type RunReport } from '../../src/engine/report.js';
 import type { CommandResource, FileResource, LocalFileResource, ReadinessCheck, RecordResource, Resource, ServiceResource } from '../../src/engine/resource.js';
@@ -428,6 +430,34 @@ describe('runPhases on fake hosts: cluster changes the controller makes itself (
     const error = resultOf(report, 'api', 'n2').error!;
     expect(error.format()).toMatch(/^n2 command:cluster:applied: .*answered 422: invalid\n {2}fix: look at the API server/);
     expect(cluster.host('n2').commands).toEqual(['facts']);
+  });
+});
+
+describe('runPhases on fake hosts: facts the controller asks itself (query)', () => {
+  const tmp = useTempDir();
+
+  it('reads a query fact alongside the fact command (nothing more runs on the host), and a failed request as no answer', async () => {
+    const cluster = fakeCluster(tmp(), { n1: {}, n2: {} });
+    const answer = defineQueryFact<string | undefined, TargetHost, unknown>(
+      'answer',
+      (host) => async () => {
+        if (host.name === 'n2') throw new Error('API server down');
+        return `asked for ${host.name}`;
+      },
+      (out) => out,
+    );
+    const seen: string[] = [];
+    const reader: Phase = {
+      ...actionsPhase('reader'),
+      facts: [answer],
+      preflight: (ctx) => {
+        for (const h of ctx.hosts) seen.push(`${h.host.name}: ${readFact(h.facts, answer) ?? 'no answer'}`);
+        return [];
+      },
+    };
+    await converge(cluster, [reader]);
+    expect(seen).toEqual(['n1: asked for n1', 'n2: no answer']);
+    expect(cluster.host('n1').commands).toEqual(['facts']);
   });
 });
 

@@ -1,32 +1,46 @@
-import { etcdctl, kubectl } from '../../components/clients.js';
-import { LOCAL_ETCD } from '../../components/catalog.js';
+import { etcdApiOn, kubeApiOn } from '../../cluster-api/cluster-apis.js';
+import type { EtcdMember as ListedMember } from '../../cluster-api/etcd-api.js';
+import { NodeListSchema } from '../../cluster-api/kube-objects.js';
+import { clientIdentity } from '../../pki/client-identities.js';
 import { memberOf, parseMemberList, type EtcdMember } from '../../components/etcd-members.js';
-import type { HostSpec } from '../../config/cluster-spec.js';
-import { defineFact, readFact } from '../../engine/facts.js';
+import type { ClusterSpec, HostSpec } from '../../config/cluster-spec.js';
+import { defineQueryFact, readFact } from '../../engine/facts.js';
 import type { ClusterContext, ClusterHost } from '../context.js';
 
 /**
- * What the running cluster says of its membership, read with the facts (one etcdctl call on each
- * etcd host, one kubectl call on each master), so that plan, the preflight and the cluster actions
+ * What the running cluster says of its membership, read with the facts (the controller asks each
+ * etcd host's etcd and each master's API server itself, through their connections, alongside
+ * their fact commands: no process on the host), so that plan, the preflight and the cluster actions
  * all decide from the same answer before anything changes.
  */
 
 /**
- * The member list as this host's own etcd reports it, as the health check (member list needs no
- * grant); undefined when it could not answer. etcd serves the list linearizably, so an answer also
- * says that this member is up and part of a quorum.
+ * The member list as this host's own etcd reports it, asked as the health check (member list needs
+ * no grant); undefined when it could not answer. etcd serves the list linearizably, so an answer
+ * also says that this member is up and part of a quorum. Kept as etcdctl's simple format
+ * (components/etcd-members.ts reads it), which is what the fact read before it was asked over gRPC.
  */
-export const MEMBERS_FACT = defineFact<EtcdMember[] | undefined, HostSpec>(
+export const MEMBERS_FACT = defineQueryFact<EtcdMember[] | undefined, HostSpec, ClusterSpec>(
   'etcd-members',
-  (host) => `${etcdctl(host, LOCAL_ETCD)} member list 2>/dev/null || echo '@@unknown'`,
-  (out) => (out === undefined || out.includes('@@unknown') ? undefined : parseMemberList(out)),
+  (host, spec) => async (channel) => (await etcdApiOn(host, channel, clientIdentity(spec, 'etcdHealthcheck')).memberList()).map(memberLine).join('\n'),
+  (out) => (out === undefined ? undefined : parseMemberList(out)),
 );
 
-/** The registered Nodes' names, asked on a master as its administrator; undefined when it could not answer. */
-export const NODES_FACT = defineFact<string[] | undefined, HostSpec>(
+/** A member as a line of `etcdctl member list`: id, status, name, peer URLs, client URLs, is learner. */
+function memberLine(m: ListedMember): string {
+  return [m.id, m.started ? 'started' : 'unstarted', m.name, m.peerUrls.join(','), m.clientUrls.join(','), String(m.isLearner)].join(', ');
+}
+
+/** The registered Nodes' names, asked of a master's API server as its administrator; undefined when it could not answer. */
+export const NODES_FACT = defineQueryFact<string[] | undefined, HostSpec, ClusterSpec>(
   'cluster-nodes',
-  (host) => `${kubectl(host)} get nodes -o name 2>/dev/null || echo '@@unknown'`,
-  (out) => (out === undefined || out.includes('@@unknown') ? undefined : out.split('\n').flatMap((l) => (l.startsWith('node/') ? [l.slice('node/'.length).trim()] : []))),
+  (host, spec) => async (channel) => {
+    const list = await kubeApiOn(spec, host, channel, clientIdentity(spec, 'kubeAdmin')).get('/api/v1/nodes', NodeListSchema);
+    if (!list) throw new Error('the API server has no node list');
+    // As `kubectl get nodes -o name` printed them, which the fact read before it was asked over HTTPS.
+    return list.items.map((n) => `node/${n.metadata.name}`).join('\n');
+  },
+  (out) => (out === undefined ? undefined : out.split('\n').flatMap((l) => (l.startsWith('node/') ? [l.slice('node/'.length).trim()] : []))),
 );
 
 /** Which facts a host reads for membership: the member list on etcd hosts, the Nodes on masters. */

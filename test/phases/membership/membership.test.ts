@@ -23,7 +23,8 @@ function ctx(staying: HostSpec[], leaving: HostSpec[], seen: Record<string, Seen
     .filter((h) => seen[h.name])
     .map((h) => {
       const s = seen[h.name]!;
-      const extra = { 'etcd-members': s.members ? s.members.map((n) => line(n)).join('\n') : '@@unknown', 'etcd-data': s.data ? 'member\n{"cluster":"lab"}' : '' };
+      // No answer: the controller's request failed, so the fact has no output at all.
+      const extra = { ...(s.members ? { 'etcd-members': s.members.map((n) => line(n)).join('\n') } : {}), 'etcd-data': s.data ? 'member\n{"cluster":"lab"}' : '' };
       return { host: h, facts: { extra, record: new Map() } as never, os: {} as never, files: [] };
     });
   return { spec, mode: 'apply', hosts };
