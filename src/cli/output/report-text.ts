@@ -21,10 +21,12 @@ export function formatReport(report: RunReport, filter: TextFilter = printable, 
   }
   out.push('== hosts ==');
   for (const host of report.hosts) {
+    if (host.status === 'skipped') continue;
     const stopped = host.status === 'unreachable' || (host.status === 'failed' && !report.results.some((r) => r.host === host.host));
     if (stopped) out.push(`${host.host} (${host.address}): ${host.status}`, ...indent(host.error?.format() ?? ''));
     else out.push(`${host.host} (${host.address}): ${host.system ?? host.status}`);
   }
+  out.push(...notContacted(report));
   out.push(...upgradeLines(upgrade));
   for (const phase of report.phases) {
     const results = report.results.filter((r) => r.phase === phase);
@@ -34,6 +36,14 @@ export function formatReport(report: RunReport, filter: TextFilter = printable, 
   }
   out.push(totals(report));
   return `${filter(out.join('\n'))}\n`;
+}
+
+/** The hosts a run limited to others did not need (--limit), as one line: at 1000 hosts, not 999 rows. */
+function notContacted(report: RunReport): string[] {
+  const names = report.hosts.filter((h) => h.status === 'skipped').map((h) => h.host);
+  if (names.length === 0) return [];
+  const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+  return [`not contacted (--limit: no phase needs them): ${shown}`];
 }
 
 function hostBlock(report: RunReport, r: PhaseHostReport): string[] {
@@ -58,6 +68,7 @@ function totals(report: RunReport): string {
   const parts = [`${changes} change(s) and ${restarts} restart(s) ${report.mode === 'plan' ? 'planned' : 'applied'} on ${touched} host(s)`, `${by('ok')} up to date`];
   if (by('failed')) parts.push(`${by('failed')} failed`);
   if (by('unreachable')) parts.push(`${by('unreachable')} unreachable`);
+  if (by('skipped')) parts.push(`${by('skipped')} not contacted`);
   const verdict = report.refused.length ? ' — REFUSED, nothing changed' : runSucceeded(report) ? '' : ' — FAILED';
   return `${report.mode === 'plan' ? 'Plan' : 'Apply'}: ${parts.join(', ')} (${(report.durationMs / 1000).toFixed(1)} s)${verdict}`;
 }

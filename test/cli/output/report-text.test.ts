@@ -135,6 +135,15 @@ describe('formatReport', () => {
     );
   });
 
+  it('plan --limit: the hosts no phase needed are one line, and counted', () => {
+    const others = ['w2', 'w3', 'w4', 'w5', 'w6', 'w7'].map((name, i): HostReport => ({ host: name, address: `10.0.0.${20 + i}`, status: 'skipped' }));
+    const limited: RunReport = { ...planReport, hosts: hosts('ok', others), results: [result({ status: 'ok' }), result({ host: 'w1', status: 'ok' })] };
+    const text = formatReport(limited);
+    expect(text).toContain('w1 (10.0.0.12): Debian GNU/Linux 12 (apt)\nnot contacted (--limit: no phase needs them): w2, w3, w4, w5, w6 and 1 more\n== os');
+    expect(text).not.toContain('w7 (');
+    expect(text).toContain('2 up to date, 6 not contacted (1.5 s)\n');
+  });
+
   it('apply: what was done without diffs, the failure with command and exit code, and what was not applied', () => {
     expect(formatReport(applyReport)).toBe(
       [
