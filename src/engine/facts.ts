@@ -20,8 +20,12 @@ export type FactQuery = (channel: HostChannel) => Promise<string>;
 export interface Fact<T, H extends TargetHost = TargetHost, S = unknown> {
   readonly key: string;
   readonly snippet?: string | ((host: H) => string);
-  /** In place of a snippet; `spec` is the run's (RunOptions.spec). A method: a fact of a known spec type is one of any. */
-  query?(host: H, spec: S): FactQuery;
+  /**
+   * In place of a snippet; `spec` is the run's (RunOptions.spec); undefined where the host has
+   * nothing to ask (no answer, as a snippet that did not run). A method: a fact of a known spec type
+   * is one of any.
+   */
+  query?(host: H, spec: S): FactQuery | undefined;
   parse(output: string | undefined): T;
 }
 
@@ -30,7 +34,7 @@ export function defineFact<T, H extends TargetHost = TargetHost>(key: string, sn
 }
 
 /** A fact the controller asks itself (FactQuery), for hosts of spec type `S`. */
-export function defineQueryFact<T, H extends TargetHost, S>(key: string, query: (host: H, spec: S) => FactQuery, parse: (output: string | undefined) => T): Fact<T, H, S> {
+export function defineQueryFact<T, H extends TargetHost, S>(key: string, query: (host: H, spec: S) => FactQuery | undefined, parse: (output: string | undefined) => T): Fact<T, H, S> {
   return { key, query, parse };
 }
 
@@ -51,7 +55,12 @@ export function factSnippets<H extends TargetHost>(host: H, facts: ReadonlyArray
 
 /** The controller's own requests of `facts` for one host, by key: made alongside its fact command. */
 export function factQueries<H extends TargetHost, S>(host: H, facts: ReadonlyArray<Fact<unknown, H, S>>, spec: S): Record<string, FactQuery> {
-  return Object.fromEntries(facts.flatMap((f) => (f.query ? [[f.key, f.query(host, spec)]] : [])));
+  return Object.fromEntries(
+    facts.flatMap((f) => {
+      const query = f.query?.(host, spec);
+      return query ? [[f.key, query]] : [];
+    }),
+  );
 }
 
 /** What a host is, read once at the start of a run in a single command. */

@@ -4,7 +4,7 @@ import { NodeListSchema } from '../../cluster-api/kube-objects.js';
 import { clientIdentity } from '../../pki/client-identities.js';
 import { memberOf, parseMemberList, type EtcdMember } from '../../components/etcd-members.js';
 import type { ClusterSpec, HostSpec } from '../../config/cluster-spec.js';
-import { defineQueryFact, readFact } from '../../engine/facts.js';
+import { defineQueryFact, readFact, type FactQuery } from '../../engine/facts.js';
 import type { ClusterContext, ClusterHost } from '../context.js';
 
 /**
@@ -22,7 +22,8 @@ import type { ClusterContext, ClusterHost } from '../context.js';
  */
 export const MEMBERS_FACT = defineQueryFact<EtcdMember[] | undefined, HostSpec, ClusterSpec>(
   'etcd-members',
-  (host, spec) => async (channel) => (await etcdApiOn(host, channel, clientIdentity(spec, 'etcdHealthcheck')).memberList()).map(memberLine).join('\n'),
+  // Only an etcd host has a member to ask: the others have no answer, as before.
+  (host, spec) => (host.roles.includes('etcd') ? async (channel) => (await etcdApiOn(host, channel, clientIdentity(spec, 'etcdHealthcheck')).memberList()).map(memberLine).join('\n') : undefined),
   (out) => (out === undefined ? undefined : parseMemberList(out)),
 );
 
@@ -34,14 +35,18 @@ function memberLine(m: ListedMember): string {
 /** The registered Nodes' names, asked of a master's API server as its administrator; undefined when it could not answer. */
 export const NODES_FACT = defineQueryFact<string[] | undefined, HostSpec, ClusterSpec>(
   'cluster-nodes',
-  (host, spec) => async (channel) => {
+  (host, spec) => (host.roles.includes('master') ? nodeNames(host, spec) : undefined),
+  (out) => (out === undefined ? undefined : out.split('\n').flatMap((l) => (l.startsWith('node/') ? [l.slice('node/'.length).trim()] : []))),
+);
+
+function nodeNames(host: HostSpec, spec: ClusterSpec): FactQuery {
+  return async (channel) => {
     const list = await kubeApiOn(spec, host, channel, clientIdentity(spec, 'kubeAdmin')).get('/api/v1/nodes', NodeListSchema);
     if (!list) throw new Error('the API server has no node list');
     // As `kubectl get nodes -o name` printed them, which the fact read before it was asked over HTTPS.
     return list.items.map((n) => `node/${n.metadata.name}`).join('\n');
-  },
-  (out) => (out === undefined ? undefined : out.split('\n').flatMap((l) => (l.startsWith('node/') ? [l.slice('node/'.length).trim()] : []))),
-);
+  };
+}
 
 /** Which facts a host reads for membership: the member list on etcd hosts, the Nodes on masters. */
 export function membershipFacts(host: HostSpec): Array<typeof MEMBERS_FACT | typeof NODES_FACT> {

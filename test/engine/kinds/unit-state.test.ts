@@ -48,10 +48,18 @@ describe('unit states in a probe', () => {
     expect(parseUnitState(lines[1]!)).toMatchObject({ loaded: false, active: false });
   });
 
+  it('finds a unit whose block lists its Id anywhere among its properties, and never one whose name only begins the same', () => {
+    const states = ['LoadState=loaded\nId=a.service\nActiveState=active', 'Id=ab.service\nLoadState=loaded\nActiveState=inactive', 'LoadState=loaded\nActiveState=failed\nId=b.service'];
+    const script = [unitStatesPrelude([]), `ks_unit_states='${states.join('\n\n')}'`, ...['a', 'b', 'ab'].map((u) => unitStateProbe(u))].join('\n');
+    // No PATH: builtins only, no awk, tr or systemctl.
+    const out = execFileSync('/bin/sh', ['-c', script], { env: { PATH: '/nonexistent' }, encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual(['LoadState=loaded ActiveState=active', 'LoadState=loaded ActiveState=failed', 'LoadState=loaded ActiveState=inactive']);
+  });
+
   it('asks systemd directly for a unit the answer does not hold under its name (an alias, or none declared)', () => {
     const { lines, calls } = run(unitStatesPrelude(['sshd']), ['sshd', 'kubelet']);
     expect(calls).toHaveLength(3);
     expect(lines.map((l) => parseUnitState(l).active)).toEqual([true, true]);
-    expect(run('', ['kubelet']).lines.map((l) => parseUnitState(l).loaded)).toEqual([true]);
+    expect(run(unitStatesPrelude([]), ['kubelet']).lines.map((l) => parseUnitState(l).loaded)).toEqual([true]);
   });
 });
