@@ -272,7 +272,7 @@ describe('runtime phase', () => {
       const out = refuse(spec, 'rocky93', `cgroup tmpfs\n${query('docker', "rc 1\n| Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml")}`);
       expect(out).toEqual([
         "w1 DOCKER_YUM_REPO: no containerd that Kubernetes v1.35.0 supports (containerd's table: 2.2.0+, 2.1.5+ or 1.7.28+) comes from CONTAINER_RUNTIME_SOURCE=docker: Docker's repository http://10.0.0.1:9/el/$releasever: could not be read (exit 1: Error: Failed to download metadata for repo 'kubestrap-docker-ce-stable': Cannot download repomd.xml)\n" +
-          '  fix: point DOCKER_YUM_REPO at a repository (or mirror) this host reaches, set CONTAINER_RUNTIME_SOURCE=auto or static (the release binaries), or choose a KUBE_VERSION that a containerd on offer supports',
+          "  fix: point DOCKER_YUM_REPO at a repository (or mirror) this host reaches, set CONTAINER_RUNTIME_SOURCE=auto or static (the release binaries), or choose a KUBE_VERSION that a containerd on offer supports, or, last, for a distribution's build with backported fixes, CONTAINERD_ALLOW_UNSUPPORTED=true (takes one outside the table, with a warning)",
       ]);
     });
 
