@@ -264,14 +264,14 @@ export const COMPONENTS = {
     binaries: ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc'],
     withRuntime: true,
     files: ['/etc/containerd/'],
-    service: { unit: 'containerd.service', ports: {}, readiness: () => ({ check: 'ctr version', description: 'answers `ctr version`', timeoutSec: 60 }), rolling: false },
+    service: { unit: 'containerd.service', daemon: 'containerd', ports: {}, readiness: () => ({ check: 'ctr version', description: 'answers `ctr version`', timeoutSec: 60 }), rolling: false },
   },
   docker: {
     roles: ['worker'],
     binaries: ['docker', 'dockerd', 'docker-proxy', 'docker-init'],
     withRuntime: true,
     files: ['/etc/docker/'],
-    service: { unit: 'docker.service', ports: {}, readiness: () => ({ check: 'docker info', description: 'answers `docker info`', timeoutSec: 60 }), rolling: false },
+    service: { unit: 'docker.service', daemon: 'dockerd', ports: {}, readiness: () => ({ check: 'docker info', description: 'answers `docker info`', timeoutSec: 60 }), rolling: false },
   },
   /**
    * The node-local API load balancer (haproxy from the OS packages) on LB hosts (apiLbOn): a TCP

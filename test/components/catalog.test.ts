@@ -77,6 +77,11 @@ describe('the component catalog: binaries', () => {
     expect(serviceOfBinary('kube-apiserver')).toBe('kube-apiserver');
     expect(serviceOfBinary('etcd')).toBe('etcd');
     expect(serviceOfBinary('flanneld')).toBe('flanneld');
+    // A runtime upgrade that replaces only the binaries (a patch release) must restart the daemons too.
+    expect(serviceOfBinary('containerd')).toBe('containerd');
+    expect(serviceOfBinary('dockerd')).toBe('docker');
+    expect(serviceOfBinary('runc')).toBeUndefined();
+    expect(serviceOfBinary('containerd-shim-runc-v2')).toBeUndefined();
     expect(serviceOfBinary('etcdctl')).toBeUndefined();
     expect(serviceOfBinary('kubectl')).toBeUndefined();
     expect(serviceOfBinary('portmap')).toBeUndefined();
