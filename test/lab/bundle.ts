@@ -43,11 +43,13 @@ export interface LabBundleOptions {
    */
   kubeVersion?: string;
   /**
-   * Projects whose real binaries come from another generation's packages than the bundle's (part of
-   * the cache key): e.g. the previous generation with the current etcd, where Debian 12's etcd 3.4.23
-   * is older than any supported Kubernetes minor runs on (3.4.29, src/upstream/etcd.ts).
+   * Projects whose real binaries come from other packages than the bundle's generation's (part of
+   * the cache key): another generation's, e.g. the previous generation with the current etcd, where
+   * Debian 12's etcd 3.4.23 is older than any supported Kubernetes minor runs on (3.4.29,
+   * src/upstream/etcd.ts); or packages named here, e.g. bundle-debs.ts's TRIXIE_ETCD (3.5.16), an
+   * etcd older than the current generation's for an upgrade.
    */
-  projectsFrom?: Partial<Record<Project, Generation>>;
+  projectsFrom?: Partial<Record<Project, Generation | readonly DebBinaries[]>>;
   log?: (msg: string) => void;
 }
 
@@ -119,7 +121,8 @@ async function planDeb(repos: LabRepos, source: DebBinaries): Promise<PlannedDeb
 async function planBundle(repos: LabRepos, generation: Generation, opts: LabBundleOptions): Promise<BundlePlan> {
   const projects: BundlePlan['projects'] = {};
   for (const project of Object.keys(GENERATION_DEBS[generation]) as Project[]) {
-    const sources = GENERATION_DEBS[opts.projectsFrom?.[project] ?? generation][project] ?? [];
+    const from = opts.projectsFrom?.[project] ?? generation;
+    const sources = typeof from === 'string' ? (GENERATION_DEBS[from][project] ?? []) : from;
     projects[project] = await Promise.all(sources.map((s) => planDeb(repos, s)));
   }
   const kubectl = await planDeb(repos, KUBECTL);

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { execLine } from './exec-line.js';
-import { describeVersions } from './unstable-repo.js';
+import { describeVersions } from './debian-suite.js';
 import { GENERATIONS, parseGeneration } from './generations.js';
 import { addHosts, cutLink, FLAVOURS, hostExec, labDown, labInfo, labStatus, labUp, parseFlavour, removeHosts, restoreLink, startHost, stopHost, type Flavour, type LabInfo } from './index.js';
 

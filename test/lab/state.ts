@@ -5,7 +5,8 @@ import type { Generation } from './generations.js';
 import { stateFile } from './paths.js';
 import type { ProcRef } from './proc.js';
 import { rpmRepoUrls, type LabRpmRepos } from './rpm-repo.js';
-import { UNSTABLE_URL_PATH, unstableVersions } from './unstable-repo.js';
+import { suiteVersions } from './debian-suite.js';
+import { UNSTABLE_URL_PATH } from './unstable-repo.js';
 
 export interface LabHost {
   /** Hostname inside the host. */
@@ -119,7 +120,7 @@ export function toInfo(s: LabState): LabInfo {
     knownHosts: s.knownHosts,
     stateDir: s.stateDir,
     rpm: s.rpmRepoDir ? rpmRepoUrls(s.repoUrl) : null,
-    unstable: s.unstableRepoDir ? { url: `${s.repoUrl}${UNSTABLE_URL_PATH}`, packages: unstableVersions(s.unstableRepoDir).packages } : null,
+    unstable: s.unstableRepoDir ? { url: `${s.repoUrl}${UNSTABLE_URL_PATH}`, packages: suiteVersions(s.unstableRepoDir).packages } : null,
     hosts: s.hosts.map(publicHost),
   };
 }

@@ -1,10 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cachedDir, shortHash } from './cache.js';
-import { CACHE_DIR } from './paths.js';
-import { machineAcquireSettings, ownApt } from './own-apt.js';
-import { debsOf, indexRepo, repoHash } from './repo.js';
-import { debianMirror } from './rootfs.js';
+import { describeVersions, fetchSuite } from './debian-suite.js';
+import { indexRepo, repoHash } from './repo.js';
 import { runInOverlay, withRootfsOverlay } from './rootfs-overlay.js';
 
 /**
@@ -49,18 +47,8 @@ export const UNSTABLE_SUITE = 'unstable';
 /** The URL path the lab's repo server serves this repo below: `deb [trusted=yes] http://GATEWAY:PORT/unstable ./`. */
 export const UNSTABLE_URL_PATH = '/unstable';
 
-const VERSIONS_FILE = 'versions.json';
-const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 /** Bump when the build changes; the package list and the Debian 12 repo it is checked against are in the key too. */
 const RECIPE_VERSION = 2;
-
-/** What a build fetched: each package's Debian version, the mirror and when. */
-export interface UnstableVersions {
-  suite: string;
-  mirror: string;
-  fetchedAt: string;
-  packages: Record<string, string>;
-}
 
 export function unstableRepoHash(): string {
   return shortHash({ packages: UNSTABLE_PACKAGES, suite: UNSTABLE_SUITE, base: repoHash(), recipe: RECIPE_VERSION });
@@ -68,63 +56,17 @@ export function unstableRepoHash(): string {
 
 /**
  * The repo, fetched once per machine: unstable moves, so a build keeps what it fetched (and says
- * which versions) until the package list, the recipe or the Debian 12 repo changes. Delete the
- * `unstable-repo-*` folder to fetch the suite's current builds.
+ * which versions, see debian-suite.ts) until the package list, the recipe or the Debian 12 repo
+ * changes. Delete the `unstable-repo-*` folder to fetch the suite's current builds.
  */
 export async function ensureUnstableRepo(debian12Repo: string, rootfs: string, log: (msg: string) => void): Promise<string> {
   return cachedDir('unstable-repo', unstableRepoHash(), async (dir) => {
     log(`fetching current builds from Debian ${UNSTABLE_SUITE} into ${dir} (about 100 MB, once per machine)`);
-    const mirror = debianMirror();
-    await download(mirror, dir);
-    const versions = debVersions(dir);
+    const { packages: versions } = await fetchSuite(UNSTABLE_SUITE, UNSTABLE_PACKAGES, dir);
     await indexRepo(dir, (pkg) => HOST_PACKAGES.includes(pkg));
     await checkInstallable(debian12Repo, dir, rootfs, versions);
-    const record: UnstableVersions = { suite: UNSTABLE_SUITE, mirror, fetchedAt: new Date().toISOString(), packages: versions };
-    fs.writeFileSync(path.join(dir, VERSIONS_FILE), `${JSON.stringify(record, null, 2)}\n`);
     log(`Debian ${UNSTABLE_SUITE}: ${describeVersions(versions)}`);
   });
-}
-
-/** What the repo holds, as its build recorded it. */
-export function unstableVersions(dir: string): UnstableVersions {
-  return JSON.parse(fs.readFileSync(path.join(dir, VERSIONS_FILE), 'utf8')) as UnstableVersions;
-}
-
-export function describeVersions(versions: Record<string, string>): string {
-  return Object.entries(versions)
-    .map(([pkg, version]) => `${pkg} ${version}`)
-    .join(', ');
-}
-
-/**
- * `apt-get download` of exactly the listed packages with the lab's own apt (its lists and cache
- * under CACHE_DIR/apt-unstable), Release signatures checked against Debian's archive keyring.
- */
-async function download(mirror: string, dir: string): Promise<void> {
-  const apt = await ownApt(path.join(CACHE_DIR, `apt-${UNSTABLE_SUITE}`), {
-    sources: [`deb [signed-by=${KEYRING}] ${mirror} ${UNSTABLE_SUITE} main`],
-    // Root downloads into folders apt's sandbox user cannot write; the lab runs as root anyway.
-    settings: { ...(await machineAcquireSettings()), 'APT::Sandbox::User': 'root' },
-  });
-  await apt.aptGet(['update', '-qq']);
-  await apt.aptGet(['download', '-qq', ...UNSTABLE_PACKAGES], dir);
-}
-
-/** Package name -> Debian version of the .debs in `dir`, from their control fields. */
-function debVersions(dir: string): Record<string, string> {
-  const versions: Record<string, string> = {};
-  for (const pkg of UNSTABLE_PACKAGES) {
-    const deb = debsOf(dir, pkg).pop();
-    if (!deb) throw new Error(`apt-get download left no ${pkg} in ${dir}`);
-    // apt names a download PACKAGE_VERSION_ARCH.deb, the epoch's colon escaped as %3a.
-    versions[pkg] = decodeURIComponent(
-      path
-        .basename(deb)
-        .slice(pkg.length + 1)
-        .replace(/_[^_]+\.deb$/, ''),
-    );
-  }
-  return versions;
 }
 
 /**
