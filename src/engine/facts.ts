@@ -2,7 +2,7 @@ import { parsePhaseRecords, PHASE_RECORDS_SNIPPET, type RecordedPhase } from './
 import { parseSections, sectionedScript } from './sections.js';
 import { readLine } from './shell-read.js';
 import type { TargetHost } from './target.js';
-import type { HostChannel } from './phase.js';
+import type { HostChannel } from './host-channel.js';
 
 /**
  * The controller's own request for a fact, through a channel of the host's SSH connection to a port

@@ -1,7 +1,7 @@
-import type { Duplex } from 'node:stream';
 import type { KubestrapError } from '../errors.js';
 import type { Fact, HostFacts } from './facts.js';
 import type { HostBatches } from './host-batches.js';
+import type { HostChannel } from './host-channel.js';
 import type { LimitReads } from './limited-reads.js';
 import type { RecordFields } from './host-record.js';
 import type { Resource } from './resource.js';
@@ -40,8 +40,7 @@ export interface ClusterContext<S, H extends TargetHost, D> {
   phases?: readonly string[];
 }
 
-/** A TCP connection the host opens to `address:port` (from its own view: 127.0.0.1 is the host itself). */
-export type HostChannel = (address: string, port: number) => Promise<Duplex>;
+export type { HostChannel } from './host-channel.js';
 
 /** A controller-side check of a cluster action; `live` as for HostScript. */
 export type ClusterQuery<H extends TargetHost> = (channel: HostChannel, host: H, live: readonly string[]) => Promise<boolean>;

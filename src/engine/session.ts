@@ -2,7 +2,7 @@ import { HostError, KubestrapError, SshError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import type { SshTarget } from '../ssh/target.js';
 import { factsScript, parseFacts, type FactQuery, type HostFacts } from './facts.js';
-import type { HostChannel } from './phase.js';
+import type { HostChannel } from './host-channel.js';
 import { mapLimit } from './limit.js';
 import { parseSections, sectionedScript } from './sections.js';
 import type { TargetHost } from './target.js';
