@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PKI_PATHS } from '../../src/components/paths.js';
 import { labBundle, labBundleRecord } from '../lab/bundle.js';
+import { TRIXIE_ETCD } from '../lab/bundle-debs.js';
 import { bundleVersionProperties, setProperties } from '../lab/cluster-config.js';
 import { errorsOf, useLabCluster, type JsonReport } from './support/cluster.js';
 import { labAvailable, useLabHosts } from './support/hosts.js';
@@ -10,15 +11,16 @@ import { maxConcurrent, nodesBefore, serviceMonitor, type MonitorResult } from '
 
 /**
  * Issue 24's "done when" on three lab hosts, each an etcd member, a master and a node: a cluster on
- * the previous generation's runtime (Debian 12's containerd 1.6 and Docker 20.10) and Kubernetes 1.35
- * becomes one on the current generation's (Debian unstable's containerd 2.1 and Docker 28) and 1.36
- * with one apply of the edited versions, watched while it runs; then a 1.36 -> 1.37 upgrade is
- * SIGKILLed after the first API server restarted on its new binary, and the next apply finishes it.
+ * Debian 13's etcd 3.5.16, the previous generation's runtime (Debian 12's containerd 1.6 and Docker
+ * 20.10) and Kubernetes 1.35 becomes one on the current generation's etcd 3.5.30 and runtime (Debian
+ * unstable's containerd 2.1 and Docker 28) and 1.36 with one apply of the edited versions, watched
+ * while it runs; then a 1.36 -> 1.37 upgrade is SIGKILLed after the first API server restarted on its
+ * new binary, and the next apply finishes it.
  *
- * etcd is unstable's 3.5.30 throughout: Debian 12's 3.4.23 is older than the 3.4.29 that every
- * Kubernetes minor kubestrap supports needs (src/upstream/etcd.ts; config load refuses it), and the
- * lab has no other etcd, so this file cannot show an etcd version step; it checks that etcd keeps
- * its data and never loses two members at once through the upgrade.
+ * The old etcd is trixie's (bundle-debs.ts TRIXIE_ETCD), not the previous generation's: Debian 12's
+ * 3.4.23 is older than the 3.4.29 that every Kubernetes minor kubestrap supports needs
+ * (src/upstream/etcd.ts; config load refuses it). The upgrade must restart each member once on the
+ * new binary, never two at once, and etcd keep its data.
  *
  * The stand-ins play the Kubernetes versions (each bundle bakes its own); etcd and containerd are the
  * real Debian builds. Neither containerd is in upstream's table for its minor (1.6 is in no row from
@@ -43,7 +45,7 @@ interface HealthRow {
 
 const log = (msg: string) => console.log(`[upgrade-rolling] ${msg}`);
 
-describe.skipIf(!labAvailable())('a rolling upgrade of containerd and Kubernetes on three masters, etcd members and nodes', () => {
+describe.skipIf(!labAvailable())('a rolling upgrade of etcd, containerd and Kubernetes on three masters, etcd members and nodes', () => {
   const hosts = useLabHosts(3, { prefix: 'ur', generation: 'previous' });
   const cluster = useLabCluster(hosts, { layout: () => ['etcd', 'master', 'worker'] });
   const bundles = { old: '', next: '', after: '' };
@@ -51,7 +53,7 @@ describe.skipIf(!labAvailable())('a rolling upgrade of containerd and Kubernetes
   const all = [0, 1, 2];
 
   beforeAll(async () => {
-    bundles.old = await labBundle({ generation: 'previous', kubeVersion: OLD_KUBE, projectsFrom: { etcd: 'current' }, log });
+    bundles.old = await labBundle({ generation: 'previous', kubeVersion: OLD_KUBE, projectsFrom: { etcd: TRIXIE_ETCD }, log });
     bundles.next = await labBundle({ generation: 'current', kubeVersion: NEW_KUBE, log });
     bundles.after = await labBundle({ generation: 'current', kubeVersion: NEXT_KUBE, log });
     // See the file's comment: Debian's containerd builds, outside upstream's table, taken from the bundle.
@@ -84,11 +86,12 @@ describe.skipIf(!labAvailable())('a rolling upgrade of containerd and Kubernetes
       expect(detailOf(rows, 'containerd version', name(i))).toBe(labBundleRecord(bundles.old).versions.containerd);
       expect(await hosts.run(i, 'grep -m1 "^version" /etc/containerd/config.toml')).toMatch(/^version = 2/);
     }
-    expect(detailOf(rows, 'etcd version', name(0))).toBe(labBundleRecord(bundles.old).versions.etcd);
+    for (const i of all) expect(detailOf(rows, 'etcd version', name(i))).toBe(labBundleRecord(bundles.old).versions.etcd);
     await hosts.run(0, `${ETCDCTL} put ${MARKER_KEY} written-before`);
   }, 900_000);
 
-  it('one apply upgrades containerd and Kubernetes: one API server and one etcd member down at most, each node drained around its containerd and kubelet restarts', async () => {
+  it('one apply upgrades etcd, containerd and Kubernetes: each etcd member restarted once, one API server and one etcd member down at most, each node drained around its containerd and kubelet restarts', async () => {
+    expect(labBundleRecord(bundles.old).versions.etcd).not.toBe(labBundleRecord(bundles.next).versions.etcd);
     setProperties(cluster.config, bundleVersionProperties(bundles.next));
     const monitor = serviceMonitor(hosts);
     await monitor.start();
@@ -111,8 +114,14 @@ describe.skipIf(!labAvailable())('a rolling upgrade of containerd and Kubernetes
       const restarts = seen.down.filter((d) => d.service === service);
       log(`${service}: ${restarts.length} restarts, at most ${maxConcurrent(seen.down, service).count} down at once`);
     }
-    // Every API server restarted onto its new version, never two at once; never two etcd members down either.
+    // Every API server restarted onto its new version, never two at once; every etcd member once, never two down at once either.
     expect(new Set(seen.down.filter((d) => d.service === 'kube-apiserver').map((d) => d.host))).toEqual(new Set(all.map(name)));
+    expect(
+      seen.down
+        .filter((d) => d.service === 'etcd')
+        .map((d) => d.host)
+        .sort(),
+    ).toEqual(all.map(name).sort());
     // --max-unavailable 1: one node's runtime down at a time as well.
     for (const service of ['etcd', 'kube-apiserver', 'containerd', 'docker'] as const) expect(maxConcurrent(seen.down, service).count, service).toBeLessThanOrEqual(1);
     // New release binaries restart both runtimes on every node (in its drain, below).
@@ -134,7 +143,7 @@ describe.skipIf(!labAvailable())('a rolling upgrade of containerd and Kubernetes
     expect(await cordons()).toBe(all.map((i) => `${name(i)}==\n`).join(''));
   }, 900_000);
 
-  it('after it: health all ok on the new versions, containerd config format v3, etcd kept its data, a second apply is a no-op', async () => {
+  it('after it: health all ok on the new versions, every etcd member on the new etcd, containerd config format v3, etcd kept its data, a second apply is a no-op', async () => {
     const rows = await health();
     expect(
       rows.filter((r) => !r.ok),
@@ -145,6 +154,7 @@ describe.skipIf(!labAvailable())('a rolling upgrade of containerd and Kubernetes
       expect(detailOf(rows, 'kubelet version', name(i))).toBe(NEW_KUBE);
       expect(detailOf(rows, 'kube-apiserver version', name(i))).toBe(NEW_KUBE);
       expect(detailOf(rows, 'etcd version', name(i))).toBe(next.etcd);
+      expect(await hosts.run(i, `${BIN}/etcd --version`)).toContain(`etcd Version: ${next.etcd!.replace(/^v/, '')}\n`);
       expect(detailOf(rows, 'containerd version', name(i))).toBe(next.containerd);
       expect(await hosts.run(i, 'grep -m1 "^version" /etc/containerd/config.toml')).toMatch(/^version = 3/);
     }
