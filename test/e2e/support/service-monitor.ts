@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { PKI_PATHS } from '../../../src/components/paths.js';
 import type { LabHosts } from './hosts.js';
 
@@ -5,10 +6,14 @@ import type { LabHosts } from './hosts.js';
  * A watch on lab hosts while a run changes them: a loop on every host (a transient systemd unit, so
  * it outlives the command that starts it) samples each service's state every 0.2 s, with systemd's
  * own monotonic timestamps of when it last left and entered `active`, so that even a restart shorter
- * than a sample is seen, with its exact interval. One host also samples the nodes' cordons through
- * the API every 0.3 s. Every host shares the lab machine's kernel, so their monotonic clocks are one
- * clock: intervals of different hosts compare. `/proc/uptime` (boot time) stands for it in the node
- * samples: the lab machine does not suspend, so the two agree.
+ * than a sample is seen, with its exact interval. One host also watches the nodes' objects where
+ * the API server keeps them (an etcd watch on its member): every change of a node, its cordon and
+ * kubestrap's drained mark, is stamped as it arrives, so a stamp is never earlier than the change.
+ * (A poll through the API cannot prove a cordon came before a restart: the cordon may land between
+ * the poll's read and the restart, tens of milliseconds apart.) Every host shares the lab machine's
+ * kernel, so their monotonic clocks are one clock: intervals of different hosts compare.
+ * `/proc/uptime` (boot time) stands for it in the node stamps: the lab machine does not suspend, so
+ * the two agree.
  */
 export const WATCHED_SERVICES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'containerd', 'docker'] as const;
 export type WatchedService = (typeof WATCHED_SERVICES)[number];
@@ -17,7 +22,7 @@ const UNIT = 'kubestrap-e2e-monitor';
 const NODE_UNIT = 'kubestrap-e2e-node-watch';
 const LOG = '/var/tmp/kubestrap-e2e-monitor.log';
 const NODE_LOG = '/var/tmp/kubestrap-e2e-node-watch.log';
-const DRAINED_PATH = '{.metadata.annotations.kubestrap\\.io/drained}';
+const DRAINED_ANNOTATION = 'kubestrap.io/drained';
 
 const serviceLoop = `while :; do
   echo "T $(cut -d' ' -f1 /proc/uptime)"
@@ -26,10 +31,18 @@ const serviceLoop = `while :; do
   sleep 0.2
 done >> ${LOG} 2>&1`;
 
-const nodeLoop = `while :; do
-  t=$(cut -d' ' -f1 /proc/uptime)
-  out=$(/opt/kube/bin/kubectl --kubeconfig=${PKI_PATHS.adminConf} --request-timeout=3s get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.spec.unschedulable}=${DRAINED_PATH}{" "}{end}' 2>/dev/null) && echo "N $t $out"
-  sleep 0.3
+/** Where the API server stand-in keeps Node objects, one line of JSON each (test/standins/standin.py `key`). */
+const NODES_PREFIX = '/registry/nodes/';
+const ETCDCTL = `/opt/kube/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=${PKI_PATHS.etcdCaCert} --cert=${PKI_PATHS.etcdAdminClientCert} --key=${PKI_PATHS.etcdAdminClientKey}`;
+
+// Each node object stamped as it arrives: first the current ones (a watch (re)started later than a
+// change would not show it), then every change. etcdctl resumes a watch across its member's restart;
+// should it exit, the loop starts again.
+const nodeLoop = `stamp() { while IFS= read -r v; do case "$v" in '{'*) read -r up rest < /proc/uptime; printf 'V %s %s\\n' "$up" "$v";; esac; done; }
+while :; do
+  ${ETCDCTL} get --prefix --print-value-only ${NODES_PREFIX} | stamp
+  ${ETCDCTL} watch --prefix ${NODES_PREFIX} | stamp
+  sleep 0.2
 done >> ${NODE_LOG} 2>&1`;
 
 /** A service out of `active` on one host: from systemd's ActiveExit to the next ActiveEnter (seconds of the monotonic clock). */
@@ -97,22 +110,26 @@ export function maxConcurrent(down: readonly DownInterval[], service: WatchedSer
   return best;
 }
 
-function nodeSamples(log: string): NodeSample[] {
+const NodeObjectSchema = z.object({
+  metadata: z.object({ name: z.string(), annotations: z.record(z.string(), z.string()).optional() }),
+  spec: z.object({ unschedulable: z.boolean().optional() }).optional(),
+});
+
+/** The watch's stamped objects as samples: after each, every node as last seen. */
+export function nodeSamples(log: string): NodeSample[] {
+  const known = new Map<string, { cordoned: boolean; marked: boolean }>();
   return log
     .split('\n')
-    .filter((l) => l.startsWith('N '))
+    .filter((l) => l.startsWith('V '))
     .map((l) => {
-      const [, at, ...entries] = l.trim().split(/\s+/);
-      const nodes = new Map<string, { cordoned: boolean; marked: boolean }>();
-      for (const e of entries) {
-        const [name, unschedulable, mark] = e.split('=');
-        nodes.set(name!, { cordoned: unschedulable === 'true', marked: mark === 'true' });
-      }
-      return { at: Number(at), nodes };
+      const [, at, ...json] = l.split(' ');
+      const node = NodeObjectSchema.parse(JSON.parse(json.join(' ')));
+      known.set(node.metadata.name, { cordoned: node.spec?.unschedulable === true, marked: node.metadata.annotations?.[DRAINED_ANNOTATION] === 'true' });
+      return { at: Number(at), nodes: new Map(known) };
     });
 }
 
-/** The node sample last taken before `at` (undefined before the first). */
+/** The nodes as they were at `at`: the last change stamped before it (undefined before the first). */
 export function nodesBefore(samples: readonly NodeSample[], at: number): NodeSample | undefined {
   return samples.filter((s) => s.at < at).at(-1);
 }
