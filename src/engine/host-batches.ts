@@ -1,6 +1,7 @@
-import { HostError, type KubestrapError } from '../errors.js';
+import { ClusterApiError, HostError, KubestrapError } from '../errors.js';
 import type { RemoteHost } from '../ssh/remote-host.js';
 import type { Change } from './change.js';
+import { channelOf, type HostChannel } from './host-channel.js';
 import type { HostFacts } from './facts.js';
 import type { CommandResource } from './resource.js';
 import type { TargetHost } from './target.js';
@@ -29,15 +30,21 @@ export interface HostBatches<H extends TargetHost> {
   serving(host: H, facts: HostFacts): boolean;
 }
 
-export interface AroundStep<H extends TargetHost> {
+interface AroundStepBase<H extends TargetHost> {
   /** For reports: `drain node w1 (PodDisruptionBudgets respected, 300 s at most)`. */
   describe(target: H): string;
-  /** Runs on the chosen candidate, about `target`. */
-  script(target: H, on: H): string;
-  /** How long it may take (a drain waits for evictions), in seconds. */
+  /** How long a script may take (a drain waits for evictions), in seconds; an `apply` keeps its own time limits. */
   timeoutSec: number;
   failureHint?: string;
 }
+
+/**
+ * What a step does: `script` runs on the chosen candidate, about `target`; or `apply` is done by the
+ * controller through the chosen candidate's channels (an API it serves), as a cluster action's
+ * `apply`, and starts no process there. A throw fails the step, saying why.
+ */
+export type AroundStep<H extends TargetHost> = AroundStepBase<H> &
+  ({ script(target: H, on: H): string; apply?: undefined } | { script?: undefined; apply(channel: HostChannel, target: H, on: H): Promise<void> });
 
 /** A host of the run as the batches see it: its spec, and whether it failed so far. */
 export interface BatchHost<H extends TargetHost> {
@@ -68,10 +75,29 @@ export async function runAroundStep<H extends TargetHost>(step: AroundStep<H>, t
   const on = stepHost(candidates, hosts);
   const what = step.describe(target);
   if (!on) return new HostError(target.name, `cannot ${what}: none of ${candidates.join(', ')} answered`, {}, 'bring one of them back, then run apply again: it continues where this run stopped');
+  if (step.apply) return applyStep(step.apply, step, target, on);
   const result = await on.remote.run(step.script(target, on.host), { timeoutMs: step.timeoutSec * 1000 });
   if (result.code === 0) return undefined;
   const tail = `${result.stdout}${result.stderr}`.trim().split('\n').slice(-15).join('\n');
   return new HostError(target.name, `could not ${what} (on ${on.host.name})`, { command: what, exitCode: result.code, stderrTail: tail }, step.failureHint);
+}
+
+/** A step the controller does through `on`'s channels; a throw is the target's failure, with the API's words. */
+async function applyStep<H extends TargetHost>(
+  apply: (channel: HostChannel, target: H, on: H) => Promise<void>,
+  step: AroundStep<H>,
+  target: H,
+  on: BatchHost<H>,
+): Promise<KubestrapError | undefined> {
+  try {
+    await apply(channelOf(on.host.name, on.remote), target, on.host);
+    return undefined;
+  } catch (err) {
+    const request = err instanceof ClusterApiError ? `${err.request}: ` : '';
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = step.failureHint ?? (err instanceof KubestrapError ? err.hint : undefined);
+    return new HostError(target.name, `could not ${step.describe(target)} (by the controller, through ${on.host.name}): ${request}${message}`, {}, hint);
+  }
 }
 
 /** A step as a report and a plan show it, among the host's changes: `drain node w1 (on m1)`. */

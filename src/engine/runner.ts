@@ -12,6 +12,7 @@ import { diffResources, parseProbe, probeScript, type ProbeResult } from './prob
 import type { HostReport, HostStatus, PhaseHostReport, RunReport, StageTime } from './report.js';
 import { markEmptiedFolders, withInstalled } from './installed.js';
 import { inBatches, runAroundStep, stepChange, stepHost, type HostBatches } from './host-batches.js';
+import { channelOf } from './host-channel.js';
 import { hostsToRead, type LimitReads } from './limited-reads.js';
 import { resourceId, type Resource } from './resource.js';
 import { rollingOrder, serviceOrder } from './rolling-order.js';
@@ -349,8 +350,7 @@ async function queryAction(opts: Opts, s: Run, action: ClusterAction<TargetHost>
 }
 
 function hostChannel(s: Run): HostChannel {
-  const forward = s.remote.forwardOut?.bind(s.remote);
-  return (address, port) => (forward ? forward(address, port) : Promise.reject(new HostError(s.host.name, `cannot open ${address}:${port}: the host is not reached over SSH`)));
+  return channelOf(s.host.name, s.remote);
 }
 
 /**

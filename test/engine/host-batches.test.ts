@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HostSpec } from '../../src/config/cluster-spec.js';
-import type { HostBatches } from '../../src/engine/host-batches.js';
+import type { AroundStep, HostBatches } from '../../src/engine/host-batches.js';
 import { inBatches } from '../../src/engine/host-batches.js';
 import type { RunReport } from '../../src/engine/report.js';
 import type { FileResource, ReadinessCheck, ServiceResource } from '../../src/engine/resource.js';
@@ -20,12 +20,17 @@ const conf = (content: string): FileResource => ({ kind: 'file', path: CONF, con
 const node: ServiceResource = { kind: 'service', name: 'node', enabled: true, running: true, ready };
 const serving = (content: string): HostModel => ({ files: { [CONF]: content }, units: { node: { enabled: true, active: true } } });
 
+/** A step that notes `<verb> <target>` on the host it runs on, unless `script` says otherwise. */
+function step(verb: string, script = (t: HostSpec) => `note ${verb} ${t.name}`): AroundStep<HostSpec> {
+  return { describe: (t) => `${verb} ${t.name}`, script, timeoutSec: 5 };
+}
+
 function batches(size: number, more: Partial<HostBatches<HostSpec>> = {}): HostBatches<HostSpec> {
   return {
     size,
     candidates: ['n1', 'n2', 'n3'],
-    before: { describe: (t) => `drain ${t.name}`, script: (t) => `note drain ${t.name}`, timeoutSec: 5 },
-    after: { describe: (t) => `uncordon ${t.name}`, script: (t) => `note uncordon ${t.name}`, timeoutSec: 5 },
+    before: step('drain'),
+    after: step('uncordon'),
     serving: (h) => h.name !== 'new',
     ...more,
   };
@@ -73,8 +78,7 @@ describe('hosts a batch at a time, each taken out of service around its changes'
 
   it('a host that cannot be taken out is not changed, and the hosts of later batches wait for the next run', async () => {
     const cluster = fakeCluster(tmp(), { n1: serving('v=1\n'), n2: serving('v=1\n'), n3: serving('v=1\n') });
-    const b = batches(1);
-    const report = await run(cluster, { ...b, before: { ...b.before, script: (t) => (t.name === 'n2' ? 'echo pods would not leave >&2; exit 1' : b.before.script(t, t)) } });
+    const report = await run(cluster, batches(1, { before: step('drain', (t) => (t.name === 'n2' ? 'echo pods would not leave >&2; exit 1' : `note drain ${t.name}`)) }));
 
     expect(cluster.takeEvents()).toEqual(['n1 drain n1', 'n1 restart node', 'n1 ready node', 'n1 uncordon n1']);
     const n2 = report.results.find((r) => r.host === 'n2')!;
@@ -86,8 +90,7 @@ describe('hosts a batch at a time, each taken out of service around its changes'
 
   it('after a failure, a host of a later batch whose changes disrupt nothing carries on', async () => {
     const cluster = fakeCluster(tmp(), { n1: serving('v=1\n'), n2: serving('v=1\n'), n3: serving('v=2\n') });
-    const b = batches(1);
-    const report = await run(cluster, { ...b, before: { ...b.before, script: (t) => (t.name === 'n1' ? 'exit 1' : b.before.script(t, t)) } });
+    const report = await run(cluster, batches(1, { before: step('drain', (t) => (t.name === 'n1' ? 'exit 1' : `note drain ${t.name}`)) }));
 
     expect(report.results.find((r) => r.host === 'n2')?.error?.message).toContain('n1 failed first');
     const n3 = report.results.find((r) => r.host === 'n3')!;
@@ -100,6 +103,27 @@ describe('hosts a batch at a time, each taken out of service around its changes'
     await run(cluster, batches(1));
 
     expect(cluster.takeEvents()).toEqual(['new enable node', 'new start node', 'new ready node', 'n1 drain n1', 'n1 restart node', 'n1 ready node', 'n1 uncordon n1']);
+  });
+
+  it('a step the controller does itself (apply) runs no command on any host, and its throw fails the target with its words and hint', async () => {
+    const cluster = fakeCluster(tmp(), { n1: serving('v=1\n'), n2: serving('v=1\n') });
+    const done: string[] = [];
+    const byController = (verb: string): AroundStep<HostSpec> => ({
+      describe: (t) => `${verb} ${t.name}`,
+      timeoutSec: 5,
+      failureHint: 'look at the pods',
+      apply: async (_channel, t, on) => {
+        if (t.name === 'n2' && verb === 'drain') throw new Error('pods still on node n2 after 5 s: a/b');
+        done.push(`${on.name} ${verb} ${t.name}`);
+      },
+    });
+    const report = await run(cluster, batches(1, { before: byController('drain'), after: byController('uncordon') }));
+
+    expect(done).toEqual(['n1 drain n1', 'n1 uncordon n1']);
+    expect(cluster.takeEvents()).toEqual(['n1 restart node', 'n1 ready node']);
+    const n2 = report.results.find((r) => r.host === 'n2')!;
+    expect(n2.error?.format()).toBe('n2: could not drain n2 (by the controller, through n1): pods still on node n2 after 5 s: a/b\n  fix: look at the pods');
+    expect(cluster.host('n2').read(CONF)).toBe('v=1\n');
   });
 
   it('groups hosts in order, `size` to a group', () => {

@@ -96,27 +96,27 @@ describe('draining a node around its restarts', () => {
 
   it("marks a schedulable node as kubestrap's, then drains it through evictions with a time limit", () => {
     const { batches, m1, w1, run } = setup({});
-    const out = run(batches.before.script(w1, m1));
+    const out = run(batches.before.script!(w1, m1));
     expect(out.code).toBe(0);
     expect(out.calls).toEqual(['annotate node w1 kubestrap.io/drained=true --overwrite', `drain w1 --ignore-daemonsets --delete-emptydir-data --timeout=${DRAIN_TIMEOUT_SEC}s`]);
   });
 
   it('drains a node an operator cordoned without marking it, so it stays cordoned after', () => {
     const { batches, m1, w1, run } = setup({ unschedulable: true });
-    expect(run(batches.before.script(w1, m1)).calls).toEqual([`drain w1 --ignore-daemonsets --delete-emptydir-data --timeout=${DRAIN_TIMEOUT_SEC}s`]);
-    const { calls } = run(batches.after.script(w1, m1));
+    expect(run(batches.before.script!(w1, m1)).calls).toEqual([`drain w1 --ignore-daemonsets --delete-emptydir-data --timeout=${DRAIN_TIMEOUT_SEC}s`]);
+    const { calls } = run(batches.after.script!(w1, m1));
     expect(calls.filter((c) => !c.startsWith('drain'))).toEqual([]);
   });
 
   it('has nothing to drain on a node not registered yet', () => {
     const { batches, m1, w1, run } = setup({ registered: false });
-    const out = run(batches.before.script(w1, m1));
+    const out = run(batches.before.script!(w1, m1));
     expect([out.code, out.calls]).toEqual([0, []]);
   });
 
   it('uncordons a node it marked once Ready, and removes the mark', () => {
     const { batches, m1, w1, run } = setup({ marked: true });
-    const out = run(batches.after.script(w1, m1));
+    const out = run(batches.after.script!(w1, m1));
     expect(out.code).toBe(0);
     expect(out.calls).toEqual(['uncordon w1', 'annotate node w1 kubestrap.io/drained-']);
   });
