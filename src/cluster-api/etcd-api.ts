@@ -1,7 +1,7 @@
 import { connect as http2Connect, constants, type ClientHttp2Session } from 'node:http2';
 import type { EtcdMember as ListedMember } from '../components/etcd-members.js';
 import { ClusterApiError } from '../errors.js';
-import { decode, encodeBytesFields, read, type Message } from './protobuf.js';
+import { decode, encode, read, type Message } from './protobuf.js';
 import { tlsOver, type ClientIdentity, type OpenChannel } from './tls-channel.js';
 import type { ApiEndpoint } from './kube-api.js';
 
@@ -44,15 +44,18 @@ export class EtcdApi {
   ) {}
 
   async memberList(): Promise<EtcdMember[]> {
-    const answer = await this.unary('Cluster/MemberList', Buffer.alloc(0));
-    return read.messages(answer, 2).map((m) => ({
-      id: read.number(m, 1).toString(16),
-      started: read.text(m, 2) !== '',
-      name: read.text(m, 2),
-      peerUrls: read.texts(m, 3),
-      clientUrls: read.texts(m, 4),
-      isLearner: read.number(m, 5) === 1n,
-    }));
+    return read.messages(await this.unary('Cluster/MemberList', Buffer.alloc(0)), 2).map(memberOf);
+  }
+
+  /** Adds a member (not a learner) at `peerUrls`; resolves to the members after, the new one unstarted. Under auth, root only. */
+  async memberAdd(peerUrls: readonly string[]): Promise<EtcdMember[]> {
+    const answer = await this.unary('Cluster/MemberAdd', encode(peerUrls.map((u) => [1, u] as const)));
+    return read.messages(answer, 3).map(memberOf);
+  }
+
+  /** Removes the member of that ID (hex, as memberList gives it). Under auth, root only. */
+  async memberRemove(id: string): Promise<void> {
+    await this.unary('Cluster/MemberRemove', encode([[1, BigInt(`0x${id}`)]]));
   }
 
   /** Under auth, for etcd's root only: the health check's user is refused it. */
@@ -71,7 +74,7 @@ export class EtcdApi {
   /** One key's value; a refusal for lack of permission is an answer, not an error (it is how auth shows). */
   async get(key: string): Promise<EtcdRead> {
     try {
-      const answer = await this.unary('KV/Range', encodeBytesFields([[1, Buffer.from(key, 'utf8')]]));
+      const answer = await this.unary('KV/Range', encode([[1, Buffer.from(key, 'utf8')]]));
       const kv = read.messages(answer, 2)[0];
       return { kind: 'value', value: kv ? read.text(kv, 5) : undefined };
     } catch (err) {
@@ -84,7 +87,7 @@ export class EtcdApi {
   async put(key: string, value: string): Promise<void> {
     await this.unary(
       'KV/Put',
-      encodeBytesFields([
+      encode([
         [1, Buffer.from(key, 'utf8')],
         [2, Buffer.from(value, 'utf8')],
       ]),
@@ -95,12 +98,87 @@ export class EtcdApi {
   async getPrefix(prefix: string): Promise<Array<{ key: string; value: string }>> {
     const answer = await this.unary(
       'KV/Range',
-      encodeBytesFields([
+      encode([
         [1, Buffer.from(prefix, 'utf8')],
         [2, prefixEnd(Buffer.from(prefix, 'utf8'))],
       ]),
     );
     return read.messages(answer, 2).map((kv) => ({ key: read.text(kv, 1), value: read.text(kv, 5) }));
+  }
+
+  // Users and roles (etcd's Auth service; under auth, root only). What etcdctl's `role` and `user`
+  // commands send; each call is one change, so a caller orders them as it needs.
+
+  async roleList(): Promise<string[]> {
+    return read.texts(await this.unary('Auth/RoleList', Buffer.alloc(0)), 2);
+  }
+
+  async roleAdd(name: string): Promise<void> {
+    await this.unary('Auth/RoleAdd', encode([[1, name]]));
+  }
+
+  async roleDelete(name: string): Promise<void> {
+    await this.unary('Auth/RoleDelete', encode([[1, name]]));
+  }
+
+  /** Grants `permission` on every key under `prefix` ('' is the whole keyspace); granting what the role has again is a no-op. */
+  async roleGrantPrefix(name: string, permission: EtcdPermission, prefix: string): Promise<void> {
+    await this.unary(
+      'Auth/RoleGrantPermission',
+      encode([
+        [1, name],
+        [2, permissionMessage(permission, prefix)],
+      ]),
+    );
+  }
+
+  async userList(): Promise<string[]> {
+    return read.texts(await this.unary('Auth/UserList', Buffer.alloc(0)), 2);
+  }
+
+  /** A user without a password: its client certificate's CN is its login (UserAddOptions.no_password). */
+  async userAdd(name: string): Promise<void> {
+    await this.unary(
+      'Auth/UserAdd',
+      encode([
+        [1, name],
+        [3, encode([[1, true]])],
+      ]),
+    );
+  }
+
+  async userDelete(name: string): Promise<void> {
+    await this.unary('Auth/UserDelete', encode([[1, name]]));
+  }
+
+  /** The roles the user holds. */
+  async userRoles(name: string): Promise<string[]> {
+    return read.texts(await this.unary('Auth/UserGet', encode([[1, name]])), 2);
+  }
+
+  async userGrantRole(user: string, role: string): Promise<void> {
+    await this.unary(
+      'Auth/UserGrantRole',
+      encode([
+        [1, user],
+        [2, role],
+      ]),
+    );
+  }
+
+  async userRevokeRole(user: string, role: string): Promise<void> {
+    await this.unary(
+      'Auth/UserRevokeRole',
+      encode([
+        [1, user],
+        [2, role],
+      ]),
+    );
+  }
+
+  /** Turns authentication on (root and its role must exist); a no-op when it is on. */
+  async authEnable(): Promise<void> {
+    await this.unary('Auth/AuthEnable', Buffer.alloc(0));
   }
 
   private async unary(method: string, message: Buffer): Promise<Message> {
@@ -117,6 +195,38 @@ export class EtcdApi {
       session?.destroy();
     }
   }
+}
+
+/** What a role may do with its keys (authpb.Permission.Type). */
+export type EtcdPermission = 'read' | 'write' | 'readwrite';
+
+const PERMISSION_TYPE: Record<EtcdPermission, number> = { read: 0, write: 1, readwrite: 2 };
+
+/**
+ * authpb.Permission for the keys under `prefix`, as etcdctl's `role grant-permission --prefix`
+ * sends it: the whole keyspace is ["\0", "\0") (etcd reads a range end of "\0" as open-ended), so
+ * a grant made by an etcdctl before is the same grant, not a second one.
+ */
+export function permissionMessage(permission: EtcdPermission, prefix: string): Buffer {
+  const key = prefix === '' ? Buffer.from([0]) : Buffer.from(prefix, 'utf8');
+  const end = prefix === '' ? Buffer.from([0]) : prefixEnd(key);
+  return encode([
+    [1, PERMISSION_TYPE[permission]],
+    [2, key],
+    [3, end],
+  ]);
+}
+
+/** etcdserverpb.Member. */
+function memberOf(m: Message): EtcdMember {
+  return {
+    id: read.number(m, 1).toString(16),
+    started: read.text(m, 2) !== '',
+    name: read.text(m, 2),
+    peerUrls: read.texts(m, 3),
+    clientUrls: read.texts(m, 4),
+    isLearner: read.number(m, 5) === 1n,
+  };
 }
 
 /** etcd's answer with a gRPC status other than OK: etcd's own message (`etcdserver: permission denied`). */
@@ -136,7 +246,7 @@ export class GrpcStatusError extends ClusterApiError {
 }
 
 /** The end of a prefix range: the prefix with its last byte that can be raised, raised (etcd's clientv3.GetPrefixRangeEnd). */
-function prefixEnd(prefix: Buffer): Buffer {
+export function prefixEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {

@@ -1,27 +1,42 @@
 /**
  * The few protobuf messages etcd's gRPC API exchanges with kubestrap, encoded and decoded by hand:
- * requests are a key or nothing, and answers are read field by field, so a generated client and a
- * protobuf runtime would be the larger part of kubestrap for four calls. Wire format:
+ * requests are a few keys, names, IDs and flags, and answers are read field by field, so a generated
+ * client and a protobuf runtime would be the larger part of kubestrap for its few calls. Wire format:
  * https://protobuf.dev/programming-guides/encoding/ (varints, length-delimited fields).
  */
 
 /** A decoded message: per field number, its values in order (varints as bigint, length-delimited as bytes). */
 export type Message = Map<number, Array<bigint | Buffer>>;
 
-function varint(value: number): Buffer {
+/** A field's value: text and bytes are length-delimited (a nested message is its encoded bytes), numbers and booleans varints. */
+export type FieldValue = Buffer | string | bigint | number | boolean;
+
+/** Base-128 varint of a non-negative integer up to 64 bits (a uint64 member ID needs the bigint). */
+function varint(value: bigint | number): Buffer {
   const bytes: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
+  let v = BigInt(value);
+  if (v < 0n) throw new Error('protobuf: negative varints are not used by the messages kubestrap sends');
+  while (v > 0x7fn) {
+    bytes.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
   }
-  bytes.push(v);
+  bytes.push(Number(v));
   return Buffer.from(bytes);
 }
 
-/** Length-delimited fields (wire type 2): `[field number, bytes]` in order. */
-export function encodeBytesFields(fields: ReadonlyArray<readonly [number, Buffer]>): Buffer {
-  return Buffer.concat(fields.flatMap(([n, bytes]) => [varint((n << 3) | 2), varint(bytes.length), bytes]));
+/**
+ * A message of `[field number, value]` in order (a repeated field is its number given again).
+ * Booleans false are left out, as proto3 leaves out defaults.
+ */
+export function encode(fields: ReadonlyArray<readonly [number, FieldValue]>): Buffer {
+  return Buffer.concat(fields.flatMap(([n, value]) => encodeField(n, value)));
+}
+
+function encodeField(n: number, value: FieldValue): Buffer[] {
+  if (value === false) return [];
+  if (typeof value === 'bigint' || typeof value === 'number' || value === true) return [varint(n << 3), varint(value === true ? 1 : value)];
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  return [varint((n << 3) | 2), varint(bytes.length), bytes];
 }
 
 export function decode(buf: Buffer): Message {

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
+import type { EtcdApi } from '../cluster-api/etcd-api.js';
+import type { ClusterSpec } from '../config/cluster-spec.js';
 import type { ClusterAction, ClusterContext } from './context.js';
 import { ETCD_USERS } from '../pki/catalog.js';
-import { shq } from '../ssh/quote.js';
 import { namesWithRole } from './phase.js';
-import { LOCAL_ETCD } from '../components/catalog.js';
-import { ETCD_ACCESS_MARKER_KEY, etcdctl } from '../components/clients.js';
+import { ETCD_ACCESS_MARKER_KEY } from '../components/clients.js';
 import { etcdAs } from './cluster-queries.js';
 
 /**
@@ -70,17 +69,16 @@ export function etcdAccess(spec: ClusterSpec): EtcdAccess {
 
 /**
  * Users, roles and grants as desired state, then `auth enable`, once per cluster on the first etcd
- * member that answers, after the members run. The check costs two etcdctl calls on a no-op run: the
- * marker root wrote last time says the roles are as desired, and a read the health-check user may
- * not do being refused says authentication is on.
+ * member that answers, after the members run: by the controller over etcd's gRPC API through that
+ * member's channel, as root, so no etcdctl starts on the member. The check is two reads on a no-op
+ * run: the marker root wrote last time says the roles are as desired, and a read the health-check
+ * user may not do being refused says authentication is on.
  */
 export function etcdAccessAction(ctx: ClusterContext): ClusterAction {
   const access = etcdAccess(ctx.spec);
   return {
     name: 'etcd-access',
     description: `etcd authentication on, with roles: ${access.roles.map(describeRole).join('; ')}`,
-    check: (host) => accessCheck(host, access),
-    // As accessCheck, by the controller over etcd's gRPC API: two reads, no etcdctl on the member.
     query: async (channel, host) => {
       const [root, health] = await Promise.all([
         etcdAs(ctx.spec, host, channel, 'etcdAdmin').get(ETCD_ACCESS_MARKER_KEY),
@@ -88,10 +86,10 @@ export function etcdAccessAction(ctx: ClusterContext): ClusterAction {
       ]);
       return root.kind === 'value' && root.value === access.fingerprint && health.kind === 'denied';
     },
-    run: (host) => accessScript(host, access),
+    apply: (channel, host) => convergeAccess(etcdAs(ctx.spec, host, channel, 'etcdAdmin'), access),
     candidates: namesWithRole(ctx, 'etcd'),
     when: 'after',
-    failureHint: 'check that etcd is healthy on that member (bootstrap health, journalctl -u etcd) and that it holds the admin client certificate (the pki phase installs it)',
+    failureHint: "check that etcd is healthy on that member (bootstrap health, journalctl -u etcd) and that the local PKI is the cluster's (the etcd admin client certificate)",
   };
 }
 
@@ -99,55 +97,42 @@ function describeRole(r: EtcdRole): string {
   return `${r.name} ${r.grants.map((g) => `${g.permission} ${g.prefix === '' ? 'all keys' : `${g.prefix}*`}`).join(', ') || 'no keys'}`;
 }
 
-function accessCheck(host: HostSpec, access: EtcdAccess): string {
-  const root = etcdctl(host, LOCAL_ETCD, 'admin');
-  const health = etcdctl(host, LOCAL_ETCD, 'healthcheck');
-  return [
-    `[ "$(${root} get ${shq(ETCD_ACCESS_MARKER_KEY)} --print-value-only)" = ${shq(access.fingerprint)} ]`,
-    // Auth off: anyone with a certificate reads it.
-    `! ${health} get ${shq(ETCD_ACCESS_MARKER_KEY)} >/dev/null 2>&1`,
-  ].join(' && ');
-}
+/** The calls convergeAccess makes: EtcdApi's, as root. */
+export type AccessApi = Pick<
+  EtcdApi,
+  'roleList' | 'roleAdd' | 'roleGrantPrefix' | 'roleDelete' | 'userList' | 'userAdd' | 'userDelete' | 'userRoles' | 'userGrantRole' | 'userRevokeRole' | 'authEnable' | 'put'
+>;
 
 /**
  * Converges etcd's users and roles to `access` without a moment in which a running client loses what
  * it may do: new roles are made and granted before stale ones are revoked and deleted; `auth enable`
- * comes last and is a no-op when on. Every step is idempotent, so an interrupted run is finished by the next.
+ * comes last and is a no-op when on, and the marker is written after it. Every step is idempotent
+ * (each looks before it adds; granting again what a role has changes nothing), so an interrupted run
+ * is finished by the next.
  */
-export function accessScript(host: HostSpec, access: EtcdAccess): string {
-  const e = 'ks_etcdctl';
-  const lines = [
-    'set -e',
-    `${e}() { ${etcdctl(host, LOCAL_ETCD, 'admin')} "$@"; }`,
-    // A name in a list printed one per line (roles), or in a line of names (a user's roles).
-    `ks_has() { printf '%s\\n' "$1" | tr ' ' '\\n' | grep -qxF -- "$2"; }`,
-    `ks_roles=$(${e} role list)`,
-    `ks_has "$ks_roles" root || ${e} role add root >/dev/null`,
-    ...access.roles.flatMap((r) => [
-      `ks_has "$ks_roles" ${shq(r.name)} || ${e} role add ${shq(r.name)} >/dev/null`,
-      // Granting again what a role has is a no-op: a run that died after `role add` is finished here.
-      ...r.grants.map((g) => `${e} role grant-permission --prefix=true ${shq(r.name)} ${g.permission} -- ${shq(g.prefix)} >/dev/null`),
-    ]),
-    `ks_users=$(${e} user list)`,
-    ...access.users.flatMap((u) => (u.roles.length ? userScript(e, u) : [`! ks_has "$ks_users" ${shq(u.name)} || ${e} user delete ${shq(u.name)} >/dev/null`])),
-    `for ks_role in $(${e} role list | grep -- ${shq(`^${ROLE_PREFIX}`)} || :); do`,
-    `  case " ${access.roles.map((r) => r.name).join(' ')} " in *" $ks_role "*) ;; *) ${e} role delete "$ks_role" >/dev/null ;; esac`,
-    'done',
-    `${e} auth enable >/dev/null`,
-    `${e} put ${shq(ETCD_ACCESS_MARKER_KEY)} ${shq(access.fingerprint)} >/dev/null`,
-  ];
-  return lines.join('\n');
+export async function convergeAccess(api: AccessApi, access: EtcdAccess): Promise<void> {
+  const roles = await api.roleList();
+  if (!roles.includes('root')) await api.roleAdd('root');
+  for (const r of access.roles) {
+    if (!roles.includes(r.name)) await api.roleAdd(r.name);
+    // Granted every time: a run that died after the role was added is finished here.
+    for (const g of r.grants) await api.roleGrantPrefix(r.name, g.permission, g.prefix);
+  }
+  const users = await api.userList();
+  for (const u of access.users) {
+    if (u.roles.length) await convergeUser(api, u, users.includes(u.name));
+    else if (users.includes(u.name)) await api.userDelete(u.name);
+  }
+  const wanted = new Set(access.roles.map((r) => r.name));
+  for (const stale of (await api.roleList()).filter((r) => r.startsWith(ROLE_PREFIX) && !wanted.has(r))) await api.roleDelete(stale);
+  await api.authEnable();
+  await api.put(ETCD_ACCESS_MARKER_KEY, access.fingerprint);
 }
 
-/** One user: made without a password (its certificate is its login), given its roles, stripped of stale kubestrap roles. */
-function userScript(e: string, u: EtcdUser): string[] {
-  const name = shq(u.name);
-  return [
-    `ks_has "$ks_users" ${name} || ${e} user add --no-password ${name} >/dev/null`,
-    `ks_held=$(${e} user get ${name} | sed -n 's/^Roles: *//p')`,
-    ...u.roles.map((r) => `ks_has "$ks_held" ${shq(r)} || ${e} user grant-role ${name} ${shq(r)} >/dev/null`),
-    `for ks_role in $ks_held; do`,
-    `  case "$ks_role" in ${ROLE_PREFIX}*) case " ${u.roles.join(' ')} " in *" $ks_role "*) ;; *) ${e} user revoke-role ${name} "$ks_role" >/dev/null ;; esac ;; esac`,
-    'done',
-  ];
+/** One user: made without a password (its certificate is its login), given its roles, then stripped of stale kubestrap roles. */
+async function convergeUser(api: AccessApi, u: EtcdUser, exists: boolean): Promise<void> {
+  if (!exists) await api.userAdd(u.name);
+  const held = exists ? await api.userRoles(u.name) : [];
+  for (const r of u.roles.filter((r) => !held.includes(r))) await api.userGrantRole(u.name, r);
+  for (const r of held.filter((r) => r.startsWith(ROLE_PREFIX) && !u.roles.includes(r))) await api.userRevokeRole(u.name, r);
 }

@@ -1,7 +1,10 @@
-import { etcdctl } from '../../components/clients.js';
-import { peerUrl } from '../../components/etcd-members.js';
+import { etcdApiOn } from '../../cluster-api/cluster-apis.js';
+import type { EtcdApi } from '../../cluster-api/etcd-api.js';
+import type { OpenChannel } from '../../cluster-api/tls-channel.js';
+import { peerUrl, type EtcdMember } from '../../components/etcd-members.js';
 import { HOST_PATHS } from '../../components/paths.js';
 import type { HostSpec } from '../../config/cluster-spec.js';
+import { clientIdentity } from '../../pki/client-identities.js';
 import { shq } from '../../ssh/quote.js';
 import { DEFAULT_PORTS } from '../../upstream/index.js';
 import type { ClusterAction, ClusterContext, ClusterHost } from '../context.js';
@@ -14,10 +17,11 @@ import { isMember, reportedMembers } from './members-fact.js';
  * phase starts it:
  *   - a new cluster (no etcd host has data, none answers): the inventory's members, state `new`;
  *     they all start together in the phase;
- *   - a cluster that answers: `etcdctl member add` with the host's peer URL (unless the member is
- *     listed already, added by a run that stopped before its start), then the member list as etcd
- *     reports it, state `existing`. A host whose data folder holds a member the list does not have
- *     (a removed incarnation) has its etcd stopped and that data wiped first.
+ *   - a cluster that answers: `member add` with the host's peer URL (unless the member is listed
+ *     already, added by a run that stopped before its start), by the controller over etcd's gRPC
+ *     API (no etcdctl on any host), then the file, with the member list as etcd reported it and
+ *     this host in it, state `existing`. A host whose data folder holds a member the list does not
+ *     have (a removed incarnation) has its etcd stopped and that data wiped before the file.
  * The existing members' units never change for it, so nothing of theirs restarts.
  */
 export function etcdJoinActions(ctx: ClusterContext): ClusterAction[] {
@@ -28,7 +32,12 @@ export function etcdJoinActions(ctx: ClusterContext): ClusterAction[] {
     if (members.some((h) => etcdData(h).hasMember)) return [];
     return members.map((h) => foundAction(ctx, h.host));
   }
-  return members.filter((h) => needsJoin(h, reported.members)).map((h) => joinAction(ctx, h.host));
+  return members
+    .filter((h) => needsJoin(h, reported.members))
+    .flatMap((h) => {
+      const file = joinFileAction(h, reported.members);
+      return [memberAddAction(ctx, h.host), ...(file ? [file] : [])];
+    });
 }
 
 /** An etcd host of the inventory that is not (or no longer) a member with data. */
@@ -65,35 +74,98 @@ function foundAction(ctx: ClusterContext, host: HostSpec): ClusterAction {
   };
 }
 
-/** The other etcd hosts' client URLs: where a joining member asks for the member list. */
-function otherEndpoints(ctx: ClusterContext, host: HostSpec): string {
-  return ctx.spec.hosts
-    .filter((h) => h.roles.includes('etcd') && h.name !== host.name)
-    .map((h) => `https://${h.nodeIp}:${DEFAULT_PORTS.etcdClient}`)
-    .join(',');
+/** The other etcd hosts' client URLs: where the member list is asked and the member added. */
+function otherClientUrls(ctx: ClusterContext, host: HostSpec): string[] {
+  return ctx.spec.hosts.filter((h) => h.roles.includes('etcd') && h.name !== host.name).map((h) => `https://${h.nodeIp}:${DEFAULT_PORTS.etcdClient}`);
 }
 
-function joinAction(ctx: ClusterContext, host: HostSpec): ClusterAction {
+/**
+ * The first other member that answers the member list, as etcd's root (MemberAdd needs root under
+ * auth), reached through the joining host's own connection (its channels to the members' client
+ * URLs): the action stays with the host that joins, whose file step comes next, and a member the
+ * joining host cannot reach is what its etcd would fail on anyway, as etcdctl there did before.
+ */
+async function answeringMember(ctx: ClusterContext, host: HostSpec, channel: OpenChannel): Promise<{ api: EtcdApi; members: EtcdMember[] }> {
+  const errors: unknown[] = [];
+  for (const url of otherClientUrls(ctx, host)) {
+    const api = etcdApiOn(host, channel, clientIdentity(ctx.spec, 'etcdAdmin'), url);
+    try {
+      return { api, members: await api.memberList() };
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  throw errors[0] ?? new Error('the inventory has no other etcd member to join');
+}
+
+/** A member added but not started that is not `host`: it has no name yet, so no member can join beside it. */
+function otherUnstarted(members: readonly EtcdMember[], host: HostSpec): EtcdMember | undefined {
+  return members.find((m) => m.name === '' && !m.peerUrls.includes(peerUrl(host)));
+}
+
+function unstartedError(m: EtcdMember): Error {
+  return new Error(`another etcd member was added and has not started (${m.peerUrls.join(',')}); start it (or remove it: etcdctl member remove ${m.id}) before this one joins`);
+}
+
+/**
+ * `member add` by the controller: nothing to do once the host's peer URL is listed and no other
+ * member waits unstarted; the apply lists again, refuses beside another unstarted member (before
+ * adding anything), and adds unless listed (a run that stopped before the start added it already).
+ */
+function memberAddAction(ctx: ClusterContext, host: HostSpec): ClusterAction {
   const url = peerUrl(host);
-  const e = etcdctl(host, otherEndpoints(ctx, host), 'admin');
-  // A line of `member list` is `id, status, name, peer URLs, client URLs, is learner`.
-  const listed = `printf '%s\\n' "$ks_list" | grep -qF -- ${shq(`, ${url}, `)}`;
+  const listed = (members: readonly EtcdMember[]) => members.some((m) => m.peerUrls.includes(url));
   return {
     name: `etcd-member-add:${host.name}`,
-    description: `etcdctl member add ${host.name} --peer-urls=${url}, then ${host.name} joins with the member list as etcd reports it (state existing)`,
-    check: `test -d ${shq(`${DATA}/member`)} && ks_list=$(${e} member list) && ${listed}`,
-    run: [
-      'set -e',
-      `ks_list=$(${e} member list)`,
-      // Data of a member the cluster no longer has: it would never be let in again.
-      `if [ -d ${shq(`${DATA}/member`)} ] && ! ${listed}; then systemctl stop etcd.service 2>/dev/null || :; rm -rf ${shq(`${DATA}/member`)}; fi`,
-      `if ! ${listed}; then ${e} member add ${shq(host.name)} --peer-urls=${shq(url)} >/dev/null; ks_list=$(${e} member list); fi`,
-      // Every member by name; this one (not started yet) by its own. Another unstarted member cannot be named.
-      `ks_initial=$(printf '%s\\n' "$ks_list" | awk -F', ' -v me=${shq(host.name)} -v url=${shq(url)} 'NF >= 5 { n = $3; if ($4 == url) n = me; if (n == "") { bad = 1; exit } printf "%s%s=%s", sep, n, $4; sep = "," } END { exit bad }') || { echo "another etcd member was added and has not started; start it (or remove it: etcdctl member remove) before this one joins" >&2; exit 1; }`,
-      writeEnv(`"$(printf 'ETCD_INITIAL_CLUSTER=%s\\nETCD_INITIAL_CLUSTER_STATE=existing\\n' "$ks_initial")"`),
-    ].join('\n'),
+    description: `etcd member add ${host.name} --peer-urls=${url}, asked of the other members through ${host.name}'s connection`,
+    query: async (channel) => {
+      const { members } = await answeringMember(ctx, host, channel);
+      return listed(members) && !otherUnstarted(members, host);
+    },
+    apply: async (channel) => {
+      const { api, members } = await answeringMember(ctx, host, channel);
+      const waiting = otherUnstarted(members, host);
+      if (waiting) throw unstartedError(waiting);
+      if (!listed(members)) await api.memberAdd([url]);
+    },
     candidates: [host.name],
     when: 'before',
     failureHint: `check that the other etcd members are healthy (bootstrap health) and that ${host.name} reaches them on ${DEFAULT_PORTS.etcdClient} and ${DEFAULT_PORTS.etcdPeer}`,
+  };
+}
+
+/**
+ * ETCD_INITIAL_CLUSTER of a joining member: every member of the list by name, this one (added,
+ * not started yet, or about to be added) by its own; undefined when another member has no name yet.
+ */
+export function joiningCluster(members: readonly EtcdMember[], host: HostSpec): string | undefined {
+  const url = peerUrl(host);
+  const all = members.some((m) => m.peerUrls.includes(url)) ? members : [...members, { id: '', started: false, name: host.name, peerUrls: [url] }];
+  const named = all.map((m) => ({ name: m.peerUrls.includes(url) ? host.name : m.name, peerUrls: m.peerUrls }));
+  if (named.some((m) => m.name === '')) return undefined;
+  return named.flatMap((m) => m.peerUrls.map((u) => `${m.name}=${u}`)).join(',');
+}
+
+/**
+ * The joining host's file, from the member list the controller read with the facts (and this host
+ * added to it): written after the member add, before the phase starts etcd. A host whose data
+ * folder holds a member the list does not have (a removed incarnation) has its etcd stopped and that
+ * data wiped first: it would never be let in again. Undefined beside another unstarted member,
+ * which the member add refuses, saying so.
+ */
+function joinFileAction(h: ClusterHost, members: readonly EtcdMember[]): ClusterAction | undefined {
+  const host = h.host;
+  const initialCluster = joiningCluster(members, host);
+  if (initialCluster === undefined) return undefined;
+  const content = envFile(initialCluster, 'existing');
+  const stale = etcdData(h).hasMember;
+  const member = shq(`${DATA}/member`);
+  return {
+    name: `etcd-initial-cluster:${host.name}`,
+    description: `${host.name} joins the etcd cluster with ${initialCluster} (state existing)${stale ? `; first its etcd stops and the data of a member the cluster no longer has is wiped` : ''}`,
+    check: `${stale ? `! test -d ${member} && ` : ''}[ "$(cat ${shq(ENV)} 2>/dev/null)" = ${shq(content.trimEnd())} ]`,
+    run: ['set -e', ...(stale ? [`systemctl stop etcd.service 2>/dev/null || :`, `rm -rf ${member}`] : []), writeEnv(shq(content))].join('\n'),
+    candidates: [host.name],
+    when: 'before',
   };
 }

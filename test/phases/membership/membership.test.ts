@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec, HostSpec } from '../../../src/config/cluster-spec.js';
 import type { ClusterContext } from '../../../src/phases/context.js';
-import { etcdJoinActions } from '../../../src/phases/membership/etcd-join.js';
+import { etcdJoinActions, joiningCluster } from '../../../src/phases/membership/etcd-join.js';
 import { membershipProblems } from '../../../src/phases/membership/preflight.js';
 
 /** Hosts n1..n5 at 10.0.0.1N; `leaving` ones are marked remove: true. */
@@ -74,17 +74,36 @@ describe('etcd join steps', () => {
     expect(actions[0]!.run).toContain('ETCD_INITIAL_CLUSTER_STATE=new');
   });
 
-  it('a cluster that answers: member add for the new host only, and for one whose data the cluster no longer has', () => {
+  it('a cluster that answers: member add by the controller, then the file on the new host only', () => {
     const actions = etcdJoinActions(ctx([etcd(1), etcd(2), etcd(3)], [], { n1: up([1, 2]), n2: up([1, 2]), n3: {} }));
-    expect(actions.map((a) => [a.name, a.candidates])).toEqual([['etcd-member-add:n3', ['n3']]]);
-    const run = actions[0]!.run as string;
-    expect(run).toContain('member add n3 --peer-urls=https://10.0.0.13:2380');
-    expect(run).toContain('--endpoints=https://10.0.0.11:2379,https://10.0.0.12:2379');
-    expect(run).toContain('ETCD_INITIAL_CLUSTER_STATE=existing');
-    // n3 has data of a member that was removed: it is wiped and joins again.
-    expect(etcdJoinActions(ctx([etcd(1), etcd(2), etcd(3)], [], { n1: up([1, 2]), n2: up([1, 2]), n3: { data: true } })).map((a) => a.name)).toEqual(['etcd-member-add:n3']);
-    expect(run).toMatch(/rm -rf \/var\/lib\/etcd\/member/);
+    expect(actions.map((a) => [a.name, a.candidates, a.when])).toEqual([
+      ['etcd-member-add:n3', ['n3'], 'before'],
+      ['etcd-initial-cluster:n3', ['n3'], 'before'],
+    ]);
+    const [add, file] = actions;
+    // The member add is the controller's request: nothing for the host to run.
+    expect([add!.check, add!.run, typeof add!.query, typeof add!.apply]).toEqual([undefined, undefined, 'function', 'function']);
+    expect(add!.description).toContain('member add n3 --peer-urls=https://10.0.0.13:2380');
+    const run = file!.run as string;
+    expect(run).toContain('ETCD_INITIAL_CLUSTER=n1=https://10.0.0.11:2380,n2=https://10.0.0.12:2380,n3=https://10.0.0.13:2380\nETCD_INITIAL_CLUSTER_STATE=existing');
+    expect(run).not.toMatch(/etcdctl|rm -rf/);
     expect(etcdJoinActions(ctx([etcd(1), etcd(2)], [], { n1: up([1, 2]), n2: up([1, 2]) }))).toEqual([]);
+  });
+
+  it('a host with data of a member the cluster no longer has: its etcd stops and the data goes before the file', () => {
+    const actions = etcdJoinActions(ctx([etcd(1), etcd(2), etcd(3)], [], { n1: up([1, 2]), n2: up([1, 2]), n3: { data: true } }));
+    expect(actions.map((a) => a.name)).toEqual(['etcd-member-add:n3', 'etcd-initial-cluster:n3']);
+    const run = actions[1]!.run as string;
+    expect(run.indexOf('rm -rf /var/lib/etcd/member')).toBeGreaterThan(run.indexOf('systemctl stop etcd.service'));
+    expect(run.indexOf('rm -rf /var/lib/etcd/member')).toBeLessThan(run.indexOf('ETCD_INITIAL_CLUSTER='));
+    expect(actions[1]!.check).toMatch(/^! test -d \/var\/lib\/etcd\/member && /);
+  });
+
+  it('names the joining member by its own name when an earlier run added it; another unstarted member leaves no file to write', () => {
+    const unstarted = (n: number) => ({ id: `${n}a`, started: false, name: '', peerUrls: [`https://10.0.0.1${n}:2380`] });
+    const started = (n: number) => ({ id: `${n}a`, started: true, name: `n${n}`, peerUrls: [`https://10.0.0.1${n}:2380`] });
+    expect(joiningCluster([started(1), unstarted(3)], etcd(3))).toBe('n1=https://10.0.0.11:2380,n3=https://10.0.0.13:2380');
+    expect(joiningCluster([started(1), unstarted(2)], etcd(3))).toBeUndefined();
   });
 
   it('a cluster with data that does not answer: no step (the preflight says why)', () => {
