@@ -95,14 +95,17 @@ export interface FactTiming {
 
 const FACT_SNIPPETS: ReadonlyArray<readonly [string, string]> = [
   ['os-release', `while IFS= read -r ks_v || [ -n "$ks_v" ]; do printf '%s\\n' "$ks_v"; done < /etc/os-release`],
-  ['machine', 'uname -m'],
+  // /proc/sys/kernel/arch is uname's machine field (Linux 6.1+); older kernels start uname.
+  ['machine', `${readLine('/proc/sys/kernel/arch')} || uname -m`],
   ['kernel', readLine('/proc/sys/kernel/osrelease')],
   ['hostname', readLine('/proc/sys/kernel/hostname')],
   ['init', readLine('/proc/1/comm')],
-  // `ip` is everywhere we support; /proc/net/fib_trie would be the fallback if it were not.
-  ['addresses', "ip -o -4 addr show | awk '{print $4}'"],
+  // `ip` is everywhere we support (/proc/net/fib_trie would be the fallback if it were not); its
+  // lines are cut here, not by an awk on the host.
+  ['addresses', 'ip -o -4 addr show'],
   ['package-manager', 'for m in dnf yum apt-get; do command -v $m >/dev/null && { echo $m; break; }; done'],
-  ['clock', 'date +%s%N'],
+  // bash 5 (EL's sh) has the time in a variable; dash (Debian's) needs date.
+  ['clock', '[ -n "${EPOCHREALTIME:-}" ] && printf \'%s\\n\' "$EPOCHREALTIME" || date +%s%N'],
   ['record', PHASE_RECORDS_SNIPPET],
 ];
 
@@ -132,10 +135,7 @@ export function parseFacts(stdout: string, timing?: FactTiming): HostFacts {
     kernel: (s.get('kernel') ?? '').trim(),
     hostname: (s.get('hostname') ?? '').trim(),
     init: (s.get('init') ?? '').trim(),
-    addresses: (s.get('addresses') ?? '')
-      .split('\n')
-      .map((a) => a.trim().split('/')[0]!)
-      .filter(Boolean),
+    addresses: parseAddresses(s.get('addresses') ?? ''),
     packageManager: manager === 'apt-get' ? 'apt' : manager === 'dnf' || manager === 'yum' ? manager : undefined,
     clockSkewMs: clockSkew(s.get('clock') ?? '', timing),
     record: parsePhaseRecords(s.get('record') ?? ''),
@@ -143,8 +143,25 @@ export function parseFacts(stdout: string, timing?: FactTiming): HostFacts {
   };
 }
 
+/**
+ * `ip -o -4 addr show`'s lines (`2: eth0    inet 10.0.0.11/24 brd ...`): each one's address, without
+ * its prefix length. A line that is an address alone (`10.0.0.11/24`) is taken as it is.
+ */
+function parseAddresses(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => (/\sinet\s+(\S+)/.exec(line)?.[1] ?? line.trim()).split('/')[0]!)
+    .filter(Boolean);
+}
+
+/** The host's clock as `date +%s%N` prints it (ns), or as bash's EPOCHREALTIME (s.µs; a comma in some locales). */
+function hostClockMs(text: string): number {
+  const t = text.trim();
+  return /^\d+[.,]\d+$/.test(t) ? Number(t.replace(',', '.')) * 1e3 : Number(t) / 1e6;
+}
+
 function clockSkew(nanos: string, timing: FactTiming | undefined): number {
-  const hostMs = Number(nanos.trim()) / 1e6;
+  const hostMs = hostClockMs(nanos);
   if (!timing || !Number.isFinite(hostMs) || hostMs <= 0) return 0;
   return Math.round(hostMs - (timing.sentAt + timing.receivedAt) / 2);
 }

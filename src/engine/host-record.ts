@@ -118,11 +118,43 @@ export interface RecordedPhase {
 
 const PHASE_LINE_PREFIX = '{"id":"phase:';
 
+/** A newline, as a shell word inside a pattern or a double-quoted string. */
+const NL = '"\n"';
+
 /**
- * Shell builtins only (no process, whatever the record's size): prints the record's phase entries,
- * one per line. What the fact command runs, and the record kind's probe.
+ * The record into the shell variable `ks_rec`, once per command whoever asks first (the fact
+ * command's record section, the probe's record and installed-file kinds): one `cat`. Not the
+ * shell's `read` loop: dash reads a file one byte per system call, and the record of a master is
+ * several KB (a loop over it cost 14 ms of the host's CPU, a cat 1-2 ms). Empty without a record.
  */
-export const PHASE_RECORDS_SNIPPET = `[ ! -f ${HOST_RECORD_FILE} ] || while IFS= read -r ks_l || [ -n "$ks_l" ]; do case $ks_l in ${shq(PHASE_LINE_PREFIX)}*) printf '%s\n' "$ks_l" ;; esac; done < ${HOST_RECORD_FILE}`;
+export const READ_RECORD = `[ -n "\${ks_rec_read:-}" ] || { ks_rec=$(cat ${HOST_RECORD_FILE} 2>/dev/null) || ks_rec=; ks_rec_read=1; }`;
+
+/** The lines of `ks_rec` that start with `prefix`, by shell builtins over the variable (no process). */
+function recordLinesStarting(prefix: string): string {
+  return `ks_ifs=$IFS; IFS=${NL}; set -f; for ks_l in $ks_rec; do case $ks_l in ${shq(prefix)}*) printf '%s\\n' "$ks_l" ;; esac; done; set +f; IFS=$ks_ifs`;
+}
+
+/** Prints the record's phase entries, one per line. What the fact command runs, and the record kind's probe. */
+export const PHASE_RECORDS_SNIPPET = `${READ_RECORD}\n${recordLinesStarting(PHASE_LINE_PREFIX)}`;
+
+/**
+ * `snippet` where the host record's entry of `phase` does not hold `field` yet (a fact that only an
+ * earlier run's record can spare: the os phase's original settings); nothing where it does. Runs
+ * after the fact command's record section (READ_RECORD), by builtins.
+ */
+export function unlessPhaseRecords(phase: string, field: string, snippet: string): string {
+  const start = `${PHASE_LINE_PREFIX}${phase}",`;
+  return [
+    READ_RECORD,
+    `case ${NL}"$ks_rec" in`,
+    `  *${NL}${shq(start)}*) ks_l=\${ks_rec#*${shq(start)}}; ks_l=\${ks_l%%${NL}*} ;;`,
+    '  *) ks_l= ;;',
+    'esac',
+    `case "$ks_l" in *${shq(`"${field}":`)}*) ;; *)`,
+    snippet,
+    ';; esac',
+  ].join('\n');
+}
 
 /** The phase entries printed by PHASE_RECORDS_SNIPPET, by phase; a line that does not parse is skipped. */
 export function parsePhaseRecords(output: string): Map<string, RecordedPhase> {
@@ -156,9 +188,6 @@ function upsert(ids: readonly string[], writeLines: string): string {
 /** The line before each file's part of filesProbeSnippet's output. */
 export const LOCAL_FILE_MARKER = '@@kubestrap-local-file';
 
-/** A newline, as a shell word inside a pattern or a double-quoted string. */
-const NL = '"\n"';
-
 /**
  * Probe snippet for installed files, each of which must hold its `fields.sha256`. For each file, in
  * order, prints a line `@@kubestrap-local-file`, then `MODE OWNER GROUP` and one of
@@ -170,13 +199,13 @@ const NL = '"\n"';
  * or only `absent` / `other-type`.
  *
  * Two processes for all the files, whatever their number: one stat (a link is not followed) and one
- * read of the record, both into shell variables that builtins then search file by file. Only a file
+ * read of the record (READ_RECORD, shared with the record kind), both into shell variables that builtins then search file by file. Only a file
  * that must be read costs more (its sha256sum). A no-op run of many binaries reads none of them.
  */
 export function filesProbeSnippet(files: ReadonlyArray<{ path: string; fields: RecordFields; verify: boolean }>): string {
   if (files.length === 0) return ':';
   return [
-    `ks_rec=$(cat ${HOST_RECORD_FILE} 2>/dev/null) || ks_rec=`,
+    READ_RECORD,
     // One line per file that exists, the path last: `TYPE|MODE OWNER GROUP|STAMP|PATH`.
     `ks_stats="$(LC_ALL=C stat -c ${shq(`%F|%a %U %G|${STAMP}|%n`)} -- ${files.map((f) => shq(f.path)).join(' ')} 2>/dev/null)\n"`,
     ...files.map((f) => fileSection(f.path, f.fields, f.verify)),

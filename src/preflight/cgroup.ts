@@ -10,7 +10,14 @@ import { kubeletRefusesCgroupV1, LAST_CGROUP_V1_MINOR } from '../upstream/index.
  */
 export type CgroupVersion = 'v1' | 'v2' | 'unknown';
 
-export const CGROUP_FACT = defineFact('cgroup-fs', 'stat -fc %T /sys/fs/cgroup', (out): CgroupVersion => {
+/**
+ * Prints that type: `cgroup2fs` without a process where the unified hierarchy's own file is there
+ * (every cgroup v2 mount has cgroup.controllers at its root; a v1 or hybrid tmpfs has none), else as
+ * stat tells it.
+ */
+export const CGROUP_FS_SNIPPET = 'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroup2fs; else stat -fc %T /sys/fs/cgroup; fi';
+
+export const CGROUP_FACT = defineFact('cgroup-fs', CGROUP_FS_SNIPPET, (out): CgroupVersion => {
   const fs = (out ?? '').trim();
   if (fs === 'cgroup2fs') return 'v2';
   if (fs === 'tmpfs') return 'v1';

@@ -15,12 +15,16 @@ interface Mount {
   mountPoint: string;
 }
 
-/** Every mounted file system's free KiB and mount point. */
-export const DISK_FACT = defineFact('disk-free', "df -Pk | awk 'NR > 1 { print $4, $6 }'", (out) => parseMounts(out ?? ''));
+/** Every mounted file system's free KiB and mount point: df's POSIX table, cut here rather than by an awk on the host. */
+export const DISK_FACT = defineFact('disk-free', 'df -Pk', (out) => parseMounts(out ?? ''));
 
+/**
+ * `df -Pk`'s rows (`Filesystem 1024-blocks Used Available Capacity Mounted-on`, the capacity `-` for a
+ * file system of no size), or rows of `AVAILABLE MOUNT` alone.
+ */
 export function parseMounts(text: string): Mount[] {
   return text.split('\n').flatMap((line) => {
-    const m = /^(\d+) (\/.*)$/.exec(line.trim());
+    const m = /\s\d+\s+\d+\s+(\d+)\s+(?:\d+%|-)\s+(\/.*)$/.exec(line.trim()) ?? /^(\d+) (\/.*)$/.exec(line.trim());
     return m ? [{ freeBytes: Number(m[1]) * 1024, mountPoint: m[2]! }] : [];
   });
 }

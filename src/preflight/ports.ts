@@ -18,10 +18,19 @@ export interface Listener {
   unit: string | undefined;
 }
 
-// One awk for every listener, then shell builtins only: a master has a dozen listeners, and a few
-// processes each made this the slowest fact.
+// ss's answer into a variable (read in blocks; dash's `read` takes a pipe a byte per system call),
+// then shell builtins only: a master has a dozen listeners, and a few processes each made this the
+// slowest fact. A line is `STATE RECV-Q SEND-Q LOCAL PEER users:(("comm",pid=N,fd=M),...)`.
 const LISTENERS_SNIPPET = [
-  `ss -Hltnp | awk 'match($0, /pid=[0-9]+/) { port = $4; sub(/.*:/, "", port); print port, substr($0, RSTART + 4, RLENGTH - 4) }' | while read -r port pid; do`,
+  'ks_ss=$(ss -Hltnp)',
+  "ks_ifs=$IFS; IFS='",
+  "'; set -f",
+  'for ks_line in $ks_ss; do',
+  '  IFS=$ks_ifs; set -- $ks_line',
+  // The users field last: a process name may hold blanks.
+  '  [ $# -ge 6 ] || continue; port=${4##*:}; shift 5; pid="$*"',
+  '  case $pid in *pid=[0-9]*) ;; *) continue ;; esac',
+  '  pid=${pid#*pid=}; pid=${pid%%[!0-9]*}',
   '  read -r comm < /proc/$pid/comm || continue',
   '  unit=-',
   '  while read -r line; do',
@@ -29,6 +38,7 @@ const LISTENERS_SNIPPET = [
   '  done < /proc/$pid/cgroup',
   '  printf "%s %s %s %s\\n" "$port" "$pid" "$comm" "$unit"',
   'done',
+  'set +f; IFS=$ks_ifs',
 ].join('\n');
 
 /** Every listening TCP socket with its process and systemd unit. */

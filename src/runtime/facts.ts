@@ -5,6 +5,7 @@ import { elAdapter } from '../os/el.js';
 import { shq } from '../ssh/quote.js';
 import type { PackageQuery, RuntimeSource } from './source.js';
 import { leadingVersion } from './versions.js';
+import { CGROUP_FS_SNIPPET } from '../preflight/cgroup.js';
 
 /** What the runtime phase needs to know about a host before it decides anything. */
 export interface RuntimeFacts {
@@ -57,6 +58,27 @@ type QueryName = 'distro' | 'docker' | 'base';
 /** One named question, between its own begin and end lines. */
 const block = (name: QueryName, script: string) => [`echo 'query ${name} begin'`, script, `echo 'query ${name} end'`];
 
+/** Where containerd's packages (Debian's, Docker's containerd.io on either family) put its binary. */
+export const PACKAGED_CONTAINERD = '/usr/bin/containerd';
+
+/**
+ * `ks_older A B`: whether dotted version A is below B, field by field as numbers (a missing field is
+ * 0), by shell arithmetic: no `sort -V`, no subshell.
+ */
+const VERSION_BELOW = [
+  'ks_older() {',
+  '  ks_a=$1; ks_b=$2',
+  '  while [ -n "$ks_a$ks_b" ]; do',
+  '    ks_x=${ks_a%%.*}; ks_y=${ks_b%%.*}',
+  '    [ "${ks_x:-0}" -lt "${ks_y:-0}" ] && return 0',
+  '    [ "${ks_x:-0}" -gt "${ks_y:-0}" ] && return 1',
+  '    case $ks_a in *.*) ks_a=${ks_a#*.} ;; *) ks_a= ;; esac',
+  '    case $ks_b in *.*) ks_b=${ks_b#*.} ;; *) ks_b= ;; esac',
+  '  done',
+  '  return 1',
+  '}',
+].join('\n');
+
 /**
  * One snippet, per host: the cgroup hierarchy, the installed containerd (version, and which
  * package it came from) and dockerd; and only when there is a choice to make (containerd or
@@ -68,26 +90,39 @@ export function runtimeFactSnippet({ queries, dataRoot }: RuntimeFactInput): str
   const top = `/${dataRoot.split('/').filter(Boolean)[0] ?? ''}`;
   const oldest = queries ? queries.oldest.tag.slice(1) : '';
   return [
-    'echo "cgroup $(stat -fc %T /sys/fs/cgroup 2>/dev/null)"',
+    VERSION_BELOW,
+    `printf 'cgroup '; { ${CGROUP_FS_SNIPPET}; } 2>/dev/null || echo`,
     'ks_ask=',
-    'if command -v containerd >/dev/null 2>&1; then',
-    '  ks_cl=$(containerd --version 2>/dev/null | head -n 1)',
+    // The containerd that PATH finds, by builtins (command -v prints it only in a subshell).
+    'ks_cb=; ks_ifs=$IFS; IFS=:; for ks_d in $PATH; do [ -f "$ks_d/containerd" ] && [ -x "$ks_d/containerd" ] && { ks_cb=$ks_d/containerd; break; }; done; IFS=$ks_ifs',
+    'if [ -n "$ks_cb" ]; then',
+    // Docker's package on either family, else the distribution's, else a binary of its own: one
+    // query of the package database, which also says the package's version.
+    "  ks_nl='",
+    "'",
+    '  ks_from=static; ks_pv=',
+    "  if command -v rpm >/dev/null 2>&1 && ks_pv=$(rpm -q --qf '%{VERSION}\\n' containerd.io 2>/dev/null); then ks_from=docker",
+    '  elif command -v dpkg-query >/dev/null 2>&1; then',
+    "    ks_pq=$(dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Version}\\n' containerd.io containerd 2>/dev/null)",
+    '    case "$ks_nl$ks_pq" in',
+    '      *"${ks_nl}ii |containerd.io|"*) ks_from=docker; ks_pv=${ks_pq#*"ii |containerd.io|"} ;;',
+    '      *"${ks_nl}ii |containerd|"*) ks_from=distro; ks_pv=${ks_pq#*"ii |containerd|"} ;;',
+    '    esac',
+    '  fi',
+    '  ks_pv=${ks_pv%%"$ks_nl"*}',
+    // The package's own binary answers with the package's version: Go's start-up (about 30 ms of
+    // the host's CPU) only for another binary, whose third word is the version (1.6.20~ds1, v2.1.4).
+    `  if [ "$ks_from" != static ] && [ "$ks_cb" = ${PACKAGED_CONTAINERD} ] && [ -n "$ks_pv" ]; then ks_cv=$ks_pv; ks_cl=$ks_pv`,
+    '  else',
+    '    ks_cl=$(containerd --version 2>/dev/null); ks_cl=${ks_cl%%"$ks_nl"*}',
+    '    read -r ks_w1 ks_w2 ks_cv ks_rest <<KS_EOF',
+    '$ks_cl',
+    'KS_EOF',
+    '  fi',
     '  echo "installed-containerd $ks_cl"',
-    // Docker's package on either family, else the distribution's, else a binary of its own.
-    '  if command -v rpm >/dev/null 2>&1 && rpm -q containerd.io >/dev/null 2>&1; then echo "installed-from docker"',
-    "  elif command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W -f='${db:Status-Abbrev}' containerd.io 2>/dev/null | grep -q '^ii'; then echo \"installed-from docker\"",
-    "  elif command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W -f='${db:Status-Abbrev}' containerd 2>/dev/null | grep -q '^ii'; then echo \"installed-from distro\"",
-    '  else echo "installed-from static"; fi',
-    // The third word of `containerd --version` is the version (1.6.20~ds1, v2.1.4); older than the oldest supported: ask.
-    ...(queries
-      ? [
-          '  read -r ks_w1 ks_w2 ks_cv ks_rest <<KS_EOF',
-          '$ks_cl',
-          'KS_EOF',
-          '  ks_cv=${ks_cv#v}; ks_cv=${ks_cv%%[!0-9.]*}',
-          `  [ "$(printf '%s\\n%s\\n' "$ks_cv" ${shq(oldest)} | sort -V | head -n 1)" = ${shq(oldest)} ] || ks_ask=1`,
-        ]
-      : []),
+    '  echo "installed-from $ks_from"',
+    // Older than the oldest supported: ask.
+    ...(queries ? ['  ks_cv=${ks_cv#*:}; ks_cv=${ks_cv#v}; ks_cv=${ks_cv%%[!0-9.]*}', `  ks_older "$ks_cv" ${shq(oldest)} && ks_ask=1`] : []),
     'else ks_ask=1; fi',
     'if command -v dockerd >/dev/null 2>&1; then echo "installed-dockerd yes"; else ks_ask=1; fi',
     ...(queries ? packageQueries(queries) : []),
@@ -95,9 +130,13 @@ export function runtimeFactSnippet({ queries, dataRoot }: RuntimeFactInput): str
     "( echo -998 > /proc/self/oom_score_adj ) 2>/dev/null || echo 'oom-score-adj restricted'",
     `[ -d ${shq(top)} ] || echo "data-root-top missing"`,
     `ks_root=${shq(dataRoot.replace(/\/+$/, ''))}`,
-    `for ks_m in $(awk '!/^[[:space:]]*#/ && NF >= 3 && $3 != "swap" && $2 ~ /^\\// {print $2}' /etc/fstab 2>/dev/null); do`,
+    // fstab's file systems (not swap, not /: always mounted) by the shell's read, not an awk.
+    'while read -r ks_dev ks_m ks_type ks_rest; do',
+    '  case $ks_dev in "#"* | "") continue ;; esac',
+    '  [ -n "$ks_type" ] && [ "$ks_type" != swap ] && [ "$ks_m" != / ] || continue',
+    '  case $ks_m in /*) ;; *) continue ;; esac',
     '  case "$ks_root/" in "${ks_m%/}/"*) mountpoint -q "$ks_m" || echo "unmounted $ks_m";; esac',
-    'done',
+    'done < /etc/fstab',
   ].join('\n');
 }
 

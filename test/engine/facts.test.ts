@@ -61,6 +61,25 @@ describe('parseFacts', () => {
     expect(Math.abs(parseFacts(shRun(FACTS_SCRIPT).stdout, { sentAt: here, receivedAt: Date.now() }).clockSkewMs)).toBeLessThan(5_000);
   });
 
+  it("reads bash's EPOCHREALTIME (EL's sh) as well as date's nanoseconds (dash), with either decimal mark", () => {
+    const timing = { sentAt: 1_700_000_000_000, receivedAt: 1_700_000_000_100 };
+    expect(parseFacts('\n@@kubestrap-section clock\n1700000045.000000\n', timing).clockSkewMs).toBe(44_950);
+    expect(parseFacts('\n@@kubestrap-section clock\n1700000045,500000\n', timing).clockSkewMs).toBe(45_450);
+    const here = Date.now();
+    for (const shell of ['bash', 'dash']) {
+      expect(Math.abs(parseFacts(shRun(`${shell} -c '${FACTS_SCRIPT.replaceAll("'", "'\\''")}'`).stdout, { sentAt: here, receivedAt: Date.now() }).clockSkewMs), shell).toBeLessThan(5_000);
+    }
+  });
+
+  it("takes each address from ip's one-line output", () => {
+    const out = [
+      '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+      '2: eth0    inet 10.88.49.11/24 brd 10.88.49.255 scope global eth0\\       valid_lft forever preferred_lft forever',
+      '2: eth0    inet 10.88.49.100/32 scope global secondary eth0:vip\\       valid_lft forever preferred_lft forever',
+    ].join('\n');
+    expect(parseFacts(`\n@@kubestrap-section addresses\n${out}\n`).addresses).toEqual(['127.0.0.1', '10.88.49.11', '10.88.49.100']);
+  });
+
   it('falls back to ID when os-release has no PRETTY_NAME', () => {
     const out = "\n@@kubestrap-section os-release\nID='arch'\nBUILD_ID=rolling\n";
     expect(parseFacts(out).os).toEqual({ id: 'arch', idLike: [], versionId: '', codename: '', prettyName: 'arch' });

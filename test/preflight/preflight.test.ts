@@ -76,4 +76,18 @@ describe('preflight checks', () => {
     ]);
     expect(problem?.message).toBe('/ has 1 MiB free, but binaries in /opt/kube/bin (1 MiB) and etcd data in /var/lib/etcd (1 MiB) need 2 MiB');
   });
+
+  it("disk: reads df's POSIX table as the host prints it (mount points with blanks, a file system of no size)", () => {
+    const df = [
+      'Filesystem     1024-blocks    Used Available Capacity Mounted on',
+      '/dev/vda          264212084 44908812  61482100      43% /',
+      'tmpfs               24683784        0  24683784       0% /run/my disk',
+      'none                       0        0         0        - /proc/fs/x',
+    ].join('\n');
+    expect(parseMounts(df)).toEqual([
+      { freeBytes: 61482100 * 1024, mountPoint: '/' },
+      { freeBytes: 24683784 * 1024, mountPoint: '/run/my disk' },
+      { freeBytes: 0, mountPoint: '/proc/fs/x' },
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseRuntimeFacts, runtimeFactSnippet, type RuntimeFactInput } from '../../src/runtime/facts.js';
+import { PACKAGED_CONTAINERD, parseRuntimeFacts, runtimeFactSnippet, type RuntimeFactInput } from '../../src/runtime/facts.js';
 import { parseVersion } from '../../src/upstream/index.js';
 import { fakeTools, shRun } from '../engine/support.js';
 import { useTempDir } from '../support/tmp.js';
@@ -77,7 +77,7 @@ describe('runtime facts', () => {
       const env = fakeTools(dir, {
         containerd: 'echo "containerd containerd.io 2.2.1 7f7fdf5fed64eb6a7caf99b3e12efcf9d60e311c"',
         dockerd: 'exit 0',
-        rpm: '[ "$1 $2" = "-q containerd.io" ]',
+        rpm: 'for a; do :; done; [ "$1 $2 $a" = "-q --qf containerd.io" ] && echo 2.2.1',
         dnf: `touch ${dir}/asked`,
       });
       const facts = parseRuntimeFacts(shRun(runtimeFactSnippet(ASKED), env).stdout);
@@ -93,7 +93,8 @@ describe('runtime facts', () => {
         containerd: 'echo "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"',
         dockerd: 'exit 0',
         rpm: 'exit 1',
-        'dpkg-query': 'for a; do :; done; [ "$a" = containerd ] && echo ii',
+        // One query for both packages; containerd.io known but not installed.
+        'dpkg-query': "printf 'un |containerd.io|\\nii |containerd|1.6.20~ds1-1+deb12u3\\n'",
         dnf: `touch ${dir}/asked; echo 'containerd.io 2.2.1'`,
       });
       const facts = parseRuntimeFacts(shRun(runtimeFactSnippet(ASKED), env).stdout);
@@ -103,6 +104,32 @@ describe('runtime facts', () => {
       // At the oldest supported release, or past it, nothing is asked.
       const current = fakeTools(tmp(), { containerd: 'echo "containerd github.com/containerd/containerd 1.7.28~ds1 1.7.28~ds1-1"', dockerd: 'exit 0', dnf: 'exit 3' });
       expect(parseRuntimeFacts(shRun(runtimeFactSnippet(ASKED), current).stdout).dockerRepo).toBeUndefined();
+    });
+
+    it("reads a package's containerd version from the package database, without starting containerd", () => {
+      const dir = tmp();
+      const tools = { containerd: `touch ${dir}/started; echo "containerd x v9.9.9 abc"`, dockerd: 'exit 0', rpm: 'exit 1', dnf: 'exit 0' };
+      const packaged = (dpkg: string) => {
+        const env = fakeTools(dir, { ...tools, 'dpkg-query': dpkg });
+        // As if the fake were the package's own binary.
+        return parseRuntimeFacts(shRun(runtimeFactSnippet(ASKED).replaceAll(PACKAGED_CONTAINERD, `${dir}/bin/containerd`), env).stdout);
+      };
+      expect(packaged("printf 'ii |containerd.io|1:1.7.29-1\\nii |containerd|2.1.9~ds1-5\\n'")).toMatchObject({ installedFrom: 'docker', containerd: { tag: 'v1.7.29' } });
+      expect(packaged("printf 'un |containerd.io|\\nii |containerd|1.6.20~ds1-1\\n'")).toMatchObject({ installedFrom: 'distro', containerd: { tag: 'v1.6.20' } });
+      expect(shRun(`test -e ${dir}/started`).code).not.toBe(0);
+      // No package: the binary says its version.
+      expect(packaged("printf 'un |containerd|\\n'")).toMatchObject({ installedFrom: 'static', containerd: { tag: 'v9.9.9' } });
+      expect(shRun(`test -e ${dir}/started`).code).toBe(0);
+    });
+
+    it('compares versions field by field as numbers, as sort -V does', () => {
+      const asks = (installed: string) => {
+        const env = fakeTools(tmp(), { containerd: `echo "containerd x ${installed} abc"`, dockerd: 'exit 0', rpm: 'exit 1', 'dpkg-query': 'exit 1', dnf: "echo 'containerd.io 2.2.1'" });
+        return parseRuntimeFacts(shRun(runtimeFactSnippet(ASKED), env).stdout).dockerRepo !== undefined;
+      };
+      // The oldest supported here is 1.7.28.
+      expect(['1.7.27', '1.6.99', 'v1.7.9', '0.9', ''].map(asks)).toEqual([true, true, true, true, true]);
+      expect(['1.7.28', 'v1.7.28', '1.7.28~ds1', '1.7.100', '1.8.0', '2.0.0', '10.0'].map(asks)).toEqual([false, false, false, false, false, false, false]);
     });
 
     it('takes a containerd that is no package for the release binaries', () => {
