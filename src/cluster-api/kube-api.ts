@@ -100,6 +100,26 @@ export class KubeApi {
     return true;
   }
 
+  /**
+   * Asks the API server to evict a pod (policy/v1 Eviction, the pods/eviction subresource), which
+   * deletes it unless a PodDisruptionBudget forbids it now: `held` with the budget's words (429; ask
+   * again later). A pod already gone counts as evicted. In a namespace being deleted the eviction
+   * is forbidden and the pod is deleted instead, as kubectl drain does.
+   */
+  async evict(namespace: string, name: string): Promise<{ held?: string }> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+    const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } };
+    const answer = await this.request('POST', `${path}/eviction`, { type: 'application/json', text: JSON.stringify(eviction) });
+    if (answer.status === 429) return { held: gist(answer.body, true) };
+    if (answer.status === 404) return {};
+    if (answer.status === 403 && causes(answer.body).some((c) => c.reason === 'NamespaceTerminating')) {
+      await this.delete(path);
+      return {};
+    }
+    this.expect(`POST ${path}/eviction`, answer, [200, 201]);
+    return {};
+  }
+
   private read<T>(what: string, body: string, schema: z.ZodType<T>): T {
     const parsed = schema.safeParse(parseJson(body));
     if (!parsed.success) throw this.error(what, `answered with an object kubestrap cannot read: ${parsed.error.issues[0]?.message ?? 'not JSON'}`);
@@ -169,9 +189,19 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** The API server's own message (a Status object's), else the body's first line. */
-function gist(body: string): string {
+/** The causes a Status object gives (details.causes), each with its reason and message. */
+function causes(body: string): Array<{ reason?: string; message?: string }> {
+  const status = parseJson(body) as { details?: { causes?: unknown } } | undefined;
+  const list = status?.details?.causes;
+  return Array.isArray(list) ? (list as Array<{ reason?: string; message?: string }>) : [];
+}
+
+/** The API server's own message (a Status object's, with its causes' when asked), else the body's first line. */
+function gist(body: string, withCauses = false): string {
   const status = parseJson(body) as { message?: unknown } | undefined;
-  if (status && typeof status.message === 'string') return status.message;
+  if (status && typeof status.message === 'string') {
+    const why = withCauses ? causes(body).flatMap((c) => (c.message ? [c.message] : [])) : [];
+    return why.length ? `${status.message} (${why.join('; ')})` : status.message;
+  }
   return body.trim().split('\n')[0]?.slice(0, 200) || 'no body';
 }

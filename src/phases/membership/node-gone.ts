@@ -1,6 +1,6 @@
-import { kubectl } from '../../components/clients.js';
 import type { ClusterSpec, HostSpec } from '../../config/cluster-spec.js';
-import { shq } from '../../ssh/quote.js';
+import { drainNode, nodePath } from '../../cluster-api/node-drain.js';
+import { adminApi, exists } from '../cluster-queries.js';
 import type { ClusterAction } from '../context.js';
 import { namesWith } from './hosts-with-role.js';
 
@@ -9,20 +9,25 @@ const DRAIN_TIMEOUT_SEC = 120;
 
 /**
  * Its Node drained (evictions respect PodDisruptionBudgets; DaemonSets' pods stay, emptyDir data
- * goes) and deleted. A forgotten host's kubelet cannot confirm that pods stopped, so its Node is
- * deleted without a drain: its pods are then rescheduled elsewhere.
+ * goes) and deleted, by the controller's own requests to the API server through a remaining
+ * master's connection (cluster-api/node-drain.ts): no kubectl on the master. A forgotten host's
+ * kubelet cannot confirm that pods stopped, so its Node is deleted without a drain: its pods are
+ * then rescheduled elsewhere.
  */
 export function nodeGone(spec: ClusterSpec, leaving: HostSpec, forgotten: boolean): ClusterAction {
-  const name = shq(leaving.name);
-  const present = (k: string) => `ks_node=$(${k} get node ${name} -o name --ignore-not-found) && [ -n "$ks_node" ]`;
-  const drain = (k: string) => `${k} drain ${name} --ignore-daemonsets --delete-emptydir-data --timeout=${DRAIN_TIMEOUT_SEC}s`;
+  const path = nodePath(leaving.name);
   return {
     name: `node-gone:${leaving.name}`,
     description: forgotten
       ? `delete Node ${leaving.name} (not drained: the host is forgotten, --forget)`
       : `drain Node ${leaving.name} (--ignore-daemonsets --delete-emptydir-data, PodDisruptionBudgets respected) and delete it`,
-    check: (h) => `ks_node=$(${kubectl(h)} get node ${name} -o name --ignore-not-found) && [ -z "$ks_node" ]`,
-    run: (h) => `set -e\nif ${present(kubectl(h))}; then ${forgotten ? '' : `${drain(kubectl(h))}; `}${kubectl(h)} delete node ${name}; fi`,
+    query: async (channel, on) => !(await exists(adminApi(spec, on, channel), path)),
+    apply: async (channel, on) => {
+      const api = adminApi(spec, on, channel);
+      // No mark: the node is not coming back, nothing is to uncordon it.
+      if (!forgotten && !(await drainNode(api, leaving.name, { timeoutSec: DRAIN_TIMEOUT_SEC }))) return;
+      await api.delete(path);
+    },
     candidates: namesWith(spec, 'master'),
     when: 'before',
     timeoutSec: DRAIN_TIMEOUT_SEC + 60,

@@ -32,20 +32,12 @@ describe('hosts marked remove: true', () => {
       ['etcd-member-remove:n3', ['n1', 'n2'], 'before'],
       ['node-gone:n4', ['n1', 'n2'], 'before'],
     ]);
-    const drain = actions[0]!.run as (h: HostSpec, live: readonly string[]) => string;
-    expect(drain(spec.hosts[0]!, [])).toContain('drain n3 --ignore-daemonsets --delete-emptydir-data --timeout=120s');
+    // Done by the controller through the API (node-gone.test.ts): nothing runs on the master.
+    expect([actions[0]!.run, actions[0]!.check]).toEqual([undefined, undefined]);
     // The teardown applies to the leaving hosts alone, and removes etcd's data with its member.
     expect(teardown.map((p) => p.appliesTo(spec.leaving[0]!))).toEqual(teardown.map(() => true));
     expect(teardown.map((p) => p.appliesTo(spec.hosts[0]!))).toEqual(teardown.map(() => false));
     expect(teardown.map((p) => p.name)).toContain('reset-etcd');
-  });
-
-  it('a forgotten host: its Node is deleted without a drain (its kubelet cannot confirm anything)', () => {
-    const [membership] = leavePhases(spec, ['n4']);
-    const forgotten = membership!.clusterActions!(ctx).find((a) => a.name === 'node-gone:n4')!;
-    const run = (forgotten.run as (h: HostSpec, live: readonly string[]) => string)(spec.hosts[0]!, []);
-    expect(run).not.toContain('drain');
-    expect(run).toContain('delete node n4');
   });
 
   it('bring-up phases ignore them', () => {
