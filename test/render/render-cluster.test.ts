@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { SUPPORTED_KUBE_MINORS } from '../../src/upstream/index.js';
 import { BUNDLED_UNITS } from '../../src/package-root.js';
-import { renderCluster, type RenderedHost } from '../../src/render/render-cluster.js';
+import { prepareTemplates, renderCluster, type RenderedHost } from '../../src/render/render-cluster.js';
 import { rejectedFlags } from '../../src/render/unit-guard.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir, writeTree } from '../support/tmp.js';
@@ -175,6 +175,18 @@ describe('renderCluster with a custom template tree', () => {
     expect(hosts).toEqual([]);
     expect(problems.map((p) => p.where())).toEqual(['all/etc/a.conf:2 NOT_SET', 'all/etc/a.conf:3 ALSO_NOT_SET', 'worker/etc/b.conf:3 BIN_PAHT']);
     expect(problems[2]!.hint).toContain('did you mean BIN_PATH?');
+  });
+
+  it("renders a host's files again only when its values changed since the check before connecting", () => {
+    const dir = tmp();
+    writeTree(join(dir, 'tpl'), { 'all/etc/note': '{{ MY_NOTE }} on {{ NODE_NAME }}\n' });
+    const spec = clusterFrom(dir, 'MY_NOTE=hello\n');
+    const templates = prepareTemplates(spec, join(dir, 'tpl'));
+    const [m1, w1] = spec.hosts;
+    const checked = templates.renderHost(m1!, { MY_NOTE: 'fresh' });
+    expect(templates.renderHost(m1!, { MY_NOTE: 'fresh' })).toBe(checked);
+    templates.renderHost(w1!, { MY_NOTE: 'fresh' });
+    expect(templates.renderHost(w1!, { MY_NOTE: 'read' }).files[0]!.content).toBe('read on w1\n');
   });
 
   it('passes unknown properties from config.properties and host overrides to templates', () => {
