@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthHandlerMiddleware, AuthenticationType, ParsedKey } from 'ssh2';
 import { SshError } from '../errors.js';
+import { signingFromKeyObject } from './signing-key.js';
 import type { SshAuth, SshEndpoint, SshTarget } from './target.js';
 
 /**
@@ -121,7 +122,7 @@ async function readPrivateKey(endpoint: SshEndpoint, file: string, passphrase: s
   if (!key || key.getPrivatePEM() === null) {
     throw new SshError(endpoint.name, 'auth', `${file} holds no private key (is it the .pub file?)`, 'point keyFile at the private half of the key pair');
   }
-  return key;
+  return signingFromKeyObject(key);
 }
 
 function keyError(endpoint: SshEndpoint, file: string, reason: string, passphraseEnv: string | undefined): SshError {
