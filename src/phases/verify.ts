@@ -1,13 +1,11 @@
 import type { ClusterAction } from './context.js';
-import { shq } from '../ssh/quote.js';
 import { namesWithRole, readsRoles, type Phase } from './phase.js';
-import { kubectl } from '../components/clients.js';
 import { NodeListSchema, readyStatus } from '../cluster-api/kube-objects.js';
-import { adminApi, readStateConfigMap, stateConfigMap } from './cluster-queries.js';
+import { adminApi, readStateConfigMap, writeStateConfigMap } from './cluster-queries.js';
 import { podCheckFor, podCheckNodes } from '../health/pod-check/run.js';
 import { POD_CHECK_SECONDS, ROW_MARK } from '../health/pod-check/script.js';
 import type { ClusterSpec, HostSpec } from '../config/cluster-spec.js';
-import type { HostChannel } from '../engine/phase.js';
+import type { ClusterQuery, HostChannel } from '../engine/phase.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long a run waits for every node to report Ready after its agents started. */
@@ -31,7 +29,7 @@ export const verifyPhase: Phase = {
     const nodes = ctx.spec.hosts.filter((h) => h.roles.includes('worker')).map((h) => h.name);
     const masters = namesWithRole(ctx, 'master');
     if (nodes.length === 0 || masters.length === 0) return [];
-    return [nodesReady(ctx.spec, nodes, masters), ...(ctx.spec.values.VERIFY_PODS === 'true' ? [podsWork(ctx.spec, nodes, masters)] : [])];
+    return [nodesReady(ctx.spec, nodes, masters), ...(ctx.spec.values.VERIFY_PODS === 'true' ? podsWork(ctx.spec, nodes, masters) : [])];
   },
 };
 
@@ -74,33 +72,47 @@ function nodesReady(spec: ClusterSpec, nodes: string[], candidates: string[]): C
 /**
  * The nodes the pod check last passed on, one per line, kept in the cluster (ConfigMap
  * kube-system/kubestrap-pod-check): the check runs again when they are not the inventory's nodes
- * (init, a node added or removed, or a run whose check failed), so a no-op run stays one.
+ * (init, a node added or removed, or a run whose check failed), so a no-op run stays one. Read and
+ * written by the controller through the API; only the check itself runs on the master this round.
  */
 export const POD_CHECK_STATE = 'pod-check';
-const POD_CHECK_CONFIGMAP = `configmap/kubestrap-${POD_CHECK_STATE}`;
+
+/** Whether the pod check last passed on exactly the live nodes (a record the API cannot give reads as not). */
+function passedQuery(spec: ClusterSpec): ClusterQuery<HostSpec> {
+  return async (channel, host, live) => (await readStateConfigMap(adminApi(spec, host, channel), POD_CHECK_STATE))?.nodes === podCheckNodes(spec, live).join('\n');
+}
 
 /**
- * The pod check of health --deep, once the nodes are Ready. Its failure lists each node's failed
- * checks on stderr, worded as health --deep words them.
+ * The pod check of health --deep, once the nodes are Ready, then its record: two actions, as the
+ * check is a command on the master and the record the controller's request, and a failed action
+ * stops the ones after it (a failed check is not recorded: it runs again next time). Its failure
+ * lists each node's failed checks on stderr, worded as health --deep words them.
  */
-function podsWork(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction {
+function podsWork(spec: ClusterSpec, nodes: string[], candidates: string[]): ClusterAction[] {
   const failedRows = `awk -F '\\t' '$1 == "${ROW_MARK}" && $4 == "FAIL" { print $3 ": " $2 ": " $5 }'`;
-  const passedOn = (live: readonly string[]) => podCheckNodes(spec, live).join('\n');
-  return {
+  const query = passedQuery(spec);
+  const check: ClusterAction = {
     name: 'pods-work',
     description: `run a pod on every node (${nodes.join(', ')}) and check DNS, pod-to-pod and Service traffic from each (namespace kubestrap-health, deleted after)`,
     timeoutSec: POD_CHECK_SECONDS + 30,
-    check: (host, live) => `[ "$(${kubectl(host)} -n kube-system get ${POD_CHECK_CONFIGMAP} -o 'jsonpath={.data.nodes}' 2>/dev/null)" = ${shq(passedOn(live))} ]`,
-    query: async (channel, host, live) => (await readStateConfigMap(adminApi(spec, host, channel), POD_CHECK_STATE))?.nodes === passedOn(live),
+    query,
     run: (host, live) =>
       [
         `ks_out=$( ${podCheckFor(spec, host, podCheckNodes(spec, live))} ); ks_rc=$?`,
         `printf '%s\\n' "$ks_out" | ${failedRows} >&2`,
-        `if [ "$ks_rc" -ne 0 ]; then ${kubectl(host)} -n kube-system delete ${POD_CHECK_CONFIGMAP} --ignore-not-found >/dev/null; echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; fi`,
-        `printf '%s' ${shq(JSON.stringify(stateConfigMap(POD_CHECK_STATE, { nodes: passedOn(live) })))} | ${kubectl(host)} apply -f - >/dev/null`,
+        `if [ "$ks_rc" -ne 0 ]; then echo 'pods do not work on every node (VERIFY_PODS=false leaves this check out; bootstrap health --deep runs it again)' >&2; exit 1; fi`,
       ].join('\n'),
     candidates,
     when: 'after',
     failureHint: 'each line names a node and what failed there; bootstrap health --deep runs the check again',
   };
+  const record: ClusterAction = {
+    name: 'pods-work-recorded',
+    description: `record the nodes the pod check passed on (ConfigMap kube-system/kubestrap-${POD_CHECK_STATE}), so the next run does not run it again`,
+    query,
+    apply: (channel, host, live) => writeStateConfigMap(adminApi(spec, host, channel), POD_CHECK_STATE, { nodes: podCheckNodes(spec, live).join('\n') }),
+    candidates,
+    when: 'after',
+  };
+  return [check, record];
 }

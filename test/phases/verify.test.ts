@@ -20,21 +20,38 @@ describe('verify phase', () => {
   function action(config = '') {
     const spec = clusterFrom(tmp(), `KUBE_VERSION=v1.35.0\n${config}`, INVENTORY);
     const hosts = spec.hosts.map((host) => ({ host }) as ClusterContext['hosts'][number]);
-    const [wait, pods] = verifyPhase.clusterActions!({ spec, mode: 'apply', hosts });
-    return { spec, wait: wait!, pods };
+    const [wait, pods, record] = verifyPhase.clusterActions!({ spec, mode: 'apply', hosts });
+    return { spec, wait: wait!, pods, record };
   }
 
-  it('then runs the pod check where the nodes it last passed on are not the live ones, and records them when it passes', () => {
-    const { spec, pods } = action();
-    expect(pods!.name).toBe('pods-work');
-    const script = (s: NonNullable<typeof pods>['run'], live: string[]) => (typeof s === 'string' ? s : s!(spec.hosts[0]!, live));
-    expect(script(pods!.check, ['m1', 'w1', 'w2'])).toMatch(/get configmap\/kubestrap-pod-check -o 'jsonpath=\{\.data\.nodes\}' 2>\/dev\/null\)" = 'w1\nw2' \]$/);
-    const run = script(pods!.run, ['m1', 'w1', 'w2']);
-    // Recorded in the cluster, where the next run's check reads it through the API.
-    expect(run).toContain(`'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubestrap-pod-check","namespace":"kube-system"},"data":{"nodes":"w1\\nw2"}}'`);
+  it('then runs the pod check on a master, with nothing of its record in the script', () => {
+    const { spec, pods, record } = action();
+    expect([pods!.name, record!.name]).toEqual(['pods-work', 'pods-work-recorded']);
+    expect([pods!.check, record!.check, record!.run]).toEqual([undefined, undefined, undefined]);
+    const run = typeof pods!.run === 'function' ? pods!.run(spec.hosts[0]!, ['m1', 'w1', 'w2']) : '';
+    expect(run).toContain('ks-row');
+    expect(run).not.toContain('kubestrap-pod-check');
     // Valid sh: no `$((` where a command substitution opens a subshell.
     expect(spawnSync('sh', ['-n'], { input: run, encoding: 'utf8' }).status).toBe(0);
     expect(action('VERIFY_PODS=false\n').pods).toBeUndefined();
+  });
+
+  it('records, by the controller through the API, the nodes the check passed on, and runs it again where they are not the live ones', async () => {
+    let stored: unknown;
+    const { spec, channel, seen } = await serve((req, res) => {
+      if (req.method === 'PATCH') stored = JSON.parse(req.body);
+      answer(res, req.method === 'GET' && !stored ? 404 : 200, stored ?? { kind: 'Status', code: 404, message: 'not found' });
+    });
+    const hosts = spec.hosts.map((host) => ({ host }) as ClusterContext['hosts'][number]);
+    const [, pods, record] = verifyPhase.clusterActions!({ spec, mode: 'apply', hosts });
+    const m1 = spec.hosts[0]!;
+    expect([await pods!.query!(channel, m1, ['m1', 'w1', 'w2']), await record!.query!(channel, m1, ['m1', 'w1', 'w2'])]).toEqual([false, false]);
+    await record!.apply!(channel, m1, ['m1', 'w1', 'w2']);
+    expect(stored).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubestrap-pod-check', namespace: 'kube-system' }, data: { nodes: 'w1\nw2' } });
+    expect(await pods!.query!(channel, m1, ['m1', 'w1', 'w2'])).toBe(true);
+    // w2 down this run: the check runs again on the nodes there are.
+    expect(await pods!.query!(channel, m1, ['m1', 'w1'])).toBe(false);
+    expect(seen.find((r) => r.method === 'PATCH')?.url).toBe('/api/v1/namespaces/kube-system/configmaps/kubestrap-pod-check?fieldManager=kubestrap&force=true');
   });
 
   it('waits, by the controller through the API, for the nodes of the hosts still fine, not for one that failed or was down', async () => {
