@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stopHost } from '../lab/index.js';
 import { errorsOf, useLabCluster, type JsonReport } from './support/cluster.js';
+import { startsOf, whileTracing, type StartedProgram } from './support/exec-trace.js';
 import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
 
 /**
@@ -50,6 +51,16 @@ function changed(report: JsonReport): Array<[string, string, string]> {
 
 function restarted(report: JsonReport): Array<[string, string, string]> {
   return report.results.flatMap((r) => r.restarts.map((x) => [r.phase, r.host, x.service] as [string, string, string]));
+}
+
+/**
+ * etcdctl as kubestrap started it on the traced hosts, but for the readiness wait after an etcd
+ * start (`endpoint health`): the member list, add and remove are the controller's requests. The
+ * trace must have seen kubestrap's commands at all, or an empty answer would prove nothing.
+ */
+function etcdctlSteps(started: StartedProgram[][]): string[] {
+  expect(started.flat().length).toBeGreaterThan(0);
+  return started.flatMap((programs) => startsOf(programs, 'etcdctl')).filter((argv) => !argv.endsWith('"endpoint", "health"'));
 }
 
 /** A whole cluster's init or a membership change on a loaded 2-core machine takes minutes. */
@@ -103,11 +114,14 @@ describe.skipIf(!labAvailable())('membership: hosts join and leave the cluster a
     async () => {
       await inventory([0, 1, 2, 3, 4]);
       const { report: plan } = await cluster.json('plan');
-      expect(changed(plan)).toContainEqual(['etcd', name(3), expect.stringContaining(`etcdctl member add ${name(3)} --peer-urls=https://${hosts.host(3).address}:2380`) as unknown as string]);
+      expect(changed(plan)).toContainEqual(['etcd', name(3), expect.stringContaining(`etcd member add ${name(3)} --peer-urls=https://${hosts.host(3).address}:2380`) as unknown as string]);
       expect(await memberNames(hosts, 0)).toEqual(names(0, 1, 2).sort());
       const before = await Promise.all([0, 1, 2].map((i) => mainPids(hosts, i)));
 
-      const report = await apply();
+      const { result: report, started } = await whileTracing(hosts, [0, 1, 2, 3], () => apply());
+      expect(etcdctlSteps(started)).toEqual([]);
+      // The trace does see etcdctl when kubestrap starts it: the readiness wait after the new member's first start.
+      expect(startsOf(started[3]!, 'etcdctl')).toContainEqual(expect.stringMatching(/"endpoint", "health"$/));
       expect(await memberNames(hosts, 0)).toEqual(names(0, 1, 2, 3).sort());
       // No etcd member, kubelet or runtime of the existing hosts restarted: the member list is not in their units.
       expect(await Promise.all([0, 1, 2].map((i) => mainPids(hosts, i)))).toEqual(before);
@@ -136,10 +150,11 @@ describe.skipIf(!labAvailable())('membership: hosts join and leave the cluster a
       const steps = changed(plan).map(([, , summary]) => summary);
       expect(steps).toContainEqual(expect.stringContaining(`drain Node ${name(4)}`));
       expect(steps).toContainEqual(expect.stringContaining(`drain Node ${name(1)}`));
-      expect(steps).toContainEqual(expect.stringContaining(`etcdctl member remove ${name(1)}`));
+      expect(steps).toContainEqual(expect.stringContaining(`etcd member remove ${name(1)}`));
       expect(await memberNames(hosts, 0)).toEqual(names(0, 1, 2, 3).sort());
 
-      await apply();
+      const { started } = await whileTracing(hosts, [0, 2, 3], () => apply());
+      expect(etcdctlSteps(started)).toEqual([]);
       expect(await memberNames(hosts, 0)).toEqual(names(0, 2, 3).sort());
       for (const i of [1, 4]) {
         const running = await hosts.exec(i, `systemctl is-active ${OUR_UNITS}`);
@@ -189,8 +204,10 @@ describe.skipIf(!labAvailable())('membership: hosts join and leave the cluster a
       expect(refused.run.code).toBe(2);
       expect(errorsOf(refused.report)).toContain(`${name(3)}: is marked remove: true but did not answer`);
 
-      const { run, report } = await cluster.json('apply', ['--forget', name(3)]);
+      const { result, started } = await whileTracing(hosts, [0, 2], () => cluster.json('apply', ['--forget', name(3)]));
+      const { run, report } = result;
       expect(run.code, `${errorsOf(report)}\n${run.stderr}`).toBe(0);
+      expect(etcdctlSteps(started)).toEqual([]);
       expect(run.stderr).toContain(`${name(3)}: is not contacted (--forget)`);
       expect(await memberNames(hosts, 0)).toEqual(names(0, 2).sort());
       expect(await hosts.run(0, 'systemctl show -p ExecStart --value kube-apiserver')).not.toContain(`https://${hosts.host(3).address}:2379`);
