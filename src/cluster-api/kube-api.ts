@@ -34,6 +34,9 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   apply: 'application/apply-patch+yaml',
 };
 
+/** What kubestrap's requests call themselves (the User-Agent header). */
+export const USER_AGENT = 'kubestrap';
+
 /** The field manager kubestrap's writes are recorded under (an object's managedFields). */
 export const FIELD_MANAGER = 'kubestrap';
 
@@ -147,7 +150,8 @@ export class KubeApi {
           path,
           host: this.endpoint.address,
           port: this.endpoint.port,
-          headers: { accept, connection: 'close', ...(body ? { 'content-type': body.type, 'content-length': Buffer.byteLength(body.text) } : {}) },
+          // Named in the API server's audit log (userAgent), as kubectl names itself there.
+          headers: { accept, connection: 'close', 'user-agent': USER_AGENT, ...(body ? { 'content-type': body.type, 'content-length': Buffer.byteLength(body.text) } : {}) },
           createConnection: () => socket,
           timeout: REQUEST_TIMEOUT_MS,
         },

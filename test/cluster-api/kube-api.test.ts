@@ -77,6 +77,37 @@ describe('KubeApi over a channel', () => {
     expect(JSON.parse(seen[5]!.body)).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } });
   });
 
+  it('evicts through policy/v1 Eviction: a budget that holds the pod says why (429), a pod gone is evicted, a terminating namespace deletes it', async () => {
+    const { spec, channel, seen } = await serve((req, res) => {
+      if (req.url.includes('/held/')) {
+        return answer(res, 429, {
+          kind: 'Status',
+          code: 429,
+          message: "Cannot evict pod as it would violate the pod's disruption budget.",
+          details: { causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget web needs 2 healthy pods and has 2 currently' }] },
+        });
+      }
+      if (req.url.includes('/gone/')) return answer(res, 404, { kind: 'Status', code: 404, message: 'not found' });
+      if (req.url.startsWith('/api/v1/namespaces/ending/') && req.method === 'POST') {
+        return answer(res, 403, { kind: 'Status', code: 403, message: 'forbidden', details: { causes: [{ reason: 'NamespaceTerminating' }] } });
+      }
+      answer(res, req.method === 'POST' ? 201 : 200, { kind: 'Status', status: 'Success' });
+    });
+    const api = admin(spec, channel);
+    expect(await api.evict('a', 'web')).toEqual({});
+    expect(await api.evict('a', 'held')).toEqual({ held: "Cannot evict pod as it would violate the pod's disruption budget. (The disruption budget web needs 2 healthy pods and has 2 currently)" });
+    expect(await api.evict('a', 'gone')).toEqual({});
+    expect(await api.evict('ending', 'web')).toEqual({});
+    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /api/v1/namespaces/a/pods/web/eviction',
+      'POST /api/v1/namespaces/a/pods/held/eviction',
+      'POST /api/v1/namespaces/a/pods/gone/eviction',
+      'POST /api/v1/namespaces/ending/pods/web/eviction',
+      'DELETE /api/v1/namespaces/ending/pods/web',
+    ]);
+    expect(JSON.parse(seen[0]!.body)).toEqual({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'web', namespace: 'a' } });
+  });
+
   it("fails a write the API server refuses with its message, and reads a text endpoint's answer whatever its status", async () => {
     const { spec, channel } = await serve((req, res) =>
       req.url === '/readyz' ? answer(res, 500, '[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed') : answer(res, 422, { kind: 'Status', message: 'Node "m1" is invalid' }),

@@ -1568,6 +1568,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def reply(self, code, body, ctype="text/plain; charset=utf-8"):
         data = body if isinstance(body, bytes) else body.encode()
+        self.status_code = code  # for the audit log
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -1580,6 +1581,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def start_stream(self, ctype="application/json"):
         """A response of unknown length (a watch): chunked, each write sent at once."""
+        self.status_code = 200
         self.send_response(200)
         self.send_header("Content-Type", ctype)
         self.send_header("Transfer-Encoding", "chunked")
@@ -1834,6 +1836,78 @@ def check_audit_policy(path):
     for stage in policy.get("omitStages") or []:
         if stage not in AUDIT_STAGES:
             fatal('%somitStages: Unsupported value: "%s"' % (where, stage))
+    return policy
+
+
+class AuditLog:
+    """--audit-log-path with --audit-policy-file, as upstream's log backend writes it: one JSON audit.k8s.io/v1
+    Event per line for each request whose first matching rule's level is not None, at stage ResponseComplete
+    (unless the policy omits it), with the user, verb, URI, object, source address, user agent and response
+    code. Not modelled: request and response bodies (levels Request and RequestResponse log as Metadata
+    does), the stages before ResponseComplete, rotation (--audit-log-maxsize and friends are accepted, the
+    file grows)."""
+
+    def __init__(self, path, policy):
+        self.path, self.policy, self.lock = path, policy, threading.Lock()
+        if path != "-":
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+    def level(self, user, req, path):
+        for rule in self.policy.get("rules") or []:
+            if rule.get("users") and user.name not in rule["users"]:
+                continue
+            if rule.get("userGroups") and not set(user.groups) & set(rule["userGroups"]):
+                continue
+            if rule.get("verbs") and req.get("verb") not in rule["verbs"]:
+                continue
+            if rule.get("namespaces") is not None and (req.get("namespace") or "") not in rule["namespaces"]:
+                continue
+            if rule.get("nonResourceURLs") and (path is None or not any(
+                    path == u or (u.endswith("*") and path.startswith(u[:-1])) for u in rule["nonResourceURLs"])):
+                continue
+            if rule.get("resources") and (path is not None or not any(self.resource_matches(g, req) for g in rule["resources"])):
+                continue
+            return rule.get("level")
+        return "None"
+
+    @staticmethod
+    def resource_matches(rule, req):
+        if (rule.get("group") or "") != (req.get("group") or ""):
+            return False
+        plural, sub = req.get("resource"), req.get("subresource")
+        wanted = rule.get("resources") or []
+        full = "%s/%s" % (plural, sub) if sub else plural
+        if wanted and not (full in wanted or "*" in wanted or (sub and ("%s/*" % plural in wanted or "*/%s" % sub in wanted))):
+            return False
+        return not rule.get("resourceNames") or req.get("name") in rule["resourceNames"]
+
+    def record(self, h, method, uri, user, req, code, received):
+        if user is None or req is None or "ResponseComplete" in (self.policy.get("omitStages") or []):
+            return
+        path = req.get("path")
+        level = self.level(user, req, path)
+        if level == "None":
+            return
+        stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level, "auditID": str(uuid.uuid4()),
+                 "stage": "ResponseComplete", "requestURI": uri, "verb": req.get("verb"),
+                 "user": {"username": user.name, "groups": user.groups}, "sourceIPs": [h.client_address[0]]}
+        if h.headers.get("User-Agent"):
+            event["userAgent"] = h.headers.get("User-Agent")
+        if path is None:
+            ref = {"resource": req.get("resource"), "namespace": req.get("namespace"), "name": req.get("name"),
+                   "apiGroup": req.get("group"), "apiVersion": getattr(req.get("res"), "version", None), "subresource": req.get("subresource")}
+            event["objectRef"] = {k: v for k, v in ref.items() if v}
+        event.update({"responseStatus": {"metadata": {}, "code": code}, "requestReceivedTimestamp": stamp(received),
+                      "stageTimestamp": stamp(time.time())})
+        line = json.dumps(event, separators=(",", ":")) + "\n"
+        with self.lock:
+            if self.path == "-":
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                with open(self.path, "a") as f:
+                    f.write(line)
 
 
 def load_encryption_config(path):
@@ -2179,8 +2253,9 @@ class ApiServer:
             if c or k:
                 check_key_pair(c or "", k or "", what)
         self.encryption = load_encryption_config(flags.get("encryption-provider-config")) if flags.get("encryption-provider-config") else []
-        if flags.get("audit-policy-file"):
-            check_audit_policy(flags.get("audit-policy-file"))
+        policy = check_audit_policy(flags.get("audit-policy-file")) if flags.get("audit-policy-file") else None
+        # Upstream writes no log without a policy (every request at level None).
+        self.audit = AuditLog(flags.get("audit-log-path"), policy) if policy and flags.get("audit-log-path") else None
         for name in ("requestheader-client-ca-file", "kubelet-certificate-authority",
                      "audit-policy-file", "admission-control-config-file", "egress-selector-config-file", "token-auth-file",
                      "authentication-config", "authorization-config"):
@@ -2778,6 +2853,7 @@ class ApiServer:
     def serve(self, h, method):
         url = urllib.parse.urlsplit(h.path)
         query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        received, user, req, h.status_code = time.time(), None, None, 0
         try:
             user = self.authenticate(h)
             req = self.parse(method, url.path, query)
@@ -2798,6 +2874,9 @@ class ApiServer:
         except Exception as e:  # a bug here: a 500 as upstream's panic handler answers, not a dropped connection
             log("request %s %s failed: %r" % (method, h.path, e), "E")
             h.reply_json(500, Status(500, "InternalError", "Internal error occurred: %s" % e).body())
+        finally:
+            if self.audit:
+                self.audit.record(h, method, h.path, user, req, h.status_code, received)
 
     def parse(self, method, path, query):
         parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
@@ -2987,6 +3066,7 @@ class ApiServer:
             items = [i for i in items if selector_matches(selector, dig(i, "metadata", "labels", default={}) or {})]
         field = query.get("fieldSelector")
         if field:
+            field_selector_terms(resource, field)
             items = [i for i in items if field_selector_matches(field, i)]
         return {"kind": resource.kind + "List", "apiVersion": resource.api_version, "metadata": {"resourceVersion": str(revision)},
                 "items": items}
@@ -3203,25 +3283,36 @@ class ApiServer:
                      'application/strategic-merge-patch+json')
 
     def evict_pod(self, user, resource, ns, name, eviction):
-        """policy/v1 Eviction: the pod is deleted (with the eviction's DeleteOptions) unless a
-        PodDisruptionBudget selecting it allows no disruption, which upstream answers with 429."""
+        """policy/v1 Eviction as upstream's eviction REST answers it: the body names the pod of the URL (400
+        otherwise); a pod that cannot count against a budget (Succeeded, Failed, Pending, or already being
+        deleted) is deleted at once; else the pod is deleted (with the eviction's DeleteOptions) unless the
+        PodDisruptionBudget selecting it allows no disruption (429 with the budget's cause), and a pod two
+        budgets select is refused (500), as upstream does. An empty or null selector selects no pod (policy/v1)."""
+        eviction = eviction or {}
+        if dig(eviction, "metadata", "name") != name:
+            raise bad_request("name in URL does not match name in Eviction object")
         pod, _ = self.load(resource, ns, name)
         if pod is None:
             raise not_found(resource, name)
+        options = eviction.get("deleteOptions") or {}
+        if dig(pod, "status", "phase") in ("Succeeded", "Failed", "Pending") or dig(pod, "metadata", "deletionTimestamp"):
+            self.delete(user, resource, ns, name, options)
+            return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
         labels = dig(pod, "metadata", "labels", default={}) or {}
         pdbs, _ = self.list_objects(resource_by_path("policy", "v1", "poddisruptionbudgets"), ns)
-        pods, _ = self.list_objects(resource, ns)
-        for pdb in pdbs:
-            match = dig(pdb, "spec", "selector", "matchLabels", default={}) or {}
-            if not match or any(labels.get(k) != v for k, v in match.items()):
-                continue
-            selected = [p for p in pods if all((dig(p, "metadata", "labels", default={}) or {}).get(k) == v for k, v in match.items())]
+        selecting = [b for b in pdbs if label_selector_object_matches(dig(b, "spec", "selector"), labels)]
+        if len(selecting) > 1:
+            raise Status(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")
+        if selecting:
+            pdb = selecting[0]
+            pods, _ = self.list_objects(resource, ns)
+            selected = [p for p in pods if label_selector_object_matches(dig(pdb, "spec", "selector"), dig(p, "metadata", "labels", default={}) or {})]
             healthy = sum(1 for p in selected if dig(p, "status", "phase") == "Running" and not dig(p, "metadata", "deletionTimestamp"))
             if disruptions_allowed(dig(pdb, "spec", default={}) or {}, len(selected), healthy) < 1:
                 raise Status(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
                              {"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget %s needs %d healthy pods and has %d currently"
                                           % (pdb["metadata"]["name"], healthy, healthy)}]})
-        self.delete(user, resource, ns, name, (eviction or {}).get("deleteOptions") or {})
+        self.delete(user, resource, ns, name, options)
         return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     def delete(self, user, resource, ns, name, options=None):
@@ -3309,6 +3400,8 @@ class ApiServer:
             raise Status(422, "Invalid", "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled "
                          "and allowWatchBookmarks is set to true")
         labels, fields = query.get("labelSelector"), query.get("fieldSelector")
+        if fields:
+            field_selector_terms(resource, fields)
         matches = lambda obj: obj is not None and (not labels or selector_matches(labels, dig(obj, "metadata", "labels", default={}) or {})) \
             and (not fields or field_selector_matches(fields, obj))
         timeout = int(query.get("timeoutSeconds") or 1800)
@@ -3434,6 +3527,57 @@ def selector_matches(selector, labels):
     return True
 
 
+def label_selector_object_matches(selector, labels):
+    """A LabelSelector object (matchLabels and matchExpressions) against labels; a null or empty one selects
+    nothing, as policy/v1 PodDisruptionBudgets read it."""
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for r in selector.get("matchExpressions") or []:
+        value, values = labels.get(r.get("key")), r.get("values") or []
+        ok = {"In": value in values, "NotIn": value not in values, "Exists": value is not None, "DoesNotExist": value is None}.get(r.get("operator"), False)
+        if not ok:
+            return False
+    return True
+
+
+# The fields each resource may be selected by, as upstream registers them (AddFieldLabelConversionFunc);
+# any other resource takes metadata.name and metadata.namespace only. Events are not checked.
+FIELD_LABELS = {
+    "pods": ("metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+             "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"),
+    "nodes": ("metadata.name", "spec.unschedulable"),
+    "namespaces": ("metadata.name", "status.phase"),
+    "secrets": ("metadata.name", "metadata.namespace", "type"),
+    "services": ("metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"),
+    "replicationcontrollers": ("metadata.name", "metadata.namespace", "status.replicas"),
+    "replicasets": ("metadata.name", "metadata.namespace", "status.replicas"),
+    "jobs": ("metadata.name", "metadata.namespace", "status.successful"),
+    "persistentvolumes": ("metadata.name",),
+    "certificatesigningrequests": ("metadata.name", "spec.signerName"),
+}
+# Boolean fields a selector compares as "true"/"false" (absent: false), as upstream's conversion prints them.
+BOOLEAN_FIELDS = ("spec.unschedulable", "spec.hostNetwork")
+
+
+def field_selector_terms(resource, selector):
+    """The selector's terms (field, operator, value), refused as upstream refuses them: a term it cannot
+    parse, or a field the resource cannot be selected by (400)."""
+    terms = []
+    for term in [t for t in selector.split(",") if t]:
+        m = re.fullmatch(r"([^!=]+)(==|=|!=)(.*)", term)
+        if not m:
+            raise bad_request("invalid selector: '%s'; can't understand '%s'" % (selector, term))
+        field, op, value = m.groups()
+        if resource.plural in FIELD_LABELS and field not in FIELD_LABELS[resource.plural]:
+            raise bad_request("field label not supported: %s" % field)
+        if resource.plural not in FIELD_LABELS and resource.plural != "events" and field not in ("metadata.name", "metadata.namespace"):
+            raise bad_request('"%s" is not a known field selector: only "metadata.name", "metadata.namespace"' % field)
+        terms.append((field, op, value))
+    return terms
+
+
 def field_selector_matches(selector, obj):
     for term in [t.strip() for t in selector.split(",") if t.strip()]:
         m = re.fullmatch(r"([^!=]+)(==|=|!=)(.*)", term)
@@ -3441,6 +3585,8 @@ def field_selector_matches(selector, obj):
             continue
         path, op, value = m.groups()
         actual = dig(obj, *path.split("."))
+        if path in BOOLEAN_FIELDS:
+            actual = "true" if actual is True else "false"
         if (op == "!=") == (str(actual if actual is not None else "") == value):
             return False
     return True
