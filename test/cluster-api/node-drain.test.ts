@@ -11,7 +11,7 @@ const rs = { kind: 'ReplicaSet', name: 'web-1' };
 const ds = { kind: 'DaemonSet', name: 'proxy' };
 
 /** The drain as kubectl drain --ignore-daemonsets --delete-emptydir-data does it, against a cluster served over HTTPS with the cluster's PKI. */
-describe('draining a node through the API', () => {
+describe('draining a node through the API', { timeout: 60_000 }, () => {
   const tmp = useTempDir();
   const serve = useApiServer(tmp);
 

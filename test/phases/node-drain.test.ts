@@ -19,7 +19,7 @@ hosts:
  * server served over HTTPS with the cluster's PKI (support/fake-kube.ts keeps the nodes and pods):
  * what they change is what the cluster records.
  */
-describe('draining a node around its restarts', () => {
+describe('draining a node around its restarts', { timeout: 60_000 }, () => {
   const tmp = useTempDir();
   const serve = useApiServer(tmp, INVENTORY);
 

@@ -12,7 +12,7 @@ hosts:
 `;
 
 /** A leaving host's Node, drained and deleted by the controller against an API server served with the cluster's PKI (support/fake-kube.ts). */
-describe("a leaving host's Node", () => {
+describe("a leaving host's Node", { timeout: 60_000 }, () => {
   const tmp = useTempDir();
   const serve = useApiServer(tmp, INVENTORY);
   const web = { namespace: 'a', name: 'web', node: 'w1', owner: { kind: 'ReplicaSet', name: 'r' } };
