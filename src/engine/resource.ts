@@ -129,13 +129,23 @@ export interface HostsEntriesResource {
   entries: Array<{ ip: string; names: string[] }>;
 }
 
+/** Passes when `list`'s output has `line` as one of its lines (whole, exactly). */
+export interface ListedCheck {
+  list: string;
+  line: string;
+}
+
 export interface CommandResource {
   kind: 'command';
   /** Stable name for reports and ids, e.g. `iptables-forward-accept`. */
   name: string;
   description: string;
-  /** Exits 0 when nothing needs doing; runs inside the batched probe, so it must only look. */
-  check: string;
+  /**
+   * Exits 0 when nothing needs doing; runs inside the batched probe, so it must only look. Or a
+   * line that a listing must print for nothing to need doing: a host's checks of one listing share
+   * one run of it (one `ctr images ls` for every image, not one each).
+   */
+  check: string | ListedCheck;
   run: string;
   /** What to do when `run` fails: shown with the error. */
   failureHint?: string;

@@ -36,7 +36,8 @@ export function imageResources(image: ImageArchive): [FileResource, CommandResou
       kind: 'command',
       name: `image-import:${image.ref}`,
       description: `import ${image.ref} into containerd (namespace ${CRI_NAMESPACE}) from ${onHost}`,
-      check: present(image.ref),
+      // One listing for all of a host's images (ListedCheck).
+      check: { list: `ctr -n ${CRI_NAMESPACE} images ls -q`, line: image.ref },
       run: `ctr -n ${CRI_NAMESPACE} images import ${shq(onHost)} && { ${present(image.ref)} || { echo ${shq(`${onHost} does not hold ${image.ref}`)} >&2; exit 1; }; }`,
       failureHint: `make sure ${image.archive} is a docker or OCI image archive tagged ${image.ref}`,
       afterServices: true,

@@ -106,7 +106,7 @@ describe('probeScript + parseProbe: several kinds in one command', () => {
   });
 
   it('reads pending restarts from their section, once each', () => {
-    const out = '\n@@kubestrap-section r0\n0\n@@kubestrap-section pending-restarts\nkubelet\n docker \nkubelet\n\n';
+    const out = '\n@@kubestrap-section b-command\n0 0\n@@kubestrap-section pending-restarts\nkubelet\n docker \nkubelet\n\n';
     const resources: Resource[] = [{ kind: 'command', name: 'c', description: 'c', check: 'true', run: 'true' }];
     expect(parseProbe(out, resources)).toEqual({ observed: new Map([['command:c', '0']]), pendingRestarts: ['kubelet', 'docker'] });
   });

@@ -80,7 +80,7 @@ describe('runtime phase', () => {
       'service docker',
     ]);
     const key = resources[0] as CommandResource;
-    const keyring = /(\/etc\/apt\/keyrings\/docker-[0-9a-f]{12}\.asc)/.exec(key.check)![1];
+    const keyring = /(\/etc\/apt\/keyrings\/docker-[0-9a-f]{12}\.asc)/.exec(key.check as string)![1];
     expect(key.run).toContain('/usr/lib/apt/apt-helper download-file https://download.docker.com/linux/debian/gpg');
     expect((resources[1] as FileResource).content).toBe(
       `# Managed by kubestrap; change it through config.properties.\ndeb [arch=amd64 signed-by=${keyring}] https://download.docker.com/linux/debian bookworm stable\n`,
@@ -191,7 +191,7 @@ describe('runtime phase', () => {
     const phase = createRuntimePhase({ images: () => [{ ref: 'registry.k8s.io/pause:3.10', archive }] });
     const [file, command] = phase.resources(ctx).slice(-2);
     expect(file).toMatchObject({ kind: 'file', path: '/var/lib/kubestrap/images/pause.tar', restarts: [] });
-    expect(command).toMatchObject({ kind: 'command', check: 'ctr -n k8s.io images ls -q | grep -qxF registry.k8s.io/pause:3.10', afterServices: true });
+    expect(command).toMatchObject({ kind: 'command', check: { list: 'ctr -n k8s.io images ls -q', line: 'registry.k8s.io/pause:3.10' }, afterServices: true });
   });
 
   describe('host values', () => {

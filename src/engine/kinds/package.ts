@@ -6,7 +6,12 @@ import type { Kind } from './kind.js';
 export const INSTALL_TIMEOUT_SEC = 900;
 
 export const packageKind: Kind<PackageResource> = {
-  probe: (r, ctx) => ctx.packages.probePackages(r.names),
+  // One query of the package database for all of a host's packages (each a process or two, and
+  // dpkg-query reads dpkg's whole status file); each resource reads its own names in the answer.
+  batch: {
+    probe: (rs, ctx) => ctx.packages.probePackages([...new Set(rs.flatMap((r) => r.names))]),
+    split: (output, rs) => rs.map(() => output),
+  },
   diff: (r, observed, id, ctx) => {
     const installed = new Set(observed.split('\n').map((l) => l.trim().split(/\s+/)[0]));
     const missing = r.names.filter((n) => !installed.has(n));

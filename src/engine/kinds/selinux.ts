@@ -12,7 +12,9 @@ const CONFIG = '/etc/selinux/config';
  * any case.
  */
 export const selinuxKind: Kind<SelinuxResource> = {
-  probe: () => `if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi\nsed -n 's/^SELINUX=//p' ${CONFIG} 2>/dev/null`,
+  // The config's SELINUX= lines by the shell's read (a host without SELinux has no file: no process).
+  probe: () =>
+    `if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi\n{ while IFS= read -r ks_l || [ -n "$ks_l" ]; do case $ks_l in SELINUX=*) printf '%s\\n' "\${ks_l#SELINUX=}" ;; esac; done; } < ${CONFIG}`,
   diff: (r, observed, id) => {
     const [runtime = '', configured = ''] = observed.split('\n').map((l) => l.trim());
     const steps: string[] = [];

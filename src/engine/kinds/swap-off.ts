@@ -7,8 +7,18 @@ import type { Kind } from './kind.js';
  * reboot: the fstab lines that enable it are commented out, exactly the lines the plan showed.
  */
 export const swapOffKind: Kind<SwapOffResource> = {
-  // One awk for both files: the first file's lines are the swaps in use (after its header), FNR the line in the file at hand.
-  probe: () => `awk 'FNR == 1 { file++ } file == 1 { if (FNR > 1) print "active", $1; next } !/^[[:space:]]*#/ && $3 == "swap" { print "fstab", FNR, $0 }' /proc/swaps /etc/fstab`,
+  // Both small files by the shell's read, no process: the swaps in use (after /proc/swaps' header),
+  // then each fstab line of type swap that is not a comment, with its line number.
+  probe: () =>
+    [
+      '{ read -r ks_l; while read -r ks_dev ks_rest; do echo "active $ks_dev"; done; } < /proc/swaps',
+      'ks_n=0',
+      'while IFS= read -r ks_l || [ -n "$ks_l" ]; do',
+      '  ks_n=$((ks_n + 1)); set -f; set -- $ks_l; set +f',
+      '  case $1 in "#"*) continue ;; esac',
+      '  [ "$3" = swap ] && printf \'fstab %s %s\\n\' "$ks_n" "$ks_l"',
+      'done < /etc/fstab',
+    ].join('\n'),
   diff: (r, observed, id) => {
     const lines = observed.split('\n').filter(Boolean);
     const active = lines.filter((l) => l.startsWith('active ')).map((l) => l.slice('active '.length));

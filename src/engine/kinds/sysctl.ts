@@ -13,11 +13,38 @@ function normalize(value: string): string {
   return value.trim().split(/\s+/).join(' ');
 }
 
+/** Between the keys' states and their values in the probe's output. */
+const VALUES_MARKER = '@@kubestrap-sysctl-values';
+
+/**
+ * All of a host's keys are probed together: whether each exists and may be written (shell tests),
+ * and every value by one grep, which prints each line of each file after its name. Not the
+ * shell's read: dash reads a byte per system call, and integer sysctls answer nothing past offset
+ * 0; nor a cat each. Each key's observed text: its value's lines, then `writable` or `read-only`;
+ * or `absent`.
+ */
 export const sysctlKind: Kind<SysctlResource> = {
-  probe: (r) => {
-    const p = shq(procPath(r.key));
-    // cat, not the shell's read: dash reads a byte at a time, and integer sysctls answer nothing past offset 0.
-    return `if [ -e ${p} ]; then cat ${p}; if [ -w ${p} ]; then echo writable; else echo read-only; fi; else echo absent; fi`;
+  batch: {
+    probe: (rs) =>
+      [
+        ...rs.map((r, i) => {
+          const p = shq(procPath(r.key));
+          return `if [ ! -e ${p} ]; then echo '${i} absent'; elif [ -w ${p} ]; then echo '${i} writable'; else echo '${i} read-only'; fi`;
+        }),
+        `echo '${VALUES_MARKER}'`,
+        `grep -H -a '' -- ${[...new Set(rs.map((r) => shq(procPath(r.key))))].join(' ')}`,
+      ].join('\n'),
+    split: (output, rs) => {
+      const [states = '', values = ''] = output.split(`${VALUES_MARKER}\n`);
+      const state = new Map(states.split('\n').flatMap((l) => (/^\d+ /.test(l) ? [[Number(l.slice(0, l.indexOf(' '))), l.slice(l.indexOf(' ') + 1)] as const] : [])));
+      const lines = values.split('\n');
+      return rs.map((r, i) => {
+        const own = state.get(i) ?? 'absent';
+        if (own === 'absent') return own;
+        const prefix = `${procPath(r.key)}:`;
+        return [...lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length)), own].join('\n');
+      });
+    },
   },
   diff: (r, observed, id) => {
     const lines = observed.split('\n');

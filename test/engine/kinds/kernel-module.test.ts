@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { KernelModuleResource } from '../../../src/engine/resource.js';
 import { useTempDir, writeTree } from '../../support/tmp.js';
-import { diffOf, observe, sh, stepTexts } from '../support.js';
+import { parseProbe, probeScript } from '../../../src/engine/probe.js';
+import { resourceId } from '../../../src/engine/resource.js';
+import { debianCtx, diffOf, fakeTools, observe, sh, shRun, stepTexts } from '../support.js';
 
 const mod = (name: string): KernelModuleResource => ({ kind: 'kernelModule', name });
 
@@ -38,6 +40,30 @@ describe('kernelModule kind', () => {
       }
       expect(observe(mod('br_netfilte'), { edit: inTree(root) })).toBe('absent');
       expect(observe(mod('ip_vs'), { edit: inTree(root) })).toBe('absent');
+    });
+
+    it('probes several modules at once: no process while each has its folder in /sys/module, one grep for all otherwise', () => {
+      const root = tmp();
+      const kernel = sh('uname -r').trim();
+      writeTree(root, {
+        'proc/modules': 'br_netfilter 32768 0 - Live 0x0\n',
+        'sys/module/overlay/parameters/x': '',
+        'sys/module/nf_conntrack/parameters/x': '',
+        [`lib/modules/${kernel}/modules.builtin`]: 'kernel/net/ipv4/ip_vs_rr.ko\n',
+      });
+      const probed = (rs: KernelModuleResource[]) => {
+        const script = inTree(root)(probeScript(rs, debianCtx));
+        const observed = parseProbe(shRun(script).stdout, rs).observed;
+        return { states: rs.map((r) => observed.get(resourceId(r))), script };
+      };
+      const mods = ['overlay', 'nf-conntrack', 'br_netfilter', 'ip-vs-rr', 'ip_vs'].map(mod);
+      const all = probed(mods);
+      expect(all.states).toEqual(['loaded', 'loaded', 'loaded', 'loaded', 'absent']);
+      expect(all.script.match(/\bgrep\b/g)).toHaveLength(1);
+      expect(all.script).not.toContain('uname');
+      // Only loaded modules with folders: the grep does not run.
+      const fake = fakeTools(tmp(), { grep: 'echo ran >&2; exit 1' });
+      expect(shRun(probed(mods.slice(0, 2)).script, fake).stderr).toBe('');
     });
 
     it('on this machine: a nonexistent module is absent', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PackageResource } from '../../../src/engine/resource.js';
 import { debianAdapter } from '../../../src/os/debian.js';
 import { elAdapter } from '../../../src/os/el.js';
+import { diffResources, parseProbe, probeScript } from '../../../src/engine/probe.js';
 import { debianCtx, diffOf, elCtx, observe, stepTexts } from '../support.js';
 
 const pkgs: PackageResource = { kind: 'package', names: ['iptables', 'conntrack-tools', 'socat'] };
@@ -47,5 +48,17 @@ describe('package kind', () => {
     expect(observed).toBe('bash ii');
     expect(diffOf(r, observed, debianCtx)?.summary).toBe('install package definitely-not-a-package with apt');
     expect(diffOf({ kind: 'package', names: ['bash', 'coreutils'] }, observe({ kind: 'package', names: ['bash', 'coreutils'] }), debianCtx)).toBeUndefined();
+  });
+
+  it("asks the package database once for all of a host's package resources", () => {
+    const rs: PackageResource[] = [
+      { kind: 'package', names: ['iptables'] },
+      { kind: 'package', names: ['containerd', 'docker.io'] },
+      { kind: 'package', names: ['iptables', 'haproxy'] },
+    ];
+    const script = probeScript(rs, debianCtx);
+    expect(script.match(/dpkg-query/g)).toHaveLength(1);
+    const probe = parseProbe('\n@@kubestrap-section b-package\niptables ii\ndocker.io ii\n', rs);
+    expect(diffResources(rs, probe, debianCtx).map((c) => c.summary)).toEqual(['install package containerd with apt', 'install package haproxy with apt']);
   });
 });

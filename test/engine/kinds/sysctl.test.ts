@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { SysctlResource } from '../../../src/engine/resource.js';
 import { procPath } from '../../../src/engine/kinds/sysctl.js';
-import { diffOf, observe, stepTexts } from '../support.js';
+import { release } from 'node:os';
+import { parseProbe, probeScript } from '../../../src/engine/probe.js';
+import { resourceId } from '../../../src/engine/resource.js';
+import { debianCtx, diffOf, observe, shRun, stepTexts } from '../support.js';
 
 const sysctl = (key: string, value: string): SysctlResource => ({ kind: 'sysctl', key, value });
 
@@ -68,5 +71,15 @@ describe('sysctl kind', () => {
       expect(diffOf(r, observe(r))?.warning).toContain('read-only');
       expect(diffOf(sysctl('kernel.ostype', 'Linux'), observe(r))).toBeUndefined();
     });
+  });
+
+  it('reads several keys with one process, each its own value', () => {
+    const rs = [sysctl('kernel.ostype', 'Linux'), sysctl('net.kubestrap.no_such_key', '1'), sysctl('net.ipv4.ip_local_port_range', '0 0'), sysctl('kernel/osrelease', 'x')];
+    const script = probeScript(rs, debianCtx);
+    // The values by one grep, whatever the number of keys; no cat.
+    expect(script.match(/\bgrep\b/g)).toHaveLength(1);
+    expect(script).not.toMatch(/\bcat \S*\/proc\//);
+    const observed = parseProbe(shRun(script).stdout, rs).observed;
+    expect(rs.map((r) => observed.get(resourceId(r)))).toEqual(['Linux\nread-only', 'absent', expect.stringMatching(/^\d+\t\d+\n(writable|read-only)$/), `${release()}\nread-only`]);
   });
 });
