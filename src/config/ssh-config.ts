@@ -238,7 +238,15 @@ function expandEnv(o: Obtained): string {
   });
 }
 
+/** Looked up once: userInfo() reads the password database, once per host of a 1000-host inventory before. */
+let localUserName: string | undefined;
+
 function localUser(): string {
+  localUserName ??= lookUpLocalUser();
+  return localUserName;
+}
+
+function lookUpLocalUser(): string {
   try {
     return userInfo().username;
   } catch {
