@@ -3,6 +3,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { PKI_PATHS } from '../../src/components/paths.js';
 import { bundleVersionProperties } from '../lab/cluster-config.js';
 import { errorsOf, useLabCluster, type JsonReport } from './support/cluster.js';
+import { startsOf, whileTracing } from './support/exec-trace.js';
 import { labAvailable, useLabHosts, type LabHosts } from './support/hosts.js';
 import { bundleWithVersions, usePreviousRelease } from './support/previous-release.js';
 
@@ -72,9 +73,17 @@ describe.skipIf(!labAvailable())('etcd roles and encryption at rest, on a cluste
     expect(await hosts.run(2, `${asFlannel} get /registry/secrets/default/from-before --print-value-only`)).toContain(Buffer.from(SECRET_TEXT).toString('base64'));
   });
 
+  // The apply, its hosts' SSH traced, takes 1.5 min on a quiet lab and over 3 at load 30: a membership change's limit.
   it('one apply turns on etcd roles and encryption, restarting each control-plane service once, one master at a time', async () => {
-    const { run, report } = await cluster.json('apply');
+    const { result, started } = await whileTracing(hosts, [0, 1, 2], () => cluster.json('apply'));
+    const { run, report } = result;
     expect(run.code, `${run.stderr}\n${JSON.stringify(report.results.filter((r) => r.error))}`).toBe(0);
+    // The roles, users and auth enable are the controller's gRPC requests: no etcdctl on a member but
+    // the readiness wait after each etcd restart (endpoint health).
+    const etcdctl = started.flatMap((p) => startsOf(p, 'etcdctl'));
+    expect(etcdctl.filter((argv) => !argv.endsWith('"endpoint", "health"'))).toEqual([]);
+    // Not an empty trace: it saw those readiness waits (each member restarts once, above).
+    expect(etcdctl.length).toBeGreaterThanOrEqual(3);
     // The control plane restarts once per master. etcd's roles take no restart, but each member restarts
     // once, as its unit no longer carries the initial-cluster flags (they moved to the join step's file).
     // With two masters the worker's node agents move to its node-local API load balancer: they restart
@@ -88,7 +97,7 @@ describe.skipIf(!labAvailable())('etcd roles and encryption at rest, on a cluste
       const firstReady = await monotonic(hosts, 0, unit, 'ActiveEnterTimestampMonotonic');
       expect([unit, secondStarted > firstReady]).toEqual([unit, true]);
     }
-  });
+  }, 600_000);
 
   it("a worker's etcd certificate reads and writes its flannel prefix and is refused everywhere else", async () => {
     await hosts.run(2, `${asFlannel} put /coreos.com/network/probe written-by-a-worker`);
