@@ -11,11 +11,13 @@ import { kubeletRefusesCgroupV1, LAST_CGROUP_V1_MINOR } from '../upstream/index.
 export type CgroupVersion = 'v1' | 'v2' | 'unknown';
 
 /**
- * Prints that type: `cgroup2fs` without a process where the unified hierarchy's own file is there
- * (every cgroup v2 mount has cgroup.controllers at its root; a v1 or hybrid tmpfs has none), else as
- * stat tells it.
+ * Prints that type without a process where the layout tells it: `cgroup2fs` where the unified
+ * hierarchy's own file is there (every cgroup v2 mount has cgroup.controllers at its root), `tmpfs`
+ * where systemd's v1 hierarchy is a folder of it (v1 or hybrid, whose tmpfs has no
+ * cgroup.controllers); else as stat tells it.
  */
-export const CGROUP_FS_SNIPPET = 'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroup2fs; else stat -fc %T /sys/fs/cgroup; fi';
+export const CGROUP_FS_SNIPPET =
+  'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroup2fs; elif [ -d /sys/fs/cgroup/systemd ]; then echo tmpfs; else stat -fc %T /sys/fs/cgroup; fi';
 
 export const CGROUP_FACT = defineFact('cgroup-fs', CGROUP_FS_SNIPPET, (out): CgroupVersion => {
   const fs = (out ?? '').trim();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterContext, ClusterHost } from '../../src/phases/context.js';
@@ -7,7 +8,8 @@ import { DISK_FACT, diskProblems, mountOf, parseMounts } from '../../src/preflig
 import { LISTENERS_FACT, portProblems } from '../../src/preflight/ports.js';
 import { clusterFrom } from '../support/cluster.js';
 import { useTempDir } from '../support/tmp.js';
-import { shRun } from '../engine/support.js';
+import { fakeTools, sh, shRun } from '../engine/support.js';
+import { CGROUP_FS_SNIPPET } from '../../src/preflight/cgroup.js';
 import { debianAdapter } from '../../src/os/debian.js';
 
 /** This machine as a cluster host: its real facts, with the preflight snippets run for real. */
@@ -75,6 +77,13 @@ describe('preflight checks', () => {
       { path: '/var/lib/etcd', bytes: 600 * 1024, what: 'etcd data' },
     ]);
     expect(problem?.message).toBe('/ has 1 MiB free, but binaries in /opt/kube/bin (1 MiB) and etcd data in /var/lib/etcd (1 MiB) need 2 MiB');
+  });
+
+  it('cgroup: the type of /sys/fs/cgroup as stat prints it, here without stat', () => {
+    expect(sh(CGROUP_FS_SNIPPET)).toBe(sh('stat -fc %T /sys/fs/cgroup'));
+    const noStat = fakeTools(tmp(), { stat: 'echo ran' });
+    if (sh('stat -fc %T /sys/fs/cgroup').trim() !== 'cgroup2fs' && !existsSync('/sys/fs/cgroup/systemd')) return;
+    expect(sh(CGROUP_FS_SNIPPET, noStat)).not.toContain('ran');
   });
 
   it("disk: reads df's POSIX table as the host prints it (mount points with blanks, a file system of no size)", () => {
