@@ -2,6 +2,7 @@ import { phaseRecordLine } from '../../../src/engine/host-record.js';
 import { kindOf } from '../../../src/engine/kinds/index.js';
 import { sha256 } from '../../../src/engine/kinds/file.js';
 import { withHostsBlock } from '../../../src/engine/kinds/hosts-entries.js';
+import { procPath } from '../../../src/engine/kinds/sysctl.js';
 import type { Resource } from '../../../src/engine/resource.js';
 
 /**
@@ -43,6 +44,17 @@ function convergedBatch(kind: string, rs: Resource[]): string {
       return recordLines(rs);
     case 'absent':
       return rs.map((_, i) => `${i} absent`).join('\n');
+    case 'package':
+      return [...new Set(rs.flatMap((r) => (r.kind === 'package' ? r.names : [])))].map((n) => `${n} ii`).join('\n');
+    case 'sysctl': {
+      const sysctls = rs.flatMap((r) => (r.kind === 'sysctl' ? [r] : []));
+      const values = sysctls.map((r) => `${procPath(r.key)}:${r.value}`);
+      return [...sysctls.map((_, i) => `${i} writable`), '@@kubestrap-sysctl-values', ...values].join('\n');
+    }
+    case 'kernelModule':
+      return rs.map((_, i) => `${i} loaded`).join('\n');
+    case 'command':
+      return rs.map((_, i) => `${i} 0`).join('\n');
     default:
       throw new Error(`the simulator has no converged answer for ${kind} resources (add one to test/bench/sim/converged.ts)`);
   }
@@ -52,20 +64,12 @@ function converged(r: Resource): string {
   switch (r.kind) {
     case 'service':
       return `LoadState=loaded UnitFileState=${r.enabled === false ? 'disabled' : 'enabled'} ActiveState=${r.running === false ? 'inactive' : 'active'}`;
-    case 'package':
-      return r.names.map((n) => `${n} ii`).join('\n');
-    case 'sysctl':
-      return `${r.value}\nwritable`;
-    case 'kernelModule':
-      return 'loaded';
     case 'selinux':
       return 'Disabled';
     case 'hostname':
       return `${r.name}\n${r.name}`;
     case 'hostsEntries':
       return `${withHostsBlock('127.0.0.1 localhost\n', r.entries)}@@end`;
-    case 'command':
-      return '0';
     case 'firewallOff':
     case 'swapOff':
       return '';
