@@ -24,6 +24,19 @@ function roundTrips(report: JsonReport, host: string): { handshakes: number; exe
   return report.hosts.find((h) => h.host === host)!.roundTrips as { handshakes: number; execs: number; sftpOps: number; channels?: number };
 }
 
+/** One request as the API server's audit log records it (--audit-log-path, the product's policy: Metadata for what is not health or events). */
+interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  userAgent?: string;
+  user: { username: string };
+}
+
+/** The requests kubectl made (its user agent: `kubectl/v1.36.4 (linux/amd64) kubernetes/...`). */
+function kubectlRequests(events: readonly AuditEvent[]): string[] {
+  return events.filter((e) => e.userAgent?.startsWith('kubectl')).map((e) => `${e.verb} ${e.requestURI}`);
+}
+
 function clusterChanges(report: JsonReport): string[] {
   return report.results.flatMap((r) => r.changes.filter((c) => c.resource.startsWith('command:cluster:')).map((c) => `${r.host} ${c.resource}`));
 }
@@ -32,6 +45,11 @@ describe.skipIf(!labAvailable())('cluster checks over the SSH connection (etcd+m
   const hosts = useLabHosts(2, { prefix: 'ca' });
   const cluster = useLabCluster(hosts, { layout: (i) => (i === 0 ? ['etcd', 'master', 'worker'] : ['worker']) });
   const master = () => hosts.host(0).name;
+  const auditLines = async (): Promise<AuditEvent[]> =>
+    (await hosts.run(0, 'cat /var/log/kubernetes/audit.log'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditEvent);
 
   it('init makes the cluster', async () => {
     const { run, report } = await cluster.json('init', ['--yes']);
@@ -39,8 +57,13 @@ describe.skipIf(!labAvailable())('cluster checks over the SSH connection (etcd+m
     // Minutes on a loaded machine (other engineers' labs share its two cores).
   }, 900_000);
 
-  it("a no-op apply runs two commands on the master (facts, probe): its cluster checks are the controller's requests through forwarded channels", async () => {
+  it("a no-op apply runs two commands on the master (facts, probe) and no kubectl: its cluster checks are the controller's requests through forwarded channels", async () => {
+    const before = await auditLines();
     const { run, report } = await cluster.json('apply');
+    // The API server's audit log names each request's client: every one of the run's is kubestrap's, none kubectl's.
+    const requests = (await auditLines()).slice(before.length);
+    expect(kubectlRequests(requests)).toEqual([]);
+    expect(requests.filter((e) => e.userAgent === 'kubestrap' && e.user.username === 'kubestrap-admin').length).toBeGreaterThanOrEqual(5);
     expect(run.code, `${errorsOf(report)}\n${run.stderr}`).toBe(0);
     expect(report.results.flatMap((r) => r.changes.map((c) => `${r.host} ${c.resource}`))).toEqual([]);
     expect(roundTrips(report, master())).toMatchObject({ handshakes: 1, execs: 2, sftpOps: 0 });
@@ -72,6 +95,7 @@ describe.skipIf(!labAvailable())('cluster checks over the SSH connection (etcd+m
         `${KUBECTL} -n kube-system delete deployment coredns`,
       ].join(' && '),
     );
+    const before = await auditLines();
     const { run, report } = await cluster.json('apply');
     expect(run.code, `${errorsOf(report)}\n${run.stderr}`).toBe(0);
     expect(clusterChanges(report).sort()).toEqual(
@@ -79,9 +103,10 @@ describe.skipIf(!labAvailable())('cluster checks over the SSH connection (etcd+m
         (c) => `${master()} ${c}`,
       ),
     );
-    // Facts, probe, and the probe again of the phases after the first that changed the master (the
-    // engine reads a changed host again): the four changes themselves ran nothing there.
-    expect(roundTrips(report, master())).toMatchObject({ handshakes: 1, execs: 3, sftpOps: 0 });
+    // Facts and probe: the four changes, and every check made again after them, are the controller's
+    // requests (a check left as a script on the master would be a third command, run again after a change).
+    expect(roundTrips(report, master())).toMatchObject({ handshakes: 1, execs: 2, sftpOps: 0 });
+    expect(kubectlRequests((await auditLines()).slice(before.length))).toEqual([]);
     const node = JSON.parse(await hosts.run(0, `${KUBECTL} get node ${master()} -o json`)) as {
       metadata: { labels: Record<string, string> };
       spec: { taints?: Array<{ key: string; value?: string }> };
