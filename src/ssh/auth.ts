@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthHandlerMiddleware, AuthenticationType, ParsedKey } from 'ssh2';
 import { SshError } from '../errors.js';
@@ -102,15 +102,17 @@ const loadedKeys = new Map<string, ParsedKey>();
 async function loadPrivateKey(endpoint: SshEndpoint, file: string, passphraseEnv: string | undefined): Promise<ParsedKey> {
   const passphrase = passphraseEnv ? requireEnv(endpoint.name, 'auth', passphraseEnv, `the passphrase of ${file}`) : undefined;
   const cacheKey = JSON.stringify([file, passphrase ?? null]);
-  const loaded = loadedKeys.get(cacheKey) ?? (await readPrivateKey(endpoint, file, passphrase, passphraseEnv));
+  const loaded = loadedKeys.get(cacheKey) ?? readPrivateKey(endpoint, file, passphrase, passphraseEnv);
   loadedKeys.set(cacheKey, loaded);
   return loaded;
 }
 
-async function readPrivateKey(endpoint: SshEndpoint, file: string, passphrase: string | undefined, passphraseEnv: string | undefined): Promise<ParsedKey> {
+function readPrivateKey(endpoint: SshEndpoint, file: string, passphrase: string | undefined, passphraseEnv: string | undefined): ParsedKey {
   let data: Buffer;
   try {
-    data = await readFile(file);
+    // Sync (a small file, read once per run): the connection reaches its TCP connect without waiting
+    // for the event loop, so a handshake started early is under way before the run's CPU-bound checks.
+    data = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code})`;

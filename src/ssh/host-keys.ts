@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { SshError } from '../errors.js';
 import { fingerprintSha256, formatKnownHostsLine, hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, knownHostsEntriesFor, type KnownHostEntry } from './known-hosts.js';
@@ -172,7 +172,9 @@ async function readKnownHostsText(file: string): Promise<string> {
     const stamp = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
     const cached = lastRead.get(file);
     if (cached?.stamp === stamp) return cached.text;
-    const text = await readFile(file, 'utf8');
+    // Sync too, like the stat: a connection then reaches its TCP connect without waiting for the
+    // event loop, so the handshakes a run starts early are under way before its CPU-bound checks.
+    const text = readFileSync(file, 'utf8');
     lastRead.set(file, { stamp, text });
     return text;
   } catch (err) {

@@ -98,8 +98,6 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   const command = extras.command ?? mode;
   const limit = limitedHosts(spec, opts.limit);
   const membership = membershipOf(spec, opts, extras);
-  // Rendered once with what a fresh host would be, so bad templates are refused before connecting.
-  const templates = checkedTemplates(spec, opts.templates ?? BUNDLED_UNITS, !extras.phases, limit);
 
   // Hosts' output is parsed raw; what is shown or logged has every password and passphrase redacted.
   const shown = displayFilter(spec.hosts.flatMap((h) => targetSecrets(h.ssh)));
@@ -114,8 +112,15 @@ export async function converge(io: CliIo, mode: RunMode, opts: ConvergeOptions, 
   let upgrade: UpgradeStep[] = [];
   try {
     log.write({ event: 'start', mode, cluster: spec.name, phases: entries.map((p) => p.name), hosts: spec.hosts.map((h) => h.name) });
-    // Inputs checked and the lock held: the handshakes can go on while the PKI is prepared.
+    // The inventory and config checked and the lock held: the handshakes can go on while the
+    // templates are checked and the PKI is prepared (a handshake changes nothing on a host). One
+    // turn of the event loop first: the early connections reach their TCP connect without waiting
+    // on anything else, and a host that answers at once gets its first packet before the checks,
+    // which hold the loop, run.
     opened.session.connectEarly(limit);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Rendered once with what a fresh host would be, so bad templates are refused before any host changes.
+    const templates = checkedTemplates(spec, opts.templates ?? BUNDLED_UNITS, !extras.phases, limit);
     // Under the lock: two runs must not both create a CA.
     const pki = entries.some((e) => e.needsPki) ? await preparePki(io, log, spec, mode) : undefined;
     // One set of artifacts for the run: the runtime's release binaries and the others share the cache, lock file and bundle.
