@@ -16,8 +16,7 @@ export type CgroupVersion = 'v1' | 'v2' | 'unknown';
  * where systemd's v1 hierarchy is a folder of it (v1 or hybrid, whose tmpfs has no
  * cgroup.controllers); else as stat tells it.
  */
-export const CGROUP_FS_SNIPPET =
-  'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroup2fs; elif [ -d /sys/fs/cgroup/systemd ]; then echo tmpfs; else stat -fc %T /sys/fs/cgroup; fi';
+export const CGROUP_FS_SNIPPET = 'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroup2fs; elif [ -d /sys/fs/cgroup/systemd ]; then echo tmpfs; else stat -fc %T /sys/fs/cgroup; fi';
 
 export const CGROUP_FACT = defineFact('cgroup-fs', CGROUP_FS_SNIPPET, (out): CgroupVersion => {
   const fs = (out ?? '').trim();
