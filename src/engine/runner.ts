@@ -416,7 +416,7 @@ async function runPhase(
     live.filter((s) => !serving.includes(s)),
     (s) => hostPhase(s),
   );
-  if (batches && serving.length) await runInBatches(batches, serving, sessions, hostPhase, reportOf);
+  if (batches && serving.length) await runInBatches(batches, serving, sessions, hostPhase);
   await runRollingRestarts(opts, phase, participants, rolling, reportOf, run);
   await runActions(
     opts,
@@ -464,7 +464,6 @@ async function runInBatches(
   participants: readonly Run[],
   sessions: readonly Run[],
   hostPhase: (s: Run, around: Around) => Promise<void>,
-  reportOf: (host: string) => PhaseHostReport,
 ): Promise<void> {
   const around = (s: Run): Around => {
     const step = (which: 'before' | 'after') => async (report: PhaseHostReport, mode: RunMode) => {
