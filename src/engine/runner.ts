@@ -459,12 +459,7 @@ interface Around {
  * later batches (they are not taken out: the cluster keeps what capacity it has); the next run
  * continues with them.
  */
-async function runInBatches(
-  batches: HostBatches<TargetHost>,
-  participants: readonly Run[],
-  sessions: readonly Run[],
-  hostPhase: (s: Run, around: Around) => Promise<void>,
-): Promise<void> {
+async function runInBatches(batches: HostBatches<TargetHost>, participants: readonly Run[], sessions: readonly Run[], hostPhase: (s: Run, around: Around) => Promise<void>): Promise<void> {
   const around = (s: Run): Around => {
     const step = (which: 'before' | 'after') => async (report: PhaseHostReport, mode: RunMode) => {
       const change = stepChange(batches[which], s.host, stepHost(batches.candidates, sessions)?.host.name);
