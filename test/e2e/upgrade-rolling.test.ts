@@ -115,7 +115,9 @@ describe.skipIf(!labAvailable())('a rolling upgrade of etcd, containerd and Kube
     );
     for (const service of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'containerd', 'docker'] as const) {
       const restarts = seen.down.filter((d) => d.service === service);
-      log(`${service}: ${restarts.length} restarts, at most ${maxConcurrent(seen.down, service).count} down at once`);
+      const most = maxConcurrent(seen.down, service);
+      log(`${service}: ${restarts.length} restarts, at most ${most.count} down at once (${most.hosts.join(', ')})`);
+      for (const d of restarts) log(`  ${service} of ${d.host} down ${(d.from - seen.since).toFixed(2)}-${(d.to - seen.since).toFixed(2)} s`);
     }
     // Every API server restarted onto its new version, never two at once; every etcd member once, never two down at once either.
     expect(new Set(seen.down.filter((d) => d.service === 'kube-apiserver').map((d) => d.host))).toEqual(new Set(all.map(name)));

@@ -3648,12 +3648,18 @@ def sd_notify_ready():
 
 
 def wait_for_signal():
+    """Until SIGTERM, then out at once, as upstream's API server leaves: the interpreter's own shutdown could
+    wait on grpc's channels to etcd (never closed: a watch may be open), and systemd then waited its 90 s
+    TimeoutStopSec before a SIGKILL, a stop no real API server takes."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     log("received SIGTERM, shutting down")
-    return 0
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------------------------------
