@@ -118,6 +118,10 @@ describe.skipIf(!labAvailable())('a rolling upgrade of etcd, containerd and Kube
       const most = maxConcurrent(seen.down, service);
       log(`${service}: ${restarts.length} restarts, at most ${most.count} down at once (${most.hosts.join(', ')})`);
       for (const d of restarts) log(`  ${service} of ${d.host} down ${(d.from - seen.since).toFixed(2)}-${(d.to - seen.since).toFixed(2)} s`);
+      // Two down at once: what their journals say of why, so a failure tells kubestrap's restart from a crash.
+      if (most.count > 1)
+        for (const h of most.hosts)
+          log(`  journal of ${service} on ${h}:\n${await hosts.run(all.find((i) => name(i) === h)!, `journalctl -u ${service} -n 40 --no-pager -o short-monotonic 2>&1 | tail -n 40`)}`);
     }
     // Every API server restarted onto its new version, never two at once; every etcd member once, never two down at once either.
     expect(new Set(seen.down.filter((d) => d.service === 'kube-apiserver').map((d) => d.host))).toEqual(new Set(all.map(name)));
